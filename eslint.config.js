@@ -1,0 +1,40 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http', 'http2', 'https', 'net', 'os', 'path', 'process', 'readline', 'stream', 'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib'];
+
+/** STYLE.md rule 1: a file's folder says where it runs. Each layer's forbidden imports. */
+const layer = (files, patterns, message) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { paths: [...nodeBuiltins, 'electron'].map((name) => ({ name, message })), patterns: [{ group: patterns, message }] }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'test-results/**', 'playwright-report/**', 'test/fixtures/lint/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-ignore': true, 'ts-nocheck': true, 'ts-expect-error': 'allow-with-description' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  layer(['shared/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', 'react', 'react-dom', 'react-dom/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.'),
+  {
+    files: ['shared/**/*.{ts,tsx}'],
+    rules: { 'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require'] },
+  },
+  layer(['renderer/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'renderer/ talks only to window.halfkey: no electron/, no node, no server/.'),
+  layer(['server/**/*.ts'], ['electron', 'electron/*', '**/electron/**', '**/renderer/**', 'keytar', 'react', 'react-dom'], 'server/ runs without Electron: it may use shared/ and its own code only.'),
+  {
+    files: ['electron/preload.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/services/**', '**/router*', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
+    },
+  },
+);

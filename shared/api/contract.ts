@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import { appChannels } from './channels/app';
+
+/**
+ * The API contract: every channel the UI may call, defined once, with the zod schema of its
+ * request and response. The router, both adapters and the preload are derived from this table.
+ * Each namespace (`app:`, `vault:`, `journal:`, `sync:`) keeps its channels in channels/<ns>.ts.
+ */
+export const channels = {
+  ...appChannels,
+} as const;
+
+export type Channel = keyof typeof channels;
+export type RequestOf<C extends Channel> = z.input<(typeof channels)[C]['request']>;
+export type ResponseOf<C extends Channel> = z.output<(typeof channels)[C]['response']>;
+
+export const CHANNEL_NAMES = Object.keys(channels) as Channel[];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(channels, name);
+}
+
+/** The window.halfkey method name for a channel: `vault:unlock` → `vaultUnlock`, `app:status` → `appStatus`. */
+export function methodName(channel: Channel): string {
+  return channel.replace(/[:.-]([a-z])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,104 @@
+import { sodiumNow, type Sodium } from '../sodium';
+import { canonicalize, type JsonObject } from './canonical';
+
+/** Format version of a journal entry; bumps only with docs/journal-format.md. */
+export const ENTRY_VERSION = 1;
+/** The `prev` of the genesis entry. */
+export const GENESIS_PREV = '0'.repeat(64);
+/** Domain-separation prefix signed before an entry hash (never reused for any other message). */
+export const ENTRY_SIGNATURE_DOMAIN = 'halfkey/journal-entry/v1\n';
+
+/**
+ * The signed part of a journal entry. Every field is hashed: the canonical JSON of this object
+ * (RFC 8785) is the input of SHA-256, and that hash is what the chain links and the keys sign.
+ */
+export interface EntryBody {
+  readonly v: typeof ENTRY_VERSION;
+  /** Vault id: 32 lowercase hex characters. */
+  readonly vault: string;
+  /** Device id: the device's Ed25519 public key, 64 lowercase hex characters. */
+  readonly device: string;
+  /** 0 for genesis, then +1 per entry, per (vault, device). */
+  readonly seq: number;
+  /** Hash of entry seq-1 (hex), GENESIS_PREV for seq 0. */
+  readonly prev: string;
+  /** Milliseconds since the Unix epoch, integer. */
+  readonly time: number;
+  /** Entry type, dotted lowercase (e.g. `vault.genesis`, `checkout.opened`). */
+  readonly type: string;
+  /** The acting custodian's id, or null for the device acting alone. */
+  readonly actor: string | null;
+  /** Type-specific data; never a secret. */
+  readonly data: JsonObject;
+}
+
+/** One signature over an entry: the signer's Ed25519 public key and the detached signature, both hex. */
+export interface EntrySignature {
+  readonly key: string;
+  readonly sig: string;
+}
+
+/** An entry as stored and exported: the body, its hash (hex) and its signatures (device first). */
+export interface SignedEntry extends EntryBody {
+  readonly hash: string;
+  readonly sigs: readonly EntrySignature[];
+}
+
+/** Something that can sign: an Ed25519 key pair held in memory of the main process only. */
+export interface EntrySigner {
+  /** Public key, hex. */
+  readonly publicKey: string;
+  /** Detached Ed25519 signature of message. */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+/** The fields of an entry as they go into the hash, in a fresh object (drops hash and sigs). */
+export function entryBodyOf(entry: EntryBody): EntryBody {
+  const { v, vault, device, seq, prev, time, type, actor, data } = entry;
+  return { v, vault, device, seq, prev, time, type, actor, data };
+}
+
+/** SHA-256 of the canonical JSON of the entry body. */
+export function entryHashBytes(body: EntryBody, sodium: Sodium = sodiumNow()): Uint8Array {
+  return sodium.crypto_hash_sha256(sodium.from_string(canonicalize(entryBodyOf(body))));
+}
+
+/** The exact bytes an entry signature covers: the domain prefix followed by the 32-byte entry hash. */
+export function entrySignatureMessage(hash: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
+  const prefix = sodium.from_string(ENTRY_SIGNATURE_DOMAIN);
+  const message = new Uint8Array(prefix.length + hash.length);
+  message.set(prefix, 0);
+  message.set(hash, prefix.length);
+  return message;
+}
+
+/** Hashes and signs a body; the device signer comes first, then any custodian co-signers. */
+export function signEntry(body: EntryBody, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
+  const hash = entryHashBytes(body, sodium);
+  const message = entrySignatureMessage(hash, sodium);
+  return {
+    ...entryBodyOf(body),
+    hash: sodium.to_hex(hash),
+    sigs: signers.map((s) => ({ key: s.publicKey, sig: sodium.to_hex(s.sign(message)) })),
+  };
+}
+
+/** Checks one detached signature of an entry hash; false on any malformed input. */
+export function verifyEntrySignature(hashHex: string, signature: EntrySignature, sodium: Sodium = sodiumNow()): boolean {
+  if (!/^[0-9a-f]{64}$/.test(hashHex) || !/^[0-9a-f]{64}$/.test(signature.key) || !/^[0-9a-f]{128}$/.test(signature.sig)) return false;
+  try {
+    return sodium.crypto_sign_verify_detached(
+      sodium.from_hex(signature.sig),
+      entrySignatureMessage(sodium.from_hex(hashHex), sodium),
+      sodium.from_hex(signature.key),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** An in-memory signer over an Ed25519 secret key (64 bytes, libsodium layout). */
+export function ed25519Signer(secretKey: Uint8Array, sodium: Sodium = sodiumNow()): EntrySigner {
+  const publicKey = sodium.to_hex(sodium.crypto_sign_ed25519_sk_to_pk(secretKey));
+  return { publicKey, sign: (message) => sodium.crypto_sign_detached(message, secretKey) };
+}

@@ -1,0 +1,186 @@
+import { sodiumNow, type Sodium } from '../sodium';
+
+/**
+ * RFC 6962 Merkle tree over entry hashes (section 2.1): leaf = SHA-256(0x00 || entryHash),
+ * node = SHA-256(0x01 || left || right), the split at the largest power of two below n.
+ */
+
+const concat = (...parts: Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+export function leafHash(entryHash: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
+  return sodium.crypto_hash_sha256(concat(Uint8Array.of(0), entryHash));
+}
+
+export function nodeHash(left: Uint8Array, right: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
+  return sodium.crypto_hash_sha256(concat(Uint8Array.of(1), left, right));
+}
+
+/** Largest power of two strictly less than n (n >= 2). */
+function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** Merkle tree hash of the given entry hashes; the empty tree hashes to SHA-256 of nothing. */
+export function merkleRoot(entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array {
+  if (entryHashes.length === 0) return sodium.crypto_hash_sha256(new Uint8Array(0));
+  const frontier = new MerkleFrontier(sodium);
+  for (const h of entryHashes) frontier.push(h);
+  return frontier.root();
+}
+
+/**
+ * Incremental root over a stream of leaves with O(log n) memory: the right edge of the tree
+ * as perfect subtrees. What the streaming verifier and the journal store use.
+ */
+export class MerkleFrontier {
+  /** Perfect subtree roots, largest first, with their sizes (powers of two). */
+  private readonly stack: { size: number; hash: Uint8Array }[] = [];
+  private count = 0;
+
+  constructor(private readonly sodium: Sodium = sodiumNow()) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(entryHash: Uint8Array): void {
+    let node = { size: 1, hash: leafHash(entryHash, this.sodium) };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === node.size) {
+      const left = this.stack.pop()!;
+      node = { size: left.size * 2, hash: nodeHash(left.hash, node.hash, this.sodium) };
+    }
+    this.stack.push(node);
+    this.count += 1;
+  }
+
+  /** Root of all leaves pushed so far. */
+  root(): Uint8Array {
+    if (this.stack.length === 0) return this.sodium.crypto_hash_sha256(new Uint8Array(0));
+    let acc = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc, this.sodium);
+    return acc;
+  }
+
+  /** Serialisable state, so a store can resume the frontier without rereading every entry. */
+  snapshot(): { size: number; nodes: { size: number; hash: string }[] } {
+    return { size: this.count, nodes: this.stack.map((n) => ({ size: n.size, hash: this.sodium.to_hex(n.hash) })) };
+  }
+
+  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, sodium: Sodium = sodiumNow()): MerkleFrontier {
+    const f = new MerkleFrontier(sodium);
+    for (const n of state.nodes) f.stack.push({ size: n.size, hash: sodium.from_hex(n.hash) });
+    f.count = state.size;
+    return f;
+  }
+}
+
+/** Audit path for leaf `index` in a tree of the given leaves (RFC 6962 section 2.1.1). */
+export function inclusionProof(index: number, entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array[] {
+  if (!Number.isInteger(index) || index < 0 || index >= entryHashes.length) throw new RangeError(`leaf ${index} is outside a tree of ${entryHashes.length}`);
+  const path = (m: number, leaves: readonly Uint8Array[]): Uint8Array[] => {
+    if (leaves.length === 1) return [];
+    const k = splitPoint(leaves.length);
+    return m < k
+      ? [...path(m, leaves.slice(0, k)), merkleRoot(leaves.slice(k), sodium)]
+      : [...path(m - k, leaves.slice(k)), merkleRoot(leaves.slice(0, k), sodium)];
+  };
+  return path(index, entryHashes);
+}
+
+/** Checks an inclusion proof (RFC 9162 section 2.1.3.2). */
+export function verifyInclusion(
+  index: number,
+  treeSize: number,
+  entryHash: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+  sodium: Sodium = sodiumNow(),
+): boolean {
+  if (!Number.isInteger(index) || !Number.isInteger(treeSize) || index < 0 || index >= treeSize) return false;
+  let fn = index;
+  let sn = treeSize - 1;
+  let r = leafHash(entryHash, sodium);
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r, sodium);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p, sodium);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && sodium.memcmp(r, root);
+}
+
+/** Consistency proof between the first `oldSize` leaves and all of them (RFC 6962 section 2.1.2). */
+export function consistencyProof(oldSize: number, entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array[] {
+  const n = entryHashes.length;
+  if (!Number.isInteger(oldSize) || oldSize < 1 || oldSize > n) throw new RangeError(`old size ${oldSize} is outside 1..${n}`);
+  const subproof = (m: number, leaves: readonly Uint8Array[], complete: boolean): Uint8Array[] => {
+    if (m === leaves.length) return complete ? [] : [merkleRoot(leaves, sodium)];
+    const k = splitPoint(leaves.length);
+    return m <= k
+      ? [...subproof(m, leaves.slice(0, k), complete), merkleRoot(leaves.slice(k), sodium)]
+      : [...subproof(m - k, leaves.slice(k), false), merkleRoot(leaves.slice(0, k), sodium)];
+  };
+  return subproof(oldSize, entryHashes, true);
+}
+
+/** Checks a consistency proof (RFC 9162 section 2.1.4.2). */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+  sodium: Sodium = sodiumNow(),
+): boolean {
+  if (!Number.isInteger(oldSize) || !Number.isInteger(newSize) || oldSize < 1 || oldSize > newSize) return false;
+  if (oldSize === newSize) return proof.length === 0 && sodium.memcmp(oldRoot, newRoot);
+  let p = [...proof];
+  if ((oldSize & (oldSize - 1)) === 0) p = [oldRoot, ...p];
+  if (p.length === 0) return false;
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = p[0]!;
+  let sr = p[0]!;
+  for (const c of p.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr, sodium);
+      sr = nodeHash(c, sr, sodium);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      sr = nodeHash(sr, c, sodium);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && sodium.memcmp(fr, oldRoot) && sodium.memcmp(sr, newRoot);
+}
