@@ -1,0 +1,3 @@
+import { registerCommand } from './main';
+
+// One line per top-level command. Modules are loaded only when their command runs.

@@ -1,0 +1,55 @@
+/**
+ * The `halfkey` command line: the same services as the app, for headless and scripted use.
+ * Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad arguments, 3 policy refusal.
+ */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+export type CommandRunner = (argv: string[], io: CliIo) => Promise<number>;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Each top-level word maps to a module exporting `run(argv, io)`; loaded on demand so `verify` stays fast. */
+const commands: Record<string, { summary: string; load: () => Promise<{ run: CommandRunner }> }> = {};
+
+/** Adds a command; modules call this from commands.ts so the table has one home. */
+export function registerCommand(name: string, summary: string, load: () => Promise<{ run: CommandRunner }>): void {
+  commands[name] = { summary, load };
+}
+
+function usage(): string {
+  const rows = Object.entries(commands)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `usage: halfkey <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nRun 'halfkey <command> --help' for a command's options.\n`;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  await import('./commands');
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout)(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr(`halfkey: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`halfkey ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
