@@ -1,0 +1,395 @@
+import { fileURLToPath } from 'node:url';
+import { HalfkeyError } from '../../../shared/api/result';
+import { sodiumNow } from '../../../shared/sodium';
+import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../../shared/journal/canonical';
+import { ENTRY_VERSION, GENESIS_PREV, signEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
+import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
+import { MerkleFrontier } from '../../../shared/journal/merkle';
+import { migrate, type Db } from '../database';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** The custodian acting for an entry; their key co-signs it after the device key. */
+export interface JournalActor {
+  readonly id: string;
+  readonly signer: EntrySigner;
+}
+
+/** One entry to append. `account`, when given, is stored as `data.account` and indexed. */
+export interface AppendInput {
+  readonly type: string;
+  readonly actor?: JournalActor | null;
+  readonly account?: string | null;
+  readonly data: JsonObject;
+}
+
+export interface JournalFilter {
+  readonly type?: string;
+  readonly actor?: string;
+  readonly account?: string;
+  readonly since?: number;
+  readonly until?: number;
+  readonly limit?: number;
+}
+
+export interface JournalHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export interface JournalStoreOptions {
+  readonly deviceSigner: EntrySigner;
+  readonly now?: () => number;
+  /** Checkpoint interval written into the genesis entry (default CHECKPOINT_EVERY); only tests lower it. */
+  readonly checkpointEvery?: number;
+  /** Heartbeat interval written into the genesis entry (default HEARTBEAT_MS). */
+  readonly heartbeatMs?: number;
+}
+
+interface EntryRow {
+  seq: number;
+  v: number;
+  vault: string;
+  device: string;
+  prev: string;
+  time: number;
+  type: string;
+  actor: string | null;
+  data: string;
+  hash: string;
+  sigs: string;
+}
+
+interface ChainTip {
+  readonly seq: number;
+  readonly hash: string;
+  readonly time: number;
+  readonly vault: string;
+  readonly device: string;
+  /** Non-checkpoint entries since the last checkpoint (or genesis). */
+  readonly sinceCheckpoint: number;
+  readonly checkpointEvery: number;
+}
+
+const MAX_LIMIT = 10_000;
+
+/** Turns a stored row back into the signed entry it was written from. */
+export function entryFromRow(row: EntryRow): SignedEntry {
+  return {
+    v: row.v as typeof ENTRY_VERSION,
+    vault: row.vault,
+    device: row.device,
+    seq: row.seq,
+    prev: row.prev,
+    time: row.time,
+    type: row.type,
+    actor: row.actor,
+    data: JSON.parse(row.data) as JsonObject,
+    hash: row.hash,
+    sigs: JSON.parse(row.sigs) as SignedEntry['sigs'],
+  };
+}
+
+/**
+ * The append-only signed journal of one device for one vault, in the vault's own SQLite file.
+ * Appends join the caller's transaction (better-sqlite3 nests them as savepoints), so a vault
+ * change and the entry recording it commit or roll back together.
+ */
+export class JournalStore {
+  private cachedHead: { head: JournalHead | null; version: number } | null = null;
+  private deviceSigner: EntrySigner;
+  private readonly now: () => number;
+  private readonly checkpointEvery: number;
+  private readonly heartbeatMs: number;
+
+  private constructor(
+    private readonly db: Db,
+    options: JournalStoreOptions,
+  ) {
+    this.deviceSigner = options.deviceSigner;
+    this.now = options.now ?? Date.now;
+    this.checkpointEvery = options.checkpointEvery ?? CHECKPOINT_EVERY;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new RangeError('checkpointEvery must be a positive integer');
+    if (!Number.isSafeInteger(this.heartbeatMs) || this.heartbeatMs < 1) throw new RangeError('heartbeatMs must be a positive integer');
+  }
+
+  /** Opens the journal on an open vault database, applying the journal migrations. */
+  static open(db: Db, options: JournalStoreOptions): JournalStore {
+    migrate(db, 'journal', MIGRATIONS);
+    const store = new JournalStore(db, options);
+    const current = store.currentDeviceKey();
+    if (current !== null && current !== options.deviceSigner.publicKey) {
+      throw new HalfkeyError('JOURNAL_INVALID', 'The device key from the keychain is not the key this journal is signed with; restore the right keychain entry or use the recovery kit.', {
+        expected: current,
+        got: options.deviceSigner.publicKey,
+      });
+    }
+    return store;
+  }
+
+  /** Writes seq 0 'vault.genesis' naming vault id, device key and any data given. Throws if a genesis exists. */
+  init(vaultId: string, data: JsonObject): SignedEntry {
+    if (!VAULT_ID.test(vaultId)) throw new HalfkeyError('INVALID_PAYLOAD', 'A vault id is 32 lowercase hex characters.', { field: 'vaultId' });
+    return this.db.transaction(() => {
+      if (this.readTip() !== null) throw new HalfkeyError('CONFLICT', 'This journal already has a genesis entry; a vault is initialised once.');
+      const genesisData: JsonObject = {
+        ...data,
+        deviceKey: this.deviceSigner.publicKey,
+        checkpointEvery: this.checkpointEvery,
+        heartbeatMs: this.heartbeatMs,
+      };
+      const body: EntryBody = {
+        v: ENTRY_VERSION,
+        vault: vaultId,
+        device: this.deviceSigner.publicKey,
+        seq: 0,
+        prev: GENESIS_PREV,
+        time: this.now(),
+        type: ENTRY_TYPES.genesis,
+        actor: null,
+        data: genesisData,
+      };
+      checkCanonical(body.data);
+      const entry = signEntry(body, [this.deviceSigner]);
+      this.insert(entry, null);
+      this.db.prepare('INSERT INTO journal_frontier (id, size, nodes) VALUES (1, 0, ?)').run('[]');
+      this.pushFrontier([entry.hash]);
+      this.invalidate();
+      return entry;
+    })();
+  }
+
+  /** Appends one entry; joins the caller's transaction if one is open, else runs in its own. Signs by device, plus actor if given. */
+  append(input: AppendInput): SignedEntry {
+    return this.appendBatch([input])[0]!;
+  }
+
+  /** Appends entries in one transaction (plus any checkpoints they make due); returns the caller's entries. */
+  appendBatch(inputs: readonly AppendInput[]): SignedEntry[] {
+    inputs.forEach((input, i) => validateInput(input, i));
+    return this.db.transaction(() => {
+      let tip = this.requireTip();
+      const frontier = this.loadFrontier();
+      const written: SignedEntry[] = [];
+      const add = (entry: SignedEntry, account: string | null): void => {
+        this.insert(entry, account);
+        frontier.push(sodiumNow().from_hex(entry.hash));
+        tip = {
+          ...tip,
+          seq: entry.seq,
+          hash: entry.hash,
+          time: entry.time,
+          sinceCheckpoint: entry.type === ENTRY_TYPES.checkpoint ? 0 : tip.sinceCheckpoint + 1,
+        };
+      };
+      for (const input of inputs) {
+        const data: JsonObject = input.account == null ? input.data : { ...input.data, account: input.account };
+        const actor = input.actor ?? null;
+        const entry = this.sign(tip, input.type, actor?.id ?? null, data, actor ? [actor.signer] : []);
+        add(entry, input.account ?? null);
+        written.push(entry);
+        if (tip.sinceCheckpoint >= tip.checkpointEvery) {
+          add(this.sign(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), false), []), null);
+        }
+      }
+      this.saveFrontier(frontier);
+      this.invalidate();
+      return written;
+    })();
+  }
+
+  /** Writes a checkpoint now (heartbeats, before an export, at shutdown); returns it. */
+  checkpoint(options: { heartbeat?: boolean } = {}): SignedEntry {
+    return this.db.transaction(() => {
+      const tip = this.requireTip();
+      const frontier = this.loadFrontier();
+      const entry = this.sign(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), options.heartbeat ?? false), []);
+      this.insert(entry, null);
+      frontier.push(sodiumNow().from_hex(entry.hash));
+      this.saveFrontier(frontier);
+      this.invalidate();
+      return entry;
+    })();
+  }
+
+  /**
+   * Rotates the device signing key: writes 'device.key-rotated' signed by the old and the new
+   * key, after which only the new key signs. The caller stores the new key in the keychain in
+   * the same step (and keeps the old one until this returns).
+   */
+  rotateDeviceKey(newSigner: EntrySigner, data: JsonObject = {}): SignedEntry {
+    return this.db.transaction(() => {
+      const tip = this.requireTip();
+      const frontier = this.loadFrontier();
+      const entry = this.sign(tip, ENTRY_TYPES.deviceKeyRotated, null, { ...data, newDeviceKey: newSigner.publicKey }, [newSigner]);
+      this.insert(entry, null);
+      frontier.push(sodiumNow().from_hex(entry.hash));
+      this.saveFrontier(frontier);
+      this.invalidate();
+      this.deviceSigner = newSigner;
+      return entry;
+    })();
+  }
+
+  /** The last entry's seq and hash, or null before genesis. Cached between writes. */
+  head(): JournalHead | null {
+    // data_version changes when another connection (the CLI beside the app) commits.
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (this.cachedHead !== null && this.cachedHead.version === version) return this.cachedHead.head;
+    const tip = this.readTip();
+    const head = tip === null ? null : { seq: tip.seq, hash: tip.hash };
+    // Inside an open transaction the row may still roll back: never cache what is not committed.
+    if (!this.db.inTransaction) this.cachedHead = { head, version };
+    return head;
+  }
+
+  /** The vault id named by the genesis entry, or null before genesis. */
+  vaultId(): string | null {
+    const row = this.db.prepare('SELECT vault FROM journal_entries WHERE seq = 0').get() as { vault: string } | undefined;
+    return row?.vault ?? null;
+  }
+
+  /** The public key that signs new entries: the genesis key, or the last rotation's new key. */
+  currentDeviceKey(): string | null {
+    const rotated = this.db
+      .prepare(`SELECT data FROM journal_entries WHERE type = ? ORDER BY seq DESC LIMIT 1`)
+      .get(ENTRY_TYPES.deviceKeyRotated) as { data: string } | undefined;
+    if (rotated) return (JSON.parse(rotated.data) as { newDeviceKey: string }).newDeviceKey;
+    const genesis = this.db.prepare('SELECT device FROM journal_entries WHERE seq = 0').get() as { device: string } | undefined;
+    return genesis?.device ?? null;
+  }
+
+  /** Entries with from <= seq <= to, in order, streamed row by row. */
+  *read(range: { from?: number; to?: number } = {}): Iterable<SignedEntry> {
+    const from = range.from ?? 0;
+    const to = range.to ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.db.prepare('SELECT * FROM journal_entries WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
+    for (const row of rows) yield entryFromRow(row);
+  }
+
+  /** Entries matching every given field, oldest first, at most `limit` (default and cap 10,000). */
+  query(filter: JournalFilter): SignedEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const conditions: readonly [string, string | number | undefined][] = [
+      ['type = ?', filter.type],
+      ['actor = ?', filter.actor],
+      ['account = ?', filter.account],
+      ['time >= ?', filter.since],
+      ['time <= ?', filter.until],
+    ];
+    for (const [sql, value] of conditions) {
+      if (value === undefined) continue;
+      where.push(sql);
+      args.push(value);
+    }
+    const limit = Math.min(filter.limit ?? MAX_LIMIT, MAX_LIMIT);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new HalfkeyError('INVALID_PAYLOAD', 'limit must be a positive integer.', { field: 'limit' });
+    const sql = `SELECT * FROM journal_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, limit) as EntryRow[]).map(entryFromRow);
+  }
+
+  /** Number of entries (head seq + 1). */
+  size(): number {
+    const head = this.head();
+    return head === null ? 0 : head.seq + 1;
+  }
+
+  private sign(tip: ChainTip, type: string, actor: string | null, data: JsonObject, coSigners: readonly EntrySigner[]): SignedEntry {
+    const body: EntryBody = {
+      v: ENTRY_VERSION,
+      vault: tip.vault,
+      device: tip.device,
+      seq: tip.seq + 1,
+      prev: tip.hash,
+      // Time never goes backwards along the chain, even if the wall clock does.
+      time: Math.max(this.now(), tip.time),
+      type,
+      actor,
+      data,
+    };
+    return signEntry(body, [this.deviceSigner, ...coSigners]);
+  }
+
+  private insert(entry: SignedEntry, account: string | null): void {
+    this.db
+      .prepare('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(entry.seq, entry.v, entry.vault, entry.device, entry.prev, entry.time, entry.type, entry.actor, canonicalize(entry.data), entry.hash, JSON.stringify(entry.sigs), account);
+  }
+
+  private readTip(): ChainTip | null {
+    const row = this.db.prepare('SELECT seq, hash, time, vault, device FROM journal_entries ORDER BY seq DESC LIMIT 1').get() as
+      | Pick<EntryRow, 'seq' | 'hash' | 'time' | 'vault' | 'device'>
+      | undefined;
+    if (!row) return null;
+    const lastCheckpoint = this.db.prepare('SELECT MAX(seq) AS seq FROM journal_entries WHERE type = ?').get(ENTRY_TYPES.checkpoint) as { seq: number | null };
+    const genesis = this.db.prepare('SELECT data FROM journal_entries WHERE seq = 0').get() as { data: string };
+    const every = (JSON.parse(genesis.data) as { checkpointEvery?: unknown }).checkpointEvery;
+    return {
+      ...row,
+      // Genesis counts as the first entry of the first run.
+      sinceCheckpoint: row.seq - (lastCheckpoint.seq ?? -1),
+      checkpointEvery: typeof every === 'number' ? every : CHECKPOINT_EVERY,
+    };
+  }
+
+  private requireTip(): ChainTip {
+    const tip = this.readTip();
+    if (tip === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'The journal has no genesis entry yet; create the vault first.');
+    return tip;
+  }
+
+  private loadFrontier(): MerkleFrontier {
+    const row = this.db.prepare('SELECT size, nodes FROM journal_frontier WHERE id = 1').get() as { size: number; nodes: string } | undefined;
+    if (!row) throw new HalfkeyError('JOURNAL_INVALID', 'The journal has entries but no Merkle frontier; the database was edited by hand.');
+    return MerkleFrontier.restore({ size: row.size, nodes: JSON.parse(row.nodes) as { size: number; hash: string }[] });
+  }
+
+  private saveFrontier(frontier: MerkleFrontier): void {
+    const snap = frontier.snapshot();
+    this.db.prepare('UPDATE journal_frontier SET size = ?, nodes = ? WHERE id = 1').run(snap.size, JSON.stringify(snap.nodes));
+  }
+
+  private pushFrontier(hashes: readonly string[]): void {
+    const frontier = this.loadFrontier();
+    for (const h of hashes) frontier.push(sodiumNow().from_hex(h));
+    this.saveFrontier(frontier);
+  }
+
+  private invalidate(): void {
+    this.cachedHead = null;
+  }
+}
+
+function validateInput(input: AppendInput, index: number): void {
+  const where = (field: string): { field: string } => ({ field: `inputs[${index}].${field}` });
+  if (typeof input.type !== 'string' || !ENTRY_TYPE_PATTERN.test(input.type)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry type "${String(input.type).slice(0, 64)}" is not dotted lowercase words.`, where('type'));
+  }
+  if (reservedTypes.has(input.type)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry type ${input.type} is written by the journal itself, not by append().`, where('type'));
+  }
+  if (input.actor != null && (typeof input.actor.id !== 'string' || input.actor.id.length === 0)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', 'An actor needs a non-empty custodian id.', where('actor'));
+  }
+  if (input.account != null && (typeof input.account !== 'string' || input.account.length === 0)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', 'account must be a non-empty string.', where('account'));
+  }
+  if (input.account != null && input.data.account !== undefined && input.data.account !== input.account) {
+    throw new HalfkeyError('INVALID_PAYLOAD', 'data.account and account disagree.', where('account'));
+  }
+  checkCanonical(input.data, where('data'));
+}
+
+const reservedTypes = new Set<string>([ENTRY_TYPES.genesis, ENTRY_TYPES.checkpoint, ENTRY_TYPES.deviceKeyRotated]);
+
+function checkCanonical(data: JsonObject, detail: { field: string } = { field: 'data' }): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', detail);
+  try {
+    canonicalize(data);
+  } catch (error) {
+    if (error instanceof CanonicalEncodingError) throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, detail);
+    throw error;
+  }
+}

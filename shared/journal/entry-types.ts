@@ -1,0 +1,35 @@
+import type { JsonObject } from './canonical';
+
+/**
+ * Entry types the journal itself gives meaning to (docs/journal-format.md, "Entry types").
+ * Every other type is opaque to the verifier: it is hashed, chained and signed like any entry.
+ */
+export const ENTRY_TYPES = {
+  genesis: 'vault.genesis',
+  checkpoint: 'checkpoint',
+  custodianEnrolled: 'custodian.enrolled',
+  custodianRevoked: 'custodian.revoked',
+  deviceKeyRotated: 'device.key-rotated',
+  sessionStarted: 'session.started',
+  sessionResumed: 'session.resumed',
+  sessionEnded: 'session.ended',
+} as const;
+
+/** A checkpoint follows at most this many non-checkpoint entries in a row. */
+export const CHECKPOINT_EVERY = 256;
+/** While the app runs, an idle journal gets a heartbeat checkpoint this often (ms). */
+export const HEARTBEAT_MS = 60_000;
+/** Inside a session, no two consecutive entries may be further apart than this many heartbeats. */
+export const HEARTBEAT_GRACE = 2;
+
+/** Entry type syntax: dotted lowercase words (`checkout.opened`), or the single word `checkpoint`. */
+export const ENTRY_TYPE_PATTERN = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
+/** Lowercase hex of a 32-byte value (hashes, Ed25519 public keys). */
+export const HEX32 = /^[0-9a-f]{64}$/;
+/** Vault id: 16 random bytes as lowercase hex. */
+export const VAULT_ID = /^[0-9a-f]{32}$/;
+
+/** The data of a checkpoint entry at sequence number `size`. */
+export function checkpointData(size: number, rootHex: string, heartbeat: boolean): JsonObject {
+  return heartbeat ? { size, root: rootHex, heartbeat: true } : { size, root: rootHex };
+}

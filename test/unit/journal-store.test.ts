@@ -1,0 +1,183 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HalfkeyError } from '../../shared/api/result';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { ed25519Signer, entryHashBytes, verifyEntrySignature, type EntrySigner } from '../../shared/journal/entry';
+import { merkleRoot } from '../../shared/journal/merkle';
+import { openDatabase, type Db } from '../../electron/services/database';
+import { JournalStore } from '../../electron/services/journal/store';
+
+let sodium: Sodium;
+const dirs: string[] = [];
+const dbs: Db[] = [];
+const VAULT = '0123456789abcdef0123456789abcdef';
+
+function signer(seedByte: number): EntrySigner {
+  return ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(seedByte)).privateKey);
+}
+
+function freshDb(): { db: Db; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'halfkey-journal-'));
+  dirs.push(dir);
+  const path = join(dir, 'vault.db');
+  const db = openDatabase(path);
+  dbs.push(db);
+  return { db, path };
+}
+
+beforeAll(async () => {
+  sodium = await sodiumReady();
+});
+
+afterEach(() => {
+  for (const db of dbs.splice(0)) if (db.open) db.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('JournalStore', () => {
+  it('writes a signed genesis, chains appends and reads them back from the file', () => {
+    const { db, path } = freshDb();
+    const device = signer(1);
+    const alice = signer(2);
+    let clock = 1_000;
+    const store = JournalStore.open(db, { deviceSigner: device, now: () => clock++ });
+    const genesis = store.init(VAULT, { name: 'prod roots' });
+    expect(genesis).toMatchObject({ seq: 0, type: 'vault.genesis', vault: VAULT, device: device.publicKey });
+    expect(genesis.data).toMatchObject({ name: 'prod roots', deviceKey: device.publicKey });
+    const opened = store.append({ type: 'checkout.opened', actor: { id: 'alice', signer: alice }, account: '123456789012', data: { half: 'password', reason: 'incident 7' } });
+    expect(opened.prev).toBe(genesis.hash);
+    expect(opened.data.account).toBe('123456789012');
+    expect(opened.sigs.map((s) => s.key)).toEqual([device.publicKey, alice.publicKey]);
+    for (const sig of opened.sigs) expect(verifyEntrySignature(opened.hash, sig)).toBe(true);
+    expect(sodium.to_hex(entryHashBytes(opened))).toBe(opened.hash);
+    db.close();
+
+    const again = JournalStore.open(openDatabase(path), { deviceSigner: device });
+    expect(again.head()).toEqual({ seq: 1, hash: opened.hash });
+    expect(again.vaultId()).toBe(VAULT);
+    expect([...again.read({})]).toEqual([genesis, opened]);
+  });
+
+  it('refuses a second genesis and appends before genesis', () => {
+    const { db } = freshDb();
+    const store = JournalStore.open(db, { deviceSigner: signer(1) });
+    expect(() => store.append({ type: 'x.y', data: {} })).toThrow(/no genesis/);
+    store.init(VAULT, {});
+    expect(() => store.init(VAULT, {})).toThrow(HalfkeyError);
+    expect(store.size()).toBe(1);
+  });
+
+  it('refuses bad input with a named field and writes nothing of the batch', () => {
+    const { db } = freshDb();
+    const store = JournalStore.open(db, { deviceSigner: signer(1) });
+    store.init(VAULT, {});
+    const head = store.head();
+    expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'ok.two', data: { ratio: 0.5 } }])).toThrow(/inputs\[1\]|floating point/);
+    expect(() => store.append({ type: 'Bad Type', data: {} })).toThrow(/dotted lowercase/);
+    expect(() => store.append({ type: 'checkpoint', data: {} })).toThrow(/written by the journal itself/);
+    expect(store.head()).toEqual(head);
+  });
+
+  it('keeps time monotonic when the wall clock goes backwards', () => {
+    const { db } = freshDb();
+    const times = [5_000, 4_000, 3_000];
+    const store = JournalStore.open(db, { deviceSigner: signer(1), now: () => times.shift() ?? 0 });
+    store.init(VAULT, {});
+    const a = store.append({ type: 'a.b', data: {} });
+    const b = store.append({ type: 'a.b', data: {} });
+    expect(a.time).toBe(5_000);
+    expect(b.time).toBe(5_000);
+  });
+
+  it('commits with the caller transaction and forgets an append the caller rolls back', () => {
+    const { db } = freshDb();
+    db.exec('CREATE TABLE vault_items (id TEXT PRIMARY KEY)');
+    const store = JournalStore.open(db, { deviceSigner: signer(1) });
+    store.init(VAULT, {});
+    const before = store.head();
+    expect(() =>
+      db.transaction(() => {
+        db.prepare('INSERT INTO vault_items VALUES (?)').run('item-1');
+        const entry = store.append({ type: 'item.added', data: { id: 'item-1' } });
+        expect(store.head()).toEqual({ seq: entry.seq, hash: entry.hash });
+        throw new Error('vault change failed after the append');
+      })(),
+    ).toThrow('vault change failed');
+    expect(store.head()).toEqual(before);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM vault_items').get()).toEqual({ n: 0 });
+    const next = store.append({ type: 'item.added', data: { id: 'item-2' } });
+    expect(next.seq).toBe(1);
+    expect(next.prev).toBe(before?.hash);
+
+    db.transaction(() => {
+      db.prepare('INSERT INTO vault_items VALUES (?)').run('item-3');
+      store.append({ type: 'item.added', data: { id: 'item-3' } });
+    })();
+    expect(store.head()?.seq).toBe(2);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM vault_items').get()).toEqual({ n: 1 });
+  });
+
+  it('sees appends made by another connection to the same file', () => {
+    const { db, path } = freshDb();
+    const device = signer(1);
+    const store = JournalStore.open(db, { deviceSigner: device });
+    store.init(VAULT, {});
+    expect(store.head()?.seq).toBe(0);
+    const other = openDatabase(path);
+    dbs.push(other);
+    const cli = JournalStore.open(other, { deviceSigner: device });
+    const e = cli.append({ type: 'cli.ran', data: {} });
+    expect(store.head()).toEqual({ seq: e.seq, hash: e.hash });
+  });
+
+  it('writes a checkpoint with the RFC 6962 root after every N entries', () => {
+    const { db } = freshDb();
+    const store = JournalStore.open(db, { deviceSigner: signer(1), checkpointEvery: 4 });
+    store.init(VAULT, {});
+    store.appendBatch(Array.from({ length: 9 }, (_, i) => ({ type: 'n.th', data: { i } })));
+    const all = [...store.read({})];
+    const checkpoints = all.filter((e) => e.type === 'checkpoint');
+    expect(checkpoints.map((c) => c.seq)).toEqual([4, 9]);
+    for (const c of checkpoints) {
+      expect(c.data.size).toBe(c.seq);
+      expect(c.data.root).toBe(sodium.to_hex(merkleRoot(all.slice(0, c.seq).map((e) => sodium.from_hex(e.hash)))));
+    }
+    expect(all.length).toBe(12);
+  });
+
+  it('filters by type, actor, account and time', () => {
+    const { db } = freshDb();
+    let clock = 100;
+    const store = JournalStore.open(db, { deviceSigner: signer(1), now: () => (clock += 10) });
+    store.init(VAULT, {});
+    const alice = { id: 'alice', signer: signer(2) };
+    const bob = { id: 'bob', signer: signer(3) };
+    store.append({ type: 'checkout.opened', actor: alice, account: '111111111111', data: {} });
+    store.append({ type: 'checkout.opened', actor: bob, account: '222222222222', data: {} });
+    store.append({ type: 'checkout.closed', actor: alice, account: '111111111111', data: {} });
+    expect(store.query({ actor: 'alice' }).map((e) => e.type)).toEqual(['checkout.opened', 'checkout.closed']);
+    expect(store.query({ account: '222222222222' }).map((e) => e.actor)).toEqual(['bob']);
+    expect(store.query({ type: 'checkout.opened', limit: 1 }).map((e) => e.actor)).toEqual(['alice']);
+    expect(store.query({ since: 130, until: 140 }).map((e) => e.seq)).toEqual([2, 3]);
+    expect([...store.read({ from: 1, to: 2 })].map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('rotates the device key with both signatures and refuses the old key afterwards', () => {
+    const { db, path } = freshDb();
+    const oldKey = signer(1);
+    const newKey = signer(9);
+    const store = JournalStore.open(db, { deviceSigner: oldKey });
+    store.init(VAULT, {});
+    const rotated = store.rotateDeviceKey(newKey);
+    expect(rotated.sigs.map((s) => s.key)).toEqual([oldKey.publicKey, newKey.publicKey]);
+    const after = store.append({ type: 'a.b', data: {} });
+    expect(after.sigs[0]?.key).toBe(newKey.publicKey);
+    expect(after.device).toBe(oldKey.publicKey);
+    const other = openDatabase(path);
+    dbs.push(other);
+    expect(() => JournalStore.open(other, { deviceSigner: oldKey })).toThrow(/not the key this journal is signed with/);
+    expect(JournalStore.open(other, { deviceSigner: newKey }).head()?.seq).toBe(2);
+  });
+});
