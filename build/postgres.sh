@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a private PostgreSQL on loopback for the tests and prints its URL.
 #   build/postgres.sh start   → prints postgres://halfkey@127.0.0.1:PORT/halfkey_test
+#   build/postgres.sh status  → exit 0 when it is running
 #   build/postgres.sh stop
 # Debian's postgresql package puts the binaries under /usr/lib/postgresql/<major>/bin.
 set -euo pipefail
@@ -23,8 +24,11 @@ case "${1:-start}" in
       || as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U halfkey halfkey_test
     echo "postgres://halfkey@127.0.0.1:$port/halfkey_test"
     ;;
+  status)
+    as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1
+    ;;
   stop)
     as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: build/postgres.sh start|stop" >&2; exit 2 ;;
+  *) echo "usage: build/postgres.sh start|status|stop" >&2; exit 2 ;;
 esac

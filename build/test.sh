@@ -41,9 +41,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # 3. Services: a private PostgreSQL on loopback.
+# Stopped afterwards only when this run started it (a developer's running server is left alone).
+if build/postgres.sh status; then pg_started_here=0; else pg_started_here=1; fi
 HALFKEY_TEST_PG="$(build/postgres.sh start)"
 export HALFKEY_TEST_PG
-trap 'build/postgres.sh stop' EXIT
+[ "$pg_started_here" = 1 ] && trap 'build/postgres.sh stop' EXIT
 
 # 4. Every check, inside a private D-Bus session with a real Secret Service.
 build/with-keyring.sh bash build/checks.sh
