@@ -1,0 +1,87 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { WebSocket, RawData } from 'ws';
+import { fail, type ApiResult } from '../../shared/api/result';
+import type { ApiRouter } from '../router';
+import { authFrame, callFrame, CLOSE_UNAUTHENTICATED, type ServerFrame } from './protocol';
+
+/** The one-time token: presented once, then gone. */
+export interface OneTimeToken {
+  /** True (and the token is spent) when `presented` is the token and it was not used before. */
+  redeem(presented: string): boolean;
+}
+
+/** A token that can be redeemed exactly once; the comparison takes the same time whatever is presented. */
+export function oneTimeToken(token: string): OneTimeToken {
+  // Hashing both sides gives equal-length buffers, so timingSafeEqual never throws or leaks length.
+  const expected = createHash('sha256').update(token, 'utf8').digest();
+  let spent = false;
+  return {
+    redeem(presented) {
+      const given = createHash('sha256').update(presented, 'utf8').digest();
+      const matches = timingSafeEqual(expected, given);
+      if (!matches || spent) return false;
+      spent = true;
+      return true;
+    },
+  };
+}
+
+function send(socket: WebSocket, frame: ServerFrame): void {
+  socket.send(JSON.stringify(frame));
+}
+
+function parseJson(data: RawData, isBinary: boolean): unknown {
+  if (isBinary) return undefined;
+  try {
+    return JSON.parse(data.toString()) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function idOf(value: unknown): number | null {
+  if (typeof value !== 'object' || value === null || !('id' in value)) return null;
+  const id = (value as { id: unknown }).id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}
+
+const UNAUTHENTICATED = fail(
+  'UNAUTHENTICATED',
+  'The preview link is not valid: its one-time token is missing, wrong or already used. Restart `npm start` and open the new link it prints.',
+);
+
+/**
+ * Serves one WebSocket: the first frame must redeem the token, else the client gets
+ * UNAUTHENTICATED and the socket closes. After that each frame is one router call. Payloads are
+ * never logged; they may hold passphrases.
+ */
+export function serveApiSocket(socket: WebSocket, router: ApiRouter, token: OneTimeToken): void {
+  let authenticated = false;
+  socket.on('message', (data, isBinary) => {
+    const frame = parseJson(data, isBinary);
+    if (!authenticated) {
+      const auth = authFrame.safeParse(frame);
+      if (auth.success && token.redeem(auth.data.token)) {
+        authenticated = true;
+        send(socket, { authenticated: true });
+        return;
+      }
+      send(socket, { id: idOf(frame), result: UNAUTHENTICATED });
+      socket.close(CLOSE_UNAUTHENTICATED, 'unauthenticated');
+      return;
+    }
+    const call = callFrame.safeParse(frame);
+    if (!call.success) {
+      const result: ApiResult<never> = fail(
+        'INVALID_PAYLOAD',
+        frame === undefined ? 'The frame is not a JSON text message.' : 'The frame is not a call: expected {"id", "channel", "payload"}.',
+      );
+      send(socket, { id: idOf(frame), result });
+      return;
+    }
+    const { id, channel, payload } = call.data;
+    void router.call(channel, payload, { adapter: 'preview' }).then((result) => {
+      if (socket.readyState === socket.OPEN) send(socket, { id, result });
+    });
+  });
+}

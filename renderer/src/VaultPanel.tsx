@@ -1,0 +1,26 @@
+import type { ReactElement } from 'react';
+import type { AppStatus } from './halfkey';
+
+const MESSAGES: Readonly<Record<AppStatus['vault']['state'], { title: string; text: string }>> = {
+  none: { title: 'No vault yet', text: 'The vault is not created yet. A vault admin creates it and enrols the custodians.' },
+  locked: { title: 'Vault locked', text: 'The vault is locked. Unlock it to check out a password or MFA half.' },
+  unlocked: { title: 'Vault unlocked', text: 'The vault is unlocked. Lock it when you step away.' },
+};
+
+/** The vault screen's placeholder: says whether a vault exists and whether it is locked. */
+export function VaultPanel({ status }: { readonly status: AppStatus | null }): ReactElement {
+  const message = status === null ? null : MESSAGES[status.vault.state];
+  return (
+    <section className="panel" aria-labelledby="vault-heading">
+      <h2 id="vault-heading">Vault</h2>
+      {message === null ? (
+        <p className="muted">Waiting for the vault state…</p>
+      ) : (
+        <>
+          <p className={`vault-state vault-state-${status?.vault.state ?? 'none'}`}>{message.title}</p>
+          <p>{message.text}</p>
+        </>
+      )}
+    </section>
+  );
+}

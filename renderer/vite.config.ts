@@ -1,0 +1,23 @@
+// eslint-disable-next-line no-restricted-imports -- the build config runs in Node, never in the page.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * The renderer build. Relative base so the same files load from the Electron `app://` protocol
+ * and from the preview server. JSX is compiled by esbuild; no React plugin is needed.
+ */
+export default defineConfig({
+  root,
+  base: './',
+  esbuild: { jsx: 'automatic' },
+  build: {
+    outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)),
+    emptyOutDir: true,
+    // No inlined assets: the CSP allows images from 'self' and data:, but keeping files separate keeps it simple.
+    assetsInlineLimit: 0,
+    // The CSP forbids inline scripts; Vite's module-preload polyfill would otherwise be injected.
+    modulePreload: { polyfill: false },
+  },
+});
