@@ -27,7 +27,12 @@ export type FailureCode =
   | 'CHECKPOINT_ROOT_MISMATCH'
   | 'TRUNCATED_TAIL'
   | 'HEAD_MISMATCH'
-  | 'EMPTY_JOURNAL';
+  | 'EMPTY_JOURNAL'
+  | 'BAD_BUNDLE'
+  | 'BAD_MANIFEST_SIGNATURE'
+  | 'PART_HASH_MISMATCH'
+  | 'ROSTER_MISMATCH'
+  | 'BAD_RECEIPT';
 
 export const FAILURE_CODES: readonly FailureCode[] = [
   'MALFORMED_ENTRY',
@@ -51,6 +56,11 @@ export const FAILURE_CODES: readonly FailureCode[] = [
   'TRUNCATED_TAIL',
   'HEAD_MISMATCH',
   'EMPTY_JOURNAL',
+  'BAD_BUNDLE',
+  'BAD_MANIFEST_SIGNATURE',
+  'PART_HASH_MISMATCH',
+  'ROSTER_MISMATCH',
+  'BAD_RECEIPT',
 ];
 
 /** One problem found, at an entry (seq) or at the journal as a whole (null). */

@@ -46,6 +46,30 @@ export interface JournalStoreOptions {
   readonly heartbeatMs?: number;
 }
 
+/** A server receipt as kept in journal_receipts; treeHead carries the server's signature. */
+export interface StoredReceipt {
+  readonly device: string;
+  readonly seq: number;
+  readonly entryHash: string;
+  readonly logIndex: number;
+  readonly treeHead: JsonObject;
+  readonly inclusionProof: readonly string[];
+  readonly serverKey: string;
+  /** The tree head signature (duplicated from treeHead for indexing by the sync client). */
+  readonly signature: string;
+}
+
+interface ReceiptRow {
+  device: string;
+  seq: number;
+  entry_hash: string;
+  log_index: number;
+  tree_head: string;
+  inclusion_proof: string;
+  server_key: string;
+  signature: string;
+}
+
 interface EntryRow {
   seq: number;
   v: number;
@@ -288,6 +312,26 @@ export class JournalStore {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HalfkeyError('INVALID_PAYLOAD', 'limit must be a positive integer.', { field: 'limit' });
     const sql = `SELECT * FROM journal_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
     return (this.db.prepare(sql).all(...args, limit) as EntryRow[]).map(entryFromRow);
+  }
+
+  /** Stores a server receipt for one of this device's entries (the sync client calls this). */
+  addReceipt(receipt: StoredReceipt): void {
+    this.db
+      .prepare(
+        `INSERT INTO journal_receipts (device, seq, entry_hash, log_index, tree_head, inclusion_proof, server_key, signature, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`,
+      )
+      .run(receipt.device, receipt.seq, receipt.entryHash, receipt.logIndex, canonicalize(receipt.treeHead), JSON.stringify(receipt.inclusionProof), receipt.serverKey, receipt.signature, this.now());
+  }
+
+  /** This journal's receipts with from <= seq <= to, in seq order, streamed. */
+  *receipts(range: { from?: number; to?: number } = {}): Iterable<StoredReceipt> {
+    const rows = this.db
+      .prepare('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq')
+      .iterate(range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER) as IterableIterator<ReceiptRow>;
+    for (const r of rows) {
+      yield { device: r.device, seq: r.seq, entryHash: r.entry_hash, logIndex: r.log_index, treeHead: JSON.parse(r.tree_head) as JsonObject, inclusionProof: JSON.parse(r.inclusion_proof) as string[], serverKey: r.server_key, signature: r.signature };
+    }
   }
 
   /** Number of entries (head seq + 1). */

@@ -1,0 +1,175 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HalfkeyError } from '../../shared/api/result';
+import { sodiumReady } from '../../shared/sodium';
+import type { EntrySigner } from '../../shared/journal/entry';
+import type { BundleReport } from '../../shared/journal/bundle';
+import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
+import { UsageError, type CliIo } from './main';
+
+const USAGE = `usage:
+  halfkey journal verify BUNDLE [--json] [--server-key HEX] [--csv FILE] [--workers N]
+  halfkey journal export --vault DIR --out FILE [--from SEQ] [--to SEQ] [--csv FILE] [--pdf FILE]
+
+verify exits 0 only when the bundle, its manifest, receipts and every entry verify.
+`;
+
+/** What `journal export` needs from the rest of the app: the device key from the OS keychain. */
+export interface JournalCliDeps {
+  readonly loadDeviceSigner: (vaultDir: string) => Promise<EntrySigner>;
+}
+
+const defaultDeps: JournalCliDeps = {
+  loadDeviceSigner: async (vaultDir) => {
+    // The vault service owns the keychain entry; it is loaded lazily so `verify` never touches it.
+    const { loadDeviceSignerForJournal } = await import('./journal-device-key');
+    return loadDeviceSignerForJournal(vaultDir);
+  },
+};
+
+/** `halfkey journal …` */
+export function run(argv: string[], io: CliIo): Promise<number> {
+  return runJournal(argv, io, defaultDeps);
+}
+
+export async function runJournal(argv: string[], io: CliIo, deps: JournalCliDeps): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'verify':
+      return verify(rest, io);
+    case 'export':
+      return exportCommand(rest, io, deps);
+    case undefined:
+    case '--help':
+    case '-h':
+      (sub === undefined ? io.stderr : io.stdout)(USAGE);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown subcommand '${sub}'\n${USAGE}`);
+  }
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals: number) {
+  try {
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}\n${USAGE}`);
+    return parsed;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+}
+
+const seqArg = (value: string | undefined, name: string): number | undefined => {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be a sequence number, got '${value}'`);
+  return Number(value);
+};
+
+async function verify(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'server-key': { type: 'string' }, csv: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean' } }, 1);
+  const path = resolve(io.cwd, positionals[0]!);
+  if (!existsSync(path)) throw new UsageError(`no bundle at ${path}`);
+  const serverKey = values['server-key'];
+  if (serverKey !== undefined && !/^[0-9a-f]{64}$/.test(serverKey)) throw new UsageError('--server-key must be 64 lowercase hex characters');
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
+  const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
+  const options = { ...(serverKey === undefined ? {} : { serverKey }), ...(csvPath === undefined ? {} : { csvPath }) };
+  const report =
+    workers === 0
+      ? await (await import('../services/journal/bundle-file')).verifyBundleFile(path, options)
+      : await (await import('../services/journal/parallel-verify')).verifyBundleFileParallel(path, { ...options, workers });
+  if (values.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else io.stdout(humanSummary(path, report));
+  if (!report.ok) {
+    const first = report.failures[0];
+    io.stderr(first ? `verification FAILED at ${first.seq === null ? 'the bundle' : `seq ${first.seq}`}: ${first.code}: ${first.reason}\n` : 'verification FAILED\n');
+    return 1;
+  }
+  return 0;
+}
+
+/** A person's summary, in the spirit of `aws cloudtrail validate-logs`. */
+export function humanSummary(path: string, report: BundleReport): string {
+  const m = report.manifest;
+  const lines = [`Validating journal bundle ${path}`];
+  if (m) {
+    lines.push(`Vault ${m.vault}, device ${m.device.slice(0, 16)}…, exported ${new Date(m.exportedAt).toISOString()}`);
+    lines.push(`Results requested for seq ${m.requested.from} to ${m.requested.to ?? 'the end of the journal'}`);
+  }
+  lines.push(report.found ? `Results found for seq ${report.found.from} to ${report.found.to}:` : 'No entries found:');
+  const bad = new Set(report.failures.filter((f) => f.seq !== null).map((f) => f.seq));
+  lines.push(`${report.entries - bad.size}/${report.entries} entries valid`);
+  const manifestBad = report.failures.some((f) => f.code === 'BAD_MANIFEST_SIGNATURE' || f.code === 'PART_HASH_MISMATCH' || (f.code === 'BAD_BUNDLE' && /manifest/.test(f.reason)));
+  lines.push(`${m && !manifestBad ? 1 : 0}/1 manifest valid`);
+  lines.push(`${report.receipts.valid}/${report.receipts.count} receipts valid`);
+  if (report.chain.uncleanSessions > 0) lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
+  for (const f of report.failures.slice(0, 20)) lines.push(`${f.seq === null ? 'Bundle' : `Entry seq ${f.seq}`} INVALID: ${f.code}: ${f.reason}`);
+  if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
+  lines.push(report.ok ? 'Result: VALID' : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): Promise<number> {
+  const { values } = parse(
+    args,
+    { vault: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, csv: { type: 'string' }, pdf: { type: 'string' } },
+    0,
+  );
+  if (values.vault === undefined || values.out === undefined) throw new UsageError(`--vault and --out are required\n${USAGE}`);
+  const vaultDir = resolve(io.cwd, values.vault);
+  const dbPath = join(vaultDir, 'vault.db');
+  if (!existsSync(dbPath)) throw new UsageError(`no vault at ${vaultDir} (vault.db is missing)`);
+  const from = seqArg(values.from, 'from');
+  const to = seqArg(values.to, 'to');
+  await sodiumReady();
+  const [{ openDatabase }, { JournalStore }, { exportJournal }, { startHeartbeat }] = await Promise.all([
+    import('../services/database'),
+    import('../services/journal/store'),
+    import('../services/journal/export'),
+    import('../services/journal/heartbeat'),
+  ]);
+  const signer = await deps.loadDeviceSigner(vaultDir);
+  const db = openDatabase(dbPath);
+  try {
+    const store = JournalStore.open(db, { deviceSigner: signer });
+    // The CLI writes in a session of its own, so its entries are never mistaken for a silent gap
+    // inside an app session that crashed earlier.
+    const session = startHeartbeat(store, HEARTBEAT_MS, { data: { client: 'cli', command: 'journal export' } });
+    let result: ReturnType<typeof exportJournal>;
+    try {
+      result = exportJournal(store, {
+        out: resolve(io.cwd, values.out),
+        signer,
+        ...(from === undefined ? {} : { from }),
+        ...(to === undefined ? {} : { to }),
+        ...(values.csv === undefined ? {} : { csv: resolve(io.cwd, values.csv) }),
+        onProgress: (p) => {
+          if (p.phase === 'entries' && p.total > 50_000) io.stderr(`\rexporting ${p.done}/${p.total}`);
+        },
+      });
+    } finally {
+      session.stop('cli done');
+    }
+    const out = resolve(io.cwd, values.out);
+    io.stdout(`wrote ${out}: entries 0..${result.manifest.head.seq}, head ${result.manifest.head.hash}\n`);
+    if (result.csvPath) io.stdout(`wrote ${result.csvPath}\n`);
+    if (values.pdf !== undefined) {
+      const { writeJournalReport } = await import('../services/journal/report-pdf');
+      const pdf = resolve(io.cwd, values.pdf);
+      await writeJournalReport(out, pdf, { from: from ?? 0, ...(to === undefined ? {} : { to }) });
+      io.stdout(`wrote ${pdf}\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof HalfkeyError) {
+      io.stderr(`halfkey journal export: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { sodiumReady } from '../../../shared/sodium';
+import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
+
+/** Lines of a text file, streamed, without their line endings. */
+export function fileLines(path: string): AsyncIterable<string> {
+  return createInterface({ input: createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+}
+
+/** SHA-256 of a file, streamed. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Verifies a bundle file on one core, streaming (memory does not grow with its size). */
+export async function verifyBundleFile(path: string, options: BundleVerifyOptions & { csvPath?: string } = {}): Promise<BundleReport> {
+  await sodiumReady();
+  const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
+  const verifier = new BundleVerifier({ ...options, csvSha256 });
+  for await (const line of fileLines(path)) verifier.pushLine(line);
+  return verifier.finish();
+}

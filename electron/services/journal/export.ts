@@ -1,0 +1,181 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { HalfkeyError } from '../../../shared/api/result';
+import type { JsonObject } from '../../../shared/journal/canonical';
+import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
+import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  PartHash,
+  RosterBuilder,
+  custodianLine,
+  entryLine,
+  headerLine,
+  manifestLine,
+  receiptLine,
+  type BundleManifest,
+} from '../../../shared/journal/bundle';
+import { csvHeader, csvRow } from './csv';
+import type { JournalStore, StoredReceipt } from './store';
+
+/** Where the export is, for progress bars: entries written so far of the total to write. */
+export interface ExportProgress {
+  readonly phase: 'entries' | 'pdf' | 'done';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ExportOptions {
+  /** The bundle file to write (replaced atomically; never left half-written). */
+  readonly out: string;
+  /** The device key, to sign the manifest; must be the journal's current device key. */
+  readonly signer: EntrySigner;
+  readonly from?: number;
+  readonly to?: number;
+  /** Also write a CSV of the requested range here; its SHA-256 goes into the manifest. */
+  readonly csv?: string;
+  readonly onProgress?: (progress: ExportProgress) => void;
+  readonly now?: () => number;
+}
+
+export interface ExportResult {
+  readonly manifest: BundleManifest;
+  readonly bundlePath: string;
+  readonly csvPath: string | null;
+}
+
+/** Buffered, atomically renamed output file that also hashes what it writes. */
+class AtomicFile {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  private size = 0;
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(private readonly path: string) {
+    this.fd = openSync(`${path}.partial`, 'w', 0o600);
+  }
+  write(text: string): void {
+    this.buffer.push(text);
+    this.size += text.length;
+    if (this.size > 1 << 20) this.flush();
+  }
+  /** Commits the file under its final name; returns its SHA-256. */
+  commit(): string {
+    this.flush();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(`${this.path}.partial`, this.path);
+    return this.hash.digest('hex');
+  }
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(`${this.path}.partial`, { force: true });
+  }
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    const chunk = Buffer.from(this.buffer.join(''), 'utf8');
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    let at = 0;
+    while (at < chunk.length) at += writeSync(this.fd, chunk, at);
+    this.buffer = [];
+    this.size = 0;
+  }
+}
+
+/**
+ * Writes the export bundle (and optionally the CSV) for a range of the journal. The bundle holds
+ * entries from genesis through `to`, so a reviewer can verify the chain and keys from the start;
+ * `from` marks the requested range for the CSV and the report. A full export (no `to`) first
+ * journals `journal.exported` and a checkpoint, so the bundle ends on a checkpoint and anyone
+ * cutting its tail is caught.
+ */
+export function exportJournal(store: JournalStore, options: ExportOptions): ExportResult {
+  const now = options.now ?? Date.now;
+  const from = options.from ?? 0;
+  if (!Number.isSafeInteger(from) || from < 0) throw new HalfkeyError('INVALID_PAYLOAD', '--from must be a sequence number (0 or more).', { field: 'from' });
+  if (options.to !== undefined && (!Number.isSafeInteger(options.to) || options.to < from)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', '--to must be a sequence number at or after --from.', { field: 'to' });
+  }
+  const before = store.head();
+  if (before === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'The journal is empty: there is nothing to export.');
+  if (options.signer.publicKey !== store.currentDeviceKey()) throw new HalfkeyError('JOURNAL_INVALID', 'The export must be signed by the journal’s current device key.');
+  const complete = options.to === undefined || options.to >= before.seq;
+  if (complete) {
+    store.append({ type: 'journal.exported', data: { from, to: options.to ?? null } });
+    store.checkpoint();
+  }
+  const head = store.head()!;
+  const to = complete ? head.seq : options.to!;
+  const total = to + 1;
+
+  const bundle = new AtomicFile(options.out);
+  const csv = options.csv === undefined ? null : new AtomicFile(options.csv);
+  try {
+    const parts = { roster: new PartHash(), entries: new PartHash(), receipts: new PartHash() };
+    const roster = new RosterBuilder();
+    for (const e of store.query({ type: ENTRY_TYPES.custodianEnrolled })) if (e.seq <= to) roster.add(e);
+    for (const e of store.query({ type: ENTRY_TYPES.custodianRevoked })) if (e.seq <= to) roster.add(e);
+    bundle.write(headerLine());
+    for (const member of roster.members()) {
+      const text = custodianLine(member);
+      parts.roster.add(text);
+      bundle.write(text);
+    }
+    csv?.write(csvHeader());
+    const receipts = store.receipts({ to })[Symbol.iterator]();
+    let receipt = receipts.next();
+    let last: SignedEntry | null = null;
+    let lastCheckpoint: BundleManifest['lastCheckpoint'] = null;
+    for (const entry of store.read({ to })) {
+      const text = entryLine(entry);
+      parts.entries.add(text);
+      bundle.write(text);
+      while (!receipt.done && receipt.value.seq <= entry.seq) {
+        if (receipt.value.seq === entry.seq && receipt.value.device === entry.device) {
+          const r = receiptLine(receiptRecord(receipt.value), receipt.value.serverKey);
+          parts.receipts.add(r);
+          bundle.write(r);
+        }
+        receipt = receipts.next();
+      }
+      if (entry.type === ENTRY_TYPES.checkpoint) lastCheckpoint = { seq: entry.seq, hash: entry.hash, root: String(entry.data.root) };
+      if (csv && entry.seq >= from) csv.write(csvRow(entry));
+      last = entry;
+      if (options.onProgress && (entry.seq % 10_000 === 0 || entry.seq === to)) options.onProgress({ phase: 'entries', done: entry.seq + 1, total });
+    }
+    if (last === null) throw new HalfkeyError('NOT_FOUND', 'No entries fall in the requested range.');
+    const csvHash = csv ? { sha256: csv.commit(), bytes: csv.bytes } : null;
+    const manifest: BundleManifest = {
+      format: BUNDLE_FORMAT,
+      version: BUNDLE_VERSION,
+      vault: last.vault,
+      device: last.device,
+      signingKey: options.signer.publicKey,
+      exportedAt: now(),
+      requested: { from, to: options.to ?? null },
+      head: { seq: last.seq, hash: last.hash },
+      complete,
+      lastCheckpoint,
+      parts: { roster: parts.roster.digest(), entries: parts.entries.digest(), receipts: parts.receipts.digest(), csv: csvHash },
+    };
+    bundle.write(manifestLine(manifest, options.signer));
+    bundle.commit();
+    options.onProgress?.({ phase: 'done', done: total, total });
+    return { manifest, bundlePath: options.out, csvPath: options.csv ?? null };
+  } catch (error) {
+    bundle.abort();
+    csv?.abort();
+    if (options.csv !== undefined) rmSync(options.csv, { force: true });
+    throw error;
+  }
+}
+
+function receiptRecord(r: StoredReceipt): JsonObject {
+  return { device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: [...r.inclusionProof] };
+}

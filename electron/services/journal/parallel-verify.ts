@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { sodiumReady } from '../../../shared/sodium';
+import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
+import type { PrecomputedChecks } from '../../../shared/journal/verifier';
+import { fileLines, fileSha256 } from './bundle-file';
+import type { VerifyBatch, VerifyBatchResult } from './verify-worker';
+
+const BATCH = 2_048;
+/** Batches in flight per worker: enough to keep every core busy, few enough to bound memory. */
+const DEPTH = 3;
+
+/** A pool of signature/hash checkers; results come back per batch, consumed in order. */
+class CheckerPool {
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, { resolve: (r: readonly (PrecomputedChecks | null)[]) => void; reject: (e: Error) => void }>();
+  private next = 0;
+
+  private constructor(workers: Worker[]) {
+    this.workers = workers;
+    for (const w of workers) {
+      w.on('message', (msg: VerifyBatchResult) => {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        p.resolve(msg.results);
+      });
+      w.on('error', (error) => {
+        for (const p of this.pending.values()) p.reject(error);
+        this.pending.clear();
+      });
+    }
+  }
+
+  static async start(count: number): Promise<CheckerPool> {
+    const url = new URL('./verify-worker.mjs', import.meta.url);
+    const workers = await Promise.all(
+      Array.from({ length: count }, () => {
+        const worker = new Worker(url);
+        return new Promise<Worker>((resolve, reject) => {
+          worker.once('message', () => resolve(worker));
+          worker.once('error', reject);
+        });
+      }),
+    );
+    return new CheckerPool(workers);
+  }
+
+  check(lines: readonly string[]): Promise<readonly (PrecomputedChecks | null)[]> {
+    const id = this.next++;
+    const batch: VerifyBatch = { id, lines };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.workers[id % this.workers.length]!.postMessage(batch);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Verifies a bundle file using every core: worker threads recompute entry hashes and check
+ * signatures, batch by batch; this thread runs the cheap sequential part (chain links, keys,
+ * Merkle frontier, checkpoints) in file order. Memory stays bounded by the batches in flight.
+ */
+export async function verifyBundleFileParallel(path: string, options: BundleVerifyOptions & { csvPath?: string; workers?: number } = {}): Promise<BundleReport> {
+  await sodiumReady();
+  const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
+  const verifier = new BundleVerifier({ ...options, csvSha256 });
+  const pool = await CheckerPool.start(Math.max(1, options.workers ?? availableParallelism()));
+  const inFlight: { lines: string[]; checks: Promise<readonly (PrecomputedChecks | null)[]> }[] = [];
+  const maxInFlight = Math.max(1, options.workers ?? availableParallelism()) * DEPTH;
+  const drainOne = async (): Promise<void> => {
+    const batch = inFlight.shift()!;
+    const checks = await batch.checks;
+    batch.lines.forEach((line, i) => verifier.pushLine(line, checks[i] ?? undefined));
+  };
+  try {
+    let lines: string[] = [];
+    for await (const line of fileLines(path)) {
+      lines.push(line);
+      if (lines.length === BATCH) {
+        inFlight.push({ lines, checks: pool.check(lines) });
+        lines = [];
+        if (inFlight.length >= maxInFlight) await drainOne();
+      }
+    }
+    if (lines.length > 0) inFlight.push({ lines, checks: pool.check(lines) });
+    while (inFlight.length > 0) await drainOne();
+  } finally {
+    await pool.stop();
+  }
+  return verifier.finish();
+}

@@ -1,0 +1,308 @@
+import { z } from 'zod';
+import { sodiumNow, type Sodium } from '../sodium';
+import { receiptProblem } from '../sync/receipt';
+import { canonicalize, type JsonObject } from './canonical';
+import type { EntrySigner, SignedEntry } from './entry';
+import { ENTRY_TYPES, HEX32, VAULT_ID } from './entry-types';
+import { ChainVerifier, type ChainVerifierOptions, type PrecomputedChecks, type VerificationFailure, type VerificationReport } from './verifier';
+
+/**
+ * The export bundle (docs/journal-format.md, "Export bundle"): one UTF-8 JSON Lines file. Every
+ * line is the RFC 8785 canonical JSON of a record with a `kind`, in this order: one `header`,
+ * the `custodian` roster, the `entry` records (each optionally followed by the server `receipt`
+ * for it), and last the device-signed `manifest` naming each part's SHA-256.
+ */
+export const BUNDLE_FORMAT = 'halfkey-journal-bundle';
+export const BUNDLE_VERSION = 1;
+/** Domain-separation prefix of the manifest signature. */
+export const MANIFEST_SIGNATURE_DOMAIN = 'halfkey/journal-manifest/v1\n';
+
+export type BundlePart = 'roster' | 'entries' | 'receipts';
+
+/** One custodian as the journal's own enrolment entries describe them; never a secret. */
+export interface RosterMember {
+  readonly id: string;
+  readonly name: string;
+  readonly organisation: string;
+  readonly role: string;
+  readonly signingKey: string;
+  readonly enrolledAt: number;
+  readonly revokedAt: number | null;
+}
+
+const partSchema = z.object({ sha256: z.string().regex(HEX32), lines: z.number().int().nonnegative() }).strict();
+const seqSchema = z.number().int().nonnegative();
+export const manifestSchema = z
+  .object({
+    format: z.literal(BUNDLE_FORMAT),
+    version: z.literal(BUNDLE_VERSION),
+    vault: z.string().regex(VAULT_ID),
+    device: z.string().regex(HEX32),
+    signingKey: z.string().regex(HEX32),
+    exportedAt: seqSchema,
+    requested: z.object({ from: seqSchema, to: seqSchema.nullable() }).strict(),
+    head: z.object({ seq: seqSchema, hash: z.string().regex(HEX32) }).strict(),
+    complete: z.boolean(),
+    lastCheckpoint: z.object({ seq: seqSchema, hash: z.string().regex(HEX32), root: z.string().regex(HEX32) }).strict().nullable(),
+    parts: z
+      .object({
+        roster: partSchema,
+        entries: partSchema,
+        receipts: partSchema,
+        csv: z.object({ sha256: z.string().regex(HEX32), bytes: z.number().int().nonnegative() }).strict().nullable(),
+      })
+      .strict(),
+  })
+  .strict();
+export type BundleManifest = z.infer<typeof manifestSchema>;
+
+const recordSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('header'), format: z.literal(BUNDLE_FORMAT), version: z.literal(BUNDLE_VERSION) }).strict(),
+  z
+    .object({
+      kind: z.literal('custodian'),
+      custodian: z
+        .object({
+          id: z.string(),
+          name: z.string(),
+          organisation: z.string(),
+          role: z.string(),
+          signingKey: z.string(),
+          enrolledAt: seqSchema,
+          revokedAt: seqSchema.nullable(),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ kind: z.literal('entry'), entry: z.unknown() }).strict(),
+  z.object({ kind: z.literal('receipt'), receipt: z.unknown(), serverKey: z.string() }).strict(),
+  z.object({ kind: z.literal('manifest'), manifest: z.unknown(), signature: z.object({ key: z.string(), sig: z.string() }).strict() }).strict(),
+]);
+
+const line = (record: JsonObject): string => `${canonicalize(record)}\n`;
+export const headerLine = (): string => line({ kind: 'header', format: BUNDLE_FORMAT, version: BUNDLE_VERSION });
+export const custodianLine = (member: RosterMember): string => line({ kind: 'custodian', custodian: { ...member } });
+export const entryLine = (entry: SignedEntry): string => line({ kind: 'entry', entry: entry as unknown as JsonObject });
+export const receiptLine = (receipt: JsonObject, serverKey: string): string => line({ kind: 'receipt', receipt, serverKey });
+
+/** The bytes the manifest signature covers: the domain prefix, then the manifest's canonical JSON. */
+export function manifestSignatureMessage(manifest: BundleManifest, sodium: Sodium = sodiumNow()): Uint8Array {
+  return sodium.from_string(MANIFEST_SIGNATURE_DOMAIN + canonicalize(manifest));
+}
+
+/** The last line of a bundle: the manifest and the device's signature over it. */
+export function manifestLine(manifest: BundleManifest, signer: EntrySigner, sodium: Sodium = sodiumNow()): string {
+  const sig = sodium.to_hex(signer.sign(manifestSignatureMessage(manifest, sodium)));
+  return line({ kind: 'manifest', manifest: manifest as unknown as JsonObject, signature: { key: signer.publicKey, sig } });
+}
+
+/** Incremental SHA-256 of a part: the UTF-8 bytes of its lines, newline included, in order. */
+export class PartHash {
+  private readonly state: ReturnType<Sodium['crypto_hash_sha256_init']>;
+  lines = 0;
+  constructor(private readonly sodium: Sodium = sodiumNow()) {
+    this.state = sodium.crypto_hash_sha256_init();
+  }
+  add(text: string): void {
+    this.sodium.crypto_hash_sha256_update(this.state, this.sodium.from_string(text));
+    this.lines += 1;
+  }
+  digest(): { sha256: string; lines: number } {
+    return { sha256: this.sodium.to_hex(this.sodium.crypto_hash_sha256_final(this.state)), lines: this.lines };
+  }
+}
+
+/** Builds the roster from the journal's own custodian.enrolled / custodian.revoked entries. */
+export class RosterBuilder {
+  private readonly byKey = new Map<string, RosterMember>();
+  add(entry: SignedEntry): void {
+    const d = entry.data;
+    if (entry.type === ENTRY_TYPES.custodianEnrolled && typeof d.custodian === 'string' && typeof d.signingKey === 'string') {
+      const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+      this.byKey.set(d.signingKey, { id: d.custodian, name: text(d.name), organisation: text(d.organisation), role: text(d.role), signingKey: d.signingKey, enrolledAt: entry.seq, revokedAt: null });
+    } else if (entry.type === ENTRY_TYPES.custodianRevoked && typeof d.signingKey === 'string') {
+      const member = this.byKey.get(d.signingKey);
+      if (member) this.byKey.set(d.signingKey, { ...member, revokedAt: entry.seq });
+    }
+  }
+  members(): RosterMember[] {
+    return [...this.byKey.values()].sort((a, b) => a.enrolledAt - b.enrolledAt);
+  }
+}
+
+export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpointEvery' | 'heartbeatMs'> {
+  /** The server key pinned by the reviewer; receipts under any other key fail. */
+  readonly serverKey?: string;
+  /** SHA-256 of the CSV file shipped beside the bundle, when the reviewer has it. */
+  readonly csvSha256?: string;
+}
+
+export interface BundleReport {
+  readonly ok: boolean;
+  readonly manifest: BundleManifest | null;
+  readonly requested: { readonly from: number; readonly to: number | null } | null;
+  readonly found: { readonly from: number; readonly to: number } | null;
+  readonly entries: number;
+  readonly receipts: { readonly count: number; readonly valid: number };
+  readonly roster: readonly RosterMember[];
+  readonly chain: VerificationReport;
+  /** Every failure: bundle structure, manifest, parts, receipts and the chain's own. */
+  readonly failures: readonly VerificationFailure[];
+  readonly failureCount: number;
+}
+
+/**
+ * Verifies a bundle line by line with flat memory: the chain through ChainVerifier, receipts
+ * against the entry they follow, then at the end the manifest signature (by the journal's own
+ * current device key), each part's hash and line count, the roster and the expected head.
+ */
+export class BundleVerifier {
+  private readonly chain: ChainVerifier;
+  private readonly parts: Record<BundlePart, PartHash>;
+  private readonly failures: VerificationFailure[] = [];
+  private failureCount = 0;
+  private readonly declaredRoster: RosterMember[] = [];
+  private readonly roster = new RosterBuilder();
+  private manifestRecord: { manifest: unknown; signature: { key: string; sig: string } } | null = null;
+  private lineNo = 0;
+  private stage: 'header' | 'roster' | 'entries' | 'done' = 'header';
+  private last: { seq: number; hash: string } | null = null;
+  private receiptCount = 0;
+  private receiptsValid = 0;
+  private readonly sodium: Sodium;
+
+  constructor(private readonly options: BundleVerifyOptions = {}) {
+    this.sodium = sodiumNow();
+    this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs });
+    this.parts = { roster: new PartHash(this.sodium), entries: new PartHash(this.sodium), receipts: new PartHash(this.sodium) };
+  }
+
+  /** One line of the bundle, without its trailing newline. */
+  pushLine(text: string, precomputed?: PrecomputedChecks): void {
+    this.lineNo += 1;
+    if (text.length === 0) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is empty`);
+    if (this.stage === 'done') return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} follows the manifest: a bundle ends with its manifest`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not JSON`);
+    }
+    const parsed = recordSchema.safeParse(json);
+    if (!parsed.success) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not a bundle record: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
+    const record = parsed.data;
+    if (this.stage === 'header' && record.kind !== 'header') this.fail(null, 'BAD_BUNDLE', 'the bundle does not start with a header line');
+    switch (record.kind) {
+      case 'header':
+        if (this.stage !== 'header') this.fail(null, 'BAD_BUNDLE', `a second header at line ${this.lineNo}`);
+        this.stage = 'roster';
+        return;
+      case 'custodian':
+        if (this.stage !== 'roster') this.fail(null, 'BAD_BUNDLE', `custodian record at line ${this.lineNo} after the entries began`);
+        this.parts.roster.add(`${text}\n`);
+        this.declaredRoster.push(record.custodian);
+        return;
+      case 'entry': {
+        this.stage = 'entries';
+        this.parts.entries.add(`${text}\n`);
+        for (const f of this.chain.push(record.entry, precomputed)) this.keep(f);
+        const e = record.entry as Partial<SignedEntry>;
+        if (typeof e.seq === 'number' && typeof e.hash === 'string') this.last = { seq: e.seq, hash: e.hash };
+        if (e.type === ENTRY_TYPES.custodianEnrolled || e.type === ENTRY_TYPES.custodianRevoked) this.roster.add(e as SignedEntry);
+        return;
+      }
+      case 'receipt':
+        this.parts.receipts.add(`${text}\n`);
+        this.checkReceipt(record.receipt, record.serverKey);
+        return;
+      case 'manifest':
+        this.manifestRecord = { manifest: record.manifest, signature: record.signature };
+        this.stage = 'done';
+        return;
+      default: {
+        const never: never = record;
+        return never;
+      }
+    }
+  }
+
+  finish(): BundleReport {
+    const chainState = this.chain.state();
+    let manifest: BundleManifest | null = null;
+    if (this.manifestRecord === null) {
+      this.fail(null, 'BAD_BUNDLE', 'the bundle has no manifest line: it was cut short');
+    } else {
+      const parsed = manifestSchema.safeParse(this.manifestRecord.manifest);
+      if (!parsed.success) this.fail(null, 'BAD_BUNDLE', `the manifest is malformed at ${parsed.error.issues[0]?.path.join('.') ?? 'manifest'}`);
+      else manifest = parsed.data;
+    }
+    if (manifest !== null && this.manifestRecord !== null) this.checkManifest(manifest, this.manifestRecord.signature, chainState);
+    const chain = this.chain.finish(manifest === null ? {} : { expectHead: manifest.head, requireFinalCheckpoint: manifest.complete });
+    for (const f of chain.failures.slice(chain.failures.length - (chain.failureCount - chainState.failureCount))) this.keep(f);
+    return {
+      ok: this.failureCount === 0,
+      manifest,
+      requested: manifest?.requested ?? null,
+      found: chain.firstSeq === null || chain.head === null ? null : { from: chain.firstSeq, to: chain.head.seq },
+      entries: chain.entries,
+      receipts: { count: this.receiptCount, valid: this.receiptsValid },
+      roster: this.declaredRoster,
+      chain,
+      failures: [...this.failures],
+      failureCount: this.failureCount,
+    };
+  }
+
+  private checkManifest(manifest: BundleManifest, signature: { key: string; sig: string }, chain: ReturnType<ChainVerifier['state']>): void {
+    const s = this.sodium;
+    let signed = false;
+    try {
+      signed = signature.key === manifest.signingKey && HEX32.test(signature.key) && /^[0-9a-f]{128}$/.test(signature.sig) &&
+        s.crypto_sign_verify_detached(s.from_hex(signature.sig), manifestSignatureMessage(manifest, s), s.from_hex(signature.key));
+    } catch {
+      signed = false;
+    }
+    if (!signed) this.fail(null, 'BAD_MANIFEST_SIGNATURE', 'the manifest signature does not verify under its signing key');
+    else if (chain.deviceKey !== null && manifest.signingKey !== chain.deviceKey) {
+      this.fail(null, 'BAD_MANIFEST_SIGNATURE', `the manifest is signed by ${manifest.signingKey.slice(0, 12)}…, not by the journal's current device key ${chain.deviceKey.slice(0, 12)}…`);
+    }
+    if (chain.vault !== null && manifest.vault !== chain.vault) this.fail(null, 'WRONG_VAULT', `the manifest names vault ${manifest.vault}, the entries are vault ${chain.vault}'s`);
+    if (chain.device !== null && manifest.device !== chain.device) this.fail(null, 'WRONG_DEVICE', 'the manifest names another device than the entries');
+    for (const part of ['roster', 'entries', 'receipts'] as const) {
+      const got = this.parts[part].digest();
+      const want = manifest.parts[part];
+      if (got.sha256 !== want.sha256 || got.lines !== want.lines) {
+        this.fail(null, 'PART_HASH_MISMATCH', `part ${part}: manifest says ${want.lines} lines with SHA-256 ${want.sha256.slice(0, 12)}…, the bundle has ${got.lines} lines with ${got.sha256.slice(0, 12)}…`);
+      }
+    }
+    if (this.options.csvSha256 !== undefined && manifest.parts.csv?.sha256 !== this.options.csvSha256) {
+      this.fail(null, 'PART_HASH_MISMATCH', 'the CSV file does not have the SHA-256 the manifest names');
+    }
+    if (canonicalize(this.roster.members() as unknown as JsonObject[]) !== canonicalize(this.declaredRoster as unknown as JsonObject[])) {
+      this.fail(null, 'ROSTER_MISMATCH', 'the roster does not match the custodian.enrolled / custodian.revoked entries');
+    }
+  }
+
+  private checkReceipt(receipt: unknown, serverKey: string): void {
+    this.receiptCount += 1;
+    const r = receipt as { seq?: unknown; entryHash?: unknown; device?: unknown };
+    const seq = typeof r.seq === 'number' ? r.seq : null;
+    if (this.options.serverKey !== undefined && serverKey !== this.options.serverKey) return this.fail(seq, 'BAD_RECEIPT', 'receipt is under a server key other than the pinned one');
+    const problem = receiptProblem(receipt, serverKey, this.sodium);
+    if (problem !== null) return this.fail(seq, 'BAD_RECEIPT', problem);
+    const device = this.chain.state().device;
+    if (device !== null && r.device !== device) return this.fail(seq, 'BAD_RECEIPT', 'the receipt is for another device');
+    if (this.last === null || seq !== this.last.seq) return this.fail(seq, 'BAD_RECEIPT', 'a receipt must directly follow the entry it is for');
+    if (r.entryHash !== this.last.hash) return this.fail(seq, 'FORK', `the server logged hash ${String(r.entryHash).slice(0, 12)}… for seq ${seq}, the bundle has ${this.last.hash.slice(0, 12)}…`);
+    this.receiptsValid += 1;
+  }
+
+  private fail(seq: number | null, code: VerificationFailure['code'], reason: string): void {
+    this.keep({ seq, code, reason });
+  }
+
+  private keep(failure: VerificationFailure): void {
+    this.failureCount += 1;
+    if (this.failures.length < 1_000) this.failures.push(failure);
+  }
+}
