@@ -1,0 +1,192 @@
+import { z } from 'zod';
+
+// Custody channels live in the `vault:` namespace: accounts, halves, assignments, checkouts,
+// codes, rotation and seed-export approvals. Every call names the acting custodian (`by`),
+// who must be unlocked in this session; the service co-signs the journal entry with their key.
+
+const noControl = /^[^\p{Cc}]*$/u;
+
+/** An AWS account id: exactly 12 digits. */
+export const awsAccountIdSchema = z.string().regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits');
+const custodianId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'a custodian id is letters, digits, - and _');
+const recordId = z.string().regex(/^[0-9a-f]{32}$/, 'an id is 32 lowercase hex characters');
+const text = (max: number) => z.string().trim().max(max).regex(noControl, 'control characters are not allowed');
+const requiredText = (max: number) => text(max).min(1, 'required');
+
+/** password and mfa are the halves; email (root inbox) and phone are the recovery channels. */
+export const custodyItemSchema = z.enum(['password', 'mfa', 'email', 'phone']);
+export const halfItemSchema = z.enum(['password', 'mfa']);
+
+/** What an admin enters to add an account; validated the same way in the app and the CLI. */
+export const accountInputSchema = z
+  .object({
+    accountId: awsAccountIdSchema,
+    alias: requiredText(100),
+    rootEmail: z
+      .string()
+      .trim()
+      .max(254)
+      .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'the root e-mail must look like name@example.com')
+      .transform((s) => s.toLowerCase()),
+    organisation: requiredText(100),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^\+[1-9]\d{6,14}$/, 'the phone number must be in international form, e.g. +441632960000')
+      .nullable()
+      .default(null),
+    notes: text(2000).default(''),
+    exclusiveCheckout: z.boolean().default(false),
+    rotateAfterCheckout: z.boolean().default(false),
+  })
+  .strict();
+export type AccountInput = z.output<typeof accountInputSchema>;
+
+const halfStatusSchema = z.object({
+  kind: z.enum(['password', 'totp', 'hardware-token']),
+  generation: z.number().int(),
+  setAt: z.number().int(),
+  rotationDue: z.boolean(),
+  tokenSerial: z.string().nullable(),
+  tokenLocation: z.string().nullable(),
+});
+
+/** An account as listed: its details, its halves' state and who is assigned what. No secrets. */
+export const accountSummarySchema = z.object({
+  accountId: z.string(),
+  alias: z.string(),
+  rootEmail: z.string(),
+  organisation: z.string(),
+  phone: z.string().nullable(),
+  notes: z.string(),
+  exclusiveCheckout: z.boolean(),
+  rotateAfterCheckout: z.boolean(),
+  password: halfStatusSchema.nullable(),
+  mfa: halfStatusSchema.nullable(),
+  rotationDue: z.boolean(),
+  openCheckouts: z.number().int(),
+  assignments: z.array(z.object({ item: custodyItemSchema, custodianId: z.string() })),
+});
+export type AccountSummary = z.output<typeof accountSummarySchema>;
+
+/** The new secret of a half: a password, a TOTP seed (otpauth URI or base32), or a hardware token. */
+export const halfSecretSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('password'), password: z.string().min(8).max(128) }).strict(),
+  z.object({ kind: z.literal('totp'), seed: z.string().min(1).max(2048) }).strict(),
+  z.object({ kind: z.literal('hardware-token'), serial: requiredText(100), location: requiredText(200) }).strict(),
+]);
+export type HalfSecret = z.output<typeof halfSecretSchema>;
+
+export const passwordOptionsSchema = z
+  .object({
+    length: z.number().int().min(8).max(128).optional(),
+    classes: z.object({ upper: z.boolean(), lower: z.boolean(), digits: z.boolean(), symbols: z.boolean() }).strict().optional(),
+  })
+  .strict();
+
+const checkoutSchema = z.object({
+  checkoutId: z.string(),
+  accountId: z.string(),
+  item: halfItemSchema,
+  custodianId: z.string(),
+  openedAt: z.number().int(),
+  leaseUntil: z.number().int(),
+});
+
+const leaseSeconds = z.number().int().min(1).max(7 * 24 * 3600);
+const shownSeconds = z.number().int().min(1).max(600).default(30);
+
+export const custodyChannels = {
+  'vault:account-add': {
+    request: accountInputSchema.extend({ by: custodianId }),
+    response: accountSummarySchema,
+  },
+  'vault:account-list': {
+    request: z
+      .object({
+        search: text(200).default(''),
+        limit: z.number().int().min(1).max(10_000).default(200),
+        offset: z.number().int().min(0).default(0),
+      })
+      .strict(),
+    response: z.object({ total: z.number().int(), accounts: z.array(accountSummarySchema) }),
+  },
+  'vault:half-set': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, secret: halfSecretSchema }).strict(),
+    response: z.object({ accountId: z.string(), item: halfItemSchema, kind: halfStatusSchema.shape.kind, generation: z.number().int() }),
+  },
+  'vault:assign': {
+    request: z
+      .object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId, resealWith: custodianId.optional() })
+      .strict(),
+    response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string(), sealed: z.boolean() }),
+  },
+  'vault:checkout': {
+    request: z
+      .object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds })
+      .strict(),
+    response: checkoutSchema,
+  },
+  'vault:checkin': {
+    request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
+    response: z.object({ checkoutId: z.string(), rotationDue: z.boolean() }),
+  },
+  'vault:reveal': {
+    request: z.object({ by: custodianId, checkoutId: recordId, seconds: shownSeconds }).strict(),
+    // The one response that carries a secret: the person asked to see it, until expiresAt.
+    response: z.object({ password: z.string(), expiresAt: z.number().int() }),
+  },
+  'vault:copy': {
+    request: z.object({ by: custodianId, checkoutId: recordId, seconds: shownSeconds }).strict(),
+    response: z.object({ clearsAt: z.number().int() }),
+  },
+  'vault:totp-code': {
+    request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
+    response: z.object({ code: z.string(), remainingMs: z.number().int(), period: z.number().int(), digits: z.number().int() }),
+  },
+  'vault:totp-enrolment-codes': {
+    request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
+    response: z.object({ first: z.string(), second: z.string() }),
+  },
+  'vault:rotate': {
+    request: z
+      .object({
+        by: custodianId,
+        accountId: awsAccountIdSchema,
+        item: halfItemSchema,
+        password: passwordOptionsSchema.optional(),
+        seed: z.string().min(1).max(2048).optional(),
+        seconds: shownSeconds,
+      })
+      .strict(),
+    // For a password rotation the new password is returned once, to set it at the provider.
+    response: z.object({
+      accountId: z.string(),
+      item: halfItemSchema,
+      generation: z.number().int(),
+      retiredGeneration: z.number().int(),
+      password: z.string().nullable(),
+      expiresAt: z.number().int().nullable(),
+    }),
+  },
+  'vault:seed-export-request': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500) }).strict(),
+    response: z.object({ requestId: z.string(), expiresAt: z.number().int() }),
+  },
+  'vault:seed-export-approve': {
+    request: z.object({ by: custodianId, requestId: recordId }).strict(),
+    response: z.object({ requestId: z.string(), approvedBy: z.string() }),
+  },
+  'vault:seed-export-collect': {
+    request: z.object({ by: custodianId, requestId: recordId }).strict(),
+    response: z.object({ otpauthUri: z.string(), base32: z.string() }),
+  },
+  'vault:token-checkout': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds }).strict(),
+    response: checkoutSchema.extend({ serial: z.string(), location: z.string() }),
+  },
+  'vault:token-checkin': {
+    request: z.object({ by: custodianId, checkoutId: recordId, location: requiredText(200) }).strict(),
+    response: z.object({ checkoutId: z.string(), location: z.string() }),
+  },
+} as const;
