@@ -2,8 +2,9 @@
 // `npm start`: install if needed, build, then run Electron when its binary is installed, or
 // else the preview adapter (the same services and UI, served to Chromium on 127.0.0.1).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 
@@ -13,21 +14,32 @@ const say = (text) => process.stdout.write(`halfkey start: ${text}\n`);
 
 function installIfMissing() {
   if (existsSync(at('node_modules'))) return;
-  const command = existsSync(at('package-lock.json')) ? 'ci' : 'install';
-  // The Electron binary cannot be fetched everywhere; the preview fallback covers that case.
-  say(`node_modules is missing: running npm ${command} (ELECTRON_SKIP_BINARY_DOWNLOAD=1)`);
-  const run = spawnSync('npm', [command], { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
-  if (run.status !== 0) throw new Error(`npm ${command} failed (exit ${run.status ?? run.signal})`);
+  // npm ci refuses this lock (npm 11 prunes other platforms' optional builds from it); npm install
+  // still installs the locked versions. The Electron binary cannot be fetched everywhere; the
+  // preview fallback covers that case.
+  say('node_modules is missing: running npm install (ELECTRON_SKIP_BINARY_DOWNLOAD=1, the Electron binary is not downloaded)');
+  const run = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
+  if (run.status !== 0) throw new Error(`npm install failed (exit ${run.status ?? run.signal})`);
 }
 
-/** The Electron binary's path when it is really installed; `require('electron')` returns it. */
+/**
+ * The Electron binary's path when it is really installed, else null. Read the way the electron
+ * package does (path.txt under its dist/), without require('electron'): that tries to download
+ * the binary when it is missing, which fails and stalls where there is no network.
+ */
 function electronBinary() {
+  let packageDir;
   try {
-    const path = createRequire(import.meta.url)('electron');
-    return typeof path === 'string' && existsSync(path) ? path : null;
+    packageDir = dirname(createRequire(import.meta.url).resolve('electron/package.json'));
   } catch {
     return null;
   }
+  const pathFile = join(packageDir, 'path.txt');
+  if (!existsSync(pathFile)) return null;
+  const relative = readFileSync(pathFile, 'utf8').trim();
+  const distDir = process.env.ELECTRON_OVERRIDE_DIST_PATH ?? join(packageDir, 'dist');
+  const binary = join(distDir, relative);
+  return existsSync(binary) ? binary : null;
 }
 
 function runChild(command, args) {

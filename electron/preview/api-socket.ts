@@ -57,6 +57,9 @@ const UNAUTHENTICATED = fail(
  */
 export function serveApiSocket(socket: WebSocket, router: ApiRouter, token: OneTimeToken): void {
   let authenticated = false;
+  // ws reports protocol faults (an oversized or malformed frame) as an error and then closes the
+  // socket itself; without a listener the error would take the whole process down.
+  socket.on('error', () => socket.terminate());
   socket.on('message', (data, isBinary) => {
     const frame = parseJson(data, isBinary);
     if (!authenticated) {
