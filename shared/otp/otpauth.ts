@@ -40,7 +40,8 @@ export function parseOtpauthUri(uri: string): TotpParams {
   checkType(type);
   const params = readQuery(query);
   const { prefix, label } = readLabel(path);
-  const issuerParam = params.issuer === undefined ? undefined : checkIssuer(decode(params.issuer.replace(/\+/g, ' '), 'issuer parameter'));
+  // An empty issuer (parameter or label prefix) says nothing, so it counts as absent.
+  const issuerParam = params.issuer === undefined || params.issuer === '' ? undefined : checkIssuer(decode(params.issuer.replace(/\+/g, ' '), 'issuer parameter').trim());
   if (prefix !== undefined && issuerParam !== undefined && prefix !== issuerParam) {
     throw new OtpInputError(
       'OTP_ISSUER_MISMATCH',
@@ -96,7 +97,8 @@ function readLabel(path: string): { prefix?: string; label?: string } {
   if (label.length > MAX_LABEL_LENGTH || hasControl(label)) {
     throw new OtpInputError('OTP_LABEL_INVALID', `The account label is longer than ${MAX_LABEL_LENGTH} characters or contains control characters.`);
   }
-  const prefix = colon < 0 ? undefined : checkIssuer(decoded.slice(0, colon).trim());
+  const prefixText = colon < 0 ? '' : decoded.slice(0, colon).trim();
+  const prefix = prefixText === '' ? undefined : checkIssuer(prefixText);
   return { ...(prefix === undefined ? {} : { prefix }), ...(label === '' ? {} : { label }) };
 }
 

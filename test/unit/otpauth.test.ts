@@ -40,6 +40,9 @@ describe('parseOtpauthUri accepts', () => {
     const bare = parseOtpauthUri(`otpauth://totp/alice?secret=${SECRET}`);
     expect(bare.issuer).toBeUndefined();
     expect(bare.label).toBe('alice');
+    expect(parseOtpauthUri(`otpauth://totp/:alice?secret=${SECRET}&issuer=`)).toMatchObject({ label: 'alice' });
+    expect(parseOtpauthUri(`otpauth://totp/:alice?secret=${SECRET}&issuer=`).issuer).toBeUndefined();
+    expect(parseOtpauthUri(`otpauth://totp/:alice?secret=${SECRET}&issuer=ACME`).issuer).toBe('ACME');
   });
 
   it('a space after the colon in the label, and surrounding whitespace from a scanner', () => {
