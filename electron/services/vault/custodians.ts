@@ -1,0 +1,307 @@
+import { HalfkeyError } from '../../../shared/api/result';
+import { ed25519Signer, type EntrySigner } from '../../../shared/journal/entry';
+import type { Sodium } from '../../../shared/sodium';
+import type { Db } from '../database';
+import type { JournalStore } from '../journal/store';
+import type { DeviceKeys } from './device-key';
+import { boxWithKey, checkKdfFloor, checkPassphraseStrength, defaultKdfParams, openWithKey, passphraseKey, type KdfParams } from './passphrase';
+
+export type CustodianRole = 'admin' | 'password-custodian' | 'mfa-custodian' | 'reviewer';
+export const CUSTODIAN_ROLES: readonly CustodianRole[] = ['admin', 'password-custodian', 'mfa-custodian', 'reviewer'];
+
+/** A custodian as anyone may see it: identity, role and public keys (hex). */
+export interface CustodianRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly organisation: string;
+  readonly role: CustodianRole;
+  readonly signingKey: string;
+  readonly boxKey: string;
+  readonly revoked: boolean;
+}
+
+/** A custodian whose private keys are in memory for this session, until locked (then zeroed). */
+export interface UnlockedCustodian extends CustodianRecord {
+  /** Ed25519, for co-signing journal entries. */
+  readonly signer: EntrySigner;
+  /** crypto_box_seal_open with the custodian's X25519 key. */
+  openSealed(ciphertext: Uint8Array): Uint8Array;
+}
+
+export interface EnrolInput {
+  readonly name: string;
+  readonly organisation: string;
+  readonly role: CustodianRole;
+  readonly passphrase: string;
+}
+
+/** Default idle time after which an unlocked custodian is locked again. */
+export const DEFAULT_IDLE_LOCK_MS = 5 * 60_000;
+/** First back-off after a failed unlock; doubles per further failure up to MAX_BACKOFF_MS. */
+export const FIRST_BACKOFF_MS = 1000;
+export const MAX_BACKOFF_MS = 15 * 60_000;
+
+/** The back-off after the n-th consecutive failed unlock (n ≥ 1). */
+export function backoffAfter(failures: number): number {
+  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(failures - 1, 30));
+}
+
+export interface CustodianContext {
+  readonly db: Db;
+  readonly device: DeviceKeys;
+  readonly journal: JournalStore;
+  readonly sodium: Sodium;
+  readonly now: () => number;
+  readonly idleLockMs: number;
+}
+
+interface CustodianRow {
+  id: string;
+  name: string;
+  organisation: string;
+  role: string;
+  signing_key: string;
+  box_key: string;
+  wrapped_keys: Uint8Array;
+  kdf_alg: number;
+  kdf_opslimit: number;
+  kdf_memlimit: number;
+  kdf_salt: Uint8Array;
+  revoked: number;
+  failed_unlocks: number;
+  backoff_until: number;
+}
+
+interface Session {
+  readonly custodian: UnlockedCustodian;
+  readonly secrets: readonly Uint8Array[];
+  lastUsed: number;
+  locked: boolean;
+}
+
+const SIGN_SK = 64;
+const BOX_SK = 32;
+const noControl = /^[^\p{Cc}]*$/u;
+
+function isRole(role: string): role is CustodianRole {
+  return (CUSTODIAN_ROLES as readonly string[]).includes(role);
+}
+
+function recordOf(row: CustodianRow): CustodianRecord {
+  if (!isRole(row.role)) throw new HalfkeyError('INTERNAL', `Custodian ${row.id} has an unknown role in the vault file.`);
+  return { id: row.id, name: row.name, organisation: row.organisation, role: row.role, signingKey: row.signing_key, boxKey: row.box_key, revoked: row.revoked === 1 };
+}
+
+function keysAad(id: string): string {
+  return `custodian:${id}:keys`;
+}
+
+function checkText(field: 'name' | 'organisation', value: string): string {
+  const trimmed = value.trim();
+  if (trimmed.length === 0 || trimmed.length > 100 || !noControl.test(trimmed)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', `The custodian ${field} must be 1 to 100 characters without control characters.`, { field });
+  }
+  return trimmed;
+}
+
+/**
+ * The vault's custodians: enrolment (admins only), per-custodian unlock with Argon2id and a
+ * persisted exponential back-off, and idle auto-lock that zeroes the unlocked keys.
+ */
+export class CustodianDirectory {
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly ctx: CustodianContext) {
+    this.sweeper = setInterval(() => this.sweepIdle(), Math.max(50, Math.min(ctx.idleLockMs, 30_000)));
+    this.sweeper.unref();
+  }
+
+  /** Every custodian, revoked ones included, in enrolment order. */
+  list(): CustodianRecord[] {
+    return (this.ctx.db.prepare('SELECT * FROM custodians ORDER BY enrolled_at, id').all() as CustodianRow[]).map(recordOf);
+  }
+
+  /** One custodian, or null. */
+  get(id: string): CustodianRecord | null {
+    const row = this.row(id);
+    return row === undefined ? null : recordOf(row);
+  }
+
+  /** Enrols a custodian; only an unlocked, unrevoked admin may. One Argon2id derivation. */
+  async enrol(by: UnlockedCustodian, input: EnrolInput): Promise<CustodianRecord> {
+    const admin = this.unlocked(by.id);
+    if (admin.role !== 'admin' || admin.revoked) {
+      throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+    }
+    return this.insert(input, admin);
+  }
+
+  /**
+   * Creates the custodian row and its `custodian.enrolled` entry in one transaction. With
+   * `by` null the new custodian enrols themselves (the first admin) and co-signs with the new key.
+   */
+  async insert(input: EnrolInput, by: UnlockedCustodian | null): Promise<CustodianRecord> {
+    const { sodium, db, device, journal } = this.ctx;
+    if (!isRole(input.role)) throw new HalfkeyError('INVALID_PAYLOAD', `The role must be one of ${CUSTODIAN_ROLES.join(', ')}.`, { field: 'role' });
+    const name = checkText('name', input.name);
+    const organisation = checkText('organisation', input.organisation);
+    checkPassphraseStrength(input.passphrase, { name, organisation });
+    const id = sodium.to_hex(sodium.randombytes_buf(16));
+    const sign = sodium.crypto_sign_keypair();
+    const box = sodium.crypto_box_keypair();
+    const params = defaultKdfParams(sodium);
+    const key = passphraseKey(input.passphrase, params, sodium);
+    const secrets = new Uint8Array(SIGN_SK + BOX_SK);
+    secrets.set(sign.privateKey, 0);
+    secrets.set(box.privateKey, SIGN_SK);
+    const wrapped = device.seal(boxWithKey(secrets, key, sodium), keysAad(id));
+    const record: CustodianRecord = { id, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false };
+    const selfSigner = by === null ? ed25519Signer(sign.privateKey, sodium) : null;
+    try {
+      db.transaction(() => {
+        db.prepare(
+          `INSERT INTO custodians (id, name, organisation, role, signing_key, box_key, wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt, enrolled_at, enrolled_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(id, name, organisation, input.role, record.signingKey, record.boxKey, wrapped, params.alg, params.opslimit, params.memlimit, params.salt, this.ctx.now(), by?.id ?? null);
+        journal.append({
+          type: 'custodian.enrolled',
+          actor: by === null ? { id, signer: selfSigner as EntrySigner } : { id: by.id, signer: by.signer },
+          data: { custodian: id, name, organisation, role: input.role, signingKey: record.signingKey, boxKey: record.boxKey },
+        });
+      })();
+    } finally {
+      for (const secret of [key, secrets, sign.privateKey, box.privateKey]) sodium.memzero(secret);
+    }
+    return record;
+  }
+
+  /** Unlocks a custodian with their passphrase (Argon2id); wrong passphrases back off exponentially, persisted. */
+  async unlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
+    const { sodium, db, device, journal, now } = this.ctx;
+    const row = this.row(id);
+    if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
+    if (row.revoked === 1) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${row.name} has been revoked and can no longer unlock.`);
+    const waitMs = row.backoff_until - now();
+    if (waitMs > 0) {
+      throw new HalfkeyError('BACKOFF', `Too many wrong passphrases for ${row.name}; try again in ${Math.ceil(waitMs / 1000)} s.`, { retryAfterMs: waitMs, failures: row.failed_unlocks });
+    }
+    const params: KdfParams = { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt };
+    checkKdfFloor(params, sodium);
+    const key = passphraseKey(passphrase, params, sodium);
+    const boxed = device.open(row.wrapped_keys, keysAad(id));
+    const secrets = openWithKey(boxed, key, sodium);
+    sodium.memzero(key);
+    if (secrets === null) {
+      const failures = row.failed_unlocks + 1;
+      const backoffMs = backoffAfter(failures);
+      db.transaction(() => {
+        db.prepare('UPDATE custodians SET failed_unlocks = ?, backoff_until = ? WHERE id = ?').run(failures, now() + backoffMs, id);
+        journal.append({ type: 'custodian.unlock-failed', data: { custodian: id, failures, backoffMs } });
+      })();
+      throw new HalfkeyError('BAD_PASSPHRASE', `Wrong passphrase for ${row.name}; the next attempt is possible in ${Math.ceil(backoffMs / 1000)} s.`, { retryAfterMs: backoffMs, failures });
+    }
+    this.forget(id, null);
+    const signSk = secrets.slice(0, SIGN_SK);
+    const boxSk = secrets.slice(SIGN_SK);
+    sodium.memzero(secrets);
+    const session = this.session(recordOf(row), signSk, boxSk);
+    db.transaction(() => {
+      db.prepare('UPDATE custodians SET failed_unlocks = 0, backoff_until = 0 WHERE id = ?').run(id);
+      journal.append({ type: 'custodian.unlocked', actor: { id, signer: session.custodian.signer }, data: { custodian: id, failuresBefore: row.failed_unlocks } });
+    })();
+    this.sessions.set(id, session);
+    return session.custodian;
+  }
+
+  /** The unlocked custodian, refreshing their idle timer; CUSTODIAN_LOCKED if locked or idle too long. */
+  unlocked(id: string): UnlockedCustodian {
+    const session = this.sessions.get(id);
+    if (session === undefined) {
+      const row = this.row(id);
+      if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
+      throw new HalfkeyError('CUSTODIAN_LOCKED', `${row.name} is locked; unlock with their passphrase first.`, { custodian: id });
+    }
+    if (this.ctx.now() - session.lastUsed >= this.ctx.idleLockMs) {
+      this.forget(id, 'idle');
+      throw new HalfkeyError('CUSTODIAN_LOCKED', `${session.custodian.name} was locked after ${Math.round(this.ctx.idleLockMs / 1000)} s idle; unlock again.`, { custodian: id });
+    }
+    session.lastUsed = this.ctx.now();
+    return session.custodian;
+  }
+
+  /** Ids of the custodians unlocked right now. */
+  unlockedIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** Locks one custodian (zeroing their keys); journaled if they were unlocked. */
+  lock(id: string): void {
+    this.forget(id, 'manual');
+  }
+
+  /** Locks every unlocked custodian. */
+  lockAll(): void {
+    for (const id of [...this.sessions.keys()]) this.forget(id, 'manual');
+  }
+
+  /** Stops the idle sweeper and zeroes every unlocked key without journaling (the vault is closing). */
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const id of [...this.sessions.keys()]) this.forget(id, null);
+  }
+
+  private sweepIdle(): void {
+    const now = this.ctx.now();
+    for (const [id, session] of [...this.sessions]) {
+      if (now - session.lastUsed >= this.ctx.idleLockMs) this.forget(id, 'idle');
+    }
+  }
+
+  /** Removes a session and zeroes its keys; journals `custodian.locked` when a reason is given. */
+  private forget(id: string, reason: 'manual' | 'idle' | null): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    this.sessions.delete(id);
+    session.locked = true;
+    for (const secret of session.secrets) this.ctx.sodium.memzero(secret);
+    if (reason !== null) this.ctx.journal.append({ type: 'custodian.locked', data: { custodian: id, reason } });
+  }
+
+  private session(record: CustodianRecord, signSk: Uint8Array, boxSk: Uint8Array): Session {
+    const { sodium } = this.ctx;
+    const boxPk = sodium.from_hex(record.boxKey);
+    const signer = ed25519Signer(signSk, sodium);
+    const session: Session = {
+      secrets: [signSk, boxSk],
+      lastUsed: this.ctx.now(),
+      locked: false,
+      custodian: {
+        ...record,
+        signer: {
+          publicKey: signer.publicKey,
+          sign: (message) => {
+            live();
+            return signer.sign(message);
+          },
+        },
+        openSealed: (ciphertext) => {
+          live();
+          try {
+            return sodium.crypto_box_seal_open(ciphertext, boxPk, boxSk);
+          } catch {
+            throw new HalfkeyError('NOT_PERMITTED', `This sealed item was not sealed to ${record.name}; only its assigned custodian can open it.`);
+          }
+        },
+      },
+    };
+    const live = (): void => {
+      if (session.locked) throw new HalfkeyError('CUSTODIAN_LOCKED', `${record.name} is locked; unlock with their passphrase first.`, { custodian: record.id });
+    };
+    return session;
+  }
+
+  private row(id: string): CustodianRow | undefined {
+    return this.ctx.db.prepare('SELECT * FROM custodians WHERE id = ?').get(id) as CustodianRow | undefined;
+  }
+}

@@ -1,0 +1,219 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HalfkeyError } from '../../../shared/api/result';
+import { sodiumReady, type Sodium } from '../../../shared/sodium';
+import { migrate, openDatabase, type Db } from '../database';
+import { JournalStore } from '../journal/store';
+import type { Keychain } from '../keychain/keychain';
+import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS } from './custodians';
+import { deriveDeviceKeys, deviceAccount, newDeviceMaster, readDeviceMaster, writeDeviceMaster, type HeldDeviceKeys } from './device-key';
+import { checkPassphraseStrength } from './passphrase';
+import { newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from './recovery-key';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+/** The vault database's file name inside a vault folder. */
+export const VAULT_FILE = 'vault.db';
+
+/** Knobs for a session; the defaults are the product's, tests shorten them. */
+export interface VaultSessionOptions {
+  /** Idle time before an unlocked custodian is locked again (default 5 min). */
+  readonly idleLockMs?: number;
+  readonly now?: () => number;
+}
+
+export interface VaultCreateInit {
+  readonly admin: { readonly name: string; readonly organisation: string; readonly passphrase: string };
+  readonly options?: { readonly separateOrganisations?: boolean };
+}
+
+interface MetaRow {
+  vault_id: string;
+  keychain_backend: string;
+  device_public_key: string;
+  recovery_wrapped: Uint8Array;
+  separate_organisations: number;
+}
+
+/** True when the folder holds a vault database. */
+export function vaultExists(dir: string): boolean {
+  return existsSync(join(dir, VAULT_FILE));
+}
+
+function readMeta(db: Db): MetaRow {
+  const row = db.prepare('SELECT * FROM vault_meta WHERE id = 1').get() as MetaRow | undefined;
+  if (row === undefined) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'This vault file has no vault in it; create one with vault:create or `halfkey init`.');
+  return row;
+}
+
+function openVaultDb(dir: string): Db {
+  if (!vaultExists(dir)) throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
+  const db = openDatabase(join(dir, VAULT_FILE));
+  migrate(db, 'vault', MIGRATIONS);
+  return db;
+}
+
+/**
+ * An open vault: its SQLite file, its journal, its device keys (from the OS keychain) and its
+ * custodians. Every secret column is sealed under the device key with the row bound as AAD.
+ */
+export class Vault {
+  readonly custodians: CustodianDirectory;
+  readonly options: { readonly separateOrganisations: boolean };
+  readonly keychainBackend: string;
+
+  private constructor(
+    readonly db: Db,
+    readonly journal: JournalStore,
+    readonly device: HeldDeviceKeys,
+    readonly id: string,
+    meta: MetaRow,
+    sodium: Sodium,
+    session: VaultSessionOptions,
+  ) {
+    this.options = { separateOrganisations: meta.separate_organisations === 1 };
+    this.keychainBackend = meta.keychain_backend;
+    this.custodians = new CustodianDirectory({ db, device, journal, sodium, now: session.now ?? Date.now, idleLockMs: session.idleLockMs ?? DEFAULT_IDLE_LOCK_MS });
+  }
+
+  /**
+   * Creates a vault in dir: device master into the keychain, the first admin, the recovery key
+   * (returned once, never stored in the clear). Nothing is left behind if any step fails.
+   */
+  static async create(dir: string, keychain: Keychain, init: VaultCreateInit, session: VaultSessionOptions = {}): Promise<{ vault: Vault; recoveryKey: string; adminId: string }> {
+    const sodium = await sodiumReady();
+    if (vaultExists(dir)) throw new HalfkeyError('CONFLICT', `${dir} already holds a vault; open it, or choose an empty folder.`);
+    // Checked again at enrolment; checking first means a weak passphrase touches neither keychain nor disk.
+    checkPassphraseStrength(init.admin.passphrase, init.admin);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const vaultId = sodium.to_hex(sodium.randombytes_buf(16));
+    const master = newDeviceMaster(sodium);
+    const recovery = newRecoveryKey(sodium);
+    const device = deriveDeviceKeys(vaultId, master, sodium);
+    const wrapped = wrapDeviceMaster(master, recovery.bytes, vaultId, sodium);
+    sodium.memzero(recovery.bytes);
+    let db: Db | null = null;
+    let stored = false;
+    try {
+      await writeDeviceMaster(keychain, vaultId, master, sodium);
+      stored = true;
+      db = openDatabase(join(dir, VAULT_FILE));
+      migrate(db, 'vault', MIGRATIONS);
+      const separate = init.options?.separateOrganisations ?? false;
+      const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
+      const meta: MetaRow = { vault_id: vaultId, keychain_backend: keychain.backend, device_public_key: device.signer.publicKey, recovery_wrapped: wrapped, separate_organisations: separate ? 1 : 0 };
+      const vault = new Vault(db, journal, device, vaultId, meta, sodium, session);
+      const openDb = db;
+      // The admin's Argon2id runs inside insert; the meta row, genesis and enrolment commit together.
+      openDb.exec('BEGIN IMMEDIATE');
+      try {
+        openDb
+          .prepare('INSERT INTO vault_meta (id, vault_id, created_at, keychain_backend, device_public_key, recovery_wrapped, separate_organisations) VALUES (1, ?, ?, ?, ?, ?, ?)')
+          .run(vaultId, (session.now ?? Date.now)(), keychain.backend, meta.device_public_key, wrapped, meta.separate_organisations);
+        journal.init(vaultId, { keychainBackend: keychain.backend, separateOrganisations: separate });
+        const admin = await vault.custodians.insert({ ...init.admin, role: 'admin' }, null);
+        openDb.exec('COMMIT');
+        return { vault, recoveryKey: recovery.text, adminId: admin.id };
+      } catch (error) {
+        if (openDb.inTransaction) openDb.exec('ROLLBACK');
+        vault.custodians.close();
+        throw error;
+      }
+    } catch (error) {
+      db?.close();
+      if (db !== null) for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, VAULT_FILE + suffix), { force: true });
+      if (stored) await keychain.delete(deviceAccount(vaultId)).catch(() => false);
+      device.forget();
+      throw error;
+    } finally {
+      sodium.memzero(master);
+    }
+  }
+
+  /** Opens the vault in dir with the device key from this machine's keychain; VAULT_LOCKED (naming vault:recover) if it is gone. */
+  static async open(dir: string, keychain: Keychain, session: VaultSessionOptions = {}): Promise<Vault> {
+    const sodium = await sodiumReady();
+    const db = openVaultDb(dir);
+    try {
+      const meta = readMeta(db);
+      const master = await readDeviceMaster(keychain, meta.vault_id, sodium);
+      if (master === null) {
+        throw new HalfkeyError(
+          'VAULT_LOCKED',
+          `This machine's keychain (${keychain.backend}) has no device key for vault ${meta.vault_id}. Restore access with the recovery key: vault:recover in the app, or 'halfkey recover --vault DIR --recovery-key-file FILE'.`,
+          { vaultId: meta.vault_id },
+        );
+      }
+      const device = deriveDeviceKeys(meta.vault_id, master, sodium);
+      sodium.memzero(master);
+      return Vault.assemble(db, device, meta, sodium, session);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Restores access with the recovery key where the keychain entry is gone: unwraps the device
+   * master, writes it to this keychain, records the backend and journals `vault.recovered`.
+   */
+  static async recover(dir: string, keychain: Keychain, recoveryKey: string, session: VaultSessionOptions = {}): Promise<Vault> {
+    const sodium = await sodiumReady();
+    const recovery = parseRecoveryKey(recoveryKey, sodium);
+    const db = openVaultDb(dir);
+    try {
+      const meta = readMeta(db);
+      let master: Uint8Array;
+      try {
+        master = unwrapDeviceMaster(meta.recovery_wrapped, recovery, meta.vault_id, sodium);
+      } finally {
+        sodium.memzero(recovery);
+      }
+      const device = deriveDeviceKeys(meta.vault_id, master, sodium);
+      if (device.signer.publicKey !== meta.device_public_key) {
+        sodium.memzero(master);
+        device.forget();
+        throw new HalfkeyError('INTERNAL', 'The recovered device key does not match this vault file; the file was altered.');
+      }
+      try {
+        await writeDeviceMaster(keychain, meta.vault_id, master, sodium);
+      } finally {
+        sodium.memzero(master);
+      }
+      const vault = Vault.assemble(db, device, meta, sodium, session);
+      db.transaction(() => {
+        db.prepare('UPDATE vault_meta SET keychain_backend = ? WHERE id = 1').run(keychain.backend);
+        vault.journal.append({ type: 'vault.recovered', data: { keychainBackend: keychain.backend, previousKeychainBackend: meta.keychain_backend } });
+      })();
+      return vault;
+    } catch (error) {
+      if (db.open) db.close();
+      throw error;
+    }
+  }
+
+  private static assemble(db: Db, device: HeldDeviceKeys, meta: MetaRow, sodium: Sodium, session: VaultSessionOptions): Vault {
+    if (device.signer.publicKey !== meta.device_public_key) {
+      device.forget();
+      throw new HalfkeyError('VAULT_LOCKED', `The keychain's device key is not the key of vault ${meta.vault_id}; restore access with the recovery key (vault:recover).`);
+    }
+    const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
+    return new Vault(db, journal, device, meta.vault_id, meta, sodium, session);
+  }
+
+  /** Locks every custodian and journals `vault.locked`; the vault stays open for the next unlock. */
+  lock(): void {
+    const ids = this.custodians.unlockedIds();
+    this.db.transaction(() => {
+      this.custodians.lockAll();
+      this.journal.append({ type: 'vault.locked', data: { custodians: ids } });
+    })();
+  }
+
+  /** Zeroes every key in memory and closes the database. */
+  close(): void {
+    this.custodians.close();
+    this.device.forget();
+    if (this.db.open) this.db.close();
+  }
+}
