@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { ResponseOf } from '../shared/api/contract';
+import { JournalService } from './services/journal/journal-service';
 
 export type AppStatus = ResponseOf<'app:status'>;
 
@@ -12,6 +13,8 @@ export interface AppServices {
   readonly mode: AppStatus['mode'];
   readonly vaultDir: string;
   readonly version: string;
+  /** The signed journal of the open vault (attached by the vault service when it opens one). */
+  readonly journal: JournalService;
   status(): AppStatus;
   close(): Promise<void>;
 }
@@ -26,17 +29,21 @@ export interface AppServicesOptions {
 export async function openAppServices(options: AppServicesOptions): Promise<AppServices> {
   mkdirSync(options.vaultDir, { recursive: true, mode: 0o700 });
   const version = options.version ?? '0.1.0';
+  const journal = new JournalService();
   return {
     mode: options.mode,
     vaultDir: options.vaultDir,
     version,
+    journal,
     status: () => ({
       version,
       mode: options.mode,
       vault: { state: 'none', id: null, keychainBackend: null },
-      journal: { seq: null, hash: null },
+      journal: journal.status(),
       sync: { state: 'not-enrolled', pending: 0, lastError: null, serverFingerprint: null },
     }),
-    close: async () => {},
+    close: async () => {
+      journal.detach('app closed');
+    },
   };
 }

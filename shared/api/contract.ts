@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appChannels } from './channels/app';
+import { journalChannels } from './channels/journal';
 
 /**
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
@@ -8,6 +9,7 @@ import { appChannels } from './channels/app';
  */
 export const channels = {
   ...appChannels,
+  ...journalChannels,
 } as const;
 
 export type Channel = keyof typeof channels;

@@ -24,6 +24,10 @@ export interface AppendInput {
 }
 
 export interface JournalFilter {
+  /** Only entries with seq > after (a paging cursor), and from <= seq <= to. */
+  readonly after?: number;
+  readonly from?: number;
+  readonly to?: number;
   readonly type?: string;
   readonly actor?: string;
   readonly account?: string;
@@ -297,6 +301,9 @@ export class JournalStore {
     const where: string[] = [];
     const args: (string | number)[] = [];
     const conditions: readonly [string, string | number | undefined][] = [
+      ['seq > ?', filter.after],
+      ['seq >= ?', filter.from],
+      ['seq <= ?', filter.to],
       ['type = ?', filter.type],
       ['actor = ?', filter.actor],
       ['account = ?', filter.account],

@@ -1,0 +1,104 @@
+import { HalfkeyError } from '../../../shared/api/result';
+import type { EntrySigner } from '../../../shared/journal/entry';
+import { HEARTBEAT_MS } from '../../../shared/journal/entry-types';
+import { ChainVerifier, type VerificationReport } from '../../../shared/journal/verifier';
+import { exportJournal, type ExportProgress } from './export';
+import { startHeartbeat, type JournalSession } from './heartbeat';
+import type { JournalFilter, JournalHead, JournalStore } from './store';
+
+/** The journal part of app:status. */
+export interface JournalStatus {
+  readonly seq: number | null;
+  readonly hash: string | null;
+}
+
+interface Attached {
+  readonly store: JournalStore;
+  readonly signer: EntrySigner;
+  readonly session: JournalSession | null;
+}
+
+/**
+ * The journal as the API and the app see it. The vault service attaches the open vault's
+ * JournalStore and device signer when a vault opens (which starts the heartbeat session) and
+ * detaches it when the vault closes (which ends the session cleanly).
+ */
+export class JournalService {
+  private attached: Attached | null = null;
+
+  /** Starts serving a vault's journal; with `heartbeat` (the app, not the CLI) opens a live session. */
+  attach(store: JournalStore, signer: EntrySigner, options: { heartbeat?: boolean; heartbeatMs?: number } = {}): void {
+    this.detach();
+    const session = options.heartbeat ? startHeartbeat(store, options.heartbeatMs ?? HEARTBEAT_MS, { data: { client: 'app' } }) : null;
+    this.attached = { store, signer, session };
+  }
+
+  /** Stops serving; ends the session with `session.ended` and a checkpoint. */
+  detach(reason = 'vault closed'): void {
+    const a = this.attached;
+    this.attached = null;
+    a?.session?.stop(reason);
+  }
+
+  status(): JournalStatus {
+    const head = this.attached?.store.head() ?? null;
+    return { seq: head?.seq ?? null, hash: head?.hash ?? null };
+  }
+
+  head(): { vaultId: string | null; seq: number | null; hash: string | null; size: number } {
+    const store = this.attached?.store;
+    if (!store) return { vaultId: null, seq: null, hash: null, size: 0 };
+    const head: JournalHead | null = store.head();
+    return { vaultId: store.vaultId(), seq: head?.seq ?? null, hash: head?.hash ?? null, size: head === null ? 0 : head.seq + 1 };
+  }
+
+  /** One page of entries matching the filter, oldest first; pass nextAfter back as `after` for the next page. */
+  list(filter: JournalFilter & { limit: number }): { entries: ReturnType<JournalStore['query']>; nextAfter: number | null } {
+    const store = this.require();
+    const entries = store.query(filter);
+    return { entries, nextAfter: entries.length === filter.limit ? entries[entries.length - 1]!.seq : null };
+  }
+
+  /**
+   * Verifies the local journal from genesis, with the server receipts as anchors and, while this
+   * app's session is live, the heartbeat freshness of its tail.
+   */
+  verify(now: number = Date.now()): VerificationReport & { receiptsChecked: number } {
+    const a = this.attached;
+    if (!a) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'No vault is open: open a vault to verify its journal.');
+    const anchors = [...a.store.receipts()].map((r) => ({ seq: r.seq, hash: r.entryHash }));
+    const verifier = new ChainVerifier({ anchors });
+    for (const entry of a.store.read({})) verifier.push(entry);
+    const report = verifier.finish(a.session ? { now } : {});
+    return { ...report, failures: report.failures.slice(0, 100), receiptsChecked: anchors.length };
+  }
+
+  /** Writes the export bundle (and optional CSV and PDF) of the open vault's journal. */
+  async export(options: { out: string; from?: number; to?: number; csv?: string; pdf?: string; onProgress?: (p: ExportProgress) => void }) {
+    const a = this.require2();
+    const result = exportJournal(a.store, {
+      out: options.out,
+      signer: a.signer,
+      ...(options.from === undefined ? {} : { from: options.from }),
+      ...(options.to === undefined ? {} : { to: options.to }),
+      ...(options.csv === undefined ? {} : { csv: options.csv }),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    let pdf: string | null = null;
+    if (options.pdf !== undefined) {
+      const { writeJournalReport } = await import('./report-pdf');
+      await writeJournalReport(result.bundlePath, options.pdf, { from: options.from ?? 0, ...(options.to === undefined ? {} : { to: options.to }) });
+      pdf = options.pdf;
+    }
+    return { bundle: result.bundlePath, csv: result.csvPath, pdf, head: result.manifest.head, complete: result.manifest.complete };
+  }
+
+  private require(): JournalStore {
+    return this.require2().store;
+  }
+
+  private require2(): Attached {
+    if (!this.attached) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'No vault is open: open or create a vault first.');
+    return this.attached;
+  }
+}
