@@ -1,0 +1,140 @@
+import { leafHash, nodeHash } from '../shared/journal/merkle';
+import type { Sodium } from '../shared/sodium';
+import type { LogNode } from './storage/storage';
+
+/**
+ * The org-wide RFC 6962 log kept as perfect subtree roots ("nodes"): level 0 holds leaf hashes,
+ * level l the root of the 2^l leaves starting at index·2^l. Every node is written once and never
+ * changes, so any range root, inclusion proof or consistency proof needs O(log² n) node reads,
+ * never a pass over the leaves.
+ */
+
+/** Storage key of a node: index·64 + level (levels stay below 64; indexes below 2^47). */
+export const nodeKey = (level: number, index: number): number => index * 64 + level;
+
+/** Where nodes come from: the database, answering a whole set of keys in one round trip. */
+export interface NodeSource {
+  getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
+}
+
+/** The perfect subtrees covering leaves [start, end), left to right, each as large as alignment allows. */
+export function rangeNodeKeys(start: number, end: number): number[] {
+  const keys: number[] = [];
+  let at = start;
+  while (at < end) {
+    let level = 0;
+    while (at % 2 ** (level + 1) === 0 && at + 2 ** (level + 1) <= end) level += 1;
+    keys.push(nodeKey(level, at / 2 ** level));
+    at += 2 ** level;
+  }
+  return keys;
+}
+
+const largestPowerBelow = (n: number): number => {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+};
+
+type Range = readonly [start: number, end: number];
+
+/** Ranges whose roots make the audit path of leaf m in the tree [start, end) (RFC 6962 2.1.1). */
+function inclusionRanges(m: number, start: number, end: number): Range[] {
+  if (end - start <= 1) return [];
+  const k = largestPowerBelow(end - start);
+  return m < start + k ? [...inclusionRanges(m, start, start + k), [start + k, end]] : [...inclusionRanges(m, start + k, end), [start, start + k]];
+}
+
+/** Ranges whose roots make the consistency proof from `m` leaves to the tree [start, end) (RFC 6962 2.1.2). */
+function consistencyRanges(m: number, start: number, end: number, complete: boolean): Range[] {
+  const n = end - start;
+  if (m === n) return complete ? [] : [[start, end]];
+  const k = largestPowerBelow(n);
+  return m <= k
+    ? [...consistencyRanges(m, start, start + k, complete), [start + k, end]]
+    : [...consistencyRanges(m - k, start + k, end, false), [start, start + k]];
+}
+
+/** A node cache for one request: nodes computed in memory plus those read from the source. */
+export class NodeSet {
+  private readonly known = new Map<number, string>();
+
+  constructor(
+    private readonly source: NodeSource,
+    private readonly sodium: Sodium,
+  ) {}
+
+  add(key: number, hash: string): void {
+    this.known.set(key, hash);
+  }
+
+  /** Fetches every key not yet known, in one call to the source. */
+  async load(keys: readonly number[]): Promise<void> {
+    const missing = keys.filter((k) => !this.known.has(k));
+    if (missing.length === 0) return;
+    for (const [k, h] of await this.source.getLogNodes(missing)) this.known.set(k, h);
+  }
+
+  get(key: number): string {
+    const hash = this.known.get(key);
+    if (hash === undefined) throw new Error(`log node ${Math.floor(key / 64)} at level ${key % 64} is missing from storage`);
+    return hash;
+  }
+
+  /** Root of leaves [start, end): the right fold of its perfect subtrees. */
+  rangeRoot(start: number, end: number): string {
+    const keys = rangeNodeKeys(start, end);
+    let acc = this.sodium.from_hex(this.get(keys[keys.length - 1]!));
+    for (let i = keys.length - 2; i >= 0; i--) acc = nodeHash(this.sodium.from_hex(this.get(keys[i]!)), acc, this.sodium);
+    return this.sodium.to_hex(acc);
+  }
+
+  /** Loads what the ranges need, then returns their roots in order. */
+  async rangeRoots(ranges: readonly Range[]): Promise<string[]> {
+    await this.load(ranges.flatMap(([s, e]) => rangeNodeKeys(s, e)));
+    return ranges.map(([s, e]) => this.rangeRoot(s, e));
+  }
+}
+
+/** Root hash of the empty log: SHA-256 of nothing. */
+export const emptyRoot = (sodium: Sodium): string => sodium.to_hex(sodium.crypto_hash_sha256(new Uint8Array(0)));
+
+/**
+ * Appends entry hashes after `size` leaves: returns the new nodes to store and the new root.
+ * Only the current frontier (≤ log2 n nodes) is read.
+ */
+export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet, sodium: Sodium): Promise<{ nodes: LogNode[]; root: string; size: number }> {
+  await nodes.load(rangeNodeKeys(0, size));
+  const created: LogNode[] = [];
+  const put = (key: number, hash: string): void => {
+    nodes.add(key, hash);
+    created.push({ key, hash });
+  };
+  entryHashes.forEach((entryHash, offset) => {
+    const index = size + offset;
+    let hash = leafHash(sodium.from_hex(entryHash), sodium);
+    put(nodeKey(0, index), sodium.to_hex(hash));
+    // Each completed pair of equal subtrees makes their parent, up the tree.
+    for (let level = 1; (index + 1) % 2 ** level === 0; level++) {
+      const parentIndex = (index + 1) / 2 ** level - 1;
+      const left = sodium.from_hex(nodes.get(nodeKey(level - 1, parentIndex * 2)));
+      hash = nodeHash(left, hash, sodium);
+      put(nodeKey(level, parentIndex), sodium.to_hex(hash));
+    }
+  });
+  const newSize = size + entryHashes.length;
+  return { nodes: created, root: newSize === 0 ? emptyRoot(sodium) : nodes.rangeRoot(0, newSize), size: newSize };
+}
+
+/** Audit paths of several leaves in the tree of `size` leaves, with one storage read for all of them. */
+export async function inclusionProofs(indices: readonly number[], size: number, nodes: NodeSet): Promise<Map<number, string[]>> {
+  const perLeaf = indices.map((i) => [i, inclusionRanges(i, 0, size)] as const);
+  await nodes.load(perLeaf.flatMap(([, ranges]) => ranges.flatMap(([s, e]) => rangeNodeKeys(s, e))));
+  return new Map(perLeaf.map(([i, ranges]) => [i, ranges.map(([s, e]) => nodes.rangeRoot(s, e))]));
+}
+
+/** Consistency proof from the tree of `from` leaves to the tree of `to` leaves (1 ≤ from ≤ to). */
+export async function consistencyProofOf(from: number, to: number, nodes: NodeSet): Promise<string[]> {
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || from > to) throw new RangeError(`consistency needs 1 ≤ from ≤ to, got ${from}..${to}`);
+  return nodes.rangeRoots(consistencyRanges(from, 0, to, true));
+}

@@ -1,0 +1,94 @@
+import pg from 'pg';
+import { MIGRATIONS_TABLE, serverMigrations } from './migrations';
+import { RelationalQueries, type SqlExecutor, type SqlValue } from './relational';
+import type { Storage, StorageQueries } from './storage';
+
+/** Advisory lock keys: the org-wide log append, and schema migration. Any constant works if all processes agree. */
+const LOG_LOCK = 0x48_4b_4c_47; // "HKLG"
+const MIGRATION_LOCK = 0x48_4b_4d_47; // "HKMG"
+
+/** `?` placeholders → `$1…$n` (the shared SQL never contains a literal question mark). */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+  all: async (sql, params) => (await client.query(numbered(sql), params as SqlValue[])).rows as Record<string, unknown>[],
+  run: async (sql, params) => (await client.query(numbered(sql), params as SqlValue[])).rowCount ?? 0,
+});
+
+/**
+ * The scale-out adapter: a pg Pool per process, any number of stateless processes. Appends to
+ * the log hold a transaction-scoped advisory lock, and primary keys on (device, seq) and the
+ * log index refuse a double append even if a process misbehaved.
+ */
+class PostgresStorage implements Storage {
+  readonly kind = 'postgres' as const;
+  readonly queries: StorageQueries;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.queries = new RelationalQueries(executor(pool));
+  }
+
+  async transaction<T>(fn: (tx: StorageQueries) => Promise<T>, options: { readonly log?: boolean } = {}): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (options.log) await client.query('SELECT pg_advisory_xact_lock($1)', [LOG_LOCK]);
+      const result = await fn(new RelationalQueries(executor(client)));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Connects, selects the schema named by `?schema=` (created if missing), and migrates under a lock. */
+export async function openPostgresStorage(url: string): Promise<Storage> {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error('?schema= must be a lowercase SQL identifier');
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    max: 10,
+    ...(schema === null ? {} : { options: `-c search_path=${schema}` }),
+  });
+  // A dropped idle connection must not crash the server; the pool replaces it.
+  pool.on('error', () => undefined);
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await client.query(MIGRATIONS_TABLE);
+      const applied = new Set((await client.query<{ number: number }>('SELECT number FROM server_migrations')).rows.map((r) => Number(r.number)));
+      for (const m of serverMigrations('postgres')) {
+        if (applied.has(m.number)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO server_migrations (number, name, applied_at) VALUES ($1, $2, $3)', [m.number, m.name, Date.now()]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+  return new PostgresStorage(pool);
+}

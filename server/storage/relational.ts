@@ -1,0 +1,235 @@
+import type { TreeHead } from '../../shared/sync/receipt';
+import type { Alarm, AlarmKind, CustodianKey, DeviceRecord, LogNode, StorageQueries, StoredEntry } from './storage';
+
+/** What an adapter provides: run SQL written with `?` placeholders, one statement at a time. */
+export interface SqlExecutor {
+  all(sql: string, params: readonly SqlValue[]): Promise<Record<string, unknown>[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params: readonly SqlValue[]): Promise<number>;
+}
+export type SqlValue = string | number | null;
+
+// PostgreSQL returns BIGINT as text; both adapters' rows go through these.
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const str = (v: unknown): string => String(v);
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+const placeholders = (count: number, width: number): string =>
+  Array.from({ length: count }, () => `(${Array.from({ length: width }, () => '?').join(',')})`).join(',');
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const toDevice = (r: Record<string, unknown>): DeviceRecord => ({
+  device: str(r.device),
+  vault: str(r.vault),
+  enrolledAt: num(r.enrolled_at),
+  revokedAt: numOrNull(r.revoked_at),
+  lastSeen: numOrNull(r.last_seen),
+  headSeq: numOrNull(r.head_seq),
+  headHash: strOrNull(r.head_hash),
+  chainState: strOrNull(r.chain_state),
+});
+
+const toEntry = (r: Record<string, unknown>): StoredEntry => ({
+  device: str(r.device),
+  seq: num(r.seq),
+  hash: str(r.hash),
+  type: str(r.type),
+  time: num(r.time),
+  actor: strOrNull(r.actor),
+  body: str(r.body),
+  logIndex: num(r.log_index),
+  receiptSize: num(r.receipt_size),
+  receivedAt: num(r.received_at),
+  breakGlass: num(r.break_glass) === 1,
+});
+
+const toHead = (r: Record<string, unknown>): TreeHead => ({ size: num(r.size), root: str(r.root), timestamp: num(r.timestamp), signature: str(r.signature) });
+
+const ENTRY_COLUMNS = 'device, seq, hash, type, time, actor, body, log_index, receipt_size, received_at, break_glass';
+
+/** The server's queries in the SQL both SQLite and PostgreSQL accept; adapters differ only in how they run it. */
+export class RelationalQueries implements StorageQueries {
+  constructor(private readonly sql: SqlExecutor) {}
+
+  async insertEnrolToken(tokenHash: string, createdAt: number, expiresAt: number): Promise<void> {
+    await this.sql.run('INSERT INTO enrol_tokens (token_hash, created_at, expires_at) VALUES (?, ?, ?)', [tokenHash, createdAt, expiresAt]);
+  }
+
+  async consumeEnrolToken(tokenHash: string, device: string, now: number): Promise<boolean> {
+    const changed = await this.sql.run('UPDATE enrol_tokens SET used_at = ?, used_by = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?', [now, device, tokenHash, now]);
+    return changed === 1;
+  }
+
+  async insertDevice(device: string, vault: string, enrolledAt: number): Promise<boolean> {
+    return (await this.sql.run('INSERT INTO devices (device, vault, enrolled_at) VALUES (?, ?, ?) ON CONFLICT (device) DO NOTHING', [device, vault, enrolledAt])) === 1;
+  }
+
+  async getDevice(device: string): Promise<DeviceRecord | null> {
+    const rows = await this.sql.all('SELECT * FROM devices WHERE device = ?', [device]);
+    return rows[0] ? toDevice(rows[0]) : null;
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    return (await this.sql.all('SELECT * FROM devices ORDER BY enrolled_at, device', [])).map(toDevice);
+  }
+
+  async revokeDevice(device: string, at: number): Promise<boolean> {
+    return (await this.sql.run('UPDATE devices SET revoked_at = ? WHERE device = ? AND revoked_at IS NULL', [at, device])) === 1;
+  }
+
+  async touchDevice(device: string, at: number): Promise<void> {
+    await this.sql.run('UPDATE devices SET last_seen = ? WHERE device = ?', [at, device]);
+  }
+
+  async setDeviceHead(device: string, headSeq: number, headHash: string, chainState: string, at: number): Promise<void> {
+    await this.sql.run('UPDATE devices SET head_seq = ?, head_hash = ?, chain_state = ?, last_seen = ? WHERE device = ?', [headSeq, headHash, chainState, at, device]);
+  }
+
+  async insertCustodianKeys(keys: readonly CustodianKey[]): Promise<void> {
+    for (const batch of chunks(keys, 200)) {
+      await this.sql.run(
+        `INSERT INTO custodian_keys (vault, signing_key, custodian, role, source) VALUES ${placeholders(batch.length, 5)} ON CONFLICT (vault, signing_key, source) DO NOTHING`,
+        batch.flatMap((k) => [k.vault, k.signingKey, k.custodian, k.role, k.source]),
+      );
+    }
+  }
+
+  async revokeCustodianKey(vault: string, signingKey: string): Promise<void> {
+    await this.sql.run('UPDATE custodian_keys SET revoked = 1 WHERE vault = ? AND signing_key = ?', [vault, signingKey]);
+  }
+
+  async isReviewerKey(signingKey: string): Promise<boolean> {
+    const rows = await this.sql.all(
+      `SELECT 1 AS found FROM custodian_keys k JOIN devices d ON d.vault = k.vault
+       WHERE k.signing_key = ? AND k.role = 'reviewer' AND k.source = 'journal' AND k.revoked = 0 LIMIT 1`,
+      [signingKey],
+    );
+    return rows.length > 0;
+  }
+
+  async rememberNonce(device: string, nonce: string, expiresAt: number): Promise<boolean> {
+    return (await this.sql.run('INSERT INTO nonces (device, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device, nonce) DO NOTHING', [device, nonce, expiresAt])) === 1;
+  }
+
+  async pruneNonces(now: number): Promise<number> {
+    return this.sql.run('DELETE FROM nonces WHERE expires_at < ?', [now]);
+  }
+
+  async entriesBySeq(device: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]> {
+    const rows = await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE device = ? AND seq >= ? AND seq <= ? ORDER BY seq`, [device, fromSeq, toSeq]);
+    return rows.map(toEntry);
+  }
+
+  async insertEntries(entries: readonly StoredEntry[]): Promise<void> {
+    for (const batch of chunks(entries, 250)) {
+      await this.sql.run(
+        `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${placeholders(batch.length, 11)}`,
+        batch.flatMap((e) => [e.device, e.seq, e.hash, e.type, e.time, e.actor, e.body, e.logIndex, e.receiptSize, e.receivedAt, e.breakGlass ? 1 : 0]),
+      );
+    }
+  }
+
+  async entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]> {
+    return (await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_index >= ? ORDER BY log_index LIMIT ?`, [fromIndex, limit])).map(toEntry);
+  }
+
+  async unacknowledgedBreakGlass(limit: number): Promise<StoredEntry[]> {
+    const rows = await this.sql.all(
+      `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')} FROM entries e
+       LEFT JOIN acknowledgements a ON a.device = e.device AND a.seq = e.seq
+       WHERE e.break_glass = 1 AND a.device IS NULL ORDER BY e.log_index LIMIT ?`,
+      [limit],
+    );
+    return rows.map(toEntry);
+  }
+
+  async acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean> {
+    return (await this.sql.run('INSERT INTO acknowledgements (device, seq, reviewer, acknowledged_at) VALUES (?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING', [device, seq, reviewer, at])) === 1;
+  }
+
+  async getLogNodes(keys: readonly number[]): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const batch of chunks([...new Set(keys)], 500)) {
+      const rows = await this.sql.all(`SELECT node_key, hash FROM log_nodes WHERE node_key IN (${batch.map(() => '?').join(',')})`, batch);
+      for (const r of rows) out.set(num(r.node_key), str(r.hash));
+    }
+    return out;
+  }
+
+  async insertLogNodes(nodes: readonly LogNode[]): Promise<void> {
+    for (const batch of chunks(nodes, 500)) {
+      await this.sql.run(`INSERT INTO log_nodes (node_key, hash) VALUES ${placeholders(batch.length, 2)}`, batch.flatMap((n) => [n.key, n.hash]));
+    }
+  }
+
+  async insertTreeHead(head: TreeHead): Promise<void> {
+    await this.sql.run('INSERT INTO tree_heads (size, root, timestamp, signature) VALUES (?, ?, ?, ?)', [head.size, head.root, head.timestamp, head.signature]);
+  }
+
+  async latestTreeHead(): Promise<TreeHead | null> {
+    const rows = await this.sql.all('SELECT size, root, timestamp, signature FROM tree_heads ORDER BY size DESC LIMIT 1', []);
+    return rows[0] ? toHead(rows[0]) : null;
+  }
+
+  async treeHeadAt(size: number): Promise<TreeHead | null> {
+    const rows = await this.sql.all('SELECT size, root, timestamp, signature FROM tree_heads WHERE size = ?', [size]);
+    return rows[0] ? toHead(rows[0]) : null;
+  }
+
+  async insertAlarm(alarm: Omit<Alarm, 'id'>): Promise<void> {
+    await this.sql.run('INSERT INTO alarms (device, kind, seq, message, evidence, raised_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      alarm.device,
+      alarm.kind,
+      alarm.seq,
+      alarm.message,
+      alarm.evidence,
+      alarm.raisedAt,
+    ]);
+  }
+
+  async listAlarms(device: string | null): Promise<Alarm[]> {
+    const rows =
+      device === null
+        ? await this.sql.all('SELECT * FROM alarms ORDER BY id', [])
+        : await this.sql.all('SELECT * FROM alarms WHERE device = ? ORDER BY id', [device]);
+    return rows.map((r) => ({
+      id: num(r.id),
+      device: str(r.device),
+      kind: str(r.kind) as AlarmKind,
+      seq: numOrNull(r.seq),
+      message: str(r.message),
+      evidence: str(r.evidence),
+      raisedAt: num(r.raised_at),
+    }));
+  }
+
+  async alarmCounts(): Promise<Map<string, number>> {
+    const rows = await this.sql.all('SELECT device, COUNT(*) AS n FROM alarms GROUP BY device', []);
+    return new Map(rows.map((r) => [str(r.device), num(r.n)]));
+  }
+
+  async insertChallenge(challenge: string, reviewerKey: string, expiresAt: number): Promise<void> {
+    await this.sql.run('INSERT INTO reviewer_challenges (challenge, reviewer_key, expires_at) VALUES (?, ?, ?)', [challenge, reviewerKey, expiresAt]);
+  }
+
+  async consumeChallenge(challenge: string, now: number): Promise<string | null> {
+    const rows = await this.sql.all('DELETE FROM reviewer_challenges WHERE challenge = ? RETURNING reviewer_key, expires_at', [challenge]);
+    const row = rows[0];
+    return row && num(row.expires_at) > now ? str(row.reviewer_key) : null;
+  }
+
+  async insertSession(tokenHash: string, reviewerKey: string, expiresAt: number): Promise<void> {
+    await this.sql.run('INSERT INTO reviewer_sessions (token_hash, reviewer_key, expires_at) VALUES (?, ?, ?)', [tokenHash, reviewerKey, expiresAt]);
+  }
+
+  async sessionReviewer(tokenHash: string, now: number): Promise<string | null> {
+    const rows = await this.sql.all('SELECT reviewer_key FROM reviewer_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
+    return rows[0] ? str(rows[0].reviewer_key) : null;
+  }
+}

@@ -1,0 +1,133 @@
+import type { TreeHead } from '../../shared/sync/receipt';
+
+/**
+ * The server's storage, one interface for both adapters (sqlite.ts, postgres.ts). Every method
+ * is atomic on its own; `transaction` groups calls, and with `{ log: true }` also holds the
+ * org-wide log lock, so no two server processes can append the same log index or (device, seq).
+ */
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+  /** The queries, each in its own transaction. */
+  readonly queries: StorageQueries;
+  /** Runs fn in one transaction; everything it wrote is rolled back if it throws. */
+  transaction<T>(fn: (tx: StorageQueries) => Promise<T>, options?: { readonly log?: boolean }): Promise<T>;
+  /** Releases connections; the storage is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+export interface DeviceRecord {
+  readonly device: string;
+  readonly vault: string;
+  readonly enrolledAt: number;
+  readonly revokedAt: number | null;
+  readonly lastSeen: number | null;
+  readonly headSeq: number | null;
+  readonly headHash: string | null;
+  /** The journal verifier's resumable state after the head (JSON text), null before genesis. */
+  readonly chainState: string | null;
+}
+
+export interface StoredEntry {
+  readonly device: string;
+  readonly seq: number;
+  readonly hash: string;
+  readonly type: string;
+  readonly time: number;
+  readonly actor: string | null;
+  /** Canonical JSON of the whole signed entry. */
+  readonly body: string;
+  readonly logIndex: number;
+  /** Size of the tree head its receipt was issued against (receipts are reproducible from it). */
+  readonly receiptSize: number;
+  readonly receivedAt: number;
+  readonly breakGlass: boolean;
+}
+
+export interface CustodianKey {
+  readonly vault: string;
+  readonly signingKey: string;
+  readonly custodian: string;
+  readonly role: string;
+  readonly source: 'enrolment' | 'journal';
+}
+
+export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING';
+
+export interface Alarm {
+  readonly id: number;
+  readonly device: string;
+  readonly kind: AlarmKind;
+  readonly seq: number | null;
+  readonly message: string;
+  /** JSON text: the evidence (both entries for a fork or rollback). */
+  readonly evidence: string;
+  readonly raisedAt: number;
+}
+
+export interface LogNode {
+  /** index * 64 + level (see merkle-log.ts). */
+  readonly key: number;
+  readonly hash: string;
+}
+
+/** All queries, callable inside or outside a transaction. */
+export interface StorageQueries {
+  // Enrolment tokens: stored by hash only, so a database dump cannot enrol a device.
+  insertEnrolToken(tokenHash: string, createdAt: number, expiresAt: number): Promise<void>;
+  /** Marks the token used by `device` if it exists, is unused and unexpired; false otherwise. */
+  consumeEnrolToken(tokenHash: string, device: string, now: number): Promise<boolean>;
+
+  insertDevice(device: string, vault: string, enrolledAt: number): Promise<boolean>;
+  getDevice(device: string): Promise<DeviceRecord | null>;
+  listDevices(): Promise<DeviceRecord[]>;
+  revokeDevice(device: string, at: number): Promise<boolean>;
+  touchDevice(device: string, at: number): Promise<void>;
+  setDeviceHead(device: string, headSeq: number, headHash: string, chainState: string, at: number): Promise<void>;
+
+  insertCustodianKeys(keys: readonly CustodianKey[]): Promise<void>;
+  revokeCustodianKey(vault: string, signingKey: string): Promise<void>;
+  /** True when the key is an unrevoked reviewer of some vault according to ingested journal entries. */
+  isReviewerKey(signingKey: string): Promise<boolean>;
+
+  /** Records a request nonce; false when the device already used it (a replay). */
+  rememberNonce(device: string, nonce: string, expiresAt: number): Promise<boolean>;
+  pruneNonces(now: number): Promise<number>;
+
+  entriesBySeq(device: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]>;
+  insertEntries(entries: readonly StoredEntry[]): Promise<void>;
+  /** Entries in log order from a log index, at most `limit`. */
+  entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]>;
+  unacknowledgedBreakGlass(limit: number): Promise<StoredEntry[]>;
+  acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean>;
+
+  getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
+  insertLogNodes(nodes: readonly LogNode[]): Promise<void>;
+  insertTreeHead(head: TreeHead): Promise<void>;
+  latestTreeHead(): Promise<TreeHead | null>;
+  treeHeadAt(size: number): Promise<TreeHead | null>;
+
+  insertAlarm(alarm: Omit<Alarm, 'id'>): Promise<void>;
+  listAlarms(device: string | null): Promise<Alarm[]>;
+  alarmCounts(): Promise<Map<string, number>>;
+
+  insertChallenge(challenge: string, reviewerKey: string, expiresAt: number): Promise<void>;
+  /** Deletes and returns the challenge's reviewer key when it exists and is unexpired. */
+  consumeChallenge(challenge: string, now: number): Promise<string | null>;
+  insertSession(tokenHash: string, reviewerKey: string, expiresAt: number): Promise<void>;
+  sessionReviewer(tokenHash: string, now: number): Promise<string | null>;
+}
+
+/** Parses `--db`: `sqlite:PATH` or a `postgres://` URL (an optional `?schema=NAME` selects the schema). */
+export async function openStorage(url: string): Promise<Storage> {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path.length === 0) throw new Error('--db sqlite: needs a file path, e.g. sqlite:/var/lib/halfkey/server.db');
+    const { openSqliteStorage } = await import('./sqlite');
+    return openSqliteStorage(path);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { openPostgresStorage } = await import('./postgres');
+    return openPostgresStorage(url);
+  }
+  throw new Error(`--db must be sqlite:PATH or a postgres:// URL, not "${url.split(':')[0]}:…"`);
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { receiptSchema, treeHeadSchema } from './receipt';
+import { sodiumNow, type Sodium } from '../sodium';
+
+/**
+ * Wire types of the sync protocol (docs/sync-protocol.md): request signing, request and response
+ * bodies, and the stable error codes the server answers with.
+ */
+
+/** Domain prefix of a device's signature over a request (never reused for another message). */
+export const REQUEST_SIGNATURE_DOMAIN = 'halfkey/sync-request/v1\n';
+/** Domain prefix of a reviewer's signature over a session challenge. */
+export const REVIEWER_CHALLENGE_DOMAIN = 'halfkey/reviewer-session/v1\n';
+/** A request's timestamp may differ from the server clock by at most this much (ms). */
+export const REQUEST_CLOCK_SKEW_MS = 5 * 60_000;
+/** Entries per ingest request; a client splits a longer backlog into batches of this size. */
+export const MAX_BATCH_ENTRIES = 500;
+
+/** Headers of a signed device request. */
+export const SIGNED_HEADERS = {
+  device: 'x-halfkey-device',
+  timestamp: 'x-halfkey-timestamp',
+  nonce: 'x-halfkey-nonce',
+  signature: 'x-halfkey-signature',
+} as const;
+
+/** Every error code the server answers with, in `{ error: { code, message } }`. */
+export const WIRE_ERROR_CODES = [
+  'BAD_REQUEST',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'UNAUTHENTICATED',
+  'BAD_REQUEST_SIGNATURE',
+  'STALE_REQUEST',
+  'REPLAYED_NONCE',
+  'UNKNOWN_DEVICE',
+  'WRONG_DEVICE',
+  'DEVICE_REVOKED',
+  'RATE_LIMITED',
+  'TOKEN_INVALID',
+  'ALREADY_ENROLLED',
+  'ENTRY_INVALID',
+  'SEQUENCE_GAP',
+  'FORK',
+  'ROLLBACK',
+  'NOT_A_REVIEWER',
+  'CHALLENGE_INVALID',
+  'SESSION_INVALID',
+  'NOT_FOUND',
+  'INTERNAL',
+] as const;
+export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
+
+export const wireErrorSchema = z.object({
+  error: z.object({ code: z.enum(WIRE_ERROR_CODES), message: z.string(), evidence: z.unknown().optional() }),
+});
+export type WireError = z.infer<typeof wireErrorSchema>;
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
+const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/** The exact bytes a device signs for one request: domain, method, path (with query), body hash, timestamp, nonce. */
+export function requestSignatureMessage(
+  parts: { readonly method: string; readonly path: string; readonly bodySha256: string; readonly timestamp: string; readonly nonce: string },
+  sodium: Sodium = sodiumNow(),
+): Uint8Array {
+  return sodium.from_string(`${REQUEST_SIGNATURE_DOMAIN}${parts.method.toUpperCase()}\n${parts.path}\n${parts.bodySha256}\n${parts.timestamp}\n${parts.nonce}`);
+}
+
+/** The exact bytes a reviewer signs to open a session: the domain, then the challenge (hex). */
+export function reviewerChallengeMessage(challenge: string, sodium: Sodium = sodiumNow()): Uint8Array {
+  return sodium.from_string(`${REVIEWER_CHALLENGE_DOMAIN}${challenge}`);
+}
+
+/** One custodian key from the vault's genesis roster, as sent at enrolment. */
+export const rosterMemberSchema = z.object({ custodian: z.string().min(1).max(256), signingKey: hex64, role: z.string().min(1).max(64) }).strict();
+
+/** POST /v1/enrol */
+export const enrolRequestSchema = z
+  .object({
+    token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'not an enrolment token'),
+    vault: z.string().regex(/^[0-9a-f]{32}$/, 'expected a 32-hex vault id'),
+    device: hex64,
+    roster: z.array(rosterMemberSchema).max(256),
+  })
+  .strict();
+export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
+export const enrolResponseSchema = z.object({ serverKey: hex64, serverFingerprint: z.string(), device: hex64 }).strict();
+export type EnrolResponse = z.infer<typeof enrolResponseSchema>;
+
+/** POST /v1/devices/:device/entries — entries are checked in full by the journal verifier. */
+export const ingestRequestSchema = z.object({ entries: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_BATCH_ENTRIES) }).strict();
+export const cosignatureSchema = z.object({ seq, entryHash: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).strict();
+export type Cosignature = z.infer<typeof cosignatureSchema>;
+export const ingestResponseSchema = z
+  .object({
+    receipts: z.array(receiptSchema),
+    cosignatures: z.array(cosignatureSchema),
+    head: z.object({ seq, hash: hex64 }).strict(),
+  })
+  .strict();
+export type IngestResponse = z.infer<typeof ingestResponseSchema>;
+
+/** GET /v1/devices/:device/head — where the server's copy of this device's chain ends. */
+export const deviceHeadResponseSchema = z.object({ seq: seq.nullable(), hash: hex64.nullable(), treeHead: treeHeadSchema.nullable() }).strict();
+export type DeviceHeadResponse = z.infer<typeof deviceHeadResponseSchema>;
+
+/** GET /v1/log/consistency?from=&to= */
+export const consistencyQuerySchema = z.object({ from: z.coerce.number().int().positive(), to: z.coerce.number().int().positive() }).strict();
+export const consistencyResponseSchema = z.object({ from: treeHeadSchema, to: treeHeadSchema, proof: z.array(hex64) }).strict();
+
+/** POST /v1/reviewer/challenge and /v1/reviewer/session */
+export const challengeRequestSchema = z.object({ key: hex64 }).strict();
+export const challengeResponseSchema = z.object({ challenge: hex64, expiresAt: seq }).strict();
+export const sessionRequestSchema = z.object({ key: hex64, challenge: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).strict();
+export const sessionResponseSchema = z.object({ token: z.string(), expiresAt: seq }).strict();
+
+/** Reviewer views. */
+export const deviceSummarySchema = z
+  .object({
+    device: hex64,
+    vault: z.string(),
+    enrolledAt: seq,
+    revokedAt: seq.nullable(),
+    lastSeen: seq.nullable(),
+    lastSeq: seq.nullable(),
+    alarms: z.number().int().nonnegative(),
+  })
+  .strict();
+export const alarmSchema = z
+  .object({ id: seq, device: hex64, kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING']), seq: seq.nullable(), message: z.string(), raisedAt: seq, evidence: z.unknown() })
+  .strict();
+export const breakGlassItemSchema = z.object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 }).strict();
+export const acknowledgeRequestSchema = z.object({ device: hex64, seq }).strict();
