@@ -1,6 +1,8 @@
 import type { z } from 'zod';
 import { appChannels } from './channels/app';
+import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { vaultChannels } from './channels/vault';
 
 /**
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
@@ -10,6 +12,8 @@ import { journalChannels } from './channels/journal';
 export const channels = {
   ...appChannels,
   ...journalChannels,
+  ...vaultChannels,
+  ...custodyChannels,
 } as const;
 
 export type Channel = keyof typeof channels;
