@@ -13,8 +13,14 @@ export function journalHandlers(services: AppServices): JournalHandlers {
   const journal = services.journal;
   return {
     'journal:head': () => journal.head(),
-    'journal:list': (request) => journal.list(request),
-    'journal:verify': () => journal.verify(),
+    'journal:list': (request) => {
+      const page = journal.list(request);
+      return { entries: page.entries.map((e) => ({ ...e, sigs: [...e.sigs] })), nextAfter: page.nextAfter };
+    },
+    'journal:verify': () => {
+      const report = journal.verify();
+      return { ...report, failures: [...report.failures] };
+    },
     'journal:export': (request) => journal.export(request),
   };
 }

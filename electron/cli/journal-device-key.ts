@@ -1,11 +1,19 @@
-import { HalfkeyError } from '../../shared/api/result';
 import type { EntrySigner } from '../../shared/journal/entry';
+import type { JournalStore } from '../services/journal/store';
+
+/** An open vault's journal and device signer, for one CLI command; close() zeroes the keys. */
+export interface OpenJournal {
+  readonly store: JournalStore;
+  readonly signer: EntrySigner;
+  close(): void;
+}
 
 /**
- * The device signing key of a vault folder, for `journal export` to sign its manifest. The key
- * lives in the OS keychain under the vault service; until that service exposes a loader, export
- * from the CLI refuses with a clear message instead of asking for key material on disk.
+ * Opens the vault in dir with the device key from the OS keychain (the vault service's own
+ * path, so the CLI needs no key material of its own) and hands back its journal.
  */
-export async function loadDeviceSignerForJournal(vaultDir: string): Promise<EntrySigner> {
-  throw new HalfkeyError('KEYCHAIN_UNAVAILABLE', `Cannot load the device key for ${vaultDir}: the keychain loader is not available in this build; export from the app instead.`);
+export async function openVaultJournal(vaultDir: string): Promise<OpenJournal> {
+  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
+  const vault = await Vault.open(vaultDir, await openKeytarKeychain());
+  return { store: vault.journal, signer: vault.device.signer, close: () => vault.close() };
 }

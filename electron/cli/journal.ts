@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import { sodiumReady } from '../../shared/sodium';
-import type { EntrySigner } from '../../shared/journal/entry';
+import type { OpenJournal } from './journal-device-key';
 import type { BundleReport } from '../../shared/journal/bundle';
 import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
 import { UsageError, type CliIo } from './main';
@@ -15,17 +15,14 @@ const USAGE = `usage:
 verify exits 0 only when the bundle, its manifest, receipts and every entry verify.
 `;
 
-/** What `journal export` needs from the rest of the app: the device key from the OS keychain. */
+/** What `journal export` needs from the rest of the app: the open vault's journal and device key. */
 export interface JournalCliDeps {
-  readonly loadDeviceSigner: (vaultDir: string) => Promise<EntrySigner>;
+  readonly openJournal: (vaultDir: string) => Promise<OpenJournal>;
 }
 
 const defaultDeps: JournalCliDeps = {
-  loadDeviceSigner: async (vaultDir) => {
-    // The vault service owns the keychain entry; it is loaded lazily so `verify` never touches it.
-    const { loadDeviceSignerForJournal } = await import('./journal-device-key');
-    return loadDeviceSignerForJournal(vaultDir);
-  },
+  // Loaded lazily so `verify` never touches the keychain.
+  openJournal: async (vaultDir) => (await import('./journal-device-key')).openVaultJournal(vaultDir),
 };
 
 /** `halfkey journal …` */
@@ -120,21 +117,23 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
   );
   if (values.vault === undefined || values.out === undefined) throw new UsageError(`--vault and --out are required\n${USAGE}`);
   const vaultDir = resolve(io.cwd, values.vault);
-  const dbPath = join(vaultDir, 'vault.db');
-  if (!existsSync(dbPath)) throw new UsageError(`no vault at ${vaultDir} (vault.db is missing)`);
+  if (!existsSync(join(vaultDir, 'vault.db'))) throw new UsageError(`no vault at ${vaultDir} (vault.db is missing)`);
   const from = seqArg(values.from, 'from');
   const to = seqArg(values.to, 'to');
   await sodiumReady();
-  const [{ openDatabase }, { JournalStore }, { exportJournal }, { startHeartbeat }] = await Promise.all([
-    import('../services/database'),
-    import('../services/journal/store'),
-    import('../services/journal/export'),
-    import('../services/journal/heartbeat'),
-  ]);
-  const signer = await deps.loadDeviceSigner(vaultDir);
-  const db = openDatabase(dbPath);
+  const [{ exportJournal }, { startHeartbeat }] = await Promise.all([import('../services/journal/export'), import('../services/journal/heartbeat')]);
+  let opened: OpenJournal;
   try {
-    const store = JournalStore.open(db, { deviceSigner: signer });
+    opened = await deps.openJournal(vaultDir);
+  } catch (error) {
+    if (error instanceof HalfkeyError) {
+      io.stderr(`halfkey journal export: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const { store, signer } = opened;
+  try {
     // The CLI writes in a session of its own, so its entries are never mistaken for a silent gap
     // inside an app session that crashed earlier.
     const session = startHeartbeat(store, HEARTBEAT_MS, { data: { client: 'cli', command: 'journal export' } });
@@ -170,6 +169,6 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
     }
     throw error;
   } finally {
-    db.close();
+    opened.close();
   }
 }

@@ -56,6 +56,8 @@ function sampleJournal(): TestJournal {
   return j;
 }
 
+const deps = (j: TestJournal) => ({ openJournal: async () => ({ store: j.store, signer: j.device, close: () => {} }) });
+
 const io = (cwd: string): CliIo & { out: string[]; err: string[] } => {
   const out: string[] = [];
   const err: string[] = [];
@@ -143,9 +145,9 @@ describe('journal export bundle', () => {
     const j = sampleJournal();
     const out = join(j.dir, 'journal.hkj');
     const cli = io(j.dir);
-    expect(await runJournal(['export', '--vault', j.dir, '--out', 'journal.hkj', '--csv', 'journal.csv'], cli, { loadDeviceSigner: async () => j.device })).toBe(0);
+    expect(await runJournal(['export', '--vault', j.dir, '--out', 'journal.hkj', '--csv', 'journal.csv'], cli, deps(j))).toBe(0);
     const ok = io(j.dir);
-    expect(await runJournal(['verify', 'journal.hkj', '--csv', 'journal.csv', '--workers', '0'], ok, { loadDeviceSigner: async () => j.device })).toBe(0);
+    expect(await runJournal(['verify', 'journal.hkj', '--csv', 'journal.csv', '--workers', '0'], ok, deps(j))).toBe(0);
     expect(ok.out.join('')).toMatch(/(\d+)\/\1 entries valid/);
     expect(ok.out.join('')).toContain('Result: VALID');
     const lines = readFileSync(out, 'utf8').split('\n');
@@ -153,12 +155,12 @@ describe('journal export bundle', () => {
     lines[at] = lines[at]!.replace('incident 42', 'incident 24');
     writeFileSync(out, lines.join('\n'));
     const bad = io(j.dir);
-    expect(await runJournal(['verify', 'journal.hkj'], bad, { loadDeviceSigner: async () => j.device })).toBe(1);
+    expect(await runJournal(['verify', 'journal.hkj'], bad, deps(j))).toBe(1);
     expect(bad.err.join('')).toMatch(/verification FAILED at seq \d+: HASH_MISMATCH/);
     const json = io(j.dir);
-    await runJournal(['verify', 'journal.hkj', '--json', '--workers', '0'], json, { loadDeviceSigner: async () => j.device });
+    await runJournal(['verify', 'journal.hkj', '--json', '--workers', '0'], json, deps(j));
     expect((JSON.parse(json.out.join('')) as { ok: boolean }).ok).toBe(false);
-    await expect(runJournal(['verify'], io(j.dir), { loadDeviceSigner: async () => j.device })).rejects.toThrow(/expected 1 argument/);
-    await expect(runJournal(['export', '--vault', j.dir, '--out', 'x', '--from', '-1'], io(j.dir), { loadDeviceSigner: async () => j.device })).rejects.toThrow();
+    await expect(runJournal(['verify'], io(j.dir), deps(j))).rejects.toThrow(/expected 1 argument/);
+    await expect(runJournal(['export', '--vault', j.dir, '--out', 'x', '--from', '-1'], io(j.dir), deps(j))).rejects.toThrow();
   });
 });
