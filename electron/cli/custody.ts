@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HalfkeyError } from '../../shared/api/result';
+import type { CustodyService } from '../services/custody/custody-service';
+import { UsageError, type CliIo, type CommandRunner } from './main';
+
+const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--passphrase-file FILE]):
+  halfkey account add --id 123456789012 --alias NAME --email ROOT@EXAMPLE.COM --organisation ORG
+                      [--phone +441632960000] [--notes TEXT] [--exclusive] [--rotate-after-checkout]
+  halfkey half set --account ID --item password|mfa (--secret-file FILE | --token-serial S --token-location L)
+                   (without --secret-file the secret is prompted for; for mfa: an otpauth:// URI or base32)
+  halfkey assign --account ID --item password|mfa|email|phone --custodian ID
+  halfkey checkout --account ID --item password|mfa --reason TEXT [--ticket REF] [--lease 15m]
+  halfkey checkin --checkout ID
+  halfkey rotate --account ID --item password|mfa [--length N] [--seed-file FILE]
+
+Passphrases and secrets are read from a file or a prompt, never from the command line.
+Exit codes: 0 done, 1 failed, 2 bad arguments, 3 refused by the custody policy.
+`;
+
+/** Opens the vault in DIR and unlocks custodian `as` with the passphrase; returns its custody service. */
+export type OpenCustody = (options: { vaultDir: string; as: string; passphrase: string }) => Promise<{ custody: CustodyService; close(): Promise<void> }>;
+
+/** Reads a secret from the terminal without echo. */
+export type Prompt = (question: string) => Promise<string>;
+
+export interface CustodyCliDeps {
+  readonly open: OpenCustody;
+  readonly prompt: Prompt;
+}
+
+const defaultDeps: CustodyCliDeps = {
+  open: async (options) => (await import('./custody-vault')).openCustodyForCli(options),
+  prompt: async (question) => (await import('./custody-vault')).promptHidden(question),
+};
+
+type Sub = 'account' | 'half' | 'assign' | 'checkout' | 'checkin' | 'rotate';
+
+/** The runner of one top-level custody command (`halfkey checkout …`), for commands.ts. */
+export function command(name: Sub, deps: CustodyCliDeps = defaultDeps): { run: CommandRunner } {
+  return { run: (argv, io) => runCustody(name, argv, io, deps) };
+}
+
+const common = {
+  vault: { type: 'string' },
+  as: { type: 'string' },
+  'passphrase-file': { type: 'string' },
+  help: { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    const parsed = parseArgs({ args, options: { ...common, ...options }, strict: true, allowPositionals: false });
+    return parsed.values;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+  }
+}
+
+function need(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`--${flag} is required\n${USAGE}`);
+  return value;
+}
+
+function oneOf<T extends string>(value: string | undefined, flag: string, allowed: readonly T[]): T {
+  const v = need(value, flag);
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+/** `15m`, `2h`, `90s` or a number of seconds. */
+export function parseLease(text: string): number {
+  const match = /^(\d+)([smh]?)$/.exec(text);
+  if (!match) throw new UsageError(`--lease must look like 90s, 15m or 2h, got '${text}'`);
+  const seconds = Number(match[1]) * (match[2] === 'h' ? 3600 : match[2] === 'm' ? 60 : 1);
+  if (seconds < 1 || seconds > 7 * 24 * 3600) throw new UsageError('--lease must be between 1 second and 7 days');
+  return seconds;
+}
+
+function readSecretFile(io: CliIo, path: string, what: string): string {
+  try {
+    return readFileSync(resolve(io.cwd, path), 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`cannot read the ${what} file ${path} (${code})`);
+  }
+}
+
+async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCliDeps): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (name === 'account' || name === 'half') {
+    const expected = name === 'account' ? 'add' : 'set';
+    if (argv[0] !== expected) throw new UsageError(`expected 'halfkey ${name} ${expected}', got '${argv[0] ?? ''}'\n${USAGE}`);
+    argv = argv.slice(1);
+  }
+  // Parse and check every argument before asking for a passphrase or opening the vault.
+  const action = prepare(name, argv, io);
+  const vaultDir = resolve(io.cwd, need(action.values.vault ?? io.env.HALFKEY_VAULT, 'vault'));
+  const as = need(action.values.as, 'as');
+  const passphraseFile = action.values['passphrase-file'];
+  try {
+    const passphrase = passphraseFile === undefined ? await deps.prompt(`Passphrase for custodian ${as}: `) : readSecretFile(io, passphraseFile, 'passphrase');
+    const secret = action.needsSecret === null ? null : (action.secretFile ?? (await deps.prompt(action.needsSecret)));
+    const session = await deps.open({ vaultDir, as, passphrase });
+    try {
+      await action.perform(session.custody, as, secret);
+    } finally {
+      await session.close();
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof HalfkeyError)) throw error;
+    io.stderr(`halfkey ${name}: ${error.message}\n`);
+    if (error.code === 'POLICY_REFUSED') return 3;
+    if (error.code === 'INVALID_PAYLOAD') return 2;
+    return 1;
+  }
+}
+
+interface Prepared {
+  readonly values: { vault?: string | undefined; as?: string | undefined; 'passphrase-file'?: string | undefined };
+  /** The prompt for a secret to read interactively, or null when none is needed. */
+  readonly needsSecret: string | null;
+  readonly secretFile: string | null;
+  perform(custody: CustodyService, as: string, secret: string | null): Promise<void>;
+}
+
+function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
+  const out = (text: string) => io.stdout(`${text}\n`);
+  switch (name) {
+    case 'account': {
+      const v = parse(argv, {
+        id: { type: 'string' },
+        alias: { type: 'string' },
+        email: { type: 'string' },
+        organisation: { type: 'string' },
+        phone: { type: 'string' },
+        notes: { type: 'string' },
+        exclusive: { type: 'boolean' },
+        'rotate-after-checkout': { type: 'boolean' },
+      });
+      const input = {
+        accountId: need(v.id, 'id'),
+        alias: need(v.alias, 'alias'),
+        rootEmail: need(v.email, 'email'),
+        organisation: need(v.organisation, 'organisation'),
+        phone: v.phone ?? null,
+        notes: v.notes ?? '',
+        exclusiveCheckout: v.exclusive ?? false,
+        rotateAfterCheckout: v['rotate-after-checkout'] ?? false,
+      };
+      return {
+        values: v,
+        needsSecret: null,
+        secretFile: null,
+        perform: async (custody, as) => {
+          const account = custody.addAccount(as, input);
+          out(`added account ${account.accountId} (${account.alias})`);
+        },
+      };
+    }
+    case 'half': {
+      const v = parse(argv, {
+        account: { type: 'string' },
+        item: { type: 'string' },
+        'secret-file': { type: 'string' },
+        'token-serial': { type: 'string' },
+        'token-location': { type: 'string' },
+      });
+      const accountId = need(v.account, 'account');
+      const item = oneOf(v.item, 'item', ['password', 'mfa'] as const);
+      const token = v['token-serial'] !== undefined || v['token-location'] !== undefined;
+      if (token && item !== 'mfa') throw new UsageError('a hardware token can only be the mfa half');
+      if (token && v['secret-file'] !== undefined) throw new UsageError('give either --secret-file or the token options, not both');
+      const secretFile = v['secret-file'] === undefined ? null : readSecretFile(io, v['secret-file'], 'secret');
+      return {
+        values: v,
+        needsSecret: token ? null : item === 'password' ? 'New password: ' : 'otpauth:// URI or base32 seed: ',
+        secretFile,
+        perform: async (custody, as, secret) => {
+          const value = token
+            ? { kind: 'hardware-token' as const, serial: need(v['token-serial'], 'token-serial'), location: need(v['token-location'], 'token-location') }
+            : item === 'password'
+              ? { kind: 'password' as const, password: secret ?? '' }
+              : { kind: 'totp' as const, seed: secret ?? '' };
+          if (value.kind === 'password' && (value.password.length < 8 || value.password.length > 128)) {
+            throw new HalfkeyError('INVALID_PAYLOAD', 'The password must be 8 to 128 characters long.', { field: 'password' });
+          }
+          const change = custody.setHalf(as, accountId, item, value);
+          out(`set the ${item} half of ${accountId}: generation ${change.generation}`);
+        },
+      };
+    }
+    case 'assign': {
+      const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, custodian: { type: 'string' } });
+      const request = { accountId: need(v.account, 'account'), item: oneOf(v.item, 'item', ['password', 'mfa', 'email', 'phone'] as const), custodianId: need(v.custodian, 'custodian') };
+      return {
+        values: v,
+        needsSecret: null,
+        secretFile: null,
+        perform: async (custody, as) => {
+          const result = custody.assign(as, request);
+          out(`assigned the ${result.item} of ${result.accountId} to ${result.custodianId}${result.sealed ? ' (sealed to them)' : ''}`);
+        },
+      };
+    }
+    case 'checkout': {
+      const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, lease: { type: 'string' } });
+      const request = {
+        accountId: need(v.account, 'account'),
+        item: oneOf(v.item, 'item', ['password', 'mfa'] as const),
+        reason: need(v.reason, 'reason'),
+        ticket: v.ticket,
+        leaseSeconds: parseLease(v.lease ?? '15m'),
+      };
+      return {
+        values: v,
+        needsSecret: null,
+        secretFile: null,
+        perform: async (custody, as) => {
+          const opened = custody.checkout(as, request);
+          out(`checkout ${opened.checkoutId} open until ${new Date(opened.leaseUntil).toISOString()}`);
+          if (request.item === 'password') {
+            const shown = await custody.reveal(as, opened.checkoutId, 30);
+            out(shown.password);
+          } else {
+            const shown = await custody.totpCode(as, opened.checkoutId);
+            out(`${shown.code} (valid for ${Math.ceil(shown.remainingMs / 1000)} s)`);
+          }
+        },
+      };
+    }
+    case 'checkin': {
+      const v = parse(argv, { checkout: { type: 'string' } });
+      const checkoutId = need(v.checkout, 'checkout');
+      return {
+        values: v,
+        needsSecret: null,
+        secretFile: null,
+        perform: async (custody, as) => {
+          const closed = custody.checkin(as, checkoutId);
+          out(`checked in ${closed.checkoutId}${closed.rotationDue ? '; the password is now due for rotation' : ''}`);
+        },
+      };
+    }
+    case 'rotate': {
+      const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, length: { type: 'string' }, 'seed-file': { type: 'string' } });
+      const accountId = need(v.account, 'account');
+      const item = oneOf(v.item, 'item', ['password', 'mfa'] as const);
+      const length = v.length === undefined ? undefined : Number(v.length);
+      if (length !== undefined && (!Number.isInteger(length) || length < 8 || length > 128)) throw new UsageError('--length must be a whole number from 8 to 128');
+      if (item === 'password' && v['seed-file'] !== undefined) throw new UsageError('--seed-file is for an mfa rotation');
+      const seedFile = v['seed-file'] === undefined ? null : readSecretFile(io, v['seed-file'], 'seed');
+      return {
+        values: v,
+        needsSecret: item === 'mfa' ? 'New otpauth:// URI or base32 seed: ' : null,
+        secretFile: seedFile,
+        perform: async (custody, as, secret) => {
+          const change = custody.rotate(as, { accountId, item, password: { length }, seed: secret ?? undefined, seconds: 30 });
+          out(`rotated the ${item} half of ${accountId}: generation ${change.generation} (generation ${change.retiredGeneration} retired)`);
+          if (change.password !== null) out(change.password);
+        },
+      };
+    }
+  }
+}

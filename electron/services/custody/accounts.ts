@@ -1,0 +1,161 @@
+import { accountInputSchema, type AccountSummary } from '../../../shared/api/channels/custody';
+import { HalfkeyError } from '../../../shared/api/result';
+import type { CustodyItem } from '../../../shared/policy/four-eyes';
+import { actingCustodian, journal, type CustodyContext } from './context';
+
+/** An account row as stored. */
+export interface AccountRow {
+  readonly id: string;
+  readonly alias: string;
+  readonly root_email: string;
+  readonly organisation: string;
+  readonly phone: string | null;
+  readonly notes: string;
+  readonly exclusive_checkout: 0 | 1;
+  readonly rotate_after_checkout: 0 | 1;
+}
+
+/** A half's row as stored. */
+export interface HalfRow {
+  readonly account_id: string;
+  readonly item: 'password' | 'mfa';
+  readonly kind: 'password' | 'totp' | 'hardware-token';
+  readonly generation: number;
+  readonly set_at: number;
+  readonly token_serial: string | null;
+  readonly token_location: string | null;
+  readonly rotation_due: 0 | 1;
+}
+
+/** The account or a NOT_FOUND error naming it. */
+export function requireAccount(ctx: CustodyContext, accountId: string): AccountRow {
+  const row = ctx.db.prepare('SELECT * FROM custody_accounts WHERE id = ?').get(accountId) as AccountRow | undefined;
+  if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault; add it first.`, { accountId });
+  return row;
+}
+
+/** The half's row, or null if it has never been set. */
+export function findHalf(ctx: CustodyContext, accountId: string, item: 'password' | 'mfa'): HalfRow | null {
+  return (ctx.db.prepare('SELECT * FROM custody_halves WHERE account_id = ? AND item = ?').get(accountId, item) as HalfRow | undefined) ?? null;
+}
+
+/** Custodian ids assigned an item of an account. */
+export function assigneesOf(ctx: CustodyContext, accountId: string, item: CustodyItem): string[] {
+  return (ctx.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ? ORDER BY custodian_id').all(accountId, item) as { custodian_id: string }[]).map(
+    (r) => r.custodian_id,
+  );
+}
+
+/** Adds an account (admins only); the details are validated here too, so the CLI gets the same checks as the app. */
+export function addAccount(ctx: CustodyContext, by: string, input: unknown): AccountSummary {
+  const actor = actingCustodian(ctx, by);
+  if (actor.role !== 'admin') throw new HalfkeyError('NOT_PERMITTED', `Only an admin can add accounts; custodian ${by} is a ${actor.role}.`);
+  const parsed = accountInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'account';
+    throw new HalfkeyError('INVALID_PAYLOAD', `The account is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, { field });
+  }
+  const a = parsed.data;
+  ctx.db.transaction(() => {
+    if (ctx.db.prepare('SELECT 1 FROM custody_accounts WHERE id = ?').get(a.accountId)) {
+      throw new HalfkeyError('CONFLICT', `Account ${a.accountId} is already in this vault.`, { accountId: a.accountId });
+    }
+    ctx.db
+      .prepare(
+        `INSERT INTO custody_accounts (id, alias, root_email, organisation, phone, notes, exclusive_checkout, rotate_after_checkout, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(a.accountId, a.alias, a.rootEmail, a.organisation, a.phone, a.notes, a.exclusiveCheckout ? 1 : 0, a.rotateAfterCheckout ? 1 : 0, ctx.now(), by);
+    // Notes are free text and stay out of the journal; the rest identifies the account to a reviewer.
+    journal(ctx, 'account.added', actor, a.accountId, {
+      alias: a.alias,
+      rootEmail: a.rootEmail,
+      organisation: a.organisation,
+      phone: a.phone,
+      exclusiveCheckout: a.exclusiveCheckout,
+      rotateAfterCheckout: a.rotateAfterCheckout,
+    });
+  }).immediate();
+  return getAccount(ctx, a.accountId);
+}
+
+interface ListedRow extends AccountRow {
+  open_checkouts: number;
+  p_kind: HalfRow['kind'] | null;
+  p_generation: number | null;
+  p_set_at: number | null;
+  p_rotation_due: 0 | 1 | null;
+  m_kind: HalfRow['kind'] | null;
+  m_generation: number | null;
+  m_set_at: number | null;
+  m_rotation_due: 0 | 1 | null;
+  m_token_serial: string | null;
+  m_token_location: string | null;
+}
+
+const LIST_SELECT = `SELECT a.*,
+  (SELECT count(*) FROM custody_checkouts c WHERE c.account_id = a.id AND c.closed_at IS NULL) AS open_checkouts,
+  p.kind AS p_kind, p.generation AS p_generation, p.set_at AS p_set_at, p.rotation_due AS p_rotation_due,
+  m.kind AS m_kind, m.generation AS m_generation, m.set_at AS m_set_at, m.rotation_due AS m_rotation_due,
+  m.token_serial AS m_token_serial, m.token_location AS m_token_location
+  FROM custody_accounts a
+  LEFT JOIN custody_halves p ON p.account_id = a.id AND p.item = 'password'
+  LEFT JOIN custody_halves m ON m.account_id = a.id AND m.item = 'mfa'`;
+
+const SEARCH_WHERE = `WHERE @search = '' OR a.id LIKE @pattern ESCAPE '\\' OR a.alias LIKE @pattern ESCAPE '\\' OR a.root_email LIKE @pattern ESCAPE '\\' OR a.organisation LIKE @pattern ESCAPE '\\'`;
+
+/** One account with its halves' state and assignments. */
+export function getAccount(ctx: CustodyContext, accountId: string): AccountSummary {
+  const row = ctx.db.prepare(`${LIST_SELECT} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
+  if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault.`, { accountId });
+  return summaries(ctx, [row])[0]!;
+}
+
+/** Lists accounts, optionally filtered by a case-insensitive substring of id, alias, root e-mail or organisation. */
+export function listAccounts(ctx: CustodyContext, query: { search: string; limit: number; offset: number }): { total: number; accounts: AccountSummary[] } {
+  const search = query.search.trim();
+  const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const total = (ctx.db.prepare(`SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern }) as { n: number }).n;
+  const rows = ctx.db
+    .prepare(`${LIST_SELECT} ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset`)
+    .all({ search, pattern, limit: query.limit, offset: query.offset }) as ListedRow[];
+  return { total, accounts: summaries(ctx, rows) };
+}
+
+function summaries(ctx: CustodyContext, rows: readonly ListedRow[]): AccountSummary[] {
+  const byAccount = new Map<string, { item: CustodyItem; custodianId: string }[]>();
+  if (rows.length > 0) {
+    const assigned = ctx.db
+      .prepare('SELECT account_id, item, custodian_id FROM custody_assignments WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY item, custodian_id')
+      .all(JSON.stringify(rows.map((r) => r.id))) as { account_id: string; item: CustodyItem; custodian_id: string }[];
+    for (const a of assigned) {
+      const list = byAccount.get(a.account_id) ?? [];
+      list.push({ item: a.item, custodianId: a.custodian_id });
+      byAccount.set(a.account_id, list);
+    }
+  }
+  return rows.map((r) => {
+    const password =
+      r.p_kind === null ? null : { kind: r.p_kind, generation: r.p_generation ?? 0, setAt: r.p_set_at ?? 0, rotationDue: r.p_rotation_due === 1, tokenSerial: null, tokenLocation: null };
+    const mfa =
+      r.m_kind === null
+        ? null
+        : { kind: r.m_kind, generation: r.m_generation ?? 0, setAt: r.m_set_at ?? 0, rotationDue: r.m_rotation_due === 1, tokenSerial: r.m_token_serial, tokenLocation: r.m_token_location };
+    return {
+      accountId: r.id,
+      alias: r.alias,
+      rootEmail: r.root_email,
+      organisation: r.organisation,
+      phone: r.phone,
+      notes: r.notes,
+      exclusiveCheckout: r.exclusive_checkout === 1,
+      rotateAfterCheckout: r.rotate_after_checkout === 1,
+      password,
+      mfa,
+      rotationDue: (password?.rotationDue ?? false) || (mfa?.rotationDue ?? false),
+      openCheckouts: r.open_checkouts,
+      assignments: byAccount.get(r.id) ?? [],
+    };
+  });
+}

@@ -1,0 +1,51 @@
+import { HalfkeyError } from '../../../shared/api/result';
+import type { JsonObject } from '../../../shared/journal/canonical';
+import type { SignedEntry } from '../../../shared/journal/entry';
+import type { Sodium } from '../../../shared/sodium';
+import type { Db } from '../database';
+import type { AppendInput } from '../journal/store';
+import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
+
+/**
+ * The parts of an open vault the custody service uses. `Vault` (vault-core) satisfies it; naming
+ * only these parts keeps custody's reach into the vault visible in one place.
+ */
+export interface CustodyVault {
+  readonly db: Db;
+  readonly journal: { append(input: AppendInput): SignedEntry };
+  readonly device: {
+    seal(plaintext: Uint8Array, aad: string): Uint8Array;
+    open(ciphertext: Uint8Array, aad: string): Uint8Array;
+  };
+  readonly options: { readonly separateOrganisations: boolean };
+  readonly custodians: {
+    list(): CustodianRecord[];
+    get(id: string): CustodianRecord | null;
+    unlocked(id: string): UnlockedCustodian;
+  };
+}
+
+/** What every custody operation runs against: the vault, the clock and libsodium. */
+export interface CustodyContext {
+  readonly vault: CustodyVault;
+  readonly db: Db;
+  readonly now: () => number;
+  readonly sodium: Sodium;
+}
+
+/** Appends one journal entry, joining the caller's open transaction; co-signed by the actor when there is one. */
+export function journal(ctx: CustodyContext, type: string, actor: UnlockedCustodian | null, account: string | null, data: JsonObject): void {
+  ctx.vault.journal.append({ type, actor: actor === null ? null : { id: actor.id, signer: actor.signer }, account, data });
+}
+
+/** The acting custodian, who must be unlocked in this session and not revoked. */
+export function actingCustodian(ctx: CustodyContext, id: string): UnlockedCustodian {
+  const custodian = ctx.vault.custodians.unlocked(id);
+  if (custodian.revoked) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${id} has been revoked and can no longer act in this vault.`);
+  return custodian;
+}
+
+/** A fresh random id: 16 bytes as 32 lowercase hex characters. */
+export function newId(ctx: CustodyContext): string {
+  return ctx.sodium.to_hex(ctx.sodium.randombytes_buf(16));
+}

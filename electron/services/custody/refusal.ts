@@ -1,0 +1,64 @@
+import { HalfkeyError, type ErrorCode } from '../../../shared/api/result';
+import type { PolicyDecision } from '../../../shared/policy/four-eyes';
+import type { UnlockedCustodian } from '../vault/custodians';
+import { journal, type CustodyContext } from './context';
+
+/** Why a custody action was refused: a four-eyes rule, or a custody condition (rotation due, exclusive checkout, …). */
+export interface RefusalFacts {
+  readonly action: string;
+  readonly accountId: string;
+  readonly item: string;
+  /** The custodian the refused action was about (the assignee, or the acting custodian). */
+  readonly custodianId: string;
+  readonly rule: number | string | null;
+  readonly ruleName: string;
+  readonly message: string;
+}
+
+/**
+ * Thrown inside a custody transaction to abort it. `refusable` catches it after the rollback,
+ * journals `custody.refused` in a transaction of its own, and throws the HalfkeyError, so a
+ * refused action leaves no change but always leaves its entry.
+ */
+export class Refusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly facts: RefusalFacts,
+  ) {
+    super(facts.message);
+    this.name = 'Refusal';
+  }
+
+  toError(): HalfkeyError {
+    const { rule, ruleName, item, accountId, action } = this.facts;
+    return new HalfkeyError(this.code, this.facts.message, { rule, ruleName, item, accountId, action });
+  }
+}
+
+/** Turns a policy decision into a Refusal (POLICY_REFUSED) unless it allows. */
+export function enforce(decision: PolicyDecision, action: string, custodianId: string): void {
+  if (decision.allowed) return;
+  throw new Refusal('POLICY_REFUSED', {
+    action,
+    accountId: decision.accountId,
+    item: decision.item,
+    custodianId,
+    rule: decision.rule,
+    ruleName: decision.ruleName,
+    message: decision.message,
+  });
+}
+
+/** Runs `change` in one transaction; a Refusal rolls it back, is journaled on its own, and surfaces as a HalfkeyError. */
+export function refusable<T>(ctx: CustodyContext, actor: UnlockedCustodian, change: () => T): T {
+  try {
+    return ctx.db.transaction(change).immediate();
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;
+    ctx.db.transaction(() => {
+      journal(ctx, 'custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message });
+    })();
+    throw error.toError();
+  }
+}
