@@ -24,6 +24,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Plain Node scripts (bootstrap, bundling, the CLI entry): Node's globals, no TypeScript.
+    files: ['**/*.{js,mjs,cjs}'],
+    languageOptions: {
+      globals: Object.fromEntries(['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', '__dirname', 'require', 'module'].map((g) => [g, 'readonly'])),
+    },
+  },
   layer(['shared/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', 'react', 'react-dom', 'react-dom/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.'),
   {
     files: ['shared/**/*.{ts,tsx}'],
