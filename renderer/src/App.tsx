@@ -11,7 +11,7 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [{ id: '
 function ViewContent({ view, reading }: { readonly view: View; readonly reading: StatusReading }): ReactElement {
   switch (view) {
     case 'vault':
-      return <VaultPanel status={reading.status} />;
+      return <VaultPanel status={reading.status} unavailable={reading.error !== null} />;
   }
 }
 

@@ -8,13 +8,14 @@ const MESSAGES: Readonly<Record<AppStatus['vault']['state'], { title: string; te
 };
 
 /** The vault screen's placeholder: says whether a vault exists and whether it is locked. */
-export function VaultPanel({ status }: { readonly status: AppStatus | null }): ReactElement {
+export function VaultPanel({ status, unavailable }: { readonly status: AppStatus | null; readonly unavailable: boolean }): ReactElement {
   const message = status === null ? null : MESSAGES[status.vault.state];
+  const waiting = unavailable ? 'The vault state could not be read: see the message in the status bar.' : 'Waiting for the vault state…';
   return (
     <section className="panel" aria-labelledby="vault-heading">
       <h2 id="vault-heading">Vault</h2>
       {message === null ? (
-        <p className="muted">Waiting for the vault state…</p>
+        <p className="muted">{waiting}</p>
       ) : (
         <>
           <p className={`vault-state vault-state-${status?.vault.state ?? 'none'}`}>{message.title}</p>
