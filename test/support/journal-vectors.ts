@@ -1,0 +1,85 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sodiumReady } from '../../shared/sodium';
+import { canonicalize } from '../../shared/journal/canonical';
+import { ed25519Signer, entryBodyOf, type SignedEntry } from '../../shared/journal/entry';
+import { merkleRoot } from '../../shared/journal/merkle';
+import { manifestSignatureMessage, type BundleManifest } from '../../shared/journal/bundle';
+import { openDatabase } from '../../electron/services/database';
+import { JournalStore } from '../../electron/services/journal/store';
+import { exportJournal } from '../../electron/services/journal/export';
+
+/** Where the committed vectors live. */
+export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/journal-vectors/', import.meta.url));
+
+/** Public test-vector seeds (documented in docs/journal-format.md; never used outside tests). */
+const SEEDS = { device: 0x01, alice: 0x02, bob: 0x03 } as const;
+const VAULT = '00112233445566778899aabbccddeeff';
+const START = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+export interface Vectors {
+  readonly bundle: string;
+  readonly expected: unknown;
+}
+
+/**
+ * Builds the test-vector journal deterministically (fixed seeds, fixed clock; Ed25519 signatures
+ * are deterministic) in a real SQLite file and exports it; returns the bundle text and the
+ * expected values a second implementation must reproduce.
+ */
+export async function buildVectors(): Promise<Vectors> {
+  const sodium = await sodiumReady();
+  const seed = (b: number) => sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(b));
+  const device = ed25519Signer(seed(SEEDS.device).privateKey);
+  const alice = { id: 'c-alice', signer: ed25519Signer(seed(SEEDS.alice).privateKey) };
+  const bob = { id: 'c-bob', signer: ed25519Signer(seed(SEEDS.bob).privateKey) };
+  const dir = mkdtempSync(join(tmpdir(), 'halfkey-vectors-'));
+  const db = openDatabase(join(dir, 'vault.db'));
+  try {
+    let clock = START;
+    const store = JournalStore.open(db, { deviceSigner: device, now: () => (clock += 1_000), checkpointEvery: 4, heartbeatMs: 60_000 });
+    store.init(VAULT, { name: 'test vectors' });
+    store.append({ type: 'session.started', data: { client: 'app' } });
+    for (const [c, role, org] of [[alice, 'password-custodian', 'Provider'], [bob, 'mfa-custodian', 'Customer']] as const) {
+      store.append({ type: 'custodian.enrolled', actor: c, data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey } });
+    }
+    store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' } });
+    store.append({ type: 'checkout.closed', actor: alice, account: '123456789012', data: { item: 'password' } });
+    store.append({ type: 'custodian.revoked', actor: alice, data: { signingKey: bob.signer.publicKey, reason: 'left the team' } });
+    store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
+    const out = join(dir, 'bundle.hkj');
+    exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });
+    const bundle = readFileSync(out, 'utf8');
+    const entries = [...store.read({})];
+    const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as { manifest: BundleManifest; signature: { key: string; sig: string } };
+    const expected = {
+      seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32) },
+      publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey },
+      vault: VAULT,
+      genesisCanonical: canonicalize(entryBodyOf(entries[0]!)),
+      entries: entries.map((e: SignedEntry) => ({ seq: e.seq, type: e.type, hash: e.hash, sigs: e.sigs.map((s) => s.sig) })),
+      checkpoints: entries
+        .filter((e) => e.type === 'checkpoint')
+        .map((e) => ({ seq: e.seq, size: e.data.size, root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))) })),
+      manifest: {
+        signedBytesSha256: sodium.to_hex(sodium.crypto_hash_sha256(manifestSignatureMessage(manifestRecord.manifest))),
+        signature: manifestRecord.signature.sig,
+        head: manifestRecord.manifest.head,
+      },
+    };
+    return { bundle, expected };
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `npx tsx test/support/journal-vectors.ts --write` regenerates the committed fixture files. */
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv.includes('--write')) {
+  const v = await buildVectors();
+  writeFileSync(join(VECTORS_DIR, 'bundle.hkj'), v.bundle);
+  writeFileSync(join(VECTORS_DIR, 'expected.json'), `${JSON.stringify(v.expected, null, 2)}\n`);
+  process.stdout.write(`wrote ${VECTORS_DIR}\n`);
+}

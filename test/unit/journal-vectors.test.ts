@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sodiumReady } from '../../shared/sodium';
+import { verifyBundleFile } from '../../electron/services/journal/bundle-file';
+import { VECTORS_DIR, buildVectors, type Vectors } from '../support/journal-vectors';
+
+const SPEC = fileURLToPath(new URL('../../docs/journal-format.md', import.meta.url));
+const BUNDLE = join(VECTORS_DIR, 'bundle.hkj');
+const EXPECTED = join(VECTORS_DIR, 'expected.json');
+const PYTHON_VERIFIER = join(VECTORS_DIR, 'verify_vectors.py');
+let regenerated: Vectors;
+
+beforeAll(async () => {
+  await sodiumReady();
+  regenerated = await buildVectors();
+});
+
+const python = (...args: string[]) => spawnSync('python3', [PYTHON_VERIFIER, ...args], { encoding: 'utf8' });
+
+describe('journal test vectors', () => {
+  it('regenerating from the fixed seeds and clock reproduces the committed files byte for byte', () => {
+    expect(regenerated.bundle).toBe(readFileSync(BUNDLE, 'utf8'));
+    expect(`${JSON.stringify(regenerated.expected, null, 2)}\n`).toBe(readFileSync(EXPECTED, 'utf8'));
+  });
+
+  it('the vectors printed in docs/journal-format.md are the committed ones', () => {
+    const spec = readFileSync(SPEC, 'utf8');
+    const section = /<!-- journal-vectors:begin -->\n```json\n([\s\S]*?)\n```\n<!-- journal-vectors:end -->/.exec(spec);
+    expect(section, 'the spec must carry a journal-vectors section').not.toBeNull();
+    expect(JSON.parse(section![1]!)).toEqual(JSON.parse(readFileSync(EXPECTED, 'utf8')));
+  });
+
+  it('the TypeScript bundle verifier accepts the vectors', async () => {
+    const report = await verifyBundleFile(BUNDLE);
+    expect(report.failures).toEqual([]);
+    expect(report.entries).toBe((regenerated.expected as { entries: unknown[] }).entries.length);
+  });
+
+  it('an independent Python verifier, written from the spec, accepts the vectors and checks every signature', () => {
+    const hasEd25519 = spawnSync('python3', ['-c', 'import cryptography']).status === 0;
+    const r = python(BUNDLE, EXPECTED);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(new RegExp(`^VALID: \\d+ entries \\(${hasEd25519 ? 'with Ed25519' : 'hash/chain/Merkle only'}\\)`));
+    expect(r.status).toBe(0);
+  });
+
+  it('the Python verifier rejects a tampered copy (so its VALID means something)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halfkey-vec-'));
+    try {
+      const lines = readFileSync(BUNDLE, 'utf8').split('\n');
+      const at = lines.findIndex((l) => l.includes('quarterly root login'));
+      const edited = join(dir, 'edited.hkj');
+      writeFileSync(edited, lines.map((l, i) => (i === at ? l.replace('quarterly', 'monthly') : l)).join('\n'));
+      const r1 = python(edited);
+      expect(r1.status).toBe(1);
+      expect(r1.stdout).toMatch(/INVALID: seq \d+: HASH_MISMATCH/);
+      const resigned = join(dir, 'sig.hkj');
+      writeFileSync(resigned, lines.map((l, i) => (i === at ? l.replace(/"sig":"([0-9a-f])/, (_, c: string) => `"sig":"${c === '0' ? '1' : '0'}`) : l)).join('\n'));
+      const r2 = python(resigned);
+      expect(r2.status).toBe(1);
+      expect(r2.stdout).toMatch(/BAD_SIGNATURE|PART_HASH_MISMATCH/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
