@@ -1,0 +1,18 @@
+// Child process of custody-crash.test.ts: opens the vault, unlocks one custodian, prints "ready",
+// then checks the password out, reveals it and checks it in, forever, until the parent kills it.
+import { CustodyService } from '../../electron/services/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
+import { Vault } from '../../electron/services/vault/vault';
+
+const { CRASH_VAULT_DIR, CRASH_CUSTODIAN, CRASH_PASSPHRASE, CRASH_ACCOUNT } = process.env;
+if (!CRASH_VAULT_DIR || !CRASH_CUSTODIAN || !CRASH_PASSPHRASE || !CRASH_ACCOUNT) throw new Error('CRASH_* environment variables are required');
+
+const vault = await Vault.open(CRASH_VAULT_DIR, await openKeytarKeychain());
+await vault.custodians.unlock(CRASH_CUSTODIAN, CRASH_PASSPHRASE);
+const custody = await CustodyService.open(vault);
+process.stdout.write('ready\n');
+for (let round = 0; ; round += 1) {
+  const out = custody.checkout(CRASH_CUSTODIAN, { accountId: CRASH_ACCOUNT, item: 'password', reason: `crash round ${round}`, leaseSeconds: 3600 });
+  await custody.reveal(CRASH_CUSTODIAN, out.checkoutId, 5);
+  custody.checkin(CRASH_CUSTODIAN, out.checkoutId);
+}
