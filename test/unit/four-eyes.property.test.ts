@@ -23,6 +23,8 @@ const IDS = ['c0', 'c1', 'c2', 'c3'] as const;
 type Op =
   | { readonly kind: 'enrol'; readonly id: string; readonly organisation: string; readonly role: string }
   | { readonly kind: 'set-role'; readonly id: string; readonly role: string }
+  // A half custodian re-enrolled in the other half's role: the path that reaches rules 1 and 2.
+  | { readonly kind: 'swap-half-role'; readonly id: string }
   | { readonly kind: 'assign'; readonly ref: CustodyRef }
   | { readonly kind: 'unassign'; readonly ref: CustodyRef }
   | { readonly kind: 'reassign'; readonly ref: CustodyRef; readonly to: string }
@@ -42,6 +44,7 @@ const ref = fc.record({ accountId: account, item, custodianId: id });
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('enrol' as const), id, organisation: fc.constantFrom(...ORGS), role }),
   { arbitrary: fc.record({ kind: fc.constant('set-role' as const), id, role }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant('swap-half-role' as const), id }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('assign' as const), ref }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('unassign' as const), ref }), weight: 3 },
   fc.record({ kind: fc.constant('reassign' as const), ref, to: id }),
@@ -82,6 +85,10 @@ function apply(policy: Policy, s: PolicyState, o: Op): { state: PolicyState; ref
     }
     case 'set-role':
       return { state: { ...s, custodians: s.custodians.map((c) => (c.id === o.id ? { ...c, role: o.role } : c)) } };
+    case 'swap-half-role': {
+      const swapped: Readonly<Record<string, string>> = { 'password-custodian': 'mfa-custodian', 'mfa-custodian': 'password-custodian' };
+      return { state: { ...s, custodians: s.custodians.map((c) => (c.id === o.id ? { ...c, role: swapped[c.role] ?? c.role } : c)) } };
+    }
     case 'assign': {
       const d = policy.assign(s, o.ref);
       return d.allowed ? { state: { ...s, assignments: withRow(s.assignments, o.ref) } } : { state: s, refused: d };
