@@ -100,6 +100,30 @@ describe('parseOtpauthUri refuses', () => {
   });
 });
 
+describe('parseOtpauthUri on arbitrary input', () => {
+  it('either returns checked parameters or throws OtpInputError, never anything else', () => {
+    const piece = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('otpauth://', 'totp/', 'hotp/', ':', '?', '&', '=', '#', '%', '%3A', '%E0', '+', 'secret=', 'issuer=', 'digits=', 'period=', 'algorithm=', SECRET, 'sha256'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const uri = pieces.join('');
+        try {
+          const p = parseOtpauthUri(uri);
+          expect(p.secret.length).toBeGreaterThanOrEqual(16);
+          expect([6, 7, 8]).toContain(p.digits);
+          expect(p.period).toBeGreaterThanOrEqual(15);
+          expect(p.period).toBeLessThanOrEqual(120);
+        } catch (error) {
+          expect(error).toBeInstanceOf(OtpInputError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('parseBase32Secret', () => {
   it('names the position of a bad character, counting from 1 in the text as typed', () => {
     expect(() => parseBase32Secret('GEZD GNB! GY3T QOJQ GEZD GNBV GY3T QOJQ')).toThrow('Character 9 of the secret is not a base32 character');
