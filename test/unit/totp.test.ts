@@ -146,6 +146,22 @@ describe('serializeTotpParams / deserializeTotpParams', () => {
     }
     expect(() => deserializeTotpParams(blob.slice(0, blob.length - 1))).toThrow(/malformed/);
   });
+
+  it('turns arbitrary bytes into checked parameters or OtpInputError, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.constantFrom(0, 1), (bytes, lead) => {
+        // Half the inputs start like a real blob (version 1) so decoding gets past the first byte.
+        const blob = lead === 1 && bytes.length > 0 ? Uint8Array.from(bytes, (b, i) => (i === 0 ? 1 : b)) : bytes;
+        try {
+          const p = deserializeTotpParams(blob);
+          expect(p.secret.length).toBeGreaterThanOrEqual(16);
+        } catch (error) {
+          expect(error).toBeInstanceOf(OtpInputError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('base32', () => {
