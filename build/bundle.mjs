@@ -15,6 +15,17 @@ export async function buildRenderer() {
   await build({ configFile: at('renderer/vite.config.ts'), logLevel: 'warn' });
 }
 
+/**
+ * The API's [method, channel] pairs, read from shared/api/contract.ts at build time. The bridge
+ * gets them as a constant instead of importing the contract: the contract's schemas pull in
+ * libsodium, whose WebAssembly the page's CSP (rightly) refuses to compile.
+ */
+export async function apiMethods() {
+  const { tsImport } = await import('tsx/esm/api');
+  const contract = await tsImport('../shared/api/contract.ts', import.meta.url);
+  return contract.CHANNEL_NAMES.map((channel) => [contract.methodName(channel), channel]);
+}
+
 /** Bundles electron/preview/bridge.ts into dist/preview/preview-bridge.js for the preview server. */
 export async function buildPreviewBridge() {
   const esbuild = await import('esbuild');
@@ -27,6 +38,7 @@ export async function buildPreviewBridge() {
     target: 'chrome120',
     sourcemap: false,
     minify: true,
+    define: { __HALFKEY_API_METHODS__: JSON.stringify(await apiMethods()) },
     logLevel: 'warning',
   });
 }
@@ -40,15 +52,30 @@ export function buildElectron() {
   return true;
 }
 
-/** Everything `npm run build` produces. */
-export async function buildAll() {
-  await buildRenderer();
-  await buildPreviewBridge();
-  const electron = buildElectron();
-  return { electron };
+/** The parts `npm run build` produces; `node build/bundle.mjs renderer preview` builds only those. */
+export const PARTS = ['renderer', 'preview', 'electron'];
+
+/** Builds the given parts (all by default); returns which were built. */
+export async function buildAll(parts = PARTS) {
+  const unknown = parts.filter((part) => !PARTS.includes(part));
+  if (unknown.length > 0) throw new Error(`unknown build part(s): ${unknown.join(', ')}; the parts are ${PARTS.join(', ')}`);
+  const built = [];
+  if (parts.includes('renderer')) {
+    await buildRenderer();
+    built.push('dist/renderer');
+  }
+  if (parts.includes('preview')) {
+    await buildPreviewBridge();
+    built.push('dist/preview');
+  }
+  if (parts.includes('electron')) {
+    built.push(buildElectron() ? 'dist/electron' : 'no dist/electron (build/bundle-electron.mjs is missing)');
+  }
+  return built;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { electron } = await buildAll();
-  process.stdout.write(`built dist/renderer, dist/preview${electron ? ', dist/electron' : ' (no build/bundle-electron.mjs yet: Electron bundles skipped)'}\n`);
+  const args = process.argv.slice(2);
+  const built = await buildAll(args.length > 0 ? args : PARTS);
+  process.stdout.write(`built ${built.join(', ')}\n`);
 }

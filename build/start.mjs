@@ -54,12 +54,19 @@ function runChild(command, args) {
 
 installIfMissing();
 const { buildAll } = await import('./bundle.mjs');
-say('building the renderer, the preview bridge and the Electron bundles');
-const { electron: electronBuilt } = await buildAll();
 const binary = electronBinary();
-if (binary && electronBuilt && existsSync(at('dist/electron/main.cjs'))) {
-  runChild(binary, [at('dist/electron/main.cjs'), ...process.argv.slice(2)]);
+if (binary) {
+  say('building the renderer and the Electron bundles');
+  const built = await buildAll(['renderer', 'electron']);
+  if (built.includes('dist/electron')) {
+    runChild(binary, [at('dist/electron/main.cjs'), ...process.argv.slice(2)]);
+  } else {
+    say('build/bundle-electron.mjs is missing: starting the preview instead');
+    await buildAll(['preview']);
+    runChild(process.execPath, ['--import', 'tsx', at('electron/preview/main.ts'), ...process.argv.slice(2)]);
+  }
 } else {
-  say(binary ? 'the Electron bundles are not built yet: starting the preview instead' : 'no Electron binary is installed here: starting the preview instead');
+  say('no Electron binary is installed here: building the renderer and the preview bridge, then starting the preview');
+  await buildAll(['renderer', 'preview']);
   runChild(process.execPath, ['--import', 'tsx', at('electron/preview/main.ts'), ...process.argv.slice(2)]);
 }

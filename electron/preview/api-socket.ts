@@ -2,7 +2,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import { fail, type ApiResult } from '../../shared/api/result';
 import type { ApiRouter } from '../router';
-import { authFrame, callFrame, CLOSE_UNAUTHENTICATED, type ServerFrame } from './protocol';
+import { z } from 'zod';
+import { CLOSE_UNAUTHENTICATED, type AuthFrame, type CallFrame, type ServerFrame } from './protocol';
+
+const authFrame: z.ZodType<AuthFrame> = z.object({ token: z.string().max(256) }).strict();
+const callFrame: z.ZodType<CallFrame> = z
+  .object({
+    id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    channel: z.string().max(128),
+    payload: z.unknown().optional(),
+  })
+  .strict();
 
 /** The one-time token: presented once, then gone. */
 export interface OneTimeToken {

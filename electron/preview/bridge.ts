@@ -3,12 +3,19 @@
  * served by the preview adapter. It plays the preload's part in plain Chromium: it defines
  * `window.halfkey` with one method per API channel, carried over a WebSocket to the router.
  */
-import { CHANNEL_NAMES, methodName, type Channel } from '../../shared/api/contract';
+import type { Channel } from '../../shared/api/contract';
 import type { HalfkeyApi } from '../../shared/api/bridge';
 import type { ApiError, ApiResult } from '../../shared/api/result';
 import { API_PATH, type ServerFrame } from './protocol';
 
 type Settle = (result: ApiResult<unknown>) => void;
+
+/**
+ * `[methodName(channel), channel]` for every channel, put in by build/bundle.mjs. Importing the
+ * contract here would bundle its schemas and, through them, libsodium's WebAssembly, which the
+ * CSP refuses to compile. The e2e test checks the result against the contract.
+ */
+declare const __HALFKEY_API_METHODS__: readonly (readonly [string, Channel])[];
 
 /** Reads the one-time token from `#token=…` and removes it from the address bar and history. */
 function takeToken(): string {
@@ -68,6 +75,6 @@ function connect(token: string): (channel: Channel, payload: unknown) => Promise
 
 const call = connect(takeToken());
 const api = Object.freeze(
-  Object.fromEntries(CHANNEL_NAMES.map((channel) => [methodName(channel), (request: unknown) => call(channel, request)])),
+  Object.fromEntries(__HALFKEY_API_METHODS__.map(([method, channel]) => [method, (request: unknown) => call(channel, request)])),
 ) as unknown as HalfkeyApi;
 Object.defineProperty(window, 'halfkey', { value: api, enumerable: true, writable: false, configurable: false });

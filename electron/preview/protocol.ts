@@ -1,25 +1,22 @@
-import { z } from 'zod';
 import type { ApiResult } from '../../shared/api/result';
 
 /**
  * The preview adapter's wire format over its WebSocket, shared by the server (Node) and the
  * page-side bridge (browser). The first client frame authenticates; every later frame is a call.
+ * Types and constants only: the bridge bundles this file, and the page should not carry zod.
  */
 
 /** The first frame a client sends: the one-time token from the link `npm start` printed. */
-export const authFrame = z.object({ token: z.string().max(256) }).strict();
+export interface AuthFrame {
+  readonly token: string;
+}
 
 /** Every later client frame: one API call, answered by a frame with the same id. */
-export const callFrame = z
-  .object({
-    id: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    channel: z.string().max(128),
-    payload: z.unknown().optional(),
-  })
-  .strict();
-
-export type AuthFrame = z.infer<typeof authFrame>;
-export type CallFrame = z.infer<typeof callFrame>;
+export interface CallFrame {
+  readonly id: number;
+  readonly channel: string;
+  readonly payload?: unknown;
+}
 
 /** Server → client. `id: null` answers a frame that had no usable id (malformed, or the auth frame). */
 export type ServerFrame = { readonly authenticated: true } | { readonly id: number | null; readonly result: ApiResult<unknown> };
