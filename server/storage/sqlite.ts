@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { MIGRATIONS_TABLE, serverMigrations } from './migrations';
-import { RelationalQueries, type SqlExecutor, type SqlValue } from './relational';
+import { RelationalQueries, type SqlExecutor } from './relational';
 import type { Storage, StorageQueries } from './storage';
 
 /**

@@ -117,6 +117,13 @@ export interface StorageQueries {
   sessionReviewer(tokenHash: string, now: number): Promise<string | null>;
 }
 
+/** Throws a message naming the problem when `url` is neither `sqlite:PATH` nor a postgres:// URL. */
+export function checkStorageUrl(url: string): 'sqlite' | 'postgres' {
+  if (url.startsWith('sqlite:') && url.length > 'sqlite:'.length) return 'sqlite';
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return 'postgres';
+  throw new Error(`--db must be sqlite:PATH or a postgres:// URL, not "${url.split(':')[0]}…"`);
+}
+
 /** Parses `--db`: `sqlite:PATH` or a `postgres://` URL (an optional `?schema=NAME` selects the schema). */
 export async function openStorage(url: string): Promise<Storage> {
   if (url.startsWith('sqlite:')) {

@@ -132,3 +132,9 @@ export const alarmSchema = z
   .strict();
 export const breakGlassItemSchema = z.object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 }).strict();
 export const acknowledgeRequestSchema = z.object({ device: hex64, seq }).strict();
+
+/** How a person compares server keys: SHA-256 of the public key, first 16 bytes in groups of four hex digits. */
+export function serverKeyFingerprint(serverKeyHex: string, sodium: Sodium = sodiumNow()): string {
+  const digest = sodium.to_hex(sodium.crypto_hash_sha256(sodium.from_hex(serverKeyHex))).slice(0, 32);
+  return digest.match(/.{4}/g)!.join(' ');
+}

@@ -1,0 +1,213 @@
+import { canonicalize } from '../shared/journal/canonical';
+import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../shared/journal/entry';
+import { ENTRY_TYPES } from '../shared/journal/entry-types';
+import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
+import type { Sodium } from '../shared/sodium';
+import type { Receipt, TreeHead } from '../shared/sync/receipt';
+import type { Cosignature, IngestResponse } from '../shared/sync/wire';
+import { WireFailure } from './errors';
+import { NodeSet, appendLeaves, inclusionProofs } from './merkle-log';
+import type { ServerSigner } from './server-key';
+import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
+
+/** Verifier findings the server records as alarms but does not refuse: they describe the device's history, not forgery. */
+const WARNING_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>(['TIME_BACKWARDS', 'MISSING_CHECKPOINT']);
+
+export interface IngestDeps {
+  readonly storage: Storage;
+  readonly signer: ServerSigner;
+  readonly sodium: Sodium;
+  readonly now: () => number;
+}
+
+/** Entries the break-glass review lists: emergency checkouts and explicit break-glass events. */
+export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean {
+  return (entry.type.startsWith('checkout.') && entry.data.breakGlass === true) || entry.type.startsWith('break-glass.');
+}
+
+type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks };
+
+/** Shape check, hash and signatures: CPU work done before the storage transaction starts. */
+function precheck(raw: readonly Record<string, unknown>[], device: string, sodium: Sodium): Offered[] {
+  const offered = raw.map((r, i): Offered => {
+    const seq = r.seq;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}].seq is not a sequence number`);
+    if (r.device !== device) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] names another device: a device uploads only its own journal`);
+    if (!Array.isArray(r.sigs) || typeof r.hash !== 'string') throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] has no hash or signatures`);
+    const entry = r as unknown as SignedEntry;
+    let hash: string;
+    try {
+      hash = sodium.to_hex(entryHashBytes(entry, sodium));
+    } catch (error) {
+      throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${error instanceof Error ? error.message : 'not canonical JSON'}`);
+    }
+    const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && verifyEntrySignature(hash, s, sodium));
+    return { entry, precomputed: { hash, signatures } };
+  });
+  for (let i = 1; i < offered.length; i++) {
+    if (offered[i]!.entry.seq !== offered[i - 1]!.entry.seq + 1) throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
+  }
+  return offered;
+}
+
+const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; held: unknown; offered: unknown } => ({
+  seq: held.seq,
+  held: JSON.parse(held.body) as unknown,
+  offered,
+});
+
+/** A fork or rollback found inside the transaction; recorded as an alarm after it rolls back. */
+class ChainConflict extends WireFailure {
+  constructor(
+    readonly kind: 'FORK' | 'ROLLBACK',
+    message: string,
+    readonly conflict: { seq: number; held: unknown; offered: unknown },
+  ) {
+    super(409, kind, message, conflict);
+  }
+}
+
+/**
+ * Ingests one batch for an authenticated device, atomically: resent entries are matched by
+ * (device, seq) and hash and get their original receipts back; new entries must continue the
+ * server's copy of the chain and pass the journal verifier; a different entry at a held seq is
+ * a fork or a rollback (409 with both entries, kept as an alarm). Accepted entries go into the
+ * org-wide log under one new signed tree head, and every receipt proves inclusion in it.
+ */
+export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[]): Promise<IngestResponse> {
+  const offered = precheck(raw, device.device, deps.sodium);
+  try {
+    return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered), { log: true });
+  } catch (error) {
+    if (error instanceof ChainConflict) {
+      await deps.storage.queries.insertAlarm({
+        device: device.device,
+        kind: error.kind,
+        seq: error.conflict.seq,
+        message: error.message,
+        evidence: JSON.stringify(error.conflict),
+        raisedAt: deps.now(),
+      });
+    }
+    throw error;
+  }
+}
+
+async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceId: string, offered: readonly Offered[]): Promise<IngestResponse> {
+  const { sodium, signer } = deps;
+  const now = deps.now();
+  const device = await tx.getDevice(deviceId);
+  if (device === null) throw new WireFailure(401, 'UNKNOWN_DEVICE', 'this device is not enrolled');
+  const headSeq = device.headSeq ?? -1;
+  const first = offered[0]!.entry.seq;
+  const last = offered[offered.length - 1]!.entry.seq;
+
+  // Entries the server already holds: identical ones are resends, anything else is a conflict.
+  const held = first <= headSeq ? await tx.entriesBySeq(deviceId, first, Math.min(last, headSeq)) : [];
+  const heldBySeq = new Map(held.map((e) => [e.seq, e]));
+  for (const o of offered) {
+    const h = heldBySeq.get(o.entry.seq);
+    if (h === undefined || h.hash === o.precomputed.hash) continue;
+    const parent = JSON.parse(h.body) as SignedEntry;
+    if (parent.prev === o.entry.prev) {
+      throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry));
+    }
+    throw new ChainConflict('FORK', `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`, evidenceOf(h, o.entry));
+  }
+
+  const fresh = offered.filter((o) => o.entry.seq > headSeq);
+  const receipts: Receipt[] = [];
+  let head = { seq: device.headSeq, hash: device.headHash };
+  const nodes = new NodeSet(tx, sodium);
+  if (fresh.length > 0) {
+    if (fresh[0]!.entry.seq !== headSeq + 1) {
+      throw new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
+    }
+    const verifier = new ChainVerifier(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState });
+    const warnings: VerificationFailure[] = [];
+    for (const o of fresh) {
+      if (o.entry.vault !== device.vault) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
+      const failures = verifier.push(o.entry, o.precomputed);
+      const hard = failures.filter((f) => !WARNING_CODES.has(f.code));
+      if (hard.length > 0) {
+        throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} fails verification: ${hard.map((f) => `${f.code} (${f.reason})`).join('; ')}`, { failures: hard.slice(0, 10) });
+      }
+      warnings.push(...failures);
+    }
+    const size = (await tx.latestTreeHead())?.size ?? 0;
+    const appended = await appendLeaves(size, fresh.map((o) => o.precomputed.hash), nodes, sodium);
+    const treeHead = signer.signTreeHead({ size: appended.size, root: appended.root, timestamp: now });
+    await tx.insertLogNodes(appended.nodes);
+    await tx.insertEntries(
+      fresh.map((o, i) => ({
+        device: deviceId,
+        seq: o.entry.seq,
+        hash: o.precomputed.hash,
+        type: o.entry.type,
+        time: o.entry.time,
+        actor: o.entry.actor,
+        body: canonicalize(o.entry),
+        logIndex: size + i,
+        receiptSize: appended.size,
+        receivedAt: now,
+        breakGlass: isBreakGlass(o.entry),
+      })),
+    );
+    await tx.insertTreeHead(treeHead);
+    await recordCustodianKeys(tx, device.vault, fresh.map((o) => o.entry));
+    for (const w of warnings) {
+      await tx.insertAlarm({ device: deviceId, kind: 'JOURNAL_WARNING', seq: w.seq, message: `${w.code}: ${w.reason}`, evidence: JSON.stringify(w), raisedAt: now });
+    }
+    const tail = fresh[fresh.length - 1]!;
+    await tx.setDeviceHead(deviceId, tail.entry.seq, tail.precomputed.hash, JSON.stringify(verifier.state()), now);
+    head = { seq: tail.entry.seq, hash: tail.precomputed.hash };
+    const proofs = await inclusionProofs(fresh.map((_, i) => size + i), appended.size, nodes);
+    fresh.forEach((o, i) => receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)));
+  } else {
+    await tx.touchDevice(deviceId, now);
+  }
+  receipts.unshift(...(await resentReceipts(tx, held, nodes)));
+  const cosignatures: Cosignature[] = offered
+    .filter((o) => o.entry.type === ENTRY_TYPES.checkpoint)
+    .map((o) => ({ seq: o.entry.seq, entryHash: o.precomputed.hash, signature: signer.cosignCheckpoint(o.precomputed.hash) }));
+  if (head.seq === null || head.hash === null) throw new WireFailure(409, 'SEQUENCE_GAP', 'the server holds nothing for this device yet; send from seq 0', { expected: 0 });
+  return { receipts, cosignatures, head: { seq: head.seq, hash: head.hash } };
+}
+
+const receiptOf = (device: string, seq: number, entryHash: string, logIndex: number, treeHead: TreeHead, inclusionProof: string[]): Receipt => ({
+  device,
+  seq,
+  entryHash,
+  logIndex,
+  treeHead,
+  inclusionProof,
+});
+
+/** Receipts of entries sent again: the same receipt as the first time (same head, same proof). */
+async function resentReceipts(tx: StorageQueries, held: readonly StoredEntry[], nodes: NodeSet): Promise<Receipt[]> {
+  const bySize = new Map<number, StoredEntry[]>();
+  for (const e of held) bySize.set(e.receiptSize, [...(bySize.get(e.receiptSize) ?? []), e]);
+  const out: Receipt[] = [];
+  for (const [size, group] of bySize) {
+    const treeHead = await tx.treeHeadAt(size);
+    if (treeHead === null) throw new Error(`tree head ${size} is missing from storage`);
+    const proofs = await inclusionProofs(group.map((e) => e.logIndex), size, nodes);
+    for (const e of group) out.push(receiptOf(e.device, e.seq, e.hash, e.logIndex, treeHead, proofs.get(e.logIndex)!));
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** Keeps the vault's custodian keys as its journal declares them; reviewers sign in with these. */
+async function recordCustodianKeys(tx: StorageQueries, vault: string, entries: readonly SignedEntry[]): Promise<void> {
+  const enrolled: CustodianKey[] = [];
+  for (const e of entries) {
+    const d = e.data;
+    if (e.type === ENTRY_TYPES.custodianEnrolled && typeof d.signingKey === 'string' && typeof d.custodian === 'string') {
+      enrolled.push({ vault, signingKey: d.signingKey, custodian: d.custodian, role: typeof d.role === 'string' ? d.role : '', source: 'journal' });
+    } else if (e.type === ENTRY_TYPES.custodianRevoked && typeof d.signingKey === 'string') {
+      if (enrolled.length > 0) await tx.insertCustodianKeys(enrolled.splice(0));
+      await tx.revokeCustodianKey(vault, d.signingKey);
+    }
+  }
+  if (enrolled.length > 0) await tx.insertCustodianKeys(enrolled);
+}

@@ -1,0 +1,130 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Sodium } from '../shared/sodium';
+import type { Receipt } from '../shared/sync/receipt';
+import { acknowledgeRequestSchema, challengeRequestSchema, reviewerChallengeMessage, sessionRequestSchema } from '../shared/sync/wire';
+import { WireFailure } from './errors';
+import { parseBody } from './http-body';
+import { NodeSet, inclusionProofs } from './merkle-log';
+import type { ServerSigner } from './server-key';
+import type { Storage } from './storage/storage';
+import { hashToken, newToken } from './tokens';
+
+const CHALLENGE_TTL_MS = 2 * 60_000;
+/** Reviewer sessions are short: a stolen token is worth little. */
+export const SESSION_TTL_MS = 15 * 60_000;
+const EXPORT_PAGE = 500;
+
+/** Format name of the reviewer's org-wide export (JSON lines; docs/sync-protocol.md). */
+export const SERVER_EXPORT_FORMAT = 'halfkey-server-export';
+
+interface ReviewerDeps {
+  readonly storage: Storage;
+  readonly signer: ServerSigner;
+  readonly sodium: Sodium;
+  readonly now: () => number;
+  readonly limitByAddress: (request: FastifyRequest) => void;
+}
+
+/** Challenge–response sign-in with a custodian reviewer key, then the reviewer's read-and-acknowledge views. */
+export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps): void {
+  const { storage, sodium, now } = deps;
+  const q = storage.queries;
+
+  const reviewer = async (request: FastifyRequest): Promise<string> => {
+    const auth = request.headers.authorization;
+    const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : null;
+    if (token === null || token.length === 0 || token.length > 128) throw new WireFailure(401, 'SESSION_INVALID', 'reviewer endpoints need "Authorization: Bearer <session token>"');
+    const key = await q.sessionReviewer(hashToken(token, sodium), now());
+    if (key === null) throw new WireFailure(401, 'SESSION_INVALID', 'the reviewer session is unknown or expired: sign in again');
+    if (!(await q.isReviewerKey(key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is no longer a reviewer of any enrolled vault');
+    return key;
+  };
+
+  app.post('/v1/reviewer/challenge', async (request) => {
+    deps.limitByAddress(request);
+    const body = parseBody(challengeRequestSchema, request.body);
+    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is not a reviewer enrolled in any vault journal the server holds');
+    const challenge = sodium.to_hex(sodium.randombytes_buf(32));
+    const expiresAt = now() + CHALLENGE_TTL_MS;
+    await q.insertChallenge(challenge, body.key, expiresAt);
+    return { challenge, expiresAt };
+  });
+
+  app.post('/v1/reviewer/session', async (request) => {
+    deps.limitByAddress(request);
+    const body = parseBody(sessionRequestSchema, request.body);
+    const owner = await q.consumeChallenge(body.challenge, now());
+    if (owner === null || owner !== body.key) throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge is unknown, used, expired or was issued to another key');
+    let valid = false;
+    try {
+      valid = sodium.crypto_sign_verify_detached(sodium.from_hex(body.signature), reviewerChallengeMessage(body.challenge, sodium), sodium.from_hex(body.key));
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge signature does not verify under this key');
+    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is not a reviewer');
+    const token = newToken(sodium);
+    const expiresAt = now() + SESSION_TTL_MS;
+    await q.insertSession(hashToken(token, sodium), body.key, expiresAt);
+    request.log.info({ reviewer: body.key.slice(0, 16) }, 'reviewer signed in');
+    return { token, expiresAt };
+  });
+
+  app.get('/v1/reviewer/devices', async (request) => {
+    await reviewer(request);
+    const [devices, alarms] = await Promise.all([q.listDevices(), q.alarmCounts()]);
+    return {
+      devices: devices.map((d) => ({
+        device: d.device,
+        vault: d.vault,
+        enrolledAt: d.enrolledAt,
+        revokedAt: d.revokedAt,
+        lastSeen: d.lastSeen,
+        lastSeq: d.headSeq,
+        alarms: alarms.get(d.device) ?? 0,
+      })),
+    };
+  });
+
+  app.get('/v1/reviewer/alarms', async (request) => {
+    await reviewer(request);
+    return { alarms: (await q.listAlarms(null)).map((a) => ({ ...a, evidence: JSON.parse(a.evidence) as unknown })) };
+  });
+
+  app.get('/v1/reviewer/break-glass', async (request) => {
+    await reviewer(request);
+    const items = await q.unacknowledgedBreakGlass(1000);
+    return { items: items.map((e) => ({ device: e.device, seq: e.seq, type: e.type, time: e.time, actor: e.actor, hash: e.hash })) };
+  });
+
+  app.post('/v1/reviewer/break-glass/ack', async (request) => {
+    const key = await reviewer(request);
+    const body = parseBody(acknowledgeRequestSchema, request.body);
+    const [entry] = await q.entriesBySeq(body.device, body.seq, body.seq);
+    if (entry === undefined || !entry.breakGlass) throw new WireFailure(404, 'NOT_FOUND', 'there is no break-glass entry at that device and seq');
+    const fresh = await q.acknowledge(body.device, body.seq, key, now());
+    return { acknowledged: true, already: !fresh };
+  });
+
+  app.get('/v1/reviewer/export', async (request, reply) => {
+    await reviewer(request);
+    const head = await q.latestTreeHead();
+    if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: nothing to export');
+    reply.type('application/x-ndjson');
+    return reply.send(Readable.from(exportLines(deps, head)));
+  });
+}
+
+/** The export: a header with the signed tree head, then every entry in log order with its receipt under that head. */
+async function* exportLines(deps: ReviewerDeps, head: Receipt['treeHead']): AsyncGenerator<string> {
+  yield `${JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: 1, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
+  for (let from = 0; from < head.size; from += EXPORT_PAGE) {
+    const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter((e) => e.logIndex < head.size);
+    const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries, deps.sodium));
+    for (const e of page) {
+      const receipt: Receipt = { device: e.device, seq: e.seq, entryHash: e.hash, logIndex: e.logIndex, treeHead: head, inclusionProof: proofs.get(e.logIndex)! };
+      yield `{"kind":"entry","entry":${e.body},"receipt":${JSON.stringify(receipt)}}\n`;
+    }
+  }
+}
