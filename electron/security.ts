@@ -39,7 +39,8 @@ export function isAppUrl(url: string): boolean {
   return (
     parsed !== null &&
     parsed.protocol === `${APP_SCHEME}:` &&
-    parsed.hostname === APP_HOST &&
+    // Chromium lower-cases a standard scheme's host; Node's parser does not for unknown schemes.
+    parsed.hostname.toLowerCase() === APP_HOST &&
     parsed.port === '' &&
     parsed.username === '' &&
     parsed.password === ''

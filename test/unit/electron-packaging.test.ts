@@ -1,0 +1,107 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/config/config';
+import { DebugLogger } from 'builder-util/out/DebugLogger';
+import type { Metafile } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleElectron } from '../../build/bundle-electron.mjs';
+
+const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+let out: string;
+let bundles: { readonly main: Metafile; readonly preload: Metafile };
+
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'halfkey-bundle-'));
+  bundles = await bundleElectron({ outdir: out });
+});
+
+afterAll(() => {
+  rmSync(out, { recursive: true, force: true });
+});
+
+const ownInputs = (meta: Metafile): string[] => Object.keys(meta.inputs).filter((input) => !input.startsWith('node_modules/'));
+
+describe('Electron bundles (esbuild metafiles)', () => {
+  it('main.cjs is built from electron/main.ts and never includes the preview adapter', () => {
+    const inputs = Object.keys(bundles.main.inputs);
+    expect(inputs).toContain('electron/main.ts');
+    expect(inputs).toContain('electron/ipc-adapter.ts');
+    expect(inputs.filter((input) => input.startsWith('electron/preview/') || input.includes('/electron/preview/'))).toEqual([]);
+    expect(existsSync(join(out, 'main.cjs'))).toBe(true);
+  });
+
+  it('main.cjs leaves the native modules to node_modules instead of bundling them', () => {
+    const inputs = Object.keys(bundles.main.inputs);
+    for (const native of ['better-sqlite3', 'keytar']) {
+      expect(inputs.some((input) => input.startsWith(`node_modules/${native}/`)), native).toBe(false);
+    }
+    const code = readFileSync(join(out, 'main.cjs'), 'utf8');
+    expect(code).toMatch(/require\("better-sqlite3"\)/);
+    expect(code).toMatch(/require\("electron"\)/);
+  });
+
+  it('copies each bundled service migrations folder to where its rewritten module URL points', () => {
+    const code = readFileSync(join(out, 'main.cjs'), 'utf8');
+    expect(code).not.toContain('import.meta');
+    const withMigrations = ownInputs(bundles.main).filter((input) => existsSync(join(projectRoot, dirname(input), 'migrations')));
+    expect(withMigrations.length).toBeGreaterThan(0);
+    for (const input of withMigrations) {
+      const source = readdirSync(join(projectRoot, dirname(input), 'migrations')).filter((f) => f.endsWith('.sql'));
+      expect(readdirSync(join(out, dirname(input), 'migrations')), input).toEqual(expect.arrayContaining(source));
+    }
+  });
+
+  it('preload.cjs is one file whose only external is electron, carrying no schemas or crypto', () => {
+    expect(Object.keys(bundles.preload.outputs)).toHaveLength(1);
+    const inputs = Object.keys(bundles.preload.inputs);
+    expect(inputs).toContain('electron/preload.ts');
+    expect(inputs.filter((input) => input.startsWith('node_modules/'))).toEqual([]);
+    expect(inputs.filter((input) => input.startsWith('shared/api/channels/') || input.includes('sodium'))).toEqual([]);
+    const code = readFileSync(join(out, 'preload.cjs'), 'utf8');
+    const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    expect(required).toEqual(['electron']);
+  });
+});
+
+describe('electron-builder.yml', () => {
+  let config: Awaited<ReturnType<typeof getConfig>>;
+  beforeAll(async () => {
+    config = await getConfig(projectRoot, join(projectRoot, 'electron-builder.yml'), null);
+  });
+
+  it("passes electron-builder's own schema validation", async () => {
+    await expect(validateConfiguration(config, new DebugLogger(false))).resolves.toBeUndefined();
+  });
+
+  it('sets every fuse of the checklist', () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+  });
+
+  it('unpacks the native modules from the asar and ships only the bundles and the renderer', () => {
+    expect(config.asar).toBe(true);
+    expect(config.asarUnpack).toEqual(['**/node_modules/{better-sqlite3,keytar}/**']);
+    // getConfig normalises `files` to file sets ({ filter: [...] }); collect every pattern.
+    const sets = [config.files].flat();
+    const patterns = sets.flatMap((set) => (typeof set === 'string' ? [set] : [set?.filter ?? []].flat()));
+    expect(patterns).toEqual(expect.arrayContaining(['package.json', 'dist/electron/**/*', 'dist/renderer/**/*', '!electron/**', '!dist/preview/**']));
+    expect(patterns.filter((p) => !p.startsWith('!')).sort()).toEqual(['dist/electron/**/*', 'dist/renderer/**/*', 'package.json']);
+  });
+
+  it('names the app and targets AppImage and deb, dmg, and nsis', () => {
+    expect(config.productName).toBe('Halfkey');
+    expect(config.appId).toMatch(/^[a-z0-9.]+$/);
+    expect(config.linux?.target).toEqual(['AppImage', 'deb']);
+    expect(config.mac?.target).toEqual(['dmg']);
+    expect(config.win?.target).toEqual(['nsis']);
+  });
+});
