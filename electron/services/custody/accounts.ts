@@ -1,7 +1,7 @@
 import { accountInputSchema, type AccountSummary } from '../../../shared/api/channels/custody';
 import { HalfkeyError } from '../../../shared/api/result';
 import type { CustodyItem } from '../../../shared/policy/four-eyes';
-import { actingCustodian, journal, type CustodyContext } from './context';
+import { actingCustodian, journal, statement, type CustodyContext } from './context';
 
 /** An account row as stored. */
 export interface AccountRow {
@@ -29,19 +29,19 @@ export interface HalfRow {
 
 /** The account or a NOT_FOUND error naming it. */
 export function requireAccount(ctx: CustodyContext, accountId: string): AccountRow {
-  const row = ctx.db.prepare('SELECT * FROM custody_accounts WHERE id = ?').get(accountId) as AccountRow | undefined;
+  const row = statement(ctx, 'SELECT * FROM custody_accounts WHERE id = ?').get(accountId) as AccountRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault; add it first.`, { accountId });
   return row;
 }
 
 /** The half's row, or null if it has never been set. */
 export function findHalf(ctx: CustodyContext, accountId: string, item: 'password' | 'mfa'): HalfRow | null {
-  return (ctx.db.prepare('SELECT * FROM custody_halves WHERE account_id = ? AND item = ?').get(accountId, item) as HalfRow | undefined) ?? null;
+  return (statement(ctx, 'SELECT * FROM custody_halves WHERE account_id = ? AND item = ?').get(accountId, item) as HalfRow | undefined) ?? null;
 }
 
 /** Custodian ids assigned an item of an account. */
 export function assigneesOf(ctx: CustodyContext, accountId: string, item: CustodyItem): string[] {
-  return (ctx.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ? ORDER BY custodian_id').all(accountId, item) as { custodian_id: string }[]).map(
+  return (statement(ctx, 'SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ? ORDER BY custodian_id').all(accountId, item) as { custodian_id: string }[]).map(
     (r) => r.custodian_id,
   );
 }
@@ -58,11 +58,10 @@ export function addAccount(ctx: CustodyContext, by: string, input: unknown): Acc
   }
   const a = parsed.data;
   ctx.db.transaction(() => {
-    if (ctx.db.prepare('SELECT 1 FROM custody_accounts WHERE id = ?').get(a.accountId)) {
+    if (statement(ctx, 'SELECT 1 FROM custody_accounts WHERE id = ?').get(a.accountId)) {
       throw new HalfkeyError('CONFLICT', `Account ${a.accountId} is already in this vault.`, { accountId: a.accountId });
     }
-    ctx.db
-      .prepare(
+    statement(ctx, 
         `INSERT INTO custody_accounts (id, alias, root_email, organisation, phone, notes, exclusive_checkout, rotate_after_checkout, created_at, created_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -107,7 +106,7 @@ const SEARCH_WHERE = `WHERE @search = '' OR a.id LIKE @pattern ESCAPE '\\' OR a.
 
 /** One account with its halves' state and assignments. */
 export function getAccount(ctx: CustodyContext, accountId: string): AccountSummary {
-  const row = ctx.db.prepare(`${LIST_SELECT} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
+  const row = statement(ctx, `${LIST_SELECT} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault.`, { accountId });
   return summaries(ctx, [row])[0]!;
 }
@@ -116,9 +115,8 @@ export function getAccount(ctx: CustodyContext, accountId: string): AccountSumma
 export function listAccounts(ctx: CustodyContext, query: { search: string; limit: number; offset: number }): { total: number; accounts: AccountSummary[] } {
   const search = query.search.trim();
   const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const total = (ctx.db.prepare(`SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern }) as { n: number }).n;
-  const rows = ctx.db
-    .prepare(`${LIST_SELECT} ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset`)
+  const total = (statement(ctx, `SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern }) as { n: number }).n;
+  const rows = statement(ctx, `${LIST_SELECT} ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset`)
     .all({ search, pattern, limit: query.limit, offset: query.offset }) as ListedRow[];
   return { total, accounts: summaries(ctx, rows) };
 }
@@ -126,8 +124,7 @@ export function listAccounts(ctx: CustodyContext, query: { search: string; limit
 function summaries(ctx: CustodyContext, rows: readonly ListedRow[]): AccountSummary[] {
   const byAccount = new Map<string, { item: CustodyItem; custodianId: string }[]>();
   if (rows.length > 0) {
-    const assigned = ctx.db
-      .prepare('SELECT account_id, item, custodian_id FROM custody_assignments WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY item, custodian_id')
+    const assigned = statement(ctx, 'SELECT account_id, item, custodian_id FROM custody_assignments WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY item, custodian_id')
       .all(JSON.stringify(rows.map((r) => r.id))) as { account_id: string; item: CustodyItem; custodian_id: string }[];
     for (const a of assigned) {
       const list = byAccount.get(a.account_id) ?? [];

@@ -2,7 +2,7 @@ import { HalfkeyError } from '../../../shared/api/result';
 import { checkCheckout } from '../../../shared/policy/four-eyes';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { findHalf, requireAccount, type AccountRow, type HalfRow } from './accounts';
-import { actingCustodian, journal, newId, type CustodyContext } from './context';
+import { actingCustodian, journal, newId, statement, type CustodyContext } from './context';
 import { policyStateFor, recordSeen } from './policy-state';
 import { enforce, refusable, Refusal } from './refusal';
 import { sealedBlob, type SecretHalf } from './sealing';
@@ -55,7 +55,7 @@ function checkOpen(ctx: CustodyContext, actor: UnlockedCustodian, account: Accou
   }
   const exclusive = account.exclusive_checkout === 1 || half.kind === 'hardware-token';
   if (exclusive) {
-    const open = ctx.db.prepare('SELECT custodian_id FROM custody_checkouts WHERE account_id = ? AND item = ? AND closed_at IS NULL LIMIT 1').get(accountId, item) as
+    const open = statement(ctx, 'SELECT custodian_id FROM custody_checkouts WHERE account_id = ? AND item = ? AND closed_at IS NULL LIMIT 1').get(accountId, item) as
       | { custodian_id: string }
       | undefined;
     if (open) {
@@ -82,8 +82,7 @@ function openCheckout(ctx: CustodyContext, actor: UnlockedCustodian, request: Ch
   const openedAt = ctx.now();
   const leaseUntil = openedAt + request.leaseSeconds * 1000;
   const token = half.kind === 'hardware-token';
-  ctx.db
-    .prepare(
+  statement(ctx, 
       `INSERT INTO custody_checkouts (id, account_id, item, custodian_id, hardware_token, reason, ticket, opened_at, lease_until)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
@@ -141,7 +140,7 @@ export function tokenCheckout(ctx: CustodyContext, by: string, request: Omit<Che
 
 /** The checkout, which must belong to the acting custodian. */
 export function requireCheckout(ctx: CustodyContext, actor: UnlockedCustodian, checkoutId: string, action: string): CheckoutRow {
-  const row = ctx.db.prepare('SELECT * FROM custody_checkouts WHERE id = ?').get(checkoutId) as CheckoutRow | undefined;
+  const row = statement(ctx, 'SELECT * FROM custody_checkouts WHERE id = ?').get(checkoutId) as CheckoutRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no checkout ${checkoutId}.`, { checkoutId });
   if (row.custodian_id !== actor.id) {
     throw new Refusal('NOT_PERMITTED', {
@@ -166,11 +165,11 @@ export function requireLive(ctx: CustodyContext, row: CheckoutRow): void {
 }
 
 function close(ctx: CustodyContext, row: CheckoutRow, kind: 'checked-in' | 'expired'): boolean {
-  ctx.db.prepare('UPDATE custody_checkouts SET closed_at = ?, close_kind = ? WHERE id = ?').run(ctx.now(), kind, row.id);
+  statement(ctx, 'UPDATE custody_checkouts SET closed_at = ?, close_kind = ? WHERE id = ?').run(ctx.now(), kind, row.id);
   const account = requireAccount(ctx, row.account_id);
   // Rotation after checkout applies to the password: once it has left the vault, it is due for a new one.
   const rotationDue = row.item === 'password' && account.rotate_after_checkout === 1;
-  if (rotationDue) ctx.db.prepare("UPDATE custody_halves SET rotation_due = 1 WHERE account_id = ? AND item = 'password'").run(row.account_id);
+  if (rotationDue) statement(ctx, "UPDATE custody_halves SET rotation_due = 1 WHERE account_id = ? AND item = 'password'").run(row.account_id);
   return rotationDue;
 }
 
@@ -182,7 +181,7 @@ export function checkin(ctx: CustodyContext, by: string, checkoutId: string, loc
     if (row.closed_at !== null) throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is already closed (${row.close_kind ?? 'closed'}).`, { checkoutId });
     if (location !== undefined) {
       if (row.hardware_token !== 1) throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is not of a hardware token; use checkin.`, { checkoutId });
-      ctx.db.prepare("UPDATE custody_halves SET token_location = ? WHERE account_id = ? AND item = 'mfa'").run(location, row.account_id);
+      statement(ctx, "UPDATE custody_halves SET token_location = ? WHERE account_id = ? AND item = 'mfa'").run(location, row.account_id);
     }
     const rotationDue = close(ctx, row, 'checked-in');
     journal(ctx, 'checkout.closed', actor, row.account_id, { checkout: checkoutId, item: row.item, rotationDue, ...(location !== undefined ? { tokenLocation: location } : {}) });
@@ -192,7 +191,7 @@ export function checkin(ctx: CustodyContext, by: string, checkoutId: string, loc
 
 /** Closes every checkout whose lease has run out, journaling `lease.expired` for each (by the device); returns how many. */
 export function sweepLeases(ctx: CustodyContext): number {
-  const due = () => ctx.db.prepare('SELECT * FROM custody_checkouts WHERE closed_at IS NULL AND lease_until <= ?').all(ctx.now()) as CheckoutRow[];
+  const due = () => statement(ctx, 'SELECT * FROM custody_checkouts WHERE closed_at IS NULL AND lease_until <= ?').all(ctx.now()) as CheckoutRow[];
   if (due().length === 0) return 0;
   return ctx.db.transaction(() => {
     // Read again inside the transaction: another process may have swept them meanwhile.

@@ -2,6 +2,7 @@ import { HalfkeyError } from '../../../shared/api/result';
 import type { JsonObject } from '../../../shared/journal/canonical';
 import type { SignedEntry } from '../../../shared/journal/entry';
 import type { Sodium } from '../../../shared/sodium';
+import type Database from 'better-sqlite3';
 import type { Db } from '../database';
 import type { AppendInput } from '../journal/store';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
@@ -48,4 +49,21 @@ export function actingCustodian(ctx: CustodyContext, id: string): UnlockedCustod
 /** A fresh random id: 16 bytes as 32 lowercase hex characters. */
 export function newId(ctx: CustodyContext): string {
   return ctx.sodium.to_hex(ctx.sodium.randombytes_buf(16));
+}
+
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement for this database, compiled once and reused (custody's hot paths run a dozen per call). */
+export function statement(ctx: CustodyContext, sql: string): Database.Statement {
+  let cache = statements.get(ctx.db);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(ctx.db, cache);
+  }
+  let prepared = cache.get(sql);
+  if (prepared === undefined) {
+    prepared = ctx.db.prepare(sql);
+    cache.set(sql, prepared);
+  }
+  return prepared;
 }

@@ -3,7 +3,7 @@ import { HalfkeyError } from '../../../shared/api/result';
 import { checkAssignment, checkCheckout, type CustodyItem } from '../../../shared/policy/four-eyes';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { assigneesOf, findHalf, requireAccount } from './accounts';
-import { actingCustodian, journal, type CustodyContext } from './context';
+import { actingCustodian, journal, statement, type CustodyContext } from './context';
 import { policyStateFor, recordSeen } from './policy-state';
 import { enforce, refusable, Refusal } from './refusal';
 import { openHalf, sealedBlob, sealHalf, type SecretHalf } from './sealing';
@@ -77,8 +77,7 @@ export function replaceHalf(ctx: CustodyContext, actor: UnlockedCustodian, chang
       throw new HalfkeyError('CONFLICT', `No custodian is assigned the ${item} half of account ${accountId}; assign one first so the secret can be sealed to them.`, { accountId, item });
     }
     const generation = (existing?.generation ?? 0) + 1;
-    ctx.db
-      .prepare(
+    statement(ctx, 
         `INSERT INTO custody_halves (account_id, item, kind, generation, set_at, set_by, token_serial, token_location, rotation_due)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
          ON CONFLICT (account_id, item) DO UPDATE SET kind = excluded.kind, generation = excluded.generation, set_at = excluded.set_at,
@@ -86,7 +85,7 @@ export function replaceHalf(ctx: CustodyContext, actor: UnlockedCustodian, chang
       )
       .run(accountId, item, kind, generation, ctx.now(), actor.id, token?.serial ?? null, token?.location ?? null);
     // The retired generation's ciphertext goes: no one keeps a copy of an old secret.
-    ctx.db.prepare('DELETE FROM custody_sealed WHERE account_id = ? AND item = ?').run(accountId, item);
+    statement(ctx, 'DELETE FROM custody_sealed WHERE account_id = ? AND item = ?').run(accountId, item);
     const sealedTo: string[] = [];
     if (secret !== null) {
       for (const custodian of assignees) {
@@ -95,7 +94,7 @@ export function replaceHalf(ctx: CustodyContext, actor: UnlockedCustodian, chang
         sealedTo.push(custodian.id);
       }
     }
-    ctx.db.prepare('DELETE FROM custody_seen WHERE account_id = ? AND item = ?').run(accountId, item);
+    statement(ctx, 'DELETE FROM custody_seen WHERE account_id = ? AND item = ?').run(accountId, item);
     if (secret !== null) recordSeen(ctx, accountId, item, actor.id, generation, entryType === 'half.set' ? 'set' : 'rotate');
     journal(ctx, entryType, actor, accountId, {
       item,
@@ -168,8 +167,7 @@ export function assign(ctx: CustodyContext, by: string, request: { accountId: st
       });
     }
     if (!already) {
-      ctx.db
-        .prepare('INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)')
+      statement(ctx, 'INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)')
         .run(accountId, item, custodianId, ctx.now(), actor.id);
     }
     journal(ctx, already ? 'half.resealed' : 'custody.assigned', actor, accountId, { item, custodian: custodianId, sealed, resealedBy, generation: half?.generation ?? 0 });

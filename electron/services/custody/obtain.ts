@@ -47,7 +47,7 @@ async function useHalf<T>(
 ): Promise<T> {
   const actor = actingCustodian(ctx, by);
   sweepLeases(ctx);
-  const first = refusable(ctx, actor, () => validateUse(ctx, actor, checkoutId, item, action));
+  const first = refusable(ctx, actor, () => validateUse(ctx, actor, checkoutId, item, action), 'deferred');
   const secret = openHalf(ctx, first.row.account_id, item, actor, first.half.generation);
   let result: T;
   try {

@@ -1,5 +1,5 @@
 import type { CustodyItem, PolicyState } from '../../../shared/policy/four-eyes';
-import type { CustodyContext } from './context';
+import { statement, type CustodyContext } from './context';
 
 interface RefRow {
   item: CustodyItem;
@@ -13,8 +13,8 @@ interface RefRow {
  */
 export function policyStateFor(ctx: CustodyContext, accountId: string): PolicyState {
   const toRef = (r: RefRow) => ({ accountId, item: r.item, custodianId: r.custodian_id });
-  const assignments = ctx.db.prepare('SELECT item, custodian_id FROM custody_assignments WHERE account_id = ?').all(accountId) as RefRow[];
-  const seen = ctx.db.prepare('SELECT item, custodian_id FROM custody_seen WHERE account_id = ?').all(accountId) as RefRow[];
+  const assignments = statement(ctx, 'SELECT item, custodian_id FROM custody_assignments WHERE account_id = ?').all(accountId) as RefRow[];
+  const seen = statement(ctx, 'SELECT item, custodian_id FROM custody_seen WHERE account_id = ?').all(accountId) as RefRow[];
   return {
     separateOrganisations: ctx.vault.options.separateOrganisations,
     custodians: ctx.vault.custodians.list().map((c) => ({ id: c.id, organisation: c.organisation, role: c.role, name: c.name, revoked: c.revoked })),
@@ -25,7 +25,6 @@ export function policyStateFor(ctx: CustodyContext, accountId: string): PolicySt
 
 /** Records that a custodian obtained an item (reveal, copy, code, token, seed export); rule 2 reads these until the item rotates. */
 export function recordSeen(ctx: CustodyContext, accountId: string, item: CustodyItem, custodianId: string, generation: number, how: string): void {
-  ctx.db
-    .prepare('INSERT OR IGNORE INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, ?, ?, ?, ?, ?)')
+  statement(ctx, 'INSERT OR IGNORE INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, ?, ?, ?, ?, ?)')
     .run(accountId, item, custodianId, generation, ctx.now(), how);
 }

@@ -49,10 +49,15 @@ export function enforce(decision: PolicyDecision, action: string, custodianId: s
   });
 }
 
-/** Runs `change` in one transaction; a Refusal rolls it back, is journaled on its own, and surfaces as a HalfkeyError. */
-export function refusable<T>(ctx: CustodyContext, actor: UnlockedCustodian, change: () => T): T {
+/**
+ * Runs `change` in one transaction; a Refusal rolls it back, is journaled on its own, and surfaces
+ * as a HalfkeyError. Changes take the write lock up front (`immediate`), so the state the policy
+ * reads cannot move before the write; a read-only check (`deferred`) does not block other writers.
+ */
+export function refusable<T>(ctx: CustodyContext, actor: UnlockedCustodian, change: () => T, mode: 'immediate' | 'deferred' = 'immediate'): T {
   try {
-    return ctx.db.transaction(change).immediate();
+    const run = ctx.db.transaction(change);
+    return mode === 'immediate' ? run.immediate() : run.deferred();
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
     const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;

@@ -1,6 +1,6 @@
 import { HalfkeyError } from '../../../shared/api/result';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
-import type { CustodyContext } from './context';
+import { statement, type CustodyContext } from './context';
 
 /** A half that has a secret: the password or the TOTP seed. */
 export type SecretHalf = 'password' | 'mfa';
@@ -17,15 +17,13 @@ export function halfAad(accountId: string, item: SecretHalf, custodianId: string
 export function sealHalf(ctx: CustodyContext, accountId: string, item: SecretHalf, custodian: CustodianRecord, generation: number, secret: Uint8Array): void {
   const boxed = ctx.sodium.crypto_box_seal(secret, ctx.sodium.from_hex(custodian.boxKey));
   const blob = ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation));
-  ctx.db
-    .prepare('INSERT OR REPLACE INTO custody_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)')
+  statement(ctx, 'INSERT OR REPLACE INTO custody_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)')
     .run(accountId, item, custodian.id, generation, blob);
 }
 
 /** The sealed blob of a half for one custodian at the current generation, or null when none was sealed to them. */
 export function sealedBlob(ctx: CustodyContext, accountId: string, item: SecretHalf, custodianId: string, generation: number): Uint8Array | null {
-  const row = ctx.db
-    .prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ? AND generation = ?')
+  const row = statement(ctx, 'SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ? AND generation = ?')
     .get(accountId, item, custodianId, generation) as { blob: Uint8Array } | undefined;
   return row ? row.blob : null;
 }

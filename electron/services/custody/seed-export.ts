@@ -3,7 +3,7 @@ import { checkCheckout } from '../../../shared/policy/four-eyes';
 import { deserializeTotpParams } from '../../../shared/otp/totp';
 import { encodeBase32 } from '../../../shared/otp/base32';
 import { assigneesOf, findHalf, requireAccount } from './accounts';
-import { actingCustodian, journal, newId, type CustodyContext } from './context';
+import { actingCustodian, journal, newId, statement, type CustodyContext } from './context';
 import { policyStateFor, recordSeen } from './policy-state';
 import { enforce, refusable, Refusal } from './refusal';
 import { openHalf } from './sealing';
@@ -30,7 +30,7 @@ function requireTotpHalf(ctx: CustodyContext, accountId: string) {
 }
 
 function requireRequest(ctx: CustodyContext, requestId: string): ExportRow {
-  const row = ctx.db.prepare('SELECT * FROM custody_seed_exports WHERE id = ?').get(requestId) as ExportRow | undefined;
+  const row = statement(ctx, 'SELECT * FROM custody_seed_exports WHERE id = ?').get(requestId) as ExportRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no seed-export request ${requestId}.`, { requestId });
   if (row.expires_at <= ctx.now()) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has expired; make a new request.`, { requestId });
   if (row.collected_at !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has already been collected.`, { requestId });
@@ -49,8 +49,7 @@ export function requestSeedExport(ctx: CustodyContext, by: string, accountId: st
     enforce(checkCheckout(policyStateFor(ctx, accountId), { accountId, item: 'mfa', custodianId: actor.id }), 'seed-export-request', actor.id);
     const requestId = newId(ctx);
     const expiresAt = ctx.now() + SEED_EXPORT_TTL_MS;
-    ctx.db
-      .prepare('INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    statement(ctx, 'INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(requestId, accountId, actor.id, reason, ctx.now(), expiresAt, half.generation);
     journal(ctx, 'seed.export-requested', actor, accountId, { request: requestId, reason, expiresAt, generation: half.generation });
     return { requestId, expiresAt };
@@ -69,7 +68,7 @@ export function approveSeedExport(ctx: CustodyContext, by: string, requestId: st
     if (actor.role !== 'admin' && !assigneesOf(ctx, row.account_id, 'mfa').includes(actor.id)) {
       throw refuse('approver-role', `Custodian ${actor.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`);
     }
-    ctx.db.prepare('UPDATE custody_seed_exports SET approved_by = ?, approved_at = ? WHERE id = ?').run(actor.id, ctx.now(), requestId);
+    statement(ctx, 'UPDATE custody_seed_exports SET approved_by = ?, approved_at = ? WHERE id = ?').run(actor.id, ctx.now(), requestId);
     journal(ctx, 'seed.export-approved', actor, row.account_id, { request: requestId, requestedBy: row.requested_by });
     return { requestId, approvedBy: actor.id };
   });
@@ -88,7 +87,7 @@ export function collectSeedExport(ctx: CustodyContext, by: string, requestId: st
       const params = deserializeTotpParams(blob);
       const result = { otpauthUri: otpauthUri(params), base32: encodeBase32(params.secret) };
       ctx.sodium.memzero(params.secret);
-      ctx.db.prepare('UPDATE custody_seed_exports SET collected_at = ? WHERE id = ?').run(ctx.now(), requestId);
+      statement(ctx, 'UPDATE custody_seed_exports SET collected_at = ? WHERE id = ?').run(ctx.now(), requestId);
       recordSeen(ctx, row.account_id, 'mfa', actor.id, row.generation, 'seed-export');
       journal(ctx, 'seed.exported', actor, row.account_id, { request: requestId, approvedBy: row.approved_by, generation: row.generation });
       return result;
