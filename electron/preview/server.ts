@@ -8,7 +8,8 @@ import { CONTENT_SECURITY_POLICY } from '../security';
 import type { ApiRouter } from '../router';
 import { oneTimeToken, serveApiSocket } from './api-socket';
 import { API_PATH, BRIDGE_PATH, MAX_FRAME_BYTES } from './protocol';
-import { contentTypeOf, loadStaticFile, resolveStaticPath } from './static-files';
+import { contentTypeOf, resolveRendererFile } from '../renderer-files';
+import { loadStaticFile } from './static-files';
 
 /** Where and how to run the preview adapter. */
 export interface PreviewOptions {
@@ -84,7 +85,7 @@ export async function startPreview(options: PreviewOptions): Promise<PreviewServ
       if (!file) return respond(res, 500, 'The preview bridge is not built: run `npm run build`.\n');
       return respond(res, 200, file.body, contentTypeOf(bridgeFile));
     }
-    const found = await resolveStaticPath(options.rendererDir, path).catch(() => 'not-found' as const);
+    const found = await resolveRendererFile(options.rendererDir, path).catch(() => 'not-found' as const);
     switch (found) {
       case 'bad-path':
         return respond(res, 400, 'Bad path.\n');
