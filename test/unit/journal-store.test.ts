@@ -181,3 +181,27 @@ describe('JournalStore', () => {
     expect(JournalStore.open(other, { deviceSigner: newKey }).head()?.seq).toBe(2);
   });
 });
+
+describe('JournalStore Merkle frontier', () => {
+  it('stays right across rolled-back and failed appends, so later checkpoints still verify', async () => {
+    const { verifyEntries } = await import('../../shared/journal/verifier');
+    const { db } = freshDb();
+    const store = JournalStore.open(db, { deviceSigner: signer(1), checkpointEvery: 3 });
+    store.init(VAULT, {});
+    for (let round = 0; round < 4; round++) {
+      store.append({ type: 'kept.entry', data: { round } });
+      expect(() =>
+        db.transaction(() => {
+          store.appendBatch([{ type: 'lost.entry', data: {} }, { type: 'lost.entry', data: {} }, { type: 'lost.entry', data: {} }]);
+          throw new Error('caller rolls back');
+        })(),
+      ).toThrow('caller rolls back');
+      expect(() => store.appendBatch([{ type: 'lost.entry', data: {} }, { type: 'lost.entry', data: { bad: 1.5 } }])).toThrow(/floating point/);
+    }
+    store.appendBatch([{ type: 'kept.entry', data: {} }, { type: 'kept.entry', data: {} }, { type: 'kept.entry', data: {} }]);
+    const entries = [...store.read({})];
+    expect(entries.some((e) => e.type === 'lost.entry')).toBe(false);
+    expect(entries.filter((e) => e.type === 'checkpoint').length).toBeGreaterThanOrEqual(2);
+    expect(verifyEntries(entries).failures).toEqual([]);
+  });
+});

@@ -1,12 +1,22 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { sodiumReady } from '../../../shared/sodium';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
 
-/** Lines of a text file, streamed, without their line endings. */
-export function fileLines(path: string): AsyncIterable<string> {
-  return createInterface({ input: createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+/**
+ * Lines of a text file without their line feeds, streamed with backpressure: the next chunk is
+ * read only when the consumer has taken the lines of the last one, so memory stays flat however
+ * slow the consumer (readline's iterator buffers lines without bound).
+ */
+export async function* fileLines(path: string): AsyncIterable<string> {
+  let carry = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = carry + (chunk as string);
+    const parts = text.split('\n');
+    carry = parts.pop() ?? '';
+    for (const line of parts) yield line;
+  }
+  if (carry.length > 0) yield carry;
 }
 
 /** SHA-256 of a file, streamed. */

@@ -5,6 +5,7 @@ import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../../
 import { ENTRY_VERSION, GENESIS_PREV, signEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
 import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
 import { MerkleFrontier } from '../../../shared/journal/merkle';
+import type { Statement } from 'better-sqlite3';
 import { migrate, type Db } from '../database';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -125,6 +126,10 @@ export function entryFromRow(row: EntryRow): SignedEntry {
  */
 export class JournalStore {
   private cachedHead: { head: JournalHead | null; version: number } | null = null;
+  private readonly statements = new Map<string, Statement>();
+  /** The frontier after entry `seq` with `hash`; reused only while that entry is still the tip. */
+  private frontierCache: { seq: number; hash: string; frontier: MerkleFrontier } | null = null;
+  private genesisEvery: number | null = null;
   private deviceSigner: EntrySigner;
   private readonly now: () => number;
   private readonly checkpointEvery: number;
@@ -181,7 +186,7 @@ export class JournalStore {
       checkCanonical(body.data);
       const entry = signEntry(body, [this.deviceSigner]);
       this.insert(entry, null);
-      this.db.prepare('INSERT INTO journal_frontier (id, size, nodes) VALUES (1, 0, ?)').run('[]');
+      this.stmt('INSERT INTO journal_frontier (id, size, nodes) VALUES (1, 0, ?)').run('[]');
       this.pushFrontier([entry.hash]);
       this.invalidate();
       return entry;
@@ -198,7 +203,7 @@ export class JournalStore {
     inputs.forEach((input, i) => validateInput(input, i));
     return this.db.transaction(() => {
       let tip = this.requireTip();
-      const frontier = this.loadFrontier();
+      const frontier = this.loadFrontier(tip);
       const written: SignedEntry[] = [];
       const add = (entry: SignedEntry, account: string | null): void => {
         this.insert(entry, account);
@@ -221,7 +226,7 @@ export class JournalStore {
           add(this.sign(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), false), []), null);
         }
       }
-      this.saveFrontier(frontier);
+      this.saveFrontier(frontier, tip);
       this.invalidate();
       return written;
     })();
@@ -231,11 +236,11 @@ export class JournalStore {
   checkpoint(options: { heartbeat?: boolean } = {}): SignedEntry {
     return this.db.transaction(() => {
       const tip = this.requireTip();
-      const frontier = this.loadFrontier();
+      const frontier = this.loadFrontier(tip);
       const entry = this.sign(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), options.heartbeat ?? false), []);
       this.insert(entry, null);
       frontier.push(sodiumNow().from_hex(entry.hash));
-      this.saveFrontier(frontier);
+      this.saveFrontier(frontier, entry);
       this.invalidate();
       return entry;
     })();
@@ -249,11 +254,11 @@ export class JournalStore {
   rotateDeviceKey(newSigner: EntrySigner, data: JsonObject = {}): SignedEntry {
     return this.db.transaction(() => {
       const tip = this.requireTip();
-      const frontier = this.loadFrontier();
+      const frontier = this.loadFrontier(tip);
       const entry = this.sign(tip, ENTRY_TYPES.deviceKeyRotated, null, { ...data, newDeviceKey: newSigner.publicKey }, [newSigner]);
       this.insert(entry, null);
       frontier.push(sodiumNow().from_hex(entry.hash));
-      this.saveFrontier(frontier);
+      this.saveFrontier(frontier, entry);
       this.invalidate();
       this.deviceSigner = newSigner;
       return entry;
@@ -274,17 +279,16 @@ export class JournalStore {
 
   /** The vault id named by the genesis entry, or null before genesis. */
   vaultId(): string | null {
-    const row = this.db.prepare('SELECT vault FROM journal_entries WHERE seq = 0').get() as { vault: string } | undefined;
+    const row = this.stmt('SELECT vault FROM journal_entries WHERE seq = 0').get() as { vault: string } | undefined;
     return row?.vault ?? null;
   }
 
   /** The public key that signs new entries: the genesis key, or the last rotation's new key. */
   currentDeviceKey(): string | null {
-    const rotated = this.db
-      .prepare(`SELECT data FROM journal_entries WHERE type = ? ORDER BY seq DESC LIMIT 1`)
+    const rotated = this.stmt(`SELECT data FROM journal_entries WHERE type = ? ORDER BY seq DESC LIMIT 1`)
       .get(ENTRY_TYPES.deviceKeyRotated) as { data: string } | undefined;
     if (rotated) return (JSON.parse(rotated.data) as { newDeviceKey: string }).newDeviceKey;
-    const genesis = this.db.prepare('SELECT device FROM journal_entries WHERE seq = 0').get() as { device: string } | undefined;
+    const genesis = this.stmt('SELECT device FROM journal_entries WHERE seq = 0').get() as { device: string } | undefined;
     return genesis?.device ?? null;
   }
 
@@ -292,7 +296,7 @@ export class JournalStore {
   *read(range: { from?: number; to?: number } = {}): Iterable<SignedEntry> {
     const from = range.from ?? 0;
     const to = range.to ?? Number.MAX_SAFE_INTEGER;
-    const rows = this.db.prepare('SELECT * FROM journal_entries WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
+    const rows = this.stmt('SELECT * FROM journal_entries WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
     for (const row of rows) yield entryFromRow(row);
   }
 
@@ -318,13 +322,12 @@ export class JournalStore {
     const limit = Math.min(filter.limit ?? MAX_LIMIT, MAX_LIMIT);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new HalfkeyError('INVALID_PAYLOAD', 'limit must be a positive integer.', { field: 'limit' });
     const sql = `SELECT * FROM journal_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, limit) as EntryRow[]).map(entryFromRow);
+    return (this.stmt(sql).all(...args, limit) as EntryRow[]).map(entryFromRow);
   }
 
   /** Stores a server receipt for one of this device's entries (the sync client calls this). */
   addReceipt(receipt: StoredReceipt): void {
-    this.db
-      .prepare(
+    this.stmt(
         `INSERT INTO journal_receipts (device, seq, entry_hash, log_index, tree_head, inclusion_proof, server_key, signature, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`,
       )
@@ -333,8 +336,7 @@ export class JournalStore {
 
   /** This journal's receipts with from <= seq <= to, in seq order, streamed. */
   *receipts(range: { from?: number; to?: number } = {}): Iterable<StoredReceipt> {
-    const rows = this.db
-      .prepare('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq')
+    const rows = this.stmt('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq')
       .iterate(range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER) as IterableIterator<ReceiptRow>;
     for (const r of rows) {
       yield { device: r.device, seq: r.seq, entryHash: r.entry_hash, logIndex: r.log_index, treeHead: JSON.parse(r.tree_head) as JsonObject, inclusionProof: JSON.parse(r.inclusion_proof) as string[], serverKey: r.server_key, signature: r.signature };
@@ -364,19 +366,23 @@ export class JournalStore {
   }
 
   private insert(entry: SignedEntry, account: string | null): void {
-    this.db
-      .prepare('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(entry.seq, entry.v, entry.vault, entry.device, entry.prev, entry.time, entry.type, entry.actor, canonicalize(entry.data), entry.hash, JSON.stringify(entry.sigs), account);
   }
 
   private readTip(): ChainTip | null {
-    const row = this.db.prepare('SELECT seq, hash, time, vault, device FROM journal_entries ORDER BY seq DESC LIMIT 1').get() as
+    const row = this.stmt('SELECT seq, hash, time, vault, device FROM journal_entries ORDER BY seq DESC LIMIT 1').get() as
       | Pick<EntryRow, 'seq' | 'hash' | 'time' | 'vault' | 'device'>
       | undefined;
     if (!row) return null;
-    const lastCheckpoint = this.db.prepare('SELECT MAX(seq) AS seq FROM journal_entries WHERE type = ?').get(ENTRY_TYPES.checkpoint) as { seq: number | null };
-    const genesis = this.db.prepare('SELECT data FROM journal_entries WHERE seq = 0').get() as { data: string };
-    const every = (JSON.parse(genesis.data) as { checkpointEvery?: unknown }).checkpointEvery;
+    const lastCheckpoint = this.stmt('SELECT MAX(seq) AS seq FROM journal_entries WHERE type = ?').get(ENTRY_TYPES.checkpoint) as { seq: number | null };
+    // The genesis never changes once written, so its checkpoint interval is read once.
+    if (this.genesisEvery === null) {
+      const genesis = this.stmt('SELECT data FROM journal_entries WHERE seq = 0').get() as { data: string };
+      const declared = (JSON.parse(genesis.data) as { checkpointEvery?: unknown }).checkpointEvery;
+      this.genesisEvery = typeof declared === 'number' ? declared : CHECKPOINT_EVERY;
+    }
+    const every = this.genesisEvery;
     return {
       ...row,
       // Genesis counts as the first entry of the first run.
@@ -391,15 +397,32 @@ export class JournalStore {
     return tip;
   }
 
-  private loadFrontier(): MerkleFrontier {
-    const row = this.db.prepare('SELECT size, nodes FROM journal_frontier WHERE id = 1').get() as { size: number; nodes: string } | undefined;
+  /** Prepared once per store: preparing costs more than running these small statements. */
+  private stmt(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private loadFrontier(tip?: ChainTip): MerkleFrontier {
+    // A cached frontier is valid only for the exact tip it was built for: after a rolled-back
+    // append the tip is older than the cache, so the row in the database is read instead.
+    // The caller mutates what it gets, so the cache gives it up until saveFrontier() hands it back.
+    const cached = this.frontierCache;
+    this.frontierCache = null;
+    if (tip !== undefined && cached !== null && cached.seq === tip.seq && cached.hash === tip.hash) return cached.frontier;
+    const row = this.stmt('SELECT size, nodes FROM journal_frontier WHERE id = 1').get() as { size: number; nodes: string } | undefined;
     if (!row) throw new HalfkeyError('JOURNAL_INVALID', 'The journal has entries but no Merkle frontier; the database was edited by hand.');
     return MerkleFrontier.restore({ size: row.size, nodes: JSON.parse(row.nodes) as { size: number; hash: string }[] });
   }
 
-  private saveFrontier(frontier: MerkleFrontier): void {
+  private saveFrontier(frontier: MerkleFrontier, tip?: { seq: number; hash: string }): void {
+    this.frontierCache = tip === undefined ? null : { seq: tip.seq, hash: tip.hash, frontier };
     const snap = frontier.snapshot();
-    this.db.prepare('UPDATE journal_frontier SET size = ?, nodes = ? WHERE id = 1').run(snap.size, JSON.stringify(snap.nodes));
+    this.stmt('UPDATE journal_frontier SET size = ?, nodes = ? WHERE id = 1').run(snap.size, JSON.stringify(snap.nodes));
   }
 
   private pushFrontier(hashes: readonly string[]): void {

@@ -1,0 +1,193 @@
+// Journal throughput, each figure printed as a ratio to the raw libsodium primitive measured in
+// the same run (Ed25519 signs/s for appends, verifies/s for verification):
+//   - single durable append (own transaction, WAL + synchronous=FULL, real file): appends/s, p50;
+//   - appendBatch of 100: entries/s;
+//   - bundle verification on 1 core and on all cores: entries/s;
+//   - peak RSS and wall time verifying a bundle of --entries entries (default 1,000,000) on all cores.
+// Run: npx tsx bench/journal.ts [--entries N] [--appends N]
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey, sign as nodeSign } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sodiumReady } from '../shared/sodium';
+import { canonicalize } from '../shared/journal/canonical';
+import { ENTRY_SIGNATURE_DOMAIN, GENESIS_PREV, ed25519Signer, entryBodyOf, type EntryBody, type SignedEntry } from '../shared/journal/entry';
+import { checkpointData } from '../shared/journal/entry-types';
+import { MerkleFrontier } from '../shared/journal/merkle';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, entryLine, headerLine, manifestLine, type BundleManifest } from '../shared/journal/bundle';
+import { openDatabase } from '../electron/services/database';
+import { JournalStore } from '../electron/services/journal/store';
+import { verifyBundleFile } from '../electron/services/journal/bundle-file';
+import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
+
+const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, 'verify-child': { type: 'string' } }, strict: true });
+const sodium = await sodiumReady();
+const cores = availableParallelism();
+
+// Child mode: verify one bundle on all cores and report time and peak RSS of this process only.
+if (values['verify-child'] !== undefined) {
+  const start = performance.now();
+  const report = await verifyBundleFileParallel(values['verify-child']);
+  process.stdout.write(JSON.stringify({ ms: performance.now() - start, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
+
+const TOTAL = Number(values.entries ?? 1_000_000);
+const APPENDS = Number(values.appends ?? 1_000);
+const dir = mkdtempSync(join(tmpdir(), 'halfkey-bench-'));
+const seed = new Uint8Array(32).fill(7);
+const keys = sodium.crypto_sign_seed_keypair(seed);
+const device = ed25519Signer(keys.privateKey);
+const VAULT = 'ab'.repeat(16);
+
+/** Operations per second of `run`, for about `ms` milliseconds. */
+function rate(run: () => void, ms = 1_500): number {
+  for (let i = 0; i < 200; i++) run();
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let i = 0; i < 100; i++) run();
+    n += 100;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+const message = sodium.from_string(`${ENTRY_SIGNATURE_DOMAIN}${'x'.repeat(32)}`);
+const signature = sodium.crypto_sign_detached(message, keys.privateKey);
+const rawSign = rate(() => sodium.crypto_sign_detached(message, keys.privateKey));
+const rawVerify = rate(() => sodium.crypto_sign_verify_detached(signature, message, keys.publicKey));
+console.log(`raw libsodium Ed25519: ${rawSign.toFixed(0)} signs/s, ${rawVerify.toFixed(0)} verifies/s (1 core); ${cores} cores available`);
+
+// Single durable appends.
+{
+  const db = openDatabase(join(dir, 'single.db'));
+  const store = JournalStore.open(db, { deviceSigner: device });
+  store.init(VAULT, {});
+  const latencies: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < APPENDS; i++) {
+    const t = performance.now();
+    store.append({ type: 'bench.single', data: { i, reason: 'benchmark append' } });
+    latencies.push(performance.now() - t);
+  }
+  const perSec = APPENDS / ((performance.now() - start) / 1000);
+  latencies.sort((a, b) => a - b);
+  const p50 = latencies[Math.floor(latencies.length / 2)]!;
+  const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
+  console.log(`single durable append: ${perSec.toFixed(0)} appends/s (${(perSec / rawSign).toFixed(3)}x raw signs/s), p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms [target p50 < 2 ms]`);
+  db.close();
+}
+
+// Batches of 100.
+{
+  const db = openDatabase(join(dir, 'batch.db'));
+  const store = JournalStore.open(db, { deviceSigner: device });
+  store.init(VAULT, {});
+  const batch = Array.from({ length: 100 }, (_, i) => ({ type: 'bench.batch', data: { i, reason: 'benchmark append' } }));
+  const rounds = Math.max(20, Math.floor(APPENDS / 20));
+  for (let i = 0; i < 5; i++) store.appendBatch(batch);
+  const start = performance.now();
+  for (let r = 0; r < rounds; r++) store.appendBatch(batch);
+  const perSec = (rounds * 100) / ((performance.now() - start) / 1000);
+  console.log(`appendBatch(100): ${perSec.toFixed(0)} entries/s = ${(perSec / rawSign).toFixed(3)}x raw signs/s [target >= 0.6x]`);
+  db.close();
+}
+
+/**
+ * Writes a valid bundle of `count` entries quickly: bodies signed with node:crypto's Ed25519 (the
+ * same signatures libsodium makes), checkpoints every 256, streamed to disk.
+ */
+function writeBundle(path: string, count: number): void {
+  const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
+  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  const prefix = Buffer.from(ENTRY_SIGNATURE_DOMAIN);
+  const fd = openSync(path, 'w');
+  const frontier = new MerkleFrontier(sodium);
+  const entries = new PartHash(sodium);
+  let out: string[] = [headerLine()];
+  let prev = GENESIS_PREV;
+  let since = 0;
+  let last: SignedEntry | null = null;
+  let lastCheckpoint: BundleManifest['lastCheckpoint'] = null;
+  const time = 1_767_225_600_000;
+  for (let seq = 0; seq < count; seq++) {
+    const checkpoint = seq > 0 && (since >= 256 || seq === count - 1);
+    const body: EntryBody = {
+      v: 1,
+      vault: VAULT,
+      device: device.publicKey,
+      seq,
+      prev,
+      time: time + seq,
+      type: seq === 0 ? 'vault.genesis' : checkpoint ? 'checkpoint' : 'bench.entry',
+      actor: null,
+      data: seq === 0 ? { deviceKey: device.publicKey, checkpointEvery: 256, heartbeatMs: 60_000 } : checkpoint ? checkpointData(seq, sodium.to_hex(frontier.root()), false) : { i: seq, reason: 'benchmark entry' },
+    };
+    const hashHex = sodium.to_hex(sodium.crypto_hash_sha256(canonicalize(entryBodyOf(body))));
+    const sig = nodeSign(null, Buffer.concat([prefix, Buffer.from(hashHex, 'hex')]), key).toString('hex');
+    const entry: SignedEntry = { ...body, hash: hashHex, sigs: [{ key: device.publicKey, sig }] };
+    const line = entryLine(entry);
+    entries.add(line);
+    out.push(line);
+    frontier.push(sodium.from_hex(hashHex));
+    since = checkpoint ? 0 : since + 1;
+    if (checkpoint) lastCheckpoint = { seq, hash: hashHex, root: String(body.data.root) };
+    prev = hashHex;
+    last = entry;
+    if (out.length >= 4_096) {
+      writeSync(fd, out.join(''));
+      out = [];
+    }
+  }
+  const empty = new PartHash(sodium).digest();
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    vault: VAULT,
+    device: device.publicKey,
+    signingKey: device.publicKey,
+    exportedAt: time + count,
+    requested: { from: 0, to: null },
+    head: { seq: last!.seq, hash: last!.hash },
+    complete: true,
+    lastCheckpoint,
+    parts: { roster: empty, entries: entries.digest(), receipts: empty, csv: null },
+  };
+  out.push(manifestLine(manifest, device));
+  writeSync(fd, out.join(''));
+  closeSync(fd);
+}
+
+// Verification throughput on a mid-size bundle.
+{
+  const path = join(dir, 'mid.hkj');
+  writeBundle(path, 50_000);
+  let start = performance.now();
+  const one = await verifyBundleFile(path);
+  const oneRate = one.entries / ((performance.now() - start) / 1000);
+  start = performance.now();
+  const all = await verifyBundleFileParallel(path);
+  const allRate = all.entries / ((performance.now() - start) / 1000);
+  if (!one.ok || !all.ok) throw new Error(`benchmark bundle failed to verify: ${JSON.stringify(one.failures[0] ?? all.failures[0])}`);
+  console.log(`verify 1 core: ${oneRate.toFixed(0)} entries/s = ${(oneRate / rawVerify).toFixed(3)}x raw verifies/s`);
+  console.log(`verify ${cores} cores (worker_threads): ${allRate.toFixed(0)} entries/s = ${(allRate / (rawVerify * cores)).toFixed(3)}x raw verifies/s x ${cores} cores [target >= 0.8x]`);
+}
+
+// The big one, in a child process so its peak RSS is the verifier's alone.
+{
+  const path = join(dir, 'big.hkj');
+  const genStart = performance.now();
+  writeBundle(path, TOTAL);
+  console.log(`generated a ${TOTAL}-entry bundle in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--verify-child', path], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
+  const r = JSON.parse(child.stdout) as { ms: number; ok: boolean; entries: number; maxRssKb: number };
+  console.log(
+    `verify ${r.entries} entries on ${cores} cores: ${(r.ms / 1000).toFixed(1)} s (${(r.entries / (r.ms / 1000)).toFixed(0)} entries/s = ${(r.entries / (r.ms / 1000) / (rawVerify * cores)).toFixed(3)}x raw x cores), ok=${r.ok}, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB [targets < 60 s, < 200 MB]`,
+  );
+}
+
+rmSync(dir, { recursive: true, force: true });
