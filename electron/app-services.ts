@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { ResponseOf } from '../shared/api/contract';
+import { CustodyHost } from './services/custody/custody-host';
 import { JournalService } from './services/journal/journal-service';
+import { openKeytarKeychain } from './services/keychain/keytar-keychain';
+import { VaultSession } from './services/vault/vault-session';
 
 export type AppStatus = ResponseOf<'app:status'>;
 
@@ -15,6 +18,10 @@ export interface AppServices {
   readonly version: string;
   /** The signed journal of the open vault (attached by the vault service when it opens one). */
   readonly journal: JournalService;
+  /** Accounts, halves, checkouts of the open vault (attached by the vault service when it opens one). */
+  readonly custody: CustodyHost;
+  /** The folder's vault: `current()` is the open Vault or null. */
+  readonly vault: VaultSession;
   status(): AppStatus;
   close(): Promise<void>;
 }
@@ -24,25 +31,45 @@ export interface AppServicesOptions {
   /** Folder holding vault.db; created if missing. */
   readonly vaultDir: string;
   readonly version?: string;
+  /** Idle time before an unlocked custodian is locked again (default 5 min). */
+  readonly idleLockMs?: number;
 }
 
 export async function openAppServices(options: AppServicesOptions): Promise<AppServices> {
   mkdirSync(options.vaultDir, { recursive: true, mode: 0o700 });
   const version = options.version ?? '0.1.0';
   const journal = new JournalService();
+  const custody = new CustodyHost();
+  const vault = new VaultSession(options.vaultDir, () => openKeytarKeychain(), {
+    ...(options.idleLockMs === undefined ? {} : { idleLockMs: options.idleLockMs }),
+    opened: async (v) => {
+      journal.attach(v.journal, v.device.signer, { heartbeat: true });
+      await custody.attach(v);
+    },
+    closing: async () => {
+      await custody.detach();
+      journal.detach('vault closed');
+    },
+  });
+  // No keychain entry or no keychain leaves the vault closed: status says locked, vault:open/recover explain.
+  await vault.tryOpen();
   return {
     mode: options.mode,
     vaultDir: options.vaultDir,
     version,
     journal,
+    custody,
+    vault,
     status: () => ({
       version,
       mode: options.mode,
-      vault: { state: 'none', id: null, keychainBackend: null },
+      vault: vault.status(),
       journal: journal.status(),
       sync: { state: 'not-enrolled', pending: 0, lastError: null, serverFingerprint: null },
     }),
     close: async () => {
+      await vault.close();
+      await custody.detach();
       journal.detach('app closed');
     },
   };

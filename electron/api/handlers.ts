@@ -1,12 +1,16 @@
 import type { AppServices } from '../app-services';
 import type { HandlerTable } from '../router';
 import { appHandlers } from './app-handlers';
+import { custodyHandlers } from './custody-handlers';
 import { journalHandlers } from './journal-handlers';
+import { vaultHandlers } from './vault-handlers';
 
 /** The full handler table: one entry per channel of shared/api/contract.ts, by namespace. */
 export function createHandlerTable(services: AppServices): HandlerTable {
   return {
     ...appHandlers(services),
     ...journalHandlers(services),
+    ...vaultHandlers(services.vault),
+    ...custodyHandlers(() => services.custody.current()),
   };
 }

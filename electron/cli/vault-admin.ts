@@ -1,0 +1,139 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HalfkeyError } from '../../shared/api/result';
+import { openKeytarKeychain } from '../services/keychain/keytar-keychain';
+import { CUSTODIAN_ROLES, type CustodianRole } from '../services/vault/custodians';
+import { recoveryKeyQr } from '../services/vault/recovery-key';
+import { Vault } from '../services/vault/vault';
+import { UsageError, type CliIo, type CommandRunner } from './main';
+import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
+
+type Command = 'init' | 'custodian' | 'recover';
+
+const USAGE: Readonly<Record<Command, string>> = {
+  init: 'usage: halfkey init --vault DIR --admin-name NAME --organisation ORG [--passphrase-file FILE] [--separate-organisations]\n',
+  custodian:
+    'usage: halfkey custodian add --vault DIR --as ADMIN_ID --name NAME --organisation ORG --role ROLE [--passphrase-file FILE] [--admin-passphrase-file FILE]\n' +
+    '       halfkey custodian list --vault DIR [--json]\n' +
+    `roles: ${CUSTODIAN_ROLES.join(', ')}\n`,
+  recover: 'usage: halfkey recover --vault DIR [--recovery-key-file FILE]\n',
+};
+
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, command: Command) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE[command]}`);
+  }
+}
+
+function required(value: string | boolean | undefined, flag: string, command: Command): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${flag} is required\n${USAGE[command]}`);
+  return value;
+}
+
+async function init(argv: string[], io: CliIo): Promise<number> {
+  const v = parse(argv, { vault: { type: 'string' }, 'admin-name': { type: 'string' }, organisation: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'separate-organisations': { type: 'boolean' } }, 'init');
+  if (v.help) return help(io, 'init');
+  const dir = required(v.vault, 'vault', 'init');
+  const name = required(v['admin-name'], 'admin-name', 'init');
+  const organisation = required(v.organisation, 'organisation', 'init');
+  const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
+  const { vault, recoveryKey, adminId } = await Vault.create(dir, await openKeytarKeychain(), { admin: { name, organisation, passphrase }, options: { separateOrganisations: v['separate-organisations'] === true } });
+  try {
+    const qr = await recoveryKeyQr(recoveryKey);
+    io.stdout(
+      `Vault ${vault.id} created in ${dir}\n` +
+        `Device key stored in: ${vault.keychainBackend}\n` +
+        `Admin ${name} (${organisation}): custodian id ${adminId}\n\n` +
+        'RECOVERY KEY - shown this once. Write it down or print it and store it offline (a safe, not this machine).\n' +
+        'It is the only way back in if this machine\'s keychain loses the device key.\n\n' +
+        `  ${recoveryKey}\n\n${qr.terminal}\n`,
+    );
+  } finally {
+    vault.close();
+  }
+  return 0;
+}
+
+async function custodian(argv: string[], io: CliIo): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === '--help' || action === '-h') return help(io, 'custodian');
+  if (action === 'list') {
+    const v = parse(rest, { vault: { type: 'string' }, json: { type: 'boolean' } }, 'custodian');
+    if (v.help) return help(io, 'custodian');
+    const vault = await Vault.open(required(v.vault, 'vault', 'custodian'), await openKeytarKeychain());
+    try {
+      const list = vault.custodians.list();
+      if (v.json) io.stdout(`${JSON.stringify(list, null, 2)}\n`);
+      else for (const c of list) io.stdout(`${c.id}  ${c.role.padEnd(18)}  ${c.name} (${c.organisation})${c.revoked ? '  [revoked]' : ''}\n`);
+    } finally {
+      vault.close();
+    }
+    return 0;
+  }
+  if (action !== 'add') throw new UsageError(`expected 'custodian add' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
+  const v = parse(
+    rest,
+    { vault: { type: 'string' }, as: { type: 'string' }, name: { type: 'string' }, organisation: { type: 'string' }, role: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'admin-passphrase-file': { type: 'string' } },
+    'custodian',
+  );
+  if (v.help) return help(io, 'custodian');
+  const dir = required(v.vault, 'vault', 'custodian');
+  const as = required(v.as, 'as', 'custodian');
+  const name = required(v.name, 'name', 'custodian');
+  const organisation = required(v.organisation, 'organisation', 'custodian');
+  const role = required(v.role, 'role', 'custodian');
+  if (!(CUSTODIAN_ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${CUSTODIAN_ROLES.join(', ')}, not '${role}'`);
+  const adminFile = v['admin-passphrase-file'] as string | undefined;
+  // Every argument and secret is gathered before the vault opens, so a typo costs no Argon2id run.
+  const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
+  const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
+  const vault = await Vault.open(dir, await openKeytarKeychain());
+  try {
+    const admin = await vault.custodians.unlock(as, adminPassphrase);
+    const record = await vault.custodians.enrol(admin, { name, organisation, role: role as CustodianRole, passphrase });
+    io.stdout(`Enrolled ${record.name} (${record.organisation}) as ${record.role}: custodian id ${record.id}\n`);
+  } finally {
+    vault.close();
+  }
+  return 0;
+}
+
+async function recover(argv: string[], io: CliIo): Promise<number> {
+  const v = parse(argv, { vault: { type: 'string' }, 'recovery-key-file': { type: 'string' } }, 'recover');
+  if (v.help) return help(io, 'recover');
+  const dir = required(v.vault, 'vault', 'recover');
+  const file = v['recovery-key-file'] as string | undefined;
+  const key = file === undefined ? await promptHidden('Recovery key: ') : readSecretFile(io, file, 'recovery key');
+  const keychain = await openKeytarKeychain();
+  const vault = await Vault.recover(dir, keychain, key);
+  vault.close();
+  io.stdout(`Vault ${vault.id} recovered: its device key is now in ${keychain.backend}. The recovery key stays valid; keep it offline.\n`);
+  return 0;
+}
+
+function help(io: CliIo, command: Command): number {
+  io.stdout(USAGE[command]);
+  return 0;
+}
+
+/** Exit code for a service error: 3 for a refusal by rule, 1 otherwise. */
+function exitCodeOf(error: HalfkeyError): number {
+  return error.code === 'NOT_PERMITTED' || error.code === 'POLICY_REFUSED' ? 3 : 1;
+}
+
+/** The runner of one vault-admin command (`init`, `custodian`, `recover`). */
+export function command(name: Command): { run: CommandRunner } {
+  const runners: Readonly<Record<Command, CommandRunner>> = { init, custodian, recover };
+  return {
+    run: async (argv, io) => {
+      try {
+        return await runners[name](argv, io);
+      } catch (error) {
+        if (!(error instanceof HalfkeyError)) throw error;
+        io.stderr(`halfkey ${name}: ${error.message} [${error.code}]\n`);
+        return exitCodeOf(error);
+      }
+    },
+  };
+}

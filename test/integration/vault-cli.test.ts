@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/services/vault/device-key';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'build/halfkey.mjs');
+const ADMIN_PASSPHRASE = 'maple anchor thistle 93';
+const CLERK_PASSPHRASE = 'copper kettle drizzle 18';
+let work: string;
+let vaultDir: string;
+
+function halfkey(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // stdin is not a terminal here, so any prompt refuses instead of hanging.
+    execFile(process.execPath, [bin, ...args], { cwd: work, env: process.env, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(() => {
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  work = mkdtempSync(join(tmpdir(), 'halfkey-cli-'));
+  vaultDir = join(work, 'vault');
+  writeFileSync(join(work, 'admin.pass'), `${ADMIN_PASSPHRASE}\n`);
+  writeFileSync(join(work, 'clerk.pass'), CLERK_PASSPHRASE);
+});
+
+let vaultId = '';
+afterAll(async () => {
+  if (vaultId) await (await openKeytarKeychain()).delete(deviceAccount(vaultId));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('halfkey init / custodian / recover', () => {
+  it('bad arguments exit 2 saying what is wrong, before anything is created', async () => {
+    const missing = await halfkey(['init', '--vault', vaultDir, '--organisation', 'Org']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--admin-name is required/);
+    const argvSecret = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'A', '--organisation', 'O', '--passphrase', ADMIN_PASSPHRASE]);
+    expect(argvSecret.code).toBe(2);
+    expect(argvSecret.stderr).toMatch(/Unknown option '--passphrase'/);
+    const noTty = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'A', '--organisation', 'O']);
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toMatch(/stdin is not a terminal/);
+    const role = await halfkey(['custodian', 'add', '--vault', vaultDir, '--as', 'x', '--name', 'N', '--organisation', 'O', '--role', 'boss']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toMatch(/--role must be one of admin, password-custodian/);
+    expect(readdirSync(work).sort()).toEqual(['admin.pass', 'clerk.pass']);
+  });
+
+  it('init prints the recovery key and a terminal QR once, with the warning', async () => {
+    const result = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    vaultId = /Vault ([0-9a-f]{32}) created/.exec(result.stdout)?.[1] ?? '';
+    expect(vaultId).not.toBe('');
+    expect(result.stdout).toMatch(/store it offline/);
+    expect(result.stdout).toMatch(/Device key stored in: Secret Service/);
+    expect(result.stdout).toMatch(/[▀▄█]/);
+    const key = /(HK1(?:-[0-9A-Z]+)+)/.exec(result.stdout)?.[1];
+    expect(key).toBeDefined();
+    expect(result.stdout).not.toContain(ADMIN_PASSPHRASE);
+    writeFileSync(join(work, 'recovery.txt'), `${key}\n`);
+    const again = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'B', '--organisation', 'O', '--passphrase-file', 'admin.pass']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already holds a vault.*\[CONFLICT\]/);
+  });
+
+  it('custodian add (as the admin) and list', async () => {
+    const list0 = await halfkey(['custodian', 'list', '--vault', vaultDir, '--json']);
+    const [admin] = JSON.parse(list0.stdout) as { id: string; role: string }[];
+    expect(admin?.role).toBe('admin');
+    const added = await halfkey(['custodian', 'add', '--vault', vaultDir, '--as', admin!.id, '--name', 'Carol Clerk', '--organisation', 'Customer plc', '--role', 'mfa-custodian', '--passphrase-file', 'clerk.pass', '--admin-passphrase-file', 'admin.pass']);
+    expect(added.stderr).toBe('');
+    expect(added.stdout).toMatch(/Enrolled Carol Clerk \(Customer plc\) as mfa-custodian/);
+    const list = await halfkey(['custodian', 'list', '--vault', vaultDir]);
+    expect(list.stdout.trim().split('\n')).toHaveLength(2);
+    expect(list.stdout).toMatch(/mfa-custodian\s+Carol Clerk \(Customer plc\)/);
+  });
+
+  it('recover restores a lost keychain entry from the recovery key file', async () => {
+    const keychain = await openKeytarKeychain();
+    await keychain.delete(deviceAccount(vaultId));
+    const locked = await halfkey(['custodian', 'list', '--vault', vaultDir]);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toMatch(/halfkey recover --vault DIR --recovery-key-file FILE.*\[VAULT_LOCKED\]/);
+    writeFileSync(join(work, 'typo.txt'), '0000');
+    const typo = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'typo.txt']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/should have 52 characters/);
+    const recovered = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'recovery.txt']);
+    expect(recovered.stderr).toBe('');
+    expect(recovered.stdout).toMatch(/recovered/);
+    expect(await keychain.get(deviceAccount(vaultId))).not.toBeNull();
+    const list = await halfkey(['custodian', 'list', '--vault', vaultDir]);
+    expect(list.code).toBe(0);
+  });
+});
