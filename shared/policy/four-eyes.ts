@@ -145,7 +145,11 @@ function decide(state: PolicyState, request: CustodyRef, action: Action): Policy
   if (custodian.revoked === true) return refuse('role', `${who} has been revoked`, `they cannot ${verb} ${wanted}.`);
   const role = roleForItem(item);
   if (custodian.role !== role) {
-    return refuse('role', `${who} has the role ${custodian.role}, and only a ${role} may hold the ${describeItem(item)}`, `they cannot ${verb} ${wanted}.`);
+    return refuse(
+      'role',
+      `${who} has the role ${custodian.role}, and the ${describeItem(item)} may only be held by a custodian with the role ${role}`,
+      `they cannot ${verb} ${wanted}.`,
+    );
   }
   if (action === 'checkout' && !holds(state.assignments, accountId, item, custodianId)) {
     return refuse('assignment', `${who} is not assigned ${wanted}`, 'an admin must assign it to them before they can check it out.');

@@ -53,7 +53,7 @@ describe('role fits item', () => {
     const r = refusal(checkAssignment(state(), ref('mfa', 'pat')));
     expect(r).toMatchObject({ rule: 'role', ruleName: 'role fits item', item: 'mfa', accountId: ACCOUNT });
     expect(r.message).toBe(
-      'Refused (role fits item): custodian Pat (pat) has the role password-custodian, and only a mfa-custodian may hold the MFA half; they cannot be assigned the MFA half of account 123456789012.',
+      'Refused (role fits item): custodian Pat (pat) has the role password-custodian, and the MFA half may only be held by a custodian with the role mfa-custodian; they cannot be assigned the MFA half of account 123456789012.',
     );
     expect(refusal(checkAssignment(state(), ref('password', 'ada'))).rule).toBe('role');
     for (const item of ['password', 'mfa', 'email', 'phone'] as const) {
