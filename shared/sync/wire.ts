@@ -138,3 +138,20 @@ export function serverKeyFingerprint(serverKeyHex: string, sodium: Sodium = sodi
   const digest = sodium.to_hex(sodium.crypto_hash_sha256(sodium.from_hex(serverKeyHex))).slice(0, 32);
   return digest.match(/.{4}/g)!.join(' ');
 }
+
+/** Headers of a signed request by the device key (the signer), over the exact body bytes sent. */
+export function signedRequestHeaders(
+  request: { readonly method: string; readonly path: string; readonly body: Uint8Array; readonly timestamp: number; readonly nonce: string },
+  signer: { readonly publicKey: string; sign(message: Uint8Array): Uint8Array },
+  sodium: Sodium = sodiumNow(),
+): Record<string, string> {
+  const timestamp = String(request.timestamp);
+  const bodySha256 = sodium.to_hex(sodium.crypto_hash_sha256(request.body));
+  const message = requestSignatureMessage({ method: request.method, path: request.path, bodySha256, timestamp, nonce: request.nonce }, sodium);
+  return {
+    [SIGNED_HEADERS.device]: signer.publicKey,
+    [SIGNED_HEADERS.timestamp]: timestamp,
+    [SIGNED_HEADERS.nonce]: request.nonce,
+    [SIGNED_HEADERS.signature]: sodium.to_hex(signer.sign(message)),
+  };
+}

@@ -1,0 +1,275 @@
+import { fileURLToPath } from 'node:url';
+import { HalfkeyError } from '../../../shared/api/result';
+import type { JsonObject } from '../../../shared/journal/canonical';
+import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
+import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
+import { receiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
+import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
+import { migrate, type Db } from '../database';
+import type { JournalStore } from '../journal/store';
+import { expectOk, sendRequest, ServerRefusal, ServerUnreachable } from './transport';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** The journal operations the sync client uses (a JournalStore provides them). */
+export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query'>;
+
+export type SyncState = 'not-enrolled' | 'idle' | 'syncing' | 'offline' | 'error';
+
+/** What sync:status and app:status show. Never a secret: the server key is public. */
+export interface SyncStatus {
+  readonly state: SyncState;
+  readonly pending: number;
+  readonly lastError: string | null;
+  readonly serverFingerprint: string | null;
+  readonly serverUrl: string | null;
+  readonly ackedSeq: number | null;
+  readonly lastSuccessAt: number | null;
+  readonly lastTreeSize: number | null;
+  readonly nextAttemptAt: number | null;
+}
+
+export interface SyncClientOptions {
+  readonly db: Db;
+  readonly journal: SyncJournal;
+  /** The device key: signs every request (the same key that signs the journal). */
+  readonly signer: EntrySigner;
+  readonly batchSize?: number;
+  /** Back-off after a failure: base·2^failures, capped, with jitter in [½, 1]. */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  /** Pause between successful rounds of the background loop. */
+  readonly intervalMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+interface StateRow {
+  server_url: string;
+  server_key: string;
+  server_fingerprint: string;
+  acked_seq: number;
+  last_tree_head: string | null;
+  last_success_at: number | null;
+  last_error: string | null;
+}
+
+/** Refusals that will not clear by retrying soon: the back-off jumps to its maximum. */
+const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED', 'UNKNOWN_DEVICE', 'WRONG_DEVICE', 'BAD_REQUEST_SIGNATURE']);
+
+/**
+ * Offline-first sync of one device's journal: a background queue that uploads unsent entries
+ * in resumable batches, verifies every receipt against the server key pinned at enrolment
+ * before storing it, and backs off exponentially with jitter while the server is away.
+ * Resending is always safe: the server is idempotent by (device, seq).
+ */
+export class SyncClient {
+  private readonly batchSize: number;
+  private readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private state: SyncState;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private nextAttemptAt: number | null = null;
+  private started = false;
+
+  constructor(private readonly options: SyncClientOptions) {
+    migrate(options.db, 'sync', MIGRATIONS);
+    this.batchSize = Math.min(options.batchSize ?? MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES);
+    this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 5 * 60_000 };
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.state = this.row() === null ? 'not-enrolled' : 'idle';
+  }
+
+  /** Registers this device with a one-time token and pins the server key it answers with. */
+  async enroll(serverUrl: string, token: string): Promise<SyncStatus> {
+    if (this.row() !== null) throw new HalfkeyError('CONFLICT', 'This vault is already enrolled with a sync server.');
+    const vault = this.options.journal.vaultId();
+    if (vault === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'Create the vault before enrolling it with a sync server.');
+    let url: URL;
+    try {
+      url = new URL(serverUrl);
+    } catch {
+      throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL is not a URL.', { field: 'url' });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL must be http(s).', { field: 'url' });
+    const roster = this.options.journal
+      .query({ type: ENTRY_TYPES.custodianEnrolled })
+      .map((e) => rosterMemberSchema.safeParse({ custodian: e.data.custodian, signingKey: e.data.signingKey, role: typeof e.data.role === 'string' && e.data.role.length > 0 ? e.data.role : 'custodian' }))
+      .flatMap((r) => (r.success ? [r.data] : []));
+    let answer: unknown;
+    try {
+      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device: this.options.signer.publicKey, roster } }));
+    } catch (error) {
+      throw syncError('Enrolment failed', error);
+    }
+    const parsed = enrolResponseSchema.safeParse(answer);
+    if (!parsed.success || parsed.data.device !== this.options.signer.publicKey) throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
+    const fingerprint = serverKeyFingerprint(parsed.data.serverKey);
+    this.options.db
+      .prepare('INSERT INTO sync_state (id, server_url, server_key, server_fingerprint, enrolled_at) VALUES (1, ?, ?, ?, ?)')
+      .run(url.origin, parsed.data.serverKey, fingerprint, this.now());
+    this.state = 'idle';
+    return this.status();
+  }
+
+  status(): SyncStatus {
+    const row = this.row();
+    const head = this.options.journal.head();
+    const acked = row?.acked_seq ?? -1;
+    const tree = row?.last_tree_head ? (JSON.parse(row.last_tree_head) as TreeHead) : null;
+    return {
+      state: row === null ? 'not-enrolled' : this.state,
+      pending: head === null ? 0 : Math.max(0, head.seq - acked),
+      lastError: row?.last_error ?? null,
+      serverFingerprint: row?.server_fingerprint ?? null,
+      serverUrl: row?.server_url ?? null,
+      ackedSeq: row === null || acked < 0 ? null : acked,
+      lastSuccessAt: row?.last_success_at ?? null,
+      lastTreeSize: tree?.size ?? null,
+      nextAttemptAt: this.nextAttemptAt,
+    };
+  }
+
+  /** Starts the background loop (idempotent). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  /** Stops the loop and waits for a round in flight. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.nextAttemptAt = null;
+    await this.running;
+  }
+
+  /** Runs one round now (waiting for one in flight) and returns the status after it. */
+  async syncNow(): Promise<SyncStatus> {
+    if (this.row() === null) throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: enrol it first.');
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.round();
+    return this.status();
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextAttemptAt = this.now() + delayMs;
+    this.timer = setTimeout(() => void this.round(), delayMs);
+    this.timer.unref();
+  }
+
+  private round(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      if (this.row() === null) return;
+      this.state = 'syncing';
+      try {
+        await this.uploadAll();
+        this.failures = 0;
+        this.state = 'idle';
+        this.setError(null);
+        this.schedule(this.options.intervalMs ?? 30_000);
+      } catch (error) {
+        this.failures += 1;
+        const unreachable = error instanceof ServerUnreachable || (error instanceof ServerRefusal && (error.status >= 500 || error.code === 'RATE_LIMITED'));
+        this.state = unreachable ? 'offline' : 'error';
+        this.setError(error instanceof Error ? error.message : 'sync failed');
+        const permanent = error instanceof ServerRefusal && PERMANENT.has(error.code);
+        const ceiling = permanent ? this.backoff.maxMs : Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(this.failures - 1, 30));
+        this.schedule(Math.round(ceiling * (0.5 + this.random() / 2)));
+      }
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Uploads every unsent entry, batch by batch; each batch's receipts commit before the next is read. */
+  private async uploadAll(): Promise<void> {
+    for (;;) {
+      const row = this.row();
+      const head = this.options.journal.head();
+      if (row === null || head === null || head.seq <= row.acked_seq) return;
+      const from = row.acked_seq + 1;
+      const batch = [...this.options.journal.read({ from, to: Math.min(head.seq, from + this.batchSize - 1) })];
+      try {
+        await this.uploadBatch(row, batch);
+      } catch (error) {
+        // The server holds less than this device believes (restored from a backup): resend from where it stands.
+        if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
+          const expected = (error.evidence as { expected?: unknown } | undefined)?.expected;
+          if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0 && expected < from) {
+            this.options.db.prepare('UPDATE sync_state SET acked_seq = ? WHERE id = 1').run(expected - 1);
+            continue;
+          }
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async uploadBatch(row: StateRow, batch: readonly SignedEntry[]): Promise<void> {
+    const device = this.options.signer.publicKey;
+    const response = await sendRequest(row.server_url, {
+      method: 'POST',
+      path: `/v1/devices/${device}/entries`,
+      json: { entries: batch },
+      signer: this.options.signer,
+      now: this.now(),
+      ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
+    });
+    const parsed = ingestResponseSchema.safeParse(expectOk(response));
+    if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
+    const bySeq = new Map(batch.map((e) => [e.seq, e]));
+    // Every receipt is checked against the pinned key and the local entry before any is stored.
+    for (const r of parsed.data.receipts) {
+      const local = bySeq.get(r.seq);
+      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : receiptProblem(r, row.server_key);
+      if (problem !== null) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `a receipt from the server does not verify (${problem}); nothing was stored`);
+    }
+    const covered = new Set(parsed.data.receipts.map((r) => r.seq));
+    if (batch.some((e) => !covered.has(e.seq))) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server did not return a receipt for every entry sent');
+    for (const c of parsed.data.cosignatures) {
+      if (bySeq.get(c.seq)?.hash !== c.entryHash || !verifyCheckpointCosignature(c.entryHash, c.signature, row.server_key)) {
+        throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `the server's cosignature of checkpoint ${c.seq} does not verify; nothing was stored`);
+      }
+    }
+    const lastHead = parsed.data.receipts.reduce<TreeHead | null>((best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best), null);
+    const db = this.options.db;
+    db.transaction(() => {
+      for (const r of parsed.data.receipts) {
+        this.options.journal.addReceipt({ ...r, treeHead: r.treeHead as unknown as JsonObject, serverKey: row.server_key, signature: r.treeHead.signature });
+      }
+      const cosign = db.prepare('INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING');
+      for (const c of parsed.data.cosignatures) cosign.run(c.seq, c.entryHash, c.signature, row.server_key);
+      db.prepare('UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_tree_head = ?, last_success_at = ?, last_error = NULL WHERE id = 1').run(
+        batch[batch.length - 1]!.seq,
+        lastHead === null ? row.last_tree_head : JSON.stringify(lastHead),
+        this.now(),
+      );
+    })();
+  }
+
+  private setError(message: string | null): void {
+    this.options.db.prepare('UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE id = 1').run(message, message === null ? null : this.now());
+  }
+
+  private row(): StateRow | null {
+    return (this.options.db.prepare('SELECT * FROM sync_state WHERE id = 1').get() as StateRow | undefined) ?? null;
+  }
+}
+
+function syncError(what: string, error: unknown): HalfkeyError {
+  if (error instanceof ServerRefusal) return new HalfkeyError('SYNC_FAILED', `${what}: the server refused (${error.code}): ${error.message}`, { code: error.code });
+  if (error instanceof ServerUnreachable) return new HalfkeyError('SYNC_FAILED', `${what}: ${error.message}. Check the URL and the network, then retry.`);
+  return new HalfkeyError('SYNC_FAILED', `${what} unexpectedly.`);
+}

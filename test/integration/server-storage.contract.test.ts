@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage, type Storage, type StoredEntry } from '../../server/storage/storage';
+import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
+
+const hex = (byte: number, length = 64): string => byte.toString(16).padStart(2, '0').repeat(length / 2);
+const DEVICE = hex(0xd1);
+const OTHER = hex(0xd2);
+const VAULT = hex(0xaa, 32);
+
+const entry = (device: string, seq: number, over: Partial<StoredEntry> = {}): StoredEntry => ({
+  device,
+  seq,
+  hash: hex(seq + 1),
+  type: 'test.entry',
+  time: 1_700_000_000_000 + seq,
+  actor: null,
+  body: `{"seq":${seq}}`,
+  logIndex: seq,
+  receiptSize: seq + 1,
+  receivedAt: 1,
+  breakGlass: false,
+  ...over,
+});
+
+describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s', (kind) => {
+  let storage: Storage;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    const fresh = await freshStorageUrl(kind);
+    cleanup = fresh.cleanup;
+    storage = await openStorage(fresh.url);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await cleanup?.();
+  });
+
+  it('migrates idempotently: reopening the same database applies nothing twice', async () => {
+    expect(storage.kind).toBe(kind);
+    await storage.queries.insertDevice(DEVICE, VAULT, 1);
+    expect((await storage.queries.getDevice(DEVICE))?.vault).toBe(VAULT);
+  });
+
+  it('consumes an enrolment token once, and never after it expires', async () => {
+    const q = storage.queries;
+    await q.insertEnrolToken('t1', 0, 1_000);
+    await q.insertEnrolToken('t2', 0, 1_000);
+    expect(await q.consumeEnrolToken('t1', DEVICE, 500)).toBe(true);
+    expect(await q.consumeEnrolToken('t1', OTHER, 600)).toBe(false);
+    expect(await q.consumeEnrolToken('t2', DEVICE, 1_000)).toBe(false);
+    expect(await q.consumeEnrolToken('nope', DEVICE, 1)).toBe(false);
+  });
+
+  it('enrols a device once, revokes it, and tracks its head', async () => {
+    const q = storage.queries;
+    expect(await q.insertDevice(DEVICE, VAULT, 2)).toBe(false);
+    expect(await q.insertDevice(OTHER, VAULT, 3)).toBe(true);
+    await q.setDeviceHead(OTHER, 4, hex(9), '{"s":1}', 77);
+    expect(await q.getDevice(OTHER)).toMatchObject({ headSeq: 4, headHash: hex(9), chainState: '{"s":1}', lastSeen: 77, revokedAt: null });
+    expect(await q.revokeDevice(OTHER, 88)).toBe(true);
+    expect(await q.revokeDevice(OTHER, 99)).toBe(false);
+    expect((await q.getDevice(OTHER))?.revokedAt).toBe(88);
+    expect((await q.listDevices()).map((d) => d.device)).toEqual([DEVICE, OTHER]);
+    expect(await q.getDevice(hex(0xee))).toBeNull();
+  });
+
+  it('refuses a replayed nonce and prunes only expired ones', async () => {
+    const q = storage.queries;
+    expect(await q.rememberNonce(DEVICE, 'n1', 100)).toBe(true);
+    expect(await q.rememberNonce(DEVICE, 'n1', 100)).toBe(false);
+    expect(await q.rememberNonce(OTHER, 'n1', 100)).toBe(true);
+    expect(await q.rememberNonce(DEVICE, 'n2', 300)).toBe(true);
+    expect(await q.pruneNonces(200)).toBe(2);
+    expect(await q.rememberNonce(DEVICE, 'n2', 300)).toBe(false);
+  });
+
+  it('stores entries by (device, seq) and refuses a second entry at the same seq or log index', async () => {
+    const q = storage.queries;
+    await q.insertEntries([entry(DEVICE, 0), entry(DEVICE, 1, { breakGlass: true, type: 'checkout.opened' })]);
+    expect((await q.entriesBySeq(DEVICE, 0, 5)).map((e) => e.seq)).toEqual([0, 1]);
+    expect((await q.entriesBySeq(DEVICE, 1, 1))[0]).toEqual(entry(DEVICE, 1, { breakGlass: true, type: 'checkout.opened' }));
+    await expect(q.insertEntries([entry(DEVICE, 1, { logIndex: 9 })])).rejects.toThrow();
+    await expect(q.insertEntries([entry(OTHER, 0, { logIndex: 1 })])).rejects.toThrow();
+    expect((await q.entriesByLogIndex(1, 10)).map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {
+    const q = storage.queries;
+    expect((await q.unacknowledgedBreakGlass(10)).map((e) => e.seq)).toEqual([1]);
+    expect(await q.acknowledge(DEVICE, 1, hex(0x77), 5)).toBe(true);
+    expect(await q.acknowledge(DEVICE, 1, hex(0x78), 6)).toBe(false);
+    expect(await q.unacknowledgedBreakGlass(10)).toEqual([]);
+  });
+
+  it('rolls a transaction back completely when it throws', async () => {
+    await expect(
+      storage.transaction(async (tx) => {
+        await tx.insertEntries([entry(DEVICE, 2, { logIndex: 2 })]);
+        await tx.insertTreeHead({ size: 3, root: hex(3), timestamp: 1, signature: hex(1, 128) });
+        throw new Error('boom');
+      }, { log: true }),
+    ).rejects.toThrow('boom');
+    expect(await storage.queries.entriesBySeq(DEVICE, 2, 2)).toEqual([]);
+    expect(await storage.queries.treeHeadAt(3)).toBeNull();
+  });
+
+  it('serialises log appends: concurrent transactions never take the same tree size', async () => {
+    const appendOne = () =>
+      storage.transaction(async (tx) => {
+        const size = (await tx.latestTreeHead())?.size ?? 0;
+        await new Promise((r) => setTimeout(r, 5)); // widen the window a race would need
+        await tx.insertTreeHead({ size: size + 1, root: hex(size + 1), timestamp: size, signature: hex(2, 128) });
+        await tx.insertLogNodes([{ key: size * 64, hash: hex(size + 1) }]);
+        return size + 1;
+      }, { log: true });
+    const sizes = await Promise.all(Array.from({ length: 12 }, appendOne));
+    expect([...sizes].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect((await storage.queries.latestTreeHead())?.size).toBe(12);
+    const nodes = await storage.queries.getLogNodes([0, 64, 11 * 64, 12 * 64]);
+    expect([...nodes.keys()].sort((a, b) => a - b)).toEqual([0, 64, 11 * 64]);
+  });
+
+  it('keeps reviewer keys from the journal only, and honours their revocation', async () => {
+    const q = storage.queries;
+    const reviewer = hex(0x51);
+    await q.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'enrolment' }]);
+    expect(await q.isReviewerKey(reviewer)).toBe(false);
+    await q.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' }]);
+    expect(await q.isReviewerKey(reviewer)).toBe(true);
+    await q.revokeCustodianKey(VAULT, reviewer);
+    expect(await q.isReviewerKey(reviewer)).toBe(false);
+  });
+
+  it('issues single-use challenges and expiring sessions', async () => {
+    const q = storage.queries;
+    await q.insertChallenge('c1', hex(0x51), 100);
+    expect(await q.consumeChallenge('c1', 50)).toBe(hex(0x51));
+    expect(await q.consumeChallenge('c1', 50)).toBeNull();
+    await q.insertChallenge('c2', hex(0x51), 100);
+    expect(await q.consumeChallenge('c2', 100)).toBeNull();
+    await q.insertSession('s1', hex(0x51), 100);
+    expect(await q.sessionReviewer('s1', 99)).toBe(hex(0x51));
+    expect(await q.sessionReviewer('s1', 100)).toBeNull();
+  });
+
+  it('records alarms with their evidence and counts them per device', async () => {
+    const q = storage.queries;
+    await q.insertAlarm({ device: DEVICE, kind: 'FORK', seq: 3, message: 'fork at 3', evidence: '{"seq":3}', raisedAt: 9 });
+    await q.insertAlarm({ device: DEVICE, kind: 'ROLLBACK', seq: 4, message: 'rollback at 4', evidence: '{"seq":4}', raisedAt: 10 });
+    expect((await q.listAlarms(DEVICE)).map((a) => [a.kind, a.seq, a.evidence])).toEqual([
+      ['FORK', 3, '{"seq":3}'],
+      ['ROLLBACK', 4, '{"seq":4}'],
+    ]);
+    expect((await q.alarmCounts()).get(DEVICE)).toBe(2);
+    expect(await q.listAlarms(OTHER)).toEqual([]);
+  });
+});
