@@ -109,7 +109,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     const h = heldBySeq.get(o.entry.seq);
     if (h === undefined || h.hash === o.precomputed.hash) continue;
     const parent = JSON.parse(h.body) as SignedEntry;
-    if (parent.prev === o.entry.prev) {
+    if (h.seq > 0 && parent.prev === o.entry.prev) {
       throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry));
     }
     throw new ChainConflict('FORK', `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`, evidenceOf(h, o.entry));

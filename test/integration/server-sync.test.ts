@@ -1,0 +1,175 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519Signer, type SignedEntry } from '../../shared/journal/entry';
+import { merkleRoot, verifyConsistency } from '../../shared/journal/merkle';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { receiptSchema, verifyReceipt } from '../../shared/sync/receipt';
+import { reviewerChallengeMessage } from '../../shared/sync/wire';
+import { expectOk, sendRequest } from '../../electron/services/sync/transport';
+import { TestJournal, seededSigner } from '../support/journal-builder';
+import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
+import { appendEntries, enrolledClient, upload } from '../support/sync-fixture';
+
+let sodium: Sodium;
+beforeAll(async () => {
+  sodium = await sodiumReady();
+});
+
+const journals: TestJournal[] = [];
+const journal = (options: ConstructorParameters<typeof TestJournal>[0]): TestJournal => {
+  const j = new TestJournal(options);
+  journals.push(j);
+  return j;
+};
+afterEach(() => {
+  for (const j of journals.splice(0)) j.close();
+});
+
+describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: %s', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('uploads a journal, stores a verified receipt for every entry and cosignatures for checkpoints', async () => {
+    const j = journal({ deviceSeed: 11 });
+    appendEntries(j, 20);
+    const client = await enrolledClient(server, j);
+    expect(client.status()).toMatchObject({ state: 'idle', pending: j.store.head()!.seq + 1, ackedSeq: null });
+    const status = await client.syncNow();
+    expect(status).toMatchObject({ state: 'idle', pending: 0, lastError: null, ackedSeq: j.store.head()!.seq });
+    const receipts = [...j.store.receipts()];
+    const entries = [...j.store.read()];
+    expect(receipts.map((r) => r.seq)).toEqual(entries.map((e) => e.seq));
+    for (const r of receipts) expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, server.signer.publicKey, sodium)).toBe(true);
+    const checkpoints = entries.filter((e) => e.type === 'checkpoint').map((e) => e.seq);
+    expect(checkpoints.length).toBeGreaterThan(0);
+    expect((j.db.prepare('SELECT seq FROM sync_cosignatures ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq)).toEqual(checkpoints);
+    const held = await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
+    expect(held.map((e) => e.hash)).toEqual(entries.map((e) => e.hash));
+  });
+
+  it('answers a resent batch with the same receipts and changes nothing', async () => {
+    const j = journal({ deviceSeed: 12 });
+    appendEntries(j, 5);
+    await enrolledClient(server, j);
+    const entries = [...j.store.read()];
+    const first = expectOk(await upload(server, j, entries)) as { receipts: unknown[] };
+    const sizeBefore = (await server.storage.queries.latestTreeHead())!.size;
+    const again = expectOk(await upload(server, j, entries)) as { receipts: unknown[] };
+    expect(again.receipts).toEqual(first.receipts);
+    expect((await server.storage.queries.latestTreeHead())!.size).toBe(sizeBefore);
+    // An overlapping batch: the held part gets its old receipts, the new part new ones.
+    appendEntries(j, 3);
+    const tail = [...j.store.read({ from: 4 })];
+    const overlap = expectOk(await upload(server, j, tail)) as { receipts: { seq: number }[] };
+    expect(overlap.receipts.map((r) => r.seq)).toEqual(tail.map((e) => e.seq));
+    expect(overlap.receipts[0]).toEqual(first.receipts[4]);
+  });
+
+  it('refuses a batch that skips ahead with SEQUENCE_GAP and the seq to resume from', async () => {
+    const j = journal({ deviceSeed: 13 });
+    appendEntries(j, 6);
+    await enrolledClient(server, j);
+    const response = await upload(server, j, [...j.store.read({ from: 3 })]);
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({ error: { code: 'SEQUENCE_GAP', evidence: { expected: 0 } } });
+  });
+
+  it('refuses a forked history with both entries as evidence, and a restored old copy as a rollback', async () => {
+    const original = journal({ deviceSeed: 14, start: 1_700_000_000_000 });
+    appendEntries(original, 4);
+    const client = await enrolledClient(server, original);
+    await client.syncNow();
+    // Same device key, another genesis: a second history of this device.
+    const forked = journal({ deviceSeed: 14, start: 1_700_000_500_000 });
+    const fork = await upload(server, forked, [...forked.store.read()]);
+    expect(fork.status).toBe(409);
+    const forkBody = fork.body as { error: { code: string; evidence: { seq: number; held: SignedEntry; offered: SignedEntry } } };
+    expect(forkBody.error.code).toBe('FORK');
+    expect(forkBody.error.evidence.seq).toBe(0);
+    expect(forkBody.error.evidence.held.hash).toBe([...original.store.read({ from: 0, to: 0 })][0]!.hash);
+    expect(forkBody.error.evidence.offered.hash).toBe([...forked.store.read({ from: 0, to: 0 })][0]!.hash);
+    // The same history up to seq 2, then different entries: an old copy restored and written on.
+    const restored = journal({ deviceSeed: 14, start: 1_700_000_000_000 });
+    appendEntries(restored, 2);
+    restored.tick();
+    restored.store.append({ type: 'test.event', data: { rewritten: true } });
+    const rollback = await upload(server, restored, [...restored.store.read()]);
+    expect(rollback.status).toBe(409);
+    expect(rollback.body).toMatchObject({ error: { code: 'ROLLBACK', evidence: { seq: 3 } } });
+    const alarms = await server.storage.queries.listAlarms(original.device.publicKey);
+    expect(alarms.map((a) => a.kind)).toEqual(['FORK', 'ROLLBACK']);
+    // Nothing of the refused histories was stored.
+    expect((await server.storage.queries.entriesBySeq(original.device.publicKey, 0, 100)).map((e) => e.hash)).toEqual([...original.store.read()].map((e) => e.hash));
+  });
+
+  it('gives a journal reviewer a session, sync state, alarms, break-glass review and a verifiable export', async () => {
+    const j = journal({ deviceSeed: 15 });
+    j.enrol('rita', 0x52, { role: 'reviewer' });
+    j.tick();
+    j.store.append({ type: 'checkout.opened', data: { breakGlass: true, account: 'prod' } });
+    j.tick();
+    j.store.append({ type: 'checkout.opened', data: { breakGlass: false } });
+    j.tick();
+    j.store.append({ type: 'break-glass.declared', data: {} });
+    const client = await enrolledClient(server, j);
+    await client.syncNow();
+    const rita = seededSigner(0x52);
+    const mallory = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    const refused = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: mallory.publicKey } });
+    expect(refused.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER' } });
+
+    const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } })) as { challenge: string };
+    const badSig = sodium.to_hex(mallory.sign(reviewerChallengeMessage(challenge, sodium)));
+    expect((await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: rita.publicKey, challenge, signature: badSig } })).body).toMatchObject({ error: { code: 'CHALLENGE_INVALID' } });
+    // A failed attempt uses the challenge up.
+    const { challenge: c2 } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } })) as { challenge: string };
+    const signature = sodium.to_hex(rita.sign(reviewerChallengeMessage(c2, sodium)));
+    const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: rita.publicKey, challenge: c2, signature } })) as { token: string };
+    const get = async (path: string): Promise<unknown> => {
+      const res = await fetch(new URL(path, server.url), { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      return path.endsWith('export') ? res.text() : res.json();
+    };
+    const devices = (await get('/v1/reviewer/devices')) as { devices: { device: string; lastSeq: number }[] };
+    expect(devices.devices.find((d) => d.device === j.device.publicKey)?.lastSeq).toBe(j.store.head()!.seq);
+    const pending = (await get('/v1/reviewer/break-glass')) as { items: { device: string; seq: number; type: string }[] };
+    const mine = pending.items.filter((i) => i.device === j.device.publicKey);
+    expect(mine.map((i) => i.type)).toEqual(['checkout.opened', 'break-glass.declared']);
+    const ack = await fetch(new URL('/v1/reviewer/break-glass/ack', server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device: j.device.publicKey, seq: mine[0]!.seq }),
+    });
+    expect(ack.status).toBe(200);
+    const after = (await get('/v1/reviewer/break-glass')) as { items: { device: string; seq: number }[] };
+    expect(after.items.filter((i) => i.device === j.device.publicKey).map((i) => i.seq)).toEqual([mine[1]!.seq]);
+
+    const lines = ((await get('/v1/reviewer/export')) as string).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const header = lines[0] as { format: string; treeHead: { size: number; root: string } };
+    expect(header.format).toBe('halfkey-server-export');
+    const rows = lines.slice(1) as { entry: SignedEntry; receipt: unknown }[];
+    expect(rows.length).toBe(header.treeHead.size);
+    for (const row of rows) expect(verifyReceipt(receiptSchema.parse(row.receipt), server.signer.publicKey, sodium)).toBe(true);
+    expect(sodium.to_hex(merkleRoot(rows.map((r) => sodium.from_hex(r.entry.hash)), sodium))).toBe(header.treeHead.root);
+    expect((await fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+  });
+
+  it('proves the log append-only between any two signed tree heads', async () => {
+    const j = journal({ deviceSeed: 16 });
+    appendEntries(j, 3);
+    const client = await enrolledClient(server, j);
+    await client.syncNow();
+    const small = expectOk(await sendRequest(server.url, { method: 'GET', path: '/v1/log/head' })) as { size: number; root: string };
+    appendEntries(j, 7);
+    await client.syncNow();
+    const big = expectOk(await sendRequest(server.url, { method: 'GET', path: '/v1/log/head' })) as { size: number; root: string };
+    const answer = expectOk(await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${small.size}&to=${big.size}` })) as { proof: string[] };
+    expect(verifyConsistency(small.size, big.size, sodium.from_hex(small.root), sodium.from_hex(big.root), answer.proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
+    const missing = await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${big.size + 5}&to=${big.size + 6}` });
+    expect(missing.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});

@@ -1,0 +1,35 @@
+import type { SignedEntry } from '../../shared/journal/entry';
+import { sodiumNow } from '../../shared/sodium';
+import { SyncClient, type SyncClientOptions } from '../../electron/services/sync/client';
+import { sendRequest, type WireResponse } from '../../electron/services/sync/transport';
+import { hashToken, newToken } from '../../server/tokens';
+import type { TestJournal } from './journal-builder';
+import type { TestServer } from './server-fixture';
+
+/** Issues a one-time enrolment token the way `halfkey server enroll-token` does. */
+export async function issueToken(server: TestServer, ttlMs = 15 * 60_000): Promise<string> {
+  const sodium = sodiumNow();
+  const token = newToken(sodium);
+  await server.storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + ttlMs);
+  return token;
+}
+
+/** A sync client over a test journal's real vault database, enrolled with the server. */
+export async function enrolledClient(server: TestServer, journal: TestJournal, options: Partial<SyncClientOptions> = {}): Promise<SyncClient> {
+  const client = new SyncClient({ db: journal.db, journal: journal.store, signer: journal.device, backoff: { baseMs: 20, maxMs: 200 }, ...options });
+  await client.enroll(server.url, await issueToken(server));
+  return client;
+}
+
+/** Uploads entries as the journal's device, bypassing the client (to replay, fork or resend on purpose). */
+export function upload(server: TestServer, journal: TestJournal, entries: readonly SignedEntry[]): Promise<WireResponse> {
+  return sendRequest(server.url, { method: 'POST', path: `/v1/devices/${journal.device.publicKey}/entries`, json: { entries }, signer: journal.device });
+}
+
+/** Appends n plain entries, one second apart. */
+export function appendEntries(journal: TestJournal, n: number, type = 'test.event'): void {
+  for (let i = 0; i < n; i++) {
+    journal.tick();
+    journal.store.append({ type, data: { n: i } });
+  }
+}
