@@ -100,6 +100,10 @@ export async function bundleElectron({ outdir = join(projectRoot, 'dist', 'elect
     platform: 'node',
     target: NODE_TARGET,
     external: [...MAIN_EXTERNALS],
+    // Services load keytar (and electron's clipboard) lazily with import(). Left as import(), the
+    // ESM loader would resolve it, which ignores NODE_PATH and depends on ESM-in-asar support;
+    // turned into require() it resolves like every other external of this CJS bundle.
+    supported: { 'dynamic-import': false },
     plugins: [moduleUrlPlugin(outdir)],
   });
   const preload = await esbuild.build({
