@@ -26,7 +26,7 @@ test('the shell renders through the preview adapter and the status bar shows the
   await expect(bar).toContainText(status.journal.seq === null ? 'Journalempty' : `Journal#${status.journal.seq}`);
   await expect(bar).toContainText(`Sync${status.sync.state} · ${status.sync.pending} pending`);
   await expect(bar).toContainText(`Modepreview · v${status.version}`);
-  const vault = page.getByRole('region', { name: 'Vault' });
+  const vault = page.getByRole('region', { name: 'Vault', exact: true });
   await expect(vault).toContainText(status.vault.state === 'none' ? 'not created yet' : status.vault.state);
   await expect(page.getByRole('alert')).toHaveCount(0);
 
@@ -84,8 +84,11 @@ test('reloading without the token cannot call the API: UNAUTHENTICATED is shown'
   const alert = page.getByRole('alert');
   await expect(alert).toContainText('UNAUTHENTICATED');
   await expect(alert).toContainText('npm start');
-  await expect(page.getByRole('region', { name: 'Vault' })).toContainText('could not be read');
+  await expect(page.getByRole('region', { name: 'Vault', exact: true })).toContainText('could not be read');
   await page.screenshot({ path: 'test-results/shell-unauthenticated.png', fullPage: true });
+  // The error state is as accessible as the normal one.
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
   const result = await page.evaluate(() => (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}));
   expect(result).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
 });
