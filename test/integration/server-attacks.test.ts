@@ -1,0 +1,174 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
+import { TestJournal } from '../support/journal-builder';
+import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
+import { appendEntries, enrolledClient, issueToken } from '../support/sync-fixture';
+
+let sodium: Sodium;
+beforeAll(async () => {
+  sodium = await sodiumReady();
+});
+
+interface Attempt {
+  readonly method?: 'GET' | 'POST';
+  readonly path: string;
+  readonly body?: string;
+  readonly signer?: EntrySigner | null;
+  readonly headers?: Record<string, string>;
+  readonly timestamp?: number;
+  readonly nonce?: string;
+  readonly contentType?: string;
+}
+
+describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind) => {
+  let server: TestServer;
+  let j: TestJournal;
+  let device: EntrySigner;
+  const journals: TestJournal[] = [];
+
+  /** Sends a request exactly as given: signed by `signer` over the body unless told otherwise. */
+  async function send(a: Attempt): Promise<{ status: number; code: string | undefined }> {
+    const method = a.method ?? 'POST';
+    const body = a.body ?? (method === 'POST' ? '{"entries":[]}' : '');
+    const bytes = new TextEncoder().encode(body);
+    const signer = a.signer === undefined ? device : a.signer;
+    const signed = signer === null ? {} : signedRequestHeaders({ method, path: a.path, body: bytes, timestamp: a.timestamp ?? Date.now(), nonce: a.nonce ?? sodium.to_hex(sodium.randombytes_buf(16)) }, signer, sodium);
+    const res = await fetch(new URL(a.path, server.url), {
+      method,
+      headers: { ...(method === 'POST' ? { 'content-type': a.contentType ?? 'application/json' } : {}), ...signed, ...a.headers },
+      ...(method === 'POST' ? { body: bytes } : {}),
+    });
+    const json = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
+    return { status: res.status, code: json?.error?.code };
+  }
+
+  const entriesPath = (d: string = device.publicKey): string => `/v1/devices/${d}/entries`;
+  const validBatch = (): string => JSON.stringify({ entries: [...j.store.read({ from: 0, to: 0 })] });
+
+  beforeAll(async () => {
+    server = await startTestServer(kind, { rateLimit: { capacity: 1_000, perSecond: 1_000 }, maxBatchBytes: 256 * 1024 });
+    j = new TestJournal({ deviceSeed: 41 });
+    journals.push(j);
+    appendEntries(j, 3);
+    device = j.device;
+    await enrolledClient(server, j);
+  });
+  afterEach(async () => {
+    // After every attack the server is still up and answering.
+    expect((await fetch(new URL('/v1/server-key', server.url))).status).toBe(200);
+  });
+  afterAll(async () => {
+    for (const x of journals) x.close();
+    await server?.close();
+  });
+
+  it('accepts the honest request the attacks are variations of', async () => {
+    expect(await send({ path: entriesPath(), body: validBatch() })).toEqual({ status: 200, code: undefined });
+  });
+
+  it('refuses an unsigned request', async () => {
+    expect(await send({ path: entriesPath(), body: validBatch(), signer: null })).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+
+  it('refuses a forged signature (another key claiming to be the device)', async () => {
+    const forger = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    const forged = signedRequestHeaders({ method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'ab'.repeat(16) }, forger, sodium);
+    expect(await send({ path: entriesPath(), body: validBatch(), headers: { ...forged, [SIGNED_HEADERS.device]: device.publicKey } })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+  });
+
+  it('refuses a signed request whose body was changed in transit', async () => {
+    const headers = signedRequestHeaders({ method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'cd'.repeat(16) }, device, sodium);
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [] }), signer: null, headers })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+  });
+
+  it('refuses a replayed request (same nonce)', async () => {
+    const nonce = sodium.to_hex(sodium.randombytes_buf(16));
+    const timestamp = Date.now();
+    expect((await send({ path: entriesPath(), body: validBatch(), nonce, timestamp })).status).toBe(200);
+    expect(await send({ path: entriesPath(), body: validBatch(), nonce, timestamp })).toEqual({ status: 401, code: 'REPLAYED_NONCE' });
+  });
+
+  it('refuses a stale or future-dated request', async () => {
+    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() - 6 * 60_000 })).toEqual({ status: 401, code: 'STALE_REQUEST' });
+    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() + 6 * 60_000 })).toEqual({ status: 401, code: 'STALE_REQUEST' });
+  });
+
+  it('refuses a device acting on another device’s journal', async () => {
+    const other = new TestJournal({ deviceSeed: 42 });
+    journals.push(other);
+    await enrolledClient(server, other);
+    expect(await send({ path: entriesPath(other.device.publicKey), body: validBatch() })).toEqual({ status: 403, code: 'WRONG_DEVICE' });
+  });
+
+  it('refuses an unknown device and a revoked one', async () => {
+    const stranger = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    expect(await send({ path: entriesPath(stranger.publicKey), body: validBatch(), signer: stranger })).toEqual({ status: 401, code: 'UNKNOWN_DEVICE' });
+    const revoked = new TestJournal({ deviceSeed: 43 });
+    journals.push(revoked);
+    await enrolledClient(server, revoked);
+    await server.storage.queries.revokeDevice(revoked.device.publicKey, Date.now());
+    const batch = JSON.stringify({ entries: [...revoked.store.read()] });
+    expect(await send({ path: entriesPath(revoked.device.publicKey), body: batch, signer: revoked.device })).toEqual({ status: 403, code: 'DEVICE_REVOKED' });
+  });
+
+  it('refuses an oversized body before reading it', async () => {
+    const huge = JSON.stringify({ entries: [{ pad: 'x'.repeat(300 * 1024) }] });
+    expect(await send({ path: entriesPath(), body: huge })).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect(await send({ path: '/v1/enrol', body: JSON.stringify({ pad: 'y'.repeat(70 * 1024) }), signer: null })).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('refuses malformed JSON, a wrong schema, a wrong media type and tampered entries', async () => {
+    expect(await send({ path: entriesPath(), body: '{"entries": [' })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: 'all of them' }) })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [], extra: 1 }) })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send({ path: entriesPath(), body: 'entries', contentType: 'text/plain' })).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    const [genesis, next] = [...j.store.read({ from: 0, to: 1 })];
+    const tampered = { ...next!, data: { n: 999 } };
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [genesis, tampered] }) })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
+    const floaty = JSON.stringify({ entries: [{ ...genesis, time: 1.5 }] });
+    expect(await send({ path: entriesPath(), body: floaty })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
+  });
+
+  it('refuses a used, unknown or malformed enrolment token', async () => {
+    const token = await issueToken(server);
+    const body = (d: string, t: string) => JSON.stringify({ token: t, vault: '0123456789abcdef0123456789abcdef', device: d, roster: [] });
+    const fresh = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    expect(await send({ path: '/v1/enrol', body: body(fresh.publicKey, token), signer: null })).toEqual({ status: 200, code: undefined });
+    const second = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, token), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, 'A'.repeat(43)), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, 'not a token!'), signer: null })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    const expired = await issueToken(server, -1);
+    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, expired), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('refuses reviewer endpoints without a session, and unknown paths with NOT_FOUND', async () => {
+    expect(await send({ method: 'GET', path: '/v1/reviewer/export', signer: null })).toEqual({ status: 401, code: 'SESSION_INVALID' });
+    expect(await send({ method: 'GET', path: '/v1/reviewer/devices', signer: null, headers: { authorization: 'Bearer forged' } })).toEqual({ status: 401, code: 'SESSION_INVALID' });
+    expect(await send({ method: 'GET', path: '/v1/nothing-here', signer: null })).toEqual({ status: 404, code: 'NOT_FOUND' });
+  });
+});
+
+describe('rate limit (token bucket per device)', () => {
+  it('answers RATE_LIMITED once a device spends its budget, and the server keeps serving', async () => {
+    await sodiumReady();
+    const server = await startTestServer('sqlite', { rateLimit: { capacity: 3, perSecond: 0.001 } });
+    const j = new TestJournal({ deviceSeed: 44 });
+    try {
+      const client = await enrolledClient(server, j);
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const headers = signedRequestHeaders({ method: 'GET', path: `/v1/devices/${j.device.publicKey}/head`, body: new Uint8Array(0), timestamp: Date.now(), nonce: `${i}`.padStart(32, '0') }, j.device);
+        codes.push((await fetch(new URL(`/v1/devices/${j.device.publicKey}/head`, server.url), { headers })).status);
+      }
+      expect(codes).toEqual([200, 200, 200, 429, 429]);
+      expect(client.status().state).toBe('idle');
+      expect((await fetch(new URL('/v1/server-key', server.url))).status).toBe(200);
+    } finally {
+      j.close();
+      await server.close();
+    }
+  });
+});
