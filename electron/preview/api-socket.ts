@@ -55,6 +55,9 @@ function idOf(value: unknown): number | null {
   return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
 }
 
+/** How long a new connection may take to present the token. */
+export const AUTH_TIMEOUT_MS = 10_000;
+
 const UNAUTHENTICATED = fail(
   'UNAUTHENTICATED',
   'The preview link is not valid: its one-time token is missing, wrong or already used. Restart `npm start` and open the new link it prints.',
@@ -65,14 +68,18 @@ const UNAUTHENTICATED = fail(
  * UNAUTHENTICATED and the socket closes. After that each frame is one router call. Payloads are
  * never logged; they may hold passphrases.
  */
-export function serveApiSocket(socket: WebSocket, router: ApiRouter, token: OneTimeToken): void {
+export function serveApiSocket(socket: WebSocket, router: ApiRouter, token: OneTimeToken, authTimeoutMs = AUTH_TIMEOUT_MS): void {
   let authenticated = false;
+  // A client that never authenticates must not hold a connection open forever.
+  const deadline = setTimeout(() => socket.close(CLOSE_UNAUTHENTICATED, 'authentication timed out'), authTimeoutMs);
+  socket.once('close', () => clearTimeout(deadline));
   // ws reports protocol faults (an oversized or malformed frame) as an error and then closes the
   // socket itself; without a listener the error would take the whole process down.
   socket.on('error', () => socket.terminate());
   socket.on('message', (data, isBinary) => {
     const frame = parseJson(data, isBinary);
     if (!authenticated) {
+      clearTimeout(deadline);
       const auth = authFrame.safeParse(frame);
       if (auth.success && token.redeem(auth.data.token)) {
         authenticated = true;

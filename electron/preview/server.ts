@@ -22,6 +22,8 @@ export interface PreviewOptions {
   readonly host?: '127.0.0.1';
   /** 0 picks a free port. */
   readonly port?: number;
+  /** How long a new API connection may take to present the token (default 10 s). */
+  readonly authTimeoutMs?: number;
 }
 
 /** A running preview adapter. The token is valid for one connection only. */
@@ -111,7 +113,7 @@ export async function startPreview(options: PreviewOptions): Promise<PreviewServ
     if (path !== API_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     // DNS-rebinding and cross-site defence: only this exact origin and host may open the API.
     if (req.headers.host !== expectedHost || !isOwnOrigin(req.headers.origin, origin)) return refuseUpgrade(socket, 403, 'Forbidden');
-    sockets.handleUpgrade(req, socket, head, (ws) => serveApiSocket(ws, options.router, redeemable));
+    sockets.handleUpgrade(req, socket, head, (ws) => serveApiSocket(ws, options.router, redeemable, options.authTimeoutMs));
   });
 
   await new Promise<void>((resolve, reject) => {

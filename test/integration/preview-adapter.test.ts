@@ -175,6 +175,17 @@ describe('the preview adapter over a real WebSocket', () => {
     expect((await get('/', `rebound.example:${preview.port}`)).status).toBe(403);
   });
 
+  it('closes a connection that never presents the token', async () => {
+    const quick = await startPreview({ router: createRouter(createHandlerTable(services)), rendererDir: join(work, 'renderer'), authTimeoutMs: 200 });
+    try {
+      const socket = new WebSocket(`ws://127.0.0.1:${quick.port}/api`, { origin: `http://127.0.0.1:${quick.port}` });
+      await new Promise((resolve) => socket.once('open', resolve));
+      expect(await closed(socket)).toBe(CLOSE_UNAUTHENTICATED);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('closes the socket on a frame over the size limit', async () => {
     const { socket } = await authenticatedSocket();
     const closing = closed(socket);
