@@ -59,6 +59,37 @@ describe('keytar keychain on the real Secret Service', () => {
     expect(readdirSync(home)).toEqual([]);
   });
 
+  it('a Secret Service that stops answering (daemon frozen with SIGSTOP) gives a clear timeout error', async () => {
+    // A fresh keyring session of its own, so freezing its daemon cannot disturb other tests.
+    const script = [
+      "const { execFileSync } = await import('node:child_process');",
+      "const { openKeytarKeychain } = await import('./electron/services/keychain/keytar-keychain.ts');",
+      "const reply = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets']).toString();",
+      'const pid = Number(/uint32 (\\d+)/.exec(reply)[1]);',
+      'const keychain = await openKeytarKeychain({ timeoutMs: 1500 });',
+      "process.kill(pid, 'SIGSTOP');",
+      'const started = Date.now();',
+      'let result = { code: "none" };',
+      "try { await keychain.get('device:frozen'); } catch (e) { result = { code: e.code, message: e.message, ms: Date.now() - started }; }",
+      "process.kill(pid, 'SIGCONT');",
+      'console.log(JSON.stringify(result));',
+      'process.exit(0);',
+    ].join('\n');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.HALFKEY_IN_KEYRING_SESSION;
+    delete env.DBUS_SESSION_BUS_ADDRESS;
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(join(root, 'build/with-keyring.sh'), [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env, timeout: 30_000 }, (error, out, err) =>
+        error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+      );
+    });
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string; ms?: number };
+    expect(result.code).toBe('KEYCHAIN_UNAVAILABLE');
+    expect(result.message).toMatch(/did not answer reading device:frozen within 1500 ms/);
+    expect(result.ms).toBeGreaterThanOrEqual(1400);
+    expect(result.ms).toBeLessThan(10_000);
+  });
+
   it('with no D-Bus session variable at all, refuses before touching keytar', async () => {
     const error = await openKeytarKeychain({ env: {}, platform: 'linux' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HalfkeyError);

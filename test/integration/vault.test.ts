@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,10 @@ import { HalfkeyError } from '../../shared/api/result';
 import { verifyEntrySignature } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import type { Keychain } from '../../electron/services/keychain/keychain';
+import { KEYCHAIN_SERVICE, type Keychain } from '../../electron/services/keychain/keychain';
+import keytar from 'keytar';
 import { deviceAccount } from '../../electron/services/vault/device-key';
+import { openWithKey, passphraseKey } from '../../electron/services/vault/passphrase';
 import { parseRecoveryKey } from '../../electron/services/vault/recovery-key';
 import { Vault, VAULT_FILE } from '../../electron/services/vault/vault';
 
@@ -97,17 +99,35 @@ describe('vault creation', () => {
     expect(weak.code).toBe('INVALID_PAYLOAD');
     expect(weak.message).toMatch(/at least 12 characters/);
     expect(weak.message).not.toContain('short');
+    expect(existsSync(other)).toBe(false);
+  });
+
+  it('a failure after the keychain write and the db create rolls both back', async () => {
+    const accounts = async () => (await keytar.findCredentials(KEYCHAIN_SERVICE)).map((c) => c.account).sort();
+    const before = await accounts();
+    const other = join(tempDir('halfkey-half-'), 'v');
+    const bad = await errorOf(Vault.create(other, keychain, { admin: { name: 'Bad\u0007Name', organisation: 'Org', passphrase: ADMIN_PASSPHRASE } }));
+    expect(bad.code).toBe('INVALID_PAYLOAD');
+    expect(bad.message).toMatch(/custodian name/);
     expect(readdirSync(other)).toEqual([]);
+    expect(await accounts()).toEqual(before);
   });
 });
 
 describe('the vault file at rest', () => {
-  it('never holds the device master, the passphrase or the recovery key in the clear', async () => {
+  it('never holds the device master, the passphrase, the recovery key or a custodian private key in the clear', async () => {
     const master = await keychain.get(deviceAccount(vault.id));
     expect(master).not.toBeNull();
     const raw = sodium.from_base64(master!, sodium.base64_variants.ORIGINAL);
     const bytes = folderBytes(dir);
-    for (const needle of [Buffer.from(raw), Buffer.from(sodium.to_hex(raw)), Buffer.from(master!), Buffer.from(ADMIN_PASSPHRASE), Buffer.from(recoveryKey), Buffer.from(parseRecoveryKey(recoveryKey, sodium))]) {
+    // Unwrap the admin's private keys the way unlock does (one Argon2id run) to know what to look for.
+    const row = vault.db.prepare('SELECT wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?').get(adminId) as { wrapped_keys: Uint8Array; kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
+    const key = passphraseKey(ADMIN_PASSPHRASE, { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt }, sodium);
+    const privateKeys = openWithKey(vault.device.open(row.wrapped_keys, `custodian:${adminId}:keys`), key, sodium);
+    expect(privateKeys).toHaveLength(96);
+    const signSeed = privateKeys!.subarray(0, 32);
+    const boxSecret = privateKeys!.subarray(64, 96);
+    for (const needle of [Buffer.from(raw), Buffer.from(sodium.to_hex(raw)), Buffer.from(master!), Buffer.from(ADMIN_PASSPHRASE), Buffer.from(recoveryKey), Buffer.from(parseRecoveryKey(recoveryKey, sodium)), Buffer.from(signSeed), Buffer.from(boxSecret), Buffer.from(sodium.to_hex(boxSecret))]) {
       expect(bytes.includes(needle)).toBe(false);
     }
   });

@@ -119,7 +119,7 @@ export class CustodianDirectory {
 
   /** Every custodian, revoked ones included, in enrolment order. */
   list(): CustodianRecord[] {
-    return (this.ctx.db.prepare('SELECT * FROM custodians ORDER BY enrolled_at, id').all() as CustodianRow[]).map(recordOf);
+    return (this.ctx.db.prepare('SELECT * FROM custodians ORDER BY rowid').all() as CustodianRow[]).map(recordOf);
   }
 
   /** One custodian, or null. */
