@@ -52,7 +52,9 @@ test.describe('Electron shell smoke', () => {
     userData = mkdtempSync(join(tmpdir(), 'halfkey-electron-'));
     app = await electron.launch({
       executablePath: binary.path,
-      args: [join(projectRoot, 'dist', 'electron', 'main.cjs'), `--user-data-dir=${userData}`],
+      // The project folder, not main.cjs: Electron then takes package.json's name and main, and
+      // app.getAppPath() is the folder holding dist/ (given a file, it would be dist/electron/).
+      args: [projectRoot, `--user-data-dir=${userData}`],
       cwd: projectRoot,
     });
     page = await app.firstWindow();
