@@ -55,6 +55,15 @@ export function isOwnOrigin(header: string | undefined, origin: string): boolean
   }
 }
 
+/** The request's path, or null when its target does not parse (a malformed line must not throw in an event handler). */
+function pathOf(req: IncomingMessage, origin: string): string | null {
+  try {
+    return new URL(req.url ?? '/', origin).pathname;
+  } catch {
+    return null;
+  }
+}
+
 function refuseUpgrade(socket: Duplex, status: 403 | 404, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
@@ -81,7 +90,8 @@ export async function startPreview(options: PreviewOptions): Promise<PreviewServ
   const serveFile = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.headers.host !== expectedHost) return respond(res, 403, 'Wrong Host header: open the preview at 127.0.0.1.\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return respond(res, 405, 'Method not allowed.\n');
-    const path = new URL(req.url ?? '/', origin).pathname;
+    const path = pathOf(req, origin);
+    if (path === null) return respond(res, 400, 'Bad request target.\n');
     if (path === BRIDGE_PATH) {
       const file = await loadStaticFile(bridgeFile).catch(() => undefined);
       if (!file) return respond(res, 500, 'The preview bridge is not built: run `npm run build`.\n');
@@ -109,8 +119,7 @@ export async function startPreview(options: PreviewOptions): Promise<PreviewServ
   const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? '/', origin).pathname;
-    if (path !== API_PATH) return refuseUpgrade(socket, 404, 'Not Found');
+    if (pathOf(req, origin) !== API_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     // DNS-rebinding and cross-site defence: only this exact origin and host may open the API.
     if (req.headers.host !== expectedHost || !isOwnOrigin(req.headers.origin, origin)) return refuseUpgrade(socket, 403, 'Forbidden');
     sockets.handleUpgrade(req, socket, head, (ws) => serveApiSocket(ws, options.router, redeemable, options.authTimeoutMs));

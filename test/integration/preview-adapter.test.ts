@@ -224,6 +224,22 @@ describe('the preview adapter over HTTP', () => {
     expect((await get('/assets/app.js')).status).toBe(200);
   });
 
+  it('survives request targets that do not parse, for files and for the upgrade', async () => {
+    const raw = (text: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let reply = '';
+        const socket = connect({ host: '127.0.0.1', port: preview.port }, () => socket.write(text));
+        socket.on('data', (chunk) => (reply += chunk.toString()));
+        socket.on('end', () => resolve(reply));
+        socket.on('error', reject);
+      });
+    const host = `Host: 127.0.0.1:${preview.port}`;
+    expect(await raw(`GET http://[ HTTP/1.1\r\n${host}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 400/);
+    const upgrade = `GET http://[ HTTP/1.1\r\n${host}\r\nOrigin: ${origin()}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    expect(await raw(upgrade)).toMatch(/^HTTP\/1\.1 404/);
+    expect((await get('/assets/app.js')).status).toBe(200);
+  });
+
   it('binds 127.0.0.1 only', async () => {
     await expect(startPreview({ router: createRouter(createHandlerTable(services)), rendererDir: join(work, 'renderer'), host: '0.0.0.0' as '127.0.0.1' })).rejects.toThrow(/127\.0\.0\.1/);
     const others = Object.values(networkInterfaces())
