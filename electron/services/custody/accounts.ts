@@ -91,13 +91,24 @@ interface ListedRow extends AccountRow {
   m_rotation_due: 0 | 1 | null;
   m_token_serial: string | null;
   m_token_location: string | null;
+  /** `item:custodian` pairs joined by commas (custodian ids have no commas or colons). */
+  assigned: string | null;
+}
+
+function parseAssignments(assigned: string | null): { item: CustodyItem; custodianId: string }[] {
+  if (assigned === null || assigned === '') return [];
+  return assigned.split(',').map((pair) => {
+    const at = pair.indexOf(':');
+    return { item: pair.slice(0, at) as CustodyItem, custodianId: pair.slice(at + 1) };
+  });
 }
 
 const LIST_SELECT = `SELECT a.*,
   (SELECT count(*) FROM custody_checkouts c WHERE c.account_id = a.id AND c.closed_at IS NULL) AS open_checkouts,
   p.kind AS p_kind, p.generation AS p_generation, p.set_at AS p_set_at, p.rotation_due AS p_rotation_due,
   m.kind AS m_kind, m.generation AS m_generation, m.set_at AS m_set_at, m.rotation_due AS m_rotation_due,
-  m.token_serial AS m_token_serial, m.token_location AS m_token_location
+  m.token_serial AS m_token_serial, m.token_location AS m_token_location,
+  (SELECT group_concat(s.item || ':' || s.custodian_id, ',') FROM (SELECT item, custodian_id FROM custody_assignments WHERE account_id = a.id ORDER BY item, custodian_id) s) AS assigned
   FROM custody_accounts a
   LEFT JOIN custody_halves p ON p.account_id = a.id AND p.item = 'password'
   LEFT JOIN custody_halves m ON m.account_id = a.id AND m.item = 'mfa'`;
@@ -108,7 +119,7 @@ const SEARCH_WHERE = `WHERE @search = '' OR a.id LIKE @pattern ESCAPE '\\' OR a.
 export function getAccount(ctx: CustodyContext, accountId: string): AccountSummary {
   const row = statement(ctx, `${LIST_SELECT} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault.`, { accountId });
-  return summaries(ctx, [row])[0]!;
+  return summaries([row])[0]!;
 }
 
 /** Lists accounts, optionally filtered by a case-insensitive substring of id, alias, root e-mail or organisation. */
@@ -118,20 +129,10 @@ export function listAccounts(ctx: CustodyContext, query: { search: string; limit
   const total = (statement(ctx, `SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern }) as { n: number }).n;
   const rows = statement(ctx, `${LIST_SELECT} ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset`)
     .all({ search, pattern, limit: query.limit, offset: query.offset }) as ListedRow[];
-  return { total, accounts: summaries(ctx, rows) };
+  return { total, accounts: summaries(rows) };
 }
 
-function summaries(ctx: CustodyContext, rows: readonly ListedRow[]): AccountSummary[] {
-  const byAccount = new Map<string, { item: CustodyItem; custodianId: string }[]>();
-  if (rows.length > 0) {
-    const assigned = statement(ctx, 'SELECT account_id, item, custodian_id FROM custody_assignments WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY item, custodian_id')
-      .all(JSON.stringify(rows.map((r) => r.id))) as { account_id: string; item: CustodyItem; custodian_id: string }[];
-    for (const a of assigned) {
-      const list = byAccount.get(a.account_id) ?? [];
-      list.push({ item: a.item, custodianId: a.custodian_id });
-      byAccount.set(a.account_id, list);
-    }
-  }
+function summaries(rows: readonly ListedRow[]): AccountSummary[] {
   return rows.map((r) => {
     const password =
       r.p_kind === null ? null : { kind: r.p_kind, generation: r.p_generation ?? 0, setAt: r.p_set_at ?? 0, rotationDue: r.p_rotation_due === 1, tokenSerial: null, tokenLocation: null };
@@ -152,7 +153,7 @@ function summaries(ctx: CustodyContext, rows: readonly ListedRow[]): AccountSumm
       mfa,
       rotationDue: (password?.rotationDue ?? false) || (mfa?.rotationDue ?? false),
       openCheckouts: r.open_checkouts,
-      assignments: byAccount.get(r.id) ?? [],
+      assignments: parseAssignments(r.assigned),
     };
   });
 }
