@@ -1,0 +1,198 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { verifyReceipt } from '../../shared/sync/receipt';
+import { SyncClient } from '../../electron/services/sync/client';
+import { loadOrCreateServerKey } from '../../server/server-key';
+import { openStorage } from '../../server/storage/storage';
+import { serverKeyFingerprint } from '../../shared/sync/wire';
+import { FaultProxy, type FaultMode } from '../support/fault-proxy';
+import { TestJournal } from '../support/journal-builder';
+import { startTestServer, type TestServer } from '../support/server-fixture';
+import { ServerProcess, freePort } from '../support/server-process';
+import { appendEntries, issueToken, upload } from '../support/sync-fixture';
+
+let sodium: Sodium;
+beforeAll(async () => {
+  sodium = await sodiumReady();
+});
+
+const CLI = fileURLToPath(new URL('../../build/halfkey.mjs', import.meta.url));
+
+/** Polls until the condition holds (reliability tests wait on behaviour, not on fixed sleeps). */
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Syncs until nothing is pending (each round may still meet a fault). */
+async function drain(client: SyncClient, rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds && client.status().pending > 0; i++) await client.syncNow();
+  expect(client.status()).toMatchObject({ pending: 0, state: 'idle' });
+}
+
+/** The server holds exactly the journal: same hashes at the same seqs, no gap, no duplicate. */
+async function expectServerHoldsJournal(server: Pick<TestServer, 'storage'>, j: TestJournal, serverKey: string): Promise<void> {
+  const local = [...j.store.read()];
+  const held = await server.storage.queries.entriesBySeq(j.device.publicKey, 0, Number.MAX_SAFE_INTEGER);
+  expect(held.map((e) => [e.seq, e.hash])).toEqual(local.map((e) => [e.seq, e.hash]));
+  const receipts = [...j.store.receipts()];
+  expect(receipts.map((r) => r.seq)).toEqual(local.map((e) => e.seq));
+  for (const r of receipts.filter((_, i) => i % 97 === 0 || i === receipts.length - 1)) {
+    expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, serverKey, sodium)).toBe(true);
+  }
+}
+
+describe('server killed mid-batch (SIGKILL of a real `halfkey server` process)', () => {
+  it('loses nothing it acknowledged and ends holding exactly the client’s entries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halfkey-kill-'));
+    const db = `sqlite:${join(dir, 'server.db')}`;
+    const keyFile = join(dir, 'server.key');
+    const port = await freePort();
+    const server = new ServerProcess({ db, port, keyFile });
+    const j = new TestJournal({ deviceSeed: 61, checkpointEvery: 64 });
+    try {
+      await server.start();
+      // The token comes from the CLI, as an administrator would get it.
+      const token = execFileSync(process.execPath, [CLI, 'server', 'enroll-token', '--db', db, '--ttl', '5m'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      appendEntries(j, 3000);
+      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 100, requestTimeoutMs: 5_000, backoff: { baseMs: 10, maxMs: 50 } });
+      const status = await client.enroll(`http://127.0.0.1:${port}`, token);
+      const total = j.store.head()!.seq + 1;
+      for (const threshold of [300, 1200, 2100]) {
+        const round = client.syncNow();
+        await until(() => (client.status().ackedSeq ?? -1) >= threshold, 60_000, `acked seq ${threshold}`);
+        await server.kill();
+        const after = await round;
+        expect(after.pending).toBeGreaterThan(0);
+        await server.start();
+      }
+      await drain(client);
+      expect(client.status().ackedSeq).toBe(total - 1);
+      await server.stop();
+      const storage = await openStorage(db);
+      try {
+        const serverKey = sodium.to_hex(sodium.crypto_sign_ed25519_sk_to_pk(loadOrCreateServerKey(keyFile, sodium)));
+        expect(status.serverFingerprint).toBe(serverKeyFingerprint(serverKey, sodium));
+        await expectServerHoldsJournal({ storage }, j, serverKey);
+        expect((await storage.queries.latestTreeHead())!.size).toBe(total);
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await server.kill();
+      j.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
+type Step = { kind: 'append'; n: number } | { kind: 'fault'; mode: FaultMode } | { kind: 'sync' } | { kind: 'resend'; from: number; count: number } | { kind: 'ahead' };
+
+describe('sync through a fault proxy (fast-check over fault schedules)', () => {
+  let server: TestServer;
+  let proxy: FaultProxy;
+  let proxyUrl: string;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    proxy = new FaultProxy(Number(new URL(server.url).port));
+    proxyUrl = await proxy.listen();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.close();
+  });
+
+  it('after recovery the server holds exactly the client’s entries: no duplicates, no gaps', async () => {
+    let seed = 70;
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
+      fc.record({ kind: fc.constant('fault' as const), mode: fc.constantFrom<FaultMode>('pass', 'refuse', 'stall', 'cut-response') }),
+      fc.constant({ kind: 'sync' as const }),
+      fc.record({ kind: fc.constant('resend' as const), from: fc.nat(60), count: fc.integer({ min: 1, max: 20 }) }),
+      fc.constant({ kind: 'ahead' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 12 }), async (steps) => {
+        const j = new TestJournal({ deviceSeed: seed++, checkpointEvery: 16 });
+        try {
+          await proxy.set('pass');
+          const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 25, requestTimeoutMs: 300, backoff: { baseMs: 5, maxMs: 20 } });
+          await client.enroll(proxyUrl, await issueToken(server));
+          for (const s of steps) {
+            switch (s.kind) {
+              case 'append':
+                appendEntries(j, s.n);
+                break;
+              case 'fault':
+                await proxy.set(s.mode);
+                break;
+              case 'sync':
+                await client.syncNow();
+                break;
+              case 'resend': {
+                // Duplicates straight to the server, out of order with the client's own batches.
+                const old = [...j.store.read({ from: s.from, to: s.from + s.count - 1 })];
+                if (old.length > 0) await upload(server, j, old);
+                break;
+              }
+              case 'ahead': {
+                // A batch from beyond the server's head: refused with SEQUENCE_GAP, nothing stored.
+                const head = j.store.head()!.seq;
+                const tail = [...j.store.read({ from: Math.max(1, head - 2) })];
+                await upload(server, j, tail);
+                break;
+              }
+            }
+          }
+          await proxy.set('pass');
+          await drain(client);
+          await expectServerHoldsJournal(server, j, server.signer.publicKey);
+        } finally {
+          j.close();
+        }
+      }),
+      { numRuns: 12, endOnFailure: true },
+    );
+    // The org-wide log has one leaf per stored entry: nothing was logged twice.
+    const all = await server.storage.queries.entriesByLogIndex(0, 1_000_000);
+    expect(all.map((e) => e.logIndex)).toEqual(all.map((_, i) => i));
+    expect((await server.storage.queries.latestTreeHead())!.size).toBe(all.length);
+  }, 180_000);
+
+  it('queues for days while the server is away, backs off, and catches up on its own', async () => {
+    const j = new TestJournal({ deviceSeed: 99, checkpointEvery: 256 });
+    try {
+      await proxy.set('pass');
+      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, requestTimeoutMs: 500, backoff: { baseMs: 10, maxMs: 80 }, intervalMs: 20 });
+      await client.enroll(proxyUrl, await issueToken(server));
+      await proxy.set('refuse');
+      client.start();
+      for (let day = 0; day < 3; day++) {
+        for (let i = 0; i < 700; i++) {
+          j.tick(2 * 60_000);
+          j.store.append({ type: 'test.event', data: { day, i } });
+        }
+        await until(() => client.status().state === 'offline', 5_000, 'offline state');
+      }
+      const offline = client.status();
+      expect(offline.pending).toBe(j.store.head()!.seq + 1);
+      expect(offline.lastError).toMatch(/unreachable/);
+      expect(offline.nextAttemptAt).not.toBeNull();
+      await proxy.set('pass');
+      await until(() => client.status().pending === 0, 60_000, 'catch-up');
+      await client.stop();
+      await expectServerHoldsJournal(server, j, server.signer.publicKey);
+    } finally {
+      j.close();
+    }
+  }, 120_000);
+});
