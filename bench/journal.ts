@@ -4,7 +4,7 @@
 //   - appendBatch of 100: entries/s;
 //   - bundle verification on 1 core and on all cores: entries/s;
 //   - peak RSS and wall time verifying a bundle of --entries entries (default 1,000,000) on all cores.
-// Run: npx tsx bench/journal.ts [--entries N] [--appends N]
+// Run: npx tsx bench/journal.ts [--entries N] [--appends N] [--mid N] [--workers N]
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -23,14 +23,15 @@ import { JournalStore } from '../electron/services/journal/store';
 import { verifyBundleFile } from '../electron/services/journal/bundle-file';
 import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
 
-const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, 'verify-child': { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'verify-child': { type: 'string' } }, strict: true });
 const sodium = await sodiumReady();
 const cores = availableParallelism();
 
 // Child mode: verify one bundle on all cores and report time and peak RSS of this process only.
 if (values['verify-child'] !== undefined) {
   const start = performance.now();
-  const report = await verifyBundleFileParallel(values['verify-child']);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  const report = workers === 0 ? await verifyBundleFile(values['verify-child']) : await verifyBundleFileParallel(values['verify-child'], workers === undefined ? {} : { workers });
   process.stdout.write(JSON.stringify({ ms: performance.now() - start, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
   process.exit(0);
 }
@@ -164,7 +165,7 @@ function writeBundle(path: string, count: number): void {
 // Verification throughput on a mid-size bundle.
 {
   const path = join(dir, 'mid.hkj');
-  writeBundle(path, 50_000);
+  writeBundle(path, Number(values.mid ?? 50_000));
   let start = performance.now();
   const one = await verifyBundleFile(path);
   const oneRate = one.entries / ((performance.now() - start) / 1000);
@@ -182,7 +183,7 @@ function writeBundle(path: string, count: number): void {
   const genStart = performance.now();
   writeBundle(path, TOTAL);
   console.log(`generated a ${TOTAL}-entry bundle in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--verify-child', path], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--verify-child', path, ...(values.workers === undefined ? [] : ['--workers', values.workers])], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
   const r = JSON.parse(child.stdout) as { ms: number; ok: boolean; entries: number; maxRssKb: number };
   console.log(

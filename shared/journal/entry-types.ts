@@ -15,6 +15,9 @@ export const ENTRY_TYPES = {
   sessionEnded: 'session.ended',
 } as const;
 
+/** Domain-separation prefix signed before an entry hash (never reused for any other message). */
+export const ENTRY_SIGNATURE_DOMAIN = 'halfkey/journal-entry/v1\n';
+
 /** A checkpoint follows at most this many non-checkpoint entries in a row. */
 export const CHECKPOINT_EVERY = 256;
 /** While the app runs, an idle journal gets a heartbeat checkpoint this often (ms). */

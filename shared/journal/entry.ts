@@ -1,12 +1,12 @@
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize, type JsonObject } from './canonical';
+import { ENTRY_SIGNATURE_DOMAIN } from './entry-types';
 
 /** Format version of a journal entry; bumps only with docs/journal-format.md. */
 export const ENTRY_VERSION = 1;
 /** The `prev` of the genesis entry. */
 export const GENESIS_PREV = '0'.repeat(64);
-/** Domain-separation prefix signed before an entry hash (never reused for any other message). */
-export const ENTRY_SIGNATURE_DOMAIN = 'halfkey/journal-entry/v1\n';
+export { ENTRY_SIGNATURE_DOMAIN };
 
 /**
  * The signed part of a journal entry. Every field is hashed: the canonical JSON of this object

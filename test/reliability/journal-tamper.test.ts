@@ -253,7 +253,7 @@ describe('properties over random journals', () => {
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), actor: fc.constantFrom(0 as const, 1 as const, 2 as const), n: fc.integer({ min: -1_000_000, max: 1_000_000 }) }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'session' as const }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 50_000 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 200_000 }) }) },
   );
 
   /** Builds a real journal in a real SQLite file from random operations; returns its entries. */
@@ -262,6 +262,7 @@ describe('properties over random journals', () => {
     try {
       const actors = [null, j.enrol('alice', 2), j.enrol('bob', 3)];
       let inSession = false;
+      let last = j.clock;
       for (const o of ops) {
         switch (o.kind) {
           case 'append':
@@ -274,10 +275,23 @@ describe('properties over random journals', () => {
             j.store.append({ type: inSession ? 'session.ended' : 'session.started', data: {} });
             inSession = !inSession;
             break;
-          case 'tick':
-            j.tick(o.ms);
+          case 'tick': {
+            // Time passes as it does in the app: inside a session the heartbeat writes a
+            // checkpoint whenever the journal has been quiet for half an interval.
+            let left = o.ms;
+            while (left > 0) {
+              const step = Math.min(left, 5_000);
+              j.tick(step);
+              left -= step;
+              if (inSession && j.clock - last >= 15_000) {
+                j.store.checkpoint({ heartbeat: true });
+                last = j.clock;
+              }
+            }
             break;
+          }
         }
+        if (o.kind !== 'tick') last = j.clock;
       }
       return [...j.entries()];
     } finally {

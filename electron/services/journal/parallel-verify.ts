@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { sodiumReady } from '../../../shared/sodium';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
@@ -7,6 +9,33 @@ import { fileLines, fileSha256 } from './bundle-file';
 import type { VerifyBatch, VerifyBatchResult } from './verify-worker';
 
 const BATCH = 2_048;
+
+let bundled: string | null = null;
+/**
+ * The worker as one small CommonJS script. A packaged build ships it prebuilt beside this file
+ * (verify-worker.cjs); from a source checkout it is bundled once per process with esbuild, so
+ * workers need no TypeScript loader (which would cost ~30 MB per thread).
+ */
+async function workerSource(): Promise<string> {
+  if (bundled !== null) return bundled;
+  const prebuilt = fileURLToPath(new URL('./verify-worker.cjs', import.meta.url));
+  if (existsSync(prebuilt)) {
+    bundled = readFileSync(prebuilt, 'utf8');
+    return bundled;
+  }
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('./verify-worker.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+  });
+  bundled = result.outputFiles[0]!.text;
+  return bundled;
+}
 /** Batches in flight per worker: enough to keep every core busy, few enough to bound memory. */
 const DEPTH = 3;
 
@@ -33,10 +62,10 @@ class CheckerPool {
   }
 
   static async start(count: number): Promise<CheckerPool> {
-    const url = new URL('./verify-worker.mjs', import.meta.url);
+    const source = await workerSource();
     const workers = await Promise.all(
       Array.from({ length: count }, () => {
-        const worker = new Worker(url);
+        const worker = new Worker(source, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
         return new Promise<Worker>((resolve, reject) => {
           worker.once('message', () => resolve(worker));
           worker.once('error', reject);

@@ -201,6 +201,17 @@ export class JournalStore {
   /** Appends entries in one transaction (plus any checkpoints they make due); returns the caller's entries. */
   appendBatch(inputs: readonly AppendInput[]): SignedEntry[] {
     inputs.forEach((input, i) => validateInput(input, i));
+    try {
+      return this.appendValidated(inputs);
+    } catch (error) {
+      // Non-journal JSON (a float, a class instance) is found while hashing, inside the
+      // transaction, so nothing of the batch was kept.
+      if (error instanceof CanonicalEncodingError) throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, { field: 'data' });
+      throw error;
+    }
+  }
+
+  private appendValidated(inputs: readonly AppendInput[]): SignedEntry[] {
     return this.db.transaction(() => {
       let tip = this.requireTip();
       const frontier = this.loadFrontier(tip);
@@ -367,7 +378,7 @@ export class JournalStore {
 
   private insert(entry: SignedEntry, account: string | null): void {
     this.stmt('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(entry.seq, entry.v, entry.vault, entry.device, entry.prev, entry.time, entry.type, entry.actor, canonicalize(entry.data), entry.hash, JSON.stringify(entry.sigs), account);
+      .run(entry.seq, entry.v, entry.vault, entry.device, entry.prev, entry.time, entry.type, entry.actor, JSON.stringify(entry.data), entry.hash, JSON.stringify(entry.sigs), account);
   }
 
   private readTip(): ChainTip | null {
@@ -453,7 +464,7 @@ function validateInput(input: AppendInput, index: number): void {
   if (input.account != null && input.data.account !== undefined && input.data.account !== input.account) {
     throw new HalfkeyError('INVALID_PAYLOAD', 'data.account and account disagree.', where('account'));
   }
-  checkCanonical(input.data, where('data'));
+  if (typeof input.data !== 'object' || input.data === null || Array.isArray(input.data)) throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', where('data'));
 }
 
 const reservedTypes = new Set<string>([ENTRY_TYPES.genesis, ENTRY_TYPES.checkpoint, ENTRY_TYPES.deviceKeyRotated]);
