@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
 import { canonicalize } from '../../shared/journal/canonical';
 import { checkAwsRootPassword } from '../../shared/password/generator';
+import type { Clipboard } from '../../electron/services/custody/clipboard';
+import { CustodyService } from '../../electron/services/custody/custody-service';
 import { halfAad } from '../../electron/services/custody/sealing';
 import { freshAccountId, openCustodyFixture, type CustodyFixture } from '../support/custody-fixture';
 
@@ -147,6 +149,18 @@ describe('the split at the crypto level', () => {
   });
 });
 
+describe('recovery channels', () => {
+  it('rule 4: one person may not hold both the root inbox and the recovery phone', async () => {
+    const id = addAccount();
+    expect(f.custody.assign(f.ids.admin, { accountId: id, item: 'email', custodianId: f.ids.admin })).toMatchObject({ item: 'email', sealed: false });
+    const error = await refusal(() => f.custody.assign(f.ids.admin, { accountId: id, item: 'phone', custodianId: f.ids.admin }));
+    expect(error.code).toBe('POLICY_REFUSED');
+    expect(error.detail).toMatchObject({ rule: 4, item: 'phone', accountId: id });
+    expect(f.vault.journal.query({ type: 'custody.refused', account: id })).toHaveLength(1);
+    expect(f.custody.account(id).assignments).toEqual([{ item: 'email', custodianId: f.ids.admin }]);
+  });
+});
+
 describe('checkout, reveal, codes', () => {
   it('reveals the password to its custodian under a checkout, and journals it without the secret', async () => {
     const id = fullAccount();
@@ -161,6 +175,39 @@ describe('checkout, reveal, codes', () => {
     expect(copyError.message).toMatch(/desktop app only; use reveal/);
     expect(f.custody.checkin(f.ids.pat, out.checkoutId)).toEqual({ checkoutId: out.checkoutId, rotationDue: false });
     await expect(f.custody.reveal(f.ids.pat, out.checkoutId, 20)).rejects.toThrow(/is closed/);
+  });
+
+  it('copy puts the password on the clipboard from the main process and clears it after N seconds (recording clipboard stand-in)', async () => {
+    const board = { kind: 'recording-stand-in', text: '', writes: 0 };
+    const standIn: Clipboard = {
+      kind: board.kind,
+      writeText: async (text) => {
+        board.writes += 1;
+        board.text = text;
+      },
+      readText: async () => board.text,
+      clear: async () => {
+        board.text = '';
+      },
+    };
+    const withClipboard = await CustodyService.open(f.vault, { clipboard: standIn, now: () => f.clock.t });
+    try {
+      const id = fullAccount();
+      const out = withClipboard.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'paste into console', leaseSeconds: 300 });
+      const { clearsAt } = await withClipboard.copy(f.ids.pat, out.checkoutId, 1);
+      expect(clearsAt).toBe(f.clock.t + 1_000);
+      expect(board).toMatchObject({ text: PASSWORD, writes: 1 });
+      const copied = f.vault.journal.query({ type: 'secret.copied', account: id });
+      expect(copied).toHaveLength(1);
+      expect(copied[0]?.data).toMatchObject({ checkout: out.checkoutId, seconds: 1 });
+      await new Promise((r) => setTimeout(r, 1_300));
+      expect(board.text).toBe('');
+      // A refused copy writes nothing to the clipboard.
+      await expect(withClipboard.copy(f.ids.mia, out.checkoutId, 1)).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+      expect(board.writes).toBe(1);
+    } finally {
+      await withClipboard.close();
+    }
   });
 
   it('shows TOTP codes that match oathtool for the stored seed, and two consecutive enrolment codes', async () => {
@@ -229,6 +276,15 @@ describe('leases', () => {
     expect(row.close_kind).toBe('expired');
     // Exclusive, but the expired lease no longer blocks.
     f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'again', leaseSeconds: 60 });
+  });
+
+  it('leases that ran out while the app was closed expire when custody opens', async () => {
+    const id = fullAccount();
+    const out = f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
+    const later = f.clock.t + 61_000;
+    const reopened = await CustodyService.open(f.vault, { now: () => later });
+    await reopened.close();
+    expect(f.vault.journal.query({ type: 'lease.expired', account: id }).map((e) => e.data.checkout)).toEqual([out.checkoutId]);
   });
 });
 
