@@ -31,17 +31,24 @@ async function main(): Promise<void> {
   const router = createRouter(createHandlerTable(services), (e) => process.stderr.write(`halfkey preview: ${e.channel} → ${e.code}\n`));
   const rendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
   const preview = await startPreview({ router, rendererDir, host: '127.0.0.1', port });
-  process.stdout.write(
-    `Halfkey preview (no Electron binary installed here): open ${preview.url}#token=${preview.token} in Chromium — the token works for one page load only (vault: ${vaultDir}).\n`,
-  );
   const stop = (): void => {
-    void preview
+    preview
       .close()
       .then(() => services.close())
-      .finally(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`halfkey preview: closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Printed last: whoever reads the link may stop us at once, and the handlers must be in place.
+  process.stdout.write(
+    `Halfkey preview (no Electron binary installed here): open ${preview.url}#token=${preview.token} in Chromium — the token works for one page load only (vault: ${vaultDir}).\n`,
+  );
 }
 
 main().catch((error: unknown) => {
