@@ -1,7 +1,7 @@
 // Custodian unlock time against the raw KDF: each round times one Vault custodian unlock
-// (read the row, Argon2id, open the device-sealed and passphrase-boxed keys, journal the unlock)
-// and one raw crypto_pwhash with the same stored parameters, interleaved so both see the same
-// machine load. Prints the KDF parameters, the medians and the ratio unlock / raw.
+// (read the row, Argon2id in a fresh worker thread, open the device-sealed and passphrase-boxed
+// keys, journal the unlock) and one raw crypto_pwhash on this thread with the same stored
+// parameters, interleaved so both see the same machine load. Prints the KDF parameters, the medians and the ratio unlock / raw.
 // Run (needs a Secret Service for the device key): build/with-keyring.sh npx tsx bench/vault-unlock.ts [--rounds N]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

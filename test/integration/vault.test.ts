@@ -215,7 +215,16 @@ describe('custodians', () => {
 
   it('a wrong passphrase fails, is journaled without secrets, and the back-off survives a reopen', async () => {
     vault.custodians.lock(clerkId);
-    const wrong = await errorOf(vault.custodians.unlock(clerkId, 'not the passphrase at all'));
+    // Two guesses at once: the second is refused while the first derivation runs, so parallel
+    // guesses cannot slip past the back-off. The event loop keeps turning meanwhile (worker KDF).
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 20);
+    const [first, second] = await Promise.allSettled([vault.custodians.unlock(clerkId, 'not the passphrase at all'), vault.custodians.unlock(clerkId, 'another guess entirely')]);
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThan(5);
+    expect(second.status === 'rejected' && (second.reason as HalfkeyError).code).toBe('BACKOFF');
+    expect(first.status).toBe('rejected');
+    const wrong = (first as PromiseRejectedResult).reason as HalfkeyError;
     expect(wrong.code).toBe('BAD_PASSPHRASE');
     expect(wrong.detail).toMatchObject({ failures: 1, retryAfterMs: 1000 });
     const failed = vault.journal.query({ type: 'custodian.unlock-failed' });

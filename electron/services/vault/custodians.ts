@@ -4,7 +4,8 @@ import type { Sodium } from '../../../shared/sodium';
 import type { Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import type { DeviceKeys } from './device-key';
-import { boxWithKey, checkKdfFloor, checkPassphraseStrength, defaultKdfParams, openWithKey, passphraseKey, type KdfParams } from './passphrase';
+import { derivePassphraseKeyInWorker } from './kdf-worker';
+import { boxWithKey, checkKdfFloor, checkPassphraseStrength, defaultKdfParams, openWithKey, type KdfParams } from './passphrase';
 
 export type CustodianRole = 'admin' | 'password-custodian' | 'mfa-custodian' | 'reviewer';
 export const CUSTODIAN_ROLES: readonly CustodianRole[] = ['admin', 'password-custodian', 'mfa-custodian', 'reviewer'];
@@ -26,6 +27,14 @@ export interface UnlockedCustodian extends CustodianRecord {
   readonly signer: EntrySigner;
   /** crypto_box_seal_open with the custodian's X25519 key. */
   openSealed(ciphertext: Uint8Array): Uint8Array;
+}
+
+/** A validated enrolment with its keys made and wrapped, not yet written (see CustodianDirectory.prepare). */
+export interface PreparedCustodian {
+  readonly record: CustodianRecord;
+  readonly wrapped: Uint8Array;
+  readonly params: KdfParams;
+  readonly signSecret: Uint8Array;
 }
 
 export interface EnrolInput {
@@ -110,6 +119,7 @@ function checkText(field: 'name' | 'organisation', value: string): string {
  */
 export class CustodianDirectory {
   private readonly sessions = new Map<string, Session>();
+  private readonly inFlight = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly ctx: CustodianContext) {
@@ -128,56 +138,95 @@ export class CustodianDirectory {
     return row === undefined ? null : recordOf(row);
   }
 
-  /** Enrols a custodian; only an unlocked, unrevoked admin may. One Argon2id derivation. */
+  /** Enrols a custodian; only an unlocked, unrevoked admin may. One Argon2id derivation (in a worker). */
   async enrol(by: UnlockedCustodian, input: EnrolInput): Promise<CustodianRecord> {
-    const admin = this.unlocked(by.id);
-    if (admin.role !== 'admin' || admin.revoked) {
-      throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
-    }
-    return this.insert(input, admin);
+    const checkAdmin = (): UnlockedCustodian => {
+      const admin = this.unlocked(by.id);
+      if (admin.role !== 'admin' || admin.revoked) {
+        throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+      }
+      return admin;
+    };
+    checkAdmin();
+    const prepared = await this.prepare(input);
+    // The admin may have been locked (idle, or by hand) while the KDF ran: check again before writing.
+    return this.commit(prepared, checkAdmin());
   }
 
   /**
-   * Creates the custodian row and its `custodian.enrolled` entry in one transaction. With
-   * `by` null the new custodian enrols themselves (the first admin) and co-signs with the new key.
+   * Validates an enrolment and makes the custodian's keys, wrapped under Argon2id(passphrase)
+   * (derived in a worker) and sealed under the device key. Writes nothing.
    */
-  async insert(input: EnrolInput, by: UnlockedCustodian | null): Promise<CustodianRecord> {
-    const { sodium, db, device, journal } = this.ctx;
+  async prepare(input: EnrolInput): Promise<PreparedCustodian> {
+    const { sodium, device } = this.ctx;
     if (!isRole(input.role)) throw new HalfkeyError('INVALID_PAYLOAD', `The role must be one of ${CUSTODIAN_ROLES.join(', ')}.`, { field: 'role' });
     const name = checkText('name', input.name);
     const organisation = checkText('organisation', input.organisation);
     checkPassphraseStrength(input.passphrase, { name, organisation });
+    const params = defaultKdfParams(sodium);
+    const key = await derivePassphraseKeyInWorker(input.passphrase, params, sodium.crypto_secretbox_KEYBYTES);
     const id = sodium.to_hex(sodium.randombytes_buf(16));
     const sign = sodium.crypto_sign_keypair();
     const box = sodium.crypto_box_keypair();
-    const params = defaultKdfParams(sodium);
-    const key = passphraseKey(input.passphrase, params, sodium);
     const secrets = new Uint8Array(SIGN_SK + BOX_SK);
     secrets.set(sign.privateKey, 0);
     secrets.set(box.privateKey, SIGN_SK);
-    const wrapped = device.seal(boxWithKey(secrets, key, sodium), keysAad(id));
-    const record: CustodianRecord = { id, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false };
-    const selfSigner = by === null ? ed25519Signer(sign.privateKey, sodium) : null;
     try {
+      return {
+        record: { id, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false },
+        wrapped: device.seal(boxWithKey(secrets, key, sodium), keysAad(id)),
+        params,
+        // Kept only until commit: the first admin co-signs their own enrolment with it.
+        signSecret: sign.privateKey,
+      };
+    } finally {
+      for (const secret of [key, secrets, box.privateKey]) sodium.memzero(secret);
+    }
+  }
+
+  /**
+   * Writes a prepared custodian and its `custodian.enrolled` entry together (joining the caller's
+   * transaction if one is open). With `by` null the custodian enrols themselves (the first admin)
+   * and co-signs with their new key. Zeroes the prepared secret either way.
+   */
+  commit(prepared: PreparedCustodian, by: UnlockedCustodian | null): CustodianRecord {
+    const { sodium, db, journal } = this.ctx;
+    const { record, wrapped, params } = prepared;
+    try {
+      const actor = by === null ? { id: record.id, signer: ed25519Signer(prepared.signSecret, sodium) } : { id: by.id, signer: by.signer };
       db.transaction(() => {
         db.prepare(
           `INSERT INTO custodians (id, name, organisation, role, signing_key, box_key, wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt, enrolled_at, enrolled_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(id, name, organisation, input.role, record.signingKey, record.boxKey, wrapped, params.alg, params.opslimit, params.memlimit, params.salt, this.ctx.now(), by?.id ?? null);
+        ).run(record.id, record.name, record.organisation, record.role, record.signingKey, record.boxKey, wrapped, params.alg, params.opslimit, params.memlimit, params.salt, this.ctx.now(), by?.id ?? null);
         journal.append({
           type: 'custodian.enrolled',
-          actor: by === null ? { id, signer: selfSigner as EntrySigner } : { id: by.id, signer: by.signer },
-          data: { custodian: id, name, organisation, role: input.role, signingKey: record.signingKey, boxKey: record.boxKey },
+          actor,
+          data: { custodian: record.id, name: record.name, organisation: record.organisation, role: record.role, signingKey: record.signingKey, boxKey: record.boxKey },
         });
       })();
     } finally {
-      for (const secret of [key, secrets, sign.privateKey, box.privateKey]) sodium.memzero(secret);
+      sodium.memzero(prepared.signSecret);
     }
     return record;
   }
 
-  /** Unlocks a custodian with their passphrase (Argon2id); wrong passphrases back off exponentially, persisted. */
+  /**
+   * Unlocks a custodian with their passphrase (Argon2id in a worker). Wrong passphrases back off
+   * exponentially, persisted in the row; one attempt per custodian at a time, so parallel guesses
+   * cannot slip past the back-off while a derivation runs.
+   */
   async unlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
+    if (this.inFlight.has(id)) throw new HalfkeyError('BACKOFF', 'An unlock of this custodian is already running; wait for it to finish.', { retryAfterMs: 1000 });
+    this.inFlight.add(id);
+    try {
+      return await this.attemptUnlock(id, passphrase);
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  private async attemptUnlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
     const { sodium, db, device, journal, now } = this.ctx;
     const row = this.row(id);
     if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
@@ -188,14 +237,15 @@ export class CustodianDirectory {
     }
     const params: KdfParams = { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt };
     checkKdfFloor(params, sodium);
-    const key = passphraseKey(passphrase, params, sodium);
-    const boxed = device.open(row.wrapped_keys, keysAad(id));
-    const secrets = openWithKey(boxed, key, sodium);
+    const key = await derivePassphraseKeyInWorker(passphrase, params, sodium.crypto_secretbox_KEYBYTES);
+    const secrets = openWithKey(device.open(row.wrapped_keys, keysAad(id)), key, sodium);
     sodium.memzero(key);
     if (secrets === null) {
-      const failures = row.failed_unlocks + 1;
-      const backoffMs = backoffAfter(failures);
+      let failures = 0;
+      let backoffMs = 0;
       db.transaction(() => {
+        failures = (this.row(id)?.failed_unlocks ?? row.failed_unlocks) + 1;
+        backoffMs = backoffAfter(failures);
         db.prepare('UPDATE custodians SET failed_unlocks = ?, backoff_until = ? WHERE id = ?').run(failures, now() + backoffMs, id);
         journal.append({ type: 'custodian.unlock-failed', data: { custodian: id, failures, backoffMs } });
       })();

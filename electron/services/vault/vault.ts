@@ -103,19 +103,19 @@ export class Vault {
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
       const meta: MetaRow = { vault_id: vaultId, keychain_backend: keychain.backend, device_public_key: device.signer.publicKey, recovery_wrapped: wrapped, separate_organisations: separate ? 1 : 0 };
       const vault = new Vault(db, journal, device, vaultId, meta, sodium, session);
-      const openDb = db;
-      // The admin's Argon2id runs inside insert; the meta row, genesis and enrolment commit together.
-      openDb.exec('BEGIN IMMEDIATE');
       try {
-        openDb
-          .prepare('INSERT INTO vault_meta (id, vault_id, created_at, keychain_backend, device_public_key, recovery_wrapped, separate_organisations) VALUES (1, ?, ?, ?, ?, ?, ?)')
-          .run(vaultId, (session.now ?? Date.now)(), keychain.backend, meta.device_public_key, wrapped, meta.separate_organisations);
-        journal.init(vaultId, { keychainBackend: keychain.backend, separateOrganisations: separate });
-        const admin = await vault.custodians.insert({ ...init.admin, role: 'admin' }, null);
-        openDb.exec('COMMIT');
-        return { vault, recoveryKey: recovery.text, adminId: admin.id };
+        const admin = await vault.custodians.prepare({ ...init.admin, role: 'admin' });
+        const openDb = db;
+        // The meta row, the genesis entry and the admin's enrolment commit together or not at all.
+        openDb.transaction(() => {
+          openDb
+            .prepare('INSERT INTO vault_meta (id, vault_id, created_at, keychain_backend, device_public_key, recovery_wrapped, separate_organisations) VALUES (1, ?, ?, ?, ?, ?, ?)')
+            .run(vaultId, (session.now ?? Date.now)(), keychain.backend, meta.device_public_key, wrapped, meta.separate_organisations);
+          journal.init(vaultId, { keychainBackend: keychain.backend, separateOrganisations: separate });
+          vault.custodians.commit(admin, null);
+        })();
+        return { vault, recoveryKey: recovery.text, adminId: admin.record.id };
       } catch (error) {
-        if (openDb.inTransaction) openDb.exec('ROLLBACK');
         vault.custodians.close();
         throw error;
       }
