@@ -1,0 +1,83 @@
+import type { ReactElement, RefObject } from 'react';
+import { custodianLabel, type Session } from '../session';
+import type { Account } from './AccountsView';
+import { AssignForm } from './AssignForm';
+import { CheckoutPanel } from './CheckoutPanel';
+import { SetHalfForm } from './SetHalfForm';
+
+const ITEMS = [
+  { item: 'password', label: 'Password half' },
+  { item: 'mfa', label: 'MFA half' },
+  { item: 'email', label: 'Root e-mail inbox' },
+  { item: 'phone', label: 'Recovery phone' },
+] as const;
+
+function itemState(account: Account, item: (typeof ITEMS)[number]['item']): string {
+  if (item === 'email') return account.rootEmail;
+  if (item === 'phone') return account.phone ?? 'no phone recorded';
+  const half = item === 'password' ? account.password : account.mfa;
+  if (half === null) return 'not set';
+  const kind = half.kind === 'hardware-token' ? `hardware token ${half.tokenSerial ?? ''}` : half.kind;
+  return `${kind}, generation ${half.generation}${half.rotationDue ? ', rotation due' : ''}`;
+}
+
+/** One account: its custody items and who holds them, and the forms the acting custodian may use. */
+export function AccountDetail(props: {
+  readonly account: Account;
+  readonly session: Session;
+  readonly headingRef: RefObject<HTMLHeadingElement | null>;
+  readonly onChanged: () => Promise<void>;
+  readonly onBack: () => void;
+}): ReactElement {
+  const { account, session } = props;
+  const actor = session.actor;
+  return (
+    <>
+      <section className="panel" aria-labelledby="account-heading">
+        <div className="panel-head">
+          <h2 id="account-heading" ref={props.headingRef} tabIndex={-1}>
+            {account.alias} <span className="mono muted">{account.accountId}</span>
+          </h2>
+          <button type="button" onClick={props.onBack}>
+            Back to accounts
+          </button>
+        </div>
+        <p className="muted">
+          {account.organisation} · root e-mail {account.rootEmail}
+          {account.rotateAfterCheckout ? ' · rotates after checkout' : ''}
+          {account.exclusiveCheckout ? ' · exclusive checkout' : ''}
+        </p>
+        <table className="table">
+          <caption>Custody items</caption>
+          <thead>
+            <tr>
+              <th scope="col">Item</th>
+              <th scope="col">State</th>
+              <th scope="col">Held by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ITEMS.map(({ item, label }) => {
+              const holders = account.assignments.filter((a) => a.item === item).map((a) => custodianLabel(session.custodians, a.custodianId));
+              return (
+                <tr key={item}>
+                  <th scope="row">{label}</th>
+                  <td>{itemState(account, item)}</td>
+                  <td>{holders.length === 0 ? <span className="muted">nobody</span> : holders.join(', ')}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </section>
+      {actor === null && <p className="panel muted">Unlock a custodian and act as them to manage this account.</p>}
+      {actor?.role === 'admin' && <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />}
+      {actor !== null && (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') && (
+        <>
+          <CheckoutPanel actor={actor} account={account} onChanged={props.onChanged} />
+          <SetHalfForm actor={actor} account={account} onSet={props.onChanged} />
+        </>
+      )}
+    </>
+  );
+}

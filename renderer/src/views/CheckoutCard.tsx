@@ -1,0 +1,127 @@
+import { useState, type ReactElement } from 'react';
+import { attempt, type ApiError } from '../api-call';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { RevealedSecret } from '../components/RevealedSecret';
+import { TotpCode, groupCode } from '../components/TotpCode';
+import { halfkey } from '../halfkey';
+import type { Custodian } from '../session';
+import type { Checkout } from './CheckoutPanel';
+
+const SHOW_FOR = [10, 30, 60] as const;
+
+function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonly actor: Custodian }): ReactElement {
+  const [seconds, setSeconds] = useState<number>(30);
+  // The password lives here only while it is on screen; onHide sets it back to null.
+  const [shown, setShown] = useState<{ readonly password: string; readonly expiresAt: number } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [copied, setCopied] = useState<string | null>(null);
+  const reveal = async (): Promise<void> => {
+    const result = await attempt(() => halfkey().vaultReveal({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    setError(result.ok ? null : result.error);
+    setShown(result.ok ? result.value : null);
+  };
+  const copy = async (): Promise<void> => {
+    const result = await attempt(() => halfkey().vaultCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    setError(result.ok ? null : result.error);
+    setCopied(result.ok ? `Copied. The clipboard is cleared at ${new Date(result.value.clearsAt).toLocaleTimeString()} if it still holds the password.` : null);
+  };
+  return (
+    <>
+      <div className="actions">
+        <label htmlFor={`show-${checkout.checkoutId}`}>Show for</label>
+        <select id={`show-${checkout.checkoutId}`} value={seconds} onChange={(event) => setSeconds(Number(event.target.value))}>
+          {SHOW_FOR.map((s) => (
+            <option key={s} value={s}>
+              {s} seconds
+            </option>
+          ))}
+        </select>
+        <button type="button" className="primary" onClick={() => void reveal()} disabled={shown !== null}>
+          Reveal password
+        </button>
+        <button type="button" onClick={() => void copy()}>
+          Copy password
+        </button>
+      </div>
+      {shown !== null && <RevealedSecret label="Root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />}
+      <p role="status" className="done">
+        {copied}
+      </p>
+      <ErrorNotice error={error} />
+    </>
+  );
+}
+
+function MfaUse({ checkout, actor }: { readonly checkout: Checkout; readonly actor: Custodian }): ReactElement {
+  const [showing, setShowing] = useState(false);
+  const [pair, setPair] = useState<{ readonly first: string; readonly second: string } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const assist = async (): Promise<void> => {
+    const result = await attempt(() => halfkey().vaultTotpEnrolmentCodes({ by: actor.id, checkoutId: checkout.checkoutId }));
+    setError(result.ok ? null : result.error);
+    setPair(result.ok ? result.value : null);
+  };
+  return (
+    <>
+      <div className="actions">
+        <button type="button" className="primary" aria-pressed={showing} onClick={() => setShowing(!showing)}>
+          {showing ? 'Stop showing codes' : 'Show current code'}
+        </button>
+        <button type="button" onClick={() => void assist()}>
+          Enrolment assist: two consecutive codes
+        </button>
+      </div>
+      {showing && <TotpCode by={actor.id} checkoutId={checkout.checkoutId} />}
+      {pair !== null && (
+        <div className="enrolment" role="group" aria-label="Enrolment codes">
+          <p>Type both into the AWS console&apos;s virtual MFA registration, in this order:</p>
+          <ol className="enrolment-codes">
+            <li>
+              <code>{groupCode(pair.first)}</code>
+            </li>
+            <li>
+              <code>{groupCode(pair.second)}</code>
+            </li>
+          </ol>
+          <button type="button" onClick={() => setPair(null)}>
+            Hide enrolment codes
+          </button>
+        </div>
+      )}
+      <ErrorNotice error={error} />
+    </>
+  );
+}
+
+/** One open checkout of the acting custodian: use the half (reveal/copy, or codes) and check it in. */
+export function CheckoutCard(props: { readonly checkout: Checkout; readonly actor: Custodian; readonly onClosed: (checkoutId: string, rotationDue: boolean) => Promise<void> }): ReactElement {
+  const { checkout, actor } = props;
+  const [error, setError] = useState<ApiError | null>(null);
+  const checkin = async (): Promise<void> => {
+    const result = await attempt(() => halfkey().vaultCheckin({ by: actor.id, checkoutId: checkout.checkoutId }));
+    if (!result.ok) {
+      setError(result.error);
+      return;
+    }
+    // HalfkeyApi's method-name mapping also matches vault:token-checkin here (MethodName<'vault:token-checkin'>
+    // collapses to vaultCheckin in TypeScript), so narrow the response by its shape.
+    const value = result.value;
+    await props.onClosed(checkout.checkoutId, 'rotationDue' in value && value.rotationDue);
+  };
+  const headingId = `checkout-${checkout.checkoutId}`;
+  return (
+    <section className="panel checkout" aria-labelledby={headingId}>
+      <h2 id={headingId}>
+        Checked out: {checkout.item === 'password' ? 'password' : 'MFA'} half of {checkout.accountId}
+      </h2>
+      <p className="muted">Lease until {new Date(checkout.leaseUntil).toLocaleString()}.</p>
+      {checkout.item === 'password' ? <PasswordUse checkout={checkout} actor={actor} /> : <MfaUse checkout={checkout} actor={actor} />}
+      <div className="actions">
+        <button type="button" onClick={() => void checkin()}>
+          Check in
+        </button>
+      </div>
+      <ErrorNotice error={error} />
+    </section>
+  );
+}

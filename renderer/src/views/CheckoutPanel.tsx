@@ -1,0 +1,100 @@
+import { useState, type FormEvent, type ReactElement } from 'react';
+import type { ResponseOf } from '../../../shared/api/contract';
+import { attempt, type ApiError } from '../api-call';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { Field } from '../components/Field';
+import { halfkey } from '../halfkey';
+import type { Custodian } from '../session';
+import type { Account } from './AccountsView';
+import { CheckoutCard } from './CheckoutCard';
+import { RotateForm } from './RotateForm';
+
+/** An open checkout as vault:checkout returned it. */
+export type Checkout = ResponseOf<'vault:checkout'>;
+
+const LEASES = [
+  { seconds: 15 * 60, label: '15 minutes' },
+  { seconds: 60 * 60, label: '1 hour' },
+  { seconds: 4 * 3600, label: '4 hours' },
+  { seconds: 24 * 3600, label: '1 day' },
+] as const;
+
+/**
+ * Checkout of the acting custodian's half of this account: reason (required), ticket, lease;
+ * then the open checkouts of this session, and rotation.
+ */
+export function CheckoutPanel(props: { readonly actor: Custodian; readonly account: Account; readonly onChanged: () => Promise<void> }): ReactElement {
+  const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
+  const [reason, setReason] = useState('');
+  const [ticket, setTicket] = useState('');
+  const [lease, setLease] = useState<number>(LEASES[1].seconds);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [open, setOpen] = useState<readonly Checkout[]>([]);
+  const [rotationPrompt, setRotationPrompt] = useState(false);
+  const mine = open.filter((c) => c.custodianId === props.actor.id && c.accountId === props.account.accountId);
+
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    if (reason.trim() === '') {
+      setError({ code: 'INVALID_PAYLOAD', message: 'A reason is required: say why you need the half (and the ticket, if there is one).' });
+      return;
+    }
+    const trimmedTicket = ticket.trim();
+    const result = await attempt(() =>
+      halfkey().vaultCheckout({ by: props.actor.id, accountId: props.account.accountId, item, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) }),
+    );
+    if (!result.ok) {
+      setError(result.error);
+      return;
+    }
+    setError(null);
+    setReason('');
+    setTicket('');
+    setOpen([...open, result.value]);
+    await props.onChanged();
+  };
+
+  const closed = async (checkoutId: string, rotationDue: boolean): Promise<void> => {
+    setOpen(open.filter((c) => c.checkoutId !== checkoutId));
+    setRotationPrompt(rotationDue);
+    await props.onChanged();
+  };
+
+  return (
+    <>
+      <section className="panel" aria-labelledby="checkout-heading">
+        <h2 id="checkout-heading">Check out the {item === 'password' ? 'password' : 'MFA'} half</h2>
+        <form noValidate className="form" onSubmit={(event) => void submit(event)}>
+          <Field label="Reason" value={reason} onChange={setReason} required hint="Recorded in the journal, signed by you." />
+          <Field label="Ticket (optional)" value={ticket} onChange={setTicket} />
+          <div className="field">
+            <label htmlFor="checkout-lease">Lease</label>
+            <select id="checkout-lease" value={lease} onChange={(event) => setLease(Number(event.target.value))}>
+              {LEASES.map((l) => (
+                <option key={l.seconds} value={l.seconds}>
+                  {l.label}
+                </option>
+              ))}
+            </select>
+          </div>
+          <ErrorNotice error={error} />
+          <button type="submit" className="primary">
+            Check out
+          </button>
+        </form>
+        {rotationPrompt && (
+          <p className="notice" role="status">
+            Rotation is due for this password: rotate it below and set the new password at AWS before anyone checks it out again.
+          </p>
+        )}
+      </section>
+      {mine.map((c) => (
+        <CheckoutCard key={c.checkoutId} checkout={c} actor={props.actor} onClosed={closed} />
+      ))}
+      <RotateForm actor={props.actor} account={props.account} item={item} onRotated={async () => {
+        setRotationPrompt(false);
+        await props.onChanged();
+      }} />
+    </>
+  );
+}

@@ -1,0 +1,50 @@
+import { useState, type FormEvent, type ReactElement } from 'react';
+import { attempt, type ApiError } from '../api-call';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { Field } from '../components/Field';
+import { halfkey } from '../halfkey';
+import type { Custodian } from '../session';
+import type { Account } from './AccountsView';
+
+/**
+ * The custodian holding a half types its secret: the password, or the MFA seed as an otpauth://
+ * URI or base32. The field is cleared as soon as the call returns; the secret is never shown back.
+ */
+export function SetHalfForm(props: { readonly actor: Custodian; readonly account: Account; readonly onSet: () => Promise<void> }): ReactElement {
+  const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setDone(null);
+    const value = secret;
+    setSecret('');
+    const payload = item === 'password' ? ({ kind: 'password', password: value } as const) : ({ kind: 'totp', seed: value } as const);
+    const result = await attempt(() => halfkey().vaultHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
+    if (!result.ok) {
+      setError(result.error);
+      return;
+    }
+    setError(null);
+    setDone(`The ${item} half is set (generation ${result.value.generation}).`);
+    await props.onSet();
+  };
+  const label = item === 'password' ? 'Root password' : 'MFA seed (otpauth:// URI or base32)';
+  return (
+    <section className="panel" aria-labelledby="set-half-heading">
+      <h2 id="set-half-heading">Set the {item === 'password' ? 'password' : 'MFA'} half</h2>
+      <p className="muted">It is sealed to every custodian assigned this half. Halfkey never shows it back here.</p>
+      <form noValidate className="form" onSubmit={(event) => void submit(event)}>
+        <Field label={label} type="password" value={secret} onChange={setSecret} required />
+        <ErrorNotice error={error} />
+        <p role="status" className="done">
+          {done}
+        </p>
+        <button type="submit" className="primary">
+          Set {item} half
+        </button>
+      </form>
+    </section>
+  );
+}
