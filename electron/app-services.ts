@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { ResponseOf } from '../shared/api/contract';
 import { CustodyHost } from './services/custody/custody-host';
 import { JournalService } from './services/journal/journal-service';
+import { SyncService } from './services/sync/sync-service';
 import { openKeytarKeychain } from './services/keychain/keytar-keychain';
 import { VaultSession } from './services/vault/vault-session';
 
@@ -22,6 +23,8 @@ export interface AppServices {
   readonly custody: CustodyHost;
   /** The folder's vault: `current()` is the open Vault or null. */
   readonly vault: VaultSession;
+  /** Upload of the open vault's journal to the central server (attached with the vault). */
+  readonly sync: SyncService;
   status(): AppStatus;
   close(): Promise<void>;
 }
@@ -40,13 +43,16 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
   const version = options.version ?? '0.1.0';
   const journal = new JournalService();
   const custody = new CustodyHost();
+  const sync = new SyncService();
   const vault = new VaultSession(options.vaultDir, () => openKeytarKeychain(), {
     ...(options.idleLockMs === undefined ? {} : { idleLockMs: options.idleLockMs }),
     opened: async (v) => {
       journal.attach(v.journal, v.device.signer, { heartbeat: true });
       await custody.attach(v);
+      sync.attach({ db: v.db, journal: v.journal, signer: v.device.signer });
     },
     closing: async () => {
+      await sync.detach();
       await custody.detach();
       journal.detach('vault closed');
     },
@@ -60,14 +66,16 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     journal,
     custody,
     vault,
+    sync,
     status: () => ({
       version,
       mode: options.mode,
       vault: vault.status(),
       journal: journal.status(),
-      sync: { state: 'not-enrolled', pending: 0, lastError: null, serverFingerprint: null },
+      sync: (({ state, pending, lastError, serverFingerprint }) => ({ state, pending, lastError, serverFingerprint }))(sync.status()),
     }),
     close: async () => {
+      await sync.detach();
       await vault.close();
       await custody.detach();
       journal.detach('app closed');

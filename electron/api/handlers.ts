@@ -3,6 +3,7 @@ import type { HandlerTable } from '../router';
 import { appHandlers } from './app-handlers';
 import { custodyHandlers } from './custody-handlers';
 import { journalHandlers } from './journal-handlers';
+import { syncHandlers } from './sync-handlers';
 import { vaultHandlers } from './vault-handlers';
 
 /** The full handler table: one entry per channel of shared/api/contract.ts, by namespace. */
@@ -12,5 +13,6 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...journalHandlers(services),
     ...vaultHandlers(services.vault),
     ...custodyHandlers(() => services.custody.current()),
+    ...syncHandlers(services.sync),
   };
 }

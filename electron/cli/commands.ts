@@ -12,3 +12,4 @@ registerCommand('init', 'create a vault and its first admin; prints the recovery
 registerCommand('custodian', 'enrol or list custodians (custodian add|list …)', async () => (await import('./vault-admin')).command('custodian'));
 registerCommand('recover', 'restore access to a vault with its recovery key', async () => (await import('./vault-admin')).command('recover'));
 registerCommand('server', 'run the central journal server, issue enrolment tokens, revoke devices', () => import('../../server/cli'));
+registerCommand('sync', 'upload the journal to the central server (enrol with --enroll URL --token-file F)', () => import('./sync'));

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { syncChannels } from './channels/sync';
 import { vaultChannels } from './channels/vault';
 
 /**
@@ -14,6 +15,7 @@ export const channels = {
   ...journalChannels,
   ...vaultChannels,
   ...custodyChannels,
+  ...syncChannels,
 } as const;
 
 export type Channel = keyof typeof channels;

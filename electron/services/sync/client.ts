@@ -113,6 +113,7 @@ export class SyncClient {
       .prepare('INSERT INTO sync_state (id, server_url, server_key, server_fingerprint, enrolled_at) VALUES (1, ?, ?, ?, ?)')
       .run(url.origin, parsed.data.serverKey, fingerprint, this.now());
     this.state = 'idle';
+    if (this.started) this.schedule(0);
     return this.status();
   }
 

@@ -1,0 +1,11 @@
+import type { Handler } from '../router';
+import type { SyncService } from '../services/sync/sync-service';
+
+/** `sync:*` handlers: status, enrolment with a one-time token, and an immediate round. */
+export function syncHandlers(sync: SyncService): { 'sync:status': Handler<'sync:status'>; 'sync:enroll': Handler<'sync:enroll'>; 'sync:now': Handler<'sync:now'> } {
+  return {
+    'sync:status': () => sync.status(),
+    'sync:enroll': (request) => sync.enroll(request.url, request.token),
+    'sync:now': () => sync.now(),
+  };
+}

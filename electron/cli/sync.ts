@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HalfkeyError } from '../../shared/api/result';
+import { SyncClient, type SyncStatus } from '../services/sync/client';
+import { UsageError, type CliIo } from './main';
+
+const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL (--token TOKEN | --token-file FILE)]';
+
+/** A status in a few human lines; the fingerprint is what a person compares with the server operator's. */
+function describe(status: SyncStatus): string {
+  return [
+    `state: ${status.state}`,
+    `pending entries: ${status.pending}`,
+    `server: ${status.serverUrl ?? '(not enrolled)'}`,
+    `server key fingerprint: ${status.serverFingerprint ?? '-'}`,
+    `last receipt for seq: ${status.ackedSeq ?? '-'}`,
+    ...(status.lastError ? [`last error: ${status.lastError}`] : []),
+  ].join('\n');
+}
+
+/**
+ * `halfkey sync`: headless upload of the vault's journal (cron, CI, a jump host). Optionally
+ * enrols first; then syncs until nothing is pending or the server refuses. Exit 0 when all
+ * entries hold a verified receipt, 1 otherwise.
+ */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let values: { vault?: string; enroll?: string; token?: string; 'token-file'?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : 'bad arguments'}\n${USAGE}`);
+  }
+  if (values.help) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  if (!values.vault) throw new UsageError(`--vault is required\n${USAGE}`);
+  if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
+  const hasToken = values.token !== undefined || values['token-file'] !== undefined;
+  if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs a token (--token or --token-file), and a token needs --enroll\n${USAGE}`);
+  const token = values['token-file'] !== undefined ? readFileSync(resolve(io.cwd, values['token-file']), 'utf8').trim() : values.token;
+
+  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
+  const vault = await Vault.open(resolve(io.cwd, values.vault), await openKeytarKeychain());
+  try {
+    const client = new SyncClient({ db: vault.db, journal: vault.journal, signer: vault.device.signer });
+    if (values.enroll !== undefined && token !== undefined) {
+      const enrolled = await client.enroll(values.enroll, token);
+      io.stdout(`enrolled; compare this fingerprint with the server operator's: ${enrolled.serverFingerprint}\n`);
+    }
+    let status = client.status();
+    if (status.state === 'not-enrolled') throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: run with --enroll URL --token-file FILE first.');
+    // Each round uploads everything it can; a second round only helps after a transient failure.
+    for (let round = 0; round < 3; round++) {
+      status = await client.syncNow();
+      if (status.pending === 0 || status.state === 'error') break;
+    }
+    io.stdout(`${describe(status)}\n`);
+    return status.pending === 0 && status.state === 'idle' ? 0 : 1;
+  } catch (error) {
+    if (error instanceof HalfkeyError) {
+      io.stderr(`halfkey sync: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    vault.close();
+  }
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** What the UI shows about sync: queue, last outcome, and the pinned server's fingerprint (never a secret). */
+export const syncStatusSchema = z.object({
+  state: z.enum(['not-enrolled', 'idle', 'syncing', 'offline', 'error']),
+  pending: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+  serverFingerprint: z.string().nullable(),
+  serverUrl: z.string().nullable(),
+  ackedSeq: z.number().int().nullable(),
+  lastSuccessAt: z.number().int().nullable(),
+  lastTreeSize: z.number().int().nullable(),
+  nextAttemptAt: z.number().int().nullable(),
+});
+
+/** `sync:*` channels: the journal's upload to the central server. */
+export const syncChannels = {
+  'sync:status': { request: z.object({}).strict(), response: syncStatusSchema },
+  'sync:enroll': {
+    request: z
+      .object({
+        url: z.string().url().max(2048),
+        token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'an enrolment token is 16–128 characters of A–Z, a–z, 0–9, _ and -'),
+      })
+      .strict(),
+    response: syncStatusSchema,
+  },
+  'sync:now': { request: z.object({}).strict(), response: syncStatusSchema },
+} as const;

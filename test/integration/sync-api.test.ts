@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sodiumReady } from '../../shared/sodium';
+import { openAppServices, type AppServices } from '../../electron/app-services';
+import { createHandlerTable } from '../../electron/api/handlers';
+import { createRouter, type ApiRouter } from '../../electron/router';
+import { TestJournal } from '../support/journal-builder';
+import { startTestServer, type TestServer } from '../support/server-fixture';
+import { appendEntries, issueToken } from '../support/sync-fixture';
+
+const context = { adapter: 'test' as const };
+let server: TestServer;
+let journal: TestJournal;
+let services: AppServices;
+let router: ApiRouter;
+
+beforeAll(async () => {
+  await sodiumReady();
+  server = await startTestServer('sqlite');
+  journal = new TestJournal({ deviceSeed: 81 });
+  appendEntries(journal, 12);
+  services = await openAppServices({ mode: 'preview', vaultDir: journal.dir });
+  router = createRouter(createHandlerTable(services));
+});
+afterAll(async () => {
+  await services?.close();
+  journal?.close();
+  await server?.close();
+});
+
+describe('sync API channels', () => {
+  it('reports not-enrolled and refuses to sync before a vault is attached', async () => {
+    expect(await router.call('sync:status', {}, context)).toMatchObject({ ok: true, value: { state: 'not-enrolled', pending: 0, serverFingerprint: null } });
+    expect(await router.call('sync:now', {}, context)).toMatchObject({ ok: false, error: { code: 'VAULT_LOCKED' } });
+  });
+
+  it('validates the enrolment request and names the bad field', async () => {
+    services.sync.attach({ db: journal.db, journal: journal.store, signer: journal.device });
+    expect(await router.call('sync:enroll', { url: 'not a url', token: 'x'.repeat(20) }, context)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'url' } } });
+    expect(await router.call('sync:enroll', { url: server.url, token: 'short' }, context)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'token' } } });
+    const refused = await router.call('sync:enroll', { url: server.url, token: 'A'.repeat(43) }, context);
+    expect(refused).toMatchObject({ ok: false, error: { code: 'SYNC_FAILED', detail: { code: 'TOKEN_INVALID' } } });
+  });
+
+  it('enrols, pins and shows the server fingerprint, then syncs everything on sync:now', async () => {
+    const enrolled = await router.call('sync:enroll', { url: server.url, token: await issueToken(server) }, context);
+    expect(enrolled).toMatchObject({ ok: true, value: { serverFingerprint: server.signer.fingerprint, serverUrl: server.url } });
+    const app = await router.call('app:status', {}, context);
+    expect(app).toMatchObject({ ok: true, value: { sync: { serverFingerprint: server.signer.fingerprint } } });
+    const done = await router.call('sync:now', {}, context);
+    expect(done).toMatchObject({ ok: true, value: { state: 'idle', pending: 0, lastError: null, ackedSeq: journal.store.head()!.seq } });
+    expect((await router.call('app:status', {}, context)) as unknown).toMatchObject({ ok: true, value: { sync: { state: 'idle', pending: 0 } } });
+    expect(await router.call('sync:enroll', { url: server.url, token: await issueToken(server) }, context)).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+  });
+});
