@@ -17,6 +17,8 @@ export interface PreviewFixture {
   readonly token: string;
   readonly vaultDir: string;
   readonly services: AppServices;
+  /** Stops the preview server early (as if `npm start` were interrupted); the page stays open. */
+  readonly stop: () => Promise<void>;
 }
 
 const rendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
@@ -32,10 +34,12 @@ export const test = base.extend<{ preview: PreviewFixture }>({
     const vaultDir = join(work, 'vault');
     const services = await openAppServices({ mode: 'preview', vaultDir });
     const server = await startPreview({ router: createRouter(createHandlerTable(services)), rendererDir, host: '127.0.0.1', port: 0 });
+    let stopped: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopped ??= server.close());
     try {
-      await use({ link: `${server.url}#token=${server.token}`, url: server.url, token: server.token, vaultDir, services });
+      await use({ link: `${server.url}#token=${server.token}`, url: server.url, token: server.token, vaultDir, services, stop });
     } finally {
-      await server.close();
+      await stop();
       await services.close();
       rmSync(work, { recursive: true, force: true });
     }

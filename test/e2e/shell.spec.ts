@@ -101,3 +101,12 @@ test('a second page opening the same link is refused: the token is one-time', as
   await expect(second.getByRole('alert')).toContainText('UNAUTHENTICATED');
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
+
+test('when the preview stops, calls resolve to a typed error instead of hanging, and the shell says so', async ({ page, preview }) => {
+  await page.goto(preview.link);
+  await expect(page.getByRole('status')).toContainText('Vault');
+  await preview.stop();
+  const result = await page.evaluate(() => (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}));
+  expect(result).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringContaining('connection to the Halfkey preview closed') } });
+  await expect(page.getByRole('alert')).toContainText('npm start', { timeout: 10_000 });
+});
