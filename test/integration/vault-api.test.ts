@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlerTable } from '../../electron/api/handlers';
 import { openAppServices, type AppServices } from '../../electron/app-services';
@@ -49,6 +50,14 @@ describe('vault channels through the router', () => {
     adminId = String(created.value?.adminId);
     expect(created.value?.recoveryKey).toMatch(/^HK1-/);
     expect(created.value?.recoveryQr).toMatch(/^data:image\/png;base64,/);
+    // The QR really encodes the recovery key: decode the PNG with zbarimg.
+    const png = join(dir, '..', `${basename(dir)}-qr.png`);
+    writeFileSync(png, Buffer.from(String(created.value?.recoveryQr).split(',')[1]!, 'base64'));
+    try {
+      expect(execFileSync('zbarimg', ['--raw', '-q', png], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe(created.value?.recoveryKey);
+    } finally {
+      rmSync(png);
+    }
     const status = services.status();
     expect(status.vault).toMatchObject({ state: 'locked', id: created.value?.vaultId });
     expect(status.vault.keychainBackend).toMatch(/^Secret Service/);
