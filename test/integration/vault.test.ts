@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
 import { verifyEntrySignature } from '../../shared/journal/entry';
+import { verifyEntries } from '../../shared/journal/verifier';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
 import { KEYCHAIN_SERVICE, type Keychain } from '../../electron/services/keychain/keychain';
@@ -280,5 +281,13 @@ describe('custodians', () => {
     vault = await Vault.recover(dir, keychain, recoveryKey);
     expect(await keychain.get(deviceAccount(vault.id))).toBe(saved);
     expect(vault.journal.query({ type: 'vault.recovered' })).toHaveLength(1);
+  });
+
+  it('the journal written by all of the above verifies: chain, device and custodian signatures', () => {
+    const report = verifyEntries(vault.journal.read());
+    expect(report.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+    const types = new Set([...vault.journal.read()].map((e) => e.type));
+    for (const type of ['vault.genesis', 'custodian.enrolled', 'custodian.unlocked', 'custodian.unlock-failed', 'custodian.locked', 'vault.locked', 'vault.recovered']) expect(types).toContain(type);
   });
 });
