@@ -234,6 +234,19 @@ describe('checkout, reveal, codes', () => {
     expect(shown.code).toBe(oathtool(['--totp=SHA256', '-d', '8', '-s', '60', '-b', SEED, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0]);
   });
 
+  it('checks input on the service path too (the CLI does not pass the router): no reason, no checkout', async () => {
+    const id = fullAccount();
+    const error = await refusal(() => f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }));
+    expect(error).toMatchObject({ code: 'INVALID_PAYLOAD', detail: { field: 'reason' } });
+    const lease = await refusal(() => f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }));
+    expect(lease.detail).toMatchObject({ field: 'leaseSeconds' });
+    const short = await refusal(() => f.custody.setHalf(f.ids.pat, id, 'password', { kind: 'password', password: 'short' }));
+    expect(short.detail).toMatchObject({ field: 'secret.password' });
+    expect(short.message).not.toContain('short');
+    expect(checkoutRows(id)).toBe(0);
+    expect(f.custody.account(id).password?.generation).toBe(1);
+  });
+
   it('exclusive checkout: a second checkout of the same half is refused while one is open', async () => {
     const id = fullAccount({ exclusive: true });
     f.custody.assign(f.ids.admin, { accountId: id, item: 'password', custodianId: f.ids.pam, resealWith: f.ids.pat });

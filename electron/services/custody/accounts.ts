@@ -1,7 +1,7 @@
 import { accountInputSchema, type AccountSummary } from '../../../shared/api/channels/custody';
 import { HalfkeyError } from '../../../shared/api/result';
 import type { CustodyItem } from '../../../shared/policy/four-eyes';
-import { actingCustodian, journal, statement, type CustodyContext } from './context';
+import { actingCustodian, journal, statement, validated, type CustodyContext } from './context';
 
 /** An account row as stored. */
 export interface AccountRow {
@@ -50,13 +50,7 @@ export function assigneesOf(ctx: CustodyContext, accountId: string, item: Custod
 export function addAccount(ctx: CustodyContext, by: string, input: unknown): AccountSummary {
   const actor = actingCustodian(ctx, by);
   if (actor.role !== 'admin') throw new HalfkeyError('NOT_PERMITTED', `Only an admin can add accounts; custodian ${by} is a ${actor.role}.`);
-  const parsed = accountInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'account';
-    throw new HalfkeyError('INVALID_PAYLOAD', `The account is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, { field });
-  }
-  const a = parsed.data;
+  const a = validated(accountInputSchema, input, 'account');
   ctx.db.transaction(() => {
     if (statement(ctx, 'SELECT 1 FROM custody_accounts WHERE id = ?').get(a.accountId)) {
       throw new HalfkeyError('CONFLICT', `Account ${a.accountId} is already in this vault.`, { accountId: a.accountId });

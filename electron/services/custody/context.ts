@@ -3,6 +3,7 @@ import type { JsonObject } from '../../../shared/journal/canonical';
 import type { SignedEntry } from '../../../shared/journal/entry';
 import type { Sodium } from '../../../shared/sodium';
 import type Database from 'better-sqlite3';
+import type { z } from 'zod';
 import type { Db } from '../database';
 import type { AppendInput } from '../journal/store';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
@@ -66,4 +67,16 @@ export function statement(ctx: CustodyContext, sql: string): Database.Statement 
     cache.set(sql, prepared);
   }
   return prepared;
+}
+
+/**
+ * Checks input against a channel's schema. The router does this for the app; the CLI and other
+ * in-process callers reach the service directly, so the service checks again and names the field.
+ */
+export function validated<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : what;
+  throw new HalfkeyError('INVALID_PAYLOAD', `The ${what} is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, { field });
 }

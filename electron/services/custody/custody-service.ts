@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import type { AccountSummary, HalfSecret } from '../../../shared/api/channels/custody';
+import { custodyChannels, type AccountSummary, type HalfSecret } from '../../../shared/api/channels/custody';
 import type { CustodyItem } from '../../../shared/policy/four-eyes';
 import { sodiumReady } from '../../../shared/sodium';
 import { migrate } from '../database';
 import { addAccount, getAccount, listAccounts } from './accounts';
 import { checkin, checkout, sweepLeases, tokenCheckout, type CheckoutRequest, type CheckoutView } from './checkouts';
 import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
-import type { CustodyContext, CustodyVault } from './context';
+import { validated, type CustodyContext, type CustodyVault } from './context';
 import { assign, setHalf, type AssignResult, type HalfChange } from './halves';
 import { copy, currentCode, enrolment, reveal } from './obtain';
 import { rotate, type RotateRequest } from './rotation';
@@ -65,7 +65,8 @@ export class CustodyService {
 
   /** Sets a half's secret or hardware token (a new generation). */
   setHalf(by: string, accountId: string, item: SecretHalf, secret: HalfSecret): HalfChange {
-    return setHalf(this.ctx, by, accountId, item, secret);
+    const request = validated(custodyChannels['vault:half-set'].request, { by, accountId, item, secret }, 'half');
+    return setHalf(this.ctx, by, request.accountId, request.item, request.secret);
   }
 
   /** Assigns an item to a custodian (admins only), re-sealing an existing secret with an unlocked holder's key. */
@@ -75,7 +76,8 @@ export class CustodyService {
 
   /** Opens a checkout of a password or TOTP half. */
   checkout(by: string, request: CheckoutRequest): CheckoutView {
-    return checkout(this.ctx, by, request);
+    const { by: _by, ...checked } = validated(custodyChannels['vault:checkout'].request, { by, ...request }, 'checkout');
+    return checkout(this.ctx, by, checked);
   }
 
   /** Closes a checkout. */
@@ -85,13 +87,15 @@ export class CustodyService {
 
   /** Checks out a hardware MFA token. */
   tokenCheckout(by: string, request: Omit<CheckoutRequest, 'item'>): CheckoutView & { serial: string; location: string } {
-    return tokenCheckout(this.ctx, by, request);
+    const { by: _by, ...checked } = validated(custodyChannels['vault:token-checkout'].request, { by, ...request }, 'token checkout');
+    return tokenCheckout(this.ctx, by, checked);
   }
 
   /** Returns a hardware MFA token and records where it now is. */
   tokenCheckin(by: string, checkoutId: string, location: string): { checkoutId: string; location: string } {
-    checkin(this.ctx, by, checkoutId, location);
-    return { checkoutId, location };
+    const checked = validated(custodyChannels['vault:token-checkin'].request, { by, checkoutId, location }, 'token check-in');
+    checkin(this.ctx, by, checked.checkoutId, checked.location);
+    return { checkoutId, location: checked.location };
   }
 
   /** The password of an open checkout, shown for `seconds`. */
@@ -116,12 +120,14 @@ export class CustodyService {
 
   /** Rotates a half. */
   rotate(by: string, request: RotateRequest): HalfChange & { password: string | null; expiresAt: number | null } {
-    return rotate(this.ctx, by, request);
+    const { by: _by, ...checked } = validated(custodyChannels['vault:rotate'].request, { by, ...request }, 'rotation');
+    return rotate(this.ctx, by, checked);
   }
 
   /** Seed export, step 1: request. */
   requestSeedExport(by: string, accountId: string, reason: string): { requestId: string; expiresAt: number } {
-    return requestSeedExport(this.ctx, by, accountId, reason);
+    const checked = validated(custodyChannels['vault:seed-export-request'].request, { by, accountId, reason }, 'seed-export request');
+    return requestSeedExport(this.ctx, by, checked.accountId, checked.reason);
   }
 
   /** Seed export, step 2: a second custodian approves. */
