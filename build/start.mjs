@@ -59,7 +59,9 @@ if (binary) {
   say('building the renderer and the Electron bundles');
   const built = await buildAll(['renderer', 'electron']);
   if (built.includes('dist/electron')) {
-    runChild(binary, [at('dist/electron/main.cjs'), ...process.argv.slice(2)]);
+    // Electron is started on the project folder (package.json "main" names dist/electron/main.cjs):
+    // given a file, it would take dist/electron/ as the app folder and miss dist/renderer/.
+    runChild(binary, [projectRoot, ...process.argv.slice(2)]);
   } else {
     say('build/bundle-electron.mjs is missing: starting the preview instead');
     await buildAll(['preview']);
