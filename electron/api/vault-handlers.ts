@@ -12,6 +12,7 @@ type VaultChannel =
   | 'vault:lock'
   | 'vault:custodian-list'
   | 'vault:custodian-enrol'
+  | 'vault:custodian-revoke'
   | 'vault:custodian-unlock'
   | 'vault:custodian-lock';
 
@@ -47,6 +48,10 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
     'vault:custodian-enrol': async ({ by, ...input }) => {
       const vault = session.require();
       return view(vault, await vault.custodians.enrol(vault.custodians.unlocked(by), input));
+    },
+    'vault:custodian-revoke': ({ by, custodianId, reason }) => {
+      const vault = session.require();
+      return view(vault, vault.custodians.revoke(vault.custodians.unlocked(by), custodianId, reason));
     },
     'vault:custodian-unlock': async ({ custodianId, passphrase }) => {
       const vault = session.require();

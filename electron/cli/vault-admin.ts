@@ -13,6 +13,7 @@ const USAGE: Readonly<Record<Command, string>> = {
   init: 'usage: halfkey init --vault DIR --admin-name NAME --organisation ORG [--passphrase-file FILE] [--separate-organisations]\n',
   custodian:
     'usage: halfkey custodian add --vault DIR --as ADMIN_ID --name NAME --organisation ORG --role ROLE [--passphrase-file FILE] [--admin-passphrase-file FILE]\n' +
+    '       halfkey custodian revoke --vault DIR --as ADMIN_ID --custodian ID --reason TEXT [--admin-passphrase-file FILE]\n' +
     '       halfkey custodian list --vault DIR [--json]\n' +
     `roles: ${CUSTODIAN_ROLES.join(', ')}\n`,
   recover: 'usage: halfkey recover --vault DIR [--recovery-key-file FILE]\n',
@@ -71,7 +72,8 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
     }
     return 0;
   }
-  if (action !== 'add') throw new UsageError(`expected 'custodian add' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
+  if (action === 'revoke') return revoke(rest, io);
+  if (action !== 'add') throw new UsageError(`expected 'custodian add', 'custodian revoke' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
   const v = parse(
     rest,
     { vault: { type: 'string' }, as: { type: 'string' }, name: { type: 'string' }, organisation: { type: 'string' }, role: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'admin-passphrase-file': { type: 'string' } },
@@ -93,6 +95,26 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
     const admin = await vault.custodians.unlock(as, adminPassphrase);
     const record = await vault.custodians.enrol(admin, { name, organisation, role: role as CustodianRole, passphrase });
     io.stdout(`Enrolled ${record.name} (${record.organisation}) as ${record.role}: custodian id ${record.id}\n`);
+  } finally {
+    vault.close();
+  }
+  return 0;
+}
+
+async function revoke(argv: string[], io: CliIo): Promise<number> {
+  const v = parse(argv, { vault: { type: 'string' }, as: { type: 'string' }, custodian: { type: 'string' }, reason: { type: 'string' }, 'admin-passphrase-file': { type: 'string' } }, 'custodian');
+  if (v.help) return help(io, 'custodian');
+  const dir = required(v.vault, 'vault', 'custodian');
+  const as = required(v.as, 'as', 'custodian');
+  const id = required(v.custodian, 'custodian', 'custodian');
+  const reason = required(v.reason, 'reason', 'custodian');
+  const adminFile = v['admin-passphrase-file'] as string | undefined;
+  const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
+  const vault = await Vault.open(dir, await openKeytarKeychain());
+  try {
+    const admin = await vault.custodians.unlock(as, adminPassphrase);
+    const record = vault.custodians.revoke(admin, id, reason);
+    io.stdout(`Revoked ${record.name} (${record.organisation}, ${record.role}); custody of their items should be reassigned and rotated.\n`);
   } finally {
     vault.close();
   }

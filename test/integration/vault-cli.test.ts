@@ -83,6 +83,14 @@ describe('halfkey init / custodian / recover', () => {
     const list = await halfkey(['custodian', 'list', '--vault', vaultDir]);
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
     expect(list.stdout).toMatch(/mfa-custodian\s+Carol Clerk \(Customer plc\)/);
+    const carol = /^([0-9a-f]{32})\s+mfa-custodian/m.exec(list.stdout)?.[1];
+    const noReason = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/--reason is required/);
+    const revoked = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!, '--reason', 'moved teams', '--admin-passphrase-file', 'admin.pass']);
+    expect(revoked.stderr).toBe('');
+    expect(revoked.stdout).toMatch(/Revoked Carol Clerk/);
+    expect((await halfkey(['custodian', 'list', '--vault', vaultDir])).stdout).toMatch(/Carol Clerk \(Customer plc\)\s+\[revoked\]/);
   });
 
   it('recover restores a lost keychain entry from the recovery key file', async () => {

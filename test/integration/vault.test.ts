@@ -283,6 +283,23 @@ describe('custodians', () => {
     expect(vault.journal.query({ type: 'vault.recovered' })).toHaveLength(1);
   });
 
+  it('an admin revokes a custodian: no more unlocks, journaled with the key; the last admin stays', async () => {
+    const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
+    const clerk = vault.custodians.get(clerkId)!;
+    expect(vault.custodians.revoke(admin, clerkId, 'left the company').revoked).toBe(true);
+    expect(vault.custodians.get(clerkId)?.revoked).toBe(true);
+    const refused = await errorOf(vault.custodians.unlock(clerkId, CLERK_PASSPHRASE));
+    expect(refused.code).toBe('NOT_PERMITTED');
+    expect(refused.message).toMatch(/revoked/);
+    const [entry] = vault.journal.query({ type: 'custodian.revoked' });
+    expect(entry?.data).toEqual({ custodian: clerkId, signingKey: clerk.signingKey, reason: 'left the company' });
+    expect(entry?.actor).toBe(adminId);
+    const last = await errorOf(() => vault.custodians.revoke(admin, adminId, 'testing'));
+    expect(last.code).toBe('NOT_PERMITTED');
+    expect(last.message).toMatch(/last admin/);
+    expect((await errorOf(() => vault.custodians.revoke(admin, clerkId, 'again'))).code).toBe('CONFLICT');
+  });
+
   it('the journal written by all of the above verifies: chain, device and custodian signatures', () => {
     const report = verifyEntries(vault.journal.read());
     expect(report.failures).toEqual([]);

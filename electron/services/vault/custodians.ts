@@ -154,6 +154,29 @@ export class CustodianDirectory {
   }
 
   /**
+   * Revokes a custodian: they can no longer unlock, their session ends, and `custodian.revoked`
+   * (naming their signing key) is journaled by the acting admin. The last admin cannot be revoked.
+   */
+  revoke(by: UnlockedCustodian, id: string, reason: string): CustodianRecord {
+    const { db, journal } = this.ctx;
+    const admin = this.unlocked(by.id);
+    if (admin.role !== 'admin' || admin.revoked) throw new HalfkeyError('NOT_PERMITTED', `Only an admin may revoke custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+    const trimmed = reason.trim();
+    if (trimmed.length === 0 || trimmed.length > 500 || !noControl.test(trimmed)) throw new HalfkeyError('INVALID_PAYLOAD', 'A revocation needs a reason of 1 to 500 characters without control characters.', { field: 'reason' });
+    const row = this.row(id);
+    if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
+    if (row.revoked === 1) throw new HalfkeyError('CONFLICT', `${row.name} is already revoked.`);
+    const admins = this.list().filter((c) => c.role === 'admin' && !c.revoked);
+    if (row.role === 'admin' && admins.length <= 1) throw new HalfkeyError('NOT_PERMITTED', `${row.name} is the last admin; enrol another admin before revoking this one.`, { rule: 'last-admin' });
+    db.transaction(() => {
+      db.prepare('UPDATE custodians SET revoked = 1 WHERE id = ?').run(id);
+      journal.append({ type: 'custodian.revoked', actor: { id: admin.id, signer: admin.signer }, data: { custodian: id, signingKey: row.signing_key, reason: trimmed } });
+      this.forget(id, null);
+    })();
+    return { ...recordOf(row), revoked: true };
+  }
+
+  /**
    * Validates an enrolment and makes the custodian's keys, wrapped under Argon2id(passphrase)
    * (derived in a worker) and sealed under the device key. Writes nothing.
    */

@@ -44,6 +44,11 @@ export const vaultChannels = {
     request: z.object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase }).strict(),
     response: custodianViewSchema,
   },
+  /** Revokes a custodian (`by` is an unlocked admin); the last admin cannot be revoked. */
+  'vault:custodian-revoke': {
+    request: z.object({ by: custodianId, custodianId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
+    response: custodianViewSchema,
+  },
   'vault:custodian-unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
   'vault:custodian-lock': { request: z.object({ custodianId }).strict(), response: z.object({ locked: z.boolean() }) },
 } as const;
