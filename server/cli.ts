@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
+import type { RateLimit } from './auth';
 import { startServer } from './main';
 import { checkStorageUrl, openStorage } from './storage/storage';
 import { hashToken, newToken, parseTtl } from './tokens';
@@ -11,7 +12,7 @@ export interface ServerCliIo {
 }
 
 const USAGE = `usage:
-  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM]
+  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND]
   halfkey server enroll-token --db … [--ttl 15m]
   halfkey server revoke-device --db … --device HEX
 `;
@@ -105,17 +106,25 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     'key-file': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'rate-limit': { type: 'string' },
   });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ServerUsageError('--tls-cert and --tls-key go together');
+  let rateLimit: RateLimit | undefined;
+  if (typeof values['rate-limit'] === 'string') {
+    const match = /^(\d{1,7})\/(\d{1,7})$/.exec(values['rate-limit']);
+    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new ServerUsageError('--rate-limit must be BURST/PER_SECOND, e.g. 120/20');
+    rateLimit = { capacity: Number(match[1]), perSecond: Number(match[2]) };
+  }
   let server;
   try {
     server = await startServer({
       db,
       listen: str(values.listen) ?? '127.0.0.1:8443',
       ...(str(values['key-file']) ? { keyFile: str(values['key-file'])! } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
       ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
     });
   } catch (error) {

@@ -76,17 +76,23 @@ export function treeHeadProblem(head: unknown, serverPublicKey: string, sodium: 
 /**
  * Why a receipt fails, or null when it is good: the schema, the server's signature over the
  * tree head (under the key pinned at enrolment) and the inclusion proof of the entry hash at
- * logIndex in a tree of treeHead.size leaves with root treeHead.root.
+ * logIndex in a tree of treeHead.size leaves with root treeHead.root. A batch's receipts share
+ * one head: pass the same `verifiedHeads` set to check each head's signature only once.
  */
-export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium: Sodium = sodiumNow()): string | null {
+export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>): string | null {
   const parsed = receiptSchema.safeParse(receipt);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return `receipt is malformed at ${issue?.path.join('.') || 'receipt'}: ${issue?.message ?? 'schema mismatch'}`;
   }
   const r = parsed.data;
-  const headProblem = treeHeadProblem(r.treeHead, serverPublicKey, sodium);
-  if (headProblem !== null) return headProblem;
+  // The cache key binds the whole signed head and the key it verified under.
+  const headKey = `${serverPublicKey}:${r.treeHead.size}:${r.treeHead.root}:${r.treeHead.timestamp}:${r.treeHead.signature}`;
+  if (!verifiedHeads?.has(headKey)) {
+    const headProblem = treeHeadProblem(r.treeHead, serverPublicKey, sodium);
+    if (headProblem !== null) return headProblem;
+    verifiedHeads?.add(headKey);
+  }
   if (r.logIndex >= r.treeHead.size) return `log index ${r.logIndex} is outside the signed tree of ${r.treeHead.size}`;
   const proof = r.inclusionProof.map((h) => sodium.from_hex(h));
   if (!verifyInclusion(r.logIndex, r.treeHead.size, sodium.from_hex(r.entryHash), proof, sodium.from_hex(r.treeHead.root), sodium)) {

@@ -68,3 +68,16 @@ describe('checkpoint cosignature', () => {
     expect(verifyCheckpointCosignature('ee'.repeat(32), sig, key, sodium)).toBe(false);
   });
 });
+
+describe('verified-head cache', () => {
+  it('checks a shared head once but never lets a cached head vouch for a different one', () => {
+    const key = sodium.to_hex(server.publicKey);
+    const heads = new Set<string>();
+    expect(receiptProblem(makeReceipt(1), key, sodium, heads)).toBeNull();
+    expect(heads.size).toBe(1);
+    expect(receiptProblem(makeReceipt(2), key, sodium, heads)).toBeNull();
+    expect(heads.size).toBe(1);
+    const r = makeReceipt(3);
+    expect(receiptProblem({ ...r, treeHead: { ...r.treeHead, signature: 'ab'.repeat(64) } }, key, sodium, heads)).toMatch(/signature does not verify/);
+  });
+});

@@ -232,9 +232,10 @@ export class SyncClient {
     if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
     const bySeq = new Map(batch.map((e) => [e.seq, e]));
     // Every receipt is checked against the pinned key and the local entry before any is stored.
+    const verifiedHeads = new Set<string>();
     for (const r of parsed.data.receipts) {
       const local = bySeq.get(r.seq);
-      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : receiptProblem(r, row.server_key);
+      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : receiptProblem(r, row.server_key, undefined, verifiedHeads);
       if (problem !== null) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `a receipt from the server does not verify (${problem}); nothing was stored`);
     }
     const covered = new Set(parsed.data.receipts.map((r) => r.seq));

@@ -1,0 +1,202 @@
+// Central server throughput, each ingest figure printed as a ratio to raw Ed25519 verifies/s
+// (libsodium, the primitive the server runs per entry) measured in the same run:
+//   - ingest entries/s through HTTP with full verification, 1 device and 20 concurrent devices,
+//     on SQLite and on PostgreSQL (when HALFKEY_TEST_PG or --pg is set);
+//   - a 100,000-entry offline backlog synced end to end (client → server → verified receipts
+//     stored), wall time, with the server's RSS and the client's heap sampled during the run.
+// The server runs as a real `halfkey server` child process, so it has a core of its own.
+// Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--pg URL]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { sodiumReady } from '../shared/sodium';
+import { ed25519Signer, entrySignatureMessage } from '../shared/journal/entry';
+import { openDatabase, type Db } from '../electron/services/database';
+import { JournalStore } from '../electron/services/journal/store';
+import { SyncClient } from '../electron/services/sync/client';
+import { openStorage } from '../server/storage/storage';
+import { hashToken, newToken } from '../server/tokens';
+
+const { values } = parseArgs({
+  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, pg: { type: 'string' } },
+  strict: true,
+});
+const SINGLE = Number(values.single ?? 10_000);
+const DEVICES = Number(values.devices ?? 20);
+const PER_DEVICE = Number(values['per-device'] ?? 1_000);
+const BACKLOG = Number(values.backlog ?? 100_000);
+const PG = values.pg ?? process.env.HALFKEY_TEST_PG ?? null;
+const CLI = fileURLToPath(new URL('../build/halfkey.mjs', import.meta.url));
+const sodium = await sodiumReady();
+const work = mkdtempSync(join(tmpdir(), 'halfkey-bench-server-'));
+let seed = 1;
+
+function rawVerifiesPerSecond(n = 4_000): number {
+  const pair = sodium.crypto_sign_keypair();
+  const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`)), sodium));
+  const sigs = messages.map((m) => sodium.crypto_sign_detached(m, pair.privateKey));
+  const start = performance.now();
+  for (let i = 0; i < n; i++) if (!sodium.crypto_sign_verify_detached(sigs[i]!, messages[i]!, pair.publicKey)) throw new Error('verify failed');
+  return n / ((performance.now() - start) / 1000);
+}
+
+interface Device {
+  readonly db: Db;
+  readonly store: JournalStore;
+  readonly signer: ReturnType<typeof ed25519Signer>;
+}
+
+/** A real vault journal (SQLite file) with n entries, written in batches. */
+function makeDevice(n: number): Device {
+  const db = openDatabase(join(work, `device-${seed}.db`));
+  const signer = ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(seed % 256).map((b, i) => (i === 0 ? seed >> 8 : b))).privateKey);
+  seed += 1;
+  let clock = 1_700_000_000_000;
+  const store = JournalStore.open(db, { deviceSigner: signer, now: () => clock++ });
+  store.init(sodium.to_hex(sodium.randombytes_buf(16)), { name: 'bench' });
+  for (let done = 1; done < n; done += 1_000) {
+    store.appendBatch(Array.from({ length: Math.min(1_000, n - done) }, (_, i) => ({ type: 'bench.event', data: { i: done + i } })));
+  }
+  return { db, store, signer };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly db: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(db: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', join(work, `server-${port}.key`), '--rate-limit', '1000000/1000000'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    db,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function enrolled(server: Server, device: Device): Promise<SyncClient> {
+  const storage = await openStorage(server.db);
+  const token = newToken(sodium);
+  await storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
+  await storage.close();
+  const client = new SyncClient({ db: device.db, journal: device.store, signer: device.signer, requestTimeoutMs: 120_000 });
+  await client.enroll(server.url, token);
+  return client;
+}
+
+async function syncAll(client: SyncClient): Promise<void> {
+  const status = await client.syncNow();
+  if (status.pending !== 0) throw new Error(`sync left ${status.pending} pending: ${status.lastError}`);
+}
+
+const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function storageUrl(kind: 'sqlite' | 'postgres', name: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (kind === 'sqlite') return { url: `sqlite:${join(work, `${name}.db`)}`, drop: async () => {} };
+  const schema = `bench_${name}_${process.pid}`;
+  const url = new URL(PG!);
+  url.searchParams.set('schema', schema);
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG! });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+try {
+  console.log(`generating journals: 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
+  const raw = rawVerifiesPerSecond();
+  console.log(`raw Ed25519 verify (libsodium, 1 core): ${fmt(raw)} verifies/s`);
+  const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
+  if (!PG) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
+  for (const kind of kinds) {
+    const { url, drop } = await storageUrl(kind, 'ingest');
+    const server = await startServer(url);
+    try {
+      const one = makeDevice(SINGLE);
+      const c1 = await enrolled(server, one);
+      let t = performance.now();
+      await syncAll(c1);
+      const single = SINGLE / ((performance.now() - t) / 1000);
+      console.log(`${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${(single / raw).toFixed(2)} × raw verifies/s`);
+      const many = Array.from({ length: DEVICES }, () => makeDevice(PER_DEVICE));
+      const clients = await Promise.all(many.map((d) => enrolled(server, d)));
+      t = performance.now();
+      await Promise.all(clients.map((c) => syncAll(c)));
+      const concurrent = (DEVICES * PER_DEVICE) / ((performance.now() - t) / 1000);
+      console.log(`${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${(concurrent / raw).toFixed(2)} × raw verifies/s`);
+      for (const d of [one, ...many]) d.db.close();
+    } finally {
+      await server.stop();
+      await drop();
+    }
+  }
+
+  const { url, drop } = await storageUrl('sqlite', 'backlog');
+  const server = await startServer(url);
+  try {
+    const device = makeDevice(BACKLOG);
+    const client = await enrolled(server, device);
+    const pid = server.child.pid!;
+    const samples: { rss: number; heap: number }[] = [];
+    const sample = (): void => {
+      samples.push({ rss: rssKiB(pid), heap: process.memoryUsage().heapUsed / 1024 });
+    };
+    sample();
+    const timer = setInterval(sample, 250);
+    const t = performance.now();
+    await syncAll(client);
+    const seconds = (performance.now() - t) / 1000;
+    clearInterval(timer);
+    sample();
+    const third = Math.max(1, Math.floor(samples.length / 3));
+    const peak = (xs: { rss: number; heap: number }[], k: 'rss' | 'heap'): number => Math.max(...xs.map((s) => s[k]));
+    console.log(`backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${(BACKLOG / seconds / raw).toFixed(2)} × raw verifies/s; target < 30 s)`);
+    console.log(`backlog: server RSS MiB start ${(samples[0]!.rss / 1024).toFixed(0)}, peak first third ${(peak(samples.slice(0, third), 'rss') / 1024).toFixed(0)}, peak last third ${(peak(samples.slice(-third), 'rss') / 1024).toFixed(0)}`);
+    console.log(`backlog: client heap MiB start ${(samples[0]!.heap / 1024).toFixed(0)}, peak first third ${(peak(samples.slice(0, third), 'heap') / 1024).toFixed(0)}, peak last third ${(peak(samples.slice(-third), 'heap') / 1024).toFixed(0)}`);
+    device.db.close();
+  } finally {
+    await server.stop();
+    await drop();
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
