@@ -17,7 +17,10 @@ type CustodyChannel =
   | 'vault:seed-export-approve'
   | 'vault:seed-export-collect'
   | 'vault:token-checkout'
-  | 'vault:token-checkin';
+  | 'vault:token-checkin'
+  | 'vault:unassign'
+  | 'vault:checkout-list'
+  | 'vault:seed-export-list';
 
 /**
  * Handlers of the custody channels. `custody` returns the open vault's custody service, or throws
@@ -48,5 +51,8 @@ export function custodyHandlers(custody: () => CustodyService): { [C in CustodyC
     'vault:seed-export-collect': ({ by, requestId }) => custody().collectSeedExport(by, requestId),
     'vault:token-checkout': ({ by, ...request }) => custody().tokenCheckout(by, request),
     'vault:token-checkin': ({ by, checkoutId, location }) => custody().tokenCheckin(by, checkoutId, location),
+    'vault:unassign': ({ by, ...request }) => custody().unassign(by, request),
+    'vault:checkout-list': (filter) => ({ checkouts: custody().listCheckouts(filter) }),
+    'vault:seed-export-list': ({ accountId }) => ({ requests: custody().listSeedExports(accountId) }),
   };
 }

@@ -393,6 +393,36 @@ describe('assignment to a half that already has a secret', () => {
   });
 });
 
+describe('unassign and listings', () => {
+  it('unassigning deletes the sealed copy, keeps the sighting, and refuses to drop the last holder or an open checkout', async () => {
+    const id = fullAccount();
+    f.custody.assign(f.ids.admin, { accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
+    const out = f.custody.checkout(f.ids.max, { accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
+    await f.custody.totpCode(f.ids.max, out.checkoutId);
+    await expect(async () => f.custody.unassign(f.ids.admin, { accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toThrow(/must be checked in first/);
+    expect(f.custody.listCheckouts({ accountId: id }).map((c) => [c.checkoutId, c.custodianId, c.reason])).toEqual([[out.checkoutId, f.ids.max, 'r']]);
+    f.custody.checkin(f.ids.max, out.checkoutId);
+    expect(f.custody.listCheckouts({ accountId: id })).toEqual([]);
+    expect(f.custody.listCheckouts({ accountId: id, open: false })[0]).toMatchObject({ closeKind: 'checked-in' });
+    await expect(async () => f.custody.unassign(f.ids.mia, { accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+    f.custody.unassign(f.ids.admin, { accountId: id, item: 'mfa', custodianId: f.ids.max });
+    const copies = f.vault.db.prepare("SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = 'mfa'").all(id);
+    expect(copies).toEqual([{ custodian_id: f.ids.mia }]);
+    expect(f.vault.db.prepare("SELECT how FROM custody_seen WHERE account_id = ? AND custodian_id = ?").all(id, f.ids.max)).toEqual([{ how: 'totp-code' }]);
+    await expect(async () => f.custody.unassign(f.ids.admin, { accountId: id, item: 'mfa', custodianId: f.ids.mia })).rejects.toThrow(/only one holding .* would be lost/);
+    expect(f.vault.journal.query({ type: 'custody.unassigned', account: id }).map((e) => e.data)).toEqual([{ account: id, item: 'mfa', custodian: f.ids.max, sealedCopyDeleted: true }]);
+    await expect(async () => f.custody.checkout(f.ids.max, { accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'POLICY_REFUSED' });
+  });
+
+  it('lists open seed-export requests for the approver', () => {
+    const id = fullAccount();
+    const { requestId } = f.custody.requestSeedExport(f.ids.mia, id, 'new device');
+    expect(f.custody.listSeedExports(id)).toEqual([expect.objectContaining({ requestId, requestedBy: f.ids.mia, reason: 'new device', approvedBy: null })]);
+    f.clock.t += 16 * 60_000;
+    expect(f.custody.listSeedExports(id)).toEqual([]);
+  });
+});
+
 describe('hardware tokens', () => {
   it('are checked out one at a time and checked back in with their new location', async () => {
     const id = addAccount();

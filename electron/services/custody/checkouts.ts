@@ -203,3 +203,38 @@ export function sweepLeases(ctx: CustodyContext): number {
     return rows.length;
   }).immediate();
 }
+
+/** A checkout as listed for the UI (no secret). */
+export interface CheckoutListing extends CheckoutView {
+  readonly reason: string;
+  readonly ticket: string | null;
+  readonly hardwareToken: boolean;
+  readonly closedAt: number | null;
+  readonly closeKind: 'checked-in' | 'expired' | null;
+}
+
+/** Checkouts, newest first, filtered by account and/or custodian; open ones only unless `open` is false. */
+export function listCheckouts(ctx: CustodyContext, filter: { accountId?: string | undefined; custodianId?: string | undefined; open: boolean; limit: number }): CheckoutListing[] {
+  sweepLeases(ctx);
+  const rows = statement(
+    ctx,
+    `SELECT * FROM custody_checkouts WHERE (@account IS NULL OR account_id = @account) AND (@custodian IS NULL OR custodian_id = @custodian)
+       AND (@open = 0 OR closed_at IS NULL) ORDER BY opened_at DESC, id LIMIT @limit`,
+  ).all({ account: filter.accountId ?? null, custodian: filter.custodianId ?? null, open: filter.open ? 1 : 0, limit: filter.limit }) as (CheckoutRow & {
+    reason: string;
+    ticket: string | null;
+  })[];
+  return rows.map((r) => ({
+    checkoutId: r.id,
+    accountId: r.account_id,
+    item: r.item,
+    custodianId: r.custodian_id,
+    openedAt: r.opened_at,
+    leaseUntil: r.lease_until,
+    reason: r.reason,
+    ticket: r.ticket,
+    hardwareToken: r.hardware_token === 1,
+    closedAt: r.closed_at,
+    closeKind: r.close_kind,
+  }));
+}

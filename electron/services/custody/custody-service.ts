@@ -4,14 +4,14 @@ import type { CustodyItem } from '../../../shared/policy/four-eyes';
 import { sodiumReady } from '../../../shared/sodium';
 import { migrate } from '../database';
 import { addAccount, getAccount, listAccounts } from './accounts';
-import { checkin, checkout, sweepLeases, tokenCheckout, type CheckoutRequest, type CheckoutView } from './checkouts';
+import { checkin, checkout, listCheckouts, sweepLeases, tokenCheckout, type CheckoutListing, type CheckoutRequest, type CheckoutView } from './checkouts';
 import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
 import { validated, type CustodyContext, type CustodyVault } from './context';
-import { assign, setHalf, type AssignResult, type HalfChange } from './halves';
+import { assign, setHalf, unassign, type AssignResult, type HalfChange } from './halves';
 import { copy, currentCode, enrolment, reveal } from './obtain';
 import { rotate, type RotateRequest } from './rotation';
 import type { SecretHalf } from './sealing';
-import { approveSeedExport, collectSeedExport, requestSeedExport } from './seed-export';
+import { approveSeedExport, collectSeedExport, listSeedExports, requestSeedExport } from './seed-export';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -72,6 +72,21 @@ export class CustodyService {
   /** Assigns an item to a custodian (admins only), re-sealing an existing secret with an unlocked holder's key. */
   assign(by: string, request: { accountId: string; item: CustodyItem; custodianId: string; resealWith?: string | undefined }): AssignResult {
     return assign(this.ctx, by, request);
+  }
+
+  /** Removes an assignment (admins only) and that custodian's sealed copy. */
+  unassign(by: string, request: { accountId: string; item: CustodyItem; custodianId: string }): { accountId: string; item: CustodyItem; custodianId: string } {
+    return unassign(this.ctx, by, request);
+  }
+
+  /** Checkouts (open ones by default), newest first. */
+  listCheckouts(filter: { accountId?: string | undefined; custodianId?: string | undefined; open?: boolean; limit?: number } = {}): CheckoutListing[] {
+    return listCheckouts(this.ctx, { accountId: filter.accountId, custodianId: filter.custodianId, open: filter.open ?? true, limit: filter.limit ?? 200 });
+  }
+
+  /** Open seed-export requests, for the second custodian to find and approve. */
+  listSeedExports(accountId?: string): ReturnType<typeof listSeedExports> {
+    return listSeedExports(this.ctx, accountId);
   }
 
   /** Opens a checkout of a password or TOTP half. */

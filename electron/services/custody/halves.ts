@@ -174,3 +174,52 @@ export function assign(ctx: CustodyContext, by: string, request: { accountId: st
     return { accountId, item, custodianId, sealed };
   });
 }
+
+/**
+ * Removes an assignment (admins only) and deletes that custodian's sealed copy. Refused while they
+ * hold an open checkout of the item, and for the last holder of a secret (it would be lost). What
+ * they have seen stays recorded until the half rotates.
+ */
+export function unassign(ctx: CustodyContext, by: string, request: { accountId: string; item: CustodyItem; custodianId: string }): { accountId: string; item: CustodyItem; custodianId: string } {
+  const actor = actingCustodian(ctx, by);
+  const { accountId, item, custodianId } = request;
+  return refusable(ctx, actor, () => {
+    if (actor.role !== 'admin') {
+      throw new Refusal('NOT_PERMITTED', {
+        action: 'unassign',
+        accountId,
+        item,
+        custodianId,
+        rule: 'admin',
+        ruleName: 'admins assign',
+        message: `Only an admin can remove an assignment; custodian ${actor.id} is a ${actor.role}.`,
+      });
+    }
+    requireAccount(ctx, accountId);
+    if (!assigneesOf(ctx, accountId, item).includes(custodianId)) {
+      throw new HalfkeyError('NOT_FOUND', `Custodian ${custodianId} is not assigned the ${item} of account ${accountId}.`, { accountId, item });
+    }
+    const open = statement(ctx, 'SELECT id FROM custody_checkouts WHERE account_id = ? AND item = ? AND custodian_id = ? AND closed_at IS NULL LIMIT 1').get(accountId, item, custodianId) as
+      | { id: string }
+      | undefined;
+    if (open) throw new HalfkeyError('CONFLICT', `Custodian ${custodianId} has checkout ${open.id} of this item open; it must be checked in first.`, { accountId, item });
+    const half = item === 'password' || item === 'mfa' ? findHalf(ctx, accountId, item) : null;
+    let deleted = false;
+    if (half !== null && (item === 'password' || item === 'mfa')) {
+      const holders = statement(ctx, 'SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = ?').all(accountId, item) as { custodian_id: string }[];
+      const holds = holders.some((h) => h.custodian_id === custodianId);
+      if (holds && holders.length === 1) {
+        throw new HalfkeyError(
+          'CONFLICT',
+          `Custodian ${custodianId} is the only one holding the ${item} half of account ${accountId}; assign and seal it to another custodian first, or the secret would be lost.`,
+          { accountId, item },
+        );
+      }
+      deleted = holds;
+      statement(ctx, 'DELETE FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').run(accountId, item, custodianId);
+    }
+    statement(ctx, 'DELETE FROM custody_assignments WHERE account_id = ? AND item = ? AND custodian_id = ?').run(accountId, item, custodianId);
+    journal(ctx, 'custody.unassigned', actor, accountId, { item, custodian: custodianId, sealedCopyDeleted: deleted });
+    return { accountId, item, custodianId };
+  });
+}

@@ -96,3 +96,23 @@ export function collectSeedExport(ctx: CustodyContext, by: string, requestId: st
     }
   });
 }
+
+/** Open seed-export requests (not expired, not collected), newest first, for the approver to find. */
+export function listSeedExports(
+  ctx: CustodyContext,
+  accountId?: string,
+): { requestId: string; accountId: string; requestedBy: string; reason: string; requestedAt: number; expiresAt: number; approvedBy: string | null }[] {
+  const rows = statement(
+    ctx,
+    'SELECT * FROM custody_seed_exports WHERE (@account IS NULL OR account_id = @account) AND collected_at IS NULL AND expires_at > @now ORDER BY requested_at DESC, id',
+  ).all({ account: accountId ?? null, now: ctx.now() }) as (ExportRow & { reason: string })[];
+  return rows.map((r) => ({
+    requestId: r.id,
+    accountId: r.account_id,
+    requestedBy: r.requested_by,
+    reason: r.reason,
+    requestedAt: r.requested_at,
+    expiresAt: r.expires_at,
+    approvedBy: r.approved_by,
+  }));
+}

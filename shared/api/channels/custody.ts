@@ -189,4 +189,39 @@ export const custodyChannels = {
     request: z.object({ by: custodianId, checkoutId: recordId, location: requiredText(200) }).strict(),
     response: z.object({ checkoutId: z.string(), location: z.string() }),
   },
+  'vault:unassign': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId }).strict(),
+    response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string() }),
+  },
+  'vault:checkout-list': {
+    request: z.object({ accountId: awsAccountIdSchema.optional(), custodianId: custodianId.optional(), open: z.boolean().default(true), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    response: z.object({
+      checkouts: z.array(
+        checkoutSchema.extend({
+          reason: z.string(),
+          ticket: z.string().nullable(),
+          hardwareToken: z.boolean(),
+          closedAt: z.number().int().nullable(),
+          closeKind: z.enum(['checked-in', 'expired']).nullable(),
+        }),
+      ),
+    }),
+  },
+  'vault:seed-export-list': {
+    request: z.object({ accountId: awsAccountIdSchema.optional() }).strict(),
+    // Open requests (not expired, not collected), for the second custodian to find and approve.
+    response: z.object({
+      requests: z.array(
+        z.object({
+          requestId: z.string(),
+          accountId: z.string(),
+          requestedBy: z.string(),
+          reason: z.string(),
+          requestedAt: z.number().int(),
+          expiresAt: z.number().int(),
+          approvedBy: z.string().nullable(),
+        }),
+      ),
+    }),
+  },
 } as const;
