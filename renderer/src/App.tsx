@@ -31,7 +31,7 @@ function ViewContent(props: { readonly view: View; readonly reading: StatusReadi
     case 'journal':
       return <JournalView session={session} />;
     case 'sync':
-      return <SyncView status={reading.status} />;
+      return <SyncView />;
   }
 }
 

@@ -4,6 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTestServer } from '../support/server-fixture';
+import { issueToken } from '../support/sync-fixture';
 import { expect, test } from './fixtures';
 
 // One custodian journey through the real services (vault, keychain, custody, journal) in Chromium.
@@ -215,8 +217,11 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(setPassword.getByLabel('Root password', { exact: true })).toHaveAttribute('type', 'password');
     await expect(setPassword.getByLabel('Root password', { exact: true })).toHaveAttribute('autocomplete', 'off');
     await setPassword.getByRole('button', { name: 'Set password half' }).click();
-    await expect(setPassword.getByRole('status')).toContainText('The password half is set (generation 1)');
-    await expect(setPassword.getByLabel('Root password', { exact: true })).toHaveValue('');
+    const accountPanel = page.getByRole('region', { name: new RegExp(ACCOUNT.alias) });
+    await expect(accountPanel.getByRole('status')).toContainText('The password half is set (generation 1)');
+    // Set once: from now on the half changes by rotation, so the form (and the typed secret) is gone.
+    await expect(setPassword).toHaveCount(0);
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 1');
     expect(await page.content()).not.toContain(ROOT_PASSWORD);
 
     await nav(page, 'Custodians');
@@ -226,7 +231,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const setMfa = page.getByRole('region', { name: 'Set the MFA half' });
     await setMfa.getByLabel('MFA seed (otpauth:// URI or base32)', { exact: true }).fill(OTPAUTH);
     await setMfa.getByRole('button', { name: 'Set mfa half' }).click();
-    await expect(setMfa.getByRole('status')).toContainText('The mfa half is set (generation 1)');
+    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText('The mfa half is set (generation 1)');
+    await expect(setMfa).toHaveCount(0);
     expect(await page.content()).not.toContain(SEED);
   });
 
@@ -317,6 +323,11 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const typeCells = rows.locator('tbody tr td:nth-child(3)');
     await expect(typeCells).toHaveText(['checkout.opened', 'checkout.opened']);
 
+    await journal.getByLabel('Actor', { exact: true }).selectOption({ label: MO.name });
+    await journal.getByRole('button', { name: 'Filter' }).click();
+    await expect(journal).toContainText('1 entry');
+    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([`${MO.name} (${MO.organisation})`]);
+
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();
     await expect(verify).toContainText('Journal verified');
@@ -327,11 +338,34 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await page.screenshot({ path: 'test-results/ui-journal.png', fullPage: true });
   });
 
-  await test.step('sync shows its state; locking everyone ends the session', async () => {
-    await nav(page, 'Sync');
-    await expect(page.getByRole('region', { name: 'Sync' })).toContainText('Not enrolled with a journal server');
-    await noSeriousAxeViolations(page, 'sync');
-    await page.screenshot({ path: 'test-results/ui-sync.png', fullPage: true });
+  await test.step('sync: enrol with a real journal server on loopback, see its fingerprint, sync now', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      await nav(page, 'Sync');
+      const sync = page.getByRole('region', { name: 'Sync' });
+      await expect(sync).toContainText('Not enrolled with a journal server');
+      const enrol = page.getByRole('region', { name: 'Enrol with a journal server' });
+      await enrol.getByLabel('Server URL', { exact: true }).fill(server.url);
+      await enrol.getByLabel('Enrolment token', { exact: true }).fill('A'.repeat(43));
+      await enrol.getByRole('button', { name: 'Enrol' }).click();
+      await expect(sync.getByRole('alert')).toContainText('SYNC_FAILED');
+      await expect(enrol.getByLabel('Enrolment token', { exact: true })).toHaveValue('');
+      await noSeriousAxeViolations(page, 'sync');
+
+      await enrol.getByLabel('Enrolment token', { exact: true }).fill(await issueToken(server));
+      await enrol.getByRole('button', { name: 'Enrol' }).click();
+      await expect(sync).toContainText(server.signer.fingerprint);
+      await expect(sync.getByRole('alert')).toHaveCount(0);
+      await sync.getByRole('button', { name: 'Sync now' }).click();
+      await expect(sync).toContainText('Up to date');
+      await expect(sync).toContainText('Pending entries0');
+      await page.screenshot({ path: 'test-results/ui-sync.png', fullPage: true });
+    } finally {
+      await server.close();
+    }
+  });
+
+  await test.step('locking everyone ends the session', async () => {
     await nav(page, 'Custodians');
     await page.getByRole('button', { name: 'Lock everyone' }).click();
     await expect(page.getByRole('banner')).toContainText('Nobody acting');

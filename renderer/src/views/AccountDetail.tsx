@@ -1,4 +1,4 @@
-import type { ReactElement, RefObject } from 'react';
+import { useState, type ReactElement, type RefObject } from 'react';
 import { custodianLabel, type Session } from '../session';
 import type { Account } from './AccountsView';
 import { AssignForm } from './AssignForm';
@@ -31,6 +31,8 @@ export function AccountDetail(props: {
 }): ReactElement {
   const { account, session } = props;
   const actor = session.actor;
+  // Set here by forms that disappear once they succeed (setting a half), so the outcome stays on screen.
+  const [notice, setNotice] = useState<string | null>(null);
   return (
     <>
       <section className="panel" aria-labelledby="account-heading">
@@ -46,6 +48,9 @@ export function AccountDetail(props: {
           {account.organisation} · root e-mail {account.rootEmail}
           {account.rotateAfterCheckout ? ' · rotates after checkout' : ''}
           {account.exclusiveCheckout ? ' · exclusive checkout' : ''}
+        </p>
+        <p role="status" className="done">
+          {notice}
         </p>
         <table className="table">
           <caption>Custody items</caption>
@@ -73,10 +78,19 @@ export function AccountDetail(props: {
       {actor === null && <p className="panel muted">Unlock a custodian and act as them to manage this account.</p>}
       {actor?.role === 'admin' && <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />}
       {actor !== null && (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') && (
-        <>
+        // A half that has a secret changes by rotation (which retires the old generation), not by setting it again.
+        (actor.role === 'mfa-custodian' ? account.mfa : account.password) === null ? (
+          <SetHalfForm
+            actor={actor}
+            account={account}
+            onSet={async (message) => {
+              setNotice(message);
+              await props.onChanged();
+            }}
+          />
+        ) : (
           <CheckoutPanel actor={actor} account={account} onChanged={props.onChanged} />
-          <SetHalfForm actor={actor} account={account} onSet={props.onChanged} />
-        </>
+        )
       )}
     </>
   );

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent, type ReactElement } f
 import type { ResponseOf } from '../../../shared/api/contract';
 import { attempt, type ApiError } from '../api-call';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { Facts } from '../components/Facts';
 import { Field } from '../components/Field';
 import { halfkey } from '../halfkey';
 import { shortHash } from '../StatusBar';
@@ -61,22 +62,26 @@ export function JournalView({ session }: { readonly session: Session }): ReactEl
       <section className="panel" aria-labelledby="journal-heading">
         <h2 id="journal-heading">Journal</h2>
         {head !== null && (
-          <dl className="facts">
-            <div>
-              <dt>Entries</dt>
-              <dd>{head.size}</dd>
-            </div>
-            <div>
-              <dt>Head</dt>
-              <dd className="mono" title={head.hash ?? undefined}>
-                {head.seq === null || head.hash === null ? 'empty' : `#${head.seq} · ${shortHash(head.hash, 16)}`}
-              </dd>
-            </div>
-          </dl>
+          <Facts
+            items={[
+              { label: 'Entries', value: head.size },
+              { label: 'Head', value: head.seq === null || head.hash === null ? 'empty' : `#${head.seq} · ${shortHash(head.hash, 16)}`, mono: true, title: head.hash ?? undefined },
+            ]}
+          />
         )}
         <form noValidate className="filters" aria-label="Journal filters" onSubmit={apply}>
           <Field label="Type" value={draft.type} onChange={(type) => setDraft({ ...draft, type })} placeholder="checkout.opened" />
-          <Field label="Actor (custodian id)" value={draft.actor} onChange={(actor) => setDraft({ ...draft, actor })} />
+          <div className="field">
+            <label htmlFor="journal-actor">Actor</label>
+            <select id="journal-actor" value={draft.actor} onChange={(event) => setDraft({ ...draft, actor: event.target.value })}>
+              <option value="">anyone</option>
+              {session.custodians.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </div>
           <Field label="Account" value={draft.account} onChange={(account) => setDraft({ ...draft, account })} placeholder="123456789012" />
           <button type="submit">Filter</button>
         </form>

@@ -10,14 +10,12 @@ import type { Account } from './AccountsView';
  * The custodian holding a half types its secret: the password, or the MFA seed as an otpauth://
  * URI or base32. The field is cleared as soon as the call returns; the secret is never shown back.
  */
-export function SetHalfForm(props: { readonly actor: Custodian; readonly account: Account; readonly onSet: () => Promise<void> }): ReactElement {
+export function SetHalfForm(props: { readonly actor: Custodian; readonly account: Account; readonly onSet: (message: string) => Promise<void> }): ReactElement {
   const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    setDone(null);
     const value = secret;
     setSecret('');
     const payload = item === 'password' ? ({ kind: 'password', password: value } as const) : ({ kind: 'totp', seed: value } as const);
@@ -27,8 +25,7 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
       return;
     }
     setError(null);
-    setDone(`The ${item} half is set (generation ${result.value.generation}).`);
-    await props.onSet();
+    await props.onSet(`The ${item} half is set (generation ${result.value.generation}).`);
   };
   const label = item === 'password' ? 'Root password' : 'MFA seed (otpauth:// URI or base32)';
   return (
@@ -38,9 +35,6 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
         <Field label={label} type="password" value={secret} onChange={setSecret} required />
         <ErrorNotice error={error} />
-        <p role="status" className="done">
-          {done}
-        </p>
         <button type="submit" className="primary">
           Set {item} half
         </button>

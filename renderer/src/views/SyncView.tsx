@@ -1,7 +1,14 @@
-import type { ReactElement } from 'react';
-import type { AppStatus } from '../halfkey';
+import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
+import type { ResponseOf } from '../../../shared/api/contract';
+import { attempt, type ApiError } from '../api-call';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { Facts } from '../components/Facts';
+import { Field } from '../components/Field';
+import { halfkey } from '../halfkey';
 
-const STATES: Readonly<Record<AppStatus['sync']['state'], string>> = {
+type SyncStatus = ResponseOf<'sync:status'>;
+
+const STATES: Readonly<Record<SyncStatus['state'], string>> = {
   'not-enrolled': 'Not enrolled with a journal server',
   idle: 'Up to date',
   syncing: 'Syncing',
@@ -9,34 +16,98 @@ const STATES: Readonly<Record<AppStatus['sync']['state'], string>> = {
   error: 'Sync error',
 };
 
-/** Sync: state, pending entries, last error and the pinned server fingerprint, from app:status. */
-export function SyncView({ status }: { readonly status: AppStatus | null }): ReactElement {
-  const sync = status?.sync ?? null;
+const when = (epochMs: number | null): string => (epochMs === null ? 'never' : new Date(epochMs).toLocaleString());
+
+/** Sync: the queue's state, last error and pinned server fingerprint; enrolment; an immediate round. */
+export function SyncView(): ReactElement {
+  const [status, setStatus] = useState<SyncStatus | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [url, setUrl] = useState('');
+  // The enrolment token is single-use and short-lived; it is cleared as soon as it is sent.
+  const [token, setToken] = useState('');
+  const [working, setWorking] = useState(false);
+  const settle = (result: Awaited<ReturnType<typeof readStatus>>): void => {
+    if (result.ok) setStatus(result.value);
+    setError(result.ok ? null : result.error);
+  };
+  const refresh = useCallback(async () => settle(await readStatus()), []);
+  useEffect(() => {
+    void refresh();
+    const timer = window.setInterval(() => void refresh(), 3000);
+    return () => window.clearInterval(timer);
+  }, [refresh]);
+
+  const enrol = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setWorking(true);
+    const sent = token;
+    setToken('');
+    settle(await attempt(() => halfkey().syncEnroll({ url: url.trim(), token: sent.trim() })));
+    setWorking(false);
+  };
+  const now = async (): Promise<void> => {
+    setWorking(true);
+    settle(await attempt(() => halfkey().syncNow({})));
+    setWorking(false);
+  };
+
+  const enrolled = status !== null && status.state !== 'not-enrolled';
   return (
-    <section className="panel" aria-labelledby="sync-heading">
-      <h2 id="sync-heading">Sync</h2>
-      {sync === null ? (
-        <p className="muted">Waiting for the sync state…</p>
-      ) : (
-        <dl className="facts">
-          <div>
-            <dt>State</dt>
-            <dd>{STATES[sync.state]}</dd>
+    <>
+      <section className="panel" aria-labelledby="sync-heading">
+        <div className="panel-head">
+          <h2 id="sync-heading">Sync</h2>
+          {enrolled && (
+            <button type="button" className="primary" disabled={working} onClick={() => void now()}>
+              {working ? 'Syncing…' : 'Sync now'}
+            </button>
+          )}
+        </div>
+        <ErrorNotice error={error} />
+        {status === null ? (
+          <p className="muted">Reading the sync state…</p>
+        ) : (
+          <div aria-live="polite">
+            <p className={`sync-state sync-state-${status.state}`}>{STATES[status.state]}</p>
+            <Facts
+              items={[
+                { label: 'Pending entries', value: status.pending },
+                { label: 'Acknowledged up to', value: status.ackedSeq === null ? 'nothing yet' : `#${status.ackedSeq}`, mono: true },
+                { label: 'Last success', value: when(status.lastSuccessAt) },
+                { label: 'Next attempt', value: when(status.nextAttemptAt) },
+                { label: 'Server log size', value: status.lastTreeSize ?? 'unknown' },
+              ]}
+            />
+            <Facts
+              items={[
+                { label: 'Server', value: status.serverUrl ?? 'none', mono: true },
+                { label: 'Last error', value: status.lastError ?? 'none' },
+              ]}
+            />
+            <div className="fingerprint-box">
+              <p className="facts-label">Server fingerprint (compare it with the one your server operator gives you)</p>
+              <p className="mono fingerprint">{status.serverFingerprint ?? 'no server pinned'}</p>
+            </div>
           </div>
-          <div>
-            <dt>Pending entries</dt>
-            <dd>{sync.pending}</dd>
-          </div>
-          <div>
-            <dt>Last error</dt>
-            <dd>{sync.lastError ?? 'none'}</dd>
-          </div>
-          <div>
-            <dt>Server fingerprint</dt>
-            <dd className="mono fingerprint">{sync.serverFingerprint ?? 'no server pinned'}</dd>
-          </div>
-        </dl>
+        )}
+      </section>
+      {status !== null && !enrolled && (
+        <section className="panel" aria-labelledby="sync-enrol-heading">
+          <h2 id="sync-enrol-heading">Enrol with a journal server</h2>
+          <p className="muted">The server operator gives you its address and a one-time enrolment token. The server key is pinned at enrolment.</p>
+          <form noValidate className="form" onSubmit={(event) => void enrol(event)}>
+            <Field label="Server URL" type="url" value={url} onChange={setUrl} required placeholder="https://journal.example.com" />
+            <Field label="Enrolment token" type="password" value={token} onChange={setToken} required />
+            <button type="submit" className="primary" disabled={working}>
+              {working ? 'Enrolling…' : 'Enrol'}
+            </button>
+          </form>
+        </section>
       )}
-    </section>
+    </>
   );
+}
+
+function readStatus(): ReturnType<typeof attempt<SyncStatus>> {
+  return attempt(() => halfkey().syncStatus({}));
 }

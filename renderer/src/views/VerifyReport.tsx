@@ -2,6 +2,7 @@ import { useState, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
 import { attempt, type ApiError } from '../api-call';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { Facts } from '../components/Facts';
 import { halfkey } from '../halfkey';
 
 type Report = ResponseOf<'journal:verify'>;
@@ -31,28 +32,15 @@ export function VerifyReport(): ReactElement {
         {report !== null && (
           <div className={`verify ${report.ok ? 'verify-ok' : 'verify-failed'}`}>
             <p className="verify-verdict">{report.ok ? 'Journal verified: chain, signatures and checkpoints are intact.' : `Verification failed: ${report.failureCount} problem(s).`}</p>
-            <dl className="facts">
-              <div>
-                <dt>Entries verified</dt>
-                <dd>{report.entries}</dd>
-              </div>
-              <div>
-                <dt>Head</dt>
-                <dd className="mono">{report.head === null ? 'empty' : `#${report.head.seq}`}</dd>
-              </div>
-              <div>
-                <dt>Last checkpoint</dt>
-                <dd>{report.lastCheckpoint === null ? 'none' : `#${report.lastCheckpoint.seq}`}</dd>
-              </div>
-              <div>
-                <dt>Unclean sessions</dt>
-                <dd>{report.uncleanSessions}</dd>
-              </div>
-              <div>
-                <dt>Receipts checked</dt>
-                <dd>{report.receiptsChecked}</dd>
-              </div>
-            </dl>
+            <Facts
+              items={[
+                { label: 'Entries verified', value: report.entries },
+                { label: 'Head', value: report.head === null ? 'empty' : `#${report.head.seq}`, mono: true },
+                { label: 'Last checkpoint', value: report.lastCheckpoint === null ? 'none' : `#${report.lastCheckpoint.seq}` },
+                { label: 'Unclean sessions', value: report.uncleanSessions },
+                { label: 'Receipts checked', value: report.receiptsChecked },
+              ]}
+            />
             {report.failures.length > 0 && (
               <table className="table">
                 <caption>Failures</caption>
