@@ -1,4 +1,3 @@
-import { canonicalize } from '../shared/journal/canonical';
 import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
@@ -49,6 +48,13 @@ function precheck(raw: readonly Record<string, unknown>[], device: string, sodiu
   }
   return offered;
 }
+
+/**
+ * The entry as stored and exported: its own fields in a fixed order (JSON.stringify is far cheaper
+ * than canonical JSON, and readers recompute the hash from the fields, not from this text).
+ */
+const storedBody = (e: SignedEntry): string =>
+  JSON.stringify({ v: e.v, vault: e.vault, device: e.device, seq: e.seq, prev: e.prev, time: e.time, type: e.type, actor: e.actor, data: e.data, hash: e.hash, sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })) });
 
 const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; held: unknown; offered: unknown } => ({
   seq: held.seq,
@@ -146,7 +152,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
         type: o.entry.type,
         time: o.entry.time,
         actor: o.entry.actor,
-        body: canonicalize(o.entry),
+        body: storedBody(o.entry),
         logIndex: size + i,
         receiptSize: appended.size,
         receivedAt: now,

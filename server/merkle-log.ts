@@ -58,6 +58,8 @@ function consistencyRanges(m: number, start: number, end: number, complete: bool
 /** A node cache for one request: nodes computed in memory plus those read from the source. */
 export class NodeSet {
   private readonly known = new Map<number, string>();
+  /** Range roots already folded: neighbouring leaves share most of their audit paths. */
+  private readonly roots = new Map<string, string>();
 
   constructor(
     private readonly source: NodeSource,
@@ -66,6 +68,8 @@ export class NodeSet {
 
   add(key: number, hash: string): void {
     this.known.set(key, hash);
+    // A new node can complete ranges folded before it was known only if they were missing it,
+    // and a fold never succeeds with a missing node, so cached roots stay valid.
   }
 
   /** Fetches every key not yet known, in one call to the source. */
@@ -84,9 +88,15 @@ export class NodeSet {
   /** Root of leaves [start, end): the right fold of its perfect subtrees. */
   rangeRoot(start: number, end: number): string {
     const keys = rangeNodeKeys(start, end);
+    if (keys.length === 1) return this.get(keys[0]!);
+    const id = `${start}:${end}`;
+    const cached = this.roots.get(id);
+    if (cached !== undefined) return cached;
     let acc = this.sodium.from_hex(this.get(keys[keys.length - 1]!));
     for (let i = keys.length - 2; i >= 0; i--) acc = nodeHash(this.sodium.from_hex(this.get(keys[i]!)), acc, this.sodium);
-    return this.sodium.to_hex(acc);
+    const root = this.sodium.to_hex(acc);
+    this.roots.set(id, root);
+    return root;
   }
 
   /** Loads what the ranges need, then returns their roots in order. */
