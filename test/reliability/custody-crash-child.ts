@@ -1,5 +1,6 @@
 // Child process of custody-crash.test.ts: opens the vault, unlocks one custodian, prints "ready",
-// then checks the password out, reveals it and checks it in, forever, until the parent kills it.
+// then checks the password out, reveals it and checks it in, and rotates it every third round (from the first),
+// forever, until the parent kills it.
 import { CustodyService } from '../../electron/services/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
 import { Vault } from '../../electron/services/vault/vault';
@@ -15,4 +16,5 @@ for (let round = 0; ; round += 1) {
   const out = custody.checkout(CRASH_CUSTODIAN, { accountId: CRASH_ACCOUNT, item: 'password', reason: `crash round ${round}`, leaseSeconds: 3600 });
   await custody.reveal(CRASH_CUSTODIAN, out.checkoutId, 5);
   custody.checkin(CRASH_CUSTODIAN, out.checkoutId);
+  if (round % 3 === 0) custody.rotate(CRASH_CUSTODIAN, { accountId: CRASH_ACCOUNT, item: 'password', seconds: 1 });
 }

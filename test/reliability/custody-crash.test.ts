@@ -71,8 +71,8 @@ function runAndKill(ms: number): Promise<void> {
 }
 
 describe('crash consistency of checkouts', () => {
-  it(`after ${KILLS} SIGKILLs at random points, every checkout row has its entries and every entry its row, and the chain verifies`, async () => {
-    for (let i = 0; i < KILLS; i += 1) await runAndKill(20 + Math.floor(Math.random() * 400));
+  it(`after ${KILLS} SIGKILLs at random points, every checkout row has its entries and every entry its row, rotations are whole, and the chain verifies`, async () => {
+    for (let i = 0; i < KILLS; i += 1) await runAndKill(20 + Math.floor(Math.random() * 500));
 
     const vault = await Vault.open(dir, keychain);
     try {
@@ -95,8 +95,17 @@ describe('crash consistency of checkouts', () => {
       expect(new Set(revealed).size).toBe(revealed.length);
       // The kills left at most one checkout per run open (killed between checkout and check-in).
       expect(rows.filter((r) => r.closed_at === null).length).toBeLessThanOrEqual(KILLS);
-      const seen = vault.db.prepare("SELECT count(*) AS n FROM custody_seen WHERE account_id = ? AND item = 'password' AND custodian_id = ?").get(ACCOUNT, patId) as { n: number };
-      expect(seen.n).toBe(1);
+      // Rotations: the half's generation is 1 + the rotations journaled, and only that generation's
+      // sealed copy and sighting exist (never a half-written rotation).
+      const half = vault.db.prepare("SELECT generation FROM custody_halves WHERE account_id = ? AND item = 'password'").get(ACCOUNT) as { generation: number };
+      const rotations = entries.filter((e) => e.type === 'half.rotated');
+      expect(rotations.length).toBeGreaterThan(0);
+      expect(half.generation).toBe(1 + rotations.length);
+      expect(rotations.map((e) => e.data.generation)).toEqual(rotations.map((_, i) => i + 2));
+      const sealed = vault.db.prepare("SELECT custodian_id, generation FROM custody_sealed WHERE account_id = ? AND item = 'password'").all(ACCOUNT);
+      expect(sealed).toEqual([{ custodian_id: patId, generation: half.generation }]);
+      const seen = vault.db.prepare("SELECT custodian_id, generation FROM custody_seen WHERE account_id = ? AND item = 'password'").all(ACCOUNT);
+      expect(seen).toEqual([{ custodian_id: patId, generation: half.generation }]);
 
       const report = verifyEntries(entries);
       expect(report.failures).toEqual([]);
