@@ -283,6 +283,21 @@ describe('custodians', () => {
     expect(vault.journal.query({ type: 'vault.recovered' })).toHaveLength(1);
   });
 
+  it('a tampered row is refused clearly: lowered KDF costs, or sealed keys moved from another custodian', async () => {
+    const setOps = vault.db.prepare('UPDATE custodians SET kdf_opslimit = ? WHERE id = ?');
+    setOps.run(1, adminId);
+    const weak = await errorOf(vault.custodians.unlock(adminId, ADMIN_PASSPHRASE));
+    expect(weak.message).toMatch(/below Argon2id MODERATE/);
+    setOps.run(sodium.crypto_pwhash_OPSLIMIT_MODERATE, adminId);
+    const keysOf = (id: string) => (vault.db.prepare('SELECT wrapped_keys FROM custodians WHERE id = ?').get(id) as { wrapped_keys: Uint8Array }).wrapped_keys;
+    const setKeys = vault.db.prepare('UPDATE custodians SET wrapped_keys = ? WHERE id = ?');
+    const own = keysOf(adminId);
+    setKeys.run(keysOf(clerkId), adminId);
+    const moved = await errorOf(vault.custodians.unlock(adminId, ADMIN_PASSPHRASE));
+    expect(moved.message).toMatch(/altered or moved to another row/);
+    setKeys.run(own, adminId);
+  });
+
   it('an admin revokes a custodian: no more unlocks, journaled with the key; the last admin stays', async () => {
     const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
     const clerk = vault.custodians.get(clerkId)!;

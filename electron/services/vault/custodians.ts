@@ -260,8 +260,10 @@ export class CustodianDirectory {
     }
     const params: KdfParams = { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt };
     checkKdfFloor(params, sodium);
+    // The device seal is checked first, so a tampered row fails before any Argon2id work.
+    const boxed = device.open(row.wrapped_keys, keysAad(id));
     const key = await derivePassphraseKeyInWorker(passphrase, params, sodium.crypto_secretbox_KEYBYTES);
-    const secrets = openWithKey(device.open(row.wrapped_keys, keysAad(id)), key, sodium);
+    const secrets = openWithKey(boxed, key, sodium);
     sodium.memzero(key);
     if (secrets === null) {
       let failures = 0;

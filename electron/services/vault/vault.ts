@@ -197,8 +197,13 @@ export class Vault {
       device.forget();
       throw new HalfkeyError('VAULT_LOCKED', `The keychain's device key is not the key of vault ${meta.vault_id}; restore access with the recovery key (vault:recover).`);
     }
-    const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
-    return new Vault(db, journal, device, meta.vault_id, meta, sodium, session);
+    try {
+      const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
+      return new Vault(db, journal, device, meta.vault_id, meta, sodium, session);
+    } catch (error) {
+      device.forget();
+      throw error;
+    }
   }
 
   /** Locks every custodian and journals `vault.locked`; the vault stays open for the next unlock. */
