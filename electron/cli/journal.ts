@@ -73,6 +73,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
+  if (csvPath !== undefined && !existsSync(csvPath)) throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
   const options = { ...(serverKey === undefined ? {} : { serverKey }), ...(csvPath === undefined ? {} : { csvPath }) };
   const report =
     workers === 0
