@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import { SyncClient, type SyncStatus } from '../services/sync/client';
 import { UsageError, type CliIo } from './main';
+import { readSecretFile } from './secret-input';
 
 const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL (--token TOKEN | --token-file FILE)]';
 
@@ -44,7 +44,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
   const hasToken = values.token !== undefined || values['token-file'] !== undefined;
   if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs a token (--token or --token-file), and a token needs --enroll\n${USAGE}`);
-  const token = values['token-file'] !== undefined ? readFileSync(resolve(io.cwd, values['token-file']), 'utf8').trim() : values.token;
+  const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : values.token;
 
   const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
   const vault = await Vault.open(resolve(io.cwd, values.vault), await openKeytarKeychain());
