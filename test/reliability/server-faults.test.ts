@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { verifyReceipt } from '../../shared/sync/receipt';
 import { SyncClient } from '../../electron/services/sync/client';
-import { loadOrCreateServerKey } from '../../server/server-key';
+import { buildServer } from '../../server/app';
+import { loadOrCreateServerKey, serverSigner } from '../../server/server-key';
+import { hashToken, newToken } from '../../server/tokens';
 import { openStorage } from '../../server/storage/storage';
 import { serverKeyFingerprint } from '../../shared/sync/wire';
 import { FaultProxy, type FaultMode } from '../support/fault-proxy';
@@ -195,4 +197,49 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
       j.close();
     }
   }, 120_000);
+});
+
+describe('server restored from an older backup', () => {
+  it('the client notices the server holds less, resends from there, and both agree again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halfkey-restore-'));
+    const dbPath = join(dir, 'server.db');
+    const secret = sodium.crypto_sign_keypair().privateKey;
+    const port = await freePort();
+    const start = async () => {
+      const storage = await openStorage(`sqlite:${dbPath}`);
+      const app = buildServer({ storage, signer: serverSigner(secret, sodium), sodium, logger: false });
+      await app.listen({ host: '127.0.0.1', port });
+      return { storage, close: async () => (await app.close(), await storage.close()) };
+    };
+    const j = new TestJournal({ deviceSeed: 97 });
+    try {
+      let running = await start();
+      const token = newToken(sodium);
+      await running.storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
+      appendEntries(j, 10);
+      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, backoff: { baseMs: 5, maxMs: 20 } });
+      await client.enroll(`http://127.0.0.1:${port}`, token);
+      await drain(client);
+      await running.close();
+      copyFileSync(dbPath, join(dir, 'backup.db'));
+      running = await start();
+      appendEntries(j, 10);
+      await drain(client);
+      await running.close();
+      // Restore the backup: the server forgets the last ten entries and their tree heads.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+      copyFileSync(join(dir, 'backup.db'), dbPath);
+      running = await start();
+      const restoredHead = (await running.storage.queries.getDevice(j.device.publicKey))!.headSeq!;
+      expect(restoredHead).toBeLessThan(j.store.head()!.seq);
+      appendEntries(j, 3);
+      await drain(client);
+      const held = await running.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
+      expect(held.map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+      await running.close();
+    } finally {
+      j.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

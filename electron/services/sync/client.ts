@@ -7,7 +7,7 @@ import { receiptProblem, verifyCheckpointCosignature, type TreeHead } from '../.
 import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
-import { expectOk, sendRequest, ServerRefusal, ServerUnreachable } from './transport';
+import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -194,40 +194,63 @@ export class SyncClient {
     return this.running;
   }
 
-  /** Uploads every unsent entry, batch by batch; each batch's receipts commit before the next is read. */
+  /**
+   * Uploads every unsent entry, batch by batch; each batch's receipts commit before the next is
+   * read. Once the server has answered batch k, batch k+1 is already sent while k's receipts are
+   * verified and stored: the server never sees k+1 before k, and the two sides work in parallel.
+   */
   private async uploadAll(): Promise<void> {
-    for (;;) {
-      const row = this.row();
-      const head = this.options.journal.head();
-      if (row === null || head === null || head.seq <= row.acked_seq) return;
-      const from = row.acked_seq + 1;
-      const batch = [...this.options.journal.read({ from, to: Math.min(head.seq, from + this.batchSize - 1) })];
-      try {
-        await this.uploadBatch(row, batch);
-      } catch (error) {
-        // The server holds less than this device believes (restored from a backup): resend from where it stands.
-        if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
-          const expected = (error.evidence as { expected?: unknown } | undefined)?.expected;
-          if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0 && expected < from) {
-            this.options.db.prepare('UPDATE sync_state SET acked_seq = ? WHERE id = 1').run(expected - 1);
-            continue;
+    let next: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse> } | null = null;
+    try {
+      for (;;) {
+        const row = this.row();
+        if (row === null) return;
+        const current = next ?? this.sendFrom(row, row.acked_seq + 1);
+        next = null;
+        if (current === null) return;
+        const response = await current.response;
+        const last = current.batch[current.batch.length - 1]!.seq;
+        if (response.status >= 200 && response.status < 300) next = this.sendFrom(row, last + 1);
+        try {
+          this.accept(row, current.batch, response);
+        } catch (error) {
+          // The server holds less than this device believes (restored from a backup): resend from where it stands.
+          if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
+            const expected = (error.evidence as { expected?: unknown } | undefined)?.expected;
+            if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0 && expected <= row.acked_seq) {
+              this.options.db.prepare('UPDATE sync_state SET acked_seq = ? WHERE id = 1').run(expected - 1);
+              continue;
+            }
           }
+          throw error;
         }
-        throw error;
       }
+    } finally {
+      // A batch sent ahead whose answer nobody reads: resending it later is harmless (idempotent).
+      void next?.response.catch(() => undefined);
     }
   }
 
-  private async uploadBatch(row: StateRow, batch: readonly SignedEntry[]): Promise<void> {
-    const device = this.options.signer.publicKey;
-    const response = await sendRequest(row.server_url, {
+  /** Reads up to one batch from `from` and sends it; null when nothing is left. */
+  private sendFrom(row: StateRow, from: number): { batch: readonly SignedEntry[]; response: Promise<WireResponse> } | null {
+    const head = this.options.journal.head();
+    if (head === null || head.seq < from) return null;
+    const batch = [...this.options.journal.read({ from, to: Math.min(head.seq, from + this.batchSize - 1) })];
+    if (batch.length === 0) return null;
+    const response = sendRequest(row.server_url, {
       method: 'POST',
-      path: `/v1/devices/${device}/entries`,
+      path: `/v1/devices/${this.options.signer.publicKey}/entries`,
       json: { entries: batch },
       signer: this.options.signer,
       now: this.now(),
       ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
     });
+    return { batch, response };
+  }
+
+  /** Verifies a batch's answer against the pinned key and the local entries, then stores it in one transaction. */
+  private accept(row: StateRow, batch: readonly SignedEntry[], response: WireResponse): void {
+    const device = this.options.signer.publicKey;
     const parsed = ingestResponseSchema.safeParse(expectOk(response));
     if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
     const bySeq = new Map(batch.map((e) => [e.seq, e]));
