@@ -271,6 +271,10 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       }
     }
     expect(pairMatched).toBe(true);
+    // The open checkout comes from the vault, so it is still there after navigating away and back.
+    await nav(page, 'Journal');
+    await openAccount(page);
+    await expect(card).toContainText('Reason: Quarterly break-glass drill · ticket CHG-1042');
     await card.getByRole('button', { name: 'Check in' }).click();
     await expect(card).toHaveCount(0);
   });
@@ -363,6 +367,14 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     } finally {
       await server.close();
     }
+  });
+
+  await test.step('the admin cannot remove the only holder of a half that has a secret', async () => {
+    await actAs(page, ADMIN);
+    await openAccount(page);
+    await page.getByRole('button', { name: `Remove ${PAT.name} (${PAT.organisation}) from the password half` }).click();
+    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('alert')).toBeVisible();
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(PAT.name);
   });
 
   await test.step('locking everyone ends the session', async () => {

@@ -1,8 +1,12 @@
 import { useState, type ReactElement, type RefObject } from 'react';
-import { custodianLabel, type Session } from '../session';
+import { attempt, type ApiError } from '../api-call';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { halfkey } from '../halfkey';
+import type { Session } from '../session';
 import type { Account } from './AccountsView';
 import { AssignForm } from './AssignForm';
 import { CheckoutPanel } from './CheckoutPanel';
+import { HolderList } from './HolderList';
 import { SetHalfForm } from './SetHalfForm';
 
 const ITEMS = [
@@ -33,6 +37,14 @@ export function AccountDetail(props: {
   const actor = session.actor;
   // Set here by forms that disappear once they succeed (setting a half), so the outcome stays on screen.
   const [notice, setNotice] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const unassign = async (item: (typeof ITEMS)[number]['item'], custodianId: string): Promise<void> => {
+    if (actor === null) return;
+    const result = await attempt(() => halfkey().vaultUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
+    setError(result.ok ? null : result.error);
+    setNotice(result.ok ? `Removed from the ${item} item.` : null);
+    await props.onChanged();
+  };
   return (
     <>
       <section className="panel" aria-labelledby="account-heading">
@@ -52,6 +64,7 @@ export function AccountDetail(props: {
         <p role="status" className="done">
           {notice}
         </p>
+        <ErrorNotice error={error} />
         <table className="table">
           <caption>Custody items</caption>
           <thead>
@@ -63,12 +76,19 @@ export function AccountDetail(props: {
           </thead>
           <tbody>
             {ITEMS.map(({ item, label }) => {
-              const holders = account.assignments.filter((a) => a.item === item).map((a) => custodianLabel(session.custodians, a.custodianId));
+              const holders = account.assignments.filter((a) => a.item === item).map((a) => a.custodianId);
               return (
                 <tr key={item}>
                   <th scope="row">{label}</th>
                   <td>{itemState(account, item)}</td>
-                  <td>{holders.length === 0 ? <span className="muted">nobody</span> : holders.join(', ')}</td>
+                  <td>
+                    <HolderList
+                      holders={holders}
+                      custodians={session.custodians}
+                      itemLabel={label.toLowerCase()}
+                      onRemove={actor?.role === 'admin' ? (id) => void unassign(item, id) : null}
+                    />
+                  </td>
                 </tr>
               );
             })}

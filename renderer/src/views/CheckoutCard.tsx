@@ -114,7 +114,10 @@ export function CheckoutCard(props: { readonly checkout: Checkout; readonly acto
       <h2 id={headingId}>
         Checked out: {checkout.item === 'password' ? 'password' : 'MFA'} half of {checkout.accountId}
       </h2>
-      <p className="muted">Lease until {new Date(checkout.leaseUntil).toLocaleString()}.</p>
+      <p className="muted">
+        Reason: {checkout.reason}
+        {checkout.ticket === null ? '' : ` · ticket ${checkout.ticket}`} · lease until {new Date(checkout.leaseUntil).toLocaleString()}
+      </p>
       {checkout.item === 'password' ? <PasswordUse checkout={checkout} actor={actor} /> : <MfaUse checkout={checkout} actor={actor} />}
       <div className="actions">
         <button type="button" onClick={() => void checkin()}>

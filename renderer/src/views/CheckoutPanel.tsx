@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactElement } from 'react';
+import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
 import { attempt, type ApiError } from '../api-call';
 import { ErrorNotice } from '../components/ErrorNotice';
@@ -9,8 +9,8 @@ import type { Account } from './AccountsView';
 import { CheckoutCard } from './CheckoutCard';
 import { RotateForm } from './RotateForm';
 
-/** An open checkout as vault:checkout returned it. */
-export type Checkout = ResponseOf<'vault:checkout'>;
+/** An open checkout as vault:checkout-list returns it (with its reason and ticket). */
+export type Checkout = ResponseOf<'vault:checkout-list'>['checkouts'][number];
 
 const LEASES = [
   { seconds: 15 * 60, label: '15 minutes' },
@@ -31,7 +31,17 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
   const [error, setError] = useState<ApiError | null>(null);
   const [open, setOpen] = useState<readonly Checkout[]>([]);
   const [rotationPrompt, setRotationPrompt] = useState(false);
-  const mine = open.filter((c) => c.custodianId === props.actor.id && c.accountId === props.account.accountId);
+  const actorId = props.actor.id;
+  const accountId = props.account.accountId;
+  // Open checkouts come from the vault, so they survive navigation and reloads; tokens are tracked elsewhere.
+  const loadOpen = useCallback(async () => {
+    const result = await attempt(() => halfkey().vaultCheckoutList({ accountId, custodianId: actorId, open: true }));
+    if (result.ok) setOpen(result.value.checkouts.filter((c) => !c.hardwareToken));
+    else setError(result.error);
+  }, [accountId, actorId]);
+  useEffect(() => {
+    void loadOpen();
+  }, [loadOpen]);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -50,13 +60,14 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
     setError(null);
     setReason('');
     setTicket('');
-    setOpen([...open, result.value]);
+    await loadOpen();
     await props.onChanged();
   };
 
   const closed = async (checkoutId: string, rotationDue: boolean): Promise<void> => {
     setOpen(open.filter((c) => c.checkoutId !== checkoutId));
     setRotationPrompt(rotationDue);
+    await loadOpen();
     await props.onChanged();
   };
 
@@ -88,7 +99,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
           </p>
         )}
       </section>
-      {mine.map((c) => (
+      {open.map((c) => (
         <CheckoutCard key={c.checkoutId} checkout={c} actor={props.actor} onClosed={closed} />
       ))}
       <RotateForm actor={props.actor} account={props.account} item={item} onRotated={async () => {

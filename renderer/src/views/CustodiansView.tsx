@@ -5,6 +5,7 @@ import { Field } from '../components/Field';
 import { halfkey } from '../halfkey';
 import { ROLE_LABELS, type Custodian, type Session } from '../session';
 import { EnrolForm } from './EnrolForm';
+import { RevokeForm } from './RevokeForm';
 
 /** Passphrase prompt for one custodian; wrong passphrases and back-off come back as the vault's message. */
 function UnlockForm({ custodian, onUnlocked }: { readonly custodian: Custodian; readonly onUnlocked: () => Promise<void> }): ReactElement {
@@ -37,8 +38,10 @@ function UnlockForm({ custodian, onUnlocked }: { readonly custodian: Custodian; 
 
 function CustodianRow({ custodian, session }: { readonly custodian: Custodian; readonly session: Session }): ReactElement {
   const [unlocking, setUnlocking] = useState(false);
+  const [revoking, setRevoking] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const acting = session.actor?.id === custodian.id;
+  const admin = session.actor?.role === 'admin' && !acting && !custodian.revoked ? session.actor : null;
   const lock = async (): Promise<void> => {
     const result = await attempt(() => halfkey().vaultCustodianLock({ custodianId: custodian.id }));
     setError(result.ok ? null : result.error);
@@ -73,8 +76,23 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
               </button>
             )
           )}
+          {admin !== null && (
+            <button type="button" className="danger" aria-expanded={revoking} onClick={() => setRevoking(!revoking)}>
+              Revoke {custodian.name}…
+            </button>
+          )}
         </div>
       </div>
+      {revoking && admin !== null && (
+        <RevokeForm
+          admin={admin}
+          custodian={custodian}
+          onRevoked={async () => {
+            setRevoking(false);
+            await session.refresh();
+          }}
+        />
+      )}
       {unlocking && !custodian.unlocked && (
         <UnlockForm
           custodian={custodian}
