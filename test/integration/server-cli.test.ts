@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { run } from '../../server/cli';
 import { buildServer } from '../../server/app';
-import { parseListen } from '../../server/main';
+import { parseListen, startServer } from '../../server/main';
 import { serverSigner } from '../../server/server-key';
 import { openStorage } from '../../server/storage/storage';
 import { hashToken, parseTtl } from '../../server/tokens';
@@ -106,6 +108,28 @@ describe('server log', () => {
       j.close();
       await app.close();
       await storage.close();
+    }
+  });
+});
+
+describe('https', () => {
+  it('serves over TLS when given --tls-cert and --tls-key', async () => {
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const server = await startServer({ db: `sqlite:${join(dir, 'tls.db')}`, listen: '127.0.0.1:0', tlsCert: cert, tlsKey: key, logger: false });
+    try {
+      expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const body = await new Promise<string>((resolve, reject) => {
+        get(new URL('/v1/server-key', server.url), { ca: readFileSync(cert) }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      expect(JSON.parse(body)).toEqual({ serverKey: server.signer.publicKey, serverFingerprint: server.signer.fingerprint });
+    } finally {
+      await server.close();
     }
   });
 });
