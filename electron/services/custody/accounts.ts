@@ -103,15 +103,18 @@ const LIST_SELECT = `SELECT a.*,
   m.kind AS m_kind, m.generation AS m_generation, m.set_at AS m_set_at, m.rotation_due AS m_rotation_due,
   m.token_serial AS m_token_serial, m.token_location AS m_token_location,
   (SELECT group_concat(s.item || ':' || s.custodian_id, ',') FROM (SELECT item, custodian_id FROM custody_assignments WHERE account_id = a.id ORDER BY item, custodian_id) s) AS assigned
-  FROM custody_accounts a
+  FROM ACCOUNTS a
   LEFT JOIN custody_halves p ON p.account_id = a.id AND p.item = 'password'
   LEFT JOIN custody_halves m ON m.account_id = a.id AND m.item = 'mfa'`;
+
+/** The summary query over a set of accounts: `from` is a table expression aliased as the accounts. */
+const summarySelect = (from: string): string => LIST_SELECT.replace('ACCOUNTS', from);
 
 const SEARCH_WHERE = `WHERE @search = '' OR a.id LIKE @pattern ESCAPE '\\' OR a.alias LIKE @pattern ESCAPE '\\' OR a.root_email LIKE @pattern ESCAPE '\\' OR a.organisation LIKE @pattern ESCAPE '\\'`;
 
 /** One account with its halves' state and assignments. */
 export function getAccount(ctx: CustodyContext, accountId: string): AccountSummary {
-  const row = statement(ctx, `${LIST_SELECT} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
+  const row = statement(ctx, `${summarySelect('custody_accounts')} WHERE a.id = ?`).get(accountId) as ListedRow | undefined;
   if (!row) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault.`, { accountId });
   return summaries([row])[0]!;
 }
@@ -121,7 +124,10 @@ export function listAccounts(ctx: CustodyContext, query: { search: string; limit
   const search = query.search.trim();
   const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const total = (statement(ctx, `SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern }) as { n: number }).n;
-  const rows = statement(ctx, `${LIST_SELECT} ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset`)
+  // The page is chosen first from the accounts table alone (walking the order index), and only its
+  // rows get the joins and subqueries.
+  const page = `(SELECT * FROM custody_accounts a ${SEARCH_WHERE} ORDER BY a.alias COLLATE NOCASE, a.id LIMIT @limit OFFSET @offset)`;
+  const rows = statement(ctx, `${summarySelect(page)} ORDER BY a.alias COLLATE NOCASE, a.id`)
     .all({ search, pattern, limit: query.limit, offset: query.offset }) as ListedRow[];
   return { total, accounts: summaries(rows) };
 }
