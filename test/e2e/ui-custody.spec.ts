@@ -168,6 +168,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(add.getByLabel('AWS account id', { exact: true })).toHaveAttribute('aria-invalid', 'false');
     await add.getByLabel('Alias', { exact: true }).fill(ACCOUNT.alias);
     await add.getByLabel('Root e-mail', { exact: true }).fill(ACCOUNT.email);
+    await add.getByLabel('Rotate the password after every checkout', { exact: true }).check();
     await add.getByRole('button', { name: 'Add account' }).click();
     await expect(add.getByRole('status')).toContainText(`Added account ${ACCOUNT.id}`);
 
@@ -309,12 +310,39 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(card).toHaveCount(0);
   });
 
+  await test.step('check-in makes rotation due; the custodian rotates and sees the new password once, for a limited time', async () => {
+    const checkout = page.getByRole('region', { name: 'Check out the password half' });
+    await expect(checkout.getByRole('status')).toContainText('Rotation is due for this password');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('rotation due');
+    // Checking out again is refused until the rotation, with the vault's reason.
+    await checkout.getByLabel('Reason', { exact: true }).fill('One more look');
+    await checkout.getByRole('button', { name: 'Check out' }).click();
+    await expect(checkout.getByRole('alert')).toContainText('CONFLICT');
+
+    const rotate = page.getByRole('region', { name: 'Rotate the password half' });
+    await rotate.getByLabel('New password length', { exact: true }).fill('7');
+    await rotate.getByRole('button', { name: 'Rotate' }).click();
+    await expect(rotate.getByRole('alert')).toContainText('from 8 to 128');
+    await rotate.getByLabel('New password length', { exact: true }).fill('24');
+    await rotate.getByRole('button', { name: 'Rotate' }).click();
+    await expect(rotate.getByRole('status')).toContainText('generation 1 retired, generation 2 sealed');
+    const fresh = rotate.getByRole('group', { name: 'New root password' });
+    const newPassword = (await fresh.locator('code').innerText()).trim();
+    expect(newPassword).toHaveLength(24);
+    expect(newPassword).not.toBe(ROOT_PASSWORD);
+    await expect(fresh.getByRole('timer')).toContainText(/Hidden in \d+ s/);
+    await fresh.getByRole('button', { name: 'Hide now' }).click();
+    await expect(fresh).toHaveCount(0);
+    expect(await page.content()).not.toContain(newPassword);
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 2');
+  });
+
   await test.step('the journal lists these events, filters them, and verifies', async () => {
     await nav(page, 'Journal');
     await expect(page.getByRole('heading', { name: 'Journal', level: 2 })).toBeFocused();
     const journal = page.getByRole('region', { name: 'Journal' });
     const rows = journal.getByRole('table', { name: 'Journal entries' });
-    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed']) {
+    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated']) {
       await expect(rows.getByRole('cell', { name: type, exact: true }).first()).toBeVisible();
     }
     await expect(rows).toContainText('Quarterly break-glass drill');
