@@ -4,10 +4,10 @@
 //   - appendBatch of 100: entries/s;
 //   - bundle verification on 1 core and on all cores: entries/s;
 //   - peak RSS and wall time verifying a bundle of --entries entries (default 1,000,000) on all cores.
-// Run: npx tsx bench/journal.ts [--entries N] [--appends N] [--mid N] [--workers N]
+// Run: npx tsx bench/journal.ts [--entries N] [--appends N] [--mid N] [--workers N] [--big-only]
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, sign as nodeSign } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { JournalStore } from '../electron/services/journal/store';
 import { verifyBundleFile } from '../electron/services/journal/bundle-file';
 import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
 
-const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'verify-child': { type: 'string' } }, strict: true });
+const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'verify-child': { type: 'string' }, 'big-only': { type: 'boolean' } }, strict: true });
 const sodium = await sodiumReady();
 const cores = availableParallelism();
 
@@ -62,8 +62,23 @@ const rawSign = rate(() => sodium.crypto_sign_detached(message, keys.privateKey)
 const rawVerify = rate(() => sodium.crypto_sign_verify_detached(signature, message, keys.publicKey));
 console.log(`raw libsodium Ed25519: ${rawSign.toFixed(0)} signs/s, ${rawVerify.toFixed(0)} verifies/s (1 core); ${cores} cores available`);
 
-// Single durable appends.
+// The floor under a durable append on this disk: one small write + fdatasync, as a WAL commit does.
 {
+  const fd = openSync(join(dir, 'fsync.bin'), 'w');
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    writeSync(fd, 'x'.repeat(200));
+    fdatasyncSync(fd);
+    times.push(performance.now() - t);
+  }
+  closeSync(fd);
+  times.sort((a, b) => a - b);
+  console.log(`raw write+fdatasync on this disk: p50 ${times[100]!.toFixed(3)} ms (the floor under one durable commit)`);
+}
+
+// Single durable appends.
+if (!values['big-only']) {
   const db = openDatabase(join(dir, 'single.db'));
   const store = JournalStore.open(db, { deviceSigner: device });
   store.init(VAULT, {});
@@ -83,7 +98,7 @@ console.log(`raw libsodium Ed25519: ${rawSign.toFixed(0)} signs/s, ${rawVerify.t
 }
 
 // Batches of 100.
-{
+if (!values['big-only']) {
   const db = openDatabase(join(dir, 'batch.db'));
   const store = JournalStore.open(db, { deviceSigner: device });
   store.init(VAULT, {});
@@ -163,7 +178,7 @@ function writeBundle(path: string, count: number): void {
 }
 
 // Verification throughput on a mid-size bundle.
-{
+if (!values['big-only']) {
   const path = join(dir, 'mid.hkj');
   writeBundle(path, Number(values.mid ?? 50_000));
   let start = performance.now();

@@ -8,7 +8,8 @@ import type { PrecomputedChecks } from '../../../shared/journal/verifier';
 import { fileLines, fileSha256 } from './bundle-file';
 import type { VerifyBatch, VerifyBatchResult } from './verify-worker';
 
-const BATCH = 2_048;
+/** Lines per batch: large enough to amortise messaging, small enough that few lines wait (and get promoted to the old generation). */
+const BATCH = 512;
 
 let bundled: string | null = null;
 /**
@@ -37,7 +38,7 @@ async function workerSource(): Promise<string> {
   return bundled;
 }
 /** Batches in flight per worker: enough to keep every core busy, few enough to bound memory. */
-const DEPTH = 3;
+const DEPTH = 2;
 
 /** A pool of signature/hash checkers; results come back per batch, consumed in order. */
 class CheckerPool {
@@ -65,7 +66,7 @@ class CheckerPool {
     const source = await workerSource();
     const workers = await Promise.all(
       Array.from({ length: count }, () => {
-        const worker = new Worker(source, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } });
+        const worker = new Worker(source, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } });
         return new Promise<Worker>((resolve, reject) => {
           worker.once('message', () => resolve(worker));
           worker.once('error', reject);
