@@ -108,6 +108,18 @@ export function replaceHalf(ctx: CustodyContext, actor: UnlockedCustodian, chang
   });
 }
 
+/** Only admins change who holds what; anyone else's attempt is a journaled refusal. */
+function requireAdmin(actor: UnlockedCustodian, action: string, target: { accountId: string; item: CustodyItem; custodianId: string }, what: string): void {
+  if (actor.role === 'admin') return;
+  throw new Refusal('NOT_PERMITTED', {
+    action,
+    ...target,
+    rule: 'admin',
+    ruleName: 'admins assign',
+    message: `Only an admin can ${what}; custodian ${actor.id} is a ${actor.role}.`,
+  });
+}
+
 /** The outcome of an assignment. `sealed` says whether the custodian now has their own sealed copy of the half's secret. */
 export interface AssignResult {
   readonly accountId: string;
@@ -127,17 +139,7 @@ export function assign(ctx: CustodyContext, by: string, request: { accountId: st
   const { accountId, item, custodianId } = request;
   const holder = request.resealWith === undefined ? null : actingCustodian(ctx, request.resealWith);
   return refusable(ctx, actor, () => {
-    if (actor.role !== 'admin') {
-      throw new Refusal('NOT_PERMITTED', {
-        action: 'assign',
-        accountId,
-        item,
-        custodianId,
-        rule: 'admin',
-        ruleName: 'admins assign',
-        message: `Only an admin can assign custody; custodian ${actor.id} is a ${actor.role}.`,
-      });
-    }
+    requireAdmin(actor, 'assign', request, 'assign custody');
     requireAccount(ctx, accountId);
     const target = ctx.vault.custodians.get(custodianId);
     if (target === null) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${custodianId} in this vault.`, { custodianId });
@@ -184,17 +186,7 @@ export function unassign(ctx: CustodyContext, by: string, request: { accountId: 
   const actor = actingCustodian(ctx, by);
   const { accountId, item, custodianId } = request;
   return refusable(ctx, actor, () => {
-    if (actor.role !== 'admin') {
-      throw new Refusal('NOT_PERMITTED', {
-        action: 'unassign',
-        accountId,
-        item,
-        custodianId,
-        rule: 'admin',
-        ruleName: 'admins assign',
-        message: `Only an admin can remove an assignment; custodian ${actor.id} is a ${actor.role}.`,
-      });
-    }
+    requireAdmin(actor, 'unassign', request, 'remove an assignment');
     requireAccount(ctx, accountId);
     if (!assigneesOf(ctx, accountId, item).includes(custodianId)) {
       throw new HalfkeyError('NOT_FOUND', `Custodian ${custodianId} is not assigned the ${item} of account ${accountId}.`, { accountId, item });

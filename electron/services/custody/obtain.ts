@@ -67,34 +67,24 @@ async function useHalf<T>(
   return result;
 }
 
+/** Obtains the checked-out password for `seconds`, journaling `type` with how long it is out (`until`). */
+async function obtainPassword(ctx: CustodyContext, by: string, checkoutId: string, seconds: number, how: 'reveal' | 'copy'): Promise<{ password: string; until: number }> {
+  const until = ctx.now() + seconds * 1000;
+  const [type, untilKey] = how === 'reveal' ? (['secret.revealed', 'expiresAt'] as const) : (['secret.copied', 'clearsAt'] as const);
+  const password = await useHalf(ctx, by, checkoutId, 'password', how, (secret) => ctx.sodium.to_string(secret), () => ({ type, data: { seconds, [untilKey]: until } }));
+  return { password, until };
+}
+
 /** Shows the checked-out password for `seconds`; the secret goes to the caller, the journal gets `secret.revealed`. */
 export async function reveal(ctx: CustodyContext, by: string, checkoutId: string, seconds: number): Promise<{ password: string; expiresAt: number }> {
-  const expiresAt = ctx.now() + seconds * 1000;
-  const password = await useHalf(
-    ctx,
-    by,
-    checkoutId,
-    'password',
-    'reveal',
-    (secret) => ctx.sodium.to_string(secret),
-    () => ({ type: 'secret.revealed', data: { seconds, expiresAt } }),
-  );
-  return { password, expiresAt };
+  const { password, until } = await obtainPassword(ctx, by, checkoutId, seconds, 'reveal');
+  return { password, expiresAt: until };
 }
 
 /** Copies the checked-out password to the clipboard from the main process, cleared after `seconds` if still there. */
 export async function copy(ctx: CustodyContext, guard: ClipboardGuard, by: string, checkoutId: string, seconds: number): Promise<{ clearsAt: number }> {
   guard.requireAvailable();
-  const clearsAt = ctx.now() + seconds * 1000;
-  const password = await useHalf(
-    ctx,
-    by,
-    checkoutId,
-    'password',
-    'copy',
-    (secret) => ctx.sodium.to_string(secret),
-    () => ({ type: 'secret.copied', data: { seconds, clearsAt } }),
-  );
+  const { password } = await obtainPassword(ctx, by, checkoutId, seconds, 'copy');
   return { clearsAt: await guard.copy(password, seconds, ctx.now()) };
 }
 
