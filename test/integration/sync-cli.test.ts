@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sodiumReady } from '../../shared/sodium';
+import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/services/vault/device-key';
+import { startTestServer, type TestServer } from '../support/server-fixture';
+import { issueToken } from '../support/sync-fixture';
+
+const bin = fileURLToPath(new URL('../../build/halfkey.mjs', import.meta.url));
+let work: string;
+let server: TestServer;
+let vaultId = '';
+
+function halfkey(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: work, env: process.env, timeout: 90_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  await sodiumReady();
+  work = mkdtempSync(join(tmpdir(), 'halfkey-sync-cli-'));
+  writeFileSync(join(work, 'admin.pass'), 'orchard lantern pebble 41\n');
+  server = await startTestServer('sqlite');
+});
+afterAll(async () => {
+  if (vaultId) await (await openKeytarKeychain()).delete(deviceAccount(vaultId));
+  await server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('halfkey sync', () => {
+  it('exits 2 for bad arguments, naming the problem', async () => {
+    const missing = await halfkey(['sync']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--vault is required/);
+    const half = await halfkey(['sync', '--vault', 'v', '--enroll', 'http://127.0.0.1:1']);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/--enroll needs a token/);
+  });
+
+  it('enrols a real vault with a token file, uploads its whole journal, and is idempotent afterwards', async () => {
+    const init = await halfkey(['init', '--vault', 'vault', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    expect(init.code).toBe(0);
+    writeFileSync(join(work, 'token'), `${await issueToken(server)}\n`);
+    const first = await halfkey(['sync', '--vault', 'vault', '--enroll', server.url, '--token-file', 'token']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(server.signer.fingerprint);
+    expect(first.stdout).toMatch(/pending entries: 0/);
+    const devices = await server.storage.queries.listDevices();
+    expect(devices).toHaveLength(1);
+    vaultId = devices[0]!.vault;
+    const held = await server.storage.queries.entriesBySeq(devices[0]!.device, 0, 1_000);
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.map((e) => e.seq)).toEqual(held.map((_, i) => i));
+    const again = await halfkey(['sync', '--vault', 'vault']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/state: idle/);
+    // A second enrolment of an enrolled vault is refused with the reason.
+    writeFileSync(join(work, 'token2'), await issueToken(server));
+    const twice = await halfkey(['sync', '--vault', 'vault', '--enroll', server.url, '--token-file', 'token2']);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/already enrolled/);
+  });
+});
