@@ -291,6 +291,23 @@ describe('leases', () => {
     f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'again', leaseSeconds: 60 });
   });
 
+  it('the periodic sweeper expires a lease without anyone calling', async () => {
+    const id = fullAccount();
+    const out = f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
+    const clock = { t: f.clock.t };
+    const swept = await CustodyService.open(f.vault, { now: () => clock.t });
+    try {
+      swept.startLeaseSweeper(50);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(f.vault.journal.query({ type: 'lease.expired', account: id })).toHaveLength(0);
+      clock.t += 60_000;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(f.vault.journal.query({ type: 'lease.expired', account: id }).map((e) => e.data.checkout)).toEqual([out.checkoutId]);
+    } finally {
+      await swept.close();
+    }
+  });
+
   it('leases that ran out while the app was closed expire when custody opens', async () => {
     const id = fullAccount();
     const out = f.custody.checkout(f.ids.pat, { accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
