@@ -2,18 +2,22 @@ import { useState, type ReactElement } from 'react';
 import type { AppStatus } from '../halfkey';
 import { VaultPanel } from '../VaultPanel';
 import { SetupView } from './SetupView';
+import { VaultAccess } from './VaultAccess';
 
 /**
  * The vault screen: its state, and on first run the create form. Setup stays on screen after the
  * vault exists until the recovery key is confirmed as stored.
  */
-export function VaultView(props: { readonly status: AppStatus | null; readonly unavailable: boolean; readonly onCreated: () => void }): ReactElement {
+export function VaultView(props: { readonly status: AppStatus | null; readonly unavailable: boolean; readonly onCreated: () => void; readonly onOpened: () => void }): ReactElement {
   const [inSetup, setInSetup] = useState(false);
   const none = props.status?.vault.state === 'none';
+  // A vault that exists but is not open reports no id: its device key has not been read yet.
+  const closed = props.status?.vault.state === 'locked' && props.status.vault.id === null;
   return (
     <>
       {!inSetup && <VaultPanel status={props.status} unavailable={props.unavailable} />}
       {(none || inSetup) && <SetupView onBusy={setInSetup} onCreated={props.onCreated} />}
+      {closed && !inSetup && <VaultAccess onOpened={props.onOpened} />}
     </>
   );
 }
