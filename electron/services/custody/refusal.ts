@@ -63,7 +63,7 @@ export function refusable<T>(ctx: CustodyContext, actor: UnlockedCustodian, chan
     const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;
     ctx.db.transaction(() => {
       journal(ctx, 'custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message });
-    })();
+    }).immediate();
     throw error.toError();
   }
 }
