@@ -47,6 +47,8 @@ class SqliteStorage implements Storage {
   private prepare(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) {
+      // Batch inserts and IN lists vary in width: keep the cache bounded so memory stays flat.
+      if (this.statements.size >= 256) this.statements.clear();
       statement = this.db.prepare(sql);
       this.statements.set(sql, statement);
     }
