@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VAULT_FILE } from '../../electron/services/vault/vault';
 import { expect, test } from './fixtures';
+import { createVaultThroughUi } from './ui-steps';
 
 // One Argon2id derivation (create).
 test.setTimeout(90_000);
@@ -12,15 +13,7 @@ const ADMIN = { name: 'Tess Tamper', organisation: 'Acme Ops', passphrase: 'saff
 
 test('export writes the bundle and CSV; the verify button reports a journal edited behind the app: the failure with its seq, code and reason', async ({ page, preview }) => {
   await page.goto(preview.link);
-  const setup = page.getByRole('region', { name: 'Create the vault' });
-  await setup.getByLabel('Admin name', { exact: true }).fill(ADMIN.name);
-  await setup.getByLabel('Organisation', { exact: true }).fill(ADMIN.organisation);
-  await setup.getByLabel('Passphrase', { exact: true }).fill(ADMIN.passphrase);
-  await setup.getByLabel('Confirm passphrase', { exact: true }).fill(ADMIN.passphrase);
-  await setup.getByRole('button', { name: 'Create vault' }).click();
-  const card = page.getByRole('region', { name: 'Recovery key — shown once' });
-  await card.getByLabel('I have stored the recovery key offline', { exact: true }).check({ timeout: 30_000 });
-  await card.getByRole('button', { name: 'Continue' }).click();
+  await createVaultThroughUi(page, ADMIN);
 
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Journal' }).click();
   const verify = page.getByRole('region', { name: 'Verification' });

@@ -2,6 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { deviceAccount } from '../../electron/services/vault/device-key';
 import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
 import { expect, test } from './fixtures';
+import { createVaultThroughUi } from './ui-steps';
 
 // One Argon2id derivation (create); recovery itself re-wraps the device key without a KDF.
 test.setTimeout(90_000);
@@ -10,17 +11,7 @@ const ADMIN = { name: 'Rae Recover', organisation: 'Acme Ops', passphrase: 'juni
 
 test('a vault whose keychain entry is gone: Open explains, a mistyped recovery key is refused, the right one restores access', async ({ page, preview }) => {
   await page.goto(preview.link);
-  const setup = page.getByRole('region', { name: 'Create the vault' });
-  await setup.getByLabel('Admin name', { exact: true }).fill(ADMIN.name);
-  await setup.getByLabel('Organisation', { exact: true }).fill(ADMIN.organisation);
-  await setup.getByLabel('Passphrase', { exact: true }).fill(ADMIN.passphrase);
-  await setup.getByLabel('Confirm passphrase', { exact: true }).fill(ADMIN.passphrase);
-  await setup.getByRole('button', { name: 'Create vault' }).click();
-  const card = page.getByRole('region', { name: 'Recovery key — shown once' });
-  const key = (await card.getByLabel('Recovery key', { exact: true }).innerText({ timeout: 30_000 })).trim();
-  await card.getByLabel('I have stored the recovery key offline', { exact: true }).check();
-  await card.getByRole('button', { name: 'Continue' }).click();
-  await expect(page.getByRole('listitem').filter({ hasText: ADMIN.name })).toBeVisible();
+  const key = await createVaultThroughUi(page, ADMIN);
 
   // The machine loses the device key: the vault is closed and its real keychain entry deleted.
   const vaultId = preview.services.status().vault.id;
