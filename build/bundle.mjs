@@ -12,7 +12,7 @@ const at = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 /** Builds renderer/ into dist/renderer with Vite. */
 export async function buildRenderer() {
   const { build } = await import('vite');
-  await build({ configFile: at('renderer/vite.config.ts'), logLevel: 'warn' });
+  await build({ configFile: at('build/vite.renderer.config.ts'), logLevel: 'warn' });
 }
 
 /**

@@ -1,8 +1,8 @@
-// eslint-disable-next-line no-restricted-imports -- the build config runs in Node, never in the page.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const root = fileURLToPath(new URL('.', import.meta.url));
+// Lives in build/ (it runs in Node at build time); renderer/ holds only code that runs in the page.
+const root = fileURLToPath(new URL('../renderer', import.meta.url));
 
 /**
  * The renderer build. Relative base so the same files load from the Electron `app://` protocol
