@@ -405,6 +405,24 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(PAT.name);
   });
 
+  await test.step('the admin revokes a custodian with a reason; the reason is required and journaled', async () => {
+    await nav(page, 'Custodians');
+    const row = page.getByRole('listitem').filter({ hasText: MO.name });
+    await row.getByRole('button', { name: `Revoke ${MO.name}…` }).click();
+    const form = page.getByRole('form', { name: `Revoke ${MO.name}` });
+    await form.getByRole('button', { name: `Revoke ${MO.name}` }).click();
+    await expect(form.getByRole('alert')).toContainText('INVALID_PAYLOAD');
+    await form.getByLabel('Reason for revoking', { exact: true }).fill('Left the audit firm');
+    await form.getByRole('button', { name: `Revoke ${MO.name}` }).click();
+    await expect(row).toContainText('MFA custodian · Beta Audit · revoked');
+    await expect(row.getByRole('button', { name: `Unlock ${MO.name}…` })).toHaveCount(0);
+    await nav(page, 'Journal');
+    const journal = page.getByRole('region', { name: 'Journal' });
+    await journal.getByLabel('Type', { exact: true }).fill('custodian.revoked');
+    await journal.getByRole('button', { name: 'Filter' }).click();
+    await expect(journal.getByRole('table', { name: 'Journal entries' })).toContainText('Left the audit firm');
+  });
+
   await test.step('locking everyone ends the session', async () => {
     await nav(page, 'Custodians');
     await page.getByRole('button', { name: 'Lock everyone' }).click();
