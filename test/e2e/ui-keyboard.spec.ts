@@ -77,7 +77,13 @@ test('keyboard only: create the vault, confirm the recovery key, navigate, unloc
   await page.keyboard.type('kb-root@example.com');
   await page.keyboard.press('Enter');
   await expect(page.getByRole('region', { name: 'Add an account' }).getByRole('status')).toContainText('Added account 123456789012');
-  await expect(page.getByRole('button', { name: 'Open keyboard-root' })).toBeVisible();
+  const open = page.getByRole('button', { name: 'Open keyboard-root' });
+  await open.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: /keyboard-root/, level: 2 })).toBeFocused();
+  await tabToNamed(page, 'Back to accounts');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { name: 'Accounts', level: 2 })).toBeFocused();
   await page.screenshot({ path: 'test-results/ui-keyboard.png', fullPage: true });
 
   // Nothing on the page carries an inline style: the CSP forbids them, so the UI must not rely on one.

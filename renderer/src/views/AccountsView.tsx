@@ -26,6 +26,8 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
   const [error, setError] = useState<ApiError | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const detailHeading = useRef<HTMLHeadingElement>(null);
+  const listHeading = useRef<HTMLHeadingElement>(null);
+  const wasOpen = useRef(false);
 
   const load = useCallback(async (text: string) => {
     const result = await attempt(() => halfkey().vaultAccountList({ search: text }));
@@ -43,8 +45,11 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
   }, [load, search]);
 
   const current = accounts.find((a) => a.accountId === selected) ?? null;
+  // Focus follows the switch between list and detail, so keyboard users never land on nothing.
   useEffect(() => {
     if (selected !== null) detailHeading.current?.focus();
+    else if (wasOpen.current) listHeading.current?.focus();
+    wasOpen.current = selected !== null;
   }, [selected]);
 
   if (current !== null) {
@@ -62,7 +67,9 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
   return (
     <>
       <section className="panel" aria-labelledby="accounts-heading">
-        <h2 id="accounts-heading">Accounts</h2>
+        <h2 id="accounts-heading" ref={listHeading} tabIndex={-1}>
+          Accounts
+        </h2>
         <div className="search">
           <Field label="Search accounts" type="search" value={search} onChange={setSearch} hint="Account id, alias or organisation." />
         </div>
