@@ -79,6 +79,8 @@ const usageCases: readonly Case[] = [
   ['custodian with an unknown action', () => ['custodian', 'remove'], /expected 'custodian add'.* got 'remove'/],
   ['custodian add with an unknown role', () => ['custodian', 'add', ...V(), '--as', 'a', '--name', 'N', '--organisation', 'O', '--role', 'boss'], /--role must be one of admin, password-custodian/],
   ['custodian add without --as', () => ['custodian', 'add', ...V(), '--name', 'N', '--organisation', 'O', '--role', 'reviewer'], /--as is required/],
+  ['custodian revoke without --reason', () => ['custodian', 'revoke', ...V(), '--as', 'a', '--custodian', 'c'], /--reason is required/],
+  ['custodian revoke with the passphrase on argv', () => ['custodian', 'revoke', ...V(), '--as', 'a', '--custodian', 'c', '--reason', 'r', '--admin-passphrase', 'x'], /Unknown option '--admin-passphrase'/],
   ['custodian list with --vault missing its value', () => ['custodian', 'list', '--vault'], /Option '--vault <value>' argument missing/],
   ['recover with the key on argv', () => ['recover', ...V(), '--recovery-key', 'HK1-AAAA'], /Unknown option '--recovery-key'/],
   ['recover without --vault', () => ['recover'], /--vault is required/],
@@ -154,6 +156,20 @@ describe('CLI: malformed arguments exit 2, name the problem, and change nothing'
         .join('\n'),
     );
     expect(entryTypesAfter(headSeq).filter((type) => !/^(custodian\.unlocked|session\.(started|ended)|checkpoint)$/.test(type))).toEqual([]);
+  }, 60_000);
+
+  it('custodian add with a weak passphrase is refused by name and enrols no one (no row, no custodian.enrolled)', async () => {
+    writeFileSync(join(work, 'weak.pass'), 'password1234\n');
+    const before = snapshot();
+    const headSeq = Number(before.head.split(':')[0]);
+    const run = await runHalfkey(work, ['custodian', 'add', ...V(), '--as', adminId, '--name', 'Wes Weak', '--organisation', 'Customer', '--role', 'reviewer', '--passphrase-file', 'weak.pass', '--admin-passphrase-file', 'admin.pass']);
+    // vault-admin commands exit 1 for a refused value (custody commands exit 2 for INVALID_PAYLOAD).
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/passphrase is too weak: .*common word "password".*\[INVALID_PAYLOAD\]/);
+    expect(run.stderr).not.toContain('password1234');
+    const after = snapshot();
+    expect(after.tables.split('\n').filter((l) => l.startsWith('custodians:'))).toEqual(before.tables.split('\n').filter((l) => l.startsWith('custodians:')));
+    expect(entryTypesAfter(headSeq)).not.toContain('custodian.enrolled');
   }, 60_000);
 });
 

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -253,8 +253,11 @@ describe('secrets never leak sideways', () => {
       const wrong = await call('vault:custodian-unlock', { custodianId: ids.mia, passphrase: WRONG_PASSPHRASE });
       expect(wrong).toMatchObject({ ok: false, error: { code: 'BAD_PASSPHRASE' } });
       expect(await call('vault:custodian-unlock', { custodianId: ids.admin, passphrase: PASS.admin })).toMatchObject({ ok: true });
-      const badSeed = await call('vault:half-set', { by: ids.admin, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` } });
-      expect(badSeed).toMatchObject({ ok: false, error: { code: expect.stringMatching(/INVALID_PAYLOAD|POLICY_REFUSED|NOT_PERMITTED/) } });
+      // After the one-second back-off, Mia (who holds the MFA half) reaches the seed parser itself.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await call('vault:custodian-unlock', { custodianId: ids.mia, passphrase: PASS.mia })).toMatchObject({ ok: true });
+      const badSeed = await call('vault:half-set', { by: ids.mia, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` } });
+      expect(badSeed).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/MFA seed was not accepted/), detail: { field: 'seed' } } });
       const shortPassword = await call('vault:half-set', { by: ids.admin, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: `${PASSWORD}${'x'.repeat(200)}` } });
       expect(shortPassword).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'secret.password' } } });
       // The vault is open here, so recover refuses before parsing (CONFLICT); the CLI test above
@@ -325,4 +328,11 @@ describe('secrets never leak sideways', () => {
     expect(leaksInFolder(vaultDir, keys)).toEqual({});
     expect(leaksInFolder(work, keys, (name) => /^(server\.db|journal\.)/.test(name))).toEqual({});
   }, 60_000);
+
+  it('no file the journey created beside the vault (exports, server database and key, anything temporary) holds a secret', () => {
+    const inputs = new Set(['admin.pass', 'pat.pass', 'mia.pass', 'wrong.pass', 'password.txt', 'seed.uri', 'bad-seed.uri', 'bad-seed.b32', 'typo.key', 'foreign.key', 'token.txt']);
+    const created = readdirSync(work).filter((name) => !inputs.has(name));
+    expect(created).toEqual(expect.arrayContaining(['journal.hkj', 'journal.csv', 'journal.pdf', 'server.db', 'vault']));
+    expect(leaksInFolder(work, allMarkers(), (name) => !inputs.has(name))).toEqual({});
+  });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -84,11 +84,11 @@ export function leaksInBytes(data: Uint8Array, markers: readonly Marker[]): stri
   return markers.filter((m) => m.texts.some((t) => asText.includes(t)) || m.bytes.some((raw) => buf.indexOf(Buffer.from(raw)) >= 0)).map((m) => m.name);
 }
 
-/** Every file of a folder (not recursive) by name, with the markers found in it; `{}` when clean. */
+/** Every file of a folder (not recursive, folders skipped) by name, with the markers found in it; `{}` when clean. */
 export function leaksInFolder(dir: string, markers: readonly Marker[], match: (name: string) => boolean = () => true): Record<string, string[]> {
   const found: Record<string, string[]> = {};
   for (const name of readdirSync(dir)) {
-    if (!match(name)) continue;
+    if (!match(name) || !statSync(join(dir, name)).isFile()) continue;
     const hits = leaksInBytes(readFileSync(join(dir, name)), markers);
     if (hits.length > 0) found[name] = hits;
   }
