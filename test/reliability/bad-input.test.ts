@@ -62,6 +62,14 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** Every string value inside a payload, however deep. */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsIn);
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(stringsIn);
+  return [];
+}
+
 type Case = readonly [label: string, args: () => string[], message: RegExp];
 
 const V = () => ['--vault', vaultDir];
@@ -222,7 +230,11 @@ describe('API router: malformed payloads get INVALID_PAYLOAD naming the field, a
     const headSeq = Number(before.head.split(':')[0]);
     const result = await router.call(channel, payload(), { adapter: 'test' });
     expect(result).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field } } });
-    if (!result.ok) expect(result.error.message).toContain(`${channel}: ${field}:`);
+    if (!result.ok) {
+      expect(result.error.message).toContain(`${channel}: ${field}:`);
+      // The refusal names the field, never a value that was sent (enum words such as "password" are also field names, hence the length).
+      for (const sent of stringsIn(payload()).filter((v) => v.length >= 10)) expect(JSON.stringify(result.error)).not.toContain(sent.slice(0, 40));
+    }
     const after = snapshot();
     // The open app writes heartbeat checkpoints on its own; anything else would be this call's.
     expect(entryTypesAfter(headSeq).filter((type) => type !== 'checkpoint')).toEqual([]);
