@@ -23,7 +23,15 @@ function ViewContent(props: { readonly view: View; readonly reading: StatusReadi
   const { view, reading, session } = props;
   switch (view) {
     case 'vault':
-      return <VaultView status={reading.status} unavailable={reading.error !== null} onCreated={() => props.go('custodians')} onOpened={() => props.go('custodians')} />;
+      return (
+        <VaultView
+          status={reading.status}
+          unavailable={reading.error !== null}
+          vaultClosed={session.listError?.code === 'VAULT_LOCKED'}
+          onCreated={() => props.go('custodians')}
+          onOpened={() => props.go('custodians')}
+        />
+      );
     case 'custodians':
       return <CustodiansView session={session} />;
     case 'accounts':

@@ -22,9 +22,24 @@ const ROOT_PASSWORD = 'Tq7#vLm2@pXz9!wRb4$';
 const SEED = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const OTPAUTH = `otpauth://totp/Amazon%20Web%20Services:root@${ACCOUNT.id}?secret=${SEED}&issuer=Amazon%20Web%20Services`;
 
+// The seed after rotation, typed as base32 the way people copy it: lower case, in groups.
+const NEW_SEED = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
+const NEW_SEED_TYPED = NEW_SEED.toLowerCase().replace(/(.{4})/g, '$1 ').trim();
+
 /** RFC 6238 codes from oathtool, independent of Halfkey and otplib: the current step and `extra` following ones. */
-function oathtool(extra = 0): string[] {
-  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', SEED], { encoding: 'utf8' }).trim().split('\n');
+function oathtool(extra = 0, seed = SEED): string[] {
+  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' }).trim().split('\n');
+}
+
+/** Reads the code on screen until it equals oathtool's current code (a period may roll over between the two reads). */
+async function expectCodeMatches(code: Locator, seed: string): Promise<void> {
+  let matched = false;
+  for (let attempt = 0; attempt < 3 && !matched; attempt += 1) {
+    const shown = (await code.locator('code').innerText()).replace(/\s/g, '');
+    matched = shown === oathtool(0, seed)[0];
+    if (!matched) await code.page().waitForTimeout(1500);
+  }
+  expect(matched).toBe(true);
 }
 
 async function noSeriousAxeViolations(page: Page, view: string): Promise<void> {
@@ -118,7 +133,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     expect(await page.content()).not.toContain(key);
     expect(await pageStorage(page)).not.toContain(key);
     await nav(page, 'Vault');
-    await expect(page.getByRole('region', { name: 'Vault' })).toContainText('Vault locked');
+    await expect(page.getByRole('region', { name: 'Vault', exact: true })).toContainText('Vault locked');
+    await expect(page.getByRole('region', { name: 'Open the vault' })).toHaveCount(0);
     expect(await page.content()).not.toContain(key);
   });
 
@@ -249,14 +265,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await card.getByRole('button', { name: 'Show current code' }).click();
     const code = card.getByRole('group', { name: 'Current MFA code' });
     await expect(code.getByRole('timer')).toContainText(/Valid for \d+ s of 30 s/);
-    // Read the code and oathtool's code; at a period boundary one may lag, so allow one re-read.
-    let matched = false;
-    for (let attempt = 0; attempt < 3 && !matched; attempt += 1) {
-      const shown = (await code.locator('code').innerText()).replace(/\s/g, '');
-      matched = shown === oathtool()[0];
-      if (!matched) await page.waitForTimeout(1500);
-    }
-    expect(matched).toBe(true);
+    await expectCodeMatches(code, SEED);
     await noSeriousAxeViolations(page, 'mfa checkout');
     await page.screenshot({ path: 'test-results/ui-totp.png', fullPage: true });
 
@@ -276,6 +285,28 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await nav(page, 'Journal');
     await openAccount(page);
     await expect(card).toContainText('Reason: Quarterly break-glass drill · ticket CHG-1042');
+    await card.getByRole('button', { name: 'Check in' }).click();
+    await expect(card).toHaveCount(0);
+  });
+
+  await test.step('the MFA custodian rotates to a new seed typed as base32; codes follow the new seed', async () => {
+    const rotate = page.getByRole('region', { name: 'Rotate the MFA half' });
+    await rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true }).fill('not base32 at all!');
+    await rotate.getByRole('button', { name: 'Rotate' }).click();
+    await expect(rotate.getByRole('alert')).toBeVisible();
+    await expect(rotate.getByRole('alert')).not.toContainText('not base32');
+    await rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true }).fill(NEW_SEED_TYPED);
+    await rotate.getByRole('button', { name: 'Rotate' }).click();
+    await expect(rotate.getByRole('status')).toContainText('generation 1 retired, generation 2 sealed');
+    await expect(rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true })).toHaveValue('');
+    expect(await page.content()).not.toContain(NEW_SEED_TYPED);
+
+    const checkout = page.getByRole('region', { name: 'Check out the MFA half' });
+    await checkout.getByLabel('Reason', { exact: true }).fill('Confirm the new virtual MFA device');
+    await checkout.getByRole('button', { name: 'Check out' }).click();
+    const card = page.getByRole('region', { name: `Checked out: MFA half of ${ACCOUNT.id}` });
+    await card.getByRole('button', { name: 'Show current code' }).click();
+    await expectCodeMatches(card.getByRole('group', { name: 'Current MFA code' }), NEW_SEED);
     await card.getByRole('button', { name: 'Check in' }).click();
     await expect(card).toHaveCount(0);
   });
@@ -351,14 +382,14 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
 
     await journal.getByLabel('Type', { exact: true }).fill('checkout.opened');
     await journal.getByRole('button', { name: 'Filter' }).click();
-    await expect(journal).toContainText('2 entries');
+    await expect(journal).toContainText('3 entries');
     const typeCells = rows.locator('tbody tr td:nth-child(3)');
-    await expect(typeCells).toHaveText(['checkout.opened', 'checkout.opened']);
+    await expect(typeCells).toHaveText(['checkout.opened', 'checkout.opened', 'checkout.opened']);
 
     await journal.getByLabel('Actor', { exact: true }).selectOption({ label: MO.name });
     await journal.getByRole('button', { name: 'Filter' }).click();
-    await expect(journal).toContainText('1 entry');
-    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([`${MO.name} (${MO.organisation})`]);
+    await expect(journal).toContainText('2 entries');
+    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([`${MO.name} (${MO.organisation})`, `${MO.name} (${MO.organisation})`]);
 
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();

@@ -8,11 +8,18 @@ import { VaultAccess } from './VaultAccess';
  * The vault screen: its state, and on first run the create form. Setup stays on screen after the
  * vault exists until the recovery key is confirmed as stored.
  */
-export function VaultView(props: { readonly status: AppStatus | null; readonly unavailable: boolean; readonly onCreated: () => void; readonly onOpened: () => void }): ReactElement {
+export function VaultView(props: {
+  readonly status: AppStatus | null;
+  readonly unavailable: boolean;
+  readonly vaultClosed: boolean;
+  readonly onCreated: () => void;
+  readonly onOpened: () => void;
+}): ReactElement {
   const [inSetup, setInSetup] = useState(false);
   const none = props.status?.vault.state === 'none';
-  // A vault that exists but is not open reports no id: its device key has not been read yet.
-  const closed = props.status?.vault.state === 'locked' && props.status.vault.id === null;
+  // A vault that exists but is not open reports no id. A status read while vault:create runs says
+  // the same for a moment, so the vault must also have refused a call (VAULT_LOCKED) to count as closed.
+  const closed = props.status?.vault.state === 'locked' && props.status.vault.id === null && props.vaultClosed;
   return (
     <>
       {!inSetup && <VaultPanel status={props.status} unavailable={props.unavailable} />}
