@@ -335,4 +335,12 @@ describe('secrets never leak sideways', () => {
     expect(created).toEqual(expect.arrayContaining(['journal.hkj', 'journal.csv', 'journal.pdf', 'server.db', 'vault']));
     expect(leaksInFolder(work, allMarkers(), (name) => !inputs.has(name))).toEqual({});
   });
+
+  it('the scanner is not vacuous: it finds every form of every marker, in text and in bytes', () => {
+    expect(allMarkers().map((m) => m.name)).toEqual(expect.arrayContaining(['admin passphrase', 'password', 'TOTP seed', 'recovery key', 'device master', 'rotated password', 'enrolment token']));
+    for (const marker of allMarkers()) {
+      for (const form of marker.texts) expect({ form, hits: leaksInText(`…${form}…`, [marker]) }).toEqual({ form, hits: [marker.name] });
+      for (const raw of marker.bytes) expect(leaksInBytes(Buffer.concat([randomBytes(64), Buffer.from(raw), randomBytes(64)]), [marker])).toEqual([marker.name]);
+    }
+  });
 });
