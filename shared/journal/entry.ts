@@ -74,7 +74,15 @@ export function entrySignatureMessage(hash: Uint8Array, sodium: Sodium = sodiumN
 
 /** Hashes and signs a body; the device signer comes first, then any custodian co-signers. */
 export function signEntry(body: EntryBody, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
-  const hash = entryHashBytes(body, sodium);
+  return signHashedEntry(body, entryHashBytes(body, sodium), signers, sodium);
+}
+
+/**
+ * Signs a body whose hash the caller already computed (entryHashBytes, or the same SHA-256 from
+ * a native library), so a hot path hashes each entry once. A wrong hash yields an entry that fails
+ * verification with HASH_MISMATCH, never a silently different one.
+ */
+export function signHashedEntry(body: EntryBody, hash: Uint8Array, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
   const message = entrySignatureMessage(hash, sodium);
   return {
     ...entryBodyOf(body),

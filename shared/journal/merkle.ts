@@ -15,6 +15,9 @@ const concat = (...parts: Uint8Array[]): Uint8Array => {
   return out;
 };
 
+/** A SHA-256 returning a fresh array; callers outside shared/ may inject a native one (same digests, less overhead than wasm). */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
 export function leafHash(entryHash: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
   return sodium.crypto_hash_sha256(concat(Uint8Array.of(0), entryHash));
 }
@@ -46,18 +49,38 @@ export class MerkleFrontier {
   /** Perfect subtree roots, largest first, with their sizes (powers of two). */
   private readonly stack: { size: number; hash: Uint8Array }[] = [];
   private count = 0;
+  /** One reusable buffer for the hash inputs: 0x00 || leaf (33 bytes) or 0x01 || left || right (65 bytes). */
+  private readonly scratch = new Uint8Array(65);
+  private readonly sha256: Sha256;
 
-  constructor(private readonly sodium: Sodium = sodiumNow()) {}
+  constructor(
+    private readonly sodium: Sodium = sodiumNow(),
+    sha256?: Sha256,
+  ) {
+    this.sha256 = sha256 ?? ((data) => sodium.crypto_hash_sha256(data));
+  }
 
   get size(): number {
     return this.count;
   }
 
   push(entryHash: Uint8Array): void {
-    let node = { size: 1, hash: leafHash(entryHash, this.sodium) };
+    const scratch = this.scratch;
+    let leaf: Uint8Array;
+    if (entryHash.length === 32) {
+      scratch[0] = 0;
+      scratch.set(entryHash, 1);
+      leaf = this.sha256(scratch.subarray(0, 33));
+    } else {
+      leaf = this.sha256(concat(Uint8Array.of(0), entryHash));
+    }
+    let node = { size: 1, hash: leaf };
     while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === node.size) {
       const left = this.stack.pop()!;
-      node = { size: left.size * 2, hash: nodeHash(left.hash, node.hash, this.sodium) };
+      scratch[0] = 1;
+      scratch.set(left.hash, 1);
+      scratch.set(node.hash, 33);
+      node = { size: left.size * 2, hash: this.sha256(scratch) };
     }
     this.stack.push(node);
     this.count += 1;
@@ -67,7 +90,7 @@ export class MerkleFrontier {
   root(): Uint8Array {
     if (this.stack.length === 0) return this.sodium.crypto_hash_sha256(new Uint8Array(0));
     let acc = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = nodeHash(this.stack[i]!.hash, acc, this.sodium);
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = this.sha256(concat(Uint8Array.of(1), this.stack[i]!.hash, acc));
     return acc;
   }
 
@@ -76,8 +99,8 @@ export class MerkleFrontier {
     return { size: this.count, nodes: this.stack.map((n) => ({ size: n.size, hash: this.sodium.to_hex(n.hash) })) };
   }
 
-  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, sodium: Sodium = sodiumNow()): MerkleFrontier {
-    const f = new MerkleFrontier(sodium);
+  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, sodium: Sodium = sodiumNow(), sha256?: Sha256): MerkleFrontier {
+    const f = new MerkleFrontier(sodium, sha256);
     for (const n of state.nodes) f.stack.push({ size: n.size, hash: sodium.from_hex(n.hash) });
     f.count = state.size;
     return f;
