@@ -15,6 +15,7 @@ import { ingestBatch } from './ingest';
 import { NodeSet, consistencyProofOf } from './merkle-log';
 import { registerReviewerRoutes } from './reviewer-routes';
 import type { ServerSigner } from './server-key';
+import { inlineChecker, type EntryChecker } from './signature-pool';
 import type { Storage } from './storage/storage';
 import { hashToken } from './tokens';
 
@@ -30,6 +31,8 @@ export interface ServerOptions {
   /** Largest ingest body in bytes; other endpoints accept 64 KiB. */
   readonly maxBatchBytes?: number;
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Where entry hashes and signatures are checked; defaults to the calling thread (startServer passes its worker pool). */
+  readonly checker?: EntryChecker;
 }
 
 const SMALL_BODY = 64 * 1024;
@@ -38,6 +41,7 @@ const SMALL_BODY = 64 * 1024;
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
   const now = options.now ?? Date.now;
+  const checker = options.checker ?? inlineChecker(sodium);
   const buckets = new RequestBuckets(options.rateLimit ?? { capacity: 120, perSecond: 20 });
   const app = Fastify({
     // Fastify's default request serializer logs method, url and addresses only: never headers or bodies.
@@ -103,7 +107,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024 }, async (request) => {
     const record = await device(request, deviceParam(request));
     const body = parseBody(ingestRequestSchema, request.body);
-    const result = await ingestBatch({ storage, signer, sodium, now }, record, body.entries);
+    const result = await ingestBatch({ storage, signer, sodium, checker, now }, record, body.entries);
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });

@@ -1,4 +1,4 @@
-import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../shared/journal/entry';
+import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
 import type { Sodium } from '../shared/sodium';
@@ -7,6 +7,7 @@ import type { Cosignature, IngestResponse } from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs } from './merkle-log';
 import type { ServerSigner } from './server-key';
+import type { EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
 
 /** Verifier findings the server records as alarms but does not refuse: they describe the device's history, not forgery. */
@@ -16,6 +17,8 @@ export interface IngestDeps {
   readonly storage: Storage;
   readonly signer: ServerSigner;
   readonly sodium: Sodium;
+  /** Hash and signature checks, normally the worker pool started with the server. */
+  readonly checker: EntryChecker;
   readonly now: () => number;
 }
 
@@ -26,27 +29,28 @@ export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean
 
 type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks };
 
-/** Shape check, hash and signatures: CPU work done before the storage transaction starts. */
-function precheck(raw: readonly Record<string, unknown>[], device: string, sodium: Sodium): Offered[] {
-  const offered = raw.map((r, i): Offered => {
+/**
+ * Shape check, then hash and signatures (in the signature pool's workers): the CPU work done
+ * before the storage transaction starts. The chain verifier is handed these results, so no
+ * signature is verified twice.
+ */
+async function precheck(raw: readonly Record<string, unknown>[], device: string, checker: EntryChecker): Promise<Offered[]> {
+  raw.forEach((r, i) => {
     const seq = r.seq;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}].seq is not a sequence number`);
     if (r.device !== device) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] names another device: a device uploads only its own journal`);
     if (!Array.isArray(r.sigs) || typeof r.hash !== 'string') throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] has no hash or signatures`);
-    const entry = r as unknown as SignedEntry;
-    let hash: string;
-    try {
-      hash = sodium.to_hex(entryHashBytes(entry, sodium));
-    } catch (error) {
-      throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${error instanceof Error ? error.message : 'not canonical JSON'}`);
-    }
-    const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && verifyEntrySignature(hash, s, sodium));
-    return { entry, precomputed: { hash, signatures } };
   });
-  for (let i = 1; i < offered.length; i++) {
-    if (offered[i]!.entry.seq !== offered[i - 1]!.entry.seq + 1) throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
+  for (let i = 1; i < raw.length; i++) {
+    if (raw[i]!.seq !== (raw[i - 1]!.seq as number) + 1) throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
   }
-  return offered;
+  const entries = raw as unknown as readonly SignedEntry[];
+  const checks = await checker.check(entries);
+  return entries.map((entry, i): Offered => {
+    const check = checks[i]!;
+    if ('error' in check) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${check.error}`);
+    return { entry, precomputed: check };
+  });
 }
 
 /**
@@ -81,7 +85,7 @@ class ChainConflict extends WireFailure {
  * org-wide log under one new signed tree head, and every receipt proves inclusion in it.
  */
 export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[]): Promise<IngestResponse> {
-  const offered = precheck(raw, device.device, deps.sodium);
+  const offered = await precheck(raw, device.device, deps.checker);
   try {
     return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered), { log: true });
   } catch (error) {

@@ -5,6 +5,7 @@ import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { buildServer } from './app';
 import { loadOrCreateServerKey, serverSigner, type ServerSigner } from './server-key';
+import { startSignaturePool } from './signature-pool';
 import { checkStorageUrl, openStorage, type Storage } from './storage/storage';
 
 export interface StartOptions {
@@ -18,6 +19,8 @@ export interface StartOptions {
   readonly tlsKey?: string;
   readonly logger?: Logger | false;
   readonly rateLimit?: RateLimit;
+  /** Signature-checking worker threads; defaults to one per core. */
+  readonly verifyThreads?: number;
 }
 
 export interface RunningServer {
@@ -51,12 +54,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const signer = serverSigner(loadOrCreateServerKey(options.keyFile ?? defaultKeyFile(options.db), sodium), sodium);
   const storage = await openStorage(options.db);
+  const checker = await startSignaturePool(options.verifyThreads).catch(async (error: unknown) => {
+    await storage.close();
+    throw error;
+  });
   const logger = options.logger ?? pino({ name: 'halfkey-server', level: 'info' });
   const app = buildServer({
     storage,
     signer,
     sodium,
     logger,
+    checker,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.tlsCert !== undefined && options.tlsKey !== undefined ? { https: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } } : {}),
   });
@@ -67,6 +75,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await app.listen({ host, port });
   } catch (error) {
     clearInterval(prune);
+    await checker.close();
     await storage.close();
     throw error;
   }
@@ -81,6 +90,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     close: async () => {
       clearInterval(prune);
       await app.close();
+      await checker.close();
       await storage.close();
     },
   };

@@ -6,6 +6,7 @@ import { sodiumReady } from '../../shared/sodium';
 import { buildServer } from '../../server/app';
 import type { RateLimit } from '../../server/auth';
 import { serverSigner, type ServerSigner } from '../../server/server-key';
+import { startSignaturePool } from '../../server/signature-pool';
 import { openStorage, type Storage } from '../../server/storage/storage';
 
 export type StorageKind = 'sqlite' | 'postgres';
@@ -51,10 +52,13 @@ export async function startTestServer(kind: StorageKind, options: { rateLimit?: 
   const { url: dbUrl, cleanup } = await freshStorageUrl(kind);
   const storage = await openStorage(dbUrl);
   const signer = serverSigner(sodium.crypto_sign_keypair().privateKey, sodium);
+  // The production path: signatures are checked in worker threads, as startServer does.
+  const checker = await startSignaturePool(2);
   const app = buildServer({
     storage,
     signer,
     sodium,
+    checker,
     logger: false,
     rateLimit: options.rateLimit ?? { capacity: 10_000, perSecond: 10_000 },
     ...(options.maxBatchBytes ? { maxBatchBytes: options.maxBatchBytes } : {}),
@@ -67,6 +71,7 @@ export async function startTestServer(kind: StorageKind, options: { rateLimit?: 
     signer,
     close: async () => {
       await app.close();
+      await checker.close();
       await storage.close();
       await cleanup();
     },

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signEntry, type SignedEntry } from '../../shared/journal/entry';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
+import { seededSigner, TEST_VAULT } from '../support/journal-builder';
+
+let sodium: Sodium;
+let pool: EntryChecker;
+beforeAll(async () => {
+  sodium = await sodiumReady();
+  pool = await startSignaturePool(3);
+});
+afterAll(async () => {
+  await pool?.close();
+});
+
+/** n signed entries; every seventh carries a signature over other bytes, every eleventh a custodian co-signature. */
+function entries(n: number): SignedEntry[] {
+  const device = seededSigner(41);
+  const custodian = seededSigner(42);
+  return Array.from({ length: n }, (_, seq) => {
+    const body = { v: 1 as const, vault: TEST_VAULT, device: device.publicKey, seq, prev: '0'.repeat(64), time: 1_700_000_000_000 + seq, type: 'test.event', actor: null, data: { seq } };
+    const signed = signEntry(body, seq % 11 === 0 ? [device, custodian] : [device], sodium);
+    if (seq % 7 !== 0) return signed;
+    const other = signEntry({ ...body, data: { seq, forged: true } }, [device], sodium);
+    return { ...signed, sigs: [other.sigs[0]!, ...signed.sigs.slice(1)] };
+  });
+}
+
+describe('signature pool (worker threads)', () => {
+  it('returns each entry’s hash and signature validity in order, exactly as the calling thread computes them', async () => {
+    const batch = entries(150);
+    const checks = await pool.check(batch);
+    expect(checks).toEqual(await inlineChecker(sodium).check(batch));
+    expect(checks.map((c) => ('hash' in c ? c.hash : null))).toEqual(batch.map((e) => e.hash));
+    expect(checks.map((c) => ('signatures' in c ? c.signatures[0] : null))).toEqual(batch.map((e) => e.seq % 7 !== 0));
+    expect(checks.filter((c) => 'signatures' in c && c.signatures.length === 2).length).toBe(Math.ceil(150 / 11));
+  });
+
+  it('names an entry that cannot be hashed and a malformed signature without failing the rest', async () => {
+    const [good, bad, odd] = entries(4).slice(1);
+    const unhashable = { ...bad!, data: { amount: 1.5 } };
+    const malformed = { ...odd!, sigs: [{ key: 'zz', sig: 'not hex' }] };
+    const checks = await pool.check([good!, unhashable, malformed]);
+    expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true] });
+    expect(checks[1]).toMatchObject({ error: expect.stringContaining('floating point') });
+    expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false] });
+  });
+
+  it('serves concurrent batches from many devices and refuses work once closed', async () => {
+    const batches = [entries(40), entries(90), entries(5)];
+    const results = await Promise.all(batches.map((b) => pool.check(b)));
+    results.forEach((checks, i) => expect(checks.map((c) => ('hash' in c ? c.hash : null))).toEqual(batches[i]!.map((e) => e.hash)));
+    const small = await startSignaturePool(1);
+    await small.close();
+    await expect(small.check(entries(1))).rejects.toThrow(/closed/);
+    await expect(startSignaturePool(0)).rejects.toThrow(/at least one thread/);
+  });
+});
