@@ -436,8 +436,46 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(PAT.name);
   });
 
+  await test.step('a hardware-token MFA half: registered by its custodian, checked out and put back elsewhere', async () => {
+    await actAs(page, ADMIN);
+    await nav(page, 'Accounts');
+    const add = page.getByRole('region', { name: 'Add an account' });
+    await add.getByLabel('AWS account id', { exact: true }).fill('210987654321');
+    await add.getByLabel('Alias', { exact: true }).fill('audit-root');
+    await add.getByLabel('Root e-mail', { exact: true }).fill('audit-root@example.com');
+    await add.getByRole('button', { name: 'Add account' }).click();
+    await page.getByRole('button', { name: 'Open audit-root' }).click();
+    const assign = page.getByRole('region', { name: 'Assign a custody item' });
+    await assign.getByLabel('Item', { exact: true }).selectOption('mfa');
+    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${MO.name} — MFA custodian, ${MO.organisation}` });
+    await assign.getByRole('button', { name: 'Assign' }).click();
+    await expect(assign.getByRole('status')).toContainText(`Assigned the mfa item to ${MO.name}`);
+
+    await actAs(page, MO);
+    await nav(page, 'Accounts');
+    await page.getByRole('button', { name: 'Open audit-root' }).click();
+    const set = page.getByRole('region', { name: 'Set the MFA half' });
+    await set.getByLabel('Hardware token', { exact: true }).check();
+    await set.getByLabel('Token serial number', { exact: true }).fill('GAKT000123456');
+    await set.getByLabel('Where the token is kept', { exact: true }).fill('Safe 2, shelf B');
+    await set.getByRole('button', { name: 'Set mfa half' }).click();
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ })).toContainText('hardware token GAKT000123456');
+
+    const checkout = page.getByRole('region', { name: 'Check out the MFA hardware token half' });
+    await expect(checkout).toContainText('Token GAKT000123456, kept at Safe 2, shelf B');
+    await expect(page.getByRole('region', { name: 'Rotate the MFA half' })).toHaveCount(0);
+    await checkout.getByLabel('Reason', { exact: true }).fill('Annual token battery check');
+    await checkout.getByRole('button', { name: 'Check out' }).click();
+    const card = page.getByRole('region', { name: 'Checked out: MFA hardware token half of 210987654321' });
+    await expect(card).toContainText('Take token GAKT000123456 from Safe 2, shelf B');
+    await card.getByLabel('Put back at', { exact: true }).fill('Safe 3, drawer 1');
+    await card.getByRole('button', { name: 'Check in the token' }).click();
+    await expect(card).toHaveCount(0);
+    await expect(checkout).toContainText('kept at Safe 3, drawer 1');
+  });
+
   await test.step('the admin revokes a custodian with a reason; the reason is required and journaled', async () => {
-    await nav(page, 'Custodians');
+    await actAs(page, ADMIN);
     const row = page.getByRole('listitem').filter({ hasText: MO.name });
     await row.getByRole('button', { name: `Revoke ${MO.name}…` }).click();
     const form = page.getByRole('form', { name: `Revoke ${MO.name}` });

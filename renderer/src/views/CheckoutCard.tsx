@@ -1,6 +1,7 @@
-import { useState, type ReactElement } from 'react';
+import { useState, type FormEvent, type ReactElement } from 'react';
 import { attempt, type ApiError } from '../api-call';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
 import { TotpCode, groupCode } from '../components/TotpCode';
 import { halfkey } from '../halfkey';
@@ -93,8 +94,45 @@ function MfaUse({ checkout, actor }: { readonly checkout: Checkout; readonly act
   );
 }
 
-/** One open checkout of the acting custodian: use the half (reveal/copy, or codes) and check it in. */
-export function CheckoutCard(props: { readonly checkout: Checkout; readonly actor: Custodian; readonly onClosed: (checkoutId: string, rotationDue: boolean) => Promise<void> }): ReactElement {
+/** A hardware token checkout: the token's serial, and its check-in with where it was put back. */
+function TokenCheckout(props: {
+  readonly checkout: Checkout;
+  readonly actor: Custodian;
+  readonly token: { readonly serial: string; readonly location: string };
+  readonly onClosed: (checkoutId: string, rotationDue: boolean) => Promise<void>;
+}): ReactElement {
+  const [location, setLocation] = useState(props.token.location);
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    const result = await attempt(() => halfkey().vaultTokenCheckin({ by: props.actor.id, checkoutId: props.checkout.checkoutId, location }));
+    if (!result.ok) {
+      setError(result.error);
+      return;
+    }
+    await props.onClosed(props.checkout.checkoutId, false);
+  };
+  return (
+    <>
+      <p>
+        Take token <span className="mono">{props.token.serial}</span> from {props.token.location}.
+      </p>
+      <form noValidate className="form" aria-label="Return the token" onSubmit={(event) => void submit(event)}>
+        <Field label="Put back at" value={location} onChange={setLocation} required />
+        <ErrorNotice error={error} />
+        <button type="submit">Check in the token</button>
+      </form>
+    </>
+  );
+}
+
+/** One open checkout of the acting custodian: use the half (reveal/copy, codes, or the token) and check it in. */
+export function CheckoutCard(props: {
+  readonly checkout: Checkout;
+  readonly actor: Custodian;
+  readonly token: { readonly serial: string; readonly location: string } | null;
+  readonly onClosed: (checkoutId: string, rotationDue: boolean) => Promise<void>;
+}): ReactElement {
   const { checkout, actor } = props;
   const [error, setError] = useState<ApiError | null>(null);
   const checkin = async (): Promise<void> => {
@@ -112,19 +150,25 @@ export function CheckoutCard(props: { readonly checkout: Checkout; readonly acto
   return (
     <section className="panel checkout" aria-labelledby={headingId}>
       <h2 id={headingId}>
-        Checked out: {checkout.item === 'password' ? 'password' : 'MFA'} half of {checkout.accountId}
+        Checked out: {checkout.item === 'password' ? 'password' : props.token === null ? 'MFA' : 'MFA hardware token'} half of {checkout.accountId}
       </h2>
       <p className="muted">
         Reason: {checkout.reason}
         {checkout.ticket === null ? '' : ` · ticket ${checkout.ticket}`} · lease until {new Date(checkout.leaseUntil).toLocaleString()}
       </p>
-      {checkout.item === 'password' ? <PasswordUse checkout={checkout} actor={actor} /> : <MfaUse checkout={checkout} actor={actor} />}
-      <div className="actions">
-        <button type="button" onClick={() => void checkin()}>
-          Check in
-        </button>
-      </div>
-      <ErrorNotice error={error} />
+      {props.token !== null ? (
+        <TokenCheckout checkout={checkout} actor={actor} token={props.token} onClosed={props.onClosed} />
+      ) : (
+        <>
+          {checkout.item === 'password' ? <PasswordUse checkout={checkout} actor={actor} /> : <MfaUse checkout={checkout} actor={actor} />}
+          <div className="actions">
+            <button type="button" onClick={() => void checkin()}>
+              Check in
+            </button>
+          </div>
+          <ErrorNotice error={error} />
+        </>
+      )}
     </section>
   );
 }

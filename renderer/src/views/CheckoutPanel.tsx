@@ -25,6 +25,8 @@ const LEASES = [
  */
 export function CheckoutPanel(props: { readonly actor: Custodian; readonly account: Account; readonly onChanged: () => Promise<void> }): ReactElement {
   const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
+  const mfa = props.account.mfa;
+  const token = item === 'mfa' && mfa !== null && mfa.kind === 'hardware-token' ? { serial: mfa.tokenSerial ?? '', location: mfa.tokenLocation ?? '' } : null;
   const [reason, setReason] = useState('');
   const [ticket, setTicket] = useState('');
   const [lease, setLease] = useState<number>(LEASES[1].seconds);
@@ -36,7 +38,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
   // Open checkouts come from the vault, so they survive navigation and reloads; tokens are tracked elsewhere.
   const loadOpen = useCallback(async () => {
     const result = await attempt(() => halfkey().vaultCheckoutList({ accountId, custodianId: actorId, open: true }));
-    if (result.ok) setOpen(result.value.checkouts.filter((c) => !c.hardwareToken));
+    if (result.ok) setOpen(result.value.checkouts);
     else setError(result.error);
   }, [accountId, actorId]);
   useEffect(() => {
@@ -50,9 +52,8 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
       return;
     }
     const trimmedTicket = ticket.trim();
-    const result = await attempt(() =>
-      halfkey().vaultCheckout({ by: props.actor.id, accountId: props.account.accountId, item, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) }),
-    );
+    const request = { by: props.actor.id, accountId: props.account.accountId, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) };
+    const result = await attempt<unknown>(() => (token === null ? halfkey().vaultCheckout({ ...request, item }) : halfkey().vaultTokenCheckout(request)));
     if (!result.ok) {
       setError(result.error);
       return;
@@ -74,7 +75,12 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
   return (
     <>
       <section className="panel" aria-labelledby="checkout-heading">
-        <h2 id="checkout-heading">Check out the {item === 'password' ? 'password' : 'MFA'} half</h2>
+        <h2 id="checkout-heading">Check out the {item === 'password' ? 'password' : token === null ? 'MFA' : 'MFA hardware token'} half</h2>
+        {token !== null && (
+          <p className="muted">
+            Token {token.serial}, kept at {token.location}. Only one person holds it at a time.
+          </p>
+        )}
         <form noValidate className="form" onSubmit={(event) => void submit(event)}>
           <Field label="Reason" value={reason} onChange={setReason} required hint="Recorded in the journal, signed by you." />
           <Field label="Ticket (optional)" value={ticket} onChange={setTicket} />
@@ -100,12 +106,20 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
         )}
       </section>
       {open.map((c) => (
-        <CheckoutCard key={c.checkoutId} checkout={c} actor={props.actor} onClosed={closed} />
+        <CheckoutCard key={c.checkoutId} checkout={c} actor={props.actor} token={c.hardwareToken ? token : null} onClosed={closed} />
       ))}
-      <RotateForm actor={props.actor} account={props.account} item={item} onRotated={async () => {
-        setRotationPrompt(false);
-        await props.onChanged();
-      }} />
+      {/* A hardware token is replaced, not rotated in software. */}
+      {token === null && (
+        <RotateForm
+          actor={props.actor}
+          account={props.account}
+          item={item}
+          onRotated={async () => {
+            setRotationPrompt(false);
+            await props.onChanged();
+          }}
+        />
+      )}
     </>
   );
 }

@@ -13,12 +13,21 @@ import type { Account } from './AccountsView';
 export function SetHalfForm(props: { readonly actor: Custodian; readonly account: Account; readonly onSet: (message: string) => Promise<void> }): ReactElement {
   const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
   const [secret, setSecret] = useState('');
+  // An MFA half is a virtual MFA seed or a physical token (serial and where it is kept; no secret).
+  const [hardware, setHardware] = useState(false);
+  const [serial, setSerial] = useState('');
+  const [location, setLocation] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     const value = secret;
     setSecret('');
-    const payload = item === 'password' ? ({ kind: 'password', password: value } as const) : ({ kind: 'totp', seed: value } as const);
+    const payload =
+      item === 'password'
+        ? ({ kind: 'password', password: value } as const)
+        : hardware
+          ? ({ kind: 'hardware-token', serial, location } as const)
+          : ({ kind: 'totp', seed: value } as const);
     const result = await attempt(() => halfkey().vaultHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
     if (!result.ok) {
       setError(result.error);
@@ -33,7 +42,27 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
       <h2 id="set-half-heading">Set the {item === 'password' ? 'password' : 'MFA'} half</h2>
       <p className="muted">It is sealed to every custodian assigned this half. Halfkey never shows it back here.</p>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
-        <Field label={label} type="password" value={secret} onChange={setSecret} required />
+        {item === 'mfa' && (
+          <fieldset className="choice">
+            <legend>Kind of MFA</legend>
+            <div className="check">
+              <input id="half-kind-totp" type="radio" name="half-kind" checked={!hardware} onChange={() => setHardware(false)} />
+              <label htmlFor="half-kind-totp">Virtual MFA (TOTP seed)</label>
+            </div>
+            <div className="check">
+              <input id="half-kind-token" type="radio" name="half-kind" checked={hardware} onChange={() => setHardware(true)} />
+              <label htmlFor="half-kind-token">Hardware token</label>
+            </div>
+          </fieldset>
+        )}
+        {hardware && item === 'mfa' ? (
+          <>
+            <Field label="Token serial number" value={serial} onChange={setSerial} required />
+            <Field label="Where the token is kept" value={location} onChange={setLocation} required hint="For example: safe 2, shelf B." />
+          </>
+        ) : (
+          <Field label={label} type="password" value={secret} onChange={setSecret} required />
+        )}
         <ErrorNotice error={error} />
         <button type="submit" className="primary">
           Set {item} half
