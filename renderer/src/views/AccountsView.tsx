@@ -76,7 +76,7 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
         <ErrorNotice error={error} />
         <p className="muted" aria-live="polite">
           {total === 1 ? '1 account' : `${total} accounts`}
-          {search === '' ? '' : ` match “${search}”`}
+          {search === '' ? '' : ` ${total === 1 ? 'matches' : 'match'} “${search}”`}
         </p>
         {accounts.length > 0 && (
           <table className="table">
