@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import type { CustodyService } from '../services/custody/custody-service';
-import { UsageError, type CliIo, type CommandRunner } from './main';
+import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
 
 const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--passphrase-file FILE]):
   halfkey account add --id 123456789012 --alias NAME --email ROOT@EXAMPLE.COM --organisation ORG
@@ -115,9 +115,7 @@ async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCli
   } catch (error) {
     if (!(error instanceof HalfkeyError)) throw error;
     io.stderr(`halfkey ${name}: ${error.message}\n`);
-    if (error.code === 'POLICY_REFUSED') return 3;
-    if (error.code === 'INVALID_PAYLOAD') return 2;
-    return 1;
+    return exitCodeFor(error);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { HalfkeyError } from '../../shared/api/result';
+
 /**
  * The `halfkey` command line: the same services as the app, for headless and scripted use.
  * Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad arguments, 3 policy refusal.
@@ -13,6 +15,19 @@ export type CommandRunner = (argv: string[], io: CliIo) => Promise<number>;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** Exit code for a service's deliberate error: 3 refused by rule, 2 bad input, 1 anything else. */
+export function exitCodeFor(error: HalfkeyError): number {
+  switch (error.code) {
+    case 'POLICY_REFUSED':
+    case 'NOT_PERMITTED':
+      return 3;
+    case 'INVALID_PAYLOAD':
+      return 2;
+    default:
+      return 1;
+  }
 }
 
 /** Each top-level word maps to a module exporting `run(argv, io)`; loaded on demand so `verify` stays fast. */

@@ -5,7 +5,7 @@ import { SyncClient, type SyncStatus } from '../services/sync/client';
 import { UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
 
-const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL (--token TOKEN | --token-file FILE)]';
+const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE]';
 
 /** A status in a few human lines; the fingerprint is what a person compares with the server operator's. */
 function describe(status: SyncStatus): string {
@@ -41,10 +41,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (!values.vault) throw new UsageError(`--vault is required\n${USAGE}`);
-  if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
-  const hasToken = values.token !== undefined || values['token-file'] !== undefined;
-  if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs a token (--token or --token-file), and a token needs --enroll\n${USAGE}`);
-  const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : values.token;
+  // Parsed only to refuse it by name: a token in argv shows in the process list and shell history.
+  if (values.token !== undefined) throw new UsageError(`--token is refused: an enrolment token on the command line is visible to other local users and stays in shell history; put it in a file (mode 600) and pass --token-file FILE\n${USAGE}`);
+  const hasToken = values['token-file'] !== undefined;
+  if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs --token-file, and a token needs --enroll\n${USAGE}`);
+  const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : undefined;
 
   const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
   const vault = await Vault.open(resolve(io.cwd, values.vault), await openKeytarKeychain());

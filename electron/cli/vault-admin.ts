@@ -4,7 +4,7 @@ import { openKeytarKeychain } from '../services/keychain/keytar-keychain';
 import { CUSTODIAN_ROLES, type CustodianRole } from '../services/vault/custodians';
 import { recoveryKeyQr } from '../services/vault/recovery-key';
 import { Vault } from '../services/vault/vault';
-import { UsageError, type CliIo, type CommandRunner } from './main';
+import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
 import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
 
 type Command = 'init' | 'custodian' | 'recover';
@@ -139,11 +139,6 @@ function help(io: CliIo, command: Command): number {
   return 0;
 }
 
-/** Exit code for a service error: 3 for a refusal by rule, 1 otherwise. */
-function exitCodeOf(error: HalfkeyError): number {
-  return error.code === 'NOT_PERMITTED' || error.code === 'POLICY_REFUSED' ? 3 : 1;
-}
-
 /** The runner of one vault-admin command (`init`, `custodian`, `recover`). */
 export function command(name: Command): { run: CommandRunner } {
   const runners: Readonly<Record<Command, CommandRunner>> = { init, custodian, recover };
@@ -154,7 +149,7 @@ export function command(name: Command): { run: CommandRunner } {
       } catch (error) {
         if (!(error instanceof HalfkeyError)) throw error;
         io.stderr(`halfkey ${name}: ${error.message} [${error.code}]\n`);
-        return exitCodeOf(error);
+        return exitCodeFor(error);
       }
     },
   };

@@ -43,7 +43,7 @@ describe('halfkey sync', () => {
     expect(missing.stderr).toMatch(/--vault is required/);
     const half = await halfkey(['sync', '--vault', 'v', '--enroll', 'http://127.0.0.1:1']);
     expect(half.code).toBe(2);
-    expect(half.stderr).toMatch(/--enroll needs a token/);
+    expect(half.stderr).toMatch(/--enroll needs --token-file/);
   });
 
   it('enrols a real vault with a token file, uploads its whole journal, and is idempotent afterwards', async () => {

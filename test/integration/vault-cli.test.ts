@@ -101,7 +101,7 @@ describe('halfkey init / custodian / recover', () => {
     expect(locked.stderr).toMatch(/halfkey recover --vault DIR --recovery-key-file FILE.*\[VAULT_LOCKED\]/);
     writeFileSync(join(work, 'typo.txt'), '0000');
     const typo = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'typo.txt']);
-    expect(typo.code).toBe(1);
+    expect(typo.code).toBe(2); // a mistyped key is bad input (INVALID_PAYLOAD), not a failed recovery
     expect(typo.stderr).toMatch(/should have 52 characters/);
     const recovered = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'recovery.txt']);
     expect(recovered.stderr).toBe('');

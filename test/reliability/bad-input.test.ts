@@ -129,8 +129,8 @@ const usageCases: readonly Case[] = [
   ['server with half of the TLS pair', () => ['server', '--db', 'sqlite:server.db', '--tls-cert', 'cert.pem'], /--tls-cert and --tls-key go together/],
   ['server with a malformed --listen', () => ['server', '--db', 'sqlite:server.db', '--listen', 'nowhere'], /--listen must be HOST:PORT, not "nowhere"/],
   ['sync without --vault', () => ['sync'], /--vault is required/],
-  ['sync with both token forms', () => ['sync', ...V(), '--enroll', 'http://127.0.0.1:9', '--token', 't', '--token-file', 'f'], /give --token or --token-file, not both/],
-  ['sync --enroll without a token', () => ['sync', ...V(), '--enroll', 'http://127.0.0.1:9'], /--enroll needs a token/],
+  ['sync with the token on the command line', () => ['sync', ...V(), '--enroll', 'http://127.0.0.1:9', '--token', 't'], /--token is refused: an enrolment token on the command line/],
+  ['sync --enroll without a token', () => ['sync', ...V(), '--enroll', 'http://127.0.0.1:9'], /--enroll needs --token-file/],
   ['sync with a missing token file', () => ['sync', ...V(), '--enroll', 'http://127.0.0.1:9', '--token-file', 'missing.token'], /cannot read the enrolment token file missing\.token \(ENOENT\)/],
 ];
 
