@@ -311,6 +311,36 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(card).toHaveCount(0);
   });
 
+  await test.step('seed export takes two people: the MFA custodian asks, the admin approves, the requester collects once', async () => {
+    const panel = page.getByRole('region', { name: 'Export the MFA seed (two people)' });
+    await panel.getByLabel('Reason for the export', { exact: true }).fill('Move the virtual MFA to the new vault phone');
+    await panel.getByRole('button', { name: 'Request export' }).click();
+    const requests = panel.getByRole('table', { name: 'Open export requests' });
+    await expect(requests).toContainText('waiting for approval');
+    // Nobody approves their own request: the requester is not offered the button.
+    await expect(requests.getByRole('button', { name: 'Approve' })).toHaveCount(0);
+
+    await actAs(page, ADMIN);
+    await openAccount(page);
+    await panel.getByRole('table', { name: 'Open export requests' }).getByRole('button', { name: 'Approve' }).click();
+    await expect(requests).toContainText(`approved by ${ADMIN.name}`);
+    expect(await page.content()).not.toContain(NEW_SEED);
+
+    await actAs(page, MO);
+    await openAccount(page);
+    await requests.getByRole('button', { name: 'Collect seed' }).click();
+    const shown = panel.getByRole('group', { name: 'Exported seed (base32)' });
+    await expect(shown).toContainText(NEW_SEED);
+    await expect(panel.getByRole('group', { name: 'Exported seed (otpauth URI)' })).toContainText(`secret=${NEW_SEED}`);
+    await expect(shown.getByRole('timer')).toContainText(/Hidden in \d+ s/);
+    await shown.getByRole('button', { name: 'Hide now' }).click();
+    await expect(shown).toHaveCount(0);
+    await expect(panel.getByRole('group', { name: 'Exported seed (otpauth URI)' })).toHaveCount(0);
+    expect(await page.content()).not.toContain(NEW_SEED);
+    // Collected once: the request is gone.
+    await expect(requests).toHaveCount(0);
+  });
+
   await test.step('the password custodian checks out, reveals with a countdown, and the password is hidden afterwards', async () => {
     await actAs(page, PAT);
     await openAccount(page);
@@ -373,12 +403,13 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('heading', { name: 'Journal', level: 2 })).toBeFocused();
     const journal = page.getByRole('region', { name: 'Journal' });
     const rows = journal.getByRole('table', { name: 'Journal entries' });
-    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated']) {
+    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated', 'seed.export-requested', 'seed.export-approved', 'seed.exported']) {
       await expect(rows.getByRole('cell', { name: type, exact: true }).first()).toBeVisible();
     }
     await expect(rows).toContainText('Quarterly break-glass drill');
     await expect(rows).not.toContainText(ROOT_PASSWORD);
     await expect(rows).not.toContainText(SEED);
+    await expect(rows).not.toContainText(NEW_SEED);
 
     await journal.getByLabel('Type', { exact: true }).fill('checkout.opened');
     await journal.getByRole('button', { name: 'Filter' }).click();

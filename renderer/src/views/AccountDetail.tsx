@@ -7,6 +7,7 @@ import type { Account } from './AccountsView';
 import { AssignForm } from './AssignForm';
 import { CheckoutPanel } from './CheckoutPanel';
 import { HolderList } from './HolderList';
+import { SeedExportPanel } from './SeedExportPanel';
 import { SetHalfForm } from './SetHalfForm';
 
 const ITEMS = [
@@ -111,6 +112,9 @@ export function AccountDetail(props: {
         ) : (
           <CheckoutPanel actor={actor} account={account} onChanged={props.onChanged} />
         )
+      )}
+      {actor !== null && (actor.role === 'admin' || actor.role === 'mfa-custodian') && account.mfa?.kind === 'totp' && (
+        <SeedExportPanel actor={actor} account={account} custodians={session.custodians} />
       )}
     </>
   );
