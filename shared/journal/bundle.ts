@@ -4,6 +4,7 @@ import { receiptProblem } from '../sync/receipt';
 import { canonicalize, type JsonObject } from './canonical';
 import type { EntrySigner, SignedEntry } from './entry';
 import { ENTRY_TYPES, HEX32, VAULT_ID } from './entry-types';
+import { sodiumPrimitives, type JournalPrimitives, type TextDigest } from './primitives';
 import { ChainVerifier, type ChainVerifierOptions, type PrecomputedChecks, type VerificationFailure, type VerificationReport } from './verifier';
 
 /**
@@ -98,17 +99,17 @@ export function manifestLine(manifest: BundleManifest, signer: EntrySigner, sodi
 
 /** Incremental SHA-256 of a part: the UTF-8 bytes of its lines, newline included, in order. */
 export class PartHash {
-  private readonly state: ReturnType<Sodium['crypto_hash_sha256_init']>;
+  private readonly hash: TextDigest;
   lines = 0;
-  constructor(private readonly sodium: Sodium = sodiumNow()) {
-    this.state = sodium.crypto_hash_sha256_init();
+  constructor(sodium: Sodium = sodiumNow(), primitives: JournalPrimitives = sodiumPrimitives(sodium)) {
+    this.hash = primitives.textDigest();
   }
   add(text: string): void {
-    this.sodium.crypto_hash_sha256_update(this.state, this.sodium.from_string(text));
+    this.hash.update(text);
     this.lines += 1;
   }
   digest(): { sha256: string; lines: number } {
-    return { sha256: this.sodium.to_hex(this.sodium.crypto_hash_sha256_final(this.state)), lines: this.lines };
+    return { sha256: this.hash.hex(), lines: this.lines };
   }
 }
 
@@ -135,6 +136,8 @@ export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpo
   readonly serverKey?: string;
   /** SHA-256 of the CSV file shipped beside the bundle, when the reviewer has it. */
   readonly csvSha256?: string;
+  /** Hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
+  readonly primitives?: JournalPrimitives;
 }
 
 export interface BundleReport {
@@ -173,8 +176,9 @@ export class BundleVerifier {
 
   constructor(private readonly options: BundleVerifyOptions = {}) {
     this.sodium = sodiumNow();
-    this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs });
-    this.parts = { roster: new PartHash(this.sodium), entries: new PartHash(this.sodium), receipts: new PartHash(this.sodium) };
+    const primitives = options.primitives ?? sodiumPrimitives(this.sodium);
+    this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs, primitives });
+    this.parts = { roster: new PartHash(this.sodium, primitives), entries: new PartHash(this.sodium, primitives), receipts: new PartHash(this.sodium, primitives) };
   }
 
   /** One line of the bundle, without its trailing newline. */

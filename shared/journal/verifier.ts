@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize } from './canonical';
-import { ENTRY_VERSION, GENESIS_PREV, entryHashBytes, verifyEntrySignature, type SignedEntry } from './entry';
+import { ENTRY_VERSION, GENESIS_PREV, entryBodyOf, type SignedEntry } from './entry';
 import { ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_GRACE, HEX32, VAULT_ID } from './entry-types';
 import { MerkleFrontier } from './merkle';
+import { bytesToHex, hexToBytes, sodiumPrimitives, type JournalPrimitives } from './primitives';
 
 /** Why an entry or a journal failed verification (docs/journal-format.md, "Failure codes"). */
 export type FailureCode =
@@ -127,6 +128,8 @@ export interface ChainVerifierOptions {
   readonly heartbeatMs?: number;
   /** Hashes known from elsewhere (server receipts): an entry at one of these seqs with another hash is a FORK. */
   readonly anchors?: readonly { readonly seq: number; readonly hash: string }[];
+  /** Hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
+  readonly primitives?: JournalPrimitives;
 }
 
 /** Results computed elsewhere (parallel-verify's workers): the recomputed hash and each signature's validity. */
@@ -156,6 +159,7 @@ const entrySchema = z
   .strict();
 
 const MAX_KEPT_FAILURES = 1_000;
+const utf8 = new TextEncoder();
 
 const initialState = (): ChainState => ({
   vault: null,
@@ -191,11 +195,13 @@ export class ChainVerifier {
   private readonly maxCheckpointEvery: number | null;
   private readonly maxHeartbeatMs: number | null;
   private readonly sodium: Sodium;
+  private readonly primitives: JournalPrimitives;
 
   constructor(options: ChainVerifierOptions = {}) {
     this.sodium = sodiumNow();
+    this.primitives = options.primitives ?? sodiumPrimitives(this.sodium);
     this.s = options.state ?? initialState();
-    this.frontier = MerkleFrontier.restore(this.s.frontier, this.sodium);
+    this.frontier = MerkleFrontier.restore(this.s.frontier, this.sodium, this.primitives.sha256);
     this.anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash]));
     this.maxCheckpointEvery = options.checkpointEvery ?? null;
     this.maxHeartbeatMs = options.heartbeatMs ?? null;
@@ -218,7 +224,7 @@ export class ChainVerifier {
     const s = this.s;
     let hash: string;
     try {
-      hash = precomputed?.hash ?? this.sodium.to_hex(entryHashBytes(entry, this.sodium));
+      hash = precomputed?.hash ?? bytesToHex(this.primitives.sha256(utf8.encode(canonicalize(entryBodyOf(entry)))));
     } catch (error) {
       return this.record([{ seq: entry.seq, code: 'MALFORMED_ENTRY', reason: error instanceof Error ? error.message : 'not canonical JSON' }]);
     }
@@ -256,7 +262,7 @@ export class ChainVerifier {
 
     // Key changes take effect only from an entry that verified completely.
     if (failures.length === 0) next = keyChanges(next);
-    this.frontier.push(this.sodium.from_hex(entry.hash));
+    this.frontier.push(hexToBytes(entry.hash));
     this.s = {
       ...next,
       firstSeq: next.firstSeq ?? entry.seq,
@@ -363,7 +369,7 @@ export class ChainVerifier {
     entry.sigs.forEach((sig, i) => {
       if (seen.has(sig.key)) fail('MALFORMED_ENTRY', `key ${short(sig.key)} signs twice`);
       seen.add(sig.key);
-      const valid = precomputed?.[i] ?? verifyEntrySignature(entry.hash, sig, this.sodium);
+      const valid = precomputed?.[i] ?? this.primitives.verifyEntrySignature(entry.hash, sig);
       if (!valid) {
         fail('BAD_SIGNATURE', `signature ${i} by ${short(sig.key)} does not verify`);
         return;
@@ -428,7 +434,7 @@ export class ChainVerifier {
         fail('MALFORMED_ENTRY', `a checkpoint at seq ${entry.seq} must have data.size ${entry.seq} and a 64-hex data.root`);
       } else if (this.frontier.size !== entry.seq) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint covers ${entry.seq} entries but ${this.frontier.size} were seen before it`);
-      } else if (this.sodium.to_hex(this.frontier.root()) !== root) {
+      } else if (bytesToHex(this.frontier.root()) !== root) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint root ${short(root)} is not the Merkle root of entries 0..${entry.seq - 1}`);
       }
       return { ...next, sinceCheckpoint: 0, lastCheckpoint: { seq: entry.seq, time: entry.time } };

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { sodiumReady } from '../../../shared/sodium';
+import { nativePrimitives } from './native-primitives';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
 
 /**
@@ -30,7 +31,7 @@ export async function fileSha256(path: string): Promise<string> {
 export async function verifyBundleFile(path: string, options: BundleVerifyOptions & { csvPath?: string } = {}): Promise<BundleReport> {
   await sodiumReady();
   const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
-  const verifier = new BundleVerifier({ ...options, csvSha256 });
+  const verifier = new BundleVerifier({ primitives: nativePrimitives, ...options, csvSha256 });
   for await (const line of fileLines(path)) verifier.pushLine(line);
   return verifier.finish();
 }

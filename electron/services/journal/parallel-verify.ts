@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { sodiumReady } from '../../../shared/sodium';
+import { nativePrimitives } from './native-primitives';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
 import type { PrecomputedChecks } from '../../../shared/journal/verifier';
 import { fileLines, fileSha256 } from './bundle-file';
@@ -98,7 +99,7 @@ class CheckerPool {
 export async function verifyBundleFileParallel(path: string, options: BundleVerifyOptions & { csvPath?: string; workers?: number } = {}): Promise<BundleReport> {
   await sodiumReady();
   const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
-  const verifier = new BundleVerifier({ ...options, csvSha256 });
+  const verifier = new BundleVerifier({ primitives: nativePrimitives, ...options, csvSha256 });
   const pool = await CheckerPool.start(Math.max(1, options.workers ?? availableParallelism()));
   const inFlight: { lines: string[]; checks: Promise<readonly (PrecomputedChecks | null)[]> }[] = [];
   const maxInFlight = Math.max(1, options.workers ?? availableParallelism()) * DEPTH;

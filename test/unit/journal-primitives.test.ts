@@ -1,0 +1,89 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { ChainVerifier } from '../../shared/journal/verifier';
+import { MerkleFrontier } from '../../shared/journal/merkle';
+import { bytesToHex, hexToBytes, sodiumPrimitives } from '../../shared/journal/primitives';
+import { nativePrimitives } from '../../electron/services/journal/native-primitives';
+import { TestJournal } from '../support/journal-builder';
+
+let sodium: Sodium;
+const open: TestJournal[] = [];
+beforeAll(async () => {
+  sodium = await sodiumReady();
+});
+afterEach(() => {
+  for (const j of open.splice(0)) j.close();
+});
+
+describe('journal primitives: node:crypto and libsodium agree', () => {
+  it('SHA-256, incremental text digests and hex conversions give the same results', () => {
+    const lib = sodiumPrimitives(sodium);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.string({ unit: 'grapheme' }), { maxLength: 5 }), (bytes, texts) => {
+        expect(bytesToHex(nativePrimitives.sha256(bytes))).toBe(bytesToHex(lib.sha256(bytes)));
+        expect(bytesToHex(bytes)).toBe(sodium.to_hex(bytes));
+        expect(hexToBytes(sodium.to_hex(bytes))).toEqual(bytes);
+        const a = nativePrimitives.textDigest();
+        const b = lib.textDigest();
+        for (const t of texts) {
+          a.update(t);
+          b.update(t);
+        }
+        expect(a.hex()).toBe(b.hex());
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => hexToBytes('abc')).toThrow(/whole bytes/);
+    expect(() => hexToBytes('zz')).toThrow(/hex/);
+  });
+
+  it('both accept a real entry signature and both refuse a flipped bit, a wrong key and malformed input', () => {
+    const j = new TestJournal();
+    open.push(j);
+    j.store.append({ type: 'test.event', data: { n: 1 } });
+    const entry = [...j.entries()][1]!;
+    const sig = entry.sigs[0]!;
+    const lib = sodiumPrimitives(sodium);
+    const flipped = { key: sig.key, sig: (sig.sig[0] === '0' ? '1' : '0') + sig.sig.slice(1) };
+    const otherKey = { key: 'ab'.repeat(32), sig: sig.sig };
+    for (const p of [lib, nativePrimitives]) {
+      expect(p.verifyEntrySignature(entry.hash, sig)).toBe(true);
+      expect(p.verifyEntrySignature(entry.hash, flipped)).toBe(false);
+      expect(p.verifyEntrySignature(entry.hash, otherKey)).toBe(false);
+      expect(p.verifyEntrySignature(entry.hash, { key: sig.key, sig: 'zz' })).toBe(false);
+      expect(p.verifyEntrySignature('00'.repeat(32), sig)).toBe(false);
+    }
+  });
+
+  it('a chain verifier on node:crypto reaches the same verdicts and state as one on libsodium', () => {
+    const j = new TestJournal({ checkpointEvery: 4 });
+    open.push(j);
+    for (let i = 0; i < 10; i++) j.store.append({ type: 'test.event', data: { i } });
+    const entries = [...j.entries()];
+    const tampered = entries.map((e, i) => (i === 5 ? { ...e, data: { i: 99 } } : e));
+    for (const list of [entries, tampered]) {
+      const lib = new ChainVerifier();
+      const native = new ChainVerifier({ primitives: nativePrimitives });
+      const libFailures = list.flatMap((e) => lib.push(e));
+      const nativeFailures = list.flatMap((e) => native.push(e));
+      expect(nativeFailures).toEqual(libFailures);
+      expect(native.state()).toEqual(lib.state());
+    }
+    // The tampered copy really fails (so agreement above is not agreement on "nothing checked").
+    const check = new ChainVerifier({ primitives: nativePrimitives });
+    expect(tampered.flatMap((e) => check.push(e)).map((f) => f.code)).toContain('HASH_MISMATCH');
+  });
+
+  it('a Merkle frontier on native SHA-256 has the same root and snapshot as on libsodium', () => {
+    const lib = new MerkleFrontier(sodium);
+    const native = new MerkleFrontier(sodium, nativePrimitives.sha256);
+    for (let i = 0; i < 37; i++) {
+      const leaf = sodium.crypto_hash_sha256(Uint8Array.of(i));
+      lib.push(leaf);
+      native.push(leaf);
+      expect(bytesToHex(native.root())).toBe(bytesToHex(lib.root()));
+    }
+    expect(native.snapshot()).toEqual(lib.snapshot());
+  });
+});
