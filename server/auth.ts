@@ -1,5 +1,8 @@
+import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../shared/journal/entry';
+import { ENTRY_TYPES } from '../shared/journal/entry-types';
+import type { ChainState } from '../shared/journal/verifier';
 import type { Sodium } from '../shared/sodium';
-import { REQUEST_CLOCK_SKEW_MS, SIGNED_HEADERS, requestSignatureMessage } from '../shared/sync/wire';
+import { REQUEST_CLOCK_SKEW_MS, ROTATION_HEADER, SIGNED_HEADERS, requestSignatureMessage } from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import type { DeviceRecord, StorageQueries } from './storage/storage';
 
@@ -44,9 +47,42 @@ const header = (headers: SignedRequest['headers'], name: string): string | null 
 };
 
 /**
+ * The new key a rotation proof (the `device.key-rotated` entry, JSON in the rotation header)
+ * vouches for: null unless the entry is this device's, beyond what the server holds, hashes
+ * correctly, and carries valid signatures by the current key (first) and by the new key. The
+ * entry itself is ingested and chain-verified later like any other; this only authenticates.
+ */
+function vouchedKey(proof: string | null, record: DeviceRecord, current: string, sodium: Sodium): string | null {
+  if (proof === null || proof.length > 8_192) return null;
+  try {
+    const entry = JSON.parse(proof) as SignedEntry;
+    if (entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > (record.headSeq ?? -1)) || !Array.isArray(entry.sigs)) return null;
+    if (sodium.to_hex(entryHashBytes(entry, sodium)) !== entry.hash) return null;
+    const next = (entry.data as Record<string, unknown>).newDeviceKey;
+    const [first, ...others] = entry.sigs;
+    if (typeof next !== 'string' || first?.key !== current || !verifyEntrySignature(entry.hash, first, sodium)) return null;
+    return others.some((s) => s?.key === next && verifyEntrySignature(entry.hash, s, sodium)) ? next : null;
+  } catch {
+    // Anything malformed vouches for nothing; the request is then refused as badly signed.
+    return null;
+  }
+}
+
+/**
+ * The key that signs this device's requests now: the device id (its genesis key) until the
+ * server has verified a `device.key-rotated` entry in the device's chain, then the newest key
+ * that chain established. An older key no longer authenticates anything.
+ */
+export function currentDeviceKey(record: DeviceRecord): string {
+  if (record.chainState === null) return record.device;
+  const state = JSON.parse(record.chainState) as Partial<ChainState>;
+  return typeof state.deviceKey === 'string' ? state.deviceKey : record.device;
+}
+
+/**
  * Authenticates a device request: well-formed headers, a fresh timestamp, an enrolled and
- * unrevoked device, the path's device matching the signer, a valid signature, an unused nonce
- * and budget left. Throws WireFailure with the code of the first check that fails.
+ * unrevoked device, the path's device matching the header, a valid signature by the device's
+ * current key, an unused nonce and budget left. Throws WireFailure with the code of the first check that fails.
  */
 export async function authenticateDevice(
   request: SignedRequest,
@@ -77,13 +113,21 @@ export async function authenticateDevice(
   }
   const bodySha256 = sodium.to_hex(sodium.crypto_hash_sha256(request.body));
   const message = requestSignatureMessage({ method: request.method, path: request.path, bodySha256, timestamp, nonce }, sodium);
-  let valid = false;
-  try {
-    valid = sodium.crypto_sign_verify_detached(sodium.from_hex(signature), message, sodium.from_hex(device));
-  } catch {
-    valid = false;
+  const verifies = (key: string): boolean => {
+    try {
+      return sodium.crypto_sign_verify_detached(sodium.from_hex(signature), message, sodium.from_hex(key));
+    } catch {
+      return false;
+    }
+  };
+  const current = currentDeviceKey(record);
+  let valid = verifies(current);
+  if (!valid) {
+    // Until the server has ingested a rotation, the device's new key is vouched for by the rotation entry itself.
+    const vouched = vouchedKey(header(request.headers, ROTATION_HEADER), record, current, sodium);
+    valid = vouched !== null && verifies(vouched);
   }
-  if (!valid) throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the request signature does not verify under the device key');
+  if (!valid) throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the request signature does not verify under the device\'s current key (after a key rotation only the new key signs)');
   // Only after the signature: an attacker must not be able to burn a device's nonces or budget.
   if (!buckets.take(device, now)) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
   const fresh = await queries.rememberNonce(device, nonce, sentAt + REQUEST_CLOCK_SKEW_MS);

@@ -16,6 +16,12 @@ export const REQUEST_CLOCK_SKEW_MS = 5 * 60_000;
 /** Entries per ingest request; a client splits a longer backlog into batches of this size. */
 export const MAX_BATCH_ENTRIES = 500;
 
+/**
+ * Optional header: the device's not-yet-uploaded `device.key-rotated` entry (JSON). It vouches
+ * for the new key that signs the request until the server has ingested the rotation.
+ */
+export const ROTATION_HEADER = 'x-halfkey-rotation';
+
 /** Headers of a signed device request. */
 export const SIGNED_HEADERS = {
   device: 'x-halfkey-device',
@@ -141,7 +147,7 @@ export function serverKeyFingerprint(serverKeyHex: string, sodium: Sodium = sodi
 
 /** Headers of a signed request by the device key (the signer), over the exact body bytes sent. */
 export function signedRequestHeaders(
-  request: { readonly method: string; readonly path: string; readonly body: Uint8Array; readonly timestamp: number; readonly nonce: string },
+  request: { readonly method: string; readonly path: string; readonly body: Uint8Array; readonly timestamp: number; readonly nonce: string; readonly device?: string },
   signer: { readonly publicKey: string; sign(message: Uint8Array): Uint8Array },
   sodium: Sodium = sodiumNow(),
 ): Record<string, string> {
@@ -149,7 +155,8 @@ export function signedRequestHeaders(
   const bodySha256 = sodium.to_hex(sodium.crypto_hash_sha256(request.body));
   const message = requestSignatureMessage({ method: request.method, path: request.path, bodySha256, timestamp, nonce: request.nonce }, sodium);
   return {
-    [SIGNED_HEADERS.device]: signer.publicKey,
+    // The device id stays the genesis key; after a key rotation the signer is the newer key.
+    [SIGNED_HEADERS.device]: request.device ?? signer.publicKey,
     [SIGNED_HEADERS.timestamp]: timestamp,
     [SIGNED_HEADERS.nonce]: request.nonce,
     [SIGNED_HEADERS.signature]: sodium.to_hex(signer.sign(message)),

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
 import { receiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
-import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
+import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -32,7 +32,7 @@ export interface SyncStatus {
 export interface SyncClientOptions {
   readonly db: Db;
   readonly journal: SyncJournal;
-  /** The device key: signs every request (the same key that signs the journal). */
+  /** The device's current key: signs every request (the same key that signs new journal entries, the newer one after a rotation). */
   readonly signer: EntrySigner;
   readonly batchSize?: number;
   /** Back-off after a failure: base·2^failures, capped, with jitter in [½, 1]. */
@@ -65,6 +65,7 @@ const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED'
  */
 export class SyncClient {
   private readonly batchSize: number;
+  private knownDeviceId: string | null = null;
   private readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   private readonly now: () => number;
   private readonly random: () => number;
@@ -102,12 +103,12 @@ export class SyncClient {
       .flatMap((r) => (r.success ? [r.data] : []));
     let answer: unknown;
     try {
-      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device: this.options.signer.publicKey, roster } }));
+      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device: this.deviceId(), roster } }));
     } catch (error) {
       throw syncError('Enrolment failed', error);
     }
     const parsed = enrolResponseSchema.safeParse(answer);
-    if (!parsed.success || parsed.data.device !== this.options.signer.publicKey) throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
+    if (!parsed.success || parsed.data.device !== this.deviceId()) throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
     const fingerprint = serverKeyFingerprint(parsed.data.serverKey);
     this.options.db
       .prepare('INSERT INTO sync_state (id, server_url, server_key, server_fingerprint, enrolled_at) VALUES (1, ?, ?, ?, ?)')
@@ -239,9 +240,11 @@ export class SyncClient {
     if (batch.length === 0) return null;
     const response = sendRequest(row.server_url, {
       method: 'POST',
-      path: `/v1/devices/${this.options.signer.publicKey}/entries`,
+      path: `/v1/devices/${this.deviceId()}/entries`,
       json: { entries: batch },
       signer: this.options.signer,
+      device: this.deviceId(),
+      headers: this.rotationProof(row.acked_seq),
       now: this.now(),
       ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
     });
@@ -250,7 +253,7 @@ export class SyncClient {
 
   /** Verifies a batch's answer against the pinned key and the local entries, then stores it in one transaction. */
   private accept(row: StateRow, batch: readonly SignedEntry[], response: WireResponse): void {
-    const device = this.options.signer.publicKey;
+    const device = this.deviceId();
     const parsed = ingestResponseSchema.safeParse(expectOk(response));
     if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
     const bySeq = new Map(batch.map((e) => [e.seq, e]));
@@ -282,6 +285,24 @@ export class SyncClient {
         this.now(),
       );
     })();
+  }
+
+  /** The device id: the genesis entry's device field, which a key rotation does not change. */
+  private deviceId(): string {
+    if (this.knownDeviceId === null) {
+      for (const genesis of this.options.journal.read({ from: 0, to: 0 })) this.knownDeviceId = genesis.device;
+    }
+    return this.knownDeviceId ?? this.options.signer.publicKey;
+  }
+
+  /**
+   * The rotation entry the server does not hold yet, when this device's key was rotated: it
+   * vouches for the new key that now signs requests (docs/sync-protocol.md, "Device key rotation").
+   */
+  private rotationProof(ackedSeq: number): Record<string, string> {
+    const pending = this.options.journal.query({ type: ENTRY_TYPES.deviceKeyRotated, after: ackedSeq });
+    const latest = pending[pending.length - 1];
+    return latest === undefined ? {} : { [ROTATION_HEADER]: JSON.stringify(latest) };
   }
 
   private setError(message: string | null): void {
