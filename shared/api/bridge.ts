@@ -1,7 +1,13 @@
 import type { ApiResult } from './result';
 import type { Channel, RequestOf, ResponseOf } from './contract';
 
-type Camel<S extends string> = S extends `${infer Head}${':' | '.' | '-'}${infer Tail}` ? `${Head}${Camel<Capitalize<Tail>>}` : S;
+// One character at a time: a pattern with a union of separators would match several ways and
+// yield a union of names (`vault:token-checkin` → `vaultCheckin | vaultTokenCheckin | …`).
+type Camel<S extends string> = S extends `${infer C}${infer Rest}`
+  ? C extends ':' | '.' | '-'
+    ? `${Camel<Capitalize<Rest>>}`
+    : `${C}${Camel<Rest>}`
+  : S;
 
 /** `vault:unlock` → `vaultUnlock`, at the type level (mirrors methodName()). */
 export type MethodName<C extends Channel> = Camel<C>;
@@ -13,3 +19,8 @@ export type MethodName<C extends Channel> = Camel<C>;
 export type HalfkeyApi = {
   readonly [C in Channel as MethodName<C>]: (request: RequestOf<C>) => Promise<ApiResult<ResponseOf<C>>>;
 };
+
+/** Compile-time checks of MethodName on the channels that once produced unions. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const methodNameChecks: [Equal<MethodName<'vault:token-checkin'>, 'vaultTokenCheckin'>, Equal<MethodName<'app:status'>, 'appStatus'>] = [true, true];
+void methodNameChecks;

@@ -71,8 +71,10 @@ test('the shell has no axe-core accessibility violations', async ({ page, previe
 
 test('the shell is keyboard-usable: Tab reaches the section navigation', async ({ page, preview }) => {
   await page.goto(preview.link);
-  await page.keyboard.press('Tab');
   const focused = page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Vault' });
+  // Tab only once the app has rendered: pressed earlier, focus lands on the empty document.
+  await expect(focused).toBeVisible();
+  await page.keyboard.press('Tab');
   await expect(focused).toBeFocused();
   await expect(focused).toHaveAttribute('aria-current', 'page');
 });

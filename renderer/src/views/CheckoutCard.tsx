@@ -141,10 +141,7 @@ export function CheckoutCard(props: {
       setError(result.error);
       return;
     }
-    // HalfkeyApi's method-name mapping also matches vault:token-checkin here (MethodName<'vault:token-checkin'>
-    // collapses to vaultCheckin in TypeScript), so narrow the response by its shape.
-    const value = result.value;
-    await props.onClosed(checkout.checkoutId, 'rotationDue' in value && value.rotationDue);
+    await props.onClosed(checkout.checkoutId, result.value.rotationDue);
   };
   const headingId = `checkout-${checkout.checkoutId}`;
   return (
