@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize } from './canonical';
-import { ENTRY_VERSION, GENESIS_PREV, entryBodyOf, type SignedEntry } from './entry';
-import { ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_GRACE, HEX32, VAULT_ID } from './entry-types';
+import { GENESIS_PREV, entryBodyOf, type SignedEntry } from './entry';
+import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
+import { entrySchema, isWellFormedEntry } from './entry-shape';
 import { MerkleFrontier } from './merkle';
 import { bytesToHex, hexToBytes, sodiumPrimitives, type JournalPrimitives } from './primitives';
 
@@ -138,26 +138,6 @@ export interface PrecomputedChecks {
   readonly signatures: readonly boolean[];
 }
 
-const hex64 = z.string().regex(HEX32);
-const entrySchema = z
-  .object({
-    v: z.literal(ENTRY_VERSION),
-    vault: z.string().regex(VAULT_ID),
-    device: hex64,
-    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    prev: hex64,
-    time: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-    type: z.string().max(128).regex(ENTRY_TYPE_PATTERN),
-    actor: z.string().min(1).max(256).nullable(),
-    data: z.record(z.string(), z.unknown()),
-    hash: hex64,
-    sigs: z
-      .array(z.object({ key: hex64, sig: z.string().regex(/^[0-9a-f]{128}$/) }).strict())
-      .min(1)
-      .max(16),
-  })
-  .strict();
-
 const MAX_KEPT_FAILURES = 1_000;
 const utf8 = new TextEncoder();
 
@@ -210,7 +190,7 @@ export class ChainVerifier {
   /** Checks one entry against everything before it; returns its failures (empty when it verifies). */
   push(raw: unknown, precomputed?: PrecomputedChecks): readonly VerificationFailure[] {
     const failures: VerificationFailure[] = [];
-    const parsed = entrySchema.safeParse(raw);
+    const parsed = isWellFormedEntry(raw) ? ({ success: true, data: raw } as const) : entrySchema.safeParse(raw);
     if (!parsed.success) {
       const seq = typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq) ? (raw as { seq: number }).seq : null;
       const issue = parsed.error.issues[0];

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ChainVerifier } from '../../shared/journal/verifier';
 import { MerkleFrontier } from '../../shared/journal/merkle';
+import { entrySchema, isWellFormedEntry } from '../../shared/journal/entry-shape';
 import { bytesToHex, hexToBytes, sodiumPrimitives } from '../../shared/journal/primitives';
 import { nativePrimitives } from '../../electron/services/journal/native-primitives';
 import { TestJournal } from '../support/journal-builder';
@@ -85,5 +86,32 @@ describe('journal primitives: node:crypto and libsodium agree', () => {
       expect(bytesToHex(native.root())).toBe(bytesToHex(lib.root()));
     }
     expect(native.snapshot()).toEqual(lib.snapshot());
+  });
+});
+
+describe('entry shape fast path', () => {
+  it('accepts real entries and never accepts anything the entry schema refuses', () => {
+    const j = new TestJournal({ checkpointEvery: 3 });
+    open.push(j);
+    const alice = j.enrol('alice', 2);
+    j.store.append({ type: 'checkout.opened', actor: alice, account: 'aws-prod', data: { half: 'password' } });
+    const entries = [...j.entries()] as unknown as Record<string, unknown>[];
+    for (const e of entries) expect(isWellFormedEntry(e)).toBe(true);
+    const fields = [...Object.keys(entries[0]!), 'extra'];
+    fc.assert(
+      fc.property(fc.nat(entries.length - 1), fc.constantFrom(...fields), fc.option(fc.anything(), { nil: undefined }), fc.boolean(), (i, field, value, drop) => {
+        const mutated: Record<string, unknown> = { ...entries[i]! };
+        if (drop) delete mutated[field];
+        else mutated[field] = value;
+        if (isWellFormedEntry(mutated)) expect(entrySchema.safeParse(mutated).success).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    const sigMutations = [{}, { key: 'ab'.repeat(32) }, { key: 'ab'.repeat(32), sig: 'x'.repeat(128) }, { key: 'AB'.repeat(32), sig: 'a'.repeat(128) }, { key: 'ab'.repeat(32), sig: 'a'.repeat(128), more: 1 }];
+    for (const sig of sigMutations) {
+      const mutated = { ...entries[1]!, sigs: [sig] };
+      expect(isWellFormedEntry(mutated)).toBe(false);
+      expect(entrySchema.safeParse(mutated).success).toBe(false);
+    }
   });
 });

@@ -1,0 +1,14 @@
+// The big-bundle verifier of bench/journal.ts, run in its own process so its peak RSS is the
+// verifier's alone. bench/journal.ts bundles this file with esbuild and runs it on plain node, as
+// a packaged app runs its code (no TypeScript loader, which costs ~50 MB and a hooks thread).
+// Run: node <bundle> --path FILE [--workers N]   (--workers 0: the one-core verifier)
+import { parseArgs } from 'node:util';
+import { verifyBundleFile } from '../electron/services/journal/bundle-file';
+import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
+
+const { values } = parseArgs({ options: { path: { type: 'string' }, workers: { type: 'string' } }, strict: true });
+if (values.path === undefined) throw new Error('--path is required');
+const workers = values.workers === undefined ? undefined : Number(values.workers);
+const start = performance.now();
+const report = workers === 0 ? await verifyBundleFile(values.path) : await verifyBundleFileParallel(values.path, workers === undefined ? {} : { workers });
+process.stdout.write(JSON.stringify({ ms: performance.now() - start, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
