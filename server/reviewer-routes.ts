@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Sodium } from '../shared/sodium';
 import type { Receipt } from '../shared/sync/receipt';
+import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/server-export';
 import { acknowledgeRequestSchema, challengeRequestSchema, reviewerChallengeMessage, sessionRequestSchema } from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import { parseBody } from './http-body';
@@ -14,9 +15,6 @@ const CHALLENGE_TTL_MS = 2 * 60_000;
 /** Reviewer sessions are short: a stolen token is worth little. */
 export const SESSION_TTL_MS = 15 * 60_000;
 const EXPORT_PAGE = 500;
-
-/** Format name of the reviewer's org-wide export (JSON lines; docs/sync-protocol.md). */
-export const SERVER_EXPORT_FORMAT = 'halfkey-server-export';
 
 interface ReviewerDeps {
   readonly storage: Storage;
@@ -118,7 +116,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
 
 /** The export: a header with the signed tree head, then every entry in log order with its receipt under that head. */
 async function* exportLines(deps: ReviewerDeps, head: Receipt['treeHead']): AsyncGenerator<string> {
-  yield `${JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: 1, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
+  yield `${JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
   for (let from = 0; from < head.size; from += EXPORT_PAGE) {
     const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter((e) => e.logIndex < head.size);
     const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries, deps.sodium));

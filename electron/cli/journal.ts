@@ -4,7 +4,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import { sodiumReady } from '../../shared/sodium';
 import type { OpenJournal } from './journal-device-key';
-import type { BundleReport } from '../../shared/journal/bundle';
+import { BUNDLE_FORMAT, type BundleReport } from '../../shared/journal/bundle';
+import type { ServerExportReport } from '../../shared/sync/server-export';
 import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
 import { UsageError, type CliIo } from './main';
 
@@ -12,7 +13,10 @@ const USAGE = `usage:
   halfkey journal verify BUNDLE [--json] [--server-key HEX] [--csv FILE] [--workers N]
   halfkey journal export --vault DIR --out FILE [--from SEQ] [--to SEQ] [--csv FILE] [--pdf FILE]
 
-verify exits 0 only when the bundle, its manifest, receipts and every entry verify.
+verify reads either a device's journal bundle (halfkey journal export) or the server's org-wide
+reviewer export (GET /v1/reviewer/export), told apart by the file's first line. A server export
+needs --server-key, the server key pinned at enrolment: its authority is the server's signed
+tree head. verify exits 0 only when everything in the file verifies.
 `;
 
 /** What `journal export` needs from the rest of the app: the open vault's journal and device key. */
@@ -72,6 +76,13 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   if (serverKey !== undefined && !/^[0-9a-f]{64}$/.test(serverKey)) throw new UsageError('--server-key must be 64 lowercase hex characters');
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
+  const exportFile = await import('../services/sync/server-export-file');
+  const format = await exportFile.fileFormat(path);
+  if (format === exportFile.SERVER_EXPORT_FORMAT) {
+    if (serverKey === undefined) throw new UsageError(`${path} is a server export (${format}): pass --server-key HEX, the server key pinned at enrolment, to check its signed tree head against`);
+    if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
+    return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey), values.json === true, io);
+  }
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
   if (csvPath !== undefined && !existsSync(csvPath)) throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
   const options = { ...(serverKey === undefined ? {} : { serverKey }), ...(csvPath === undefined ? {} : { csvPath }) };
@@ -79,7 +90,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     workers === 0
       ? await (await import('../services/journal/bundle-file')).verifyBundleFile(path, options)
       : await (await import('../services/journal/parallel-verify')).verifyBundleFileParallel(path, { ...options, workers });
-  if (values.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  if (values.json) io.stdout(`${JSON.stringify({ format: BUNDLE_FORMAT, ...report }, null, 2)}\n`);
   else io.stdout(humanSummary(path, report));
   if (!report.ok) {
     const first = report.failures[0];
@@ -92,7 +103,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
 /** A person's summary, in the spirit of `aws cloudtrail validate-logs`. */
 export function humanSummary(path: string, report: BundleReport): string {
   const m = report.manifest;
-  const lines = [`Validating journal bundle ${path}`];
+  const lines = [`Validating journal bundle ${path} (format ${BUNDLE_FORMAT})`];
   if (m) {
     lines.push(`Vault ${m.vault}, device ${m.device.slice(0, 16)}…, exported ${new Date(m.exportedAt).toISOString()}`);
     lines.push(`Results requested for seq ${m.requested.from} to ${m.requested.to ?? 'the end of the journal'}`);
@@ -105,6 +116,42 @@ export function humanSummary(path: string, report: BundleReport): string {
   lines.push(`${report.receipts.valid}/${report.receipts.count} receipts valid`);
   if (report.chain.uncleanSessions > 0) lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
   for (const f of report.failures.slice(0, 20)) lines.push(`${f.seq === null ? 'Bundle' : `Entry seq ${f.seq}`} INVALID: ${f.code}: ${f.reason}`);
+  if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
+  lines.push(report.ok ? 'Result: VALID' : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`);
+  return `${lines.join('\n')}\n`;
+}
+
+function reportServerExport(path: string, report: ServerExportReport, json: boolean, io: CliIo): number {
+  if (json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else io.stdout(serverExportSummary(path, report));
+  if (report.ok) return 0;
+  const first = report.failures[0];
+  if (first === undefined) {
+    io.stderr('verification FAILED\n');
+  } else {
+    const where = first.device === null ? 'the export' : `device ${first.device}${first.seq === null ? '' : ` seq ${first.seq}`}`;
+    io.stderr(`verification FAILED at ${where}: ${first.code}: ${first.reason}\n`);
+  }
+  return 1;
+}
+
+/** A person's summary of a server export: the signed head, then one line per device. */
+export function serverExportSummary(path: string, report: ServerExportReport): string {
+  const lines = [`Validating server export ${path} (format ${report.format})`];
+  const h = report.treeHead;
+  const headBad = report.failures.some((f) => f.code === 'BAD_TREE_HEAD' || f.code === 'SERVER_KEY_MISMATCH' || (f.code === 'BAD_BUNDLE' && f.line === null));
+  lines.push(h ? `Signed tree head: ${h.size} entries, root ${h.root.slice(0, 16)}…, signed ${new Date(h.timestamp).toISOString()}` : 'Signed tree head: missing');
+  lines.push(`${h && !headBad ? 1 : 0}/1 tree head valid under server key ${report.serverKey.slice(0, 16)}…`);
+  const bad = new Set(report.failures.filter((f) => f.line !== null).map((f) => f.line));
+  lines.push(`${report.entries - bad.size}/${report.entries} entries valid, from ${report.devices.length} device${report.devices.length === 1 ? '' : 's'}:`);
+  for (const d of report.devices) {
+    const head = d.head ? `seq 0..${d.head.seq}, head ${d.head.hash.slice(0, 16)}…` : 'no head';
+    lines.push(`  device ${d.device} (vault ${d.vault}): ${d.entries} entries, ${head}: ${d.ok ? 'VALID' : `INVALID (${d.failureCount} failure${d.failureCount === 1 ? '' : 's'})`}`);
+  }
+  for (const f of report.failures.slice(0, 20)) {
+    const where = f.device === null ? (f.line === null ? 'Export' : `Line ${f.line}`) : `Device ${f.device.slice(0, 16)}… seq ${f.seq ?? '?'}`;
+    lines.push(`${where} INVALID: ${f.code}: ${f.reason}`);
+  }
   if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
   lines.push(report.ok ? 'Result: VALID' : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`);
   return `${lines.join('\n')}\n`;

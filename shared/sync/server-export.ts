@@ -1,0 +1,282 @@
+import { z } from 'zod';
+import { canonicalize } from '../journal/canonical';
+import { MerkleFrontier } from '../journal/merkle';
+import { ChainVerifier, FAILURE_CODES, type FailureCode, type VerificationFailure } from '../journal/verifier';
+import { sodiumNow, type Sodium } from '../sodium';
+import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
+
+/** Format name in the first line of the reviewer's org-wide export (docs/sync-protocol.md). */
+export const SERVER_EXPORT_FORMAT = 'halfkey-server-export';
+export const SERVER_EXPORT_VERSION = 1;
+
+/**
+ * Why a server export failed: every journal failure code, plus the ones only a server export has.
+ * BAD_TREE_HEAD: the header's signed tree head is malformed or its signature fails the pinned key.
+ * SERVER_KEY_MISMATCH: the header names another server key than the one pinned.
+ * LOG_INDEX_MISMATCH: a line's log index is not the next one (a line dropped, repeated or moved).
+ * LOG_ROOT_MISMATCH: the leaves of the whole file do not rebuild the signed root.
+ */
+export type ServerExportFailureCode = FailureCode | 'BAD_TREE_HEAD' | 'SERVER_KEY_MISMATCH' | 'LOG_INDEX_MISMATCH' | 'LOG_ROOT_MISMATCH';
+
+/** One problem, located by device and seq when the line was readable enough to say, and by line. */
+export interface ServerExportFailure {
+  readonly line: number | null;
+  readonly vault: string | null;
+  readonly device: string | null;
+  readonly seq: number | null;
+  readonly code: ServerExportFailureCode;
+  readonly reason: string;
+}
+
+/** What one device's chain in the export came to. */
+export interface ServerExportDevice {
+  readonly vault: string;
+  readonly device: string;
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly head: { readonly seq: number; readonly hash: string } | null;
+  readonly failureCount: number;
+  readonly failures: readonly VerificationFailure[];
+}
+
+/** The verdict on a whole export: ok only if the header, every line, every chain and the root verify. */
+export interface ServerExportReport {
+  readonly format: typeof SERVER_EXPORT_FORMAT;
+  readonly ok: boolean;
+  readonly serverKey: string;
+  readonly treeHead: TreeHead | null;
+  /** Entry lines read (including failing ones). */
+  readonly entries: number;
+  readonly devices: readonly ServerExportDevice[];
+  readonly failureCount: number;
+  /** The first failures (at most 1,000), in file order. */
+  readonly failures: readonly ServerExportFailure[];
+}
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const headerSchema = z
+  .object({
+    kind: z.literal('header'),
+    format: z.literal(SERVER_EXPORT_FORMAT),
+    version: z.literal(SERVER_EXPORT_VERSION),
+    serverKey: hex64,
+    treeHead: z.unknown(),
+  })
+  .strict();
+const lineSchema = z.object({ kind: z.literal('entry'), entry: z.record(z.string(), z.unknown()), receipt: z.unknown() }).strict();
+
+const MAX_KEPT_FAILURES = 1_000;
+const isFailureCode = (code: ServerExportFailureCode): code is FailureCode => (FAILURE_CODES as readonly string[]).includes(code);
+const short = (hex: string): string => (hex.length > 12 ? `${hex.slice(0, 12)}…` : hex);
+
+/** The format named by an export file's first line, or null when it is not JSON naming one. */
+export function exportFormatOf(firstLine: string): string | null {
+  try {
+    const value = JSON.parse(firstLine) as unknown;
+    if (typeof value !== 'object' || value === null) return null;
+    const format = (value as { format?: unknown }).format;
+    return typeof format === 'string' ? format : null;
+  } catch {
+    return null;
+  }
+}
+
+interface DeviceChain {
+  readonly vault: string;
+  readonly device: string;
+  readonly verifier: ChainVerifier;
+  /** Failures of this device's lines outside its chain (receipts, log order), kept for its report. */
+  readonly logFailures: VerificationFailure[];
+  logFailureCount: number;
+}
+
+/**
+ * Streaming verifier of the server's org-wide export: push lines in file order, then finish().
+ * The export carries no device-signed manifest (the server holds no device key), so its
+ * authority is the server's signed tree head, checked against a key the reviewer pinned: every
+ * receipt must be under exactly that head, the log indexes must run 0..size-1, the leaves must
+ * rebuild its root, and each device's entries must verify as a chain from genesis.
+ * Memory grows with the number of devices, not entries. Call `await sodiumReady()` first.
+ */
+export class ServerExportVerifier {
+  private readonly sodium: Sodium;
+  private readonly chains = new Map<string, DeviceChain>();
+  private readonly frontier: MerkleFrontier;
+  private readonly kept: ServerExportFailure[] = [];
+  private readonly verifiedHeads = new Set<string>();
+  private failureCount = 0;
+  private lineNo = 0;
+  private entryLines = 0;
+  /** The log index the next entry line must have. */
+  private nextIndex = 0;
+  private head: TreeHead | null = null;
+  /** Canonical JSON of the header's head: every receipt must carry exactly this. */
+  private headJson: string | null = null;
+  private sawHeader = false;
+
+  constructor(private readonly serverKey: string) {
+    this.sodium = sodiumNow();
+    this.frontier = new MerkleFrontier(this.sodium);
+  }
+
+  /** Checks one line of the file (without its line feed). */
+  pushLine(text: string): void {
+    this.lineNo += 1;
+    if (text.trim().length === 0) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.fail({ code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is not JSON` });
+      if (!this.sawHeader) {
+        this.sawHeader = true;
+      } else {
+        // An unreadable line still takes a place in the log.
+        this.entryLines += 1;
+        this.nextIndex += 1;
+      }
+      return;
+    }
+    if (!this.sawHeader) {
+      this.sawHeader = true;
+      this.header(value);
+      return;
+    }
+    this.entry(value);
+  }
+
+  /** End-of-file checks (count and root against the signed head) and the per-device verdicts. */
+  finish(): ServerExportReport {
+    if (!this.sawHeader) this.fail({ code: 'BAD_BUNDLE', reason: 'the file is empty: no header line' });
+    const head = this.head;
+    if (head !== null) {
+      if (this.frontier.size < head.size) {
+        this.fail({ code: 'TRUNCATED_TAIL', reason: `the export holds ${this.frontier.size} log entries but the signed tree head covers ${head.size}` });
+      } else if (this.frontier.size > head.size) {
+        this.fail({ code: 'LOG_INDEX_MISMATCH', reason: `the export holds ${this.frontier.size} log entries, more than the ${head.size} the signed tree head covers` });
+      } else if (this.sodium.to_hex(this.frontier.root()) !== head.root) {
+        this.fail({ code: 'LOG_ROOT_MISMATCH', reason: `the entries rebuild root ${short(this.sodium.to_hex(this.frontier.root()))}, not the signed root ${short(head.root)}` });
+      }
+    }
+    const devices = [...this.chains.values()].map((chain): ServerExportDevice => {
+      // No expected head, final checkpoint or freshness: the server holds whatever each device
+      // had synced when the head was signed, which may end mid-session.
+      const report = chain.verifier.finish();
+      return {
+        vault: chain.vault,
+        device: chain.device,
+        ok: report.ok && chain.logFailureCount === 0,
+        entries: report.entries,
+        head: report.head,
+        failureCount: report.failureCount + chain.logFailureCount,
+        failures: [...chain.logFailures, ...report.failures].sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1)).slice(0, MAX_KEPT_FAILURES),
+      };
+    });
+    const chainsOk = devices.every((d) => d.ok);
+    return {
+      format: SERVER_EXPORT_FORMAT,
+      ok: this.failureCount === 0 && chainsOk && head !== null,
+      serverKey: this.serverKey,
+      treeHead: head,
+      entries: this.entryLines,
+      devices,
+      failureCount: this.failureCount,
+      failures: [...this.kept],
+    };
+  }
+
+  private header(value: unknown): void {
+    const parsed = headerSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.fail({ code: 'BAD_BUNDLE', reason: `the first line is not a ${SERVER_EXPORT_FORMAT} v${SERVER_EXPORT_VERSION} header (${issue?.path.join('.') || 'header'}: ${issue?.message ?? 'schema mismatch'})` });
+      return;
+    }
+    if (parsed.data.serverKey !== this.serverKey) {
+      this.fail({ code: 'SERVER_KEY_MISMATCH', reason: `the export was made by server key ${short(parsed.data.serverKey)}, not the pinned ${short(this.serverKey)}` });
+    }
+    const problem = treeHeadProblem(parsed.data.treeHead, this.serverKey, this.sodium);
+    if (problem !== null) {
+      this.fail({ code: 'BAD_TREE_HEAD', reason: problem });
+      // Still read the rest, so the report shows what else is wrong; ok stays false.
+    }
+    const head = treeHeadSchema.safeParse(parsed.data.treeHead);
+    if (head.success) {
+      this.head = head.data;
+      // Receipts are held to exactly this head only when it is the pinned server's; a bad head is one failure, not one per line.
+      if (problem === null) this.headJson = canonicalize(head.data);
+    }
+  }
+
+  private entry(value: unknown): void {
+    const logIndex = this.nextIndex;
+    this.nextIndex += 1;
+    this.entryLines += 1;
+    const at = { line: this.lineNo };
+    const parsed = lineSchema.safeParse(value);
+    if (!parsed.success) {
+      this.fail({ ...at, code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is not an {"kind":"entry","entry":…,"receipt":…} line` });
+      return;
+    }
+    const raw = parsed.data.entry;
+    const vault = typeof raw.vault === 'string' ? raw.vault : null;
+    const device = typeof raw.device === 'string' ? raw.device : null;
+    const seq = Number.isSafeInteger(raw.seq) ? (raw.seq as number) : null;
+    const hash = typeof raw.hash === 'string' && /^[0-9a-f]{64}$/.test(raw.hash) ? raw.hash : null;
+    const where = { ...at, vault, device, seq };
+    let chain: DeviceChain | undefined;
+    if (vault !== null && device !== null) {
+      const key = `${vault}\n${device}`;
+      chain = this.chains.get(key);
+      if (chain === undefined) {
+        chain = { vault, device, verifier: new ChainVerifier(), logFailures: [], logFailureCount: 0 };
+        this.chains.set(key, chain);
+      }
+    }
+    const lineFail = (code: ServerExportFailureCode, reason: string): void => {
+      this.fail({ ...where, code, reason });
+      if (chain === undefined) return;
+      chain.logFailureCount += 1;
+      // The chain report's codes are the journal's; a log-only code is reported as the receipt problem it is.
+      if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: isFailureCode(code) ? code : 'BAD_RECEIPT', reason });
+    };
+
+    // The leaf the server logged is the entry hash: the file's leaves must rebuild the signed root.
+    if (hash !== null) this.frontier.push(this.sodium.from_hex(hash));
+
+    const receipt = receiptSchema.safeParse(parsed.data.receipt);
+    if (!receipt.success) {
+      lineFail('BAD_RECEIPT', receiptProblem(parsed.data.receipt, this.serverKey, this.sodium) ?? 'receipt is malformed');
+    } else {
+      const r = receipt.data;
+      if (r.logIndex !== logIndex) {
+        lineFail('LOG_INDEX_MISMATCH', `line ${this.lineNo} should hold log index ${logIndex} but its receipt says ${r.logIndex}: a line was dropped, repeated or moved`);
+        // Resynchronise, so one dropped or moved line is one or two failures, not one per later line.
+        this.nextIndex = r.logIndex > logIndex ? r.logIndex + 1 : logIndex;
+      }
+      if (r.device !== device || r.seq !== seq || r.entryHash !== hash) {
+        lineFail('BAD_RECEIPT', `the receipt is for ${short(r.device)}#${r.seq} hash ${short(r.entryHash)}, not for this entry`);
+      } else if (this.headJson === null) {
+        // The header's head failed (reported once): there is no trusted root to prove this entry under.
+      } else if (canonicalize(r.treeHead) !== this.headJson) {
+        lineFail('BAD_RECEIPT', `the receipt is under tree head ${r.treeHead.size}/${short(r.treeHead.root)}, not the export's signed head`);
+      } else {
+        const problem = receiptProblem(r, this.serverKey, this.sodium, this.verifiedHeads);
+        if (problem !== null) lineFail('BAD_RECEIPT', problem);
+      }
+    }
+
+    if (chain === undefined) {
+      this.fail({ ...where, code: 'MALFORMED_ENTRY', reason: `line ${this.lineNo}: the entry names no vault or device` });
+      return;
+    }
+    for (const f of chain.verifier.push(raw)) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
+  }
+
+  private fail(failure: Partial<Omit<ServerExportFailure, 'code' | 'reason'>> & Pick<ServerExportFailure, 'code' | 'reason'>): void {
+    this.failureCount += 1;
+    if (this.kept.length < MAX_KEPT_FAILURES) {
+      this.kept.push({ line: failure.line ?? null, vault: failure.vault ?? null, device: failure.device ?? null, seq: failure.seq ?? null, code: failure.code, reason: failure.reason });
+    }
+  }
+}
