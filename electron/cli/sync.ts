@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
+import { qrCodeOf } from '../services/qr-code';
 import { SyncClient, type SyncStatus } from '../services/sync/client';
 import { UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
@@ -54,6 +55,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (values.enroll !== undefined && token !== undefined) {
       const enrolled = await client.enroll(values.enroll, token);
       io.stdout(`enrolled; compare this fingerprint with the server operator's: ${enrolled.serverFingerprint}\n`);
+      if (enrolled.serverFingerprint !== null) io.stdout(`${(await qrCodeOf(enrolled.serverFingerprint)).terminal}\n`);
     }
     let status = client.status();
     if (status.state === 'not-enrolled') throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: run with --enroll URL --token-file FILE first.');

@@ -449,6 +449,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       await enrol.getByLabel('Enrolment token', { exact: true }).fill(await issueToken(server));
       await enrol.getByRole('button', { name: 'Enrol' }).click();
       await expect(sync).toContainText(server.signer.fingerprint);
+      await expect(sync.getByRole('img', { name: `QR code of the server fingerprint ${server.signer.fingerprint}` })).toBeVisible();
       await expect(sync.getByRole('alert')).toHaveCount(0);
       await sync.getByRole('button', { name: 'Sync now' }).click();
       await expect(sync).toContainText('Up to date');

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { openAppServices, type AppServices } from '../../electron/app-services';
@@ -31,6 +35,7 @@ describe('sync API channels', () => {
   it('reports not-enrolled and refuses to sync before a vault is attached', async () => {
     expect(await router.call('sync:status', {}, context)).toMatchObject({ ok: true, value: { state: 'not-enrolled', pending: 0, serverFingerprint: null } });
     expect(await router.call('sync:now', {}, context)).toMatchObject({ ok: false, error: { code: 'VAULT_LOCKED' } });
+    expect(await router.call('sync:fingerprint-qr', {}, context)).toEqual({ ok: true, value: { fingerprint: null, qrDataUrl: null } });
   });
 
   it('validates the enrolment request and names the bad field', async () => {
@@ -50,5 +55,14 @@ describe('sync API channels', () => {
     expect(done).toMatchObject({ ok: true, value: { state: 'idle', pending: 0, lastError: null, ackedSeq: journal.store.head()!.seq } });
     expect((await router.call('app:status', {}, context)) as unknown).toMatchObject({ ok: true, value: { sync: { state: 'idle', pending: 0 } } });
     expect(await router.call('sync:enroll', { url: server.url, token: await issueToken(server) }, context)).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+
+    // The QR code for the out-of-band check really encodes the pinned fingerprint: read it back with zbarimg.
+    const qr = await router.call('sync:fingerprint-qr', {}, context);
+    if (!qr.ok) throw new Error(`sync:fingerprint-qr failed: ${qr.error.message}`);
+    const { fingerprint, qrDataUrl } = qr.value as { fingerprint: string | null; qrDataUrl: string | null };
+    expect(fingerprint).toBe(server.signer.fingerprint);
+    const png = join(mkdtempSync(join(tmpdir(), 'halfkey-fpqr-')), 'fingerprint.png');
+    writeFileSync(png, Buffer.from(qrDataUrl!.replace('data:image/png;base64,', ''), 'base64'));
+    expect(execFileSync('zbarimg', ['--raw', '-q', png], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe(server.signer.fingerprint);
   });
 });

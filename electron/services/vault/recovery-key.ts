@@ -1,4 +1,4 @@
-import QRCode from 'qrcode';
+import { qrCodeOf } from '../qr-code';
 import { HalfkeyError } from '../../../shared/api/result';
 import type { Sodium } from '../../../shared/sodium';
 
@@ -126,10 +126,6 @@ export function unwrapDeviceMaster(wrapped: Uint8Array, recovery: Uint8Array, va
 }
 
 /** The recovery key as a QR code: a PNG data URL for the app and a block-character string for a terminal. */
-export async function recoveryKeyQr(text: string): Promise<{ readonly dataUrl: string; readonly terminal: string }> {
-  const [dataUrl, terminal] = await Promise.all([
-    QRCode.toDataURL(text, { errorCorrectionLevel: 'M', margin: 2 }),
-    QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'M' }),
-  ]);
-  return { dataUrl, terminal };
+export function recoveryKeyQr(text: string): Promise<{ readonly dataUrl: string; readonly terminal: string }> {
+  return qrCodeOf(text);
 }

@@ -87,6 +87,7 @@ export function SyncView(): ReactElement {
             <div className="fingerprint-box">
               <p className="facts-label">Server fingerprint (compare it with the one your server operator gives you)</p>
               <p className="mono fingerprint">{status.serverFingerprint ?? 'no server pinned'}</p>
+              {status.serverFingerprint !== null && <FingerprintQr fingerprint={status.serverFingerprint} />}
             </div>
           </div>
         )}
@@ -106,6 +107,24 @@ export function SyncView(): ReactElement {
       )}
     </>
   );
+}
+
+/** The pinned fingerprint as a QR code (drawn by the main process), for a phone-side comparison. */
+function FingerprintQr(props: { readonly fingerprint: string }): ReactElement | null {
+  const [qr, setQr] = useState<{ fingerprint: string; dataUrl: string } | null>(null);
+  useEffect(() => {
+    let live = true;
+    void attempt(() => halfkey().syncFingerprintQr({})).then((result) => {
+      if (live && result.ok && result.value.fingerprint !== null && result.value.qrDataUrl !== null) {
+        setQr({ fingerprint: result.value.fingerprint, dataUrl: result.value.qrDataUrl });
+      }
+    });
+    return () => {
+      live = false;
+    };
+  }, [props.fingerprint]);
+  if (qr === null || qr.fingerprint !== props.fingerprint) return null;
+  return <img className="fingerprint-qr" src={qr.dataUrl} alt={`QR code of the server fingerprint ${qr.fingerprint}`} width={164} height={164} />;
 }
 
 function readStatus(): ReturnType<typeof attempt<SyncStatus>> {

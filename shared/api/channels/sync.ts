@@ -26,4 +26,9 @@ export const syncChannels = {
     response: syncStatusSchema,
   },
   'sync:now': { request: z.object({}).strict(), response: syncStatusSchema },
+  /** The pinned server key's fingerprint as a QR code, for the out-of-band check with the server operator. */
+  'sync:fingerprint-qr': {
+    request: z.object({}).strict(),
+    response: z.object({ fingerprint: z.string().nullable(), qrDataUrl: z.string().startsWith('data:image/png;base64,').nullable() }),
+  },
 } as const;
