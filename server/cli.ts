@@ -12,7 +12,7 @@ export interface ServerCliIo {
 }
 
 const USAGE = `usage:
-  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND]
+  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N]
   halfkey server enroll-token --db … [--ttl 15m]
   halfkey server revoke-device --db … --device HEX
 `;
@@ -107,6 +107,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'rate-limit': { type: 'string' },
+    'verify-threads': { type: 'string' },
   });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
@@ -118,6 +119,11 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new ServerUsageError('--rate-limit must be BURST/PER_SECOND, e.g. 120/20');
     rateLimit = { capacity: Number(match[1]), perSecond: Number(match[2]) };
   }
+  let verifyThreads: number | undefined;
+  if (typeof values['verify-threads'] === 'string') {
+    verifyThreads = /^\d{1,3}$/.test(values['verify-threads']) ? Number(values['verify-threads']) : 0;
+    if (verifyThreads < 1 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 1 to 256 (default: one per core)');
+  }
   let server;
   try {
     server = await startServer({
@@ -125,6 +131,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
       listen: str(values.listen) ?? '127.0.0.1:8443',
       ...(str(values['key-file']) ? { keyFile: str(values['key-file'])! } : {}),
       ...(rateLimit ? { rateLimit } : {}),
+      ...(verifyThreads === undefined ? {} : { verifyThreads }),
       ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
     });
   } catch (error) {

@@ -42,13 +42,15 @@ interface Slot {
  */
 function spawn(): Worker {
   const url = new URL('./signature-worker.ts', import.meta.url);
-  if (!url.pathname.endsWith('.ts')) return new Worker(url);
+  // A chunk is at most 500 entries: a small heap suffices, and a bound keeps the server's memory flat.
+  const resourceLimits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { resourceLimits });
   const require = createRequire(import.meta.url);
   const packageFile = require.resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(packageFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
   const api = pathToFileURL(join(dirname(packageFile), pkg.exports['./esm/api']!.import.default)).href;
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(fileURLToPath(url)).href)}); });`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, resourceLimits });
 }
 
 /**

@@ -40,6 +40,8 @@ describe('halfkey server CLI', () => {
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--bogus'], /Unknown option '--bogus'/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--tls-cert', 'c.pem'], /go together/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--rate-limit', 'lots'], /--rate-limit must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '0'], /--verify-threads must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', 'all'], /--verify-threads must be/],
       [['revoke-device', '--db', `sqlite:${join(dir, 'a.db')}`, '--device', 'xyz'], /--device must be/],
     ] as const) {
       const t = io();
