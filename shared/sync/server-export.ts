@@ -127,7 +127,8 @@ export class ServerExportVerifier {
     try {
       value = JSON.parse(text);
     } catch {
-      this.fail({ code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is not JSON` });
+      // Header problems are the export's (line null); an entry line's carry its line number.
+      this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is not JSON` });
       if (!this.sawHeader) {
         this.sawHeader = true;
       } else {
