@@ -64,6 +64,7 @@ console.log(`raw node:crypto Ed25519: ${rawNodeVerify.toFixed(0)} verifies/s (1 
 const verifyRatios = (perSec: number, n: number): string => `${(perSec / (rawVerify * n)).toFixed(3)}x raw libsodium verifies/s${n > 1 ? ` x ${n} cores` : ''} (${(perSec / (rawNodeVerify * n)).toFixed(3)}x raw node:crypto)`;
 
 // The floor under a durable append on this disk: one small write + fdatasync, as a WAL commit does.
+let rawFsyncP50 = 0;
 {
   const fd = openSync(join(dir, 'fsync.bin'), 'w');
   const times: number[] = [];
@@ -75,6 +76,7 @@ const verifyRatios = (perSec: number, n: number): string => `${(perSec / (rawVer
   }
   closeSync(fd);
   times.sort((a, b) => a - b);
+  rawFsyncP50 = times[100]!;
   console.log(`raw write+fdatasync on this disk: p50 ${times[100]!.toFixed(3)} ms (the floor under one durable commit)`);
 }
 
@@ -94,7 +96,7 @@ if (!values['big-only']) {
   latencies.sort((a, b) => a - b);
   const p50 = latencies[Math.floor(latencies.length / 2)]!;
   const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-  console.log(`single durable append: ${perSec.toFixed(0)} appends/s (${(perSec / rawSign).toFixed(3)}x raw signs/s), p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms [target p50 < 2 ms]`);
+  console.log(`single durable append: ${perSec.toFixed(0)} appends/s (${(perSec / rawSign).toFixed(3)}x raw signs/s), p50 ${p50.toFixed(3)} ms = ${(p50 / rawFsyncP50).toFixed(2)}x raw write+fdatasync p50, p99 ${p99.toFixed(3)} ms [target p50 < 2 ms]`);
   db.close();
 }
 
@@ -106,10 +108,23 @@ if (!values['big-only']) {
   const batch = Array.from({ length: 100 }, (_, i) => ({ type: 'bench.batch', data: { i, reason: 'benchmark append' } }));
   const rounds = Math.max(20, Math.floor(APPENDS / 20));
   for (let i = 0; i < 5; i++) store.appendBatch(batch);
-  const start = performance.now();
-  for (let r = 0; r < rounds; r++) store.appendBatch(batch);
-  const perSec = (rounds * 100) / ((performance.now() - start) / 1000);
-  console.log(`appendBatch(100): ${perSec.toFixed(0)} entries/s = ${(perSec / rawSign).toFixed(3)}x raw signs/s [target >= 0.6x]`);
+  // The machine is shared, so its load drifts within seconds: each batch is followed by 100 raw
+  // signs, and the ratio compares the two sums, measured under the same load.
+  let batchMs = 0;
+  let signMs = 0;
+  for (let r = 0; r < rounds; r++) {
+    let t = performance.now();
+    store.appendBatch(batch);
+    batchMs += performance.now() - t;
+    t = performance.now();
+    for (let i = 0; i < 100; i++) sodium.crypto_sign_detached(message, keys.privateKey);
+    signMs += performance.now() - t;
+  }
+  const perSec = (rounds * 100) / (batchMs / 1000);
+  const interleavedSign = (rounds * 100) / (signMs / 1000);
+  console.log(
+    `appendBatch(100): ${perSec.toFixed(0)} entries/s = ${(perSec / interleavedSign).toFixed(3)}x raw libsodium signs/s interleaved with it (${interleavedSign.toFixed(0)}/s; ${(perSec / rawSign).toFixed(3)}x the figure measured at the start) [target >= 0.6x]`,
+  );
   db.close();
 }
 

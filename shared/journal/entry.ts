@@ -1,6 +1,7 @@
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize, type JsonObject } from './canonical';
 import { ENTRY_SIGNATURE_DOMAIN } from './entry-types';
+import { bytesToHex } from './hex';
 
 /** Format version of a journal entry; bumps only with docs/journal-format.md. */
 export const ENTRY_VERSION = 1;
@@ -86,8 +87,8 @@ export function signHashedEntry(body: EntryBody, hash: Uint8Array, signers: read
   const message = entrySignatureMessage(hash, sodium);
   return {
     ...entryBodyOf(body),
-    hash: sodium.to_hex(hash),
-    sigs: signers.map((s) => ({ key: s.publicKey, sig: sodium.to_hex(s.sign(message)) })),
+    hash: bytesToHex(hash),
+    sigs: signers.map((s) => ({ key: s.publicKey, sig: bytesToHex(s.sign(message)) })),
   };
 }
 

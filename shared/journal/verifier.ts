@@ -4,7 +4,8 @@ import { GENESIS_PREV, entryBodyOf, type SignedEntry } from './entry';
 import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
 import { entrySchema, isWellFormedEntry } from './entry-shape';
 import { MerkleFrontier } from './merkle';
-import { bytesToHex, hexToBytes, sodiumPrimitives, type JournalPrimitives } from './primitives';
+import { bytesToHex, hexToBytes } from './hex';
+import { sodiumPrimitives, type JournalPrimitives } from './primitives';
 
 /** Why an entry or a journal failed verification (docs/journal-format.md, "Failure codes"). */
 export type FailureCode =

@@ -4,7 +4,8 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ChainVerifier } from '../../shared/journal/verifier';
 import { MerkleFrontier } from '../../shared/journal/merkle';
 import { entrySchema, isWellFormedEntry } from '../../shared/journal/entry-shape';
-import { bytesToHex, hexToBytes, sodiumPrimitives } from '../../shared/journal/primitives';
+import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
+import { sodiumPrimitives } from '../../shared/journal/primitives';
 import { nativePrimitives } from '../../electron/services/journal/native-primitives';
 import { TestJournal } from '../support/journal-builder';
 
