@@ -151,10 +151,12 @@ export class ServerExportVerifier {
     if (!this.sawHeader) this.fail({ code: 'BAD_BUNDLE', reason: 'the file is empty: no header line' });
     const head = this.head;
     if (head !== null) {
-      if (this.frontier.size < head.size) {
-        this.fail({ code: 'TRUNCATED_TAIL', reason: `the export holds ${this.frontier.size} log entries but the signed tree head covers ${head.size}` });
-      } else if (this.frontier.size > head.size) {
-        this.fail({ code: 'LOG_INDEX_MISMATCH', reason: `the export holds ${this.frontier.size} log entries, more than the ${head.size} the signed tree head covers` });
+      if (this.entryLines < head.size) {
+        this.fail({ code: 'TRUNCATED_TAIL', reason: `the export holds ${this.entryLines} log entries but the signed tree head covers ${head.size}` });
+      } else if (this.entryLines > head.size) {
+        this.fail({ code: 'LOG_INDEX_MISMATCH', reason: `the export holds ${this.entryLines} log entries, more than the ${head.size} the signed tree head covers` });
+      } else if (this.frontier.size !== this.entryLines) {
+        this.fail({ code: 'LOG_ROOT_MISMATCH', reason: `${this.entryLines - this.frontier.size} line(s) carry no entry hash, so the signed root cannot be rebuilt` });
       } else if (this.sodium.to_hex(this.frontier.root()) !== head.root) {
         this.fail({ code: 'LOG_ROOT_MISMATCH', reason: `the entries rebuild root ${short(this.sodium.to_hex(this.frontier.root()))}, not the signed root ${short(head.root)}` });
       }
@@ -242,10 +244,12 @@ export class ServerExportVerifier {
       if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: isFailureCode(code) ? code : 'BAD_RECEIPT', reason });
     };
 
-    // The leaf the server logged is the entry hash: the file's leaves must rebuild the signed root.
-    if (hash !== null) this.frontier.push(this.sodium.from_hex(hash));
-
     const receipt = receiptSchema.safeParse(parsed.data.receipt);
+    // The leaf the server logged is the entry hash: the file's leaves must rebuild the signed root.
+    // An entry without a readable hash already fails; its receipt's hash keeps the leaf count right.
+    const leaf = hash ?? (receipt.success ? receipt.data.entryHash : null);
+    if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
+
     if (!receipt.success) {
       lineFail('BAD_RECEIPT', receiptProblem(parsed.data.receipt, this.serverKey, this.sodium) ?? 'receipt is malformed');
     } else {

@@ -86,6 +86,9 @@ describe('server export verifier', () => {
     const garbage = verify([...lines.slice(0, 2), '{"kind":"entry",', ...lines.slice(3)]);
     expect(garbage.failures[0]).toMatchObject({ line: 3, code: 'BAD_BUNDLE', reason: 'line 3 is not JSON' });
     expect(garbage.ok).toBe(false);
+    // The line still takes its place in the log: the count is right, the root cannot be rebuilt.
+    expect(garbage.failures.at(-1)).toMatchObject({ code: 'LOG_ROOT_MISMATCH', reason: '1 line(s) carry no entry hash, so the signed root cannot be rebuilt' });
+    expect(codes(garbage)).not.toContain('TRUNCATED_TAIL');
 
     const row = JSON.parse(lines[4]!) as { entry: unknown; receipt: { inclusionProof: string[] } };
     row.receipt.inclusionProof[0] = row.receipt.inclusionProof[0]!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
