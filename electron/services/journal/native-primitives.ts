@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
 import { ENTRY_SIGNATURE_DOMAIN } from '../../../shared/journal/entry-types';
 import type { EntrySignature } from '../../../shared/journal/entry';
 import type { JournalPrimitives } from '../../../shared/journal/primitives';
@@ -42,7 +42,8 @@ export function nativeEntrySignatureValid(hashHex: string, sig: Partial<EntrySig
 
 /** The journal primitives on node:crypto. */
 export const nativePrimitives: JournalPrimitives = {
-  sha256: (data) => createHash('sha256').update(data).digest(),
+  // crypto.hash: one call, no Hash object per digest (the Merkle frontier makes two per entry).
+  sha256: (data) => hash('sha256', data, 'buffer'),
   textDigest: () => {
     const hash = createHash('sha256');
     return { update: (text) => void hash.update(text, 'utf8'), hex: () => hash.digest('hex') };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../../shared/api/result';
 import { sodiumNow } from '../../../shared/sodium';
@@ -104,7 +104,7 @@ interface ChainTip {
 const MAX_LIMIT = 10_000;
 
 /** Native SHA-256 (the same digests as libsodium's): on the append path it costs a fraction of the wasm call. */
-const sha256: Sha256 = (data) => createHash('sha256').update(data).digest();
+const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
 
 /** Turns a stored row back into the signed entry it was written from. */
 export function entryFromRow(row: EntryRow): SignedEntry {
@@ -382,8 +382,7 @@ export class JournalStore {
 
   /** Hashes the canonical body once, natively, and signs that hash. */
   private signBody(body: EntryBody, signers: readonly EntrySigner[]): SignedEntry {
-    const hash = sha256(Buffer.from(canonicalize(entryBodyOf(body)), 'utf8'));
-    return signHashedEntry(body, hash, signers);
+    return signHashedEntry(body, sha256(Buffer.from(canonicalize(entryBodyOf(body)), 'utf8')), signers);
   }
 
   private insert(entry: SignedEntry, account: string | null): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { canonicalize } from '../../../shared/journal/canonical';
 import type { SignedEntry } from '../../../shared/journal/entry';
@@ -28,7 +28,7 @@ export function checkLine(line: string): PrecomputedChecks | null {
     const e = record.entry;
     if (record.kind !== 'entry' || typeof e !== 'object' || e === null || !Array.isArray(e.sigs)) return null;
     const body = { v: e.v, vault: e.vault, device: e.device, seq: e.seq, prev: e.prev, time: e.time, type: e.type, actor: e.actor, data: e.data };
-    const hash = createHash('sha256').update(canonicalize(body), 'utf8').digest('hex');
+    const hash = digest('sha256', Buffer.from(canonicalize(body), 'utf8'), 'hex');
     return { hash, signatures: e.sigs.map((sig) => nativeEntrySignatureValid(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)) };
   } catch {
     return null;
