@@ -1,0 +1,72 @@
+// Verifying the server's org-wide reviewer export (`halfkey journal verify FILE --server-key HEX`)
+// on one core, printed as a ratio to raw libsodium Ed25519 verifies/s measured in the same run
+// (each entry costs at least one signature check, so that is the ceiling).
+// The export is built as the server builds it: real journals from JournalStore (real SQLite),
+// interleaved, leaves appended with the server's own log code, receipts with its inclusion proofs.
+// Run: npx tsx bench/server-export-verify.ts [--entries N] [--devices N]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sodiumReady } from '../shared/sodium';
+import { ed25519Signer, type SignedEntry } from '../shared/journal/entry';
+import { treeHeadSignatureMessage } from '../shared/sync/receipt';
+import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/server-export';
+import { openDatabase } from '../electron/services/database';
+import { JournalStore } from '../electron/services/journal/store';
+import { verifyServerExportFile } from '../electron/services/sync/server-export-file';
+import { NodeSet, appendLeaves, inclusionProofs } from '../server/merkle-log';
+
+const { values } = parseArgs({ options: { entries: { type: 'string' }, devices: { type: 'string' } }, strict: true });
+const TOTAL = Number(values.entries ?? 50_000);
+const DEVICES = Number(values.devices ?? 4);
+const sodium = await sodiumReady();
+const dir = mkdtempSync(join(tmpdir(), 'halfkey-bench-export-'));
+
+try {
+  const server = sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(9));
+  const message = treeHeadSignatureMessage({ size: 1, root: '00'.repeat(32), timestamp: 1 }, sodium);
+  const signature = sodium.crypto_sign_detached(message, server.privateKey);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < 1_500) {
+    for (let i = 0; i < 100; i++) sodium.crypto_sign_verify_detached(signature, message, server.publicKey);
+    n += 100;
+  }
+  const rawVerify = n / ((performance.now() - start) / 1000);
+  console.log(`raw libsodium Ed25519: ${rawVerify.toFixed(0)} verifies/s (1 core)`);
+
+  // Each device's journal, then the log: devices' batches of 100 taking turns, as uploads land.
+  const perDevice: SignedEntry[][] = [];
+  for (let d = 0; d < DEVICES; d++) {
+    let clock = 1_700_000_000_000;
+    const store = JournalStore.open(openDatabase(join(dir, `device-${d}.db`)), { deviceSigner: ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(d + 1)).privateKey), now: () => (clock += 10) });
+    store.init('ab'.repeat(16), { name: `device ${d}` });
+    while ((store.head()?.seq ?? 0) + 1 < TOTAL / DEVICES) store.appendBatch(Array.from({ length: 100 }, (_v, i) => ({ type: 'bench.event', data: { i } })));
+    perDevice.push([...store.read()]);
+  }
+  const log: SignedEntry[] = [];
+  for (let at = 0; log.length < perDevice.reduce((s, e) => s + e.length, 0); at += 100) for (const entries of perDevice) log.push(...entries.slice(at, at + 100));
+
+  const nodes = new Map<number, string>();
+  const set = new NodeSet({ getLogNodes: async (keys) => new Map(keys.flatMap((k) => (nodes.has(k) ? [[k, nodes.get(k)!] as const] : []))) }, sodium);
+  const appended = await appendLeaves(0, log.map((e) => e.hash), set, sodium);
+  for (const node of appended.nodes) nodes.set(node.key, node.hash);
+  const unsigned = { size: appended.size, root: appended.root, timestamp: Date.now() };
+  const treeHead = { ...unsigned, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)) };
+  const proofs = await inclusionProofs(log.map((_e, i) => i), log.length, set);
+  const serverKey = sodium.to_hex(server.publicKey);
+  const lines = [JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })];
+  log.forEach((entry, logIndex) => lines.push(JSON.stringify({ kind: 'entry', entry, receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! } })));
+  const path = join(dir, 'export.jsonl');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+
+  const t = performance.now();
+  const report = await verifyServerExportFile(path, serverKey);
+  const seconds = (performance.now() - t) / 1000;
+  if (!report.ok) throw new Error(`the bench export did not verify: ${JSON.stringify(report.failures.slice(0, 3))}`);
+  const perSec = report.entries / seconds;
+  console.log(`server export verify: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s (1 core) = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
