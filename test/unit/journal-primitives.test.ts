@@ -4,6 +4,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ChainVerifier } from '../../shared/journal/verifier';
 import { MerkleFrontier } from '../../shared/journal/merkle';
 import { entrySchema, isWellFormedEntry } from '../../shared/journal/entry-shape';
+import { BundleVerifier, entryLine, headerLine } from '../../shared/journal/bundle';
 import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
 import { sodiumPrimitives } from '../../shared/journal/primitives';
 import { nativePrimitives } from '../../electron/services/journal/native-primitives';
@@ -113,6 +114,26 @@ describe('entry shape fast path', () => {
       const mutated = { ...entries[1]!, sigs: [sig] };
       expect(isWellFormedEntry(mutated)).toBe(false);
       expect(entrySchema.safeParse(mutated).success).toBe(false);
+    }
+  });
+});
+
+describe('bundle entry-record fast path', () => {
+  it('an entry line with an extra field, a missing entry or a wrong kind is refused as BAD_BUNDLE; a plain one reaches the chain', () => {
+    const j = new TestJournal();
+    open.push(j);
+    const [genesis] = [...j.entries()];
+    const plain = entryLine(genesis!).trimEnd();
+    const reasons = (line: string): string[] => {
+      const v = new BundleVerifier();
+      v.pushLine(headerLine().trimEnd());
+      v.pushLine(line);
+      return v.finish().failures.filter((f) => f.code === 'BAD_BUNDLE').map((f) => f.reason);
+    };
+    expect(reasons(plain).filter((r) => r.includes('line 2'))).toEqual([]);
+    const record = JSON.parse(plain) as Record<string, unknown>;
+    for (const bad of [{ ...record, extra: 1 }, { kind: 'entry' }, { ...record, kind: 'entries' }]) {
+      expect(reasons(JSON.stringify(bad)).some((r) => r.startsWith('line 2 is not a bundle record'))).toBe(true);
     }
   });
 });
