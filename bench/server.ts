@@ -6,7 +6,7 @@
 //   - a 100,000-entry offline backlog synced end to end (client → server → verified receipts
 //     stored), wall time, with the server's and the client's RSS sampled at start, middle, end.
 // The server runs as a real `halfkey server` child process, so it has a core of its own.
-// Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--pg URL]
+// Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--pg URL] [--verify-threads N]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,7 +24,7 @@ import { openStorage } from '../server/storage/storage';
 import { hashToken, newToken } from '../server/tokens';
 
 const { values } = parseArgs({
-  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, pg: { type: 'string' } },
+  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, pg: { type: 'string' }, 'verify-threads': { type: 'string' } },
   strict: true,
 });
 const SINGLE = Number(values.single ?? 10_000);
@@ -32,6 +32,7 @@ const DEVICES = Number(values.devices ?? 20);
 const PER_DEVICE = Number(values['per-device'] ?? 1_000);
 const BACKLOG = Number(values.backlog ?? 100_000);
 const PG = values.pg ?? process.env.HALFKEY_TEST_PG ?? null;
+const THREADS = values['verify-threads'];
 const CLI = fileURLToPath(new URL('../build/halfkey.mjs', import.meta.url));
 const sodium = await sodiumReady();
 const work = mkdtempSync(join(tmpdir(), 'halfkey-bench-server-'));
@@ -87,7 +88,7 @@ async function startServer(db: string): Promise<Server> {
   const port = await freePort();
   // HALFKEY_BENCH_PROFILE=DIR writes a V8 CPU profile of each server process there.
   const profile = process.env.HALFKEY_BENCH_PROFILE;
-  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', join(work, `server-${port}.key`), '--rate-limit', '1000000/1000000'], {
+  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', join(work, `server-${port}.key`), '--rate-limit', '1000000/1000000', ...(THREADS === undefined ? [] : ['--verify-threads', THREADS])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -144,8 +145,8 @@ async function storageUrl(kind: 'sqlite' | 'postgres', name: string): Promise<{ 
   };
 }
 
-/** Cores the server process uses: `halfkey server` starts one signature worker per core. */
-const CORES = availableParallelism();
+/** Cores the server process uses: its signature workers (one per core unless --verify-threads), at most the machine's. */
+const CORES = Math.min(availableParallelism(), THREADS === undefined ? availableParallelism() : Number(THREADS));
 
 try {
   console.log(`generating journals: 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
@@ -156,7 +157,7 @@ try {
   const bracket = (): void => {
     raw = (rawBefore + rawVerifiesPerSecond()) / 2;
   };
-  console.log(`raw Ed25519 verify (libsodium, 1 thread): ${fmt(raw)} verifies/s; server cores used: ${CORES} (signature workers: ${CORES}, plus the main thread)`);
+  console.log(`raw Ed25519 verify (libsodium, 1 thread): ${fmt(raw)} verifies/s; server cores used: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}, plus the main thread)`);
   const ratio = (perSecond: number): string => `${(perSecond / (raw * CORES)).toFixed(2)} × (raw verifies/s × ${CORES} cores)`;
   const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
   if (!PG) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
