@@ -1,6 +1,3 @@
-import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
-import { HalfkeyError } from '../../shared/api/result';
 import { CustodyService } from '../services/custody/custody-service';
 import { openKeytarKeychain } from '../services/keychain/keytar-keychain';
 import { Vault } from '../services/vault/vault';
@@ -23,21 +20,4 @@ export async function openCustodyForCli(options: { vaultDir: string; as: string;
     vault.close();
     throw error;
   }
-}
-
-/** Asks on the terminal without echoing what is typed; refuses when stdin is not a terminal. */
-export function promptHidden(question: string): Promise<string> {
-  if (!process.stdin.isTTY) {
-    return Promise.reject(new HalfkeyError('INVALID_PAYLOAD', 'stdin is not a terminal: give the secret with a file option (e.g. --passphrase-file) instead of a prompt.'));
-  }
-  process.stderr.write(question);
-  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
-  return new Promise((resolve) => {
-    rl.question('', (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-  });
 }

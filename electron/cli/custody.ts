@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import type { CustodyService } from '../services/custody/custody-service';
 import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
+import { promptHidden, readSecretFile } from './secret-input';
 
 const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--passphrase-file FILE]):
   halfkey account add --id 123456789012 --alias NAME --email ROOT@EXAMPLE.COM --organisation ORG
@@ -32,7 +32,7 @@ export interface CustodyCliDeps {
 
 const defaultDeps: CustodyCliDeps = {
   open: async (options) => (await import('./custody-vault')).openCustodyForCli(options),
-  prompt: async (question) => (await import('./custody-vault')).promptHidden(question),
+  prompt: promptHidden,
 };
 
 type Sub = 'account' | 'half' | 'assign' | 'checkout' | 'checkin' | 'rotate';
@@ -76,15 +76,6 @@ export function parseLease(text: string): number {
   const seconds = Number(match[1]) * (match[2] === 'h' ? 3600 : match[2] === 'm' ? 60 : 1);
   if (seconds < 1 || seconds > 7 * 24 * 3600) throw new UsageError('--lease must be between 1 second and 7 days');
   return seconds;
-}
-
-function readSecretFile(io: CliIo, path: string, what: string): string {
-  try {
-    return readFileSync(resolve(io.cwd, path), 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new UsageError(`cannot read the ${what} file ${path} (${code})`);
-  }
 }
 
 async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCliDeps): Promise<number> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { promptHidden as promptOnTerminal } from './custody-vault';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { UsageError, type CliIo } from './main';
 
 /** Reads a passphrase or key from a file (one trailing newline dropped); a missing file is a usage error. */
@@ -13,12 +14,21 @@ export function readSecretFile(io: CliIo, path: string, what: string): string {
   }
 }
 
-/** Asks on the terminal without echo (custody's prompt); without a terminal it is a usage error, since secrets never come from argv. */
+/** Asks on the terminal without echo; without a terminal it is a usage error, since secrets never come from argv. */
 export function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
     return Promise.reject(new UsageError(`stdin is not a terminal, so the ${question.replace(/:\s*$/, '').toLowerCase()} cannot be asked for: give it with the matching --…-file option`));
   }
-  return promptOnTerminal(question);
+  process.stderr.write(question);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  return new Promise((resolve) => {
+    rl.question('', (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
 }
 
 /** A new passphrase: from the file if given, else asked twice so a typo cannot lock a custodian out. */
