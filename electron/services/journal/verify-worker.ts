@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { canonicalize } from '../../../shared/journal/canonical';
 import type { SignedEntry } from '../../../shared/journal/entry';
 import type { PrecomputedChecks } from '../../../shared/journal/verifier';
-import { nativeEntrySignatureValid } from './native-primitives';
+import { nativeEntrySignatureValid } from '../../../shared/node/journal-primitives';
 
 /**
  * The expensive, independent part of verifying entries, run in worker threads: each entry's hash

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
-import { ENTRY_SIGNATURE_DOMAIN } from '../../../shared/journal/entry-types';
-import type { EntrySignature } from '../../../shared/journal/entry';
-import type { JournalPrimitives } from '../../../shared/journal/primitives';
+import { ENTRY_SIGNATURE_DOMAIN } from '../journal/entry-types';
+import type { EntrySignature } from '../journal/entry';
+import type { JournalPrimitives } from '../journal/primitives';
 
 /**
  * The journal's primitives on node:crypto: OpenSSL's SHA-256 and Ed25519 compute exactly what
