@@ -41,7 +41,7 @@ const SMALL_BODY = 64 * 1024;
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
   const now = options.now ?? Date.now;
-  const checker = options.checker ?? inlineChecker(sodium);
+  const checker = options.checker ?? inlineChecker();
   const buckets = new RequestBuckets(options.rateLimit ?? { capacity: 120, perSecond: 20 });
   const app = Fastify({
     // Fastify's default request serializer logs method, url and addresses only: never headers or bodies.

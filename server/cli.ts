@@ -121,8 +121,8 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
   }
   let verifyThreads: number | undefined;
   if (typeof values['verify-threads'] === 'string') {
-    verifyThreads = /^\d{1,3}$/.test(values['verify-threads']) ? Number(values['verify-threads']) : 0;
-    if (verifyThreads < 1 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 1 to 256 (default: one per core)');
+    verifyThreads = /^\d{1,3}$/.test(values['verify-threads']) ? Number(values['verify-threads']) : -1;
+    if (verifyThreads < 0 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 0 (check on the main thread) to 256 (default: one per core)');
   }
   let server;
   try {

@@ -4,6 +4,7 @@ import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedCheck
 import type { Sodium } from '../shared/sodium';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import type { Cosignature, IngestResponse } from '../shared/sync/wire';
+import { nativePrimitives } from '../shared/node/journal-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs } from './merkle-log';
 import type { ServerSigner } from './server-key';
@@ -133,7 +134,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     if (fresh[0]!.entry.seq !== headSeq + 1) {
       throw new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
     }
-    const verifier = new ChainVerifier(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState });
+    const verifier = new ChainVerifier({ primitives: nativePrimitives, ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }) });
     const warnings: VerificationFailure[] = [];
     for (const o of fresh) {
       if (o.entry.vault !== device.vault) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);

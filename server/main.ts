@@ -5,7 +5,7 @@ import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { buildServer } from './app';
 import { loadOrCreateServerKey, serverSigner, type ServerSigner } from './server-key';
-import { startSignaturePool } from './signature-pool';
+import { inlineChecker, startSignaturePool } from './signature-pool';
 import { checkStorageUrl, openStorage, type Storage } from './storage/storage';
 
 export interface StartOptions {
@@ -19,7 +19,7 @@ export interface StartOptions {
   readonly tlsKey?: string;
   readonly logger?: Logger | false;
   readonly rateLimit?: RateLimit;
-  /** Signature-checking worker threads; defaults to one per core. */
+  /** Signature-checking worker threads; defaults to one per core; 0 checks on the main thread. */
   readonly verifyThreads?: number;
 }
 
@@ -54,7 +54,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const signer = serverSigner(loadOrCreateServerKey(options.keyFile ?? defaultKeyFile(options.db), sodium), sodium);
   const storage = await openStorage(options.db);
-  const checker = await startSignaturePool(options.verifyThreads).catch(async (error: unknown) => {
+  const checker = await (options.verifyThreads === 0 ? Promise.resolve(inlineChecker()) : startSignaturePool(options.verifyThreads)).catch(async (error: unknown) => {
     await storage.close();
     throw error;
   });

@@ -1,4 +1,4 @@
-import { leafHash, nodeHash } from '../shared/journal/merkle';
+import { hash } from 'node:crypto';
 import type { Sodium } from '../shared/sodium';
 import type { LogNode } from './storage/storage';
 
@@ -12,6 +12,13 @@ import type { LogNode } from './storage/storage';
 /** Storage key of a node: index·64 + level (levels stay below 64; indexes below 2^47). */
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
 
+// RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies).
+const LEAF = Buffer.of(0);
+const NODE = Buffer.of(1);
+const leafHex = (entryHashHex: string): string => hash('sha256', Buffer.concat([LEAF, Buffer.from(entryHashHex, 'hex')]), 'hex');
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+const nodeBytes = (left: Uint8Array, right: Uint8Array): Uint8Array => hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
+
 /** Where nodes come from: the database, answering a whole set of keys in one round trip. */
 export interface NodeSource {
   getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
@@ -23,9 +30,13 @@ export function rangeNodeKeys(start: number, end: number): number[] {
   let at = start;
   while (at < end) {
     let level = 0;
-    while (at % 2 ** (level + 1) === 0 && at + 2 ** (level + 1) <= end) level += 1;
-    keys.push(nodeKey(level, at / 2 ** level));
-    at += 2 ** level;
+    let width = 1;
+    while (at % (width * 2) === 0 && at + width * 2 <= end) {
+      level += 1;
+      width *= 2;
+    }
+    keys.push(nodeKey(level, at / width));
+    at += width;
   }
   return keys;
 }
@@ -40,9 +51,19 @@ type Range = readonly [start: number, end: number];
 
 /** Ranges whose roots make the audit path of leaf m in the tree [start, end) (RFC 6962 2.1.1). */
 function inclusionRanges(m: number, start: number, end: number): Range[] {
-  if (end - start <= 1) return [];
-  const k = largestPowerBelow(end - start);
-  return m < start + k ? [...inclusionRanges(m, start, start + k), [start + k, end]] : [...inclusionRanges(m, start + k, end), [start, start + k]];
+  // Top-down, then reversed: the audit path lists the sibling nearest the leaf first.
+  const ranges: Range[] = [];
+  while (end - start > 1) {
+    const k = largestPowerBelow(end - start);
+    if (m < start + k) {
+      ranges.push([start + k, end]);
+      end = start + k;
+    } else {
+      ranges.push([start, start + k]);
+      start += k;
+    }
+  }
+  return ranges.reverse();
 }
 
 /** Ranges whose roots make the consistency proof from `m` leaves to the tree [start, end) (RFC 6962 2.1.2). */
@@ -63,7 +84,8 @@ export class NodeSet {
 
   constructor(
     private readonly source: NodeSource,
-    private readonly sodium: Sodium,
+    // Kept for callers' symmetry with the rest of the server; hashing here is node:crypto's.
+    _sodium?: Sodium,
   ) {}
 
   add(key: number, hash: string): void {
@@ -74,7 +96,7 @@ export class NodeSet {
 
   /** Fetches every key not yet known, in one call to the source. */
   async load(keys: readonly number[]): Promise<void> {
-    const missing = keys.filter((k) => !this.known.has(k));
+    const missing = [...new Set(keys.filter((k) => !this.known.has(k)))];
     if (missing.length === 0) return;
     for (const [k, h] of await this.source.getLogNodes(missing)) this.known.set(k, h);
   }
@@ -92,9 +114,9 @@ export class NodeSet {
     const id = `${start}:${end}`;
     const cached = this.roots.get(id);
     if (cached !== undefined) return cached;
-    let acc = this.sodium.from_hex(this.get(keys[keys.length - 1]!));
-    for (let i = keys.length - 2; i >= 0; i--) acc = nodeHash(this.sodium.from_hex(this.get(keys[i]!)), acc, this.sodium);
-    const root = this.sodium.to_hex(acc);
+    let acc: Uint8Array = Buffer.from(this.get(keys[keys.length - 1]!), 'hex');
+    for (let i = keys.length - 2; i >= 0; i--) acc = nodeBytes(Buffer.from(this.get(keys[i]!), 'hex'), acc);
+    const root = hexOf(acc);
     this.roots.set(id, root);
     return root;
   }
@@ -107,13 +129,13 @@ export class NodeSet {
 }
 
 /** Root hash of the empty log: SHA-256 of nothing. */
-export const emptyRoot = (sodium: Sodium): string => sodium.to_hex(sodium.crypto_hash_sha256(new Uint8Array(0)));
+export const emptyRoot = (_sodium?: Sodium): string => hash('sha256', Buffer.alloc(0), 'hex');
 
 /**
  * Appends entry hashes after `size` leaves: returns the new nodes to store and the new root.
  * Only the current frontier (≤ log2 n nodes) is read.
  */
-export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet, sodium: Sodium): Promise<{ nodes: LogNode[]; root: string; size: number }> {
+export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet, _sodium?: Sodium): Promise<{ nodes: LogNode[]; root: string; size: number }> {
   await nodes.load(rangeNodeKeys(0, size));
   const created: LogNode[] = [];
   const put = (key: number, hash: string): void => {
@@ -122,24 +144,26 @@ export async function appendLeaves(size: number, entryHashes: readonly string[],
   };
   entryHashes.forEach((entryHash, offset) => {
     const index = size + offset;
-    let hash = leafHash(sodium.from_hex(entryHash), sodium);
-    put(nodeKey(0, index), sodium.to_hex(hash));
+    let node: Uint8Array = Buffer.from(leafHex(entryHash), 'hex');
+    put(nodeKey(0, index), hexOf(node));
     // Each completed pair of equal subtrees makes their parent, up the tree.
-    for (let level = 1; (index + 1) % 2 ** level === 0; level++) {
-      const parentIndex = (index + 1) / 2 ** level - 1;
-      const left = sodium.from_hex(nodes.get(nodeKey(level - 1, parentIndex * 2)));
-      hash = nodeHash(left, hash, sodium);
-      put(nodeKey(level, parentIndex), sodium.to_hex(hash));
+    for (let level = 1, width = 2; (index + 1) % width === 0; level++, width *= 2) {
+      const parentIndex = (index + 1) / width - 1;
+      node = nodeBytes(Buffer.from(nodes.get(nodeKey(level - 1, parentIndex * 2)), 'hex'), node);
+      put(nodeKey(level, parentIndex), hexOf(node));
     }
   });
   const newSize = size + entryHashes.length;
-  return { nodes: created, root: newSize === 0 ? emptyRoot(sodium) : nodes.rangeRoot(0, newSize), size: newSize };
+  return { nodes: created, root: newSize === 0 ? emptyRoot() : nodes.rangeRoot(0, newSize), size: newSize };
 }
 
 /** Audit paths of several leaves in the tree of `size` leaves, with one storage read for all of them. */
 export async function inclusionProofs(indices: readonly number[], size: number, nodes: NodeSet): Promise<Map<number, string[]>> {
   const perLeaf = indices.map((i) => [i, inclusionRanges(i, 0, size)] as const);
-  await nodes.load(perLeaf.flatMap(([, ranges]) => ranges.flatMap(([s, e]) => rangeNodeKeys(s, e))));
+  // Neighbouring leaves share most ranges: each distinct range is expanded to node keys once.
+  const distinct = new Map<string, Range>();
+  for (const [, ranges] of perLeaf) for (const r of ranges) distinct.set(`${r[0]}:${r[1]}`, r);
+  await nodes.load([...distinct.values()].flatMap(([s, e]) => rangeNodeKeys(s, e)));
   return new Map(perLeaf.map(([i, ranges]) => [i, ranges.map(([s, e]) => nodes.rangeRoot(s, e))]));
 }
 

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SignedEntry } from '../shared/journal/entry';
-import type { Sodium } from '../shared/sodium';
 import { checkEntry, type EntryCheck } from './entry-checks';
 
 /** Runs the per-entry hash and signature checks of a batch; results come back in entry order. */
@@ -17,10 +16,10 @@ export interface EntryChecker {
 }
 
 /** Checks on the calling thread: for tests and embedders that build the app without a pool. */
-export function inlineChecker(sodium: Sodium): EntryChecker {
+export function inlineChecker(): EntryChecker {
   return {
     threads: 0,
-    check: (entries) => Promise.resolve(entries.map((e) => checkEntry(e, sodium))),
+    check: (entries) => Promise.resolve(entries.map((e) => checkEntry(e))),
     close: () => Promise.resolve(),
   };
 }
@@ -54,8 +53,7 @@ function spawn(): Worker {
 }
 
 /**
- * A fixed pool of worker threads (one per core by default), each with libsodium loaded once,
- * started with the server. A batch is split into one chunk per worker, so signature
+ * A fixed pool of worker threads (one per core by default), started with the server. A batch is split into one chunk per worker, so signature
  * verification — most of the server's CPU per entry — runs on every core while the main
  * thread only links the chain and writes storage.
  */

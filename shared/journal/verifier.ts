@@ -382,6 +382,8 @@ export class ChainVerifier {
     }
     if (rotateTo !== null && !newDeviceSigned) fail('MISSING_DEVICE_SIGNATURE', 'device.key-rotated must also be signed by the new device key');
 
+    // Most entries change no key: the state (and its key table) is then left as it is.
+    if (introduced.size === 0 && revoke === null && rotateTo === null) return (state) => state;
     return (state) => {
       const keys: Record<string, KnownKey> = { ...state.keys };
       for (const [key, custodian] of introduced) keys[key] = { custodian, revokedAt: null };

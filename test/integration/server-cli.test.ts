@@ -40,7 +40,8 @@ describe('halfkey server CLI', () => {
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--bogus'], /Unknown option '--bogus'/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--tls-cert', 'c.pem'], /go together/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--rate-limit', 'lots'], /--rate-limit must be/],
-      [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '0'], /--verify-threads must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '257'], /--verify-threads must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '1.5'], /--verify-threads must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', 'all'], /--verify-threads must be/],
       [['revoke-device', '--db', `sqlite:${join(dir, 'a.db')}`, '--device', 'xyz'], /--device must be/],
     ] as const) {
@@ -110,6 +111,34 @@ describe('server log', () => {
       j.close();
       await app.close();
       await storage.close();
+    }
+  });
+});
+
+describe('--verify-threads 0', () => {
+  it('checks hashes and signatures on the main thread: a good batch is ingested, a forged one refused', async () => {
+    const server = await startServer({ db: `sqlite:${join(dir, 'inline.db')}`, listen: '127.0.0.1:0', verifyThreads: 0, logger: false });
+    const j = new TestJournal({ deviceSeed: 93 });
+    try {
+      appendEntries(j, 20);
+      const token = 'U'.repeat(43);
+      await server.storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
+      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device });
+      await client.enroll(server.url, token);
+      expect((await client.syncNow()).pending).toBe(0);
+      const synced = j.store.head()!.seq;
+      expect((await server.storage.queries.getDevice(j.device.publicKey))?.headSeq).toBe(synced);
+      appendEntries(j, 1);
+      const [last] = j.store.query({ from: synced + 1, to: synced + 1 });
+      const forged = { ...last!, sigs: [{ key: last!.sigs[0]!.key, sig: '00'.repeat(64) }] };
+      const { sendRequest } = await import('../../electron/services/sync/transport');
+      const answer = await sendRequest(server.url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries`, json: { entries: [forged] }, signer: j.device });
+      expect(answer.status).toBe(422);
+      expect(JSON.stringify(answer.body)).toMatch(/BAD_SIGNATURE/);
+      expect((await server.storage.queries.getDevice(j.device.publicKey))?.headSeq).toBe(synced);
+    } finally {
+      j.close();
+      await server.close();
     }
   });
 });
