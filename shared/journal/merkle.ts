@@ -128,15 +128,18 @@ export function verifyInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
   sodium: Sodium = sodiumNow(),
+  sha256?: Sha256,
 ): boolean {
   if (!Number.isInteger(index) || !Number.isInteger(treeSize) || index < 0 || index >= treeSize) return false;
+  const digest: Sha256 = sha256 ?? ((data) => sodium.crypto_hash_sha256(data));
+  const node = (left: Uint8Array, right: Uint8Array): Uint8Array => digest(concat(Uint8Array.of(1), left, right));
   let fn = index;
   let sn = treeSize - 1;
-  let r = leafHash(entryHash, sodium);
+  let r = digest(concat(Uint8Array.of(0), entryHash));
   for (const p of proof) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r, sodium);
+      r = node(p, r);
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = Math.floor(fn / 2);
@@ -144,12 +147,12 @@ export function verifyInclusion(
         }
       }
     } else {
-      r = nodeHash(r, p, sodium);
+      r = node(r, p);
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && sodium.memcmp(r, root);
+  return sn === 0 && r.length === root.length && sodium.memcmp(r, root);
 }
 
 /** Consistency proof between the first `oldSize` leaves and all of them (RFC 6962 section 2.1.2). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalize } from '../journal/canonical';
-import { verifyInclusion } from '../journal/merkle';
+import { verifyInclusion, type Sha256 } from '../journal/merkle';
 import { sodiumNow, type Sodium } from '../sodium';
 
 /** Domain prefix of the server's signature over a tree head (never reused for another message). */
@@ -79,13 +79,21 @@ export function treeHeadProblem(head: unknown, serverPublicKey: string, sodium: 
  * logIndex in a tree of treeHead.size leaves with root treeHead.root. A batch's receipts share
  * one head: pass the same `verifiedHeads` set to check each head's signature only once.
  */
-export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>): string | null {
+export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>, sha256?: Sha256): string | null {
   const parsed = receiptSchema.safeParse(receipt);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return `receipt is malformed at ${issue?.path.join('.') || 'receipt'}: ${issue?.message ?? 'schema mismatch'}`;
   }
-  const r = parsed.data;
+  return parsedReceiptProblem(parsed.data, serverPublicKey, sodium, verifiedHeads, sha256);
+}
+
+/**
+ * receiptProblem for a receipt that already passed receiptSchema (inside a parsed ingest
+ * response, say): the signature and proof checks without parsing it a second time. `sha256`
+ * lets a Node caller hash the proof natively (the same digests).
+ */
+export function parsedReceiptProblem(r: Receipt, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>, sha256?: Sha256): string | null {
   // The cache key binds the whole signed head and the key it verified under.
   const headKey = `${serverPublicKey}:${r.treeHead.size}:${r.treeHead.root}:${r.treeHead.timestamp}:${r.treeHead.signature}`;
   if (!verifiedHeads?.has(headKey)) {
@@ -95,7 +103,7 @@ export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium
   }
   if (r.logIndex >= r.treeHead.size) return `log index ${r.logIndex} is outside the signed tree of ${r.treeHead.size}`;
   const proof = r.inclusionProof.map((h) => sodium.from_hex(h));
-  if (!verifyInclusion(r.logIndex, r.treeHead.size, sodium.from_hex(r.entryHash), proof, sodium.from_hex(r.treeHead.root), sodium)) {
+  if (!verifyInclusion(r.logIndex, r.treeHead.size, sodium.from_hex(r.entryHash), proof, sodium.from_hex(r.treeHead.root), sodium, sha256)) {
     return `inclusion proof of entry ${r.device.slice(0, 8)}…#${r.seq} does not lead to the signed root`;
   }
   return null;

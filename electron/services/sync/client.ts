@@ -3,7 +3,8 @@ import { HalfkeyError } from '../../../shared/api/result';
 import type { JsonObject } from '../../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
-import { receiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
+import { parsedReceiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
+import { nativePrimitives } from '../../../shared/node/journal-primitives';
 import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
@@ -261,7 +262,7 @@ export class SyncClient {
     const verifiedHeads = new Set<string>();
     for (const r of parsed.data.receipts) {
       const local = bySeq.get(r.seq);
-      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : receiptProblem(r, row.server_key, undefined, verifiedHeads);
+      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : parsedReceiptProblem(r, row.server_key, undefined, verifiedHeads, nativePrimitives.sha256);
       if (problem !== null) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `a receipt from the server does not verify (${problem}); nothing was stored`);
     }
     const covered = new Set(parsed.data.receipts.map((r) => r.seq));
