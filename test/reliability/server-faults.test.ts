@@ -117,7 +117,7 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
     let seed = 70;
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
-      fc.record({ kind: fc.constant('fault' as const), mode: fc.constantFrom<FaultMode>('pass', 'refuse', 'stall', 'cut-response') }),
+      fc.record({ kind: fc.constant('fault' as const), mode: fc.constantFrom<FaultMode>('pass', 'refuse', 'stall', 'cut-response', 'hold-first') }),
       fc.constant({ kind: 'sync' as const }),
       fc.record({ kind: fc.constant('resend' as const), from: fc.nat(60), count: fc.integer({ min: 1, max: 20 }) }),
       fc.constant({ kind: 'ahead' as const }),
@@ -169,6 +169,25 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
     expect(all.map((e) => e.logIndex)).toEqual(all.map((_, i) => i));
     expect((await server.storage.queries.latestTreeHead())!.size).toBe(all.length);
   }, 180_000);
+
+  it('a batch sent ahead that overtakes its predecessor is refused (SEQUENCE_GAP) and resent; nothing is lost or doubled', async () => {
+    const j = new TestJournal({ deviceSeed: 97, checkpointEvery: 64 });
+    try {
+      await proxy.set('pass');
+      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 100, pipelineDepth: 2, requestTimeoutMs: 5_000 });
+      await client.enroll(proxyUrl, await issueToken(server));
+      appendEntries(j, 450);
+      // The first batch's connection is held back: the second batch reaches the server first.
+      await proxy.set('hold-first');
+      const seen = proxy.statuses.length;
+      const status = await client.syncNow();
+      expect(status).toMatchObject({ pending: 0, state: 'idle', lastError: null });
+      expect(proxy.statuses.slice(seen).some((line) => line.startsWith('HTTP/1.1 409'))).toBe(true);
+      await expectServerHoldsJournal(server, j, server.signer.publicKey);
+    } finally {
+      j.close();
+    }
+  }, 60_000);
 
   it('queues for days while the server is away, backs off, and catches up on its own', async () => {
     const j = new TestJournal({ deviceSeed: 99, checkpointEvery: 256 });

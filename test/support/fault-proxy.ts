@@ -2,13 +2,21 @@ import net from 'node:net';
 
 /**
  * A FAULT INJECTOR: a loopback TCP proxy in front of a real server that can refuse connections,
- * stall them, or cut a response short after the request got through (the server committed, the
- * client never hears). Used because a real network partition cannot be caused on loopback.
+ * stall them, cut a response short after the request got through (the server committed, the
+ * client never hears), or hold the first connection's request back for a while so requests on
+ * later connections overtake it (reordering, as several server processes behind a load balancer
+ * can). Used because a real network partition cannot be caused on loopback.
  */
-export type FaultMode = 'pass' | 'refuse' | 'stall' | 'cut-response';
+export type FaultMode = 'pass' | 'refuse' | 'stall' | 'cut-response' | 'hold-first';
+
+/** How long 'hold-first' keeps the first connection's request from the server. */
+const HOLD_MS = 250;
 
 export class FaultProxy {
   private mode: FaultMode = 'pass';
+  private held = false;
+  /** Status lines of the answers that went through ("HTTP/1.1 409 Conflict"), oldest first. */
+  readonly statuses: string[] = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly server: net.Server;
   port = 0;
@@ -29,6 +37,7 @@ export class FaultProxy {
    */
   async set(mode: FaultMode): Promise<void> {
     this.mode = mode;
+    this.held = false;
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     await new Promise((r) => setTimeout(r, 25));
@@ -55,8 +64,18 @@ export class FaultProxy {
     if (mode === 'stall') return; // read nothing, answer nothing
     const upstream = net.connect(this.upstreamPort, '127.0.0.1');
     this.track(upstream);
-    client.pipe(upstream);
-    if (mode === 'pass') {
+    if (mode === 'hold-first' && !this.held) {
+      // The client's bytes wait in its socket until the hold ends.
+      this.held = true;
+      setTimeout(() => client.pipe(upstream), HOLD_MS);
+    } else {
+      client.pipe(upstream);
+    }
+    if (mode === 'pass' || mode === 'hold-first') {
+      upstream.on('data', (chunk: Buffer) => {
+        const line = chunk.subarray(0, 64).toString('latin1').split('\r\n')[0]!;
+        if (line.startsWith('HTTP/1.1 ')) this.statuses.push(line);
+      });
       upstream.pipe(client);
       return;
     }

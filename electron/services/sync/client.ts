@@ -36,6 +36,8 @@ export interface SyncClientOptions {
   /** The device's current key: signs every request (the same key that signs new journal entries, the newer one after a rotation). */
   readonly signer: EntrySigner;
   readonly batchSize?: number;
+  /** Batches on the wire at once (default 2; 1 waits for each answer before sending the next). */
+  readonly pipelineDepth?: number;
   /** Back-off after a failure: base·2^failures, capped, with jitter in [½, 1]. */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
   /** Pause between successful rounds of the background loop. */
@@ -66,6 +68,7 @@ const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED'
  */
 export class SyncClient {
   private readonly batchSize: number;
+  private readonly pipelineDepth: number;
   private knownDeviceId: string | null = null;
   private readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   private readonly now: () => number;
@@ -80,6 +83,7 @@ export class SyncClient {
   constructor(private readonly options: SyncClientOptions) {
     migrate(options.db, 'sync', MIGRATIONS);
     this.batchSize = Math.min(options.batchSize ?? MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES);
+    this.pipelineDepth = Math.max(1, Math.min(options.pipelineDepth ?? 2, 8));
     this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 5 * 60_000 };
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -197,26 +201,39 @@ export class SyncClient {
   }
 
   /**
-   * Uploads every unsent entry, batch by batch; each batch's receipts commit before the next is
-   * read. Once the server has answered batch k, batch k+1 is already sent while k's receipts are
-   * verified and stored: the server never sees k+1 before k, and the two sides work in parallel.
+   * Uploads every unsent entry, batch by batch; each batch's receipts commit before the next
+   * batch's do. Up to `pipelineDepth` batches are on the wire at once (in order, on separate
+   * connections), so the server verifies batch k+1 while it writes batch k and this side checks
+   * k's receipts. A server that takes k+1 before k answers SEQUENCE_GAP and the round resends
+   * from where the server stands; resending is always harmless (idempotent by device and seq).
    */
   private async uploadAll(): Promise<void> {
-    let next: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse> } | null = null;
+    const inFlight: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse> }[] = [];
+    // Batches sent ahead whose answers nobody reads: resending them later is harmless.
+    const abandon = (): void => void inFlight.splice(0);
     try {
       for (;;) {
         const row = this.row();
         if (row === null) return;
-        const current = next ?? this.sendFrom(row, row.acked_seq + 1);
-        next = null;
-        if (current === null) return;
+        if (inFlight.length === 0) {
+          const first = this.sendFrom(row, row.acked_seq + 1);
+          if (first === null) return;
+          inFlight.push(first);
+        }
+        while (inFlight.length < this.pipelineDepth) {
+          const tail = inFlight[inFlight.length - 1]!.batch;
+          const more = this.sendFrom(row, tail[tail.length - 1]!.seq + 1);
+          if (more === null) break;
+          inFlight.push(more);
+        }
+        const current = inFlight.shift()!;
         const response = await current.response;
-        const last = current.batch[current.batch.length - 1]!.seq;
-        if (response.status >= 200 && response.status < 300) next = this.sendFrom(row, last + 1);
         try {
           this.accept(row, current.batch, response);
         } catch (error) {
-          // The server holds less than this device believes (restored from a backup): resend from where it stands.
+          abandon();
+          // The server holds less than this device believes (restored from a backup, or a batch
+          // sent ahead overtook its predecessor): resend from where it stands.
           if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
             const expected = (error.evidence as { expected?: unknown } | undefined)?.expected;
             if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0 && expected <= row.acked_seq) {
@@ -228,8 +245,7 @@ export class SyncClient {
         }
       }
     } finally {
-      // A batch sent ahead whose answer nobody reads: resending it later is harmless (idempotent).
-      void next?.response.catch(() => undefined);
+      abandon();
     }
   }
 
@@ -249,6 +265,9 @@ export class SyncClient {
       now: this.now(),
       ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
     });
+    // Marked handled now: a batch sent ahead may fail while an earlier one is awaited; its
+    // error still reaches whoever awaits it later.
+    response.catch(() => undefined);
     return { batch, response };
   }
 
