@@ -1,6 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalize } from '../shared/journal/canonical';
-import { entryBodyOf, type SignedEntry } from '../shared/journal/entry';
+import { canonicalBodyText, type SignedEntry } from '../shared/journal/entry';
 import { nativeEntrySignatureValid } from '../shared/node/journal-primitives';
 
 /** One entry's CPU-bound checks: its recomputed hash and each signature's validity, or why it cannot be hashed. */
@@ -16,7 +15,7 @@ export type EntryCheck = { readonly hash: string; readonly signatures: readonly 
 export function checkEntry(entry: SignedEntry): EntryCheck {
   let digest: string;
   try {
-    digest = hash('sha256', canonicalize(entryBodyOf(entry)), 'hex');
+    digest = hash('sha256', canonicalBodyText(entry), 'hex');
   } catch (error) {
     return { error: error instanceof Error ? error.message : 'not canonical JSON' };
   }

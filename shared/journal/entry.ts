@@ -59,9 +59,36 @@ export function entryBodyOf(entry: EntryBody): EntryBody {
   return { v, vault, device, seq, prev, time, type, actor, data };
 }
 
+/**
+ * The canonical JSON (RFC 8785) of an entry's body: exactly canonicalize(entryBodyOf(entry)),
+ * with the nine member names written in their sorted order instead of sorted per call (the
+ * per-entry paths, appends and verification, call this once per entry). Anything unusual (a
+ * missing field, a non-integer number) takes the general encoder, which also reports the problem.
+ */
+export function canonicalBodyText(entry: EntryBody): string {
+  const { v, vault, device, seq, prev, time, type, actor, data } = entry;
+  if (
+    typeof vault !== 'string' || typeof device !== 'string' || typeof prev !== 'string' || typeof type !== 'string' ||
+    (actor !== null && typeof actor !== 'string') || data === undefined ||
+    !Number.isSafeInteger(v) || !Number.isSafeInteger(seq) || !Number.isSafeInteger(time)
+  ) {
+    return canonicalize(entryBodyOf(entry));
+  }
+  // Sorted by UTF-16 code units: actor, data, device, prev, seq, time, type, v, vault. Integers
+  // print as String() does (and -0 as 0), strings as JSON.stringify escapes them (RFC 8785 3.2.2.2).
+  let dataText: string;
+  try {
+    dataText = canonicalize(data);
+  } catch {
+    // The general encoder throws the same refusal with the path from the entry ($.data.…).
+    return canonicalize(entryBodyOf(entry));
+  }
+  return `{"actor":${actor === null ? 'null' : JSON.stringify(actor)},"data":${dataText},"device":${JSON.stringify(device)},"prev":${JSON.stringify(prev)},"seq":${seq},"time":${time},"type":${JSON.stringify(type)},"v":${v},"vault":${JSON.stringify(vault)}}`;
+}
+
 /** SHA-256 of the canonical JSON of the entry body. */
 export function entryHashBytes(body: EntryBody, sodium: Sodium = sodiumNow()): Uint8Array {
-  return sodium.crypto_hash_sha256(sodium.from_string(canonicalize(entryBodyOf(body))));
+  return sodium.crypto_hash_sha256(sodium.from_string(canonicalBodyText(body)));
 }
 
 /** The exact bytes an entry signature covers: the domain prefix followed by the 32-byte entry hash. */

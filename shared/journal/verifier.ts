@@ -1,6 +1,6 @@
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize } from './canonical';
-import { GENESIS_PREV, entryBodyOf, type SignedEntry } from './entry';
+import { GENESIS_PREV, canonicalBodyText, type SignedEntry } from './entry';
 import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
 import { entrySchema, isWellFormedEntry } from './entry-shape';
 import { MerkleFrontier } from './merkle';
@@ -205,7 +205,7 @@ export class ChainVerifier {
     const s = this.s;
     let hash: string;
     try {
-      hash = precomputed?.hash ?? bytesToHex(this.primitives.sha256(utf8.encode(canonicalize(entryBodyOf(entry)))));
+      hash = precomputed?.hash ?? bytesToHex(this.primitives.sha256(utf8.encode(canonicalBodyText(entry))));
     } catch (error) {
       return this.record([{ seq: entry.seq, code: 'MALFORMED_ENTRY', reason: error instanceof Error ? error.message : 'not canonical JSON' }]);
     }

@@ -141,11 +141,16 @@ describe('tampering with the SQLite file', () => {
     expect(found).toContainEqual({ seq: target + 1, code: 'HASH_MISMATCH' });
   });
 
-  it('duplicating an entry as a new row is refused by the schema, and fails verification if forced in', () => {
+  it('duplicating an entry as a new row fails verification, whatever hash the copy carries', () => {
     const j = liveJournal();
     const head = j.store.head()!;
     const copy = (hashSql: string): string => `INSERT INTO journal_entries SELECT ${head.seq + 1}, v, vault, device, prev, time, type, actor, data, ${hashSql}, sigs, account FROM journal_entries WHERE seq = ${target}`;
-    expect(() => sqlite(j, copy('hash'))).toThrow(/UNIQUE/);
+    // An exact copy (same hash, same signatures) appended as the next row: its body now says another seq.
+    sqlite(j, copy('hash'));
+    const found = codesAt(readBack(j));
+    expect(found).toContainEqual({ seq: head.seq + 1, code: 'HASH_MISMATCH' });
+    expect(found).toContainEqual({ seq: head.seq + 1, code: 'BROKEN_LINK' });
+    sqlite(j, `DELETE FROM journal_entries WHERE seq = ${head.seq + 1}`);
     sqlite(j, copy('upper(hash)'));
     expect(codesAt(readBack(j))).toContainEqual({ seq: head.seq + 1, code: 'MALFORMED_ENTRY' });
   });

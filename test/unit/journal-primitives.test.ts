@@ -9,6 +9,8 @@ import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
 import { sodiumPrimitives } from '../../shared/journal/primitives';
 import { nativePrimitives } from '../../shared/node/journal-primitives';
 import { TestJournal } from '../support/journal-builder';
+import { CanonicalEncodingError, canonicalize } from '../../shared/journal/canonical';
+import { canonicalBodyText, entryBodyOf, type EntryBody } from '../../shared/journal/entry';
 
 let sodium: Sodium;
 const open: TestJournal[] = [];
@@ -17,6 +19,55 @@ beforeAll(async () => {
 });
 afterEach(() => {
   for (const j of open.splice(0)) j.close();
+});
+
+describe('canonicalBodyText (the per-entry canonical encoder)', () => {
+  const json = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.maxSafeInteger(), fc.constant(-0), fc.string({ unit: 'binary' }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ unit: 'binary' }), tie('value'), { maxKeys: 4 })),
+  })).value;
+  const body = fc.record({
+    v: fc.oneof(fc.constant(1), fc.constant(-0), fc.maxSafeInteger()),
+    vault: fc.string({ unit: 'binary' }),
+    device: fc.string({ unit: 'binary' }),
+    seq: fc.maxSafeInteger(),
+    prev: fc.string({ unit: 'binary' }),
+    time: fc.maxSafeInteger(),
+    type: fc.string({ unit: 'binary' }),
+    actor: fc.option(fc.string({ unit: 'binary' }), { nil: null }),
+    data: fc.dictionary(fc.string({ unit: 'binary' }), json, { maxKeys: 5 }),
+  });
+
+  it('is exactly RFC 8785 canonicalize(entryBodyOf(entry)), lone surrogates and -0 included', () => {
+    fc.assert(
+      fc.property(body, fc.dictionary(fc.string(), json, { maxKeys: 2 }), (b, extra) => {
+        const entry = { ...extra, ...b } as unknown as EntryBody;
+        expect(canonicalBodyText(entry)).toBe(canonicalize(entryBodyOf(entry)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives the same text or the same refusal for bodies that are not well formed', () => {
+    const odd = fc.record({ v: fc.oneof(fc.constant(1), fc.double(), fc.constant(undefined)), seq: fc.oneof(fc.nat(), fc.double(), fc.string()), time: fc.oneof(fc.nat(), fc.constant(Number.NaN)), actor: fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer()), data: fc.oneof(fc.constant(undefined), fc.constant({ f: 1.5 }), fc.constant({ ok: 1 })) });
+    fc.assert(
+      fc.property(body, odd, (b, o) => {
+        const entry = { ...b, ...o } as unknown as EntryBody;
+        let expected: string | Error;
+        try {
+          expected = canonicalize(entryBodyOf(entry));
+        } catch (error) {
+          expected = error as Error;
+        }
+        if (expected instanceof Error) {
+          expect(expected).toBeInstanceOf(CanonicalEncodingError);
+          expect(() => canonicalBodyText(entry)).toThrow(expected.message);
+        } else {
+          expect(canonicalBodyText(entry)).toBe(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('journal primitives: node:crypto and libsodium agree', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,9 @@ import { HalfkeyError } from '../../shared/api/result';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ed25519Signer, entryHashBytes, verifyEntrySignature, type EntrySigner } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
-import { openDatabase, type Db } from '../../electron/services/database';
+import { migrate, openDatabase, type Db } from '../../electron/services/database';
+import { verifyEntries } from '../../shared/journal/verifier';
+import { fileURLToPath } from 'node:url';
 import { JournalStore } from '../../electron/services/journal/store';
 
 let sodium: Sodium;
@@ -204,4 +206,51 @@ describe('JournalStore Merkle frontier', () => {
     expect(entries.filter((e) => e.type === 'checkpoint').length).toBeGreaterThanOrEqual(2);
     expect(verifyEntries(entries).failures).toEqual([]);
   });
+
+  it('migration 0002 keeps every row of a journal written under 0001 and drops only the hash index', () => {
+    // A journal written by the current code, copied row for row into a file that has only migration 0001.
+    const { db: source } = freshDb();
+    const device = signer(11);
+    const bob = signer(12);
+    let clock = 5_000;
+    const store = JournalStore.open(source, { deviceSigner: device, now: () => clock++, checkpointEvery: 8 });
+    store.init(VAULT, {});
+    store.append({ type: 'custodian.enrolled', data: { custodian: 'bob', signingKey: bob.publicKey, role: 'custodian' } });
+    for (let i = 0; i < 30; i++) store.append(i % 3 === 0 ? { type: 'checkout.opened', actor: { id: 'bob', signer: bob }, account: `acct-${i % 2}`, data: { i } } : { type: 'test.event', data: { i } });
+    const before = [...store.read()];
+
+    const only0001 = join(dirs[dirs.length - 1]!, 'migrations-0001');
+    mkdirSync(only0001);
+    const migrations = fileURLToPath(new URL('../../electron/services/journal/migrations', import.meta.url));
+    copyFileSync(join(migrations, '0001_journal.sql'), join(only0001, '0001_journal.sql'));
+    const { db: old, path: oldPath } = freshDb();
+    migrate(old, 'journal', only0001);
+    expect((old.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' AND name LIKE 'sqlite_autoindex%'").get() as { n: number }).n).toBe(1);
+    const insert = old.prepare('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (@seq, @v, @vault, @device, @prev, @time, @type, @actor, @data, @hash, @sigs, @account)');
+    old.transaction(() => {
+      for (const row of source.prepare('SELECT * FROM journal_entries ORDER BY seq').all()) insert.run(row);
+      const frontier = source.prepare('SELECT size, nodes FROM journal_frontier').get() as { size: number; nodes: string };
+      old.prepare('INSERT INTO journal_frontier (id, size, nodes) VALUES (1, ?, ?)').run(frontier.size, frontier.nodes);
+    })();
+    old.close();
+
+    const reopened = openDatabase(oldPath);
+    dbs.push(reopened);
+    const migrated = JournalStore.open(reopened, { deviceSigner: device, now: () => clock++ });
+    expect([...migrated.read()]).toEqual(before);
+    const indexes = reopened.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' ORDER BY name").all() as { name: string; sql: string | null }[];
+    expect(indexes.map((i) => i.name)).toEqual(['journal_entries_account', 'journal_entries_actor', 'journal_entries_time', 'journal_entries_type']);
+    expect(indexes.find((i) => i.name === 'journal_entries_actor')!.sql).toMatch(/WHERE actor IS NOT NULL/);
+    // The partial indexes still answer the filters, and the planner uses them.
+    expect(migrated.query({ actor: 'bob' }).map((e) => e.seq)).toEqual(before.filter((e) => e.actor === 'bob').map((e) => e.seq));
+    expect(migrated.query({ account: 'acct-1' }).map((e) => e.data.i)).toEqual(before.filter((e) => e.data.account === 'acct-1').map((e) => e.data.i));
+    const plan = reopened.prepare('EXPLAIN QUERY PLAN SELECT * FROM journal_entries WHERE actor = ? ORDER BY seq LIMIT ?').all('bob', 10) as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toMatch(/journal_entries_actor/);
+    // It appends on from where 0001 left off and the whole chain still verifies.
+    migrated.append({ type: 'test.event', data: { after: 'migration' } });
+    const report = verifyEntries(migrated.read());
+    expect(report.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
 });
+

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../../shared/api/result';
 import { sodiumNow } from '../../../shared/sodium';
 import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../../shared/journal/canonical';
-import { ENTRY_VERSION, GENESIS_PREV, entryBodyOf, signHashedEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
+import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
 import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../../shared/journal/merkle';
 import type { Statement } from 'better-sqlite3';
@@ -105,6 +105,8 @@ const MAX_LIMIT = 10_000;
 
 /** Native SHA-256 (the same digests as libsodium's): on the append path it costs a fraction of the wasm call. */
 const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
+const SIGNATURE_DOMAIN = Buffer.from(ENTRY_SIGNATURE_DOMAIN, 'utf8');
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 /** Turns a stored row back into the signed entry it was written from. */
 export function entryFromRow(row: EntryRow): SignedEntry {
@@ -388,9 +390,16 @@ export class JournalStore {
     return this.signBody(body, [this.deviceSigner, ...coSigners]);
   }
 
-  /** Hashes the canonical body once, natively, and signs that hash. */
+  /**
+   * Hashes the canonical body once, natively, and signs the domain-prefixed hash: the same bytes
+   * signHashedEntry signs (test/unit/journal-store.test.ts checks entries against the verifier),
+   * built with Buffers instead of per-call conversions. `body` holds exactly the body fields.
+   */
   private signBody(body: EntryBody, signers: readonly EntrySigner[]): SignedEntry {
-    return signHashedEntry(body, sha256(Buffer.from(canonicalize(entryBodyOf(body)), 'utf8')), signers);
+    const digest = sha256(Buffer.from(canonicalBodyText(body), 'utf8'));
+    const message = Buffer.concat([SIGNATURE_DOMAIN, digest]);
+    const sigs = signers.map((s) => ({ key: s.publicKey, sig: hexOf(s.sign(message)) }));
+    return { ...body, hash: hexOf(digest), sigs };
   }
 
   private insert(entry: SignedEntry, account: string | null): void {

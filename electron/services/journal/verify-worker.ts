@@ -1,7 +1,6 @@
 import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { canonicalize } from '../../../shared/journal/canonical';
-import type { SignedEntry } from '../../../shared/journal/entry';
+import { canonicalBodyText, type SignedEntry } from '../../../shared/journal/entry';
 import type { PrecomputedChecks } from '../../../shared/journal/verifier';
 import { nativeEntrySignatureValid } from '../../../shared/node/journal-primitives';
 
@@ -27,8 +26,7 @@ export function checkLine(line: string): PrecomputedChecks | null {
     const record = JSON.parse(line) as { kind?: unknown; entry?: SignedEntry };
     const e = record.entry;
     if (record.kind !== 'entry' || typeof e !== 'object' || e === null || !Array.isArray(e.sigs)) return null;
-    const body = { v: e.v, vault: e.vault, device: e.device, seq: e.seq, prev: e.prev, time: e.time, type: e.type, actor: e.actor, data: e.data };
-    const hash = digest('sha256', Buffer.from(canonicalize(body), 'utf8'), 'hex');
+    const hash = digest('sha256', Buffer.from(canonicalBodyText(e), 'utf8'), 'hex');
     return { hash, signatures: e.sigs.map((sig) => nativeEntrySignatureValid(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)) };
   } catch {
     return null;
