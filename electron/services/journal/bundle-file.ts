@@ -11,7 +11,7 @@ import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../
  */
 export async function* fileLines(path: string): AsyncIterable<string> {
   let carry = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
     const text = carry + (chunk as string);
     const parts = text.split('\n');
     carry = parts.pop() ?? '';
