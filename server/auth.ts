@@ -3,7 +3,7 @@ import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../share
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import type { ChainState } from '../shared/journal/verifier';
 import type { Sodium } from '../shared/sodium';
-import { REQUEST_CLOCK_SKEW_MS, ROTATION_HEADER, SIGNED_HEADERS, requestSignatureMessage } from '../shared/sync/wire';
+import { MAX_ROTATIONS_PER_PROOF, REQUEST_CLOCK_SKEW_MS, ROTATION_HEADER, SIGNED_HEADERS, requestSignatureMessage } from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import type { DeviceRecord, StorageQueries } from './storage/storage';
 
@@ -48,21 +48,32 @@ const header = (headers: SignedRequest['headers'], name: string): string | null 
 };
 
 /**
- * The new key a rotation proof (the `device.key-rotated` entry, JSON in the rotation header)
- * vouches for: null unless the entry is this device's, beyond what the server holds, hashes
- * correctly, and carries valid signatures by the current key (first) and by the new key. The
- * entry itself is ingested and chain-verified later like any other; this only authenticates.
+ * The new key a rotation proof vouches for. The proof (JSON in the rotation header) is the
+ * device's `device.key-rotated` entries the server does not hold yet, oldest first (or one such
+ * entry on its own): each must be this device's, beyond what the server holds and after the one
+ * before it, hash correctly, and carry valid signatures by the key before it (first) and by the
+ * key it names. The last key named is vouched for; null when any link fails. The entries
+ * themselves are ingested and chain-verified later like any other; this only authenticates.
  */
 function vouchedKey(proof: string | null, record: DeviceRecord, current: string, sodium: Sodium): string | null {
-  if (proof === null || proof.length > 8_192) return null;
+  if (proof === null || proof.length > MAX_ROTATIONS_PER_PROOF * 1_024) return null;
   try {
-    const entry = JSON.parse(proof) as SignedEntry;
-    if (entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > (record.headSeq ?? -1)) || !Array.isArray(entry.sigs)) return null;
-    if (sodium.to_hex(entryHashBytes(entry, sodium)) !== entry.hash) return null;
-    const next = (entry.data as Record<string, unknown>).newDeviceKey;
-    const [first, ...others] = entry.sigs;
-    if (typeof next !== 'string' || first?.key !== current || !verifyEntrySignature(entry.hash, first, sodium)) return null;
-    return others.some((s) => s?.key === next && verifyEntrySignature(entry.hash, s, sodium)) ? next : null;
+    const parsed = JSON.parse(proof) as unknown;
+    const entries = (Array.isArray(parsed) ? parsed : [parsed]) as SignedEntry[];
+    if (entries.length === 0 || entries.length > MAX_ROTATIONS_PER_PROOF) return null;
+    let key = current;
+    let after = record.headSeq ?? -1;
+    for (const entry of entries) {
+      if (typeof entry !== 'object' || entry === null || entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > after) || !Array.isArray(entry.sigs)) return null;
+      if (sodium.to_hex(entryHashBytes(entry, sodium)) !== entry.hash) return null;
+      const next = (entry.data as Record<string, unknown>).newDeviceKey;
+      const [first, ...others] = entry.sigs;
+      if (typeof next !== 'string' || first?.key !== key || !verifyEntrySignature(entry.hash, first, sodium)) return null;
+      if (!others.some((s) => s?.key === next && verifyEntrySignature(entry.hash, s, sodium))) return null;
+      key = next;
+      after = entry.seq;
+    }
+    return key;
   } catch {
     // Anything malformed vouches for nothing; the request is then refused as badly signed.
     return null;

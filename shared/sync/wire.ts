@@ -21,6 +21,8 @@ export const MAX_BATCH_ENTRIES = 500;
  * for the new key that signs the request until the server has ingested the rotation.
  */
 export const ROTATION_HEADER = 'x-halfkey-rotation';
+/** Most `device.key-rotated` entries one rotation proof may carry (about 700 bytes each; request headers are capped at 16 KiB). */
+export const MAX_ROTATIONS_PER_PROOF = 8;
 
 /** Headers of a signed device request. */
 export const SIGNED_HEADERS = {

@@ -26,7 +26,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
   });
 
   /** GET head as the device, signed by `signer`, optionally with a rotation proof. */
-  const head = (j: TestJournal, signer: EntrySigner, proof?: SignedEntry): Promise<WireResponse> =>
+  const head = (j: TestJournal, signer: EntrySigner, proof?: SignedEntry | SignedEntry[]): Promise<WireResponse> =>
     sendRequest(server.url, {
       method: 'GET',
       path: `/v1/devices/${j.device.publicKey}/head`,
@@ -87,4 +87,32 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     expect(rotation.type).toBe(ENTRY_TYPES.deviceKeyRotated);
     expect(currentDeviceKey((await server.storage.queries.getDevice(j.device.publicKey))!)).toBe(j.device.publicKey);
   });
+
+  it('catches up after several rotations made offline: the proof chains them, a broken chain is refused', async () => {
+    const j = new TestJournal({ deviceSeed: 66 });
+    journals.push(j);
+    appendEntries(j, 3);
+    expect((await (await enrolledClient(server, j)).syncNow()).pending).toBe(0);
+    // Offline: three rotations, entries between them.
+    const keys = [seededSigner(67), seededSigner(68), seededSigner(69)];
+    const rotations: SignedEntry[] = [];
+    for (const key of keys) {
+      j.tick();
+      rotations.push(j.store.rotateDeviceKey(key));
+      appendEntries(j, 2);
+    }
+    const last = keys[keys.length - 1]!;
+    // Only the whole chain, oldest first, vouches for the newest key.
+    expect(await head(j, last, rotations[2]).then(code)).toBe('BAD_REQUEST_SIGNATURE');
+    expect(await head(j, last, [rotations[0]!, rotations[2]!]).then(code)).toBe('BAD_REQUEST_SIGNATURE');
+    expect(await head(j, last, [rotations[1]!, rotations[0]!, rotations[2]!]).then(code)).toBe('BAD_REQUEST_SIGNATURE');
+    expect(await head(j, keys[1]!, rotations).then(code)).toBe('BAD_REQUEST_SIGNATURE');
+    expect((await head(j, last, rotations)).status).toBe(200);
+
+    const client = new SyncClient({ db: j.db, journal: j.store, signer: last, backoff: { baseMs: 20, maxMs: 200 } });
+    expect(await client.syncNow()).toMatchObject({ pending: 0, lastError: null, ackedSeq: j.store.head()!.seq });
+    expect(currentDeviceKey((await server.storage.queries.getDevice(j.device.publicKey))!)).toBe(last.publicKey);
+    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+  });
 });
+

@@ -5,7 +5,7 @@ import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
 import { parsedReceiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
 import { nativePrimitives } from '../../../shared/node/journal-primitives';
-import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
+import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -316,13 +316,17 @@ export class SyncClient {
   }
 
   /**
-   * The rotation entry the server does not hold yet, when this device's key was rotated: it
-   * vouches for the new key that now signs requests (docs/sync-protocol.md, "Device key rotation").
+   * The rotation entries the server does not hold yet, oldest first, when this device's key was
+   * rotated (once or several times while offline): together they vouch for the key that now
+   * signs requests (docs/sync-protocol.md, "Device key rotation").
    */
   private rotationProof(ackedSeq: number): Record<string, string> {
     const pending = this.options.journal.query({ type: ENTRY_TYPES.deviceKeyRotated, after: ackedSeq });
-    const latest = pending[pending.length - 1];
-    return latest === undefined ? {} : { [ROTATION_HEADER]: JSON.stringify(latest) };
+    if (pending.length === 0) return {};
+    if (pending.length > MAX_ROTATIONS_PER_PROOF) {
+      throw new HalfkeyError('SYNC_FAILED', `This device's key was rotated ${pending.length} times since its last sync; the server accepts at most ${MAX_ROTATIONS_PER_PROOF} rotations in one proof.`);
+    }
+    return { [ROTATION_HEADER]: JSON.stringify(pending) };
   }
 
   private setError(message: string | null): void {
