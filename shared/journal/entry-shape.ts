@@ -27,6 +27,29 @@ export const entrySchema = z
 const ENTRY_FIELDS = 11;
 const counter = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 const hex64 = (s: unknown): s is string => typeof s === 'string' && HEX32.test(s);
+
+/**
+ * Strings that passed their pattern recently. A journal repeats its vault, device and signing
+ * keys on every entry, and each entry's prev is the hash checked just before it, so comparing
+ * with these (a few dozen bytes each) replaces most regular-expression tests on the hot path.
+ * A string only ever gets here by passing the same test (one memo per pattern, never shared),
+ * so the answers cannot change.
+ */
+function memoTest(pattern: RegExp): (s: unknown) => s is string {
+  const passed: string[] = [];
+  return (s: unknown): s is string => {
+    if (typeof s !== 'string') return false;
+    if (passed.includes(s)) return true;
+    if (!pattern.test(s)) return false;
+    if (passed.length >= 8) passed.shift();
+    passed.push(s);
+    return true;
+  };
+}
+const stableHex64 = memoTest(HEX32);
+const stableVault = memoTest(VAULT_ID);
+let lastHash = '';
+const prevHex64 = (s: unknown): s is string => typeof s === 'string' && (s === lastHash || HEX32.test(s));
 const plainObject = (o: unknown): o is Record<string, unknown> => {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
   const proto = Object.getPrototypeOf(o) as unknown;
@@ -41,12 +64,13 @@ const plainObject = (o: unknown): o is Record<string, unknown> => {
 export function isWellFormedEntry(raw: unknown): raw is SignedEntry {
   if (!plainObject(raw) || Object.keys(raw).length !== ENTRY_FIELDS) return false;
   const e = raw;
-  if (e.v !== ENTRY_VERSION || typeof e.vault !== 'string' || !VAULT_ID.test(e.vault) || !hex64(e.device) || !counter(e.seq) || !hex64(e.prev) || !counter(e.time)) return false;
+  if (e.v !== ENTRY_VERSION || !stableVault(e.vault) || !stableHex64(e.device) || !counter(e.seq) || !prevHex64(e.prev) || !counter(e.time)) return false;
   if (typeof e.type !== 'string' || e.type.length > 128 || !ENTRY_TYPE_PATTERN.test(e.type)) return false;
   if (e.actor !== null && (typeof e.actor !== 'string' || e.actor.length === 0 || e.actor.length > 256)) return false;
   if (!plainObject(e.data) || !hex64(e.hash) || !Array.isArray(e.sigs) || e.sigs.length < 1 || e.sigs.length > 16) return false;
   for (const s of e.sigs as unknown[]) {
-    if (!plainObject(s) || Object.keys(s).length !== 2 || !hex64(s.key) || typeof s.sig !== 'string' || !SIG128.test(s.sig)) return false;
+    if (!plainObject(s) || Object.keys(s).length !== 2 || !stableHex64(s.key) || typeof s.sig !== 'string' || !SIG128.test(s.sig)) return false;
   }
+  lastHash = e.hash;
   return true;
 }

@@ -96,8 +96,19 @@ export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
 export const enrolResponseSchema = z.object({ serverKey: hex64, serverFingerprint: z.string(), device: hex64 }).strict();
 export type EnrolResponse = z.infer<typeof enrolResponseSchema>;
 
-/** POST /v1/devices/:device/entries — entries are checked in full by the journal verifier. */
-export const ingestRequestSchema = z.object({ entries: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_BATCH_ENTRIES) }).strict();
+const isJsonObject = (o: unknown): o is Record<string, unknown> => {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const proto = Object.getPrototypeOf(o) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * POST /v1/devices/:device/entries — entries are checked in full by the journal verifier; here
+ * each need only be a JSON object (a check that keeps the parsed objects instead of copying them).
+ */
+export const ingestRequestSchema = z
+  .object({ entries: z.array(z.custom<Record<string, unknown>>(isJsonObject, { message: 'each entry must be a JSON object' })).min(1).max(MAX_BATCH_ENTRIES) })
+  .strict();
 export const cosignatureSchema = z.object({ seq, entryHash: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).strict();
 export type Cosignature = z.infer<typeof cosignatureSchema>;
 export const ingestResponseSchema = z

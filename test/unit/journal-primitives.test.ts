@@ -166,6 +166,14 @@ describe('entry shape fast path', () => {
       expect(isWellFormedEntry(mutated)).toBe(false);
       expect(entrySchema.safeParse(mutated).success).toBe(false);
     }
+    // The fast path remembers strings that passed (vault, device, keys, the last hash): a string
+    // remembered for one field never passes for a field with another pattern.
+    const e = entries[1]!;
+    expect(isWellFormedEntry(e)).toBe(true);
+    for (const mutated of [{ ...e, device: e.vault }, { ...e, vault: e.device }, { ...e, prev: e.vault }, { ...e, hash: e.vault }, { ...e, sigs: [{ key: e.vault, sig: (e.sigs as { sig: string }[])[0]!.sig }] }]) {
+      expect(isWellFormedEntry(mutated)).toBe(false);
+      expect(entrySchema.safeParse(mutated).success).toBe(false);
+    }
   });
 });
 
