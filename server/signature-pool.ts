@@ -57,7 +57,13 @@ function spawn(): Worker {
  * verification — most of the server's CPU per entry — runs on every core while the main
  * thread only links the chain and writes storage.
  */
-export async function startSignaturePool(size: number = availableParallelism()): Promise<EntryChecker> {
+/** The pool as startSignaturePool returns it: a checker whose live worker threads can be listed (operations and fault tests). */
+export interface SignaturePool extends EntryChecker {
+  /** The worker threads now serving the pool (a replacement appears after one dies). */
+  readonly workers: readonly Worker[];
+}
+
+export async function startSignaturePool(size: number = availableParallelism()): Promise<SignaturePool> {
   if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`the signature pool needs at least one thread, not ${size}`);
   let nextId = 0;
   let closing = false;
@@ -96,6 +102,9 @@ export async function startSignaturePool(size: number = availableParallelism()):
 
   return {
     threads: size,
+    get workers() {
+      return slots.map((s) => s.worker);
+    },
     async check(entries) {
       if (closing) throw new Error('the signature pool is closed');
       const chunk = Math.max(MIN_CHUNK, Math.ceil(entries.length / size));

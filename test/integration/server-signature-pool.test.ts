@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
+import { startTestServer } from '../support/server-fixture';
+import { TestJournal } from '../support/journal-builder';
+import { appendEntries, enrolledClient } from '../support/sync-fixture';
 import { seededSigner, TEST_VAULT } from '../support/journal-builder';
 
 let sodium: Sodium;
@@ -56,4 +59,52 @@ describe('signature pool (worker threads)', () => {
     await expect(small.check(entries(1))).rejects.toThrow(/closed/);
     await expect(startSignaturePool(0)).rejects.toThrow(/at least one thread/);
   });
+
+  it('a worker killed mid-batch fails only that batch; a replacement takes over and later batches are checked', async () => {
+    const own = await startSignaturePool(2);
+    try {
+      const [first] = own.workers;
+      const batch = entries(2_000);
+      const pending = own.check(batch);
+      await first!.terminate();
+      await expect(pending).rejects.toThrow(/signature worker stopped/);
+      // The replacement starts in the background; wait until the pool has two live threads again.
+      for (let i = 0; i < 200 && own.workers.includes(first!); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(own.workers).not.toContain(first);
+      expect(own.workers).toHaveLength(2);
+      const again = entries(300);
+      expect(await own.check(again)).toEqual(await inlineChecker().check(again));
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('a worker killed under a running server costs the client one retry, not an entry', async () => {
+    const server = await startTestServer('sqlite');
+    const j = new TestJournal({ deviceSeed: 44, checkpointEvery: 64 });
+    try {
+      appendEntries(j, 1_200);
+      const client = await enrolledClient(server, j, { batchSize: 500 });
+      // A FAULT INJECTION on a real worker thread: it is terminated right after it is handed its
+      // first chunk, so it dies holding part of the first batch.
+      const victim = server.checker.workers[0]!;
+      const post = victim.postMessage.bind(victim);
+      victim.postMessage = (message: unknown) => {
+        post(message);
+        void victim.terminate();
+      };
+      let status = await client.syncNow();
+      expect(status.state).toBe('offline');
+      expect(status.lastError).toMatch(/500|INTERNAL|failed unexpectedly/);
+      for (let i = 0; i < 10 && status.pending > 0; i++) status = await client.syncNow();
+      expect(status).toMatchObject({ pending: 0, state: 'idle', lastError: null });
+      expect(server.checker.workers).not.toContain(victim);
+      const held = await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 10_000);
+      expect(held.map((e) => [e.seq, e.hash])).toEqual([...j.store.read()].map((e) => [e.seq, e.hash]));
+    } finally {
+      j.close();
+      await server.close();
+    }
+  });
 });
+

@@ -6,7 +6,7 @@ import { sodiumReady } from '../../shared/sodium';
 import { buildServer } from '../../server/app';
 import type { RateLimit } from '../../server/auth';
 import { serverSigner, type ServerSigner } from '../../server/server-key';
-import { startSignaturePool } from '../../server/signature-pool';
+import { startSignaturePool, type SignaturePool } from '../../server/signature-pool';
 import { openStorage, type Storage } from '../../server/storage/storage';
 
 export type StorageKind = 'sqlite' | 'postgres';
@@ -43,6 +43,8 @@ export interface TestServer {
   readonly url: string;
   readonly storage: Storage;
   readonly signer: ServerSigner;
+  /** The server's signature pool (its worker threads, for fault tests). */
+  readonly checker: SignaturePool;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startTestServer(kind: StorageKind, options: { rateLimit?: 
     url: address,
     storage,
     signer,
+    checker,
     close: async () => {
       await app.close();
       await checker.close();
