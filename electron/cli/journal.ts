@@ -121,7 +121,7 @@ export function humanSummary(path: string, report: BundleReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function reportServerExport(path: string, report: ServerExportReport, json: boolean, io: CliIo): number {
+export function reportServerExport(path: string, report: ServerExportReport, json: boolean, io: CliIo): number {
   if (json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   else io.stdout(serverExportSummary(path, report));
   if (report.ok) return 0;

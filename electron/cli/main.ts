@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { HalfkeyError } from '../../shared/api/result';
 
 /**
@@ -15,6 +16,15 @@ export type CommandRunner = (argv: string[], io: CliIo) => Promise<number>;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** Options only (no positionals), strictly: anything unknown or malformed is a UsageError ending with the usage text. */
+export function parseOptions<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : 'bad arguments'}\n${usage}`);
+  }
 }
 
 /** Exit code for a service's deliberate error: 3 refused by rule, 2 bad input, 1 anything else. */

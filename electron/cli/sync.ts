@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
 import { qrCodeOf } from '../services/qr-code';
 import { SyncClient, type SyncStatus } from '../services/sync/client';
-import { UsageError, type CliIo } from './main';
+import { parseOptions, UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
 
 const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE]';
@@ -26,17 +25,7 @@ function describe(status: SyncStatus): string {
  * entries hold a verified receipt, 1 otherwise.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { vault?: string; enroll?: string; token?: string; 'token-file'?: string; help?: boolean };
-  try {
-    values = parseArgs({
-      args: argv,
-      options: { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : 'bad arguments'}\n${USAGE}`);
-  }
+  const values = parseOptions(argv, { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean' } }, USAGE);
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return 0;

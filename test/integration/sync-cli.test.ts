@@ -1,30 +1,22 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
 import { deviceAccount } from '../../electron/services/vault/device-key';
 import { startTestServer, type TestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
+import { halfkeyIn, requireKeyring } from '../support/halfkey-cli';
 
-const bin = fileURLToPath(new URL('../../build/halfkey.mjs', import.meta.url));
 let work: string;
 let server: TestServer;
 let vaultId = '';
 
-function halfkey(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: work, env: process.env, timeout: 90_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const halfkey = halfkeyIn(() => work);
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  requireKeyring();
   await sodiumReady();
   work = mkdtempSync(join(tmpdir(), 'halfkey-sync-cli-'));
   writeFileSync(join(work, 'admin.pass'), 'orchard lantern pebble 41\n');

@@ -141,6 +141,12 @@ export class SyncClient {
     };
   }
 
+  /** The server this vault enrolled with and the key pinned then, or null before enrolment. */
+  pinnedServer(): { readonly url: string; readonly key: string; readonly fingerprint: string } | null {
+    const row = this.row();
+    return row === null ? null : { url: row.server_url, key: row.server_key, fingerprint: row.server_fingerprint };
+  }
+
   /** Starts the background loop (idempotent). */
   start(): void {
     if (this.started) return;
