@@ -31,27 +31,12 @@ export default tseslint.config(
       globals: Object.fromEntries(['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', '__dirname', 'require', 'module'].map((g) => [g, 'readonly'])),
     },
   },
-  layer(['shared/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', '**/node/*', 'react', 'react-dom', 'react-dom/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.'),
+  layer(['shared/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', 'react', 'react-dom', 'react-dom/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.'),
   {
     files: ['shared/**/*.{ts,tsx}'],
     rules: { 'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require'] },
   },
-  {
-    // shared/node/: code the main process, its workers and the server all run, on Node's crypto.
-    // It may use node:crypto and Buffer, and still nothing of electron/, renderer/ or server/.
-    files: ['shared/node/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [...nodeBuiltins.filter((name) => name !== 'crypto' && name !== 'buffer'), 'electron'].map((name) => ({ name, message: 'shared/node/ may use node:crypto only.' })),
-          patterns: [{ group: ['node:*', '!node:crypto', '!node:buffer', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'], message: 'shared/node/ may use node:crypto only.' }],
-        },
-      ],
-      'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'require'],
-    },
-  },
-  layer(['renderer/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', '**/shared/node/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'renderer/ talks only to window.halfkey: no electron/, no node, no server/.'),
+  layer(['renderer/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'renderer/ talks only to window.halfkey: no electron/, no node, no server/.'),
   layer(['server/**/*.ts'], ['electron', 'electron/*', '**/electron/**', '**/renderer/**', 'keytar', 'react', 'react-dom'], 'server/ runs without Electron: it may use shared/ and its own code only.'),
   {
     files: ['electron/preload.ts'],

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalBodyText, type SignedEntry } from '../shared/journal/entry';
-import { nativeEntrySignatureValid } from '../shared/node/journal-primitives';
+import { nativePrimitives } from './native-primitives';
 
 /** One entry's CPU-bound checks: its recomputed hash and each signature's validity, or why it cannot be hashed. */
 export type EntryCheck = { readonly hash: string; readonly signatures: readonly boolean[] } | { readonly error: string };
@@ -19,6 +19,6 @@ export function checkEntry(entry: SignedEntry): EntryCheck {
   } catch (error) {
     return { error: error instanceof Error ? error.message : 'not canonical JSON' };
   }
-  const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && nativeEntrySignatureValid(digest, s));
+  const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s));
   return { hash: digest, signatures };
 }

@@ -4,7 +4,7 @@ import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedCheck
 import type { Sodium } from '../shared/sodium';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import type { Cosignature, IngestResponse } from '../shared/sync/wire';
-import { nativePrimitives } from '../shared/node/journal-primitives';
+import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs } from './merkle-log';
 import type { ServerSigner } from './server-key';

@@ -44,15 +44,8 @@ describe('the layering lint (STYLE.md rule 1)', () => {
     await expectLayerError('server/layer-probe.ts', "import { createRouter } from '../electron/router';\nexport const r = createRouter;\n", 'server/ runs without Electron');
   });
 
-  it('refuses shared/node/ (Node-only) from pure shared/ and from renderer/', async () => {
-    await expectLayerError('shared/journal/layer-probe.ts', "import { nativePrimitives } from '../node/journal-primitives';\nexport const p = nativePrimitives;\n", 'shared/ is pure');
-    await expectLayerError('renderer/src/layer-probe.ts', "import { nativePrimitives } from '../../shared/node/journal-primitives';\nexport const p = nativePrimitives;\n", 'renderer/ talks only to window.halfkey');
-  });
-
-  it('lets shared/node/ use node:crypto and Buffer, and nothing else of Node', async () => {
-    expect(await lint('shared/node/layer-probe.ts', "import { hash } from 'node:crypto';\nexport const h = (b: Uint8Array): Buffer => hash('sha256', b, 'buffer');\n")).toEqual([]);
-    await expectLayerError('shared/node/layer-probe.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n", 'shared/node/ may use node:crypto only');
-    await expectLayerError('shared/node/layer-probe.ts', "import { app } from 'electron';\nexport const a = app;\n", 'shared/node/ may use node:crypto only');
+  it('refuses node:crypto in shared/: the Node side injects it (shared/journal/host-crypto.ts)', async () => {
+    await expectLayerError('shared/journal/layer-probe.ts', "import { hash } from 'node:crypto';\nexport const h = hash;\n", 'shared/ is pure');
   });
 
   it('passes clean files in every layer', async () => {

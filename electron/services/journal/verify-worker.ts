@@ -2,7 +2,7 @@ import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { canonicalBodyText, type SignedEntry } from '../../../shared/journal/entry';
 import type { PrecomputedChecks } from '../../../shared/journal/verifier';
-import { nativeEntrySignatureValid } from '../../../shared/node/journal-primitives';
+import { nativePrimitives } from './native-primitives';
 
 /**
  * The expensive, independent part of verifying entries, run in worker threads: each entry's hash
@@ -27,7 +27,7 @@ export function checkLine(line: string): PrecomputedChecks | null {
     const e = record.entry;
     if (record.kind !== 'entry' || typeof e !== 'object' || e === null || !Array.isArray(e.sigs)) return null;
     const hash = digest('sha256', Buffer.from(canonicalBodyText(e), 'utf8'), 'hex');
-    return { hash, signatures: e.sigs.map((sig) => nativeEntrySignatureValid(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)) };
+    return { hash, signatures: e.sigs.map((sig) => nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)) };
   } catch {
     return null;
   }

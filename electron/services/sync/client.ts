@@ -4,7 +4,7 @@ import type { JsonObject } from '../../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
 import { parsedReceiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
-import { nativePrimitives } from '../../../shared/node/journal-primitives';
+import { nativePrimitives } from '../journal/native-primitives';
 import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';

@@ -1,0 +1,72 @@
+import { ENTRY_SIGNATURE_DOMAIN } from './entry-types';
+import type { EntrySignature } from './entry';
+import { hexToBytes } from './hex';
+import type { JournalPrimitives } from './primitives';
+
+/**
+ * The part of Node's `crypto` module the journal's hot paths use. shared/ never imports Node: the
+ * main process, its workers and the server pass `node:crypto` itself (see
+ * electron/services/journal/native-primitives.ts and server/native-primitives.ts).
+ */
+export interface HostCrypto<Key> {
+  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'buffer'): Uint8Array;
+  createHash(algorithm: 'sha256'): { update(data: string, inputEncoding: 'utf8'): unknown; digest(encoding: 'hex'): string };
+  createPublicKey(key: { key: string; format: 'der'; type: 'spki'; encoding: 'hex' }): Key;
+  verify(algorithm: null, data: Uint8Array, key: Key, signature: Uint8Array): boolean;
+}
+
+/** The journal primitives with an entry check that also takes malformed input (workers hand it raw JSON). */
+export interface HostPrimitives extends JournalPrimitives {
+  readonly verifyEntrySignature: (hashHex: string, signature: Partial<EntrySignature> | null) => boolean;
+}
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32 key bytes follow. */
+const SPKI_ED25519 = '302a300506032b6570032100';
+const HEX = /^[0-9a-f]*$/;
+
+/**
+ * The journal's primitives on the host's crypto (OpenSSL under Node): SHA-256 and Ed25519 that
+ * compute exactly what libsodium does (test/unit/journal-primitives.test.ts checks both agree),
+ * without wasm calls and copies. Public keys are parsed once each and cached; a journal has a
+ * handful (device, custodians), never one per entry.
+ */
+export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
+  const domain = new TextEncoder().encode(ENTRY_SIGNATURE_DOMAIN);
+  const keys = new Map<string, Key | null>();
+  const publicKey = (hex: string): Key | null => {
+    let key = keys.get(hex);
+    if (key === undefined) {
+      try {
+        key = hex.length === 64 && HEX.test(hex) ? crypto.createPublicKey({ key: SPKI_ED25519 + hex, format: 'der', type: 'spki', encoding: 'hex' }) : null;
+      } catch {
+        key = null;
+      }
+      if (keys.size < 10_000) keys.set(hex, key);
+    }
+    return key;
+  };
+  return {
+    sha256: (data) => crypto.hash('sha256', data, 'buffer'),
+    textDigest: () => {
+      const digest = crypto.createHash('sha256');
+      return { update: (text) => void digest.update(text, 'utf8'), hex: () => digest.digest('hex') };
+    },
+    verifyEntrySignature: (hashHex, sig) => {
+      if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || !HEX.test(sig.sig) || hashHex.length !== 64 || !HEX.test(hashHex)) return false;
+      const key = publicKey(sig.key);
+      if (key === null) return false;
+      try {
+        return crypto.verify(null, concat(domain, hexToBytes(hashHex)), key, hexToBytes(sig.sig));
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
