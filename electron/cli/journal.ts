@@ -10,13 +10,15 @@ import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
 import { UsageError, type CliIo } from './main';
 
 const USAGE = `usage:
-  halfkey journal verify BUNDLE [--json] [--server-key HEX] [--csv FILE] [--workers N]
+  halfkey journal verify BUNDLE [--json] [--server-key HEX]... [--csv FILE] [--workers N]
   halfkey journal export --vault DIR --out FILE [--from SEQ] [--to SEQ] [--csv FILE] [--pdf FILE]
 
 verify reads either a device's journal bundle (halfkey journal export) or the server's org-wide
 reviewer export (GET /v1/reviewer/export), told apart by the file's first line. A server export
 needs --server-key, the server key pinned at enrolment: its authority is the server's signed
-tree head. verify exits 0 only when everything in the file verifies.
+tree head. For a device bundle, --server-key pins the keys its receipts may be under; give it
+once per key on record when the server's key was rotated. verify exits 0 only when everything in
+the file verifies.
 `;
 
 /** What `journal export` needs from the rest of the app: the open vault's journal and device key. */
@@ -69,23 +71,25 @@ const seqArg = (value: string | undefined, name: string): number | undefined => 
 };
 
 async function verify(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'server-key': { type: 'string' }, csv: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'server-key': { type: 'string', multiple: true }, csv: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean' } }, 1);
   const path = resolve(io.cwd, positionals[0]!);
   if (!existsSync(path)) throw new UsageError(`no bundle at ${path}`);
-  const serverKey = values['server-key'];
-  if (serverKey !== undefined && !/^[0-9a-f]{64}$/.test(serverKey)) throw new UsageError('--server-key must be 64 lowercase hex characters');
+  const serverKeys = values['server-key'] ?? [];
+  if (serverKeys.some((k) => !/^[0-9a-f]{64}$/.test(k))) throw new UsageError('--server-key must be 64 lowercase hex characters');
+  const serverKey = serverKeys[0];
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
   const exportFile = await import('../services/sync/server-export-file');
   const format = await exportFile.fileFormat(path);
   if (format === exportFile.SERVER_EXPORT_FORMAT) {
     if (serverKey === undefined) throw new UsageError(`${path} is a server export (${format}): pass --server-key HEX, the server key pinned at enrolment, to check its signed tree head against`);
+    if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
     return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey), values.json === true, io);
   }
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
   if (csvPath !== undefined && !existsSync(csvPath)) throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
-  const options = { ...(serverKey === undefined ? {} : { serverKey }), ...(csvPath === undefined ? {} : { csvPath }) };
+  const options = { ...(serverKeys.length === 0 ? {} : { serverKeys }), ...(csvPath === undefined ? {} : { csvPath }) };
   const report =
     workers === 0
       ? await (await import('../services/journal/bundle-file')).verifyBundleFile(path, options)

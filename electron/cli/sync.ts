@@ -2,10 +2,10 @@ import { resolve } from 'node:path';
 import { HalfkeyError } from '../../shared/api/result';
 import { qrCodeOf } from '../services/qr-code';
 import { SyncClient, type SyncStatus } from '../services/sync/client';
-import { parseOptions, UsageError, type CliIo } from './main';
+import { exitCodeFor, parseOptions, UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
 
-const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE]';
+const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE | --repin FINGERPRINT]';
 
 /** A status in a few human lines; the fingerprint is what a person compares with the server operator's. */
 function describe(status: SyncStatus): string {
@@ -25,7 +25,7 @@ function describe(status: SyncStatus): string {
  * entries hold a verified receipt, 1 otherwise.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const values = parseOptions(argv, { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean' } }, USAGE);
+  const values = parseOptions(argv, { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, repin: { type: 'string' }, help: { type: 'boolean' } }, USAGE);
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return 0;
@@ -35,6 +35,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values.token !== undefined) throw new UsageError(`--token is refused: an enrolment token on the command line is visible to other local users and stays in shell history; put it in a file (mode 600) and pass --token-file FILE\n${USAGE}`);
   const hasToken = values['token-file'] !== undefined;
   if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs --token-file, and a token needs --enroll\n${USAGE}`);
+  if (values.repin !== undefined && values.enroll !== undefined) throw new UsageError(`--repin and --enroll go separately: --repin pins a rotated key of the server this vault already enrolled with\n${USAGE}`);
   const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : undefined;
 
   const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
@@ -45,6 +46,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       const enrolled = await client.enroll(values.enroll, token);
       io.stdout(`enrolled; compare this fingerprint with the server operator's: ${enrolled.serverFingerprint}\n`);
       if (enrolled.serverFingerprint !== null) io.stdout(`${(await qrCodeOf(enrolled.serverFingerprint)).terminal}\n`);
+    }
+    if (values.repin !== undefined) {
+      const before = client.status().serverFingerprint;
+      const repinned = await client.repin(values.repin);
+      io.stdout(`re-pinned the server key: fingerprint ${before ?? '-'} -> ${repinned.serverFingerprint}\n`);
     }
     let status = client.status();
     if (status.state === 'not-enrolled') throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: run with --enroll URL --token-file FILE first.');
@@ -58,7 +64,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof HalfkeyError) {
       io.stderr(`halfkey sync: ${error.message}\n`);
-      return 1;
+      return exitCodeFor(error);
     }
     throw error;
   } finally {

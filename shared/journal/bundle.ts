@@ -139,8 +139,12 @@ export class RosterBuilder {
 }
 
 export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpointEvery' | 'heartbeatMs'> {
-  /** The server key pinned by the reviewer; receipts under any other key fail. */
+  /**
+   * The server key pinned by the reviewer; receipts under any other key fail. After a server key
+   * rotation, pass every key on record as `serverKeys` (this one counts as one of them).
+   */
   readonly serverKey?: string;
+  readonly serverKeys?: readonly string[];
   /** SHA-256 of the CSV file shipped beside the bundle, when the reviewer has it. */
   readonly csvSha256?: string;
   /** Hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
@@ -300,7 +304,8 @@ export class BundleVerifier {
     this.receiptCount += 1;
     const r = receipt as { seq?: unknown; entryHash?: unknown; device?: unknown };
     const seq = typeof r.seq === 'number' ? r.seq : null;
-    if (this.options.serverKey !== undefined && serverKey !== this.options.serverKey) return this.fail(seq, 'BAD_RECEIPT', 'receipt is under a server key other than the pinned one');
+    const pinned = [...(this.options.serverKey === undefined ? [] : [this.options.serverKey]), ...(this.options.serverKeys ?? [])];
+    if (pinned.length > 0 && !pinned.includes(serverKey)) return this.fail(seq, 'BAD_RECEIPT', `receipt is under a server key other than the pinned one${pinned.length > 1 ? 's' : ''}`);
     const problem = receiptProblem(receipt, serverKey, this.sodium);
     if (problem !== null) return this.fail(seq, 'BAD_RECEIPT', problem);
     const device = this.chain.state().device;

@@ -95,6 +95,8 @@ export const enrolRequestSchema = z
 export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
 export const enrolResponseSchema = z.object({ serverKey: hex64, serverFingerprint: z.string(), device: hex64 }).strict();
 export type EnrolResponse = z.infer<typeof enrolResponseSchema>;
+/** GET /v1/server-key — the key the server signs with now (what a client re-pins after a rotation). */
+export const serverKeyResponseSchema = z.object({ serverKey: hex64, serverFingerprint: z.string() }).strict();
 
 const isJsonObject = (o: unknown): o is Record<string, unknown> => {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;

@@ -61,5 +61,19 @@ describe('halfkey sync', () => {
     const twice = await halfkey(['sync', '--vault', 'vault', '--enroll', server.url, '--token-file', 'token2']);
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/already enrolled/);
+    // --repin checks the fingerprint a person was given against the key the server presents now.
+    const both = await halfkey(['sync', '--vault', 'vault', '--repin', server.signer.fingerprint, '--enroll', server.url, '--token-file', 'token2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--repin and --enroll go separately/);
+    const malformed = await halfkey(['sync', '--vault', 'vault', '--repin', 'abc']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/32 hex digits/);
+    // The server has not rotated: there is nothing to re-pin, whatever fingerprint is given
+    // (test/integration/server-key-repin.test.ts rotates a real server's key).
+    for (const fingerprint of [server.signer.fingerprint, '0123 4567 89ab cdef 0123 4567 89ab cdef']) {
+      const same = await halfkey(['sync', '--vault', 'vault', '--repin', fingerprint]);
+      expect(same.code).toBe(1);
+      expect(same.stderr).toMatch(/still signs with the pinned key/);
+    }
   });
 });

@@ -5,7 +5,7 @@ import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
 import { parsedReceiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
 import { nativePrimitives } from '../journal/native-primitives';
-import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint } from '../../../shared/sync/wire';
+import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -13,7 +13,7 @@ import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireRespo
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** The journal operations the sync client uses (a JournalStore provides them). */
-export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query'>;
+export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query' | 'append'>;
 
 export type SyncState = 'not-enrolled' | 'idle' | 'syncing' | 'offline' | 'error';
 
@@ -139,6 +139,40 @@ export class SyncClient {
       lastTreeSize: tree?.size ?? null,
       nextAttemptAt: this.nextAttemptAt,
     };
+  }
+
+  /**
+   * Pins the server's new key after the operator rotated it (docs/operations.md): fetches the key
+   * the server signs with now and pins it only if its fingerprint is the one a person was given
+   * out of band, and journals the change (`sync.server-key-changed`, old and new key) in the same
+   * transaction. Receipts already stored keep the key they were verified under.
+   */
+  async repin(expectedFingerprint: string): Promise<SyncStatus> {
+    const row = this.row();
+    if (row === null) throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: enrol it first.');
+    const wanted = expectedFingerprint.toLowerCase().replace(/[^0-9a-f]/g, '');
+    if (wanted.length !== 32) throw new HalfkeyError('INVALID_PAYLOAD', 'A server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it.', { field: 'fingerprint' });
+    let answer: unknown;
+    try {
+      answer = expectOk(await sendRequest(row.server_url, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
+    } catch (error) {
+      throw syncError('Fetching the server key failed', error);
+    }
+    const parsed = serverKeyResponseSchema.safeParse(answer);
+    if (!parsed.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered with something that is not its key.');
+    const key = parsed.data.serverKey;
+    const fingerprint = serverKeyFingerprint(key);
+    if (key === row.server_key) throw new HalfkeyError('CONFLICT', `The server still signs with the pinned key (fingerprint ${row.server_fingerprint}): nothing to re-pin.`);
+    if (fingerprint.replace(/ /g, '') !== wanted) {
+      throw new HalfkeyError('POLICY_REFUSED', `The server now presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint.trim()}): the key stays pinned to ${row.server_fingerprint}. Check the fingerprint with the server operator.`);
+    }
+    this.options.db.transaction(() => {
+      this.options.journal.append({ type: 'sync.server-key-changed', data: { previousKey: row.server_key, serverKey: key, serverUrl: row.server_url } });
+      this.options.db
+        .prepare('UPDATE sync_state SET server_key = ?, server_fingerprint = ?, last_tree_head = NULL, last_error = NULL WHERE id = 1')
+        .run(key, fingerprint);
+    })();
+    return this.status();
   }
 
   /** The server this vault enrolled with and the key pinned then, or null before enrolment. */
