@@ -65,4 +65,12 @@ describe('sync API channels', () => {
     writeFileSync(png, Buffer.from(qrDataUrl!.replace('data:image/png;base64,', ''), 'base64'));
     expect(execFileSync('zbarimg', ['--raw', '-q', png], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe(server.signer.fingerprint);
   });
+
+  it('sync:repin validates the fingerprint, and changes nothing while the server still signs with the pinned key', async () => {
+    expect(await router.call('sync:repin', { fingerprint: 'not hex' }, context)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'fingerprint' } } });
+    expect(await router.call('sync:repin', { fingerprint: '0123 4567 89ab cdef 0123 4567 89ab cdef' }, context)).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await router.call('sync:status', {}, context)).toMatchObject({ ok: true, value: { serverFingerprint: server.signer.fingerprint } });
+    expect(journal.store.query({ type: 'sync.server-key-changed' })).toEqual([]);
+  });
 });
+

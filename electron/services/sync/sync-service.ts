@@ -49,6 +49,13 @@ export class SyncService {
     return this.require().syncNow();
   }
 
+  /** Pins the server's rotated key when its fingerprint is the one given, then runs a round. */
+  async repin(fingerprint: string): Promise<SyncStatus> {
+    const client = this.require();
+    await client.repin(fingerprint);
+    return client.syncNow();
+  }
+
   private require(): SyncClient {
     if (this.client === null) throw new HalfkeyError('VAULT_LOCKED', 'Open the vault first: sync works on the open vault’s journal.');
     return this.client;

@@ -26,6 +26,7 @@ export function SyncView(): ReactElement {
   // The enrolment token is single-use and short-lived; it is cleared as soon as it is sent.
   const [token, setToken] = useState('');
   const [working, setWorking] = useState(false);
+  const [newFingerprint, setNewFingerprint] = useState('');
   const settle = (result: Awaited<ReturnType<typeof readStatus>>): void => {
     if (result.ok) setStatus(result.value);
     setError(result.ok ? null : result.error);
@@ -43,6 +44,14 @@ export function SyncView(): ReactElement {
     const sent = token;
     setToken('');
     settle(await attempt(() => halfkey().syncEnroll({ url: url.trim(), token: sent.trim() })));
+    setWorking(false);
+  };
+  const repin = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setWorking(true);
+    const result = await attempt(() => halfkey().syncRepin({ fingerprint: newFingerprint.trim() }));
+    if (result.ok) setNewFingerprint('');
+    settle(result);
     setWorking(false);
   };
   const now = async (): Promise<void> => {
@@ -92,6 +101,21 @@ export function SyncView(): ReactElement {
           </div>
         )}
       </section>
+      {enrolled && (
+        <section className="panel" aria-labelledby="sync-repin-heading">
+          <h2 id="sync-repin-heading">Server key rotated?</h2>
+          <p className="muted">
+            When the server operator rotates the server key, uploads stop until this vault pins the new one. Enter the new fingerprint exactly as the operator published it: the
+            key is pinned only if the server presents a key with that fingerprint, and the change is written to the journal.
+          </p>
+          <form noValidate className="form" onSubmit={(event) => void repin(event)}>
+            <Field label="New server fingerprint" value={newFingerprint} onChange={setNewFingerprint} required placeholder="0123 4567 89ab cdef 0123 4567 89ab cdef" />
+            <button type="submit" className="primary" disabled={working}>
+              {working ? 'Checking…' : 'Pin the new key'}
+            </button>
+          </form>
+        </section>
+      )}
       {status !== null && !enrolled && (
         <section className="panel" aria-labelledby="sync-enrol-heading">
           <h2 id="sync-enrol-heading">Enrol with a journal server</h2>

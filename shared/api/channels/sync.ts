@@ -26,6 +26,13 @@ export const syncChannels = {
     response: syncStatusSchema,
   },
   'sync:now': { request: z.object({}).strict(), response: syncStatusSchema },
+  /** After the server operator rotated its key: pin the key the server presents now, only if its fingerprint is the one given. */
+  'sync:repin': {
+    request: z
+      .object({ fingerprint: z.string().regex(/^\s*(?:[0-9a-fA-F]\s*){32}$/, 'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it') })
+      .strict(),
+    response: syncStatusSchema,
+  },
   /** The pinned server key's fingerprint as a QR code, for the out-of-band check with the server operator. */
   'sync:fingerprint-qr': {
     request: z.object({}).strict(),
