@@ -48,14 +48,15 @@ const header = (headers: SignedRequest['headers'], name: string): string | null 
 };
 
 /**
- * The new key a rotation proof vouches for. The proof (JSON in the rotation header) is the
- * device's `device.key-rotated` entries the server does not hold yet, oldest first (or one such
- * entry on its own): each must be this device's, beyond what the server holds and after the one
- * before it, hash correctly, and carry valid signatures by the key before it (first) and by the
- * key it names. The last key named is vouched for; null when any link fails. The entries
- * themselves are ingested and chain-verified later like any other; this only authenticates.
+ * The key a rotation proof would vouch for, from its shape alone (no hashing, no signatures):
+ * the proof (JSON in the rotation header) is the device's `device.key-rotated` entries the
+ * server does not hold yet, oldest first (or one such entry on its own); each must be this
+ * device's, beyond what the server holds and after the one before it, first signed by the key
+ * before it and naming the next key. Null when the shape is wrong. The request signature is
+ * checked under this key before `rotationChainValid` spends any signature check on the entries,
+ * so a forged header costs the server one verification, like any bad request.
  */
-function vouchedKey(proof: string | null, record: DeviceRecord, current: string, sodium: Sodium): string | null {
+function rotationCandidate(proof: string | null, record: DeviceRecord, current: string): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
   if (proof === null || proof.length > MAX_ROTATIONS_PER_PROOF * 1_024) return null;
   try {
     const parsed = JSON.parse(proof) as unknown;
@@ -64,19 +65,34 @@ function vouchedKey(proof: string | null, record: DeviceRecord, current: string,
     let key = current;
     let after = record.headSeq ?? -1;
     for (const entry of entries) {
-      if (typeof entry !== 'object' || entry === null || entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > after) || !Array.isArray(entry.sigs)) return null;
-      if (sodium.to_hex(entryHashBytes(entry, sodium)) !== entry.hash) return null;
-      const next = (entry.data as Record<string, unknown>).newDeviceKey;
-      const [first, ...others] = entry.sigs;
-      if (typeof next !== 'string' || first?.key !== key || !verifyEntrySignature(entry.hash, first, sodium)) return null;
-      if (!others.some((s) => s?.key === next && verifyEntrySignature(entry.hash, s, sodium))) return null;
+      if (typeof entry !== 'object' || entry === null || entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > after)) return null;
+      const next = (entry.data as Record<string, unknown> | null)?.newDeviceKey;
+      if (!Array.isArray(entry.sigs) || entry.sigs[0]?.key !== key || typeof next !== 'string') return null;
       key = next;
       after = entry.seq;
     }
-    return key;
+    return { key, entries };
   } catch {
     // Anything malformed vouches for nothing; the request is then refused as badly signed.
     return null;
+  }
+}
+
+/** The expensive half of a rotation proof: every entry hashes correctly and is signed by the key before it and by the key it names. */
+function rotationChainValid(entries: readonly SignedEntry[], current: string, sodium: Sodium): boolean {
+  let key = current;
+  try {
+    for (const entry of entries) {
+      if (sodium.to_hex(entryHashBytes(entry, sodium)) !== entry.hash) return false;
+      const next = (entry.data as Record<string, unknown>).newDeviceKey as string;
+      const [first, ...others] = entry.sigs;
+      if (first?.key !== key || !verifyEntrySignature(entry.hash, first, sodium)) return false;
+      if (!others.some((s) => s?.key === next && verifyEntrySignature(entry.hash, s, sodium))) return false;
+      key = next;
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -137,8 +153,8 @@ export async function authenticateDevice(
   let valid = verifies(current);
   if (!valid) {
     // Until the server has ingested a rotation, the device's new key is vouched for by the rotation entry itself.
-    const vouched = vouchedKey(header(request.headers, ROTATION_HEADER), record, current, sodium);
-    valid = vouched !== null && verifies(vouched);
+    const candidate = rotationCandidate(header(request.headers, ROTATION_HEADER), record, current);
+    valid = candidate !== null && verifies(candidate.key) && rotationChainValid(candidate.entries, current, sodium);
   }
   if (!valid) throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the request signature does not verify under the device\'s current key (after a key rotation only the new key signs)');
   // Only after the signature: an attacker must not be able to burn a device's nonces or budget.
