@@ -15,7 +15,7 @@ const USAGE = 'usage: halfkey review export --vault DIR --as REVIEWER_ID --out F
 /** Reviewer sessions and the export are refused by rule for a key that is not a reviewer's: exit 3 like other refusals. */
 const REFUSALS: Readonly<Record<string, HalfkeyError['code']>> = { NOT_A_REVIEWER: 'NOT_PERMITTED', CHALLENGE_INVALID: 'NOT_PERMITTED', SESSION_INVALID: 'NOT_PERMITTED' };
 
-async function refusal(what: string, status: number, body: unknown): Promise<HalfkeyError> {
+function refusal(what: string, status: number, body: unknown): HalfkeyError {
   const parsed = wireErrorSchema.safeParse(body);
   if (!parsed.success) return new HalfkeyError('SYNC_FAILED', `${what}: the server answered HTTP ${status} without an error body.`);
   const { code, message } = parsed.data.error;
@@ -64,12 +64,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
     const key = reviewer.signer.publicKey;
     const challenge = await sendRequest(pinned.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key } });
-    if (challenge.status !== 200) throw await refusal('Reviewer sign-in', challenge.status, challenge.body);
-    const issued = challengeResponseSchema.parse(challenge.body);
-    const signature = bytesToHex(reviewer.signer.sign(reviewerChallengeMessage(issued.challenge, sodium)));
-    const session = await sendRequest(pinned.url, { method: 'POST', path: '/v1/reviewer/session', json: { key, challenge: issued.challenge, signature } });
-    if (session.status !== 200) throw await refusal('Reviewer sign-in', session.status, session.body);
-    const { token } = sessionResponseSchema.parse(session.body);
+    if (challenge.status !== 200) throw refusal('Reviewer sign-in', challenge.status, challenge.body);
+    const issued = challengeResponseSchema.safeParse(challenge.body);
+    if (!issued.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered the sign-in with something that is not a challenge.');
+    const signature = bytesToHex(reviewer.signer.sign(reviewerChallengeMessage(issued.data.challenge, sodium)));
+    const session = await sendRequest(pinned.url, { method: 'POST', path: '/v1/reviewer/session', json: { key, challenge: issued.data.challenge, signature } });
+    if (session.status !== 200) throw refusal('Reviewer sign-in', session.status, session.body);
+    const granted = sessionResponseSchema.safeParse(session.body);
+    if (!granted.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered the sign-in with something that is not a session.');
+    const { token } = granted.data;
 
     let response: Response;
     try {
@@ -85,7 +88,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       } catch {
         body = null;
       }
-      throw await refusal('Export', response.status, body);
+      throw refusal('Export', response.status, body);
     }
     // Streamed to a side file, checked, then renamed: a half-downloaded export never sits under the name asked for.
     await pipeline(Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(partial, { mode: 0o600 }));
