@@ -107,7 +107,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024 }, async (request) => {
     const record = await device(request, deviceParam(request));
     const body = parseBody(ingestRequestSchema, request.body);
-    const result = await ingestBatch({ storage, signer, sodium, checker, now }, record, body.entries);
+    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries);
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });
@@ -123,7 +123,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const [from, to] = await Promise.all([storage.queries.treeHeadAt(q.from), storage.queries.treeHeadAt(q.to)]);
     if (from === null || to === null) throw new WireFailure(404, 'NOT_FOUND', `no signed tree head of size ${from === null ? q.from : q.to}`);
     if (q.from > q.to) throw new WireFailure(400, 'BAD_REQUEST', 'query.from must not exceed query.to');
-    return { from, to, proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries, sodium)) };
+    return { from, to, proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
   });
 
   registerReviewerRoutes(app, { storage, signer, sodium, now, limitByAddress });

@@ -1,7 +1,6 @@
 import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
-import type { Sodium } from '../shared/sodium';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import type { Cosignature, IngestResponse } from '../shared/sync/wire';
 import { nativePrimitives } from './native-primitives';
@@ -17,7 +16,6 @@ const WARNING_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>(['TIME_BACK
 export interface IngestDeps {
   readonly storage: Storage;
   readonly signer: ServerSigner;
-  readonly sodium: Sodium;
   /** Hash and signature checks, normally the worker pool started with the server. */
   readonly checker: EntryChecker;
   readonly now: () => number;
@@ -105,7 +103,7 @@ export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: r
 }
 
 async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceId: string, offered: readonly Offered[]): Promise<IngestResponse> {
-  const { sodium, signer } = deps;
+  const { signer } = deps;
   const now = deps.now();
   const device = await tx.getDevice(deviceId);
   if (device === null) throw new WireFailure(401, 'UNKNOWN_DEVICE', 'this device is not enrolled');
@@ -129,7 +127,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
   const fresh = offered.filter((o) => o.entry.seq > headSeq);
   const receipts: Receipt[] = [];
   let head = { seq: device.headSeq, hash: device.headHash };
-  const nodes = new NodeSet(tx, sodium);
+  const nodes = new NodeSet(tx);
   if (fresh.length > 0) {
     if (fresh[0]!.entry.seq !== headSeq + 1) {
       throw new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
@@ -146,7 +144,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       warnings.push(...failures);
     }
     const size = (await tx.latestTreeHead())?.size ?? 0;
-    const appended = await appendLeaves(size, fresh.map((o) => o.precomputed.hash), nodes, sodium);
+    const appended = await appendLeaves(size, fresh.map((o) => o.precomputed.hash), nodes);
     const treeHead = signer.signTreeHead({ size: appended.size, root: appended.root, timestamp: now });
     await tx.insertLogNodes(appended.nodes);
     await tx.insertEntries(

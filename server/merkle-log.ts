@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import type { Sodium } from '../shared/sodium';
 import type { LogNode } from './storage/storage';
 
 /**
@@ -82,11 +81,7 @@ export class NodeSet {
   /** Range roots already folded: neighbouring leaves share most of their audit paths. */
   private readonly roots = new Map<string, string>();
 
-  constructor(
-    private readonly source: NodeSource,
-    // Kept for callers' symmetry with the rest of the server; hashing here is node:crypto's.
-    _sodium?: Sodium,
-  ) {}
+  constructor(private readonly source: NodeSource) {}
 
   add(key: number, hash: string): void {
     this.known.set(key, hash);
@@ -129,13 +124,13 @@ export class NodeSet {
 }
 
 /** Root hash of the empty log: SHA-256 of nothing. */
-export const emptyRoot = (_sodium?: Sodium): string => hash('sha256', Buffer.alloc(0), 'hex');
+export const emptyRoot = (): string => hash('sha256', Buffer.alloc(0), 'hex');
 
 /**
  * Appends entry hashes after `size` leaves: returns the new nodes to store and the new root.
  * Only the current frontier (≤ log2 n nodes) is read.
  */
-export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet, _sodium?: Sodium): Promise<{ nodes: LogNode[]; root: string; size: number }> {
+export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet): Promise<{ nodes: LogNode[]; root: string; size: number }> {
   await nodes.load(rangeNodeKeys(0, size));
   const created: LogNode[] = [];
   const put = (key: number, hash: string): void => {

@@ -119,7 +119,7 @@ async function* exportLines(deps: ReviewerDeps, head: Receipt['treeHead']): Asyn
   yield `${JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
   for (let from = 0; from < head.size; from += EXPORT_PAGE) {
     const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter((e) => e.logIndex < head.size);
-    const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries, deps.sodium));
+    const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries));
     for (const e of page) {
       const receipt: Receipt = { device: e.device, seq: e.seq, entryHash: e.hash, logIndex: e.logIndex, treeHead: head, inclusionProof: proofs.get(e.logIndex)! };
       yield `{"kind":"entry","entry":${e.body},"receipt":${JSON.stringify(receipt)}}\n`;

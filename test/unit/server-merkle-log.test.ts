@@ -25,7 +25,7 @@ async function build(batches: readonly number[]): Promise<{ table: NodeTable; ha
   const roots: string[] = [];
   for (const count of batches) {
     const batch = Array.from({ length: count }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${hashes.length + i}`)));
-    const result = await appendLeaves(hashes.length, batch.map((h) => sodium.to_hex(h)), new NodeSet(table, sodium), sodium);
+    const result = await appendLeaves(hashes.length, batch.map((h) => sodium.to_hex(h)), new NodeSet(table));
     for (const n of result.nodes) table.rows.set(n.key, n.hash);
     hashes.push(...batch);
     roots.push(result.root);
@@ -52,14 +52,14 @@ describe('server Merkle log (stored perfect subtrees)', () => {
     const { table, hashes } = await build([5, 1, 7, 3, 16]);
     const n = hashes.length;
     const root = merkleRoot(hashes, sodium);
-    const proofs = await inclusionProofs([...hashes.keys()], n, new NodeSet(table, sodium));
+    const proofs = await inclusionProofs([...hashes.keys()], n, new NodeSet(table));
     for (let i = 0; i < n; i++) {
       const proof = proofs.get(i)!;
       expect(proof).toEqual(inclusionProof(i, hashes, sodium).map((p) => sodium.to_hex(p)));
       expect(verifyInclusion(i, n, hashes[i]!, proof.map((p) => sodium.from_hex(p)), root, sodium)).toBe(true);
     }
     for (let m = 1; m <= n; m++) {
-      const proof = await consistencyProofOf(m, n, new NodeSet(table, sodium));
+      const proof = await consistencyProofOf(m, n, new NodeSet(table));
       expect(proof).toEqual(consistencyProof(m, hashes, sodium).map((p) => sodium.to_hex(p)));
       expect(verifyConsistency(m, n, merkleRoot(hashes.slice(0, m), sodium), root, proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
     }
@@ -68,7 +68,7 @@ describe('server Merkle log (stored perfect subtrees)', () => {
   it('answers all inclusion proofs of a batch with one storage read', async () => {
     const { table, hashes } = await build([300]);
     table.reads = 0;
-    await inclusionProofs([...hashes.keys()], hashes.length, new NodeSet(table, sodium));
+    await inclusionProofs([...hashes.keys()], hashes.length, new NodeSet(table));
     expect(table.reads).toBe(1);
   });
 });
