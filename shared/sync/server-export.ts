@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { canonicalize } from '../journal/canonical';
 import { MerkleFrontier } from '../journal/merkle';
+import type { JournalPrimitives } from '../journal/primitives';
 import { ChainVerifier, FAILURE_CODES, type FailureCode, type VerificationFailure } from '../journal/verifier';
 import { sodiumNow, type Sodium } from '../sodium';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
@@ -114,9 +115,13 @@ export class ServerExportVerifier {
   private headJson: string | null = null;
   private sawHeader = false;
 
-  constructor(private readonly serverKey: string) {
+  /** `primitives`: the hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
+  constructor(
+    private readonly serverKey: string,
+    private readonly primitives?: JournalPrimitives,
+  ) {
     this.sodium = sodiumNow();
-    this.frontier = new MerkleFrontier(this.sodium);
+    this.frontier = new MerkleFrontier(this.sodium, primitives?.sha256);
   }
 
   /** Checks one line of the file (without its line feed). */
@@ -232,7 +237,7 @@ export class ServerExportVerifier {
       const key = `${vault}\n${device}`;
       chain = this.chains.get(key);
       if (chain === undefined) {
-        chain = { vault, device, verifier: new ChainVerifier(), logFailures: [], logFailureCount: 0 };
+        chain = { vault, device, verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }), logFailures: [], logFailureCount: 0 };
         this.chains.set(key, chain);
       }
     }
@@ -251,7 +256,7 @@ export class ServerExportVerifier {
     if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
 
     if (!receipt.success) {
-      lineFail('BAD_RECEIPT', receiptProblem(parsed.data.receipt, this.serverKey, this.sodium) ?? 'receipt is malformed');
+      lineFail('BAD_RECEIPT', receiptProblem(parsed.data.receipt, this.serverKey, this.sodium, undefined, this.primitives?.sha256) ?? 'receipt is malformed');
     } else {
       const r = receipt.data;
       if (r.logIndex !== logIndex) {
@@ -266,7 +271,7 @@ export class ServerExportVerifier {
       } else if (canonicalize(r.treeHead) !== this.headJson) {
         lineFail('BAD_RECEIPT', `the receipt is under tree head ${r.treeHead.size}/${short(r.treeHead.root)}, not the export's signed head`);
       } else {
-        const problem = receiptProblem(r, this.serverKey, this.sodium, this.verifiedHeads);
+        const problem = receiptProblem(r, this.serverKey, this.sodium, this.verifiedHeads, this.primitives?.sha256);
         if (problem !== null) lineFail('BAD_RECEIPT', problem);
       }
     }

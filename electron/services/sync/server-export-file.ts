@@ -1,6 +1,7 @@
 import { sodiumReady } from '../../../shared/sodium';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
+import { nativePrimitives } from '../journal/native-primitives';
 
 export { SERVER_EXPORT_FORMAT } from '../../../shared/sync/server-export';
 
@@ -13,7 +14,7 @@ export async function fileFormat(path: string): Promise<string | null> {
 /** Verifies the server's org-wide export file against the pinned server key, streaming. */
 export async function verifyServerExportFile(path: string, serverKey: string): Promise<ServerExportReport> {
   await sodiumReady();
-  const verifier = new ServerExportVerifier(serverKey);
+  const verifier = new ServerExportVerifier(serverKey, nativePrimitives);
   for await (const line of fileLines(path)) verifier.pushLine(line);
   return verifier.finish();
 }
