@@ -197,7 +197,15 @@ function writeBundle(path: string, count: number): void {
 if (!values['big-only']) {
   const path = join(dir, 'mid.hkj');
   writeBundle(path, Number(values.mid ?? 50_000));
+  // From a checkout the first parallel verification bundles the worker with esbuild (a packaged
+  // build ships it prebuilt): that one-time cost is timed on its own, on a small bundle, so the
+  // throughput below is the verifier's. Each call still starts its own worker threads.
+  const small = join(dir, 'small.hkj');
+  writeBundle(small, 1_000);
   let start = performance.now();
+  await verifyBundleFileParallel(small);
+  console.log(`first parallel verification in this process (worker bundled by esbuild, threads started, 1,000 entries): ${(performance.now() - start).toFixed(0)} ms`);
+  start = performance.now();
   const one = await verifyBundleFile(path);
   const oneRate = one.entries / ((performance.now() - start) / 1000);
   start = performance.now();
@@ -205,7 +213,7 @@ if (!values['big-only']) {
   const allRate = all.entries / ((performance.now() - start) / 1000);
   if (!one.ok || !all.ok) throw new Error(`benchmark bundle failed to verify: ${JSON.stringify(one.failures[0] ?? all.failures[0])}`);
   console.log(`verify 1 core: ${oneRate.toFixed(0)} entries/s = ${verifyRatios(oneRate, 1)}`);
-  console.log(`verify ${cores} cores (worker_threads): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)} [target >= 0.8x libsodium]`);
+  console.log(`verify ${cores} cores (worker_threads, thread start included): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)} [target >= 0.8x libsodium]`);
 }
 
 // The big one, in a child process so its peak RSS is the verifier's alone.

@@ -11,6 +11,7 @@
 // machine with it, so on 2 cores the client's receipt checks take CPU the server could have used.
 // Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--pg URL] [--verify-threads N]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -41,13 +42,21 @@ const sodium = await sodiumReady();
 const work = mkdtempSync(join(tmpdir(), 'halfkey-bench-server-'));
 let seed = 1;
 
-function rawVerifiesPerSecond(n = 3_000): number {
+/**
+ * Raw single-thread Ed25519 verifies/s over the same messages: libsodium (the targets' reference)
+ * and node:crypto with a cached KeyObject (what the server's signature workers run).
+ */
+function rawVerifiesPerSecond(n = 3_000): { lib: number; node: number } {
   const pair = sodium.crypto_sign_keypair();
   const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`)), sodium));
   const sigs = messages.map((m) => sodium.crypto_sign_detached(m, pair.privateKey));
-  const start = performance.now();
+  let start = performance.now();
   for (let i = 0; i < n; i++) if (!sodium.crypto_sign_verify_detached(sigs[i]!, messages[i]!, pair.publicKey)) throw new Error('verify failed');
-  return n / ((performance.now() - start) / 1000);
+  const lib = n / ((performance.now() - start) / 1000);
+  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]), format: 'der', type: 'spki' });
+  start = performance.now();
+  for (let i = 0; i < n; i++) if (!nodeVerify(null, messages[i]!, key, sigs[i]!)) throw new Error('verify failed');
+  return { lib, node: n / ((performance.now() - start) / 1000) };
 }
 
 interface Device {
@@ -175,14 +184,18 @@ try {
   console.log(`generating journals: 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
   // Other load on a shared machine moves the primitive's speed: each figure is compared with the
   // mean of samples taken just before and just after it.
-  let raw = rawVerifiesPerSecond();
-  let rawBefore = raw;
+  const sample = rawVerifiesPerSecond();
+  let raw = sample.lib;
+  let rawNode = sample.node;
+  let rawBefore = sample;
   const bracket = (): void => {
-    raw = (rawBefore + rawVerifiesPerSecond()) / 2;
+    const after = rawVerifiesPerSecond();
+    raw = (rawBefore.lib + after.lib) / 2;
+    rawNode = (rawBefore.node + after.node) / 2;
   };
-  console.log(`raw Ed25519 verify (libsodium, 1 thread): ${fmt(raw)} verifies/s; server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`);
+  console.log(`raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`);
   const ratio = (perSecond: number, m: { serverCores: number; clientCores: number }): string =>
-    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 0.7]; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores`;
+    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 0.7], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores`;
   const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
   if (!PG) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
   for (const kind of kinds) {
@@ -195,14 +208,14 @@ try {
       const m1 = await measured(server.child.pid!, () => syncAll(c1));
       const single = SINGLE / m1.seconds;
       bracket();
-      console.log(`${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw ${fmt(raw)}/s]`);
+      console.log(`${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
       const many = Array.from({ length: DEVICES }, () => makeDevice(PER_DEVICE));
       const clients = await Promise.all(many.map((d) => enrolled(server, d)));
       rawBefore = rawVerifiesPerSecond();
       const mN = await measured(server.child.pid!, async () => void (await Promise.all(clients.map((c) => syncAll(c)))));
       const concurrent = (DEVICES * PER_DEVICE) / mN.seconds;
       bracket();
-      console.log(`${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw ${fmt(raw)}/s]`);
+      console.log(`${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
       for (const d of [one, ...many]) d.db.close();
     } finally {
       await server.stop();
@@ -230,7 +243,7 @@ try {
     bracket();
     const at = (k: 'server' | 'client'): string => [samples[0]!, samples[Math.floor(samples.length / 2)]!, samples[samples.length - 1]!].map((s) => s[k].toFixed(0)).join(' / ');
     const peak = (k: 'server' | 'client'): string => Math.max(...samples.map((s) => s[k])).toFixed(0);
-    console.log(`backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 30 s)  [raw ${fmt(raw)}/s]`);
+    console.log(`backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 30 s)  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
     console.log(`backlog: server RSS MiB start / middle / end ${at('server')} (peak ${peak('server')}); client RSS MiB ${at('client')} (peak ${peak('client')}); ${samples.length} samples`);
     device.db.close();
   } finally {
