@@ -8,7 +8,7 @@ import {
   type DeviceHeadResponse,
   type EnrolResponse,
 } from '../shared/sync/wire';
-import { authenticateDevice, RequestBuckets, type RateLimit } from './auth';
+import { authenticateDevice, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
 import { WireFailure } from './errors';
 import { parseBody, parseValue, rawBody } from './http-body';
 import { ingestBatch } from './ingest';
@@ -28,6 +28,8 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** Per-device request budget (and per-address for unauthenticated endpoints). */
   readonly rateLimit?: RateLimit;
+  /** Keep the buckets in the database, shared by every process on it (default: on PostgreSQL only). */
+  readonly sharedRateLimit?: boolean;
   /** Largest ingest body in bytes; other endpoints accept 64 KiB. */
   readonly maxBatchBytes?: number;
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer };
@@ -42,7 +44,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
   const now = options.now ?? Date.now;
   const checker = options.checker ?? inlineChecker();
-  const buckets = new RequestBuckets(options.rateLimit ?? { capacity: 120, perSecond: 20 });
+  const limit = options.rateLimit ?? { capacity: 120, perSecond: 20 };
+  // On PostgreSQL several stateless processes share the database, so they share its buckets; a
+  // SQLite server is one process and keeps them in memory (no write per request).
+  const buckets: RateLimiter = (options.sharedRateLimit ?? storage.kind === 'postgres') ? new SharedBuckets(storage.queries, limit) : new RequestBuckets(limit);
   const app = Fastify({
     // Fastify's default request serializer logs method, url and addresses only: never headers or bodies.
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -72,8 +77,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
 
-  const limitByAddress = (request: FastifyRequest): void => {
-    if (!buckets.take(`ip:${request.ip}`, now())) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
+  const limitByAddress = async (request: FastifyRequest): Promise<void> => {
+    if (!(await buckets.take(`ip:${request.ip}`, now()))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
   };
   const device = (request: FastifyRequest, pathDevice: string | null) =>
     authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now());
@@ -85,7 +90,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.get('/v1/server-key', async () => ({ serverKey: signer.publicKey, serverFingerprint: signer.fingerprint }));
 
   app.post('/v1/enrol', async (request): Promise<EnrolResponse> => {
-    limitByAddress(request);
+    await limitByAddress(request);
     const body = parseBody(enrolRequestSchema, request.body);
     const at = now();
     return storage.transaction(async (tx) => {

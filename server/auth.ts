@@ -13,22 +13,39 @@ export interface RateLimit {
   readonly perSecond: number;
 }
 
-/** In-process token buckets; each server process limits on its own (docs/operations.md). */
-export class RequestBuckets {
+/** Takes one request token for a key (a device, or `ip:ADDRESS`); false when its budget is spent. */
+export interface RateLimiter {
+  take(key: string, now: number): Promise<boolean>;
+}
+
+/** In-process token buckets: right for one server process (the SQLite single node). */
+export class RequestBuckets implements RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(private readonly limit: RateLimit) {}
 
   /** Takes one token for key; false when the bucket is empty. */
-  take(key: string, now: number): boolean {
+  take(key: string, now: number): Promise<boolean> {
     const b = this.buckets.get(key) ?? { tokens: this.limit.capacity, at: now };
     const tokens = Math.min(this.limit.capacity, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
     if (tokens < 1) {
       this.buckets.set(key, { tokens, at: now });
-      return false;
+      return Promise.resolve(false);
     }
     this.buckets.set(key, { tokens: tokens - 1, at: now });
     if (this.buckets.size > 100_000) this.buckets.clear(); // bounded memory; a reset only forgives
-    return true;
+    return Promise.resolve(true);
+  }
+}
+
+/** Token buckets in the database (`rate_buckets`): every process sharing it spends one budget per key. */
+export class SharedBuckets implements RateLimiter {
+  constructor(
+    private readonly queries: Pick<StorageQueries, 'takeRateToken'>,
+    private readonly limit: RateLimit,
+  ) {}
+
+  take(key: string, now: number): Promise<boolean> {
+    return this.queries.takeRateToken(key, this.limit.capacity, this.limit.perSecond, now);
   }
 }
 
@@ -115,7 +132,7 @@ export function currentDeviceKey(record: DeviceRecord): string {
 export async function authenticateDevice(
   request: SignedRequest,
   queries: StorageQueries,
-  buckets: RequestBuckets,
+  limiter: RateLimiter,
   sodium: Sodium,
   now: number,
 ): Promise<DeviceRecord> {
@@ -158,7 +175,7 @@ export async function authenticateDevice(
   }
   if (!valid) throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the request signature does not verify under the device\'s current key (after a key rotation only the new key signs)');
   // Only after the signature: an attacker must not be able to burn a device's nonces or budget.
-  if (!buckets.take(device, now)) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
+  if (!(await limiter.take(device, now))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
   const fresh = await queries.rememberNonce(device, nonce, sentAt + REQUEST_CLOCK_SKEW_MS);
   if (!fresh) throw new WireFailure(401, 'REPLAYED_NONCE', 'this request nonce was already used: a request is never accepted twice');
   return record;

@@ -69,7 +69,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(options.tlsCert !== undefined && options.tlsKey !== undefined ? { https: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } } : {}),
   });
   // Nonces are kept only until they would be stale anyway.
-  const prune = setInterval(() => void storage.queries.pruneNonces(Date.now()).catch(() => undefined), 60_000);
+  // Rate buckets idle for 10 minutes would be full again anyway: dropping them only forgives.
+  const prune = setInterval(() => {
+    const at = Date.now();
+    void storage.queries.pruneNonces(at).catch(() => undefined);
+    void storage.queries.pruneRateBuckets(at - 10 * 60_000).catch(() => undefined);
+  }, 60_000);
   prune.unref();
   try {
     await app.listen({ host, port });

@@ -21,7 +21,7 @@ interface ReviewerDeps {
   readonly signer: ServerSigner;
   readonly sodium: Sodium;
   readonly now: () => number;
-  readonly limitByAddress: (request: FastifyRequest) => void;
+  readonly limitByAddress: (request: FastifyRequest) => Promise<void>;
 }
 
 /** Challenge–response sign-in with a custodian reviewer key, then the reviewer's read-and-acknowledge views. */
@@ -40,7 +40,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   };
 
   app.post('/v1/reviewer/challenge', async (request) => {
-    deps.limitByAddress(request);
+    await deps.limitByAddress(request);
     const body = parseBody(challengeRequestSchema, request.body);
     if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is not a reviewer enrolled in any vault journal the server holds');
     const challenge = sodium.to_hex(sodium.randombytes_buf(32));
@@ -50,7 +50,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   });
 
   app.post('/v1/reviewer/session', async (request) => {
-    deps.limitByAddress(request);
+    await deps.limitByAddress(request);
     const body = parseBody(sessionRequestSchema, request.body);
     const owner = await q.consumeChallenge(body.challenge, now());
     if (owner === null || owner !== body.key) throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge is unknown, used, expired or was issued to another key');

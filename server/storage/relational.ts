@@ -117,6 +117,26 @@ export class RelationalQueries implements StorageQueries {
     return (await this.sql.run('INSERT INTO nonces (device, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device, nonce) DO NOTHING', [device, nonce, expiresAt])) === 1;
   }
 
+  async takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean> {
+    // Refill since the bucket's last take, capped at capacity; the update happens only when a
+    // whole token is there, and RETURNING says whether it did. The same SQL runs on both dialects.
+    const refilled = 'rate_buckets.tokens + (excluded.updated_at - rate_buckets.updated_at) * CAST(? AS DOUBLE PRECISION)';
+    const capped = `(CASE WHEN ${refilled} > CAST(? AS DOUBLE PRECISION) THEN CAST(? AS DOUBLE PRECISION) ELSE ${refilled} END)`;
+    const perMs = perSecond / 1000;
+    const rows = await this.sql.all(
+      `INSERT INTO rate_buckets (bucket, tokens, updated_at) VALUES (?, CAST(? AS DOUBLE PRECISION), ?)
+       ON CONFLICT (bucket) DO UPDATE SET tokens = ${capped} - 1, updated_at = excluded.updated_at
+       WHERE ${capped} >= 1
+       RETURNING tokens`,
+      [bucket, capacity - 1, now, perMs, capacity, capacity, perMs, perMs, capacity, capacity, perMs],
+    );
+    return rows.length === 1;
+  }
+
+  async pruneRateBuckets(before: number): Promise<number> {
+    return this.sql.run('DELETE FROM rate_buckets WHERE updated_at < ?', [before]);
+  }
+
   async pruneNonces(now: number): Promise<number> {
     return this.sql.run('DELETE FROM nonces WHERE expires_at < ?', [now]);
   }

@@ -72,6 +72,13 @@ export interface LogNode {
 
 /** All queries, callable inside or outside a transaction. */
 export interface StorageQueries {
+  /**
+   * Takes one token from a shared token bucket (refilled at perSecond up to capacity); false when
+   * it is empty. One atomic statement, so concurrent server processes never overspend a bucket.
+   */
+  takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean>;
+  /** Drops buckets idle since before `before` (they would be full again anyway). */
+  pruneRateBuckets(before: number): Promise<number>;
   // Enrolment tokens: stored by hash only, so a database dump cannot enrol a device.
   insertEnrolToken(tokenHash: string, createdAt: number, expiresAt: number): Promise<void>;
   /** Marks the token used by `device` if it exists, is unused and unexpired; false otherwise. */

@@ -75,6 +75,24 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     expect(await q.rememberNonce(DEVICE, 'n2', 300)).toBe(false);
   });
 
+  it('spends a shared token bucket atomically, refills it over time, and prunes idle buckets', async () => {
+    const q = storage.queries;
+    // Capacity 3, 2 tokens per second (one per 500 ms).
+    const take = (key: string, at: number): Promise<boolean> => q.takeRateToken(key, 3, 2, at);
+    expect([await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000)]).toEqual([true, true, true, false]);
+    expect(await take('dev-b', 1_000)).toBe(true);
+    expect(await take('dev-a', 1_400)).toBe(false);
+    expect(await take('dev-a', 1_500)).toBe(true);
+    expect(await take('dev-a', 1_500)).toBe(false);
+    // A long pause refills to capacity, never beyond it.
+    expect([await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000)]).toEqual([true, true, true, false]);
+    // Concurrent takes never overspend: 10 at once from a full bucket of 3.
+    const racing = await Promise.all(Array.from({ length: 10 }, () => take('dev-c', 5_000)));
+    expect(racing.filter(Boolean)).toHaveLength(3);
+    expect(await q.pruneRateBuckets(2_000)).toBe(1);
+    expect(await q.pruneRateBuckets(2_000)).toBe(0);
+  });
+
   it('stores entries by (device, seq) and refuses a second entry at the same seq or log index', async () => {
     const q = storage.queries;
     await q.insertEntries([entry(DEVICE, 0), entry(DEVICE, 1, { breakGlass: true, type: 'checkout.opened' })]);
