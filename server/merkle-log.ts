@@ -14,7 +14,7 @@ export const nodeKey = (level: number, index: number): number => index * 64 + le
 // RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies).
 const LEAF = Buffer.of(0);
 const NODE = Buffer.of(1);
-const leafHex = (entryHashHex: string): string => hash('sha256', Buffer.concat([LEAF, Buffer.from(entryHashHex, 'hex')]), 'hex');
+const leafBytes = (entryHashHex: string): Uint8Array => hash('sha256', Buffer.concat([LEAF, Buffer.from(entryHashHex, 'hex')]), 'buffer');
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 const nodeBytes = (left: Uint8Array, right: Uint8Array): Uint8Array => hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 
@@ -139,7 +139,7 @@ export async function appendLeaves(size: number, entryHashes: readonly string[],
   };
   entryHashes.forEach((entryHash, offset) => {
     const index = size + offset;
-    let node: Uint8Array = Buffer.from(leafHex(entryHash), 'hex');
+    let node = leafBytes(entryHash);
     put(nodeKey(0, index), hexOf(node));
     // Each completed pair of equal subtrees makes their parent, up the tree.
     for (let level = 1, width = 2; (index + 1) % width === 0; level++, width *= 2) {

@@ -52,17 +52,17 @@ function spawn(): Worker {
   return new Worker(code, { eval: true, resourceLimits });
 }
 
-/**
- * A fixed pool of worker threads (one per core by default), started with the server. A batch is split into one chunk per worker, so signature
- * verification — most of the server's CPU per entry — runs on every core while the main
- * thread only links the chain and writes storage.
- */
 /** The pool as startSignaturePool returns it: a checker whose live worker threads can be listed (operations and fault tests). */
 export interface SignaturePool extends EntryChecker {
   /** The worker threads now serving the pool (a replacement appears after one dies). */
   readonly workers: readonly Worker[];
 }
 
+/**
+ * A fixed pool of worker threads (one per core by default), started with the server. A batch is
+ * split into one chunk per worker, so signature verification — most of the server's CPU per
+ * entry — runs on every core while the main thread only links the chain and writes storage.
+ */
 export async function startSignaturePool(size: number = availableParallelism()): Promise<SignaturePool> {
   if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`the signature pool needs at least one thread, not ${size}`);
   let nextId = 0;

@@ -140,10 +140,9 @@ export class RosterBuilder {
 
 export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpointEvery' | 'heartbeatMs'> {
   /**
-   * The server key pinned by the reviewer; receipts under any other key fail. After a server key
-   * rotation, pass every key on record as `serverKeys` (this one counts as one of them).
+   * The server keys pinned by the reviewer (one, or every key on record after a server key
+   * rotation); receipts under any other key fail. Unset: each receipt is checked under its own key.
    */
-  readonly serverKey?: string;
   readonly serverKeys?: readonly string[];
   /** SHA-256 of the CSV file shipped beside the bundle, when the reviewer has it. */
   readonly csvSha256?: string;
@@ -304,7 +303,7 @@ export class BundleVerifier {
     this.receiptCount += 1;
     const r = receipt as { seq?: unknown; entryHash?: unknown; device?: unknown };
     const seq = typeof r.seq === 'number' ? r.seq : null;
-    const pinned = [...(this.options.serverKey === undefined ? [] : [this.options.serverKey]), ...(this.options.serverKeys ?? [])];
+    const pinned = this.options.serverKeys ?? [];
     if (pinned.length > 0 && !pinned.includes(serverKey)) return this.fail(seq, 'BAD_RECEIPT', `receipt is under a server key other than the pinned one${pinned.length > 1 ? 's' : ''}`);
     const problem = receiptProblem(receipt, serverKey, this.sodium);
     if (problem !== null) return this.fail(seq, 'BAD_RECEIPT', problem);

@@ -77,7 +77,7 @@ describe('journal export bundle', () => {
     expect(progress.at(-1)).toBe(manifest.head.seq + 1);
     expect(existsSync(`${out}.partial`)).toBe(false);
 
-    const report = await verifyBundleFile(out, { csvPath: csv, serverKey: sodium.to_hex(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(200)).publicKey) });
+    const report = await verifyBundleFile(out, { csvPath: csv, serverKeys: [sodium.to_hex(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(200)).publicKey)] });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.receipts).toEqual({ count: 5, valid: 5 });
@@ -101,7 +101,7 @@ describe('journal export bundle', () => {
     const csv = join(j.dir, 'journal.csv');
     exportJournal(j.store, { out, csv, signer: j.device });
     writeFileSync(csv, readFileSync(csv, 'utf8').replace('incident 42', 'incident 43'));
-    const report = await verifyBundleFile(out, { csvPath: csv, serverKey: 'ab'.repeat(32) });
+    const report = await verifyBundleFile(out, { csvPath: csv, serverKeys: ['ab'.repeat(32)] });
     expect(report.ok).toBe(false);
     expect(new Set(report.failures.map((f) => f.code))).toEqual(new Set(['PART_HASH_MISMATCH', 'BAD_RECEIPT']));
   });

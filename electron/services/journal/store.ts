@@ -136,7 +136,6 @@ export class JournalStore {
   /** The frontier after entry `seq` with `hash`; reused only while that entry is still the tip. */
   private frontierCache: { seq: number; hash: string; frontier: MerkleFrontier } | null = null;
   private genesisEvery: number | null = null;
-  private treeHeadText: { head: JsonObject; keys: number; text: string } | null = null;
   private deviceSigner: EntrySigner;
   private readonly now: () => number;
   private readonly checkpointEvery: number;
@@ -345,18 +344,11 @@ export class JournalStore {
 
   /** Stores a server receipt for one of this device's entries (the sync client calls this). */
   addReceipt(receipt: StoredReceipt): void {
-    // A batch's receipts share one signed tree head: its canonical text is computed once.
-    const head = receipt.treeHead;
-    let memo = this.treeHeadText;
-    if (memo === null || memo.head.signature !== head.signature || memo.head.root !== head.root || memo.head.size !== head.size || memo.head.timestamp !== head.timestamp || Object.keys(head).length !== memo.keys) {
-      memo = { head, keys: Object.keys(head).length, text: canonicalize(head) };
-      this.treeHeadText = memo;
-    }
     this.stmt(
         `INSERT INTO journal_receipts (device, seq, entry_hash, log_index, tree_head, inclusion_proof, server_key, signature, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`,
       )
-      .run(receipt.device, receipt.seq, receipt.entryHash, receipt.logIndex, memo.text, JSON.stringify(receipt.inclusionProof), receipt.serverKey, receipt.signature, this.now());
+      .run(receipt.device, receipt.seq, receipt.entryHash, receipt.logIndex, canonicalize(receipt.treeHead), JSON.stringify(receipt.inclusionProof), receipt.serverKey, receipt.signature, this.now());
   }
 
   /** This journal's receipts with from <= seq <= to, in seq order, streamed. */
