@@ -1,9 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
 import { expect, test } from './fixtures';
@@ -74,18 +72,6 @@ async function openAccount(page: Page): Promise<void> {
   await expect(page.getByRole('heading', { name: new RegExp(ACCOUNT.alias), level: 2 })).toBeFocused();
 }
 
-/** The text a QR data URL encodes, read by zbarimg from a temporary PNG. */
-function decodeQr(dataUrl: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'halfkey-qr-'));
-  try {
-    const file = join(dir, 'qr.png');
-    writeFileSync(file, Buffer.from(dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64'));
-    return execFileSync('zbarimg', ['--quiet', '--raw', file], { encoding: 'utf8' }).trim();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** Nothing the page keeps outside React state: web storage and the address bar. */
 async function pageStorage(page: Page): Promise<string> {
   return page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, url: location.href }));
@@ -119,7 +105,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const qr = card.getByRole('img', { name: 'QR code of the recovery key' });
     await expect(qr).toHaveAttribute('src', /^data:image\/png;base64,/);
     // zbarimg reads the QR back to the same key: the image really encodes what the text says.
-    expect(decodeQr((await qr.getAttribute('src')) ?? '')).toBe(key);
+    expect(readQrDataUrl((await qr.getAttribute('src')) ?? '')).toBe(key);
     await expect(card.getByRole('button', { name: 'Continue' })).toBeDisabled();
     await noSeriousAxeViolations(page, 'recovery key');
     await page.screenshot({ path: 'test-results/ui-recovery-key.png', fullPage: true });

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { writeJournalReport } from '../../electron/services/journal/report-pdf';
 import { runJournal } from '../../electron/cli/journal';
 import type { CliIo } from '../../electron/cli/main';
 import { TestJournal, seededSigner } from '../support/journal-builder';
+import { readQrPng } from '../support/read-qr';
 
 let sodium: Sodium;
 const open: TestJournal[] = [];
@@ -137,8 +138,7 @@ describe('journal export bundle', () => {
     expect(text).toContain('reason: incident 42, "root" login');
     execFileSync('pdftoppm', ['-png', '-r', '150', '-f', '1', '-l', '1', pdf, join(j.dir, 'page')]);
     const png = join(j.dir, 'page-1.png');
-    const qr = spawnSync('zbarimg', ['--quiet', '--raw', png], { encoding: 'utf8' });
-    expect(qr.stdout.trim()).toBe(`halfkey:checkpoint:${manifest.vault}:${manifest.lastCheckpoint!.seq}:${manifest.lastCheckpoint!.hash}`);
+    expect(readQrPng(png)).toBe(`halfkey:checkpoint:${manifest.vault}:${manifest.lastCheckpoint!.seq}:${manifest.lastCheckpoint!.hash}`);
   });
 
   it('CLI: verify prints a summary and exits 0, names the first bad entry and exits 1 when tampered', async () => {

@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { openAppServices, type AppServices } from '../../electron/app-services';
 import { createHandlerTable } from '../../electron/api/handlers';
 import { createRouter, type ApiRouter } from '../../electron/router';
 import { TestJournal } from '../support/journal-builder';
+import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer, type TestServer } from '../support/server-fixture';
 import { appendEntries, issueToken } from '../support/sync-fixture';
 
@@ -61,9 +58,7 @@ describe('sync API channels', () => {
     if (!qr.ok) throw new Error(`sync:fingerprint-qr failed: ${qr.error.message}`);
     const { fingerprint, qrDataUrl } = qr.value as { fingerprint: string | null; qrDataUrl: string | null };
     expect(fingerprint).toBe(server.signer.fingerprint);
-    const png = join(mkdtempSync(join(tmpdir(), 'halfkey-fpqr-')), 'fingerprint.png');
-    writeFileSync(png, Buffer.from(qrDataUrl!.replace('data:image/png;base64,', ''), 'base64'));
-    expect(execFileSync('zbarimg', ['--raw', '-q', png], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()).toBe(server.signer.fingerprint);
+    expect(readQrDataUrl(qrDataUrl!)).toBe(server.signer.fingerprint);
   });
 
   it('sync:repin validates the fingerprint, and changes nothing while the server still signs with the pinned key', async () => {
