@@ -149,6 +149,33 @@ describe('JournalStore', () => {
     expect(all.length).toBe(12);
   });
 
+
+  it('writes a long batch (rows past one multi-row INSERT, checkpoints among them) exactly as it returns it', () => {
+    const { db } = freshDb();
+    const alice = signer(2);
+    const store = JournalStore.open(db, { deviceSigner: signer(1), checkpointEvery: 40 });
+    store.init(VAULT, {});
+    // 130 entries and three checkpoints: 133 rows, written 50 to a statement. Alice's key is
+    // introduced by the batch's first entry and co-signs every seventh.
+    const inputs = Array.from({ length: 130 }, (_, i) =>
+      i === 0
+        ? { type: 'custodian.enrolled', data: { i, custodian: 'alice', signingKey: alice.publicKey, role: 'custodian' } }
+        : i % 7 === 0
+          ? { type: 'checkout.opened', actor: { id: 'alice', signer: alice }, account: `acct-${i}`, data: { i } }
+          : { type: 'n.th', data: { i } },
+    );
+    const returned = store.appendBatch(inputs);
+    expect(returned.map((e) => e.data.i)).toEqual(inputs.map((_, i) => i));
+    const all = [...store.read({})];
+    expect(all.length).toBe(1 + 130 + 3);
+    expect(all.filter((e) => e.type === 'checkpoint').map((c) => c.seq)).toEqual([40, 81, 122]);
+    const bySeq = new Map(all.map((e) => [e.seq, e]));
+    for (const e of returned) expect(bySeq.get(e.seq)).toEqual(e);
+    expect(store.query({ account: 'acct-126' }).map((e) => e.seq)).toEqual([returned[126]!.seq]);
+    expect(store.head()).toEqual({ seq: all.length - 1, hash: all[all.length - 1]!.hash });
+    expect(verifyEntries(all).failures).toEqual([]);
+  });
+
   it('filters by type, actor, account and time', () => {
     const { db } = freshDb();
     let clock = 100;
