@@ -140,22 +140,47 @@ async function syncAll(client: SyncClient): Promise<void> {
 
 /** CPU seconds (user + system, every thread) the process has used so far. */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of proc(5) (utime, stime) are the 12th and 13th after the command name.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+/** User and system CPU seconds of one proc(5) stat file (fields 14 and 15: the 12th and 13th after the command name). */
+function statCpu(path: string): { user: number; system: number } {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+  } catch {
+    return { user: 0, system: 0 }; // a thread that ended between the listing and the read
+  }
+}
+/** The server's CPU seconds: the whole process, its main thread, and user/system split. */
+function cpuOf(pid: number): { total: number; main: number; user: number; system: number } {
+  const all = statCpu(`/proc/${pid}/stat`);
+  const main = statCpu(`/proc/${pid}/task/${pid}/stat`);
+  return { total: all.user + all.system, main: main.user + main.system, user: all.user, system: all.system };
 }
 
-/** Runs `work` and returns its wall seconds and the cores the server and this client used meanwhile. */
-async function measured(pid: number, work: () => Promise<void>): Promise<{ seconds: number; serverCores: number; clientCores: number }> {
-  const server0 = cpuSeconds(pid);
+interface Measured {
+  readonly seconds: number;
+  readonly serverCores: number;
+  readonly clientCores: number;
+  /** Server CPU per entry in µs: the main thread, every other thread (signature workers, libuv), and the kernel's share of the total. */
+  readonly perEntry: { readonly main: number; readonly others: number; readonly system: number };
+}
+
+/** Runs `work` (which moves `entries` entries) and returns its wall seconds and the cores the server and this client used meanwhile. */
+async function measured(pid: number, entries: number, work: () => Promise<void>): Promise<Measured> {
+  const server0 = cpuOf(pid);
   const client0 = process.cpuUsage();
   const t = performance.now();
   await work();
   const seconds = (performance.now() - t) / 1000;
   const client = process.cpuUsage(client0);
-  return { seconds, serverCores: (cpuSeconds(pid) - server0) / seconds, clientCores: (client.user + client.system) / 1e6 / seconds };
+  const server1 = cpuOf(pid);
+  const us = (s: number): number => (s * 1e6) / entries;
+  return {
+    seconds,
+    serverCores: (server1.total - server0.total) / seconds,
+    clientCores: (client.user + client.system) / 1e6 / seconds,
+    perEntry: { main: us(server1.main - server0.main), others: us(server1.total - server0.total - (server1.main - server0.main)), system: us(server1.system - server0.system) },
+  };
 }
 
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -194,8 +219,9 @@ try {
     rawNode = (rawBefore.node + after.node) / 2;
   };
   console.log(`raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`);
-  const ratio = (perSecond: number, m: { serverCores: number; clientCores: number }): string =>
-    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 0.7], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores`;
+  const ratio = (perSecond: number, m: Measured): string =>
+    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 0.7], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores` +
+    `; server CPU per entry: main thread ${m.perEntry.main.toFixed(0)} µs, other threads ${m.perEntry.others.toFixed(0)} µs (kernel ${m.perEntry.system.toFixed(0)} µs of the two) against ${(1e6 / rawNode).toFixed(0)} µs per raw node:crypto verify`;
   const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
   if (!PG) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
   for (const kind of kinds) {
@@ -205,14 +231,14 @@ try {
       const one = makeDevice(SINGLE);
       const c1 = await enrolled(server, one);
       rawBefore = rawVerifiesPerSecond();
-      const m1 = await measured(server.child.pid!, () => syncAll(c1));
+      const m1 = await measured(server.child.pid!, SINGLE, () => syncAll(c1));
       const single = SINGLE / m1.seconds;
       bracket();
       console.log(`${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
       const many = Array.from({ length: DEVICES }, () => makeDevice(PER_DEVICE));
       const clients = await Promise.all(many.map((d) => enrolled(server, d)));
       rawBefore = rawVerifiesPerSecond();
-      const mN = await measured(server.child.pid!, async () => void (await Promise.all(clients.map((c) => syncAll(c)))));
+      const mN = await measured(server.child.pid!, DEVICES * PER_DEVICE, async () => void (await Promise.all(clients.map((c) => syncAll(c)))));
       const concurrent = (DEVICES * PER_DEVICE) / mN.seconds;
       bracket();
       console.log(`${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
@@ -236,7 +262,7 @@ try {
     };
     sample();
     const timer = setInterval(sample, 250);
-    const m = await measured(pid, () => syncAll(client));
+    const m = await measured(pid, BACKLOG, () => syncAll(client));
     const seconds = m.seconds;
     clearInterval(timer);
     sample();
