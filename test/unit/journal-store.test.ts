@@ -9,7 +9,7 @@ import { merkleRoot } from '../../shared/journal/merkle';
 import { migrate, openDatabase, type Db } from '../../electron/services/database';
 import { verifyEntries } from '../../shared/journal/verifier';
 import { fileURLToPath } from 'node:url';
-import { JournalStore } from '../../electron/services/journal/store';
+import { JournalStore, type AppendInput } from '../../electron/services/journal/store';
 
 let sodium: Sodium;
 const dirs: string[] = [];
@@ -157,7 +157,7 @@ describe('JournalStore', () => {
     store.init(VAULT, {});
     // 130 entries and three checkpoints: 133 rows, written 50 to a statement. Alice's key is
     // introduced by the batch's first entry and co-signs every seventh.
-    const inputs = Array.from({ length: 130 }, (_, i) =>
+    const inputs = Array.from({ length: 130 }, (_, i): AppendInput =>
       i === 0
         ? { type: 'custodian.enrolled', data: { i, custodian: 'alice', signingKey: alice.publicKey, role: 'custodian' } }
         : i % 7 === 0
