@@ -4,6 +4,7 @@ import type { Sodium } from '../shared/sodium';
 import {
   consistencyQuerySchema,
   enrolRequestSchema,
+  ingestQuerySchema,
   ingestRequestSchema,
   type DeviceHeadResponse,
   type EnrolResponse,
@@ -111,8 +112,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024 }, async (request) => {
     const record = await device(request, deviceParam(request));
+    const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);
-    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries);
+    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries, query.receipts === 'batch' ? 'batch' : 'each');
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });

@@ -2,10 +2,10 @@ import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
-import type { Cosignature, IngestResponse } from '../shared/sync/wire';
+import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
 import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
-import { NodeSet, appendLeaves, inclusionProofs } from './merkle-log';
+import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
 import type { ServerSigner } from './server-key';
 import type { EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
@@ -83,10 +83,10 @@ class ChainConflict extends WireFailure {
  * a fork or a rollback (409 with both entries, kept as an alarm). Accepted entries go into the
  * org-wide log under one new signed tree head, and every receipt proves inclusion in it.
  */
-export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[]): Promise<IngestResponse> {
+export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
   const offered = await precheck(raw, device.device, deps.checker);
   try {
-    return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered), { log: true });
+    return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered, receipts), { log: true });
   } catch (error) {
     if (error instanceof ChainConflict) {
       await deps.storage.queries.insertAlarm({
@@ -102,7 +102,7 @@ export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: r
   }
 }
 
-async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceId: string, offered: readonly Offered[]): Promise<IngestResponse> {
+async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceId: string, offered: readonly Offered[], receiptMode: 'each' | 'batch'): Promise<IngestResponse> {
   const { signer } = deps;
   const now = deps.now();
   const device = await tx.getDevice(deviceId);
@@ -126,6 +126,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
 
   const fresh = offered.filter((o) => o.entry.seq > headSeq);
   const receipts: Receipt[] = [];
+  let appendedBlock: Appended | undefined;
   let head = { seq: device.headSeq, hash: device.headHash };
   const nodes = new NodeSet(tx);
   if (fresh.length > 0) {
@@ -170,8 +171,13 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     const tail = fresh[fresh.length - 1]!;
     await tx.setDeviceHead(deviceId, tail.entry.seq, tail.precomputed.hash, JSON.stringify(verifier.state()), now);
     head = { seq: tail.entry.seq, hash: tail.precomputed.hash };
-    const proofs = await inclusionProofs(fresh.map((_, i) => size + i), appended.size, nodes);
-    fresh.forEach((o, i) => receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)));
+    if (receiptMode === 'batch') {
+      // appendLeaves loaded the frontier before the batch: the client folds its own hashes onto it.
+      appendedBlock = { treeHead, logStart: size, frontier: rangeNodeKeys(0, size).map((k) => nodes.get(k)) };
+    } else {
+      const proofs = await inclusionProofs(fresh.map((_, i) => size + i), appended.size, nodes);
+      fresh.forEach((o, i) => receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)));
+    }
   } else {
     await tx.touchDevice(deviceId, now);
   }
@@ -180,7 +186,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     .filter((o) => o.entry.type === ENTRY_TYPES.checkpoint)
     .map((o) => ({ seq: o.entry.seq, entryHash: o.precomputed.hash, signature: signer.cosignCheckpoint(o.precomputed.hash) }));
   if (head.seq === null || head.hash === null) throw new WireFailure(409, 'SEQUENCE_GAP', 'the server holds nothing for this device yet; send from seq 0', { expected: 0 });
-  return { receipts, cosignatures, head: { seq: head.seq, hash: head.hash } };
+  return { receipts, ...(appendedBlock === undefined ? {} : { appended: appendedBlock }), cosignatures, head: { seq: head.seq, hash: head.hash } };
 }
 
 const receiptOf = (device: string, seq: number, entryHash: string, logIndex: number, treeHead: TreeHead, inclusionProof: string[]): Receipt => ({

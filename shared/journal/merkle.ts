@@ -210,3 +210,64 @@ export function verifyConsistency(
   }
   return sn === 0 && sodium.memcmp(fr, oldRoot) && sodium.memcmp(sr, newRoot);
 }
+
+/**
+ * Audit paths of leaves just appended to a tree, computed from what the appender holds: the
+ * roots of the perfect subtrees that cover the first `start` leaves (the tree's frontier, left to
+ * right, each as large as its alignment allows: one per set bit of `start`) and the appended
+ * leaves' entry hashes. Returns the root of the tree of `start + entryHashes.length` leaves and,
+ * for each appended leaf, its RFC 6962 audit path in that tree. This is how a sync client checks
+ * a whole batch against one signed tree head: its own hashes must lead to the signed root.
+ * Throws a RangeError when the frontier does not have the shape `start` implies.
+ */
+export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[], entryHashes: readonly Uint8Array[], sha256: Sha256): { root: Uint8Array; proofs: Uint8Array[][] } {
+  if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`the appended leaves cannot start at ${start}`);
+  if (entryHashes.length === 0) throw new RangeError('no leaves were appended');
+  const end = start + entryHashes.length;
+  // The frontier's perfect subtrees, keyed by their leaf range.
+  const tiles = new Map<string, Uint8Array>();
+  let at = 0;
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(start, 1))); at < start && bit >= 1; bit /= 2) {
+    if (at + bit > start) continue;
+    const hash = frontier[tiles.size];
+    if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${start} leaves needs a 32-byte root for leaves ${at}..${at + bit - 1}`);
+    tiles.set(`${at}:${at + bit}`, hash);
+    at += bit;
+  }
+  if (tiles.size !== frontier.length) throw new RangeError(`the frontier of a tree of ${start} leaves has ${tiles.size} subtree roots, not ${frontier.length}`);
+
+  const known = new Map<string, Uint8Array>(tiles);
+  const node = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(1), left, right));
+  /** MTH of leaves [s, e): a frontier subtree, an appended leaf, or the fold of its RFC 6962 split. */
+  const mth = (s: number, e: number): Uint8Array => {
+    const id = `${s}:${e}`;
+    let hash = known.get(id);
+    if (hash !== undefined) return hash;
+    if (e <= start) throw new RangeError(`leaves ${s}..${e - 1} are neither a frontier subtree nor appended`);
+    if (e - s === 1) {
+      hash = sha256(concat(Uint8Array.of(0), entryHashes[s - start]!));
+    } else {
+      const k = splitPoint(e - s);
+      hash = node(mth(s, s + k), mth(s + k, e));
+    }
+    known.set(id, hash);
+    return hash;
+  };
+  /** PATH(m, D[s:e]) of RFC 6962 section 2.1.1, nearest sibling first. */
+  const path = (m: number, s: number, e: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    while (e - s > 1) {
+      const k = splitPoint(e - s);
+      if (m < s + k) {
+        out.push(mth(s + k, e));
+        e = s + k;
+      } else {
+        out.push(mth(s, s + k));
+        s += k;
+      }
+    }
+    return out.reverse();
+  };
+  const root = mth(0, end);
+  return { root, proofs: entryHashes.map((_, i) => path(start + i, 0, end)) };
+}

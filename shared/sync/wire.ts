@@ -113,9 +113,31 @@ export const ingestRequestSchema = z
   .strict();
 export const cosignatureSchema = z.object({ seq, entryHash: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).strict();
 export type Cosignature = z.infer<typeof cosignatureSchema>;
+/**
+ * Query of POST /v1/devices/:device/entries. `receipts=batch` asks for the entries the server
+ * appends now as one `appended` block (a signed tree head, where the batch starts in the log and
+ * the log's frontier before it) instead of one receipt per entry: the client derives each
+ * entry's receipt itself (shared/journal/merkle.ts appendedLeafProofs) and checks that its own
+ * entry hashes lead to the signed root.
+ */
+export const ingestQuerySchema = z.object({ receipts: z.enum(['batch']).optional() }).strict();
+/** The log positions of a batch's newly appended entries, for a client that asked for receipts=batch. */
+export const appendedSchema = z
+  .object({
+    treeHead: treeHeadSchema,
+    /** Log index of the batch's first new entry: the log's size before the batch. */
+    logStart: seq,
+    /** Roots of the perfect subtrees covering the log's first logStart leaves, left to right (one per set bit of logStart). */
+    frontier: z.array(hex64).max(64),
+  })
+  .strict();
+export type Appended = z.infer<typeof appendedSchema>;
 export const ingestResponseSchema = z
   .object({
+    /** One receipt per entry; with receipts=batch, only for entries the server already held (a resend). */
     receipts: z.array(receiptSchema),
+    /** With receipts=batch, when the batch appended entries: their common proof material. */
+    appended: appendedSchema.optional(),
     cosignatures: z.array(cosignatureSchema),
     head: z.object({ seq, hash: hex64 }).strict(),
   })

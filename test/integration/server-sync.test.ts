@@ -7,7 +7,8 @@ import { reviewerChallengeMessage } from '../../shared/sync/wire';
 import { expectOk, sendRequest } from '../../electron/services/sync/transport';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient, upload } from '../support/sync-fixture';
+import { SyncClient } from '../../electron/services/sync/client';
+import { appendEntries, enrolledClient, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -67,6 +68,46 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const overlap = expectOk(await upload(server, j, tail)) as { receipts: { seq: number }[] };
     expect(overlap.receipts.map((r) => r.seq)).toEqual(tail.map((e) => e.seq));
     expect(overlap.receipts[0]).toEqual(first.receipts[4]);
+  });
+
+  it('with receipts=batch, sends one proof block from which the client derives exactly the receipts the server would send each', async () => {
+    // Other devices' entries first, so this batch starts at a log size with several frontier subtrees.
+    const other = journal({ deviceSeed: 17 });
+    appendEntries(other, 6);
+    await (await enrolledClient(server, other)).syncNow();
+    const j = journal({ deviceSeed: 18 });
+    appendEntries(j, 40);
+    const client = await enrolledClient(server, j);
+    const logStart = (await server.storage.queries.latestTreeHead())!.size;
+    expect((await client.syncNow()).pending).toBe(0);
+    const stored = [...j.store.receipts()].map((r) => ({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }));
+    const entries = [...j.store.read()];
+    expect(stored.map((r) => r.seq)).toEqual(entries.map((e) => e.seq));
+    expect(stored.map((r) => r.logIndex)).toEqual(entries.map((_, i) => logStart + i));
+    for (const r of stored) expect(verifyReceipt(r, server.signer.publicKey, sodium)).toBe(true);
+    // The same entries sent again: the server answers each one's receipt from its log, and they are the ones the client derived.
+    const resent = expectOk(await upload(server, j, entries)) as { receipts: unknown[]; appended?: unknown };
+    expect(resent.appended).toBeUndefined();
+    expect(resent.receipts).toEqual(stored);
+
+    // Directly: an overlapping batch in batch mode gets receipts for the held part and one block for the new part.
+    appendEntries(j, 3);
+    const sizeBefore = (await server.storage.queries.latestTreeHead())!.size;
+    const tail = [...j.store.read({ from: entries.length - 2 })];
+    const path = `/v1/devices/${j.device.publicKey}/entries?receipts=batch`;
+    const answer = expectOk(await sendRequest(server.url, { method: 'POST', path, json: { entries: tail }, signer: j.device })) as {
+      receipts: { seq: number }[];
+      appended: { logStart: number; frontier: string[]; treeHead: { size: number } };
+    };
+    expect(answer.receipts.map((r) => r.seq)).toEqual(tail.slice(0, 2).map((e) => e.seq));
+    expect(answer.appended.logStart).toBe(sizeBefore);
+    expect(answer.appended.treeHead.size).toBe(sizeBefore + 3);
+    // One frontier subtree per set bit of the log size before the batch.
+    expect(answer.appended.frontier.length).toBe(sizeBefore.toString(2).replace(/0/g, '').length);
+    // An unknown receipt mode is refused before anything is read.
+    const bad = await sendRequest(server.url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries?receipts=none`, json: { entries: tail }, signer: j.device });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringContaining('query.receipts') } });
   });
 
   it('refuses a batch that skips ahead with SEQUENCE_GAP and the seq to resume from', async () => {
@@ -171,5 +212,73 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(verifyConsistency(small.size, big.size, sodium.from_hex(small.root), sodium.from_hex(big.root), answer.proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
     const missing = await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${big.size + 5}&to=${big.size + 6}` });
     expect(missing.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe('a client facing a server that lies about where its batch went', () => {
+  // A fault that cannot be caused for real with an honest server: a loopback HTTP proxy that
+  // rewrites the ingest answer of the real server behind it.
+  let server: TestServer;
+  let proxy: import('node:http').Server;
+  let proxyUrl = '';
+  let lie: ((body: Record<string, unknown>) => void) | null = null;
+  let nextSeed = 40;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    const { createServer } = await import('node:http');
+    proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-halfkey') || k === 'content-type')) as Record<string, string>;
+          const upstream = await fetch(`${server.url}${req.url}`, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+          let text = await upstream.text();
+          if (lie !== null && req.url?.includes('/entries') && upstream.status === 200) {
+            const body = JSON.parse(text) as Record<string, unknown>;
+            lie(body);
+            text = JSON.stringify(body);
+          }
+          res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(text);
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address() as import('node:net').AddressInfo;
+    proxyUrl = `http://127.0.0.1:${address.port}`;
+    // Someone else's entries first: the log's frontier before the batch is not empty.
+    const other = journal({ deviceSeed: 31 });
+    appendEntries(other, 11);
+    await (await enrolledClient(server, other)).syncNow();
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+    await server?.close();
+  });
+
+  it.each<[string, (body: Record<string, unknown>) => void, RegExp]>([
+    ['a changed frontier node', (b) => ((b.appended as { frontier: string[] }).frontier[0] = 'ab'.repeat(32)), /do not lead to the signed root/],
+    ['a shifted log position', (b) => ((b.appended as { logStart: number }).logStart += 1), /cannot hold/],
+    ['a frontier with a subtree missing', (b) => (b.appended as { frontier: string[] }).frontier.pop(), /frontier of a tree of \d+ leaves/],
+    ['no proof block at all', (b) => delete b.appended, /did not return a receipt for every entry/],
+  ])('refuses %s, stores nothing, and takes the honest answer to its resend', async (_what, mutate, reason) => {
+    const j = journal({ deviceSeed: nextSeed++ });
+    appendEntries(j, 9);
+    const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, backoff: { baseMs: 20, maxMs: 200 } });
+    await client.enroll(proxyUrl, await issueToken(server));
+    lie = mutate;
+    try {
+      const refused = await client.syncNow();
+      expect(refused.pending).toBe(j.store.head()!.seq + 1);
+      expect(refused.lastError).toMatch(reason);
+      expect([...j.store.receipts()]).toEqual([]);
+    } finally {
+      lie = null;
+    }
+    const honest = await client.syncNow();
+    expect(honest).toMatchObject({ pending: 0, lastError: null });
+    const receipts = [...j.store.receipts()];
+    expect(receipts).toHaveLength(j.store.head()!.seq + 1);
+    for (const r of receipts) expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, server.signer.publicKey, sodium)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../../shared/journal/merkle';
+import { appendedLeafProofs, consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { NodeSet, appendLeaves, consistencyProofOf, inclusionProofs, type NodeSource } from '../../server/merkle-log';
 
@@ -70,5 +70,60 @@ describe('server Merkle log (stored perfect subtrees)', () => {
     table.reads = 0;
     await inclusionProofs([...hashes.keys()], hashes.length, new NodeSet(table));
     expect(table.reads).toBe(1);
+  });
+});
+
+describe('appendedLeafProofs (a client deriving its receipts from the frontier before its batch)', () => {
+  const sha256 = (data: Uint8Array): Uint8Array => sodium.crypto_hash_sha256(data);
+  const leaves = (from: number, n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${from + i}`)));
+  /** The frontier the server sends: its stored perfect subtrees over the first `start` leaves. */
+  const frontierOf = (all: readonly Uint8Array[], start: number): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    let at = 0;
+    for (let width = 2 ** 20; width >= 1; width /= 2) {
+      if (at + width > start) continue;
+      out.push(merkleRoot(all.slice(at, at + width), sodium));
+      at += width;
+    }
+    return out;
+  };
+
+  it('gives the root and the RFC 6962 audit path of every appended leaf, for any log size before the batch', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 70 }), (start, count) => {
+        const all = leaves(0, start + count);
+        const { root, proofs } = appendedLeafProofs(start, frontierOf(all, start), all.slice(start), sha256);
+        expect(sodium.to_hex(root)).toBe(sodium.to_hex(merkleRoot(all, sodium)));
+        proofs.forEach((proof, i) => expect(proof.map((p) => sodium.to_hex(p))).toEqual(inclusionProof(start + i, all, sodium).map((p) => sodium.to_hex(p))));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('matches what the server stores for the same appends (its frontier nodes and proofs)', async () => {
+    const { table, hashes } = await build([5, 9, 1, 22]);
+    expect(hashes.length).toBe(37); // 32 + 4 + 1: three frontier subtrees
+    const extra = leaves(hashes.length, 11);
+    const appended = await appendLeaves(hashes.length, extra.map((h) => sodium.to_hex(h)), new NodeSet(table));
+    for (const n of appended.nodes) table.rows.set(n.key, n.hash);
+    const nodes = new NodeSet(table);
+    const indices = extra.map((_, i) => hashes.length + i);
+    const server = await inclusionProofs(indices, appended.size, nodes);
+    const frontier = frontierOf([...hashes, ...extra], hashes.length);
+    const derived = appendedLeafProofs(hashes.length, frontier, extra, sha256);
+    expect(sodium.to_hex(derived.root)).toBe(appended.root);
+    indices.forEach((index, i) => expect(derived.proofs[i]!.map((p) => sodium.to_hex(p))).toEqual(server.get(index)));
+  });
+
+  it('refuses a frontier of the wrong shape, and a changed frontier node changes the root', () => {
+    const all = leaves(0, 21);
+    const frontier = frontierOf(all, 13); // 13 = 8 + 4 + 1: three subtrees
+    expect(frontier).toHaveLength(3);
+    expect(() => appendedLeafProofs(13, frontier.slice(0, 2), all.slice(13), sha256)).toThrow(/needs a 32-byte root for leaves 12\.\.12/);
+    expect(() => appendedLeafProofs(13, [...frontier, frontier[0]!], all.slice(13), sha256)).toThrow(/has 3 subtree roots, not 4/);
+    expect(() => appendedLeafProofs(13, [frontier[0]!, frontier[1]!.slice(1), frontier[2]!], all.slice(13), sha256)).toThrow(/32-byte root for leaves 8\.\.11/);
+    expect(() => appendedLeafProofs(13, frontier, [], sha256)).toThrow(/no leaves/);
+    const changed = frontier.map((h, i) => (i === 1 ? sha256(h) : h));
+    expect(sodium.to_hex(appendedLeafProofs(13, changed, all.slice(13), sha256).root)).not.toBe(sodium.to_hex(merkleRoot(all, sodium)));
   });
 });

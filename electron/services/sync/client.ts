@@ -3,9 +3,10 @@ import { HalfkeyError } from '../../../shared/api/result';
 import type { JsonObject } from '../../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
 import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
-import { parsedReceiptProblem, verifyCheckpointCosignature, type TreeHead } from '../../../shared/sync/receipt';
+import { appendedLeafProofs } from '../../../shared/journal/merkle';
+import { parsedReceiptProblem, treeHeadProblem, verifyCheckpointCosignature, type Receipt, type TreeHead } from '../../../shared/sync/receipt';
 import { nativePrimitives } from '../journal/native-primitives';
-import { enrolResponseSchema, ingestResponseSchema, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema } from '../../../shared/sync/wire';
+import { enrolResponseSchema, ingestResponseSchema, type Appended, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -297,7 +298,8 @@ export class SyncClient {
     if (batch.length === 0) return null;
     const response = sendRequest(row.server_url, {
       method: 'POST',
-      path: `/v1/devices/${this.deviceId()}/entries`,
+      // One proof block for the entries the server appends (not a receipt each): see accept().
+      path: `/v1/devices/${this.deviceId()}/entries?receipts=batch`,
       json: { entries: batch },
       signer: this.options.signer,
       device: this.deviceId(),
@@ -325,16 +327,19 @@ export class SyncClient {
       if (problem !== null) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `a receipt from the server does not verify (${problem}); nothing was stored`);
     }
     const covered = new Set(parsed.data.receipts.map((r) => r.seq));
+    const appended = parsed.data.appended === undefined ? [] : appendedReceipts(response.status, device, batch.filter((e) => !covered.has(e.seq)), parsed.data.appended, row.server_key);
+    const receipts = [...parsed.data.receipts, ...appended];
+    for (const r of appended) covered.add(r.seq);
     if (batch.some((e) => !covered.has(e.seq))) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server did not return a receipt for every entry sent');
     for (const c of parsed.data.cosignatures) {
       if (bySeq.get(c.seq)?.hash !== c.entryHash || !verifyCheckpointCosignature(c.entryHash, c.signature, row.server_key)) {
         throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `the server's cosignature of checkpoint ${c.seq} does not verify; nothing was stored`);
       }
     }
-    const lastHead = parsed.data.receipts.reduce<TreeHead | null>((best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best), null);
+    const lastHead = receipts.reduce<TreeHead | null>((best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best), null);
     const db = this.options.db;
     db.transaction(() => {
-      for (const r of parsed.data.receipts) {
+      for (const r of receipts) {
         this.options.journal.addReceipt({ ...r, treeHead: r.treeHead as unknown as JsonObject, serverKey: row.server_key, signature: r.treeHead.signature });
       }
       const cosign = db.prepare('INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING');
@@ -382,4 +387,32 @@ function syncError(what: string, error: unknown): HalfkeyError {
   if (error instanceof ServerRefusal) return new HalfkeyError('SYNC_FAILED', `${what}: the server refused (${error.code}): ${error.message}`, { code: error.code });
   if (error instanceof ServerUnreachable) return new HalfkeyError('SYNC_FAILED', `${what}: ${error.message}. Check the URL and the network, then retry.`);
   return new HalfkeyError('SYNC_FAILED', `${what} unexpectedly.`);
+}
+
+/**
+ * The receipts of the entries a batch appended to the server's log, derived from its `appended`
+ * block: the signed tree head must verify under the pinned key, and this device's own entry
+ * hashes, placed after the log's frontier at logStart, must lead to the signed root. Each
+ * entry's audit path then comes from the same fold, so every derived receipt is one the server
+ * could have sent (and receiptProblem accepts it). Throws UNEXPECTED_RESPONSE otherwise.
+ */
+function appendedReceipts(status: number, device: string, fresh: readonly SignedEntry[], appended: Appended, serverKey: string): Receipt[] {
+  const refuse = (why: string): never => {
+    throw new ServerRefusal(status, 'UNEXPECTED_RESPONSE', `the server's receipt for the batch does not verify (${why}); nothing was stored`);
+  };
+  if (fresh.length === 0) refuse('it names appended entries, but every entry sent has a receipt already');
+  for (let i = 1; i < fresh.length; i++) if (fresh[i]!.seq !== fresh[i - 1]!.seq + 1) refuse('the entries without a receipt are not consecutive');
+  const { treeHead, logStart } = appended;
+  if (treeHead.size !== logStart + fresh.length) refuse(`a tree of ${treeHead.size} leaves cannot hold ${fresh.length} entries appended at ${logStart}`);
+  const headProblem = treeHeadProblem(treeHead, serverKey);
+  if (headProblem !== null) refuse(headProblem);
+  const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  let folded: { root: Uint8Array; proofs: Uint8Array[][] };
+  try {
+    folded = appendedLeafProofs(logStart, appended.frontier.map((h) => Buffer.from(h, 'hex')), fresh.map((e) => Buffer.from(e.hash, 'hex')), nativePrimitives.sha256);
+  } catch (error) {
+    return refuse(error instanceof Error ? error.message : 'malformed frontier');
+  }
+  if (hex(folded.root) !== treeHead.root) refuse('this batch’s entries, appended after the log’s frontier, do not lead to the signed root');
+  return fresh.map((e, i) => ({ device, seq: e.seq, entryHash: e.hash, logIndex: logStart + i, treeHead, inclusionProof: folded.proofs[i]!.map(hex) }));
 }
