@@ -114,7 +114,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const record = await device(request, deviceParam(request));
     const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);
-    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries, query.receipts === 'batch' ? 'batch' : 'each');
+    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });

@@ -81,7 +81,9 @@ class ChainConflict extends WireFailure {
  * (device, seq) and hash and get their original receipts back; new entries must continue the
  * server's copy of the chain and pass the journal verifier; a different entry at a held seq is
  * a fork or a rollback (409 with both entries, kept as an alarm). Accepted entries go into the
- * org-wide log under one new signed tree head, and every receipt proves inclusion in it.
+ * org-wide log under one new signed tree head. With `receipts: 'each'` every new entry gets a
+ * receipt proving its inclusion; with 'batch' they share one block (the head, where they start,
+ * and the log's frontier before them) from which the client derives the same receipts.
  */
 export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
   const offered = await precheck(raw, device.device, deps.checker);

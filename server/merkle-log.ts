@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { perfectSubtrees } from '../shared/journal/merkle';
 import type { LogNode } from './storage/storage';
 
 /**
@@ -23,21 +24,9 @@ export interface NodeSource {
   getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
 }
 
-/** The perfect subtrees covering leaves [start, end), left to right, each as large as alignment allows. */
+/** Storage keys of the perfect subtrees covering leaves [start, end), left to right (perfectSubtrees). */
 export function rangeNodeKeys(start: number, end: number): number[] {
-  const keys: number[] = [];
-  let at = start;
-  while (at < end) {
-    let level = 0;
-    let width = 1;
-    while (at % (width * 2) === 0 && at + width * 2 <= end) {
-      level += 1;
-      width *= 2;
-    }
-    keys.push(nodeKey(level, at / width));
-    at += width;
-  }
-  return keys;
+  return perfectSubtrees(start, end).map(([first, width]) => nodeKey(Math.log2(width), first / width));
 }
 
 const largestPowerBelow = (n: number): number => {

@@ -26,6 +26,23 @@ export function nodeHash(left: Uint8Array, right: Uint8Array, sodium: Sodium = s
   return sodium.crypto_hash_sha256(concat(Uint8Array.of(1), left, right));
 }
 
+/**
+ * The perfect subtrees covering leaves [start, end), left to right, each as large as its
+ * alignment allows, as [first leaf, width] pairs. For [0, n) these are the tree's frontier: one
+ * per set bit of n, largest first.
+ */
+export function perfectSubtrees(start: number, end: number): [first: number, width: number][] {
+  const out: [number, number][] = [];
+  let at = start;
+  while (at < end) {
+    let width = 1;
+    while (at % (width * 2) === 0 && at + width * 2 <= end) width *= 2;
+    out.push([at, width]);
+    at += width;
+  }
+  return out;
+}
+
 /** Largest power of two strictly less than n (n >= 2). */
 function splitPoint(n: number): number {
   let k = 1;
@@ -226,15 +243,13 @@ export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[
   const end = start + entryHashes.length;
   // The frontier's perfect subtrees, keyed by their leaf range.
   const tiles = new Map<string, Uint8Array>();
-  let at = 0;
-  for (let bit = 2 ** Math.floor(Math.log2(Math.max(start, 1))); at < start && bit >= 1; bit /= 2) {
-    if (at + bit > start) continue;
-    const hash = frontier[tiles.size];
-    if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${start} leaves needs a 32-byte root for leaves ${at}..${at + bit - 1}`);
-    tiles.set(`${at}:${at + bit}`, hash);
-    at += bit;
-  }
-  if (tiles.size !== frontier.length) throw new RangeError(`the frontier of a tree of ${start} leaves has ${tiles.size} subtree roots, not ${frontier.length}`);
+  const shape = perfectSubtrees(0, start);
+  shape.forEach(([first, width], i) => {
+    const hash = frontier[i];
+    if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${start} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
+    tiles.set(`${first}:${first + width}`, hash);
+  });
+  if (shape.length !== frontier.length) throw new RangeError(`the frontier of a tree of ${start} leaves has ${shape.length} subtree roots, not ${frontier.length}`);
 
   const known = new Map<string, Uint8Array>(tiles);
   const node = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(1), left, right));
