@@ -241,17 +241,16 @@ export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[
   if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`the appended leaves cannot start at ${start}`);
   if (entryHashes.length === 0) throw new RangeError('no leaves were appended');
   const end = start + entryHashes.length;
-  // The frontier's perfect subtrees, keyed by their leaf range.
-  const tiles = new Map<string, Uint8Array>();
+  // Subtree roots by leaf range "first:end": the frontier's, then every one the fold computes.
+  const known = new Map<string, Uint8Array>();
   const shape = perfectSubtrees(0, start);
   shape.forEach(([first, width], i) => {
     const hash = frontier[i];
     if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${start} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
-    tiles.set(`${first}:${first + width}`, hash);
+    known.set(`${first}:${first + width}`, hash);
   });
   if (shape.length !== frontier.length) throw new RangeError(`the frontier of a tree of ${start} leaves has ${shape.length} subtree roots, not ${frontier.length}`);
 
-  const known = new Map<string, Uint8Array>(tiles);
   const node = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(1), left, right));
   /** MTH of leaves [s, e): a frontier subtree, an appended leaf, or the fold of its RFC 6962 split. */
   const mth = (s: number, e: number): Uint8Array => {
