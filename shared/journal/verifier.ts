@@ -168,8 +168,11 @@ const initialState = (): ChainState => ({
  * checkpoints (Merkle roots and spacing) and heartbeat gaps inside sessions. Memory stays flat.
  * Call `await sodiumReady()` before constructing one.
  */
+/** The verifier's working state: changed in place per entry (state() hands out copies). */
+type WorkingState = { -readonly [K in keyof ChainState]: ChainState[K] };
+
 export class ChainVerifier {
-  private s: ChainState;
+  private s: WorkingState;
   private frontier: MerkleFrontier;
   private readonly kept: VerificationFailure[] = [];
   private readonly anchors: ReadonlyMap<number, string>;
@@ -181,7 +184,9 @@ export class ChainVerifier {
   constructor(options: ChainVerifierOptions = {}) {
     this.sodium = sodiumNow();
     this.primitives = options.primitives ?? sodiumPrimitives(this.sodium);
-    this.s = options.state ?? initialState();
+    // A copy: the caller's saved state is never changed. Nested objects (keys, lastCheckpoint)
+    // are replaced, never edited, so states handed out earlier stay as they were.
+    this.s = { ...(options.state ?? initialState()) };
     this.frontier = MerkleFrontier.restore(this.s.frontier, this.sodium, this.primitives.sha256);
     this.anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash]));
     this.maxCheckpointEvery = options.checkpointEvery ?? null;
@@ -229,8 +234,8 @@ export class ChainVerifier {
     if (anchored !== undefined && anchored !== entry.hash) fail('FORK', `the server holds hash ${short(anchored)} for seq ${entry.seq}, this journal has ${short(entry.hash)}`);
 
     const isGenesis = entry.seq === 0 && entry.type === ENTRY_TYPES.genesis;
-    let next: ChainState = s;
-    if (isGenesis && starting) next = this.checkGenesis(entry, fail);
+    let next = s;
+    if (isGenesis && starting) next = this.s = this.checkGenesis(entry, fail);
     else if (entry.type === ENTRY_TYPES.genesis) fail('BAD_GENESIS', 'a genesis entry after seq 0');
     else if (starting && entry.seq === 0) fail('BAD_GENESIS', `seq 0 has type ${entry.type}, not ${ENTRY_TYPES.genesis}`);
 
@@ -239,19 +244,16 @@ export class ChainVerifier {
     if (next.lastTime !== null && entry.time < next.lastTime) fail('TIME_BACKWARDS', `time ${entry.time} is before the previous entry's ${next.lastTime}`);
 
     const keyChanges = this.checkSignatures(entry, next, precomputed?.signatures, fail);
-    next = this.checkCheckpointAndSession(entry, next, fail);
+    this.checkCheckpointAndSession(entry, next, fail);
 
     // Key changes take effect only from an entry that verified completely.
-    if (failures.length === 0) next = keyChanges(next);
+    if (failures.length === 0 && keyChanges !== null) keyChanges(next);
     this.frontier.push(hexToBytes(entry.hash));
-    this.s = {
-      ...next,
-      firstSeq: next.firstSeq ?? entry.seq,
-      nextSeq: entry.seq + 1,
-      headHash: entry.hash,
-      lastTime: Math.max(next.lastTime ?? entry.time, entry.time),
-      entriesVerified: next.entriesVerified + 1,
-    };
+    next.firstSeq ??= entry.seq;
+    next.nextSeq = entry.seq + 1;
+    next.headHash = entry.hash;
+    next.lastTime = Math.max(next.lastTime ?? entry.time, entry.time);
+    next.entriesVerified += 1;
     return this.record(failures);
   }
 
@@ -298,11 +300,11 @@ export class ChainVerifier {
 
   private record(failures: VerificationFailure[]): readonly VerificationFailure[] {
     for (const f of failures) if (this.kept.length < MAX_KEPT_FAILURES) this.kept.push(f);
-    if (failures.length > 0) this.s = { ...this.s, failureCount: this.s.failureCount + failures.length };
+    this.s.failureCount += failures.length;
     return failures;
   }
 
-  private checkGenesis(entry: SignedEntry, fail: (code: FailureCode, reason: string) => void): ChainState {
+  private checkGenesis(entry: SignedEntry, fail: (code: FailureCode, reason: string) => void): WorkingState {
     const d = entry.data;
     if (entry.prev !== GENESIS_PREV) fail('BAD_GENESIS', 'genesis prev must be 64 zeros');
     if (entry.actor !== null) fail('BAD_GENESIS', 'genesis has no actor');
@@ -323,10 +325,15 @@ export class ChainVerifier {
     };
   }
 
-  /** Checks every signature; returns the key changes this entry makes, applied only if it verifies. */
-  private checkSignatures(entry: SignedEntry, s: ChainState, precomputed: readonly boolean[] | undefined, fail: (code: FailureCode, reason: string) => void): (s: ChainState) => ChainState {
+  /**
+   * Checks every signature; returns the key changes this entry makes (applied only if it
+   * verifies), or null when it makes none, as almost every entry does.
+   */
+  private checkSignatures(entry: SignedEntry, s: ChainState, precomputed: readonly boolean[] | undefined, fail: (code: FailureCode, reason: string) => void): ((s: WorkingState) => void) | null {
     const d = entry.data;
-    const seen = new Set<string>();
+    const sigs = entry.sigs;
+    // Only an entry with several signatures can repeat a key.
+    const seen = sigs.length > 1 ? new Set<string>() : null;
     const introduced = new Map<string, string>();
     let rotateTo: string | null = null;
     let revoke: string | null = null;
@@ -347,33 +354,36 @@ export class ChainVerifier {
     let actorSigned = false;
     let actorRevoked = false;
     let newDeviceSigned = false;
-    entry.sigs.forEach((sig, i) => {
-      if (seen.has(sig.key)) fail('MALFORMED_ENTRY', `key ${short(sig.key)} signs twice`);
-      seen.add(sig.key);
+    for (let i = 0; i < sigs.length; i++) {
+      const sig = sigs[i]!;
+      if (seen !== null) {
+        if (seen.has(sig.key)) fail('MALFORMED_ENTRY', `key ${short(sig.key)} signs twice`);
+        seen.add(sig.key);
+      }
       const valid = precomputed?.[i] ?? this.primitives.verifyEntrySignature(entry.hash, sig);
       if (!valid) {
         fail('BAD_SIGNATURE', `signature ${i} by ${short(sig.key)} does not verify`);
-        return;
+        continue;
       }
-      if (i === 0) return; // the device signature slot, checked below
+      if (i === 0) continue; // the device signature slot, checked below
       if (sig.key === rotateTo) {
         newDeviceSigned = true;
-        return;
+        continue;
       }
       const custodian = s.keys[sig.key]?.custodian ?? introduced.get(sig.key);
       if (custodian === undefined) {
         fail('UNKNOWN_KEY', `signature ${i} is by ${short(sig.key)}, a key the journal never introduced`);
-        return;
+        continue;
       }
       const known = s.keys[sig.key];
       if (known && known.revokedAt !== null) {
         if (custodian === entry.actor) actorRevoked = true;
         fail('REVOKED_KEY', `signature ${i} is by ${short(sig.key)} of ${custodian}, revoked at seq ${known.revokedAt}`);
-        return;
+        continue;
       }
       if (custodian === entry.actor) actorSigned = true;
-    });
-    const first = entry.sigs[0];
+    }
+    const first = sigs[0];
     if (s.deviceKey !== null && first !== undefined && first.key !== s.deviceKey) {
       fail('MISSING_DEVICE_SIGNATURE', `the first signature must be the device key ${short(s.deviceKey)}, found ${short(first.key)}`);
     }
@@ -383,17 +393,19 @@ export class ChainVerifier {
     if (rotateTo !== null && !newDeviceSigned) fail('MISSING_DEVICE_SIGNATURE', 'device.key-rotated must also be signed by the new device key');
 
     // Most entries change no key: the state (and its key table) is then left as it is.
-    if (introduced.size === 0 && revoke === null && rotateTo === null) return (state) => state;
+    if (introduced.size === 0 && revoke === null && rotateTo === null) return null;
     return (state) => {
+      // A new key table, never an edit of the old one: states handed out by state() share it.
       const keys: Record<string, KnownKey> = { ...state.keys };
       for (const [key, custodian] of introduced) keys[key] = { custodian, revokedAt: null };
       if (revoke !== null) keys[revoke] = { custodian: keys[revoke]!.custodian, revokedAt: entry.seq };
-      return { ...state, keys, deviceKey: rotateTo ?? state.deviceKey };
+      state.keys = keys;
+      if (rotateTo !== null) state.deviceKey = rotateTo;
     };
   }
 
-  private checkCheckpointAndSession(entry: SignedEntry, s: ChainState, fail: (code: FailureCode, reason: string) => void): ChainState {
-    let next = s;
+  /** Session and checkpoint bookkeeping, updated in place. */
+  private checkCheckpointAndSession(entry: SignedEntry, s: WorkingState, fail: (code: FailureCode, reason: string) => void): void {
     // Inside a session the app writes at least a heartbeat every heartbeatMs; a longer silence
     // means entries were removed, unless the app says it was suspended or this starts a new session.
     if (s.inSession && s.lastTime !== null && s.heartbeatMs !== null && entry.type !== ENTRY_TYPES.sessionResumed && entry.type !== ENTRY_TYPES.sessionStarted) {
@@ -402,10 +414,11 @@ export class ChainVerifier {
     }
     switch (entry.type) {
       case ENTRY_TYPES.sessionStarted:
-        next = { ...next, inSession: true, uncleanSessions: next.uncleanSessions + (s.inSession ? 1 : 0) };
+        if (s.inSession) s.uncleanSessions += 1;
+        s.inSession = true;
         break;
       case ENTRY_TYPES.sessionEnded:
-        next = { ...next, inSession: false };
+        s.inSession = false;
         break;
       default:
         break;
@@ -420,14 +433,17 @@ export class ChainVerifier {
       } else if (bytesToHex(this.frontier.root()) !== root) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint root ${short(root)} is not the Merkle root of entries 0..${entry.seq - 1}`);
       }
-      return { ...next, sinceCheckpoint: 0, lastCheckpoint: { seq: entry.seq, time: entry.time } };
+      s.sinceCheckpoint = 0;
+      s.lastCheckpoint = { seq: entry.seq, time: entry.time };
+      return;
     }
-    const since = next.sinceCheckpoint + 1;
-    if (next.checkpointEvery !== null && since > next.checkpointEvery) {
-      fail('MISSING_CHECKPOINT', `${since} entries in a row without a checkpoint (one is due every ${next.checkpointEvery})`);
-      return { ...next, sinceCheckpoint: 0 };
+    const since = s.sinceCheckpoint + 1;
+    if (s.checkpointEvery !== null && since > s.checkpointEvery) {
+      fail('MISSING_CHECKPOINT', `${since} entries in a row without a checkpoint (one is due every ${s.checkpointEvery})`);
+      s.sinceCheckpoint = 0;
+      return;
     }
-    return { ...next, sinceCheckpoint: since };
+    s.sinceCheckpoint = since;
   }
 }
 

@@ -57,6 +57,37 @@ describe('ChainVerifier', () => {
     expect(report.entries).toBe(all.length);
   });
 
+  it('works on its own copy of the state: a state it was given or handed out does not change as it goes on', () => {
+    // The verifier updates its working state in place per entry; the server keeps one saved
+    // state per device and the bundle verifier reads state() midway, so neither may move.
+    const j = journal({ checkpointEvery: 3 });
+    j.store.append({ type: 'session.started', data: {} });
+    const alice = j.enrol('alice', 2);
+    for (let i = 0; i < 4; i++) j.store.append({ type: 'a.b', actor: alice, data: { i } });
+    j.store.append({ type: 'custodian.revoked', data: { signingKey: alice.signer.publicKey } });
+    j.store.append({ type: 'session.ended', data: {} });
+    j.store.checkpoint();
+    const all = [...j.entries()];
+    const first = new ChainVerifier();
+    all.slice(0, 3).forEach((e) => first.push(e));
+    const given = first.state();
+    const givenText = JSON.stringify(given);
+    const second = new ChainVerifier({ state: given });
+    const midway = second.state();
+    const midwayText = JSON.stringify(midway);
+    for (const e of all.slice(3)) expect(second.push(e)).toEqual([]);
+    all.slice(3).forEach((e) => first.push(e));
+    expect(JSON.stringify(given)).toBe(givenText);
+    expect(JSON.stringify(midway)).toBe(midwayText);
+    // Both went on to the same end: the key revoked, the session closed, a checkpoint taken.
+    const end = second.state();
+    expect(end).toEqual(first.state());
+    expect(end.keys[alice.signer.publicKey]?.revokedAt).toBe(all.findIndex((e) => e.type === 'custodian.revoked'));
+    expect(end.inSession).toBe(false);
+    expect(end.sinceCheckpoint).toBe(0);
+    expect(given.keys[alice.signer.publicKey]?.revokedAt ?? null).toBeNull();
+  });
+
   it('names unknown, revoked and missing custodian signatures', () => {
     const j = journal();
     const alice = j.enrol('alice', 2);
