@@ -13,9 +13,24 @@ import type { LogNode } from './storage/storage';
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
 
 // RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies).
-const LEAF = Buffer.of(0);
 const NODE = Buffer.of(1);
-const leafBytes = (entryHashHex: string): Uint8Array => hash('sha256', Buffer.concat([LEAF, Buffer.from(entryHashHex, 'hex')]), 'buffer');
+
+/**
+ * The append path's hashing into one reusable input buffer instead of a concatenation
+ * per hash: 0x00 || entry hash for a leaf, 0x01 || left || right for a parent.
+ */
+const scratch = Buffer.alloc(65);
+function leafOf(entryHashHex: string): Buffer {
+  scratch[0] = 0;
+  if (entryHashHex.length !== 64 || scratch.write(entryHashHex, 1, 32, 'hex') !== 32) throw new Error(`entry hash ${entryHashHex.slice(0, 16)}… is not 64 hex digits`);
+  return hash('sha256', scratch.subarray(0, 33), 'buffer');
+}
+function parentOf(left: Buffer, right: Buffer): Buffer {
+  scratch[0] = 1;
+  left.copy(scratch, 1);
+  right.copy(scratch, 33);
+  return hash('sha256', scratch, 'buffer');
+}
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 const nodeBytes = (left: Uint8Array, right: Uint8Array): Uint8Array => hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 
@@ -126,17 +141,26 @@ export async function appendLeaves(size: number, entryHashes: readonly string[],
     nodes.add(key, hash);
     created.push({ key, hash });
   };
-  entryHashes.forEach((entryHash, offset) => {
+  // Bytes of the nodes made here, so a left sibling made earlier in the batch is not decoded again.
+  const made = new Map<number, Buffer>();
+  const bytesOf = (key: number): Buffer => made.get(key) ?? Buffer.from(nodes.get(key), 'hex');
+  for (let offset = 0; offset < entryHashes.length; offset++) {
     const index = size + offset;
-    let node = leafBytes(entryHash);
-    put(nodeKey(0, index), hexOf(node));
+    let node = leafOf(entryHashes[offset]!);
+    let key = nodeKey(0, index);
+    put(key, node.toString('hex'));
     // Each completed pair of equal subtrees makes their parent, up the tree.
     for (let level = 1, width = 2; (index + 1) % width === 0; level++, width *= 2) {
       const parentIndex = (index + 1) / width - 1;
-      node = nodeBytes(Buffer.from(nodes.get(nodeKey(level - 1, parentIndex * 2)), 'hex'), node);
-      put(nodeKey(level, parentIndex), hexOf(node));
+      // The left sibling is never needed again once its parent exists.
+      const leftKey = nodeKey(level - 1, parentIndex * 2);
+      node = parentOf(bytesOf(leftKey), node);
+      made.delete(leftKey);
+      key = nodeKey(level, parentIndex);
+      put(key, node.toString('hex'));
     }
-  });
+    made.set(key, node);
+  }
   const newSize = size + entryHashes.length;
   return { nodes: created, root: newSize === 0 ? emptyRoot() : nodes.rangeRoot(0, newSize), size: newSize };
 }
