@@ -13,11 +13,9 @@ import type { LogNode } from './storage/storage';
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
 
 // RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies).
-const NODE = Buffer.of(1);
-
 /**
- * The append path's hashing into one reusable input buffer instead of a concatenation
- * per hash: 0x00 || entry hash for a leaf, 0x01 || left || right for a parent.
+ * RFC 6962 hashing into one reusable input buffer instead of a concatenation per hash:
+ * 0x00 || entry hash for a leaf, 0x01 || left || right for a parent.
  */
 const scratch = Buffer.alloc(65);
 function leafOf(entryHashHex: string): Buffer {
@@ -31,8 +29,6 @@ function parentOf(left: Buffer, right: Buffer): Buffer {
   right.copy(scratch, 33);
   return hash('sha256', scratch, 'buffer');
 }
-const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-const nodeBytes = (left: Uint8Array, right: Uint8Array): Uint8Array => hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 
 /** Where nodes come from: the database, answering a whole set of keys in one round trip. */
 export interface NodeSource {
@@ -113,9 +109,9 @@ export class NodeSet {
     const id = `${start}:${end}`;
     const cached = this.roots.get(id);
     if (cached !== undefined) return cached;
-    let acc: Uint8Array = Buffer.from(this.get(keys[keys.length - 1]!), 'hex');
-    for (let i = keys.length - 2; i >= 0; i--) acc = nodeBytes(Buffer.from(this.get(keys[i]!), 'hex'), acc);
-    const root = hexOf(acc);
+    let acc: Buffer = Buffer.from(this.get(keys[keys.length - 1]!), 'hex');
+    for (let i = keys.length - 2; i >= 0; i--) acc = parentOf(Buffer.from(this.get(keys[i]!), 'hex'), acc);
+    const root = acc.toString('hex');
     this.roots.set(id, root);
     return root;
   }

@@ -162,15 +162,15 @@ const initialState = (): ChainState => ({
   failureCount: 0,
 });
 
+/** The verifier's working state: changed in place per entry (state() hands out copies). */
+type WorkingState = { -readonly [K in keyof ChainState]: ChainState[K] };
+
 /**
  * Streaming verifier of one device's chain: push entries in order, then finish(). Checks shape,
  * hash, chain links, sequence, time, signatures against the keys the journal itself introduced,
  * checkpoints (Merkle roots and spacing) and heartbeat gaps inside sessions. Memory stays flat.
  * Call `await sodiumReady()` before constructing one.
  */
-/** The verifier's working state: changed in place per entry (state() hands out copies). */
-type WorkingState = { -readonly [K in keyof ChainState]: ChainState[K] };
-
 export class ChainVerifier {
   private s: WorkingState;
   private frontier: MerkleFrontier;
