@@ -49,7 +49,10 @@ try {
   for (let at = 0; log.length < perDevice.reduce((s, e) => s + e.length, 0); at += 100) for (const entries of perDevice) log.push(...entries.slice(at, at + 100));
 
   const nodes = new Map<number, string>();
-  const set = new NodeSet({ getLogNodes: async (keys) => new Map(keys.flatMap((k) => (nodes.has(k) ? [[k, nodes.get(k)!] as const] : []))) });
+  const set = new NodeSet({
+    getLogNodes: async (keys) => new Map(keys.flatMap((k) => (nodes.has(k) ? [[k, nodes.get(k)!] as const] : []))),
+    entryHashesAt: async (indexes) => new Map(indexes.flatMap((i) => (i < log.length ? [[i, log[i]!.hash] as const] : []))),
+  });
   const appended = await appendLeaves(0, log.map((e) => e.hash), set);
   for (const node of appended.nodes) nodes.set(node.key, node.hash);
   const unsigned = { size: appended.size, root: appended.root, timestamp: Date.now() };

@@ -6,33 +6,43 @@ import type { LogNode } from './storage/storage';
  * The org-wide RFC 6962 log kept as perfect subtree roots ("nodes"): level 0 holds leaf hashes,
  * level l the root of the 2^l leaves starting at index·2^l. Every node is written once and never
  * changes, so any range root, inclusion proof or consistency proof needs O(log² n) node reads,
- * never a pass over the leaves.
+ * never a pass over the leaves. Only the interior nodes (level 1 and up) are stored: a leaf is
+ * SHA-256(0x00 || entry hash), computed from the entry stored at its log index when it is read,
+ * which halves the rows each accepted entry writes.
  */
 
 /** Storage key of a node: index·64 + level (levels stay below 64; indexes below 2^47). */
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
 
-// RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies).
 /**
- * RFC 6962 hashing into one reusable input buffer instead of a concatenation per hash:
- * 0x00 || entry hash for a leaf, 0x01 || left || right for a parent.
+ * RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies), hex in
+ * and hex out: the input goes into one reusable buffer (0x00 || entry hash for a leaf,
+ * 0x01 || left || right for a parent) and the digest comes back as the hex text the log stores,
+ * so no Buffer is allocated per hash.
  */
 const scratch = Buffer.alloc(65);
-function leafOf(entryHashHex: string): Buffer {
+const leafInput = scratch.subarray(0, 33);
+const HEX64 = /^[0-9a-f]{64}$/;
+function leafOf(entryHashHex: string): string {
+  if (!HEX64.test(entryHashHex)) throw new Error(`entry hash ${entryHashHex.slice(0, 16)}… is not 64 lowercase hex digits`);
   scratch[0] = 0;
-  if (entryHashHex.length !== 64 || scratch.write(entryHashHex, 1, 32, 'hex') !== 32) throw new Error(`entry hash ${entryHashHex.slice(0, 16)}… is not 64 hex digits`);
-  return hash('sha256', scratch.subarray(0, 33), 'buffer');
+  scratch.write(entryHashHex, 1, 32, 'hex');
+  return hash('sha256', leafInput, 'hex');
 }
-function parentOf(left: Buffer, right: Buffer): Buffer {
+/** Parent of two node hashes, both read from storage or made here (always 64 lowercase hex digits). */
+function parentOf(left: string, right: string): string {
   scratch[0] = 1;
-  left.copy(scratch, 1);
-  right.copy(scratch, 33);
-  return hash('sha256', scratch, 'buffer');
+  scratch.write(left, 1, 32, 'hex');
+  scratch.write(right, 33, 32, 'hex');
+  return hash('sha256', scratch, 'hex');
 }
 
 /** Where nodes come from: the database, answering a whole set of keys in one round trip. */
 export interface NodeSource {
+  /** Stored interior nodes (level ≥ 1) by key; keys not stored are left out. */
   getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
+  /** Hashes of the entries at these log indexes (the leaves' data); indexes not in the log are left out. */
+  entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>>;
 }
 
 /** Storage keys of the perfect subtrees covering leaves [start, end), left to right (perfectSubtrees). */
@@ -89,11 +99,17 @@ export class NodeSet {
     // and a fold never succeeds with a missing node, so cached roots stay valid.
   }
 
-  /** Fetches every key not yet known, in one call to the source. */
+  /** Fetches every key not yet known: interior nodes in one call to the source, leaves from their entries' hashes in another. */
   async load(keys: readonly number[]): Promise<void> {
-    const missing = [...new Set(keys.filter((k) => !this.known.has(k)))];
-    if (missing.length === 0) return;
-    for (const [k, h] of await this.source.getLogNodes(missing)) this.known.set(k, h);
+    const interior: number[] = [];
+    const leaves: number[] = [];
+    for (const k of new Set(keys)) {
+      if (this.known.has(k)) continue;
+      if (k % 64 === 0) leaves.push(k / 64);
+      else interior.push(k);
+    }
+    if (interior.length > 0) for (const [k, h] of await this.source.getLogNodes(interior)) this.known.set(k, h);
+    if (leaves.length > 0) for (const [index, h] of await this.source.entryHashesAt(leaves)) this.known.set(nodeKey(0, index), leafOf(h));
   }
 
   get(key: number): string {
@@ -109,9 +125,8 @@ export class NodeSet {
     const id = `${start}:${end}`;
     const cached = this.roots.get(id);
     if (cached !== undefined) return cached;
-    let acc: Buffer = Buffer.from(this.get(keys[keys.length - 1]!), 'hex');
-    for (let i = keys.length - 2; i >= 0; i--) acc = parentOf(Buffer.from(this.get(keys[i]!), 'hex'), acc);
-    const root = acc.toString('hex');
+    let root = this.get(keys[keys.length - 1]!);
+    for (let i = keys.length - 2; i >= 0; i--) root = parentOf(this.get(keys[i]!), root);
     this.roots.set(id, root);
     return root;
   }
@@ -127,8 +142,9 @@ export class NodeSet {
 export const emptyRoot = (): string => hash('sha256', Buffer.alloc(0), 'hex');
 
 /**
- * Appends entry hashes after `size` leaves: returns the new nodes to store and the new root.
- * Only the current frontier (≤ log2 n nodes) is read.
+ * Appends entry hashes after `size` leaves: returns the new interior nodes to store (the leaves
+ * are the entries themselves, stored by the caller at log indexes size, size + 1, …) and the new
+ * root. Only the current frontier (≤ log2 n nodes) is read.
  */
 export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet): Promise<{ nodes: LogNode[]; root: string; size: number }> {
   await nodes.load(rangeNodeKeys(0, size));
@@ -137,25 +153,16 @@ export async function appendLeaves(size: number, entryHashes: readonly string[],
     nodes.add(key, hash);
     created.push({ key, hash });
   };
-  // Bytes of the nodes made here, so a left sibling made earlier in the batch is not decoded again.
-  const made = new Map<number, Buffer>();
-  const bytesOf = (key: number): Buffer => made.get(key) ?? Buffer.from(nodes.get(key), 'hex');
   for (let offset = 0; offset < entryHashes.length; offset++) {
     const index = size + offset;
     let node = leafOf(entryHashes[offset]!);
-    let key = nodeKey(0, index);
-    put(key, node.toString('hex'));
+    nodes.add(nodeKey(0, index), node);
     // Each completed pair of equal subtrees makes their parent, up the tree.
     for (let level = 1, width = 2; (index + 1) % width === 0; level++, width *= 2) {
       const parentIndex = (index + 1) / width - 1;
-      // The left sibling is never needed again once its parent exists.
-      const leftKey = nodeKey(level - 1, parentIndex * 2);
-      node = parentOf(bytesOf(leftKey), node);
-      made.delete(leftKey);
-      key = nodeKey(level, parentIndex);
-      put(key, node.toString('hex'));
+      node = parentOf(nodes.get(nodeKey(level - 1, parentIndex * 2)), node);
+      put(nodeKey(level, parentIndex), node);
     }
-    made.set(key, node);
   }
   const newSize = size + entryHashes.length;
   return { nodes: created, root: newSize === 0 ? emptyRoot() : nodes.rangeRoot(0, newSize), size: newSize };

@@ -174,10 +174,18 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async getLogNodes(keys: readonly number[]): Promise<Map<number, string>> {
+    return this.hashesByNumber('SELECT node_key AS k, hash FROM log_nodes WHERE node_key IN', keys);
+  }
+
+  async entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>> {
+    return this.hashesByNumber('SELECT log_index AS k, hash FROM entries WHERE log_index IN', logIndexes);
+  }
+
+  /** Runs `select (?, ?, …)` over the distinct numbers in chunks; rows give k and hash. */
+  private async hashesByNumber(select: string, numbers: readonly number[]): Promise<Map<number, string>> {
     const out = new Map<number, string>();
-    for (const batch of chunks([...new Set(keys)], 500)) {
-      const rows = await this.sql.all(`SELECT node_key, hash FROM log_nodes WHERE node_key IN (${batch.map(() => '?').join(',')})`, batch);
-      for (const r of rows) out.set(num(r.node_key), str(r.hash));
+    for (const batch of chunks([...new Set(numbers)], 500)) {
+      for (const r of await this.sql.all(`${select} (${batch.map(() => '?').join(',')})`, batch)) out.set(num(r.k), str(r.hash));
     }
     return out;
   }

@@ -107,7 +107,10 @@ export interface StorageQueries {
   unacknowledgedBreakGlass(limit: number): Promise<StoredEntry[]>;
   acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean>;
 
+  /** Stored interior nodes of the org log (level ≥ 1; leaves are derived from entries.hash by log index). */
   getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
+  /** Hashes of the entries at these log indexes, by index; indexes not in the log are left out. */
+  entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>>;
   insertLogNodes(nodes: readonly LogNode[]): Promise<void>;
   insertTreeHead(head: TreeHead): Promise<void>;
   latestTreeHead(): Promise<TreeHead | null>;

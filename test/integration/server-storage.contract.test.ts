@@ -101,6 +101,8 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     await expect(q.insertEntries([entry(DEVICE, 1, { logIndex: 9 })])).rejects.toThrow();
     await expect(q.insertEntries([entry(OTHER, 0, { logIndex: 1 })])).rejects.toThrow();
     expect((await q.entriesByLogIndex(1, 10)).map((e) => e.seq)).toEqual([1]);
+    // The org log's leaves are read from here: entry hashes by log index, absent indexes left out.
+    expect(await q.entryHashesAt([1, 0, 7, 1])).toEqual(new Map([[1, hex(2)], [0, hex(1)]]));
   });
 
   it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {

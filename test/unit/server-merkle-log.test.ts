@@ -9,13 +9,18 @@ beforeAll(async () => {
   sodium = await sodiumReady();
 });
 
-/** An in-memory node table that counts reads, standing in for the storage's log_nodes. */
+/** In-memory stand-ins for the storage's log_nodes (interior nodes) and entries (hash by log index), counting reads. */
 class NodeTable implements NodeSource {
   readonly rows = new Map<number, string>();
+  readonly entryHashes = new Map<number, string>();
   reads = 0;
   async getLogNodes(keys: readonly number[]): Promise<Map<number, string>> {
     this.reads += 1;
     return new Map(keys.filter((k) => this.rows.has(k)).map((k) => [k, this.rows.get(k)!]));
+  }
+  async entryHashesAt(indexes: readonly number[]): Promise<Map<number, string>> {
+    this.reads += 1;
+    return new Map(indexes.filter((i) => this.entryHashes.has(i)).map((i) => [i, this.entryHashes.get(i)!]));
   }
 }
 
@@ -27,6 +32,7 @@ async function build(batches: readonly number[]): Promise<{ table: NodeTable; ha
     const batch = Array.from({ length: count }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${hashes.length + i}`)));
     const result = await appendLeaves(hashes.length, batch.map((h) => sodium.to_hex(h)), new NodeSet(table));
     for (const n of result.nodes) table.rows.set(n.key, n.hash);
+    batch.forEach((h, i) => table.entryHashes.set(hashes.length + i, sodium.to_hex(h)));
     hashes.push(...batch);
     roots.push(result.root);
   }
@@ -65,11 +71,25 @@ describe('server Merkle log (stored perfect subtrees)', () => {
     }
   });
 
-  it('answers all inclusion proofs of a batch with one storage read', async () => {
+  it('answers all inclusion proofs of a batch with two storage reads (interior nodes, then leaf entries)', async () => {
     const { table, hashes } = await build([300]);
     table.reads = 0;
     await inclusionProofs([...hashes.keys()], hashes.length, new NodeSet(table));
-    expect(table.reads).toBe(1);
+    expect(table.reads).toBe(2);
+  });
+
+  it('stores interior nodes only: leaves come from the entry hashes, and a missing entry is named', async () => {
+    const { table, hashes } = await build([6, 10, 1]);
+    expect(table.rows.size).toBeGreaterThan(0);
+    expect([...table.rows.keys()].filter((k) => k % 64 === 0)).toEqual([]);
+    // Proofs that need leaves read them from the entries: change one entry hash and the proofs built on it change.
+    const before = await inclusionProofs([0, 5, 16], hashes.length, new NodeSet(table));
+    expect(before.get(0)![0]).toBe(sodium.to_hex(inclusionProof(0, hashes, sodium)[0]!));
+    table.entryHashes.set(1, sodium.to_hex(sodium.crypto_hash_sha256(sodium.from_string('not leaf 1'))));
+    const after = await inclusionProofs([0], hashes.length, new NodeSet(table));
+    expect(after.get(0)![0]).not.toBe(before.get(0)![0]);
+    table.entryHashes.delete(16);
+    await expect(inclusionProofs([0], hashes.length, new NodeSet(table))).rejects.toThrow(/log node 16 at level 0 is missing/);
   });
 });
 
@@ -106,6 +126,7 @@ describe('appendedLeafProofs (a client deriving its receipts from the frontier b
     const extra = leaves(hashes.length, 11);
     const appended = await appendLeaves(hashes.length, extra.map((h) => sodium.to_hex(h)), new NodeSet(table));
     for (const n of appended.nodes) table.rows.set(n.key, n.hash);
+    extra.forEach((h, i) => table.entryHashes.set(hashes.length + i, sodium.to_hex(h)));
     const nodes = new NodeSet(table);
     const indices = extra.map((_, i) => hashes.length + i);
     const server = await inclusionProofs(indices, appended.size, nodes);
