@@ -22,3 +22,56 @@ export function checkEntry(entry: SignedEntry): EntryCheck {
   const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s));
   return { hash: digest, signatures };
 }
+
+/**
+ * A chunk's checks as the signature workers send them back: every hash in one string (64 hex
+ * digits each, in entry order; an entry that cannot be hashed has 64 spaces and its reason in
+ * `errors`), every signature's validity in one byte array (the entries' signatures one after
+ * another). A structured clone of one string and one array costs the receiving thread far less
+ * than an object and an array per entry.
+ */
+export interface PackedChecks {
+  readonly hashes: string;
+  readonly valid: Uint8Array;
+  readonly errors: readonly (readonly [index: number, reason: string])[];
+}
+
+const NO_HASH = ' '.repeat(64);
+
+export function packChecks(checks: readonly EntryCheck[]): PackedChecks {
+  let hashes = '';
+  const valid: number[] = [];
+  const errors: [number, string][] = [];
+  checks.forEach((c, i) => {
+    if ('error' in c) {
+      hashes += NO_HASH;
+      errors.push([i, c.error]);
+      return;
+    }
+    hashes += c.hash;
+    for (const s of c.signatures) valid.push(s ? 1 : 0);
+  });
+  return { hashes, valid: Uint8Array.from(valid), errors };
+}
+
+/** The checks of `entries` from their packed form; throws when the shapes disagree (a worker bug, never input). */
+export function unpackChecks(entries: readonly SignedEntry[], packed: PackedChecks): EntryCheck[] {
+  if (packed.hashes.length !== entries.length * 64) throw new Error(`a signature worker answered ${packed.hashes.length / 64} hashes for ${entries.length} entries`);
+  const errors = new Map(packed.errors);
+  const out: EntryCheck[] = new Array<EntryCheck>(entries.length);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const error = errors.get(i);
+    if (error !== undefined) {
+      out[i] = { error };
+      continue;
+    }
+    const count = entries[i]!.sigs.length;
+    const signatures = new Array<boolean>(count);
+    for (let k = 0; k < count; k++) signatures[k] = packed.valid[at + k] === 1;
+    at += count;
+    out[i] = { hash: packed.hashes.slice(i * 64, i * 64 + 64), signatures };
+  }
+  if (at !== packed.valid.length) throw new Error(`a signature worker answered ${packed.valid.length} signature checks for ${at} signatures`);
+  return out;
+}

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SignedEntry } from '../shared/journal/entry';
-import { checkEntry, type EntryCheck } from './entry-checks';
+import { checkEntry, unpackChecks, type EntryCheck, type PackedChecks } from './entry-checks';
 
 /** Runs the per-entry hash and signature checks of a batch; results come back in entry order. */
 export interface EntryChecker {
@@ -27,7 +27,7 @@ export function inlineChecker(): EntryChecker {
 /** Below this many entries per chunk, splitting costs more in messaging than it saves. */
 const MIN_CHUNK = 32;
 
-type Pending = { readonly resolve: (checks: EntryCheck[]) => void; readonly reject: (error: Error) => void };
+type Pending = { readonly entries: readonly SignedEntry[]; readonly resolve: (checks: EntryCheck[]) => void; readonly reject: (error: Error) => void };
 
 interface Slot {
   worker: Worker;
@@ -73,12 +73,16 @@ export async function startSignaturePool(size: number = availableParallelism()):
       const worker = spawn();
       const s: Slot = slot ?? { worker, pending: new Map() };
       s.worker = worker;
-      worker.on('message', (message: { ready?: true; id?: number; checks?: EntryCheck[] }) => {
+      worker.on('message', (message: { ready?: true; id?: number; checks?: PackedChecks }) => {
         if (message.ready === true) return resolve(s);
         const p = message.id === undefined ? undefined : s.pending.get(message.id);
         if (p === undefined || message.checks === undefined) return;
         s.pending.delete(message.id!);
-        p.resolve(message.checks);
+        try {
+          p.resolve(unpackChecks(p.entries, message.checks));
+        } catch (error) {
+          p.reject(error instanceof Error ? error : new Error(String(error)));
+        }
       });
       worker.on('error', (error) => reject(error));
       worker.on('exit', () => {
@@ -95,7 +99,7 @@ export async function startSignaturePool(size: number = availableParallelism()):
     const slot = slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
+      slot.pending.set(id, { entries, resolve, reject });
       slot.worker.postMessage({ id, entries });
     });
   };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { checkEntry, packChecks, unpackChecks } from '../../server/entry-checks';
 import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
 import { startTestServer } from '../support/server-fixture';
 import { TestJournal } from '../support/journal-builder';
@@ -58,6 +59,20 @@ describe('signature pool (worker threads)', () => {
     await small.close();
     await expect(small.check(entries(1))).rejects.toThrow(/closed/);
     await expect(startSignaturePool(0)).rejects.toThrow(/at least one thread/);
+  });
+
+  it('packs a chunk’s checks into one string and one byte array, and refuses an answer of the wrong shape', () => {
+    const batch = entries(12);
+    const checks = batch.map((e) => checkEntry(e));
+    const packed = packChecks([...checks.slice(0, 3), { error: 'not canonical JSON' }, ...checks.slice(4)]);
+    expect(packed.hashes).toHaveLength(12 * 64);
+    expect(packed.valid).toHaveLength(batch.reduce((n, e, i) => (i === 3 ? n : n + e.sigs.length), 0));
+    expect(packed.errors).toEqual([[3, 'not canonical JSON']]);
+    const back = unpackChecks(batch, packed);
+    expect(back[3]).toEqual({ error: 'not canonical JSON' });
+    expect(back.filter((_c, i) => i !== 3)).toEqual(checks.filter((_c, i) => i !== 3));
+    expect(() => unpackChecks(batch.slice(1), packed)).toThrow(/answered 12 hashes for 11 entries/);
+    expect(() => unpackChecks(batch, { ...packed, valid: packed.valid.slice(1) })).toThrow(/signature checks for/);
   });
 
   it('a worker killed mid-batch fails only that batch; a replacement takes over and later batches are checked', async () => {
