@@ -12,7 +12,7 @@ import {
 import { authenticateDevice, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
 import { WireFailure } from './errors';
 import { parseBody, parseValue, rawBody } from './http-body';
-import { ingestBatch } from './ingest';
+import { DeviceOrder, ingestBatch } from './ingest';
 import { NodeSet, consistencyProofOf } from './merkle-log';
 import { registerReviewerRoutes } from './reviewer-routes';
 import type { ServerSigner } from './server-key';
@@ -45,6 +45,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
   const now = options.now ?? Date.now;
   const checker = options.checker ?? inlineChecker();
+  const order = new DeviceOrder();
   const limit = options.rateLimit ?? { capacity: 120, perSecond: 20 };
   // On PostgreSQL several stateless processes share the database, so they share its buckets; a
   // SQLite server is one process and keeps them in memory (no write per request).
@@ -114,7 +115,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const record = await device(request, deviceParam(request));
     const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);
-    const result = await ingestBatch({ storage, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
+    const result = await ingestBatch({ storage, order, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });

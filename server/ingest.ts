@@ -15,6 +15,8 @@ const WARNING_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>(['TIME_BACK
 
 export interface IngestDeps {
   readonly storage: Storage;
+  /** Orders one device's batches in this process (one queue per server). */
+  readonly order: DeviceOrder;
   readonly signer: ServerSigner;
   /** Hash and signature checks, normally the worker pool started with the server. */
   readonly checker: EntryChecker;
@@ -27,6 +29,45 @@ export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean
 }
 
 type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks };
+
+/**
+ * One device's batches enter their storage transactions in the order they arrived at this
+ * process. A client pipelines batches on separate connections: batch k+1 is verified while k is
+ * written, then waits for k instead of finding a gap and being refused (which would cost the
+ * client a resend and the server a second verification). A batch that arrives before its
+ * predecessor with nothing of that device in flight is still refused with SEQUENCE_GAP, and so is
+ * any gap between processes sharing a database; the client resends, which is always harmless.
+ */
+export class DeviceOrder {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /** Takes a place in the device's line: `before` settles when every earlier batch is done; call `leave` when this one is. */
+  enter(device: string): { readonly first: boolean; readonly before: Promise<void>; readonly leave: () => void } {
+    const previous = this.tails.get(device);
+    let finish!: () => void;
+    const mine = new Promise<void>((resolve) => (finish = resolve));
+    const tail = previous === undefined ? mine : previous.then(() => mine);
+    this.tails.set(device, tail);
+    return {
+      first: previous === undefined,
+      before: previous ?? Promise.resolve(),
+      leave: () => {
+        finish();
+        if (this.tails.get(device) === tail) this.tails.delete(device);
+      },
+    };
+  }
+
+  /** Devices with a batch in flight (for tests: the line empties when every batch is done). */
+  get size(): number {
+    return this.tails.size;
+  }
+}
+
+const gapFailure = (headSeq: number): WireFailure =>
+  headSeq < 0
+    ? new WireFailure(409, 'SEQUENCE_GAP', 'the server holds nothing for this device yet; send from seq 0', { expected: 0 })
+    : new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
 
 /**
  * Shape check, then hash and signatures (in the signature pool's workers): the CPU work done
@@ -86,7 +127,24 @@ class ChainConflict extends WireFailure {
  * and the log's frontier before them) from which the client derives the same receipts.
  */
 export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
-  const offered = await precheck(raw, device.device, deps.checker);
+  const turn = deps.order.enter(device.device);
+  try {
+    if (turn.first) {
+      // Nothing of this device is in flight here: a batch starting beyond the stored head cannot
+      // be applied, so it is refused before any signature is verified.
+      const first = raw[0]?.seq;
+      const headSeq = (await deps.storage.queries.getDevice(device.device))?.headSeq ?? -1;
+      if (typeof first === 'number' && Number.isSafeInteger(first) && first > headSeq + 1) throw gapFailure(headSeq);
+    }
+    const offered = await precheck(raw, device.device, deps.checker);
+    await turn.before;
+    return await ingestChecked(deps, device, offered, receipts);
+  } finally {
+    turn.leave();
+  }
+}
+
+async function ingestChecked(deps: IngestDeps, device: DeviceRecord, offered: readonly Offered[], receipts: 'each' | 'batch'): Promise<IngestResponse> {
   try {
     return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered, receipts), { log: true });
   } catch (error) {
@@ -132,9 +190,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
   let head = { seq: device.headSeq, hash: device.headHash };
   const nodes = new NodeSet(tx);
   if (fresh.length > 0) {
-    if (fresh[0]!.entry.seq !== headSeq + 1) {
-      throw new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
-    }
+    if (fresh[0]!.entry.seq !== headSeq + 1) throw gapFailure(headSeq);
     const verifier = new ChainVerifier({ primitives: nativePrimitives, ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }) });
     const warnings: VerificationFailure[] = [];
     for (const o of fresh) {
@@ -187,7 +243,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
   const cosignatures: Cosignature[] = offered
     .filter((o) => o.entry.type === ENTRY_TYPES.checkpoint)
     .map((o) => ({ seq: o.entry.seq, entryHash: o.precomputed.hash, signature: signer.cosignCheckpoint(o.precomputed.hash) }));
-  if (head.seq === null || head.hash === null) throw new WireFailure(409, 'SEQUENCE_GAP', 'the server holds nothing for this device yet; send from seq 0', { expected: 0 });
+  if (head.seq === null || head.hash === null) throw gapFailure(-1);
   return { receipts, ...(appendedBlock === undefined ? {} : { appended: appendedBlock }), cosignatures, head: { seq: head.seq, hash: head.hash } };
 }
 

@@ -8,7 +8,7 @@ import { expectOk, sendRequest } from '../../electron/services/sync/transport';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { SyncClient } from '../../electron/services/sync/client';
-import { appendEntries, enrolledClient, issueToken, upload } from '../support/sync-fixture';
+import { appendEntries, countChecks, enrolledClient, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -117,6 +117,25 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const response = await upload(server, j, [...j.store.read({ from: 3 })]);
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({ error: { code: 'SEQUENCE_GAP', evidence: { expected: 0 } } });
+  });
+
+  it('makes a batch sent ahead wait for the one before it instead of refusing it, and verifies each entry once', async () => {
+    const j = journal({ deviceSeed: 19 });
+    appendEntries(j, 400);
+    await enrolledClient(server, j);
+    const entries = [...j.store.read()];
+    const checks = countChecks(server);
+    try {
+      const big = upload(server, j, entries.slice(0, -1));
+      await checks.started; // the big batch is being verified: the one-entry batch after it arrives now
+      const tail = await upload(server, j, entries.slice(-1));
+      expect(tail.status).toBe(200);
+      expect((await big).status).toBe(200);
+      expect(checks.count()).toBe(entries.length);
+    } finally {
+      checks.restore();
+    }
+    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 10_000)).map((e) => e.hash)).toEqual(entries.map((e) => e.hash));
   });
 
   it('refuses a forked history with both entries as evidence, and a restored old copy as a rollback', async () => {

@@ -17,7 +17,7 @@ import { FaultProxy, type FaultMode } from '../support/fault-proxy';
 import { TestJournal } from '../support/journal-builder';
 import { startTestServer, type TestServer } from '../support/server-fixture';
 import { ServerProcess, freePort } from '../support/server-process';
-import { appendEntries, issueToken, upload } from '../support/sync-fixture';
+import { appendEntries, countChecks, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -170,7 +170,7 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
     expect((await server.storage.queries.latestTreeHead())!.size).toBe(all.length);
   }, 180_000);
 
-  it('a batch sent ahead that overtakes its predecessor is refused (SEQUENCE_GAP) and resent; nothing is lost or doubled', async () => {
+  it('a batch sent ahead that overtakes its predecessor is refused (SEQUENCE_GAP) and resent; nothing is lost, doubled or verified twice', async () => {
     const j = new TestJournal({ deviceSeed: 97, checkpointEvery: 64 });
     try {
       await proxy.set('pass');
@@ -180,8 +180,17 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
       // The first batch's connection is held back: the second batch reaches the server first.
       await proxy.set('hold-first');
       const seen = proxy.statuses.length;
-      const status = await client.syncNow();
-      expect(status).toMatchObject({ pending: 0, state: 'idle', lastError: null });
+      const pending = client.status().pending;
+      const checks = countChecks(server);
+      try {
+        const status = await client.syncNow();
+        expect(status).toMatchObject({ pending: 0, state: 'idle', lastError: null });
+        // The overtaking batch is refused before any verification and sent again once its
+        // predecessor is accepted: nothing is sent twice, so nothing is verified twice.
+        expect(checks.count()).toBe(pending);
+      } finally {
+        checks.restore();
+      }
       expect(proxy.statuses.slice(seen).some((line) => line.startsWith('HTTP/1.1 409'))).toBe(true);
       await expectServerHoldsJournal(server, j, server.signer.publicKey);
     } finally {

@@ -33,3 +33,20 @@ export function appendEntries(journal: TestJournal, n: number, type = 'test.even
     journal.store.append({ type, data: { n: i } });
   }
 }
+
+/**
+ * Counts the entries the server hands to its signature checker (the real pool, wrapped), and
+ * signals the first call: how tests see that no entry is verified twice.
+ */
+export function countChecks(server: TestServer): { readonly count: () => number; readonly started: Promise<void>; readonly restore: () => void } {
+  const original = server.checker.check;
+  let count = 0;
+  let signal!: () => void;
+  const started = new Promise<void>((resolve) => (signal = resolve));
+  server.checker.check = (entries) => {
+    count += entries.length;
+    signal();
+    return original.call(server.checker, entries);
+  };
+  return { count: () => count, started, restore: () => void (server.checker.check = original) };
+}

@@ -245,11 +245,14 @@ export class SyncClient {
    * Uploads every unsent entry, batch by batch; each batch's receipts commit before the next
    * batch's do. Up to `pipelineDepth` batches are on the wire at once (in order, on separate
    * connections), so the server verifies batch k+1 while it writes batch k and this side checks
-   * k's receipts. A server that takes k+1 before k answers SEQUENCE_GAP and the round resends
-   * from where the server stands; resending is always harmless (idempotent by device and seq).
+   * k's receipts (the server makes k+1 wait for k). A server that takes k+1 before k answers
+   * SEQUENCE_GAP: if k was accepted meanwhile, that answer is older than k's receipts, so k+1 is
+   * simply sent again; a gap for the first batch in flight means the server holds less than this
+   * device believes, and the round resends from where it stands. Resending is always harmless
+   * (idempotent by device and seq).
    */
   private async uploadAll(): Promise<void> {
-    const inFlight: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse> }[] = [];
+    const inFlight: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse>; readonly ahead: boolean }[] = [];
     // Batches sent ahead whose answers nobody reads: resending them later is harmless.
     const abandon = (): void => void inFlight.splice(0);
     try {
@@ -259,13 +262,13 @@ export class SyncClient {
         if (inFlight.length === 0) {
           const first = this.sendFrom(row, row.acked_seq + 1);
           if (first === null) return;
-          inFlight.push(first);
+          inFlight.push({ ...first, ahead: false });
         }
         while (inFlight.length < this.pipelineDepth) {
           const tail = inFlight[inFlight.length - 1]!.batch;
           const more = this.sendFrom(row, tail[tail.length - 1]!.seq + 1);
           if (more === null) break;
-          inFlight.push(more);
+          inFlight.push({ ...more, ahead: true });
         }
         const current = inFlight.shift()!;
         const response = await current.response;
@@ -277,6 +280,10 @@ export class SyncClient {
           // sent ahead overtook its predecessor): resend from where it stands.
           if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
             const expected = (error.evidence as { expected?: unknown } | undefined)?.expected;
+            // Sent ahead and overtaken: the server answered before it took the batch this one
+            // follows, whose receipts were accepted since. Send it again as the first in flight;
+            // if the server still finds a gap then, it really holds less.
+            if (current.ahead && current.batch[0]!.seq === row.acked_seq + 1) continue;
             if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0 && expected <= row.acked_seq) {
               this.options.db.prepare('UPDATE sync_state SET acked_seq = ? WHERE id = 1').run(expected - 1);
               continue;
