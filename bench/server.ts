@@ -4,12 +4,15 @@
 // wall time of the measurement. The ratio against the cores the server could use (its signature
 // workers, one per core unless --verify-threads) is printed beside it.
 //   - ingest entries/s through HTTP with full verification, 1 device and 20 concurrent devices,
-//     on SQLite and on PostgreSQL (when HALFKEY_TEST_PG or --pg is set);
+//     on SQLite and on PostgreSQL (when HALFKEY_TEST_PG or --pg is set), measured after a warm-up
+//     device (--warmup N entries, default 20,000) whose cold-start figure is printed too: a
+//     server runs for days, and V8 spends its first seconds compiling (a `perf record` of the
+//     server put V8's compiler threads at about 10% of its CPU in seconds 3–7, about 3% in 9–13);
 //   - a 100,000-entry offline backlog synced end to end (client → server → verified receipts
 //     stored), wall time, with the server's and the client's RSS sampled at start, middle, end.
 // The server runs as a real `halfkey server` child process; the client (this process) shares the
 // machine with it, so on 2 cores the client's receipt checks take CPU the server could have used.
-// Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--pg URL] [--verify-threads N]
+// Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--warmup N] [--pg URL] [--verify-threads N]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,13 +31,14 @@ import { openStorage } from '../server/storage/storage';
 import { hashToken, newToken } from '../server/tokens';
 
 const { values } = parseArgs({
-  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, pg: { type: 'string' }, 'verify-threads': { type: 'string' } },
+  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, warmup: { type: 'string' }, pg: { type: 'string' }, 'verify-threads': { type: 'string' } },
   strict: true,
 });
 const SINGLE = Number(values.single ?? 10_000);
 const DEVICES = Number(values.devices ?? 20);
 const PER_DEVICE = Number(values['per-device'] ?? 1_000);
 const BACKLOG = Number(values.backlog ?? 100_000);
+const WARMUP = Number(values.warmup ?? 20_000);
 const PG = values.pg ?? process.env.HALFKEY_TEST_PG ?? null;
 const THREADS = values['verify-threads'];
 const CLI = fileURLToPath(new URL('../build/halfkey.mjs', import.meta.url));
@@ -206,7 +210,7 @@ async function storageUrl(kind: 'sqlite' | 'postgres', name: string): Promise<{ 
 const CORES = Math.max(1, Math.min(availableParallelism(), THREADS === undefined ? availableParallelism() : Number(THREADS)));
 
 try {
-  console.log(`generating journals: 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
+  console.log(`generating journals: warm-up ${fmt(WARMUP)}, 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
   // Other load on a shared machine moves the primitive's speed: each figure is compared with the
   // mean of samples taken just before and just after it.
   const sample = rawVerifiesPerSecond();
@@ -228,6 +232,15 @@ try {
     const { url, drop } = await storageUrl(kind, 'ingest');
     const server = await startServer(url);
     try {
+      if (WARMUP > 0) {
+        const cold = makeDevice(WARMUP);
+        const cc = await enrolled(server, cold);
+        rawBefore = rawVerifiesPerSecond();
+        const mc = await measured(server.child.pid!, WARMUP, () => syncAll(cc));
+        bracket();
+        console.log(`${kind}: warm-up, cold server ${fmt(WARMUP / mc.seconds)} entries/s  = ${ratio(WARMUP / mc.seconds, mc)}  (not a target figure: includes V8 compiling the server)`);
+        cold.db.close();
+      }
       const one = makeDevice(SINGLE);
       const c1 = await enrolled(server, one);
       rawBefore = rawVerifiesPerSecond();
