@@ -129,12 +129,13 @@ class ChainConflict extends WireFailure {
 export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
   const turn = deps.order.enter(device.device);
   try {
-    if (turn.first) {
-      // Nothing of this device is in flight here: a batch starting beyond the stored head cannot
-      // be applied, so it is refused before any signature is verified.
-      const first = raw[0]?.seq;
+    const first = raw[0]?.seq;
+    if (turn.first && typeof first === 'number' && Number.isSafeInteger(first) && first > (device.headSeq ?? -1) + 1) {
+      // Nothing of this device is in flight here and the batch starts beyond its head: it cannot
+      // apply, so it is refused before any signature is verified. The head read when the request
+      // was authenticated may predate a batch that finished since, so it is read again first.
       const headSeq = (await deps.storage.queries.getDevice(device.device))?.headSeq ?? -1;
-      if (typeof first === 'number' && Number.isSafeInteger(first) && first > headSeq + 1) throw gapFailure(headSeq);
+      if (first > headSeq + 1) throw gapFailure(headSeq);
     }
     const offered = await precheck(raw, device.device, deps.checker);
     await turn.before;
