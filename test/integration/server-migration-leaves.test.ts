@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { consistencyProof, inclusionProof, merkleRoot } from '../../shared/journal/merkle';
+import { consistencyProof, inclusionProof, leafHash, merkleRoot } from '../../shared/journal/merkle';
 import { sodiumReady } from '../../shared/sodium';
 import { NodeSet, appendLeaves, consistencyProofOf, inclusionProofs } from '../../server/merkle-log';
 import { openStorage, type Storage } from '../../server/storage/storage';
@@ -29,8 +28,6 @@ async function rawSql(url: string, sql: string): Promise<Record<string, unknown>
   }
 }
 
-const leafHex = (entryHash: string): string => createHash('sha256').update(Buffer.concat([Buffer.of(0), Buffer.from(entryHash, 'hex')])).digest('hex');
-
 describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0003 (log leaves derived from entries): %s', (kind) => {
   let storage: Storage | undefined;
   let cleanup: (() => Promise<void>) | undefined;
@@ -51,7 +48,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0003 (log leaves d
     expect(appended.root).toBe(sodium.to_hex(merkleRoot(hashes, sodium)));
     await storage.transaction(async (tx) => {
       await tx.insertEntries(hex.map((hash, i) => ({ device: 'ab'.repeat(32), seq: i, hash, type: 'test.entry', time: i, actor: null, body: '{}', logIndex: i, receiptSize: 13, receivedAt: 1, breakGlass: false })));
-      await tx.insertLogNodes([...appended.nodes, ...hex.map((h, i) => ({ key: i * 64, hash: leafHex(h) }))]);
+      await tx.insertLogNodes([...appended.nodes, ...hashes.map((h, i) => ({ key: i * 64, hash: sodium.to_hex(leafHash(h, sodium)) }))]);
     });
     await storage.close();
     storage = undefined;
