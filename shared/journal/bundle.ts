@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { sodiumNow, type Sodium } from '../sodium';
 import { receiptProblem } from '../sync/receipt';
-import { canonicalize, type JsonObject } from './canonical';
-import type { EntrySigner, SignedEntry } from './entry';
+import { canonicalTextProblem, canonicalize, type JsonObject } from './canonical';
+import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from './entry';
+import { bytesToHex } from './hex';
 import { ENTRY_TYPES, HEX32, VAULT_ID } from './entry-types';
 import { sodiumPrimitives, type JournalPrimitives, type TextDigest } from './primitives';
 import { ChainVerifier, type ChainVerifierOptions, type PrecomputedChecks, type VerificationFailure, type VerificationReport } from './verifier';
@@ -180,18 +181,26 @@ export class BundleVerifier {
   private lineNo = 0;
   private stage: 'header' | 'roster' | 'entries' | 'done' = 'header';
   private last: { seq: number; hash: string } | null = null;
+  private lastCheckpoint: { seq: number; hash: string; root: unknown } | null = null;
   private receiptCount = 0;
   private receiptsValid = 0;
   private readonly sodium: Sodium;
+  private readonly primitives: JournalPrimitives;
+  private readonly utf8 = new TextEncoder();
 
   constructor(private readonly options: BundleVerifyOptions = {}) {
     this.sodium = sodiumNow();
     const primitives = options.primitives ?? sodiumPrimitives(this.sodium);
+    this.primitives = primitives;
     this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs, primitives });
     this.parts = { roster: new PartHash(this.sodium, primitives), entries: new PartHash(this.sodium, primitives), receipts: new PartHash(this.sodium, primitives) };
   }
 
-  /** One line of the bundle, without its trailing newline. */
+  /**
+   * One line of the bundle, without its trailing newline. Every line must be the canonical JSON
+   * of its record (section 9): JSON.parse reads `4.0` as 4 and keeps the last of two `seq`
+   * members, so a line in any other form could say different things to different parsers.
+   */
   pushLine(text: string, precomputed?: PrecomputedChecks): void {
     this.lineNo += 1;
     if (text.length === 0) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is empty`);
@@ -207,6 +216,8 @@ export class BundleVerifier {
     const parsed = isEntryRecord(json) ? ({ success: true, data: json } as const) : recordSchema.safeParse(json);
     if (!parsed.success) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not a bundle record: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
     const record = parsed.data;
+    // Entry lines (nearly all of a bundle) are compared in entryChecks, sharing the body's encoding.
+    if (record.kind !== 'entry' && !isCanonical(json, text)) this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`);
     if (this.stage === 'header' && record.kind !== 'header') this.fail(null, 'BAD_BUNDLE', 'the bundle does not start with a header line');
     switch (record.kind) {
       case 'header':
@@ -221,9 +232,17 @@ export class BundleVerifier {
       case 'entry': {
         this.stage = 'entries';
         this.parts.entries.add(`${text}\n`);
-        for (const f of this.chain.push(record.entry, precomputed)) this.keep(f);
-        const e = record.entry as Partial<SignedEntry>;
+        // Not an object (`"entry":null`): the chain verifier reports it; nothing here may read it.
+        const e = (typeof record.entry === 'object' && record.entry !== null ? record.entry : {}) as Partial<SignedEntry>;
+        const checks = this.entryChecks(record.entry, text, precomputed);
+        if (checks === null) {
+          // Malformed (section 10, step 1): reported and skipped, like an entry of the wrong shape.
+          const seq = Number.isSafeInteger(e.seq) ? e.seq! : null;
+          return this.fail(seq, 'MALFORMED_ENTRY', `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`);
+        }
+        for (const f of this.chain.push(record.entry, checks)) this.keep(f);
         if (typeof e.seq === 'number' && typeof e.hash === 'string') this.last = { seq: e.seq, hash: e.hash };
+        if (e.type === ENTRY_TYPES.checkpoint && typeof e.seq === 'number' && typeof e.hash === 'string') this.lastCheckpoint = { seq: e.seq, hash: e.hash, root: e.data?.root };
         if (e.type === ENTRY_TYPES.custodianEnrolled || e.type === ENTRY_TYPES.custodianRevoked) this.roster.add(e as SignedEntry);
         return;
       }
@@ -242,7 +261,31 @@ export class BundleVerifier {
     }
   }
 
-  finish(): BundleReport {
+  /**
+   * The precomputed checks to pass to the chain verifier, or null when the line is not the
+   * canonical JSON of its entry record. Parallel workers answer that themselves (checkLine);
+   * otherwise the line is encoded here once, and that body text is also what gets hashed.
+   */
+  private entryChecks(entry: unknown, text: string, precomputed: PrecomputedChecks | undefined): PrecomputedChecks | undefined | null {
+    if (precomputed?.canonical !== undefined) return precomputed.canonical ? precomputed : null;
+    let texts: { body: string; line: string };
+    try {
+      texts = canonicalEntryTexts(entry as SignedEntry);
+    } catch {
+      // Not an entry object at all: the line may still be canonical, and the shape check says what is wrong.
+      return isCanonical({ entry, kind: 'entry' }, text) ? precomputed : null;
+    }
+    if (texts.line !== text) return null;
+    // Signatures left empty are checked by the chain verifier itself.
+    return precomputed ?? { hash: bytesToHex(this.primitives.sha256(this.utf8.encode(texts.body))), signatures: [] };
+  }
+
+  /**
+   * Ends the bundle. `unterminated`: the file's last line had no line feed, so the file was cut
+   * short (every line ends with one, the manifest's included).
+   */
+  finish(options: { unterminated?: boolean } = {}): BundleReport {
+    if (options.unterminated) this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} has no line feed: the file was cut short`);
     const chainState = this.chain.state();
     let manifest: BundleManifest | null = null;
     if (this.manifestRecord === null) {
@@ -255,6 +298,7 @@ export class BundleVerifier {
     if (manifest !== null && this.manifestRecord !== null) this.checkManifest(manifest, this.manifestRecord.signature, chainState);
     const chain = this.chain.finish(manifest === null ? {} : { expectHead: manifest.head, requireFinalCheckpoint: manifest.complete });
     for (const f of chain.failures.slice(chain.failures.length - (chain.failureCount - chainState.failureCount))) this.keep(f);
+    if (manifest !== null && chain.head !== null) this.checkManifestClaims(manifest, chain.head.seq);
     return {
       ok: this.failureCount === 0,
       manifest,
@@ -299,6 +343,24 @@ export class BundleVerifier {
     }
   }
 
+  /**
+   * What the manifest says about the entries beyond the head (checked by the chain verifier):
+   * the last checkpoint the report prints and encodes as a QR code, and the requested range.
+   */
+  private checkManifestClaims(manifest: BundleManifest, headSeq: number): void {
+    const claimed = manifest.lastCheckpoint;
+    const found = this.lastCheckpoint;
+    const describe = (c: { seq: number; hash: string; root: unknown } | null): string => (c === null ? 'none' : `seq ${c.seq}, hash ${c.hash.slice(0, 12)}…, root ${String(c.root).slice(0, 12)}…`);
+    if (canonicalize(claimed) !== canonicalize(found === null ? null : { seq: found.seq, hash: found.hash, root: typeof found.root === 'string' ? found.root : null })) {
+      this.fail(null, 'MANIFEST_MISMATCH', `the manifest's lastCheckpoint (${describe(claimed)}) is not the bundle's last checkpoint entry (${describe(found)})`);
+    }
+    const { from, to } = manifest.requested;
+    if (from > headSeq) this.fail(null, 'MANIFEST_MISMATCH', `the requested range starts at seq ${from}, after the bundle's last entry (seq ${headSeq})`);
+    if (to !== null && to < from) this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, before it starts (seq ${from})`);
+    if (to === null && !manifest.complete) this.fail(null, 'MANIFEST_MISMATCH', 'the requested range runs to the end of the journal, but the manifest says the bundle is not complete');
+    if (to !== null && !manifest.complete && to !== headSeq) this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, but the bundle's entries end at seq ${headSeq}`);
+  }
+
   private checkReceipt(receipt: unknown, serverKey: string): void {
     this.receiptCount += 1;
     const r = receipt as { seq?: unknown; entryHash?: unknown; device?: unknown };
@@ -321,5 +383,14 @@ export class BundleVerifier {
   private keep(failure: VerificationFailure): void {
     this.failureCount += 1;
     if (this.failures.length < 1_000) this.failures.push(failure);
+  }
+}
+
+/** Whether a line is exactly the canonical JSON of the value parsed from it. */
+function isCanonical(json: unknown, text: string): boolean {
+  try {
+    return canonicalize(json) === text;
+  } catch {
+    return false;
   }
 }

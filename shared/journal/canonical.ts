@@ -45,3 +45,98 @@ function encode(value: unknown, path: string): string {
       throw new CanonicalEncodingError(path, `type ${typeof value} is not JSON`);
   }
 }
+
+/** Thrown inside canonicalTextProblem at the first departure from the canonical form. */
+class NotCanonical extends Error {}
+
+/**
+ * Why a JSON text (one that parses) is not the canonical encoding of what it holds, or null when
+ * it is. Only for reporting: a verifier first compares the text with canonicalize(parsed), which
+ * catches all of these, and asks here for a reason a person can act on.
+ */
+export function canonicalTextProblem(text: string): string | null {
+  let i = 0;
+  const fail = (reason: string): never => {
+    throw new NotCanonical(`${reason} at character ${i + 1}`);
+  };
+  const stringToken = (): string => {
+    const start = i;
+    i += 1;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i += 1;
+    const token = text.slice(start, i);
+    const value = JSON.parse(token) as string;
+    if (JSON.stringify(value) !== token) {
+      i = start;
+      fail(`the string ${token.slice(0, 40)} is not escaped as RFC 8785 requires`);
+    }
+    return value;
+  };
+  const value = (): void => {
+    const c = text[i];
+    if (c === undefined) return fail('the text ends early');
+    if (/\s/.test(c)) return fail('whitespace (canonical JSON has none)');
+    if (c === '"') {
+      stringToken();
+      return;
+    }
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      const names = new Set<string>();
+      let last: string | null = null;
+      i += 1;
+      if (text[i] === close) {
+        i += 1;
+        return;
+      }
+      for (;;) {
+        if (c === '{') {
+          if (text[i] !== '"') return fail('whitespace (canonical JSON has none)');
+          const at = i;
+          const name = stringToken();
+          if (names.has(name)) {
+            i = at;
+            return fail(`member "${name.slice(0, 40)}" appears twice`);
+          }
+          if (last !== null && name < last) {
+            i = at;
+            return fail(`member "${name.slice(0, 40)}" is out of order (members are sorted by name)`);
+          }
+          names.add(name);
+          last = name;
+          if (text[i] !== ':') return fail('whitespace (canonical JSON has none)');
+          i += 1;
+        }
+        value();
+        if (text[i] === close) {
+          i += 1;
+          return;
+        }
+        if (text[i] !== ',') return fail('whitespace (canonical JSON has none)');
+        i += 1;
+      }
+    }
+    const literal = /true|false|null/y;
+    literal.lastIndex = i;
+    if (literal.test(text)) {
+      i = literal.lastIndex;
+      return;
+    }
+    const number = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+    number.lastIndex = i;
+    const m = number.exec(text);
+    if (m === null) return fail('not JSON');
+    if (m[1] !== undefined || m[2] !== undefined) return fail(`the number ${m[0]} is not an integer (floating-point numbers are not allowed)`);
+    if (!Number.isSafeInteger(Number(m[0]))) return fail(`the integer ${m[0]} is outside the safe range ±(2^53 − 1)`);
+    if (m[0] === '-0') return fail('-0 (written 0 in canonical JSON)');
+    i = number.lastIndex;
+  };
+  try {
+    value();
+    if (i < text.length) fail(/^\s+$/.test(text.slice(i)) ? 'whitespace (canonical JSON has none)' : 'text after the value');
+    return null;
+  } catch (error) {
+    if (error instanceof NotCanonical) return error.message;
+    return 'not JSON';
+  }
+}

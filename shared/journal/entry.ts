@@ -86,6 +86,46 @@ export function canonicalBodyText(entry: EntryBody): string {
   return `{"actor":${actor === null ? 'null' : JSON.stringify(actor)},"data":${dataText},"device":${JSON.stringify(device)},"prev":${JSON.stringify(prev)},"seq":${seq},"time":${time},"type":${JSON.stringify(type)},"v":${v},"vault":${JSON.stringify(vault)}}`;
 }
 
+/**
+ * The canonical JSON of an entry's body (what is hashed) and of its bundle line
+ * (`{"entry":…,"kind":"entry"}`), encoding `data` once for both: a verifier compares the line it
+ * read with the second to refuse anything but the canonical form. Throws CanonicalEncodingError
+ * on a value canonical JSON cannot hold (a float, an unsafe integer).
+ */
+export function canonicalEntryTexts(entry: SignedEntry): { readonly body: string; readonly line: string } {
+  const { v, vault, device, seq, prev, time, type, actor, data, hash, sigs } = entry;
+  if (
+    typeof vault !== 'string' || typeof device !== 'string' || typeof prev !== 'string' || typeof type !== 'string' || typeof hash !== 'string' ||
+    (actor !== null && typeof actor !== 'string') || data === undefined || !Array.isArray(sigs) ||
+    !Number.isSafeInteger(v) || !Number.isSafeInteger(seq) || !Number.isSafeInteger(time)
+  ) {
+    return { body: canonicalBodyText(entry), line: canonicalize({ entry: entry as unknown as JsonObject, kind: 'entry' }) };
+  }
+  const a = actor === null ? 'null' : JSON.stringify(actor);
+  const d = canonicalize(data);
+  const dev = JSON.stringify(device);
+  const p = JSON.stringify(prev);
+  const t = JSON.stringify(type);
+  const va = JSON.stringify(vault);
+  return {
+    body: `{"actor":${a},"data":${d},"device":${dev},"prev":${p},"seq":${seq},"time":${time},"type":${t},"v":${v},"vault":${va}}`,
+    line: `{"entry":{"actor":${a},"data":${d},"device":${dev},"hash":${JSON.stringify(hash)},"prev":${p},"seq":${seq},"sigs":${signaturesText(sigs)},"time":${time},"type":${t},"v":${v},"vault":${va}},"kind":"entry"}`,
+  };
+}
+
+/** canonicalize(sigs), written directly for the usual `{ key, sig }` strings (the general encoder sorts per object). */
+function signaturesText(sigs: readonly EntrySignature[]): string {
+  let text = '[';
+  for (let i = 0; i < sigs.length; i++) {
+    const s = sigs[i] as unknown;
+    if (typeof s !== 'object' || s === null || Object.getPrototypeOf(s) !== Object.prototype) return canonicalize(sigs);
+    const { key, sig } = s as Partial<EntrySignature>;
+    if (typeof key !== 'string' || typeof sig !== 'string' || Object.keys(s).length !== 2) return canonicalize(sigs);
+    text += `${i === 0 ? '' : ','}{"key":${JSON.stringify(key)},"sig":${JSON.stringify(sig)}}`;
+  }
+  return `${text}]`;
+}
+
 /** SHA-256 of the canonical JSON of the entry body. */
 export function entryHashBytes(body: EntryBody, sodium: Sodium = sodiumNow()): Uint8Array {
   return sodium.crypto_hash_sha256(sodium.from_string(canonicalBodyText(body)));

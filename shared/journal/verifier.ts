@@ -34,6 +34,7 @@ export type FailureCode =
   | 'BAD_MANIFEST_SIGNATURE'
   | 'PART_HASH_MISMATCH'
   | 'ROSTER_MISMATCH'
+  | 'MANIFEST_MISMATCH'
   | 'BAD_RECEIPT';
 
 export const FAILURE_CODES: readonly FailureCode[] = [
@@ -62,6 +63,7 @@ export const FAILURE_CODES: readonly FailureCode[] = [
   'BAD_MANIFEST_SIGNATURE',
   'PART_HASH_MISMATCH',
   'ROSTER_MISMATCH',
+  'MANIFEST_MISMATCH',
   'BAD_RECEIPT',
 ];
 
@@ -136,7 +138,10 @@ export interface ChainVerifierOptions {
 /** Results computed elsewhere (parallel-verify's workers): the recomputed hash and each signature's validity. */
 export interface PrecomputedChecks {
   readonly hash: string;
+  /** Per signature, in order; a missing answer is checked by the verifier itself. */
   readonly signatures: readonly boolean[];
+  /** Whether the bundle line was exactly the canonical JSON of its record (unset: not checked, the bundle verifier does it). */
+  readonly canonical?: boolean;
 }
 
 const MAX_KEPT_FAILURES = 1_000;
@@ -348,7 +353,17 @@ export class ChainVerifier {
       else revoke = d.signingKey;
     } else if (entry.type === ENTRY_TYPES.deviceKeyRotated) {
       if (typeof d.newDeviceKey !== 'string' || !HEX32.test(d.newDeviceKey)) fail('MALFORMED_ENTRY', 'device.key-rotated needs data.newDeviceKey (64 hex)');
-      else rotateTo = d.newDeviceKey;
+      else {
+        // Its signature below counts as the new device key's; the rotation itself takes effect
+        // only if the entry verifies, which it does not when the key is or was a custodian's
+        // (revoked keys stay in the table).
+        rotateTo = d.newDeviceKey;
+        if (s.keys[rotateTo] !== undefined) fail('MALFORMED_ENTRY', `new device key ${short(rotateTo)} is custodian ${s.keys[rotateTo]!.custodian}'s signing key`);
+      }
+    } else if (entry.type === ENTRY_TYPES.checkpoint) {
+      // Section 7: a checkpoint is the device's statement alone.
+      if (entry.actor !== null) fail('MALFORMED_ENTRY', `a checkpoint has no actor, this one names ${entry.actor}`);
+      if (sigs.length !== 1) fail('MALFORMED_ENTRY', `a checkpoint is signed by the device key only, this one has ${sigs.length} signatures`);
     }
 
     let actorSigned = false;
@@ -426,8 +441,10 @@ export class ChainVerifier {
     if (entry.type === ENTRY_TYPES.checkpoint) {
       const size = entry.data.size;
       const root = entry.data.root;
-      if (size !== entry.seq || typeof root !== 'string' || !HEX32.test(root)) {
-        fail('MALFORMED_ENTRY', `a checkpoint at seq ${entry.seq} must have data.size ${entry.seq} and a 64-hex data.root`);
+      if (size !== entry.seq) {
+        fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has data.size ${(JSON.stringify(size) ?? 'missing').slice(0, 40)}; it must be ${entry.seq}, the number of entries before it`);
+      } else if (typeof root !== 'string' || !HEX32.test(root)) {
+        fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has no 64-hex data.root`);
       } else if (this.frontier.size !== entry.seq) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint covers ${entry.seq} entries but ${this.frontier.size} were seen before it`);
       } else if (bytesToHex(this.frontier.root()) !== root) {

@@ -9,8 +9,8 @@ import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
 import { sodiumPrimitives } from '../../shared/journal/primitives';
 import { nativePrimitives } from '../../electron/services/journal/native-primitives';
 import { TestJournal } from '../support/journal-builder';
-import { CanonicalEncodingError, canonicalize } from '../../shared/journal/canonical';
-import { canonicalBodyText, entryBodyOf, type EntryBody } from '../../shared/journal/entry';
+import { CanonicalEncodingError, canonicalTextProblem, canonicalize } from '../../shared/journal/canonical';
+import { canonicalBodyText, canonicalEntryTexts, entryBodyOf, type EntryBody, type SignedEntry } from '../../shared/journal/entry';
 
 let sodium: Sodium;
 const open: TestJournal[] = [];
@@ -45,6 +45,33 @@ describe('canonicalBodyText (the per-entry canonical encoder)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('canonicalEntryTexts gives that body and exactly the canonical bundle line of the whole entry', () => {
+    const sig = fc.oneof(fc.record({ key: fc.string({ unit: 'binary' }), sig: fc.string({ unit: 'binary' }) }), fc.record({ sig: fc.string(), key: fc.string(), extra: json }), json);
+    fc.assert(
+      fc.property(body, fc.string({ unit: 'binary' }), fc.array(sig, { maxLength: 3 }), (b, hash, sigs) => {
+        const entry = { ...b, hash, sigs } as unknown as SignedEntry;
+        const texts = canonicalEntryTexts(entry);
+        expect(texts.body).toBe(canonicalBodyText(entry));
+        expect(texts.line).toBe(canonicalize({ entry, kind: 'entry' }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('canonicalTextProblem accepts canonical text and names a problem in any other encoding of the same value', () => {
+    fc.assert(
+      fc.property(json, (value) => {
+        const text = canonicalize(value);
+        expect(canonicalTextProblem(text)).toBeNull();
+        const spaced = JSON.stringify(value, null, 1);
+        if (spaced !== text) expect(canonicalTextProblem(spaced)).toMatch(/whitespace|out of order|escaped/);
+      }),
+      { numRuns: 500 },
+    );
+    expect(canonicalTextProblem('{"seq":1,"seq":1}')).toMatch(/member "seq" appears twice/);
+    expect(canonicalTextProblem('{"n":1e2}')).toMatch(/the number 1e2 is not an integer/);
   });
 
   it('gives the same text or the same refusal for bodies that are not well formed', () => {

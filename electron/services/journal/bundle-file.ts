@@ -7,9 +7,10 @@ import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../
 /**
  * Lines of a text file without their line feeds, streamed with backpressure: the next chunk is
  * read only when the consumer has taken the lines of the last one, so memory stays flat however
- * slow the consumer (readline's iterator buffers lines without bound).
+ * slow the consumer (readline's iterator buffers lines without bound). A last line without a
+ * line feed is yielded too, and `end.unterminated` (when given) is then set.
  */
-export async function* fileLines(path: string): AsyncIterable<string> {
+export async function* fileLines(path: string, end?: { unterminated: boolean }): AsyncIterable<string> {
   let carry = '';
   for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
     const text = carry + (chunk as string);
@@ -17,7 +18,10 @@ export async function* fileLines(path: string): AsyncIterable<string> {
     carry = parts.pop() ?? '';
     for (const line of parts) yield line;
   }
-  if (carry.length > 0) yield carry;
+  if (carry.length > 0) {
+    if (end) end.unterminated = true;
+    yield carry;
+  }
 }
 
 /** SHA-256 of a file, streamed. */
@@ -32,6 +36,7 @@ export async function verifyBundleFile(path: string, options: BundleVerifyOption
   await sodiumReady();
   const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
   const verifier = new BundleVerifier({ primitives: nativePrimitives, ...options, csvSha256 });
-  for await (const line of fileLines(path)) verifier.pushLine(line);
-  return verifier.finish();
+  const end = { unterminated: false };
+  for await (const line of fileLines(path, end)) verifier.pushLine(line);
+  return verifier.finish(end);
 }

@@ -108,9 +108,10 @@ export async function verifyBundleFileParallel(path: string, options: BundleVeri
     const checks = await batch.checks;
     batch.lines.forEach((line, i) => verifier.pushLine(line, checks[i] ?? undefined));
   };
+  const end = { unterminated: false };
   try {
     let lines: string[] = [];
-    for await (const line of fileLines(path)) {
+    for await (const line of fileLines(path, end)) {
       lines.push(line);
       if (lines.length === BATCH) {
         inFlight.push({ lines, checks: pool.check(lines) });
@@ -123,5 +124,5 @@ export async function verifyBundleFileParallel(path: string, options: BundleVeri
   } finally {
     await pool.stop();
   }
-  return verifier.finish();
+  return verifier.finish(end);
 }

@@ -1,6 +1,6 @@
 import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { canonicalBodyText, type SignedEntry } from '../../../shared/journal/entry';
+import { canonicalEntryTexts, type SignedEntry } from '../../../shared/journal/entry';
 import type { PrecomputedChecks } from '../../../shared/journal/verifier';
 import { nativePrimitives } from './native-primitives';
 
@@ -20,14 +20,23 @@ export interface VerifyBatchResult {
   readonly results: readonly (PrecomputedChecks | null)[];
 }
 
-/** Hash and signature checks of one bundle line; null when it is not an entry line (the main thread reports it). */
+/**
+ * Hash and signature checks of one bundle line, and whether the line is exactly the canonical
+ * JSON of its record (one encoding serves both); null when it is not an entry line or cannot be
+ * encoded at all (the main thread then checks and reports it).
+ */
 export function checkLine(line: string): PrecomputedChecks | null {
   try {
     const record = JSON.parse(line) as { kind?: unknown; entry?: SignedEntry };
     const e = record.entry;
     if (record.kind !== 'entry' || typeof e !== 'object' || e === null || !Array.isArray(e.sigs)) return null;
-    const hash = digest('sha256', Buffer.from(canonicalBodyText(e), 'utf8'), 'hex');
-    return { hash, signatures: e.sigs.map((sig) => nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)) };
+    const texts = canonicalEntryTexts(e);
+    const hash = digest('sha256', Buffer.from(texts.body, 'utf8'), 'hex');
+    return {
+      hash,
+      signatures: e.sigs.map((sig) => nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)),
+      canonical: texts.line === line,
+    };
   } catch {
     return null;
   }
