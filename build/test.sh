@@ -20,6 +20,8 @@ have zbarimg || need+=(zbar-tools)
 have sqlite3 || need+=(sqlite3)
 have pdftotext || need+=(poppler-utils)
 have python3 || need+=(python3)
+# The Python verifier of the journal vectors checks Ed25519 signatures with it (journal-vectors.test.ts fails without).
+python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null || need+=(python3-cryptography)
 have make && have g++ || need+=(build-essential)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "npm test: installing Debian packages the tests need: ${need[*]}"
