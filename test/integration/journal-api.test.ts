@@ -78,6 +78,8 @@ describe('journal API channels', () => {
 
   it('closing the app ends the session with session.ended and a checkpoint', async () => {
     await setup();
+    // The heartbeat runs on the wall clock: a store clock years behind would be a real gap (session.resumed).
+    journal.clock = Date.now();
     services.journal.attach(journal.store, journal.device, { heartbeat: true });
     await services.close();
     const types = [...journal.store.read({})].map((e) => e.type);

@@ -79,6 +79,9 @@ describe('JournalStore', () => {
     expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'ok.two', data: { ratio: 0.5 } }])).toThrow(/inputs\[1\]|floating point/);
     expect(() => store.append({ type: 'Bad Type', data: {} })).toThrow(/dotted lowercase/);
     expect(() => store.append({ type: 'checkpoint', data: {} })).toThrow(/written by the journal itself/);
+    // What the central server would refuse on every resend (PostgreSQL cannot store U+0000).
+    expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'custody.checkout', actor: { id: 'c-1\u0000', signer: signer(2) }, data: {} }])).toThrow(/inputs\[1\]\.actor|control characters/);
+    expect(() => store.append({ type: 'custodian.enrolled', data: { custodian: 'c-2', role: 'admin\u001b[31m' } })).toThrow(/data\.role must not contain control characters/);
     expect(store.head()).toEqual(head);
   });
 

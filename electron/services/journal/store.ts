@@ -4,7 +4,7 @@ import { HalfkeyError } from '../../../shared/api/result';
 import { sodiumNow } from '../../../shared/sodium';
 import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../../shared/journal/canonical';
 import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
-import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
+import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../../shared/journal/merkle';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type Db } from '../database';
@@ -153,6 +153,9 @@ export class JournalStore {
   private frontierCache: { seq: number; hash: string; frontier: MerkleFrontier } | null = null;
   private genesisEvery: number | null = null;
   private deviceSigner: EntrySigner;
+  /** Runs before every write (see setBeforeWrite); null when nothing is registered. */
+  private beforeWrite: (() => void) | null = null;
+  private inBeforeWrite = false;
   private readonly now: () => number;
   private readonly checkpointEvery: number;
   private readonly heartbeatMs: number;
@@ -220,9 +223,30 @@ export class JournalStore {
     return this.appendBatch([input])[0]!;
   }
 
+  /**
+   * Registers what must run before any entry is written (or null to remove it): the heartbeat's
+   * session guard, which writes `session.resumed` first when an entry would come too long after
+   * the last one (an app action handled after a sleep, before the overdue timer ran). It runs in
+   * the caller's transaction when one is open, and never for the writes it makes itself.
+   */
+  setBeforeWrite(hook: (() => void) | null): void {
+    this.beforeWrite = hook;
+  }
+
+  private runBeforeWrite(): void {
+    if (this.beforeWrite === null || this.inBeforeWrite) return;
+    this.inBeforeWrite = true;
+    try {
+      this.beforeWrite();
+    } finally {
+      this.inBeforeWrite = false;
+    }
+  }
+
   /** Appends entries in one transaction (plus any checkpoints they make due); returns the caller's entries. */
   appendBatch(inputs: readonly AppendInput[]): SignedEntry[] {
     inputs.forEach((input, i) => validateInput(input, i));
+    this.runBeforeWrite();
     try {
       return this.appendValidated(inputs);
     } catch (error) {
@@ -268,6 +292,7 @@ export class JournalStore {
 
   /** Writes a checkpoint now (heartbeats, before an export, at shutdown); returns it. */
   checkpoint(options: { heartbeat?: boolean } = {}): SignedEntry {
+    this.runBeforeWrite();
     return this.db.transaction(() => {
       const tip = this.requireTip();
       const frontier = this.loadFrontier(tip);
@@ -522,6 +547,11 @@ function validateInput(input: AppendInput, index: number): void {
   if (input.actor != null && (typeof input.actor.id !== 'string' || input.actor.id.length === 0)) {
     throw new HalfkeyError('INVALID_PAYLOAD', 'An actor needs a non-empty custodian id.', where('actor'));
   }
+  // The central server copies these into its own columns and refuses control characters in them
+  // (PostgreSQL cannot hold U+0000): an entry it refuses would hold up every later one.
+  if (input.actor != null && UNSAFE_TEXT.test(input.actor.id)) {
+    throw new HalfkeyError('INVALID_PAYLOAD', 'A custodian id must not contain control characters.', where('actor'));
+  }
   if (input.account != null && (typeof input.account !== 'string' || input.account.length === 0)) {
     throw new HalfkeyError('INVALID_PAYLOAD', 'account must be a non-empty string.', where('account'));
   }
@@ -529,6 +559,12 @@ function validateInput(input: AppendInput, index: number): void {
     throw new HalfkeyError('INVALID_PAYLOAD', 'data.account and account disagree.', where('account'));
   }
   if (typeof input.data !== 'object' || input.data === null || Array.isArray(input.data)) throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', where('data'));
+  if (input.type === ENTRY_TYPES.custodianEnrolled) {
+    for (const field of ['custodian', 'role'] as const) {
+      const value = input.data[field];
+      if (typeof value === 'string' && UNSAFE_TEXT.test(value)) throw new HalfkeyError('INVALID_PAYLOAD', `data.${field} must not contain control characters.`, where(`data.${field}`));
+    }
+  }
 }
 
 const reservedTypes = new Set<string>([ENTRY_TYPES.genesis, ENTRY_TYPES.checkpoint, ENTRY_TYPES.deviceKeyRotated]);
