@@ -7,7 +7,7 @@ import type { OpenJournal } from './journal-device-key';
 import { BUNDLE_FORMAT, type BundleReport } from '../../shared/journal/bundle';
 import type { ServerExportReport } from '../../shared/sync/server-export';
 import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
-import { UsageError, type CliIo } from './main';
+import { exitCodeFor, UsageError, type CliIo } from './main';
 
 const USAGE = `usage:
   halfkey journal verify BUNDLE [--json] [--server-key HEX]... [--csv FILE] [--workers N]
@@ -115,7 +115,7 @@ export function humanSummary(path: string, report: BundleReport): string {
   lines.push(report.found ? `Results found for seq ${report.found.from} to ${report.found.to}:` : 'No entries found:');
   const bad = new Set(report.failures.filter((f) => f.seq !== null).map((f) => f.seq));
   lines.push(`${report.entries - bad.size}/${report.entries} entries valid`);
-  const manifestBad = report.failures.some((f) => f.code === 'BAD_MANIFEST_SIGNATURE' || f.code === 'PART_HASH_MISMATCH' || (f.code === 'BAD_BUNDLE' && /manifest/.test(f.reason)));
+  const manifestBad = report.failures.some((f) => f.code === 'BAD_MANIFEST_SIGNATURE' || f.code === 'PART_HASH_MISMATCH' || f.code === 'MANIFEST_MISMATCH' || (f.code === 'BAD_BUNDLE' && /manifest/.test(f.reason)));
   lines.push(`${m && !manifestBad ? 1 : 0}/1 manifest valid`);
   lines.push(`${report.receipts.valid}/${report.receipts.count} receipts valid`);
   if (report.chain.uncleanSessions > 0) lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
@@ -180,7 +180,7 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
   } catch (error) {
     if (error instanceof HalfkeyError) {
       io.stderr(`halfkey journal export: ${error.message}\n`);
-      return 1;
+      return exitCodeFor(error);
     }
     throw error;
   }
@@ -217,7 +217,7 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
   } catch (error) {
     if (error instanceof HalfkeyError) {
       io.stderr(`halfkey journal export: ${error.message}\n`);
-      return 1;
+      return exitCodeFor(error);
     }
     throw error;
   } finally {

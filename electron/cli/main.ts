@@ -1,9 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { HalfkeyError } from '../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 
 /**
  * The `halfkey` command line: the same services as the app, for headless and scripted use.
- * Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad arguments, 3 policy refusal.
+ * Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad arguments or a vault open in
+ * another Halfkey process, 3 policy refusal.
  */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -27,8 +28,10 @@ export function parseOptions<const O extends NonNullable<ParseArgsConfig['option
   }
 }
 
-/** Exit code for a service's deliberate error: 3 refused by rule, 2 bad input, 1 anything else. */
+/** Exit code for a service's deliberate error: 3 refused by rule, 2 bad input or a vault in use, 1 anything else. */
 export function exitCodeFor(error: HalfkeyError): number {
+  // The single-writer lock (electron/services/vault/vault-lock.ts): nothing failed, the vault is busy.
+  if (error.detail?.reason === 'VAULT_IN_USE') return 2;
   switch (error.code) {
     case 'POLICY_REFUSED':
     case 'NOT_PERMITTED':
@@ -74,6 +77,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (error instanceof UsageError) {
       io.stderr(`halfkey ${name}: ${error.message}\n`);
       return 2;
+    }
+    // A deliberate error a command did not report itself (say, its vault is open elsewhere): a
+    // person gets the message, not a stack trace.
+    if (error instanceof HalfkeyError) {
+      io.stderr(`halfkey ${name}: ${error.message}\n`);
+      return exitCodeFor(error);
     }
     throw error;
   }

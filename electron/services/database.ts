@@ -7,7 +7,8 @@ export type Db = Database.Database;
 /**
  * Opens a vault database with the durability the journal promises: WAL, synchronous=FULL
  * (a committed append survives power loss), foreign keys on, and a busy timeout so a second
- * reader (the CLI beside the app) waits instead of failing.
+ * connection waits instead of failing. It takes no lock of its own: one process writes a vault,
+ * enforced where a vault is opened (vault/vault-lock.ts).
  */
 export function openDatabase(path: string, options: { readonly?: boolean } = {}): Db {
   const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });

@@ -25,6 +25,9 @@ async function value(channel: string, payload: unknown): Promise<Record<string, 
 
 beforeAll(async () => {
   f = await openCustodyFixture({ only: ['pat', 'mia'] });
+  // One writer per vault: the app services below open it from its folder, so the fixture lets it go.
+  await f.custody.close();
+  f.vault.close();
   services = await openAppServices({ mode: 'preview', vaultDir: f.dir });
   router = createRouter(createHandlerTable(services));
   for (const name of ['admin', 'pat', 'mia'] as const) await value('vault:custodian-unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });

@@ -3,6 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CustodyService } from '../../electron/services/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
+import { Vault } from '../../electron/services/vault/vault';
 import { freshAccountId, openCustodyFixture, PASSPHRASES, type CustodyFixture } from '../support/custody-fixture';
 
 // `npx halfkey` custody commands as a person runs them: a real process on a real vault folder,
@@ -25,6 +28,9 @@ const as = (name: 'admin' | 'pat' | 'mia') => ['--vault', f.dir, '--as', f.ids[n
 beforeAll(async () => {
   if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   f = await openCustodyFixture({ only: ['pat', 'mia'] });
+  // One writer per vault: the CLI processes below are it, so this process lets the vault go.
+  await f.custody.close();
+  f.vault.close();
   for (const name of ['admin', 'pat', 'mia'] as const) writeFileSync(join(f.dir, `${name}.pass`), `${PASSPHRASES[name]}\n`);
   writeFileSync(join(f.dir, 'password.txt'), `${PASSWORD}\n`);
 }, 120_000);
@@ -88,6 +94,11 @@ describe('halfkey custody commands', () => {
     const [summary, fresh] = rotated.stdout.trim().split('\n');
     expect(summary).toBe(`rotated the password half of ${id}: generation 2 (generation 1 retired)`);
     expect(fresh).toHaveLength(24);
-    expect(f.custody.account(id)).toMatchObject({ rotationDue: false, password: { generation: 2 } });
+    const vault = await Vault.open(f.dir, await openKeytarKeychain());
+    try {
+      expect((await CustodyService.open(vault)).account(id)).toMatchObject({ rotationDue: false, password: { generation: 2 } });
+    } finally {
+      vault.close();
+    }
   }, 300_000);
 });

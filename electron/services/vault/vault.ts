@@ -9,6 +9,7 @@ import type { Keychain } from '../keychain/keychain';
 import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS } from './custodians';
 import { deriveDeviceKeys, deviceAccount, newDeviceMaster, readDeviceMaster, writeDeviceMaster, type HeldDeviceKeys } from './device-key';
 import { checkPassphraseStrength } from './passphrase';
+import { acquireVaultLock, VAULT_LOCK_FILE, type VaultLock } from './vault-lock';
 import { newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from './recovery-key';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -46,16 +47,30 @@ function readMeta(db: Db): MetaRow {
   return row;
 }
 
-function openVaultDb(dir: string): Db {
+/** Opens an existing vault's database for writing, holding its single-writer lock (released by close()). */
+function openVaultDb(dir: string): { db: Db; lock: VaultLock } {
   if (!vaultExists(dir)) throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
-  const db = openDatabase(join(dir, VAULT_FILE));
-  migrate(db, 'vault', MIGRATIONS);
-  return db;
+  const lock = acquireVaultLock(dir);
+  try {
+    const db = openDatabase(join(dir, VAULT_FILE));
+    try {
+      migrate(db, 'vault', MIGRATIONS);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return { db, lock };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
 /**
  * An open vault: its SQLite file, its journal, its device keys (from the OS keychain) and its
  * custodians. Every secret column is sealed under the device key with the row bound as AAD.
+ * One process writes a vault at a time: an open Vault holds the folder's lock (vault-lock.ts)
+ * until close(), so two writers never interleave sessions in one journal.
  */
 export class Vault {
   readonly custodians: CustodianDirectory;
@@ -63,6 +78,7 @@ export class Vault {
   readonly keychainBackend: string;
 
   private constructor(
+    private readonly writerLock: VaultLock,
     readonly db: Db,
     readonly journal: JournalStore,
     readonly device: HeldDeviceKeys,
@@ -93,8 +109,12 @@ export class Vault {
     const wrapped = wrapDeviceMaster(master, recovery.bytes, vaultId, sodium);
     sodium.memzero(recovery.bytes);
     let db: Db | null = null;
+    let lock: VaultLock | null = null;
     let stored = false;
     try {
+      lock = acquireVaultLock(dir);
+      // Checked again under the lock: another process may have created it since.
+      if (vaultExists(dir)) throw new HalfkeyError('CONFLICT', `${dir} already holds a vault; open it, or choose an empty folder.`);
       await writeDeviceMaster(keychain, vaultId, master, sodium);
       stored = true;
       db = openDatabase(join(dir, VAULT_FILE));
@@ -102,7 +122,7 @@ export class Vault {
       const separate = init.options?.separateOrganisations ?? false;
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
       const meta: MetaRow = { vault_id: vaultId, keychain_backend: keychain.backend, device_public_key: device.signer.publicKey, recovery_wrapped: wrapped, separate_organisations: separate ? 1 : 0 };
-      const vault = new Vault(db, journal, device, vaultId, meta, sodium, session);
+      const vault = new Vault(lock, db, journal, device, vaultId, meta, sodium, session);
       try {
         const admin = await vault.custodians.prepare({ ...init.admin, role: 'admin' });
         const openDb = db;
@@ -122,6 +142,11 @@ export class Vault {
     } catch (error) {
       db?.close();
       if (db !== null) for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir, VAULT_FILE + suffix), { force: true });
+      if (lock !== null) {
+        lock.release();
+        // The folder holds no vault now, so no other opener can be waiting on this lock file.
+        if (!vaultExists(dir)) rmSync(join(dir, VAULT_LOCK_FILE), { force: true });
+      }
       if (stored) await keychain.delete(deviceAccount(vaultId)).catch(() => false);
       device.forget();
       throw error;
@@ -133,7 +158,7 @@ export class Vault {
   /** Opens the vault in dir with the device key from this machine's keychain; VAULT_LOCKED (naming vault:recover) if it is gone. */
   static async open(dir: string, keychain: Keychain, session: VaultSessionOptions = {}): Promise<Vault> {
     const sodium = await sodiumReady();
-    const db = openVaultDb(dir);
+    const { db, lock } = openVaultDb(dir);
     try {
       const meta = readMeta(db);
       const master = await readDeviceMaster(keychain, meta.vault_id, sodium);
@@ -146,9 +171,10 @@ export class Vault {
       }
       const device = deriveDeviceKeys(meta.vault_id, master, sodium);
       sodium.memzero(master);
-      return Vault.assemble(db, device, meta, sodium, session);
+      return Vault.assemble(lock, db, device, meta, sodium, session);
     } catch (error) {
       db.close();
+      lock.release();
       throw error;
     }
   }
@@ -160,7 +186,7 @@ export class Vault {
   static async recover(dir: string, keychain: Keychain, recoveryKey: string, session: VaultSessionOptions = {}): Promise<Vault> {
     const sodium = await sodiumReady();
     const recovery = parseRecoveryKey(recoveryKey, sodium);
-    const db = openVaultDb(dir);
+    const { db, lock } = openVaultDb(dir);
     try {
       const meta = readMeta(db);
       let master: Uint8Array;
@@ -180,7 +206,7 @@ export class Vault {
       } finally {
         sodium.memzero(master);
       }
-      const vault = Vault.assemble(db, device, meta, sodium, session);
+      const vault = Vault.assemble(lock, db, device, meta, sodium, session);
       db.transaction(() => {
         db.prepare('UPDATE vault_meta SET keychain_backend = ? WHERE id = 1').run(keychain.backend);
         vault.journal.append({ type: 'vault.recovered', data: { keychainBackend: keychain.backend, previousKeychainBackend: meta.keychain_backend } });
@@ -188,18 +214,19 @@ export class Vault {
       return vault;
     } catch (error) {
       if (db.open) db.close();
+      lock.release();
       throw error;
     }
   }
 
-  private static assemble(db: Db, device: HeldDeviceKeys, meta: MetaRow, sodium: Sodium, session: VaultSessionOptions): Vault {
+  private static assemble(lock: VaultLock, db: Db, device: HeldDeviceKeys, meta: MetaRow, sodium: Sodium, session: VaultSessionOptions): Vault {
     if (device.signer.publicKey !== meta.device_public_key) {
       device.forget();
       throw new HalfkeyError('VAULT_LOCKED', `The keychain's device key is not the key of vault ${meta.vault_id}; restore access with the recovery key (vault:recover).`);
     }
     try {
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
-      return new Vault(db, journal, device, meta.vault_id, meta, sodium, session);
+      return new Vault(lock, db, journal, device, meta.vault_id, meta, sodium, session);
     } catch (error) {
       device.forget();
       throw error;
@@ -215,10 +242,11 @@ export class Vault {
     })();
   }
 
-  /** Zeroes every key in memory and closes the database. */
+  /** Zeroes every key in memory, closes the database and releases the vault's lock. */
   close(): void {
     this.custodians.close();
     this.device.forget();
     if (this.db.open) this.db.close();
+    this.writerLock.release();
   }
 }
