@@ -64,7 +64,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
     const key = reviewer.signer.publicKey;
     const challenge = await sendRequest(pinned.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key } });
-    if (challenge.status !== 200) throw refusal('Reviewer sign-in', challenge.status, challenge.body);
+    if (challenge.status !== 200) {
+      const refused = refusal('Reviewer sign-in', challenge.status, challenge.body);
+      // The vault's reviewer role is not enough: the server's operator grants each key (a public key, safe to print).
+      if (refused.detail?.code === 'NOT_A_REVIEWER') throw new HalfkeyError('NOT_PERMITTED', `${refused.message} This key is ${key}; ask the server's operator to grant it: halfkey server reviewer grant --db … --key ${key} --name NAME`, refused.detail);
+      throw refused;
+    }
     const issued = challengeResponseSchema.safeParse(challenge.body);
     if (!issued.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered the sign-in with something that is not a challenge.');
     const signature = bytesToHex(reviewer.signer.sign(reviewerChallengeMessage(issued.data.challenge, sodium)));

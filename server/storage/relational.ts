@@ -1,5 +1,5 @@
 import type { TreeHead } from '../../shared/sync/receipt';
-import type { Alarm, AlarmKind, CustodianKey, DeviceRecord, LogNode, StorageQueries, StoredEntry } from './storage';
+import type { Alarm, AlarmKind, CustodianKey, DeviceRecord, LogNode, ReviewerGrant, StorageQueries, StoredEntry } from './storage';
 
 /** What an adapter provides: run SQL written with `?` placeholders, one statement at a time. */
 export interface SqlExecutor {
@@ -104,12 +104,33 @@ export class RelationalQueries implements StorageQueries {
     await this.sql.run('UPDATE custodian_keys SET revoked = 1 WHERE vault = ? AND signing_key = ?', [vault, signingKey]);
   }
 
-  async isReviewerKey(signingKey: string): Promise<boolean> {
-    const rows = await this.sql.all(
-      `SELECT 1 AS found FROM custodian_keys k JOIN devices d ON d.vault = k.vault
-       WHERE k.signing_key = ? AND k.role = 'reviewer' AND k.source = 'journal' AND k.revoked = 0 LIMIT 1`,
-      [signingKey],
+  async grantReviewer(signingKey: string, name: string, at: number): Promise<void> {
+    // A renewed grant starts at `at`; an active one keeps its date and takes only the new name.
+    await this.sql.run(
+      `INSERT INTO reviewers (signing_key, name, granted_at, revoked_at) VALUES (?, ?, ?, NULL)
+       ON CONFLICT (signing_key) DO UPDATE SET name = excluded.name,
+         granted_at = CASE WHEN reviewers.revoked_at IS NULL THEN reviewers.granted_at ELSE excluded.granted_at END,
+         revoked_at = NULL`,
+      [signingKey, name, at],
     );
+  }
+
+  async revokeReviewer(signingKey: string, at: number): Promise<boolean> {
+    const revoked = (await this.sql.run('UPDATE reviewers SET revoked_at = ? WHERE signing_key = ? AND revoked_at IS NULL', [at, signingKey])) === 1;
+    // Every reviewer request checks the grant too; deleting also keeps a later re-grant from reviving these.
+    await this.sql.run('DELETE FROM reviewer_sessions WHERE reviewer_key = ?', [signingKey]);
+    await this.sql.run('DELETE FROM reviewer_challenges WHERE reviewer_key = ?', [signingKey]);
+    return revoked;
+  }
+
+  async listReviewers(): Promise<ReviewerGrant[]> {
+    const rows = await this.sql.all('SELECT signing_key, name, granted_at, revoked_at FROM reviewers ORDER BY granted_at, signing_key', []);
+    return rows.map((r) => ({ signingKey: str(r.signing_key), name: str(r.name), grantedAt: num(r.granted_at), revokedAt: numOrNull(r.revoked_at) }));
+  }
+
+  async isReviewerKey(signingKey: string): Promise<boolean> {
+    // Only the operator's grants count: a journal's `custodian.enrolled` with role reviewer is any vault admin's word.
+    const rows = await this.sql.all('SELECT 1 AS found FROM reviewers WHERE signing_key = ? AND revoked_at IS NULL', [signingKey]);
     return rows.length > 0;
   }
 

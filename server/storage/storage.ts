@@ -51,6 +51,15 @@ export interface CustodianKey {
   readonly source: 'enrolment' | 'journal';
 }
 
+/** Reviewer rights the operator granted to a signing key (`halfkey server reviewer grant`). */
+export interface ReviewerGrant {
+  readonly signingKey: string;
+  /** Who the key belongs to, as the operator wrote it. */
+  readonly name: string;
+  readonly grantedAt: number;
+  readonly revokedAt: number | null;
+}
+
 export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING';
 
 export interface Alarm {
@@ -91,9 +100,21 @@ export interface StorageQueries {
   touchDevice(device: string, at: number): Promise<void>;
   setDeviceHead(device: string, headSeq: number, headHash: string, chainState: string, at: number): Promise<void>;
 
+  /** Custodian keys as rosters and journals declare them: kept for the record, they grant nothing on the server. */
   insertCustodianKeys(keys: readonly CustodianKey[]): Promise<void>;
   revokeCustodianKey(vault: string, signingKey: string): Promise<void>;
-  /** True when the key is an unrevoked reviewer of some vault according to ingested journal entries. */
+
+  // Reviewer rights: granted and revoked by the server's operator only (`halfkey server reviewer`).
+  /** Grants (or renews after a revocation) org-wide reviewer rights to a signing key; an active grant only takes the new name. */
+  grantReviewer(signingKey: string, name: string, at: number): Promise<void>;
+  /**
+   * Revokes an active grant and ends the key's sessions and pending challenges; false when the
+   * key has no active grant. Run it in a transaction to make the three writes one.
+   */
+  revokeReviewer(signingKey: string, at: number): Promise<boolean>;
+  /** Every grant, revoked ones included, oldest first. */
+  listReviewers(): Promise<ReviewerGrant[]>;
+  /** True when the operator granted this key reviewer rights and has not revoked them. */
   isReviewerKey(signingKey: string): Promise<boolean>;
 
   /** Records a request nonce; false when the device already used it (a replay). */

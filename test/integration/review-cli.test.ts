@@ -50,6 +50,21 @@ describe('halfkey review export', () => {
     expect(wrong.stderr).toMatch(/expected 'review export'/);
   });
 
+  it('refuses a vault reviewer the server operator has not granted (exit 3, naming the key), until `halfkey server reviewer grant` (runs before the sign-ins below)', async () => {
+    const refused = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'rita.pass', '--out', 'early.hkx']);
+    expect(refused.code).toBe(3);
+    const list = await halfkey(['custodian', 'list', '--vault', 'vault', '--json']);
+    const key = (JSON.parse(list.stdout) as { id: string; signingKey: string }[]).find((c) => c.id === ids.rita)!.signingKey;
+    expect(refused.stderr).toMatch(/NOT_A_REVIEWER/);
+    expect(refused.stderr).toContain(`halfkey server reviewer grant --db … --key ${key}`);
+    for (const f of ['early.hkx', 'early.hkx.part']) expect(existsSync(join(work, f))).toBe(false);
+
+    const grant = await halfkey(['server', 'reviewer', 'grant', '--db', server.dbUrl, '--key', key, '--name', 'Rita Reviewer (Audit)']);
+    expect(grant.stderr).toBe('');
+    expect(grant.code).toBe(0);
+    expect(await server.storage.queries.isReviewerKey(key)).toBe(true);
+  });
+
   it('signs in with the reviewer key, downloads the org-wide export and verifies it under the pinned server key', async () => {
     const result = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'rita.pass', '--out', 'org.hkx']);
     expect(result.stderr).toBe('');

@@ -13,7 +13,7 @@ import { run as runJournal } from '../../electron/cli/journal';
 import type { CliIo } from '../../electron/cli/main';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, grantReviewer } from '../support/sync-fixture';
 
 let sodium: Sodium;
 let dir: string;
@@ -67,6 +67,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     alpha = new TestJournal({ deviceSeed: 31 });
     beta = new TestJournal({ deviceSeed: 32 });
     alpha.enrol('rita', 0x52, { role: 'reviewer' });
+    await grantReviewer(server, seededSigner(0x52).publicKey, 'Rita');
     appendEntries(alpha, 6);
     appendEntries(beta, 5);
     const a = await enrolledClient(server, alpha);
@@ -206,6 +207,7 @@ describe('halfkey journal verify from the command line', () => {
     const k = new TestJournal({ deviceSeed: 42 });
     try {
       j.enrol('rita', 0x53, { role: 'reviewer' });
+      await grantReviewer(server, seededSigner(0x53).publicKey, 'Rita');
       appendEntries(j, 3);
       appendEntries(k, 3);
       await (await enrolledClient(server, j)).syncNow();

@@ -1,6 +1,8 @@
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage, type Storage, type StoredEntry } from '../../server/storage/storage';
-import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
+import { freshStorageUrl, testPostgresUrl, type StorageKind } from '../support/server-fixture';
 
 const hex = (byte: number, length = 64): string => byte.toString(16).padStart(2, '0').repeat(length / 2);
 const DEVICE = hex(0xd1);
@@ -141,15 +143,47 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     expect([...nodes.keys()].sort((a, b) => a - b)).toEqual([0, 64, 11 * 64]);
   });
 
-  it('keeps reviewer keys from the journal only, and honours their revocation', async () => {
+  it('makes a key a reviewer only by an operator grant: grant, list, revoke (ending its sessions and challenges), grant again', async () => {
     const q = storage.queries;
     const reviewer = hex(0x51);
-    await q.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'enrolment' }]);
+    const other = hex(0x52);
+    // A roster's or a journal's reviewer role grants nothing.
+    await q.insertCustodianKeys([
+      { vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'enrolment' },
+      { vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' },
+    ]);
     expect(await q.isReviewerKey(reviewer)).toBe(false);
-    await q.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' }]);
+    expect(await q.listReviewers()).toEqual([]);
+
+    await q.grantReviewer(reviewer, 'Rita', 10);
+    await q.grantReviewer(other, 'Otto', 11);
     expect(await q.isReviewerKey(reviewer)).toBe(true);
-    await q.revokeCustodianKey(VAULT, reviewer);
+    // Granting an active key again only renames it; its grant keeps its date.
+    await q.grantReviewer(reviewer, 'Rita Reviewer', 12);
+    expect(await q.listReviewers()).toEqual([
+      { signingKey: reviewer, name: 'Rita Reviewer', grantedAt: 10, revokedAt: null },
+      { signingKey: other, name: 'Otto', grantedAt: 11, revokedAt: null },
+    ]);
+
+    await q.insertSession('rs1', reviewer, 10_000);
+    await q.insertSession('os1', other, 10_000);
+    await q.insertChallenge('rc1', reviewer, 10_000);
+    expect(await storage.transaction((tx) => tx.revokeReviewer(reviewer, 20))).toBe(true);
+    expect(await q.revokeReviewer(reviewer, 21)).toBe(false);
+    expect(await q.revokeReviewer(hex(0x53), 21)).toBe(false);
     expect(await q.isReviewerKey(reviewer)).toBe(false);
+    expect(await q.sessionReviewer('rs1', 30)).toBeNull();
+    expect(await q.consumeChallenge('rc1', 30)).toBeNull();
+    // Another reviewer's session is untouched.
+    expect(await q.sessionReviewer('os1', 30)).toBe(other);
+    expect((await q.listReviewers())[0]).toEqual({ signingKey: reviewer, name: 'Rita Reviewer', grantedAt: 10, revokedAt: 20 });
+
+    // The journal revoking its custodian changes nothing either way; only the operator re-grants.
+    await q.revokeCustodianKey(VAULT, reviewer);
+    await q.grantReviewer(reviewer, 'Rita', 40);
+    expect(await q.isReviewerKey(reviewer)).toBe(true);
+    expect((await q.listReviewers())[1]).toEqual({ signingKey: reviewer, name: 'Rita', grantedAt: 40, revokedAt: null });
+    expect(await q.sessionReviewer('rs1', 30)).toBeNull();
   });
 
   it('issues single-use challenges and expiring sessions', async () => {
@@ -174,5 +208,55 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     ]);
     expect((await q.alarmCounts()).get(DEVICE)).toBe(2);
     expect(await q.listAlarms(OTHER)).toEqual([]);
+  });
+});
+
+/** Runs SQL on the database behind a storage URL directly, as an operator's tool would (not through the adapter). */
+async function rawSql(url: string, sql: string): Promise<void> {
+  if (url.startsWith('sqlite:')) {
+    const db = new Database(url.slice('sqlite:'.length));
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: testPostgresUrl(), options: `-c search_path=${new URL(url).searchParams.get('schema')!}` });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0004 (operator-granted reviewers): %s', (kind) => {
+  it('carries no journal-derived reviewer over, and ends the sessions and challenges those reviewers held', async () => {
+    const fresh = await freshStorageUrl(kind);
+    let storage: Storage | undefined = await openStorage(fresh.url);
+    try {
+      // A server before 0004: a vault's journal enrolled a reviewer, who signed in.
+      const reviewer = hex(0x5e);
+      await storage.queries.insertDevice(DEVICE, VAULT, 1);
+      await storage.queries.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' }]);
+      await storage.queries.insertSession('old-session', reviewer, Date.now() + 60_000);
+      await storage.queries.insertChallenge('old-challenge', reviewer, Date.now() + 60_000);
+      await storage.close();
+      storage = undefined;
+      await rawSql(fresh.url, 'DROP INDEX reviewer_sessions_key; DROP TABLE reviewers; DELETE FROM server_migrations WHERE number = 4');
+
+      storage = await openStorage(fresh.url);
+      expect(await storage.queries.isReviewerKey(reviewer)).toBe(false);
+      expect(await storage.queries.listReviewers()).toEqual([]);
+      expect(await storage.queries.sessionReviewer('old-session', Date.now())).toBeNull();
+      expect(await storage.queries.consumeChallenge('old-challenge', Date.now())).toBeNull();
+      // The operator grants after upgrading.
+      await storage.queries.grantReviewer(reviewer, 'Rita', Date.now());
+      expect(await storage.queries.isReviewerKey(reviewer)).toBe(true);
+    } finally {
+      await storage?.close();
+      await fresh.cleanup();
+    }
   });
 });

@@ -41,6 +41,8 @@ export async function freshStorageUrl(kind: StorageKind): Promise<{ url: string;
 
 export interface TestServer {
   readonly url: string;
+  /** The storage's `--db` URL, for running `halfkey server …` commands against the same database. */
+  readonly dbUrl: string;
   readonly storage: Storage;
   readonly signer: ServerSigner;
   /** The server's signature pool (its worker threads, for fault tests). */
@@ -69,6 +71,7 @@ export async function startTestServer(kind: StorageKind, options: { rateLimit?: 
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: address,
+    dbUrl,
     storage,
     signer,
     checker,

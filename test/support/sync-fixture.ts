@@ -14,6 +14,11 @@ export async function issueToken(server: TestServer, ttlMs = 15 * 60_000): Promi
   return token;
 }
 
+/** Grants a signing key reviewer rights the way `halfkey server reviewer grant` does (a journal's reviewer role alone grants nothing). */
+export async function grantReviewer(server: TestServer, signingKey: string, name = 'Test Reviewer'): Promise<void> {
+  await server.storage.queries.grantReviewer(signingKey, name, Date.now());
+}
+
 /** A sync client over a test journal's real vault database, enrolled with the server. */
 export async function enrolledClient(server: TestServer, journal: TestJournal, options: Partial<SyncClientOptions> = {}): Promise<SyncClient> {
   const client = new SyncClient({ db: journal.db, journal: journal.store, signer: journal.device, backoff: { baseMs: 20, maxMs: 200 }, ...options });
