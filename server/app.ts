@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Sodium } from '../shared/sodium';
 import {
@@ -10,6 +12,7 @@ import {
   type EnrolResponse,
 } from '../shared/sync/wire';
 import { authenticateDevice, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
+import { refuseUnsafeEntryText } from './entry-text';
 import { WireFailure } from './errors';
 import { parseBody, parseValue, rawBody } from './http-body';
 import { DeviceOrder, ingestBatch } from './ingest';
@@ -27,8 +30,15 @@ export interface ServerOptions {
   /** Structured log; bodies, keys and tokens are never passed to it. */
   readonly logger?: Logger | false;
   readonly now?: () => number;
-  /** Per-device request budget (and per-address for unauthenticated endpoints). */
+  /** Request budget per device, per reviewer and per client address for unauthenticated endpoints. */
   readonly rateLimit?: RateLimit;
+  /** Budget of full exports per reviewer (default: 3 at once, then one a minute). */
+  readonly exportLimit?: RateLimit;
+  /**
+   * Proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client: per-address
+   * limits then count the address the load balancer saw, not the balancer's own. Default: none.
+   */
+  readonly trustProxy?: readonly string[];
   /** Keep the buckets in the database, shared by every process on it (default: on PostgreSQL only). */
   readonly sharedRateLimit?: boolean;
   /** Largest ingest body in bytes; other endpoints accept 64 KiB. */
@@ -39,6 +49,24 @@ export interface ServerOptions {
 }
 
 const SMALL_BODY = 64 * 1024;
+/** A full export streams the whole log: a reviewer gets a few at once, then one a minute. */
+const EXPORT_LIMIT: RateLimit = { capacity: 3, perSecond: 1 / 60 };
+
+/**
+ * The answer to a request Node's HTTP parser could not read (bad framing, oversized headers, a
+ * request too slow to arrive): written to the socket as-is, since no request object exists, in
+ * the same `{ error: { code, message } }` form as every other refusal.
+ */
+function clientErrorResponse(error: Readonly<{ code?: unknown }>): { status: number; code: 'BAD_REQUEST' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT'; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than the server accepts (16 KiB)' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
+    default:
+      return { status: 400, code: 'BAD_REQUEST', message: 'the request is not well-formed HTTP (check Content-Length and Transfer-Encoding)' };
+  }
+}
 
 /** Builds the central journal server (not yet listening). */
 export function buildServer(options: ServerOptions): FastifyInstance {
@@ -55,6 +83,24 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: SMALL_BODY,
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    ...(options.trustProxy && options.trustProxy.length > 0 ? { trustProxy: [...options.trustProxy] } : {}),
+    // Requests the router cannot even match (bad percent-encoding, an overlong path segment).
+    frameworkErrors: (error, request, reply) => {
+      request.log.info({ code: 'BAD_REQUEST', status: 400, reason: error.code }, 'request refused');
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is longer than any this server serves' : 'the request URL is malformed (bad percent-encoding)';
+      // The option's reply type is generic over routes that do not exist yet; this one answers as any route would.
+      return (reply as unknown as FastifyReply).status(400).send({ error: { code: 'BAD_REQUEST', message } });
+    },
+    clientErrorHandler: (error: Error & { code?: unknown }, socket: Socket) => {
+      // A reset connection has no one left to answer.
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const answer = clientErrorResponse(error);
+      const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy();
+    },
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
@@ -79,8 +125,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
 
-  const limitByAddress = async (request: FastifyRequest): Promise<void> => {
-    if (!(await buckets.take(`ip:${request.ip}`, now()))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
+  const exportBuckets: RateLimiter = buckets instanceof SharedBuckets ? new SharedBuckets(storage.queries, options.exportLimit ?? EXPORT_LIMIT) : new RequestBuckets(options.exportLimit ?? EXPORT_LIMIT);
+  // GET /v1/server-key is the load balancer's health check, which must not touch the database:
+  // its per-address buckets stay in this process even on PostgreSQL.
+  const localBuckets = new RequestBuckets(limit);
+  const limitByAddress = async (request: FastifyRequest, limiter: RateLimiter = buckets): Promise<void> => {
+    if (!(await limiter.take(`ip:${request.ip}`, now()))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
+  };
+  const limitReviewer = async (key: string, what: 'view' | 'export'): Promise<void> => {
+    if (!(await (what === 'export' ? exportBuckets : buckets).take(`${what === 'export' ? 'export' : 'reviewer'}:${key}`, now()))) {
+      throw new WireFailure(429, 'RATE_LIMITED', what === 'export' ? 'this reviewer has used up the export budget: retry in a minute' : 'too many requests from this reviewer: retry after a pause');
+    }
   };
   const device = (request: FastifyRequest, pathDevice: string | null) =>
     authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now());
@@ -89,7 +144,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return typeof value === 'string' ? value : '';
   };
 
-  app.get('/v1/server-key', async () => ({ serverKey: signer.publicKey, serverFingerprint: signer.fingerprint }));
+  app.get('/v1/server-key', async (request) => {
+    await limitByAddress(request, localBuckets);
+    return { serverKey: signer.publicKey, serverFingerprint: signer.fingerprint };
+  });
 
   app.post('/v1/enrol', async (request): Promise<EnrolResponse> => {
     await limitByAddress(request);
@@ -115,18 +173,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const record = await device(request, deviceParam(request));
     const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);
+    refuseUnsafeEntryText(body.entries);
     const result = await ingestBatch({ storage, order, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
     request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
     return result;
   });
 
-  app.get('/v1/log/head', async () => {
+  app.get('/v1/log/head', async (request) => {
+    await limitByAddress(request);
     const head = await storage.queries.latestTreeHead();
     if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: no tree head has been signed yet');
     return head;
   });
 
   app.get('/v1/log/consistency', async (request) => {
+    await limitByAddress(request);
     const q = parseValue(consistencyQuerySchema, request.query, 'query');
     const [from, to] = await Promise.all([storage.queries.treeHeadAt(q.from), storage.queries.treeHeadAt(q.to)]);
     if (from === null || to === null) throw new WireFailure(404, 'NOT_FOUND', `no signed tree head of size ${from === null ? q.from : q.to}`);
@@ -134,6 +195,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return { from, to, proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
   });
 
-  registerReviewerRoutes(app, { storage, signer, sodium, now, limitByAddress });
+  registerReviewerRoutes(app, { storage, signer, sodium, now, limitByAddress: (request) => limitByAddress(request), limitReviewer });
   return app;
 }

@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
-import { startServer } from './main';
+import { ServerConfigError } from './errors';
+import { checkSqliteFolder, startServer, trustedProxies } from './main';
+import { createServerKey, serverSigner } from './server-key';
 import { checkStorageUrl, openStorage } from './storage/storage';
 import { hashToken, newToken, parseTtl } from './tokens';
 
@@ -12,9 +14,13 @@ export interface ServerCliIo {
 }
 
 const USAGE = `usage:
-  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N]
+  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N] [--trust-proxy ADDRESSES]
+  halfkey server keygen --key-file PATH
   halfkey server enroll-token --db … [--ttl 15m]
   halfkey server revoke-device --db … --device HEX
+  halfkey server reviewer grant --db … --key HEX --name NAME
+  halfkey server reviewer revoke --db … --key HEX
+  halfkey server reviewer list --db … [--json]
 `;
 
 class ServerUsageError extends Error {}
@@ -35,10 +41,11 @@ const requireDb = (values: Record<string, string | boolean | undefined>): string
   } catch (error) {
     throw new ServerUsageError(error instanceof Error ? error.message : 'bad --db');
   }
+  checkSqliteFolder(db);
   return db;
 };
 
-/** `halfkey server …`: serve, issue a one-time enrolment token, or revoke a device. Exit 2 on bad arguments. */
+/** `halfkey server …`: serve, issue a one-time enrolment token, revoke a device, or grant and revoke reviewers. Exit 2 on bad arguments. */
 export async function run(argv: string[], io: ServerCliIo): Promise<number> {
   try {
     const [sub, ...rest] = argv;
@@ -47,6 +54,10 @@ export async function run(argv: string[], io: ServerCliIo): Promise<number> {
         return await enrollToken(rest, io);
       case 'revoke-device':
         return await revokeDevice(rest, io);
+      case 'keygen':
+        return await keygen(rest, io);
+      case 'reviewer':
+        return await reviewer(rest, io);
       default:
         return await serve(argv, io);
     }
@@ -55,8 +66,28 @@ export async function run(argv: string[], io: ServerCliIo): Promise<number> {
       io.stderr(`halfkey server: ${error.message}\n${USAGE}`);
       return 2;
     }
-    throw error;
+    if (error instanceof ServerConfigError) {
+      io.stderr(`halfkey server: ${error.message}\n`);
+      return 2;
+    }
+    // Anything else (the database unreachable, the port taken) is reported in one line, never as
+    // a stack trace; the messages name hosts and files, never a password or a key.
+    io.stderr(`halfkey server: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
+}
+
+/** `halfkey server keygen`: makes the server key file once, before the first PostgreSQL process starts; never overwrites one. */
+async function keygen(argv: string[], io: ServerCliIo): Promise<number> {
+  const values = parse(argv, { 'key-file': { type: 'string' } });
+  if (values.help) return (io.stdout(USAGE), 0);
+  const path = values['key-file'];
+  if (typeof path !== 'string' || path.length === 0) throw new ServerUsageError('--key-file is required: where to write the new server key');
+  const sodium = await sodiumReady();
+  const signer = serverSigner(createServerKey(path, sodium), sodium);
+  io.stdout(`server key fingerprint: ${signer.fingerprint}\n`);
+  io.stderr(`server key written to ${path} (mode 0600): copy it to every server process on this database, like a TLS private key\n`);
+  return 0;
 }
 
 async function enrollToken(argv: string[], io: ServerCliIo): Promise<number> {
@@ -99,6 +130,66 @@ async function revokeDevice(argv: string[], io: ServerCliIo): Promise<number> {
   }
 }
 
+/** The reviewer's signing key as `halfkey custodian list --json` shows it (`signingKey`); upper-case hex is accepted. */
+function reviewerKeyOption(value: string | boolean | undefined): string {
+  if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new ServerUsageError("--key must be the reviewer's signing key, 64 hex (the signingKey that `halfkey custodian list --vault DIR --json` shows)");
+  }
+  return value.toLowerCase();
+}
+
+/** Who the key belongs to, for `reviewer list`: printable text only, so a name cannot rewrite the operator's terminal. */
+function reviewerNameOption(value: string | boolean | undefined): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new ServerUsageError('--name is required: who the key belongs to, e.g. --name "Rita Reviewer (Audit)"');
+  const name = value.trim();
+  if (name.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(name)) throw new ServerUsageError('--name must be at most 100 characters, without control or formatting characters');
+  return name;
+}
+
+/**
+ * `halfkey server reviewer grant|revoke|list`: reviewer rights are the operator's to give, like
+ * enrolment tokens; a journal's reviewer role grants nothing on the server. Exit 1 when revoke
+ * finds no active grant, 2 on bad arguments.
+ */
+async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === '--help' || action === '-h') return (io.stdout(USAGE), 0);
+  if (action !== 'grant' && action !== 'revoke' && action !== 'list') throw new ServerUsageError(`expected 'reviewer grant', 'reviewer revoke' or 'reviewer list', got '${action ?? ''}'`);
+  const options = {
+    grant: { db: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' } },
+    revoke: { db: { type: 'string' }, key: { type: 'string' } },
+    list: { db: { type: 'string' }, json: { type: 'boolean' } },
+  } as const satisfies Record<string, NonNullable<ParseArgsConfig['options']>>;
+  const values = parse(rest, options[action]);
+  if (values.help) return (io.stdout(USAGE), 0);
+  const db = requireDb(values);
+  const key = action === 'list' ? '' : reviewerKeyOption(values.key);
+  const name = action === 'grant' ? reviewerNameOption(values.name) : '';
+  const storage = await openStorage(db);
+  try {
+    switch (action) {
+      case 'grant':
+        await storage.queries.grantReviewer(key, name, Date.now());
+        io.stdout(`reviewer ${key} (${name}) granted: this key can now sign in to the org-wide review\n`);
+        return 0;
+      case 'revoke': {
+        const revoked = await storage.transaction((tx) => tx.revokeReviewer(key, Date.now()));
+        io.stdout(revoked ? `reviewer ${key} revoked; its open sessions are ended\n` : `${key} has no active reviewer grant\n`);
+        return revoked ? 0 : 1;
+      }
+      case 'list': {
+        const grants = await storage.queries.listReviewers();
+        if (values.json) io.stdout(`${JSON.stringify(grants, null, 2)}\n`);
+        else for (const g of grants) io.stdout(`${g.signingKey}  ${g.revokedAt === null ? 'active ' : 'revoked'}  ${g.name}  granted ${new Date(g.grantedAt).toISOString()}${g.revokedAt === null ? '' : `, revoked ${new Date(g.revokedAt).toISOString()}`}\n`);
+        if (grants.length === 0 && !values.json) io.stderr('no reviewer grants: add one with `halfkey server reviewer grant --db … --key HEX --name NAME`\n');
+        return 0;
+      }
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
 async function serve(argv: string[], io: ServerCliIo): Promise<number> {
   const values = parse(argv, {
     db: { type: 'string' },
@@ -108,6 +199,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     'tls-key': { type: 'string' },
     'rate-limit': { type: 'string' },
     'verify-threads': { type: 'string' },
+    'trust-proxy': { type: 'string' },
   });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
@@ -124,21 +216,17 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     verifyThreads = /^\d{1,3}$/.test(values['verify-threads']) ? Number(values['verify-threads']) : -1;
     if (verifyThreads < 0 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 0 (check on the main thread) to 256 (default: one per core)');
   }
-  let server;
-  try {
-    server = await startServer({
-      db,
-      listen: str(values.listen) ?? '127.0.0.1:8443',
-      ...(str(values['key-file']) ? { keyFile: str(values['key-file'])! } : {}),
-      ...(rateLimit ? { rateLimit } : {}),
-      ...(verifyThreads === undefined ? {} : { verifyThreads }),
-      ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/^--/.test(message)) throw new ServerUsageError(message);
-    throw error;
-  }
+  const trustProxy = typeof values['trust-proxy'] === 'string' ? trustedProxies(values['trust-proxy']) : undefined;
+  // A ServerConfigError (a missing or malformed file, a folder that does not exist) ends in run().
+  const server = await startServer({
+    db,
+    listen: str(values.listen) ?? '127.0.0.1:8443',
+    ...(str(values['key-file']) ? { keyFile: str(values['key-file'])! } : {}),
+    ...(rateLimit ? { rateLimit } : {}),
+    ...(trustProxy ? { trustProxy } : {}),
+    ...(verifyThreads === undefined ? {} : { verifyThreads }),
+    ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
+  });
   io.stderr(`halfkey server listening on ${server.url}\nserver key fingerprint: ${server.signer.fingerprint}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -12,3 +12,11 @@ export class WireFailure extends Error {
     super(message);
   }
 }
+
+/**
+ * A start-up problem the operator fixes (a missing or malformed file, an option that cannot
+ * work): `halfkey server` prints the message, which names the option and what to do, and exits 2.
+ */
+export class ServerConfigError extends Error {
+  override readonly name = 'ServerConfigError';
+}

@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { buildServer } from './app';
-import { loadOrCreateServerKey, serverSigner, type ServerSigner } from './server-key';
+import { ServerConfigError } from './errors';
+import { loadOrCreateServerKey, loadServerKey, serverSigner, type ServerSigner } from './server-key';
 import { inlineChecker, startSignaturePool } from './signature-pool';
 import { checkStorageUrl, openStorage, type Storage } from './storage/storage';
 
@@ -19,6 +23,8 @@ export interface StartOptions {
   readonly tlsKey?: string;
   readonly logger?: Logger | false;
   readonly rateLimit?: RateLimit;
+  /** Load balancers whose X-Forwarded-For is believed (IP addresses or CIDR ranges); see trustedProxies. */
+  readonly trustProxy?: readonly string[];
   /** Signature-checking worker threads; defaults to one per core; 0 checks on the main thread. */
   readonly verifyThreads?: number;
 }
@@ -35,7 +41,49 @@ export interface RunningServer {
 /** Where the server key lives for a --db value when --key-file is not given. */
 export function defaultKeyFile(db: string): string {
   if (db.startsWith('sqlite:')) return `${db.slice('sqlite:'.length)}.key`;
-  throw new Error('--key-file is required with PostgreSQL: every server process must load the same key file');
+  throw new ServerConfigError('--key-file is required with PostgreSQL: every server process must load the same key file (make it once with `halfkey server keygen --key-file PATH`)');
+}
+
+/** A `sqlite:` database can be created only in a folder that exists; say so before anything is written. */
+export function checkSqliteFolder(db: string): void {
+  if (!db.startsWith('sqlite:')) return;
+  const folder = dirname(resolve(db.slice('sqlite:'.length)));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new ServerConfigError(`--db ${db}: the folder ${folder} does not exist (create it first)`);
+}
+
+/** Parses `--trust-proxy`: comma-separated IP addresses or CIDR ranges of the load balancers. */
+export function trustedProxies(text: string): string[] {
+  const list = text.split(',').map((a) => a.trim());
+  for (const address of list) {
+    const [ip, bits, extra] = address.split('/');
+    const family = isIP(ip ?? '');
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ServerConfigError(`--trust-proxy must list the load balancers' IP addresses or CIDR ranges, comma-separated (e.g. 10.0.0.5,10.1.0.0/16), not "${address}"`);
+    }
+  }
+  return list;
+}
+
+/** Reads both TLS files and checks they make a usable certificate and key, naming the one that does not. */
+function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const read = (option: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      throw new ServerConfigError(`${option} ${path} cannot be read (${code === 'ENOENT' ? 'no such file' : typeof code === 'string' ? code : 'unreadable'})`);
+    }
+  };
+  const cert = read('--tls-cert', certPath);
+  const key = read('--tls-key', keyPath);
+  try {
+    createSecureContext({ cert, key });
+  } catch {
+    // OpenSSL's reason names neither file, and a key file's contents never belong in a message.
+    throw new ServerConfigError(`--tls-cert ${certPath} and --tls-key ${keyPath} are not a PEM certificate and its private key`);
+  }
+  return { cert, key };
 }
 
 /** Parses HOST:PORT (IPv6 hosts in brackets). */
@@ -48,11 +96,28 @@ export function parseListen(text: string): { host: string; port: number } {
 
 /** Opens storage and the server key, and starts listening. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
-  checkStorageUrl(options.db);
+  // Every option is checked before anything is created: a mistake leaves no key file or database behind.
+  try {
+    checkStorageUrl(options.db);
+  } catch (error) {
+    throw new ServerConfigError(error instanceof Error ? error.message : 'bad --db');
+  }
   const sodium = await sodiumReady();
-  const { host, port } = parseListen(options.listen);
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
-  const signer = serverSigner(loadOrCreateServerKey(options.keyFile ?? defaultKeyFile(options.db), sodium), sodium);
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(options.listen);
+  } catch (error) {
+    throw new ServerConfigError(error instanceof Error ? error.message : 'bad --listen');
+  }
+  const { host, port } = listen;
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new ServerConfigError('--tls-cert and --tls-key go together');
+  const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? readTls(options.tlsCert, options.tlsKey) : undefined;
+  checkSqliteFolder(options.db);
+  const keyFile = options.keyFile ?? defaultKeyFile(options.db);
+  // Only the SQLite single node makes its own key: processes sharing PostgreSQL must share one
+  // key, and a mistyped path must stop the process, not have it sign with a key of its own.
+  const secretKey = options.db.startsWith('sqlite:') ? loadOrCreateServerKey(keyFile, sodium) : loadServerKey(keyFile, sodium);
+  const signer = serverSigner(secretKey, sodium);
   const storage = await openStorage(options.db);
   const checker = await (options.verifyThreads === 0 ? Promise.resolve(inlineChecker()) : startSignaturePool(options.verifyThreads)).catch(async (error: unknown) => {
     await storage.close();
@@ -66,7 +131,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     logger,
     checker,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
-    ...(options.tlsCert !== undefined && options.tlsKey !== undefined ? { https: { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) } } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+    ...(tls ? { https: tls } : {}),
   });
   // Nonces are kept only until they would be stale anyway.
   // Rate buckets idle for 10 minutes would be full again anyway: dropping them only forgives.

@@ -22,9 +22,17 @@ interface ReviewerDeps {
   readonly sodium: Sodium;
   readonly now: () => number;
   readonly limitByAddress: (request: FastifyRequest) => Promise<void>;
+  /** Takes one token from the reviewer's budget (429 RATE_LIMITED when spent); an export also spends the export budget. */
+  readonly limitReviewer: (key: string, what: 'view' | 'export') => Promise<void>;
 }
 
-/** Challenge–response sign-in with a custodian reviewer key, then the reviewer's read-and-acknowledge views. */
+const NOT_GRANTED = 'this key has no reviewer grant on this server (a journal\'s reviewer role does not give one): the server operator grants it with `halfkey server reviewer grant`';
+
+/**
+ * Challenge–response sign-in with a reviewer key the server's operator granted, then the
+ * reviewer's org-wide read-and-acknowledge views. A journal's `custodian.enrolled` with role
+ * reviewer grants nothing here: any vault's admin can write one.
+ */
 export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps): void {
   const { storage, sodium, now } = deps;
   const q = storage.queries;
@@ -34,15 +42,17 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : null;
     if (token === null || token.length === 0 || token.length > 128) throw new WireFailure(401, 'SESSION_INVALID', 'reviewer endpoints need "Authorization: Bearer <session token>"');
     const key = await q.sessionReviewer(hashToken(token, sodium), now());
-    if (key === null) throw new WireFailure(401, 'SESSION_INVALID', 'the reviewer session is unknown or expired: sign in again');
-    if (!(await q.isReviewerKey(key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is no longer a reviewer of any enrolled vault');
+    if (key === null) throw new WireFailure(401, 'SESSION_INVALID', 'the reviewer session is unknown, expired or ended by a revocation: sign in again');
+    // Checked on every request, so a revocation ends a session that is already open.
+    if (!(await q.isReviewerKey(key))) throw new WireFailure(403, 'NOT_A_REVIEWER', NOT_GRANTED);
+    await deps.limitReviewer(key, 'view');
     return key;
   };
 
   app.post('/v1/reviewer/challenge', async (request) => {
     await deps.limitByAddress(request);
     const body = parseBody(challengeRequestSchema, request.body);
-    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is not a reviewer enrolled in any vault journal the server holds');
+    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', NOT_GRANTED);
     const challenge = sodium.to_hex(sodium.randombytes_buf(32));
     const expiresAt = now() + CHALLENGE_TTL_MS;
     await q.insertChallenge(challenge, body.key, expiresAt);
@@ -61,7 +71,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
       valid = false;
     }
     if (!valid) throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge signature does not verify under this key');
-    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', 'this key is not a reviewer');
+    if (!(await q.isReviewerKey(body.key))) throw new WireFailure(403, 'NOT_A_REVIEWER', NOT_GRANTED);
     const token = newToken(sodium);
     const expiresAt = now() + SESSION_TTL_MS;
     await q.insertSession(hashToken(token, sodium), body.key, expiresAt);
@@ -106,7 +116,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   });
 
   app.get('/v1/reviewer/export', async (request, reply) => {
-    await reviewer(request);
+    await deps.limitReviewer(await reviewer(request), 'export');
     const head = await q.latestTreeHead();
     if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: nothing to export');
     reply.type('application/x-ndjson');

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Sodium } from '../shared/sodium';
 import { checkpointCosignMessage, treeHeadSignatureMessage, type TreeHead } from '../shared/sync/receipt';
 import { serverKeyFingerprint } from '../shared/sync/wire';
+import { ServerConfigError } from './errors';
 
 /** The server's Ed25519 identity: signs tree heads and cosigns checkpoints. The secret never leaves this object. */
 export interface ServerSigner {
@@ -26,18 +27,48 @@ export function serverSigner(secretKey: Uint8Array, sodium: Sodium): ServerSigne
   };
 }
 
+const fileProblem = (error: unknown): string => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.message : 'unreadable';
+};
+
 /**
- * Reads the server key file (the 64-byte libsodium secret key as hex), creating it with mode
- * 0600 when missing. Several processes behind a load balancer must share the same file.
+ * Reads the server key file (the 64-byte libsodium secret key as hex). A missing, unreadable or
+ * malformed file is a ServerConfigError naming the path; the key itself is never in a message.
+ */
+export function loadServerKey(path: string, sodium: Sodium): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') {
+      throw new ServerConfigError(`--key-file ${path} does not exist. Make it once with \`halfkey server keygen --key-file ${path}\` and give every server process the same file (or fix the path)`);
+    }
+    throw new ServerConfigError(`--key-file ${path} cannot be read (${fileProblem(error)})`);
+  }
+  if (!/^[0-9a-f]{128}$/.test(text)) throw new ServerConfigError(`--key-file ${path} does not hold a server key (a 64-byte Ed25519 secret key as 128 hex digits)`);
+  return sodium.from_hex(text);
+}
+
+/** Writes a new server key to path with mode 0600; never replaces an existing file. */
+export function createServerKey(path: string, sodium: Sodium): Uint8Array {
+  const pair = sodium.crypto_sign_keypair();
+  try {
+    writeFileSync(path, `${sodium.to_hex(pair.privateKey)}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  } catch (error) {
+    sodium.memzero(pair.privateKey);
+    const code = fileProblem(error);
+    if (code === 'EEXIST') throw new ServerConfigError(`--key-file ${path} already exists: a server key is never overwritten (move the old one away first to replace it)`);
+    throw new ServerConfigError(`--key-file ${path} cannot be created (${code === 'ENOENT' ? 'its folder does not exist' : code})`);
+  }
+  return pair.privateKey;
+}
+
+/**
+ * The SQLite single node's key: read from path, or made there on first start. Several processes
+ * on PostgreSQL must share one file, so they only ever load it (loadServerKey).
  */
 export function loadOrCreateServerKey(path: string, sodium: Sodium): Uint8Array {
-  if (existsSync(path)) {
-    const text = readFileSync(path, 'utf8').trim();
-    if (!/^[0-9a-f]{128}$/.test(text)) throw new Error(`server key file ${path} does not hold a 64-byte hex Ed25519 secret key`);
-    return sodium.from_hex(text);
-  }
-  const pair = sodium.crypto_sign_keypair();
-  writeFileSync(path, `${sodium.to_hex(pair.privateKey)}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
-  return pair.privateKey;
+  return existsSync(path) ? loadServerKey(path, sodium) : createServerKey(path, sodium);
 }

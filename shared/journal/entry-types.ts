@@ -36,3 +36,10 @@ export const VAULT_ID = /^[0-9a-f]{32}$/;
 export function checkpointData(size: number, rootHex: string, heartbeat: boolean): JsonObject {
   return heartbeat ? { size, root: rootHex, heartbeat: true } : { size, root: rootHex };
 }
+
+/**
+ * Characters no identifier, role or name may hold: control characters (PostgreSQL refuses U+0000
+ * in text, and the rest rewrite logs and terminals) and unpaired surrogates (not text: stored as
+ * U+FFFD, so the stored value would differ from the signed one).
+ */
+export const UNSAFE_TEXT = /[\p{Cc}\p{Cs}]/u;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { receiptSchema, treeHeadSchema } from './receipt';
 import { sodiumNow, type Sodium } from '../sodium';
+import { UNSAFE_TEXT } from '../journal/entry-types';
 
 /**
  * Wire types of the sync protocol (docs/sync-protocol.md): request signing, request and response
@@ -55,6 +56,8 @@ export const WIRE_ERROR_CODES = [
   'CHALLENGE_INVALID',
   'SESSION_INVALID',
   'NOT_FOUND',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
   'INTERNAL',
 ] as const;
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];
@@ -80,8 +83,15 @@ export function reviewerChallengeMessage(challenge: string, sodium: Sodium = sod
   return sodium.from_string(`${REVIEWER_CHALLENGE_DOMAIN}${challenge}`);
 }
 
+const identifier = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !UNSAFE_TEXT.test(s), 'must not contain control characters or unpaired surrogates');
+
 /** One custodian key from the vault's genesis roster, as sent at enrolment. */
-export const rosterMemberSchema = z.object({ custodian: z.string().min(1).max(256), signingKey: hex64, role: z.string().min(1).max(64) }).strict();
+export const rosterMemberSchema = z.object({ custodian: identifier(256), signingKey: hex64, role: identifier(64) }).strict();
 
 /** POST /v1/enrol */
 export const enrolRequestSchema = z

@@ -1,9 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
@@ -16,6 +18,10 @@ import { hashToken, parseTtl } from '../../server/tokens';
 import { SyncClient } from '../../electron/services/sync/client';
 import { TestJournal } from '../support/journal-builder';
 import { appendEntries } from '../support/sync-fixture';
+import { halfkeyIn, type CliResult } from '../support/halfkey-cli';
+import { freshStorageUrl, testPostgresUrl } from '../support/server-fixture';
+
+const CLI = fileURLToPath(new URL('../../build/halfkey.mjs', import.meta.url));
 
 let sodium: Sodium;
 let dir: string;
@@ -163,4 +169,81 @@ describe('https', () => {
       await server.close();
     }
   });
+});
+
+describe('halfkey server start-up problems (the real CLI, spawned)', () => {
+  const halfkey = halfkeyIn(() => dir);
+  /** A start-up problem ends with exit 2 and one message naming it: no stack trace. */
+  const expectRefused = (result: CliResult, problem: RegExp): void => {
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(problem);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stdout).toBe('');
+  };
+  const fresh = (name: string): string => mkdtempSync(join(dir, `${name}-`));
+
+  it('a missing or malformed TLS file, a malformed key file and a missing database folder exit 2, and nothing is created', async () => {
+    const where = fresh('startup');
+    const db = join(where, 'server.db');
+    const garbage = join(where, 'garbage.pem');
+    writeFileSync(garbage, 'not a certificate\n');
+    const badKey = join(where, 'bad.key');
+    writeFileSync(badKey, 'zz'.repeat(64));
+    for (const [args, problem] of [
+      [['--tls-cert', join(where, 'missing.crt'), '--tls-key', garbage], /--tls-cert \S+missing\.crt cannot be read \(no such file\)/],
+      [['--tls-cert', garbage, '--tls-key', garbage], /--tls-cert \S+ and --tls-key \S+ are not a PEM certificate and its private key/],
+      [['--key-file', badKey], /--key-file \S+bad\.key does not hold a server key/],
+    ] as const) {
+      expectRefused(await halfkey(['server', '--db', `sqlite:${db}`, '--listen', '127.0.0.1:0', ...args]), problem);
+    }
+    expect(readdirSync(where).sort()).toEqual(['bad.key', 'garbage.pem']);
+    expectRefused(await halfkey(['server', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`, '--listen', '127.0.0.1:0']), /--db sqlite:\S+: the folder \S+no-such-folder does not exist \(create it first\)/);
+    expectRefused(await halfkey(['server', 'enroll-token', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`]), /the folder \S+no-such-folder does not exist/);
+    expectRefused(await halfkey(['server', '--db', `sqlite:${db}`, '--trust-proxy', '10.0.0.1,lb.internal']), /--trust-proxy must list the load balancers' IP addresses or CIDR ranges.*not "lb\.internal"/);
+    expect(readdirSync(where).sort()).toEqual(['bad.key', 'garbage.pem']);
+  }, 120_000);
+
+  it('on PostgreSQL a missing key file is an error saying how to make one; keygen makes it (0600) once, and the server then signs with it', async () => {
+    const where = fresh('pg-key');
+    const keyFile = join(where, 'server.key');
+    const { url, cleanup } = await freshStorageUrl('postgres');
+    const schema = new URL(url).searchParams.get('schema')!;
+    const schemaExists = async (): Promise<boolean> => {
+      const client = new pg.Client({ connectionString: testPostgresUrl() });
+      await client.connect();
+      try {
+        return (await client.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema])).rowCount === 1;
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      expectRefused(await halfkey(['server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile]), /--key-file \S+server\.key does not exist\. Make it once with `halfkey server keygen --key-file \S+server\.key`/);
+      expect(existsSync(keyFile)).toBe(false);
+      expect(await schemaExists()).toBe(false);
+
+      const made = await halfkey(['server', 'keygen', '--key-file', keyFile]);
+      expect(made.code).toBe(0);
+      const fingerprint = /^server key fingerprint: ([0-9a-f ]{39})$/m.exec(made.stdout)?.[1];
+      expect(fingerprint).toBeDefined();
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      const key = readFileSync(keyFile, 'utf8');
+      expectRefused(await halfkey(['server', 'keygen', '--key-file', keyFile]), /already exists: a server key is never overwritten/);
+      expect(readFileSync(keyFile, 'utf8')).toBe(key);
+
+      const child = spawn(process.execPath, [CLI, 'server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const started = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+          if (/server key fingerprint: .+\n/.test(err)) resolve(err);
+        });
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
+      });
+      await new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM')));
+      expect(started).toContain(`server key fingerprint: ${fingerprint}`);
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 });

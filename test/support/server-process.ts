@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../build/halfkey.mjs', import.meta.url));
@@ -11,6 +12,8 @@ export class ServerProcess {
 
   /** Starts the server and resolves once it listens. */
   async start(): Promise<void> {
+    // As an operator does once: a server on PostgreSQL loads its key file and never makes one.
+    if (!existsSync(this.args.keyFile)) execFileSync(process.execPath, [CLI, 'server', 'keygen', '--key-file', this.args.keyFile], { stdio: 'ignore' });
     const child = spawn(process.execPath, [CLI, 'server', '--db', this.args.db, '--listen', `127.0.0.1:${this.args.port}`, '--key-file', this.args.keyFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
