@@ -1,8 +1,10 @@
 import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
+import { entrySchema } from '../shared/journal/entry-shape';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
+import { currentDeviceKey } from './auth';
 import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
@@ -106,6 +108,34 @@ const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; hel
   offered,
 });
 
+const entryInvalid = (what: string, failures: readonly VerificationFailure[]): WireFailure =>
+  new WireFailure(422, 'ENTRY_INVALID', `${what}: ${failures.map((f) => `${f.code} (${f.reason})`).join('; ')}`, { failures: failures.slice(0, 10) });
+
+/**
+ * Why an entry offered at a seq the server holds with another hash is not the device's own
+ * signed entry, or [] when it is: well formed, its hash recomputed, every signature valid, the
+ * first by a key the server holds for this device (the device key of the held entry at that seq,
+ * or the device's current key). Only such an entry becomes fork or rollback evidence: anything
+ * else is refused like a forged new entry and recorded nowhere, so what reviewers are shown as
+ * the device's other history is always signed by the device.
+ */
+function conflictProblems(o: Offered, held: SignedEntry, currentKey: string): VerificationFailure[] {
+  const seq = o.entry.seq;
+  const shape = entrySchema.safeParse(o.entry);
+  if (!shape.success) {
+    const issue = shape.error.issues[0];
+    return [{ seq, code: 'MALFORMED_ENTRY', reason: `${issue && issue.path.length > 0 ? issue.path.join('.') : 'entry'}: ${issue?.message ?? 'does not match the entry format'}` }];
+  }
+  const problems: VerificationFailure[] = [];
+  if (o.entry.hash !== o.precomputed.hash) problems.push({ seq, code: 'HASH_MISMATCH', reason: `stated hash ${o.entry.hash.slice(0, 12)}… but the entry hashes to ${o.precomputed.hash.slice(0, 12)}…: a field was changed` });
+  o.precomputed.signatures.forEach((valid, i) => {
+    if (!valid) problems.push({ seq, code: 'BAD_SIGNATURE', reason: `signature ${i} by ${o.entry.sigs[i]!.key.slice(0, 12)}… does not verify` });
+  });
+  const deviceKey = o.entry.sigs[0]!.key;
+  if (deviceKey !== held.sigs[0]?.key && deviceKey !== currentKey) problems.push({ seq, code: 'MISSING_DEVICE_SIGNATURE', reason: `the first signature is by ${deviceKey.slice(0, 12)}…, not a key of this device` });
+  return problems;
+}
+
 /** A fork or rollback found inside the transaction; recorded as an alarm after it rolls back. */
 class ChainConflict extends WireFailure {
   constructor(
@@ -119,9 +149,10 @@ class ChainConflict extends WireFailure {
 
 /**
  * Ingests one batch for an authenticated device, atomically: resent entries are matched by
- * (device, seq) and hash and get their original receipts back; new entries must continue the
- * server's copy of the chain and pass the journal verifier; a different entry at a held seq is
- * a fork or a rollback (409 with both entries, kept as an alarm). Accepted entries go into the
+ * (device, seq) and hash and get receipts under the server's current key (see heldReceipts);
+ * new entries must continue the server's copy of the chain and pass the journal verifier; a
+ * different entry at a held seq, well formed and signed by the device, is a fork or a rollback
+ * (409 with both entries, kept as an alarm; see conflictProblems). Accepted entries go into the
  * org-wide log under one new signed tree head. With `receipts: 'each'` every new entry gets a
  * receipt proving its inclusion; with 'batch' they share one block (the head, where they start,
  * and the log's frontier before them) from which the client derives the same receipts.
@@ -179,6 +210,8 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     const h = heldBySeq.get(o.entry.seq);
     if (h === undefined || h.hash === o.precomputed.hash) continue;
     const parent = JSON.parse(h.body) as SignedEntry;
+    const problems = conflictProblems(o, parent, currentDeviceKey(device));
+    if (problems.length > 0) throw entryInvalid(`seq ${h.seq} differs from the entry the server holds, but is not the device's signed entry`, problems);
     if (h.seq > 0 && parent.prev === o.entry.prev) {
       throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry));
     }
@@ -188,6 +221,8 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
   const fresh = offered.filter((o) => o.entry.seq > headSeq);
   const receipts: Receipt[] = [];
   let appendedBlock: Appended | undefined;
+  /** The head receipts of entries already held are issued under: always one the current key signed. */
+  let resendHead: TreeHead | null = null;
   let head = { seq: device.headSeq, hash: device.headHash };
   const nodes = new NodeSet(tx);
   if (fresh.length > 0) {
@@ -198,9 +233,7 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       if (o.entry.vault !== device.vault) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
       const failures = verifier.push(o.entry, o.precomputed);
       const hard = failures.filter((f) => !WARNING_CODES.has(f.code));
-      if (hard.length > 0) {
-        throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} fails verification: ${hard.map((f) => `${f.code} (${f.reason})`).join('; ')}`, { failures: hard.slice(0, 10) });
-      }
+      if (hard.length > 0) throw entryInvalid(`seq ${o.entry.seq} fails verification`, hard);
       warnings.push(...failures);
     }
     const size = (await tx.latestTreeHead())?.size ?? 0;
@@ -237,10 +270,12 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       const proofs = await inclusionProofs(fresh.map((_, i) => size + i), appended.size, nodes);
       fresh.forEach((o, i) => receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)));
     }
+    resendHead = treeHead;
   } else {
     await tx.touchDevice(deviceId, now);
+    if (held.length > 0) resendHead = await currentKeyHead(tx, signer, now);
   }
-  receipts.unshift(...(await resentReceipts(tx, held, nodes)));
+  if (resendHead !== null && held.length > 0) receipts.unshift(...(await heldReceipts(held, resendHead, nodes)));
   const cosignatures: Cosignature[] = offered
     .filter((o) => o.entry.type === ENTRY_TYPES.checkpoint)
     .map((o) => ({ seq: o.entry.seq, entryHash: o.precomputed.hash, signature: signer.cosignCheckpoint(o.precomputed.hash) }));
@@ -257,21 +292,34 @@ const receiptOf = (device: string, seq: number, entryHash: string, logIndex: num
   inclusionProof,
 });
 
-/** Receipts of entries sent again: the same receipt as the first time (same head, same proof). */
-async function resentReceipts(tx: StorageQueries, held: readonly StoredEntry[], nodes: NodeSet): Promise<Receipt[]> {
-  const bySize = new Map<number, StoredEntry[]>();
-  for (const e of held) bySize.set(e.receiptSize, [...(bySize.get(e.receiptSize) ?? []), e]);
-  const out: Receipt[] = [];
-  for (const [size, group] of bySize) {
-    const treeHead = await tx.treeHeadAt(size);
-    if (treeHead === null) throw new Error(`tree head ${size} is missing from storage`);
-    const proofs = await inclusionProofs(group.map((e) => e.logIndex), size, nodes);
-    for (const e of group) out.push(receiptOf(e.device, e.seq, e.hash, e.logIndex, treeHead, proofs.get(e.logIndex)!));
-  }
-  return out.sort((a, b) => a.seq - b.seq);
+/**
+ * Receipts of entries sent again, all under `head` (which holds them) with audit paths against
+ * it: one proof computation, so one or two node reads for the whole batch. Never the receipt
+ * stored the first time, whose head an earlier server key may have signed: after a key rotation
+ * (perhaps because the old key leaked) a client trusts only the new key, and a device whose
+ * answer was lost before the rotation must still get receipts it can verify.
+ */
+async function heldReceipts(held: readonly StoredEntry[], head: TreeHead, nodes: NodeSet): Promise<Receipt[]> {
+  const proofs = await inclusionProofs(held.map((e) => e.logIndex), head.size, nodes);
+  return held.map((e) => receiptOf(e.device, e.seq, e.hash, e.logIndex, head, proofs.get(e.logIndex)!)).sort((a, b) => a.seq - b.seq);
 }
 
-/** Keeps the vault's custodian keys as its journal declares them; reviewers sign in with these. */
+/**
+ * The log's latest tree head under the current key, for a batch that appends nothing: the stored
+ * head when this key signed it (a resend with nothing appended since gets its earlier receipts again), else the same
+ * size and root signed now. That head is not stored (the table keeps one head per size); it
+ * states nothing the stored one does not, and the next append stores a head under this key.
+ */
+async function currentKeyHead(tx: StorageQueries, signer: ServerSigner, now: number): Promise<TreeHead> {
+  const latest = await tx.latestTreeHead();
+  if (latest === null) throw new Error('the log holds entries but no tree head is stored');
+  // Ed25519 signatures are deterministic: signing the stored head again reproduces its signature
+  // exactly when the current key made it (one signature, no key list to keep).
+  if (signer.signTreeHead(latest).signature === latest.signature) return latest;
+  return signer.signTreeHead({ size: latest.size, root: latest.root, timestamp: now });
+}
+
+/** Keeps the vault's custodian keys as its journal declares them, for the record: reviewer rights come only from operator grants (reviewers table). */
 async function recordCustodianKeys(tx: StorageQueries, vault: string, entries: readonly SignedEntry[]): Promise<void> {
   const enrolled: CustodianKey[] = [];
   for (const e of entries) {

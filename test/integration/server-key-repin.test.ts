@@ -12,7 +12,9 @@ import { hashToken, newToken } from '../../server/tokens';
 import { SyncClient } from '../../electron/services/sync/client';
 import { exportJournal } from '../../electron/services/journal/export';
 import { verifyBundleFile } from '../../electron/services/journal/bundle-file';
+import { FaultProxy } from '../support/fault-proxy';
 import { TestJournal } from '../support/journal-builder';
+import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
 import { appendEntries } from '../support/sync-fixture';
 
 let sodium: Sodium;
@@ -95,6 +97,84 @@ describe('server key rotation: re-pinning on the client', () => {
       expect(newOnly.failures.map((f) => f.code)).toContain('BAD_RECEIPT');
     } finally {
       j.close();
+      await server.app.close();
+    }
+  });
+});
+
+describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation after a lost answer: %s', (kind) => {
+  let db: Storage;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    const fresh = await freshStorageUrl(kind);
+    cleanup = fresh.cleanup;
+    db = await openStorage(fresh.url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await cleanup?.();
+  });
+
+  const serveOn = async (signer: ServerSigner, port = 0): Promise<{ app: FastifyInstance; port: number }> => {
+    const app = buildServer({ storage: db, signer, sodium, logger: false, rateLimit: { capacity: 10_000, perSecond: 10_000 } });
+    const url = await app.listen({ host: '127.0.0.1', port });
+    return { app, port: Number(new URL(url).port) };
+  };
+
+  it('a batch the server took under the old key, resent after the re-pin, gets receipts under the new key and the sync completes', async () => {
+    const oldKey = serverSigner(sodium.crypto_sign_keypair().privateKey, sodium);
+    const newKey = serverSigner(sodium.crypto_sign_keypair().privateKey, sodium);
+    let server = await serveOn(oldKey);
+    // The devices talk to the server through a loopback proxy that can lose its answers.
+    const proxy = new FaultProxy(server.port);
+    const url = await proxy.listen();
+    // One device resends only what the server holds (the batch appends nothing), the other
+    // resends it together with new entries (one batch, one new head).
+    const journals = [new TestJournal({ deviceSeed: 91 }), new TestJournal({ deviceSeed: 92 })];
+    try {
+      const clients: SyncClient[] = [];
+      for (const j of journals) {
+        appendEntries(j, 6);
+        const token = newToken(sodium);
+        await db.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
+        const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 4, pipelineDepth: 1, backoff: { baseMs: 20, maxMs: 200 } });
+        await client.enroll(url, token);
+        clients.push(client);
+      }
+
+      // Each device's first batch reaches the server and commits; the answer never arrives.
+      await proxy.set('cut-response');
+      for (const [i, client] of clients.entries()) {
+        expect(await client.syncNow()).toMatchObject({ state: 'offline', ackedSeq: null });
+        expect((await db.queries.entriesBySeq(journals[i]!.device.publicKey, 0, 100)).map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+        expect([...journals[i]!.store.receipts()]).toEqual([]);
+      }
+
+      // The operator rotates the key (same database, same address); each device re-pins, then resends.
+      await server.app.close();
+      server = await serveOn(newKey, server.port);
+      await proxy.set('pass');
+      for (const client of clients) expect((await client.repin(newKey.fingerprint)).serverFingerprint).toBe(newKey.fingerprint);
+      expect(await clients[0]!.syncNow()).toMatchObject({ state: 'idle', pending: 0, lastError: null });
+      const wider = new SyncClient({ db: journals[1]!.db, journal: journals[1]!.store, signer: journals[1]!.device, batchSize: 6, pipelineDepth: 1, backoff: { baseMs: 20, maxMs: 200 } });
+      expect(await wider.syncNow()).toMatchObject({ state: 'idle', pending: 0, lastError: null });
+
+      for (const j of journals) {
+        const held = new Map((await db.queries.entriesBySeq(j.device.publicKey, 0, 100)).map((e) => [e.seq, e]));
+        const receipts = [...j.store.receipts()];
+        expect(receipts.map((r) => r.seq)).toEqual([...j.store.read()].map((e) => e.seq));
+        for (const r of receipts) {
+          const receipt = { device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof };
+          // Under the new key only, at the place the server logged the entry, with a proof to the signed root.
+          expect(r.serverKey).toBe(newKey.publicKey);
+          expect(verifyReceipt(receipt, newKey.publicKey, sodium)).toBe(true);
+          expect(verifyReceipt(receipt, oldKey.publicKey, sodium)).toBe(false);
+          expect([r.entryHash, r.logIndex]).toEqual([held.get(r.seq)!.hash, held.get(r.seq)!.logIndex]);
+        }
+      }
+    } finally {
+      for (const j of journals) j.close();
+      await proxy.close();
       await server.app.close();
     }
   });

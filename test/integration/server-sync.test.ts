@@ -1,29 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ed25519Signer, type SignedEntry } from '../../shared/journal/entry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519Signer, entryBodyOf, signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { merkleRoot, verifyConsistency } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { receiptSchema, verifyReceipt } from '../../shared/sync/receipt';
+import { receiptSchema, verifyReceipt, type Receipt } from '../../shared/sync/receipt';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
+import { hashToken } from '../../server/tokens';
 import { expectOk, sendRequest } from '../../electron/services/sync/transport';
-import { TestJournal, seededSigner } from '../support/journal-builder';
+import { journalsClosedAfterEach, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { SyncClient } from '../../electron/services/sync/client';
-import { appendEntries, countChecks, enrolledClient, issueToken, upload } from '../support/sync-fixture';
+import { appendEntries, countChecks, enrolledClient, grantReviewer, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
   sodium = await sodiumReady();
 });
 
-const journals: TestJournal[] = [];
-const journal = (options: ConstructorParameters<typeof TestJournal>[0]): TestJournal => {
-  const j = new TestJournal(options);
-  journals.push(j);
-  return j;
-};
-afterEach(() => {
-  for (const j of journals.splice(0)) j.close();
-});
+const journal = journalsClosedAfterEach();
 
 describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: %s', (kind) => {
   let server: TestServer;
@@ -52,7 +45,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(held.map((e) => e.hash)).toEqual(entries.map((e) => e.hash));
   });
 
-  it('answers a resent batch with the same receipts and changes nothing', async () => {
+  it('answers a resent batch with the same receipts and changes nothing; an overlapping one gets every receipt under its new head', async () => {
     const j = journal({ deviceSeed: 12 });
     appendEntries(j, 5);
     await enrolledClient(server, j);
@@ -62,12 +55,52 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const again = expectOk(await upload(server, j, entries)) as { receipts: unknown[] };
     expect(again.receipts).toEqual(first.receipts);
     expect((await server.storage.queries.latestTreeHead())!.size).toBe(sizeBefore);
-    // An overlapping batch: the held part gets its old receipts, the new part new ones.
+    // An overlapping batch: the held entry keeps its place in the log, and every receipt is
+    // under the one head the batch's append signed (never a head signed earlier, perhaps by a retired key).
     appendEntries(j, 3);
     const tail = [...j.store.read({ from: 4 })];
-    const overlap = expectOk(await upload(server, j, tail)) as { receipts: { seq: number }[] };
+    const overlap = expectOk(await upload(server, j, tail)) as { receipts: Receipt[] };
     expect(overlap.receipts.map((r) => r.seq)).toEqual(tail.map((e) => e.seq));
-    expect(overlap.receipts[0]).toEqual(first.receipts[4]);
+    const held = first.receipts[4] as Receipt;
+    expect(overlap.receipts[0]).toMatchObject({ seq: held.seq, entryHash: held.entryHash, logIndex: held.logIndex });
+    expect(overlap.receipts[0]!.treeHead).toEqual(overlap.receipts[1]!.treeHead);
+    expect(overlap.receipts[0]!.treeHead.size).toBe(sizeBefore + tail.filter((e) => e.seq >= entries.length).length);
+    for (const r of overlap.receipts) expect(verifyReceipt(r, server.signer.publicKey, sodium)).toBe(true);
+  });
+
+  it('answers a resend with the same few queries whether it spans one earlier batch or many', async () => {
+    const j = journal({ deviceSeed: 21 });
+    appendEntries(j, 11);
+    await enrolledClient(server, j);
+    const entries = [...j.store.read()];
+    for (let i = 0; i < entries.length; i += 2) expectOk(await upload(server, j, entries.slice(i, i + 2)));
+    // Counts the storage calls the ingest transaction makes (the real storage underneath).
+    const original = server.storage.transaction;
+    const run = original.bind(server.storage);
+    let queries = 0;
+    server.storage.transaction = (fn, options) =>
+      run((tx) => {
+        const counted = new Proxy(tx, {
+          get: (target, key) => {
+            const value = Reflect.get(target, key) as unknown;
+            return typeof value === 'function' ? (...args: unknown[]) => (queries++, (value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+          },
+        });
+        return fn(counted);
+      }, options);
+    const resend = async (batch: readonly SignedEntry[]): Promise<number> => {
+      queries = 0;
+      const answer = expectOk(await upload(server, j, batch)) as { receipts: Receipt[] };
+      expect(answer.receipts.map((r) => r.seq)).toEqual(batch.map((e) => e.seq));
+      for (const r of answer.receipts) expect(verifyReceipt(r, server.signer.publicKey, sodium)).toBe(true);
+      return queries;
+    };
+    try {
+      const one = await resend(entries.slice(0, 2));
+      expect(await resend(entries)).toBe(one);
+    } finally {
+      server.storage.transaction = original;
+    }
   });
 
   it('with receipts=batch, sends one proof block from which the client derives exactly the receipts the server would send each', async () => {
@@ -162,11 +195,58 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(rollback.body).toMatchObject({ error: { code: 'ROLLBACK', evidence: { seq: 3 } } });
     const alarms = await server.storage.queries.listAlarms(original.device.publicKey);
     expect(alarms.map((a) => a.kind)).toEqual(['FORK', 'ROLLBACK']);
+    // Each alarm keeps both entries, the offered one signed by the device.
+    const evidence = JSON.parse(alarms[1]!.evidence) as { seq: number; held: SignedEntry; offered: SignedEntry };
+    expect(evidence.held.hash).toBe([...original.store.read({ from: 3, to: 3 })][0]!.hash);
+    expect(evidence.offered).toEqual([...restored.store.read({ from: 3, to: 3 })][0]);
+    expect(JSON.parse(alarms[0]!.evidence)).toEqual(forkBody.error.evidence);
     // Nothing of the refused histories was stored.
     expect((await server.storage.queries.entriesBySeq(original.device.publicKey, 0, 100)).map((e) => e.hash)).toEqual([...original.store.read()].map((e) => e.hash));
   });
 
-  it('gives a journal reviewer a session, sync state, alarms, break-glass review and a verifiable export', async () => {
+  it('records a fork or rollback only for an entry the device signed: a forged one is refused as invalid and leaves no alarm', async () => {
+    const original = journal({ deviceSeed: 20, start: 1_700_000_000_000 });
+    appendEntries(original, 4);
+    await (await enrolledClient(server, original)).syncNow();
+    const device = original.device.publicKey;
+    // An old copy restored and written on: its seq 3 continues the held seq 2.
+    const restored = journal({ deviceSeed: 20, start: 1_700_000_000_000 });
+    appendEntries(restored, 2);
+    restored.tick();
+    restored.store.append({ type: 'test.event', data: { rewritten: true } });
+    const history = [...restored.store.read()];
+    const genuine = history[3]!;
+    const zeroSig = { key: device, sig: '0'.repeat(128) };
+    const forged: [string, SignedEntry, string][] = [
+      ['an all-zero signature', { ...genuine, sigs: [zeroSig] }, 'BAD_SIGNATURE'],
+      ['a field changed after signing', { ...genuine, data: { rewritten: 'differently' } }, 'HASH_MISMATCH'],
+      ['a valid signature by a key that is not the device’s', signEntry(entryBodyOf(genuine), [seededSigner(0x77)], sodium), 'MISSING_DEVICE_SIGNATURE'],
+    ];
+    for (const [what, entry, failure] of forged) {
+      const answer = await upload(server, restored, [...history.slice(0, 3), entry]);
+      expect(answer.status, what).toBe(422);
+      const error = (answer.body as { error: { code: string; message: string; evidence: { failures: { seq: number; code: string }[] } } }).error;
+      expect(error.code, what).toBe('ENTRY_INVALID');
+      expect(error.message, what).toMatch(/^seq 3 differs from the entry the server holds, but is not the device's signed entry: /);
+      expect(error.evidence.failures, what).toContainEqual(expect.objectContaining({ seq: 3, code: failure }));
+    }
+    // Another genesis with a zeroed signature: not a fork either.
+    const other = journal({ deviceSeed: 20, start: 1_700_000_500_000 });
+    const otherGenesis = [...other.store.read({ from: 0, to: 0 })][0]!;
+    const forgedFork = await upload(server, other, [{ ...otherGenesis, sigs: [zeroSig] }]);
+    expect(forgedFork.body).toMatchObject({ error: { code: 'ENTRY_INVALID', evidence: { failures: [{ seq: 0, code: 'BAD_SIGNATURE' }] } } });
+    expect(await server.storage.queries.listAlarms(device)).toEqual([]);
+
+    // The same rollback, signed by the device: now it is evidence, kept with both entries.
+    const rollback = await upload(server, restored, history);
+    expect(rollback.body).toMatchObject({ error: { code: 'ROLLBACK', evidence: { seq: 3, offered: { hash: genuine.hash } } } });
+    const alarms = await server.storage.queries.listAlarms(device);
+    expect(alarms.map((a) => a.kind)).toEqual(['ROLLBACK']);
+    expect(JSON.parse(alarms[0]!.evidence)).toMatchObject({ seq: 3, held: { hash: [...original.store.read({ from: 3, to: 3 })][0]!.hash }, offered: genuine });
+    expect((await server.storage.queries.entriesBySeq(device, 0, 100)).map((e) => e.hash)).toEqual([...original.store.read()].map((e) => e.hash));
+  });
+
+  it('gives a granted reviewer a session, sync state, alarms, break-glass review and a verifiable export', async () => {
     const j = journal({ deviceSeed: 15 });
     j.enrol('rita', 0x52, { role: 'reviewer' });
     j.tick();
@@ -181,6 +261,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const mallory = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
     const refused = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: mallory.publicKey } });
     expect(refused.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER' } });
+    await grantReviewer(server, rita.publicKey, 'Rita');
 
     const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } })) as { challenge: string };
     const badSig = sodium.to_hex(mallory.sign(reviewerChallengeMessage(challenge, sodium)));
@@ -216,6 +297,70 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     for (const row of rows) expect(verifyReceipt(receiptSchema.parse(row.receipt), server.signer.publicKey, sodium)).toBe(true);
     expect(sodium.to_hex(merkleRoot(rows.map((r) => sodium.from_hex(r.entry.hash)), sodium))).toBe(header.treeHead.root);
     expect((await fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+  });
+
+  it('refuses a key enrolled as reviewer in a vault journal but never granted by the operator, at sign-in and for acknowledgements', async () => {
+    // Vault B's admin enrols a reviewer key they control in B's own journal and syncs it.
+    const victim = journal({ deviceSeed: 71 });
+    victim.tick();
+    victim.store.append({ type: 'break-glass.declared', data: {} });
+    await (await enrolledClient(server, victim)).syncNow();
+    const rogue = journal({ deviceSeed: 72 });
+    rogue.enrol('mallory', 0x61, { role: 'reviewer' });
+    await (await enrolledClient(server, rogue)).syncNow();
+    const mallory = seededSigner(0x61);
+    expect(await server.storage.queries.isReviewerKey(mallory.publicKey)).toBe(false);
+    const challenge = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: mallory.publicKey } });
+    expect(challenge.status).toBe(403);
+    expect(challenge.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER', message: expect.stringMatching(/halfkey server reviewer grant/) } });
+    // Nor does a session slipped in some other way reach the views: the grant is checked on every request.
+    const token = 'M'.repeat(43);
+    await server.storage.queries.insertSession(hashToken(token, sodium), mallory.publicKey, Date.now() + 60_000);
+    const [held] = await server.storage.queries.entriesBySeq(victim.device.publicKey, victim.store.head()!.seq, victim.store.head()!.seq);
+    const ack = await fetch(new URL('/v1/reviewer/break-glass/ack', server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device: victim.device.publicKey, seq: held!.seq }),
+    });
+    expect(ack.status).toBe(403);
+    expect(((await ack.json()) as { error: { code: string } }).error.code).toBe('NOT_A_REVIEWER');
+    expect((await server.storage.queries.unacknowledgedBreakGlass(1000)).some((e) => e.device === victim.device.publicKey && e.seq === held!.seq)).toBe(true);
+    expect((await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+  });
+
+  it('ends a revoked reviewer\'s open session and refuses its next sign-in', async () => {
+    const j = journal({ deviceSeed: 73 });
+    appendEntries(j, 2);
+    await (await enrolledClient(server, j)).syncNow();
+    const vera = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    await grantReviewer(server, vera.publicKey, 'Vera');
+    const signIn = async (): Promise<{ status: number; body: unknown }> => {
+      const issued = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: vera.publicKey } });
+      if (issued.status !== 200) return issued;
+      const { challenge } = issued.body as { challenge: string };
+      const signature = sodium.to_hex(vera.sign(reviewerChallengeMessage(challenge, sodium)));
+      return sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: vera.publicKey, challenge, signature } });
+    };
+    const { token } = expectOk(await signIn()) as { token: string };
+    const devices = (): Promise<Response> => fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: `Bearer ${token}` } });
+    expect((await devices()).status).toBe(200);
+    // A challenge issued before the revocation is useless after it.
+    const pending = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: vera.publicKey } })) as { challenge: string };
+
+    expect(await server.storage.transaction((tx) => tx.revokeReviewer(vera.publicKey, Date.now()))).toBe(true);
+    const after = await devices();
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { error: { code: string } }).error.code).toBe('SESSION_INVALID');
+    const late = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: vera.publicKey, challenge: pending.challenge, signature: sodium.to_hex(vera.sign(reviewerChallengeMessage(pending.challenge, sodium))) } });
+    expect(late.status).toBe(401);
+    const again = await signIn();
+    expect(again.status).toBe(403);
+    expect(again.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER' } });
+
+    // A new grant lets the key sign in again, but never revives the ended session.
+    await grantReviewer(server, vera.publicKey, 'Vera');
+    expect((await devices()).status).toBe(401);
+    expect((await signIn()).status).toBe(200);
   });
 
   it('proves the log append-only between any two signed tree heads', async () => {
