@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +15,9 @@ import { openStorage } from '../../server/storage/storage';
 import { serverKeyFingerprint } from '../../shared/sync/wire';
 import { FaultProxy, type FaultMode } from '../support/fault-proxy';
 import { TestJournal } from '../support/journal-builder';
-import { startTestServer, type TestServer } from '../support/server-fixture';
+import { freshStorageUrl, startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { ServerProcess, freePort } from '../support/server-process';
+import { backupStorage } from '../support/storage-backup';
 import { appendEntries, countChecks, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;
@@ -53,10 +54,14 @@ async function expectServerHoldsJournal(server: Pick<TestServer, 'storage'>, j: 
   }
 }
 
-describe('server killed mid-batch (SIGKILL of a real `halfkey server` process)', () => {
+// Every fault below runs on both storage adapters: SQLite (one node) and PostgreSQL.
+const KINDS: StorageKind[] = ['sqlite', 'postgres'];
+
+describe.each(KINDS)('server killed mid-batch (SIGKILL of a real `halfkey server` process): %s', (kind) => {
   it('loses nothing it acknowledged and ends holding exactly the client’s entries', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'halfkey-kill-'));
-    const db = `sqlite:${join(dir, 'server.db')}`;
+    const fresh = await freshStorageUrl(kind);
+    const db = fresh.url;
     const keyFile = join(dir, 'server.key');
     const port = await freePort();
     const server = new ServerProcess({ db, port, keyFile });
@@ -93,18 +98,19 @@ describe('server killed mid-batch (SIGKILL of a real `halfkey server` process)',
       await server.kill();
       j.close();
       rmSync(dir, { recursive: true, force: true });
+      await fresh.cleanup();
     }
   }, 180_000);
 });
 
 type Step = { kind: 'append'; n: number } | { kind: 'fault'; mode: FaultMode } | { kind: 'sync' } | { kind: 'resend'; from: number; count: number } | { kind: 'ahead' };
 
-describe('sync through a fault proxy (fast-check over fault schedules)', () => {
+describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedules): %s', (kind) => {
   let server: TestServer;
   let proxy: FaultProxy;
   let proxyUrl: string;
   beforeAll(async () => {
-    server = await startTestServer('sqlite');
+    server = await startTestServer(kind);
     proxy = new FaultProxy(Number(new URL(server.url).port));
     proxyUrl = await proxy.listen();
   });
@@ -162,7 +168,8 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
           j.close();
         }
       }),
-      { numRuns: 12, endOnFailure: true },
+      // Fewer schedules on PostgreSQL: each round trip there costs more, and the schedules are the same.
+      { numRuns: kind === 'sqlite' ? 12 : 6, endOnFailure: true },
     );
     // The org-wide log has one leaf per stored entry: nothing was logged twice.
     const all = await server.storage.queries.entriesByLogIndex(0, 1_000_000);
@@ -227,14 +234,14 @@ describe('sync through a fault proxy (fast-check over fault schedules)', () => {
   }, 120_000);
 });
 
-describe('server restored from an older backup', () => {
+describe.each(KINDS)('server restored from an older backup: %s', (kind) => {
   it('the client notices the server holds less, resends from there, and both agree again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'halfkey-restore-'));
-    const dbPath = join(dir, 'server.db');
+    const fresh = await freshStorageUrl(kind);
     const secret = sodium.crypto_sign_keypair().privateKey;
     const port = await freePort();
     const start = async () => {
-      const storage = await openStorage(`sqlite:${dbPath}`);
+      const storage = await openStorage(fresh.url);
       const app = buildServer({ storage, signer: serverSigner(secret, sodium), sodium, logger: false });
       await app.listen({ host: '127.0.0.1', port });
       return { storage, close: async () => (await app.close(), await storage.close()) };
@@ -249,14 +256,14 @@ describe('server restored from an older backup', () => {
       await client.enroll(`http://127.0.0.1:${port}`, token);
       await drain(client);
       await running.close();
-      copyFileSync(dbPath, join(dir, 'backup.db'));
+      // The operator's backup (a file copy, or pg_dump), taken while the server is down.
+      const backup = backupStorage(fresh.url, join(dir, 'backup'));
       running = await start();
       appendEntries(j, 10);
       await drain(client);
       await running.close();
       // Restore the backup: the server forgets the last ten entries and their tree heads.
-      for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
-      copyFileSync(join(dir, 'backup.db'), dbPath);
+      await backup.restore();
       running = await start();
       const restoredHead = (await running.storage.queries.getDevice(j.device.publicKey))!.headSeq!;
       expect(restoredHead).toBeLessThan(j.store.head()!.seq);
@@ -268,6 +275,7 @@ describe('server restored from an older backup', () => {
     } finally {
       j.close();
       rmSync(dir, { recursive: true, force: true });
+      await fresh.cleanup();
     }
   }, 60_000);
 });
