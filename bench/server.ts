@@ -104,7 +104,11 @@ async function startServer(db: string): Promise<Server> {
   const port = await freePort();
   // HALFKEY_BENCH_PROFILE=DIR writes a V8 CPU profile of each server process there.
   const profile = process.env.HALFKEY_BENCH_PROFILE;
-  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', join(work, `server-${port}.key`), '--rate-limit', '1000000/1000000', ...(THREADS === undefined ? [] : ['--verify-threads', THREADS])], {
+  // A PostgreSQL server never makes its own key (docs/operations.md): it is made first, as an operator would.
+  const keyFile = join(work, `server-${port}.key`);
+  const keygen = spawnSync(process.execPath, [CLI, 'server', 'keygen', '--key-file', keyFile], { encoding: 'utf8' });
+  if (keygen.status !== 0) throw new Error(`halfkey server keygen failed: ${keygen.stderr}`);
+  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', keyFile, '--rate-limit', '1000000/1000000', ...(THREADS === undefined ? [] : ['--verify-threads', THREADS])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
