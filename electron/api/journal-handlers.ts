@@ -6,6 +6,7 @@ type JournalHandlers = {
   'journal:list': Handler<'journal:list'>;
   'journal:verify': Handler<'journal:verify'>;
   'journal:export': Handler<'journal:export'>;
+  'journal:export-progress': Handler<'journal:export-progress'>;
 };
 
 /** `journal:*`: thin over JournalService; the router has validated every request already. */
@@ -22,5 +23,6 @@ export function journalHandlers(services: AppServices): JournalHandlers {
       return { ...report, failures: [...report.failures] };
     },
     'journal:export': (request) => journal.export(request),
+    'journal:export-progress': () => journal.exportProgress(),
   };
 }

@@ -16,8 +16,8 @@ beforeAll(async () => {
   await sodiumReady();
 });
 
-async function setup(): Promise<void> {
-  journal = new TestJournal({ checkpointEvery: 4 });
+async function setup(checkpointEvery = 4): Promise<void> {
+  journal = new TestJournal({ checkpointEvery });
   services = await openAppServices({ mode: 'preview', vaultDir: journal.dir });
   router = createRouter(createHandlerTable(services));
 }
@@ -74,6 +74,39 @@ describe('journal API channels', () => {
     expect(wrongExt).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
     const badLimit = await router.call('journal:list', { limit: 100_000 }, context);
     expect(badLimit).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'limit' } } });
+  });
+
+  it('reports a long export\'s progress to polls while it runs, and takes one export at a time', async () => {
+    await setup(1_000);
+    services.journal.attach(journal.store, journal.device);
+    expect(await router.call('journal:export-progress', {}, context)).toEqual({ ok: true, value: null });
+    for (let i = 0; i < 12; i++) journal.store.appendBatch(Array.from({ length: 1_000 }, (_, j) => ({ type: 'checkout.opened', data: { i: i * 1_000 + j } })));
+    const out = join(journal.dir, 'long.hkj');
+    let settled = false;
+    const pending = router.call('journal:export', { out }, context).finally(() => {
+      settled = true;
+    });
+    const seen: { phase: string; done: number; total: number }[] = [];
+    let second: unknown = null;
+    while (!settled) {
+      const poll = await router.call('journal:export-progress', {}, context);
+      if (!poll.ok) throw new Error(poll.error.message);
+      const progress = poll.value as { phase: string; done: number; total: number } | null;
+      if (progress && progress.phase === 'entries' && progress.done > 0 && progress.done < progress.total && seen.length === 0) {
+        // Between windows no SQLite read is open, so the app's own journal writes still go through.
+        journal.store.append({ type: 'checkout.opened', data: { during: 'export' } });
+        second = await router.call('journal:export', { out: join(journal.dir, 'second.hkj') }, context);
+      }
+      if (progress) seen.push(progress);
+      await new Promise(setImmediate);
+    }
+    const result = await pending;
+    expect(result).toMatchObject({ ok: true, value: { bundle: out, complete: true } });
+    const head = (result as { value: { head: { seq: number } } }).value.head;
+    expect(seen.some((p) => p.phase === 'entries' && p.done > 0 && p.done < p.total)).toBe(true);
+    expect(second).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await router.call('journal:export-progress', {}, context)).toEqual({ ok: true, value: { phase: 'done', done: head.seq + 1, total: head.seq + 1 } });
+    expect(journal.store.head()!.seq).toBeGreaterThan(head.seq);
   });
 
   it('closing the app ends the session with session.ended and a checkpoint', async () => {

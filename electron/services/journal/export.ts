@@ -96,6 +96,35 @@ class AtomicFile {
  * cutting its tail is caught.
  */
 export function exportJournal(store: JournalStore, options: ExportOptions): ExportResult {
+  const steps = exportSteps(store, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * exportJournal for the app: the same bundle, but it gives the event loop a turn after every
+ * window of entries, so the main process keeps answering (progress polls, status) meanwhile.
+ */
+export async function exportJournalYielding(store: JournalStore, options: ExportOptions): Promise<ExportResult> {
+  const steps = exportSteps(store, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise(setImmediate);
+  }
+}
+
+/** Entries read per query; the export pauses only between windows, never inside an open SQLite read. */
+const EXPORT_WINDOW = 5_000;
+
+/**
+ * The export, yielding after each window of entries. Each window's reads finish before it yields:
+ * better-sqlite3 refuses every write on the connection while a statement is being iterated, and
+ * the app's heartbeat and actions write to the journal while an export waits its turn.
+ */
+function* exportSteps(store: JournalStore, options: ExportOptions): Generator<void, ExportResult, void> {
   const now = options.now ?? Date.now;
   const from = options.from ?? 0;
   if (!Number.isSafeInteger(from) || from < 0) throw new HalfkeyError('INVALID_PAYLOAD', '--from must be a sequence number (0 or more).', { field: 'from' });
@@ -128,26 +157,30 @@ export function exportJournal(store: JournalStore, options: ExportOptions): Expo
       bundle.write(text);
     }
     csv?.write(csvHeader());
-    const receipts = store.receipts({ to })[Symbol.iterator]();
-    let receipt = receipts.next();
     let last: SignedEntry | null = null;
     let lastCheckpoint: BundleManifest['lastCheckpoint'] = null;
-    for (const entry of store.read({ to })) {
-      const text = entryLine(entry);
-      parts.entries.add(text);
-      bundle.write(text);
-      while (!receipt.done && receipt.value.seq <= entry.seq) {
-        if (receipt.value.seq === entry.seq && receipt.value.device === entry.device) {
-          const r = receiptLine(receiptRecord(receipt.value), receipt.value.serverKey);
-          parts.receipts.add(r);
-          bundle.write(r);
+    for (let start = 0; start <= to; start += EXPORT_WINDOW) {
+      const end = Math.min(start + EXPORT_WINDOW - 1, to);
+      const receipts = [...store.receipts({ from: start, to: end })];
+      let r = 0;
+      for (const entry of store.read({ from: start, to: end })) {
+        const text = entryLine(entry);
+        parts.entries.add(text);
+        bundle.write(text);
+        for (; r < receipts.length && receipts[r]!.seq <= entry.seq; r++) {
+          const receipt = receipts[r]!;
+          if (receipt.seq === entry.seq && receipt.device === entry.device) {
+            const line = receiptLine(receiptRecord(receipt), receipt.serverKey);
+            parts.receipts.add(line);
+            bundle.write(line);
+          }
         }
-        receipt = receipts.next();
+        if (entry.type === ENTRY_TYPES.checkpoint) lastCheckpoint = { seq: entry.seq, hash: entry.hash, root: String(entry.data.root) };
+        if (csv && entry.seq >= from) csv.write(csvRow(entry));
+        last = entry;
       }
-      if (entry.type === ENTRY_TYPES.checkpoint) lastCheckpoint = { seq: entry.seq, hash: entry.hash, root: String(entry.data.root) };
-      if (csv && entry.seq >= from) csv.write(csvRow(entry));
-      last = entry;
-      if (options.onProgress && (entry.seq % 10_000 === 0 || entry.seq === to)) options.onProgress({ phase: 'entries', done: entry.seq + 1, total });
+      if (last !== null) options.onProgress?.({ phase: 'entries', done: last.seq + 1, total });
+      if (end < to) yield;
     }
     if (last === null) throw new HalfkeyError('NOT_FOUND', 'No entries fall in the requested range.');
     const csvHash = csv ? { sha256: csv.commit(), bytes: csv.bytes } : null;

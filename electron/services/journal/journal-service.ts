@@ -2,7 +2,7 @@ import { HalfkeyError } from '../../../shared/api/result';
 import type { EntrySigner } from '../../../shared/journal/entry';
 import { HEARTBEAT_MS } from '../../../shared/journal/entry-types';
 import { ChainVerifier, type ChainState, type VerificationFailure, type VerificationReport } from '../../../shared/journal/verifier';
-import { exportJournal, type ExportProgress } from './export';
+import { exportJournalYielding, type ExportProgress } from './export';
 import { startHeartbeat, type JournalSession } from './heartbeat';
 import type { JournalFilter, JournalHead, JournalStore } from './store';
 
@@ -30,6 +30,9 @@ interface Attached {
  */
 export class JournalService {
   private attached: Attached | null = null;
+  /** The running (or last finished) export's progress, for the UI to poll; null before any and after a failure. */
+  private progress: ExportProgress | null = null;
+  private exporting = false;
 
   /** Starts serving a vault's journal; with `heartbeat` (the app, not the CLI) opens a live session. */
   attach(store: JournalStore, signer: EntrySigner, options: { heartbeat?: boolean; heartbeatMs?: number } = {}): void {
@@ -98,24 +101,49 @@ export class JournalService {
     }
   }
 
-  /** Writes the export bundle (and optional CSV and PDF) of the open vault's journal. */
+  /**
+   * Writes the export bundle (and optional CSV and PDF) of the open vault's journal, one export at
+   * a time; its progress is kept for exportProgress() and also passed to `onProgress`.
+   */
   async export(options: { out: string; from?: number; to?: number; csv?: string; pdf?: string; onProgress?: (p: ExportProgress) => void }) {
     const a = this.require2();
-    const result = exportJournal(a.store, {
-      out: options.out,
-      signer: a.signer,
-      ...(options.from === undefined ? {} : { from: options.from }),
-      ...(options.to === undefined ? {} : { to: options.to }),
-      ...(options.csv === undefined ? {} : { csv: options.csv }),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    let pdf: string | null = null;
-    if (options.pdf !== undefined) {
-      const { writeJournalReport } = await import('./report-pdf');
-      await writeJournalReport(result.bundlePath, options.pdf, { from: options.from ?? 0, ...(options.to === undefined ? {} : { to: options.to }) });
-      pdf = options.pdf;
+    if (this.exporting) throw new HalfkeyError('CONFLICT', 'An export is already running: wait for it to finish, then export again.');
+    this.exporting = true;
+    this.progress = null;
+    const report = (p: ExportProgress): void => {
+      this.progress = p;
+      options.onProgress?.(p);
+    };
+    try {
+      const result = await exportJournalYielding(a.store, {
+        out: options.out,
+        signer: a.signer,
+        ...(options.from === undefined ? {} : { from: options.from }),
+        ...(options.to === undefined ? {} : { to: options.to }),
+        ...(options.csv === undefined ? {} : { csv: options.csv }),
+        // The bundle's own "done" is not the call's while the PDF is still to be written.
+        onProgress: (p) => report(p.phase === 'done' && options.pdf !== undefined ? { ...p, phase: 'pdf' } : p),
+      });
+      const total = result.manifest.head.seq + 1;
+      let pdf: string | null = null;
+      if (options.pdf !== undefined) {
+        const { writeJournalReport } = await import('./report-pdf');
+        await writeJournalReport(result.bundlePath, options.pdf, { from: options.from ?? 0, ...(options.to === undefined ? {} : { to: options.to }) });
+        pdf = options.pdf;
+        report({ phase: 'done', done: total, total });
+      }
+      return { bundle: result.bundlePath, csv: result.csvPath, pdf, head: result.manifest.head, complete: result.manifest.complete };
+    } catch (error) {
+      this.progress = null;
+      throw error;
+    } finally {
+      this.exporting = false;
     }
-    return { bundle: result.bundlePath, csv: result.csvPath, pdf, head: result.manifest.head, complete: result.manifest.complete };
+  }
+
+  /** Where the running export is (entries written of the total), or the last one's `done`; null if none. */
+  exportProgress(): ExportProgress | null {
+    return this.progress;
   }
 
   private require(): JournalStore {

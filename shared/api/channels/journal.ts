@@ -79,4 +79,9 @@ export const journalChannels = {
       .strict(),
     response: z.object({ bundle: z.string(), csv: z.string().nullable(), pdf: z.string().nullable(), head: z.object({ seq, hash: hex64 }), complete: z.boolean() }),
   },
+  /** The running export's progress (the last export's, once done; null before any or after a failure), for the UI to poll. */
+  'journal:export-progress': {
+    request: z.object({}).strict(),
+    response: z.object({ phase: z.enum(['entries', 'pdf', 'done']), done: seq, total: seq }).nullable(),
+  },
 } as const;
