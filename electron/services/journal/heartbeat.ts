@@ -22,12 +22,7 @@ export function startHeartbeat(store: JournalStore, intervalMs: number, options:
   const now = options.now ?? Date.now;
   store.append({ type: ENTRY_TYPES.sessionStarted, data: { ...options.data, heartbeatMs: intervalMs } });
   let stopped = false;
-  const lastEntryTime = (): number => {
-    const head = store.head();
-    if (head === null) return 0;
-    for (const e of store.read({ from: head.seq, to: head.seq })) return e.time;
-    return 0;
-  };
+  const lastEntryTime = (): number => store.lastEntryTime() ?? 0;
   // The store stamps an entry with its own clock a moment after this decision; the margin keeps
   // a gap just under the limit here from landing just over it there. A normal quiet session
   // never comes near it (at most 1.5 intervals plus timer jitter).

@@ -147,7 +147,7 @@ export function entryFromRow(row: EntryRow): SignedEntry {
  * change and the entry recording it commit or roll back together.
  */
 export class JournalStore {
-  private cachedHead: { head: JournalHead | null; version: number } | null = null;
+  private cachedHead: { head: JournalHead | null; time: number | null; version: number } | null = null;
   private readonly statements = new Map<string, Statement>();
   /** The frontier after entry `seq` with `hash`; reused only while that entry is still the tip. */
   private frontierCache: { seq: number; hash: string; frontier: MerkleFrontier } | null = null;
@@ -326,14 +326,23 @@ export class JournalStore {
 
   /** The last entry's seq and hash, or null before genesis. Cached between writes. */
   head(): JournalHead | null {
+    return this.cachedTip().head;
+  }
+
+  /** The time of the last entry, or null before genesis (cached with the head). */
+  lastEntryTime(): number | null {
+    return this.cachedTip().time;
+  }
+
+  private cachedTip(): { head: JournalHead | null; time: number | null } {
     // data_version changes when another connection (the CLI beside the app) commits.
     const version = this.db.pragma('data_version', { simple: true }) as number;
-    if (this.cachedHead !== null && this.cachedHead.version === version) return this.cachedHead.head;
+    if (this.cachedHead !== null && this.cachedHead.version === version) return this.cachedHead;
     const tip = this.readTip();
-    const head = tip === null ? null : { seq: tip.seq, hash: tip.hash };
+    const cached = { head: tip === null ? null : { seq: tip.seq, hash: tip.hash }, time: tip?.time ?? null, version };
     // Inside an open transaction the row may still roll back: never cache what is not committed.
-    if (!this.db.inTransaction) this.cachedHead = { head, version };
-    return head;
+    if (!this.db.inTransaction) this.cachedHead = cached;
+    return cached;
   }
 
   /** The vault id named by the genesis entry, or null before genesis. */
