@@ -8,9 +8,26 @@ const LOG_LOCK = 0x48_4b_4c_47; // "HKLG"
 const MIGRATION_LOCK = 0x48_4b_4d_47; // "HKMG"
 
 /** `?` placeholders → `$1…$n` (the shared SQL never contains a literal question mark). */
-function numbered(sql: string): string {
+function numberedNow(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/**
+ * numberedNow, remembered: a batch insert's text has thousands of placeholders and is the same
+ * for every full batch, so it is rewritten once, not per statement. The cache holds the shared
+ * SQL's distinct texts (fixed statements and the batch widths in use) and is cleared if it ever
+ * grows past its bound, so memory stays flat.
+ */
+const NUMBERED = new Map<string, string>();
+function numbered(sql: string): string {
+  let out = NUMBERED.get(sql);
+  if (out === undefined) {
+    if (NUMBERED.size >= 512) NUMBERED.clear();
+    out = numberedNow(sql);
+    NUMBERED.set(sql, out);
+  }
+  return out;
 }
 
 const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({

@@ -1,6 +1,5 @@
 import { ENTRY_SIGNATURE_DOMAIN } from './entry-types';
 import type { EntrySignature } from './entry';
-import { hexToBytes } from './hex';
 import type { JournalPrimitives } from './primitives';
 
 /**
@@ -54,11 +53,17 @@ export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
       return { update: (text) => void digest.update(text, 'utf8'), hex: () => digest.digest('hex') };
     },
     verifyEntrySignature: (hashHex, sig) => {
-      if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || !HEX.test(sig.sig) || hashHex.length !== 64 || !HEX.test(hashHex)) return false;
+      if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || hashHex.length !== 64) return false;
       const key = publicKey(sig.key);
       if (key === null) return false;
+      // Message (domain ‖ hash) and signature decoded in one pass each, refusing any character that
+      // is not lowercase hex: no pattern test followed by a second walk over the same text.
+      const message = new Uint8Array(domain.length + 32);
+      message.set(domain, 0);
+      const signature = new Uint8Array(64);
+      if (!hexInto(hashHex, message, domain.length) || !hexInto(sig.sig, signature, 0)) return false;
       try {
-        return crypto.verify(null, concat(domain, hexToBytes(hashHex)), key, hexToBytes(sig.sig));
+        return crypto.verify(null, message, key, signature);
       } catch {
         return false;
       }
@@ -72,9 +77,16 @@ function bytesOfBinary(text: string): Uint8Array {
   return out;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+/** Value of a lowercase hex digit's char code, or 16 for any other character. */
+const NIBBLE = Array.from({ length: 128 }, (_, code) => (code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : 16));
+
+/** Decodes lowercase hex (whole bytes) into `out` at `offset`; false, with `out` partly written, on any other character. */
+function hexInto(hex: string, out: Uint8Array, offset: number): boolean {
+  for (let i = 0, j = offset; i < hex.length; i += 2, j++) {
+    const hi = NIBBLE[hex.charCodeAt(i)] ?? 16;
+    const lo = NIBBLE[hex.charCodeAt(i + 1)] ?? 16;
+    if ((hi | lo) > 15) return false;
+    out[j] = (hi << 4) | lo;
+  }
+  return true;
 }

@@ -134,6 +134,16 @@ describe('journal primitives: node:crypto and libsodium agree', () => {
       expect(p.verifyEntrySignature(entry.hash, otherKey)).toBe(false);
       expect(p.verifyEntrySignature(entry.hash, { key: sig.key, sig: 'zz' })).toBe(false);
       expect(p.verifyEntrySignature('00'.repeat(32), sig)).toBe(false);
+      // Only lowercase hex of the right length is an encoding of a signature or hash: the same
+      // bytes in uppercase, or with one character changed to a non-hex one, are refused.
+      expect(p.verifyEntrySignature(entry.hash, { key: sig.key, sig: sig.sig.toUpperCase() })).toBe(false);
+      expect(p.verifyEntrySignature(entry.hash.toUpperCase(), sig)).toBe(false);
+      for (const bad of ['g', 'G', ' ', '\u00e9', '\u{1F600}'.slice(0, 1)]) {
+        expect(p.verifyEntrySignature(entry.hash, { key: sig.key, sig: sig.sig.slice(0, 127) + bad })).toBe(false);
+        expect(p.verifyEntrySignature(entry.hash.slice(0, 63) + bad, sig)).toBe(false);
+        expect(p.verifyEntrySignature(bad + entry.hash.slice(1), sig)).toBe(false);
+      }
+      expect(p.verifyEntrySignature(entry.hash, { key: sig.key, sig: sig.sig + '00' })).toBe(false);
     }
   });
 
