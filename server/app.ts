@@ -18,7 +18,7 @@ import { parseBody, parseValue, rawBody } from './http-body';
 import { DeviceOrder, ingestBatch } from './ingest';
 import { NodeSet, consistencyProofOf } from './merkle-log';
 import { registerReviewerRoutes } from './reviewer-routes';
-import type { ServerSigner } from './server-key';
+import { currentKeyTreeHead, type ServerSigner } from './server-key';
 import { inlineChecker, type EntryChecker } from './signature-pool';
 import type { Storage } from './storage/storage';
 import { hashToken } from './tokens';
@@ -44,6 +44,11 @@ export interface ServerOptions {
   /** Largest ingest body in bytes; other endpoints accept 64 KiB. */
   readonly maxBatchBytes?: number;
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * Milliseconds a request may take to arrive, headers and body, before it is answered 408
+   * REQUEST_TIMEOUT. Default: DEFAULT_REQUEST_TIMEOUT_MS.
+   */
+  readonly requestTimeoutMs?: number;
   /** Where entry hashes and signatures are checked; defaults to the calling thread (startServer passes its worker pool). */
   readonly checker?: EntryChecker;
 }
@@ -68,6 +73,21 @@ function clientErrorResponse(error: Readonly<{ code?: unknown }>): { status: num
   }
 }
 
+/**
+ * Two minutes for a whole request: a full 4 MiB batch arrives within it at about 300 kbit/s, and
+ * a client that stalls (a slow sender holding connections open) is cut off. The sync client
+ * itself gives up after 30 seconds.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Node's timers for a request budget: the whole request and its headers within it, checked
+ * often enough that a slow request is cut close to its deadline rather than up to 30 s late.
+ */
+function requestTimers(ms: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return { requestTimeout: ms, headersTimeout: Math.min(60_000, ms), connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.ceil(ms / 4))) };
+}
+
 /** Builds the central journal server (not yet listening). */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
@@ -78,11 +98,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // On PostgreSQL several stateless processes share the database, so they share its buckets; a
   // SQLite server is one process and keeps them in memory (no write per request).
   const buckets: RateLimiter = (options.sharedRateLimit ?? storage.kind === 'postgres') ? new SharedBuckets(storage.queries, limit) : new RequestBuckets(limit);
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timers = requestTimers(requestTimeoutMs);
   const app = Fastify({
     // Fastify's default request serializer logs method, url and addresses only: never headers or bodies.
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: SMALL_BODY,
-    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key, ...timers } } : { http: timers }),
+    // Fastify sets the server's request timeout itself (its own default is 0: none).
+    requestTimeout: requestTimeoutMs,
     ...(options.trustProxy && options.trustProxy.length > 0 ? { trustProxy: [...options.trustProxy] } : {}),
     // Requests the router cannot even match (bad percent-encoding, an overlong path segment).
     frameworkErrors: (error, request, reply) => {
@@ -139,6 +163,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   };
   const device = (request: FastifyRequest, pathDevice: string | null) =>
     authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now());
+  // Every head served is under the key this server holds now, also right after a key rotation.
+  const latestTreeHead = currentKeyTreeHead(storage, signer, now);
+  // Re-sign the stored head at start, before the first request: the consistency endpoint reads
+  // heads by size, so the latest one must already be stored under this key.
+  app.addHook('onReady', async () => {
+    await latestTreeHead();
+  });
   const deviceParam = (request: FastifyRequest): string => {
     const value = (request.params as { device?: unknown }).device;
     return typeof value === 'string' ? value : '';
@@ -166,7 +197,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.get('/v1/devices/:device/head', async (request): Promise<DeviceHeadResponse> => {
     const record = await device(request, deviceParam(request));
-    return { seq: record.headSeq, hash: record.headHash, treeHead: await storage.queries.latestTreeHead() };
+    return { seq: record.headSeq, hash: record.headHash, treeHead: await latestTreeHead() };
   });
 
   app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024 }, async (request) => {
@@ -181,7 +212,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.get('/v1/log/head', async (request) => {
     await limitByAddress(request);
-    const head = await storage.queries.latestTreeHead();
+    const head = await latestTreeHead();
     if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: no tree head has been signed yet');
     return head;
   });
@@ -195,6 +226,6 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return { from, to, proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
   });
 
-  registerReviewerRoutes(app, { storage, signer, sodium, now, limitByAddress: (request) => limitByAddress(request), limitReviewer });
+  registerReviewerRoutes(app, { storage, signer, sodium, now, latestTreeHead, limitByAddress: (request) => limitByAddress(request), limitReviewer });
   return app;
 }

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { ServerConfigError } from './errors';
-import { checkSqliteFolder, startServer, trustedProxies } from './main';
+import { checkSqliteFolder, parseRequestTimeout, startServer, trustedProxies } from './main';
 import { createServerKey, serverSigner } from './server-key';
 import { checkStorageUrl, openStorage } from './storage/storage';
 import { hashToken, newToken, parseTtl } from './tokens';
@@ -14,7 +14,7 @@ export interface ServerCliIo {
 }
 
 const USAGE = `usage:
-  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N] [--trust-proxy ADDRESSES]
+  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N] [--trust-proxy ADDRESSES] [--request-timeout 30s]
   halfkey server keygen --key-file PATH
   halfkey server enroll-token --db … [--ttl 15m]
   halfkey server revoke-device --db … --device HEX
@@ -200,6 +200,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     'rate-limit': { type: 'string' },
     'verify-threads': { type: 'string' },
     'trust-proxy': { type: 'string' },
+    'request-timeout': { type: 'string' },
   });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
@@ -217,6 +218,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     if (verifyThreads < 0 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 0 (check on the main thread) to 256 (default: one per core)');
   }
   const trustProxy = typeof values['trust-proxy'] === 'string' ? trustedProxies(values['trust-proxy']) : undefined;
+  const requestTimeoutMs = typeof values['request-timeout'] === 'string' ? parseRequestTimeout(values['request-timeout']) : undefined;
   // A ServerConfigError (a missing or malformed file, a folder that does not exist) ends in run().
   const server = await startServer({
     db,
@@ -225,6 +227,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     ...(rateLimit ? { rateLimit } : {}),
     ...(trustProxy ? { trustProxy } : {}),
     ...(verifyThreads === undefined ? {} : { verifyThreads }),
+    ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
     ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
   });
   io.stderr(`halfkey server listening on ${server.url}\nserver key fingerprint: ${server.signer.fingerprint}\n`);

@@ -27,6 +27,8 @@ export interface StartOptions {
   readonly trustProxy?: readonly string[];
   /** Signature-checking worker threads; defaults to one per core; 0 checks on the main thread. */
   readonly verifyThreads?: number;
+  /** Milliseconds a request may take to arrive before a 408 (see ServerOptions.requestTimeoutMs); default two minutes. */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -86,6 +88,14 @@ function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer
   return { cert, key };
 }
 
+/** Parses `--request-timeout`: whole seconds or minutes (`30s`, `2m`), from 1 second to 1 hour; returns milliseconds. */
+export function parseRequestTimeout(text: string): number {
+  const match = /^(\d{1,4})([sm])$/.exec(text);
+  const ms = match ? Number(match[1]) * (match[2] === 'm' ? 60_000 : 1_000) : NaN;
+  if (!(ms >= 1_000 && ms <= 3_600_000)) throw new ServerConfigError(`--request-timeout must be whole seconds or minutes from 1s to 60m, e.g. 30s or 2m, not "${text}"`);
+  return ms;
+}
+
 /** Parses HOST:PORT (IPv6 hosts in brackets). */
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
@@ -132,6 +142,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     checker,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     ...(tls ? { https: tls } : {}),
   });
   // Nonces are kept only until they would be stale anyway.

@@ -21,6 +21,8 @@ interface ReviewerDeps {
   readonly signer: ServerSigner;
   readonly sodium: Sodium;
   readonly now: () => number;
+  /** The log's latest tree head under the server's current key (currentKeyTreeHead). */
+  readonly latestTreeHead: () => Promise<Receipt['treeHead'] | null>;
   readonly limitByAddress: (request: FastifyRequest) => Promise<void>;
   /** Takes one token from the reviewer's budget (429 RATE_LIMITED when spent); an export also spends the export budget. */
   readonly limitReviewer: (key: string, what: 'view' | 'export') => Promise<void>;
@@ -117,7 +119,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
 
   app.get('/v1/reviewer/export', async (request, reply) => {
     await deps.limitReviewer(await reviewer(request), 'export');
-    const head = await q.latestTreeHead();
+    const head = await deps.latestTreeHead();
     if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: nothing to export');
     reply.type('application/x-ndjson');
     return reply.send(Readable.from(exportLines(deps, head)));

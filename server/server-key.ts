@@ -3,6 +3,7 @@ import type { Sodium } from '../shared/sodium';
 import { checkpointCosignMessage, treeHeadSignatureMessage, type TreeHead } from '../shared/sync/receipt';
 import { serverKeyFingerprint } from '../shared/sync/wire';
 import { ServerConfigError } from './errors';
+import type { Storage } from './storage/storage';
 
 /** The server's Ed25519 identity: signs tree heads and cosigns checkpoints. The secret never leaves this object. */
 export interface ServerSigner {
@@ -24,6 +25,48 @@ export function serverSigner(secretKey: Uint8Array, sodium: Sodium): ServerSigne
       signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(head, sodium), secretKey)),
     }),
     cosignCheckpoint: (entryHash) => sodium.to_hex(sodium.crypto_sign_detached(checkpointCosignMessage(entryHash, sodium), secretKey)),
+  };
+}
+
+/** True when `signer`'s key made the head's signature: Ed25519 is deterministic, so signing it again reproduces it exactly. */
+export function signedBy(signer: ServerSigner, head: TreeHead): boolean {
+  return signer.signTreeHead(head).signature === head.signature;
+}
+
+/**
+ * A reader of the log's latest tree head that always answers under the key the server holds now.
+ * After a key rotation the stored head is the old key's until the next append signs one; the
+ * reader then signs the same size and root under the current key (a fresh timestamp) and stores
+ * it in place of the old key's head, so the log head, every device's head and the consistency
+ * proofs verify under the new key and show the log unchanged across the rotation. It does so
+ * under the log lock: processes starting together on one PostgreSQL re-sign once, the rest find
+ * that head. A head once confirmed is remembered, so an unchanged head costs no signing.
+ */
+export function currentKeyTreeHead(storage: Storage, signer: ServerSigner, now: () => number): () => Promise<TreeHead | null> {
+  let confirmed = '';
+  const underThisKey = (head: TreeHead): boolean => {
+    if (head.signature === confirmed) return true;
+    if (!signedBy(signer, head)) return false;
+    confirmed = head.signature;
+    return true;
+  };
+  return async () => {
+    const stored = await storage.queries.latestTreeHead();
+    if (stored === null || underThisKey(stored)) return stored;
+    return storage.transaction(
+      async (tx) => {
+        const latest = await tx.latestTreeHead();
+        if (latest === null || underThisKey(latest)) return latest;
+        // Never older than the head it replaces, whatever this host's clock says.
+        const head = signer.signTreeHead({ size: latest.size, root: latest.root, timestamp: Math.max(now(), latest.timestamp) });
+        // Under the log lock no other process changes the row in between; the check in the
+        // UPDATE only makes sure a head is never replaced unseen.
+        if (!(await tx.replaceTreeHead(latest, head))) throw new Error(`the tree head of size ${latest.size} changed while it was being re-signed`);
+        confirmed = head.signature;
+        return head;
+      },
+      { log: true },
+    );
   };
 }
 

@@ -221,6 +221,18 @@ export class RelationalQueries implements StorageQueries {
     await this.sql.run('INSERT INTO tree_heads (size, root, timestamp, signature) VALUES (?, ?, ?, ?)', [head.size, head.root, head.timestamp, head.signature]);
   }
 
+  async replaceTreeHead(previous: TreeHead, next: TreeHead): Promise<boolean> {
+    if (next.size !== previous.size || next.root !== previous.root) throw new Error('a tree head can be replaced only by one of the same size and root');
+    const changed = await this.sql.run('UPDATE tree_heads SET timestamp = ?, signature = ? WHERE size = ? AND root = ? AND signature = ?', [
+      next.timestamp,
+      next.signature,
+      previous.size,
+      previous.root,
+      previous.signature,
+    ]);
+    return changed === 1;
+  }
+
   async latestTreeHead(): Promise<TreeHead | null> {
     const rows = await this.sql.all('SELECT size, root, timestamp, signature FROM tree_heads ORDER BY size DESC LIMIT 1', []);
     return rows[0] ? toHead(rows[0]) : null;

@@ -134,6 +134,12 @@ export interface StorageQueries {
   entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>>;
   insertLogNodes(nodes: readonly LogNode[]): Promise<void>;
   insertTreeHead(head: TreeHead): Promise<void>;
+  /**
+   * Replaces the stored head `previous` with `next`, the same size and root under the server's
+   * current key (after a key rotation; the log keeps one head per size). False when the stored
+   * head of that size is no longer `previous` (another process replaced it first).
+   */
+  replaceTreeHead(previous: TreeHead, next: TreeHead): Promise<boolean>;
   latestTreeHead(): Promise<TreeHead | null>;
   treeHeadAt(size: number): Promise<TreeHead | null>;
 

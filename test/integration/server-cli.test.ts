@@ -49,6 +49,10 @@ describe('halfkey server CLI', () => {
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '257'], /--verify-threads must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '1.5'], /--verify-threads must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', 'all'], /--verify-threads must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '500ms'], /--request-timeout must be whole seconds or minutes from 1s to 60m, e\.g\. 30s or 2m, not "500ms"/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '0s'], /--request-timeout must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '61m'], /--request-timeout must be/],
+      [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '30'], /--request-timeout must be/],
       [['revoke-device', '--db', `sqlite:${join(dir, 'a.db')}`, '--device', 'xyz'], /--device must be/],
     ] as const) {
       const t = io();

@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import type { EntryBody } from '../../shared/journal/entry';
 import { TEST_VAULT, TestJournal, insiderRewrite, seededSigner } from '../support/journal-builder';
+import { startServer, type RunningServer } from '../../server/main';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { appendEntries, enrolledClient, issueToken, upload } from '../support/sync-fixture';
 
@@ -131,5 +135,58 @@ describe('requests Node cannot parse (raw socket)', () => {
     const answer = parse(await rawExchange(server, `GET /v1/server-key HTTP/1.1\r\nHost: x\r\nX-Padding: ${'p'.repeat(20 * 1024)}\r\n\r\n`));
     expect(answer).toEqual({ status: 431, body: { error: { code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than the server accepts (16 KiB)' } } });
     expect((await fetch(new URL('/v1/server-key', server.url))).status).toBe(200);
+  });
+});
+
+describe('a request that never finishes (raw socket)', () => {
+  let server: RunningServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'halfkey-timeout-'));
+    // `halfkey server --request-timeout 1s`: the default (two minutes) would make this test slow.
+    server = await startServer({ db: `sqlite:${join(dir, 'server.db')}`, listen: '127.0.0.1:0', requestTimeoutMs: 1_000, verifyThreads: 0, logger: false });
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Sends the start of a request, never the rest, and reads until the server closes the connection. */
+  const stalled = (partial: string): Promise<{ status: number; body: unknown; ms: number }> => {
+    const { hostname, port } = new URL(server.url);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write(partial));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('close', () => {
+        const [head, body] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n', 2);
+        resolve({ status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head ?? '')?.[1]), body: body ? (JSON.parse(body) as unknown) : null, ms: Date.now() - started });
+      });
+      socket.on('error', reject);
+    });
+  };
+
+  it('is answered 408 REQUEST_TIMEOUT in the documented form once --request-timeout passes, headers or body unfinished, and the server keeps serving', async () => {
+    for (const partial of [
+      'GET /v1/server-key HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+      'POST /v1/enrol HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"token":',
+    ]) {
+      const answer = await stalled(partial);
+      expect({ status: answer.status, body: answer.body }).toEqual({ status: 408, body: { error: { code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' } } });
+      // Cut at the configured second (checked every quarter of it), not at Node's defaults.
+      expect(answer.ms).toBeGreaterThanOrEqual(900);
+      expect(answer.ms).toBeLessThan(5_000);
+    }
+    expect((await fetch(new URL('/v1/server-key', server.url))).status).toBe(200);
+  });
+
+  it('has a two-minute budget by default: without --request-timeout a stalled body is still cut off', async () => {
+    const dflt = await startServer({ db: `sqlite:${join(dir, 'default.db')}`, listen: '127.0.0.1:0', verifyThreads: 0, logger: false });
+    try {
+      expect({ request: dflt.app.server.requestTimeout, headers: dflt.app.server.headersTimeout }).toEqual({ request: 120_000, headers: 60_000 });
+    } finally {
+      await dflt.close();
+    }
   });
 });
