@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
+import { canonicalize } from '../shared/journal/canonical';
 import { ed25519Signer, type SignedEntry } from '../shared/journal/entry';
 import { treeHeadSignatureMessage } from '../shared/sync/receipt';
 import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/server-export';
@@ -59,8 +60,9 @@ try {
   const treeHead = { ...unsigned, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)) };
   const proofs = await inclusionProofs(log.map((_e, i) => i), log.length, set);
   const serverKey = sodium.to_hex(server.publicKey);
-  const lines = [JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })];
-  log.forEach((entry, logIndex) => lines.push(JSON.stringify({ kind: 'entry', entry, receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! } })));
+  // Canonical JSON, as the server writes it (the verifier refuses any other form).
+  const lines = [canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })];
+  log.forEach((entry, logIndex) => lines.push(canonicalize({ kind: 'entry', entry, receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! } })));
   const path = join(dir, 'export.jsonl');
   writeFileSync(path, `${lines.join('\n')}\n`);
 

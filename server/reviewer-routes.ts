@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { canonicalize } from '../shared/journal/canonical';
 import type { Sodium } from '../shared/sodium';
 import type { Receipt } from '../shared/sync/receipt';
-import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/server-export';
+import { canonicalEntryTexts, type SignedEntry } from '../shared/journal/entry';
+import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION, exportEntryLine } from '../shared/sync/server-export';
 import { acknowledgeRequestSchema, challengeRequestSchema, reviewerChallengeMessage, sessionRequestSchema } from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import { parseBody } from './http-body';
@@ -126,15 +128,28 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   });
 }
 
-/** The export: a header with the signed tree head, then every entry in log order with its receipt under that head. */
+/**
+ * Canonical JSON of a receipt the server built (members sorted, hex strings and integers only),
+ * with its head already encoded: about 5x cheaper than canonicalize on each of a large export's lines.
+ */
+const receiptText = (r: Receipt, headText: string): string =>
+  `{"device":${JSON.stringify(r.device)},"entryHash":${JSON.stringify(r.entryHash)},"inclusionProof":${JSON.stringify(r.inclusionProof)},"logIndex":${r.logIndex},"seq":${r.seq},"treeHead":${headText}}`;
+
+/**
+ * The export: a header with the signed tree head, then every entry in log order with its receipt
+ * under that head. Every line is canonical JSON, which the verifier requires; the stored body is
+ * not (its members are in insertion order), so each entry is parsed and re-encoded: about 8 µs a
+ * line more than copying it.
+ */
 async function* exportLines(deps: ReviewerDeps, head: Receipt['treeHead']): AsyncGenerator<string> {
-  yield `${JSON.stringify({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
+  const headText = canonicalize(head);
+  yield `${canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
   for (let from = 0; from < head.size; from += EXPORT_PAGE) {
     const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter((e) => e.logIndex < head.size);
     const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries));
     for (const e of page) {
       const receipt: Receipt = { device: e.device, seq: e.seq, entryHash: e.hash, logIndex: e.logIndex, treeHead: head, inclusionProof: proofs.get(e.logIndex)! };
-      yield `{"kind":"entry","entry":${e.body},"receipt":${JSON.stringify(receipt)}}\n`;
+      yield `${exportEntryLine(canonicalEntryTexts(JSON.parse(e.body) as SignedEntry).line, receiptText(receipt, headText))}\n`;
     }
   }
 }

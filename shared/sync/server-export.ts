@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { canonicalize } from '../journal/canonical';
+import { canonicalTextProblem, canonicalize } from '../journal/canonical';
+import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
+import { bytesToHex } from '../journal/hex';
 import { MerkleFrontier } from '../journal/merkle';
 import type { JournalPrimitives } from '../journal/primitives';
-import { ChainVerifier, FAILURE_CODES, type FailureCode, type VerificationFailure } from '../journal/verifier';
+import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
 import { sodiumNow, type Sodium } from '../sodium';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
 
@@ -69,6 +71,24 @@ const lineSchema = z.object({ kind: z.literal('entry'), entry: z.record(z.string
 const MAX_KEPT_FAILURES = 1_000;
 const isFailureCode = (code: ServerExportFailureCode): code is FailureCode => (FAILURE_CODES as readonly string[]).includes(code);
 const short = (hex: string): string => (hex.length > 12 ? `${hex.slice(0, 12)}…` : hex);
+const utf8 = new TextEncoder();
+
+/** Whether a line is exactly the canonical JSON of the value parsed from it. */
+function isCanonical(value: unknown, text: string): boolean {
+  try {
+    return canonicalize(value) === text;
+  } catch {
+    return false;
+  }
+}
+const notCanonical = (lineNo: number, text: string): string => `line ${lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`;
+
+/**
+ * An export entry line, `{"entry":…,"kind":"entry","receipt":…}`, from the entry's canonical
+ * bundle line (`{"entry":…,"kind":"entry"}`, canonicalEntryTexts) and the receipt's canonical
+ * JSON: "receipt" sorts after "kind", so the two compose without re-encoding the entry.
+ */
+export const exportEntryLine = (entryLine: string, receiptText: string): string => `${entryLine.slice(0, -1)},"receipt":${receiptText}}`;
 
 /** The format named by an export file's first line, or null when it is not JSON naming one. */
 export function exportFormatOf(firstLine: string): string | null {
@@ -124,10 +144,18 @@ export class ServerExportVerifier {
     this.frontier = new MerkleFrontier(this.sodium, primitives?.sha256);
   }
 
-  /** Checks one line of the file (without its line feed). */
+  /**
+   * Checks one line of the file (without its line feed). Every line must be the canonical JSON
+   * of its record, as in a device bundle: JSON.parse reads `4.0` as 4 and keeps the last of two
+   * members, so a line in any other form could say different things to different parsers.
+   */
   pushLine(text: string): void {
     this.lineNo += 1;
-    if (text.trim().length === 0) return;
+    if (text.trim().length === 0) {
+      // Takes no place in the log: the file is still refused, but the indexes after it stay right.
+      this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is ${text.length === 0 ? 'empty' : 'blank'}` });
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -145,10 +173,11 @@ export class ServerExportVerifier {
     }
     if (!this.sawHeader) {
       this.sawHeader = true;
+      if (!isCanonical(value, text)) this.fail({ code: 'BAD_BUNDLE', reason: notCanonical(this.lineNo, text) });
       this.header(value);
       return;
     }
-    this.entry(value);
+    this.entry(value, text);
   }
 
   /** End-of-file checks (count and root against the signed head) and the per-device verdicts. */
@@ -216,7 +245,29 @@ export class ServerExportVerifier {
     }
   }
 
-  private entry(value: unknown): void {
+  /**
+   * The checks to hand the chain verifier when the line is exactly the canonical JSON of its
+   * record, or null when it is not. The entry is encoded once, and that body text is also what
+   * gets hashed, so the check costs little more than the hash the chain verifier would compute.
+   */
+  private canonicalChecks(value: unknown, entry: Readonly<Record<string, unknown>>, receipt: unknown, text: string): PrecomputedChecks | undefined | null {
+    let texts: { readonly body: string; readonly line: string };
+    let receiptText: string;
+    try {
+      texts = canonicalEntryTexts(entry as unknown as SignedEntry);
+      receiptText = canonicalize(receipt);
+    } catch {
+      // Not an entry or receipt canonical JSON can hold: the chain verifier or the receipt check says what is wrong.
+      return isCanonical(value, text) ? undefined : null;
+    }
+    // A canonical line that still differs holds a member an entry has not: the chain verifier's shape check names it.
+    if (exportEntryLine(texts.line, receiptText) !== text) return isCanonical(value, text) ? undefined : null;
+    const sha256 = this.primitives?.sha256 ?? ((data: Uint8Array): Uint8Array => this.sodium.crypto_hash_sha256(data));
+    // Signatures left empty are checked by the chain verifier itself.
+    return { hash: bytesToHex(sha256(utf8.encode(texts.body))), signatures: [] };
+  }
+
+  private entry(value: unknown, text: string): void {
     const logIndex = this.nextIndex;
     this.nextIndex += 1;
     this.entryLines += 1;
@@ -249,6 +300,10 @@ export class ServerExportVerifier {
       if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: isFailureCode(code) ? code : 'BAD_RECEIPT', reason });
     };
 
+    // First, so a re-encoded line is named as such before anything read from it.
+    const checks = this.canonicalChecks(value, raw, parsed.data.receipt, text);
+    if (checks === null) lineFail('MALFORMED_ENTRY', notCanonical(this.lineNo, text));
+
     const receipt = receiptSchema.safeParse(parsed.data.receipt);
     // The leaf the server logged is the entry hash: the file's leaves must rebuild the signed root.
     // An entry without a readable hash already fails; its receipt's hash keeps the leaf count right.
@@ -280,7 +335,9 @@ export class ServerExportVerifier {
       this.fail({ ...where, code: 'MALFORMED_ENTRY', reason: `line ${this.lineNo}: the entry names no vault or device` });
       return;
     }
-    for (const f of chain.verifier.push(raw)) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
+    // A line that is not canonical is reported and skipped, as in a bundle (docs/journal-format.md, section 10).
+    if (checks === null) return;
+    for (const f of chain.verifier.push(raw, checks)) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
   }
 
   private fail(failure: Partial<Omit<ServerExportFailure, 'code' | 'reason'>> & Pick<ServerExportFailure, 'code' | 'reason'>): void {

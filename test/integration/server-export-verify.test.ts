@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalize } from '../../shared/journal/canonical';
 import type { EntrySigner } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
@@ -119,6 +120,52 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     }
   });
 
+  it('is written as canonical JSON, every line', () => {
+    const lines = exported.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(30);
+    for (const line of lines) expect(canonicalize(JSON.parse(line))).toBe(line);
+  });
+
+  /** An entry line re-encoded without changing what it parses to, and the reason the verifier should give. */
+  const reencodings: Record<string, { change: (line: string) => string; problem: RegExp }> = {
+    'a number written 4.0': { change: (l) => l.replace(/"n":(\d+)/, '"n":$1.0'), problem: /the number \d+\.0 is not an integer \(floating-point numbers are not allowed\)/ },
+    'added whitespace': { change: (l) => l.replace('"kind":"entry"', '"kind": "entry"'), problem: /whitespace \(canonical JSON has none\)/ },
+    // JSON.parse keeps the last of the two; a parser keeping the first would read a break-glass entry.
+    'a repeated member': { change: (l) => l.replace('"type":"test.event"', '"type":"break-glass.opened","type":"test.event"'), problem: /member "type" appears twice/ },
+    'reordered members': {
+      change: (l) => {
+        const vault = /,("vault":"[0-9a-f]+")\},"kind":"entry"/.exec(l)![1]!;
+        return l.replace(`,${vault}}`, '}').replace('{"entry":{', `{"entry":{${vault},`);
+      },
+      problem: /member "actor" is out of order \(members are sorted by name\)/,
+    },
+  };
+
+  it.each(Object.keys(reencodings))('refuses an entry line re-encoded with %s, naming the line, device and seq', async (name) => {
+    const { change, problem } = reencodings[name]!;
+    const lines = exported.trim().split('\n');
+    const key = server.signer.publicKey;
+    const at = lines.findIndex((l, i) => i > 3 && (JSON.parse(l) as Line).entry?.type === 'test.event');
+    const target = parseLines(exported)[at]!.entry!;
+    const changed = change(lines[at]!);
+    expect(changed).not.toBe(lines[at]);
+    // The same values: only the encoding differs, so the hash recomputed from them cannot tell.
+    expect(JSON.parse(changed)).toEqual(JSON.parse(lines[at]!));
+    // The same file, unmodified, verifies.
+    expect((await verify(`unmodified-${kind}.jsonl`, joinLines(lines), '--server-key', key)).code).toBe(0);
+
+    const file = [...lines];
+    file[at] = changed;
+    const result = await verify(`reencoded-${kind}.jsonl`, joinLines(file), '--server-key', key);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(new RegExp(`^verification FAILED at device ${target.device} seq ${target.seq}: MALFORMED_ENTRY: line ${at + 1} is not canonical JSON: ${problem.source} at character \\d+\n$`));
+    expect(result.out).toMatch(/Result: INVALID/);
+    const json = await verify(`reencoded-json-${kind}.jsonl`, joinLines(file), '--server-key', key, '--json');
+    const report = JSON.parse(json.out) as { ok: boolean; failures: { line: number; device: string; seq: number; code: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.failures[0]).toMatchObject({ line: at + 1, device: target.device, seq: target.seq, code: 'MALFORMED_ENTRY' });
+  });
+
   it('names the device, seq and code of an entry whose bytes were changed', async () => {
     const lines = exported.trim().split('\n');
     const at = lines.findIndex((l, i) => i > 0 && (JSON.parse(l) as Line).entry?.type === 'test.event');
@@ -161,7 +208,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     const key = server.signer.publicKey;
     const header = JSON.parse(lines[0]!) as { treeHead: { size: number; root: string; timestamp: number; signature: string } };
 
-    const later = [JSON.stringify({ ...header, treeHead: { ...header.treeHead, timestamp: header.treeHead.timestamp + 1 } }), ...lines.slice(1)];
+    const later = [canonicalize({ ...header, treeHead: { ...header.treeHead, timestamp: header.treeHead.timestamp + 1 } }), ...lines.slice(1)];
     const head = await verify(`head-${kind}.jsonl`, joinLines(later), '--server-key', key);
     expect(head.code).toBe(1);
     expect(head.err).toContain('verification FAILED at the export: BAD_TREE_HEAD: tree head signature does not verify under the pinned server key');
@@ -169,7 +216,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     const old = [...lines];
     const row = JSON.parse(old[1]!) as Line;
     expect(row.entry!.device).toBe(alpha.device.publicKey);
-    old[1] = JSON.stringify({ ...row, receipt: earlyReceipt });
+    old[1] = canonicalize({ ...row, receipt: earlyReceipt });
     const stale = await verify(`stale-receipt-${kind}.jsonl`, joinLines(old), '--server-key', key);
     expect(stale.code).toBe(1);
     expect(stale.err).toContain(`verification FAILED at device ${alpha.device.publicKey} seq 0: BAD_RECEIPT: the receipt is under tree head`);
@@ -180,7 +227,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     // An attacker's own server key signs a head over a rewritten log: the pinned key still decides.
     const mallory = sodium.crypto_sign_keypair();
     const forgedHead = { ...header.treeHead, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(header.treeHead, sodium), mallory.privateKey)) };
-    const forged = [JSON.stringify({ ...header, serverKey: sodium.to_hex(mallory.publicKey), treeHead: forgedHead }), ...lines.slice(1)];
+    const forged = [canonicalize({ ...header, serverKey: sodium.to_hex(mallory.publicKey), treeHead: forgedHead }), ...lines.slice(1)];
     const resigned = await verify(`forged-${kind}.jsonl`, joinLines(forged), '--server-key', key);
     expect(resigned.code).toBe(1);
     expect(resigned.err).toContain('verification FAILED at the export: SERVER_KEY_MISMATCH');
