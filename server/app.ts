@@ -6,19 +6,21 @@ import type { Sodium } from '../shared/sodium';
 import {
   consistencyQuerySchema,
   enrolRequestSchema,
+  enrolSignatureMessage,
   ingestQuerySchema,
+  ROTATION_HEADER,
   ingestRequestSchema,
   type DeviceHeadResponse,
   type EnrolResponse,
 } from '../shared/sync/wire';
-import { authenticateDevice, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
+import { authenticateDevice, enrolmentSignatureValid, FAILED_AUTH_LIMIT, FailedAuthentications, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
 import { refuseUnsafeEntryText } from './entry-text';
 import { WireFailure } from './errors';
 import { parseBody, parseValue, rawBody } from './http-body';
 import { DeviceOrder, ingestBatch } from './ingest';
 import { NodeSet, consistencyProofOf } from './merkle-log';
 import { registerReviewerRoutes } from './reviewer-routes';
-import { currentKeyTreeHead, type ServerSigner } from './server-key';
+import { currentKeyHeads, type ServerSigner } from './server-key';
 import { inlineChecker, type EntryChecker } from './signature-pool';
 import type { Storage } from './storage/storage';
 import { hashToken } from './tokens';
@@ -32,6 +34,12 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** Request budget per device, per reviewer and per client address for unauthenticated endpoints. */
   readonly rateLimit?: RateLimit;
+  /**
+   * Budget of failed authentications (device signature, reviewer bearer token) per client address
+   * (default FAILED_AUTH_LIMIT); once spent, that address's authenticated requests are refused
+   * 429 before their body is read.
+   */
+  readonly failedAuthLimit?: RateLimit;
   /** Budget of full exports per reviewer (default: 3 at once, then one a minute). */
   readonly exportLimit?: RateLimit;
   /**
@@ -161,14 +169,32 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       throw new WireFailure(429, 'RATE_LIMITED', what === 'export' ? 'this reviewer has used up the export budget: retry in a minute' : 'too many requests from this reviewer: retry after a pause');
     }
   };
+  const failLimit = options.failedAuthLimit ?? FAILED_AUTH_LIMIT;
+  const failedAuth = new FailedAuthentications(buckets instanceof SharedBuckets ? new SharedBuckets(storage.queries, failLimit) : new RequestBuckets(failLimit), failLimit);
+  const FAILING_ADDRESS = 'too many failed authentications from this address: retry after a pause';
+  /** onRequest of every device and reviewer-bearer route: runs before the body is read. */
+  const refuseFailingAddress = async (request: FastifyRequest): Promise<void> => {
+    if (failedAuth.refused(request.ip, now())) throw new WireFailure(429, 'RATE_LIMITED', FAILING_ADDRESS);
+  };
+  /** Runs an authentication; a refusal (other than the caller's own budget) is charged to the client address. */
+  const chargingFailures = async <T>(request: FastifyRequest, authenticate: () => Promise<T>): Promise<T> => {
+    try {
+      return await authenticate();
+    } catch (error) {
+      if (error instanceof WireFailure && error.code !== 'RATE_LIMITED' && !(await failedAuth.charge(request.ip, now()))) throw new WireFailure(429, 'RATE_LIMITED', FAILING_ADDRESS);
+      throw error;
+    }
+  };
   const device = (request: FastifyRequest, pathDevice: string | null) =>
-    authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now());
+    chargingFailures(request, () =>
+      authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now()),
+    );
   // Every head served is under the key this server holds now, also right after a key rotation.
-  const latestTreeHead = currentKeyTreeHead(storage, signer, now);
-  // Re-sign the stored head at start, before the first request: the consistency endpoint reads
-  // heads by size, so the latest one must already be stored under this key.
+  const heads = currentKeyHeads(storage, signer, now, (message) => app.log.warn(message));
+  const latestTreeHead = () => heads.latest();
+  // The only place a head is re-signed into storage: once at start, never on a request path.
   app.addHook('onReady', async () => {
-    await latestTreeHead();
+    await heads.storeAtStart();
   });
   const deviceParam = (request: FastifyRequest): string => {
     const value = (request.params as { device?: unknown }).device;
@@ -183,6 +209,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.post('/v1/enrol', async (request): Promise<EnrolResponse> => {
     await limitByAddress(request);
     const body = parseBody(enrolRequestSchema, request.body);
+    // Proof of possession, before the token is looked at: a device key is public (every entry and
+    // export carries it), and whoever holds a token must not enrol somebody else's.
+    if (body.signature === undefined) {
+      throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the enrolment is not signed: the device key must sign the token, vault and device (docs/sync-protocol.md); update the app');
+    }
+    const rotation = request.headers[ROTATION_HEADER];
+    const message = enrolSignatureMessage(body, sodium);
+    if (!enrolmentSignatureValid({ device: body.device, signature: body.signature, message, rotationProof: typeof rotation === 'string' ? rotation : null }, sodium)) {
+      throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the enrolment signature does not verify under the device key for this token, vault and device');
+    }
     const at = now();
     return storage.transaction(async (tx) => {
       if (!(await tx.consumeEnrolToken(hashToken(body.token, sodium), body.device, at))) {
@@ -195,12 +231,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     });
   });
 
-  app.get('/v1/devices/:device/head', async (request): Promise<DeviceHeadResponse> => {
+  app.get('/v1/devices/:device/head', { onRequest: refuseFailingAddress }, async (request): Promise<DeviceHeadResponse> => {
     const record = await device(request, deviceParam(request));
     return { seq: record.headSeq, hash: record.headHash, treeHead: await latestTreeHead() };
   });
 
-  app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024 }, async (request) => {
+  app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024, onRequest: refuseFailingAddress }, async (request) => {
     const record = await device(request, deviceParam(request));
     const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);
@@ -223,9 +259,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const [from, to] = await Promise.all([storage.queries.treeHeadAt(q.from), storage.queries.treeHeadAt(q.to)]);
     if (from === null || to === null) throw new WireFailure(404, 'NOT_FOUND', `no signed tree head of size ${from === null ? q.from : q.to}`);
     if (q.from > q.to) throw new WireFailure(400, 'BAD_REQUEST', 'query.from must not exceed query.to');
-    return { from, to, proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
+    return { from: heads.underThisKey(from), to: heads.underThisKey(to), proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
   });
 
-  registerReviewerRoutes(app, { storage, signer, sodium, now, latestTreeHead, limitByAddress: (request) => limitByAddress(request), limitReviewer });
+  registerReviewerRoutes(app, { storage, signer, sodium, now, latestTreeHead, limitByAddress: (request) => limitByAddress(request), limitReviewer, refuseFailingAddress, chargingFailures });
   return app;
 }

@@ -26,12 +26,14 @@ export class RequestBuckets implements RateLimiter {
   /** Takes one token for key; false when the bucket is empty. */
   take(key: string, now: number): Promise<boolean> {
     const b = this.buckets.get(key) ?? { tokens: this.limit.capacity, at: now };
-    const tokens = Math.min(this.limit.capacity, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
+    // A clock set back refills nothing (and keeps the later time) instead of draining the bucket.
+    const at = Math.max(now, b.at);
+    const tokens = Math.min(this.limit.capacity, b.tokens + ((at - b.at) / 1000) * this.limit.perSecond);
     if (tokens < 1) {
-      this.buckets.set(key, { tokens, at: now });
+      this.buckets.set(key, { tokens, at });
       return Promise.resolve(false);
     }
-    this.buckets.set(key, { tokens: tokens - 1, at: now });
+    this.buckets.set(key, { tokens: tokens - 1, at });
     if (this.buckets.size > 100_000) this.buckets.clear(); // bounded memory; a reset only forgives
     return Promise.resolve(true);
   }
@@ -48,6 +50,44 @@ export class SharedBuckets implements RateLimiter {
     return this.queries.takeRateToken(key, this.limit.capacity, this.limit.perSecond, now);
   }
 }
+
+/**
+ * Per-address budget of FAILED authentications (device signatures, reviewer bearer tokens): a
+ * forged request costs the server its whole body, a database lookup and signature checks before
+ * it is refused, so an address that keeps failing is refused early, before its body is read.
+ * Only failures spend the budget: an address whose requests authenticate is never refused here.
+ * The budget is the limiter's (shared through the database on PostgreSQL); whether an address is
+ * refused is remembered in this process from the failure that found the budget empty, so the
+ * early check costs an honest request no database round trip. On several processes an address
+ * gets at most one more expensive failure per process before each learns it is refused.
+ */
+export class FailedAuthentications {
+  private readonly refusedUntil = new Map<string, number>();
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly limit: RateLimit,
+  ) {}
+
+  /** True while this address is known to have spent its failure budget: answer 429 without reading the request. */
+  refused(address: string, now: number): boolean {
+    const until = this.refusedUntil.get(address);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.refusedUntil.delete(address);
+    return false;
+  }
+
+  /** Charges one failed authentication to the address; false when its budget was already spent (it is refused from now until a token refills). */
+  async charge(address: string, now: number): Promise<boolean> {
+    if (await this.limiter.take(`authfail:${address}`, now)) return true;
+    if (this.refusedUntil.size > 100_000) this.refusedUntil.clear(); // bounded memory; a reset only forgives
+    this.refusedUntil.set(address, now + 1000 / this.limit.perSecond);
+    return false;
+  }
+}
+
+/** Default failure budget per address: a burst of 20, then one every 10 s (refilled within the 10 minutes idle buckets are kept). */
+export const FAILED_AUTH_LIMIT: RateLimit = { capacity: 20, perSecond: 0.1 };
 
 export interface SignedRequest {
   readonly method: string;
@@ -73,7 +113,7 @@ const header = (headers: SignedRequest['headers'], name: string): string | null 
  * checked under this key before `rotationChainValid` spends any signature check on the entries,
  * so a forged header costs the server one verification, like any bad request.
  */
-function rotationCandidate(proof: string | null, record: DeviceRecord, current: string): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
+function rotationCandidate(proof: string | null, record: Pick<DeviceRecord, 'device' | 'headSeq'>, current: string): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
   if (proof === null || proof.length > MAX_ROTATIONS_PER_PROOF * 1_024) return null;
   try {
     const parsed = JSON.parse(proof) as unknown;
@@ -122,6 +162,27 @@ export function currentDeviceKey(record: DeviceRecord): string {
   if (record.chainState === null) return record.device;
   const state = JSON.parse(record.chainState) as Partial<ChainState>;
   return typeof state.deviceKey === 'string' ? state.deviceKey : record.device;
+}
+
+/**
+ * Proof of possession at enrolment: the signature over enrolSignatureMessage verifies under the
+ * device key being enrolled or, when the device rotated its key before enrolling, under the key
+ * a valid rotation proof (the same header as on signed requests) establishes from it.
+ */
+export function enrolmentSignatureValid(
+  enrolment: { readonly device: string; readonly signature: string; readonly message: Uint8Array; readonly rotationProof: string | null },
+  sodium: Sodium,
+): boolean {
+  const verifies = (key: string): boolean => {
+    try {
+      return sodium.crypto_sign_verify_detached(sodium.from_hex(enrolment.signature), enrolment.message, sodium.from_hex(key));
+    } catch {
+      return false;
+    }
+  };
+  if (verifies(enrolment.device)) return true;
+  const candidate = rotationCandidate(enrolment.rotationProof, { device: enrolment.device, headSeq: null }, enrolment.device);
+  return candidate !== null && verifies(candidate.key) && rotationChainValid(candidate.entries, enrolment.device, sodium);
 }
 
 /**

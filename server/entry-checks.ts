@@ -15,13 +15,16 @@ export type EntryCheck = { readonly hash: string; readonly signatures: readonly 
 export function checkEntry(entry: SignedEntry): EntryCheck {
   let digest: string;
   try {
-    digest = hash('sha256', canonicalBodyText(entry), 'hex');
+    digest = entryHashHex(entry);
   } catch (error) {
     return { error: error instanceof Error ? error.message : 'not canonical JSON' };
   }
   const signatures = entry.sigs.map((s) => typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s));
   return { hash: digest, signatures };
 }
+
+/** An entry's hash (SHA-256 of its canonical body), hex; throws when the body is not canonical JSON. */
+export const entryHashHex = (entry: SignedEntry): string => hash('sha256', canonicalBodyText(entry), 'hex');
 
 /**
  * A chunk's checks as the signature workers send them back: every hash in one string (64 hex

@@ -1,5 +1,5 @@
 import type { SignedEntry } from '../shared/journal/entry';
-import { ENTRY_TYPES } from '../shared/journal/entry-types';
+import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../shared/journal/entry-types';
 import { entrySchema } from '../shared/journal/entry-shape';
 import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
@@ -8,7 +8,8 @@ import { currentDeviceKey } from './auth';
 import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
-import type { ServerSigner } from './server-key';
+import { headTimestamp, underKey, type ServerSigner } from './server-key';
+import { checkEntry, entryHashHex, type EntryCheck } from './entry-checks';
 import type { EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
 
@@ -30,7 +31,13 @@ export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean
   return (entry.type.startsWith('checkout.') && entry.data.breakGlass === true) || entry.type.startsWith('break-glass.');
 }
 
-type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks };
+/**
+ * An entry of a batch with its CPU-bound checks. `hashOnly`: the entry sits at or below the
+ * device's head, so the server already holds an entry at its seq; only its hash was computed (a
+ * resend is matched by hash, and the held entry's signatures were verified when it arrived).
+ * Its signatures are verified only if it turns out to differ from the held entry.
+ */
+type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks; readonly hashOnly?: true };
 
 /**
  * One device's batches enter their storage transactions in the order they arrived at this
@@ -42,20 +49,33 @@ type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedC
  */
 export class DeviceOrder {
   private readonly tails = new Map<string, Promise<void>>();
+  /** The highest seq of any batch in each device's line. */
+  private readonly highest = new Map<string, number>();
 
-  /** Takes a place in the device's line: `before` settles when every earlier batch is done; call `leave` when this one is. */
-  enter(device: string): { readonly first: boolean; readonly before: Promise<void>; readonly leave: () => void } {
+  /**
+   * Takes a place in the device's line: `before` settles when every earlier batch is done; call
+   * `leave` when this one is. `overlaps`: an earlier batch in the line reaches `firstSeq` (the
+   * client sent those entries again, e.g. after abandoning a pipelined batch the server had
+   * already taken), so this batch should wait for it before its checks, and find them held.
+   */
+  enter(device: string, range: { readonly firstSeq: number; readonly lastSeq: number } = { firstSeq: Infinity, lastSeq: -1 }): { readonly first: boolean; readonly overlaps: boolean; readonly before: Promise<void>; readonly leave: () => void } {
     const previous = this.tails.get(device);
+    const reached = this.highest.get(device);
     let finish!: () => void;
     const mine = new Promise<void>((resolve) => (finish = resolve));
     const tail = previous === undefined ? mine : previous.then(() => mine);
     this.tails.set(device, tail);
+    this.highest.set(device, Math.max(reached ?? -1, range.lastSeq));
     return {
       first: previous === undefined,
+      overlaps: previous !== undefined && reached !== undefined && range.firstSeq <= reached,
       before: previous ?? Promise.resolve(),
       leave: () => {
         finish();
-        if (this.tails.get(device) === tail) this.tails.delete(device);
+        if (this.tails.get(device) === tail) {
+          this.tails.delete(device);
+          this.highest.delete(device);
+        }
       },
     };
   }
@@ -76,7 +96,7 @@ const gapFailure = (headSeq: number): WireFailure =>
  * before the storage transaction starts. The chain verifier is handed these results, so no
  * signature is verified twice.
  */
-async function precheck(raw: readonly Record<string, unknown>[], device: string, checker: EntryChecker): Promise<Offered[]> {
+async function precheck(raw: readonly Record<string, unknown>[], device: string, heldUpTo: number, checker: EntryChecker): Promise<Offered[]> {
   raw.forEach((r, i) => {
     const seq = r.seq;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}].seq is not a sequence number`);
@@ -87,12 +107,24 @@ async function precheck(raw: readonly Record<string, unknown>[], device: string,
     if (raw[i]!.seq !== (raw[i - 1]!.seq as number) + 1) throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
   }
   const entries = raw as unknown as readonly SignedEntry[];
-  const checks = await checker.check(entries);
+  // Entries the server already holds a seq for (a resend, or a conflict) are hashed here; only
+  // the rest go to the signature workers, so a resent batch is not verified a second time.
+  const held = entries.filter((e) => e.seq <= heldUpTo).length;
+  const checks = [...entries.slice(0, held).map((e) => hashOnly(e)), ...(await checker.check(entries.slice(held)))];
   return entries.map((entry, i): Offered => {
     const check = checks[i]!;
     if ('error' in check) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${check.error}`);
-    return { entry, precomputed: check };
+    return i < held ? { entry, precomputed: check, hashOnly: true } : { entry, precomputed: check };
   });
+}
+
+/** An entry's recomputed hash alone (its signatures are not checked: see Offered.hashOnly). */
+function hashOnly(entry: SignedEntry): EntryCheck {
+  try {
+    return { hash: entryHashHex(entry), signatures: [] };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : 'not canonical JSON' };
+  }
 }
 
 /**
@@ -142,6 +174,8 @@ class ChainConflict extends WireFailure {
     readonly kind: 'FORK' | 'ROLLBACK',
     message: string,
     readonly conflict: { seq: number; held: unknown; offered: unknown },
+    /** The offered entry's hash: with (device, kind, seq) it tells a resend of this conflict from another one. */
+    readonly offeredHash: string,
   ) {
     super(409, kind, message, conflict);
   }
@@ -158,7 +192,8 @@ class ChainConflict extends WireFailure {
  * and the log's frontier before them) from which the client derives the same receipts.
  */
 export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
-  const turn = deps.order.enter(device.device);
+  const seqOf = (r: Record<string, unknown> | undefined): number => (typeof r?.seq === 'number' && Number.isSafeInteger(r.seq) ? r.seq : -1);
+  const turn = deps.order.enter(device.device, { firstSeq: seqOf(raw[0]), lastSeq: seqOf(raw[raw.length - 1]) });
   try {
     const first = raw[0]?.seq;
     if (turn.first && typeof first === 'number' && Number.isSafeInteger(first) && first > (device.headSeq ?? -1) + 1) {
@@ -168,7 +203,15 @@ export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: r
       const headSeq = (await deps.storage.queries.getDevice(device.device))?.headSeq ?? -1;
       if (first > headSeq + 1) throw gapFailure(headSeq);
     }
-    const offered = await precheck(raw, device.device, deps.checker);
+    // A batch is ordered and consecutive: entries up to the device's head are held. A batch that
+    // overlaps one still in the line waits for it first and reads the head it left, so entries
+    // sent twice are matched by hash, not verified twice.
+    let heldUpTo = device.headSeq ?? -1;
+    if (turn.overlaps) {
+      await turn.before;
+      heldUpTo = (await deps.storage.queries.getDevice(device.device))?.headSeq ?? heldUpTo;
+    }
+    const offered = await precheck(raw, device.device, heldUpTo, deps.checker);
     await turn.before;
     return await ingestChecked(deps, device, offered, receipts);
   } finally {
@@ -188,6 +231,7 @@ async function ingestChecked(deps: IngestDeps, device: DeviceRecord, offered: re
         message: error.message,
         evidence: JSON.stringify(error.conflict),
         raisedAt: deps.now(),
+        offeredHash: error.offeredHash,
       });
     }
     throw error;
@@ -210,12 +254,15 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     const h = heldBySeq.get(o.entry.seq);
     if (h === undefined || h.hash === o.precomputed.hash) continue;
     const parent = JSON.parse(h.body) as SignedEntry;
-    const problems = conflictProblems(o, parent, currentDeviceKey(device));
+    // A conflict is evidence only when the offered entry is really signed: verify it now.
+    const full = o.hashOnly ? checkEntry(o.entry) : o.precomputed;
+    if ('error' in full) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${h.seq} cannot be hashed: ${full.error}`);
+    const problems = conflictProblems({ entry: o.entry, precomputed: full }, parent, currentDeviceKey(device));
     if (problems.length > 0) throw entryInvalid(`seq ${h.seq} differs from the entry the server holds, but is not the device's signed entry`, problems);
     if (h.seq > 0 && parent.prev === o.entry.prev) {
-      throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry));
+      throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry), o.precomputed.hash);
     }
-    throw new ChainConflict('FORK', `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`, evidenceOf(h, o.entry));
+    throw new ChainConflict('FORK', `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`, evidenceOf(h, o.entry), o.precomputed.hash);
   }
 
   const fresh = offered.filter((o) => o.entry.seq > headSeq);
@@ -236,9 +283,10 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       if (hard.length > 0) throw entryInvalid(`seq ${o.entry.seq} fails verification`, hard);
       warnings.push(...failures);
     }
-    const size = (await tx.latestTreeHead())?.size ?? 0;
+    const latest = await tx.latestTreeHead();
+    const size = latest?.size ?? 0;
     const appended = await appendLeaves(size, fresh.map((o) => o.precomputed.hash), nodes);
-    const treeHead = signer.signTreeHead({ size: appended.size, root: appended.root, timestamp: now });
+    const treeHead = signer.signTreeHead({ size: appended.size, root: appended.root, timestamp: headTimestamp(now, latest) });
     await tx.insertLogNodes(appended.nodes);
     await tx.insertEntries(
       fresh.map((o, i) => ({
@@ -259,6 +307,13 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     await recordCustodianKeys(tx, device.vault, fresh.map((o) => o.entry));
     for (const w of warnings) {
       await tx.insertAlarm({ device: deviceId, kind: 'JOURNAL_WARNING', seq: w.seq, message: `${w.code}: ${w.reason}`, evidence: JSON.stringify(w), raisedAt: now });
+    }
+    // The device found this server's signed log inconsistent with the heads it held before
+    // (restored from a backup, or rewritten): its signed record is the evidence a reviewer sees.
+    for (const o of fresh.filter((f) => f.entry.type === SYNC_ENTRY_TYPES.serverLogInconsistent)) {
+      const reason = typeof o.entry.data.reason === 'string' && /^[A-Z_]{1,40}$/.test(o.entry.data.reason) ? o.entry.data.reason : 'UNKNOWN';
+      const message = `${reason}: the device found the server's log inconsistent with a tree head it held before`;
+      await tx.insertAlarm({ device: deviceId, kind: 'LOG_INCONSISTENT', seq: o.entry.seq, message, evidence: JSON.stringify(o.entry.data), raisedAt: now });
     }
     const tail = fresh[fresh.length - 1]!;
     await tx.setDeviceHead(deviceId, tail.entry.seq, tail.precomputed.hash, JSON.stringify(verifier.state()), now);
@@ -306,17 +361,14 @@ async function heldReceipts(held: readonly StoredEntry[], head: TreeHead, nodes:
 
 /**
  * The log's latest tree head under the current key, for a batch that appends nothing: the stored
- * head when this key signed it (a resend with nothing appended since gets its earlier receipts again), else the same
- * size and root signed now. That head is not stored (the table keeps one head per size); it
- * states nothing the stored one does not, and the next append stores a head under this key.
+ * head when this key signed it (a resend with nothing appended since gets its earlier receipts
+ * again), else the same size and root signed now (underKey). That head is not stored: it states
+ * nothing the stored one does not, and the next append stores a head under this key.
  */
 async function currentKeyHead(tx: StorageQueries, signer: ServerSigner, now: number): Promise<TreeHead> {
   const latest = await tx.latestTreeHead();
   if (latest === null) throw new Error('the log holds entries but no tree head is stored');
-  // Ed25519 signatures are deterministic: signing the stored head again reproduces its signature
-  // exactly when the current key made it (one signature, no key list to keep).
-  if (signer.signTreeHead(latest).signature === latest.signature) return latest;
-  return signer.signTreeHead({ size: latest.size, root: latest.root, timestamp: now });
+  return underKey(signer, latest, now);
 }
 
 /** Keeps the vault's custodian keys as its journal declares them, for the record: reviewer rights come only from operator grants (reviewers table). */

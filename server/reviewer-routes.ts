@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { canonicalize } from '../shared/journal/canonical';
 import type { Sodium } from '../shared/sodium';
 import type { Receipt } from '../shared/sync/receipt';
@@ -7,7 +8,7 @@ import { canonicalEntryTexts, type SignedEntry } from '../shared/journal/entry';
 import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION, exportEntryLine } from '../shared/sync/server-export';
 import { acknowledgeRequestSchema, challengeRequestSchema, reviewerChallengeMessage, sessionRequestSchema } from '../shared/sync/wire';
 import { WireFailure } from './errors';
-import { parseBody } from './http-body';
+import { parseBody, parseValue } from './http-body';
 import { NodeSet, inclusionProofs } from './merkle-log';
 import type { ServerSigner } from './server-key';
 import type { Storage } from './storage/storage';
@@ -17,17 +18,37 @@ const CHALLENGE_TTL_MS = 2 * 60_000;
 /** Reviewer sessions are short: a stolen token is worth little. */
 export const SESSION_TTL_MS = 15 * 60_000;
 const EXPORT_PAGE = 500;
+/** Page sizes of the alarm and break-glass views (an alarm carries both entries as evidence). */
+const VIEW_PAGE_DEFAULT = 100;
+const VIEW_PAGE_MAX = 500;
+
+/** ?limit=&after= of a paged reviewer view: `after` is the previous page's `next`. */
+const reviewerPageSchema = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${VIEW_PAGE_MAX}`)
+      .transform(Number)
+      .refine((n) => n <= VIEW_PAGE_MAX, `must be a whole number from 1 to ${VIEW_PAGE_MAX}`)
+      .default(VIEW_PAGE_DEFAULT),
+    after: z.string().regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a whole number (the `next` of the previous page)').transform(Number).optional(),
+  })
+  .strict();
 
 interface ReviewerDeps {
   readonly storage: Storage;
   readonly signer: ServerSigner;
   readonly sodium: Sodium;
   readonly now: () => number;
-  /** The log's latest tree head under the server's current key (currentKeyTreeHead). */
+  /** The log's latest tree head under the server's current key (currentKeyHeads; never writes storage). */
   readonly latestTreeHead: () => Promise<Receipt['treeHead'] | null>;
   readonly limitByAddress: (request: FastifyRequest) => Promise<void>;
   /** Takes one token from the reviewer's budget (429 RATE_LIMITED when spent); an export also spends the export budget. */
   readonly limitReviewer: (key: string, what: 'view' | 'export') => Promise<void>;
+  /** onRequest of every bearer-token route: refuses an address that spent its failed-authentication budget before the body is read. */
+  readonly refuseFailingAddress: (request: FastifyRequest) => Promise<void>;
+  /** Runs an authentication and charges its refusal (other than RATE_LIMITED) to the client address. */
+  readonly chargingFailures: <T>(request: FastifyRequest, authenticate: () => Promise<T>) => Promise<T>;
 }
 
 const NOT_GRANTED = 'this key has no reviewer grant on this server (a journal\'s reviewer role does not give one): the server operator grants it with `halfkey server reviewer grant`';
@@ -41,7 +62,8 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   const { storage, sodium, now } = deps;
   const q = storage.queries;
 
-  const reviewer = async (request: FastifyRequest): Promise<string> => {
+  const reviewer = (request: FastifyRequest): Promise<string> => deps.chargingFailures(request, () => bearer(request));
+  const bearer = async (request: FastifyRequest): Promise<string> => {
     const auth = request.headers.authorization;
     const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : null;
     if (token === null || token.length === 0 || token.length > 128) throw new WireFailure(401, 'SESSION_INVALID', 'reviewer endpoints need "Authorization: Bearer <session token>"');
@@ -83,7 +105,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     return { token, expiresAt };
   });
 
-  app.get('/v1/reviewer/devices', async (request) => {
+  app.get('/v1/reviewer/devices', { onRequest: deps.refuseFailingAddress }, async (request) => {
     await reviewer(request);
     const [devices, alarms] = await Promise.all([q.listDevices(), q.alarmCounts()]);
     return {
@@ -99,18 +121,30 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     };
   });
 
-  app.get('/v1/reviewer/alarms', async (request) => {
+  app.get('/v1/reviewer/alarms', { onRequest: deps.refuseFailingAddress }, async (request) => {
     await reviewer(request);
-    return { alarms: (await q.listAlarms(null)).map((a) => ({ ...a, evidence: JSON.parse(a.evidence) as unknown })) };
+    // Both views are paged: `next` is the `after` of the following page, null on the last one.
+    const page = parseValue(reviewerPageSchema, request.query, 'query');
+    const alarms = await q.alarmsAfter(page.after ?? 0, page.limit + 1);
+    const shown = alarms.slice(0, page.limit);
+    return {
+      alarms: shown.map((a) => ({ ...a, evidence: JSON.parse(a.evidence) as unknown })),
+      next: alarms.length > page.limit ? shown[shown.length - 1]!.id : null,
+    };
   });
 
-  app.get('/v1/reviewer/break-glass', async (request) => {
+  app.get('/v1/reviewer/break-glass', { onRequest: deps.refuseFailingAddress }, async (request) => {
     await reviewer(request);
-    const items = await q.unacknowledgedBreakGlass(1000);
-    return { items: items.map((e) => ({ device: e.device, seq: e.seq, type: e.type, time: e.time, actor: e.actor, hash: e.hash })) };
+    const page = parseValue(reviewerPageSchema, request.query, 'query');
+    const items = await q.unacknowledgedBreakGlass(page.limit + 1, page.after ?? -1);
+    const shown = items.slice(0, page.limit);
+    return {
+      items: shown.map((e) => ({ device: e.device, seq: e.seq, type: e.type, time: e.time, actor: e.actor, hash: e.hash })),
+      next: items.length > page.limit ? shown[shown.length - 1]!.logIndex : null,
+    };
   });
 
-  app.post('/v1/reviewer/break-glass/ack', async (request) => {
+  app.post('/v1/reviewer/break-glass/ack', { onRequest: deps.refuseFailingAddress }, async (request) => {
     const key = await reviewer(request);
     const body = parseBody(acknowledgeRequestSchema, request.body);
     const [entry] = await q.entriesBySeq(body.device, body.seq, body.seq);
@@ -119,7 +153,7 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     return { acknowledged: true, already: !fresh };
   });
 
-  app.get('/v1/reviewer/export', async (request, reply) => {
+  app.get('/v1/reviewer/export', { onRequest: deps.refuseFailingAddress }, async (request, reply) => {
     await deps.limitReviewer(await reviewer(request), 'export');
     const head = await deps.latestTreeHead();
     if (head === null) throw new WireFailure(404, 'NOT_FOUND', 'the log is empty: nothing to export');

@@ -34,39 +34,87 @@ export function signedBy(signer: ServerSigner, head: TreeHead): boolean {
 }
 
 /**
- * A reader of the log's latest tree head that always answers under the key the server holds now.
- * After a key rotation the stored head is the old key's until the next append signs one; the
- * reader then signs the same size and root under the current key (a fresh timestamp) and stores
- * it in place of the old key's head, so the log head, every device's head and the consistency
- * proofs verify under the new key and show the log unchanged across the rotation. It does so
- * under the log lock: processes starting together on one PostgreSQL re-sign once, the rest find
- * that head. A head once confirmed is remembered, so an unchanged head costs no signing.
+ * A new tree head's timestamp: never before the latest stored head's, whatever this host's clock
+ * says, so the log's heads never go back in time (the one rule every head the server signs follows).
  */
-export function currentKeyTreeHead(storage: Storage, signer: ServerSigner, now: () => number): () => Promise<TreeHead | null> {
+export function headTimestamp(now: number, latest: Pick<TreeHead, 'timestamp'> | null): number {
+  return Math.max(now, latest?.timestamp ?? 0);
+}
+
+/**
+ * `stored` under `signer`'s key: itself when that key signed it, else the same size and root
+ * signed now (see headTimestamp). Nothing is stored.
+ */
+export function underKey(signer: ServerSigner, stored: TreeHead, now: number): TreeHead {
+  if (signedBy(signer, stored)) return stored;
+  return signer.signTreeHead({ size: stored.size, root: stored.root, timestamp: headTimestamp(now, stored) });
+}
+
+/** Heads re-signed in memory are remembered by the stored signature, up to this many. */
+const RESIGNED_CACHE = 256;
+
+/** The log's heads as this process serves them: always under the key it holds now. */
+export interface CurrentKeyHeads {
+  /** The latest head under this key; a read, it never writes storage. */
+  latest(): Promise<TreeHead | null>;
+  /** A stored head (of any size) under this key: the same answer for the same stored head. */
+  underThisKey(stored: TreeHead): TreeHead;
+  /**
+   * At start, before the first request: stores the latest head under this key in place of another
+   * key's (after a key rotation). The replaced head stays in `tree_head_signatures`.
+   */
+  storeAtStart(): Promise<void>;
+}
+
+/**
+ * After a key rotation the stored heads are the old key's until the next append signs one. Once,
+ * at start, under the log lock, the latest is re-signed under the current key and stored (its old
+ * signature kept as evidence); requests only ever re-sign in memory. A request path that wrote
+ * would let an old-key and a new-key process on one database overwrite each other's head on every
+ * read; when the stored head is under another key, another process still holds it and one warning
+ * says so (docs/operations.md: stop every process on the old key).
+ */
+export function currentKeyHeads(storage: Storage, signer: ServerSigner, now: () => number, warn: (message: string) => void): CurrentKeyHeads {
   let confirmed = '';
-  const underThisKey = (head: TreeHead): boolean => {
-    if (head.signature === confirmed) return true;
-    if (!signedBy(signer, head)) return false;
-    confirmed = head.signature;
-    return true;
+  let warned = false;
+  const resigned = new Map<string, TreeHead>();
+  const underThisKey = (stored: TreeHead): TreeHead => {
+    if (stored.signature === confirmed) return stored;
+    const known = resigned.get(stored.signature);
+    if (known !== undefined) return known;
+    const head = underKey(signer, stored, now());
+    if (head === stored) {
+      confirmed = stored.signature;
+      return stored;
+    }
+    if (resigned.size >= RESIGNED_CACHE) resigned.clear();
+    resigned.set(stored.signature, head);
+    return head;
   };
-  return async () => {
-    const stored = await storage.queries.latestTreeHead();
-    if (stored === null || underThisKey(stored)) return stored;
-    return storage.transaction(
-      async (tx) => {
-        const latest = await tx.latestTreeHead();
-        if (latest === null || underThisKey(latest)) return latest;
-        // Never older than the head it replaces, whatever this host's clock says.
-        const head = signer.signTreeHead({ size: latest.size, root: latest.root, timestamp: Math.max(now(), latest.timestamp) });
-        // Under the log lock no other process changes the row in between; the check in the
-        // UPDATE only makes sure a head is never replaced unseen.
-        if (!(await tx.replaceTreeHead(latest, head))) throw new Error(`the tree head of size ${latest.size} changed while it was being re-signed`);
-        confirmed = head.signature;
-        return head;
-      },
-      { log: true },
-    );
+  return {
+    underThisKey,
+    latest: async () => {
+      const stored = await storage.queries.latestTreeHead();
+      if (stored === null) return null;
+      const head = underThisKey(stored);
+      if (head !== stored && !warned) {
+        warned = true;
+        warn(`the log's latest tree head (size ${stored.size}) is signed by another server key: a process with another key file shares this database. Stop every process on the old key (docs/operations.md, key rotation)`);
+      }
+      return head;
+    },
+    storeAtStart: () =>
+      storage.transaction(
+        async (tx) => {
+          const latest = await tx.latestTreeHead();
+          if (latest === null || signedBy(signer, latest)) return;
+          const head = underKey(signer, latest, now());
+          // Under the log lock no other process changes the row in between; should a writer that
+          // takes no lock have replaced it, requests still re-sign in memory.
+          if (await tx.replaceTreeHead(latest, head)) confirmed = head.signature;
+        },
+        { log: true },
+      ),
   };
 }
 

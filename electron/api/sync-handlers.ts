@@ -12,7 +12,7 @@ export function syncHandlers(sync: SyncService): {
 } {
   return {
     'sync:status': () => sync.status(),
-    'sync:enroll': (request) => sync.enroll(request.url, request.token),
+    'sync:enroll': (request) => sync.enroll(request.url, request.token, request.fingerprint),
     'sync:now': () => sync.now(),
     'sync:repin': (request) => sync.repin(request.fingerprint),
     'sync:fingerprint-qr': async () => {

@@ -5,7 +5,7 @@ import { SyncClient, type SyncStatus } from '../services/sync/client';
 import { exitCodeFor, parseOptions, UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
 
-const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE | --repin FINGERPRINT]';
+const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE [--fingerprint FINGERPRINT] | --repin FINGERPRINT]';
 
 /** A status in a few human lines; the fingerprint is what a person compares with the server operator's. */
 function describe(status: SyncStatus): string {
@@ -25,7 +25,7 @@ function describe(status: SyncStatus): string {
  * entries hold a verified receipt, 1 otherwise.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const values = parseOptions(argv, { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, repin: { type: 'string' }, help: { type: 'boolean' } }, USAGE);
+  const values = parseOptions(argv, { vault: { type: 'string' }, enroll: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, repin: { type: 'string' }, fingerprint: { type: 'string' }, help: { type: 'boolean' } }, USAGE);
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return 0;
@@ -36,6 +36,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const hasToken = values['token-file'] !== undefined;
   if ((values.enroll === undefined) !== !hasToken) throw new UsageError(`--enroll needs --token-file, and a token needs --enroll\n${USAGE}`);
   if (values.repin !== undefined && values.enroll !== undefined) throw new UsageError(`--repin and --enroll go separately: --repin pins a rotated key of the server this vault already enrolled with\n${USAGE}`);
+  if (values.fingerprint !== undefined && values.enroll === undefined) throw new UsageError(`--fingerprint checks the server's key at enrolment and needs --enroll (after a server key rotation use --repin FINGERPRINT)\n${USAGE}`);
   const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : undefined;
 
   const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
@@ -43,7 +44,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   try {
     const client = new SyncClient({ db: vault.db, journal: vault.journal, signer: vault.device.signer });
     if (values.enroll !== undefined && token !== undefined) {
-      const enrolled = await client.enroll(values.enroll, token);
+      const enrolled = await client.enroll(values.enroll, token, values.fingerprint);
       io.stdout(`enrolled; compare this fingerprint with the server operator's: ${enrolled.serverFingerprint}\n`);
       if (enrolled.serverFingerprint !== null) io.stdout(`${(await qrCodeOf(enrolled.serverFingerprint)).terminal}\n`);
     }

@@ -51,6 +51,17 @@ const toEntry = (r: Record<string, unknown>): StoredEntry => ({
 
 const toHead = (r: Record<string, unknown>): TreeHead => ({ size: num(r.size), root: str(r.root), timestamp: num(r.timestamp), signature: str(r.signature) });
 
+const ALARM_COLUMNS = 'id, device, kind, seq, message, evidence, raised_at';
+const toAlarm = (r: Record<string, unknown>): Alarm => ({
+  id: num(r.id),
+  device: str(r.device),
+  kind: str(r.kind) as AlarmKind,
+  seq: numOrNull(r.seq),
+  message: str(r.message),
+  evidence: str(r.evidence),
+  raisedAt: num(r.raised_at),
+});
+
 const ENTRY_COLUMNS = 'device, seq, hash, type, time, actor, body, log_index, receipt_size, received_at, break_glass';
 
 /** The server's queries in the SQL both SQLite and PostgreSQL accept; adapters differ only in how they run it. */
@@ -141,12 +152,15 @@ export class RelationalQueries implements StorageQueries {
   async takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean> {
     // Refill since the bucket's last take, capped at capacity; the update happens only when a
     // whole token is there, and RETURNING says whether it did. The same SQL runs on both dialects.
-    const refilled = 'rate_buckets.tokens + (excluded.updated_at - rate_buckets.updated_at) * CAST(? AS DOUBLE PRECISION)';
+    // Time only moves forward for a bucket: a clock behind the bucket's (another process's, or
+    // this one's set back) refills nothing and keeps the later time, instead of draining it.
+    const later = 'excluded.updated_at > rate_buckets.updated_at';
+    const refilled = `rate_buckets.tokens + (CASE WHEN ${later} THEN excluded.updated_at - rate_buckets.updated_at ELSE 0 END) * CAST(? AS DOUBLE PRECISION)`;
     const capped = `(CASE WHEN ${refilled} > CAST(? AS DOUBLE PRECISION) THEN CAST(? AS DOUBLE PRECISION) ELSE ${refilled} END)`;
     const perMs = perSecond / 1000;
     const rows = await this.sql.all(
       `INSERT INTO rate_buckets (bucket, tokens, updated_at) VALUES (?, CAST(? AS DOUBLE PRECISION), ?)
-       ON CONFLICT (bucket) DO UPDATE SET tokens = ${capped} - 1, updated_at = excluded.updated_at
+       ON CONFLICT (bucket) DO UPDATE SET tokens = ${capped} - 1, updated_at = CASE WHEN ${later} THEN excluded.updated_at ELSE rate_buckets.updated_at END
        WHERE ${capped} >= 1
        RETURNING tokens`,
       [bucket, capacity - 1, now, perMs, capacity, capacity, perMs, perMs, capacity, capacity, perMs],
@@ -180,12 +194,12 @@ export class RelationalQueries implements StorageQueries {
     return (await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_index >= ? ORDER BY log_index LIMIT ?`, [fromIndex, limit])).map(toEntry);
   }
 
-  async unacknowledgedBreakGlass(limit: number): Promise<StoredEntry[]> {
+  async unacknowledgedBreakGlass(limit: number, afterLogIndex = -1): Promise<StoredEntry[]> {
     const rows = await this.sql.all(
       `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')} FROM entries e
        LEFT JOIN acknowledgements a ON a.device = e.device AND a.seq = e.seq
-       WHERE e.break_glass = 1 AND a.device IS NULL ORDER BY e.log_index LIMIT ?`,
-      [limit],
+       WHERE e.break_glass = 1 AND a.device IS NULL AND e.log_index > ? ORDER BY e.log_index LIMIT ?`,
+      [afterLogIndex, limit],
     );
     return rows.map(toEntry);
   }
@@ -230,7 +244,18 @@ export class RelationalQueries implements StorageQueries {
       previous.root,
       previous.signature,
     ]);
-    return changed === 1;
+    if (changed !== 1) return false;
+    await this.sql.run('INSERT INTO tree_head_signatures (size, root, timestamp, signature) VALUES (?, ?, ?, ?) ON CONFLICT (size, signature) DO NOTHING', [
+      previous.size,
+      previous.root,
+      previous.timestamp,
+      previous.signature,
+    ]);
+    return true;
+  }
+
+  async previousTreeHeads(size: number): Promise<TreeHead[]> {
+    return (await this.sql.all('SELECT size, root, timestamp, signature FROM tree_head_signatures WHERE size = ? ORDER BY timestamp, signature', [size])).map(toHead);
   }
 
   async latestTreeHead(): Promise<TreeHead | null> {
@@ -243,31 +268,30 @@ export class RelationalQueries implements StorageQueries {
     return rows[0] ? toHead(rows[0]) : null;
   }
 
-  async insertAlarm(alarm: Omit<Alarm, 'id'>): Promise<void> {
-    await this.sql.run('INSERT INTO alarms (device, kind, seq, message, evidence, raised_at) VALUES (?, ?, ?, ?, ?, ?)', [
+  async insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<boolean> {
+    // The unique index (device, kind, seq, offered_hash) drops a resent conflict; NULL never conflicts.
+    const changed = await this.sql.run('INSERT INTO alarms (device, kind, seq, message, evidence, raised_at, offered_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
       alarm.device,
       alarm.kind,
       alarm.seq,
       alarm.message,
       alarm.evidence,
       alarm.raisedAt,
+      alarm.offeredHash ?? null,
     ]);
+    return changed === 1;
   }
 
   async listAlarms(device: string | null): Promise<Alarm[]> {
     const rows =
       device === null
-        ? await this.sql.all('SELECT * FROM alarms ORDER BY id', [])
-        : await this.sql.all('SELECT * FROM alarms WHERE device = ? ORDER BY id', [device]);
-    return rows.map((r) => ({
-      id: num(r.id),
-      device: str(r.device),
-      kind: str(r.kind) as AlarmKind,
-      seq: numOrNull(r.seq),
-      message: str(r.message),
-      evidence: str(r.evidence),
-      raisedAt: num(r.raised_at),
-    }));
+        ? await this.sql.all(`SELECT ${ALARM_COLUMNS} FROM alarms ORDER BY id`, [])
+        : await this.sql.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE device = ? ORDER BY id`, [device]);
+    return rows.map(toAlarm);
+  }
+
+  async alarmsAfter(afterId: number, limit: number): Promise<Alarm[]> {
+    return (await this.sql.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])).map(toAlarm);
   }
 
   async alarmCounts(): Promise<Map<string, number>> {

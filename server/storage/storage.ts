@@ -60,7 +60,7 @@ export interface ReviewerGrant {
   readonly revokedAt: number | null;
 }
 
-export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING';
+export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING' | 'LOG_INCONSISTENT';
 
 export interface Alarm {
   readonly id: number;
@@ -125,7 +125,8 @@ export interface StorageQueries {
   insertEntries(entries: readonly StoredEntry[]): Promise<void>;
   /** Entries in log order from a log index, at most `limit`. */
   entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]>;
-  unacknowledgedBreakGlass(limit: number): Promise<StoredEntry[]>;
+  /** Unacknowledged break-glass entries in log order after log index `afterLogIndex` (a paging cursor), at most `limit`. */
+  unacknowledgedBreakGlass(limit: number, afterLogIndex?: number): Promise<StoredEntry[]>;
   acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean>;
 
   /** Stored interior nodes of the org log (level ≥ 1; leaves are derived from entries.hash by log index). */
@@ -136,15 +137,25 @@ export interface StorageQueries {
   insertTreeHead(head: TreeHead): Promise<void>;
   /**
    * Replaces the stored head `previous` with `next`, the same size and root under the server's
-   * current key (after a key rotation; the log keeps one head per size). False when the stored
-   * head of that size is no longer `previous` (another process replaced it first).
+   * current key (after a key rotation; the log keeps one head per size), keeping `previous` in
+   * previousTreeHeads. False when the stored head of that size is no longer `previous` (another
+   * process replaced it first); throws when `next` has another size or root. Run it in a
+   * transaction to make its two writes one.
    */
   replaceTreeHead(previous: TreeHead, next: TreeHead): Promise<boolean>;
+  /** Heads of this size that replaceTreeHead replaced (signed by earlier server keys), oldest first. */
+  previousTreeHeads(size: number): Promise<TreeHead[]>;
   latestTreeHead(): Promise<TreeHead | null>;
   treeHeadAt(size: number): Promise<TreeHead | null>;
 
-  insertAlarm(alarm: Omit<Alarm, 'id'>): Promise<void>;
+  /**
+   * Records an alarm; false when a fork or rollback alarm with the same device, kind, seq and
+   * `offeredHash` (the conflicting entry's hash) is already recorded: a resent conflict is one alarm.
+   */
+  insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<boolean>;
   listAlarms(device: string | null): Promise<Alarm[]>;
+  /** Every device's alarms with an id above `afterId` (a paging cursor), oldest first, at most `limit`. */
+  alarmsAfter(afterId: number, limit: number): Promise<Alarm[]>;
   alarmCounts(): Promise<Map<string, number>>;
 
   insertChallenge(challenge: string, reviewerKey: string, expiresAt: number): Promise<void>;

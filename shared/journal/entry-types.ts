@@ -15,6 +15,16 @@ export const ENTRY_TYPES = {
   sessionEnded: 'session.ended',
 } as const;
 
+/**
+ * Entry types the sync client writes (docs/sync-protocol.md, "The client"). Opaque to the
+ * verifier; the server raises a `LOG_INCONSISTENT` alarm when it ingests `serverLogInconsistent`.
+ */
+export const SYNC_ENTRY_TYPES = {
+  serverKeyChanged: 'sync.server-key-changed',
+  /** The server's signed log is not an extension of the one this device saw before: both heads and the reason. */
+  serverLogInconsistent: 'sync.server-log-inconsistent',
+} as const;
+
 /** Domain-separation prefix signed before an entry hash (never reused for any other message). */
 export const ENTRY_SIGNATURE_DOMAIN = 'halfkey/journal-entry/v1\n';
 

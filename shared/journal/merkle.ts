@@ -229,6 +229,23 @@ export function verifyConsistency(
 }
 
 /**
+ * The root of a tree of `size` leaves from its frontier (the roots of the perfect subtrees
+ * covering it, left to right, one per set bit of `size`, largest first): RFC 6962 splits a tree
+ * at its largest power of two, so the root folds the frontier from the right. A client that
+ * checked a batch's leaves against a signed root through the frontier (appendedLeafProofs) learns
+ * from this what the log's root was before the batch, and so whether the new head extends a head
+ * it holds, without a consistency proof. Throws a RangeError when the frontier does not have the
+ * shape `size` implies.
+ */
+export function frontierRoot(size: number, frontier: readonly Uint8Array[], sha256: Sha256): Uint8Array {
+  const shape = perfectSubtrees(0, size);
+  if (size < 1 || shape.length !== frontier.length || frontier.some((h) => h.length !== 32)) throw new RangeError(`a tree of ${size} leaves has a frontier of ${shape.length} 32-byte subtree roots`);
+  let root = frontier[frontier.length - 1]!;
+  for (let i = frontier.length - 2; i >= 0; i--) root = sha256(concat(Uint8Array.of(1), frontier[i]!, root));
+  return root;
+}
+
+/**
  * Audit paths of leaves just appended to a tree, computed from what the appender holds: the
  * roots of the perfect subtrees that cover the first `start` leaves (the tree's frontier, left to
  * right, each as large as its alignment allows: one per set bit of `start`) and the appended

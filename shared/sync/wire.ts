@@ -12,10 +12,14 @@ import { UNSAFE_TEXT } from '../journal/entry-types';
 export const REQUEST_SIGNATURE_DOMAIN = 'halfkey/sync-request/v1\n';
 /** Domain prefix of a reviewer's signature over a session challenge. */
 export const REVIEWER_CHALLENGE_DOMAIN = 'halfkey/reviewer-session/v1\n';
+/** Domain prefix of a device's signature over its enrolment (proof that the enrolling party holds the device key). */
+export const ENROL_SIGNATURE_DOMAIN = 'halfkey/enrol/v1\n';
 /** A request's timestamp may differ from the server clock by at most this much (ms). */
 export const REQUEST_CLOCK_SKEW_MS = 5 * 60_000;
 /** Entries per ingest request; a client splits a longer backlog into batches of this size. */
 export const MAX_BATCH_ENTRIES = 500;
+/** The server's default limit on an ingest body (bytes); a client keeps its batches well below it. */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Optional header: the device's not-yet-uploaded `device.key-rotated` entry (JSON). It vouches
@@ -83,6 +87,16 @@ export function reviewerChallengeMessage(challenge: string, sodium: Sodium = sod
   return sodium.from_string(`${REVIEWER_CHALLENGE_DOMAIN}${challenge}`);
 }
 
+/**
+ * The exact bytes a device signs to enrol: the domain, then hex(SHA-256(token)), the vault id and
+ * the device id, one per line. The token hash ties the signature to one enrolment on one server
+ * (tokens are random per server), so it cannot be replayed with another vault or token.
+ */
+export function enrolSignatureMessage(parts: { readonly token: string; readonly vault: string; readonly device: string }, sodium: Sodium = sodiumNow()): Uint8Array {
+  const tokenSha256 = sodium.to_hex(sodium.crypto_hash_sha256(sodium.from_string(parts.token)));
+  return sodium.from_string(`${ENROL_SIGNATURE_DOMAIN}${tokenSha256}\n${parts.vault}\n${parts.device}`);
+}
+
 const identifier = (max: number) =>
   z
     .string()
@@ -100,6 +114,8 @@ export const enrolRequestSchema = z
     vault: z.string().regex(/^[0-9a-f]{32}$/, 'expected a 32-hex vault id'),
     device: hex64,
     roster: z.array(rosterMemberSchema).max(256),
+    /** Ed25519 signature (128 hex) over enrolSignatureMessage by the device key; a missing one is refused as BAD_REQUEST_SIGNATURE, not as a malformed body. */
+    signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected a 128-hex Ed25519 signature').optional(),
   })
   .strict();
 export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
@@ -181,7 +197,7 @@ export const deviceSummarySchema = z
   })
   .strict();
 export const alarmSchema = z
-  .object({ id: seq, device: hex64, kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING']), seq: seq.nullable(), message: z.string(), raisedAt: seq, evidence: z.unknown() })
+  .object({ id: seq, device: hex64, kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'LOG_INCONSISTENT']), seq: seq.nullable(), message: z.string(), raisedAt: seq, evidence: z.unknown() })
   .strict();
 export const breakGlassItemSchema = z.object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 }).strict();
 export const acknowledgeRequestSchema = z.object({ device: hex64, seq }).strict();

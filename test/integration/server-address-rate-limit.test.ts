@@ -4,7 +4,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
 import { TEST_VAULT, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { grantReviewer, issueToken } from '../support/sync-fixture';
+import { enrolment, grantReviewer, issueToken } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -43,17 +43,18 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('per-address rate limit on th
 
   it('POST /v1/enrol: an address that spent its budget is refused before its token is looked at; another address is not', async () => {
     for (let i = 0; i < 3; i++) {
-      const guess = await postFrom('127.0.0.2', server.url, '/v1/enrol', { token: unknownToken(i), vault: TEST_VAULT, device: seededSigner(170).publicKey, roster: [] });
+      const guess = await postFrom('127.0.0.2', server.url, '/v1/enrol', enrolment(unknownToken(i), TEST_VAULT, seededSigner(170)));
       expect(guess.body.error?.code).toBe('TOKEN_INVALID');
     }
     const token = await issueToken(server);
-    const device = seededSigner(171).publicKey;
-    const limited = await postFrom('127.0.0.2', server.url, '/v1/enrol', { token, vault: TEST_VAULT, device, roster: [] });
+    const signer = seededSigner(171);
+    const device = signer.publicKey;
+    const limited = await postFrom('127.0.0.2', server.url, '/v1/enrol', enrolment(token, TEST_VAULT, signer));
     expect(limited.status).toBe(429);
     expect(limited.body).toEqual({ error: { code: 'RATE_LIMITED', message: 'too many requests from this address: retry after a pause' } });
     // The refused request used nothing up: the same token still enrols, from another address.
     expect(await server.storage.queries.getDevice(device)).toBeNull();
-    const elsewhere = await postFrom('127.0.0.3', server.url, '/v1/enrol', { token, vault: TEST_VAULT, device, roster: [] });
+    const elsewhere = await postFrom('127.0.0.3', server.url, '/v1/enrol', enrolment(token, TEST_VAULT, signer));
     expect(elsewhere.status).toBe(200);
     expect((await server.storage.queries.getDevice(device))?.vault).toBe(TEST_VAULT);
   });

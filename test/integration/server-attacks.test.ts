@@ -4,7 +4,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
 import { TestJournal } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient, issueToken } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, enrolment, issueToken } from '../support/sync-fixture';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -133,15 +133,36 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
 
   it('refuses a used, unknown or malformed enrolment token', async () => {
     const token = await issueToken(server);
-    const body = (d: string, t: string) => JSON.stringify({ token: t, vault: '0123456789abcdef0123456789abcdef', device: d, roster: [] });
+    const body = (d: EntrySigner, t: string) => JSON.stringify(enrolment(t, '0123456789abcdef0123456789abcdef', d));
     const fresh = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
-    expect(await send({ path: '/v1/enrol', body: body(fresh.publicKey, token), signer: null })).toEqual({ status: 200, code: undefined });
+    expect(await send({ path: '/v1/enrol', body: body(fresh, token), signer: null })).toEqual({ status: 200, code: undefined });
     const second = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
-    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, token), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
-    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, 'A'.repeat(43)), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
-    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, 'not a token!'), signer: null })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send({ path: '/v1/enrol', body: body(second, token), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await send({ path: '/v1/enrol', body: body(second, 'A'.repeat(43)), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await send({ path: '/v1/enrol', body: body(second, 'not a token!'), signer: null })).toEqual({ status: 400, code: 'BAD_REQUEST' });
     const expired = await issueToken(server, -1);
-    expect(await send({ path: '/v1/enrol', body: body(second.publicKey, expired), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+    expect(await send({ path: '/v1/enrol', body: body(second, expired), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('refuses to enrol a device key without proof of possession (unsigned, signed by another key, a signature replayed with another vault or token), and leaves the token unused', async () => {
+    // The victim's device key is public (every entry and export carries it); the attacker holds a token.
+    const victim = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    const attacker = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    const token = await issueToken(server);
+    const [vault, attackerVault] = ['0123456789abcdef0123456789abcdef', 'fe'.repeat(16)];
+    const enrol = (b: unknown) => send({ path: '/v1/enrol', body: JSON.stringify(b), signer: null });
+    expect(await enrol({ token, vault: attackerVault, device: victim.publicKey, roster: [] })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol(enrolment(token, attackerVault, victim, [], attacker))).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    // A valid signature by the victim (say, seen on its way to this server) moved to another vault or another token.
+    const victims = enrolment(await issueToken(server), vault, victim);
+    expect(await enrol({ ...victims, token, vault: attackerVault })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol({ ...enrolment(token, vault, victim), vault: attackerVault })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol({ ...victims, token })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol({ ...enrolment(token, vault, victim), signature: 'not hex' })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await server.storage.queries.getDevice(victim.publicKey)).toBeNull();
+    // None of the refusals spent the token: the real device still enrols with it, in its own vault.
+    expect(await enrol(enrolment(token, vault, victim))).toEqual({ status: 200, code: undefined });
+    expect((await server.storage.queries.getDevice(victim.publicKey))?.vault).toBe(vault);
   });
 
   it('refuses reviewer endpoints without a session, and unknown paths with NOT_FOUND', async () => {

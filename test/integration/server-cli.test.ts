@@ -16,8 +16,8 @@ import { serverSigner } from '../../server/server-key';
 import { openStorage } from '../../server/storage/storage';
 import { hashToken, parseTtl } from '../../server/tokens';
 import { SyncClient } from '../../electron/services/sync/client';
-import { TestJournal } from '../support/journal-builder';
-import { appendEntries } from '../support/sync-fixture';
+import { TestJournal, seededSigner } from '../support/journal-builder';
+import { appendEntries, enrolment } from '../support/sync-fixture';
 import { halfkeyIn, type CliResult } from '../support/halfkey-cli';
 import { freshStorageUrl, testPostgresUrl } from '../support/server-fixture';
 
@@ -109,7 +109,7 @@ describe('server log', () => {
       const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device });
       await client.enroll(url, token);
       expect((await client.syncNow()).pending).toBe(0);
-      await fetch(new URL('/v1/enrol', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'S'.repeat(43), vault: 'ab'.repeat(16), device: 'ef'.repeat(32), roster: [] }) });
+      await fetch(new URL('/v1/enrol', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(enrolment('S'.repeat(43), 'ab'.repeat(16), seededSigner(92))) });
       const text = lines.join('');
       expect(text).toMatch(/batch ingested/);
       expect(text).toMatch(/TOKEN_INVALID/);

@@ -9,12 +9,15 @@ import { treeHeadProblem, type TreeHead } from '../../shared/sync/receipt';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
 import { SyncClient } from '../../electron/services/sync/client';
 import { ServerUnreachable, expectOk, sendRequest } from '../../electron/services/sync/transport';
+import pino from 'pino';
+import { buildServer } from '../../server/app';
 import { startServer, type RunningServer } from '../../server/main';
-import { createServerKey, serverSigner, type ServerSigner } from '../../server/server-key';
+import { createServerKey, serverSigner, signedBy, type ServerSigner } from '../../server/server-key';
+import { openStorage, type Storage } from '../../server/storage/storage';
 import { hashToken, newToken } from '../../server/tokens';
 import { TestJournal, seededSigner } from '../support/journal-builder';
-import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
-import { appendEntries } from '../support/sync-fixture';
+import { freshStorageUrl, startTestServer, type StorageKind } from '../support/server-fixture';
+import { appendEntries, enrolledClient } from '../support/sync-fixture';
 
 let sodium: Sodium;
 let dir: string;
@@ -155,6 +158,98 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation: the ser
     expect(consistent(last, across)).toBe(true);
   });
 
+  it('serves an older head the start did not re-sign under the new key too, from the consistency endpoint, without storing it', async () => {
+    const oldKey = keyFile('old3');
+    const newKey = keyFile('new3');
+    let server = await start(oldKey.path);
+    const { client, journal } = await enrol(server, 0x76, 3);
+    const first = await logHead(server);
+    appendEntries(journal, 4);
+    expect(await client.syncNow()).toMatchObject({ pending: 0, lastError: null });
+    const second = await logHead(server);
+    expect(second.size).toBeGreaterThan(first.size);
+    const port = Number(new URL(server.url).port);
+    await stop(server);
+    server = await start(newKey.path, port);
+
+    const answer = await afterRestart(() => consistency(server, first.size, second.size));
+    for (const head of [answer.from, answer.to]) {
+      expect(treeHeadProblem(head, newKey.signer.publicKey, sodium)).toBeNull();
+      expect(head.timestamp).toBeGreaterThanOrEqual(first.timestamp);
+    }
+    expect({ size: answer.from.size, root: answer.from.root }).toEqual({ size: first.size, root: first.root });
+    expect(answer.to).toEqual(await logHead(server));
+    expect(consistent(first, answer)).toBe(true);
+    // The same answer again (remembered, not signed anew), and the read stored nothing.
+    expect((await consistency(server, first.size, second.size)).from).toEqual(answer.from);
+    expect(await server.storage.queries.treeHeadAt(first.size)).toEqual(first);
+    // The latest head was re-signed at start; the old key's signature of it is kept.
+    expect(await server.storage.queries.previousTreeHeads(second.size)).toEqual([second]);
+    expect(await server.storage.queries.previousTreeHeads(first.size)).toEqual([]);
+  });
+
+  it('re-signs a head no older than the stored one when this host\'s clock is behind it, at start and in memory', async () => {
+    const oldKey = keyFile('old4');
+    const newKey = keyFile('new4');
+    const fresh = await freshStorageUrl(kind);
+    const storage = await openStorage(fresh.url);
+    try {
+      const root = 'ab'.repeat(32);
+      // A head from the future of this host's clock (another host's clock was ahead).
+      await storage.queries.insertTreeHead(oldKey.signer.signTreeHead({ size: 9_001, root, timestamp: 5_000_000 }));
+      const app = buildServer({ storage, signer: newKey.signer, sodium, logger: false, now: () => 1_000 });
+      try {
+        await app.ready();
+        const stored = (await storage.queries.latestTreeHead())!;
+        expect(signedBy(newKey.signer, stored)).toBe(true);
+        expect(stored).toMatchObject({ size: 9_001, root, timestamp: 5_000_000 });
+        // A head another key stores later is re-signed in memory only, under the same rule.
+        const later = oldKey.signer.signTreeHead({ size: 9_002, root, timestamp: 6_000_000 });
+        await storage.queries.insertTreeHead(later);
+        const reply = await app.inject({ method: 'GET', url: '/v1/log/head' });
+        expect(reply.statusCode, reply.body).toBe(200);
+        const served = reply.json<TreeHead>();
+        expect(treeHeadProblem(served, newKey.signer.publicKey, sodium)).toBeNull();
+        expect(served).toMatchObject({ size: 9_002, root, timestamp: 6_000_000 });
+        expect(await storage.queries.latestTreeHead()).toEqual(later);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await storage.close();
+      await fresh.cleanup();
+    }
+  });
+
+  it('issues non-decreasing tree head timestamps while the server clock goes backwards', async () => {
+    let clock = Date.now();
+    // A slow refill: the rate buckets refill by elapsed time, which is negative here.
+    const server = await startTestServer(kind, { now: () => clock, rateLimit: { capacity: 10_000, perSecond: 0.001 } });
+    try {
+      const journal = new TestJournal({ deviceSeed: 0x77 });
+      try {
+        appendEntries(journal, 2);
+        const client = await enrolledClient(server, journal);
+        expect(await client.syncNow()).toMatchObject({ pending: 0, lastError: null });
+        const heads = [(await server.storage.queries.latestTreeHead())!];
+        for (const back of [60_000, 120_000]) {
+          // Within the request clock skew the server allows, so the device's requests still pass.
+          clock = Date.now() - back;
+          appendEntries(journal, 1);
+          expect(await client.syncNow()).toMatchObject({ pending: 0, lastError: null });
+          heads.push((await server.storage.queries.latestTreeHead())!);
+        }
+        for (let i = 1; i < heads.length; i++) {
+          expect(heads[i]!.size).toBeGreaterThan(heads[i - 1]!.size);
+          expect(heads[i]!.timestamp).toBeGreaterThanOrEqual(heads[i - 1]!.timestamp);
+        }
+      } finally {
+        journal.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 // Several stateless processes share one PostgreSQL (docs/operations.md); a SQLite server is one process.
@@ -195,6 +290,62 @@ describe('server key rotation: several processes on one PostgreSQL', () => {
       expect(treeHeadProblem(head, newKey.signer.publicKey, sodium)).toBeNull();
       expect({ size: head.size, root: head.root }).toEqual({ size: appended.size, root: appended.root });
       expect(consistent(last, await consistency(server, last.size, head.size))).toBe(true);
+    }
+  });
+
+  it('an old-key and a new-key process on one database each serve heads under their own key, and reads write nothing', async () => {
+    const oldKey = keyFile('old5');
+    const newKey = keyFile('new5');
+    const root = 'cd'.repeat(32);
+    const storages: Storage[] = [];
+    const apps: ReturnType<typeof buildServer>[] = [];
+    const warnings: string[][] = [[], []];
+    const fresh = await freshStorageUrl('postgres');
+    try {
+      for (let i = 0; i < 3; i++) storages.push(await openStorage(fresh.url));
+      const [watch, oldStorage, newStorage] = storages as [Storage, Storage, Storage];
+      const stale = oldKey.signer.signTreeHead({ size: 1, root, timestamp: 1_000 });
+      await watch.queries.insertTreeHead(stale);
+      // The old-key process was never stopped; the new-key one starts after it.
+      for (const [i, storage, signer] of [[0, oldStorage, oldKey.signer], [1, newStorage, newKey.signer]] as const) {
+        const sink = {
+          write: (line: string): void => {
+            const record = JSON.parse(line) as { level: number; msg: string };
+            if (record.level === 40) warnings[i]!.push(record.msg);
+          },
+        };
+        const app = buildServer({ storage, signer, sodium, logger: pino({ level: 'warn' }, sink), rateLimit: { capacity: 10_000, perSecond: 10_000 } });
+        apps.push(app);
+        await app.listen({ host: '127.0.0.1', port: 0 });
+      }
+      const stored = (await watch.queries.latestTreeHead())!;
+      expect(signedBy(newKey.signer, stored)).toBe(true);
+      expect(await watch.queries.previousTreeHeads(1)).toEqual([stale]);
+      const urls = apps.map((app) => `http://127.0.0.1:${(app.server.address() as { port: number }).port}`);
+      const keys = [oldKey.signer.publicKey, newKey.signer.publicKey];
+      const served: TreeHead[][] = [[], []];
+      for (let round = 0; round < 3; round++) {
+        for (const i of [0, 1]) {
+          const head = expectOk(await sendRequest(urls[i]!, { method: 'GET', path: '/v1/log/head' })) as TreeHead;
+          expect(treeHeadProblem(head, keys[i]!, sodium)).toBeNull();
+          served[i]!.push(head);
+          const proof = expectOk(await sendRequest(urls[i]!, { method: 'GET', path: '/v1/log/consistency?from=1&to=1' })) as Consistency;
+          expect(treeHeadProblem(proof.from, keys[i]!, sodium)).toBeNull();
+          expect(treeHeadProblem(proof.to, keys[i]!, sodium)).toBeNull();
+          // No read wrote the database.
+          expect(await watch.queries.latestTreeHead()).toEqual(stored);
+        }
+      }
+      // Each process answers the same head every time; only the old-key one warns, once.
+      for (const heads of served) for (const head of heads) expect(head).toEqual(heads[0]);
+      expect(served[1]![0]).toEqual(stored);
+      expect(warnings[1]).toEqual([]);
+      expect(warnings[0]).toHaveLength(1);
+      expect(warnings[0]![0]).toMatch(/another server key.*Stop every process on the old key/);
+    } finally {
+      for (const app of apps) await app.close();
+      for (const storage of storages) await storage.close();
+      await fresh.cleanup();
     }
   });
 });

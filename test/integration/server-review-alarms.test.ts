@@ -14,27 +14,44 @@ beforeAll(async () => {
 
 const journal = journalsClosedAfterEach();
 
-/** Signs in over HTTP as a reviewer the operator granted; returns a GET for the reviewer views. */
-async function reviewerSession(server: TestServer, reviewer: EntrySigner): Promise<(path: string) => Promise<unknown>> {
+type ReviewerGet = (path: string, status?: number) => Promise<unknown>;
+
+/** Signs in over HTTP as a reviewer the operator granted; returns a GET for the reviewer views (expecting 200 unless told). */
+async function reviewerSession(server: TestServer, reviewer: EntrySigner): Promise<ReviewerGet> {
   await grantReviewer(server, reviewer.publicKey, 'Rita Reviewer');
   const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
   const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
   const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
-  return async (path) => {
+  return async (path, status = 200) => {
     const res = await fetch(new URL(path, server.url), { headers: { authorization: `Bearer ${token}` } });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(status);
     return res.json();
   };
 }
 
-const alarmsOf = async (get: (path: string) => Promise<unknown>, device: string) =>
-  ((await get('/v1/reviewer/alarms')) as { alarms: unknown[] }).alarms.map((a) => alarmSchema.parse(a)).filter((a) => a.device === device);
+/** Every item of a paged reviewer view, following `next`; also how many pages it took. */
+async function allPages(get: ReviewerGet, path: string, key: 'alarms' | 'items', limit?: number): Promise<{ items: unknown[]; pages: number }> {
+  const items: unknown[] = [];
+  let after: number | null = null;
+  let pages = 0;
+  do {
+    const query = [limit === undefined ? '' : `limit=${limit}`, after === null ? '' : `after=${after}`].filter((p) => p !== '').join('&');
+    const page = (await get(query === '' ? path : `${path}?${query}`)) as { next: number | null } & Record<typeof key, unknown[]>;
+    items.push(...page[key]);
+    after = page.next;
+    pages++;
+  } while (after !== null && pages < 1_000);
+  return { items, pages };
+}
+
+const alarmsOf = async (get: ReviewerGet, device: string) =>
+  (await allPages(get, '/v1/reviewer/alarms', 'alarms')).items.map((a) => alarmSchema.parse(a)).filter((a) => a.device === device);
 const summaryOf = async (get: (path: string) => Promise<unknown>, device: string) =>
   ((await get('/v1/reviewer/devices')) as { devices: unknown[] }).devices.map((d) => deviceSummarySchema.parse(d)).find((d) => d.device === device);
 
 describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device summaries over HTTP: %s', (kind) => {
   let server: TestServer;
-  let get: (path: string) => Promise<unknown>;
+  let get: ReviewerGet;
   beforeAll(async () => {
     server = await startTestServer(kind);
     get = await reviewerSession(server, seededSigner(0x61));
@@ -114,6 +131,82 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device s
     const seenAgain = (await summaryOf(get, original.device.publicKey))!.lastSeen!;
     expect(seenAgain).toBeGreaterThanOrEqual(resent);
     expect(seenAgain).toBeGreaterThan(seenFirst);
+  });
+
+  it('keeps one alarm for a fork resent three times, and another for a different entry offered at that seq', async () => {
+    const original = journal({ deviceSeed: 153, start: 1_700_000_000_000 });
+    appendEntries(original, 2);
+    await (await enrolledClient(server, original)).syncNow();
+    const forked = journal({ deviceSeed: 153, start: 1_700_000_500_000 });
+    for (let i = 0; i < 3; i++) expect((await upload(server, forked, [...forked.store.read()])).body).toMatchObject({ error: { code: 'FORK' } });
+    const once = await alarmsOf(get, original.device.publicKey);
+    expect(once.map((a) => [a.kind, a.seq])).toEqual([['FORK', 0]]);
+    expect(once[0]!.evidence).toMatchObject({ offered: { hash: [...forked.store.read({ from: 0, to: 0 })][0]!.hash } });
+
+    const another = journal({ deviceSeed: 153, start: 1_700_000_900_000 });
+    expect((await upload(server, another, [...another.store.read()])).body).toMatchObject({ error: { code: 'FORK' } });
+    expect((await alarmsOf(get, original.device.publicKey)).map((a) => [a.kind, a.seq])).toEqual([
+      ['FORK', 0],
+      ['FORK', 0],
+    ]);
+  });
+
+  it('pages the alarm and break-glass views: every item exactly once, the last page says none remain', async () => {
+    const device = seededSigner(0x6b).publicKey;
+    for (let i = 0; i < 7; i++) {
+      await server.storage.queries.insertAlarm({ device, kind: 'JOURNAL_WARNING', seq: i, message: `warning ${i}`, evidence: `{"n":${i}}`, raisedAt: 1 });
+    }
+    const alarms = await allPages(get, '/v1/reviewer/alarms', 'alarms', 3);
+    const mine = alarms.items.map((a) => alarmSchema.parse(a)).filter((a) => a.device === device);
+    expect(mine.map((a) => a.seq)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(new Set(alarms.items.map((a) => alarmSchema.parse(a).id)).size).toBe(alarms.items.length);
+    expect(alarms.pages).toBe(Math.ceil(alarms.items.length / 3));
+    const last = (await get(`/v1/reviewer/alarms?limit=500`)) as { alarms: unknown[]; next: number | null };
+    expect(last).toMatchObject({ next: null });
+    expect(last.alarms).toHaveLength(alarms.items.length);
+
+    // Break-glass entries as the log holds them (far past any log index the other tests use).
+    const hex = (n: number): string => n.toString(16).padStart(64, '0');
+    await server.storage.queries.insertEntries(
+      Array.from({ length: 5 }, (_, i) => ({
+        device,
+        seq: i,
+        hash: hex(0xb000 + i),
+        type: 'checkout.started',
+        time: 1,
+        actor: null,
+        body: '{}',
+        logIndex: 1_000_000 + i,
+        receiptSize: 1_000_001 + i,
+        receivedAt: 1,
+        breakGlass: true,
+      })),
+    );
+    const glass = await allPages(get, '/v1/reviewer/break-glass', 'items', 2);
+    const pending = (glass.items as { device: string; seq: number }[]).filter((e) => e.device === device);
+    expect(pending.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set((glass.items as { device: string; seq: number }[]).map((e) => `${e.device}:${e.seq}`)).size).toBe(glass.items.length);
+    expect(glass.pages).toBe(Math.ceil(glass.items.length / 2));
+  });
+
+  it('refuses bad paging parameters with 400 naming the parameter', async () => {
+    for (const [query, names] of [
+      ['limit=0', 'query.limit'],
+      ['limit=501', 'query.limit'],
+      ['limit=abc', 'query.limit'],
+      ['limit=1.5', 'query.limit'],
+      ['limit=1&limit=2', 'query.limit'],
+      ['after=-1', 'query.after'],
+      ['after=1e3', 'query.after'],
+      ['after=99999999999999999999', 'query.after'],
+      ['page=2', 'query'],
+    ] as const) {
+      for (const view of ['/v1/reviewer/alarms', '/v1/reviewer/break-glass']) {
+        const body = (await get(`${view}?${query}`, 400)) as { error: { code: string; message: string } };
+        expect(body.error.code).toBe('BAD_REQUEST');
+        expect(body.error.message.startsWith(names)).toBe(true);
+      }
+    }
   });
 
   it('refuses the alarm view without a valid reviewer session', async () => {

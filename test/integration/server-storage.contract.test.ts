@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestBuckets } from '../../server/auth';
 import { openStorage, type Storage, type StoredEntry } from '../../server/storage/storage';
 import { freshStorageUrl, testPostgresUrl, type StorageKind } from '../support/server-fixture';
 
@@ -95,6 +96,20 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     expect(await q.pruneRateBuckets(2_000)).toBe(0);
   });
 
+  it('a clock behind the bucket (another process’s, or one set back) refills nothing and drains nothing', async () => {
+    const take = (at: number): Promise<boolean> => storage.queries.takeRateToken('skewed', 3, 2, at);
+    const local = new RequestBuckets({ capacity: 3, perSecond: 2 });
+    for (const spend of [take, (at: number) => local.take('skewed', at)]) {
+      expect(await spend(10_000)).toBe(true);
+      // 60 s behind: before the fix this refilled -120 tokens and locked the key out for a minute.
+      expect([await spend(-50_000), await spend(-50_000)]).toEqual([true, true]);
+      expect(await spend(-50_000)).toBe(false);
+      // The bucket kept the later time: half a second after it, one token is back.
+      expect(await spend(10_500)).toBe(true);
+      expect(await spend(10_500)).toBe(false);
+    }
+  });
+
   it('stores entries by (device, seq) and refuses a second entry at the same seq or log index', async () => {
     const q = storage.queries;
     await q.insertEntries([entry(DEVICE, 0), entry(DEVICE, 1, { breakGlass: true, type: 'checkout.opened' })]);
@@ -110,6 +125,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
   it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {
     const q = storage.queries;
     expect((await q.unacknowledgedBreakGlass(10)).map((e) => e.seq)).toEqual([1]);
+    // Paged by log index: only entries after the cursor.
+    expect((await q.unacknowledgedBreakGlass(10, 0)).map((e) => e.seq)).toEqual([1]);
+    expect(await q.unacknowledgedBreakGlass(10, 1)).toEqual([]);
     expect(await q.acknowledge(DEVICE, 1, hex(0x77), 5)).toBe(true);
     expect(await q.acknowledge(DEVICE, 1, hex(0x78), 6)).toBe(false);
     expect(await q.unacknowledgedBreakGlass(10)).toEqual([]);
@@ -141,6 +159,23 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     expect((await storage.queries.latestTreeHead())?.size).toBe(12);
     const nodes = await storage.queries.getLogNodes([0, 64, 11 * 64, 12 * 64]);
     expect([...nodes.keys()].sort((a, b) => a - b)).toEqual([0, 64, 11 * 64]);
+  });
+
+  it('replaces a tree head only by one of the same size and root, only while it is still the stored one, and keeps the replaced signature', async () => {
+    const q = storage.queries;
+    const stored = (await q.treeHeadAt(5))!;
+    const next = { size: 5, root: stored.root, timestamp: 99, signature: hex(3, 128) };
+    await expect(q.replaceTreeHead(stored, { ...next, size: 6 })).rejects.toThrow(/same size and root/);
+    await expect(q.replaceTreeHead(stored, { ...next, root: hex(0x99) })).rejects.toThrow(/same size and root/);
+    // Another signature than the stored one: someone replaced it first.
+    expect(await q.replaceTreeHead({ ...stored, signature: hex(4, 128) }, next)).toBe(false);
+    expect(await q.treeHeadAt(5)).toEqual(stored);
+    expect(await q.previousTreeHeads(5)).toEqual([]);
+    expect(await q.replaceTreeHead(stored, next)).toBe(true);
+    expect(await q.treeHeadAt(5)).toEqual(next);
+    expect(await q.previousTreeHeads(5)).toEqual([stored]);
+    expect(await q.replaceTreeHead(stored, { ...next, signature: hex(5, 128) })).toBe(false);
+    expect(await q.treeHeadAt(5)).toEqual(next);
   });
 
   it('makes a key a reviewer only by an operator grant: grant, list, revoke (ending its sessions and challenges), grant again', async () => {
@@ -208,6 +243,28 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     ]);
     expect((await q.alarmCounts()).get(DEVICE)).toBe(2);
     expect(await q.listAlarms(OTHER)).toEqual([]);
+  });
+
+  it('records a resent conflict once, and pages every device\'s alarms by id', async () => {
+    const q = storage.queries;
+    const fork = { device: OTHER, kind: 'FORK' as const, seq: 7, message: 'fork at 7', evidence: '{"seq":7}', raisedAt: 11, offeredHash: hex(0x71) };
+    expect(await q.insertAlarm(fork)).toBe(true);
+    expect(await q.insertAlarm({ ...fork, raisedAt: 12 })).toBe(false);
+    expect(await q.insertAlarm({ ...fork, offeredHash: hex(0x72) })).toBe(true);
+    expect(await q.insertAlarm({ ...fork, kind: 'ROLLBACK' })).toBe(true);
+    // Alarms without an offered hash (journal warnings) are never merged.
+    const warning = { device: OTHER, kind: 'JOURNAL_WARNING' as const, seq: 7, message: 'warning at 7', evidence: '{}', raisedAt: 13 };
+    expect(await q.insertAlarm(warning)).toBe(true);
+    expect(await q.insertAlarm(warning)).toBe(true);
+    expect((await q.listAlarms(OTHER)).map((a) => a.kind)).toEqual(['FORK', 'FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'JOURNAL_WARNING']);
+    const all = await q.listAlarms(null);
+    expect(all).toHaveLength(7);
+    const paged = [];
+    for (let after = 0, page = await q.alarmsAfter(after, 2); page.length > 0; after = page[page.length - 1]!.id, page = await q.alarmsAfter(after, 2)) {
+      expect(page.length).toBeLessThanOrEqual(2);
+      paged.push(...page);
+    }
+    expect(paged).toEqual(all);
   });
 });
 

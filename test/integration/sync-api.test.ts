@@ -41,6 +41,13 @@ describe('sync API channels', () => {
     expect(await router.call('sync:enroll', { url: server.url, token: 'short' }, context)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'token' } } });
     const refused = await router.call('sync:enroll', { url: server.url, token: 'A'.repeat(43) }, context);
     expect(refused).toMatchObject({ ok: false, error: { code: 'SYNC_FAILED', detail: { code: 'TOKEN_INVALID' } } });
+    expect(await router.call('sync:enroll', { url: server.url, token: 'A'.repeat(43), fingerprint: 'abc' }, context)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'fingerprint' } } });
+    // A fingerprint other than the server's: refused before the token is sent, nothing pinned.
+    const token = await issueToken(server);
+    const impostor = await router.call('sync:enroll', { url: server.url, token, fingerprint: '0123 4567 89ab cdef 0123 4567 89ab cdef' }, context);
+    expect(impostor).toMatchObject({ ok: false, error: { code: 'POLICY_REFUSED' } });
+    expect(await router.call('sync:status', {}, context)).toMatchObject({ ok: true, value: { state: 'not-enrolled', serverFingerprint: null } });
+    expect(await server.storage.queries.listDevices()).toEqual([]);
   });
 
   it('enrols, pins and shows the server fingerprint, then syncs everything on sync:now', async () => {

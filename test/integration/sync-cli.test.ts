@@ -12,6 +12,7 @@ import { halfkeyIn, requireKeyring } from '../support/halfkey-cli';
 let work: string;
 let server: TestServer;
 let vaultId = '';
+let pinnedVaultId = '';
 
 const halfkey = halfkeyIn(() => work);
 
@@ -24,6 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (vaultId) await (await openKeytarKeychain()).delete(deviceAccount(vaultId));
+  if (pinnedVaultId) await (await openKeytarKeychain()).delete(deviceAccount(pinnedVaultId));
   await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
@@ -75,5 +77,36 @@ describe('halfkey sync', () => {
       expect(same.code).toBe(1);
       expect(same.stderr).toMatch(/still signs with the pinned key/);
     }
+  });
+
+  it('--fingerprint checks the server key before enrolling, as --repin does: a wrong one is refused (exit 3) with nothing stored, the right one enrols', async () => {
+    const init = await halfkey(['init', '--vault', 'pinned', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    expect(init.code).toBe(0);
+    writeFileSync(join(work, 'pinned-token'), `${await issueToken(server)}\n`);
+    const enrolled = (await server.storage.queries.listDevices()).length;
+
+    const wrong = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', '0123 4567 89ab cdef 0123 4567 89ab cdef']);
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain(`presents a key with fingerprint ${server.signer.fingerprint}, not the one given (0123 4567 89ab cdef 0123 4567 89ab cdef)`);
+    expect(await server.storage.queries.listDevices()).toHaveLength(enrolled);
+    const status = await halfkey(['sync', '--vault', 'pinned']);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toMatch(/not enrolled/);
+
+    const malformed = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', 'abc']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/32 hex digits/);
+    const alone = await halfkey(['sync', '--vault', 'pinned', '--fingerprint', server.signer.fingerprint]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/needs --enroll/);
+
+    // Typed as a person reads it off the operator's screen: upper case, spaces where they fall. The refusals left the token unused.
+    const right = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', ` ${server.signer.fingerprint.toUpperCase()} `]);
+    expect(right.stderr).toBe('');
+    expect(right.code).toBe(0);
+    expect(right.stdout).toMatch(/pending entries: 0/);
+    const devices = await server.storage.queries.listDevices();
+    expect(devices).toHaveLength(enrolled + 1);
+    pinnedVaultId = devices.find((d) => d.vault !== vaultId)!.vault;
   });
 });

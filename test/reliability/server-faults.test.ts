@@ -235,7 +235,7 @@ describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedule
 });
 
 describe.each(KINDS)('server restored from an older backup: %s', (kind) => {
-  it('the client notices the server holds less, resends from there, and both agree again', async () => {
+  it('the client notices the server holds less, records the inconsistent log, resends from there, and both agree again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'halfkey-restore-'));
     const fresh = await freshStorageUrl(kind);
     const secret = sodium.crypto_sign_keypair().privateKey;
@@ -267,10 +267,25 @@ describe.each(KINDS)('server restored from an older backup: %s', (kind) => {
       running = await start();
       const restoredHead = (await running.storage.queries.getDevice(j.device.publicKey))!.headSeq!;
       expect(restoredHead).toBeLessThan(j.store.head()!.seq);
+      const before = client.status().lastTreeSize!;
+      expect(client.status().serverLogInconsistency).toBeNull();
       appendEntries(j, 3);
       await drain(client);
       const held = await running.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
       expect(held.map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+      // The restored server never signed the head of `before` entries again: the device records
+      // that its log is not an extension of the one it saw (one signed entry, both heads), then
+      // adopts the new head; the entry went up with the resend and raised a reviewer alarm.
+      const recorded = j.store.query({ type: 'sync.server-log-inconsistent' });
+      expect(recorded).toHaveLength(1);
+      const data = recorded[0]!.data as { reason: string; previous: { size: number; signature: string }; current: { size: number; signature: string }; serverUrl: string };
+      expect(data).toMatchObject({ reason: 'OLD_HEAD_MISSING', previous: { size: before }, serverUrl: `http://127.0.0.1:${port}` });
+      expect(data.current.size).toBeGreaterThan(before);
+      expect(data.previous.signature).toMatch(/^[0-9a-f]{128}$/);
+      expect(client.status()).toMatchObject({ pending: 0, state: 'idle', lastError: null, serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason: 'OLD_HEAD_MISSING', seq: recorded[0]!.seq } });
+      expect(client.status().lastTreeSize).toBe(data.current.size + 1);
+      const alarms = (await running.storage.queries.listAlarms(j.device.publicKey)).filter((a) => a.kind === 'LOG_INCONSISTENT');
+      expect(alarms.map((a) => a.seq)).toEqual([recorded[0]!.seq]);
       await running.close();
     } finally {
       j.close();

@@ -51,7 +51,7 @@ export interface TestServer {
 }
 
 /** A real server on loopback over a fresh storage, with a fresh server key. */
-export async function startTestServer(kind: StorageKind, options: { rateLimit?: RateLimit; maxBatchBytes?: number; now?: () => number } = {}): Promise<TestServer> {
+export async function startTestServer(kind: StorageKind, options: { rateLimit?: RateLimit; failedAuthLimit?: RateLimit; maxBatchBytes?: number; now?: () => number } = {}): Promise<TestServer> {
   const sodium = await sodiumReady();
   const { url: dbUrl, cleanup } = await freshStorageUrl(kind);
   const storage = await openStorage(dbUrl);
@@ -65,6 +65,8 @@ export async function startTestServer(kind: StorageKind, options: { rateLimit?: 
     checker,
     logger: false,
     rateLimit: options.rateLimit ?? { capacity: 10_000, perSecond: 10_000 },
+    // Tests of the failed-authentication budget set it; others make failures on purpose and are not about it.
+    failedAuthLimit: options.failedAuthLimit ?? { capacity: 10_000, perSecond: 10_000 },
     ...(options.maxBatchBytes ? { maxBatchBytes: options.maxBatchBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

@@ -1,4 +1,5 @@
-import type { SignedEntry } from '../../shared/journal/entry';
+import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
+import { enrolSignatureMessage } from '../../shared/sync/wire';
 import { sodiumNow } from '../../shared/sodium';
 import { SyncClient, type SyncClientOptions } from '../../electron/services/sync/client';
 import { sendRequest, type WireResponse } from '../../electron/services/sync/transport';
@@ -12,6 +13,13 @@ export async function issueToken(server: TestServer, ttlMs = 15 * 60_000): Promi
   const token = newToken(sodium);
   await server.storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + ttlMs);
   return token;
+}
+
+/** An enrolment body signed by the device key, as the sync client sends it (`signer` defaults to the device's own key). */
+export function enrolment(token: string, vault: string, device: EntrySigner, roster: readonly unknown[] = [], signer: EntrySigner = device): { token: string; vault: string; device: string; roster: readonly unknown[]; signature: string } {
+  const sodium = sodiumNow();
+  const signature = sodium.to_hex(signer.sign(enrolSignatureMessage({ token, vault, device: device.publicKey }, sodium)));
+  return { token, vault, device: device.publicKey, roster, signature };
 }
 
 /** Grants a signing key reviewer rights the way `halfkey server reviewer grant` does (a journal's reviewer role alone grants nothing). */

@@ -9,7 +9,7 @@ import { merkleRoot } from '../../shared/journal/merkle';
 import { migrate, openDatabase, type Db } from '../../electron/services/database';
 import { verifyEntries } from '../../shared/journal/verifier';
 import { fileURLToPath } from 'node:url';
-import { JournalStore, type AppendInput } from '../../electron/services/journal/store';
+import { JournalStore, MAX_ENTRY_BYTES, type AppendInput } from '../../electron/services/journal/store';
 
 let sodium: Sodium;
 const dirs: string[] = [];
@@ -83,6 +83,26 @@ describe('JournalStore', () => {
     expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'custody.checkout', actor: { id: 'c-1\u0000', signer: signer(2) }, data: {} }])).toThrow(/inputs\[1\]\.actor|control characters/);
     expect(() => store.append({ type: 'custodian.enrolled', data: { custodian: 'c-2', role: 'admin\u001b[31m' } })).toThrow(/data\.role must not contain control characters/);
     expect(store.head()).toEqual(head);
+  });
+
+  it('refuses an entry above MAX_ENTRY_BYTES of canonical JSON, naming the limit, and writes nothing of the batch', () => {
+    const { db } = freshDb();
+    const store = JournalStore.open(db, { deviceSigner: signer(1) });
+    store.init(VAULT, {});
+    const head = store.head();
+    const refused = (() => {
+      try {
+        store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'ok.big', data: { note: 'é'.repeat(MAX_ENTRY_BYTES / 2) } }]);
+      } catch (error) {
+        return error;
+      }
+      return null;
+    })();
+    expect(refused).toBeInstanceOf(HalfkeyError);
+    expect(refused).toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringMatching(new RegExp(`#\\d+ \\(ok\\.big\\) would be \\d+ bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes`)) as unknown });
+    expect(store.head()).toEqual(head);
+    // Just below the limit is an ordinary entry.
+    expect(store.append({ type: 'ok.large', data: { note: 'x'.repeat(MAX_ENTRY_BYTES - 1024) } }).seq).toBe(head!.seq + 1);
   });
 
   it('keeps time monotonic when the wall clock goes backwards', () => {

@@ -9,6 +9,21 @@ const settled = async (p: Promise<void>): Promise<boolean> => {
 };
 
 describe('DeviceOrder (one device’s batches enter storage in arrival order)', () => {
+  it('says when a batch repeats seqs of one still in the line (sent again after the client gave up on it), and forgets once the line empties', () => {
+    const order = new DeviceOrder();
+    const a = order.enter('d1', { firstSeq: 0, lastSeq: 99 });
+    const b = order.enter('d1', { firstSeq: 100, lastSeq: 199 });
+    const again = order.enter('d1', { firstSeq: 100, lastSeq: 199 });
+    const other = order.enter('d2', { firstSeq: 0, lastSeq: 5 });
+    expect([a.overlaps, b.overlaps, again.overlaps, other.overlaps]).toEqual([false, false, true, false]);
+    for (const t of [a, b, again, other]) t.leave();
+    // A new line starts empty: the same seqs later are no overlap.
+    const later = order.enter('d1', { firstSeq: 100, lastSeq: 150 });
+    expect(later.overlaps).toBe(false);
+    later.leave();
+    expect(order.size).toBe(0);
+  });
+
   it('lets a batch go once every earlier batch of its device has left, whatever order they finish in', async () => {
     const order = new DeviceOrder();
     const a = order.enter('d1');

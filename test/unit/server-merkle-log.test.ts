@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appendedLeafProofs, consistencyProof, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../../shared/journal/merkle';
+import { appendedLeafProofs, consistencyProof, frontierRoot, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { NodeSet, appendLeaves, consistencyProofOf, inclusionProofs, type NodeSource } from '../../server/merkle-log';
 
@@ -146,5 +146,22 @@ describe('appendedLeafProofs (a client deriving its receipts from the frontier b
     expect(() => appendedLeafProofs(13, frontier, [], sha256)).toThrow(/no leaves/);
     const changed = frontier.map((h, i) => (i === 1 ? sha256(h) : h));
     expect(sodium.to_hex(appendedLeafProofs(13, changed, all.slice(13), sha256).root)).not.toBe(sodium.to_hex(merkleRoot(all, sodium)));
+  });
+
+  it('frontierRoot: the frontier of any tree folds to that tree’s RFC 6962 root; a changed node or a wrong shape does not', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), (size) => {
+        const all = leaves(0, size);
+        const frontier = frontierOf(all, size);
+        expect(sodium.to_hex(frontierRoot(size, frontier, sha256))).toBe(sodium.to_hex(merkleRoot(all, sodium)));
+        const changed = frontier.map((h, i) => (i === frontier.length - 1 ? sha256(h) : h));
+        expect(sodium.to_hex(frontierRoot(size, changed, sha256))).not.toBe(sodium.to_hex(merkleRoot(all, sodium)));
+      }),
+      { numRuns: 150 },
+    );
+    const frontier = frontierOf(leaves(0, 13), 13);
+    expect(() => frontierRoot(13, frontier.slice(0, 2), sha256)).toThrow(/13 leaves has a frontier of 3/);
+    expect(() => frontierRoot(0, [], sha256)).toThrow(RangeError);
+    expect(() => frontierRoot(13, [frontier[0]!, frontier[1]!.slice(1), frontier[2]!], sha256)).toThrow(/32-byte/);
   });
 });

@@ -102,6 +102,11 @@ interface ChainTip {
 }
 
 const MAX_LIMIT = 10_000;
+/**
+ * Largest entry body (canonical JSON, bytes). An entry records an event, not a document; the
+ * limit keeps every entry far below what one sync upload carries (MAX_BATCH_BYTES).
+ */
+export const MAX_ENTRY_BYTES = 64 * 1024;
 
 /** Native SHA-256 (the same digests as libsodium's): on the append path it costs a fraction of the wasm call. */
 const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
@@ -454,7 +459,12 @@ export class JournalStore {
    * nothing is copied per entry. Returns the hash as bytes.
    */
   private seal(entry: Mutable<SignedEntry>, signers: readonly EntrySigner[]): Uint8Array {
-    const digest = hash('sha256', canonicalBodyText(entry), 'buffer');
+    const text = canonicalBodyText(entry);
+    // A UTF-8 character is at most 3 bytes per UTF-16 unit: short texts skip the byte count.
+    if (text.length * 3 > MAX_ENTRY_BYTES && Buffer.byteLength(text) > MAX_ENTRY_BYTES) {
+      throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry #${entry.seq} (${entry.type}) would be ${Buffer.byteLength(text)} bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes of canonical JSON. Keep documents out of the journal and record a reference to them.`, { field: 'data' });
+    }
+    const digest = hash('sha256', text, 'buffer');
     const message = Buffer.allocUnsafe(SIGNATURE_DOMAIN.length + digest.length);
     SIGNATURE_DOMAIN.copy(message, 0);
     message.set(digest, SIGNATURE_DOMAIN.length);

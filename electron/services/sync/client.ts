@@ -2,11 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../../shared/api/result';
 import type { JsonObject } from '../../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
-import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
-import { appendedLeafProofs } from '../../../shared/journal/merkle';
+import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../../../shared/journal/entry-types';
+import { appendedLeafProofs, frontierRoot, verifyConsistency } from '../../../shared/journal/merkle';
 import { parsedReceiptProblem, treeHeadProblem, verifyCheckpointCosignature, type Receipt, type TreeHead } from '../../../shared/sync/receipt';
 import { nativePrimitives } from '../journal/native-primitives';
-import { enrolResponseSchema, ingestResponseSchema, type Appended, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema } from '../../../shared/sync/wire';
+import { consistencyResponseSchema, enrolResponseSchema, enrolSignatureMessage, ingestResponseSchema, type Appended, type Cosignature, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema, wireErrorSchema } from '../../../shared/sync/wire';
 import { migrate, type Db } from '../database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -29,6 +29,38 @@ export interface SyncStatus {
   readonly lastSuccessAt: number | null;
   readonly lastTreeSize: number | null;
   readonly nextAttemptAt: number | null;
+  /** The latest time this device found the server's signed log inconsistent with a head it held (kept: it is history). */
+  readonly serverLogInconsistency: ServerLogInconsistency | null;
+}
+
+/** Why a server's signed log is not an extension of the one this device saw before. */
+export type LogInconsistencyReason = 'LOG_SHRANK' | 'ROOT_CHANGED' | 'OLD_HEAD_MISSING' | 'PROOF_INVALID';
+
+/** A `sync.server-log-inconsistent` journal entry as sync status shows it. */
+export interface ServerLogInconsistency {
+  readonly code: 'LOG_INCONSISTENT';
+  readonly reason: LogInconsistencyReason;
+  readonly message: string;
+  /** The journal entry that records it, and when. */
+  readonly seq: number;
+  readonly time: number;
+}
+
+/** A head that does not extend the stored one: what the journal entry records. */
+interface LogFinding {
+  readonly reason: LogInconsistencyReason;
+  readonly message: string;
+  readonly previous: TreeHead;
+  readonly current: TreeHead;
+}
+
+/** A batch's verified answer, ready to store. */
+interface VerifiedBatch {
+  readonly receipts: readonly Receipt[];
+  readonly cosignatures: readonly Cosignature[];
+  readonly lastHead: TreeHead | null;
+  /** The log's size and root where this batch was appended, derived from the verified frontier, and the head the batch was appended under. */
+  readonly before: { readonly size: number; readonly root: string; readonly after: TreeHead } | null;
 }
 
 export interface SyncClientOptions {
@@ -59,7 +91,13 @@ interface StateRow {
 }
 
 /** Refusals that will not clear by retrying soon: the back-off jumps to its maximum. */
-const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED', 'UNKNOWN_DEVICE', 'WRONG_DEVICE', 'BAD_REQUEST_SIGNATURE']);
+const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED', 'UNKNOWN_DEVICE', 'WRONG_DEVICE', 'BAD_REQUEST_SIGNATURE', 'PAYLOAD_TOO_LARGE']);
+
+/**
+ * Serialized entries per batch, well below the server's default body limit (MAX_BATCH_BYTES): a
+ * server configured lower answers 413, and the client halves the batch until it fits.
+ */
+const BATCH_BYTES = Math.floor((MAX_BATCH_BYTES * 3) / 4);
 
 /**
  * Offline-first sync of one device's journal: a background queue that uploads unsent entries
@@ -91,8 +129,13 @@ export class SyncClient {
     this.state = this.row() === null ? 'not-enrolled' : 'idle';
   }
 
-  /** Registers this device with a one-time token and pins the server key it answers with. */
-  async enroll(serverUrl: string, token: string): Promise<SyncStatus> {
+  /**
+   * Registers this device with a one-time token, signed by the device key (proof of possession),
+   * and pins the server key it answers with. Given the fingerprint a person had out of band (as
+   * for repin), the server's key is checked before the token is sent, and nothing is stored when
+   * it differs.
+   */
+  async enroll(serverUrl: string, token: string, expectedFingerprint?: string): Promise<SyncStatus> {
     if (this.row() !== null) throw new HalfkeyError('CONFLICT', 'This vault is already enrolled with a sync server.');
     const vault = this.options.journal.vaultId();
     if (vault === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'Create the vault before enrolling it with a sync server.');
@@ -103,19 +146,41 @@ export class SyncClient {
       throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL is not a URL.', { field: 'url' });
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL must be http(s).', { field: 'url' });
+    const wanted = expectedFingerprint === undefined ? null : fingerprintDigits(expectedFingerprint);
+    const refuseKey = (fingerprint: string): never => {
+      throw new HalfkeyError('POLICY_REFUSED', `The server presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint?.trim()}): nothing was enrolled or pinned. Check the fingerprint with the server operator.`);
+    };
+    if (wanted !== null) {
+      // Before the token leaves this device: an impostor at this URL never sees it.
+      let presented: unknown;
+      try {
+        presented = expectOk(await sendRequest(url.origin, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
+      } catch (error) {
+        throw syncError('Fetching the server key failed', error);
+      }
+      const key = serverKeyResponseSchema.safeParse(presented);
+      if (!key.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered with something that is not its key.');
+      const fingerprint = serverKeyFingerprint(key.data.serverKey);
+      if (fingerprint.replace(/ /g, '') !== wanted) refuseKey(fingerprint);
+    }
     const roster = this.options.journal
       .query({ type: ENTRY_TYPES.custodianEnrolled })
       .map((e) => rosterMemberSchema.safeParse({ custodian: e.data.custodian, signingKey: e.data.signingKey, role: typeof e.data.role === 'string' && e.data.role.length > 0 ? e.data.role : 'custodian' }))
       .flatMap((r) => (r.success ? [r.data] : []));
     let answer: unknown;
     try {
-      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device: this.deviceId(), roster } }));
+      const device = this.deviceId();
+      // Signed by the key that signs now; after a rotation before enrolment, the rotation entries vouch for it.
+      const signature = Buffer.from(this.options.signer.sign(enrolSignatureMessage({ token, vault, device }))).toString('hex');
+      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device, roster, signature }, headers: this.rotationProof(-1) }));
     } catch (error) {
       throw syncError('Enrolment failed', error);
     }
     const parsed = enrolResponseSchema.safeParse(answer);
     if (!parsed.success || parsed.data.device !== this.deviceId()) throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
     const fingerprint = serverKeyFingerprint(parsed.data.serverKey);
+    // The key that answered the enrolment must be the one checked (another process behind the URL could hold another).
+    if (wanted !== null && fingerprint.replace(/ /g, '') !== wanted) refuseKey(fingerprint);
     this.options.db
       .prepare('INSERT INTO sync_state (id, server_url, server_key, server_fingerprint, enrolled_at) VALUES (1, ?, ?, ?, ?)')
       .run(url.origin, parsed.data.serverKey, fingerprint, this.now());
@@ -139,6 +204,7 @@ export class SyncClient {
       lastSuccessAt: row?.last_success_at ?? null,
       lastTreeSize: tree?.size ?? null,
       nextAttemptAt: this.nextAttemptAt,
+      serverLogInconsistency: row === null ? null : this.lastInconsistency(),
     };
   }
 
@@ -168,7 +234,7 @@ export class SyncClient {
       throw new HalfkeyError('POLICY_REFUSED', `The server now presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint.trim()}): the key stays pinned to ${row.server_fingerprint}. Check the fingerprint with the server operator.`);
     }
     this.options.db.transaction(() => {
-      this.options.journal.append({ type: 'sync.server-key-changed', data: { previousKey: row.server_key, serverKey: key, serverUrl: row.server_url } });
+      this.options.journal.append({ type: SYNC_ENTRY_TYPES.serverKeyChanged, data: { previousKey: row.server_key, serverKey: key, serverUrl: row.server_url } });
       this.options.db
         .prepare('UPDATE sync_state SET server_key = ?, server_fingerprint = ?, last_tree_head = NULL, last_error = NULL WHERE id = 1')
         .run(key, fingerprint);
@@ -249,9 +315,11 @@ export class SyncClient {
    * SEQUENCE_GAP: if k was accepted meanwhile, that answer is older than k's receipts, so k+1 is
    * simply sent again; a gap for the first batch in flight means the server holds less than this
    * device believes, and the round resends from where it stands. Resending is always harmless
-   * (idempotent by device and seq).
+   * (idempotent by device and seq). A batch is capped by entries and by serialized bytes; a server
+   * whose body limit is lower answers 413, and the batch is halved and sent again.
    */
   private async uploadAll(): Promise<void> {
+    let cap = this.batchSize;
     const inFlight: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse>; readonly ahead: boolean }[] = [];
     // Batches sent ahead whose answers nobody reads: resending them later is harmless.
     const abandon = (): void => void inFlight.splice(0);
@@ -260,22 +328,32 @@ export class SyncClient {
         const row = this.row();
         if (row === null) return;
         if (inFlight.length === 0) {
-          const first = this.sendFrom(row, row.acked_seq + 1);
+          const first = this.sendFrom(row, row.acked_seq + 1, cap);
           if (first === null) return;
           inFlight.push({ ...first, ahead: false });
         }
         while (inFlight.length < this.pipelineDepth) {
           const tail = inFlight[inFlight.length - 1]!.batch;
-          const more = this.sendFrom(row, tail[tail.length - 1]!.seq + 1);
+          const more = this.sendFrom(row, tail[tail.length - 1]!.seq + 1, cap);
           if (more === null) break;
           inFlight.push({ ...more, ahead: true });
         }
         const current = inFlight.shift()!;
         const response = await current.response;
         try {
-          this.accept(row, current.batch, response);
+          const verified = this.verify(row, current.batch, response);
+          this.store(row, current.batch, verified, await this.logFinding(row, verified));
         } catch (error) {
           abandon();
+          if (error instanceof ServerRefusal && error.code === 'PAYLOAD_TOO_LARGE') {
+            const only = current.batch[0]!;
+            if (current.batch.length === 1) {
+              const bytes = Buffer.byteLength(JSON.stringify(only));
+              throw new ServerRefusal(error.status, 'PAYLOAD_TOO_LARGE', `journal entry #${only.seq} alone (${bytes} bytes) is larger than the server accepts in one upload; ask the server operator to raise its batch limit`);
+            }
+            cap = Math.max(1, Math.floor(current.batch.length / 2));
+            continue;
+          }
           // The server holds less than this device believes (restored from a backup, or a batch
           // sent ahead overtook its predecessor): resend from where it stands.
           if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
@@ -297,11 +375,18 @@ export class SyncClient {
     }
   }
 
-  /** Reads up to one batch from `from` and sends it; null when nothing is left. */
-  private sendFrom(row: StateRow, from: number): { batch: readonly SignedEntry[]; response: Promise<WireResponse> } | null {
+  /** Reads one batch from `from` (at most `cap` entries and BATCH_BYTES of JSON, at least one entry) and sends it; null when nothing is left. */
+  private sendFrom(row: StateRow, from: number, cap: number): { batch: readonly SignedEntry[]; response: Promise<WireResponse> } | null {
     const head = this.options.journal.head();
     if (head === null || head.seq < from) return null;
-    const batch = [...this.options.journal.read({ from, to: Math.min(head.seq, from + this.batchSize - 1) })];
+    const batch: SignedEntry[] = [];
+    let bytes = 0;
+    for (const entry of this.options.journal.read({ from, to: Math.min(head.seq, from + cap - 1) })) {
+      const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
+      if (batch.length > 0 && bytes + size > BATCH_BYTES) break;
+      batch.push(entry);
+      bytes += size;
+    }
     if (batch.length === 0) return null;
     const response = sendRequest(row.server_url, {
       method: 'POST',
@@ -320,8 +405,8 @@ export class SyncClient {
     return { batch, response };
   }
 
-  /** Verifies a batch's answer against the pinned key and the local entries, then stores it in one transaction. */
-  private accept(row: StateRow, batch: readonly SignedEntry[], response: WireResponse): void {
+  /** Verifies a batch's answer against the pinned key and the local entries; throws UNEXPECTED_RESPONSE (or the server's refusal) otherwise. */
+  private verify(row: StateRow, batch: readonly SignedEntry[], response: WireResponse): VerifiedBatch {
     const device = this.deviceId();
     const parsed = ingestResponseSchema.safeParse(expectOk(response));
     if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
@@ -344,19 +429,92 @@ export class SyncClient {
       }
     }
     const lastHead = receipts.reduce<TreeHead | null>((best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best), null);
+    // This batch's own leaves led from the frontier to the signed root (appendedReceipts), so the
+    // frontier also tells what the log's root was where the batch starts.
+    const block = parsed.data.appended;
+    const before = block !== undefined && appended.length > 0 && block.logStart > 0 ? { size: block.logStart, root: Buffer.from(frontierRoot(block.logStart, block.frontier.map((h) => Buffer.from(h, 'hex')), nativePrimitives.sha256)).toString('hex'), after: block.treeHead } : null;
+    return { receipts, cosignatures: parsed.data.cosignatures, lastHead, before };
+  }
+
+  /**
+   * Stores a verified batch in one transaction: its receipts, cosignatures, the new acknowledged
+   * seq and tree head and, when the head does not extend the stored one, the journal entry that
+   * records it (uploaded with the next batch, so reviewers see it).
+   */
+  private store(row: StateRow, batch: readonly SignedEntry[], verified: VerifiedBatch, finding: LogFinding | null): void {
+    const { receipts, cosignatures, lastHead } = verified;
     const db = this.options.db;
     db.transaction(() => {
+      if (finding !== null) {
+        const head = (h: TreeHead): JsonObject => ({ size: h.size, root: h.root, timestamp: h.timestamp, signature: h.signature });
+        this.options.journal.append({
+          type: SYNC_ENTRY_TYPES.serverLogInconsistent,
+          data: { serverUrl: row.server_url, reason: finding.reason, message: finding.message, previous: head(finding.previous), current: head(finding.current) },
+        });
+      }
       for (const r of receipts) {
         this.options.journal.addReceipt({ ...r, treeHead: r.treeHead as unknown as JsonObject, serverKey: row.server_key, signature: r.treeHead.signature });
       }
       const cosign = db.prepare('INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING');
-      for (const c of parsed.data.cosignatures) cosign.run(c.seq, c.entryHash, c.signature, row.server_key);
+      for (const c of cosignatures) cosign.run(c.seq, c.entryHash, c.signature, row.server_key);
       db.prepare('UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_tree_head = ?, last_success_at = ?, last_error = NULL WHERE id = 1').run(
         batch[batch.length - 1]!.seq,
         lastHead === null ? row.last_tree_head : JSON.stringify(lastHead),
         this.now(),
       );
     })();
+  }
+
+  /**
+   * Checks a signed head (verified under the pinned key) against the one stored last, as a
+   * Certificate Transparency monitor does: a larger log needs an RFC 6962 consistency proof from
+   * the stored head, checked against the two roots this device holds (the server's copies of the
+   * heads must carry the same roots); the same size needs the same root; a log never shrinks.
+   * Returns what to record, or null when the head extends the stored one. A proof that cannot be
+   * fetched throws, an ordinary retryable error: nothing of the batch is stored then.
+   */
+  private async logFinding(row: StateRow, verified: VerifiedBatch): Promise<LogFinding | null> {
+    const next = verified.lastHead;
+    if (next === null || row.last_tree_head === null) return null;
+    const stored = JSON.parse(row.last_tree_head) as TreeHead;
+    if (next.size === stored.size && next.root === stored.root) return null;
+    // The common case needs no request: the batch was appended right where the stored head ends,
+    // and the frontier its leaves were checked through has the stored root. The new head then
+    // extends the stored one by construction (same first leaves, then this batch's).
+    const before = verified.before;
+    if (before !== null && before.size === stored.size && before.root === stored.root && before.after.size === next.size && before.after.root === next.root) return null;
+    const found = (reason: LogInconsistencyReason, message: string): LogFinding => ({ reason, message, previous: stored, current: next });
+    if (next.size < stored.size) return found('LOG_SHRANK', `the server signed a log of ${next.size} entries after one of ${stored.size}: it lost entries (restored from an older backup?)`);
+    if (next.size === stored.size) return found('ROOT_CHANGED', `the server signed two different roots for its log of ${stored.size} entries: the log was rewritten`);
+    const response = await sendRequest(row.server_url, {
+      method: 'GET',
+      path: `/v1/log/consistency?from=${stored.size}&to=${next.size}`,
+      ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
+    });
+    // The server's own answer that it has no head of that size (not a proxy's or a missing route's 404).
+    if (response.status === 404 && wireErrorSchema.safeParse(response.body).data?.error.code === 'NOT_FOUND') {
+      return found('OLD_HEAD_MISSING', `the server no longer holds the head of ${stored.size} entries it signed for this device before: its log was restored from an older backup or rewritten`);
+    }
+    const parsed = consistencyResponseSchema.safeParse(expectOk(response));
+    if (!parsed.success || parsed.data.from.size !== stored.size || parsed.data.to.size !== next.size) {
+      throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `the server answered the consistency request from ${stored.size} to ${next.size} entries with something that is not that proof`);
+    }
+    if (parsed.data.from.root !== stored.root || parsed.data.to.root !== next.root) {
+      return found('ROOT_CHANGED', `the server's heads of ${stored.size} and ${next.size} entries are not the ones it signed for this device: the log was rewritten`);
+    }
+    const bytes = (hex: string): Uint8Array => Buffer.from(hex, 'hex');
+    if (!verifyConsistency(stored.size, next.size, bytes(stored.root), bytes(next.root), parsed.data.proof.map(bytes))) {
+      return found('PROOF_INVALID', `the server's log of ${next.size} entries does not extend the one of ${stored.size} this device saw (the consistency proof fails): the log was rewritten`);
+    }
+    return null;
+  }
+
+  /** The latest `sync.server-log-inconsistent` entry, as status shows it. */
+  private lastInconsistency(): ServerLogInconsistency | null {
+    const found = this.options.journal.query({ type: SYNC_ENTRY_TYPES.serverLogInconsistent });
+    const last = found[found.length - 1];
+    if (last === undefined) return null;
+    return { code: 'LOG_INCONSISTENT', reason: last.data.reason as LogInconsistencyReason, message: String(last.data.message), seq: last.seq, time: last.time };
   }
 
   /** The device id: the genesis entry's device field, which a key rotation does not change. */
@@ -388,6 +546,13 @@ export class SyncClient {
   private row(): StateRow | null {
     return (this.options.db.prepare('SELECT * FROM sync_state WHERE id = 1').get() as StateRow | undefined) ?? null;
   }
+}
+
+/** A fingerprint as a person types it, as repin reads it: 32 hex digits, spaces (or any separator) allowed. */
+function fingerprintDigits(text: string): string {
+  const digits = text.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (digits.length !== 32) throw new HalfkeyError('INVALID_PAYLOAD', 'A server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it.', { field: 'fingerprint' });
+  return digits;
 }
 
 function syncError(what: string, error: unknown): HalfkeyError {

@@ -13,6 +13,7 @@ const DETACHED: SyncStatus = {
   lastSuccessAt: null,
   lastTreeSize: null,
   nextAttemptAt: null,
+  serverLogInconsistency: null,
 };
 
 /**
@@ -41,8 +42,8 @@ export class SyncService {
     return this.client?.status() ?? DETACHED;
   }
 
-  enroll(url: string, token: string): Promise<SyncStatus> {
-    return this.require().enroll(url, token);
+  enroll(url: string, token: string, fingerprint?: string): Promise<SyncStatus> {
+    return this.require().enroll(url, token, fingerprint);
   }
 
   now(): Promise<SyncStatus> {

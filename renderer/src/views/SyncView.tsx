@@ -93,6 +93,13 @@ export function SyncView(): ReactElement {
                 { label: 'Last error', value: status.lastError ?? 'none' },
               ]}
             />
+            {status.serverLogInconsistency !== null && (
+              <p className="status-error" role="alert">
+                Server log inconsistent ({status.serverLogInconsistency.reason}, journal entry #{status.serverLogInconsistency.seq}, {when(status.serverLogInconsistency.time)}):{' '}
+                {status.serverLogInconsistency.message}. The journal records both tree heads and reviewers see it; ask the server operator whether the server was restored from a
+                backup.
+              </p>
+            )}
             <div className="fingerprint-box">
               <p className="facts-label">Server fingerprint (compare it with the one your server operator gives you)</p>
               <p className="mono fingerprint">{status.serverFingerprint ?? 'no server pinned'}</p>

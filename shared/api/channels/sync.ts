@@ -11,6 +11,17 @@ export const syncStatusSchema = z.object({
   lastSuccessAt: z.number().int().nullable(),
   lastTreeSize: z.number().int().nullable(),
   nextAttemptAt: z.number().int().nullable(),
+  /** The latest time the device found the server's signed log inconsistent with a head it held (a journal entry records it). */
+  serverLogInconsistency: z
+    .object({
+      code: z.literal('LOG_INCONSISTENT'),
+      reason: z.enum(['LOG_SHRANK', 'ROOT_CHANGED', 'OLD_HEAD_MISSING', 'PROOF_INVALID']),
+      message: z.string(),
+      seq: z.number().int().nonnegative(),
+      time: z.number().int(),
+    })
+    .strict()
+    .nullable(),
 });
 
 /** `sync:*` channels: the journal's upload to the central server. */
@@ -21,6 +32,11 @@ export const syncChannels = {
       .object({
         url: z.string().url().max(2048),
         token: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, 'an enrolment token is 16–128 characters of A–Z, a–z, 0–9, _ and -'),
+        /** The server key fingerprint given out of band: enrolment is refused unless the server presents it. */
+        fingerprint: z
+          .string()
+          .regex(/^\s*(?:[0-9a-fA-F]\s*){32}$/, 'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it')
+          .optional(),
       })
       .strict(),
     response: syncStatusSchema,
