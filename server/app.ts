@@ -10,6 +10,7 @@ import {
   ingestQuerySchema,
   ROTATION_HEADER,
   ingestRequestSchema,
+  MAX_BATCH_BYTES,
   type DeviceHeadResponse,
   type EnrolResponse,
 } from '../shared/sync/wire';
@@ -236,7 +237,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return { seq: record.headSeq, hash: record.headHash, treeHead: await latestTreeHead() };
   });
 
-  app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? 4 * 1024 * 1024, onRequest: refuseFailingAddress }, async (request) => {
+  app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? MAX_BATCH_BYTES, onRequest: refuseFailingAddress }, async (request) => {
     const record = await device(request, deviceParam(request));
     const query = parseValue(ingestQuerySchema, request.query, 'query');
     const body = parseBody(ingestRequestSchema, request.body);

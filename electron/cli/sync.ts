@@ -8,7 +8,7 @@ import { readSecretFile } from './secret-input';
 const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE [--fingerprint FINGERPRINT] | --repin FINGERPRINT]';
 
 /** A status in a few human lines; the fingerprint is what a person compares with the server operator's. */
-function describe(status: SyncStatus): string {
+export function describeStatus(status: SyncStatus): string {
   return [
     `state: ${status.state}`,
     `pending entries: ${status.pending}`,
@@ -16,6 +16,10 @@ function describe(status: SyncStatus): string {
     `server key fingerprint: ${status.serverFingerprint ?? '-'}`,
     `last receipt for seq: ${status.ackedSeq ?? '-'}`,
     ...(status.lastError ? [`last error: ${status.lastError}`] : []),
+    // Recorded in the journal when the server's signed log stopped extending what this device saw.
+    ...(status.serverLogInconsistency
+      ? [`server log inconsistent (${status.serverLogInconsistency.reason}, journal seq ${status.serverLogInconsistency.seq}): ${status.serverLogInconsistency.message}`]
+      : []),
   ].join('\n');
 }
 
@@ -60,7 +64,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       status = await client.syncNow();
       if (status.pending === 0 || status.state === 'error') break;
     }
-    io.stdout(`${describe(status)}\n`);
+    io.stdout(`${describeStatus(status)}\n`);
     return status.pending === 0 && status.state === 'idle' ? 0 : 1;
   } catch (error) {
     if (error instanceof HalfkeyError) {
