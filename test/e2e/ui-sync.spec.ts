@@ -16,7 +16,7 @@ test.setTimeout(90_000);
 
 const ADMIN = { name: 'Sam Sync', organisation: 'Acme Ops', passphrase: 'harbour violet ember lattice 5' };
 
-test('enrol with a journal server, then re-pin its rotated key: a wrong fingerprint is refused, the right one resumes the sync', async ({ page, preview }) => {
+test('enrol with a journal server (a wrong expected fingerprint is refused, the right one enrols), then re-pin its rotated key: a wrong fingerprint is refused, the right one resumes the sync', async ({ page, preview }) => {
   const sodium = await sodiumReady();
   const dir = mkdtempSync(join(tmpdir(), 'halfkey-e2e-sync-'));
   const storage: Storage = await openStorage(`sqlite:${join(dir, 'server.db')}`);
@@ -36,11 +36,37 @@ test('enrol with a journal server, then re-pin its rotated key: a wrong fingerpr
     const token = newToken(sodium);
     await storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
     const enrol = page.getByRole('region', { name: 'Enrol with a journal server' });
+    const sync = page.getByRole('region', { name: 'Sync' });
+    const expected = enrol.getByLabel('Server fingerprint (from your administrator)', { exact: true });
+    await expect(expected).toHaveAccessibleDescription(/Optional/);
+    // What the server publishes, as an administrator would copy it: /v1/server-key's fingerprint, which the app displays once pinned.
+    const published = ((await (await fetch(`${server.url}/v1/server-key`)).json()) as { serverFingerprint: string }).serverFingerprint;
+    expect(published).toBe(oldKey.fingerprint);
+
+    // A fingerprint that is not the server's: refused before the token is sent, nothing pinned.
     await enrol.getByLabel('Server URL', { exact: true }).fill(server.url);
     await enrol.getByLabel('Enrolment token', { exact: true }).fill(token);
+    await expected.fill(newKey.fingerprint);
     await enrol.getByRole('button', { name: 'Enrol' }).click();
-    const sync = page.getByRole('region', { name: 'Sync' });
+    const refusal = enrol.getByRole('alert');
+    await expect(refusal).toContainText('POLICY_REFUSED');
+    await expect(refusal).toContainText(`The server presents a key with fingerprint ${oldKey.fingerprint}, not the one given (${newKey.fingerprint}): nothing was enrolled or pinned.`);
+    await expect(refusal).not.toContainText(token);
+    await expect(sync.getByText('Not enrolled with a journal server')).toBeVisible();
+    await expect(sync.getByText('no server pinned', { exact: true })).toBeVisible();
+    expect(preview.services.sync.status().state).toBe('not-enrolled');
+    // The poll (every 3 s) does not wipe the refusal.
+    await page.waitForTimeout(3_500);
+    await expect(refusal).toBeVisible();
+    const formAxe = await new AxeBuilder({ page }).analyze();
+    expect(formAxe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+
+    // The published fingerprint, typed as a person might (upper case, spaces): enrols with the same, still unused, token.
+    await enrol.getByLabel('Enrolment token', { exact: true }).fill(token);
+    await expected.fill(` ${published.toUpperCase()} `);
+    await enrol.getByRole('button', { name: 'Enrol' }).click();
     await expect(sync.getByText(oldKey.fingerprint, { exact: true })).toBeVisible({ timeout: 15_000 });
+    await expect(page.getByRole('alert')).toHaveCount(0);
     await sync.getByRole('button', { name: 'Sync now' }).click();
     await expect(sync.getByText('Up to date')).toBeVisible({ timeout: 15_000 });
 

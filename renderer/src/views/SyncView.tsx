@@ -25,6 +25,10 @@ export function SyncView(): ReactElement {
   const [url, setUrl] = useState('');
   // The enrolment token is single-use and short-lived; it is cleared as soon as it is sent.
   const [token, setToken] = useState('');
+  const [enrolFingerprint, setEnrolFingerprint] = useState('');
+  // Shown in the enrolment form itself: the 3-second status poll resets the panel's notice, and a
+  // refused enrolment must stay on screen until the person acts on it.
+  const [enrolError, setEnrolError] = useState<ApiError | null>(null);
   const [working, setWorking] = useState(false);
   const [newFingerprint, setNewFingerprint] = useState('');
   const settle = (result: Awaited<ReturnType<typeof readStatus>>): void => {
@@ -43,7 +47,14 @@ export function SyncView(): ReactElement {
     setWorking(true);
     const sent = token;
     setToken('');
-    settle(await attempt(() => halfkey().syncEnroll({ url: url.trim(), token: sent.trim() })));
+    // Optional: when given, the main process checks the server's key before the token leaves this device.
+    const fingerprint = enrolFingerprint.trim();
+    const result = await attempt(() => halfkey().syncEnroll({ url: url.trim(), token: sent.trim(), ...(fingerprint === '' ? {} : { fingerprint }) }));
+    if (result.ok) {
+      setStatus(result.value);
+      setEnrolFingerprint('');
+    }
+    setEnrolError(result.ok ? null : result.error);
     setWorking(false);
   };
   const repin = async (event: FormEvent): Promise<void> => {
@@ -126,10 +137,20 @@ export function SyncView(): ReactElement {
       {status !== null && !enrolled && (
         <section className="panel" aria-labelledby="sync-enrol-heading">
           <h2 id="sync-enrol-heading">Enrol with a journal server</h2>
-          <p className="muted">The server operator gives you its address and a one-time enrolment token. The server key is pinned at enrolment.</p>
+          <p className="muted">
+            The server operator gives you its address and a one-time enrolment token, and publishes the server key's fingerprint. The server key is pinned at enrolment.
+          </p>
+          <ErrorNotice error={enrolError} />
           <form noValidate className="form" onSubmit={(event) => void enrol(event)}>
             <Field label="Server URL" type="url" value={url} onChange={setUrl} required placeholder="https://journal.example.com" />
             <Field label="Enrolment token" type="password" value={token} onChange={setToken} required />
+            <Field
+              label="Server fingerprint (from your administrator)"
+              value={enrolFingerprint}
+              onChange={setEnrolFingerprint}
+              placeholder="0123 4567 89ab cdef 0123 4567 89ab cdef"
+              hint="Optional. Enter it exactly as the operator published it (spaces allowed): the token is sent, and the key pinned, only if the server presents a key with this fingerprint."
+            />
             <button type="submit" className="primary" disabled={working}>
               {working ? 'Enrolling…' : 'Enrol'}
             </button>
