@@ -428,7 +428,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       await enrol.getByLabel('Server URL', { exact: true }).fill(server.url);
       await enrol.getByLabel('Enrolment token', { exact: true }).fill('A'.repeat(43));
       await enrol.getByRole('button', { name: 'Enrol' }).click();
-      await expect(sync.getByRole('alert')).toContainText('SYNC_FAILED');
+      await expect(enrol.getByRole('alert')).toContainText('SYNC_FAILED');
       await expect(enrol.getByLabel('Enrolment token', { exact: true })).toHaveValue('');
       await noSeriousAxeViolations(page, 'sync');
 
