@@ -152,15 +152,7 @@ export class SyncClient {
     };
     if (wanted !== null) {
       // Before the token leaves this device: an impostor at this URL never sees it.
-      let presented: unknown;
-      try {
-        presented = expectOk(await sendRequest(url.origin, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
-      } catch (error) {
-        throw syncError('Fetching the server key failed', error);
-      }
-      const key = serverKeyResponseSchema.safeParse(presented);
-      if (!key.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered with something that is not its key.');
-      const fingerprint = serverKeyFingerprint(key.data.serverKey);
+      const { fingerprint } = await this.presentedKey(url.origin);
       if (fingerprint.replace(/ /g, '') !== wanted) refuseKey(fingerprint);
     }
     const roster = this.options.journal
@@ -208,6 +200,19 @@ export class SyncClient {
     };
   }
 
+  /** The key a server presents now (`GET /v1/server-key`) and its fingerprint; SYNC_FAILED when it cannot be fetched or is not a key. */
+  private async presentedKey(origin: string): Promise<{ key: string; fingerprint: string }> {
+    let answer: unknown;
+    try {
+      answer = expectOk(await sendRequest(origin, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
+    } catch (error) {
+      throw syncError('Fetching the server key failed', error);
+    }
+    const parsed = serverKeyResponseSchema.safeParse(answer);
+    if (!parsed.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered with something that is not its key.');
+    return { key: parsed.data.serverKey, fingerprint: serverKeyFingerprint(parsed.data.serverKey) };
+  }
+
   /**
    * Pins the server's new key after the operator rotated it (docs/operations.md): fetches the key
    * the server signs with now and pins it only if its fingerprint is the one a person was given
@@ -217,18 +222,8 @@ export class SyncClient {
   async repin(expectedFingerprint: string): Promise<SyncStatus> {
     const row = this.row();
     if (row === null) throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: enrol it first.');
-    const wanted = expectedFingerprint.toLowerCase().replace(/[^0-9a-f]/g, '');
-    if (wanted.length !== 32) throw new HalfkeyError('INVALID_PAYLOAD', 'A server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it.', { field: 'fingerprint' });
-    let answer: unknown;
-    try {
-      answer = expectOk(await sendRequest(row.server_url, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
-    } catch (error) {
-      throw syncError('Fetching the server key failed', error);
-    }
-    const parsed = serverKeyResponseSchema.safeParse(answer);
-    if (!parsed.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered with something that is not its key.');
-    const key = parsed.data.serverKey;
-    const fingerprint = serverKeyFingerprint(key);
+    const wanted = fingerprintDigits(expectedFingerprint);
+    const { key, fingerprint } = await this.presentedKey(row.server_url);
     if (key === row.server_key) throw new HalfkeyError('CONFLICT', `The server still signs with the pinned key (fingerprint ${row.server_fingerprint}): nothing to re-pin.`);
     if (fingerprint.replace(/ /g, '') !== wanted) {
       throw new HalfkeyError('POLICY_REFUSED', `The server now presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint.trim()}): the key stays pinned to ${row.server_fingerprint}. Check the fingerprint with the server operator.`);
