@@ -9,7 +9,7 @@ import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
 import { headTimestamp, underKey, type ServerSigner } from './server-key';
-import { checkEntry, entryHashHex, type EntryCheck } from './entry-checks';
+import { checkEntry } from './entry-checks';
 import type { EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
 
@@ -110,21 +110,12 @@ async function precheck(raw: readonly Record<string, unknown>[], device: string,
   // Entries the server already holds a seq for (a resend, or a conflict) are hashed here; only
   // the rest go to the signature workers, so a resent batch is not verified a second time.
   const held = entries.filter((e) => e.seq <= heldUpTo).length;
-  const checks = [...entries.slice(0, held).map((e) => hashOnly(e)), ...(await checker.check(entries.slice(held)))];
+  const checks = [...entries.slice(0, held).map((e) => checkEntry(e, false)), ...(await checker.check(entries.slice(held)))];
   return entries.map((entry, i): Offered => {
     const check = checks[i]!;
     if ('error' in check) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${check.error}`);
     return i < held ? { entry, precomputed: check, hashOnly: true } : { entry, precomputed: check };
   });
-}
-
-/** An entry's recomputed hash alone (its signatures are not checked: see Offered.hashOnly). */
-function hashOnly(entry: SignedEntry): EntryCheck {
-  try {
-    return { hash: entryHashHex(entry), signatures: [] };
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : 'not canonical JSON' };
-  }
 }
 
 /**
