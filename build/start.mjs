@@ -14,12 +14,11 @@ const say = (text) => process.stdout.write(`halfkey start: ${text}\n`);
 
 function installIfMissing() {
   if (existsSync(at('node_modules'))) return;
-  // npm ci refuses this lock (npm 11 prunes other platforms' optional builds from it); npm install
-  // still installs the locked versions. The Electron binary cannot be fetched everywhere; the
-  // preview fallback covers that case.
-  say('node_modules is missing: running npm install (ELECTRON_SKIP_BINARY_DOWNLOAD=1, the Electron binary is not downloaded)');
-  const run = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
-  if (run.status !== 0) throw new Error(`npm install failed (exit ${run.status ?? run.signal})`);
+  // npm ci installs exactly the committed lock and never rewrites it. The Electron binary cannot be
+  // fetched everywhere; the preview fallback covers that case.
+  say('node_modules is missing: running npm ci (ELECTRON_SKIP_BINARY_DOWNLOAD=1, the Electron binary is not downloaded)');
+  const run = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
+  if (run.status !== 0) throw new Error(`npm ci failed (exit ${run.status ?? run.signal})`);
 }
 
 /**

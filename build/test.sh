@@ -37,9 +37,8 @@ fi
 # 2. npm dependencies. The Electron binary cannot be downloaded here; its types still install.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "npm test: installing npm dependencies (ELECTRON_SKIP_BINARY_DOWNLOAD=1: the Electron binary is not downloaded)"
-  # npm ci refuses this lock file (npm 11 drops other platforms' optional rollup builds from it),
-  # so install from the lock with npm install, which keeps the locked versions.
-  ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm install --no-audit --no-fund </dev/null
+  # npm ci: exactly the committed lock (which lists every platform's optional builds), never rewritten.
+  ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund </dev/null
 fi
 
 # 3. Services: a private PostgreSQL on loopback.
