@@ -38,10 +38,42 @@ export default tseslint.config(
   },
   layer(['renderer/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'renderer/ talks only to window.halfkey: no electron/, no node, no server/.'),
   layer(['server/**/*.ts'], ['electron', 'electron/*', '**/electron/**', '**/renderer/**', 'keytar', 'react', 'react-dom'], 'server/ runs without Electron: it may use shared/ and its own code only.'),
+  // electron/: the folder names where a file runs (docs/architecture.md). Node-only code never imports
+  // `electron` (Electron's pieces reach it injected by electron/main/), nor an adapter.
+  layer(
+    ['electron/{app,base,custody,journal,keychain,sync,vault,cli}/**/*.ts', 'electron/preview/*.ts'],
+    ['electron', 'electron/*', '**/main/**', '**/preload/**', '**/renderer/**', '!**/node_modules/**'],
+    'Node-only code (electron/app, base, custody, journal, keychain, sync, vault, cli, preview): no electron import, no electron/main or preload; Electron pieces are injected by electron/main/.',
+  ),
   {
-    files: ['electron/preload.ts'],
+    // The features never reach for an adapter: only electron/app composes them, only adapters call the router.
+    files: ['electron/{base,custody,journal,keychain,sync,vault}/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/services/**', '**/router*', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['electron'].map((name) => ({ name, message: 'A feature folder is Node-only: no electron import; electron/main/ injects what it needs.' })),
+          // A feature's handlers are typed by the router's Handler (electron/app/router.ts), its one import from app/.
+          patterns: [{ group: ['**/main/**', '**/preload/**', '**/preview/**', '**/cli/**', '**/app/**', '!**/app/router', '**/renderer/**'], message: 'A feature folder is Node-only and knows no adapter: no electron/main, preload, preview, cli or app import.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['electron/main/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/preview/**', '**/cli/**', '**/renderer/**'], message: 'electron/main/ is what ships: never the preview adapter (not packaged), the CLI or the renderer.' }] }],
+    },
+  },
+  layer(
+    ['electron/preview/page/**/*.ts'],
+    ['node:*', 'electron', 'electron/*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/sync/**', '**/vault/**', '**/main/**', '**/server/**', 'better-sqlite3', 'keytar'],
+    'electron/preview/page/ runs in the page: shared/api types and the preview wire format only.',
+  ),
+  {
+    files: ['electron/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/sync/**', '**/vault/**', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
     },
   },
 );

@@ -3,8 +3,8 @@
 // a packaged app runs its code (no TypeScript loader, which costs ~50 MB and a hooks thread).
 // Run: node <bundle> --path FILE [--workers N]   (--workers 0: the one-core verifier)
 import { parseArgs } from 'node:util';
-import { verifyBundleFile } from '../electron/services/journal/bundle-file';
-import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
+import { verifyBundleFile } from '../electron/journal/bundle-file';
+import { verifyBundleFileParallel } from '../electron/journal/parallel-verify';
 
 const { values } = parseArgs({ options: { path: { type: 'string' }, workers: { type: 'string' } }, strict: true });
 if (values.path === undefined) throw new Error('--path is required');

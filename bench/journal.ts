@@ -22,10 +22,10 @@ import { ENTRY_SIGNATURE_DOMAIN, GENESIS_PREV, ed25519Signer, entryBodyOf, type 
 import { checkpointData } from '../shared/journal/entry-types';
 import { MerkleFrontier } from '../shared/journal/merkle';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, entryLine, headerLine, manifestLine, type BundleManifest } from '../shared/journal/bundle';
-import { openDatabase } from '../electron/services/database';
-import { JournalStore } from '../electron/services/journal/store';
-import { verifyBundleFile } from '../electron/services/journal/bundle-file';
-import { verifyBundleFileParallel } from '../electron/services/journal/parallel-verify';
+import { openDatabase } from '../electron/base/database';
+import { JournalStore } from '../electron/journal/store';
+import { verifyBundleFile } from '../electron/journal/bundle-file';
+import { verifyBundleFileParallel } from '../electron/journal/parallel-verify';
 
 const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'big-only': { type: 'boolean' } }, strict: true });
 const sodium = await sodiumReady();
@@ -258,7 +258,7 @@ if (!values['big-only']) {
   const { build } = await import('esbuild');
   const bundle: BuildOptions = { bundle: true, platform: 'node', target: 'node20', logLevel: 'silent', external: ['esbuild'] };
   await build({ ...bundle, entryPoints: [fileURLToPath(new URL('./journal-verify-child.ts', import.meta.url))], format: 'esm', outfile: join(dir, 'verify-child.mjs') });
-  await build({ ...bundle, entryPoints: [fileURLToPath(new URL('../electron/services/journal/verify-worker.ts', import.meta.url))], format: 'cjs', outfile: join(dir, 'verify-worker.cjs') });
+  await build({ ...bundle, entryPoints: [fileURLToPath(new URL('../electron/journal/verify-worker.ts', import.meta.url))], format: 'cjs', outfile: join(dir, 'verify-worker.cjs') });
   const child = spawnSync(process.execPath, [join(dir, 'verify-child.mjs'), '--path', path, ...(values.workers === undefined ? [] : ['--workers', values.workers])], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
   const r = JSON.parse(child.stdout) as { ms: number; cpuMs: number; ok: boolean; entries: number; maxRssKb: number };

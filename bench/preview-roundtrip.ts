@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createHandlerTable } from '../electron/api/handlers';
-import { openAppServices } from '../electron/app-services';
+import { createHandlerTable } from '../electron/app/handlers';
+import { openAppServices } from '../electron/app/app-services';
 import { startPreview } from '../electron/preview/server';
-import { createRouter } from '../electron/router';
+import { createRouter } from '../electron/app/router';
 
 const { values } = parseArgs({ options: { calls: { type: 'string' } }, strict: true });
 const calls = Number(values.calls ?? 3000);

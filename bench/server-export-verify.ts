@@ -13,9 +13,9 @@ import { canonicalize } from '../shared/journal/canonical';
 import { ed25519Signer, type SignedEntry } from '../shared/journal/entry';
 import { treeHeadSignatureMessage } from '../shared/sync/receipt';
 import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/server-export';
-import { openDatabase } from '../electron/services/database';
-import { JournalStore } from '../electron/services/journal/store';
-import { verifyServerExportFile } from '../electron/services/sync/server-export-file';
+import { openDatabase } from '../electron/base/database';
+import { JournalStore } from '../electron/journal/store';
+import { verifyServerExportFile } from '../electron/sync/server-export-file';
 import { NodeSet, appendLeaves, inclusionProofs } from '../server/merkle-log';
 
 const { values } = parseArgs({ options: { entries: { type: 'string' }, devices: { type: 'string' } }, strict: true });

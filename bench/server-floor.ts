@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { sodiumReady } from '../shared/sodium';
 import { ed25519Signer, entrySignatureMessage, type SignedEntry } from '../shared/journal/entry';
-import { openDatabase } from '../electron/services/database';
-import { JournalStore } from '../electron/services/journal/store';
+import { openDatabase } from '../electron/base/database';
+import { JournalStore } from '../electron/journal/store';
 import { startSignaturePool } from '../server/signature-pool';
 
 const { values } = parseArgs({ options: { serve: { type: 'string' }, entries: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' } }, strict: true });

@@ -24,9 +24,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sodiumReady } from '../shared/sodium';
 import { ed25519Signer, entrySignatureMessage } from '../shared/journal/entry';
-import { openDatabase, type Db } from '../electron/services/database';
-import { JournalStore } from '../electron/services/journal/store';
-import { SyncClient } from '../electron/services/sync/client';
+import { openDatabase, type Db } from '../electron/base/database';
+import { JournalStore } from '../electron/journal/store';
+import { SyncClient } from '../electron/sync/client';
 import { openStorage } from '../server/storage/storage';
 import { hashToken, newToken } from '../server/tokens';
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
-import { openKeytarKeychain } from '../electron/services/keychain/keytar-keychain';
-import { deviceAccount } from '../electron/services/vault/device-key';
-import { Vault } from '../electron/services/vault/vault';
+import { openKeytarKeychain } from '../electron/keychain/keytar-keychain';
+import { deviceAccount } from '../electron/vault/device-key';
+import { Vault } from '../electron/vault/vault';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string' } }, strict: true });
 const rounds = Number(values.rounds ?? 5);

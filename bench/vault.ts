@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserializeTotpParams, serializeTotpParams, totpCode, manualTotpParams } from '../shared/otp/totp';
 import { sodiumReady } from '../shared/sodium';
-import { CustodyService } from '../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../electron/services/keychain/keytar-keychain';
-import { Vault } from '../electron/services/vault/vault';
+import { CustodyService } from '../electron/custody/custody-service';
+import { openKeytarKeychain } from '../electron/keychain/keytar-keychain';
+import { Vault } from '../electron/vault/vault';
 
 const SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ACCOUNTS = 10_000;

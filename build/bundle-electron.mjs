@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the Electron main process and the preload with esbuild:
-//   electron/main.ts    → dist/electron/main.cjs     (Node inside Electron; native modules stay external)
-//   electron/preload.ts → dist/electron/preload.cjs  (ONE file: a sandboxed preload cannot require() siblings)
+//   electron/main/main.ts→ dist/electron/main.cjs     (Node inside Electron; native modules stay external)
+//   electron/preload/preload.ts→ dist/electron/preload.cjs  (ONE file: a sandboxed preload cannot require() siblings)
 // Usage: node build/bundle-electron.mjs   (or import { bundleElectron } from it)
 import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -95,7 +95,7 @@ export async function bundleElectron({ outdir = join(projectRoot, 'dist', 'elect
   const common = { bundle: true, format: 'cjs', sourcemap: false, metafile: true, logLevel: 'warning', absWorkingDir: projectRoot };
   const main = await esbuild.build({
     ...common,
-    entryPoints: [join(projectRoot, 'electron', 'main.ts')],
+    entryPoints: [join(projectRoot, 'electron', 'main', 'main.ts')],
     outfile: join(outdir, 'main.cjs'),
     platform: 'node',
     target: NODE_TARGET,
@@ -108,7 +108,7 @@ export async function bundleElectron({ outdir = join(projectRoot, 'dist', 'elect
   });
   const preload = await esbuild.build({
     ...common,
-    entryPoints: [join(projectRoot, 'electron', 'preload.ts')],
+    entryPoints: [join(projectRoot, 'electron', 'preload', 'preload.ts')],
     outfile: join(outdir, 'preload.cjs'),
     // A sandboxed preload gets a browser-like environment with a limited require('electron').
     platform: 'browser',

@@ -26,11 +26,11 @@ export async function apiMethods() {
   return contract.CHANNEL_NAMES.map((channel) => [contract.methodName(channel), channel]);
 }
 
-/** Bundles electron/preview/bridge.ts into dist/preview/preview-bridge.js for the preview server. */
+/** Bundles electron/preview/page/bridge.ts into dist/preview/preview-bridge.js for the preview server. */
 export async function buildPreviewBridge() {
   const esbuild = await import('esbuild');
   await esbuild.build({
-    entryPoints: [at('electron/preview/bridge.ts')],
+    entryPoints: [at('electron/preview/page/bridge.ts')],
     outfile: at('dist/preview/preview-bridge.js'),
     bundle: true,
     format: 'iife',

@@ -1,5 +1,5 @@
-import type { AppServices } from '../app-services';
-import type { Handler } from '../router';
+import type { AppServices } from './app-services';
+import type { Handler } from './router';
 
 export function appHandlers(services: AppServices): { 'app:status': Handler<'app:status'> } {
   return {

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import type { ResponseOf } from '../shared/api/contract';
-import { CustodyHost } from './services/custody/custody-host';
-import { JournalService } from './services/journal/journal-service';
-import { SyncService } from './services/sync/sync-service';
-import { openKeytarKeychain } from './services/keychain/keytar-keychain';
-import { VaultSession } from './services/vault/vault-session';
+import type { ResponseOf } from '../../shared/api/contract';
+import type { Clipboard } from '../custody/clipboard';
+import { CustodyHost } from '../custody/custody-host';
+import { JournalService } from '../journal/journal-service';
+import { SyncService } from '../sync/sync-service';
+import { openKeytarKeychain } from '../keychain/keytar-keychain';
+import { VaultSession } from '../vault/vault-session';
 
 export type AppStatus = ResponseOf<'app:status'>;
 
@@ -36,6 +37,8 @@ export interface AppServicesOptions {
   readonly version?: string;
   /** Idle time before an unlocked custodian is locked again (default 5 min). */
   readonly idleLockMs?: number;
+  /** The system clipboard, injected by electron/main/ (the preview and the CLI have none). */
+  readonly clipboard?: Clipboard;
 }
 
 export async function openAppServices(options: AppServicesOptions): Promise<AppServices> {
@@ -48,7 +51,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     ...(options.idleLockMs === undefined ? {} : { idleLockMs: options.idleLockMs }),
     opened: async (v) => {
       journal.attach(v.journal, v.device.signer, { heartbeat: true });
-      await custody.attach(v);
+      await custody.attach(v, options.clipboard === undefined ? {} : { clipboard: options.clipboard });
       sync.attach({ db: v.db, journal: v.journal, signer: v.device.signer });
     },
     closing: async () => {

@@ -1,16 +1,16 @@
-import type { AppServices } from '../app-services';
-import type { HandlerTable } from '../router';
+import type { AppServices } from './app-services';
+import type { HandlerTable } from './router';
 import { appHandlers } from './app-handlers';
-import { custodyHandlers } from './custody-handlers';
-import { journalHandlers } from './journal-handlers';
-import { syncHandlers } from './sync-handlers';
-import { vaultHandlers } from './vault-handlers';
+import { custodyHandlers } from '../custody/custody-handlers';
+import { journalHandlers } from '../journal/journal-handlers';
+import { syncHandlers } from '../sync/sync-handlers';
+import { vaultHandlers } from '../vault/vault-handlers';
 
 /** The full handler table: one entry per channel of shared/api/contract.ts, by namespace. */
 export function createHandlerTable(services: AppServices): HandlerTable {
   return {
     ...appHandlers(services),
-    ...journalHandlers(services),
+    ...journalHandlers(services.journal),
     ...vaultHandlers(services.vault),
     ...custodyHandlers(() => services.custody.current()),
     ...syncHandlers(services.sync),

@@ -1,11 +1,15 @@
-import { realpath, stat } from 'node:fs/promises';
-import { extname, resolve, sep } from 'node:path';
-
 /**
  * Resolving request paths to files of the built renderer, for whichever adapter serves it
  * (app:// in Electron, the preview's HTTP server). Lives outside electron/preview/ because the
  * packaged app needs it and the preview is never packaged.
  */
+import { realpath, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+
+/** The Content-Security-Policy sent as a response header on every app:// response (and by the preview adapter). */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
   '.html': 'text/html; charset=utf-8',

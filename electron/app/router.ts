@@ -1,5 +1,5 @@
-import { channels, isChannel, type Channel, type RequestOf, type ResponseOf } from '../shared/api/contract';
-import { fail, HalfkeyError, ok, type ApiResult } from '../shared/api/result';
+import { channels, isChannel, type Channel, type RequestOf, type ResponseOf } from '../../shared/api/contract';
+import { fail, HalfkeyError, ok, type ApiResult } from '../../shared/api/result';
 
 /** Who is calling, as established by the adapter before the router runs. */
 export interface CallContext {

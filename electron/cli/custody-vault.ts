@@ -1,6 +1,6 @@
-import { CustodyService } from '../services/custody/custody-service';
-import { openKeytarKeychain } from '../services/keychain/keytar-keychain';
-import { Vault } from '../services/vault/vault';
+import { CustodyService } from '../custody/custody-service';
+import { openKeytarKeychain } from '../keychain/keytar-keychain';
+import { Vault } from '../vault/vault';
 
 /** Opens the vault for one CLI command and unlocks the acting custodian (one Argon2id derivation). */
 export async function openCustodyForCli(options: { vaultDir: string; as: string; passphrase: string }): Promise<{ custody: CustodyService; close(): Promise<void> }> {

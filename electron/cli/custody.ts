@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
-import type { CustodyService } from '../services/custody/custody-service';
+import type { CustodyService } from '../custody/custody-service';
 import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
 import { promptHidden, readSecretFile } from './secret-input';
 

@@ -1,5 +1,5 @@
 import type { EntrySigner } from '../../shared/journal/entry';
-import type { JournalStore } from '../services/journal/store';
+import type { JournalStore } from '../journal/store';
 
 /** An open vault's journal and device signer, for one CLI command; close() zeroes the keys. */
 export interface OpenJournal {
@@ -13,7 +13,7 @@ export interface OpenJournal {
  * path, so the CLI needs no key material of its own) and hands back its journal.
  */
 export async function openVaultJournal(vaultDir: string): Promise<OpenJournal> {
-  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
+  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../keychain/keytar-keychain'), import('../vault/vault')]);
   const vault = await Vault.open(vaultDir, await openKeytarKeychain());
   return { store: vault.journal, signer: vault.device.signer, close: () => vault.close() };
 }

@@ -79,7 +79,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   const serverKey = serverKeys[0];
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
-  const exportFile = await import('../services/sync/server-export-file');
+  const exportFile = await import('../sync/server-export-file');
   const format = await exportFile.fileFormat(path);
   if (format === exportFile.SERVER_EXPORT_FORMAT) {
     if (serverKey === undefined) throw new UsageError(`${path} is a server export (${format}): pass --server-key HEX, the server key pinned at enrolment, to check its signed tree head against`);
@@ -92,8 +92,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   const options = { ...(serverKeys.length === 0 ? {} : { serverKeys }), ...(csvPath === undefined ? {} : { csvPath }) };
   const report =
     workers === 0
-      ? await (await import('../services/journal/bundle-file')).verifyBundleFile(path, options)
-      : await (await import('../services/journal/parallel-verify')).verifyBundleFileParallel(path, { ...options, workers });
+      ? await (await import('../journal/bundle-file')).verifyBundleFile(path, options)
+      : await (await import('../journal/parallel-verify')).verifyBundleFileParallel(path, { ...options, workers });
   if (values.json) io.stdout(`${JSON.stringify({ format: BUNDLE_FORMAT, ...report }, null, 2)}\n`);
   else io.stdout(humanSummary(path, report));
   if (!report.ok) {
@@ -173,7 +173,7 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
   const from = seqArg(values.from, 'from');
   const to = seqArg(values.to, 'to');
   await sodiumReady();
-  const [{ exportJournal }, { startHeartbeat }] = await Promise.all([import('../services/journal/export'), import('../services/journal/heartbeat')]);
+  const [{ exportJournal }, { startHeartbeat }] = await Promise.all([import('../journal/export'), import('../journal/heartbeat')]);
   let opened: OpenJournal;
   try {
     opened = await deps.openJournal(vaultDir);
@@ -208,7 +208,7 @@ async function exportCommand(args: string[], io: CliIo, deps: JournalCliDeps): P
     io.stdout(`wrote ${out}: entries 0..${result.manifest.head.seq}, head ${result.manifest.head.hash}\n`);
     if (result.csvPath) io.stdout(`wrote ${result.csvPath}\n`);
     if (values.pdf !== undefined) {
-      const { writeJournalReport } = await import('../services/journal/report-pdf');
+      const { writeJournalReport } = await import('../journal/report-pdf');
       const pdf = resolve(io.cwd, values.pdf);
       await writeJournalReport(out, pdf, { from: from ?? 0, ...(to === undefined ? {} : { to }) });
       io.stdout(`wrote ${pdf}\n`);

@@ -47,11 +47,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const sodium = await sodiumReady();
   const [{ openKeytarKeychain }, { Vault }, { SyncClient }, { sendRequest, ServerUnreachable }, exportFile, journalCli] = await Promise.all([
-    import('../services/keychain/keytar-keychain'),
-    import('../services/vault/vault'),
-    import('../services/sync/client'),
-    import('../services/sync/transport'),
-    import('../services/sync/server-export-file'),
+    import('../keychain/keytar-keychain'),
+    import('../vault/vault'),
+    import('../sync/client'),
+    import('../sync/transport'),
+    import('../sync/server-export-file'),
     import('./journal'),
   ]);
   const vault = await Vault.open(resolve(io.cwd, values.vault!), await openKeytarKeychain());

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { HalfkeyError } from '../../shared/api/result';
-import { qrCodeOf } from '../services/qr-code';
-import { SyncClient, type SyncStatus } from '../services/sync/client';
+import { qrCodeOf } from '../base/qr-code';
+import { SyncClient, type SyncStatus } from '../sync/client';
 import { exitCodeFor, parseOptions, UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
 
@@ -43,7 +43,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values.fingerprint !== undefined && values.enroll === undefined) throw new UsageError(`--fingerprint checks the server's key at enrolment and needs --enroll (after a server key rotation use --repin FINGERPRINT)\n${USAGE}`);
   const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : undefined;
 
-  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../services/keychain/keytar-keychain'), import('../services/vault/vault')]);
+  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../keychain/keytar-keychain'), import('../vault/vault')]);
   const vault = await Vault.open(resolve(io.cwd, values.vault), await openKeytarKeychain());
   try {
     const client = new SyncClient({ db: vault.db, journal: vault.journal, signer: vault.device.signer });

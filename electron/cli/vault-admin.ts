@@ -1,9 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HalfkeyError } from '../../shared/api/result';
-import { openKeytarKeychain } from '../services/keychain/keytar-keychain';
-import { CUSTODIAN_ROLES, type CustodianRole } from '../services/vault/custodians';
-import { recoveryKeyQr } from '../services/vault/recovery-key';
-import { Vault } from '../services/vault/vault';
+import { openKeytarKeychain } from '../keychain/keytar-keychain';
+import { CUSTODIAN_ROLES, type CustodianRole } from '../vault/custodians';
+import { recoveryKeyQr } from '../vault/recovery-key';
+import { Vault } from '../vault/vault';
 import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
 import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
 

@@ -1,6 +1,6 @@
-import { accountInputSchema, type AccountSummary } from '../../../shared/api/channels/custody';
-import { HalfkeyError } from '../../../shared/api/result';
-import type { CustodyItem } from '../../../shared/policy/four-eyes';
+import { accountInputSchema, type AccountSummary } from '../../shared/api/channels/custody';
+import { HalfkeyError } from '../../shared/api/result';
+import type { CustodyItem } from '../../shared/policy/four-eyes';
 import { actingCustodian, journal, statement, validated, type CustodyContext } from './context';
 
 /** An account row as stored. */

@@ -1,5 +1,5 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { checkCheckout } from '../../../shared/policy/four-eyes';
+import { HalfkeyError } from '../../shared/api/result';
+import { checkCheckout } from '../../shared/policy/four-eyes';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { findHalf, requireAccount, type AccountRow, type HalfRow } from './accounts';
 import { actingCustodian, journal, newId, statement, type CustodyContext } from './context';

@@ -1,4 +1,4 @@
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 
 /** The system clipboard as custody needs it; the Electron main process provides the real one. */
 export interface Clipboard {
@@ -18,18 +18,6 @@ export const noClipboard: Clipboard = {
   readText: () => Promise.reject(new HalfkeyError('UNSUPPORTED', UNAVAILABLE)),
   clear: () => Promise.reject(new HalfkeyError('UNSUPPORTED', UNAVAILABLE)),
 };
-
-/** Electron's clipboard, loaded only inside Electron (the module exists nowhere else). */
-export async function systemClipboard(): Promise<Clipboard> {
-  if (process.versions.electron === undefined) return noClipboard;
-  const { clipboard } = await import('electron');
-  return {
-    kind: 'electron',
-    writeText: (text) => clipboard.writeText(text),
-    readText: () => clipboard.readText(),
-    clear: async () => clipboard.clear(),
-  };
-}
 
 /**
  * Puts a secret on the clipboard and takes it off again after a while, but only if the

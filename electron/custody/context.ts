@@ -1,15 +1,15 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import type { JsonObject } from '../../../shared/journal/canonical';
-import type { SignedEntry } from '../../../shared/journal/entry';
-import type { Sodium } from '../../../shared/sodium';
+import { HalfkeyError } from '../../shared/api/result';
+import type { JsonObject } from '../../shared/journal/canonical';
+import type { SignedEntry } from '../../shared/journal/entry';
+import type { Sodium } from '../../shared/sodium';
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import type { Db } from '../database';
+import type { Db } from '../base/database';
 import type { AppendInput } from '../journal/store';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
 
 /**
- * The parts of an open vault the custody service uses. `Vault` (vault-core) satisfies it; naming
+ * The parts of an open vault the custody service uses. `Vault` satisfies it; naming
  * only these parts keeps custody's reach into the vault visible in one place.
  */
 export interface CustodyVault {

@@ -1,7 +1,6 @@
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 import type { CustodyVault } from './context';
 import { CustodyService, type CustodyOptions } from './custody-service';
-import { systemClipboard } from './clipboard';
 
 /**
  * Custody for whichever vault is open in the app: the vault service attaches the custody service
@@ -14,8 +13,7 @@ export class CustodyHost {
   /** Opens custody on a freshly opened vault (migrations, startup lease sweep) and starts the lease sweeper. */
   async attach(vault: CustodyVault, options: CustodyOptions = {}): Promise<CustodyService> {
     await this.detach();
-    const clipboard = options.clipboard ?? (await systemClipboard());
-    const service = await CustodyService.open(vault, { ...options, clipboard });
+    const service = await CustodyService.open(vault, options);
     service.startLeaseSweeper();
     this.service = service;
     return service;

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { custodyChannels, type AccountSummary, type HalfSecret } from '../../../shared/api/channels/custody';
-import type { CustodyItem } from '../../../shared/policy/four-eyes';
-import { sodiumReady } from '../../../shared/sodium';
-import { migrate } from '../database';
+import { custodyChannels, type AccountSummary, type HalfSecret } from '../../shared/api/channels/custody';
+import type { CustodyItem } from '../../shared/policy/four-eyes';
+import { sodiumReady } from '../../shared/sodium';
+import { migrate } from '../base/database';
 import { addAccount, getAccount, listAccounts } from './accounts';
 import { checkin, checkout, listCheckouts, sweepLeases, tokenCheckout, type CheckoutListing, type CheckoutRequest, type CheckoutView } from './checkouts';
 import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
@@ -65,7 +65,7 @@ export class CustodyService {
 
   /** Sets a half's secret or hardware token (a new generation). */
   setHalf(by: string, accountId: string, item: SecretHalf, secret: HalfSecret): HalfChange {
-    const request = validated(custodyChannels['vault:half-set'].request, { by, accountId, item, secret }, 'half');
+    const request = validated(custodyChannels['custody:half-set'].request, { by, accountId, item, secret }, 'half');
     return setHalf(this.ctx, by, request.accountId, request.item, request.secret);
   }
 
@@ -91,7 +91,7 @@ export class CustodyService {
 
   /** Opens a checkout of a password or TOTP half. */
   checkout(by: string, request: CheckoutRequest): CheckoutView {
-    const { by: _by, ...checked } = validated(custodyChannels['vault:checkout'].request, { by, ...request }, 'checkout');
+    const { by: _by, ...checked } = validated(custodyChannels['custody:checkout'].request, { by, ...request }, 'checkout');
     return checkout(this.ctx, by, checked);
   }
 
@@ -102,13 +102,13 @@ export class CustodyService {
 
   /** Checks out a hardware MFA token. */
   tokenCheckout(by: string, request: Omit<CheckoutRequest, 'item'>): CheckoutView & { serial: string; location: string } {
-    const { by: _by, ...checked } = validated(custodyChannels['vault:token-checkout'].request, { by, ...request }, 'token checkout');
+    const { by: _by, ...checked } = validated(custodyChannels['custody:token-checkout'].request, { by, ...request }, 'token checkout');
     return tokenCheckout(this.ctx, by, checked);
   }
 
   /** Returns a hardware MFA token and records where it now is. */
   tokenCheckin(by: string, checkoutId: string, location: string): { checkoutId: string; location: string } {
-    const checked = validated(custodyChannels['vault:token-checkin'].request, { by, checkoutId, location }, 'token check-in');
+    const checked = validated(custodyChannels['custody:token-checkin'].request, { by, checkoutId, location }, 'token check-in');
     checkin(this.ctx, by, checked.checkoutId, checked.location);
     return { checkoutId, location: checked.location };
   }
@@ -135,13 +135,13 @@ export class CustodyService {
 
   /** Rotates a half. */
   rotate(by: string, request: RotateRequest): HalfChange & { password: string | null; expiresAt: number | null } {
-    const { by: _by, ...checked } = validated(custodyChannels['vault:rotate'].request, { by, ...request }, 'rotation');
+    const { by: _by, ...checked } = validated(custodyChannels['custody:rotate'].request, { by, ...request }, 'rotation');
     return rotate(this.ctx, by, checked);
   }
 
   /** Seed export, step 1: request. */
   requestSeedExport(by: string, accountId: string, reason: string): { requestId: string; expiresAt: number } {
-    const checked = validated(custodyChannels['vault:seed-export-request'].request, { by, accountId, reason }, 'seed-export request');
+    const checked = validated(custodyChannels['custody:seed-export-request'].request, { by, accountId, reason }, 'seed-export request');
     return requestSeedExport(this.ctx, by, checked.accountId, checked.reason);
   }
 

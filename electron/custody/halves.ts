@@ -1,6 +1,6 @@
-import type { HalfSecret } from '../../../shared/api/channels/custody';
-import { HalfkeyError } from '../../../shared/api/result';
-import { checkAssignment, checkCheckout, type CustodyItem } from '../../../shared/policy/four-eyes';
+import type { HalfSecret } from '../../shared/api/channels/custody';
+import { HalfkeyError } from '../../shared/api/result';
+import { checkAssignment, checkCheckout, type CustodyItem } from '../../shared/policy/four-eyes';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { assigneesOf, findHalf, requireAccount } from './accounts';
 import { actingCustodian, journal, statement, type CustodyContext } from './context';

@@ -1,7 +1,7 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { checkCheckout } from '../../../shared/policy/four-eyes';
-import { deserializeTotpParams, enrolmentCodes, totpCode } from '../../../shared/otp/totp';
-import type { JsonObject } from '../../../shared/journal/canonical';
+import { HalfkeyError } from '../../shared/api/result';
+import { checkCheckout } from '../../shared/policy/four-eyes';
+import { deserializeTotpParams, enrolmentCodes, totpCode } from '../../shared/otp/totp';
+import type { JsonObject } from '../../shared/journal/canonical';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { findHalf, type HalfRow } from './accounts';
 import { requireCheckout, requireLive, sweepLeases, type CheckoutRow } from './checkouts';

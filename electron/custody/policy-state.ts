@@ -1,4 +1,4 @@
-import type { CustodyItem, PolicyState } from '../../../shared/policy/four-eyes';
+import type { CustodyItem, PolicyState } from '../../shared/policy/four-eyes';
 import { statement, type CustodyContext } from './context';
 
 interface RefRow {

@@ -1,5 +1,5 @@
-import { HalfkeyError, type ErrorCode } from '../../../shared/api/result';
-import type { PolicyDecision } from '../../../shared/policy/four-eyes';
+import { HalfkeyError, type ErrorCode } from '../../shared/api/result';
+import type { PolicyDecision } from '../../shared/policy/four-eyes';
 import type { UnlockedCustodian } from '../vault/custodians';
 import { journal, type CustodyContext } from './context';
 

@@ -1,5 +1,5 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { generatePassword } from '../../../shared/password/generator';
+import { HalfkeyError } from '../../shared/api/result';
+import { generatePassword } from '../../shared/password/generator';
 import { findHalf, requireAccount } from './accounts';
 import { actingCustodian, type CustodyContext } from './context';
 import { replaceHalf, type HalfChange } from './halves';

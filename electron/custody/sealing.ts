@@ -1,4 +1,4 @@
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
 import { statement, type CustodyContext } from './context';
 

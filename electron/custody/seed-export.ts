@@ -1,7 +1,7 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { checkCheckout } from '../../../shared/policy/four-eyes';
-import { deserializeTotpParams } from '../../../shared/otp/totp';
-import { encodeBase32 } from '../../../shared/otp/base32';
+import { HalfkeyError } from '../../shared/api/result';
+import { checkCheckout } from '../../shared/policy/four-eyes';
+import { deserializeTotpParams } from '../../shared/otp/totp';
+import { encodeBase32 } from '../../shared/otp/base32';
 import { assigneesOf, findHalf, requireAccount } from './accounts';
 import { actingCustodian, journal, newId, statement, type CustodyContext } from './context';
 import { policyStateFor, recordSeen } from './policy-state';

@@ -1,8 +1,8 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { encodeBase32 } from '../../../shared/otp/base32';
-import { OtpInputError } from '../../../shared/otp/input-error';
-import { parseOtpauthUri } from '../../../shared/otp/otpauth';
-import { manualTotpParams, serializeTotpParams, type TotpParams } from '../../../shared/otp/totp';
+import { HalfkeyError } from '../../shared/api/result';
+import { encodeBase32 } from '../../shared/otp/base32';
+import { OtpInputError } from '../../shared/otp/input-error';
+import { parseOtpauthUri } from '../../shared/otp/otpauth';
+import { manualTotpParams, serializeTotpParams, type TotpParams } from '../../shared/otp/totp';
 
 /**
  * Parses an imported MFA seed, an `otpauth://totp/…` URI or a bare base32 secret (AWS "Show

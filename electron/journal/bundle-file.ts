@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { sodiumReady } from '../../../shared/sodium';
+import { sodiumReady } from '../../shared/sodium';
 import { nativePrimitives } from './native-primitives';
-import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
+import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
 
 /**
  * Lines of a text file without their line feeds, streamed with backpressure: the next chunk is

@@ -1,4 +1,4 @@
-import type { SignedEntry } from '../../../shared/journal/entry';
+import type { SignedEntry } from '../../shared/journal/entry';
 
 /** Columns of the journal CSV export, one row per entry. */
 export const CSV_COLUMNS = ['seq', 'time', 'type', 'actor', 'account', 'reason', 'ticket', 'hash'] as const;

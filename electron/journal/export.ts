@@ -1,9 +1,9 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { HalfkeyError } from '../../../shared/api/result';
-import type { JsonObject } from '../../../shared/journal/canonical';
-import type { EntrySigner, SignedEntry } from '../../../shared/journal/entry';
-import { ENTRY_TYPES } from '../../../shared/journal/entry-types';
+import { HalfkeyError } from '../../shared/api/result';
+import type { JsonObject } from '../../shared/journal/canonical';
+import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
+import { ENTRY_TYPES } from '../../shared/journal/entry-types';
 import {
   BUNDLE_FORMAT,
   BUNDLE_VERSION,
@@ -15,7 +15,7 @@ import {
   manifestLine,
   receiptLine,
   type BundleManifest,
-} from '../../../shared/journal/bundle';
+} from '../../shared/journal/bundle';
 import { csvHeader, csvRow } from './csv';
 import type { JournalStore, StoredReceipt } from './store';
 

@@ -1,4 +1,4 @@
-import { ENTRY_TYPES, HEARTBEAT_GRACE } from '../../../shared/journal/entry-types';
+import { ENTRY_TYPES, HEARTBEAT_GRACE } from '../../shared/journal/entry-types';
 import type { JournalStore } from './store';
 
 /** A running session: call stop() at shutdown to close it cleanly. */

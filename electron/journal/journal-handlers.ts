@@ -1,5 +1,5 @@
-import type { AppServices } from '../app-services';
-import type { Handler } from '../router';
+import type { Handler } from '../app/router';
+import type { JournalService } from './journal-service';
 
 type JournalHandlers = {
   'journal:head': Handler<'journal:head'>;
@@ -10,8 +10,7 @@ type JournalHandlers = {
 };
 
 /** `journal:*`: thin over JournalService; the router has validated every request already. */
-export function journalHandlers(services: AppServices): JournalHandlers {
-  const journal = services.journal;
+export function journalHandlers(journal: JournalService): JournalHandlers {
   return {
     'journal:head': () => journal.head(),
     'journal:list': (request) => {

@@ -1,7 +1,7 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import type { EntrySigner } from '../../../shared/journal/entry';
-import { HEARTBEAT_MS } from '../../../shared/journal/entry-types';
-import { ChainVerifier, type ChainState, type VerificationFailure, type VerificationReport } from '../../../shared/journal/verifier';
+import { HalfkeyError } from '../../shared/api/result';
+import type { EntrySigner } from '../../shared/journal/entry';
+import { HEARTBEAT_MS } from '../../shared/journal/entry-types';
+import { ChainVerifier, type ChainState, type VerificationFailure, type VerificationReport } from '../../shared/journal/verifier';
 import { exportJournalYielding, type ExportProgress } from './export';
 import { startHeartbeat, type JournalSession } from './heartbeat';
 import type { JournalFilter, JournalHead, JournalStore } from './store';

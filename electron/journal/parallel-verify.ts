@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { sodiumReady } from '../../../shared/sodium';
+import { sodiumReady } from '../../shared/sodium';
 import { nativePrimitives } from './native-primitives';
-import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../../shared/journal/bundle';
-import type { PrecomputedChecks } from '../../../shared/journal/verifier';
+import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
+import type { PrecomputedChecks } from '../../shared/journal/verifier';
 import { fileLines, fileSha256 } from './bundle-file';
 import type { VerifyBatch, VerifyBatchResult } from './verify-worker';
 

@@ -1,8 +1,8 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import QRCode from 'qrcode';
-import type { SignedEntry } from '../../../shared/journal/entry';
-import type { BundleReport } from '../../../shared/journal/bundle';
+import type { SignedEntry } from '../../shared/journal/entry';
+import type { BundleReport } from '../../shared/journal/bundle';
 import { fileLines } from './bundle-file';
 import { verifyBundleFile } from './bundle-file';
 

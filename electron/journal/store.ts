@@ -1,13 +1,13 @@
 import { hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { HalfkeyError } from '../../../shared/api/result';
-import { sodiumNow } from '../../../shared/sodium';
-import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../../shared/journal/canonical';
-import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../../shared/journal/entry';
-import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../../shared/journal/entry-types';
-import { MerkleFrontier, type Sha256 } from '../../../shared/journal/merkle';
+import { HalfkeyError } from '../../shared/api/result';
+import { sodiumNow } from '../../shared/sodium';
+import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../shared/journal/canonical';
+import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
+import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../shared/journal/entry-types';
+import { MerkleFrontier, type Sha256 } from '../../shared/journal/merkle';
 import type { Statement } from 'better-sqlite3';
-import { migrate, type Db } from '../database';
+import { migrate, type Db } from '../base/database';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 

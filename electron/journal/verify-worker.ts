@@ -1,7 +1,7 @@
 import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { canonicalEntryTexts, type SignedEntry } from '../../../shared/journal/entry';
-import type { PrecomputedChecks } from '../../../shared/journal/verifier';
+import { canonicalEntryTexts, type SignedEntry } from '../../shared/journal/entry';
+import type { PrecomputedChecks } from '../../shared/journal/verifier';
 import { nativePrimitives } from './native-primitives';
 
 /**

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 import { KEYCHAIN_SERVICE, type Keychain } from './keychain';
 
 type Keytar = typeof import('keytar');

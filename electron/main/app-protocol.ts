@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { contentTypeOf, resolveRendererFile } from './renderer-files';
+import { contentTypeOf, resolveRendererFile } from '../app/renderer-files';
 import { APP_HOST, APP_SCHEME, CONTENT_SECURITY_POLICY } from './security';
 
 /** Headers on every app:// response, served files and refusals alike. */

@@ -1,6 +1,6 @@
-import { CHANNEL_NAMES } from '../shared/api/contract';
-import { fail, type ApiResult } from '../shared/api/result';
-import type { ApiRouter } from './router';
+import { CHANNEL_NAMES } from '../../shared/api/contract';
+import { fail, type ApiResult } from '../../shared/api/result';
+import type { ApiRouter } from '../app/router';
 import { isAppUrl } from './security';
 
 /** The parts of Electron's WebFrameMain the sender check reads. */

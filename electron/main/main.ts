@@ -5,11 +5,12 @@
  */
 import { app, BrowserWindow, ipcMain, protocol, session } from 'electron';
 import { join } from 'node:path';
-import { createHandlerTable } from './api/handlers';
+import { createHandlerTable } from '../app/handlers';
 import { createAppProtocolHandler } from './app-protocol';
-import { openAppServices, type AppServices } from './app-services';
+import { openAppServices, type AppServices } from '../app/app-services';
+import { electronClipboard } from './clipboard';
 import { mountIpcAdapter } from './ipc-adapter';
-import { createRouter } from './router';
+import { createRouter } from '../app/router';
 import { APP_ENTRY_URL, APP_SCHEME } from './security';
 import { createMainWindow, denyAllPermissions, hardenWebContents } from './window';
 
@@ -33,7 +34,7 @@ async function whenReady(): Promise<void> {
   await app.whenReady();
   denyAllPermissions(session.defaultSession);
   protocol.handle(APP_SCHEME, createAppProtocolHandler(join(app.getAppPath(), 'dist', 'renderer')));
-  services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion() });
+  services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion(), clipboard: electronClipboard });
   // The router's log gets channel, code and message only: payloads may carry passphrases.
   const router = createRouter(createHandlerTable(services), (entry) => console.warn(`halfkey api: ${entry.channel} ${entry.code}`));
   mountIpcAdapter(ipcMain, router, (entry) => console.warn(`halfkey ipc: refused ${entry.channel}: ${entry.reason}`));

@@ -1,14 +1,12 @@
 /**
  * The shell's security constants and the one safe way to open an external link.
  *
- * This file imports Electron only as types, so the preview adapter (plain Node) can import the
- * CSP and origin from here without loading Electron.
+ * The CSP lives beside the renderer files (electron/app/renderer-files.ts), which both the app://
+ * protocol and the preview adapter serve.
  */
 import type { Shell } from 'electron';
 
-/** The Content-Security-Policy sent as a response header on every app:// response (and by the preview adapter). */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export { CONTENT_SECURITY_POLICY } from '../app/renderer-files';
 
 /** The custom scheme the renderer is served from (never file://). */
 export const APP_SCHEME = 'app';

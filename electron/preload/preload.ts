@@ -4,9 +4,9 @@
  * request to main and returns only the result. Bundled to one sandbox-compatible file.
  */
 import { contextBridge, ipcRenderer } from 'electron';
-import type { HalfkeyApi } from '../shared/api/bridge';
-import { CHANNEL_NAMES, methodName, type Channel } from '../shared/api/contract';
-import { fail, type ApiResult } from '../shared/api/result';
+import type { HalfkeyApi } from '../../shared/api/bridge';
+import { CHANNEL_NAMES, methodName, type Channel } from '../../shared/api/contract';
+import { fail, type ApiResult } from '../../shared/api/result';
 
 /** Sends one request on a channel and resolves to the main process's result, nothing more. */
 export type Invoke = (channel: Channel, request: unknown) => Promise<unknown>;

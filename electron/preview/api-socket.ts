@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import { fail, type ApiResult } from '../../shared/api/result';
-import type { ApiRouter } from '../router';
+import type { ApiRouter } from '../app/router';
 import { z } from 'zod';
 import { CLOSE_UNAUTHENTICATED, type AuthFrame, type CallFrame, type ServerFrame } from './protocol';
 

@@ -6,9 +6,9 @@ import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createHandlerTable } from '../api/handlers';
-import { openAppServices } from '../app-services';
-import { createRouter } from '../router';
+import { createHandlerTable } from '../app/handlers';
+import { openAppServices } from '../app/app-services';
+import { createRouter } from '../app/router';
 import { startPreview } from './server';
 
 /** Parses `--vault DIR` (else HALFKEY_VAULT_DIR, else ~/.halfkey-preview/vault) and `--port N`. */

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { CONTENT_SECURITY_POLICY } from '../security';
-import type { ApiRouter } from '../router';
+import { CONTENT_SECURITY_POLICY } from '../app/renderer-files';
+import type { ApiRouter } from '../app/router';
 import { oneTimeToken, serveApiSocket } from './api-socket';
 import { API_PATH, BRIDGE_PATH, MAX_FRAME_BYTES } from './protocol';
-import { contentTypeOf, resolveRendererFile } from '../renderer-files';
+import { contentTypeOf, resolveRendererFile } from '../app/renderer-files';
 import { loadStaticFile } from './static-files';
 
 /** Where and how to run the preview adapter. */

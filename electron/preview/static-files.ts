@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { contentTypeOf } from '../renderer-files';
+import { contentTypeOf } from '../app/renderer-files';
 import { BRIDGE_PATH } from './protocol';
 
 // Path resolution and content types are shared with the app:// protocol (electron/renderer-files.ts).

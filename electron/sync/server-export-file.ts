@@ -1,9 +1,9 @@
-import { sodiumReady } from '../../../shared/sodium';
-import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../../shared/sync/server-export';
+import { sodiumReady } from '../../shared/sodium';
+import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
 import { nativePrimitives } from '../journal/native-primitives';
 
-export { SERVER_EXPORT_FORMAT } from '../../../shared/sync/server-export';
+export { SERVER_EXPORT_FORMAT } from '../../shared/sync/server-export';
 
 /** The format named by a JSON Lines file's first line (null when it names none), read without loading the file. */
 export async function fileFormat(path: string): Promise<string | null> {

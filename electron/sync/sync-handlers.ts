@@ -1,18 +1,18 @@
-import type { Handler } from '../router';
-import { qrCodeOf } from '../services/qr-code';
-import type { SyncService } from '../services/sync/sync-service';
+import type { Handler } from '../app/router';
+import { qrCodeOf } from '../base/qr-code';
+import type { SyncService } from './sync-service';
 
 /** `sync:*` handlers: status, enrolment with a one-time token, an immediate round, re-pinning a rotated server key. */
 export function syncHandlers(sync: SyncService): {
   'sync:status': Handler<'sync:status'>;
-  'sync:enroll': Handler<'sync:enroll'>;
+  'sync:enrol': Handler<'sync:enrol'>;
   'sync:now': Handler<'sync:now'>;
   'sync:repin': Handler<'sync:repin'>;
   'sync:fingerprint-qr': Handler<'sync:fingerprint-qr'>;
 } {
   return {
     'sync:status': () => sync.status(),
-    'sync:enroll': (request) => sync.enroll(request.url, request.token, request.fingerprint),
+    'sync:enrol': (request) => sync.enroll(request.url, request.token, request.fingerprint),
     'sync:now': () => sync.now(),
     'sync:repin': (request) => sync.repin(request.fingerprint),
     'sync:fingerprint-qr': async () => {

@@ -1,6 +1,6 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import type { EntrySigner } from '../../../shared/journal/entry';
-import type { Db } from '../database';
+import { HalfkeyError } from '../../shared/api/result';
+import type { EntrySigner } from '../../shared/journal/entry';
+import type { Db } from '../base/database';
 import { SyncClient, type SyncClientOptions, type SyncJournal, type SyncStatus } from './client';
 
 const DETACHED: SyncStatus = {

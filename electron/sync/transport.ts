@@ -1,6 +1,6 @@
-import type { EntrySigner } from '../../../shared/journal/entry';
-import { sodiumNow } from '../../../shared/sodium';
-import { signedRequestHeaders, wireErrorSchema, type WireErrorCode } from '../../../shared/sync/wire';
+import type { EntrySigner } from '../../shared/journal/entry';
+import { sodiumNow } from '../../shared/sodium';
+import { signedRequestHeaders, wireErrorSchema, type WireErrorCode } from '../../shared/sync/wire';
 
 /** What came back from the server: a status and the parsed JSON body (null when none or not JSON). */
 export interface WireResponse {

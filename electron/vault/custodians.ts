@@ -1,7 +1,7 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { ed25519Signer, type EntrySigner } from '../../../shared/journal/entry';
-import type { Sodium } from '../../../shared/sodium';
-import type { Db } from '../database';
+import { HalfkeyError } from '../../shared/api/result';
+import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
+import type { Sodium } from '../../shared/sodium';
+import type { Db } from '../base/database';
 import type { JournalStore } from '../journal/store';
 import type { DeviceKeys } from './device-key';
 import { derivePassphraseKeyInWorker } from './kdf-worker';

@@ -1,6 +1,6 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import { ed25519Signer, type EntrySigner } from '../../../shared/journal/entry';
-import type { Sodium } from '../../../shared/sodium';
+import { HalfkeyError } from '../../shared/api/result';
+import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
+import type { Sodium } from '../../shared/sodium';
 import type { Keychain } from '../keychain/keychain';
 
 /** KDF context for the device subkeys (libsodium wants exactly 8 bytes). */

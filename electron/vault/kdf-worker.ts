@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 import type { KdfParams } from './passphrase';
 
 /**

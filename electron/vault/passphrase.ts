@@ -1,5 +1,5 @@
-import { HalfkeyError } from '../../../shared/api/result';
-import type { Sodium } from '../../../shared/sodium';
+import { HalfkeyError } from '../../shared/api/result';
+import type { Sodium } from '../../shared/sodium';
 
 /** Argon2id parameters as stored per custodian row, so they can be raised for later passphrases. */
 export interface KdfParams {

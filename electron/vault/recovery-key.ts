@@ -1,6 +1,6 @@
-import { qrCodeOf } from '../qr-code';
-import { HalfkeyError } from '../../../shared/api/result';
-import type { Sodium } from '../../../shared/sodium';
+import { qrCodeOf } from '../base/qr-code';
+import { HalfkeyError } from '../../shared/api/result';
+import type { Sodium } from '../../shared/sodium';
 
 /**
  * The recovery key: 30 random bytes written as 48 Crockford base32 characters in 8 groups of 6,

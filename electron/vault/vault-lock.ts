@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, openSync, readSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 
 /** The lock file's name inside a vault folder (beside vault.db). */
 export const VAULT_LOCK_FILE = 'vault.lock';

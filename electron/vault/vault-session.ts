@@ -1,4 +1,4 @@
-import { HalfkeyError } from '../../../shared/api/result';
+import { HalfkeyError } from '../../shared/api/result';
 import type { Keychain } from '../keychain/keychain';
 import { Vault, vaultExists, type VaultCreateInit, type VaultSessionOptions } from './vault';
 

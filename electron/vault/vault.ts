@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HalfkeyError } from '../../../shared/api/result';
-import { sodiumReady, type Sodium } from '../../../shared/sodium';
-import { migrate, openDatabase, type Db } from '../database';
+import { HalfkeyError } from '../../shared/api/result';
+import { sodiumReady, type Sodium } from '../../shared/sodium';
+import { migrate, openDatabase, type Db } from '../base/database';
 import { JournalStore } from '../journal/store';
 import type { Keychain } from '../keychain/keychain';
 import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS } from './custodians';

@@ -3,8 +3,8 @@ import type { ResponseOf } from '../../shared/api/contract';
 import { attempt, type ApiError } from './api-call';
 import { halfkey } from './halfkey';
 
-/** A custodian as vault:custodian-list shows it (public identity, unlocked or not). */
-export type Custodian = ResponseOf<'vault:custodian-list'>['custodians'][number];
+/** A custodian as custodian:list shows it (public identity, unlocked or not). */
+export type Custodian = ResponseOf<'custodian:list'>['custodians'][number];
 
 /**
  * Who is at the keyboard: the custodians of the open vault and the one acting now. Every
@@ -24,7 +24,7 @@ export function useSession(vaultKey: string): Session {
   const [listError, setListError] = useState<ApiError | null>(null);
   const [actorId, setActorId] = useState<string | null>(null);
   const refresh = useCallback(async () => {
-    const result = await attempt(() => halfkey().vaultCustodianList({}));
+    const result = await attempt(() => halfkey().custodianList({}));
     if (result.ok) {
       setCustodians(result.value.custodians);
       setListError(null);

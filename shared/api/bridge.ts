@@ -2,7 +2,7 @@ import type { ApiResult } from './result';
 import type { Channel, RequestOf, ResponseOf } from './contract';
 
 // One character at a time: a pattern with a union of separators would match several ways and
-// yield a union of names (`vault:token-checkin` → `vaultCheckin | vaultTokenCheckin | …`).
+// yield a union of names (`custody:token-checkin` → `custodyCheckin | custodyTokenCheckin | …`).
 type Camel<S extends string> = S extends `${infer C}${infer Rest}`
   ? C extends ':' | '.' | '-'
     ? `${Camel<Capitalize<Rest>>}`
@@ -22,5 +22,5 @@ export type HalfkeyApi = {
 
 /** Compile-time checks of MethodName on the channels that once produced unions. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const methodNameChecks: [Equal<MethodName<'vault:token-checkin'>, 'vaultTokenCheckin'>, Equal<MethodName<'app:status'>, 'appStatus'>] = [true, true];
+const methodNameChecks: [Equal<MethodName<'custody:token-checkin'>, 'custodyTokenCheckin'>, Equal<MethodName<'app:status'>, 'appStatus'>] = [true, true];
 void methodNameChecks;

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { openAppServices, type AppServices } from '../../electron/app-services';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
 import { startPreview } from '../../electron/preview/server';
-import { createRouter } from '../../electron/router';
+import { createRouter } from '../../electron/app/router';
 
 /** A preview server on loopback over the real services, with its own fresh vault folder. */
 export interface PreviewFixture {

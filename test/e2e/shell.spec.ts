@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { CHANNEL_NAMES, methodName } from '../../shared/api/contract';
-import { CONTENT_SECURITY_POLICY as CSP } from '../../electron/security';
+import { CONTENT_SECURITY_POLICY as CSP } from '../../electron/main/security';
 import { expect, test } from './fixtures';
 
 /** Collects CSP violations and page errors, so a shell that only works with inline code fails. */

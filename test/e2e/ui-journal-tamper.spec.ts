@@ -2,7 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VAULT_FILE } from '../../electron/services/vault/vault';
+import { VAULT_FILE } from '../../electron/vault/vault';
 import { expect, test } from './fixtures';
 import { createVaultThroughUi } from './ui-steps';
 

@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
-import { deviceAccount } from '../../electron/services/vault/device-key';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/vault/device-key';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import { expect, test } from './fixtures';
 import { createVaultThroughUi } from './ui-steps';
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { _electron as electron, expect, test, type ElectronApplication, type Page } from '@playwright/test';
 import { bundleElectron } from '../../build/bundle-electron.mjs';
-import { CONTENT_SECURITY_POLICY } from '../../electron/security';
+import { CONTENT_SECURITY_POLICY } from '../../electron/main/security';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResult } from '../../shared/api/result';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { createRouter, type ApiRouter } from '../../electron/router';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { createRouter, type ApiRouter } from '../../electron/app/router';
 import { freshAccountId, openCustodyFixture, PASSPHRASES, type CustodyFixture } from '../support/custody-fixture';
 
 // The custody channels through the real router and app services (the same table both adapters
@@ -30,7 +30,7 @@ beforeAll(async () => {
   f.vault.close();
   services = await openAppServices({ mode: 'preview', vaultDir: f.dir });
   router = createRouter(createHandlerTable(services));
-  for (const name of ['admin', 'pat', 'mia'] as const) await value('vault:custodian-unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
+  for (const name of ['admin', 'pat', 'mia'] as const) await value('custodian:unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
 }, 180_000);
 
 afterAll(async () => {
@@ -41,32 +41,32 @@ afterAll(async () => {
 describe('custody over the API router', () => {
   it('splits the halves: the MFA custodian is refused the password, the password custodian the codes', async () => {
     const accountId = freshAccountId();
-    await value('vault:account-add', { by: f.ids.admin, accountId, alias: 'api', rootEmail: 'root@example.com', organisation: 'Customer' });
-    await value('vault:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat });
-    await value('vault:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia });
-    await value('vault:half-set', { by: f.ids.pat, accountId, item: 'password', secret: { kind: 'password', password: PASSWORD } });
-    await value('vault:half-set', { by: f.ids.mia, accountId, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
+    await value('custody:account-add', { by: f.ids.admin, accountId, alias: 'api', rootEmail: 'root@example.com', organisation: 'Customer' });
+    await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat });
+    await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia });
+    await value('custody:half-set', { by: f.ids.pat, accountId, item: 'password', secret: { kind: 'password', password: PASSWORD } });
+    await value('custody:half-set', { by: f.ids.mia, accountId, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
 
-    const refused = await call('vault:checkout', { by: f.ids.mia, accountId, item: 'password', reason: 'try', leaseSeconds: 60 });
+    const refused = await call('custody:checkout', { by: f.ids.mia, accountId, item: 'password', reason: 'try', leaseSeconds: 60 });
     expect(refused).toMatchObject({ ok: false, error: { code: 'POLICY_REFUSED', detail: { item: 'password', accountId } } });
 
-    const pw = await value('vault:checkout', { by: f.ids.pat, accountId, item: 'password', reason: 'incident', leaseSeconds: 60 });
-    const shown = await value('vault:reveal', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 });
+    const pw = await value('custody:checkout', { by: f.ids.pat, accountId, item: 'password', reason: 'incident', leaseSeconds: 60 });
+    const shown = await value('custody:reveal', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 });
     expect(shown.password).toBe(PASSWORD);
-    expect(await call('vault:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
-    expect(await call('vault:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
-    expect(await call('vault:copy', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
+    expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:copy', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
       ok: false,
       error: { code: 'UNSUPPORTED', message: expect.stringMatching(/use reveal/) },
     });
 
-    const mfa = await value('vault:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'login', leaseSeconds: 60 });
-    const code = await value('vault:totp-code', { by: f.ids.mia, checkoutId: mfa.checkoutId });
+    const mfa = await value('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'login', leaseSeconds: 60 });
+    const code = await value('custody:totp-code', { by: f.ids.mia, checkoutId: mfa.checkoutId });
     expect(code.code).toMatch(/^\d{6}$/);
     expect(Object.keys(code).sort()).toEqual(['code', 'digits', 'period', 'remainingMs']);
-    expect(await call('vault:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
 
-    const listed = await value('vault:account-list', { search: accountId });
+    const listed = await value('custody:account-list', { search: accountId });
     expect(listed).toMatchObject({ total: 1, accounts: [{ accountId, openCheckouts: 2 }] });
     // The two refusals (policy, someone else's checkout) went to the journal through the app's own
     // vault connection; calls of the wrong kind (codes of a password checkout, copy without a clipboard) are plain errors.
@@ -78,20 +78,20 @@ describe('custody over the API router', () => {
   });
 
   it('rejects bad input with a clear error naming the field and stores nothing', async () => {
-    const before = (await value('vault:account-list', { limit: 10_000 })).total;
-    const bad = await call('vault:account-add', { by: f.ids.admin, accountId: '12345', alias: 'x', rootEmail: 'root@example.com', organisation: 'O' });
+    const before = (await value('custody:account-list', { limit: 10_000 })).total;
+    const bad = await call('custody:account-add', { by: f.ids.admin, accountId: '12345', alias: 'x', rootEmail: 'root@example.com', organisation: 'O' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'accountId' } } });
     expect(bad.ok ? '' : bad.error.message).toMatch(/12 digits/);
-    const seedError = await call('vault:half-set', { by: f.ids.mia, accountId: '123456789012', item: 'mfa', secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' } });
+    const seedError = await call('custody:half-set', { by: f.ids.mia, accountId: '123456789012', item: 'mfa', secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' } });
     expect(seedError).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'seed', reason: 'OTP_SECRET_INVALID_CHARACTER' } } });
     expect(JSON.stringify(seedError)).not.toContain('QWERTYUIOP');
-    expect((await value('vault:account-list', { limit: 10_000 })).total).toBe(before);
+    expect((await value('custody:account-list', { limit: 10_000 })).total).toBe(before);
   });
 
   it('says VAULT_LOCKED when no vault is open', async () => {
     const empty = await openAppServices({ mode: 'preview', vaultDir: `${f.dir}-none` });
     try {
-      const r = await createRouter(createHandlerTable(empty)).call('vault:account-list', {}, { adapter: 'test' });
+      const r = await createRouter(createHandlerTable(empty)).call('custody:account-list', {}, { adapter: 'test' });
       expect(r).toMatchObject({ ok: false, error: { code: 'VAULT_LOCKED' } });
     } finally {
       await empty.close();

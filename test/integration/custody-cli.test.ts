@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { Vault } from '../../electron/vault/vault';
 import { freshAccountId, openCustodyFixture, PASSPHRASES, type CustodyFixture } from '../support/custody-fixture';
 
 // `npx halfkey` custody commands as a person runs them: a real process on a real vault folder,

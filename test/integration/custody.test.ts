@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
 import { canonicalize } from '../../shared/journal/canonical';
 import { checkAwsRootPassword } from '../../shared/password/generator';
-import type { Clipboard } from '../../electron/services/custody/clipboard';
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { halfAad } from '../../electron/services/custody/sealing';
+import type { Clipboard } from '../../electron/custody/clipboard';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { halfAad } from '../../electron/custody/sealing';
 import { freshAccountId, openCustodyFixture, type CustodyFixture } from '../support/custody-fixture';
 
 // Real vault, real keychain (run under build/with-keyring.sh), real Argon2id, real SQLite.

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleElectron } from '../../build/bundle-electron.mjs';
 import { CHANNEL_NAMES } from '../../shared/api/contract';
-import { CONTENT_SECURITY_POLICY } from '../../electron/security';
+import { CONTENT_SECURITY_POLICY } from '../../electron/main/security';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const PASSPHRASE = 'bundled main probe passphrase 31';

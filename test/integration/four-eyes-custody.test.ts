@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import type { Keychain } from '../../electron/services/keychain/keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import type { Keychain } from '../../electron/keychain/keychain';
+import { Vault } from '../../electron/vault/vault';
 
 // Rule 3 end to end: a real vault created with separateOrganisations (real SQLite, real keychain
 // through build/with-keyring.sh, real Argon2id), its custody service, and the journal it writes.

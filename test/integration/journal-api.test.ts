@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { createRouter, type ApiRouter } from '../../electron/router';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { createRouter, type ApiRouter } from '../../electron/app/router';
 import { TestJournal } from '../support/journal-builder';
 
 const context = { adapter: 'test' as const };

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { Vault } from '../../electron/vault/vault';
 
 let dir: string;
 

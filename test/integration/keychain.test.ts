@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
-import { openKeytarKeychain, refusePlaintextBackend } from '../../electron/services/keychain/keytar-keychain';
+import { openKeytarKeychain, refusePlaintextBackend } from '../../electron/keychain/keytar-keychain';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const scratch: string[] = [];
@@ -42,7 +42,7 @@ describe('keytar keychain on the real Secret Service', () => {
     const home = mkdtempSync(join(tmpdir(), 'halfkey-nokeyring-'));
     scratch.push(home);
     const script = [
-      "const { openKeytarKeychain } = await import('./electron/services/keychain/keytar-keychain.ts');",
+      "const { openKeytarKeychain } = await import('./electron/keychain/keytar-keychain.ts');",
       'try { const k = await openKeytarKeychain({ timeoutMs: 5000 }); await k.set("device:x", "s"); console.log("STORED"); }',
       'catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }',
     ].join('\n');
@@ -63,7 +63,7 @@ describe('keytar keychain on the real Secret Service', () => {
     // A fresh keyring session of its own, so freezing its daemon cannot disturb other tests.
     const script = [
       "const { execFileSync } = await import('node:child_process');",
-      "const { openKeytarKeychain } = await import('./electron/services/keychain/keytar-keychain.ts');",
+      "const { openKeytarKeychain } = await import('./electron/keychain/keytar-keychain.ts');",
       "const reply = execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets']).toString();",
       'const pid = Number(/uint32 (\\d+)/.exec(reply)[1]);',
       'const keychain = await openKeytarKeychain({ timeoutMs: 1500 });',

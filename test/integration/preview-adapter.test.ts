@@ -5,12 +5,12 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { openAppServices, type AppServices } from '../../electron/app-services';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
 import { CLOSE_UNAUTHENTICATED, MAX_FRAME_BYTES } from '../../electron/preview/protocol';
 import { startPreview, type PreviewServer } from '../../electron/preview/server';
-import { createRouter } from '../../electron/router';
-import { CONTENT_SECURITY_POLICY as CSP } from '../../electron/security';
+import { createRouter } from '../../electron/app/router';
+import { CONTENT_SECURITY_POLICY as CSP } from '../../electron/main/security';
 
 let work: string;
 let services: AppServices;

@@ -15,7 +15,7 @@ import { parseListen, startServer } from '../../server/main';
 import { serverSigner } from '../../server/server-key';
 import { openStorage } from '../../server/storage/storage';
 import { hashToken, parseTtl } from '../../server/tokens';
-import { SyncClient } from '../../electron/services/sync/client';
+import { SyncClient } from '../../electron/sync/client';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { appendEntries, enrolment } from '../support/sync-fixture';
 import { halfkeyIn, type CliResult } from '../support/halfkey-cli';
@@ -141,7 +141,7 @@ describe('--verify-threads 0', () => {
       appendEntries(j, 1);
       const [last] = j.store.query({ from: synced + 1, to: synced + 1 });
       const forged = { ...last!, sigs: [{ key: last!.sigs[0]!.key, sig: '00'.repeat(64) }] };
-      const { sendRequest } = await import('../../electron/services/sync/transport');
+      const { sendRequest } = await import('../../electron/sync/transport');
       const answer = await sendRequest(server.url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries`, json: { entries: [forged] }, signer: j.device });
       expect(answer.status).toBe(422);
       expect(JSON.stringify(answer.body)).toMatch(/BAD_SIGNATURE/);

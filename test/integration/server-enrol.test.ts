@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
 import { ROTATION_HEADER } from '../../shared/sync/wire';
-import { sendRequest } from '../../electron/services/sync/transport';
-import { SyncClient } from '../../electron/services/sync/client';
+import { sendRequest } from '../../electron/sync/transport';
+import { SyncClient } from '../../electron/sync/client';
 import { TEST_VAULT, TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { appendEntries, enrolledClient, enrolment, issueToken } from '../support/sync-fixture';

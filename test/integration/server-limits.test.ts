@@ -13,7 +13,7 @@ import { openStorage, type Storage } from '../../server/storage/storage';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
 import { appendEntries } from '../support/sync-fixture';
-import { SyncClient } from '../../electron/services/sync/client';
+import { SyncClient } from '../../electron/sync/client';
 import { hashToken, newToken } from '../../server/tokens';
 
 let sodium: Sodium;

@@ -4,7 +4,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { buildServer } from '../../server/app';
 import { serverSigner } from '../../server/server-key';
 import { openStorage, type Storage } from '../../server/storage/storage';
-import { sendRequest } from '../../electron/services/sync/transport';
+import { sendRequest } from '../../electron/sync/transport';
 import { seededSigner, TEST_VAULT } from '../support/journal-builder';
 import { freshStorageUrl, type StorageKind } from '../support/server-fixture';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { alarmSchema, deviceSummarySchema, reviewerChallengeMessage } from '../../shared/sync/wire';
-import { expectOk, sendRequest } from '../../electron/services/sync/transport';
+import { expectOk, sendRequest } from '../../electron/sync/transport';
 import { TEST_VAULT, journalsClosedAfterEach, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { appendEntries, enrolledClient, grantReviewer, upload } from '../support/sync-fixture';

@@ -7,7 +7,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
 import { run } from '../../server/cli';
 import type { ReviewerGrant } from '../../server/storage/storage';
-import { expectOk, sendRequest } from '../../electron/services/sync/transport';
+import { expectOk, sendRequest } from '../../electron/sync/transport';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 
 let sodium: Sodium;

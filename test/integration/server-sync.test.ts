@@ -5,10 +5,10 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { receiptSchema, verifyReceipt, type Receipt } from '../../shared/sync/receipt';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
 import { hashToken } from '../../server/tokens';
-import { expectOk, sendRequest } from '../../electron/services/sync/transport';
+import { expectOk, sendRequest } from '../../electron/sync/transport';
 import { journalsClosedAfterEach, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { SyncClient } from '../../electron/services/sync/client';
+import { SyncClient } from '../../electron/sync/client';
 import { appendEntries, countChecks, enrolledClient, grantReviewer, issueToken, upload } from '../support/sync-fixture';
 
 let sodium: Sodium;

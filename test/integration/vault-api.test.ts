@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlerTable } from '../../electron/api/handlers';
+import { createHandlerTable } from '../../electron/app/handlers';
 import { readQrDataUrl } from '../support/read-qr';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { deviceAccount } from '../../electron/services/vault/device-key';
-import { createRouter, type ApiRouter } from '../../electron/router';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/vault/device-key';
+import { createRouter, type ApiRouter } from '../../electron/app/router';
 
 const PASSPHRASE = 'granite meadow quartz 7';
 const logged: string[] = [];
@@ -39,7 +39,7 @@ describe('vault channels through the router', () => {
 
   it('status says none before a vault exists, and vault calls name the fix', async () => {
     expect(services.status().vault).toEqual({ state: 'none', id: null, keychainBackend: null });
-    const list = await call('vault:custodian-list', {});
+    const list = await call('custodian:list', {});
     expect(list.error?.code).toBe('VAULT_NOT_INITIALISED');
     expect(list.error?.message).toMatch(/vault:create/);
   });
@@ -61,22 +61,22 @@ describe('vault channels through the router', () => {
   });
 
   it('unlock, list, lock; a wrong passphrase fails with BAD_PASSPHRASE and is never logged', async () => {
-    const wrong = await call('vault:custodian-unlock', { custodianId: adminId, passphrase: 'wrong wrong wrong wrong' });
+    const wrong = await call('custodian:unlock', { custodianId: adminId, passphrase: 'wrong wrong wrong wrong' });
     expect(wrong.error?.code).toBe('BAD_PASSPHRASE');
-    const early = await call('vault:custodian-unlock', { custodianId: adminId, passphrase: PASSPHRASE });
+    const early = await call('custodian:unlock', { custodianId: adminId, passphrase: PASSPHRASE });
     expect(early.error?.code).toBe('BACKOFF');
     await new Promise((r) => setTimeout(r, 1100));
-    const unlocked = await call('vault:custodian-unlock', { custodianId: adminId, passphrase: PASSPHRASE });
+    const unlocked = await call('custodian:unlock', { custodianId: adminId, passphrase: PASSPHRASE });
     expect(unlocked.value).toMatchObject({ id: adminId, role: 'admin', unlocked: true });
     expect(services.status().vault.state).toBe('unlocked');
-    const list = await call('vault:custodian-list', {});
+    const list = await call('custodian:list', {});
     expect(list.value?.custodians).toEqual([expect.objectContaining({ id: adminId, unlocked: true })]);
-    const weak = await call('vault:custodian-enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'carol' });
+    const weak = await call('custodian:enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'carol' });
     expect(weak.error?.code).toBe('INVALID_PAYLOAD');
     const locked = await call('vault:lock', {});
     expect(locked.value).toEqual({ locked: [adminId] });
     expect(services.status().vault.state).toBe('locked');
-    const after = await call('vault:custodian-enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'another long passphrase' });
+    const after = await call('custodian:enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'another long passphrase' });
     expect(after.error?.code).toBe('CUSTODIAN_LOCKED');
     const all = logged.join('\n');
     for (const secret of [PASSPHRASE, 'wrong wrong', 'another long passphrase']) expect(all).not.toContain(secret);

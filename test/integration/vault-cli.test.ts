@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { deviceAccount } from '../../electron/services/vault/device-key';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/vault/device-key';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'build/halfkey.mjs');

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import type { Keychain } from '../../electron/services/keychain/keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import type { Keychain } from '../../electron/keychain/keychain';
+import { Vault } from '../../electron/vault/vault';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -40,8 +40,8 @@ async function errorOf(promise: Promise<unknown>): Promise<HalfkeyError> {
 /** Another process that opens the vault with the real Vault.open and holds it until killed. */
 async function holder(): Promise<ChildProcess> {
   const script = `
-    const { Vault } = await import('./electron/services/vault/vault.ts');
-    const { openKeytarKeychain } = await import('./electron/services/keychain/keytar-keychain.ts');
+    const { Vault } = await import('./electron/vault/vault.ts');
+    const { openKeytarKeychain } = await import('./electron/keychain/keytar-keychain.ts');
     await Vault.open(process.argv[1], await openKeytarKeychain());
     console.log('ready');
     setInterval(() => {}, 1000);`;

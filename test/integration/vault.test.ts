@@ -8,13 +8,13 @@ import { HalfkeyError } from '../../shared/api/result';
 import { verifyEntrySignature } from '../../shared/journal/entry';
 import { verifyEntries } from '../../shared/journal/verifier';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { KEYCHAIN_SERVICE, type Keychain } from '../../electron/services/keychain/keychain';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { KEYCHAIN_SERVICE, type Keychain } from '../../electron/keychain/keychain';
 import keytar from 'keytar';
-import { deviceAccount } from '../../electron/services/vault/device-key';
-import { openWithKey, passphraseKey } from '../../electron/services/vault/passphrase';
-import { parseRecoveryKey } from '../../electron/services/vault/recovery-key';
-import { Vault, VAULT_FILE } from '../../electron/services/vault/vault';
+import { deviceAccount } from '../../electron/vault/device-key';
+import { openWithKey, passphraseKey } from '../../electron/vault/passphrase';
+import { parseRecoveryKey } from '../../electron/vault/recovery-key';
+import { Vault, VAULT_FILE } from '../../electron/vault/vault';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN_PASSPHRASE = 'correct horse battery staple';
@@ -139,8 +139,8 @@ describe('the vault file at rest', () => {
     cpSync(dir, copy, { recursive: true });
     const keyFile = join(tempDir('halfkey-key-'), 'key');
     const script = `
-      const { Vault } = await import('./electron/services/vault/vault.ts');
-      const { openKeytarKeychain } = await import('./electron/services/keychain/keytar-keychain.ts');
+      const { Vault } = await import('./electron/vault/vault.ts');
+      const { openKeytarKeychain } = await import('./electron/keychain/keytar-keychain.ts');
       const { readFileSync } = await import('node:fs');
       const keychain = await openKeytarKeychain();
       const out = {};
@@ -154,7 +154,7 @@ describe('the vault file at rest', () => {
       console.log(JSON.stringify(out));`;
     const { writeFileSync } = await import('node:fs');
     writeFileSync(keyFile, recoveryKey);
-    const { newRecoveryKey } = await import('../../electron/services/vault/recovery-key');
+    const { newRecoveryKey } = await import('../../electron/vault/recovery-key');
     const wrongKey = newRecoveryKey(sodium).text;
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.HALFKEY_IN_KEYRING_SESSION;

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { createRouter, type ApiRouter } from '../../electron/router';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { deviceAccount } from '../../electron/services/vault/device-key';
-import { Vault } from '../../electron/services/vault/vault';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { createRouter, type ApiRouter } from '../../electron/app/router';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/vault/device-key';
+import { Vault } from '../../electron/vault/vault';
 import { dumpTables, runHalfkey } from '../support/leak-scan';
 
 // Malformed input through every CLI command and a sample of API channels, on one real vault
@@ -188,7 +188,7 @@ describe('API router: malformed payloads get INVALID_PAYLOAD naming the field, a
   beforeAll(async () => {
     services = await openAppServices({ mode: 'preview', vaultDir });
     router = createRouter(createHandlerTable(services));
-    const unlocked = await router.call('vault:custodian-unlock', { custodianId: adminId, passphrase: ADMIN_PASSPHRASE }, { adapter: 'test' });
+    const unlocked = await router.call('custodian:unlock', { custodianId: adminId, passphrase: ADMIN_PASSPHRASE }, { adapter: 'test' });
     expect(unlocked.ok).toBe(true);
   }, 60_000);
   afterAll(async () => {
@@ -199,29 +199,29 @@ describe('API router: malformed payloads get INVALID_PAYLOAD naming the field, a
   const account = () => ({ by: adminId, accountId: ACCOUNT, alias: 'prod', rootEmail: 'root@example.com', organisation: 'Customer' });
   type PayloadCase = readonly [label: string, channel: string, payload: () => unknown, field: string];
   const payloadCases: readonly PayloadCase[] = [
-    ['account id of the wrong type', 'vault:account-add', () => ({ ...account(), accountId: 210987654321 }), 'accountId'],
-    ['account without an alias', 'vault:account-add', () => ({ ...account(), alias: undefined }), 'alias'],
-    ['account with an extra secret field', 'vault:account-add', () => ({ ...account(), password: 'Hunter2-Hunter2' }), 'payload'],
-    ['account with an oversized alias', 'vault:account-add', () => ({ ...account(), alias: long(101) }), 'alias'],
-    ['account with oversized notes', 'vault:account-add', () => ({ ...account(), notes: long(2001) }), 'notes'],
-    ['account alias with a control character', 'vault:account-add', () => ({ ...account(), alias: 'prod\u0007' }), 'alias'],
-    ['half with a password of the wrong type', 'vault:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 12345678 } }), 'secret.password'],
-    ['half without an item', 'vault:half-set', () => ({ by: adminId, accountId: ACCOUNT, secret: { kind: 'password', password: 'Long-enough-1' } }), 'item'],
-    ['half with an oversized seed', 'vault:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: long(2049) } }), 'secret.seed'],
-    ['half of an unknown kind', 'vault:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'sms', number: '+441632960000' } }), 'secret.kind'],
-    ['assignment of an unknown item', 'vault:assign', () => ({ by: adminId, accountId: ACCOUNT, item: 'root', custodianId: adminId }), 'item'],
-    ['checkout with a lease as a string', 'vault:checkout', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', reason: 'r', leaseSeconds: '60' }), 'leaseSeconds'],
-    ['checkout with an oversized reason', 'vault:checkout', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', reason: long(501), leaseSeconds: 60 }), 'reason'],
-    ['checkin with a malformed checkout id', 'vault:checkin', () => ({ by: adminId, checkoutId: 'not-an-id' }), 'checkoutId'],
-    ['rotation with too short a password', 'vault:rotate', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', password: { length: 7 } }), 'password.length'],
-    ['enrolment with an unknown role', 'vault:custodian-enrol', () => ({ by: adminId, name: 'N', organisation: 'O', role: 'boss', passphrase: 'p' }), 'role'],
-    ['enrolment with an extra field', 'vault:custodian-enrol', () => ({ by: adminId, name: 'N', organisation: 'O', role: 'reviewer', passphrase: 'p', admin: true }), 'payload'],
-    ['unlock with an oversized passphrase', 'vault:custodian-unlock', () => ({ custodianId: adminId, passphrase: long(1025) }), 'passphrase'],
-    ['unlock with a malformed custodian id', 'vault:custodian-unlock', () => ({ custodianId: '../admin', passphrase: 'p' }), 'custodianId'],
+    ['account id of the wrong type', 'custody:account-add', () => ({ ...account(), accountId: 210987654321 }), 'accountId'],
+    ['account without an alias', 'custody:account-add', () => ({ ...account(), alias: undefined }), 'alias'],
+    ['account with an extra secret field', 'custody:account-add', () => ({ ...account(), password: 'Hunter2-Hunter2' }), 'payload'],
+    ['account with an oversized alias', 'custody:account-add', () => ({ ...account(), alias: long(101) }), 'alias'],
+    ['account with oversized notes', 'custody:account-add', () => ({ ...account(), notes: long(2001) }), 'notes'],
+    ['account alias with a control character', 'custody:account-add', () => ({ ...account(), alias: 'prod\u0007' }), 'alias'],
+    ['half with a password of the wrong type', 'custody:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 12345678 } }), 'secret.password'],
+    ['half without an item', 'custody:half-set', () => ({ by: adminId, accountId: ACCOUNT, secret: { kind: 'password', password: 'Long-enough-1' } }), 'item'],
+    ['half with an oversized seed', 'custody:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: long(2049) } }), 'secret.seed'],
+    ['half of an unknown kind', 'custody:half-set', () => ({ by: adminId, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'sms', number: '+441632960000' } }), 'secret.kind'],
+    ['assignment of an unknown item', 'custody:assign', () => ({ by: adminId, accountId: ACCOUNT, item: 'root', custodianId: adminId }), 'item'],
+    ['checkout with a lease as a string', 'custody:checkout', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', reason: 'r', leaseSeconds: '60' }), 'leaseSeconds'],
+    ['checkout with an oversized reason', 'custody:checkout', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', reason: long(501), leaseSeconds: 60 }), 'reason'],
+    ['checkin with a malformed checkout id', 'custody:checkin', () => ({ by: adminId, checkoutId: 'not-an-id' }), 'checkoutId'],
+    ['rotation with too short a password', 'custody:rotate', () => ({ by: adminId, accountId: ACCOUNT, item: 'password', password: { length: 7 } }), 'password.length'],
+    ['enrolment with an unknown role', 'custodian:enrol', () => ({ by: adminId, name: 'N', organisation: 'O', role: 'boss', passphrase: 'p' }), 'role'],
+    ['enrolment with an extra field', 'custodian:enrol', () => ({ by: adminId, name: 'N', organisation: 'O', role: 'reviewer', passphrase: 'p', admin: true }), 'payload'],
+    ['unlock with an oversized passphrase', 'custodian:unlock', () => ({ custodianId: adminId, passphrase: long(1025) }), 'passphrase'],
+    ['unlock with a malformed custodian id', 'custodian:unlock', () => ({ custodianId: '../admin', passphrase: 'p' }), 'custodianId'],
     ['recovery with an oversized key', 'vault:recover', () => ({ recoveryKey: long(201) }), 'recoveryKey'],
     ['export to a relative path', 'journal:export', () => ({ out: 'journal.hkj' }), 'out'],
     ['journal list with a zero limit', 'journal:list', () => ({ limit: 0 }), 'limit'],
-    ['sync enrolment without a token', 'sync:enroll', () => ({ url: 'http://127.0.0.1:9' }), 'token'],
+    ['sync enrolment without a token', 'sync:enrol', () => ({ url: 'http://127.0.0.1:9' }), 'token'],
     ['a payload that is not an object', 'vault:lock', () => 'lock everything', 'payload'],
   ];
 
@@ -244,7 +244,7 @@ describe('API router: malformed payloads get INVALID_PAYLOAD naming the field, a
 
   it('a well-formed request the service refuses (no such account) writes nothing either', async () => {
     const before = snapshot();
-    const result = await router.call('vault:half-set', { by: adminId, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 'Long-enough-Passw0rd' } }, { adapter: 'test' });
+    const result = await router.call('custody:half-set', { by: adminId, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 'Long-enough-Passw0rd' } }, { adapter: 'test' });
     expect(result).toMatchObject({ ok: false, error: { code: expect.stringMatching(/NOT_FOUND|NOT_PERMITTED|POLICY_REFUSED/) } });
     if (!result.ok) expect(result.error.message).toMatch(new RegExp(ACCOUNT));
     expect(dumpTables(join(vaultDir, 'vault.db'), (t) => t.startsWith('custody'))).toBe(

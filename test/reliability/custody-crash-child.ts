@@ -1,9 +1,9 @@
 // Child process of custody-crash.test.ts: opens the vault, unlocks one custodian, prints "ready",
 // then checks the password out, reveals it and checks it in, and rotates it every third round (from the first),
 // forever, until the parent kills it.
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { Vault } from '../../electron/vault/vault';
 
 const { CRASH_VAULT_DIR, CRASH_CUSTODIAN, CRASH_PASSPHRASE, CRASH_ACCOUNT } = process.env;
 if (!CRASH_VAULT_DIR || !CRASH_CUSTODIAN || !CRASH_PASSPHRASE || !CRASH_ACCOUNT) throw new Error('CRASH_* environment variables are required');

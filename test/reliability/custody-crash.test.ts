@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedEntry } from '../../shared/journal/entry';
 import { verifyEntries } from '../../shared/journal/verifier';
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import type { Keychain } from '../../electron/services/keychain/keychain';
-import { Vault } from '../../electron/services/vault/vault';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import type { Keychain } from '../../electron/keychain/keychain';
+import { Vault } from '../../electron/vault/vault';
 
 // A child process doing checkouts is SIGKILLed at random moments, again and again; afterwards the
 // vault tables and the journal must agree exactly, and the chain must verify. Real SQLite (WAL,

@@ -9,10 +9,10 @@ import { canonicalize } from '../../shared/journal/canonical';
 import { signEntry, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { entryLine as bundleEntryLine, manifestLine, type BundleManifest } from '../../shared/journal/bundle';
 import { verifyEntries, type FailureCode } from '../../shared/journal/verifier';
-import { openDatabase, type Db } from '../../electron/services/database';
-import { JournalStore } from '../../electron/services/journal/store';
-import { exportJournal } from '../../electron/services/journal/export';
-import { verifyBundleFile } from '../../electron/services/journal/bundle-file';
+import { openDatabase, type Db } from '../../electron/base/database';
+import { JournalStore } from '../../electron/journal/store';
+import { exportJournal } from '../../electron/journal/export';
+import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { TestJournal, insiderRewrite, rewriteRowsSql, seededSigner } from '../support/journal-builder';
 
 const open: TestJournal[] = [];

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { createRouter, type ApiRouter } from '../../electron/router';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import { deviceAccount } from '../../electron/services/vault/device-key';
-import { openWithKey, passphraseKey } from '../../electron/services/vault/passphrase';
-import { formatRecoveryKey, parseRecoveryKey } from '../../electron/services/vault/recovery-key';
-import { Vault } from '../../electron/services/vault/vault';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { createRouter, type ApiRouter } from '../../electron/app/router';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import { deviceAccount } from '../../electron/vault/device-key';
+import { openWithKey, passphraseKey } from '../../electron/vault/passphrase';
+import { formatRecoveryKey, parseRecoveryKey } from '../../electron/vault/recovery-key';
+import { Vault } from '../../electron/vault/vault';
 import { sodiumReady } from '../../shared/sodium';
 import { base32, byteMarker, dumpTables, leaksInBytes, leaksInFolder, leaksInText, runHalfkey, textMarker, type CliRun, type Marker } from '../support/leak-scan';
 
@@ -250,15 +250,15 @@ describe('secrets never leak sideways', () => {
     }
 
     it('errors carrying a wrong passphrase, a seed or a recovery key name the problem without echoing it', async () => {
-      const wrong = await call('vault:custodian-unlock', { custodianId: ids.mia, passphrase: WRONG_PASSPHRASE });
+      const wrong = await call('custodian:unlock', { custodianId: ids.mia, passphrase: WRONG_PASSPHRASE });
       expect(wrong).toMatchObject({ ok: false, error: { code: 'BAD_PASSPHRASE' } });
-      expect(await call('vault:custodian-unlock', { custodianId: ids.admin, passphrase: PASS.admin })).toMatchObject({ ok: true });
+      expect(await call('custodian:unlock', { custodianId: ids.admin, passphrase: PASS.admin })).toMatchObject({ ok: true });
       // After the one-second back-off, Mia (who holds the MFA half) reaches the seed parser itself.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
-      expect(await call('vault:custodian-unlock', { custodianId: ids.mia, passphrase: PASS.mia })).toMatchObject({ ok: true });
-      const badSeed = await call('vault:half-set', { by: ids.mia, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` } });
+      expect(await call('custodian:unlock', { custodianId: ids.mia, passphrase: PASS.mia })).toMatchObject({ ok: true });
+      const badSeed = await call('custody:half-set', { by: ids.mia, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` } });
       expect(badSeed).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/MFA seed was not accepted/), detail: { field: 'seed' } } });
-      const shortPassword = await call('vault:half-set', { by: ids.admin, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: `${PASSWORD}${'x'.repeat(200)}` } });
+      const shortPassword = await call('custody:half-set', { by: ids.admin, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: `${PASSWORD}${'x'.repeat(200)}` } });
       expect(shortPassword).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'secret.password' } } });
       // The vault is open here, so recover refuses before parsing (CONFLICT); the CLI test above
       // drives the parser itself. Either way the key must not come back.
@@ -268,7 +268,7 @@ describe('secrets never leak sideways', () => {
       expect(tooLong).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'recoveryKey' } } });
       const weak = `Password-${tag.slice(0, 8)}`;
       markers.push(textMarker('weak passphrase', weak));
-      const enrolWeak = await call('vault:custodian-enrol', { by: ids.admin, name: 'Wes Weak', organisation: 'Customer', role: 'password-custodian', passphrase: weak });
+      const enrolWeak = await call('custodian:enrol', { by: ids.admin, name: 'Wes Weak', organisation: 'Customer', role: 'password-custodian', passphrase: weak });
       expect(enrolWeak).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/too weak/), detail: { field: 'passphrase' } } });
 
       for (const result of [wrong, badSeed, shortPassword, typo, tooLong, enrolWeak]) {

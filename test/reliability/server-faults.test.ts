@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { verifyReceipt } from '../../shared/sync/receipt';
-import { SyncClient } from '../../electron/services/sync/client';
+import { SyncClient } from '../../electron/sync/client';
 import { buildServer } from '../../server/app';
 import { loadOrCreateServerKey, serverSigner } from '../../server/server-key';
 import { hashToken, newToken } from '../../server/tokens';

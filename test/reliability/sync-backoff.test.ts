@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SyncClient } from '../../electron/services/sync/client';
-import { sendRequest } from '../../electron/services/sync/transport';
+import { SyncClient } from '../../electron/sync/client';
+import { sendRequest } from '../../electron/sync/transport';
 import { FaultProxy } from '../support/fault-proxy';
 import { TestJournal } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clipboard } from '../../electron/services/custody/clipboard';
-import { CustodyService } from '../../electron/services/custody/custody-service';
-import { openKeytarKeychain } from '../../electron/services/keychain/keytar-keychain';
-import type { CustodianRole } from '../../electron/services/vault/custodians';
-import { Vault } from '../../electron/services/vault/vault';
+import type { Clipboard } from '../../electron/custody/clipboard';
+import { CustodyService } from '../../electron/custody/custody-service';
+import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
+import type { CustodianRole } from '../../electron/vault/custodians';
+import { Vault } from '../../electron/vault/vault';
 
 /** Passphrases of the fixture's custodians (test values, never real). */
 export const PASSPHRASES = {

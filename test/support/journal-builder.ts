@@ -7,8 +7,8 @@ import { canonicalize } from '../../shared/journal/canonical';
 import { ENTRY_TYPES } from '../../shared/journal/entry-types';
 import { ed25519Signer, entryBodyOf, signEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
-import { openDatabase, type Db } from '../../electron/services/database';
-import { JournalStore, type JournalActor } from '../../electron/services/journal/store';
+import { openDatabase, type Db } from '../../electron/base/database';
+import { JournalStore, type JournalActor } from '../../electron/journal/store';
 
 /** A deterministic Ed25519 signer from a one-byte seed (test keys only). */
 export function seededSigner(seedByte: number): EntrySigner {

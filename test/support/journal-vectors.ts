@@ -7,9 +7,9 @@ import { canonicalize } from '../../shared/journal/canonical';
 import { ed25519Signer, entryBodyOf, type SignedEntry } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
 import { manifestSignatureMessage, type BundleManifest } from '../../shared/journal/bundle';
-import { openDatabase } from '../../electron/services/database';
-import { JournalStore } from '../../electron/services/journal/store';
-import { exportJournal } from '../../electron/services/journal/export';
+import { openDatabase } from '../../electron/base/database';
+import { JournalStore } from '../../electron/journal/store';
+import { exportJournal } from '../../electron/journal/export';
 
 /** Where the committed vectors live. */
 export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/journal-vectors/', import.meta.url));

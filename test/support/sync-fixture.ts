@@ -1,8 +1,8 @@
 import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import { enrolSignatureMessage } from '../../shared/sync/wire';
 import { sodiumNow } from '../../shared/sodium';
-import { SyncClient, type SyncClientOptions } from '../../electron/services/sync/client';
-import { sendRequest, type WireResponse } from '../../electron/services/sync/transport';
+import { SyncClient, type SyncClientOptions } from '../../electron/sync/client';
+import { sendRequest, type WireResponse } from '../../electron/sync/transport';
 import { hashToken, newToken } from '../../server/tokens';
 import type { TestJournal } from './journal-builder';
 import type { TestServer } from './server-fixture';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClipboardGuard, noClipboard, systemClipboard, type Clipboard } from '../../electron/services/custody/clipboard';
+import { ClipboardGuard, noClipboard, type Clipboard } from '../../electron/custody/clipboard';
 
 /** A recording clipboard stand-in (the real one exists only inside Electron): keeps the text and every call. */
 class RecordingClipboardStandIn implements Clipboard {
@@ -60,9 +60,8 @@ describe('clipboard auto-clear (recording clipboard stand-in)', () => {
 });
 
 describe('no clipboard outside Electron', () => {
-  it('outside Electron the system clipboard is the none clipboard, and it says to use reveal', async () => {
-    const board = await systemClipboard();
-    expect(board).toBe(noClipboard);
+  it('the preview and the CLI get the none clipboard, and it says to use reveal', async () => {
+    const board = noClipboard;
     const guard = new ClipboardGuard(board);
     expect(() => guard.requireAvailable()).toThrow(/desktop app only; use reveal/);
     await expect(board.writeText('x')).rejects.toMatchObject({ code: 'UNSUPPORTED' });

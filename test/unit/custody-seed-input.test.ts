@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
 import { deserializeTotpParams } from '../../shared/otp/totp';
 import { sodiumReady } from '../../shared/sodium';
-import { otpauthUri, parseSeed } from '../../electron/services/custody/totp-seed';
+import { otpauthUri, parseSeed } from '../../electron/custody/totp-seed';
 import { parseOtpauthUri } from '../../shared/otp/otpauth';
 
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';

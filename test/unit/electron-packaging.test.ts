@@ -26,8 +26,8 @@ const ownInputs = (meta: Metafile): string[] => Object.keys(meta.inputs).filter(
 describe('Electron bundles (esbuild metafiles)', () => {
   it('main.cjs is built from electron/main.ts and never includes the preview adapter', () => {
     const inputs = Object.keys(bundles.main.inputs);
-    expect(inputs).toContain('electron/main.ts');
-    expect(inputs).toContain('electron/ipc-adapter.ts');
+    expect(inputs).toContain('electron/main/main.ts');
+    expect(inputs).toContain('electron/main/ipc-adapter.ts');
     expect(inputs.filter((input) => input.startsWith('electron/preview/') || input.includes('/electron/preview/'))).toEqual([]);
     expect(existsSync(join(out, 'main.cjs'))).toBe(true);
   });
@@ -56,7 +56,7 @@ describe('Electron bundles (esbuild metafiles)', () => {
   it('preload.cjs is one file whose only external is electron, carrying no schemas or crypto', () => {
     expect(Object.keys(bundles.preload.outputs)).toHaveLength(1);
     const inputs = Object.keys(bundles.preload.inputs);
-    expect(inputs).toContain('electron/preload.ts');
+    expect(inputs).toContain('electron/preload/preload.ts');
     expect(inputs.filter((input) => input.startsWith('node_modules/'))).toEqual([]);
     expect(inputs.filter((input) => input.startsWith('shared/api/channels/') || input.includes('sodium'))).toEqual([]);
     const code = readFileSync(join(out, 'preload.cjs'), 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APP_ORIGIN, CONTENT_SECURITY_POLICY, ExternalLinkRefused, isAppUrl, openExternalSafely } from '../../electron/security';
+import { APP_ORIGIN, CONTENT_SECURITY_POLICY, ExternalLinkRefused, isAppUrl, openExternalSafely } from '../../electron/main/security';
 
 /** Records what would have been handed to the system browser. */
 function recordingShell(): { opened: string[]; shell: { openExternal: (url: string) => Promise<void> } } {

@@ -7,7 +7,7 @@ vi.mock('electron', async () => (await import('../support/electron-stand-in')).e
 describe('main process without the single-instance lock (recording stand-in for electron)', () => {
   it('quits at once: no scheme, no protocol, no services, no IPC, no window', async () => {
     appState.singleInstanceLock = false;
-    const main = await import('../../electron/main');
+    const main = await import('../../electron/main/main');
     await main.started;
     expect(recorded.singleInstanceLockRequests).toBe(1);
     expect(recorded.quitCalls).toBe(1);

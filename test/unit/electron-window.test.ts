@@ -10,8 +10,8 @@ import { appState, recorded, StandInBrowserWindow, StandInSession, StandInWebCon
 // STYLE.md window checklist.
 vi.mock('electron', async () => (await import('../support/electron-stand-in')).electronStandIn);
 
-const { createMainWindow } = await import('../../electron/window');
-const { CONTENT_SECURITY_POLICY } = await import('../../electron/security');
+const { createMainWindow } = await import('../../electron/main/window');
+const { CONTENT_SECURITY_POLICY } = await import('../../electron/main/security');
 
 const OUTSIDE_SECRET = 'outside-the-renderer-7c1e';
 let work: string;
@@ -147,7 +147,7 @@ describe('main process (recording stand-in for electron)', () => {
   let windowsBefore = 0;
   beforeAll(async () => {
     windowsBefore = StandInBrowserWindow.created.length;
-    const main = await import('../../electron/main');
+    const main = await import('../../electron/main/main');
     await main.started;
   });
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { verifyEntries } from '../../shared/journal/verifier';
-import { startHeartbeat } from '../../electron/services/journal/heartbeat';
+import { startHeartbeat } from '../../electron/journal/heartbeat';
 import { TestJournal } from '../support/journal-builder';
 
 const H = 1_000;

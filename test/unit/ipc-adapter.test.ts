@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandlerTable } from '../../electron/api/handlers';
-import { openAppServices, type AppServices } from '../../electron/app-services';
-import { mountIpcAdapter, type IpcMainLike, type SenderEvent, type SenderFrame } from '../../electron/ipc-adapter';
-import { createRouter, type ApiRouter, type CallContext } from '../../electron/router';
+import { createHandlerTable } from '../../electron/app/handlers';
+import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { mountIpcAdapter, type IpcMainLike, type SenderEvent, type SenderFrame } from '../../electron/main/ipc-adapter';
+import { createRouter, type ApiRouter, type CallContext } from '../../electron/app/router';
 import { CHANNEL_NAMES } from '../../shared/api/contract';
 import type { ApiResult } from '../../shared/api/result';
 

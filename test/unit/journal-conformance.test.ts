@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, RosterBuilder, custodianLine, entryLine, headerLine, manifestLine, type BundleManifest, type BundleReport } from '../../shared/journal/bundle';
-import { verifyBundleFile } from '../../electron/services/journal/bundle-file';
-import { verifyBundleFileParallel } from '../../electron/services/journal/parallel-verify';
-import { checkLine } from '../../electron/services/journal/verify-worker';
+import { verifyBundleFile } from '../../electron/journal/bundle-file';
+import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
+import { checkLine } from '../../electron/journal/verify-worker';
 import { VECTORS_DIR } from '../support/journal-vectors';
 import { TestJournal, insiderRewrite, seededSigner } from '../support/journal-builder';
 

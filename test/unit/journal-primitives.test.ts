@@ -7,7 +7,7 @@ import { entrySchema, isWellFormedEntry } from '../../shared/journal/entry-shape
 import { BundleVerifier, entryLine, headerLine } from '../../shared/journal/bundle';
 import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
 import { sodiumPrimitives } from '../../shared/journal/primitives';
-import { nativePrimitives } from '../../electron/services/journal/native-primitives';
+import { nativePrimitives } from '../../electron/journal/native-primitives';
 import { TestJournal } from '../support/journal-builder';
 import { CanonicalEncodingError, canonicalTextProblem, canonicalize } from '../../shared/journal/canonical';
 import { canonicalBodyText, canonicalEntryTexts, entryBodyOf, type EntryBody, type SignedEntry } from '../../shared/journal/entry';

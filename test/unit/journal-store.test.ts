@@ -6,10 +6,10 @@ import { HalfkeyError } from '../../shared/api/result';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ed25519Signer, entryHashBytes, verifyEntrySignature, type EntrySigner } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
-import { migrate, openDatabase, type Db } from '../../electron/services/database';
+import { migrate, openDatabase, type Db } from '../../electron/base/database';
 import { verifyEntries } from '../../shared/journal/verifier';
 import { fileURLToPath } from 'node:url';
-import { JournalStore, MAX_ENTRY_BYTES, type AppendInput } from '../../electron/services/journal/store';
+import { JournalStore, MAX_ENTRY_BYTES, type AppendInput } from '../../electron/journal/store';
 
 let sodium: Sodium;
 const dirs: string[] = [];
@@ -271,7 +271,7 @@ describe('JournalStore Merkle frontier', () => {
 
     const only0001 = join(dirs[dirs.length - 1]!, 'migrations-0001');
     mkdirSync(only0001);
-    const migrations = fileURLToPath(new URL('../../electron/services/journal/migrations', import.meta.url));
+    const migrations = fileURLToPath(new URL('../../electron/journal/migrations', import.meta.url));
     copyFileSync(join(migrations, '0001_journal.sql'), join(only0001, '0001_journal.sql'));
     const { db: old, path: oldPath } = freshDb();
     migrate(old, 'journal', only0001);

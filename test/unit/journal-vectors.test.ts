@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
-import { verifyBundleFile } from '../../electron/services/journal/bundle-file';
+import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { VECTORS_DIR, buildVectors, type Vectors } from '../support/journal-vectors';
 
 const SPEC = fileURLToPath(new URL('../../docs/journal-format.md', import.meta.url));

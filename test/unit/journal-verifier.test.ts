@@ -169,10 +169,10 @@ describe('ChainVerifier', () => {
 
 describe('startHeartbeat', () => {
   it('keeps a quiet session verifiable, and ends it with session.ended and a checkpoint', async () => {
-    const { startHeartbeat } = await import('../../electron/services/journal/heartbeat');
+    const { startHeartbeat } = await import('../../electron/journal/heartbeat');
     const j = journal({ heartbeatMs: 40 });
     const realClock = (): number => Date.now();
-    const store = (await import('../../electron/services/journal/store')).JournalStore.open(j.db, { deviceSigner: j.device, now: realClock });
+    const store = (await import('../../electron/journal/store')).JournalStore.open(j.db, { deviceSigner: j.device, now: realClock });
     const session = startHeartbeat(store, 40, { now: realClock });
     await new Promise((r) => setTimeout(r, 300));
     const live = [...store.read({})];

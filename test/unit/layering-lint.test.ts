@@ -33,7 +33,7 @@ describe('the layering lint (STYLE.md rule 1)', () => {
   });
 
   it('refuses an import of electron/ code from renderer/', async () => {
-    await expectLayerError('renderer/src/layer-probe.ts', "import '../../electron/router';\n", 'renderer/ talks only to window.halfkey');
+    await expectLayerError('renderer/src/layer-probe.ts', "import '../../electron/app/router';\n", 'renderer/ talks only to window.halfkey');
   });
 
   it('refuses electron in server/', async () => {
@@ -41,14 +41,41 @@ describe('the layering lint (STYLE.md rule 1)', () => {
   });
 
   it('refuses an import of electron/ code from server/', async () => {
-    await expectLayerError('server/layer-probe.ts', "import { createRouter } from '../electron/router';\nexport const r = createRouter;\n", 'server/ runs without Electron');
+    await expectLayerError('server/layer-probe.ts', "import { createRouter } from '../electron/app/router';\nexport const r = createRouter;\n", 'server/ runs without Electron');
   });
 
   it('refuses node:crypto in shared/: the Node side injects it (shared/journal/host-crypto.ts)', async () => {
     await expectLayerError('shared/journal/layer-probe.ts', "import { hash } from 'node:crypto';\nexport const h = hash;\n", 'shared/ is pure');
   });
 
+  it('refuses electron in the Node-only folders of electron/ (features, app, cli, preview)', async () => {
+    for (const folder of ['app', 'base', 'custody', 'journal', 'keychain', 'sync', 'vault', 'cli', 'preview']) {
+      await expectLayerError(`electron/${folder}/layer-probe.ts`, "import { clipboard } from 'electron';\nexport const c = clipboard;\n", 'Node-only');
+    }
+  });
+
+  it('refuses an adapter import from a feature folder (only electron/app composes features)', async () => {
+    await expectLayerError('electron/custody/layer-probe.ts', "import '../main/main';\n", 'knows no adapter');
+    await expectLayerError('electron/vault/layer-probe.ts', "import '../cli/main';\n", 'knows no adapter');
+    await expectLayerError('electron/journal/layer-probe.ts', "import '../app/app-services';\n", 'knows no adapter');
+    await expectLayerError('electron/sync/layer-probe.ts', "import '../preview/server';\n", 'knows no adapter');
+  });
+
+  it('refuses the preview adapter and the CLI in electron/main/ (what ships)', async () => {
+    await expectLayerError('electron/main/layer-probe.ts', "import '../preview/server';\n", 'electron/main/ is what ships');
+    await expectLayerError('electron/main/layer-probe.ts', "import '../cli/main';\n", 'electron/main/ is what ships');
+  });
+
+  it('refuses node and services in the page code of the preview and in the preload', async () => {
+    await expectLayerError('electron/preview/page/layer-probe.ts', "import fs from 'node:fs';\nexport const f = fs;\n", 'runs in the page');
+    await expectLayerError('electron/preview/page/layer-probe.ts', "import '../../app/router';\n", 'runs in the page');
+    await expectLayerError('electron/preload/layer-probe.ts', "import '../custody/custody-service';\n", 'The preload exposes window.halfkey only');
+  });
+
   it('passes clean files in every layer', async () => {
+    expect(await lint('electron/main/layer-probe.ts', "import { app } from 'electron';\nexport const a = app;\n")).toEqual([]);
+    expect(await lint('electron/custody/layer-probe.ts', "import type { Handler } from '../app/router';\nimport { readFileSync } from 'node:fs';\nexport type H = Handler<'custody:checkout'>;\nexport const r = readFileSync;\n")).toEqual([]);
+    expect(await lint('electron/preload/layer-probe.ts', "import { contextBridge } from 'electron';\nexport const c = contextBridge;\n")).toEqual([]);
     expect(await lint('shared/journal/layer-probe.ts', "import { z } from 'zod';\nexport const id = z.string();\n")).toEqual([]);
     expect(await lint('renderer/src/layer-probe.ts', "import type { HalfkeyApi } from '../../shared/api/bridge';\nexport type Api = HalfkeyApi;\n")).toEqual([]);
     expect(await lint('server/layer-probe.ts', "import { createServer } from 'node:http';\nexport const s = createServer;\n")).toEqual([]);

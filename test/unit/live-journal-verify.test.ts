@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
-import { JournalService } from '../../electron/services/journal/journal-service';
+import { JournalService } from '../../electron/journal/journal-service';
 import { TestJournal } from '../support/journal-builder';
 
 const H = 60_000;

@@ -7,7 +7,7 @@ import { electronStandIn, recorded } from '../support/electron-stand-in';
 // exposed, ipcRenderer.invoke records what is sent and resolves with a plain value.
 vi.mock('electron', async () => (await import('../support/electron-stand-in')).electronStandIn);
 
-const { buildHalfkeyApi } = await import('../../electron/preload');
+const { buildHalfkeyApi } = await import('../../electron/preload/preload');
 
 function exposed(): Record<string, unknown> {
   const api = recorded.exposedInMainWorld.get('halfkey');

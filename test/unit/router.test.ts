@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HalfkeyError } from '../../shared/api/result';
-import type { AppStatus } from '../../electron/app-services';
-import { createRouter, type HandlerTable, type RouterLog } from '../../electron/router';
+import type { AppStatus } from '../../electron/app/app-services';
+import { createRouter, type HandlerTable, type RouterLog } from '../../electron/app/router';
 
 const status: AppStatus = {
   version: '9.9.9',

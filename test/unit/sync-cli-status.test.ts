@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeStatus } from '../../electron/cli/sync';
-import type { SyncStatus } from '../../electron/services/sync/client';
+import type { SyncStatus } from '../../electron/sync/client';
 
 const base: SyncStatus = {
   state: 'idle',

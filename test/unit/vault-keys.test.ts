@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { backoffAfter, MAX_BACKOFF_MS } from '../../electron/services/vault/custodians';
-import { deriveDeviceKeys } from '../../electron/services/vault/device-key';
-import { checkPassphraseStrength } from '../../electron/services/vault/passphrase';
-import { formatRecoveryKey, newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from '../../electron/services/vault/recovery-key';
+import { backoffAfter, MAX_BACKOFF_MS } from '../../electron/vault/custodians';
+import { deriveDeviceKeys } from '../../electron/vault/device-key';
+import { checkPassphraseStrength } from '../../electron/vault/passphrase';
+import { formatRecoveryKey, newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from '../../electron/vault/recovery-key';
 
 let sodium: Sodium;
 beforeAll(async () => {

@@ -3,10 +3,10 @@
  * served by the preview adapter. It plays the preload's part in plain Chromium: it defines
  * `window.halfkey` with one method per API channel, carried over a WebSocket to the router.
  */
-import type { Channel } from '../../shared/api/contract';
-import type { HalfkeyApi } from '../../shared/api/bridge';
-import type { ApiError, ApiResult } from '../../shared/api/result';
-import { API_PATH, type ServerFrame } from './protocol';
+import type { Channel } from '../../../shared/api/contract';
+import type { HalfkeyApi } from '../../../shared/api/bridge';
+import type { ApiError, ApiResult } from '../../../shared/api/result';
+import { API_PATH, type ServerFrame } from '../protocol';
 
 type Settle = (result: ApiResult<unknown>) => void;
 

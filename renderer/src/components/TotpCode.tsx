@@ -23,7 +23,7 @@ export function TotpCode({ by, checkoutId }: { readonly by: string; readonly che
   const [reading, setReading] = useState<Reading | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const fetchCode = useCallback(async () => {
-    const result = await attempt(() => halfkey().vaultTotpCode({ by, checkoutId }));
+    const result = await attempt(() => halfkey().custodyTotpCode({ by, checkoutId }));
     if (!result.ok) {
       setReading(null);
       setError(result.error);

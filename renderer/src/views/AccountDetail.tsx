@@ -41,7 +41,7 @@ export function AccountDetail(props: {
   const [error, setError] = useState<ApiError | null>(null);
   const unassign = async (item: (typeof ITEMS)[number]['item'], custodianId: string): Promise<void> => {
     if (actor === null) return;
-    const result = await attempt(() => halfkey().vaultUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
+    const result = await attempt(() => halfkey().custodyUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
     setError(result.ok ? null : result.error);
     setNotice(result.ok ? `Removed from the ${item} item.` : null);
     await props.onChanged();

@@ -8,8 +8,8 @@ import type { Session } from '../session';
 import { AccountDetail } from './AccountDetail';
 import { AddAccountForm } from './AddAccountForm';
 
-/** An account as vault:account-list returns it (no secrets). */
-export type Account = ResponseOf<'vault:account-list'>['accounts'][number];
+/** An account as custody:account-list returns it (no secrets). */
+export type Account = ResponseOf<'custody:account-list'>['accounts'][number];
 
 function halfState(account: Account): string {
   const parts = [account.password === null ? 'no password' : 'password set', account.mfa === null ? 'no MFA' : 'MFA set'];
@@ -30,7 +30,7 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
   const wasOpen = useRef(false);
 
   const load = useCallback(async (text: string) => {
-    const result = await attempt(() => halfkey().vaultAccountList({ search: text }));
+    const result = await attempt(() => halfkey().custodyAccountList({ search: text }));
     if (!result.ok) {
       setError(result.error);
       return;

@@ -32,7 +32,7 @@ export function AddAccountForm({ admin, onAdded }: { readonly admin: Custodian; 
       return;
     }
     const result = await attempt(() =>
-      halfkey().vaultAccountAdd({ by: admin.id, accountId, alias, rootEmail, organisation, rotateAfterCheckout: rotate, exclusiveCheckout: exclusive }),
+      halfkey().custodyAccountAdd({ by: admin.id, accountId, alias, rootEmail, organisation, rotateAfterCheckout: rotate, exclusiveCheckout: exclusive }),
     );
     if (!result.ok) {
       setError(result.error);

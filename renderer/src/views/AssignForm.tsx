@@ -26,7 +26,7 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
     event.preventDefault();
     setDone(null);
     const result = await attempt(() =>
-      halfkey().vaultAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId, ...(resealWith === '' ? {} : { resealWith }) }),
+      halfkey().custodyAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId, ...(resealWith === '' ? {} : { resealWith }) }),
     );
     if (!result.ok) {
       setError(result.error);

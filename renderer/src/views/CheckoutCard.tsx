@@ -17,12 +17,12 @@ function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonl
   const [error, setError] = useState<ApiError | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
   const reveal = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultReveal({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    const result = await attempt(() => halfkey().custodyReveal({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
     setError(result.ok ? null : result.error);
     setShown(result.ok ? result.value : null);
   };
   const copy = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    const result = await attempt(() => halfkey().custodyCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
     setError(result.ok ? null : result.error);
     setCopied(result.ok ? `Copied. The clipboard is cleared at ${new Date(result.value.clearsAt).toLocaleTimeString()} if it still holds the password.` : null);
   };
@@ -58,7 +58,7 @@ function MfaUse({ checkout, actor }: { readonly checkout: Checkout; readonly act
   const [pair, setPair] = useState<{ readonly first: string; readonly second: string } | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const assist = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultTotpEnrolmentCodes({ by: actor.id, checkoutId: checkout.checkoutId }));
+    const result = await attempt(() => halfkey().custodyTotpEnrolmentCodes({ by: actor.id, checkoutId: checkout.checkoutId }));
     setError(result.ok ? null : result.error);
     setPair(result.ok ? result.value : null);
   };
@@ -105,7 +105,7 @@ function TokenCheckout(props: {
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const result = await attempt(() => halfkey().vaultTokenCheckin({ by: props.actor.id, checkoutId: props.checkout.checkoutId, location }));
+    const result = await attempt(() => halfkey().custodyTokenCheckin({ by: props.actor.id, checkoutId: props.checkout.checkoutId, location }));
     if (!result.ok) {
       setError(result.error);
       return;
@@ -136,7 +136,7 @@ export function CheckoutCard(props: {
   const { checkout, actor } = props;
   const [error, setError] = useState<ApiError | null>(null);
   const checkin = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultCheckin({ by: actor.id, checkoutId: checkout.checkoutId }));
+    const result = await attempt(() => halfkey().custodyCheckin({ by: actor.id, checkoutId: checkout.checkoutId }));
     if (!result.ok) {
       setError(result.error);
       return;

@@ -9,8 +9,8 @@ import type { Account } from './AccountsView';
 import { CheckoutCard } from './CheckoutCard';
 import { RotateForm } from './RotateForm';
 
-/** An open checkout as vault:checkout-list returns it (with its reason and ticket). */
-export type Checkout = ResponseOf<'vault:checkout-list'>['checkouts'][number];
+/** An open checkout as custody:checkout-list returns it (with its reason and ticket). */
+export type Checkout = ResponseOf<'custody:checkout-list'>['checkouts'][number];
 
 const LEASES = [
   { seconds: 15 * 60, label: '15 minutes' },
@@ -37,7 +37,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
   const accountId = props.account.accountId;
   // Open checkouts come from the vault, so they survive navigation and reloads; tokens are tracked elsewhere.
   const loadOpen = useCallback(async () => {
-    const result = await attempt(() => halfkey().vaultCheckoutList({ accountId, custodianId: actorId, open: true }));
+    const result = await attempt(() => halfkey().custodyCheckoutList({ accountId, custodianId: actorId, open: true }));
     if (result.ok) setOpen(result.value.checkouts);
     else setError(result.error);
   }, [accountId, actorId]);
@@ -53,7 +53,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
     }
     const trimmedTicket = ticket.trim();
     const request = { by: props.actor.id, accountId: props.account.accountId, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) };
-    const result = await attempt<unknown>(() => (token === null ? halfkey().vaultCheckout({ ...request, item }) : halfkey().vaultTokenCheckout(request)));
+    const result = await attempt<unknown>(() => (token === null ? halfkey().custodyCheckout({ ...request, item }) : halfkey().custodyTokenCheckout(request)));
     if (!result.ok) {
       setError(result.error);
       return;

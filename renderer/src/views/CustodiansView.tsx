@@ -16,7 +16,7 @@ function UnlockForm({ custodian, onUnlocked }: { readonly custodian: Custodian; 
     event.preventDefault();
     setWorking(true);
     setError(null);
-    const result = await attempt(() => halfkey().vaultCustodianUnlock({ custodianId: custodian.id, passphrase }));
+    const result = await attempt(() => halfkey().custodianUnlock({ custodianId: custodian.id, passphrase }));
     setWorking(false);
     setPassphrase('');
     if (!result.ok) {
@@ -43,7 +43,7 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
   const acting = session.actor?.id === custodian.id;
   const admin = session.actor?.role === 'admin' && !acting && !custodian.revoked ? session.actor : null;
   const lock = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultCustodianLock({ custodianId: custodian.id }));
+    const result = await attempt(() => halfkey().custodianLock({ custodianId: custodian.id }));
     setError(result.ok ? null : result.error);
     if (acting) session.setActor(null);
     await session.refresh();

@@ -22,7 +22,7 @@ export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; re
     setWorking(true);
     setError(null);
     setDone(null);
-    const result = await attempt(() => halfkey().vaultCustodianEnrol({ by: admin.id, name, organisation, role, passphrase }));
+    const result = await attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, passphrase }));
     setWorking(false);
     setPassphrase('');
     if (!result.ok) {

@@ -11,7 +11,7 @@ export function RevokeForm(props: { readonly admin: Custodian; readonly custodia
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const result = await attempt(() => halfkey().vaultCustodianRevoke({ by: props.admin.id, custodianId: props.custodian.id, reason }));
+    const result = await attempt(() => halfkey().custodianRevoke({ by: props.admin.id, custodianId: props.custodian.id, reason }));
     if (!result.ok) {
       setError(result.error);
       return;

@@ -21,7 +21,7 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
     event.preventDefault();
     setDone(null);
     const base = { by: props.actor.id, accountId: props.account.accountId, item: props.item, seconds: 60 };
-    let request: Parameters<ReturnType<typeof halfkey>['vaultRotate']>[0];
+    let request: Parameters<ReturnType<typeof halfkey>['custodyRotate']>[0];
     if (props.item === 'password') {
       const n = Number(length);
       if (!Number.isInteger(n) || n < 8 || n > 128) {
@@ -33,7 +33,7 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
       request = { ...base, seed };
       setSeed('');
     }
-    const result = await attempt(() => halfkey().vaultRotate(request));
+    const result = await attempt(() => halfkey().custodyRotate(request));
     if (!result.ok) {
       setError(result.error);
       return;

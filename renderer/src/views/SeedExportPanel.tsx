@@ -8,7 +8,7 @@ import { halfkey } from '../halfkey';
 import { custodianLabel, type Custodian } from '../session';
 import type { Account } from './AccountsView';
 
-type ExportRequest = ResponseOf<'vault:seed-export-list'>['requests'][number];
+type ExportRequest = ResponseOf<'custody:seed-export-list'>['requests'][number];
 
 /** How long a collected seed stays on screen. */
 const SHOW_SEED_MS = 60_000;
@@ -26,7 +26,7 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   const [seed, setSeed] = useState<{ readonly base32: string; readonly uri: string; readonly until: number } | null>(null);
   const accountId = account.accountId;
   const load = useCallback(async () => {
-    const result = await attempt(() => halfkey().vaultSeedExportList({ accountId }));
+    const result = await attempt(() => halfkey().custodySeedExportList({ accountId }));
     if (result.ok) setRequests(result.value.requests);
     else setError(result.error);
   }, [accountId]);
@@ -40,13 +40,13 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   };
   const request = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const result = await attempt(() => halfkey().vaultSeedExportRequest({ by: actor.id, accountId, reason }));
+    const result = await attempt(() => halfkey().custodySeedExportRequest({ by: actor.id, accountId, reason }));
     if (result.ok) setReason('');
     await settle(result);
   };
-  const approve = async (requestId: string): Promise<void> => settle(await attempt(() => halfkey().vaultSeedExportApprove({ by: actor.id, requestId })));
+  const approve = async (requestId: string): Promise<void> => settle(await attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
   const collect = async (requestId: string): Promise<void> => {
-    const result = await attempt(() => halfkey().vaultSeedExportCollect({ by: actor.id, requestId }));
+    const result = await attempt(() => halfkey().custodySeedExportCollect({ by: actor.id, requestId }));
     if (result.ok) setSeed({ base32: result.value.base32, uri: result.value.otpauthUri, until: Date.now() + SHOW_SEED_MS });
     await settle(result);
   };

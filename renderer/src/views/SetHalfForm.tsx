@@ -28,7 +28,7 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
         : hardware
           ? ({ kind: 'hardware-token', serial, location } as const)
           : ({ kind: 'totp', seed: value } as const);
-    const result = await attempt(() => halfkey().vaultHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
+    const result = await attempt(() => halfkey().custodyHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
     if (!result.ok) {
       setError(result.error);
       return;

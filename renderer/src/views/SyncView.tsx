@@ -49,7 +49,7 @@ export function SyncView(): ReactElement {
     setToken('');
     // Optional: when given, the main process checks the server's key before the token leaves this device.
     const fingerprint = enrolFingerprint.trim();
-    const result = await attempt(() => halfkey().syncEnroll({ url: url.trim(), token: sent.trim(), ...(fingerprint === '' ? {} : { fingerprint }) }));
+    const result = await attempt(() => halfkey().syncEnrol({ url: url.trim(), token: sent.trim(), ...(fingerprint === '' ? {} : { fingerprint }) }));
     if (result.ok) {
       setStatus(result.value);
       setEnrolFingerprint('');

@@ -97,11 +97,11 @@ const leaseSeconds = z.number().int().min(1).max(7 * 24 * 3600);
 const shownSeconds = z.number().int().min(1).max(600).default(30);
 
 export const custodyChannels = {
-  'vault:account-add': {
+  'custody:account-add': {
     request: accountInputSchema.extend({ by: custodianId }),
     response: accountSummarySchema,
   },
-  'vault:account-list': {
+  'custody:account-list': {
     request: z
       .object({
         search: text(200).default(''),
@@ -111,44 +111,44 @@ export const custodyChannels = {
       .strict(),
     response: z.object({ total: z.number().int(), accounts: z.array(accountSummarySchema) }),
   },
-  'vault:half-set': {
+  'custody:half-set': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, secret: halfSecretSchema }).strict(),
     response: z.object({ accountId: z.string(), item: halfItemSchema, kind: halfStatusSchema.shape.kind, generation: z.number().int() }),
   },
-  'vault:assign': {
+  'custody:assign': {
     request: z
       .object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId, resealWith: custodianId.optional() })
       .strict(),
     response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string(), sealed: z.boolean() }),
   },
-  'vault:checkout': {
+  'custody:checkout': {
     request: z
       .object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds })
       .strict(),
     response: checkoutSchema,
   },
-  'vault:checkin': {
+  'custody:checkin': {
     request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
     response: z.object({ checkoutId: z.string(), rotationDue: z.boolean() }),
   },
-  'vault:reveal': {
+  'custody:reveal': {
     request: z.object({ by: custodianId, checkoutId: recordId, seconds: shownSeconds }).strict(),
     // The one response that carries a secret: the person asked to see it, until expiresAt.
     response: z.object({ password: z.string(), expiresAt: z.number().int() }),
   },
-  'vault:copy': {
+  'custody:copy': {
     request: z.object({ by: custodianId, checkoutId: recordId, seconds: shownSeconds }).strict(),
     response: z.object({ clearsAt: z.number().int() }),
   },
-  'vault:totp-code': {
+  'custody:totp-code': {
     request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
     response: z.object({ code: z.string(), remainingMs: z.number().int(), period: z.number().int(), digits: z.number().int() }),
   },
-  'vault:totp-enrolment-codes': {
+  'custody:totp-enrolment-codes': {
     request: z.object({ by: custodianId, checkoutId: recordId }).strict(),
     response: z.object({ first: z.string(), second: z.string() }),
   },
-  'vault:rotate': {
+  'custody:rotate': {
     request: z
       .object({
         by: custodianId,
@@ -169,31 +169,31 @@ export const custodyChannels = {
       expiresAt: z.number().int().nullable(),
     }),
   },
-  'vault:seed-export-request': {
+  'custody:seed-export-request': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500) }).strict(),
     response: z.object({ requestId: z.string(), expiresAt: z.number().int() }),
   },
-  'vault:seed-export-approve': {
+  'custody:seed-export-approve': {
     request: z.object({ by: custodianId, requestId: recordId }).strict(),
     response: z.object({ requestId: z.string(), approvedBy: z.string() }),
   },
-  'vault:seed-export-collect': {
+  'custody:seed-export-collect': {
     request: z.object({ by: custodianId, requestId: recordId }).strict(),
     response: z.object({ otpauthUri: z.string(), base32: z.string() }),
   },
-  'vault:token-checkout': {
+  'custody:token-checkout': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds }).strict(),
     response: checkoutSchema.extend({ serial: z.string(), location: z.string() }),
   },
-  'vault:token-checkin': {
+  'custody:token-checkin': {
     request: z.object({ by: custodianId, checkoutId: recordId, location: requiredText(200) }).strict(),
     response: z.object({ checkoutId: z.string(), location: z.string() }),
   },
-  'vault:unassign': {
+  'custody:unassign': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId }).strict(),
     response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string() }),
   },
-  'vault:checkout-list': {
+  'custody:checkout-list': {
     request: z.object({ accountId: awsAccountIdSchema.optional(), custodianId: custodianId.optional(), open: z.boolean().default(true), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
     response: z.object({
       checkouts: z.array(
@@ -207,7 +207,7 @@ export const custodyChannels = {
       ),
     }),
   },
-  'vault:seed-export-list': {
+  'custody:seed-export-list': {
     request: z.object({ accountId: awsAccountIdSchema.optional() }).strict(),
     // Open requests (not expired, not collected), for the second custodian to find and approve.
     response: z.object({

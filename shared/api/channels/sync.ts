@@ -27,7 +27,7 @@ export const syncStatusSchema = z.object({
 /** `sync:*` channels: the journal's upload to the central server. */
 export const syncChannels = {
   'sync:status': { request: z.object({}).strict(), response: syncStatusSchema },
-  'sync:enroll': {
+  'sync:enrol': {
     request: z
       .object({
         url: z.string().url().max(2048),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// vault-core channels: create/open/recover/lock a vault and manage custodians. Passphrases and
+// Vault and custodian channels: create/open/recover/lock a vault and manage custodians. Passphrases and
 // the recovery key arrive in requests; the router never logs a payload, and neither may handlers.
 
 const noControl = /^[^\p{Cc}]*$/u;
@@ -38,17 +38,17 @@ export const vaultChannels = {
   'vault:recover': { request: z.object({ recoveryKey: z.string().min(1, 'required').max(200) }).strict(), response: vaultIdentity },
   /** Locks every custodian (zeroing their keys); the vault stays open. */
   'vault:lock': { request: z.object({}).strict(), response: z.object({ locked: z.array(z.string()) }) },
-  'vault:custodian-list': { request: z.object({}).strict(), response: z.object({ custodians: z.array(custodianViewSchema) }) },
+  'custodian:list': { request: z.object({}).strict(), response: z.object({ custodians: z.array(custodianViewSchema) }) },
   /** Enrols a custodian; `by` is an unlocked admin. */
-  'vault:custodian-enrol': {
+  'custodian:enrol': {
     request: z.object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase }).strict(),
     response: custodianViewSchema,
   },
   /** Revokes a custodian (`by` is an unlocked admin); the last admin cannot be revoked. */
-  'vault:custodian-revoke': {
+  'custodian:revoke': {
     request: z.object({ by: custodianId, custodianId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
     response: custodianViewSchema,
   },
-  'vault:custodian-unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
-  'vault:custodian-lock': { request: z.object({ custodianId }).strict(), response: z.object({ locked: z.boolean() }) },
+  'custodian:unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
+  'custodian:lock': { request: z.object({ custodianId }).strict(), response: z.object({ locked: z.boolean() }) },
 } as const;
