@@ -3,6 +3,7 @@ import type { HandlerTable } from './router';
 import { appHandlers } from './app-handlers';
 import { custodyHandlers } from '../custody/custody-handlers';
 import { journalHandlers } from '../journal/journal-handlers';
+import { proposalHandlers } from '../proposals/proposal-handlers';
 import { syncHandlers } from '../sync/sync-handlers';
 import { vaultHandlers } from '../vault/vault-handlers';
 
@@ -13,6 +14,7 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...journalHandlers(services.journal),
     ...vaultHandlers(services.vault),
     ...custodyHandlers(() => services.custody.current()),
+    ...proposalHandlers(() => services.vault.require().proposals),
     ...syncHandlers(services.sync),
   };
 }

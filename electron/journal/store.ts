@@ -23,6 +23,8 @@ export interface AppendInput {
   readonly actor?: JournalActor | null;
   readonly account?: string | null;
   readonly data: JsonObject;
+  /** Further custodians signing after the actor (a two-person entry's newcomer). */
+  readonly cosigners?: readonly EntrySigner[];
 }
 
 export interface JournalFilter {
@@ -281,7 +283,8 @@ export class JournalStore {
       for (const input of inputs) {
         const data: JsonObject = input.account == null ? input.data : { ...input.data, account: input.account };
         const actor = input.actor ?? null;
-        const signed = this.signNext(tip, input.type, actor?.id ?? null, data, actor ? [actor.signer] : []);
+        const coSigners = [...(actor ? [actor.signer] : []), ...(input.cosigners ?? [])];
+        const signed = this.signNext(tip, input.type, actor?.id ?? null, data, coSigners);
         add(signed, input.account ?? null);
         written.push(signed.entry);
         if (tip.sinceCheckpoint >= tip.checkpointEvery) {

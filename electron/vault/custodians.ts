@@ -2,7 +2,9 @@ import { HalfkeyError } from '../../shared/api/result';
 import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
 import type { Sodium } from '../../shared/sodium';
 import type { Db } from '../base/database';
-import type { JournalStore } from '../journal/store';
+import type { JsonObject } from '../../shared/journal/canonical';
+import { FOUNDING_CUSTODIANS } from '../../shared/journal/dual-control';
+import type { JournalActor, JournalStore } from '../journal/store';
 import type { DeviceKeys } from './device-key';
 import { derivePassphraseKeyInWorker } from './kdf-worker';
 import { boxWithKey, checkKdfFloor, checkPassphraseStrength, defaultKdfParams, openWithKey, type KdfParams } from './passphrase';
@@ -114,7 +116,7 @@ function checkText(field: 'name' | 'organisation', value: string): string {
 }
 
 /**
- * The vault's custodians: enrolment (admins only), per-custodian unlock with Argon2id and a
+ * The vault's custodians: enrolment (the founding pair alone, every later one approved by a second custodian), per-custodian unlock with Argon2id and a
  * persisted exponential back-off, and idle auto-lock that zeroes the unlocked keys.
  */
 export class CustodianDirectory {
@@ -138,12 +140,19 @@ export class CustodianDirectory {
     return row === undefined ? null : recordOf(row);
   }
 
-  /** Enrols a custodian; only an unlocked, unrevoked admin may. One Argon2id derivation (in a worker). */
-  async enrol(by: UnlockedCustodian, input: EnrolInput): Promise<CustodianRecord> {
+  /**
+   * The founding enrolment: while the vault has a single custodian (its first admin), that admin
+   * may enrol the second one alone, journaled with `founding: true`. Every later enrolment is a
+   * proposal that a second custodian approves (enrolmentChange in roster-changes.ts).
+   */
+  async enrolFounding(by: UnlockedCustodian, input: EnrolInput): Promise<CustodianRecord> {
     const checkAdmin = (): UnlockedCustodian => {
       const admin = this.unlocked(by.id);
       if (admin.role !== 'admin' || admin.revoked) {
         throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+      }
+      if (this.count() >= FOUNDING_CUSTODIANS) {
+        throw new HalfkeyError('NOT_PERMITTED', `Only the first ${FOUNDING_CUSTODIANS} custodians are enrolled alone; propose this enrolment and have a second custodian approve it.`, { rule: 'dual-control' });
       }
       return admin;
     };
@@ -153,24 +162,32 @@ export class CustodianDirectory {
     return this.commit(prepared, checkAdmin());
   }
 
-  /**
-   * Revokes a custodian: they can no longer unlock, their session ends, and `custodian.revoked`
-   * (naming their signing key) is journaled by the acting admin. The last admin cannot be revoked.
-   */
-  revoke(by: UnlockedCustodian, id: string, reason: string): CustodianRecord {
-    const { db, journal } = this.ctx;
-    const admin = this.unlocked(by.id);
-    if (admin.role !== 'admin' || admin.revoked) throw new HalfkeyError('NOT_PERMITTED', `Only an admin may revoke custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
-    const trimmed = reason.trim();
-    if (trimmed.length === 0 || trimmed.length > 500 || !noControl.test(trimmed)) throw new HalfkeyError('INVALID_PAYLOAD', 'A revocation needs a reason of 1 to 500 characters without control characters.', { field: 'reason' });
+  /** How many custodians the vault has enrolled, revoked ones included. */
+  count(): number {
+    return (this.ctx.db.prepare('SELECT count(*) AS n FROM custodians').get() as { n: number }).n;
+  }
+
+  /** Why a custodian cannot be revoked now, or null (unknown, already revoked, the last admin). */
+  revocationProblem(id: string): HalfkeyError | null {
     const row = this.row(id);
-    if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
-    if (row.revoked === 1) throw new HalfkeyError('CONFLICT', `${row.name} is already revoked.`);
+    if (row === undefined) return new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
+    if (row.revoked === 1) return new HalfkeyError('CONFLICT', `${row.name} is already revoked.`);
     const admins = this.list().filter((c) => c.role === 'admin' && !c.revoked);
-    if (row.role === 'admin' && admins.length <= 1) throw new HalfkeyError('NOT_PERMITTED', `${row.name} is the last admin; enrol another admin before revoking this one.`, { rule: 'last-admin' });
-    db.transaction(() => {
-      db.prepare('UPDATE custodians SET revoked = 1 WHERE id = ?').run(id);
-      journal.append({ type: 'custodian.revoked', actor: { id: admin.id, signer: admin.signer }, data: { custodian: id, signingKey: row.signing_key, reason: trimmed } });
+    if (row.role === 'admin' && admins.length <= 1) return new HalfkeyError('NOT_PERMITTED', `${row.name} is the last admin; enrol another admin before revoking this one.`, { rule: 'last-admin' });
+    return null;
+  }
+
+  /**
+   * Revokes an approved revocation: they can no longer unlock and their session ends; `write`
+   * journals the approved `custodian.revoked` in the same transaction.
+   */
+  applyRevocation(id: string, write: () => void): CustodianRecord {
+    const problem = this.revocationProblem(id);
+    if (problem !== null) throw problem;
+    const row = this.row(id)!;
+    this.ctx.db.transaction(() => {
+      this.ctx.db.prepare('UPDATE custodians SET revoked = 1 WHERE id = ?').run(id);
+      write();
       this.forget(id, null);
     })();
     return { ...recordOf(row), revoked: true };
@@ -180,7 +197,7 @@ export class CustodianDirectory {
    * Validates an enrolment and makes the custodian's keys, wrapped under Argon2id(passphrase)
    * (derived in a worker) and sealed under the device key. Writes nothing.
    */
-  async prepare(input: EnrolInput): Promise<PreparedCustodian> {
+  async prepare(input: EnrolInput, id?: string): Promise<PreparedCustodian> {
     const { sodium, device } = this.ctx;
     if (!isRole(input.role)) throw new HalfkeyError('INVALID_PAYLOAD', `The role must be one of ${CUSTODIAN_ROLES.join(', ')}.`, { field: 'role' });
     const name = checkText('name', input.name);
@@ -188,7 +205,7 @@ export class CustodianDirectory {
     checkPassphraseStrength(input.passphrase, { name, organisation });
     const params = defaultKdfParams(sodium);
     const key = await derivePassphraseKeyInWorker(input.passphrase, params, sodium.crypto_secretbox_KEYBYTES);
-    const id = sodium.to_hex(sodium.randombytes_buf(16));
+    const custodianId = id ?? sodium.to_hex(sodium.randombytes_buf(16));
     const sign = sodium.crypto_sign_keypair();
     const box = sodium.crypto_box_keypair();
     const secrets = new Uint8Array(SIGN_SK + BOX_SK);
@@ -196,8 +213,8 @@ export class CustodianDirectory {
     secrets.set(box.privateKey, SIGN_SK);
     try {
       return {
-        record: { id, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false },
-        wrapped: device.seal(boxWithKey(secrets, key, sodium), keysAad(id)),
+        record: { id: custodianId, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false },
+        wrapped: device.seal(boxWithKey(secrets, key, sodium), keysAad(custodianId)),
         params,
         // Kept only until commit: the first admin co-signs their own enrolment with it.
         signSecret: sign.privateKey,
@@ -209,24 +226,25 @@ export class CustodianDirectory {
 
   /**
    * Writes a prepared custodian and its `custodian.enrolled` entry together (joining the caller's
-   * transaction if one is open). With `by` null the custodian enrols themselves (the first admin)
-   * and co-signs with their new key. Zeroes the prepared secret either way.
+   * transaction if one is open). Alone (`write` absent) it is a founding enrolment: by the first
+   * admin of themselves (`by` null, co-signed with their new key) or of the second custodian.
+   * With `write`, an approved enrolment: `write` journals it, co-signed by the newcomer's new key.
+   * Zeroes the prepared secret either way.
    */
-  commit(prepared: PreparedCustodian, by: UnlockedCustodian | null): CustodianRecord {
+  commit(prepared: PreparedCustodian, by: UnlockedCustodian | null, write?: (data: JsonObject, newcomer: JournalActor) => void): CustodianRecord {
     const { sodium, db, journal } = this.ctx;
     const { record, wrapped, params } = prepared;
     try {
-      const actor = by === null ? { id: record.id, signer: ed25519Signer(prepared.signSecret, sodium) } : { id: by.id, signer: by.signer };
+      const newcomer = { id: record.id, signer: ed25519Signer(prepared.signSecret, sodium) };
+      const actor = by === null ? newcomer : { id: by.id, signer: by.signer };
+      const data = { custodian: record.id, name: record.name, organisation: record.organisation, role: record.role, signingKey: record.signingKey, boxKey: record.boxKey };
       db.transaction(() => {
         db.prepare(
           `INSERT INTO custodians (id, name, organisation, role, signing_key, box_key, wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt, enrolled_at, enrolled_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(record.id, record.name, record.organisation, record.role, record.signingKey, record.boxKey, wrapped, params.alg, params.opslimit, params.memlimit, params.salt, this.ctx.now(), by?.id ?? null);
-        journal.append({
-          type: 'custodian.enrolled',
-          actor,
-          data: { custodian: record.id, name: record.name, organisation: record.organisation, role: record.role, signingKey: record.signingKey, boxKey: record.boxKey },
-        });
+        if (write !== undefined) write(data, newcomer);
+        else journal.append({ type: 'custodian.enrolled', actor, data: { ...data, founding: true } });
       })();
     } finally {
       sodium.memzero(prepared.signSecret);

@@ -1,4 +1,6 @@
 import type { ResponseOf } from '../../shared/api/contract';
+import { HalfkeyError } from '../../shared/api/result';
+import { FOUNDING_CUSTODIANS } from '../../shared/journal/dual-control';
 import type { vaultChannels } from '../../shared/api/channels/vault';
 import type { Handler } from '../app/router';
 import type { CustodianRecord } from './custodians';
@@ -37,13 +39,23 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
       const vault = session.require();
       return { custodians: vault.custodians.list().map((c) => view(vault, c)) };
     },
-    'custodian:enrol': async ({ by, ...input }) => {
+    'custodian:enrol': async ({ by, passphrase, ...input }) => {
       const vault = session.require();
-      return view(vault, await vault.custodians.enrol(vault.custodians.unlocked(by), input));
+      if (vault.custodians.count() < FOUNDING_CUSTODIANS) {
+        if (passphrase === undefined) throw new HalfkeyError('INVALID_PAYLOAD', `The second, founding custodian types their own passphrase to be enrolled.`, { field: 'passphrase' });
+        return { custodian: view(vault, await vault.custodians.enrolFounding(vault.custodians.unlocked(by), { ...input, passphrase })), proposal: null };
+      }
+      if (passphrase !== undefined) {
+        throw new HalfkeyError('INVALID_PAYLOAD', 'An enrolment proposal takes no passphrase: the newcomer types their own when a second custodian approves it.', { field: 'passphrase' });
+      }
+      const id = vault.proposals.newId();
+      return { custodian: null, proposal: vault.proposals.propose(by, 'custodian.enrolled', { custodian: id, ...input }) };
     },
     'custodian:revoke': ({ by, custodianId, reason }) => {
       const vault = session.require();
-      return view(vault, vault.custodians.revoke(vault.custodians.unlocked(by), custodianId, reason));
+      const target = vault.custodians.get(custodianId);
+      if (target === null) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${custodianId} in this vault.`);
+      return { proposal: vault.proposals.propose(by, 'custodian.revoked', { custodian: custodianId, signingKey: target.signingKey, reason }) };
     },
     'custodian:unlock': async ({ custodianId, passphrase }) => {
       const vault = session.require();

@@ -9,6 +9,8 @@ import type { Keychain } from '../keychain/keychain';
 import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS } from './custodians';
 import { deriveDeviceKeys, deviceAccount, newDeviceMaster, readDeviceMaster, writeDeviceMaster, type HeldDeviceKeys } from './device-key';
 import { checkPassphraseStrength } from './passphrase';
+import { ProposalService } from '../proposals/proposal-service';
+import { enrolmentChange, revocationChange } from './roster-changes';
 import { acquireVaultLock, VAULT_LOCK_FILE, type VaultLock } from './vault-lock';
 import { newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from './recovery-key';
 
@@ -74,6 +76,8 @@ function openVaultDb(dir: string): { db: Db; lock: VaultLock } {
  */
 export class Vault {
   readonly custodians: CustodianDirectory;
+  /** Two-person changes (enrol, revoke, assign, …): proposed by one custodian, applied when a second approves. */
+  readonly proposals: ProposalService;
   readonly options: { readonly separateOrganisations: boolean };
   readonly keychainBackend: string;
 
@@ -90,6 +94,9 @@ export class Vault {
     this.options = { separateOrganisations: meta.separate_organisations === 1 };
     this.keychainBackend = meta.keychain_backend;
     this.custodians = new CustodianDirectory({ db, device, journal, sodium, now: session.now ?? Date.now, idleLockMs: session.idleLockMs ?? DEFAULT_IDLE_LOCK_MS });
+    this.proposals = new ProposalService({ db, vaultId: id, journal, custodians: this.custodians, sodium, now: session.now ?? Date.now });
+    this.proposals.register('custodian.enrolled', enrolmentChange(this.custodians));
+    this.proposals.register('custodian.revoked', revocationChange(this.custodians));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { proposalChannels } from './channels/proposal';
 import { syncChannels } from './channels/sync';
 import { vaultChannels } from './channels/vault';
 
@@ -15,6 +16,7 @@ export const channels = {
   ...journalChannels,
   ...vaultChannels,
   ...custodyChannels,
+  ...proposalChannels,
   ...syncChannels,
 } as const;
 

@@ -9,6 +9,7 @@ export const ENTRY_TYPES = {
   checkpoint: 'checkpoint',
   custodianEnrolled: 'custodian.enrolled',
   custodianRevoked: 'custodian.revoked',
+  custodianRoleChanged: 'custodian.role-changed',
   deviceKeyRotated: 'device.key-rotated',
   sessionStarted: 'session.started',
   sessionResumed: 'session.resumed',

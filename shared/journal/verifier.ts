@@ -1,5 +1,6 @@
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize } from './canonical';
+import { approvalProblem, TWO_PERSON_TYPES, type Roster } from './dual-control';
 import { GENESIS_PREV, canonicalBodyText, type SignedEntry } from './entry';
 import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
 import { entrySchema, isWellFormedEntry } from './entry-shape';
@@ -25,6 +26,7 @@ export type FailureCode =
   | 'REVOKED_KEY'
   | 'MISSING_DEVICE_SIGNATURE'
   | 'MISSING_ACTOR_SIGNATURE'
+  | 'MISSING_APPROVAL'
   | 'MISSING_CHECKPOINT'
   | 'CHECKPOINT_ROOT_MISMATCH'
   | 'TRUNCATED_TAIL'
@@ -54,6 +56,7 @@ export const FAILURE_CODES: readonly FailureCode[] = [
   'REVOKED_KEY',
   'MISSING_DEVICE_SIGNATURE',
   'MISSING_ACTOR_SIGNATURE',
+  'MISSING_APPROVAL',
   'MISSING_CHECKPOINT',
   'CHECKPOINT_ROOT_MISMATCH',
   'TRUNCATED_TAIL',
@@ -96,6 +99,8 @@ export interface ChainState {
   readonly headHash: string | null;
   readonly lastTime: number | null;
   readonly keys: Readonly<Record<string, KnownKey>>;
+  /** Each enrolled custodian's role (custodian.enrolled, custodian.role-changed), for dual control. */
+  readonly roles: Readonly<Record<string, string>>;
   readonly frontier: { readonly size: number; readonly nodes: readonly { readonly size: number; readonly hash: string }[] };
   readonly sinceCheckpoint: number;
   readonly lastCheckpoint: { readonly seq: number; readonly time: number } | null;
@@ -158,6 +163,7 @@ const initialState = (): ChainState => ({
   headHash: null,
   lastTime: null,
   keys: {},
+  roles: {},
   frontier: { size: 0, nodes: [] },
   sinceCheckpoint: 0,
   lastCheckpoint: null,
@@ -369,6 +375,8 @@ export class ChainVerifier {
     let actorSigned = false;
     let actorRevoked = false;
     let newDeviceSigned = false;
+    // Custodians whose signature over this entry verified with a live key (dual control reads it).
+    const signedBy = TWO_PERSON_TYPES[entry.type] === undefined ? null : new Set<string>();
     for (let i = 0; i < sigs.length; i++) {
       const sig = sigs[i]!;
       if (seen !== null) {
@@ -397,6 +405,7 @@ export class ChainVerifier {
         continue;
       }
       if (custodian === entry.actor) actorSigned = true;
+      signedBy?.add(custodian);
     }
     const first = sigs[0];
     if (s.deviceKey !== null && first !== undefined && first.key !== s.deviceKey) {
@@ -406,15 +415,25 @@ export class ChainVerifier {
       fail('MISSING_ACTOR_SIGNATURE', `actor ${entry.actor} did not sign with an enrolled key`);
     }
     if (rotateTo !== null && !newDeviceSigned) fail('MISSING_DEVICE_SIGNATURE', 'device.key-rotated must also be signed by the new device key');
+    if (signedBy !== null) {
+      const problem = approvalProblem(entry, rosterOf(s), signedBy, this.sodium);
+      if (problem !== null) fail('MISSING_APPROVAL', problem);
+    }
 
-    // Most entries change no key: the state (and its key table) is then left as it is.
-    if (introduced.size === 0 && revoke === null && rotateTo === null) return null;
+    // A role is set by the enrolment and by custodian.role-changed (section "Dual control").
+    let role: readonly [string, string] | null = null;
+    if ((entry.type === ENTRY_TYPES.custodianEnrolled || entry.type === ENTRY_TYPES.custodianRoleChanged) && typeof d.custodian === 'string' && typeof d.role === 'string') {
+      role = [d.custodian, d.role];
+    }
+    // Most entries change no key and no role: the state (and its tables) is then left as it is.
+    if (introduced.size === 0 && revoke === null && rotateTo === null && role === null) return null;
     return (state) => {
-      // A new key table, never an edit of the old one: states handed out by state() share it.
+      // New tables, never edits of the old ones: states handed out by state() share them.
       const keys: Record<string, KnownKey> = { ...state.keys };
       for (const [key, custodian] of introduced) keys[key] = { custodian, revokedAt: null };
       if (revoke !== null) keys[revoke] = { custodian: keys[revoke]!.custodian, revokedAt: entry.seq };
       state.keys = keys;
+      if (role !== null) state.roles = { ...state.roles, [role[0]]: role[1] };
       if (rotateTo !== null) state.deviceKey = rotateTo;
     };
   }
@@ -462,6 +481,17 @@ export class ChainVerifier {
     }
     s.sinceCheckpoint = since;
   }
+}
+
+/** The roster as dual control reads it, over the verifier's key and role tables (a handful of custodians). */
+function rosterOf(s: ChainState): Roster {
+  const entries = Object.entries(s.keys);
+  return {
+    roleOf: (custodian) => s.roles[custodian],
+    liveKeysOf: (custodian) => entries.filter(([, k]) => k.custodian === custodian && k.revokedAt === null).map(([key]) => key),
+    ownerOf: (key) => s.keys[key]?.custodian,
+    enrolledCount: Object.keys(s.roles).length,
+  };
 }
 
 function short(hex: string): string {

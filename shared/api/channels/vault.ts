@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { proposalViewSchema } from './proposal';
 
 // Vault and custodian channels: create/open/recover/lock a vault and manage custodians. Passphrases and
 // the recovery key arrive in requests; the router never logs a payload, and neither may handlers.
@@ -39,15 +40,20 @@ export const vaultChannels = {
   /** Locks every custodian (zeroing their keys); the vault stays open. */
   'vault:lock': { request: z.object({}).strict(), response: z.object({ locked: z.array(z.string()) }) },
   'custodian:list': { request: z.object({}).strict(), response: z.object({ custodians: z.array(custodianViewSchema) }) },
-  /** Enrols a custodian; `by` is an unlocked admin. */
+  /**
+   * Enrols a custodian (`by` is an unlocked admin). The founding enrolment (the vault's second
+   * custodian) applies at once and takes the newcomer's passphrase, typed by the newcomer; every
+   * later one is a proposal without a passphrase: the newcomer sets theirs when a second custodian
+   * approves it (proposal:approve).
+   */
   'custodian:enrol': {
-    request: z.object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase }).strict(),
-    response: custodianViewSchema,
+    request: z.object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase: passphrase.optional() }).strict(),
+    response: z.object({ custodian: custodianViewSchema.nullable(), proposal: proposalViewSchema.nullable() }),
   },
-  /** Revokes a custodian (`by` is an unlocked admin); the last admin cannot be revoked. */
+  /** Proposes revoking a custodian (`by` is an unlocked admin); applied when a second custodian approves. */
   'custodian:revoke': {
     request: z.object({ by: custodianId, custodianId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
-    response: custodianViewSchema,
+    response: z.object({ proposal: proposalViewSchema }),
   },
   'custodian:unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
   'custodian:lock': { request: z.object({ custodianId }).strict(), response: z.object({ locked: z.boolean() }) },
