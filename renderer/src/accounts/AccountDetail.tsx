@@ -1,13 +1,13 @@
 import { useState, type ReactElement, type RefObject } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError } from '../api/types';
+import { CheckoutPanel } from '../checkout/CheckoutPanel';
+import { SeedExportPanel } from '../checkout/SeedExportPanel';
 import { ErrorNotice } from '../components/ErrorNotice';
-import { halfkey } from '../halfkey';
-import type { Session } from '../session';
-import type { Account } from './AccountsView';
+import type { Session } from '../session/session';
 import { AssignForm } from './AssignForm';
-import { CheckoutPanel } from './CheckoutPanel';
 import { HolderList } from './HolderList';
-import { SeedExportPanel } from './SeedExportPanel';
 import { SetHalfForm } from './SetHalfForm';
 
 const ITEMS = [

@@ -1,15 +1,12 @@
 import { useCallback, useEffect, useRef, useState, type ReactElement } from 'react';
-import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import type { Session } from '../session';
+import type { Session } from '../session/session';
 import { AccountDetail } from './AccountDetail';
 import { AddAccountForm } from './AddAccountForm';
-
-/** An account as custody:account-list returns it (no secrets). */
-export type Account = ResponseOf<'custody:account-list'>['accounts'][number];
 
 function halfState(account: Account): string {
   const parts = [account.password === null ? 'no password' : 'password set', account.mfa === null ? 'no MFA' : 'MFA set'];

@@ -1,9 +1,9 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
 
 /** The inline check of an AWS account id while it is typed; the service checks again. */
 export function accountIdProblem(value: string): string | null {

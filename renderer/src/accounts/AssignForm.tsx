@@ -1,9 +1,9 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
-import { halfkey } from '../halfkey';
-import { ROLE_LABELS, type Custodian } from '../session';
-import type { Account } from './AccountsView';
+import { ROLE_LABELS } from '../session/session';
 
 const ITEMS = ['password', 'mfa', 'email', 'phone'] as const;
 type Item = (typeof ITEMS)[number];

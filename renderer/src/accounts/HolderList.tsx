@@ -1,5 +1,6 @@
 import type { ReactElement } from 'react';
-import { custodianLabel, type Custodian } from '../session';
+import type { Custodian } from '../api/types';
+import { custodianLabel } from '../session/session';
 
 /**
  * The custodians holding one custody item; an admin gets a remove button per holder (the vault

@@ -1,10 +1,9 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
-import type { Account } from './AccountsView';
 
 /**
  * The custodian holding a half types its secret: the password, or the MFA seed as an otpauth://

@@ -1,4 +1,4 @@
-import type { ApiError, ApiResult } from '../../shared/api/result';
+import type { ApiResult } from './types';
 
 /**
  * Awaits an API call and turns a thrown error (bridge missing, socket closed) into the same
@@ -16,5 +16,3 @@ export async function attempt<T>(call: () => Promise<ApiResult<T>>): Promise<Api
 export function msUntil(epochMs: number, now: number = Date.now()): number {
   return Math.max(0, epochMs - now);
 }
-
-export type { ApiError, ApiResult };

@@ -1,6 +1,4 @@
-import type { HalfkeyApi } from '../../shared/api/bridge';
-import type { ResponseOf } from '../../shared/api/contract';
-import type { ApiError } from '../../shared/api/result';
+import type { HalfkeyApi } from '../../../shared/api/bridge';
 
 declare global {
   interface Window {
@@ -8,10 +6,6 @@ declare global {
     readonly halfkey?: HalfkeyApi;
   }
 }
-
-/** What app:status reports: vault, journal and sync state. */
-export type AppStatus = ResponseOf<'app:status'>;
-export type { ApiError };
 
 /** The API the preload or preview bridge exposes; throws a clear error when neither loaded. */
 export function halfkey(): HalfkeyApi {

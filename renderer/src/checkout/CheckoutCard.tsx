@@ -1,12 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Checkout, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
-import { TotpCode, groupCode } from '../components/TotpCode';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
-import type { Checkout } from './CheckoutPanel';
+import { TotpCode, groupCode } from './TotpCode';
 
 const SHOW_FOR = [10, 30, 60] as const;
 

@@ -1,16 +1,11 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
-import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError, Checkout, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
-import type { Account } from './AccountsView';
 import { CheckoutCard } from './CheckoutCard';
 import { RotateForm } from './RotateForm';
-
-/** An open checkout as custody:checkout-list returns it (with its reason and ticket). */
-export type Checkout = ResponseOf<'custody:checkout-list'>['checkouts'][number];
 
 const LEASES = [
   { seconds: 15 * 60, label: '15 minutes' },

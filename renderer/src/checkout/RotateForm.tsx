@@ -1,11 +1,10 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
-import type { Account } from './AccountsView';
 
 /**
  * Rotation by a custodian assigned the half. A password rotation generates the new password and

@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
-import { halfkey } from '../halfkey';
-import { custodianLabel, type Custodian } from '../session';
-import type { Account } from './AccountsView';
+import { custodianLabel } from '../session/session';
 
 type ExportRequest = ResponseOf<'custody:seed-export-list'>['requests'][number];
 

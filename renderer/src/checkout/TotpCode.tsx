@@ -1,8 +1,9 @@
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
-import { halfkey } from '../halfkey';
-import { ErrorNotice } from './ErrorNotice';
-import { useCountdown } from './useCountdown';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { useCountdown } from '../components/useCountdown';
 
 interface Reading {
   readonly code: string;

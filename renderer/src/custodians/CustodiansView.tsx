@@ -1,9 +1,10 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import { ROLE_LABELS, type Custodian, type Session } from '../session';
+import { ROLE_LABELS, type Session } from '../session/session';
 import { EnrolForm } from './EnrolForm';
 import { RevokeForm } from './RevokeForm';
 

@@ -1,10 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { PassphraseStrength } from '../components/PassphraseStrength';
-import { halfkey } from '../halfkey';
-import { ROLE_LABELS, type Custodian } from '../session';
+import { ROLE_LABELS } from '../session/session';
 
 const ROLES: readonly Custodian['role'][] = ['password-custodian', 'mfa-custodian', 'admin', 'reviewer'];
 

@@ -1,9 +1,9 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import type { Custodian } from '../session';
 
 /** An admin revokes a custodian, with the reason the journal records. */
 export function RevokeForm(props: { readonly admin: Custodian; readonly custodian: Custodian; readonly onRevoked: () => Promise<void> }): ReactElement {

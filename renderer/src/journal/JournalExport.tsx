@@ -1,9 +1,10 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
 
 type Progress = NonNullable<ResponseOf<'journal:export-progress'>>;
 

@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Facts } from '../components/Facts';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
-import { shortHash } from '../StatusBar';
-import { custodianLabel, type Session } from '../session';
+import { shortHash } from '../components/shortHash';
+import { custodianLabel, type Session } from '../session/session';
 import { JournalExport } from './JournalExport';
 import { VerifyReport } from './VerifyReport';
 

@@ -1,9 +1,10 @@
 import { useState, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Facts } from '../components/Facts';
-import { halfkey } from '../halfkey';
 
 type Report = ResponseOf<'journal:verify'>;
 

@@ -1,10 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { ResponseOf } from '../../shared/api/contract';
-import { attempt, type ApiError } from './api-call';
-import { halfkey } from './halfkey';
-
-/** A custodian as custodian:list shows it (public identity, unlocked or not). */
-export type Custodian = ResponseOf<'custodian:list'>['custodians'][number];
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, Custodian } from '../api/types';
 
 /**
  * Who is at the keyboard: the custodians of the open vault and the one acting now. Every

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import { halfkey, type ApiError, type AppStatus } from './halfkey';
+import { halfkey } from '../api/halfkey';
+import type { ApiError, AppStatus } from '../api/types';
 
 /** How often the shell re-reads app:status. */
 export const STATUS_POLL_MS = 3000;

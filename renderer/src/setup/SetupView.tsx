@@ -1,10 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { PassphraseStrength } from '../components/PassphraseStrength';
-import { RecoveryKeyCard, type RecoveryKey } from '../components/RecoveryKeyCard';
-import { halfkey } from '../halfkey';
+import { RecoveryKeyCard, type RecoveryKey } from './RecoveryKeyCard';
 
 /**
  * First run: the vault admin creates the vault, then sees the recovery key once. `onBusy(true)`

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState, type ReactElement } from 'react';
+import { AccountsView } from '../accounts/AccountsView';
+import { CustodiansView } from '../custodians/CustodiansView';
+import { JournalView } from '../journal/JournalView';
+import { useSession, type Session } from '../session/session';
+import { useAppStatus, type StatusReading } from '../session/useAppStatus';
+import { SyncView } from '../sync/SyncView';
+import { VaultView } from '../vault/VaultView';
 import { StatusBar } from './StatusBar';
-import { useAppStatus, type StatusReading } from './useAppStatus';
-import { useSession, type Session } from './session';
-import { AccountsView } from './views/AccountsView';
-import { CustodiansView } from './views/CustodiansView';
-import { JournalView } from './views/JournalView';
-import { SyncView } from './views/SyncView';
-import { VaultView } from './views/VaultView';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
 type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync';

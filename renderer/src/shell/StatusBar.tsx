@@ -1,11 +1,7 @@
 import type { ReactElement } from 'react';
-import type { StatusReading } from './useAppStatus';
-import type { ApiError, AppStatus } from './halfkey';
-
-/** A hash or id cut to a readable prefix; the full value stays in the tooltip. */
-export function shortHash(value: string, length = 12): string {
-  return value.length > length ? `${value.slice(0, length)}…` : value;
-}
+import type { ApiError, AppStatus } from '../api/types';
+import { shortHash } from '../components/shortHash';
+import type { StatusReading } from '../session/useAppStatus';
 
 function Item(props: { readonly label: string; readonly value: string; readonly title?: string; readonly tone?: 'ok' | 'warn' | 'muted' }): ReactElement {
   return (

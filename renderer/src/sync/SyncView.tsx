@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useState, type FormEvent, type ReactElement } from 'react';
 import type { ResponseOf } from '../../../shared/api/contract';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Facts } from '../components/Facts';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
 
 type SyncStatus = ResponseOf<'sync:status'>;
 

@@ -1,8 +1,9 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt, type ApiError } from '../api-call';
+import { attempt } from '../api/call';
+import { halfkey } from '../api/halfkey';
+import type { ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
-import { halfkey } from '../halfkey';
 
 /**
  * For a vault that exists but is not open: open it with the device key from the OS keychain, or,

@@ -1,5 +1,5 @@
 import type { ReactElement } from 'react';
-import type { AppStatus } from './halfkey';
+import type { AppStatus } from '../api/types';
 
 const MESSAGES: Readonly<Record<AppStatus['vault']['state'], { title: string; text: string }>> = {
   none: { title: 'No vault yet', text: 'The vault is not created yet. A vault admin creates it and enrols the custodians.' },

@@ -1,8 +1,8 @@
 import { useState, type ReactElement } from 'react';
-import type { AppStatus } from '../halfkey';
-import { VaultPanel } from '../VaultPanel';
-import { SetupView } from './SetupView';
+import type { AppStatus } from '../api/types';
+import { SetupView } from '../setup/SetupView';
 import { VaultAccess } from './VaultAccess';
+import { VaultPanel } from './VaultPanel';
 
 /**
  * The vault screen: its state, and on first run the create form. Setup stays on screen after the
