@@ -18,9 +18,9 @@ export interface AppServices {
   readonly mode: AppStatus['mode'];
   readonly vaultDir: string;
   readonly version: string;
-  /** The signed journal of the open vault (attached by the vault service when it opens one). */
+  /** The signed journal of the open vault (attached when VaultSession opens one). */
   readonly journal: JournalService;
-  /** Accounts, halves, checkouts of the open vault (attached by the vault service when it opens one). */
+  /** Accounts, halves, checkouts of the open vault (attached when VaultSession opens one). */
   readonly custody: CustodyHost;
   /** The folder's vault: `current()` is the open Vault or null. */
   readonly vault: VaultSession;

@@ -3,8 +3,8 @@ import type { CustodyVault } from './context';
 import { CustodyService, type CustodyOptions } from './custody-service';
 
 /**
- * Custody for whichever vault is open in the app: the vault service attaches the custody service
- * when it opens or creates a vault and detaches it when the vault locks or closes. Handlers reach
+ * Custody for whichever vault is open in the app: openAppServices attaches the custody service
+ * when VaultSession opens or creates a vault and detaches it when the vault locks or closes. Handlers reach
  * custody through `current()`, which names the fix when no vault is open.
  */
 export class CustodyHost {

@@ -24,7 +24,7 @@ interface Attached {
 }
 
 /**
- * The journal as the API and the app see it. The vault service attaches the open vault's
+ * The journal as the API and the app see it. openAppServices attaches the open vault's
  * JournalStore and device signer when a vault opens (which starts the heartbeat session) and
  * detaches it when the vault closes (which ends the session cleanly).
  */

@@ -3,7 +3,7 @@ import { sep } from 'node:path';
 import { contentTypeOf } from '../app/renderer-files';
 import { BRIDGE_PATH } from './protocol';
 
-// Path resolution and content types are shared with the app:// protocol (electron/renderer-files.ts).
+// Path resolution and content types are shared with the app:// protocol (electron/app/renderer-files.ts).
 
 /** A file the preview serves: its bytes and content type. */
 export interface StaticFile {

@@ -17,7 +17,7 @@ const DETACHED: SyncStatus = {
 };
 
 /**
- * Sync as the API and the app see it: the vault service attaches the open vault (its database,
+ * Sync as the API and the app see it: openAppServices attaches the open vault (its database,
  * journal and device signer) and the background queue runs while it stays open.
  */
 export class SyncService {

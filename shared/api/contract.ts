@@ -9,7 +9,8 @@ import { vaultChannels } from './channels/vault';
 /**
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
  * request and response. The router, both adapters and the preload are derived from this table.
- * Each namespace (`app:`, `vault:`, `journal:`, `sync:`) keeps its channels in channels/<ns>.ts.
+ * Each domain keeps its channels in channels/<domain>.ts (`app:`, `vault:` with `custodian:`,
+ * `custody:`, `journal:`, `sync:`); docs/architecture.md lists them.
  */
 export const channels = {
   ...appChannels,
@@ -30,7 +31,7 @@ export function isChannel(name: unknown): name is Channel {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(channels, name);
 }
 
-/** The window.halfkey method name for a channel: `vault:unlock` → `vaultUnlock`, `app:status` → `appStatus`. */
+/** The window.halfkey method name for a channel: `custodian:unlock` → `custodianUnlock`, `app:status` → `appStatus`. */
 export function methodName(channel: Channel): string {
   return channel.replace(/[:.-]([a-z])/g, (_, c: string) => c.toUpperCase());
 }

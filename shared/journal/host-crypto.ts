@@ -5,7 +5,7 @@ import type { JournalPrimitives } from './primitives';
 /**
  * The part of Node's `crypto` module the journal's hot paths use. shared/ never imports Node: the
  * main process, its workers and the server pass `node:crypto` itself (see
- * electron/services/journal/native-primitives.ts and server/native-primitives.ts).
+ * electron/journal/native-primitives.ts and server/native-primitives.ts).
  */
 export interface HostCrypto<Key> {
   hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'binary'): string;

@@ -1,5 +1,5 @@
 /**
- * The four-eyes custody policy (DESIGN.md "Custody model and the four-eyes rules").
+ * The four-eyes custody policy; docs/four-eyes.md states the rules.
  *
  * Pure decisions over a snapshot of the vault's custody state: the custody service builds a
  * PolicyState inside the same transaction that would apply the change, asks here, and journals a
@@ -40,7 +40,7 @@ export interface PolicyState {
 }
 
 /**
- * Which rule refused. 1–4 are DESIGN.md's numbering; 'role' = the custodian's role (or enrolment state)
+ * Which rule refused. 1–4 are docs/four-eyes.md's numbering; 'role' = the custodian's role (or enrolment state)
  * does not fit the item; 'assignment' = a checkout by someone not assigned the item.
  */
 export type PolicyRule = 1 | 2 | 3 | 4 | 'role' | 'assignment';

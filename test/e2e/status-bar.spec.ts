@@ -1,6 +1,6 @@
 import { expect, test } from './fixtures';
 
-/** The status bar's shortening of ids and hashes (renderer/src/StatusBar.tsx), restated for the assertions. */
+/** The status bar's shortening of ids and hashes (renderer/src/components/shortHash.ts, used by renderer/src/shell/StatusBar.tsx), restated for the assertions. */
 function shortHashForTest(value: string, length: number): string {
   return value.length > length ? `${value.slice(0, length)}…` : value;
 }

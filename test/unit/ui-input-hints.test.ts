@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { passphraseHint } from '../../renderer/src/components/PassphraseStrength';
-import { groupCode } from '../../renderer/src/components/TotpCode';
-import { accountIdProblem } from '../../renderer/src/views/AddAccountForm';
-import { msUntil } from '../../renderer/src/api-call';
+import { accountIdProblem } from '../../renderer/src/accounts/AddAccountForm';
+import { msUntil } from '../../renderer/src/api/call';
+import { groupCode } from '../../renderer/src/checkout/TotpCode';
 
 describe('passphrase strength hint (mirrors the vault floor, never repeats the passphrase)', () => {
   it('grades by length and variety', () => {

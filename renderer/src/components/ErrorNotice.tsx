@@ -1,5 +1,5 @@
 import type { ReactElement } from 'react';
-import type { ApiError } from '../api-call';
+import type { ApiError } from '../api/types';
 
 // Detail keys a person can act on; the rest of `detail` is for programs and stays out of the page.
 const SHOWN_DETAIL = [

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { msUntil } from '../api-call';
+import { msUntil } from '../api/call';
 
 /**
  * Whole seconds left until `deadline` (epoch ms), re-rendered every quarter second; null when

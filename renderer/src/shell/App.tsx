@@ -1,0 +1,93 @@
+import { useEffect, useRef, useState, type ReactElement } from 'react';
+import { AccountsView } from '../accounts/AccountsView';
+import { CustodiansView } from '../custodians/CustodiansView';
+import { JournalView } from '../journal/JournalView';
+import { useSession, type Session } from '../session/session';
+import { useAppStatus, type StatusReading } from '../session/useAppStatus';
+import { SyncView } from '../sync/SyncView';
+import { VaultView } from '../vault/VaultView';
+import { StatusBar } from './StatusBar';
+
+/** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
+type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync';
+
+const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
+  { id: 'vault', label: 'Vault' },
+  { id: 'custodians', label: 'Custodians' },
+  { id: 'accounts', label: 'Accounts' },
+  { id: 'journal', label: 'Journal' },
+  { id: 'sync', label: 'Sync' },
+];
+
+function ViewContent(props: { readonly view: View; readonly reading: StatusReading; readonly session: Session; readonly go: (view: View) => void }): ReactElement {
+  const { view, reading, session } = props;
+  switch (view) {
+    case 'vault':
+      return (
+        <VaultView
+          status={reading.status}
+          unavailable={reading.error !== null}
+          vaultClosed={session.listError?.code === 'VAULT_LOCKED'}
+          onCreated={() => props.go('custodians')}
+          onOpened={() => props.go('custodians')}
+        />
+      );
+    case 'custodians':
+      return <CustodiansView session={session} />;
+    case 'accounts':
+      return <AccountsView session={session} />;
+    case 'journal':
+      return <JournalView session={session} />;
+    case 'sync':
+      return <SyncView />;
+  }
+}
+
+/** The app shell: header, section navigation, the current view, and the status bar. */
+export function App(): ReactElement {
+  const reading = useAppStatus();
+  const [view, setView] = useState<View>('vault');
+  const vault = reading.status?.vault;
+  const session = useSession(`${vault?.state ?? ''}:${vault?.id ?? ''}:${view}`);
+  const main = useRef<HTMLElement>(null);
+  const navigated = useRef(false);
+  // After navigation, focus moves to the new view's heading so screen readers start there.
+  useEffect(() => {
+    if (!navigated.current) return;
+    const heading = main.current?.querySelector('h2');
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  }, [view]);
+  const go = (next: View): void => {
+    navigated.current = true;
+    setView(next);
+  };
+  return (
+    <div className="shell">
+      <header className="app-header">
+        <h1>Halfkey</h1>
+        {reading.status?.mode === 'preview' && <span className="badge">Preview</span>}
+        <p className="acting" aria-live="polite">
+          {session.actor === null ? 'Nobody acting' : `Acting as ${session.actor.name}`}
+        </p>
+        <nav aria-label="Sections">
+          <ul>
+            {VIEWS.map((v) => (
+              <li key={v.id}>
+                <button type="button" aria-current={view === v.id ? 'page' : undefined} onClick={() => go(v.id)}>
+                  {v.label}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </header>
+      <main className="app-main" ref={main}>
+        <ViewContent view={view} reading={reading} session={session} go={go} />
+      </main>
+      <StatusBar reading={reading} />
+    </div>
+  );
+}
