@@ -14,6 +14,7 @@ import { sodiumReady } from '../shared/sodium';
 import { CustodyService } from '../electron/custody/custody-service';
 import { openKeytarKeychain } from '../electron/keychain/keytar-keychain';
 import { Vault } from '../electron/vault/vault';
+import { enrolCustodian } from '../test/support/roster';
 
 const SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ACCOUNTS = 10_000;
@@ -50,8 +51,8 @@ const created = await Vault.create(dir, keychain, { admin });
 const vault = created.vault;
 try {
   const adminUnlocked = await vault.custodians.unlock(created.adminId, admin.passphrase);
-  const mia = await vault.custodians.enrol(adminUnlocked, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: 'granite meadow whistles north 63' });
-  const pat = await vault.custodians.enrol(adminUnlocked, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' });
+  const mia = await vault.custodians.enrolFounding(adminUnlocked, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: 'granite meadow whistles north 63' });
+  const pat = await enrolCustodian(vault, adminUnlocked.id, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' }, { id: mia.id, passphrase: 'granite meadow whistles north 63' });
   await vault.custodians.unlock(mia.id, 'granite meadow whistles north 63');
   const custody = await CustodyService.open(vault);
 

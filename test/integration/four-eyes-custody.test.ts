@@ -7,6 +7,7 @@ import { CustodyService } from '../../electron/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import type { Keychain } from '../../electron/keychain/keychain';
 import { Vault } from '../../electron/vault/vault';
+import { enrolCustodian } from '../support/roster';
 
 // Rule 3 end to end: a real vault created with separateOrganisations (real SQLite, real keychain
 // through build/with-keyring.sh, real Argon2id), its custody service, and the journal it writes.
@@ -29,8 +30,9 @@ beforeAll(async () => {
   vault = created.vault;
   ids.admin = created.adminId;
   const admin = await vault.custodians.unlock(created.adminId, 'amber lantern quietly folds 17');
+  // Pat is the founding custodian and approves the later enrolments.
   const enrol = async (name: string, organisation: string, role: 'password-custodian' | 'mfa-custodian', passphrase: string): Promise<string> =>
-    (await vault.custodians.enrol(admin, { name, organisation, role, passphrase })).id;
+    (await enrolCustodian(vault, admin.id, { name, organisation, role, passphrase }, ids.pat ? { id: ids.pat, passphrase: 'copper heron beneath winter 42' } : null)).id;
   ids.pat = await enrol('Pat', 'Customer', 'password-custodian', 'copper heron beneath winter 42');
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');

@@ -15,9 +15,11 @@ import { deviceAccount } from '../../electron/vault/device-key';
 import { openWithKey, passphraseKey } from '../../electron/vault/passphrase';
 import { parseRecoveryKey } from '../../electron/vault/recovery-key';
 import { Vault, VAULT_FILE } from '../../electron/vault/vault';
+import { enrolCustodian, revokeCustodian } from '../support/roster';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN_PASSPHRASE = 'correct horse battery staple';
+const DANA_PASSPHRASE = 'saffron glacier hums at dusk 31';
 const CLERK_PASSPHRASE = 'violet lantern orbit 42';
 const scratch: string[] = [];
 let sodium: Sodium;
@@ -180,12 +182,13 @@ describe('the vault file at rest', () => {
 describe('custodians', () => {
   let clerkId: string;
 
-  it('an unlocked admin enrols a custodian; the entry names the keys and no secret', async () => {
+  it('an unlocked admin enrols the founding second custodian alone; the entry says founding, names the keys and no secret', async () => {
     const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
-    const clerk = await vault.custodians.enrol(admin, { name: 'Carol Clerk', organisation: 'Customer plc', role: 'password-custodian', passphrase: CLERK_PASSPHRASE });
+    const clerk = await vault.custodians.enrolFounding(admin, { name: 'Carol Clerk', organisation: 'Customer plc', role: 'password-custodian', passphrase: CLERK_PASSPHRASE });
     clerkId = clerk.id;
     const entry = vault.journal.query({ type: 'custodian.enrolled' }).find((e) => e.data.custodian === clerk.id);
     expect(entry?.actor).toBe(adminId);
+    expect(entry?.data.founding).toBe(true);
     expect(entry?.sigs.map((s) => s.key)).toEqual([vault.device.signer.publicKey, admin.signingKey]);
     expect(JSON.stringify(entry)).not.toContain(CLERK_PASSPHRASE);
     const row = vault.db.prepare('SELECT kdf_alg, kdf_opslimit, kdf_memlimit FROM custodians WHERE id = ?').get(clerk.id) as Record<string, number>;
@@ -193,14 +196,17 @@ describe('custodians', () => {
     expect(folderBytes(dir).includes(Buffer.from(CLERK_PASSPHRASE))).toBe(false);
   });
 
-  it('a non-admin cannot enrol, and a locked admin cannot either', async () => {
+  it('a non-admin cannot enrol, a locked admin cannot either, and after the founding pair no one enrols alone', async () => {
     const clerk = await vault.custodians.unlock(clerkId, CLERK_PASSPHRASE);
-    const refused = await errorOf(vault.custodians.enrol(clerk, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
+    const refused = await errorOf(vault.custodians.enrolFounding(clerk, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
     expect(refused.code).toBe('NOT_PERMITTED');
     expect(refused.message).toMatch(/Only an admin/);
     const admin = vault.custodians.unlocked(adminId);
+    const alone = await errorOf(vault.custodians.enrolFounding(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
+    expect(alone.code).toBe('NOT_PERMITTED');
+    expect(alone.message).toMatch(/second custodian approve/);
     vault.custodians.lock(adminId);
-    expect((await errorOf(vault.custodians.enrol(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }))).code).toBe('CUSTODIAN_LOCKED');
+    expect((await errorOf(vault.custodians.enrolFounding(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }))).code).toBe('CUSTODIAN_LOCKED');
     expect(() => admin.signer.sign(new Uint8Array(1))).toThrow(/locked/);
     expect(vault.custodians.list().map((c) => c.name)).toEqual(['Ada Admin', 'Carol Clerk']);
     expect(vault.journal.query({ type: 'custodian.locked' }).at(-1)?.data).toEqual({ custodian: adminId, reason: 'manual' });
@@ -298,21 +304,25 @@ describe('custodians', () => {
     setKeys.run(own, adminId);
   });
 
-  it('an admin revokes a custodian: no more unlocks, journaled with the key; the last admin stays', async () => {
+  it('an admin proposes a revocation and a second custodian approves it: no more unlocks, journaled with both signatures; the last admin stays', async () => {
     const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
+    // A third custodian, enrolled by proposal and approved by the clerk, approves the clerk's revocation.
+    const dana = await enrolCustodian(vault, adminId, { name: 'Dana Dual', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: DANA_PASSPHRASE }, { id: clerkId, passphrase: CLERK_PASSPHRASE });
     const clerk = vault.custodians.get(clerkId)!;
-    expect(vault.custodians.revoke(admin, clerkId, 'left the company').revoked).toBe(true);
+    vault.custodians.unlocked(adminId);
+    const subject = await errorOf(() => vault.proposals.propose(clerkId, 'custodian.revoked', { custodian: clerkId, signingKey: clerk.signingKey, reason: 'me' }));
+    expect(subject.code).toBe('NOT_PERMITTED');
+    expect((await revokeCustodian(vault, adminId, clerkId, 'left the company', { id: dana.id, passphrase: DANA_PASSPHRASE })).revoked).toBe(true);
     expect(vault.custodians.get(clerkId)?.revoked).toBe(true);
     const refused = await errorOf(vault.custodians.unlock(clerkId, CLERK_PASSPHRASE));
     expect(refused.code).toBe('NOT_PERMITTED');
     expect(refused.message).toMatch(/revoked/);
     const [entry] = vault.journal.query({ type: 'custodian.revoked' });
-    expect(entry?.data).toEqual({ custodian: clerkId, signingKey: clerk.signingKey, reason: 'left the company' });
-    expect(entry?.actor).toBe(adminId);
-    const last = await errorOf(() => vault.custodians.revoke(admin, adminId, 'testing'));
-    expect(last.code).toBe('NOT_PERMITTED');
-    expect(last.message).toMatch(/last admin/);
-    expect((await errorOf(() => vault.custodians.revoke(admin, clerkId, 'again'))).code).toBe('CONFLICT');
+    expect(entry?.data).toMatchObject({ custodian: clerkId, signingKey: clerk.signingKey, reason: 'left the company', approval: { proposer: adminId, approver: dana.id } });
+    expect(entry?.actor).toBe(dana.id);
+    expect(vault.custodians.revocationProblem(adminId)?.message).toMatch(/last admin/);
+    expect(vault.custodians.revocationProblem(clerkId)?.code).toBe('CONFLICT');
+    void admin;
   });
 
   it('the journal written by all of the above verifies: chain, device and custodian signatures', () => {

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const { vault, adminId } = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: ADMIN_PASS } });
   vaultId = vault.id;
   const admin = await vault.custodians.unlock(adminId, ADMIN_PASS);
-  const pat = await vault.custodians.enrol(admin, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT_PASS });
+  const pat = await vault.custodians.enrolFounding(admin, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT_PASS });
   await vault.custodians.unlock(pat.id, PAT_PASS);
   patId = pat.id;
   const custody = await CustodyService.open(vault);

@@ -6,6 +6,7 @@ import { CustodyService } from '../../electron/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import type { CustodianRole } from '../../electron/vault/custodians';
 import { Vault } from '../../electron/vault/vault';
+import { enrolCustodian, type Approver } from './roster';
 
 /** Passphrases of the fixture's custodians (test values, never real). */
 export const PASSPHRASES = {
@@ -49,11 +50,14 @@ export async function openCustodyFixture(options: { only?: readonly FixtureCusto
   const admin = await vault.custodians.unlock(created.adminId, PASSPHRASES.admin);
   const ids: Record<string, string> = { admin: created.adminId };
   const wanted = (options.only ?? ['pat', 'pam', 'mia', 'max']).filter((n): n is Exclude<FixtureCustodian, 'admin'> => n !== 'admin');
+  // The first custodian after the admin is the founding one; each later enrolment is approved by it.
+  let approver: Approver | null = null;
   for (const name of wanted) {
-    const record = await vault.custodians.enrol(admin, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] });
-    await vault.custodians.unlock(record.id, PASSPHRASES[name]);
+    const record = await enrolCustodian(vault, admin.id, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] }, approver);
+    approver ??= { id: record.id, passphrase: PASSPHRASES[name] };
     ids[name] = record.id;
   }
+  for (const name of wanted) await vault.custodians.unlock(ids[name]!, PASSPHRASES[name]);
   const clock = { t: Date.now() };
   const custody = await CustodyService.open(vault, { now: () => clock.t, ...(options.clipboard ? { clipboard: options.clipboard } : {}) });
   return {

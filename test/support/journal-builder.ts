@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sodiumNow } from '../../shared/sodium';
-import { canonicalize } from '../../shared/journal/canonical';
+import { canonicalize, type JsonObject } from '../../shared/journal/canonical';
+import { proposalSignatureMessage } from '../../shared/journal/dual-control';
 import { ENTRY_TYPES } from '../../shared/journal/entry-types';
 import { ed25519Signer, entryBodyOf, signEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
@@ -44,17 +45,47 @@ export class TestJournal {
     this.store.init(TEST_VAULT, { name: 'test vault' });
   }
 
-  /** Enrols a custodian by writing custodian.enrolled, self-signed (proof of possession). */
+  /** Each enrolled custodian's role by id. */
+  readonly roles = new Map<string, string>();
+
+  /**
+   * Enrols a custodian by writing custodian.enrolled. The first two are founding enrolments,
+   * self-signed (proof of possession); a later one is proposed by an enrolled admin and approved by
+   * another custodian, co-signed by the newcomer, as the app writes it.
+   */
   enrol(id: string, seedByte: number, extra: { name?: string; organisation?: string; role?: string } = {}): JournalActor {
     const signer = seededSigner(seedByte);
     const actor = { id, signer };
+    const role = extra.role ?? 'password-custodian';
+    const data = { custodian: id, signingKey: signer.publicKey, name: extra.name ?? id, organisation: extra.organisation ?? 'acme', role };
+    if (this.roles.size < 2) {
+      this.store.append({ type: 'custodian.enrolled', actor, data: { ...data, founding: true } });
+    } else {
+      const proposer = [...this.roles].find(([, r]) => r === 'admin')?.[0];
+      const approver = [...this.roles].find(([c, r]) => c !== proposer && r !== 'reviewer')?.[0];
+      if (proposer === undefined || approver === undefined) throw new Error('TestJournal.enrol: a third custodian needs an enrolled admin and a second custodian to approve');
+      const { signingKey: _key, ...change } = data;
+      this.approved('custodian.enrolled', change, { signingKey: signer.publicKey }, proposer, approver, [signer]);
+    }
     this.custodians.set(id, signer);
-    this.store.append({
-      type: 'custodian.enrolled',
-      actor,
-      data: { custodian: id, signingKey: signer.publicKey, name: extra.name ?? id, organisation: extra.organisation ?? 'acme', role: extra.role ?? 'password' },
-    });
+    this.roles.set(id, role);
     return actor;
+  }
+
+  /**
+   * Appends a two-person entry as the app writes it: `change` proposed (and signed) by `proposer`,
+   * applied by `approver` (the actor) with `details` added; both must be enrolled here.
+   */
+  approved(type: string, change: JsonObject, details: JsonObject, proposer: string, approver: string, cosigners: readonly EntrySigner[] = [], options: { expiresAt?: number; proposal?: string } = {}): SignedEntry {
+    const sodium = sodiumNow();
+    const proposedAt = this.clock;
+    const expiresAt = options.expiresAt ?? proposedAt + 86_400_000;
+    const proposal = options.proposal ?? 'ab'.repeat(16);
+    const proposerSigner = this.custodians.get(proposer);
+    const approverSigner = this.custodians.get(approver);
+    if (proposerSigner === undefined || approverSigner === undefined) throw new Error('TestJournal.approved: proposer and approver must be enrolled');
+    const sig = sodium.to_hex(proposerSigner.sign(proposalSignatureMessage({ vault: TEST_VAULT, type, proposal, proposer, proposedAt, expiresAt, change }, sodium)));
+    return this.store.append({ type, actor: { id: approver, signer: approverSigner }, cosigners, data: { ...change, ...details, approval: { proposal, proposer, approver, proposedAt, expiresAt, change, sig } } });
   }
 
   tick(ms = 1_000): void {

@@ -135,7 +135,7 @@ export function CustodiansView({ session }: { readonly session: Session }): Reac
           ))}
         </ul>
       </section>
-      {session.actor?.role === 'admin' && <EnrolForm admin={session.actor} onEnrolled={session.refresh} />}
+      {session.actor?.role === 'admin' && <EnrolForm admin={session.actor} founding={session.custodians.length < 2} onEnrolled={session.refresh} />}
     </>
   );
 }

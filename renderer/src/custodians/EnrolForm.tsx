@@ -9,8 +9,12 @@ import { ROLE_LABELS } from '../session/session';
 
 const ROLES: readonly Custodian['role'][] = ['password-custodian', 'mfa-custodian', 'admin', 'reviewer'];
 
-/** The admin's form to enrol a custodian; the new custodian types their own passphrase. */
-export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; readonly onEnrolled: () => Promise<void> }): ReactElement {
+/**
+ * The admin's form to enrol a custodian. The founding second custodian types their own passphrase
+ * here; every later enrolment is a proposal, and the newcomer types theirs when a second custodian
+ * approves it (Proposals).
+ */
+export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Custodian; readonly founding: boolean; readonly onEnrolled: () => Promise<void> }): ReactElement {
   const [name, setName] = useState('');
   const [organisation, setOrganisation] = useState('');
   const [role, setRole] = useState<Custodian['role']>('password-custodian');
@@ -23,14 +27,19 @@ export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; re
     setWorking(true);
     setError(null);
     setDone(null);
-    const result = await attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, passphrase }));
+    const result = await attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, ...(founding ? { passphrase } : {}) }));
     setWorking(false);
     setPassphrase('');
     if (!result.ok) {
       setError(result.error);
       return;
     }
-    setDone(`Enrolled ${result.value.name} as ${ROLE_LABELS[result.value.role].toLowerCase()}.`);
+    const { custodian, proposal } = result.value;
+    setDone(
+      custodian !== null
+        ? `Enrolled ${custodian.name} as ${ROLE_LABELS[custodian.role].toLowerCase()} (founding custodian).`
+        : `Proposed: ${proposal?.summary ?? 'the enrolment'}. A second custodian approves it under Proposals, where ${name} types their own passphrase.`,
+    );
     setName('');
     setOrganisation('');
     await onEnrolled();
@@ -38,7 +47,7 @@ export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; re
   return (
     <section className="panel" aria-labelledby="enrol-heading">
       <h2 id="enrol-heading">Enrol a custodian</h2>
-      <p className="muted">Hand the keyboard to the new custodian for the passphrase. Enrolled by {admin.name}.</p>
+      <p className="muted">{founding ? `The founding custodian: hand them the keyboard for their passphrase. Enrolled by ${admin.name}.` : `Proposed by ${admin.name}; a second custodian approves it with the newcomer present.`}</p>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
         <Field label="Name" value={name} onChange={setName} required />
         <Field label="Organisation" value={organisation} onChange={setOrganisation} required />
@@ -52,8 +61,12 @@ export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; re
             ))}
           </select>
         </div>
-        <Field label="Their passphrase" type="password" value={passphrase} onChange={setPassphrase} required />
-        <PassphraseStrength passphrase={passphrase} />
+        {founding ? (
+          <>
+            <Field label="Their passphrase" type="password" value={passphrase} onChange={setPassphrase} required />
+            <PassphraseStrength passphrase={passphrase} />
+          </>
+        ) : null}
         <ErrorNotice error={error} />
         <p role="status" className="done">
           {done}
