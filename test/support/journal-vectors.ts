@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sodiumReady } from '../../shared/sodium';
-import { canonicalize } from '../../shared/journal/canonical';
-import { ed25519Signer, entryBodyOf, type SignedEntry } from '../../shared/journal/entry';
+import { canonicalize, type JsonObject } from '../../shared/journal/canonical';
+import { proposalSignatureMessage } from '../../shared/journal/dual-control';
+import { ed25519Signer, entryBodyOf, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { merkleRoot } from '../../shared/journal/merkle';
 import { manifestSignatureMessage, type BundleManifest } from '../../shared/journal/bundle';
 import { openDatabase } from '../../electron/base/database';
@@ -15,7 +16,7 @@ import { exportJournal } from '../../electron/journal/export';
 export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/journal-vectors/', import.meta.url));
 
 /** Public test-vector seeds (documented in docs/journal-format.md; never used outside tests). */
-const SEEDS = { device: 0x01, alice: 0x02, bob: 0x03 } as const;
+const SEEDS = { device: 0x01, alice: 0x02, bob: 0x03, carol: 0x04 } as const;
 const VAULT = '00112233445566778899aabbccddeeff';
 const START = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -35,6 +36,7 @@ export async function buildVectors(): Promise<Vectors> {
   const device = ed25519Signer(seed(SEEDS.device).privateKey);
   const alice = { id: 'c-alice', signer: ed25519Signer(seed(SEEDS.alice).privateKey) };
   const bob = { id: 'c-bob', signer: ed25519Signer(seed(SEEDS.bob).privateKey) };
+  const carol = { id: 'c-carol', signer: ed25519Signer(seed(SEEDS.carol).privateKey) };
   const dir = mkdtempSync(join(tmpdir(), 'halfkey-vectors-'));
   const db = openDatabase(join(dir, 'vault.db'));
   try {
@@ -42,12 +44,20 @@ export async function buildVectors(): Promise<Vectors> {
     const store = JournalStore.open(db, { deviceSigner: device, now: () => (clock += 1_000), checkpointEvery: 4, heartbeatMs: 60_000 });
     store.init(VAULT, { name: 'test vectors' });
     store.append({ type: 'session.started', data: { client: 'app' } });
-    for (const [c, role, org] of [[alice, 'password-custodian', 'Provider'], [bob, 'mfa-custodian', 'Customer']] as const) {
-      store.append({ type: 'custodian.enrolled', actor: c, data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey } });
+    // The founding pair enrol alone (section 6.5); carol's enrolment and bob's revocation are two-person changes.
+    for (const [c, role, org] of [[alice, 'admin', 'Provider'], [bob, 'mfa-custodian', 'Customer']] as const) {
+      store.append({ type: 'custodian.enrolled', actor: c, data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey, founding: true } });
     }
-    store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' } });
-    store.append({ type: 'checkout.closed', actor: alice, account: '123456789012', data: { item: 'password' } });
-    store.append({ type: 'custodian.revoked', actor: alice, data: { signingKey: bob.signer.publicKey, reason: 'left the team' } });
+    const approved = (type: string, change: JsonObject, details: JsonObject, proposer: typeof alice, approver: typeof alice, proposal: string, cosigners: EntrySigner[] = []): void => {
+      const proposedAt = clock;
+      const expiresAt = proposedAt + 86_400_000;
+      const sig = sodium.to_hex(proposer.signer.sign(proposalSignatureMessage({ vault: VAULT, type, proposal, proposer: proposer.id, proposedAt, expiresAt, change }, sodium)));
+      store.append({ type, actor: approver, cosigners, data: { ...change, ...details, approval: { proposal, proposer: proposer.id, approver: approver.id, proposedAt, expiresAt, change, sig } } });
+    };
+    approved('custodian.enrolled', { custodian: carol.id, name: 'carol', organisation: 'Customer', role: 'password-custodian' }, { signingKey: carol.signer.publicKey }, alice, bob, '11'.repeat(16), [carol.signer]);
+    store.append({ type: 'checkout.opened', actor: carol, account: '123456789012', data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' } });
+    store.append({ type: 'checkout.closed', actor: carol, account: '123456789012', data: { item: 'password' } });
+    approved('custodian.revoked', { custodian: bob.id, signingKey: bob.signer.publicKey, reason: 'left the team' }, {}, alice, carol, '22'.repeat(16));
     store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
     const out = join(dir, 'bundle.hkj');
     exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });
@@ -55,8 +65,8 @@ export async function buildVectors(): Promise<Vectors> {
     const entries = [...store.read({})];
     const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as { manifest: BundleManifest; signature: { key: string; sig: string } };
     const expected = {
-      seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32) },
-      publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey },
+      seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32), carol: '04'.repeat(32) },
+      publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey, carol: carol.signer.publicKey },
       vault: VAULT,
       genesisCanonical: canonicalize(entryBodyOf(entries[0]!)),
       entries: entries.map((e: SignedEntry) => ({ seq: e.seq, type: e.type, hash: e.hash, sigs: e.sigs.map((s) => s.sig) })),
