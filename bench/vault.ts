@@ -52,7 +52,7 @@ const vault = created.vault;
 try {
   const adminUnlocked = await vault.custodians.unlock(created.adminId, admin.passphrase);
   const mia = await vault.custodians.enrolFounding(adminUnlocked, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: 'granite meadow whistles north 63' });
-  const pat = await enrolCustodian(vault, adminUnlocked.id, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' }, { id: mia.id, passphrase: 'granite meadow whistles north 63' });
+  const pat = await enrolCustodian(vault, { id: adminUnlocked.id, passphrase: admin.passphrase }, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' }, { id: mia.id, passphrase: 'granite meadow whistles north 63' });
   await vault.custodians.unlock(mia.id, 'granite meadow whistles north 63');
   const custody = await CustodyService.open(vault);
 

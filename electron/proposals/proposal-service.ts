@@ -44,6 +44,7 @@ export interface ProposalContext {
   readonly journal: { append(input: AppendInput): SignedEntry };
   readonly custodians: {
     unlocked(id: string): UnlockedCustodian;
+    present(id: string): UnlockedCustodian;
     unlock(id: string, passphrase: string): Promise<UnlockedCustodian>;
   };
   readonly sodium: Sodium;
@@ -85,10 +86,12 @@ export class ProposalService {
     return this.store.roster();
   }
 
-  /** Proposes a change: signed by `by` (unlocked), journaled as `proposal.created`, applied by nobody yet. */
+  /** Proposes a change: signed by `by` (present: passphrase within the presence window), journaled as `proposal.created`, applied by nobody yet. */
   propose(by: string, type: string, change: JsonObject, options: { readonly account?: string | null; readonly ttlMs?: number } = {}): ProposalView {
     const kind = this.kind(type);
-    const proposer = this.ctx.custodians.unlocked(by);
+    // Presence, not just an unlocked session: a proposal signed from a session someone else left
+    // open, then approved by that someone, would be one person's change.
+    const proposer = this.ctx.custodians.present(by);
     if (proposer.revoked) throw new HalfkeyError('NOT_PERMITTED', `${proposer.name} has been revoked and can no longer propose changes.`);
     // The account is part of what the proposer signs: the entry's data carries it too.
     if (options.account != null) change = { ...change, account: options.account };

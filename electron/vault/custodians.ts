@@ -51,6 +51,11 @@ export const DEFAULT_IDLE_LOCK_MS = 5 * 60_000;
 /** First back-off after a failed unlock; doubles per further failure up to MAX_BACKOFF_MS. */
 export const FIRST_BACKOFF_MS = 1000;
 export const MAX_BACKOFF_MS = 15 * 60_000;
+/**
+ * How long a passphrase counts as presence for opening a half (the issue's ceiling: 60 s). A half
+ * opens only for its own custodian within this window of their passphrase being entered.
+ */
+export const PRESENCE_WINDOW_MS = 60_000;
 
 /** The back-off after the n-th consecutive failed unlock (n ≥ 1). */
 export function backoffAfter(failures: number): number {
@@ -87,8 +92,13 @@ interface Session {
   readonly custodian: UnlockedCustodian;
   readonly secrets: readonly Uint8Array[];
   lastUsed: number;
+  /** Until when a half may be opened without the passphrase again (presence window). */
+  presentUntil: number;
   locked: boolean;
 }
+
+/** Why every custodian was locked at once: by hand, the OS screen locked, the machine suspended. */
+export type LockAllReason = 'manual' | 'screen-locked' | 'suspended';
 
 const SIGN_SK = 64;
 const BOX_SK = 32;
@@ -295,6 +305,9 @@ export class CustodianDirectory {
       throw new HalfkeyError('BAD_PASSPHRASE', `Wrong passphrase for ${row.name}; the next attempt is possible in ${Math.ceil(backoffMs / 1000)} s.`, { retryAfterMs: backoffMs, failures });
     }
     this.forget(id, null);
+    // One actor at a time: whoever unlocks becomes the actor and every other custodian is locked,
+    // so a workstation where others unlocked earlier never lets one person act as them.
+    for (const other of [...this.sessions.keys()]) if (other !== id) this.forget(other, 'switched');
     const signSk = secrets.slice(0, SIGN_SK);
     const boxSk = secrets.slice(SIGN_SK);
     sodium.memzero(secrets);
@@ -323,7 +336,32 @@ export class CustodianDirectory {
     return session.custodian;
   }
 
-  /** Ids of the custodians unlocked right now. */
+  /**
+   * The unlocked custodian, present: their passphrase was entered within PRESENCE_WINDOW_MS.
+   * Opening a half (reveal, copy, codes, setting or rotating a secret) asks for this.
+   */
+  present(id: string): UnlockedCustodian {
+    const custodian = this.unlocked(id);
+    const session = this.sessions.get(id)!;
+    if (this.ctx.now() > session.presentUntil) {
+      throw new HalfkeyError('PRESENCE_REQUIRED', `${custodian.name} must enter their passphrase again to open a half (it counts for ${PRESENCE_WINDOW_MS / 1000} s).`, { custodian: id });
+    }
+    return custodian;
+  }
+
+  /** The acting custodian's id (the one unlocked), or null. */
+  actor(): string | null {
+    const [id] = this.sessions.keys();
+    return id ?? null;
+  }
+
+  /** When the actor's presence window and idle lock end (ms since epoch), for the countdowns the UI shows. */
+  timers(id: string): { readonly presentUntil: number; readonly idleLocksAt: number } | null {
+    const session = this.sessions.get(id);
+    return session === undefined ? null : { presentUntil: session.presentUntil, idleLocksAt: session.lastUsed + this.ctx.idleLockMs };
+  }
+
+  /** Ids of the custodians unlocked right now (at most one: the actor). */
   unlockedIds(): string[] {
     return [...this.sessions.keys()];
   }
@@ -333,9 +371,9 @@ export class CustodianDirectory {
     this.forget(id, 'manual');
   }
 
-  /** Locks every unlocked custodian. */
-  lockAll(): void {
-    for (const id of [...this.sessions.keys()]) this.forget(id, 'manual');
+  /** Locks every unlocked custodian (by hand, or because the OS screen locked or the machine suspended). */
+  lockAll(reason: LockAllReason = 'manual'): void {
+    for (const id of [...this.sessions.keys()]) this.forget(id, reason);
   }
 
   /** Stops the idle sweeper and zeroes every unlocked key without journaling (the vault is closing). */
@@ -352,7 +390,7 @@ export class CustodianDirectory {
   }
 
   /** Removes a session and zeroes its keys; journals `custodian.locked` when a reason is given. */
-  private forget(id: string, reason: 'manual' | 'idle' | null): void {
+  private forget(id: string, reason: LockAllReason | 'idle' | 'switched' | null): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
     this.sessions.delete(id);
@@ -368,6 +406,7 @@ export class CustodianDirectory {
     const session: Session = {
       secrets: [signSk, boxSk],
       lastUsed: this.ctx.now(),
+      presentUntil: this.ctx.now() + PRESENCE_WINDOW_MS,
       locked: false,
       custodian: {
         ...record,

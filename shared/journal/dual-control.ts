@@ -53,7 +53,6 @@ export const TWO_PERSON_TYPES: Readonly<Record<string, Eligibility>> = Object.fr
   'custody.unassigned': rosterChange('custodian'),
   'half.resealed': rosterChange('custodian'),
   'policy.changed': rosterChange(null),
-  'vault.recovered': { proposers: ANY_CUSTODIAN, approvers: ANY_CUSTODIAN, subject: null, proposerFitsItem: false },
   'rotation.confirmed': { proposers: ['password-custodian', 'mfa-custodian'], approvers: ANY_CUSTODIAN, subject: null, proposerFitsItem: true },
   'seed-export.approved': { proposers: ['mfa-custodian'], approvers: ['admin', 'mfa-custodian'], subject: null, proposerFitsItem: false },
 });

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const admin = await vault.custodians.unlock(created.adminId, 'amber lantern quietly folds 17');
   // Pat is the founding custodian and approves the later enrolments.
   const enrol = async (name: string, organisation: string, role: 'password-custodian' | 'mfa-custodian', passphrase: string): Promise<string> =>
-    (await enrolCustodian(vault, admin.id, { name, organisation, role, passphrase }, ids.pat ? { id: ids.pat, passphrase: 'copper heron beneath winter 42' } : null)).id;
+    (await enrolCustodian(vault, { id: admin.id, passphrase: 'amber lantern quietly folds 17' }, { name, organisation, role, passphrase }, ids.pat ? { id: ids.pat, passphrase: 'copper heron beneath winter 42' } : null)).id;
   ids.pat = await enrol('Pat', 'Customer', 'password-custodian', 'copper heron beneath winter 42');
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');

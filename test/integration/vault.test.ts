@@ -198,10 +198,13 @@ describe('custodians', () => {
 
   it('a non-admin cannot enrol, a locked admin cannot either, and after the founding pair no one enrols alone', async () => {
     const clerk = await vault.custodians.unlock(clerkId, CLERK_PASSPHRASE);
+    // One actor at a time: the clerk unlocking locked the admin.
+    expect(vault.custodians.unlockedIds()).toEqual([clerkId]);
+    expect(vault.journal.query({ type: 'custodian.locked' }).at(-1)?.data).toEqual({ custodian: adminId, reason: 'switched' });
     const refused = await errorOf(vault.custodians.enrolFounding(clerk, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
     expect(refused.code).toBe('NOT_PERMITTED');
     expect(refused.message).toMatch(/Only an admin/);
-    const admin = vault.custodians.unlocked(adminId);
+    const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
     const alone = await errorOf(vault.custodians.enrolFounding(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
     expect(alone.code).toBe('NOT_PERMITTED');
     expect(alone.message).toMatch(/second custodian approve/);
@@ -213,7 +216,7 @@ describe('custodians', () => {
   });
 
   it('a sealed item opens only for its custodian', async () => {
-    const clerk = vault.custodians.unlocked(clerkId);
+    const clerk = await vault.custodians.unlock(clerkId, CLERK_PASSPHRASE);
     const sealed = sodium.crypto_box_seal(sodium.from_string('half'), sodium.from_hex(clerk.boxKey));
     expect(sodium.to_string(clerk.openSealed(sealed))).toBe('half');
     const other = sodium.crypto_box_seal(sodium.from_string('half'), sodium.crypto_box_keypair().publicKey);
@@ -305,14 +308,14 @@ describe('custodians', () => {
   });
 
   it('an admin proposes a revocation and a second custodian approves it: no more unlocks, journaled with both signatures; the last admin stays', async () => {
-    const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
+    const ada = { id: adminId, passphrase: ADMIN_PASSPHRASE };
     // A third custodian, enrolled by proposal and approved by the clerk, approves the clerk's revocation.
-    const dana = await enrolCustodian(vault, adminId, { name: 'Dana Dual', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: DANA_PASSPHRASE }, { id: clerkId, passphrase: CLERK_PASSPHRASE });
+    const dana = await enrolCustodian(vault, ada, { name: 'Dana Dual', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: DANA_PASSPHRASE }, { id: clerkId, passphrase: CLERK_PASSPHRASE });
     const clerk = vault.custodians.get(clerkId)!;
-    vault.custodians.unlocked(adminId);
+    // The clerk is the actor now (they approved); a change about themselves is not theirs to propose.
     const subject = await errorOf(() => vault.proposals.propose(clerkId, 'custodian.revoked', { custodian: clerkId, signingKey: clerk.signingKey, reason: 'me' }));
     expect(subject.code).toBe('NOT_PERMITTED');
-    expect((await revokeCustodian(vault, adminId, clerkId, 'left the company', { id: dana.id, passphrase: DANA_PASSPHRASE })).revoked).toBe(true);
+    expect((await revokeCustodian(vault, ada, clerkId, 'left the company', { id: dana.id, passphrase: DANA_PASSPHRASE })).revoked).toBe(true);
     expect(vault.custodians.get(clerkId)?.revoked).toBe(true);
     const refused = await errorOf(vault.custodians.unlock(clerkId, CLERK_PASSPHRASE));
     expect(refused.code).toBe('NOT_PERMITTED');
@@ -322,7 +325,6 @@ describe('custodians', () => {
     expect(entry?.actor).toBe(dana.id);
     expect(vault.custodians.revocationProblem(adminId)?.message).toMatch(/last admin/);
     expect(vault.custodians.revocationProblem(clerkId)?.code).toBe('CONFLICT');
-    void admin;
   });
 
   it('the journal written by all of the above verifies: chain, device and custodian signatures', () => {

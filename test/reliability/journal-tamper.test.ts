@@ -30,7 +30,7 @@ function liveJournal(entries = 12): TestJournal {
   const j = new TestJournal({ checkpointEvery: 4, heartbeatMs: 60_000 });
   open.push(j);
   j.store.append({ type: 'session.started', data: {} });
-  const alice = j.enrol('alice', 2);
+  const alice = j.enrol('alice', 2, { role: 'admin' });
   j.enrol('bob', 3);
   for (let i = 0; i < entries; i++) {
     j.tick(1_000);
@@ -242,7 +242,7 @@ describe('tampering with the SQLite file', () => {
     sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify([e.sigs[0], extra])}' WHERE seq = ${target}`);
     expect(codesAt(readBack(j))).toEqual([{ seq: target, code: 'UNKNOWN_KEY' }, { seq: target, code: 'MISSING_ACTOR_SIGNATURE' }]);
     sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify(e.sigs)}' WHERE seq = ${target}`);
-    const revoked = j.store.append({ type: 'custodian.revoked', data: { custodian: 'mallory', signingKey: outsider.publicKey } });
+    const revoked = j.revoke('mallory', outsider.publicKey);
     expect(codesAt(readBack(j))).toEqual([{ seq: revoked.seq, code: 'UNKNOWN_KEY' }]);
   });
 
@@ -250,7 +250,10 @@ describe('tampering with the SQLite file', () => {
     const j = liveJournal();
     const bob = j.custodians.get('bob')!;
     j.tick();
-    const revocation = j.store.append({ type: 'custodian.revoked', data: { custodian: 'bob', signingKey: bob.publicKey } });
+    // Bob's revocation is proposed by alice (admin) and approved by carol, a third custodian.
+    j.enrol('carol', 4);
+    j.tick();
+    const revocation = j.revoke('bob');
     for (let i = 0; i < 3; i++) {
       j.tick();
       j.store.append({ type: 'checkout.opened', actor: { id: 'alice', signer: j.custodians.get('alice')! }, data: { reason: `later ${i}` } });

@@ -53,7 +53,7 @@ export async function openCustodyFixture(options: { only?: readonly FixtureCusto
   // The first custodian after the admin is the founding one; each later enrolment is approved by it.
   let approver: Approver | null = null;
   for (const name of wanted) {
-    const record = await enrolCustodian(vault, admin.id, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] }, approver);
+    const record = await enrolCustodian(vault, { id: admin.id, passphrase: PASSPHRASES.admin }, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] }, approver);
     approver ??= { id: record.id, passphrase: PASSPHRASES[name] };
     ids[name] = record.id;
   }

@@ -72,6 +72,14 @@ export class TestJournal {
     return actor;
   }
 
+  /** Revokes a custodian as the app does: proposed by an enrolled admin, approved by another custodian (neither of them `id`). */
+  revoke(id: string, signingKey = this.custodians.get(id)?.publicKey ?? '', reason = 'left'): SignedEntry {
+    const proposer = [...this.roles].find(([c, r]) => c !== id && r === 'admin')?.[0];
+    const approver = [...this.roles].find(([c, r]) => c !== id && c !== proposer && r !== 'reviewer')?.[0];
+    if (proposer === undefined || approver === undefined) throw new Error('TestJournal.revoke: needs an admin and another custodian besides the one revoked');
+    return this.approved('custodian.revoked', { custodian: id, signingKey, reason }, {}, proposer, approver);
+  }
+
   /**
    * Appends a two-person entry as the app writes it: `change` proposed (and signed) by `proposer`,
    * applied by `approver` (the actor) with `details` added; both must be enrolled here.

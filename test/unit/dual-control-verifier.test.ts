@@ -35,7 +35,6 @@ const CASES: Record<string, { proposer: string; approver: string; change: JsonOb
   'custody.unassigned': { proposer: 'ada', approver: 'pat', change: { account: ACCOUNT, item: 'mfa', custodian: 'mia' } },
   'half.resealed': { proposer: 'ada', approver: 'pat', change: { account: ACCOUNT, item: 'mfa', custodian: 'mia' } },
   'policy.changed': { proposer: 'ada', approver: 'mia', change: { separateOrganisations: true } },
-  'vault.recovered': { proposer: 'pat', approver: 'mia', change: { reason: 'keychain lost' } },
   'rotation.confirmed': { proposer: 'pat', approver: 'mia', change: { account: ACCOUNT, item: 'password', generation: 2 } },
   'seed-export.approved': { proposer: 'mia', approver: 'ada', change: { account: ACCOUNT, request: 'cd'.repeat(16) } },
 };

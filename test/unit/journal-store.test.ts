@@ -182,7 +182,7 @@ describe('JournalStore', () => {
     // introduced by the batch's first entry and co-signs every seventh.
     const inputs = Array.from({ length: 130 }, (_, i): AppendInput =>
       i === 0
-        ? { type: 'custodian.enrolled', data: { i, custodian: 'alice', signingKey: alice.publicKey, role: 'custodian' } }
+        ? { type: 'custodian.enrolled', data: { i, custodian: 'alice', signingKey: alice.publicKey, role: 'custodian', founding: true } }
         : i % 7 === 0
           ? { type: 'checkout.opened', actor: { id: 'alice', signer: alice }, account: `acct-${i}`, data: { i } }
           : { type: 'n.th', data: { i } },
@@ -265,7 +265,7 @@ describe('JournalStore Merkle frontier', () => {
     let clock = 5_000;
     const store = JournalStore.open(source, { deviceSigner: device, now: () => clock++, checkpointEvery: 8 });
     store.init(VAULT, {});
-    store.append({ type: 'custodian.enrolled', data: { custodian: 'bob', signingKey: bob.publicKey, role: 'custodian' } });
+    store.append({ type: 'custodian.enrolled', data: { custodian: 'bob', signingKey: bob.publicKey, role: 'custodian', founding: true } });
     for (let i = 0; i < 30; i++) store.append(i % 3 === 0 ? { type: 'checkout.opened', actor: { id: 'bob', signer: bob }, account: `acct-${i % 2}`, data: { i } } : { type: 'test.event', data: { i } });
     const before = [...store.read()];
 

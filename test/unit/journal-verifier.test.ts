@@ -63,8 +63,10 @@ describe('ChainVerifier', () => {
     const j = journal({ checkpointEvery: 3 });
     j.store.append({ type: 'session.started', data: {} });
     const alice = j.enrol('alice', 2);
+    j.enrol('ada', 5, { role: 'admin' });
+    j.enrol('bea', 6, { role: 'mfa-custodian' });
     for (let i = 0; i < 4; i++) j.store.append({ type: 'a.b', actor: alice, data: { i } });
-    j.store.append({ type: 'custodian.revoked', data: { signingKey: alice.signer.publicKey } });
+    j.revoke('alice');
     j.store.append({ type: 'session.ended', data: {} });
     j.store.checkpoint();
     const all = [...j.entries()];
@@ -90,16 +92,18 @@ describe('ChainVerifier', () => {
 
   it('names unknown, revoked and missing custodian signatures', () => {
     const j = journal();
+    j.enrol('ada', 5, { role: 'admin' });
     const alice = j.enrol('alice', 2);
+    j.enrol('bea', 6, { role: 'mfa-custodian' });
     const mallory = { id: 'alice', signer: seededSigner(66) };
-    j.store.append({ type: 'checkout.opened', actor: mallory, data: {} });
-    j.store.append({ type: 'custodian.revoked', data: { signingKey: alice.signer.publicKey } });
-    j.store.append({ type: 'checkout.opened', actor: alice, data: {} });
+    const forged = j.store.append({ type: 'checkout.opened', actor: mallory, data: {} });
+    j.revoke('alice');
+    const late = j.store.append({ type: 'checkout.opened', actor: alice, data: {} });
     const failures = verifyEntries(j.entries()).failures;
     expect(failures).toEqual([
-      expect.objectContaining({ seq: 2, code: 'UNKNOWN_KEY' }),
-      expect.objectContaining({ seq: 2, code: 'MISSING_ACTOR_SIGNATURE' }),
-      expect.objectContaining({ seq: 4, code: 'REVOKED_KEY' }),
+      expect.objectContaining({ seq: forged.seq, code: 'UNKNOWN_KEY' }),
+      expect.objectContaining({ seq: forged.seq, code: 'MISSING_ACTOR_SIGNATURE' }),
+      expect.objectContaining({ seq: late.seq, code: 'REVOKED_KEY' }),
     ]);
   });
 
