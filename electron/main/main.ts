@@ -3,13 +3,14 @@
  * instance, the app:// protocol, the services and the IPC adapter, and opens the one window.
  * The preview adapter (electron/preview/) must never be imported from here: it is not shipped.
  */
-import { app, BrowserWindow, ipcMain, protocol, session } from 'electron';
+import { app, BrowserWindow, ipcMain, powerMonitor, protocol, session } from 'electron';
 import { join } from 'node:path';
 import { createHandlerTable } from '../app/handlers';
 import { createAppProtocolHandler } from './app-protocol';
 import { openAppServices, type AppServices } from '../app/app-services';
 import { electronClipboard } from './clipboard';
 import { mountIpcAdapter } from './ipc-adapter';
+import { lockOnScreenLockAndSuspend } from './power-monitor';
 import { createRouter } from '../app/router';
 import { APP_ENTRY_URL, APP_SCHEME } from './security';
 import { createMainWindow, denyAllPermissions, hardenWebContents } from './window';
@@ -35,6 +36,7 @@ async function whenReady(): Promise<void> {
   denyAllPermissions(session.defaultSession);
   protocol.handle(APP_SCHEME, createAppProtocolHandler(join(app.getAppPath(), 'dist', 'renderer')));
   services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion(), clipboard: electronClipboard });
+  lockOnScreenLockAndSuspend(powerMonitor, (reason) => services?.vault.current()?.lock(reason));
   // The router's log gets channel, code and message only: payloads may carry passphrases.
   const router = createRouter(createHandlerTable(services), (entry) => console.warn(`halfkey api: ${entry.channel} ${entry.code}`));
   mountIpcAdapter(ipcMain, router, (entry) => console.warn(`halfkey ipc: refused ${entry.channel}: ${entry.reason}`));

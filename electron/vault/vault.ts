@@ -6,7 +6,7 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { migrate, openDatabase, type Db } from '../base/database';
 import { JournalStore } from '../journal/store';
 import type { Keychain } from '../keychain/keychain';
-import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS } from './custodians';
+import { CustodianDirectory, DEFAULT_IDLE_LOCK_MS, type LockAllReason } from './custodians';
 import { deriveDeviceKeys, deviceAccount, newDeviceMaster, readDeviceMaster, writeDeviceMaster, type HeldDeviceKeys } from './device-key';
 import { checkPassphraseStrength } from './passphrase';
 import { ProposalService } from '../proposals/proposal-service';
@@ -241,11 +241,11 @@ export class Vault {
   }
 
   /** Locks every custodian and journals `vault.locked`; the vault stays open for the next unlock. */
-  lock(): void {
+  lock(reason: LockAllReason = 'manual'): void {
     const ids = this.custodians.unlockedIds();
     this.db.transaction(() => {
-      this.custodians.lockAll();
-      this.journal.append({ type: 'vault.locked', data: { custodians: ids } });
+      this.custodians.lockAll(reason);
+      this.journal.append({ type: 'vault.locked', data: reason === 'manual' ? { custodians: ids } : { custodians: ids, reason } });
     })();
   }
 

@@ -137,6 +137,8 @@ export const electronStandIn = {
   app: new StandInApp(),
   BrowserWindow: StandInBrowserWindow,
   session: { defaultSession: new StandInSession() },
+  /** Drive 'lock-screen' and 'suspend' with emit() where no Electron binary exists. */
+  powerMonitor: new RecordingEmitter(),
   protocol: {
     registerSchemesAsPrivileged(schemes: unknown[]): void {
       recorded.privilegedSchemes.push(...schemes);

@@ -159,6 +159,12 @@ describe('main process (recording stand-in for electron)', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
   });
 
+  it('locks every custodian when the OS screen locks or the machine suspends (powerMonitor), harmless with no vault open', () => {
+    expect(electronStandIn.powerMonitor.listeners('lock-screen')).toHaveLength(1);
+    expect(electronStandIn.powerMonitor.listeners('suspend')).toHaveLength(1);
+    for (const event of ['lock-screen', 'suspend']) for (const listener of electronStandIn.powerMonitor.listeners(event)) expect(() => (listener as () => void)()).not.toThrow();
+  });
+
   it('requests the single-instance lock and focuses the window on a second instance', () => {
     expect(recorded.singleInstanceLockRequests).toBe(1);
     const window = StandInBrowserWindow.created.at(-1);
