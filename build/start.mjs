@@ -1,35 +1,39 @@
 #!/usr/bin/env node
 // `npm start`: install if needed, build, then run Electron when its binary is installed, or
 // else the preview adapter (the same services and UI, served to Chromium on 127.0.0.1).
+// With Electron, better-sqlite3 is first built for Electron's ABI beside the Node build
+// (build/native-electron.mjs): once, then reused until the Electron version changes.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
-import { URL, fileURLToPath } from 'node:url';
+import { URL, fileURLToPath, pathToFileURL } from 'node:url';
+import { buildWithElectronRebuild, ElectronSqliteBuildFailed, electronTarget, ensureElectronSqlite } from './native-electron.mjs';
 
-const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const at = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-const say = (text) => process.stdout.write(`halfkey start: ${text}\n`);
+const PREFIX = 'halfkey start: ';
 
-function installIfMissing() {
+function installIfMissing(say) {
   if (existsSync(at('node_modules'))) return;
   // npm ci installs exactly the committed lock and never rewrites it. The Electron binary cannot be
   // fetched everywhere; the preview fallback covers that case.
   say('node_modules is missing: running npm ci (ELECTRON_SKIP_BINARY_DOWNLOAD=1, the Electron binary is not downloaded)');
-  const run = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: projectRoot, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
+  const run = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PROJECT_ROOT, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
   if (run.status !== 0) throw new Error(`npm ci failed (exit ${run.status ?? run.signal})`);
 }
 
 /**
  * The Electron binary's path when it is really installed, else null. Read the way the electron
- * package does (path.txt under its dist/), without require('electron'): that tries to download
- * the binary when it is missing, which fails and stalls where there is no network.
+ * package does (path.txt under its dist/, or ELECTRON_OVERRIDE_DIST_PATH), without
+ * require('electron'): that tries to download the binary when it is missing, which fails and
+ * stalls where there is no network.
  */
-function electronBinary() {
+export function electronBinary(projectRoot = PROJECT_ROOT) {
   let packageDir;
   try {
-    packageDir = dirname(createRequire(import.meta.url).resolve('electron/package.json'));
+    packageDir = dirname(createRequire(join(projectRoot, 'package.json')).resolve('electron/package.json'));
   } catch {
     return null;
   }
@@ -41,8 +45,8 @@ function electronBinary() {
   return existsSync(binary) ? binary : null;
 }
 
-function runChild(command, args) {
-  const child = spawn(command, args, { cwd: projectRoot, stdio: 'inherit' });
+function runChild(command, args, cwd) {
+  const child = spawn(command, args, { cwd, stdio: 'inherit' });
   const forward = (signal) => child.kill(signal);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
@@ -51,23 +55,57 @@ function runChild(command, args) {
   });
 }
 
-installIfMissing();
-const { buildAll } = await import('./bundle.mjs');
-const binary = electronBinary();
-if (binary) {
+/**
+ * What `npm start` does once node_modules is there; returns the exit code when it stops before
+ * launching anything (the Electron build of better-sqlite3 could not be made), else undefined.
+ * The parts are injectable for tests: `binary` (the Electron executable or null), `buildParts`
+ * (bundle.mjs's buildAll), `buildStep` (the native build step, which needs the network), `launch`.
+ */
+export async function startHalfkey({
+  projectRoot = PROJECT_ROOT,
+  args = process.argv.slice(2),
+  binary = electronBinary(projectRoot),
+  buildParts,
+  buildStep = buildWithElectronRebuild,
+  launch = runChild,
+  out = (text) => process.stdout.write(text),
+  err = (text) => process.stderr.write(text),
+} = {}) {
+  const say = (text) => out(`${PREFIX}${text}\n`);
+  const build = buildParts ?? (await import('./bundle.mjs')).buildAll;
+  const startPreview = async (parts) => {
+    await build(parts);
+    launch(process.execPath, ['--import', 'tsx', join(projectRoot, 'electron', 'preview', 'main.ts'), ...args], projectRoot);
+  };
+  if (!binary) {
+    say('no Electron binary is installed here: building the renderer and the preview bridge, then starting the preview');
+    await startPreview(['renderer', 'preview']);
+    return undefined;
+  }
+  // First, so a build that cannot be made stops here in one line, before any bundling, and
+  // Electron is never started without the better-sqlite3 it can load.
+  try {
+    await ensureElectronSqlite({ projectRoot, target: electronTarget({ projectRoot }), build: buildStep, say });
+  } catch (error) {
+    if (!(error instanceof ElectronSqliteBuildFailed)) throw error;
+    err(`${PREFIX}${error.message}\n`);
+    return 1;
+  }
   say('building the renderer and the Electron bundles');
-  const built = await buildAll(['renderer', 'electron']);
+  const built = await build(['renderer', 'electron']);
   if (built.includes('dist/electron')) {
     // Electron is started on the project folder (package.json "main" names dist/electron/main.cjs):
     // given a file, it would take dist/electron/ as the app folder and miss dist/renderer/.
-    runChild(binary, [projectRoot, ...process.argv.slice(2)]);
-  } else {
-    say('build/bundle-electron.mjs is missing: starting the preview instead');
-    await buildAll(['preview']);
-    runChild(process.execPath, ['--import', 'tsx', at('electron/preview/main.ts'), ...process.argv.slice(2)]);
+    launch(binary, [projectRoot, ...args], projectRoot);
+    return undefined;
   }
-} else {
-  say('no Electron binary is installed here: building the renderer and the preview bridge, then starting the preview');
-  await buildAll(['renderer', 'preview']);
-  runChild(process.execPath, ['--import', 'tsx', at('electron/preview/main.ts'), ...process.argv.slice(2)]);
+  say('build/bundle-electron.mjs is missing: starting the preview instead');
+  await startPreview(['preview']);
+  return undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  installIfMissing((text) => process.stdout.write(`${PREFIX}${text}\n`));
+  const code = await startHalfkey();
+  if (code !== undefined) process.exitCode = code;
 }

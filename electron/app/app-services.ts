@@ -39,6 +39,8 @@ export interface AppServicesOptions {
   readonly idleLockMs?: number;
   /** The system clipboard, injected by electron/main/ (the preview and the CLI have none). */
   readonly clipboard?: Clipboard;
+  /** The Electron build of better-sqlite3, injected by electron/main/ (Node adapters pass none). */
+  readonly nativeBinding?: string;
 }
 
 export async function openAppServices(options: AppServicesOptions): Promise<AppServices> {
@@ -49,6 +51,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
   const sync = new SyncService();
   const vault = new VaultSession(options.vaultDir, () => openKeytarKeychain(), {
     ...(options.idleLockMs === undefined ? {} : { idleLockMs: options.idleLockMs }),
+    ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
     opened: async (v) => {
       journal.attach(v.journal, v.device.signer, { heartbeat: true });
       await custody.attach(v, options.clipboard === undefined ? {} : { clipboard: options.clipboard });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sqliteBinding } from './native-binding';
 
 export type Db = Database.Database;
 
@@ -8,10 +9,11 @@ export type Db = Database.Database;
  * Opens a vault database with the durability the journal promises: WAL, synchronous=FULL
  * (a committed append survives power loss), foreign keys on, and a busy timeout so a second
  * connection waits instead of failing. It takes no lock of its own: one process writes a vault,
- * enforced where a vault is opened (vault/vault-lock.ts).
+ * enforced where a vault is opened (vault/vault-lock.ts). `nativeBinding` is the Electron build of
+ * better-sqlite3 (base/native-binding.ts); Node code passes none.
  */
-export function openDatabase(path: string, options: { readonly?: boolean } = {}): Db {
-  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+export function openDatabase(path: string, options: { readonly?: boolean; nativeBinding?: string } = {}): Db {
+  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, ...sqliteBinding(options.nativeBinding) });
   db.pragma('busy_timeout = 5000');
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');

@@ -13,6 +13,7 @@ import { mountIpcAdapter } from './ipc-adapter';
 import { lockOnScreenLockAndSuspend } from './power-monitor';
 import { createRouter } from '../app/router';
 import { APP_ENTRY_URL, APP_SCHEME } from './security';
+import { electronSqliteBinding } from './sqlite-binding';
 import { createMainWindow, denyAllPermissions, hardenWebContents } from './window';
 
 let mainWindow: BrowserWindow | null = null;
@@ -35,7 +36,10 @@ async function whenReady(): Promise<void> {
   await app.whenReady();
   denyAllPermissions(session.defaultSession);
   protocol.handle(APP_SCHEME, createAppProtocolHandler(join(app.getAppPath(), 'dist', 'renderer')));
-  services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion(), clipboard: electronClipboard });
+  // Before the services: without this Electron's build of better-sqlite3 no vault can open, and the
+  // reason (missing, or built for another runtime) is said here rather than as a dlopen error.
+  const nativeBinding = electronSqliteBinding(app.getAppPath(), app.isPackaged);
+  services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion(), clipboard: electronClipboard, nativeBinding });
   lockOnScreenLockAndSuspend(powerMonitor, (reason) => services?.vault.current()?.lock(reason));
   // The router's log gets channel, code and message only: payloads may carry passphrases.
   const router = createRouter(createHandlerTable(services), (entry) => console.warn(`halfkey api: ${entry.channel} ${entry.code}`));

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, openSync, readSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HalfkeyError } from '../../shared/api/result';
+import { sqliteBinding } from '../base/native-binding';
 
 /** The lock file's name inside a vault folder (beside vault.db). */
 export const VAULT_LOCK_FILE = 'vault.lock';
@@ -35,13 +36,13 @@ const held = new Map<string, VaultLock>();
  * system's own file lock (fcntl on POSIX, LockFileEx on Windows), which the kernel drops when the
  * holder exits or crashes. So there is no stale lock to clean up and no pid-reuse guess to make;
  * a crashed app's folder opens again at once. The holder's pid is stored as the file's
- * user_version, only to name it in the error.
+ * user_version, only to name it in the error. `nativeBinding`: as for openDatabase.
  */
-export function acquireVaultLock(dir: string): VaultLock {
+export function acquireVaultLock(dir: string, options: { readonly nativeBinding?: string } = {}): VaultLock {
   // The real path: a second open through a symlink must hit the map, not the file (see holderPid).
   const path = join(realpathSync(resolve(dir)), VAULT_LOCK_FILE);
   if (held.has(path)) throw new VaultInUseError(dir, process.pid);
-  const db = new Database(path);
+  const db = new Database(path, sqliteBinding(options.nativeBinding));
   try {
     // Fail at once rather than wait: the holder keeps the lock for as long as it runs.
     db.pragma('busy_timeout = 0');

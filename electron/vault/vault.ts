@@ -23,6 +23,8 @@ export interface VaultSessionOptions {
   /** Idle time before an unlocked custodian is locked again (default 5 min). */
   readonly idleLockMs?: number;
   readonly now?: () => number;
+  /** The Electron build of better-sqlite3, from electron/main (base/native-binding.ts); Node code passes none. */
+  readonly nativeBinding?: string;
 }
 
 export interface VaultCreateInit {
@@ -50,11 +52,12 @@ function readMeta(db: Db): MetaRow {
 }
 
 /** Opens an existing vault's database for writing, holding its single-writer lock (released by close()). */
-function openVaultDb(dir: string): { db: Db; lock: VaultLock } {
+function openVaultDb(dir: string, session: VaultSessionOptions): { db: Db; lock: VaultLock } {
   if (!vaultExists(dir)) throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
-  const lock = acquireVaultLock(dir);
+  const binding = { nativeBinding: session.nativeBinding };
+  const lock = acquireVaultLock(dir, binding);
   try {
-    const db = openDatabase(join(dir, VAULT_FILE));
+    const db = openDatabase(join(dir, VAULT_FILE), binding);
     try {
       migrate(db, 'vault', MIGRATIONS);
     } catch (error) {
@@ -119,12 +122,12 @@ export class Vault {
     let lock: VaultLock | null = null;
     let stored = false;
     try {
-      lock = acquireVaultLock(dir);
+      lock = acquireVaultLock(dir, { nativeBinding: session.nativeBinding });
       // Checked again under the lock: another process may have created it since.
       if (vaultExists(dir)) throw new HalfkeyError('CONFLICT', `${dir} already holds a vault; open it, or choose an empty folder.`);
       await writeDeviceMaster(keychain, vaultId, master, sodium);
       stored = true;
-      db = openDatabase(join(dir, VAULT_FILE));
+      db = openDatabase(join(dir, VAULT_FILE), { nativeBinding: session.nativeBinding });
       migrate(db, 'vault', MIGRATIONS);
       const separate = init.options?.separateOrganisations ?? false;
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
@@ -165,7 +168,7 @@ export class Vault {
   /** Opens the vault in dir with the device key from this machine's keychain; VAULT_LOCKED (naming vault:recover) if it is gone. */
   static async open(dir: string, keychain: Keychain, session: VaultSessionOptions = {}): Promise<Vault> {
     const sodium = await sodiumReady();
-    const { db, lock } = openVaultDb(dir);
+    const { db, lock } = openVaultDb(dir, session);
     try {
       const meta = readMeta(db);
       const master = await readDeviceMaster(keychain, meta.vault_id, sodium);
@@ -193,7 +196,7 @@ export class Vault {
   static async recover(dir: string, keychain: Keychain, recoveryKey: string, session: VaultSessionOptions = {}): Promise<Vault> {
     const sodium = await sodiumReady();
     const recovery = parseRecoveryKey(recoveryKey, sodium);
-    const { db, lock } = openVaultDb(dir);
+    const { db, lock } = openVaultDb(dir, session);
     try {
       const meta = readMeta(db);
       let master: Uint8Array;

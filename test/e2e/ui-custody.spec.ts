@@ -5,6 +5,7 @@ import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
 import { expect, test } from './fixtures';
+import { assignThroughUi, enrolThroughUi, unlockThroughUi } from './ui-steps';
 
 // One custodian journey through the real services (vault, keychain, custody, journal) in Chromium.
 // Argon2id MODERATE costs about a second per derivation; this journey makes seven of them, so
@@ -48,15 +49,6 @@ async function noSeriousAxeViolations(page: Page, view: string): Promise<void> {
 
 async function nav(page: Page, name: string): Promise<void> {
   await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name }).click();
-}
-
-async function unlock(page: Page, who: { name: string; passphrase: string }): Promise<Locator> {
-  const row = page.getByRole('listitem').filter({ hasText: who.name });
-  await row.getByRole('button', { name: `Unlock ${who.name}…` }).click();
-  const form = page.getByRole('form', { name: `Unlock ${who.name}` });
-  await form.getByLabel(`Passphrase for ${who.name}`, { exact: true }).fill(who.passphrase);
-  await form.getByRole('button', { name: 'Unlock' }).click();
-  return row;
 }
 
 async function actAs(page: Page, who: { name: string }): Promise<void> {
@@ -126,19 +118,13 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
 
   await test.step('the admin unlocks and enrols a password custodian and an MFA custodian', async () => {
     await nav(page, 'Custodians');
-    await unlock(page, ADMIN);
+    await unlockThroughUi(page, ADMIN);
     await expect(page.getByRole('banner')).toContainText(`Acting as ${ADMIN.name}`, { timeout: 20_000 });
-    const enrol = page.getByRole('region', { name: 'Enrol a custodian' });
     for (const [who, role] of [
       [PAT, 'Password custodian'],
       [MO, 'MFA custodian'],
     ] as const) {
-      await enrol.getByLabel('Name', { exact: true }).fill(who.name);
-      await enrol.getByLabel('Organisation', { exact: true }).fill(who.organisation);
-      await enrol.getByLabel('Role', { exact: true }).selectOption({ label: role });
-      await enrol.getByLabel('Their passphrase', { exact: true }).fill(who.passphrase);
-      await enrol.getByRole('button', { name: 'Enrol custodian' }).click();
-      await expect(enrol.getByRole('status')).toContainText(`Enrolled ${who.name}`, { timeout: 20_000 });
+      const enrol = await enrolThroughUi(page, who, role);
       await expect(enrol.getByLabel('Their passphrase', { exact: true })).toHaveValue('');
     }
     await expect(page.getByRole('listitem').filter({ hasText: PAT.name })).toContainText('Password custodian · Acme Ops');
@@ -148,7 +134,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
   });
 
   await test.step('a wrong passphrase is refused, and the back-off is shown with its message', async () => {
-    const row = await unlock(page, { name: PAT.name, passphrase: 'not the right passphrase at all' });
+    const row = await unlockThroughUi(page, { name: PAT.name, passphrase: 'not the right passphrase at all' });
     await expect(row.getByRole('alert')).toContainText('BAD_PASSPHRASE', { timeout: 20_000 });
     await row.getByLabel(`Passphrase for ${PAT.name}`, { exact: true }).fill(PAT.passphrase);
     await row.getByRole('button', { name: 'Unlock', exact: true }).click();
@@ -183,15 +169,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await page.screenshot({ path: 'test-results/ui-accounts.png', fullPage: true });
 
     await openAccount(page);
-    const assign = page.getByRole('region', { name: 'Assign a custody item' });
-    await assign.getByLabel('Item', { exact: true }).selectOption('password');
-    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
-    await expect(assign.getByRole('status')).toContainText(`Assigned the password item to ${PAT.name}`);
-    await assign.getByLabel('Item', { exact: true }).selectOption('mfa');
-    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${MO.name} — MFA custodian, ${MO.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
-    await expect(assign.getByRole('status')).toContainText(`Assigned the mfa item to ${MO.name}`);
+    await assignThroughUi(page, 'password', PAT, 'Password custodian');
+    const assign = await assignThroughUi(page, 'mfa', MO, 'MFA custodian');
 
     // Both halves to one custodian: the four-eyes policy refuses and the page names rule and item.
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
@@ -212,7 +191,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
   await test.step('each custodian unlocks and sets their half; the secret is never shown back', async () => {
     await nav(page, 'Custodians');
     // The back-off from the wrong passphrase has run out by now (it starts at one second).
-    await unlock(page, PAT);
+    await unlockThroughUi(page, PAT);
     await expect(page.getByRole('banner')).toContainText(`Acting as ${PAT.name}`, { timeout: 20_000 });
     await openAccount(page);
     const setPassword = page.getByRole('region', { name: 'Set the password half' });
@@ -228,7 +207,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     expect(await page.content()).not.toContain(ROOT_PASSWORD);
 
     await nav(page, 'Custodians');
-    await unlock(page, MO);
+    await unlockThroughUi(page, MO);
     await expect(page.getByRole('banner')).toContainText(`Acting as ${MO.name}`, { timeout: 20_000 });
     await openAccount(page);
     const setMfa = page.getByRole('region', { name: 'Set the MFA half' });

@@ -1,39 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { _electron as electron, expect, test, type ElectronApplication, type Page } from '@playwright/test';
-import { bundleElectron } from '../../build/bundle-electron.mjs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type ElectronApplication, type Page } from '@playwright/test';
 import { CONTENT_SECURITY_POLICY } from '../../electron/main/security';
-
-const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * The Electron executable, or why there is none. require('electron') returns the executable's
- * path, but when the binary was never installed it first tries to download it (which stalls
- * without network), so its path.txt is checked before asking.
- */
-function findElectronBinary(): { readonly path: string } | { readonly missing: string } {
-  const require = createRequire(import.meta.url);
-  let packageDir: string;
-  try {
-    packageDir = dirname(require.resolve('electron/package.json'));
-  } catch {
-    return { missing: 'the electron package is not installed' };
-  }
-  if (!existsSync(join(packageDir, 'path.txt')) && process.env.ELECTRON_OVERRIDE_DIST_PATH === undefined) {
-    return { missing: `${join(packageDir, 'path.txt')} does not exist (installed with ELECTRON_SKIP_BINARY_DOWNLOAD or the download failed)` };
-  }
-  let path: unknown;
-  try {
-    path = require('electron');
-  } catch (error) {
-    return { missing: `require('electron') failed: ${error instanceof Error ? error.message : String(error)}` };
-  }
-  if (typeof path !== 'string') return { missing: "require('electron') did not return a path" };
-  return existsSync(path) ? { path } : { missing: `${path} does not exist` };
-}
+import { findElectronBinary, launchHalfkey, projectRoot } from './launch';
 
 const binary = findElectronBinary();
 
@@ -47,18 +16,7 @@ test.describe('Electron shell smoke', () => {
 
   test.beforeAll(async () => {
     if (!('path' in binary)) return;
-    await bundleElectron();
-    if (!existsSync(join(projectRoot, 'dist', 'renderer', 'index.html'))) throw new Error('dist/renderer is not built: run npm run build first');
-    userData = mkdtempSync(join(tmpdir(), 'halfkey-electron-'));
-    app = await electron.launch({
-      executablePath: binary.path,
-      // The project folder, not main.cjs: Electron then takes package.json's name and main, and
-      // app.getAppPath() is the folder holding dist/ (given a file, it would be dist/electron/).
-      args: [projectRoot, `--user-data-dir=${userData}`],
-      cwd: projectRoot,
-    });
-    page = await app.firstWindow();
-    await page.waitForLoadState('domcontentloaded');
+    ({ app, page, userData } = await launchHalfkey(binary.path));
   });
 
   test.afterAll(async () => {

@@ -87,14 +87,14 @@ describe('electron-builder.yml', () => {
     });
   });
 
-  it('unpacks the native modules from the asar and ships only the bundles and the renderer', () => {
+  it('unpacks the native modules from the asar and ships only the bundles, the renderer and the Electron build of better-sqlite3', () => {
     expect(config.asar).toBe(true);
-    expect(config.asarUnpack).toEqual(['**/node_modules/{better-sqlite3,keytar}/**']);
+    expect(config.asarUnpack).toEqual(['**/node_modules/keytar/**', 'build/native/**']);
     // getConfig normalises `files` to file sets ({ filter: [...] }); collect every pattern.
     const sets = [config.files].flat();
     const patterns = sets.flatMap((set) => (typeof set === 'string' ? [set] : [set?.filter ?? []].flat()));
     expect(patterns).toEqual(expect.arrayContaining(['package.json', 'dist/electron/**/*', 'dist/renderer/**/*', '!electron/**', '!dist/preview/**']));
-    expect(patterns.filter((p) => !p.startsWith('!')).sort()).toEqual(['dist/electron/**/*', 'dist/renderer/**/*', 'package.json']);
+    expect(patterns.filter((p) => !p.startsWith('!')).sort()).toEqual(['build/native/electron-*-${platform}-*/**/*', 'dist/electron/**/*', 'dist/renderer/**/*', 'package.json']);
   });
 
   it('names the app and targets AppImage and deb, dmg, and nsis', () => {

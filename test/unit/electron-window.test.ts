@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHANNEL_NAMES } from '../../shared/api/contract';
 import { appState, recorded, StandInBrowserWindow, StandInSession, StandInWebContents, electronStandIn } from '../support/electron-stand-in';
+import { provideSqliteBuildForThisRuntime } from '../support/native-build-stand-in';
 
 // No Electron binary exists here: every Electron API below is the recording stand-in, which only
 // records what the code asked for. The assertions are on those requests, item by item of the
@@ -24,6 +25,8 @@ beforeAll(() => {
   writeFileSync(join(work, 'app', 'dist', 'secret.txt'), OUTSIDE_SECRET);
   symlinkSync(join(work, 'app', 'dist', 'secret.txt'), join(work, 'app', 'dist', 'renderer', 'assets', 'link.txt'));
   appState.appPath = join(work, 'app');
+  // main opens its services with the better-sqlite3 build it finds under the app folder.
+  provideSqliteBuildForThisRuntime(appState.appPath);
   appState.userData = join(work, 'user-data');
 });
 
