@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { custodyChannels } from '../../shared/api/channels/custody';
+import type { RequestOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
+import type { CustodyRequest } from '../custody/context';
 import type { CustodyService } from '../custody/custody-service';
 import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
 import { promptHidden, readSecretFile } from './secret-input';
@@ -78,6 +81,18 @@ export function parseLease(text: string): number {
   return seconds;
 }
 
+/**
+ * The request as the router hands it on: checked against the channel's schema, defaults filled in.
+ * These commands still call the custody service directly, and the service trusts its input.
+ */
+function checked<C extends keyof typeof custodyChannels>(channel: C, payload: RequestOf<C>): CustodyRequest<C> {
+  const parsed = custodyChannels[channel].request.safeParse(payload);
+  if (parsed.success) return parsed.data as CustodyRequest<C>;
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'request';
+  throw new HalfkeyError('INVALID_PAYLOAD', `Invalid ${channel} request: ${field}: ${issue?.message ?? 'invalid'}.`, { field });
+}
+
 async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCliDeps): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
     io.stdout(USAGE);
@@ -147,7 +162,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (custody, as) => {
-          const account = custody.addAccount(as, input);
+          const account = custody.accounts.add(checked('custody:account-add', { by: as, ...input }));
           out(`added account ${account.accountId} (${account.alias})`);
         },
       };
@@ -179,7 +194,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
           if (value.kind === 'password' && (value.password.length < 8 || value.password.length > 128)) {
             throw new HalfkeyError('INVALID_PAYLOAD', 'The password must be 8 to 128 characters long.', { field: 'password' });
           }
-          const change = custody.setHalf(as, accountId, item, value);
+          const change = custody.halves.set(checked('custody:half-set', { by: as, accountId, item, secret: value }));
           out(`set the ${item} half of ${accountId}: generation ${change.generation}`);
         },
       };
@@ -192,7 +207,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (custody, as) => {
-          const result = custody.assign(as, request);
+          const result = custody.halves.assign(checked('custody:assign', { by: as, ...request }));
           out(`assigned the ${result.item} of ${result.accountId} to ${result.custodianId}${result.sealed ? ' (sealed to them)' : ''}`);
         },
       };
@@ -211,13 +226,13 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (custody, as) => {
-          const opened = custody.checkout(as, request);
+          const opened = custody.checkouts.open(checked('custody:checkout', { by: as, ...request }));
           out(`checkout ${opened.checkoutId} open until ${new Date(opened.leaseUntil).toISOString()}`);
           if (request.item === 'password') {
-            const shown = await custody.reveal(as, opened.checkoutId, 30);
+            const shown = await custody.checkouts.reveal({ by: as, checkoutId: opened.checkoutId, seconds: 30 });
             out(shown.password);
           } else {
-            const shown = await custody.totpCode(as, opened.checkoutId);
+            const shown = await custody.checkouts.totpCode({ by: as, checkoutId: opened.checkoutId });
             out(`${shown.code} (valid for ${Math.ceil(shown.remainingMs / 1000)} s)`);
           }
         },
@@ -231,7 +246,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (custody, as) => {
-          const closed = custody.checkin(as, checkoutId);
+          const closed = custody.checkouts.checkin(checked('custody:checkin', { by: as, checkoutId }));
           out(`checked in ${closed.checkoutId}${closed.rotationDue ? '; the password is now due for rotation' : ''}`);
         },
       };
@@ -249,7 +264,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: item === 'mfa' ? 'New otpauth:// URI or base32 seed: ' : null,
         secretFile: seedFile,
         perform: async (custody, as, secret) => {
-          const change = custody.rotate(as, { accountId, item, password: { length }, seed: secret ?? undefined, seconds: 30 });
+          const change = custody.halves.rotate(checked('custody:rotate', { by: as, accountId, item, password: { length }, seed: secret ?? undefined, seconds: 30 }));
           out(`rotated the ${item} half of ${accountId}: generation ${change.generation} (generation ${change.retiredGeneration} retired)`);
           if (change.password !== null) out(change.password);
         },
