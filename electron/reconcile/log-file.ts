@@ -9,6 +9,8 @@ export const MAX_LOG_BYTES = 256 * 1024 * 1024;
 
 class TooLarge extends Error {}
 
+const sizeText = (bytes: number): string => (bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`);
+
 /** The first bytes of a file, to tell gzip (1f 8b) from text whatever the file is called. */
 async function head(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
@@ -28,13 +30,20 @@ async function contentOf(path: string, gzip: boolean, maxBytes: number): Promise
   const collect = async (source: AsyncIterable<Buffer>): Promise<void> => {
     for await (const chunk of source) {
       total += chunk.length;
-      if (total > maxBytes) throw new TooLarge();
+      if (total > maxBytes) break;
       chunks.push(chunk);
     }
   };
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  if (gzip) await pipeline(file, createGunzip({ chunkSize: 1 << 20 }), collect);
-  else await pipeline(file, collect);
+  try {
+    if (gzip) await pipeline(file, createGunzip({ chunkSize: 1 << 20 }), collect);
+    else await pipeline(file, collect);
+  } catch (error) {
+    // Stopping early tears the pipeline down; what stopped it is the size, not the teardown.
+    if (total > maxBytes) throw new TooLarge();
+    throw error;
+  }
+  if (total > maxBytes) throw new TooLarge();
   return Buffer.concat(chunks, total);
 }
 
@@ -52,7 +61,7 @@ export async function scanLogFile(path: string, maxBytes = MAX_LOG_BYTES): Promi
     gzip = first[0] === 0x1f && first[1] === 0x8b;
     bytes = await contentOf(path, gzip, maxBytes);
   } catch (error) {
-    if (error instanceof TooLarge) return fileProblem(path, 'bad', `larger than ${maxBytes / (1024 * 1024)} MiB${gzip ? ' once decompressed' : ''}: refused (split it, or check it is a CloudTrail log file)`);
+    if (error instanceof TooLarge) return fileProblem(path, 'bad', `larger than ${sizeText(maxBytes)}${gzip ? ' once decompressed' : ''}: refused (split it, or check it is a CloudTrail log file)`);
     const code = (error as NodeJS.ErrnoException).code;
     if (gzip && typeof code === 'string' && code.startsWith('Z_')) return fileProblem(path, 'bad', `gzip data is corrupt or cut short (${(error as Error).message})`);
     return fileProblem(path, 'bad', `could not be read (${code ?? (error instanceof Error ? error.message : 'error')})`);
