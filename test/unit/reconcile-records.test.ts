@@ -131,7 +131,7 @@ describe('root activity from the documented record format', () => {
 
   it('keeps only printable, capped text from what callers wrote (a user agent can carry terminal escapes)', () => {
     const e = rootEvent(classifyRecord(signIn('Success', 'Yes', { userAgent: `evil\u001b[2J\u202e${'x'.repeat(2000)}`, sourceIPAddress: 'a\nb' })));
-    expect(e.userAgent).not.toMatch(/[\u001b\u202e]/);
+    expect(e.userAgent.includes('\u001b') || e.userAgent.includes('\u202e')).toBe(false);
     expect(e.userAgent.length).toBe(512);
     expect(e.userAgent.endsWith('…')).toBe(true);
     expect(e.sourceIp).toBe('a\uFFFDb');
