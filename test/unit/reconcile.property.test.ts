@@ -33,8 +33,9 @@ const caseArb = fc.record({
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** The journal entries custody would have written for the case, in time order. */
-function entriesOf(c: Case): { time: number; type: string; actor: string | null; data: Record<string, unknown> }[] {
-  const out = [
+type PlainEntry = { time: number; type: string; actor: string | null; data: Record<string, unknown> };
+function entriesOf(c: Case): PlainEntry[] {
+  const out: PlainEntry[] = [
     { time: at(0) - 60_000, type: 'account.added', actor: 'ada', data: { account: A, alias: 'a' } },
     { time: at(0) - 60_000, type: 'account.added', actor: 'ada', data: { account: B, alias: 'b' } },
   ];
