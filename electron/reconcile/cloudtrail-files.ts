@@ -1,4 +1,4 @@
-import type { Dir } from 'node:fs';
+import type { Dir, Stats } from 'node:fs';
 import { opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileProblem, type FileScan } from '../../shared/reconcile/log-scan';
@@ -18,7 +18,14 @@ export type FoundFile = { readonly read: string } | { readonly passed: FileScan 
  */
 export async function* cloudTrailFiles(paths: readonly string[]): AsyncGenerator<FoundFile> {
   for (const path of paths) {
-    const info = await stat(path);
+    let info: Stats;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      // Checked before the run began; gone or unreadable since.
+      yield { passed: fileProblem(path, 'bad', `could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`) };
+      continue;
+    }
     if (info.isDirectory()) yield* walk(path);
     else if (info.isFile()) yield { read: path };
     else yield { passed: fileProblem(path, 'ignored', 'not a regular file or folder') };

@@ -109,11 +109,19 @@ export async function scanCloudTrail(paths: readonly string[], options: ScanOpti
   const maxBytes = options.maxBytes ?? MAX_LOG_BYTES;
   const workers = options.workers ?? availableParallelism();
   const fold = new ScanFold();
-  if (workers === 0) {
+  const onThisThread = async (): Promise<{ totals: ScanTotals; workers: number }> => {
     for await (const found of cloudTrailFiles(paths)) fold.add('read' in found ? await scanLogFile(found.read, maxBytes) : found.passed);
-    return { totals: fold.totals(), workers };
+    return { totals: fold.totals(), workers: 0 };
+  };
+  if (workers === 0) return onThisThread();
+  let code: string;
+  try {
+    code = await workerSource();
+  } catch {
+    // No prebuilt worker and no esbuild (a packaged build that did not ship scan-worker.cjs): the
+    // same reading on this thread, slower; the report says 0 worker threads.
+    return onThisThread();
   }
-  const code = await workerSource();
   const readers = await Promise.all(Array.from({ length: workers }, () => Reader.start(code)));
   const idle = [...readers];
   const waiting: ((reader: Reader) => void)[] = [];

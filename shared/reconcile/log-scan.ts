@@ -1,4 +1,4 @@
-import { classifyRecord, logShapeOf, recordOfLookupEvent, type RootEvent, type SkipReason } from './cloudtrail-record';
+import { classifyRecord, cleanText, logShapeOf, recordOfLookupEvent, type RootEvent, type SkipReason } from './cloudtrail-record';
 
 /** Skipped records listed in full per file, and overall; beyond that they are counted by reason. */
 export const MAX_SKIPPED_LISTED = 1_000;
@@ -37,8 +37,9 @@ export interface FileScan {
   readonly coverage: readonly AccountSpan[];
 }
 
+/** A file passed over; the reason is cleaned (a parse error can quote the file's own bytes). */
 export function fileProblem(path: string, status: 'bad' | 'ignored', reason: string): FileScan {
-  return { path, status, reason, records: 0, otherRecords: 0, root: [], skipped: [], skippedByReason: {}, coverage: [] };
+  return { path, status, reason: cleanText(reason, 300), records: 0, otherRecords: 0, root: [], skipped: [], skippedByReason: {}, coverage: [] };
 }
 
 /** Classifies every record of a parsed file (a log file or lookup-events output). */

@@ -1,3 +1,4 @@
+import { cleanText } from './cloudtrail-record';
 import type { CheckoutRef, Finding, ReconcileReport } from './report';
 
 /** Explained actions, ignored files and skipped records listed in text before pointing to --json. */
@@ -17,6 +18,9 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
+/** A path for the terminal: a file name can hold control characters. */
+const shownPath = (path: string): string => cleanText(path, 4096);
+
 const who = (c: CheckoutRef): string => (c.custodian === null ? 'the device' : c.custodianName === null ? c.custodian : `${c.custodianName} (${c.custodian})`);
 
 /** One line about a checkout: seq, half, who, why, and its window. */
@@ -35,7 +39,7 @@ function actionLine(f: Finding): string {
 
 /** The lines under a finding: user agent, what explains it or what is nearest, matches and flags. */
 function detailLines(f: Finding): string[] {
-  const lines = [`    user agent: ${f.userAgent || '(none)'}`, `    read from ${f.file} record ${f.record}`];
+  const lines = [`    user agent: ${f.userAgent || '(none)'}`, `    read from ${shownPath(f.file)} record ${f.record}`];
   if (f.breakGlass !== null) lines.push(`    break-glass session seq ${f.breakGlass.seq} by ${f.breakGlass.actor ?? 'the device'}, ${f.breakGlass.openedAt} to ${f.breakGlass.endedAt} (${f.breakGlass.ended})`);
   if (f.password !== null) lines.push(`    password out: ${checkoutLine(f.password)}`);
   if (f.mfaHalf !== null) lines.push(`    MFA out: ${checkoutLine(f.mfaHalf)}`);
@@ -58,7 +62,7 @@ export function reportText(r: ReconcileReport): string {
   const c = r.counts;
   const s = r.summary;
   const lines = [
-    `Reconciling root activity at AWS against the ${r.journal.kind === 'bundle' ? 'journal bundle' : 'server export'} ${r.journal.path}`,
+    `Reconciling root activity at AWS against the ${r.journal.kind === 'bundle' ? 'journal bundle' : 'server export'} ${shownPath(r.journal.path)}`,
     `Journal: verified; ${plural(r.journal.entries, 'entry', 'entries')} from ${plural(r.journal.devices, 'device')}; ${plural(r.journal.accounts.length, 'account')}, ${plural(r.journal.checkouts, 'checkout')}, ${plural(r.journal.breakGlassSessions, 'break-glass session')}`,
     `Files: ${n(c.files)} (${n(c.filesRead)} read, ${n(c.filesBad)} bad, ${n(c.filesIgnored)} ignored of which ${n(c.digestFiles)} digest), read on ${plural(c.workers, 'worker thread')}`,
     `Records: ${n(c.records)}; root records ${n(c.rootRecords)} (${n(c.rootEvents)} distinct, ${n(c.duplicateRootRecords)} duplicate); other principals ${n(c.otherRecords)}; skipped ${n(c.skippedRecords)}`,
@@ -88,9 +92,9 @@ export function reportText(r: ReconcileReport): string {
     lines.push('', `${title} (${n(total)}):`, ...shown.map((item) => `  ${line(item)}`));
     if (total > shown.length) lines.push(`  … and ${n(total - shown.length)} more${items.length > shown.length ? ` (the JSON report lists the first ${n(items.length)})` : ''}`);
   };
-  listed('Bad files (nothing in them was read)', r.badFiles, c.filesBad, (f) => `${f.path}: ${f.reason}`);
-  listed('Ignored files', r.ignoredFiles, c.filesIgnored, (f) => `${f.path}: ${f.reason}`);
-  listed('Skipped records', r.skippedRecords, c.skippedRecords, (x) => `${x.file} record ${x.record}${x.eventId === null ? '' : ` (eventID ${x.eventId})`}: ${x.reason}: ${x.detail}`);
+  listed('Bad files (nothing in them was read)', r.badFiles, c.filesBad, (f) => `${shownPath(f.path)}: ${f.reason}`);
+  listed('Ignored files', r.ignoredFiles, c.filesIgnored, (f) => `${shownPath(f.path)}: ${f.reason}`);
+  listed('Skipped records', r.skippedRecords, c.skippedRecords, (x) => `${shownPath(x.file)} record ${x.record}${x.eventId === null ? '' : ` (eventID ${x.eventId})`}: ${x.reason}: ${x.detail}`);
   lines.push('');
   if (r.ok) lines.push('Result: CLEAN: every root action at AWS in these logs is explained by a checkout with both halves out or a break-glass session.');
   else lines.push('Result: NEEDS REVIEW (docs/reconciliation.md says what to do about each):', ...r.attention.map((a) => `  - ${a}`));

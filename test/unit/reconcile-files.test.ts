@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CustodyTimelineBuilder } from '../../shared/reconcile/custody-timeline';
+import { reconcile } from '../../shared/reconcile/reconcile';
+import { reportText } from '../../shared/reconcile/report-text';
 import { cloudTrailFiles } from '../../electron/reconcile/cloudtrail-files';
 import { scanLogFile } from '../../electron/reconcile/log-file';
 import { scanCloudTrail } from '../../electron/reconcile/scan-pool';
@@ -94,5 +97,16 @@ describe('walking the paths given', () => {
     expect(one.root).toHaveLength(39);
     expect(one.badFiles).toEqual([{ path: join(many, 'f17.json.gz'), reason: expect.stringMatching(/neither gzip-compressed nor JSON/) }]);
     expect(one.coverage).toEqual([{ account: '123456789012', from: Date.parse('2026-01-02T03:00:00Z'), to: Date.parse('2026-01-02T03:39:00Z') }]);
+  });
+
+  it("never lets a file name or a file's bytes put a control character on the terminal", async () => {
+    const hostile = at('hostile');
+    mkdirSync(hostile);
+    writeFileSync(join(hostile, 'evil\u001b[2J.json'), '\u001b[31m{ not json');
+    const { totals } = await scanCloudTrail([hostile], { workers: 0 });
+    expect(totals.badFiles).toHaveLength(1);
+    const text = reportText(reconcile(new CustodyTimelineBuilder().finish(), totals, { slackMs: 0, journal: { kind: 'bundle', path: '/j', devices: 1 }, workers: 0 }));
+    expect(text).toContain('evil\uFFFD[2J.json: neither gzip-compressed nor JSON');
+    expect(text.includes('\u001b')).toBe(false);
   });
 });
