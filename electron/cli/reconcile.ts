@@ -41,8 +41,9 @@ const ARGUMENT_ERRORS: readonly ApiError['code'][] = ['INVALID_PAYLOAD', 'NOT_FO
 /**
  * Calls `reconcile:run` through the router, as the app does. The handler needs no vault; the
  * handler table is built from app services opened on a fresh, empty folder, so no vault is
- * opened and none is touched. (The router knows no CLI adapter name yet: the call is made as a
- * 'test' adapter, which no handler of this channel looks at.)
+ * opened and none is touched. The router knows no CLI adapter yet, so the call is made as the
+ * 'test' adapter and the services in 'preview' mode: this handler looks at neither (the mode
+ * only feeds app:status).
  */
 async function callReconcile(payload: unknown): Promise<{ ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError }> {
   const [{ openAppServices }, { createHandlerTable }, { createRouter }] = await Promise.all([import('../app/app-services'), import('../app/handlers'), import('../app/router')]);
