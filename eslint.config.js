@@ -41,13 +41,13 @@ export default tseslint.config(
   // electron/: the folder names where a file runs (docs/architecture.md). Node-only code never imports
   // `electron` (Electron's pieces reach it injected by electron/main/), nor an adapter.
   layer(
-    ['electron/{app,base,custody,journal,keychain,sync,vault,cli}/**/*.ts', 'electron/preview/*.ts'],
+    ['electron/{app,base,custody,journal,keychain,reconcile,sync,vault,cli}/**/*.ts', 'electron/preview/*.ts'],
     ['electron', 'electron/*', '**/main/**', '**/preload/**', '**/renderer/**', '!**/node_modules/**'],
     'Node-only code (electron/app, base, custody, journal, keychain, sync, vault, cli, preview): no electron import, no electron/main or preload; Electron pieces are injected by electron/main/.',
   ),
   {
     // The features never reach for an adapter: only electron/app composes them, only adapters call the router.
-    files: ['electron/{base,custody,journal,keychain,sync,vault}/**/*.ts'],
+    files: ['electron/{base,custody,journal,keychain,reconcile,sync,vault}/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -14,3 +14,4 @@ registerCommand('recover', 'restore access to a vault with its recovery key', as
 registerCommand('server', 'run the central journal server, issue enrolment tokens, revoke devices', () => import('../../server/cli'));
 registerCommand('review', 'sign in to the central server as a reviewer and download its verified org-wide export', () => import('./review'));
 registerCommand('sync', 'upload the journal to the central server (enrol with --enroll URL --token-file F)', () => import('./sync'));
+registerCommand('reconcile', 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', () => import('./reconcile'));

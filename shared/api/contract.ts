@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { reconcileChannels } from './channels/reconcile';
 import { syncChannels } from './channels/sync';
 import { vaultChannels } from './channels/vault';
 
@@ -17,6 +18,7 @@ export const channels = {
   ...vaultChannels,
   ...custodyChannels,
   ...syncChannels,
+  ...reconcileChannels,
 } as const;
 
 export type Channel = keyof typeof channels;
