@@ -3,6 +3,7 @@ import type { HandlerTable } from './router';
 import { appHandlers } from './app-handlers';
 import { custodyHandlers } from '../custody/custody-handlers';
 import { journalHandlers } from '../journal/journal-handlers';
+import { reviewHandlers } from '../review/review-handlers';
 import { syncHandlers } from '../sync/sync-handlers';
 import { vaultHandlers } from '../vault/vault-handlers';
 
@@ -14,5 +15,6 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...vaultHandlers(services.vault),
     ...custodyHandlers(() => services.custody.current()),
     ...syncHandlers(services.sync),
+    ...reviewHandlers(services.review),
   };
 }

@@ -2,13 +2,14 @@ import type { z } from 'zod';
 import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { reviewChannels } from './channels/review';
 import { syncChannels } from './channels/sync';
 import { vaultChannels } from './channels/vault';
 
 /**
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
  * request and response. The router, both adapters and the preload are derived from this table.
- * Each namespace (`app:`, `vault:`, `journal:`, `sync:`) keeps its channels in channels/<ns>.ts.
+ * Each namespace (`app:`, `vault:`, `journal:`, `sync:`, `review:`) keeps its channels in channels/<ns>.ts.
  */
 export const channels = {
   ...appChannels,
@@ -16,6 +17,7 @@ export const channels = {
   ...vaultChannels,
   ...custodyChannels,
   ...syncChannels,
+  ...reviewChannels,
 } as const;
 
 export type Channel = keyof typeof channels;
