@@ -4,6 +4,7 @@ import { appHandlers } from './app-handlers';
 import { custodyHandlers } from '../custody/custody-handlers';
 import { journalHandlers } from '../journal/journal-handlers';
 import { reconcileHandlers } from '../reconcile/reconcile-handlers';
+import { reviewHandlers } from '../review/review-handlers';
 import { syncHandlers } from '../sync/sync-handlers';
 import { vaultHandlers } from '../vault/vault-handlers';
 
@@ -16,5 +17,6 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...custodyHandlers(() => services.custody.current()),
     ...syncHandlers(services.sync),
     ...reconcileHandlers(),
+    ...reviewHandlers(services.review),
   };
 }

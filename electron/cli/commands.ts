@@ -13,5 +13,6 @@ registerCommand('custodian', 'enrol or list custodians (custodian add|list …)'
 registerCommand('recover', 'restore access to a vault with its recovery key', async () => (await import('./vault-admin')).command('recover'));
 registerCommand('server', 'run the central journal server, issue enrolment tokens, revoke devices', () => import('../../server/cli'));
 registerCommand('review', 'sign in to the central server as a reviewer and download its verified org-wide export', () => import('./review'));
+registerCommand('status', 'show the vault, journal and sync state, as the app\'s status bar does', () => import('./status'));
 registerCommand('sync', 'upload the journal to the central server (enrol with --enroll URL --token-file F)', () => import('./sync'));
 registerCommand('reconcile', 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', () => import('./reconcile'));

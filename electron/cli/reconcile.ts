@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ResponseOf } from '../../shared/api/contract';
+import type { RequestOf, ResponseOf } from '../../shared/api/contract';
 import type { ApiError } from '../../shared/api/result';
 import { reportText } from '../../shared/reconcile/report-text';
+import { ApiFailure, openCliApi } from './api';
 import { UsageError, type CliIo } from './main';
 
 const USAGE = `usage:
@@ -39,22 +39,18 @@ function slackSeconds(value: string | undefined): number {
 const ARGUMENT_ERRORS: readonly ApiError['code'][] = ['INVALID_PAYLOAD', 'NOT_FOUND', 'JOURNAL_INVALID'];
 
 /**
- * Calls `reconcile:run` through the router, as the app does. The handler needs no vault; the
- * handler table is built from app services opened on a fresh, empty folder, so no vault is
- * opened and none is touched. The router knows no CLI adapter yet, so the call is made as the
- * 'test' adapter and the services in 'preview' mode: this handler looks at neither (the mode
- * only feeds app:status).
+ * Calls `reconcile:run` through the router as the CLI adapter. The handler needs no vault: the
+ * services are opened in `cli` mode on a folder that is never created, and no vault is opened.
  */
-async function callReconcile(payload: unknown): Promise<{ ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError }> {
-  const [{ openAppServices }, { createHandlerTable }, { createRouter }] = await Promise.all([import('../app/app-services'), import('../app/handlers'), import('../app/router')]);
-  const empty = mkdtempSync(join(tmpdir(), 'halfkey-reconcile-'));
-  const services = await openAppServices({ mode: 'preview', vaultDir: empty });
+async function callReconcile(payload: RequestOf<'reconcile:run'>): Promise<{ ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError }> {
+  const api = await openCliApi({ vaultDir: join(tmpdir(), 'halfkey-reconcile-no-vault'), command: 'reconcile' });
   try {
-    const router = createRouter(createHandlerTable(services));
-    return (await router.call('reconcile:run', payload, { adapter: 'test' })) as { ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError };
+    return { ok: true, value: await api.call('reconcile:run', payload) };
+  } catch (error) {
+    if (error instanceof ApiFailure) return { ok: false, error: error.error };
+    throw error;
   } finally {
-    await services.close();
-    rmSync(empty, { recursive: true, force: true });
+    await api.close();
   }
 }
 
