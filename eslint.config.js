@@ -12,6 +12,35 @@ const layer = (files, patterns, message) => ({
   },
 });
 
+/** The CLI's layer (see its use below): static imports and dynamic import() alike. */
+function cliLayer() {
+  const message =
+    'electron/cli/ is a Node-only adapter over the router: it may import ../app/*, shared/, server/cli and node built-ins; never electron, a feature folder (vault, custody, journal, sync, keychain, base, review, reconcile) or better-sqlite3/keytar/pg.';
+  const files = ['electron/cli/**/*.ts'];
+  // A feature folder reached from electron/cli/ (`../vault/vault`, `../../electron/sync/client`), except the three file verifiers.
+  const feature = String.raw`^(?:\.\./)+(?:electron/)?(?!(?:journal/bundle-file|journal/parallel-verify|sync/server-export-file)(?:\.ts)?$)(?:vault|custody|journal|sync|keychain|base|review|reconcile)(?:/|$)`;
+  // Anything of server/ but its CLI.
+  const server = String.raw`^(?:\.\./)+server/(?!cli(?:\.ts)?$)`;
+  const drivers = String.raw`^(?:better-sqlite3|keytar|pg|electron)(?:/|$)`;
+  const adapters = String.raw`^(?:\.\./)+(?:electron/)?(?:main|preload|preview|renderer)(?:/|$)|^(?:\.\./)+renderer/`;
+  const forbidden = [feature, server, drivers, adapters];
+  return [
+    {
+      files,
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            paths: [...nodeBuiltins, 'electron', 'better-sqlite3', 'keytar', 'pg'].map((name) => ({ name, message })),
+            patterns: forbidden.map((regex) => ({ regex, message })),
+          },
+        ],
+        'no-restricted-syntax': ['error', ...forbidden.map((regex) => ({ selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\/')}/]`, message }))],
+      },
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'test-results/**', 'playwright-report/**', 'test/fixtures/lint/**'] },
   js.configs.recommended,
@@ -41,13 +70,19 @@ export default tseslint.config(
   // electron/: the folder names where a file runs (docs/architecture.md). Node-only code never imports
   // `electron` (Electron's pieces reach it injected by electron/main/), nor an adapter.
   layer(
-    ['electron/{app,base,custody,journal,keychain,sync,vault,cli}/**/*.ts', 'electron/preview/*.ts'],
+    ['electron/{app,base,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts', 'electron/preview/*.ts'],
     ['electron', 'electron/*', '**/main/**', '**/preload/**', '**/renderer/**', '!**/node_modules/**'],
-    'Node-only code (electron/app, base, custody, journal, keychain, sync, vault, cli, preview): no electron import, no electron/main or preload; Electron pieces are injected by electron/main/.',
+    'Node-only code (electron/app, base, custody, journal, keychain, reconcile, review, sync, vault, preview): no electron import, no electron/main or preload; Electron pieces are injected by electron/main/.',
   ),
+  // electron/cli/ is the third adapter over the router (electron/cli/api.ts): it reaches a vault only
+  // through ../app/ (services, handler table, router), and may import shared/, server/cli (`halfkey
+  // server`), node built-ins and npm packages besides; never a feature folder, nor a database or
+  // keychain driver. The one exception: `journal verify` reads a FILE with the pure file verifiers
+  // (electron/cli/journal.ts says why). Dynamic import() is checked as well as import declarations.
+  ...cliLayer(),
   {
     // The features never reach for an adapter: only electron/app composes them, only adapters call the router.
-    files: ['electron/{base,custody,journal,keychain,sync,vault}/**/*.ts'],
+    files: ['electron/{base,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -67,13 +102,13 @@ export default tseslint.config(
   },
   layer(
     ['electron/preview/page/**/*.ts'],
-    ['node:*', 'electron', 'electron/*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/sync/**', '**/vault/**', '**/main/**', '**/server/**', 'better-sqlite3', 'keytar'],
+    ['node:*', 'electron', 'electron/*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/review/**', '**/sync/**', '**/vault/**', '**/main/**', '**/server/**', 'better-sqlite3', 'keytar'],
     'electron/preview/page/ runs in the page: shared/api types and the preview wire format only.',
   ),
   {
     files: ['electron/preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/sync/**', '**/vault/**', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/review/**', '**/sync/**', '**/vault/**', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
     },
   },
 );

@@ -12,6 +12,7 @@ const BENCHES: Readonly<Record<string, { readonly file: string; readonly what: s
   vault: { file: 'vault.ts', what: 'checkout-to-code and other custody paths, against their raw primitives', keyring: true },
   'vault-unlock': { file: 'vault-unlock.ts', what: 'custodian unlock, against one raw Argon2id', keyring: true },
   otp: { file: 'otp-and-password.bench.ts', what: 'TOTP codes and generated passwords, against one HMAC and the random draws they make' },
+  reconcile: { file: 'reconcile.ts', what: 'CloudTrail reconciliation against a journal bundle, against raw gunzip + JSON.parse of the same files (1 thread and every thread), with peak RSS per input size' },
   preview: { file: 'preview-roundtrip.ts', what: 'one API call through the preview adapter, against a bare WebSocket echo of the same size' },
 };
 

@@ -18,6 +18,8 @@ import { enrolCustodian } from '../test/support/roster';
 
 const SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ACCOUNTS = 10_000;
+/** The optional account fields, as the router fills them in. */
+const ACCOUNT_DEFAULTS = { phone: null, notes: '', exclusiveCheckout: false, rotateAfterCheckout: false };
 
 /** p50 and p95 of a list of milliseconds. */
 function percentiles(samples: number[]): { p50: number; p95: number } {
@@ -58,17 +60,17 @@ try {
 
   // Checkout-to-code.
   const account = '123456789012';
-  custody.addAccount(created.adminId, { accountId: account, alias: 'bench', rootEmail: 'root@example.com', organisation: 'Customer' });
-  custody.assign(created.adminId, { accountId: account, item: 'mfa', custodianId: mia.id });
-  custody.setHalf(mia.id, account, 'mfa', { kind: 'totp', seed: SEED });
+  custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: account, alias: 'bench', rootEmail: 'root@example.com', organisation: 'Customer' });
+  custody.halves.assign({ by: created.adminId, accountId: account, item: 'mfa', custodianId: mia.id });
+  custody.halves.set({ by: mia.id, accountId: account, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
   const rounds = 300;
   const checkouts: string[] = [];
   const ours = await time(async () => {
-    const out = custody.checkout(mia.id, { accountId: account, item: 'mfa', reason: 'bench', leaseSeconds: 3600 });
-    await custody.totpCode(mia.id, out.checkoutId);
+    const out = custody.checkouts.open({ by: mia.id, accountId: account, item: 'mfa', reason: 'bench', leaseSeconds: 3600 });
+    await custody.checkouts.totpCode({ by: mia.id, checkoutId: out.checkoutId });
     checkouts.push(out.checkoutId);
   }, rounds);
-  for (const id of checkouts.splice(0)) custody.checkin(mia.id, id);
+  for (const id of checkouts.splice(0)) custody.checkouts.checkin({ by: mia.id, checkoutId: id });
   const keys = sodium.crypto_box_keypair();
   const sealed = sodium.crypto_box_seal(serializeTotpParams(manualTotpParams(SEED)), keys.publicKey);
   let t = Date.now();
@@ -82,12 +84,12 @@ try {
   // it is context only, never how Halfkey runs.
   vault.db.pragma('synchronous = OFF');
   const cpuOnly = await time(async () => {
-    const out = custody.checkout(mia.id, { accountId: account, item: 'mfa', reason: 'bench', leaseSeconds: 3600 });
-    await custody.totpCode(mia.id, out.checkoutId);
+    const out = custody.checkouts.open({ by: mia.id, accountId: account, item: 'mfa', reason: 'bench', leaseSeconds: 3600 });
+    await custody.checkouts.totpCode({ by: mia.id, checkoutId: out.checkoutId });
     checkouts.push(out.checkoutId);
   }, rounds);
   vault.db.pragma('synchronous = FULL');
-  for (const id of checkouts.splice(0)) custody.checkin(mia.id, id);
+  for (const id of checkouts.splice(0)) custody.checkouts.checkin({ by: mia.id, checkoutId: id });
   report('  the same with fsync off (context only)', cpuOnly, raw, 'raw crypto_box_seal_open + totpCode');
 
   // 10,000 accounts, each with its password half assigned (bulk-loaded in one transaction; every row still journaled).
@@ -95,23 +97,23 @@ try {
   vault.db.transaction(() => {
     for (let i = 0; i < ACCOUNTS; i++) {
       const id = String(200_000_000_000 + i);
-      custody.addAccount(created.adminId, { accountId: id, alias: `acct-${i}`, rootEmail: `root+${i}@example.com`, organisation: i % 2 === 0 ? 'Customer' : 'Partner' });
-      custody.assign(created.adminId, { accountId: id, item: 'password', custodianId: pat.id });
+      custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: id, alias: `acct-${i}`, rootEmail: `root+${i}@example.com`, organisation: i % 2 === 0 ? 'Customer' : 'Partner' });
+      custody.halves.assign({ by: created.adminId, accountId: id, item: 'password', custodianId: pat.id });
     }
   })();
   console.log(`loaded ${ACCOUNTS} accounts with assignments in ${Date.now() - loadStart} ms (${vault.journal.size()} journal entries)`);
   const listRaw = await time(() => vault.db.prepare('SELECT * FROM custody_accounts').all(), 30);
   const list = await time(() => {
-    const page = custody.listAccounts({ limit: 10_000 });
+    const page = custody.accounts.list({ search: '', limit: 10_000, offset: 0 });
     if (page.accounts.length !== 10_000) throw new Error(`listed ${page.accounts.length}`);
   }, 30);
   report(`list 10,000 of ${ACCOUNTS + 1} accounts`, list, listRaw, 'raw SELECT * of the table');
   const pageRaw = await time(() => vault.db.prepare('SELECT * FROM custody_accounts ORDER BY alias COLLATE NOCASE, id LIMIT 200 OFFSET 5000').all(), 30);
-  const page = await time(() => custody.listAccounts({ limit: 200, offset: 5_000 }), 30);
+  const page = await time(() => custody.accounts.list({ search: '', limit: 200, offset: 5_000 }), 30);
   report(`list a page of 200 (offset 5,000) of ${ACCOUNTS + 1} accounts`, page, pageRaw, 'raw SELECT … ORDER BY … LIMIT 200');
   const searchRaw = await time(() => vault.db.prepare("SELECT * FROM custody_accounts WHERE alias LIKE '%acct-99%'").all(), 30);
   const search = await time(() => {
-    const found = custody.listAccounts({ search: 'acct-99', limit: 10_000 });
+    const found = custody.accounts.list({ search: 'acct-99', limit: 10_000, offset: 0 });
     if (found.total !== 111) throw new Error(`found ${found.total}`);
   }, 30);
   report(`search 'acct-99' over ${ACCOUNTS + 1} accounts (111 hits)`, search, searchRaw, 'raw SELECT … LIKE');

@@ -3,6 +3,7 @@ import type { ResponseOf } from '../../shared/api/contract';
 import type { Clipboard } from '../custody/clipboard';
 import { CustodyHost } from '../custody/custody-host';
 import { JournalService } from '../journal/journal-service';
+import { ReviewService } from '../review/review-service';
 import { SyncService } from '../sync/sync-service';
 import { openKeytarKeychain } from '../keychain/keytar-keychain';
 import { VaultSession } from '../vault/vault-session';
@@ -11,8 +12,8 @@ export type AppStatus = ResponseOf<'app:status'>;
 
 /**
  * The main process's services for one vault folder, shared by the Electron adapter, the preview
- * adapter and the CLI. Each service adds itself here (vault, journal, sync) and reports its part
- * of app:status. Key material stays inside these services; it never reaches a log.
+ * adapter and the CLI. Each service adds itself here (vault, journal, sync, review) and reports
+ * its part of app:status. Key material stays inside these services; it never reaches a log.
  */
 export interface AppServices {
   readonly mode: AppStatus['mode'];
@@ -26,14 +27,24 @@ export interface AppServices {
   readonly vault: VaultSession;
   /** Upload of the open vault's journal to the central server (attached with the vault). */
   readonly sync: SyncService;
+  /** A reviewer's sign-in to the central server and its org-wide export. */
+  readonly review: ReviewService;
   status(): AppStatus;
   close(): Promise<void>;
 }
 
 export interface AppServicesOptions {
+  /**
+   * Who runs these services. `cli` (one `halfkey` command) differs in four ways: nothing opens
+   * until a call asks (vault:open, vault:create, vault:recover), the folder is not created up
+   * front, sync runs only when asked (no background loop), and the journal session says
+   * `client: cli` and the command.
+   */
   readonly mode: AppStatus['mode'];
-  /** Folder holding vault.db; created if missing. */
+  /** Folder holding vault.db; created if missing (except in `cli` mode: vault:create makes it). */
   readonly vaultDir: string;
+  /** In `cli` mode, the command words recorded in the journal session (never an argument: those may be secret). */
+  readonly command?: string;
   readonly version?: string;
   /** Idle time before an unlocked custodian is locked again (default 5 min). */
   readonly idleLockMs?: number;
@@ -44,16 +55,18 @@ export interface AppServicesOptions {
 }
 
 export async function openAppServices(options: AppServicesOptions): Promise<AppServices> {
-  mkdirSync(options.vaultDir, { recursive: true, mode: 0o700 });
+  const cli = options.mode === 'cli';
+  if (!cli) mkdirSync(options.vaultDir, { recursive: true, mode: 0o700 });
   const version = options.version ?? '0.1.0';
   const journal = new JournalService();
   const custody = new CustodyHost();
-  const sync = new SyncService();
+  const sync = new SyncService(cli ? { background: false } : {});
+  const session = cli ? { client: 'cli', ...(options.command === undefined ? {} : { command: options.command }) } : { client: 'app' };
   const vault = new VaultSession(options.vaultDir, () => openKeytarKeychain(), {
     ...(options.idleLockMs === undefined ? {} : { idleLockMs: options.idleLockMs }),
     ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
     opened: async (v) => {
-      journal.attach(v.journal, v.device.signer, { heartbeat: true });
+      journal.attach(v.journal, v.device.signer, { heartbeat: true, session });
       await custody.attach(v, options.clipboard === undefined ? {} : { clipboard: options.clipboard });
       sync.attach({ db: v.db, journal: v.journal, signer: v.device.signer });
     },
@@ -63,8 +76,9 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
       journal.detach('vault closed');
     },
   });
+  const review = new ReviewService(() => vault.require(), sync);
   // No keychain entry or no keychain leaves the vault closed: status says locked, vault:open/recover explain.
-  await vault.tryOpen();
+  if (!cli) await vault.tryOpen();
   return {
     mode: options.mode,
     vaultDir: options.vaultDir,
@@ -73,6 +87,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     custody,
     vault,
     sync,
+    review,
     status: () => ({
       version,
       mode: options.mode,

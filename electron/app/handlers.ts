@@ -4,6 +4,8 @@ import { appHandlers } from './app-handlers';
 import { custodyHandlers } from '../custody/custody-handlers';
 import { journalHandlers } from '../journal/journal-handlers';
 import { proposalHandlers } from '../proposals/proposal-handlers';
+import { reconcileHandlers } from '../reconcile/reconcile-handlers';
+import { reviewHandlers } from '../review/review-handlers';
 import { syncHandlers } from '../sync/sync-handlers';
 import { vaultHandlers } from '../vault/vault-handlers';
 
@@ -16,5 +18,7 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...custodyHandlers(() => services.custody.current()),
     ...proposalHandlers(() => services.vault.require().proposals),
     ...syncHandlers(services.sync),
+    ...reconcileHandlers(),
+    ...reviewHandlers(services.review),
   };
 }

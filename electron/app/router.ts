@@ -1,9 +1,9 @@
 import { channels, isChannel, type Channel, type RequestOf, type ResponseOf } from '../../shared/api/contract';
 import { fail, HalfkeyError, ok, type ApiResult } from '../../shared/api/result';
 
-/** Who is calling, as established by the adapter before the router runs. */
+/** Who is calling, as established by the adapter before the router runs (`cli`: one `halfkey` command, electron/cli/). */
 export interface CallContext {
-  readonly adapter: 'electron' | 'preview' | 'test';
+  readonly adapter: 'electron' | 'preview' | 'cli' | 'test';
 }
 
 export type Handler<C extends Channel> = (request: ResponseOfRequest<C>, context: CallContext) => Promise<ResponseOf<C>> | ResponseOf<C>;
@@ -36,9 +36,12 @@ export function createRouter(handlers: HandlerTable, log: RouterLog = () => {}):
       if (!parsed.success) {
         const first = parsed.error.issues[0];
         const where = first && first.path.length > 0 ? first.path.join('.') : 'payload';
-        const message = `Invalid request for ${channel}: ${where}: ${first?.message ?? 'does not match the schema'}.`;
+        const issue = first?.message ?? 'does not match the schema';
+        const message = `Invalid request for ${channel}: ${where}: ${issue}.`;
         log({ channel, code: 'INVALID_PAYLOAD', message });
-        return fail('INVALID_PAYLOAD', message, { field: where });
+        // The schema's own words (never the value) apart from the field, for an adapter that names
+        // the field its own way (the CLI says `--account`, not `accountId`).
+        return fail('INVALID_PAYLOAD', message, { field: where, issue });
       }
       try {
         const handler = handlers[channel] as Handler<Channel>;

@@ -5,6 +5,27 @@ import { sqliteBinding } from './native-binding';
 
 export type Db = Database.Database;
 
+const statements = new WeakMap<Db, Map<string, Database.Statement<unknown[], unknown>>>();
+
+/**
+ * The prepared statement of `sql` on this connection: compiled on first use, then reused, since
+ * preparing costs more than running the small statements the stores run on every call. The one
+ * statement cache of the app's stores; the caller names the parameter and row types of its SQL.
+ */
+export function prepared<P extends unknown[] = unknown[], R = unknown>(db: Db, sql: string): Database.Statement<P, R> {
+  let cache = statements.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement as Database.Statement<P, R>;
+}
+
 /**
  * Opens a vault database with the durability the journal promises: WAL, synchronous=FULL
  * (a committed append survives power loss), foreign keys on, and a busy timeout so a second

@@ -9,8 +9,11 @@ registerCommand('checkout', 'check out a half and print the password or current 
 registerCommand('checkin', 'check a checkout back in', async () => (await import('./custody')).command('checkin'));
 registerCommand('rotate', 'rotate the password or MFA half of an account', async () => (await import('./custody')).command('rotate'));
 registerCommand('init', 'create a vault and its first admin; prints the recovery key once', async () => (await import('./vault-admin')).command('init'));
-registerCommand('custodian', 'enrol or list custodians (custodian add|list …)', async () => (await import('./vault-admin')).command('custodian'));
+registerCommand('custodian', 'enrol, revoke or list custodians (custodian add|revoke|list …)', async () => (await import('./vault-admin')).command('custodian'));
+registerCommand('proposal', 'list, approve or withdraw two-person changes (proposal list|approve|withdraw …)', () => import('./proposal'));
 registerCommand('recover', 'restore access to a vault with its recovery key', async () => (await import('./vault-admin')).command('recover'));
 registerCommand('server', 'run the central journal server, issue enrolment tokens, revoke devices', () => import('../../server/cli'));
 registerCommand('review', 'sign in to the central server as a reviewer and download its verified org-wide export', () => import('./review'));
+registerCommand('status', 'show the vault, journal and sync state, as the app\'s status bar does', () => import('./status'));
 registerCommand('sync', 'upload the journal to the central server (enrol with --enroll URL --token-file F)', () => import('./sync'));
+registerCommand('reconcile', 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', () => import('./reconcile'));

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HalfkeyError } from '../../shared/api/result';
-import type { CustodyService } from '../custody/custody-service';
-import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
+import { unlockAs, withApi, type CliApi } from './api';
+import { UsageError, type CliIo, type CommandRunner } from './main';
 import { promptHidden, readSecretFile } from './secret-input';
 
 const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--passphrase-file FILE]):
@@ -19,27 +18,14 @@ Passphrases and secrets are read from a file or a prompt, never from the command
 Exit codes: 0 done, 1 failed, 2 bad arguments, 3 refused by the custody policy.
 `;
 
-/** Opens the vault in DIR and unlocks custodian `as` with the passphrase; returns its custody service. */
-export type OpenCustody = (options: { vaultDir: string; as: string; passphrase: string }) => Promise<{ custody: CustodyService; close(): Promise<void> }>;
-
 /** Reads a secret from the terminal without echo. */
 export type Prompt = (question: string) => Promise<string>;
-
-export interface CustodyCliDeps {
-  readonly open: OpenCustody;
-  readonly prompt: Prompt;
-}
-
-const defaultDeps: CustodyCliDeps = {
-  open: async (options) => (await import('./custody-vault')).openCustodyForCli(options),
-  prompt: promptHidden,
-};
 
 type Sub = 'account' | 'half' | 'assign' | 'checkout' | 'checkin' | 'rotate';
 
 /** The runner of one top-level custody command (`halfkey checkout …`), for commands.ts. */
-export function command(name: Sub, deps: CustodyCliDeps = defaultDeps): { run: CommandRunner } {
-  return { run: (argv, io) => runCustody(name, argv, io, deps) };
+export function command(name: Sub, prompt: Prompt = promptHidden): { run: CommandRunner } {
+  return { run: (argv, io) => runCustody(name, argv, io, prompt) };
 }
 
 const common = {
@@ -78,7 +64,7 @@ export function parseLease(text: string): number {
   return seconds;
 }
 
-async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCliDeps): Promise<number> {
+async function runCustody(name: Sub, argv: string[], io: CliIo, prompt: Prompt): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
     io.stdout(USAGE);
     return 0;
@@ -93,21 +79,14 @@ async function runCustody(name: Sub, argv: string[], io: CliIo, deps: CustodyCli
   const vaultDir = resolve(io.cwd, need(action.values.vault ?? io.env.HALFKEY_VAULT, 'vault'));
   const as = need(action.values.as, 'as');
   const passphraseFile = action.values['passphrase-file'];
-  try {
-    const passphrase = passphraseFile === undefined ? await deps.prompt(`Passphrase for custodian ${as}: `) : readSecretFile(io, passphraseFile, 'passphrase');
-    const secret = action.needsSecret === null ? null : (action.secretFile ?? (await deps.prompt(action.needsSecret)));
-    const session = await deps.open({ vaultDir, as, passphrase });
-    try {
-      await action.perform(session.custody, as, secret);
-    } finally {
-      await session.close();
-    }
-    return 0;
-  } catch (error) {
-    if (!(error instanceof HalfkeyError)) throw error;
-    io.stderr(`halfkey ${name}: ${error.message}\n`);
-    return exitCodeFor(error);
-  }
+  const passphrase = passphraseFile === undefined ? await prompt(`Passphrase for custodian ${as}: `) : readSecretFile(io, passphraseFile, 'passphrase');
+  const secret = action.needsSecret === null ? null : (action.secretFile ?? (await prompt(action.needsSecret)));
+  if (secret !== null) action.checkSecret?.(secret);
+  await withApi(io, name === 'account' ? 'account add' : name === 'half' ? 'half set' : name, vaultDir, async (api) => {
+    await unlockAs(api, as, passphrase);
+    await action.perform(api, as, secret);
+  });
+  return 0;
 }
 
 interface Prepared {
@@ -115,7 +94,10 @@ interface Prepared {
   /** The prompt for a secret to read interactively, or null when none is needed. */
   readonly needsSecret: string | null;
   readonly secretFile: string | null;
-  perform(custody: CustodyService, as: string, secret: string | null): Promise<void>;
+  /** Refuses an unusable secret before the vault opens (and an Argon2id run is spent on the passphrase). */
+  checkSecret?(secret: string): void;
+  /** Sends the command's requests as custodian `as` (unlocked already). */
+  perform(api: CliApi, as: string, secret: string | null): Promise<void>;
 }
 
 function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
@@ -146,8 +128,8 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         values: v,
         needsSecret: null,
         secretFile: null,
-        perform: async (custody, as) => {
-          const account = custody.addAccount(as, input);
+        perform: async (api, as) => {
+          const account = await api.call('custody:account-add', { by: as, ...input }, { accountId: '--id', rootEmail: '--email', alias: '--alias', organisation: '--organisation', phone: '--phone', notes: '--notes' });
           out(`added account ${account.accountId} (${account.alias})`);
         },
       };
@@ -165,21 +147,23 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
       const token = v['token-serial'] !== undefined || v['token-location'] !== undefined;
       if (token && item !== 'mfa') throw new UsageError('a hardware token can only be the mfa half');
       if (token && v['secret-file'] !== undefined) throw new UsageError('give either --secret-file or the token options, not both');
+      const hardware = token ? { kind: 'hardware-token' as const, serial: need(v['token-serial'], 'token-serial'), location: need(v['token-location'], 'token-location') } : null;
       const secretFile = v['secret-file'] === undefined ? null : readSecretFile(io, v['secret-file'], 'secret');
       return {
         values: v,
         needsSecret: token ? null : item === 'password' ? 'New password: ' : 'otpauth:// URI or base32 seed: ',
         secretFile,
-        perform: async (custody, as, secret) => {
-          const value = token
-            ? { kind: 'hardware-token' as const, serial: need(v['token-serial'], 'token-serial'), location: need(v['token-location'], 'token-location') }
+        checkSecret: (secret) => {
+          if (item === 'password' && (secret.length < 8 || secret.length > 128)) throw new UsageError('the new password must be 8 to 128 characters long');
+        },
+        perform: async (api, as, secret) => {
+          const value = hardware
+            ? hardware
             : item === 'password'
               ? { kind: 'password' as const, password: secret ?? '' }
               : { kind: 'totp' as const, seed: secret ?? '' };
-          if (value.kind === 'password' && (value.password.length < 8 || value.password.length > 128)) {
-            throw new HalfkeyError('INVALID_PAYLOAD', 'The password must be 8 to 128 characters long.', { field: 'password' });
-          }
-          const change = custody.setHalf(as, accountId, item, value);
+          const words = { 'secret.serial': '--token-serial', 'secret.location': '--token-location', secret: item === 'password' ? 'the new password' : 'the seed' };
+          const change = await api.call('custody:half-set', { by: as, accountId, item, secret: value }, words);
           out(`set the ${item} half of ${accountId}: generation ${change.generation}`);
         },
       };
@@ -191,8 +175,8 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         values: v,
         needsSecret: null,
         secretFile: null,
-        perform: async (custody, as) => {
-          const result = custody.assign(as, request);
+        perform: async (api, as) => {
+          const result = await api.call('custody:assign', { by: as, ...request }, { custodianId: '--custodian' });
           out(`assigned the ${result.item} of ${result.accountId} to ${result.custodianId}${result.sealed ? ' (sealed to them)' : ''}`);
         },
       };
@@ -210,14 +194,14 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         values: v,
         needsSecret: null,
         secretFile: null,
-        perform: async (custody, as) => {
-          const opened = custody.checkout(as, request);
+        perform: async (api, as) => {
+          const opened = await api.call('custody:checkout', { by: as, ...request }, { leaseSeconds: '--lease', ticket: '--ticket' });
           out(`checkout ${opened.checkoutId} open until ${new Date(opened.leaseUntil).toISOString()}`);
           if (request.item === 'password') {
-            const shown = await custody.reveal(as, opened.checkoutId, 30);
+            const shown = await api.call('custody:reveal', { by: as, checkoutId: opened.checkoutId, seconds: 30 });
             out(shown.password);
           } else {
-            const shown = await custody.totpCode(as, opened.checkoutId);
+            const shown = await api.call('custody:totp-code', { by: as, checkoutId: opened.checkoutId });
             out(`${shown.code} (valid for ${Math.ceil(shown.remainingMs / 1000)} s)`);
           }
         },
@@ -230,8 +214,8 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         values: v,
         needsSecret: null,
         secretFile: null,
-        perform: async (custody, as) => {
-          const closed = custody.checkin(as, checkoutId);
+        perform: async (api, as) => {
+          const closed = await api.call('custody:checkin', { by: as, checkoutId });
           out(`checked in ${closed.checkoutId}${closed.rotationDue ? '; the password is now due for rotation' : ''}`);
         },
       };
@@ -248,8 +232,9 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         values: v,
         needsSecret: item === 'mfa' ? 'New otpauth:// URI or base32 seed: ' : null,
         secretFile: seedFile,
-        perform: async (custody, as, secret) => {
-          const change = custody.rotate(as, { accountId, item, password: { length }, seed: secret ?? undefined, seconds: 30 });
+        perform: async (api, as, secret) => {
+          const request = { by: as, accountId, item, seconds: 30, ...(length === undefined ? {} : { password: { length } }), ...(secret === null ? {} : { seed: secret }) };
+          const change = await api.call('custody:rotate', request, { password: '--length', seed: 'the new seed' });
           out(`rotated the ${item} half of ${accountId}: generation ${change.generation} (generation ${change.retiredGeneration} retired)`);
           if (change.password !== null) out(change.password);
         },

@@ -1,10 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HalfkeyError } from '../../shared/api/result';
+import { HalfkeyError, type ApiError } from '../../shared/api/result';
+import { ApiFailure, describeFailure } from './api';
 
 /**
- * The `halfkey` command line: the same services as the app, for headless and scripted use.
- * Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad arguments or a vault open in
- * another Halfkey process, 3 policy refusal.
+ * The `halfkey` command line: the third adapter over the app's API router (electron/cli/api.ts),
+ * for headless and scripted use. Exit codes: 0 done, 1 failed (e.g. verification failed), 2 bad
+ * arguments or a vault open in another Halfkey process, 3 policy refusal.
  */
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -28,9 +29,9 @@ export function parseOptions<const O extends NonNullable<ParseArgsConfig['option
   }
 }
 
-/** Exit code for a service's deliberate error: 3 refused by rule, 2 bad input or a vault in use, 1 anything else. */
-export function exitCodeFor(error: HalfkeyError): number {
-  // The single-writer lock (electron/services/vault/vault-lock.ts): nothing failed, the vault is busy.
+/** Exit code for the router's `{ ok: false, error }`: 3 refused by rule, 2 bad input or a vault in use, 1 anything else. */
+export function exitCodeFor(error: ApiError): number {
+  // The single-writer lock (electron/vault/vault-lock.ts): nothing failed, the vault is busy.
   if (error.detail?.reason === 'VAULT_IN_USE') return 2;
   switch (error.code) {
     case 'POLICY_REFUSED':
@@ -72,18 +73,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const mod = await command.load();
-    return await mod.run(rest, io);
+    // Every `halfkey <command> … --help` prints the command's usage and exits 0, whatever else is on the line.
+    return await mod.run(asksForHelp(rest) ? ['--help'] : rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`halfkey ${name}: ${error.message}\n`);
       return 2;
     }
-    // A deliberate error a command did not report itself (say, its vault is open elsewhere): a
-    // person gets the message, not a stack trace.
+    // The router's refusal or failure, in the user's words, with its stable code for scripts.
+    if (error instanceof ApiFailure) {
+      io.stderr(`halfkey ${name}: ${describeFailure(error)} [${error.error.code}]\n`);
+      return exitCodeFor(error.error);
+    }
+    // A deliberate error of the shared code a command ran itself: a person gets the message, not a stack trace.
     if (error instanceof HalfkeyError) {
-      io.stderr(`halfkey ${name}: ${error.message}\n`);
+      io.stderr(`halfkey ${name}: ${error.message} [${error.code}]\n`);
       return exitCodeFor(error);
     }
     throw error;
   }
+}
+
+/** `--help` or `-h` among the options (before a `--`). */
+function asksForHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false;
+    if (arg === '--help' || arg === '-h') return true;
+  }
+  return false;
 }

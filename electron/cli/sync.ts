@@ -1,9 +1,12 @@
 import { resolve } from 'node:path';
+import type { ResponseOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
-import { qrCodeOf } from '../base/qr-code';
-import { SyncClient, type SyncStatus } from '../sync/client';
-import { exitCodeFor, parseOptions, UsageError, type CliIo } from './main';
+import { withApi } from './api';
+import { parseOptions, UsageError, type CliIo } from './main';
 import { readSecretFile } from './secret-input';
+import { terminalQr } from './terminal-qr';
+
+type SyncStatus = ResponseOf<'sync:status'>;
 
 const USAGE = 'usage: halfkey sync --vault DIR [--enroll URL --token-file FILE [--fingerprint FINGERPRINT] | --repin FINGERPRINT]';
 
@@ -43,36 +46,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values.fingerprint !== undefined && values.enroll === undefined) throw new UsageError(`--fingerprint checks the server's key at enrolment and needs --enroll (after a server key rotation use --repin FINGERPRINT)\n${USAGE}`);
   const token = values['token-file'] !== undefined ? readSecretFile(io, values['token-file'], 'enrolment token').trim() : undefined;
 
-  const [{ openKeytarKeychain }, { Vault }] = await Promise.all([import('../keychain/keytar-keychain'), import('../vault/vault')]);
-  const vault = await Vault.open(resolve(io.cwd, values.vault), await openKeytarKeychain());
-  try {
-    const client = new SyncClient({ db: vault.db, journal: vault.journal, signer: vault.device.signer });
+  return withApi(io, 'sync', resolve(io.cwd, values.vault), async (api) => {
+    await api.call('vault:open', {});
     if (values.enroll !== undefined && token !== undefined) {
-      const enrolled = await client.enroll(values.enroll, token, values.fingerprint);
+      const request = { url: values.enroll, token, ...(values.fingerprint === undefined ? {} : { fingerprint: values.fingerprint }) };
+      const enrolled = await api.call('sync:enrol', request, { url: '--enroll', token: 'the token in --token-file', fingerprint: '--fingerprint' });
       io.stdout(`enrolled; compare this fingerprint with the server operator's: ${enrolled.serverFingerprint}\n`);
-      if (enrolled.serverFingerprint !== null) io.stdout(`${(await qrCodeOf(enrolled.serverFingerprint)).terminal}\n`);
+      if (enrolled.serverFingerprint !== null) io.stdout(`${await terminalQr(enrolled.serverFingerprint)}\n`);
     }
     if (values.repin !== undefined) {
-      const before = client.status().serverFingerprint;
-      const repinned = await client.repin(values.repin);
+      const before = (await api.call('sync:status', {})).serverFingerprint;
+      const repinned = await api.call('sync:repin', { fingerprint: values.repin }, { fingerprint: '--repin' });
       io.stdout(`re-pinned the server key: fingerprint ${before ?? '-'} -> ${repinned.serverFingerprint}\n`);
     }
-    let status = client.status();
+    let status = await api.call('sync:status', {});
     if (status.state === 'not-enrolled') throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: run with --enroll URL --token-file FILE first.');
     // Each round uploads everything it can; a second round only helps after a transient failure.
     for (let round = 0; round < 3; round++) {
-      status = await client.syncNow();
+      status = await api.call('sync:now', {});
       if (status.pending === 0 || status.state === 'error') break;
     }
     io.stdout(`${describeStatus(status)}\n`);
     return status.pending === 0 && status.state === 'idle' ? 0 : 1;
-  } catch (error) {
-    if (error instanceof HalfkeyError) {
-      io.stderr(`halfkey sync: ${error.message}\n`);
-      return exitCodeFor(error);
-    }
-    throw error;
-  } finally {
-    vault.close();
-  }
+  });
 }

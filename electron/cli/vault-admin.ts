@@ -1,19 +1,22 @@
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { HalfkeyError } from '../../shared/api/result';
-import { openKeytarKeychain } from '../keychain/keytar-keychain';
-import { CUSTODIAN_ROLES, type CustodianRole } from '../vault/custodians';
-import { recoveryKeyQr } from '../vault/recovery-key';
-import { Vault } from '../vault/vault';
-import { exitCodeFor, UsageError, type CliIo, type CommandRunner } from './main';
+import { custodianRoleSchema } from '../../shared/api/channels/vault';
+import { unlockAs, withApi } from './api';
+import { UsageError, type CliIo, type CommandRunner } from './main';
 import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
+import { terminalQr } from './terminal-qr';
 
 type Command = 'init' | 'custodian' | 'recover';
 
+const CUSTODIAN_ROLES = custodianRoleSchema.options;
 const USAGE: Readonly<Record<Command, string>> = {
   init: 'usage: halfkey init --vault DIR --admin-name NAME --organisation ORG [--passphrase-file FILE] [--separate-organisations]\n',
   custodian:
     'usage: halfkey custodian add --vault DIR --as ADMIN_ID --name NAME --organisation ORG --role ROLE [--passphrase-file FILE] [--admin-passphrase-file FILE]\n' +
-    '       halfkey custodian revoke --vault DIR --as ADMIN_ID --custodian ID --reason TEXT [--admin-passphrase-file FILE]\n' +
+    '       (the vault\'s second, founding custodian is enrolled at once and types their passphrase; every later\n' +
+    '        enrolment is a proposal: a second custodian approves it with halfkey proposal approve, where the\n' +
+    '        newcomer types their own passphrase)\n' +
+    '       halfkey custodian revoke --vault DIR --as ADMIN_ID --custodian ID --reason TEXT [--admin-passphrase-file FILE]  (a proposal)\n' +
     '       halfkey custodian list --vault DIR [--json]\n' +
     `roles: ${CUSTODIAN_ROLES.join(', ')}\n`,
   recover: 'usage: halfkey recover --vault DIR [--recovery-key-file FILE]\n',
@@ -32,6 +35,9 @@ function required(value: string | boolean | undefined, flag: string, command: Co
   return value;
 }
 
+/** The vault folder named by --vault, relative to where the command runs. */
+const vaultDir = (io: CliIo, value: string | boolean | undefined, command: Command): string => resolve(io.cwd, required(value, 'vault', command));
+
 async function init(argv: string[], io: CliIo): Promise<number> {
   const v = parse(argv, { vault: { type: 'string' }, 'admin-name': { type: 'string' }, organisation: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'separate-organisations': { type: 'boolean' } }, 'init');
   if (v.help) return help(io, 'init');
@@ -39,21 +45,19 @@ async function init(argv: string[], io: CliIo): Promise<number> {
   const name = required(v['admin-name'], 'admin-name', 'init');
   const organisation = required(v.organisation, 'organisation', 'init');
   const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
-  const { vault, recoveryKey, adminId } = await Vault.create(dir, await openKeytarKeychain(), { admin: { name, organisation, passphrase }, options: { separateOrganisations: v['separate-organisations'] === true } });
-  try {
-    const qr = await recoveryKeyQr(recoveryKey);
+  const words = { adminName: '--admin-name', organisation: '--organisation', passphrase: 'the passphrase' };
+  return withApi(io, 'init', resolve(io.cwd, dir), async (api) => {
+    const created = await api.call('vault:create', { adminName: name, organisation, passphrase, separateOrganisations: v['separate-organisations'] === true }, words);
     io.stdout(
-      `Vault ${vault.id} created in ${dir}\n` +
-        `Device key stored in: ${vault.keychainBackend}\n` +
-        `Admin ${name} (${organisation}): custodian id ${adminId}\n\n` +
+      `Vault ${created.vaultId} created in ${dir}\n` +
+        `Device key stored in: ${created.keychainBackend}\n` +
+        `Admin ${name} (${organisation}): custodian id ${created.adminId}\n\n` +
         'RECOVERY KEY - shown this once. Write it down or print it and store it offline (a safe, not this machine).\n' +
         'It is the only way back in if this machine\'s keychain loses the device key.\n\n' +
-        `  ${recoveryKey}\n\n${qr.terminal}\n`,
+        `  ${created.recoveryKey}\n\n${await terminalQr(created.recoveryKey)}\n`,
     );
-  } finally {
-    vault.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 async function custodian(argv: string[], io: CliIo): Promise<number> {
@@ -62,15 +66,13 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
   if (action === 'list') {
     const v = parse(rest, { vault: { type: 'string' }, json: { type: 'boolean' } }, 'custodian');
     if (v.help) return help(io, 'custodian');
-    const vault = await Vault.open(required(v.vault, 'vault', 'custodian'), await openKeytarKeychain());
-    try {
-      const list = vault.custodians.list();
-      if (v.json) io.stdout(`${JSON.stringify(list, null, 2)}\n`);
-      else for (const c of list) io.stdout(`${c.id}  ${c.role.padEnd(18)}  ${c.name} (${c.organisation})${c.revoked ? '  [revoked]' : ''}\n`);
-    } finally {
-      vault.close();
-    }
-    return 0;
+    return withApi(io, 'custodian list', vaultDir(io, v.vault, 'custodian'), async (api) => {
+      await api.call('vault:open', {});
+      const { custodians } = await api.call('custodian:list', {});
+      if (v.json) io.stdout(`${JSON.stringify(custodians, null, 2)}\n`);
+      else for (const c of custodians) io.stdout(`${c.id}  ${c.role.padEnd(18)}  ${c.name} (${c.organisation})${c.revoked ? '  [revoked]' : ''}\n`);
+      return 0;
+    });
   }
   if (action === 'revoke') return revoke(rest, io);
   if (action !== 'add') throw new UsageError(`expected 'custodian add', 'custodian revoke' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
@@ -80,7 +82,7 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
     'custodian',
   );
   if (v.help) return help(io, 'custodian');
-  const dir = required(v.vault, 'vault', 'custodian');
+  const dir = vaultDir(io, v.vault, 'custodian');
   const as = required(v.as, 'as', 'custodian');
   const name = required(v.name, 'name', 'custodian');
   const organisation = required(v.organisation, 'organisation', 'custodian');
@@ -89,49 +91,53 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
   const adminFile = v['admin-passphrase-file'] as string | undefined;
   // Every argument and secret is gathered before the vault opens, so a typo costs no Argon2id run.
   const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
-  const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
-  const vault = await Vault.open(dir, await openKeytarKeychain());
-  try {
-    const admin = await vault.custodians.unlock(as, adminPassphrase);
-    const record = await vault.custodians.enrol(admin, { name, organisation, role: role as CustodianRole, passphrase });
-    io.stdout(`Enrolled ${record.name} (${record.organisation}) as ${record.role}: custodian id ${record.id}\n`);
-  } finally {
-    vault.close();
-  }
-  return 0;
+  return withApi(io, 'custodian add', dir, async (api) => {
+    await unlockAs(api, as, adminPassphrase);
+    const words = { name: '--name', organisation: '--organisation', role: '--role', passphrase: 'the new passphrase' };
+    const role_ = role as (typeof CUSTODIAN_ROLES)[number];
+    // Only the founding second custodian is enrolled at once (and types their own passphrase here).
+    const founding = (await api.call('custodian:list', {})).custodians.length < 2;
+    const passphrase = founding ? await newPassphrase(io, v['passphrase-file'] as string | undefined, name) : undefined;
+    const { custodian: record, proposal } = await api.call('custodian:enrol', { by: as, name, organisation, role: role_, ...(passphrase === undefined ? {} : { passphrase }) }, words);
+    if (record !== null) io.stdout(`Enrolled ${record.name} (${record.organisation}) as ${record.role}, a founding custodian: custodian id ${record.id}\n`);
+    else if (proposal !== null) io.stdout(proposed(proposal, 'halfkey proposal approve --vault DIR --as APPROVER_ID --proposal ' + proposal.id + ' (the newcomer types their own passphrase there)'));
+    return 0;
+  });
+}
+
+/** What a proposal waits for, in one paragraph. */
+function proposed(proposal: { readonly id: string; readonly summary: string; readonly expiresAt: number }, how: string): string {
+  return `Proposed: ${proposal.summary}.\nProposal ${proposal.id} takes effect when a second custodian approves it before ${new Date(proposal.expiresAt).toISOString()}:\n  ${how}\n`;
 }
 
 async function revoke(argv: string[], io: CliIo): Promise<number> {
   const v = parse(argv, { vault: { type: 'string' }, as: { type: 'string' }, custodian: { type: 'string' }, reason: { type: 'string' }, 'admin-passphrase-file': { type: 'string' } }, 'custodian');
   if (v.help) return help(io, 'custodian');
-  const dir = required(v.vault, 'vault', 'custodian');
+  const dir = vaultDir(io, v.vault, 'custodian');
   const as = required(v.as, 'as', 'custodian');
   const id = required(v.custodian, 'custodian', 'custodian');
   const reason = required(v.reason, 'reason', 'custodian');
   const adminFile = v['admin-passphrase-file'] as string | undefined;
   const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
-  const vault = await Vault.open(dir, await openKeytarKeychain());
-  try {
-    const admin = await vault.custodians.unlock(as, adminPassphrase);
-    const record = vault.custodians.revoke(admin, id, reason);
-    io.stdout(`Revoked ${record.name} (${record.organisation}, ${record.role}); custody of their items should be reassigned and rotated.\n`);
-  } finally {
-    vault.close();
-  }
-  return 0;
+  return withApi(io, 'custodian revoke', dir, async (api) => {
+    await unlockAs(api, as, adminPassphrase);
+    const { proposal } = await api.call('custodian:revoke', { by: as, custodianId: id, reason }, { custodianId: '--custodian' });
+    io.stdout(proposed(proposal, `halfkey proposal approve --vault DIR --as APPROVER_ID --proposal ${proposal.id}`));
+    return 0;
+  });
 }
 
 async function recover(argv: string[], io: CliIo): Promise<number> {
   const v = parse(argv, { vault: { type: 'string' }, 'recovery-key-file': { type: 'string' } }, 'recover');
   if (v.help) return help(io, 'recover');
-  const dir = required(v.vault, 'vault', 'recover');
+  const dir = vaultDir(io, v.vault, 'recover');
   const file = v['recovery-key-file'] as string | undefined;
   const key = file === undefined ? await promptHidden('Recovery key: ') : readSecretFile(io, file, 'recovery key');
-  const keychain = await openKeytarKeychain();
-  const vault = await Vault.recover(dir, keychain, key);
-  vault.close();
-  io.stdout(`Vault ${vault.id} recovered: its device key is now in ${keychain.backend}. The recovery key stays valid; keep it offline.\n`);
-  return 0;
+  return withApi(io, 'recover', dir, async (api) => {
+    const vault = await api.call('vault:recover', { recoveryKey: key }, { recoveryKey: 'the recovery key' });
+    io.stdout(`Vault ${vault.vaultId} recovered: its device key is now in ${vault.keychainBackend}. The recovery key stays valid; keep it offline.\n`);
+    return 0;
+  });
 }
 
 function help(io: CliIo, command: Command): number {
@@ -142,15 +148,5 @@ function help(io: CliIo, command: Command): number {
 /** The runner of one vault-admin command (`init`, `custodian`, `recover`). */
 export function command(name: Command): { run: CommandRunner } {
   const runners: Readonly<Record<Command, CommandRunner>> = { init, custodian, recover };
-  return {
-    run: async (argv, io) => {
-      try {
-        return await runners[name](argv, io);
-      } catch (error) {
-        if (!(error instanceof HalfkeyError)) throw error;
-        io.stderr(`halfkey ${name}: ${error.message} [${error.code}]\n`);
-        return exitCodeFor(error);
-      }
-    },
-  };
+  return { run: (argv, io) => runners[name](argv, io) };
 }

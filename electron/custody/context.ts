@@ -1,12 +1,21 @@
+import type { custodyChannels } from '../../shared/api/channels/custody';
 import { HalfkeyError } from '../../shared/api/result';
 import type { JsonObject } from '../../shared/journal/canonical';
 import type { SignedEntry } from '../../shared/journal/entry';
+import { checkCheckout, type PolicyState } from '../../shared/policy/four-eyes';
 import type { Sodium } from '../../shared/sodium';
-import type Database from 'better-sqlite3';
 import type { z } from 'zod';
 import type { Db } from '../base/database';
 import type { AppendInput } from '../journal/store';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
+import type { AccountRow, CustodyStore, SecretHalf } from './custody-store';
+import { enforce, Refusal } from './refusal';
+
+/**
+ * A custody channel's request as the router hands it on: checked against the channel's schema,
+ * defaults filled in. The custody services take it as it is and never check it again.
+ */
+export type CustodyRequest<C extends keyof typeof custodyChannels> = z.output<(typeof custodyChannels)[C]['request']>;
 
 /**
  * The parts of an open vault the custody service uses. `Vault` satisfies it; naming
@@ -27,56 +36,75 @@ export interface CustodyVault {
   };
 }
 
-/** What every custody operation runs against: the vault, the clock and libsodium. */
-export interface CustodyContext {
-  readonly vault: CustodyVault;
-  readonly db: Db;
-  readonly now: () => number;
-  readonly sodium: Sodium;
-}
-
-/** Appends one journal entry, joining the caller's open transaction; co-signed by the actor when there is one. */
-export function journal(ctx: CustodyContext, type: string, actor: UnlockedCustodian | null, account: string | null, data: JsonObject): void {
-  ctx.vault.journal.append({ type, actor: actor === null ? null : { id: actor.id, signer: actor.signer }, account, data });
-}
-
-/** The acting custodian, who must be unlocked in this session and not revoked. */
-export function actingCustodian(ctx: CustodyContext, id: string): UnlockedCustodian {
-  const custodian = ctx.vault.custodians.unlocked(id);
-  if (custodian.revoked) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${id} has been revoked and can no longer act in this vault.`);
-  return custodian;
-}
-
-/** A fresh random id: 16 bytes as 32 lowercase hex characters. */
-export function newId(ctx: CustodyContext): string {
-  return ctx.sodium.to_hex(ctx.sodium.randombytes_buf(16));
-}
-
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
-
-/** A prepared statement for this database, compiled once and reused (custody's hot paths run a dozen per call). */
-export function statement(ctx: CustodyContext, sql: string): Database.Statement {
-  let cache = statements.get(ctx.db);
-  if (cache === undefined) {
-    cache = new Map();
-    statements.set(ctx.db, cache);
-  }
-  let prepared = cache.get(sql);
-  if (prepared === undefined) {
-    prepared = ctx.db.prepare(sql);
-    cache.set(sql, prepared);
-  }
-  return prepared;
-}
-
 /**
- * Checks input against a channel's schema. The router does this for the app; the CLI and other
- * in-process callers reach the service directly, so the service checks again and names the field.
+ * What every custody operation runs against (the vault, custody's store, the clock, libsodium) and
+ * the steps each one takes: who is acting, what the four-eyes policy allows, the journal entry, and
+ * a refusal journaled even though the change it refused rolled back.
  */
-export function validated<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join('.') : what;
-  throw new HalfkeyError('INVALID_PAYLOAD', `The ${what} is not valid: ${field}: ${issue?.message ?? 'invalid'}.`, { field });
+export class CustodyContext {
+  constructor(
+    readonly vault: CustodyVault,
+    readonly store: CustodyStore,
+    readonly now: () => number,
+    readonly sodium: Sodium,
+  ) {}
+
+  /** The acting custodian, who must be unlocked in this session and not revoked. */
+  actingCustodian(id: string): UnlockedCustodian {
+    const custodian = this.vault.custodians.unlocked(id);
+    if (custodian.revoked) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${id} has been revoked and can no longer act in this vault.`);
+    return custodian;
+  }
+
+  /** Appends one journal entry, joining the caller's open transaction; co-signed by the actor when there is one. */
+  journal(type: string, actor: UnlockedCustodian | null, account: string | null, data: JsonObject): void {
+    this.vault.journal.append({ type, actor: actor === null ? null : { id: actor.id, signer: actor.signer }, account, data });
+  }
+
+  /** The account, or a NOT_FOUND error naming it. */
+  requireAccount(accountId: string): AccountRow {
+    const account = this.store.account(accountId);
+    if (account === null) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault; add it first.`, { accountId });
+    return account;
+  }
+
+  /** A fresh random id: 16 bytes as 32 lowercase hex characters. */
+  newId(): string {
+    return this.sodium.to_hex(this.sodium.randombytes_buf(16));
+  }
+
+  /**
+   * The four-eyes policy's view of one account, read inside the caller's transaction so the
+   * decision and the change it allows see the same state. Rules only ever relate items of the
+   * same account, so other accounts' rows are left out.
+   */
+  policyState(accountId: string): PolicyState {
+    return {
+      separateOrganisations: this.vault.options.separateOrganisations,
+      custodians: this.vault.custodians.list().map((c) => ({ id: c.id, organisation: c.organisation, role: c.role, name: c.name, revoked: c.revoked })),
+      ...this.store.custodyOf(accountId),
+    };
+  }
+
+  /** Refuses `action` (POLICY_REFUSED) unless the four-eyes rules let the actor obtain the item now. */
+  mayObtain(actor: UnlockedCustodian, accountId: string, item: SecretHalf, action: string): void {
+    enforce(checkCheckout(this.policyState(accountId), { accountId, item, custodianId: actor.id }), action, actor.id);
+  }
+
+  /**
+   * Runs `change` in one transaction; a Refusal rolls it back, is journaled as `custody.refused` in a
+   * transaction of its own, and surfaces as a HalfkeyError, so a refused action leaves no change but
+   * always leaves its entry. Changes take the write lock up front (`immediate`), so the state the
+   * policy reads cannot move before the write; a read-only check (`deferred`) does not block other writers.
+   */
+  refusable<T>(actor: UnlockedCustodian, change: () => T, mode: 'immediate' | 'deferred' = 'immediate'): T {
+    try {
+      return this.store.transaction(change, mode);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;
+      this.store.transaction(() => this.journal('custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message }), 'immediate');
+      throw error.toError();
+    }
+  }
 }

@@ -10,31 +10,26 @@ type CustodyChannel = keyof typeof custodyChannels;
  * to see it; nothing here logs a payload.
  */
 export function custodyHandlers(custody: () => CustodyService): { [C in CustodyChannel]: Handler<C> } {
+  // Invariant: the router checked each request against its channel's schema, so the services trust it as is (STYLE rule 13); it keeps only the response schema's fields.
   return {
-    'custody:account-add': ({ by, ...input }) => custody().addAccount(by, input),
-    'custody:account-list': (request) => custody().listAccounts(request),
-    'custody:half-set': ({ by, accountId, item, secret }) => {
-      const { generation, kind } = custody().setHalf(by, accountId, item, secret);
-      return { accountId, item, kind, generation };
-    },
-    'custody:assign': ({ by, ...request }) => custody().assign(by, request),
-    'custody:checkout': ({ by, ...request }) => custody().checkout(by, request),
-    'custody:checkin': ({ by, checkoutId }) => custody().checkin(by, checkoutId),
-    'custody:reveal': ({ by, checkoutId, seconds }) => custody().reveal(by, checkoutId, seconds),
-    'custody:copy': ({ by, checkoutId, seconds }) => custody().copy(by, checkoutId, seconds),
-    'custody:totp-code': ({ by, checkoutId }) => custody().totpCode(by, checkoutId),
-    'custody:totp-enrolment-codes': ({ by, checkoutId }) => custody().totpEnrolmentCodes(by, checkoutId),
-    'custody:rotate': ({ by, ...request }) => {
-      const { accountId, item, generation, retiredGeneration, password, expiresAt } = custody().rotate(by, request);
-      return { accountId, item, generation, retiredGeneration, password, expiresAt };
-    },
-    'custody:seed-export-request': ({ by, accountId, reason }) => custody().requestSeedExport(by, accountId, reason),
-    'custody:seed-export-approve': ({ by, requestId }) => custody().approveSeedExport(by, requestId),
-    'custody:seed-export-collect': ({ by, requestId }) => custody().collectSeedExport(by, requestId),
-    'custody:token-checkout': ({ by, ...request }) => custody().tokenCheckout(by, request),
-    'custody:token-checkin': ({ by, checkoutId, location }) => custody().tokenCheckin(by, checkoutId, location),
-    'custody:unassign': ({ by, ...request }) => custody().unassign(by, request),
-    'custody:checkout-list': (filter) => ({ checkouts: custody().listCheckouts(filter) }),
-    'custody:seed-export-list': ({ accountId }) => ({ requests: custody().listSeedExports(accountId) }),
+    'custody:account-add': (request) => custody().accounts.add(request),
+    'custody:account-list': (request) => custody().accounts.list(request),
+    'custody:half-set': (request) => custody().halves.set(request),
+    'custody:assign': (request) => custody().halves.assign(request),
+    'custody:unassign': (request) => custody().halves.unassign(request),
+    'custody:rotate': (request) => custody().halves.rotate(request),
+    'custody:checkout': (request) => custody().checkouts.open(request),
+    'custody:checkin': (request) => custody().checkouts.checkin(request),
+    'custody:token-checkout': (request) => custody().checkouts.openToken(request),
+    'custody:token-checkin': (request) => custody().checkouts.checkinToken(request),
+    'custody:checkout-list': (request) => ({ checkouts: custody().checkouts.list(request) }),
+    'custody:reveal': (request) => custody().checkouts.reveal(request),
+    'custody:copy': (request) => custody().checkouts.copy(request),
+    'custody:totp-code': (request) => custody().checkouts.totpCode(request),
+    'custody:totp-enrolment-codes': (request) => custody().checkouts.totpEnrolmentCodes(request),
+    'custody:seed-export-request': (request) => custody().seedExports.request(request),
+    'custody:seed-export-approve': (request) => custody().seedExports.approve(request),
+    'custody:seed-export-collect': (request) => custody().seedExports.collect(request),
+    'custody:seed-export-list': (request) => ({ requests: custody().seedExports.list(request) }),
   };
 }

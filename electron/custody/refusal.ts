@@ -1,7 +1,5 @@
 import { HalfkeyError, type ErrorCode } from '../../shared/api/result';
 import type { PolicyDecision } from '../../shared/policy/four-eyes';
-import type { UnlockedCustodian } from '../vault/custodians';
-import { journal, type CustodyContext } from './context';
 
 /** Why a custody action was refused: a four-eyes rule, or a custody condition (rotation due, exclusive checkout, …). */
 export interface RefusalFacts {
@@ -16,7 +14,7 @@ export interface RefusalFacts {
 }
 
 /**
- * Thrown inside a custody transaction to abort it. `refusable` catches it after the rollback,
+ * Thrown inside a custody transaction to abort it. `CustodyContext.refusable` catches it after the rollback,
  * journals `custody.refused` in a transaction of its own, and throws the HalfkeyError, so a
  * refused action leaves no change but always leaves its entry.
  */
@@ -47,23 +45,4 @@ export function enforce(decision: PolicyDecision, action: string, custodianId: s
     ruleName: decision.ruleName,
     message: decision.message,
   });
-}
-
-/**
- * Runs `change` in one transaction; a Refusal rolls it back, is journaled on its own, and surfaces
- * as a HalfkeyError. Changes take the write lock up front (`immediate`), so the state the policy
- * reads cannot move before the write; a read-only check (`deferred`) does not block other writers.
- */
-export function refusable<T>(ctx: CustodyContext, actor: UnlockedCustodian, change: () => T, mode: 'immediate' | 'deferred' = 'immediate'): T {
-  try {
-    const run = ctx.db.transaction(change);
-    return mode === 'immediate' ? run.immediate() : run.deferred();
-  } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
-    const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;
-    ctx.db.transaction(() => {
-      journal(ctx, 'custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message });
-    }).immediate();
-    throw error.toError();
-  }
 }

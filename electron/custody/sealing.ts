@@ -1,9 +1,7 @@
 import { HalfkeyError } from '../../shared/api/result';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
-import { statement, type CustodyContext } from './context';
-
-/** A half that has a secret: the password or the TOTP seed. */
-export type SecretHalf = 'password' | 'mfa';
+import type { CustodyContext } from './context';
+import type { SecretHalf } from './custody-store';
 
 /** The AAD that binds a sealed blob to its row: moving a blob to another account, item, custodian or generation fails to open. */
 export function halfAad(accountId: string, item: SecretHalf, custodianId: string, generation: number): string {
@@ -16,21 +14,12 @@ export function halfAad(accountId: string, item: SecretHalf, custodianId: string
  */
 export function sealHalf(ctx: CustodyContext, accountId: string, item: SecretHalf, custodian: CustodianRecord, generation: number, secret: Uint8Array): void {
   const boxed = ctx.sodium.crypto_box_seal(secret, ctx.sodium.from_hex(custodian.boxKey));
-  const blob = ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation));
-  statement(ctx, 'INSERT OR REPLACE INTO custody_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)')
-    .run(accountId, item, custodian.id, generation, blob);
-}
-
-/** The sealed blob of a half for one custodian at the current generation, or null when none was sealed to them. */
-export function sealedBlob(ctx: CustodyContext, accountId: string, item: SecretHalf, custodianId: string, generation: number): Uint8Array | null {
-  const row = statement(ctx, 'SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ? AND generation = ?')
-    .get(accountId, item, custodianId, generation) as { blob: Uint8Array } | undefined;
-  return row ? row.blob : null;
+  ctx.store.addSealedCopy(accountId, item, custodian.id, generation, ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation)));
 }
 
 /** Opens a custodian's copy of a half: the device layer, then their own key. The caller wipes the result after use. */
 export function openHalf(ctx: CustodyContext, accountId: string, item: SecretHalf, custodian: UnlockedCustodian, generation: number): Uint8Array {
-  const blob = sealedBlob(ctx, accountId, item, custodian.id, generation);
+  const blob = ctx.store.sealedCopy(accountId, item, custodian.id, generation);
   if (blob === null) {
     throw new HalfkeyError(
       'CONFLICT',

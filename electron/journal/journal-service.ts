@@ -34,10 +34,13 @@ export class JournalService {
   private progress: ExportProgress | null = null;
   private exporting = false;
 
-  /** Starts serving a vault's journal; with `heartbeat` (the app, not the CLI) opens a live session. */
-  attach(store: JournalStore, signer: EntrySigner, options: { heartbeat?: boolean; heartbeatMs?: number } = {}): void {
+  /**
+   * Starts serving a vault's journal; with `heartbeat` opens a live session, its `session.started`
+   * saying who runs it (`client` app by default; a `halfkey` command passes `cli` and its name).
+   */
+  attach(store: JournalStore, signer: EntrySigner, options: { heartbeat?: boolean; heartbeatMs?: number; session?: Readonly<Record<string, string>> } = {}): void {
     this.detach();
-    const session = options.heartbeat ? startHeartbeat(store, options.heartbeatMs ?? HEARTBEAT_MS, { data: { client: 'app' } }) : null;
+    const session = options.heartbeat ? startHeartbeat(store, options.heartbeatMs ?? HEARTBEAT_MS, { data: { ...(options.session ?? { client: 'app' }) } }) : null;
     this.attached = { store, signer, session };
   }
 

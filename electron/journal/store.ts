@@ -6,8 +6,7 @@ import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../sha
 import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../shared/journal/merkle';
-import type { Statement } from 'better-sqlite3';
-import { migrate, type Db } from '../base/database';
+import { migrate, prepared, type Db } from '../base/database';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -120,15 +119,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type PendingRow = { readonly entry: SignedEntry; readonly account: string | null };
 /** Rows per INSERT statement (12 parameters each: far below SQLite's limit of 32,766). */
 const INSERT_CHUNK = 50;
-const insertSqlCache = new Map<number, string>();
 /** The INSERT of `n` journal rows in one statement. */
 function insertSql(n: number): string {
-  let sql = insertSqlCache.get(n);
-  if (sql === undefined) {
-    sql = `INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
-    insertSqlCache.set(n, sql);
-  }
-  return sql;
+  return `INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
 }
 
 /** Turns a stored row back into the signed entry it was written from. */
@@ -155,7 +148,6 @@ export function entryFromRow(row: EntryRow): SignedEntry {
  */
 export class JournalStore {
   private cachedHead: { head: JournalHead | null; time: number | null; version: number } | null = null;
-  private readonly statements = new Map<string, Statement>();
   /** The frontier after entry `seq` with `hash`; reused only while that entry is still the tip. */
   private frontierCache: { seq: number; hash: string; frontier: MerkleFrontier } | null = null;
   private genesisEvery: number | null = null;
@@ -519,14 +511,9 @@ export class JournalStore {
     return tip;
   }
 
-  /** Prepared once per store: preparing costs more than running these small statements. */
-  private stmt(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    return statement;
+  /** Prepared once per connection (electron/base/database.ts): preparing costs more than running these small statements. */
+  private stmt(sql: string) {
+    return prepared(this.db, sql);
   }
 
   private loadFrontier(tip?: ChainTip): MerkleFrontier {

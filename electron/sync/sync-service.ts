@@ -42,6 +42,11 @@ export class SyncService {
     return this.client?.status() ?? DETACHED;
   }
 
+  /** The server the open vault enrolled with and its pinned key; null when not enrolled. */
+  pinnedServer(): { readonly url: string; readonly key: string; readonly fingerprint: string } | null {
+    return this.require().pinnedServer();
+  }
+
   enroll(url: string, token: string, fingerprint?: string): Promise<SyncStatus> {
     return this.require().enroll(url, token, fingerprint);
   }

@@ -3,6 +3,8 @@ import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
 import { proposalChannels } from './channels/proposal';
+import { reconcileChannels } from './channels/reconcile';
+import { reviewChannels } from './channels/review';
 import { syncChannels } from './channels/sync';
 import { vaultChannels } from './channels/vault';
 
@@ -10,7 +12,7 @@ import { vaultChannels } from './channels/vault';
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
  * request and response. The router, both adapters and the preload are derived from this table.
  * Each domain keeps its channels in channels/<domain>.ts (`app:`, `vault:` with `custodian:`,
- * `custody:`, `journal:`, `sync:`); docs/architecture.md lists them.
+ * `custody:`, `journal:`, `sync:`, `review:`, `reconcile:`); docs/architecture.md lists them.
  */
 export const channels = {
   ...appChannels,
@@ -19,6 +21,8 @@ export const channels = {
   ...custodyChannels,
   ...proposalChannels,
   ...syncChannels,
+  ...reconcileChannels,
+  ...reviewChannels,
 } as const;
 
 export type Channel = keyof typeof channels;

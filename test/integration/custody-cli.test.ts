@@ -96,7 +96,7 @@ describe('halfkey custody commands', () => {
     expect(fresh).toHaveLength(24);
     const vault = await Vault.open(f.dir, await openKeytarKeychain());
     try {
-      expect((await CustodyService.open(vault)).account(id)).toMatchObject({ rotationDue: false, password: { generation: 2 } });
+      expect((await CustodyService.open(vault)).accounts.get(id)).toMatchObject({ rotationDue: false, password: { generation: 2 } });
     } finally {
       vault.close();
     }

@@ -37,11 +37,14 @@ beforeAll(async () => {
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');
   custody = await CustodyService.open(vault);
-  custody.addAccount(ids.admin, {
+  custody.accounts.add({
+    by: ids.admin,
     accountId: ACCOUNT,
     alias: 'co-owned-prod',
     rootEmail: 'root@example.com',
     organisation: 'Customer',
+    phone: null,
+    notes: '',
     exclusiveCheckout: false,
     rotateAfterCheckout: false,
   });
@@ -61,10 +64,10 @@ const assignees = (item: string): string[] =>
 
 describe('rule 3 (separate organisations) through the custody service', () => {
   it('refuses the MFA half to the organisation holding the password half, journals the refusal, assigns nothing', () => {
-    custody.assign(ids.admin, { accountId: ACCOUNT, item: 'password', custodianId: ids.pat });
+    custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'password', custodianId: ids.pat });
     let caught: unknown;
     try {
-      custody.assign(ids.admin, { accountId: ACCOUNT, item: 'mfa', custodianId: ids.cara });
+      custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'mfa', custodianId: ids.cara });
     } catch (error) {
       caught = error;
     }
@@ -81,7 +84,7 @@ describe('rule 3 (separate organisations) through the custody service', () => {
   });
 
   it('gives the MFA half to a custodian of another organisation', () => {
-    custody.assign(ids.admin, { accountId: ACCOUNT, item: 'mfa', custodianId: ids.mia });
+    custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'mfa', custodianId: ids.mia });
     expect(assignees('mfa')).toEqual([ids.mia]);
     expect(assignees('password')).toEqual([ids.pat]);
   });

@@ -4,17 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
-import type { EntrySigner } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
-import { reviewerChallengeMessage } from '../../shared/sync/wire';
-import { expectOk, sendRequest } from '../../electron/sync/transport';
 import { exportJournal } from '../../electron/journal/export';
 import { run as runJournal } from '../../electron/cli/journal';
 import type { CliIo } from '../../electron/cli/main';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient, grantReviewer } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, grantReviewer, reviewerExport } from '../support/sync-fixture';
 
 let sodium: Sodium;
 let dir: string;
@@ -39,16 +36,6 @@ async function verify(name: string, text: string, ...flags: string[]): Promise<{
   const cli = io();
   const code = await runJournal(['verify', path, ...flags], cli);
   return { code, out: cli.out.join(''), err: cli.err.join('') };
-}
-
-/** The reviewer's flow (docs/sync-protocol.md, "Reviewers"): challenge, signed session, then the export as downloaded. */
-async function reviewerExport(server: TestServer, reviewer: EntrySigner): Promise<string> {
-  const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
-  const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
-  const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
-  const res = await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } });
-  expect(res.status).toBe(200);
-  return res.text();
 }
 
 type Line = { kind: string; entry?: { device: string; seq: number; type: string; data: Record<string, unknown> }; receipt?: Record<string, unknown>; treeHead?: Record<string, unknown> };

@@ -13,8 +13,8 @@ await vault.custodians.unlock(CRASH_CUSTODIAN, CRASH_PASSPHRASE);
 const custody = await CustodyService.open(vault);
 process.stdout.write('ready\n');
 for (let round = 0; ; round += 1) {
-  const out = custody.checkout(CRASH_CUSTODIAN, { accountId: CRASH_ACCOUNT, item: 'password', reason: `crash round ${round}`, leaseSeconds: 3600 });
-  await custody.reveal(CRASH_CUSTODIAN, out.checkoutId, 5);
-  custody.checkin(CRASH_CUSTODIAN, out.checkoutId);
-  if (round % 3 === 0) custody.rotate(CRASH_CUSTODIAN, { accountId: CRASH_ACCOUNT, item: 'password', seconds: 1 });
+  const out = custody.checkouts.open({ by: CRASH_CUSTODIAN, accountId: CRASH_ACCOUNT, item: 'password', reason: `crash round ${round}`, leaseSeconds: 3600 });
+  await custody.checkouts.reveal({ by: CRASH_CUSTODIAN, checkoutId: out.checkoutId, seconds: 5 });
+  custody.checkouts.checkin({ by: CRASH_CUSTODIAN, checkoutId: out.checkoutId });
+  if (round % 3 === 0) custody.halves.rotate({ by: CRASH_CUSTODIAN, accountId: CRASH_ACCOUNT, item: 'password', seconds: 1 });
 }

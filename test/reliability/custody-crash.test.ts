@@ -35,9 +35,9 @@ beforeAll(async () => {
   await vault.custodians.unlock(pat.id, PAT_PASS);
   patId = pat.id;
   const custody = await CustodyService.open(vault);
-  custody.addAccount(adminId, { accountId: ACCOUNT, alias: 'crash', rootEmail: 'root@example.com', organisation: 'Customer' });
-  custody.assign(adminId, { accountId: ACCOUNT, item: 'password', custodianId: pat.id });
-  custody.setHalf(pat.id, ACCOUNT, 'password', { kind: 'password', password: 'Crash-Test-Passw0rd!' });
+  custody.accounts.add({ by: adminId, accountId: ACCOUNT, alias: 'crash', rootEmail: 'root@example.com', organisation: 'Customer', phone: null, notes: '', exclusiveCheckout: false, rotateAfterCheckout: false });
+  custody.halves.assign({ by: adminId, accountId: ACCOUNT, item: 'password', custodianId: pat.id });
+  custody.halves.set({ by: pat.id, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 'Crash-Test-Passw0rd!' } });
   await custody.close();
   vault.close();
 }, 120_000);

@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { custodyChannels } from '../../shared/api/channels/custody';
+import type { RequestOf } from '../../shared/api/contract';
 import type { Clipboard } from '../../electron/custody/clipboard';
+import type { CustodyRequest } from '../../electron/custody/context';
 import { CustodyService } from '../../electron/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import type { CustodianRole } from '../../electron/vault/custodians';
@@ -81,4 +84,9 @@ let nextAccount = 100_000_000_000 + Math.floor(Math.random() * 1_000_000) * 1000
 export function freshAccountId(): string {
   nextAccount += 1;
   return String(nextAccount);
+}
+
+/** A custody request as the router hands it to the service: checked against its channel's schema, defaults filled in. */
+export function routed<C extends keyof typeof custodyChannels>(channel: C, payload: RequestOf<C>): CustodyRequest<C> {
+  return custodyChannels[channel].request.parse(payload) as CustodyRequest<C>;
 }

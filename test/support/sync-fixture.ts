@@ -1,8 +1,8 @@
 import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
-import { enrolSignatureMessage } from '../../shared/sync/wire';
+import { enrolSignatureMessage, reviewerChallengeMessage } from '../../shared/sync/wire';
 import { sodiumNow } from '../../shared/sodium';
 import { SyncClient, type SyncClientOptions } from '../../electron/sync/client';
-import { sendRequest, type WireResponse } from '../../electron/sync/transport';
+import { expectOk, sendRequest, type WireResponse } from '../../electron/sync/transport';
 import { hashToken, newToken } from '../../server/tokens';
 import type { TestJournal } from './journal-builder';
 import type { TestServer } from './server-fixture';
@@ -25,6 +25,17 @@ export function enrolment(token: string, vault: string, device: EntrySigner, ros
 /** Grants a signing key reviewer rights the way `halfkey server reviewer grant` does (a journal's reviewer role alone grants nothing). */
 export async function grantReviewer(server: TestServer, signingKey: string, name = 'Test Reviewer'): Promise<void> {
   await server.storage.queries.grantReviewer(signingKey, name, Date.now());
+}
+
+/** The reviewer's flow (docs/sync-protocol.md, "Reviewers"): challenge, signed session, then the export as downloaded. */
+export async function reviewerExport(server: TestServer, reviewer: EntrySigner): Promise<string> {
+  const sodium = sodiumNow();
+  const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
+  const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
+  const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
+  const res = await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`the reviewer export answered HTTP ${res.status}`);
+  return res.text();
 }
 
 /** A sync client over a test journal's real vault database, enrolled with the server. */

@@ -49,7 +49,7 @@ describe('the layering lint (STYLE.md rule 1)', () => {
   });
 
   it('refuses electron in the Node-only folders of electron/ (features, app, cli, preview)', async () => {
-    for (const folder of ['app', 'base', 'custody', 'journal', 'keychain', 'sync', 'vault', 'cli', 'preview']) {
+    for (const folder of ['app', 'base', 'custody', 'journal', 'keychain', 'review', 'sync', 'vault', 'cli', 'preview']) {
       await expectLayerError(`electron/${folder}/layer-probe.ts`, "import { clipboard } from 'electron';\nexport const c = clipboard;\n", 'Node-only');
     }
   });
@@ -64,6 +64,38 @@ describe('the layering lint (STYLE.md rule 1)', () => {
   it('refuses the preview adapter and the CLI in electron/main/ (what ships)', async () => {
     await expectLayerError('electron/main/layer-probe.ts', "import '../preview/server';\n", 'electron/main/ is what ships');
     await expectLayerError('electron/main/layer-probe.ts', "import '../cli/main';\n", 'electron/main/ is what ships');
+  });
+
+  it('refuses a feature folder, a database or keychain driver and the server internals in electron/cli/: the CLI reaches a vault through the router', async () => {
+    const refusedInCli = async (code: string, rule: 'no-restricted-imports' | 'no-restricted-syntax'): Promise<void> => {
+      const messages = await lint('electron/cli/layer-probe.ts', code);
+      const refused = messages.filter((m) => m.ruleId === rule);
+      expect(refused.length, `${code}: ${JSON.stringify(messages)}`).toBeGreaterThan(0);
+      for (const m of refused) {
+        expect(m.severity).toBe(2);
+        expect(m.message).toContain('electron/cli/ is a Node-only adapter over the router');
+      }
+    };
+    for (const feature of ['vault/vault', 'custody/custody-service', 'journal/store', 'sync/client', 'keychain/keytar-keychain', 'base/database', 'review/review-service']) {
+      await refusedInCli(`import '../${feature}';\n`, 'no-restricted-imports');
+      // A dynamic import() is no escape hatch.
+      await refusedInCli(`export const load = () => import('../${feature}');\n`, 'no-restricted-syntax');
+    }
+    await refusedInCli("import Database from 'better-sqlite3';\nexport const d = Database;\n", 'no-restricted-imports');
+    await refusedInCli("export const load = () => import('keytar');\n", 'no-restricted-syntax');
+    await refusedInCli("import '../../server/storage/storage';\n", 'no-restricted-imports');
+  });
+
+  it('lets electron/cli/ import the router side (../app/), shared/, server/cli, node built-ins, and the file verifiers of journal verify', async () => {
+    const clean = [
+      "import { createRouter } from '../app/router';\nexport const r = createRouter;\n",
+      "export const load = () => import('../app/app-services');\n",
+      "import { canonicalize } from '../../shared/journal/canonical';\nexport const c = canonicalize;\n",
+      "export const load = () => import('../../server/cli');\n",
+      "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n",
+      "export const load = () => Promise.all([import('../journal/bundle-file'), import('../journal/parallel-verify'), import('../sync/server-export-file')]);\n",
+    ];
+    for (const code of clean) expect(await lint('electron/cli/layer-probe.ts', code), code).toEqual([]);
   });
 
   it('refuses node and services in the page code of the preview and in the preload', async () => {

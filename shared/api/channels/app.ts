@@ -6,7 +6,8 @@ export const appChannels = {
     request: z.object({}).strict(),
     response: z.object({
       version: z.string(),
-      mode: z.enum(['electron', 'preview']),
+      /** Which adapter's services these are: the desktop app, the browser preview, or one `halfkey` command. */
+      mode: z.enum(['electron', 'preview', 'cli']),
       vault: z.object({
         state: z.enum(['none', 'locked', 'unlocked']),
         id: z.string().nullable(),
