@@ -1,7 +1,7 @@
 import type { Channel, RequestOf, ResponseOf } from '../../shared/api/contract';
 import type { ApiError } from '../../shared/api/result';
 import type { RouterLog } from '../app/router';
-import type { CliIo } from './main';
+import type { CliIo } from './cli-io';
 
 /**
  * The CLI adapter: the third one over the API router, beside electron/main/ipc-adapter.ts and the

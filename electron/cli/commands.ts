@@ -1,19 +1,21 @@
-import { registerCommand } from './main';
+import type { CommandRunner } from './cli-io';
 
-// One line per top-level command. Modules are loaded only when their command runs.
-registerCommand('journal', 'verify or export the signed journal', () => import('./journal'));
-registerCommand('account', 'add an account (account add …)', async () => (await import('./custody')).command('account'));
-registerCommand('half', 'set the password or MFA half of an account (half set …)', async () => (await import('./custody')).command('half'));
-registerCommand('assign', 'assign a custody item to a custodian', async () => (await import('./custody')).command('assign'));
-registerCommand('checkout', 'check out a half and print the password or current code once', async () => (await import('./custody')).command('checkout'));
-registerCommand('checkin', 'check a checkout back in', async () => (await import('./custody')).command('checkin'));
-registerCommand('rotate', 'rotate the password or MFA half of an account', async () => (await import('./custody')).command('rotate'));
-registerCommand('init', 'create a vault and its first admin; prints the recovery key once', async () => (await import('./vault-admin')).command('init'));
-registerCommand('custodian', 'enrol, revoke or list custodians (custodian add|revoke|list …)', async () => (await import('./vault-admin')).command('custodian'));
-registerCommand('proposal', 'list, approve or withdraw two-person changes (proposal list|approve|withdraw …)', () => import('./proposal'));
-registerCommand('recover', 'restore access to a vault with its recovery key', async () => (await import('./vault-admin')).command('recover'));
-registerCommand('server', 'run the central journal server, issue enrolment tokens, revoke devices', () => import('../../server/cli'));
-registerCommand('review', 'sign in to the central server as a reviewer and download its verified org-wide export', () => import('./review'));
-registerCommand('status', 'show the vault, journal and sync state, as the app\'s status bar does', () => import('./status'));
-registerCommand('sync', 'upload the journal to the central server (enrol with --enroll URL --token-file F)', () => import('./sync'));
-registerCommand('reconcile', 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', () => import('./reconcile'));
+/** One row per top-level command: its summary and its module, loaded only when it runs (so `journal verify` stays fast). */
+export const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<{ run: CommandRunner }> }>> = {
+  journal: { summary: 'verify or export the signed journal', load: () => import('./journal') },
+  account: { summary: 'add an account (account add …)', load: async () => (await import('./custody')).command('account') },
+  half: { summary: 'set the password or MFA half of an account (half set …)', load: async () => (await import('./custody')).command('half') },
+  assign: { summary: 'assign a custody item to a custodian', load: async () => (await import('./custody')).command('assign') },
+  checkout: { summary: 'check out a half and print the password or current code once', load: async () => (await import('./custody')).command('checkout') },
+  checkin: { summary: 'check a checkout back in', load: async () => (await import('./custody')).command('checkin') },
+  rotate: { summary: 'rotate the password or MFA half of an account', load: async () => (await import('./custody')).command('rotate') },
+  init: { summary: 'create a vault and its first admin; prints the recovery key once', load: async () => (await import('./vault-admin')).command('init') },
+  custodian: { summary: 'enrol, revoke or list custodians (custodian add|revoke|list …)', load: async () => (await import('./vault-admin')).command('custodian') },
+  proposal: { summary: 'list, approve or withdraw two-person changes (proposal list|approve|withdraw …)', load: () => import('./proposal') },
+  recover: { summary: 'restore access to a vault with its recovery key', load: async () => (await import('./vault-admin')).command('recover') },
+  server: { summary: 'run the central journal server, issue enrolment tokens, revoke devices', load: () => import('../../server/cli') },
+  review: { summary: 'sign in to the central server as a reviewer and download its verified org-wide export', load: () => import('./review') },
+  status: { summary: 'show the vault, journal and sync state, as the app\'s status bar does', load: () => import('./status') },
+  sync: { summary: 'upload the journal to the central server (enrol with --enroll URL --token-file F)', load: () => import('./sync') },
+  reconcile: { summary: 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', load: () => import('./reconcile') },
+};

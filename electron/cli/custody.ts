@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { unlockAs, withApi, type CliApi } from './api';
-import { UsageError, type CliIo, type CommandRunner } from './main';
+import { UsageError, type CliIo, type CommandRunner } from './cli-io';
 import { promptHidden, readSecretFile } from './secret-input';
 
 const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--passphrase-file FILE]):

@@ -5,7 +5,7 @@ import type { ResponseOf } from '../../shared/api/contract';
 import { BUNDLE_FORMAT, type BundleReport } from '../../shared/journal/bundle';
 import type { ServerExportReport } from '../../shared/sync/server-export';
 import { withApi, type CliApi } from './api';
-import { UsageError, type CliIo } from './main';
+import { UsageError, type CliIo } from './cli-io';
 
 const USAGE = `usage:
   halfkey journal verify BUNDLE [--json] [--server-key HEX]... [--csv FILE] [--workers N]

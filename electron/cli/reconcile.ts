@@ -5,7 +5,7 @@ import type { RequestOf, ResponseOf } from '../../shared/api/contract';
 import type { ApiError } from '../../shared/api/result';
 import { reportText } from '../../shared/reconcile/report-text';
 import { ApiFailure, openCliApi } from './api';
-import { UsageError, type CliIo } from './main';
+import { UsageError, type CliIo } from './cli-io';
 
 const USAGE = `usage:
   halfkey reconcile (--journal BUNDLE | --server-export FILE) [--server-key HEX]...

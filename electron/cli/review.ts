@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { unlockAs, withApi } from './api';
 import { reportServerExport } from './journal';
-import { parseOptions, UsageError, type CliIo } from './main';
+import { parseOptions, UsageError, type CliIo } from './cli-io';
 import { promptHidden, readSecretFile } from './secret-input';
 
 const USAGE = 'usage: halfkey review export --vault DIR --as REVIEWER_ID --out FILE [--passphrase-file FILE] [--json]\n';

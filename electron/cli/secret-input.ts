@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { UsageError, type CliIo } from './main';
+import { UsageError, type CliIo } from './cli-io';
 
 /** Reads a passphrase or key from a file (one trailing newline dropped); a missing file is a usage error. */
 export function readSecretFile(io: CliIo, path: string, what: string): string {

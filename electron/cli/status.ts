@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ApiFailure, withApi } from './api';
-import { exitCodeFor, parseOptions, UsageError, type CliIo } from './main';
+import { exitCodeFor, parseOptions, UsageError, type CliIo } from './cli-io';
 
 const USAGE = 'usage: halfkey status --vault DIR [--json]\n';
 

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { ResponseOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
 import { withApi } from './api';
-import { parseOptions, UsageError, type CliIo } from './main';
+import { parseOptions, UsageError, type CliIo } from './cli-io';
 import { readSecretFile } from './secret-input';
 import { terminalQr } from './terminal-qr';
 

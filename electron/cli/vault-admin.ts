@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { custodianRoleSchema } from '../../shared/api/channels/vault';
 import { unlockAs, withApi } from './api';
-import { UsageError, type CliIo, type CommandRunner } from './main';
+import { UsageError, type CliIo, type CommandRunner } from './cli-io';
 import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
 import { terminalQr } from './terminal-qr';
 
