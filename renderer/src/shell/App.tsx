@@ -2,10 +2,11 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
-import { useSession, type Session } from '../session/session';
+import { SessionContext, useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
 import { VaultView } from '../vault/VaultView';
+import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
@@ -69,9 +70,7 @@ export function App(): ReactElement {
       <header className="app-header">
         <h1>Halfkey</h1>
         {reading.status?.mode === 'preview' && <span className="badge">Preview</span>}
-        <p className="acting" aria-live="polite">
-          {session.actor === null ? 'Nobody acting' : `Acting as ${session.actor.name}`}
-        </p>
+        <ActorStatus actor={session.actor} onIdleLock={() => void session.refresh()} />
         <nav aria-label="Sections">
           <ul>
             {VIEWS.map((v) => (
@@ -85,7 +84,9 @@ export function App(): ReactElement {
         </nav>
       </header>
       <main className="app-main" ref={main}>
-        <ViewContent view={view} reading={reading} session={session} go={go} />
+        <SessionContext.Provider value={session}>
+          <ViewContent view={view} reading={reading} session={session} go={go} />
+        </SessionContext.Provider>
       </main>
       <StatusBar reading={reading} />
     </div>
