@@ -2,6 +2,8 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
+import { ProposalsView } from '../proposals/ProposalsView';
+import { useOpenProposals, type OpenProposals } from '../proposals/useOpenProposals';
 import { SessionContext, useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
@@ -10,17 +12,24 @@ import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync';
+type View = 'vault' | 'custodians' | 'proposals' | 'accounts' | 'journal' | 'sync';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
   { id: 'custodians', label: 'Custodians' },
+  { id: 'proposals', label: 'Proposals' },
   { id: 'accounts', label: 'Accounts' },
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
 ];
 
-function ViewContent(props: { readonly view: View; readonly reading: StatusReading; readonly session: Session; readonly go: (view: View) => void }): ReactElement {
+function ViewContent(props: {
+  readonly view: View;
+  readonly reading: StatusReading;
+  readonly session: Session;
+  readonly proposals: OpenProposals;
+  readonly go: (view: View) => void;
+}): ReactElement {
   const { view, reading, session } = props;
   switch (view) {
     case 'vault':
@@ -35,6 +44,8 @@ function ViewContent(props: { readonly view: View; readonly reading: StatusReadi
       );
     case 'custodians':
       return <CustodiansView session={session} />;
+    case 'proposals':
+      return <ProposalsView session={session} open={props.proposals} />;
     case 'accounts':
       return <AccountsView session={session} />;
     case 'journal':
@@ -49,7 +60,10 @@ export function App(): ReactElement {
   const reading = useAppStatus();
   const [view, setView] = useState<View>('vault');
   const vault = reading.status?.vault;
-  const session = useSession(`${vault?.state ?? ''}:${vault?.id ?? ''}:${view}`);
+  const vaultKey = `${vault?.state ?? ''}:${vault?.id ?? ''}:${view}`;
+  const session = useSession(vaultKey);
+  const proposals = useOpenProposals(vaultKey);
+  const open = proposals.proposals.length;
   const main = useRef<HTMLElement>(null);
   const navigated = useRef(false);
   // After navigation, focus moves to the new view's heading so screen readers start there.
@@ -77,6 +91,15 @@ export function App(): ReactElement {
               <li key={v.id}>
                 <button type="button" aria-current={view === v.id ? 'page' : undefined} onClick={() => go(v.id)}>
                   {v.label}
+                  {v.id === 'proposals' && open > 0 && (
+                    <>
+                      {' '}
+                      <span className="nav-count">
+                        {open}
+                        <span className="visually-hidden"> open</span>
+                      </span>
+                    </>
+                  )}
                 </button>
               </li>
             ))}
@@ -85,7 +108,7 @@ export function App(): ReactElement {
       </header>
       <main className="app-main" ref={main}>
         <SessionContext.Provider value={session}>
-          <ViewContent view={view} reading={reading} session={session} go={go} />
+          <ViewContent view={view} reading={reading} session={session} proposals={proposals} go={go} />
         </SessionContext.Provider>
       </main>
       <StatusBar reading={reading} />
