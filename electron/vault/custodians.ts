@@ -344,25 +344,27 @@ export class CustodianDirectory {
     const custodian = this.unlocked(id);
     const session = this.sessions.get(id)!;
     if (this.ctx.now() > session.presentUntil) {
-      throw new HalfkeyError('PRESENCE_REQUIRED', `${custodian.name} must enter their passphrase again to open a half (it counts for ${PRESENCE_WINDOW_MS / 1000} s).`, { custodian: id });
+      throw new HalfkeyError('PRESENCE_REQUIRED', `${custodian.name} must enter their passphrase again to open a half or sign a change (it counts for ${PRESENCE_WINDOW_MS / 1000} s).`, { custodian: id });
     }
     return custodian;
   }
 
   /** The acting custodian's id (the one unlocked), or null. */
   actor(): string | null {
-    const [id] = this.sessions.keys();
+    const [id] = this.unlockedIds();
     return id ?? null;
   }
 
   /** When the actor's presence window and idle lock end (ms since epoch), for the countdowns the UI shows. */
   timers(id: string): { readonly presentUntil: number; readonly idleLocksAt: number } | null {
+    this.sweepIdle();
     const session = this.sessions.get(id);
     return session === undefined ? null : { presentUntil: session.presentUntil, idleLocksAt: session.lastUsed + this.ctx.idleLockMs };
   }
 
-  /** Ids of the custodians unlocked right now (at most one: the actor). */
+  /** Ids of the custodians unlocked right now (at most one: the actor); one idle past the limit is locked first. */
   unlockedIds(): string[] {
+    this.sweepIdle();
     return [...this.sessions.keys()];
   }
 

@@ -12,7 +12,20 @@ type VaultChannel = keyof typeof vaultChannels;
 
 function view(vault: Vault, custodian: CustodianRecord): ResponseOf<'custodian:unlock'> {
   const { id, name, organisation, role, signingKey, boxKey, revoked } = custodian;
-  return { id, name, organisation, role, signingKey, boxKey, revoked, unlocked: vault.custodians.unlockedIds().includes(id) };
+  const timers = vault.custodians.timers(id);
+  return {
+    id,
+    name,
+    organisation,
+    role,
+    signingKey,
+    boxKey,
+    revoked,
+    unlocked: vault.custodians.unlockedIds().includes(id),
+    actor: vault.custodians.actor() === id,
+    presentUntil: timers?.presentUntil ?? null,
+    idleLocksAt: timers?.idleLocksAt ?? null,
+  };
 }
 
 /**

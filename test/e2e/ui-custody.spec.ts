@@ -1,16 +1,16 @@
-import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
 import { expect, test } from './fixtures';
-import { assignThroughUi, enrolThroughUi, unlockThroughUi } from './ui-steps';
+import { actAs, approveOnProposals, custodianRow, enrol, journalEntriesOfType, nav, noSeriousAxeViolations, proposalsOutcome, unlock } from './ui-steps';
 
 // One custodian journey through the real services (vault, keychain, custody, journal) in Chromium.
-// Argon2id MODERATE costs about a second per derivation; this journey makes seven of them, so
-// the flow is one test with steps rather than seven tests each creating their own vault.
-test.setTimeout(150_000);
+// Argon2id MODERATE costs about a second per derivation; this journey makes about eighteen of them
+// (one custodian acts at a time, so every switch is an unlock), so the flow is one test with steps
+// rather than many tests each creating their own vault.
+test.setTimeout(240_000);
 
 const ADMIN = { name: 'Ada Admin', organisation: 'Acme Ops', passphrase: 'granite orbit velvet canyon 41' };
 const PAT = { name: 'Pat Password', organisation: 'Acme Ops', passphrase: 'lantern meadow quartz ripple 7' };
@@ -39,23 +39,6 @@ async function expectCodeMatches(code: Locator, seed: string): Promise<void> {
     if (!matched) await code.page().waitForTimeout(1500);
   }
   expect(matched).toBe(true);
-}
-
-async function noSeriousAxeViolations(page: Page, view: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${view}: ${v.id}: ${v.help}`);
-  expect(serious).toEqual([]);
-}
-
-async function nav(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name }).click();
-}
-
-async function actAs(page: Page, who: { name: string }): Promise<void> {
-  await nav(page, 'Custodians');
-  const button = page.getByRole('button', { name: `Act as ${who.name}` });
-  if (await button.isVisible()) await button.click();
-  await expect(page.getByRole('banner')).toContainText(`Acting as ${who.name}`);
 }
 
 async function openAccount(page: Page): Promise<void> {
@@ -116,27 +99,23 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     expect(await page.content()).not.toContain(key);
   });
 
-  await test.step('the admin unlocks and enrols a password custodian and an MFA custodian', async () => {
+  await test.step('the admin enrols the founding password custodian; the MFA custodian is proposed, and approved by the first with Mo typing their passphrase', async () => {
+    await actAs(page, ADMIN);
+    await enrol(page, PAT, 'Password custodian', true);
+    await enrol(page, MO, 'MFA custodian', false);
+    await approveOnProposals(page, `Enrol ${MO.name} as mfa-custodian of ${MO.organisation}`, PAT, MO);
+    await expect(proposalsOutcome(page)).toContainText(`${PAT.name} is acting now; ${ADMIN.name} was locked.`, { timeout: 30_000 });
     await nav(page, 'Custodians');
-    await unlockThroughUi(page, ADMIN);
-    await expect(page.getByRole('banner')).toContainText(`Acting as ${ADMIN.name}`, { timeout: 20_000 });
-    for (const [who, role] of [
-      [PAT, 'Password custodian'],
-      [MO, 'MFA custodian'],
-    ] as const) {
-      const enrol = await enrolThroughUi(page, who, role);
-      await expect(enrol.getByLabel('Their passphrase', { exact: true })).toHaveValue('');
-    }
-    await expect(page.getByRole('listitem').filter({ hasText: PAT.name })).toContainText('Password custodian · Acme Ops');
-    await expect(page.getByRole('listitem').filter({ hasText: MO.name })).toContainText('MFA custodian · Beta Audit');
+    await expect(custodianRow(page, PAT.name)).toContainText('Password custodian · Acme Ops');
+    await expect(custodianRow(page, MO.name)).toContainText('MFA custodian · Beta Audit');
     await noSeriousAxeViolations(page, 'custodians');
     await page.screenshot({ path: 'test-results/ui-custodians.png', fullPage: true });
   });
 
   await test.step('a wrong passphrase is refused, and the back-off is shown with its message', async () => {
-    const row = await unlockThroughUi(page, { name: PAT.name, passphrase: 'not the right passphrase at all' });
+    const row = await unlock(page, { name: MO.name, passphrase: 'not the right passphrase at all' });
     await expect(row.getByRole('alert')).toContainText('BAD_PASSPHRASE', { timeout: 20_000 });
-    await row.getByLabel(`Passphrase for ${PAT.name}`, { exact: true }).fill(PAT.passphrase);
+    await row.getByLabel(`Passphrase for ${MO.name}`, { exact: true }).fill(MO.passphrase);
     await row.getByRole('button', { name: 'Unlock', exact: true }).click();
     await expect(row.getByRole('alert')).toContainText('BACKOFF');
     await expect(row.getByRole('alert')).toContainText(/try again in \d+ s/);
@@ -169,8 +148,15 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await page.screenshot({ path: 'test-results/ui-accounts.png', fullPage: true });
 
     await openAccount(page);
-    await assignThroughUi(page, 'password', PAT, 'Password custodian');
-    const assign = await assignThroughUi(page, 'mfa', MO, 'MFA custodian');
+    const assign = page.getByRole('region', { name: 'Assign a custody item' });
+    await assign.getByLabel('Item', { exact: true }).selectOption('password');
+    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
+    await assign.getByRole('button', { name: 'Assign' }).click();
+    await expect(assign.getByRole('status')).toContainText(`Assigned the password item to ${PAT.name}`);
+    await assign.getByLabel('Item', { exact: true }).selectOption('mfa');
+    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${MO.name} — MFA custodian, ${MO.organisation}` });
+    await assign.getByRole('button', { name: 'Assign' }).click();
+    await expect(assign.getByRole('status')).toContainText(`Assigned the mfa item to ${MO.name}`);
 
     // Both halves to one custodian: the four-eyes policy refuses and the page names rule and item.
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
@@ -189,10 +175,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
   });
 
   await test.step('each custodian unlocks and sets their half; the secret is never shown back', async () => {
-    await nav(page, 'Custodians');
-    // The back-off from the wrong passphrase has run out by now (it starts at one second).
-    await unlockThroughUi(page, PAT);
-    await expect(page.getByRole('banner')).toContainText(`Acting as ${PAT.name}`, { timeout: 20_000 });
+    await actAs(page, PAT);
     await openAccount(page);
     const setPassword = page.getByRole('region', { name: 'Set the password half' });
     await setPassword.getByLabel('Root password', { exact: true }).fill(ROOT_PASSWORD);
@@ -206,9 +189,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 1');
     expect(await page.content()).not.toContain(ROOT_PASSWORD);
 
-    await nav(page, 'Custodians');
-    await unlockThroughUi(page, MO);
-    await expect(page.getByRole('banner')).toContainText(`Acting as ${MO.name}`, { timeout: 20_000 });
+    // The back-off from the wrong passphrase has run out by now (it starts at one second).
+    await actAs(page, MO);
     await openAccount(page);
     const setMfa = page.getByRole('region', { name: 'Set the MFA half' });
     await setMfa.getByLabel('MFA seed (otpauth:// URI or base32)', { exact: true }).fill(OTPAUTH);
@@ -389,7 +371,10 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
 
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();
-    await expect(verify).toContainText('Journal verified');
+    // Soft, so the rest of the journey still runs: until custody:assign is a proposal (the parallel
+    // backend change of issue 14), the assignments above are journaled without a second custodian's
+    // approval and the verifier reports them as MISSING_APPROVAL.
+    await expect.soft(verify).toContainText('Journal verified');
     const head = preview.services.status().journal.seq ?? -1;
     expect(head).toBeGreaterThan(10);
     await expect(verify).toContainText(/Entries verified\d+/);
@@ -417,8 +402,10 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       await expect(sync.getByRole('img', { name: `QR code of the server fingerprint ${server.signer.fingerprint}` })).toBeVisible();
       await expect(sync.getByRole('alert')).toHaveCount(0);
       await sync.getByRole('button', { name: 'Sync now' }).click();
-      await expect(sync).toContainText('Up to date');
-      await expect(sync).toContainText('Pending entries0');
+      // Soft for the same reason as the verification above: the server verifies what it ingests,
+      // and refuses the unapproved custody.assigned entries until assignments are proposals.
+      await expect.soft(sync).toContainText('Up to date');
+      await expect.soft(sync).toContainText('Pending entries0');
       await page.screenshot({ path: 'test-results/ui-sync.png', fullPage: true });
     } finally {
       await server.close();
@@ -471,29 +458,30 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(checkout).toContainText('kept at Safe 3, drawer 1');
   });
 
-  await test.step('the admin revokes a custodian with a reason; the reason is required and journaled', async () => {
+  await test.step('the admin proposes revoking a custodian with a reason (required); a second custodian approves; the reason is journaled', async () => {
     await actAs(page, ADMIN);
-    const row = page.getByRole('listitem').filter({ hasText: MO.name });
+    const row = custodianRow(page, MO.name);
     await row.getByRole('button', { name: `Revoke ${MO.name}…` }).click();
     const form = page.getByRole('form', { name: `Revoke ${MO.name}` });
-    await form.getByRole('button', { name: `Revoke ${MO.name}` }).click();
+    await form.getByRole('button', { name: `Propose revoking ${MO.name}` }).click();
     await expect(form.getByRole('alert')).toContainText('INVALID_PAYLOAD');
     await form.getByLabel('Reason for revoking', { exact: true }).fill('Left the audit firm');
-    await form.getByRole('button', { name: `Revoke ${MO.name}` }).click();
+    await form.getByRole('button', { name: `Propose revoking ${MO.name}` }).click();
+    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(`Proposed: Revoke ${MO.name}: Left the audit firm`);
+    await expect(row).not.toContainText('revoked');
+    await approveOnProposals(page, `Revoke ${MO.name}: Left the audit firm`, PAT);
+    await expect(proposalsOutcome(page)).toContainText(`Approved: Revoke ${MO.name}`, { timeout: 20_000 });
+    await nav(page, 'Custodians');
     await expect(row).toContainText('MFA custodian · Beta Audit · revoked');
     await expect(row.getByRole('button', { name: `Unlock ${MO.name}…` })).toHaveCount(0);
-    await nav(page, 'Journal');
-    const journal = page.getByRole('region', { name: 'Journal' });
-    await journal.getByLabel('Type', { exact: true }).fill('custodian.revoked');
-    await journal.getByRole('button', { name: 'Filter' }).click();
-    await expect(journal.getByRole('table', { name: 'Journal entries' })).toContainText('Left the audit firm');
+    await expect(await journalEntriesOfType(page, 'custodian.revoked')).toContainText('Left the audit firm');
   });
 
   await test.step('locking everyone ends the session', async () => {
     await nav(page, 'Custodians');
     await page.getByRole('button', { name: 'Lock everyone' }).click();
     await expect(page.getByRole('banner')).toContainText('Nobody acting');
-    await expect(page.getByRole('listitem').filter({ hasText: ADMIN.name })).toContainText('Locked');
+    await expect(custodianRow(page, ADMIN.name)).toContainText('Locked');
   });
 
   expect(pageErrors).toEqual([]);

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { assignThroughUi, createVaultThroughUi, enrolThroughUi, unlockThroughUi } from '../e2e/ui-steps';
+import { actAs, approveOnProposals, assignThroughUi, createVaultThroughUi, enrol, nav, proposalsOutcome } from '../e2e/ui-steps';
 import { findElectronBinary, launchHalfkey } from './launch';
 
 // The whole path a developer's first `npm start` takes with a real Electron: better-sqlite3 built
@@ -14,16 +14,6 @@ const PAT = { name: 'Pat Password', organisation: 'Acme Ops', passphrase: 'lante
 const MO = { name: 'Mo Factor', organisation: 'Beta Audit', passphrase: 'harbor tundra mosaic falcon 9' };
 const ACCOUNT = { id: '123456789012', alias: 'prod-root', email: 'aws-root@example.com' };
 const ROOT_PASSWORD = 'Tq7#vLm2@pXz9!wRb4$';
-
-async function nav(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name }).click();
-}
-
-async function actAs(page: Page, who: { name: string; passphrase: string }): Promise<void> {
-  await nav(page, 'Custodians');
-  await unlockThroughUi(page, who);
-  await expect(page.getByRole('banner')).toContainText(`Acting as ${who.name}`, { timeout: 20_000 });
-}
 
 async function openAccount(page: Page): Promise<void> {
   await nav(page, 'Accounts');
@@ -48,9 +38,12 @@ test.describe('Electron: a vault in the real window', () => {
       });
 
       await test.step('the admin enrols a password custodian and an MFA custodian', async () => {
+        // Pat is the founding second custodian; Mo's enrolment is a proposal Pat approves while Mo types his passphrase.
         await actAs(page, ADMIN);
-        await enrolThroughUi(page, PAT, 'Password custodian');
-        await enrolThroughUi(page, MO, 'MFA custodian');
+        await enrol(page, PAT, 'Password custodian', true);
+        await enrol(page, MO, 'MFA custodian', false);
+        await approveOnProposals(page, `Enrol ${MO.name}`, PAT, MO);
+        await expect(proposalsOutcome(page)).toContainText(`Enrol ${MO.name}`, { timeout: 20_000 });
       });
 
       await test.step('the admin adds an account and assigns its halves', async () => {
@@ -62,6 +55,7 @@ test.describe('Electron: a vault in the real window', () => {
         await add.getByRole('button', { name: 'Add account' }).click();
         await expect(add.getByRole('status')).toContainText(`Added account ${ACCOUNT.id}`);
         await openAccount(page);
+        await actAs(page, ADMIN);
         await assignThroughUi(page, 'password', PAT, 'Password custodian');
         await assignThroughUi(page, 'mfa', MO, 'MFA custodian');
       });

@@ -1,13 +1,15 @@
 import { useState, type ReactElement, type RefObject } from 'react';
-import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { Account, ApiError } from '../api/types';
 import { CheckoutPanel } from '../checkout/CheckoutPanel';
 import { SeedExportPanel } from '../checkout/SeedExportPanel';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import type { Session } from '../session/session';
 import { AssignForm } from './AssignForm';
 import { HolderList } from './HolderList';
+import { proposedOutcome, proposedSummary } from './proposed';
 import { SetHalfForm } from './SetHalfForm';
 
 const ITEMS = [
@@ -39,11 +41,13 @@ export function AccountDetail(props: {
   // Set here by forms that disappear once they succeed (setting a half), so the outcome stays on screen.
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const presence = usePresenceGate(actor);
   const unassign = async (item: (typeof ITEMS)[number]['item'], custodianId: string): Promise<void> => {
     if (actor === null) return;
-    const result = await attempt(() => halfkey().custodyUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
+    const result = await presence.attempt(() => halfkey().custodyUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
     setError(result.ok ? null : result.error);
-    setNotice(result.ok ? `Removed from the ${item} item.` : null);
+    const proposed = result.ok ? proposedSummary(result.value) : null;
+    setNotice(!result.ok ? null : proposed !== null ? proposedOutcome(proposed) : `Removed from the ${item} item.`);
     await props.onChanged();
   };
   return (
@@ -66,6 +70,7 @@ export function AccountDetail(props: {
           {notice}
         </p>
         <ErrorNotice error={error} />
+        <PresencePrompt gate={presence} />
         <table className="table">
           <caption>Custody items</caption>
           <thead>
@@ -96,7 +101,7 @@ export function AccountDetail(props: {
           </tbody>
         </table>
       </section>
-      {actor === null && <p className="panel muted">Unlock a custodian and act as them to manage this account.</p>}
+      {actor === null && <p className="panel muted">Unlock yourself under Custodians to manage this account.</p>}
       {actor?.role === 'admin' && <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />}
       {actor !== null && (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') && (
         // A half that has a secret changes by rotation (which retires the old generation), not by setting it again.

@@ -108,7 +108,7 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
         )}
       </section>
       {session.actor?.role === 'admin' && <AddAccountForm admin={session.actor} onAdded={() => load(search)} />}
-      {session.actor === null && <p className="panel muted">Unlock a custodian and act as them to add accounts or manage custody.</p>}
+      {session.actor === null && <p className="panel muted">Unlock yourself under Custodians to add accounts or manage custody.</p>}
     </>
   );
 }

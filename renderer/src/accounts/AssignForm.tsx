@@ -1,9 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import { ROLE_LABELS } from '../session/session';
+import { proposedOutcome, proposedSummary } from './proposed';
 
 const ITEMS = ['password', 'mfa', 'email', 'phone'] as const;
 type Item = (typeof ITEMS)[number];
@@ -11,7 +13,8 @@ type Item = (typeof ITEMS)[number];
 /**
  * The admin assigns a custody item to a custodian. The four-eyes policy decides in the main
  * process; a refusal shows its rule and item. Where the half already has a secret, an unlocked
- * holder can re-seal it to the new custodian.
+ * holder can re-seal it to the new custodian. Where the vault makes it a proposal, the page says
+ * so and a second custodian approves it under Proposals.
  */
 export function AssignForm(props: { readonly admin: Custodian; readonly account: Account; readonly custodians: readonly Custodian[]; readonly onAssigned: () => Promise<void> }): ReactElement {
   const candidates = props.custodians.filter((c) => !c.revoked);
@@ -20,12 +23,13 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
   const [resealWith, setResealWith] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  const presence = usePresenceGate(props.admin);
   const holders = props.account.assignments.filter((a) => a.item === item).map((a) => a.custodianId);
   const resealers = props.custodians.filter((c) => c.unlocked && holders.includes(c.id));
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setDone(null);
-    const result = await attempt(() =>
+    const result = await presence.attempt(() =>
       halfkey().custodyAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId, ...(resealWith === '' ? {} : { resealWith }) }),
     );
     if (!result.ok) {
@@ -34,7 +38,9 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
     }
     setError(null);
     const who = props.custodians.find((c) => c.id === custodianId)?.name ?? custodianId;
-    setDone(`Assigned the ${item} item to ${who}${result.value.sealed ? ' (sealed to them)' : ''}.`);
+    const proposed = proposedSummary(result.value);
+    const sealed = 'sealed' in result.value && result.value.sealed;
+    setDone(proposed !== null ? proposedOutcome(proposed) : `Assigned the ${item} item to ${who}${sealed ? ' (sealed to them)' : ''}.`);
     await props.onAssigned();
   };
   return (
@@ -82,6 +88,7 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
           Assign
         </button>
       </form>
+      <PresencePrompt gate={presence} />
     </section>
   );
 }

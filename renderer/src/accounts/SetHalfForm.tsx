@@ -1,9 +1,10 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 
 /**
  * The custodian holding a half types its secret: the password, or the MFA seed as an otpauth://
@@ -17,6 +18,8 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
   const [serial, setSerial] = useState('');
   const [location, setLocation] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
+  // Setting a secret opens the half: it needs the custodian's passphrase within the presence window.
+  const presence = usePresenceGate(props.actor);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     const value = secret;
@@ -27,7 +30,7 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
         : hardware
           ? ({ kind: 'hardware-token', serial, location } as const)
           : ({ kind: 'totp', seed: value } as const);
-    const result = await attempt(() => halfkey().custodyHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
+    const result = await presence.attempt(() => halfkey().custodyHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
     if (!result.ok) {
       setError(result.error);
       return;
@@ -67,6 +70,7 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
           Set {item} half
         </button>
       </form>
+      <PresencePrompt gate={presence} />
     </section>
   );
 }

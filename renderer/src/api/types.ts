@@ -19,3 +19,6 @@ export type Account = ResponseOf<'custody:account-list'>['accounts'][number];
 export type Checkout = ResponseOf<'custody:checkout-list'>['checkouts'][number];
 
 export type { ApiError, ApiResult };
+
+/** A two-person change as proposal:list shows it (summary, proposer, expiry). */
+export type Proposal = ResponseOf<'proposal:list'>['proposals'][number];

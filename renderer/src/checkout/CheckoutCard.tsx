@@ -5,6 +5,8 @@ import type { ApiError, Checkout, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import { TotpCode, groupCode } from './TotpCode';
 
 const SHOW_FOR = [10, 30, 60] as const;
@@ -15,13 +17,14 @@ function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonl
   const [shown, setShown] = useState<{ readonly password: string; readonly expiresAt: number } | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
+  const presence = usePresenceGate(actor);
   const reveal = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().custodyReveal({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    const result = await presence.attempt(() => halfkey().custodyReveal({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
     setError(result.ok ? null : result.error);
     setShown(result.ok ? result.value : null);
   };
   const copy = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().custodyCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
+    const result = await presence.attempt(() => halfkey().custodyCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
     setError(result.ok ? null : result.error);
     setCopied(result.ok ? `Copied. The clipboard is cleared at ${new Date(result.value.clearsAt).toLocaleTimeString()} if it still holds the password.` : null);
   };
@@ -44,6 +47,7 @@ function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonl
         </button>
       </div>
       {shown !== null && <RevealedSecret label="Root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />}
+      <PresencePrompt gate={presence} />
       <p role="status" className="done">
         {copied}
       </p>
@@ -56,8 +60,9 @@ function MfaUse({ checkout, actor }: { readonly checkout: Checkout; readonly act
   const [showing, setShowing] = useState(false);
   const [pair, setPair] = useState<{ readonly first: string; readonly second: string } | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const presence = usePresenceGate(actor);
   const assist = async (): Promise<void> => {
-    const result = await attempt(() => halfkey().custodyTotpEnrolmentCodes({ by: actor.id, checkoutId: checkout.checkoutId }));
+    const result = await presence.attempt(() => halfkey().custodyTotpEnrolmentCodes({ by: actor.id, checkoutId: checkout.checkoutId }));
     setError(result.ok ? null : result.error);
     setPair(result.ok ? result.value : null);
   };
@@ -71,7 +76,8 @@ function MfaUse({ checkout, actor }: { readonly checkout: Checkout; readonly act
           Enrolment assist: two consecutive codes
         </button>
       </div>
-      {showing && <TotpCode by={actor.id} checkoutId={checkout.checkoutId} />}
+      <PresencePrompt gate={presence} />
+      {showing && <TotpCode actor={actor} checkoutId={checkout.checkoutId} />}
       {pair !== null && (
         <div className="enrolment" role="group" aria-label="Enrolment codes">
           <p>Type both into the AWS console&apos;s virtual MFA registration, in this order:</p>

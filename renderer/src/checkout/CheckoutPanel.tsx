@@ -4,6 +4,8 @@ import { halfkey } from '../api/halfkey';
 import type { Account, ApiError, Checkout, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import { CheckoutCard } from './CheckoutCard';
 import { RotateForm } from './RotateForm';
 
@@ -28,6 +30,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
   const [error, setError] = useState<ApiError | null>(null);
   const [open, setOpen] = useState<readonly Checkout[]>([]);
   const [rotationPrompt, setRotationPrompt] = useState(false);
+  const presence = usePresenceGate(props.actor);
   const actorId = props.actor.id;
   const accountId = props.account.accountId;
   // Open checkouts come from the vault, so they survive navigation and reloads; tokens are tracked elsewhere.
@@ -48,7 +51,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
     }
     const trimmedTicket = ticket.trim();
     const request = { by: props.actor.id, accountId: props.account.accountId, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) };
-    const result = await attempt<unknown>(() => (token === null ? halfkey().custodyCheckout({ ...request, item }) : halfkey().custodyTokenCheckout(request)));
+    const result = await presence.attempt<unknown>(() => (token === null ? halfkey().custodyCheckout({ ...request, item }) : halfkey().custodyTokenCheckout(request)));
     if (!result.ok) {
       setError(result.error);
       return;
@@ -94,6 +97,7 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
             Check out
           </button>
         </form>
+        <PresencePrompt gate={presence} />
         {rotationPrompt && (
           <p className="notice" role="status">
             Rotation is due for this password: rotate it below and set the new password at AWS before anyone checks it out again.

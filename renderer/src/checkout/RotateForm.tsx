@@ -1,10 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 
 /**
  * Rotation by a custodian assigned the half. A password rotation generates the new password and
@@ -16,6 +17,7 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [shown, setShown] = useState<{ readonly password: string; readonly expiresAt: number } | null>(null);
+  const presence = usePresenceGate(props.actor);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setDone(null);
@@ -32,7 +34,7 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
       request = { ...base, seed };
       setSeed('');
     }
-    const result = await attempt(() => halfkey().custodyRotate(request));
+    const result = await presence.attempt(() => halfkey().custodyRotate(request));
     if (!result.ok) {
       setError(result.error);
       return;
@@ -60,6 +62,7 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
           Rotate
         </button>
       </form>
+      <PresencePrompt gate={presence} />
       {shown !== null && <RevealedSecret label="New root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />}
     </section>
   );

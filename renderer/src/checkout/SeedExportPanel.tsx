@@ -6,6 +6,8 @@ import type { Account, ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { RevealedSecret } from '../components/RevealedSecret';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import { custodianLabel } from '../session/session';
 
 type ExportRequest = ResponseOf<'custody:seed-export-list'>['requests'][number];
@@ -25,6 +27,7 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   // The collected seed lives only here, until its timer ends or "Hide now".
   const [seed, setSeed] = useState<{ readonly base32: string; readonly uri: string; readonly until: number } | null>(null);
   const accountId = account.accountId;
+  const presence = usePresenceGate(actor);
   const load = useCallback(async () => {
     const result = await attempt(() => halfkey().custodySeedExportList({ accountId }));
     if (result.ok) setRequests(result.value.requests);
@@ -40,13 +43,13 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   };
   const request = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const result = await attempt(() => halfkey().custodySeedExportRequest({ by: actor.id, accountId, reason }));
+    const result = await presence.attempt(() => halfkey().custodySeedExportRequest({ by: actor.id, accountId, reason }));
     if (result.ok) setReason('');
     await settle(result);
   };
-  const approve = async (requestId: string): Promise<void> => settle(await attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
+  const approve = async (requestId: string): Promise<void> => settle(await presence.attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
   const collect = async (requestId: string): Promise<void> => {
-    const result = await attempt(() => halfkey().custodySeedExportCollect({ by: actor.id, requestId }));
+    const result = await presence.attempt(() => halfkey().custodySeedExportCollect({ by: actor.id, requestId }));
     if (result.ok) setSeed({ base32: result.value.base32, uri: result.value.otpauthUri, until: Date.now() + SHOW_SEED_MS });
     await settle(result);
   };
@@ -61,6 +64,7 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
           <button type="submit">Request export</button>
         </form>
       )}
+      <PresencePrompt gate={presence} />
       <ErrorNotice error={error} />
       {requests.length > 0 && (
         <table className="table">

@@ -5,39 +5,44 @@ import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { ROLE_LABELS, type Session } from '../session/session';
+import { usePassphraseUnlock } from '../session/usePassphraseUnlock';
 import { EnrolForm } from './EnrolForm';
 import { RevokeForm } from './RevokeForm';
 
-/** Passphrase prompt for one custodian; wrong passphrases and back-off come back as the vault's message. */
-function UnlockForm({ custodian, onUnlocked }: { readonly custodian: Custodian; readonly onUnlocked: () => Promise<void> }): ReactElement {
-  const [passphrase, setPassphrase] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [working, setWorking] = useState(false);
+/**
+ * Passphrase prompt for one custodian: unlocking makes them the one acting and locks whoever acted
+ * before (one actor at a time, decided by the main process). Wrong passphrases and back-off come
+ * back as the vault's message; the field is cleared after every attempt.
+ */
+function UnlockForm(props: { readonly custodian: Custodian; readonly actor: Custodian | null; readonly onUnlocked: (previous: Custodian | null) => Promise<void> }): ReactElement {
+  const { custodian, actor } = props;
+  const entry = usePassphraseUnlock(custodian.id);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    setWorking(true);
-    setError(null);
-    const result = await attempt(() => halfkey().custodianUnlock({ custodianId: custodian.id, passphrase }));
-    setWorking(false);
-    setPassphrase('');
-    if (!result.ok) {
-      setError(result.error);
-      return;
-    }
-    await onUnlocked();
+    // Who acted before this unlock: the vault locks them, and the page says so.
+    const previous = actor;
+    if ((await entry.unlock()) !== null) await props.onUnlocked(previous);
   };
   return (
     <form noValidate className="form inline-form" aria-label={`Unlock ${custodian.name}`} onSubmit={(event) => void submit(event)}>
-      <Field label={`Passphrase for ${custodian.name}`} type="password" value={passphrase} onChange={setPassphrase} required />
-      <button type="submit" className="primary" disabled={working}>
-        {working ? 'Unlocking…' : 'Unlock'}
+      <Field
+        label={`Passphrase for ${custodian.name}`}
+        type="password"
+        value={entry.passphrase}
+        onChange={entry.setPassphrase}
+        required
+        hint={actor === null ? `${custodian.name} types it and becomes the acting custodian.` : `One custodian acts at a time: unlocking ${custodian.name} locks ${actor.name}.`}
+      />
+      <button type="submit" className="primary" disabled={entry.working}>
+        {entry.working ? 'Unlocking…' : 'Unlock'}
       </button>
-      <ErrorNotice error={error} />
+      <ErrorNotice error={entry.error} />
     </form>
   );
 }
 
-function CustodianRow({ custodian, session }: { readonly custodian: Custodian; readonly session: Session }): ReactElement {
+function CustodianRow(props: { readonly custodian: Custodian; readonly session: Session; readonly onOutcome: (outcome: string) => void }): ReactElement {
+  const { custodian, session } = props;
   const [unlocking, setUnlocking] = useState(false);
   const [revoking, setRevoking] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -46,7 +51,7 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
   const lock = async (): Promise<void> => {
     const result = await attempt(() => halfkey().custodianLock({ custodianId: custodian.id }));
     setError(result.ok ? null : result.error);
-    if (acting) session.setActor(null);
+    if (result.ok) props.onOutcome(`${custodian.name} is locked. Nobody is acting.`);
     await session.refresh();
   };
   return (
@@ -59,17 +64,12 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
             {custodian.revoked ? ' · revoked' : ''}
           </p>
         </div>
-        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>{custodian.unlocked ? 'Unlocked' : 'Locked'}</p>
+        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>{acting ? 'Acting' : custodian.unlocked ? 'Unlocked' : 'Locked'}</p>
         <div className="actions">
           {custodian.unlocked ? (
-            <>
-              <button type="button" aria-pressed={acting} onClick={() => session.setActor(acting ? null : custodian.id)}>
-                {acting ? `Acting as ${custodian.name}` : `Act as ${custodian.name}`}
-              </button>
-              <button type="button" onClick={() => void lock()}>
-                Lock {custodian.name}
-              </button>
-            </>
+            <button type="button" onClick={() => void lock()}>
+              Lock {custodian.name}
+            </button>
           ) : (
             !custodian.revoked && (
               <button type="button" aria-expanded={unlocking} onClick={() => setUnlocking(!unlocking)}>
@@ -88,8 +88,9 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
         <RevokeForm
           admin={admin}
           custodian={custodian}
-          onRevoked={async () => {
+          onProposed={async (outcome) => {
             setRevoking(false);
+            props.onOutcome(outcome);
             await session.refresh();
           }}
         />
@@ -97,9 +98,10 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
       {unlocking && !custodian.unlocked && (
         <UnlockForm
           custodian={custodian}
-          onUnlocked={async () => {
+          actor={session.actor}
+          onUnlocked={async (previous) => {
             setUnlocking(false);
-            session.setActor(custodian.id);
+            props.onOutcome(`${custodian.name} is acting now.${previous === null || previous.id === custodian.id ? '' : ` ${previous.name} was locked.`}`);
             await session.refresh();
           }}
         />
@@ -109,13 +111,17 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
   );
 }
 
-/** Custodians: unlock with a passphrase, pick who acts, lock; an unlocked admin enrols new custodians. */
+/**
+ * Custodians: one acts at a time, and becoming the actor takes that custodian's passphrase (the
+ * previous actor is locked); lock one or everyone; an acting admin enrols and proposes revocations.
+ */
 export function CustodiansView({ session }: { readonly session: Session }): ReactElement {
   const [error, setError] = useState<ApiError | null>(null);
+  const [outcome, setOutcome] = useState<string | null>(null);
   const lockAll = async (): Promise<void> => {
     const result = await attempt(() => halfkey().vaultLock({}));
     setError(result.ok ? null : result.error);
-    session.setActor(null);
+    setOutcome(result.ok ? 'Everyone is locked.' : null);
     await session.refresh();
   };
   return (
@@ -127,11 +133,14 @@ export function CustodiansView({ session }: { readonly session: Session }): Reac
             Lock everyone
           </button>
         </div>
-        <p className="muted">Unlock yourself with your passphrase, then act as yourself. Lock when you step away.</p>
+        <p className="muted">One custodian acts at a time: unlock yourself with your passphrase to act, which locks whoever acted before. Lock when you step away.</p>
         <ErrorNotice error={session.listError ?? error} />
+        <p role="status" className="done">
+          {outcome}
+        </p>
         <ul className="custodian-list">
           {session.custodians.map((c) => (
-            <CustodianRow key={c.id} custodian={c} session={session} />
+            <CustodianRow key={c.id} custodian={c} session={session} onOutcome={setOutcome} />
           ))}
         </ul>
       </section>

@@ -1,10 +1,11 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { ApiError, Custodian } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { PassphraseStrength } from '../components/PassphraseStrength';
+import { usePresenceGate } from '../session/presence';
+import { PresencePrompt } from '../session/PresencePrompt';
 import { ROLE_LABELS } from '../session/session';
 
 const ROLES: readonly Custodian['role'][] = ['password-custodian', 'mfa-custodian', 'admin', 'reviewer'];
@@ -22,12 +23,14 @@ export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Cus
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [working, setWorking] = useState(false);
+  // Proposing signs the change: it needs the admin's passphrase within the presence window.
+  const presence = usePresenceGate(admin);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setWorking(true);
     setError(null);
     setDone(null);
-    const result = await attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, ...(founding ? { passphrase } : {}) }));
+    const result = await presence.attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, ...(founding ? { passphrase } : {}) }));
     setWorking(false);
     setPassphrase('');
     if (!result.ok) {
@@ -72,9 +75,10 @@ export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Cus
           {done}
         </p>
         <button type="submit" className="primary" disabled={working}>
-          {working ? 'Enrolling…' : 'Enrol custodian'}
+          {working ? (founding ? 'Enrolling…' : 'Proposing…') : founding ? 'Enrol custodian' : 'Propose enrolment'}
         </button>
       </form>
+      <PresencePrompt gate={presence} />
     </section>
   );
 }

@@ -2,24 +2,34 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
-import { useSession, type Session } from '../session/session';
+import { ProposalsView } from '../proposals/ProposalsView';
+import { useOpenProposals, type OpenProposals } from '../proposals/useOpenProposals';
+import { SessionContext, useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
 import { VaultView } from '../vault/VaultView';
+import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync';
+type View = 'vault' | 'custodians' | 'proposals' | 'accounts' | 'journal' | 'sync';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
   { id: 'custodians', label: 'Custodians' },
+  { id: 'proposals', label: 'Proposals' },
   { id: 'accounts', label: 'Accounts' },
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
 ];
 
-function ViewContent(props: { readonly view: View; readonly reading: StatusReading; readonly session: Session; readonly go: (view: View) => void }): ReactElement {
+function ViewContent(props: {
+  readonly view: View;
+  readonly reading: StatusReading;
+  readonly session: Session;
+  readonly proposals: OpenProposals;
+  readonly go: (view: View) => void;
+}): ReactElement {
   const { view, reading, session } = props;
   switch (view) {
     case 'vault':
@@ -34,6 +44,8 @@ function ViewContent(props: { readonly view: View; readonly reading: StatusReadi
       );
     case 'custodians':
       return <CustodiansView session={session} />;
+    case 'proposals':
+      return <ProposalsView session={session} open={props.proposals} />;
     case 'accounts':
       return <AccountsView session={session} />;
     case 'journal':
@@ -48,7 +60,10 @@ export function App(): ReactElement {
   const reading = useAppStatus();
   const [view, setView] = useState<View>('vault');
   const vault = reading.status?.vault;
-  const session = useSession(`${vault?.state ?? ''}:${vault?.id ?? ''}:${view}`);
+  const vaultKey = `${vault?.state ?? ''}:${vault?.id ?? ''}:${view}`;
+  const session = useSession(vaultKey);
+  const proposals = useOpenProposals(vaultKey);
+  const open = proposals.proposals.length;
   const main = useRef<HTMLElement>(null);
   const navigated = useRef(false);
   // After navigation, focus moves to the new view's heading so screen readers start there.
@@ -69,15 +84,22 @@ export function App(): ReactElement {
       <header className="app-header">
         <h1>Halfkey</h1>
         {reading.status?.mode === 'preview' && <span className="badge">Preview</span>}
-        <p className="acting" aria-live="polite">
-          {session.actor === null ? 'Nobody acting' : `Acting as ${session.actor.name}`}
-        </p>
+        <ActorStatus actor={session.actor} onIdleLock={() => void session.refresh()} />
         <nav aria-label="Sections">
           <ul>
             {VIEWS.map((v) => (
               <li key={v.id}>
                 <button type="button" aria-current={view === v.id ? 'page' : undefined} onClick={() => go(v.id)}>
                   {v.label}
+                  {v.id === 'proposals' && open > 0 && (
+                    <>
+                      {' '}
+                      <span className="nav-count">
+                        {open}
+                        <span className="visually-hidden"> open</span>
+                      </span>
+                    </>
+                  )}
                 </button>
               </li>
             ))}
@@ -85,7 +107,9 @@ export function App(): ReactElement {
         </nav>
       </header>
       <main className="app-main" ref={main}>
-        <ViewContent view={view} reading={reading} session={session} go={go} />
+        <SessionContext.Provider value={session}>
+          <ViewContent view={view} reading={reading} session={session} proposals={proposals} go={go} />
+        </SessionContext.Provider>
       </main>
       <StatusBar reading={reading} />
     </div>

@@ -12,7 +12,10 @@ const passphrase = z.string().min(1, 'required').max(1024);
 
 export const custodianRoleSchema = z.enum(['admin', 'password-custodian', 'mfa-custodian', 'reviewer']);
 
-/** A custodian as the UI sees it: public identity only, plus whether they are unlocked in this session. */
+/**
+ * A custodian as the UI sees it: public identity only, plus whether they are unlocked in this
+ * session and, for the one acting, when their presence window and idle lock end (the UI's countdowns).
+ */
 export const custodianViewSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -22,6 +25,12 @@ export const custodianViewSchema = z.object({
   boxKey: z.string(),
   revoked: z.boolean(),
   unlocked: z.boolean(),
+  /** The acting custodian: the one unlocked now (one at a time). */
+  actor: z.boolean(),
+  /** Until when (ms since epoch) their last passphrase counts as presence; null when locked. */
+  presentUntil: z.number().nullable(),
+  /** When (ms since epoch) they lock if idle; null when locked. */
+  idleLocksAt: z.number().nullable(),
 });
 
 const vaultIdentity = z.object({ vaultId: z.string(), keychainBackend: z.string() });
