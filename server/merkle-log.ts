@@ -13,8 +13,8 @@ import type { LogNode } from './storage/storage';
  * This file is only the storage side: which nodes a proof or an append needs, reading them in one
  * round trip, and which new ones to write. The hashing, the folds, the shapes of the proofs and
  * the incremental append are shared/journal/merkle.ts, the same code the device journal and the
- * sync client run, on node:crypto's SHA-256 (nativePrimitives). Nodes are hex here, as stored
- * and as sent.
+ * sync client run, on node:crypto's SHA-256 (nativePrimitives). Nodes come in and go out as hex,
+ * as stored and as sent; NodeSet turns them into bytes only to hash them.
  */
 
 const sha256 = nativePrimitives.sha256;
@@ -62,18 +62,13 @@ export class NodeSet {
 
   constructor(private readonly source: NodeSource) {}
 
-  add(key: number, hash: string): void {
-    this.hexes.set(key, hash);
-    this.bytes.delete(key);
-    // A new node can complete ranges folded before it was known only if they were missing it,
-    // and a fold never succeeds with a missing node, so cached roots stay valid.
-  }
-
   /** A node made here, as bytes (and as hex too when the caller has that already). */
   addBytes(key: number, hash: Uint8Array, hex?: string): void {
     this.bytes.set(key, hash);
     if (hex === undefined) this.hexes.delete(key);
     else this.hexes.set(key, hex);
+    // A new node can complete ranges folded before it was known only if they were missing it,
+    // and a fold never succeeds with a missing node, so cached roots stay valid.
   }
 
   private has(key: number): boolean {
