@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
+import { ReconcileView } from '../reconcile/ReconcileView';
 import { useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
@@ -9,7 +10,7 @@ import { VaultView } from '../vault/VaultView';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync';
+type View = 'vault' | 'custodians' | 'accounts' | 'journal' | 'sync' | 'reconcile';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
@@ -17,6 +18,7 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'accounts', label: 'Accounts' },
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
+  { id: 'reconcile', label: 'Reconcile' },
 ];
 
 function ViewContent(props: { readonly view: View; readonly reading: StatusReading; readonly session: Session; readonly go: (view: View) => void }): ReactElement {
@@ -40,6 +42,8 @@ function ViewContent(props: { readonly view: View; readonly reading: StatusReadi
       return <JournalView session={session} />;
     case 'sync':
       return <SyncView />;
+    case 'reconcile':
+      return <ReconcileView />;
   }
 }
 
