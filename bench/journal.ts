@@ -17,8 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BuildOptions } from 'esbuild';
 import { sodiumReady } from '../shared/sodium';
-import { canonicalize } from '../shared/journal/canonical';
-import { ENTRY_SIGNATURE_DOMAIN, GENESIS_PREV, ed25519Signer, entryBodyOf, type EntryBody, type SignedEntry } from '../shared/journal/entry';
+import { ENTRY_SIGNATURE_DOMAIN, GENESIS_PREV, ed25519Signer, sealEntry, type EntrySigner, type SignedEntry, type UnsealedEntry } from '../shared/journal/entry';
 import { checkpointData } from '../shared/journal/entry-types';
 import { MerkleFrontier } from '../shared/journal/merkle';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, entryLine, headerLine, manifestLine, type BundleManifest } from '../shared/journal/bundle';
@@ -26,6 +25,7 @@ import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyBundleFile } from '../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../electron/journal/parallel-verify';
+import { nativePrimitives } from '../server/native-primitives';
 
 const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'big-only': { type: 'boolean' } }, strict: true });
 const sodium = await sodiumReady();
@@ -152,15 +152,16 @@ if (!values['big-only']) {
 }
 
 /**
- * Writes a valid bundle of `count` entries quickly: bodies signed with node:crypto's Ed25519 (the
- * same signatures libsodium makes), checkpoints every 256, streamed to disk.
+ * Writes a valid bundle of `count` entries quickly: entries sealed as the store seals them, with
+ * node:crypto's Ed25519 as the signer (the same signatures libsodium makes), checkpoints every
+ * 256, streamed to disk.
  */
 function writeBundle(path: string, count: number): void {
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  const prefix = Buffer.from(ENTRY_SIGNATURE_DOMAIN);
+  const signer: EntrySigner = { publicKey: device.publicKey, sign: (message) => nodeSign(null, message, key) };
   const fd = openSync(path, 'w');
-  const frontier = new MerkleFrontier(sodium);
+  const frontier = new MerkleFrontier(nativePrimitives.sha256);
   const entries = new PartHash(sodium);
   let out: string[] = [headerLine()];
   let prev = GENESIS_PREV;
@@ -170,7 +171,7 @@ function writeBundle(path: string, count: number): void {
   const time = 1_767_225_600_000;
   for (let seq = 0; seq < count; seq++) {
     const checkpoint = seq > 0 && (since >= 256 || seq === count - 1);
-    const body: EntryBody = {
+    const entry: UnsealedEntry = {
       v: 1,
       vault: VAULT,
       device: device.publicKey,
@@ -180,16 +181,16 @@ function writeBundle(path: string, count: number): void {
       type: seq === 0 ? 'vault.genesis' : checkpoint ? 'checkpoint' : 'bench.entry',
       actor: null,
       data: seq === 0 ? { deviceKey: device.publicKey, checkpointEvery: 256, heartbeatMs: 60_000 } : checkpoint ? checkpointData(seq, sodium.to_hex(frontier.root()), false) : { i: seq, reason: 'benchmark entry' },
+      hash: '',
+      sigs: [],
     };
-    const hashHex = sodium.to_hex(sodium.crypto_hash_sha256(canonicalize(entryBodyOf(body))));
-    const sig = nodeSign(null, Buffer.concat([prefix, Buffer.from(hashHex, 'hex')]), key).toString('hex');
-    const entry: SignedEntry = { ...body, hash: hashHex, sigs: [{ key: device.publicKey, sig }] };
+    frontier.push(sealEntry(entry, [signer], nativePrimitives.sha256Text));
+    const hashHex = entry.hash;
     const line = entryLine(entry);
     entries.add(line);
     out.push(line);
-    frontier.push(sodium.from_hex(hashHex));
     since = checkpoint ? 0 : since + 1;
-    if (checkpoint) lastCheckpoint = { seq, hash: hashHex, root: String(body.data.root) };
+    if (checkpoint) lastCheckpoint = { seq, hash: hashHex, root: String(entry.data.root) };
     prev = hashHex;
     last = entry;
     if (out.length >= 4_096) {

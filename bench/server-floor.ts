@@ -59,7 +59,7 @@ if (values.serve !== undefined) {
     /** µs per raw single-thread node:crypto Ed25519 verify over entry-signature messages. */
     const rawMicros = (n = 3_000): number => {
       const pair = sodium.crypto_sign_keypair();
-      const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`)), sodium));
+      const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`))));
       const sigs = messages.map((m) => sodium.crypto_sign_detached(m, pair.privateKey));
       const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]), format: 'der', type: 'spki' });
       const start = performance.now();

@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto';
-import { perfectSubtrees } from '../shared/journal/merkle';
+import { MerkleFrontier, consistencyRanges, foldSubtrees, inclusionRanges, leafHash, perfectSubtrees, type LeafRange, type NodeObserver } from '../shared/journal/merkle';
+import { nativePrimitives } from './native-primitives';
 import type { LogNode } from './storage/storage';
 
 /**
@@ -9,32 +9,31 @@ import type { LogNode } from './storage/storage';
  * never a pass over the leaves. Only the interior nodes (level 1 and up) are stored: a leaf is
  * SHA-256(0x00 || entry hash), computed from the entry stored at its log index when it is read,
  * which halves the rows each accepted entry writes.
+ *
+ * This file is only the storage side: which nodes a proof or an append needs, reading them in one
+ * round trip, and which new ones to write. The hashing, the folds, the shapes of the proofs and
+ * the incremental append are shared/journal/merkle.ts, the same code the device journal and the
+ * sync client run, on node:crypto's SHA-256 (nativePrimitives). Nodes come in and go out as hex,
+ * as stored and as sent; NodeSet turns them into bytes only to hash them.
  */
+
+const sha256 = nativePrimitives.sha256;
+const bytesOf = (hex: string): Uint8Array => Buffer.from(hex, 'hex');
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
 /** Storage key of a node: index·64 + level (levels stay below 64; indexes below 2^47). */
 export const nodeKey = (level: number, index: number): number => index * 64 + level;
+/** Storage key of the perfect subtree of `width` leaves from leaf `first`. */
+const subtreeKey = (first: number, width: number): number => nodeKey(Math.log2(width), first / width);
 
-/**
- * RFC 6962 hashing on node:crypto (the same SHA-256 as libsodium's, without wasm copies), hex in
- * and hex out: the input goes into one reusable buffer (0x00 || entry hash for a leaf,
- * 0x01 || left || right for a parent) and the digest comes back as the hex text the log stores,
- * so no Buffer is allocated per hash.
- */
-const scratch = Buffer.alloc(65);
-const leafInput = scratch.subarray(0, 33);
 const HEX64 = /^[0-9a-f]{64}$/;
-function leafOf(entryHashHex: string): string {
+/** One buffer for the entry hash a leaf is made from: hashing a leaf copies it, so it is free again at once. */
+const entryHashInput = Buffer.alloc(32);
+/** The bytes of an entry hash as stored (64 lowercase hex digits), valid until the next call: for leafHash or MerkleFrontier.push only. */
+function entryHashBytes(entryHashHex: string): Uint8Array {
   if (!HEX64.test(entryHashHex)) throw new Error(`entry hash ${entryHashHex.slice(0, 16)}… is not 64 lowercase hex digits`);
-  scratch[0] = 0;
-  scratch.write(entryHashHex, 1, 32, 'hex');
-  return hash('sha256', leafInput, 'hex');
-}
-/** Parent of two node hashes, both read from storage or made here (always 64 lowercase hex digits). */
-function parentOf(left: string, right: string): string {
-  scratch[0] = 1;
-  scratch.write(left, 1, 32, 'hex');
-  scratch.write(right, 33, 32, 'hex');
-  return hash('sha256', scratch, 'hex');
+  entryHashInput.write(entryHashHex, 0, 32, 'hex');
+  return entryHashInput;
 }
 
 /** Where nodes come from: the database, answering a whole set of keys in one round trip. */
@@ -47,56 +46,33 @@ export interface NodeSource {
 
 /** Storage keys of the perfect subtrees covering leaves [start, end), left to right (perfectSubtrees). */
 export function rangeNodeKeys(start: number, end: number): number[] {
-  return perfectSubtrees(start, end).map(([first, width]) => nodeKey(Math.log2(width), first / width));
+  return perfectSubtrees(start, end).map(([first, width]) => subtreeKey(first, width));
 }
 
-const largestPowerBelow = (n: number): number => {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-};
-
-type Range = readonly [start: number, end: number];
-
-/** Ranges whose roots make the audit path of leaf m in the tree [start, end) (RFC 6962 2.1.1). */
-function inclusionRanges(m: number, start: number, end: number): Range[] {
-  // Top-down, then reversed: the audit path lists the sibling nearest the leaf first.
-  const ranges: Range[] = [];
-  while (end - start > 1) {
-    const k = largestPowerBelow(end - start);
-    if (m < start + k) {
-      ranges.push([start + k, end]);
-      end = start + k;
-    } else {
-      ranges.push([start, start + k]);
-      start += k;
-    }
-  }
-  return ranges.reverse();
-}
-
-/** Ranges whose roots make the consistency proof from `m` leaves to the tree [start, end) (RFC 6962 2.1.2). */
-function consistencyRanges(m: number, start: number, end: number, complete: boolean): Range[] {
-  const n = end - start;
-  if (m === n) return complete ? [] : [[start, end]];
-  const k = largestPowerBelow(n);
-  return m <= k
-    ? [...consistencyRanges(m, start, start + k, complete), [start + k, end]]
-    : [...consistencyRanges(m - k, start + k, end, false), [start, start + k]];
-}
-
-/** A node cache for one request: nodes computed in memory plus those read from the source. */
+/**
+ * A node cache for one request: nodes computed in memory plus those read from the source. A node
+ * is kept as it arrived (hex from storage, bytes from hashing) and converted once, when first
+ * needed the other way: hex for a proof or for storage, bytes for hashing.
+ */
 export class NodeSet {
-  private readonly known = new Map<number, string>();
+  private readonly hexes = new Map<number, string>();
+  private readonly bytes = new Map<number, Uint8Array>();
   /** Range roots already folded: neighbouring leaves share most of their audit paths. */
   private readonly roots = new Map<string, string>();
 
   constructor(private readonly source: NodeSource) {}
 
-  add(key: number, hash: string): void {
-    this.known.set(key, hash);
+  /** A node made here, as bytes (and as hex too when the caller has that already). */
+  addBytes(key: number, hash: Uint8Array, hex?: string): void {
+    this.bytes.set(key, hash);
+    if (hex === undefined) this.hexes.delete(key);
+    else this.hexes.set(key, hex);
     // A new node can complete ranges folded before it was known only if they were missing it,
     // and a fold never succeeds with a missing node, so cached roots stay valid.
+  }
+
+  private has(key: number): boolean {
+    return this.hexes.has(key) || this.bytes.has(key);
   }
 
   /** Fetches every key not yet known: interior nodes in one call to the source, leaves from their entries' hashes in another. */
@@ -104,75 +80,88 @@ export class NodeSet {
     const interior: number[] = [];
     const leaves: number[] = [];
     for (const k of new Set(keys)) {
-      if (this.known.has(k)) continue;
+      if (this.has(k)) continue;
       if (k % 64 === 0) leaves.push(k / 64);
       else interior.push(k);
     }
-    if (interior.length > 0) for (const [k, h] of await this.source.getLogNodes(interior)) this.known.set(k, h);
-    if (leaves.length > 0) for (const [index, h] of await this.source.entryHashesAt(leaves)) this.known.set(nodeKey(0, index), leafOf(h));
+    if (interior.length > 0) for (const [k, h] of await this.source.getLogNodes(interior)) this.hexes.set(k, h);
+    if (leaves.length > 0) for (const [index, h] of await this.source.entryHashesAt(leaves)) this.bytes.set(nodeKey(0, index), leafHash(entryHashBytes(h), sha256));
   }
 
+  /** A node as hex (as stored and as sent). */
   get(key: number): string {
-    const hash = this.known.get(key);
-    if (hash === undefined) throw new Error(`log node ${Math.floor(key / 64)} at level ${key % 64} is missing from storage`);
-    return hash;
+    let hex = this.hexes.get(key);
+    if (hex === undefined) {
+      hex = hexOf(this.nodeBytes(key));
+      this.hexes.set(key, hex);
+    }
+    return hex;
   }
 
-  /** Root of leaves [start, end): the right fold of its perfect subtrees. */
+  /** A node as bytes, for hashing. */
+  private nodeBytes(key: number): Uint8Array {
+    let bytes = this.bytes.get(key);
+    if (bytes === undefined) {
+      const hex = this.hexes.get(key);
+      if (hex === undefined) throw new Error(`log node ${Math.floor(key / 64)} at level ${key % 64} is missing from storage`);
+      bytes = bytesOf(hex);
+      this.bytes.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** Root of leaves [start, end) (the whole log or a range a proof names): the fold of its stored perfect subtrees. */
   rangeRoot(start: number, end: number): string {
     const keys = rangeNodeKeys(start, end);
     if (keys.length === 1) return this.get(keys[0]!);
     const id = `${start}:${end}`;
-    const cached = this.roots.get(id);
-    if (cached !== undefined) return cached;
-    let root = this.get(keys[keys.length - 1]!);
-    for (let i = keys.length - 2; i >= 0; i--) root = parentOf(this.get(keys[i]!), root);
-    this.roots.set(id, root);
+    let root = this.roots.get(id);
+    if (root === undefined) {
+      root = hexOf(foldSubtrees(keys.map((k) => this.nodeBytes(k)), sha256));
+      this.roots.set(id, root);
+    }
     return root;
   }
 
+  /** The frontier of the first `size` leaves as bytes (a MerkleFrontier resumes from it). */
+  frontier(size: number): Uint8Array[] {
+    return rangeNodeKeys(0, size).map((k) => this.nodeBytes(k));
+  }
+
   /** Loads what the ranges need, then returns their roots in order. */
-  async rangeRoots(ranges: readonly Range[]): Promise<string[]> {
+  async rangeRoots(ranges: readonly LeafRange[]): Promise<string[]> {
     await this.load(ranges.flatMap(([s, e]) => rangeNodeKeys(s, e)));
     return ranges.map(([s, e]) => this.rangeRoot(s, e));
   }
 }
 
-/** Root hash of the empty log: SHA-256 of nothing. */
-export const emptyRoot = (): string => hash('sha256', Buffer.alloc(0), 'hex');
-
 /**
  * Appends entry hashes after `size` leaves: returns the new interior nodes to store (the leaves
  * are the entries themselves, stored by the caller at log indexes size, size + 1, …) and the new
- * root. Only the current frontier (≤ log2 n nodes) is read.
+ * root. Only the current frontier (≤ log2 n nodes) is read; the shared MerkleFrontier, resumed
+ * from it, makes every node the appends complete.
  */
 export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet): Promise<{ nodes: LogNode[]; root: string; size: number }> {
   await nodes.load(rangeNodeKeys(0, size));
+  const frontier = MerkleFrontier.fromSubtrees(size, nodes.frontier(size), sha256);
   const created: LogNode[] = [];
-  const put = (key: number, hash: string): void => {
-    nodes.add(key, hash);
-    created.push({ key, hash });
+  const keep: NodeObserver = (first, width, hash) => {
+    const key = subtreeKey(first, width);
+    // Leaves are not stored: they come back from the entries' hashes (NodeSet.load).
+    if (width === 1) return nodes.addBytes(key, hash);
+    const hex = hexOf(hash);
+    nodes.addBytes(key, hash, hex);
+    created.push({ key, hash: hex });
   };
-  for (let offset = 0; offset < entryHashes.length; offset++) {
-    const index = size + offset;
-    let node = leafOf(entryHashes[offset]!);
-    nodes.add(nodeKey(0, index), node);
-    // Each completed pair of equal subtrees makes their parent, up the tree.
-    for (let level = 1, width = 2; (index + 1) % width === 0; level++, width *= 2) {
-      const parentIndex = (index + 1) / width - 1;
-      node = parentOf(nodes.get(nodeKey(level - 1, parentIndex * 2)), node);
-      put(nodeKey(level, parentIndex), node);
-    }
-  }
-  const newSize = size + entryHashes.length;
-  return { nodes: created, root: newSize === 0 ? emptyRoot() : nodes.rangeRoot(0, newSize), size: newSize };
+  for (const h of entryHashes) frontier.push(entryHashBytes(h), keep);
+  return { nodes: created, root: hexOf(frontier.root()), size: frontier.size };
 }
 
 /** Audit paths of several leaves in the tree of `size` leaves, with one storage read for all of them. */
 export async function inclusionProofs(indices: readonly number[], size: number, nodes: NodeSet): Promise<Map<number, string[]>> {
-  const perLeaf = indices.map((i) => [i, inclusionRanges(i, 0, size)] as const);
+  const perLeaf = indices.map((i) => [i, inclusionRanges(i, size)] as const);
   // Neighbouring leaves share most ranges: each distinct range is expanded to node keys once.
-  const distinct = new Map<string, Range>();
+  const distinct = new Map<string, LeafRange>();
   for (const [, ranges] of perLeaf) for (const r of ranges) distinct.set(`${r[0]}:${r[1]}`, r);
   await nodes.load([...distinct.values()].flatMap(([s, e]) => rangeNodeKeys(s, e)));
   return new Map(perLeaf.map(([i, ranges]) => [i, ranges.map(([s, e]) => nodes.rangeRoot(s, e))]));
@@ -180,6 +169,5 @@ export async function inclusionProofs(indices: readonly number[], size: number, 
 
 /** Consistency proof from the tree of `from` leaves to the tree of `to` leaves (1 ≤ from ≤ to). */
 export async function consistencyProofOf(from: number, to: number, nodes: NodeSet): Promise<string[]> {
-  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || from > to) throw new RangeError(`consistency needs 1 ≤ from ≤ to, got ${from}..${to}`);
-  return nodes.rangeRoots(consistencyRanges(from, 0, to, true));
+  return nodes.rangeRoots(consistencyRanges(from, to));
 }

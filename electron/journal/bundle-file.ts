@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { sodiumReady } from '../../shared/sodium';
-import { nativePrimitives } from './native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
 
 /**

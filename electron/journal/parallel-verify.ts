@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { sodiumReady } from '../../shared/sodium';
-import { nativePrimitives } from './native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
 import type { PrecomputedChecks } from '../../shared/journal/verifier';
 import { fileLines, fileSha256 } from './bundle-file';

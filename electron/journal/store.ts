@@ -1,12 +1,12 @@
-import { hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../shared/api/result';
 import { sodiumNow } from '../../shared/sodium';
 import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../shared/journal/canonical';
-import { ENTRY_SIGNATURE_DOMAIN, ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
+import { ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, sealEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../shared/journal/merkle';
 import { migrate, prepared, type Db } from '../base/database';
+import { nativePrimitives } from '../../server/native-primitives';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -110,9 +110,7 @@ const MAX_LIMIT = 10_000;
 export const MAX_ENTRY_BYTES = 64 * 1024;
 
 /** Native SHA-256 (the same digests as libsodium's): on the append path it costs a fraction of the wasm call. */
-const sha256: Sha256 = (data) => hash('sha256', data, 'buffer');
-const SIGNATURE_DOMAIN = Buffer.from(ENTRY_SIGNATURE_DOMAIN, 'utf8');
-const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+const sha256: Sha256 = nativePrimitives.sha256;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** An entry signed in this transaction and the account it is indexed under, waiting for its INSERT. */
@@ -448,10 +446,9 @@ export class JournalStore {
   }
 
   /**
-   * Fills in `entry.hash` and `entry.sigs`: hashes the canonical body once, natively, and signs the
-   * domain-prefixed hash, the same bytes signHashedEntry signs (test/unit/journal-store.test.ts
-   * checks entries against the verifier). The entry object is built once with every field, so
-   * nothing is copied per entry. Returns the hash as bytes.
+   * Refuses an entry over MAX_ENTRY_BYTES, then signs it with sealEntry (shared/journal/entry.ts,
+   * the one signing path) on node:crypto's SHA-256, handing it the canonical body encoded here for
+   * the size check. Returns the hash as bytes, for the Merkle frontier.
    */
   private seal(entry: Mutable<SignedEntry>, signers: readonly EntrySigner[]): Uint8Array {
     const text = canonicalBodyText(entry);
@@ -459,13 +456,7 @@ export class JournalStore {
     if (text.length * 3 > MAX_ENTRY_BYTES && Buffer.byteLength(text) > MAX_ENTRY_BYTES) {
       throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry #${entry.seq} (${entry.type}) would be ${Buffer.byteLength(text)} bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes of canonical JSON. Keep documents out of the journal and record a reference to them.`, { field: 'data' });
     }
-    const digest = hash('sha256', text, 'buffer');
-    const message = Buffer.allocUnsafe(SIGNATURE_DOMAIN.length + digest.length);
-    SIGNATURE_DOMAIN.copy(message, 0);
-    message.set(digest, SIGNATURE_DOMAIN.length);
-    entry.hash = digest.toString('hex');
-    entry.sigs = signers.map((s) => ({ key: s.publicKey, sig: hexOf(s.sign(message)) }));
-    return digest;
+    return sealEntry(entry, signers, nativePrimitives.sha256Text, text);
   }
 
   private insert(entry: SignedEntry, account: string | null): void {

@@ -2,7 +2,7 @@ import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { canonicalEntryTexts, type SignedEntry } from '../../shared/journal/entry';
 import type { PrecomputedChecks } from '../../shared/journal/verifier';
-import { nativePrimitives } from './native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 
 /**
  * The expensive, independent part of verifying entries, run in worker threads: each entry's hash

@@ -5,7 +5,7 @@ import { CustodyTimelineBuilder, type CustodyTimeline } from '../../shared/recon
 import { sodiumReady } from '../../shared/sodium';
 import { SERVER_EXPORT_FORMAT, ServerExportVerifier } from '../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
-import { nativePrimitives } from '../journal/native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 import { fileFormat } from '../sync/server-export-file';
 
 export type JournalInput =

@@ -5,7 +5,7 @@ import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../../shared/journal/entry-types';
 import { appendedLeafProofs, frontierRoot, verifyConsistency } from '../../shared/journal/merkle';
 import { parsedReceiptProblem, treeHeadProblem, verifyCheckpointCosignature, type Receipt, type TreeHead } from '../../shared/sync/receipt';
-import { nativePrimitives } from '../journal/native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 import { consistencyResponseSchema, enrolResponseSchema, enrolSignatureMessage, ingestResponseSchema, type Appended, type Cosignature, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema, wireErrorSchema } from '../../shared/sync/wire';
 import { migrate, type Db } from '../base/database';
 import type { JournalStore } from '../journal/store';

@@ -1,7 +1,7 @@
 import { sodiumReady } from '../../shared/sodium';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
-import { nativePrimitives } from '../journal/native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 
 export { SERVER_EXPORT_FORMAT } from '../../shared/sync/server-export';
 

@@ -131,31 +131,69 @@ export function entryHashBytes(body: EntryBody, sodium: Sodium = sodiumNow()): U
   return sodium.crypto_hash_sha256(sodium.from_string(canonicalBodyText(body)));
 }
 
+/** The entry-signature domain as bytes, encoded once. */
+const DOMAIN = new TextEncoder().encode(ENTRY_SIGNATURE_DOMAIN);
+
 /** The exact bytes an entry signature covers: the domain prefix followed by the 32-byte entry hash. */
-export function entrySignatureMessage(hash: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
-  const prefix = sodium.from_string(ENTRY_SIGNATURE_DOMAIN);
-  const message = new Uint8Array(prefix.length + hash.length);
-  message.set(prefix, 0);
-  message.set(hash, prefix.length);
+export function entrySignatureMessage(hash: Uint8Array): Uint8Array {
+  const message = new Uint8Array(DOMAIN.length + hash.length);
+  message.set(DOMAIN, 0);
+  message.set(hash, DOMAIN.length);
   return message;
 }
 
-/** Hashes and signs a body; the device signer comes first, then any custodian co-signers. */
+/** SHA-256 of a text's UTF-8 bytes, as a fresh array: an entry hash is this of the canonical body. */
+export type Sha256Text = (text: string) => Uint8Array;
+
+/** libsodium's Sha256Text: what sealEntry hashes with where no native SHA-256 is injected. */
+export const sodiumSha256Text = (sodium: Sodium = sodiumNow()): Sha256Text => (text) => sodium.crypto_hash_sha256(sodium.from_string(text));
+
+/** An entry being written: every body field set; sealEntry fills in `hash` and `sigs`. */
+export type UnsealedEntry = EntryBody & { hash: string; sigs: readonly EntrySignature[] };
+
+/**
+ * THE entry signing path: the journal store, the tests and every tool that writes entries sign
+ * through here. Fills in `entry.hash` (SHA-256 of the canonical body) and `entry.sigs` (each
+ * signer's Ed25519 signature over the domain-prefixed hash, in the order given: the device
+ * first, then any custodian co-signers) and returns the hash as bytes, for a Merkle frontier.
+ *
+ * It is the store's fast path: the body is encoded and hashed once, SHA-256 is injected (the
+ * Node side passes node:crypto's `sha256Text`, which hashes the text without an encoding step;
+ * sodiumSha256Text elsewhere), and the entry object the caller built with every field is filled
+ * in place, so nothing is copied per entry. `bodyText`, when the caller already encoded the body
+ * (the store does, to check its size), must be canonicalBodyText(entry): a different text gives
+ * an entry that fails verification with HASH_MISMATCH, never a silently different one.
+ * signEntryReference below is the same rule written plainly; test/unit/journal-signing.test.ts
+ * checks that both give the same entries.
+ */
+export function sealEntry(entry: UnsealedEntry, signers: readonly EntrySigner[], sha256Text: Sha256Text, bodyText: string = canonicalBodyText(entry)): Uint8Array {
+  const digest = sha256Text(bodyText);
+  const message = entrySignatureMessage(digest);
+  entry.hash = bytesToHex(digest);
+  entry.sigs = signers.map((s) => ({ key: s.publicKey, sig: bytesToHex(s.sign(message)) }));
+  return digest;
+}
+
+/** Hashes and signs a body with sealEntry (libsodium's SHA-256); the device signer comes first, then any custodian co-signers. */
 export function signEntry(body: EntryBody, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
-  return signHashedEntry(body, entryHashBytes(body, sodium), signers, sodium);
+  const entry: UnsealedEntry = { ...entryBodyOf(body), hash: '', sigs: [] };
+  sealEntry(entry, signers, sodiumSha256Text(sodium));
+  return entry;
 }
 
 /**
- * Signs a body whose hash the caller already computed (entryHashBytes, or the same SHA-256 from
- * a native library), so a hot path hashes each entry once. A wrong hash yields an entry that fails
- * verification with HASH_MISMATCH, never a silently different one.
+ * The signing rule of docs/journal-format.md written plainly, for reading and for checking the
+ * fast path against: the general RFC 8785 encoder over the body's fields, SHA-256 of its UTF-8
+ * bytes, the domain prefix, each signer in turn, everything in fresh arrays. Nothing writes
+ * entries with it; test/unit/journal-signing.test.ts checks sealEntry agrees with it byte for byte.
  */
-export function signHashedEntry(body: EntryBody, hash: Uint8Array, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
-  const message = entrySignatureMessage(hash, sodium);
+export function signEntryReference(body: EntryBody, signers: readonly EntrySigner[], sodium: Sodium = sodiumNow()): SignedEntry {
+  const hash = sodium.crypto_hash_sha256(sodium.from_string(canonicalize(entryBodyOf(body))));
+  const message = new Uint8Array([...sodium.from_string(ENTRY_SIGNATURE_DOMAIN), ...hash]);
   return {
     ...entryBodyOf(body),
-    hash: bytesToHex(hash),
-    sigs: signers.map((s) => ({ key: s.publicKey, sig: bytesToHex(s.sign(message)) })),
+    hash: sodium.to_hex(hash),
+    sigs: signers.map((s) => ({ key: s.publicKey, sig: sodium.to_hex(s.sign(message)) })),
   };
 }
 
@@ -165,7 +203,7 @@ export function verifyEntrySignature(hashHex: string, signature: EntrySignature,
   try {
     return sodium.crypto_sign_verify_detached(
       sodium.from_hex(signature.sig),
-      entrySignatureMessage(sodium.from_hex(hashHex), sodium),
+      entrySignatureMessage(sodium.from_hex(hashHex)),
       sodium.from_hex(signature.key),
     );
   } catch {

@@ -1,21 +1,26 @@
 import { ENTRY_SIGNATURE_DOMAIN } from './entry-types';
-import type { EntrySignature } from './entry';
+import type { EntrySignature, Sha256Text } from './entry';
 import type { JournalPrimitives } from './primitives';
 
 /**
  * The part of Node's `crypto` module the journal's hot paths use. shared/ never imports Node: the
- * main process, its workers and the server pass `node:crypto` itself (see
- * electron/journal/native-primitives.ts and server/native-primitives.ts).
+ * one module that passes `node:crypto` itself is server/native-primitives.ts, which the server,
+ * the main process, its workers and the CLI all import.
  */
 export interface HostCrypto<Key> {
-  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'binary'): string;
+  /** One-shot digest; a string `data` is hashed as its UTF-8 bytes. */
+  hash(algorithm: 'sha256', data: Uint8Array | string, outputEncoding: 'binary'): string;
   createHash(algorithm: 'sha256'): { update(data: string, inputEncoding: 'utf8'): unknown; digest(encoding: 'hex'): string };
   createPublicKey(key: { key: string; format: 'der'; type: 'spki'; encoding: 'hex' }): Key;
   verify(algorithm: null, data: Uint8Array, key: Key, signature: Uint8Array): boolean;
 }
 
-/** The journal primitives with an entry check that also takes malformed input (workers hand it raw JSON). */
+/**
+ * The journal primitives with an entry check that also takes malformed input (workers hand it raw
+ * JSON), and SHA-256 of a text's UTF-8 bytes, with no encoding step (what sealEntry hashes).
+ */
 export interface HostPrimitives extends JournalPrimitives {
+  readonly sha256Text: Sha256Text;
   readonly verifyEntrySignature: (hashHex: string, signature: Partial<EntrySignature> | null) => boolean;
 }
 
@@ -48,6 +53,7 @@ export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
     // The digest as a one-byte string copied into a small array: about half the cost of asking for a
     // Buffer, whose separately allocated memory also makes more work for the garbage collector.
     sha256: (data) => bytesOfBinary(crypto.hash('sha256', data, 'binary')),
+    sha256Text: (text) => bytesOfBinary(crypto.hash('sha256', text, 'binary')),
     textDigest: () => {
       const digest = crypto.createHash('sha256');
       return { update: (text) => void digest.update(text, 'utf8'), hex: () => digest.digest('hex') };

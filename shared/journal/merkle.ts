@@ -1,9 +1,31 @@
 import { sodiumNow, type Sodium } from '../sodium';
+import { bytesToHex, hexToBytes } from './hex';
 
 /**
  * RFC 6962 Merkle tree over entry hashes (section 2.1): leaf = SHA-256(0x00 || entryHash),
  * node = SHA-256(0x01 || left || right), the split at the largest power of two below n.
+ *
+ * The one implementation of that tree: the device journal (store, chain verifier, bundles), the
+ * sync client and the server's org-wide log (server/merkle-log.ts, which adds only storage: the
+ * nodes it keeps and reads) all hash, fold and prove with the functions here. Only SHA-256 itself
+ * varies: each function takes the hash to use (`TreeHashing`), libsodium's by default, node:crypto's
+ * where the Node side injects it (the same digests without wasm calls; test/unit/journal-merkle.test.ts
+ * checks both give the same trees and proofs).
  */
+
+/** A SHA-256 returning a fresh array; callers outside shared/ may inject a native one (same digests, less overhead than wasm). */
+export type Sha256 = (data: Uint8Array) => Uint8Array;
+
+/** What a tree is hashed with: an injected SHA-256, or libsodium (its crypto_hash_sha256). */
+export type TreeHashing = Sha256 | Sodium;
+
+/** The SHA-256 a `TreeHashing` names; libsodium's when none is given. */
+export function sha256Of(hashing: TreeHashing = sodiumNow()): Sha256 {
+  return typeof hashing === 'function' ? hashing : (data) => hashing.crypto_hash_sha256(data);
+}
+
+/** A run of leaves [start, end) of a tree. */
+export type LeafRange = readonly [start: number, end: number];
 
 const concat = (...parts: Uint8Array[]): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -15,15 +37,42 @@ const concat = (...parts: Uint8Array[]): Uint8Array => {
   return out;
 };
 
-/** A SHA-256 returning a fresh array; callers outside shared/ may inject a native one (same digests, less overhead than wasm). */
-export type Sha256 = (data: Uint8Array) => Uint8Array;
+/**
+ * One input buffer for every leaf and node hash of 32-byte inputs: 0x00 || entry hash (33 bytes)
+ * or 0x01 || left || right (65 bytes). A Sha256 returns a fresh array and keeps nothing of its
+ * input, so the buffer is free again as soon as it returns.
+ */
+const scratch = new Uint8Array(65);
+const leafInput = scratch.subarray(0, 33);
 
-export function leafHash(entryHash: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
-  return sodium.crypto_hash_sha256(concat(Uint8Array.of(0), entryHash));
+function leaf(sha256: Sha256, entryHash: Uint8Array): Uint8Array {
+  if (entryHash.length !== 32) return sha256(concat(Uint8Array.of(0), entryHash));
+  scratch[0] = 0;
+  scratch.set(entryHash, 1);
+  return sha256(leafInput);
 }
 
-export function nodeHash(left: Uint8Array, right: Uint8Array, sodium: Sodium = sodiumNow()): Uint8Array {
-  return sodium.crypto_hash_sha256(concat(Uint8Array.of(1), left, right));
+function node(sha256: Sha256, left: Uint8Array, right: Uint8Array): Uint8Array {
+  if (left.length !== 32 || right.length !== 32) return sha256(concat(Uint8Array.of(1), left, right));
+  scratch[0] = 1;
+  scratch.set(left, 1);
+  scratch.set(right, 33);
+  return sha256(scratch);
+}
+
+/** The leaf hash of an entry hash: SHA-256(0x00 || entryHash). */
+export function leafHash(entryHash: Uint8Array, hashing?: TreeHashing): Uint8Array {
+  return leaf(sha256Of(hashing), entryHash);
+}
+
+/** The hash of an interior node: SHA-256(0x01 || left || right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array, hashing?: TreeHashing): Uint8Array {
+  return node(sha256Of(hashing), left, right);
+}
+
+/** The root of the empty tree: SHA-256 of nothing. */
+export function emptyRoot(hashing?: TreeHashing): Uint8Array {
+  return sha256Of(hashing)(new Uint8Array(0));
 }
 
 /**
@@ -43,120 +92,206 @@ export function perfectSubtrees(start: number, end: number): [first: number, wid
   return out;
 }
 
-/** Largest power of two strictly less than n (n >= 2). */
+/** Largest power of two strictly less than n (n >= 2): where RFC 6962 splits a tree of n leaves. */
 function splitPoint(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
 }
 
+/**
+ * The root of a run of leaves from the roots of the perfect subtrees that cover it, left to right
+ * (perfectSubtrees): RFC 6962 splits at the largest power of two, so they fold from the right.
+ * That is the tree hash of [0, n) and of every range a proof names (inclusionRanges,
+ * consistencyRanges), whose first leaf is aligned to a power of two at least its length.
+ */
+export function foldSubtrees(roots: readonly Uint8Array[], hashing?: TreeHashing): Uint8Array {
+  if (roots.length === 0) throw new RangeError('an empty run of leaves has no subtrees to fold');
+  const sha256 = sha256Of(hashing);
+  let acc = roots[roots.length - 1]!;
+  for (let i = roots.length - 2; i >= 0; i--) acc = node(sha256, roots[i]!, acc);
+  return acc;
+}
+
+/**
+ * The leaf ranges whose tree hashes make the audit path of leaf `index` in a tree of `size`
+ * leaves (PATH of RFC 6962 section 2.1.1), the sibling nearest the leaf first.
+ */
+export function inclusionRanges(index: number, size: number): LeafRange[] {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new RangeError(`leaf ${index} is outside a tree of ${size}`);
+  // Top-down, then reversed.
+  const ranges: LeafRange[] = [];
+  let start = 0;
+  let end = size;
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (index < start + k) {
+      ranges.push([start + k, end]);
+      end = start + k;
+    } else {
+      ranges.push([start, start + k]);
+      start += k;
+    }
+  }
+  return ranges.reverse();
+}
+
+/**
+ * The leaf ranges whose tree hashes make the consistency proof from the tree of the first
+ * `oldSize` leaves to the tree of `newSize` (PROOF and SUBPROOF of RFC 6962 section 2.1.2).
+ */
+export function consistencyRanges(oldSize: number, newSize: number): LeafRange[] {
+  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize) throw new RangeError(`old size ${oldSize} is outside 1..${newSize}`);
+  // SUBPROOF(m, D[start:end], complete) puts its own range after its recursion's: collected
+  // top-down, then reversed behind the innermost one.
+  const outer: LeafRange[] = [];
+  let m = oldSize;
+  let start = 0;
+  let end = newSize;
+  let complete = true;
+  while (m !== end - start) {
+    const k = splitPoint(end - start);
+    if (m <= k) {
+      outer.push([start + k, end]);
+      end = start + k;
+    } else {
+      outer.push([start, start + k]);
+      start += k;
+      m -= k;
+      complete = false;
+    }
+  }
+  const inner: LeafRange[] = complete ? [] : [[start, end]];
+  return inner.concat(outer.reverse());
+}
+
 /** Merkle tree hash of the given entry hashes; the empty tree hashes to SHA-256 of nothing. */
-export function merkleRoot(entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array {
-  if (entryHashes.length === 0) return sodium.crypto_hash_sha256(new Uint8Array(0));
-  const frontier = new MerkleFrontier(sodium);
+export function merkleRoot(entryHashes: readonly Uint8Array[], hashing?: TreeHashing): Uint8Array {
+  const frontier = new MerkleFrontier(sha256Of(hashing));
   for (const h of entryHashes) frontier.push(h);
   return frontier.root();
 }
 
+/** Called for each node a frontier completes: the leaf pushed (width 1), then each perfect subtree it closes. */
+export type NodeObserver = (first: number, width: number, hash: Uint8Array) => void;
+
 /**
  * Incremental root over a stream of leaves with O(log n) memory: the right edge of the tree
- * as perfect subtrees. What the streaming verifier and the journal store use.
+ * as perfect subtrees. What the streaming verifier, the journal store and the server's log use.
  */
 export class MerkleFrontier {
   /** Perfect subtree roots, largest first, with their sizes (powers of two). */
   private readonly stack: { size: number; hash: Uint8Array }[] = [];
   private count = 0;
-  /** One reusable buffer for the hash inputs: 0x00 || leaf (33 bytes) or 0x01 || left || right (65 bytes). */
-  private readonly scratch = new Uint8Array(65);
   private readonly sha256: Sha256;
 
-  constructor(
-    private readonly sodium: Sodium = sodiumNow(),
-    sha256?: Sha256,
-  ) {
-    this.sha256 = sha256 ?? ((data) => sodium.crypto_hash_sha256(data));
+  /** `sha256`, when given, hashes instead of `hashing` (for callers that hold libsodium and maybe a native SHA-256). */
+  constructor(hashing?: TreeHashing, sha256?: Sha256) {
+    this.sha256 = sha256 ?? sha256Of(hashing);
   }
 
   get size(): number {
     return this.count;
   }
 
-  push(entryHash: Uint8Array): void {
-    const scratch = this.scratch;
-    let leaf: Uint8Array;
-    if (entryHash.length === 32) {
-      scratch[0] = 0;
-      scratch.set(entryHash, 1);
-      leaf = this.sha256(scratch.subarray(0, 33));
-    } else {
-      leaf = this.sha256(concat(Uint8Array.of(0), entryHash));
-    }
-    let node = { size: 1, hash: leaf };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === node.size) {
+  /** Appends a leaf; `onNode`, when given, sees the leaf hash and every subtree root this completes. */
+  push(entryHash: Uint8Array, onNode?: NodeObserver): void {
+    const sha256 = this.sha256;
+    const index = this.count;
+    let hash = leaf(sha256, entryHash);
+    let size = 1;
+    onNode?.(index, 1, hash);
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === size) {
       const left = this.stack.pop()!;
-      scratch[0] = 1;
-      scratch.set(left.hash, 1);
-      scratch.set(node.hash, 33);
-      node = { size: left.size * 2, hash: this.sha256(scratch) };
+      hash = node(sha256, left.hash, hash);
+      size *= 2;
+      onNode?.(index + 1 - size, size, hash);
     }
-    this.stack.push(node);
+    this.stack.push({ size, hash });
     this.count += 1;
   }
 
   /** Root of all leaves pushed so far. */
   root(): Uint8Array {
-    if (this.stack.length === 0) return this.sodium.crypto_hash_sha256(new Uint8Array(0));
+    if (this.stack.length === 0) return this.sha256(new Uint8Array(0));
     let acc = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) acc = this.sha256(concat(Uint8Array.of(1), this.stack[i]!.hash, acc));
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = node(this.sha256, this.stack[i]!.hash, acc);
     return acc;
+  }
+
+  /** The roots of the perfect subtrees covering the leaves so far, left to right (perfectSubtrees(0, size)). */
+  subtrees(): Uint8Array[] {
+    return this.stack.map((n) => n.hash);
   }
 
   /** Serialisable state, so a store can resume the frontier without rereading every entry. */
   snapshot(): { size: number; nodes: { size: number; hash: string }[] } {
-    return { size: this.count, nodes: this.stack.map((n) => ({ size: n.size, hash: this.sodium.to_hex(n.hash) })) };
+    return { size: this.count, nodes: this.stack.map((n) => ({ size: n.size, hash: bytesToHex(n.hash) })) };
   }
 
-  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, sodium: Sodium = sodiumNow(), sha256?: Sha256): MerkleFrontier {
-    const f = new MerkleFrontier(sodium, sha256);
-    for (const n of state.nodes) f.stack.push({ size: n.size, hash: sodium.from_hex(n.hash) });
+  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, hashing?: TreeHashing, sha256?: Sha256): MerkleFrontier {
+    const f = new MerkleFrontier(hashing, sha256);
+    for (const n of state.nodes) f.stack.push({ size: n.size, hash: hexToBytes(n.hash) });
     f.count = state.size;
+    return f;
+  }
+
+  /**
+   * The frontier of a tree of `size` leaves from the roots of the perfect subtrees covering it
+   * (perfectSubtrees(0, size), left to right: what a sync client receives and what the server
+   * reads from storage). Throws a RangeError when they do not have the shape `size` implies.
+   */
+  static fromSubtrees(size: number, roots: readonly Uint8Array[], hashing?: TreeHashing): MerkleFrontier {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`a tree cannot have ${size} leaves`);
+    const shape = perfectSubtrees(0, size);
+    const f = new MerkleFrontier(hashing);
+    shape.forEach(([first, width], i) => {
+      const hash = roots[i];
+      if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${size} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
+      f.stack.push({ size: width, hash });
+    });
+    if (shape.length !== roots.length) throw new RangeError(`the frontier of a tree of ${size} leaves has ${shape.length} subtree roots, not ${roots.length}`);
+    f.count = size;
     return f;
   }
 }
 
 /** Audit path for leaf `index` in a tree of the given leaves (RFC 6962 section 2.1.1). */
-export function inclusionProof(index: number, entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array[] {
-  if (!Number.isInteger(index) || index < 0 || index >= entryHashes.length) throw new RangeError(`leaf ${index} is outside a tree of ${entryHashes.length}`);
-  const path = (m: number, leaves: readonly Uint8Array[]): Uint8Array[] => {
-    if (leaves.length === 1) return [];
-    const k = splitPoint(leaves.length);
-    return m < k
-      ? [...path(m, leaves.slice(0, k)), merkleRoot(leaves.slice(k), sodium)]
-      : [...path(m - k, leaves.slice(k)), merkleRoot(leaves.slice(0, k), sodium)];
-  };
-  return path(index, entryHashes);
+export function inclusionProof(index: number, entryHashes: readonly Uint8Array[], hashing?: TreeHashing): Uint8Array[] {
+  const sha256 = sha256Of(hashing);
+  return inclusionRanges(index, entryHashes.length).map(([s, e]) => merkleRoot(entryHashes.slice(s, e), sha256));
 }
 
-/** Checks an inclusion proof (RFC 9162 section 2.1.3.2). */
+/** Consistency proof between the first `oldSize` leaves and all of them (RFC 6962 section 2.1.2). */
+export function consistencyProof(oldSize: number, entryHashes: readonly Uint8Array[], hashing?: TreeHashing): Uint8Array[] {
+  const sha256 = sha256Of(hashing);
+  return consistencyRanges(oldSize, entryHashes.length).map(([s, e]) => merkleRoot(entryHashes.slice(s, e), sha256));
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Checks an inclusion proof (RFC 9162 section 2.1.3.2). `sha256`, when given, hashes instead of
+ * `hashing` (for callers that hold libsodium and maybe a native SHA-256).
+ */
 export function verifyInclusion(
   index: number,
   treeSize: number,
   entryHash: Uint8Array,
   proof: readonly Uint8Array[],
   root: Uint8Array,
-  sodium: Sodium = sodiumNow(),
+  hashing?: TreeHashing,
   sha256?: Sha256,
 ): boolean {
-  if (!Number.isInteger(index) || !Number.isInteger(treeSize) || index < 0 || index >= treeSize) return false;
-  const digest: Sha256 = sha256 ?? ((data) => sodium.crypto_hash_sha256(data));
-  const node = (left: Uint8Array, right: Uint8Array): Uint8Array => digest(concat(Uint8Array.of(1), left, right));
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(treeSize) || index < 0 || index >= treeSize) return false;
+  const digest = sha256 ?? sha256Of(hashing);
   let fn = index;
   let sn = treeSize - 1;
-  let r = digest(concat(Uint8Array.of(0), entryHash));
+  let r = leaf(digest, entryHash);
   for (const p of proof) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
-      r = node(p, r);
+      r = node(digest, p, r);
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = Math.floor(fn / 2);
@@ -164,26 +299,12 @@ export function verifyInclusion(
         }
       }
     } else {
-      r = node(r, p);
+      r = node(digest, r, p);
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && r.length === root.length && sodium.memcmp(r, root);
-}
-
-/** Consistency proof between the first `oldSize` leaves and all of them (RFC 6962 section 2.1.2). */
-export function consistencyProof(oldSize: number, entryHashes: readonly Uint8Array[], sodium: Sodium = sodiumNow()): Uint8Array[] {
-  const n = entryHashes.length;
-  if (!Number.isInteger(oldSize) || oldSize < 1 || oldSize > n) throw new RangeError(`old size ${oldSize} is outside 1..${n}`);
-  const subproof = (m: number, leaves: readonly Uint8Array[], complete: boolean): Uint8Array[] => {
-    if (m === leaves.length) return complete ? [] : [merkleRoot(leaves, sodium)];
-    const k = splitPoint(leaves.length);
-    return m <= k
-      ? [...subproof(m, leaves.slice(0, k), complete), merkleRoot(leaves.slice(k), sodium)]
-      : [...subproof(m - k, leaves.slice(k), false), merkleRoot(leaves.slice(0, k), sodium)];
-  };
-  return subproof(oldSize, entryHashes, true);
+  return sn === 0 && equalBytes(r, root);
 }
 
 /** Checks a consistency proof (RFC 9162 section 2.1.4.2). */
@@ -193,10 +314,11 @@ export function verifyConsistency(
   oldRoot: Uint8Array,
   newRoot: Uint8Array,
   proof: readonly Uint8Array[],
-  sodium: Sodium = sodiumNow(),
+  hashing?: TreeHashing,
 ): boolean {
-  if (!Number.isInteger(oldSize) || !Number.isInteger(newSize) || oldSize < 1 || oldSize > newSize) return false;
-  if (oldSize === newSize) return proof.length === 0 && sodium.memcmp(oldRoot, newRoot);
+  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize) return false;
+  if (oldSize === newSize) return proof.length === 0 && equalBytes(oldRoot, newRoot);
+  const sha256 = sha256Of(hashing);
   let p = [...proof];
   if ((oldSize & (oldSize - 1)) === 0) p = [oldRoot, ...p];
   if (p.length === 0) return false;
@@ -211,8 +333,8 @@ export function verifyConsistency(
   for (const c of p.slice(1)) {
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
-      fr = nodeHash(c, fr, sodium);
-      sr = nodeHash(c, sr, sodium);
+      fr = node(sha256, c, fr);
+      sr = node(sha256, c, sr);
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = Math.floor(fn / 2);
@@ -220,29 +342,25 @@ export function verifyConsistency(
         }
       }
     } else {
-      sr = nodeHash(sr, c, sodium);
+      sr = node(sha256, sr, c);
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && sodium.memcmp(fr, oldRoot) && sodium.memcmp(sr, newRoot);
+  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
 }
 
 /**
  * The root of a tree of `size` leaves from its frontier (the roots of the perfect subtrees
- * covering it, left to right, one per set bit of `size`, largest first): RFC 6962 splits a tree
- * at its largest power of two, so the root folds the frontier from the right. A client that
- * checked a batch's leaves against a signed root through the frontier (appendedLeafProofs) learns
- * from this what the log's root was before the batch, and so whether the new head extends a head
- * it holds, without a consistency proof. Throws a RangeError when the frontier does not have the
- * shape `size` implies.
+ * covering it, left to right, one per set bit of `size`, largest first). A client that checked a
+ * batch's leaves against a signed root through the frontier (appendedLeafProofs) learns from this
+ * what the log's root was before the batch, and so whether the new head extends a head it holds,
+ * without a consistency proof. Throws a RangeError when the frontier does not have the shape
+ * `size` implies.
  */
-export function frontierRoot(size: number, frontier: readonly Uint8Array[], sha256: Sha256): Uint8Array {
-  const shape = perfectSubtrees(0, size);
-  if (size < 1 || shape.length !== frontier.length || frontier.some((h) => h.length !== 32)) throw new RangeError(`a tree of ${size} leaves has a frontier of ${shape.length} 32-byte subtree roots`);
-  let root = frontier[frontier.length - 1]!;
-  for (let i = frontier.length - 2; i >= 0; i--) root = sha256(concat(Uint8Array.of(1), frontier[i]!, root));
-  return root;
+export function frontierRoot(size: number, frontier: readonly Uint8Array[], hashing: TreeHashing): Uint8Array {
+  if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`a tree of ${size} leaves has no frontier`);
+  return MerkleFrontier.fromSubtrees(size, frontier, hashing).root();
 }
 
 /**
@@ -253,52 +371,37 @@ export function frontierRoot(size: number, frontier: readonly Uint8Array[], sha2
  * for each appended leaf, its RFC 6962 audit path in that tree. This is how a sync client checks
  * a whole batch against one signed tree head: its own hashes must lead to the signed root.
  * Throws a RangeError when the frontier does not have the shape `start` implies.
+ *
+ * Every range an appended leaf's path names is made of perfect subtrees that are either one of
+ * the frontier's or completed by the appends (a perfect subtree inside the first `start` leaves
+ * is a frontier subtree or lies inside one, and a path never names a part of one).
  */
-export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[], entryHashes: readonly Uint8Array[], sha256: Sha256): { root: Uint8Array; proofs: Uint8Array[][] } {
+export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[], entryHashes: readonly Uint8Array[], hashing: TreeHashing): { root: Uint8Array; proofs: Uint8Array[][] } {
   if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`the appended leaves cannot start at ${start}`);
   if (entryHashes.length === 0) throw new RangeError('no leaves were appended');
-  const end = start + entryHashes.length;
-  // Subtree roots by leaf range "first:end": the frontier's, then every one the fold computes.
-  const known = new Map<string, Uint8Array>();
-  const shape = perfectSubtrees(0, start);
-  shape.forEach(([first, width], i) => {
-    const hash = frontier[i];
-    if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${start} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
-    known.set(`${first}:${first + width}`, hash);
-  });
-  if (shape.length !== frontier.length) throw new RangeError(`the frontier of a tree of ${start} leaves has ${shape.length} subtree roots, not ${frontier.length}`);
-
-  const node = (left: Uint8Array, right: Uint8Array): Uint8Array => sha256(concat(Uint8Array.of(1), left, right));
-  /** MTH of leaves [s, e): a frontier subtree, an appended leaf, or the fold of its RFC 6962 split. */
-  const mth = (s: number, e: number): Uint8Array => {
+  const sha256 = sha256Of(hashing);
+  const tree = MerkleFrontier.fromSubtrees(start, frontier, sha256);
+  // Perfect subtree roots by "first:width": the frontier's, then every one the appends complete.
+  const subtrees = new Map<string, Uint8Array>();
+  perfectSubtrees(0, start).forEach(([first, width], i) => subtrees.set(`${first}:${width}`, frontier[i]!));
+  const record: NodeObserver = (first, width, hash) => void subtrees.set(`${first}:${width}`, hash);
+  for (const h of entryHashes) tree.push(h, record);
+  const end = tree.size;
+  // Neighbouring leaves share most of their paths: each range is folded once.
+  const ranges = new Map<string, Uint8Array>();
+  const rangeRoot = ([s, e]: LeafRange): Uint8Array => {
     const id = `${s}:${e}`;
-    let hash = known.get(id);
-    if (hash !== undefined) return hash;
-    if (e <= start) throw new RangeError(`leaves ${s}..${e - 1} are neither a frontier subtree nor appended`);
-    if (e - s === 1) {
-      hash = sha256(concat(Uint8Array.of(0), entryHashes[s - start]!));
-    } else {
-      const k = splitPoint(e - s);
-      hash = node(mth(s, s + k), mth(s + k, e));
+    let hash = ranges.get(id);
+    if (hash === undefined) {
+      const roots = perfectSubtrees(s, e).map(([first, width]) => {
+        const root = subtrees.get(`${first}:${width}`);
+        if (root === undefined) throw new Error(`leaves ${first}..${first + width - 1} are neither a frontier subtree nor completed by the appends`);
+        return root;
+      });
+      hash = foldSubtrees(roots, sha256);
+      ranges.set(id, hash);
     }
-    known.set(id, hash);
     return hash;
   };
-  /** PATH(m, D[s:e]) of RFC 6962 section 2.1.1, nearest sibling first. */
-  const path = (m: number, s: number, e: number): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    while (e - s > 1) {
-      const k = splitPoint(e - s);
-      if (m < s + k) {
-        out.push(mth(s + k, e));
-        e = s + k;
-      } else {
-        out.push(mth(s, s + k));
-        s += k;
-      }
-    }
-    return out.reverse();
-  };
-  const root = mth(0, end);
-  return { root, proofs: entryHashes.map((_, i) => path(start + i, 0, end)) };
+  return { root: tree.root(), proofs: entryHashes.map((_, i) => inclusionRanges(start + i, end).map(rangeRoot)) };
 }

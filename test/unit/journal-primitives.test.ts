@@ -2,12 +2,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { ChainVerifier } from '../../shared/journal/verifier';
-import { MerkleFrontier } from '../../shared/journal/merkle';
 import { entrySchema, isWellFormedEntry } from '../../shared/journal/entry-shape';
 import { BundleVerifier, entryLine, headerLine } from '../../shared/journal/bundle';
 import { bytesToHex, hexToBytes } from '../../shared/journal/hex';
 import { sodiumPrimitives } from '../../shared/journal/primitives';
-import { nativePrimitives } from '../../electron/journal/native-primitives';
+import { nativePrimitives } from '../../server/native-primitives';
 import { TestJournal } from '../support/journal-builder';
 import { CanonicalEncodingError, canonicalTextProblem, canonicalize } from '../../shared/journal/canonical';
 import { canonicalBodyText, canonicalEntryTexts, entryBodyOf, type EntryBody, type SignedEntry } from '../../shared/journal/entry';
@@ -166,17 +165,7 @@ describe('journal primitives: node:crypto and libsodium agree', () => {
     expect(tampered.flatMap((e) => check.push(e)).map((f) => f.code)).toContain('HASH_MISMATCH');
   });
 
-  it('a Merkle frontier on native SHA-256 has the same root and snapshot as on libsodium', () => {
-    const lib = new MerkleFrontier(sodium);
-    const native = new MerkleFrontier(sodium, nativePrimitives.sha256);
-    for (let i = 0; i < 37; i++) {
-      const leaf = sodium.crypto_hash_sha256(Uint8Array.of(i));
-      lib.push(leaf);
-      native.push(leaf);
-      expect(bytesToHex(native.root())).toBe(bytesToHex(lib.root()));
-    }
-    expect(native.snapshot()).toEqual(lib.snapshot());
-  });
+  // The Merkle tree on native SHA-256 against libsodium: test/unit/journal-merkle.test.ts.
 });
 
 describe('entry shape fast path', () => {

@@ -4,6 +4,7 @@ import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
 import { ProposalsView } from '../proposals/ProposalsView';
 import { useOpenProposals, type OpenProposals } from '../proposals/useOpenProposals';
+import { ReconcileView } from '../reconcile/ReconcileView';
 import { SessionContext, useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
@@ -12,7 +13,7 @@ import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'proposals' | 'accounts' | 'journal' | 'sync';
+type View = 'vault' | 'custodians' | 'proposals' | 'accounts' | 'journal' | 'sync' | 'reconcile';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
@@ -21,6 +22,7 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'accounts', label: 'Accounts' },
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
+  { id: 'reconcile', label: 'Reconcile' },
 ];
 
 function ViewContent(props: {
@@ -52,6 +54,8 @@ function ViewContent(props: {
       return <JournalView session={session} />;
     case 'sync':
       return <SyncView />;
+    case 'reconcile':
+      return <ReconcileView />;
   }
 }
 
