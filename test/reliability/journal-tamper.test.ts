@@ -248,7 +248,6 @@ describe('tampering with the SQLite file', () => {
 
   it('a signature by a revoked custodian key fails REVOKED_KEY', () => {
     const j = liveJournal();
-    const bob = j.custodians.get('bob')!;
     j.tick();
     // Bob's revocation is proposed by alice (admin) and approved by carol, a third custodian.
     j.enrol('carol', 4);
