@@ -10,6 +10,7 @@ const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--pas
   halfkey half set --account ID --item password|mfa (--secret-file FILE | --token-serial S --token-location L)
                    (without --secret-file the secret is prompted for; for mfa: an otpauth:// URI or base32)
   halfkey assign --account ID --item password|mfa|email|phone --custodian ID
+                 (proposes it; a second custodian applies it with 'halfkey proposal approve')
   halfkey checkout --account ID --item password|mfa --reason TEXT [--ticket REF] [--lease 15m]
   halfkey checkin --checkout ID
   halfkey rotate --account ID --item password|mfa [--length N] [--seed-file FILE]
@@ -176,8 +177,11 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (api, as) => {
-          const result = await api.call('custody:assign', { by: as, ...request }, { custodianId: '--custodian' });
-          out(`assigned the ${result.item} of ${result.accountId} to ${result.custodianId}${result.sealed ? ' (sealed to them)' : ''}`);
+          // An assignment is a proposal: it takes effect when a second custodian approves it.
+          const { proposal } = await api.call('custody:assign', { by: as, ...request }, { custodianId: '--custodian' });
+          out(`proposed: ${proposal.summary}`);
+          out(`proposal ${proposal.id}, open until ${new Date(proposal.expiresAt).toISOString()}`);
+          out(`a second custodian (not ${request.custodianId}) approves it with: halfkey proposal approve --vault DIR --as THEIR_ID --proposal ${proposal.id}`);
         },
       };
     }

@@ -63,7 +63,7 @@ export class Checkouts {
       if (ctx.store.sealedCopy(accountId, item, actor.id, half.generation) === null) {
         throw new HalfkeyError(
           'CONFLICT',
-          `The ${item} half of account ${accountId} has not been sealed to custodian ${actor.id} yet; a custodian who holds it must re-seal it to them first.`,
+          `The ${item} half of account ${accountId} has not been sealed to custodian ${actor.id} yet; an admin must propose a re-seal (custody:reseal) for a custodian who holds it to approve.`,
           { accountId, item },
         );
       }
@@ -75,7 +75,8 @@ export class Checkouts {
   openToken(request: CustodyRequest<'custody:token-checkout'>): CheckoutView & { serial: string; location: string } {
     const { ctx } = this;
     const { accountId } = request;
-    const actor = ctx.actingCustodian(request.by);
+    // Holding the token is holding the MFA half: like opening a sealed half, it needs presence.
+    const actor = ctx.presentCustodian(request.by);
     this.sweepLeases();
     return ctx.refusable(actor, () => {
       const account = ctx.requireAccount(accountId);
@@ -203,7 +204,8 @@ export class Checkouts {
   ): Promise<T> {
     const { ctx } = this;
     const { checkoutId } = request;
-    const actor = ctx.actingCustodian(request.by);
+    // Opening a half needs the actor present (passphrase within the presence window), not only unlocked.
+    const actor = ctx.presentCustodian(request.by);
     this.sweepLeases();
     const first = ctx.refusable(actor, () => this.usable(actor, checkoutId, item, action), 'deferred');
     const secret = openHalf(ctx, first.row.account_id, item, actor, first.half.generation);

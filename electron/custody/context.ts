@@ -7,6 +7,7 @@ import type { Sodium } from '../../shared/sodium';
 import type { z } from 'zod';
 import type { Db } from '../base/database';
 import type { AppendInput } from '../journal/store';
+import type { ProposalService } from '../proposals/proposal-service';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
 import type { AccountRow, CustodyStore, SecretHalf } from './custody-store';
 import { enforce, Refusal } from './refusal';
@@ -33,7 +34,10 @@ export interface CustodyVault {
     list(): CustodianRecord[];
     get(id: string): CustodianRecord | null;
     unlocked(id: string): UnlockedCustodian;
+    present(id: string): UnlockedCustodian;
   };
+  /** Two-person changes: custody proposes assignments, re-seals and seed exports here and registers how they apply. */
+  readonly proposals: Pick<ProposalService, 'propose' | 'register'>;
 }
 
 /**
@@ -49,11 +53,18 @@ export class CustodyContext {
     readonly sodium: Sodium,
   ) {}
 
-  /** The acting custodian, who must be unlocked in this session and not revoked. */
+  /** The acting custodian, who must be the unlocked actor of this session and not revoked. */
   actingCustodian(id: string): UnlockedCustodian {
-    const custodian = this.vault.custodians.unlocked(id);
-    if (custodian.revoked) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${id} has been revoked and can no longer act in this vault.`);
-    return custodian;
+    return notRevoked(this.vault.custodians.unlocked(id));
+  }
+
+  /**
+   * The acting custodian, present: their passphrase was entered within the presence window
+   * (PRESENCE_REQUIRED otherwise). Every call that opens a half asks for this, so a session left
+   * unlocked is not enough to see a secret.
+   */
+  presentCustodian(id: string): UnlockedCustodian {
+    return notRevoked(this.vault.custodians.present(id));
   }
 
   /** Appends one journal entry, joining the caller's open transaction; co-signed by the actor when there is one. */
@@ -107,4 +118,9 @@ export class CustodyContext {
       throw error.toError();
     }
   }
+}
+
+function notRevoked(custodian: UnlockedCustodian): UnlockedCustodian {
+  if (custodian.revoked) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${custodian.id} has been revoked and can no longer act in this vault.`);
+  return custodian;
 }

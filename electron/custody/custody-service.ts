@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { sodiumReady } from '../../shared/sodium';
 import { migrate } from '../base/database';
 import { Accounts } from './accounts';
+import { Assignments } from './assignments';
 import { Checkouts } from './checkouts';
 import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
 import { CustodyContext, type CustodyVault } from './context';
@@ -20,14 +21,16 @@ export interface CustodyOptions {
 
 /**
  * Custody of one open vault: accounts, halves sealed to their custodians, assignments under the
- * four-eyes rules, checkouts with leases, codes without the seed, rotation and seed-export
- * approvals. Every change is journaled in its own transaction; secrets leave only through
+ * four-eyes rules and dual control, checkouts with leases, codes without the seed, rotation and
+ * seed exports. Every change is journaled in its own transaction; secrets leave only through
  * reveal, copy, rotate (to the rotating custodian) and an approved seed export, never into a log.
  */
 export class CustodyService {
   readonly accounts: Accounts;
-  /** Setting, rotating and assigning the halves. */
+  /** Setting and rotating the halves. */
   readonly halves: Halves;
+  /** Who holds what: assignments, unassignments and re-seals, each a two-person change. */
+  readonly assignments: Assignments;
   /** Checkouts and their leases, and what a checkout lets its holder obtain. */
   readonly checkouts: Checkouts;
   readonly seedExports: SeedExports;
@@ -38,16 +41,23 @@ export class CustodyService {
     this.guard = new ClipboardGuard(clipboard);
     this.accounts = new Accounts(ctx);
     this.halves = new Halves(ctx);
+    this.assignments = new Assignments(ctx);
     this.checkouts = new Checkouts(ctx, this.guard);
     this.seedExports = new SeedExports(ctx);
   }
 
-  /** Applies the custody migrations and expires leases that ran out while the app was closed. */
+  /**
+   * Applies the custody migrations, registers custody's two-person changes with the vault's
+   * proposal service (the latest service opened on a vault applies them), and expires leases that
+   * ran out while the app was closed.
+   */
   static async open(vault: CustodyVault, options: CustodyOptions = {}): Promise<CustodyService> {
     const sodium = await sodiumReady();
     migrate(vault.db, 'custody', MIGRATIONS);
     const ctx = new CustodyContext(vault, new CustodyStore(vault.db), options.now ?? Date.now, sodium);
     const service = new CustodyService(ctx, options.clipboard ?? noClipboard);
+    service.assignments.register();
+    service.seedExports.register();
     service.checkouts.sweepLeases();
     return service;
   }

@@ -55,6 +55,8 @@ export interface SeedExportRow {
   readonly generation: number;
   readonly approved_by: string | null;
   readonly collected_at: number | null;
+  /** The proposal a second custodian approves (seed-export.approved); null for requests made before exports were proposals. */
+  readonly proposal_id: string | null;
 }
 
 /** A new generation of a half, as written: who set it and, for a hardware token, where it is. */
@@ -321,15 +323,13 @@ export class CustodyStore {
   }
 
   addSeedExport(r: Omit<SeedExportRow, 'approved_by' | 'collected_at'>): void {
-    prepared(this.db, 'INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-      r.id,
-      r.account_id,
-      r.requested_by,
-      r.reason,
-      r.requested_at,
-      r.expires_at,
-      r.generation,
-    );
+    const sql = 'INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation, proposal_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+    prepared(this.db, sql).run(r.id, r.account_id, r.requested_by, r.reason, r.requested_at, r.expires_at, r.generation, r.proposal_id);
+  }
+
+  /** Names the proposal a request waits on, and takes its times so the request lives exactly as long. */
+  linkSeedExportProposal(requestId: string, proposalId: string, requestedAt: number, expiresAt: number): void {
+    prepared(this.db, 'UPDATE custody_seed_exports SET proposal_id = ?, requested_at = ?, expires_at = ? WHERE id = ?').run(proposalId, requestedAt, expiresAt, requestId);
   }
 
   approveSeedExport(requestId: string, approvedBy: string, approvedAt: number): void {

@@ -23,7 +23,7 @@ export function openHalf(ctx: CustodyContext, accountId: string, item: SecretHal
   if (blob === null) {
     throw new HalfkeyError(
       'CONFLICT',
-      `The ${item === 'password' ? 'password' : 'MFA'} half of account ${accountId} has not been sealed to custodian ${custodian.id} yet; an unlocked custodian who holds it must re-seal it (assign with resealWith), or it must be set again.`,
+      `The ${item === 'password' ? 'password' : 'MFA'} half of account ${accountId} has not been sealed to custodian ${custodian.id} yet; an admin must propose a re-seal (custody:reseal) for a custodian who holds it to approve, or the half must be set again.`,
       { accountId, item },
     );
   }

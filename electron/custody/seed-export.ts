@@ -1,6 +1,8 @@
 import { HalfkeyError } from '../../shared/api/result';
+import type { JsonObject } from '../../shared/journal/canonical';
 import { encodeBase32 } from '../../shared/otp/base32';
 import { deserializeTotpParams } from '../../shared/otp/totp';
+import type { ApplyRun, ProposalView } from '../proposals/proposal-service';
 import type { CustodyContext, CustodyRequest } from './context';
 import type { HalfRow, SeedExportRow } from './custody-store';
 import { Refusal } from './refusal';
@@ -10,9 +12,11 @@ import { otpauthUri } from './totp-seed';
 /** How long a seed-export request stays open for approval and collection. */
 export const SEED_EXPORT_TTL_MS = 15 * 60 * 1000;
 
-/** An open seed-export request as listed for the approver. */
+/** An open seed-export request as listed for the approver and the requester. */
 export interface SeedExportListing {
   readonly requestId: string;
+  /** The proposal the approver approves with proposal:approve (null for requests from before exports were proposals). */
+  readonly proposalId: string | null;
   readonly accountId: string;
   readonly requestedBy: string;
   readonly reason: string;
@@ -21,56 +25,80 @@ export interface SeedExportListing {
   readonly approvedBy: string | null;
 }
 
+/** A seed-export request as proposed and as journaled when approved: the request, the half's generation, the reason. */
+interface SeedExportChange {
+  readonly account: string;
+  readonly request: string;
+  readonly generation: number;
+  readonly reason: string;
+}
+
 /**
- * Export of an account's TOTP seed (e.g. to move it to a new device) under four eyes: an MFA
- * custodian requests it with a reason, a second, different custodian approves, and the requester
- * collects it once, opened with their own key.
+ * Export of an account's TOTP seed (e.g. to move it to a new device) under dual control: an MFA
+ * custodian requests it with a reason, which is a proposal (`seed-export.approved`); a second
+ * custodian (an admin, or another MFA custodian of the account) approves it with proposal:approve;
+ * then the requester collects it once, opened with their own key while present.
  */
 export class SeedExports {
   constructor(private readonly ctx: CustodyContext) {}
 
-  /** Step 1: an MFA custodian asks to export the seed, with a reason. */
-  request(request: CustodyRequest<'custody:seed-export-request'>): { requestId: string; expiresAt: number } {
+  /** Registers how an approved seed export applies with the vault's proposal service. */
+  register(): void {
+    this.ctx.vault.proposals.register('seed-export.approved', {
+      describe: (c) => {
+        const change = changeOf(c);
+        return `Let the requester export the TOTP seed of account ${change.account}: ${change.reason}`;
+      },
+      check: (c) => {
+        this.requireOpen(changeOf(c).request);
+      },
+      apply: (c, run) => this.applyApproval(changeOf(c), run),
+    });
+  }
+
+  /** Step 1: an MFA custodian (present) asks to export the seed, with a reason: a proposal for a second custodian to approve. */
+  request(request: CustodyRequest<'custody:seed-export-request'>): { requestId: string; expiresAt: number; proposal: ProposalView } {
     const { ctx } = this;
     const { accountId, reason } = request;
-    const actor = ctx.actingCustodian(request.by);
+    const actor = ctx.presentCustodian(request.by);
     return ctx.refusable(actor, () => {
       ctx.requireAccount(accountId);
       const half = this.requireTotpHalf(accountId);
       ctx.mayObtain(actor, accountId, 'mfa', 'seed-export-request');
       const requestId = ctx.newId();
-      const expiresAt = ctx.now() + SEED_EXPORT_TTL_MS;
-      ctx.store.addSeedExport({ id: requestId, account_id: accountId, requested_by: actor.id, reason, requested_at: ctx.now(), expires_at: expiresAt, generation: half.generation });
-      ctx.journal('seed.export-requested', actor, accountId, { request: requestId, reason, expiresAt, generation: half.generation });
-      return { requestId, expiresAt };
+      // The request row comes first (the proposal's check reads it), then takes the proposal's id and times.
+      const requestedAt = ctx.now();
+      ctx.store.addSeedExport({ id: requestId, proposal_id: null, account_id: accountId, requested_by: actor.id, reason, requested_at: requestedAt, expires_at: requestedAt + SEED_EXPORT_TTL_MS, generation: half.generation });
+      const proposal = ctx.vault.proposals.propose(actor.id, 'seed-export.approved', { request: requestId, generation: half.generation, reason }, { account: accountId, ttlMs: SEED_EXPORT_TTL_MS });
+      ctx.store.linkSeedExportProposal(requestId, proposal.id, proposal.proposedAt, proposal.expiresAt);
+      return { requestId, expiresAt: proposal.expiresAt, proposal };
     });
   }
 
-  /** Step 2: a second, different custodian approves: another MFA custodian of the account, or an admin. */
-  approve(request: CustodyRequest<'custody:seed-export-approve'>): { requestId: string; approvedBy: string } {
+  /**
+   * Step 2, applied when a second custodian approves the proposal: only an admin or another MFA
+   * custodian of the account may (dual control already excludes the requester); the approver sees nothing.
+   */
+  private applyApproval(c: SeedExportChange, run: ApplyRun): { seq: number } {
     const { ctx } = this;
-    const { requestId } = request;
-    const actor = ctx.actingCustodian(request.by);
-    return ctx.refusable(actor, () => {
-      const row = this.requireOpen(requestId);
-      const refuse = (rule: string, message: string) =>
-        new Refusal('NOT_PERMITTED', { action: 'seed-export-approve', accountId: row.account_id, item: 'mfa', custodianId: actor.id, rule, ruleName: rule, message });
-      if (row.approved_by !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is already approved by ${row.approved_by}.`, { requestId });
-      if (row.requested_by === actor.id) throw refuse('second-custodian', 'A seed export needs a second custodian: the requester cannot approve their own request.');
-      if (actor.role !== 'admin' && !ctx.store.assignees(row.account_id, 'mfa').includes(actor.id)) {
-        throw refuse('approver-role', `Custodian ${actor.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`);
+    const approver = run.approver;
+    return ctx.refusable(approver, () => {
+      const row = this.requireOpen(c.request);
+      if (row.approved_by !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${row.id} is already approved by ${row.approved_by}.`, { requestId: row.id });
+      if (approver.role !== 'admin' && !ctx.store.assignees(row.account_id, 'mfa').includes(approver.id)) {
+        const message = `Custodian ${approver.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`;
+        throw new Refusal('NOT_PERMITTED', { action: 'seed-export-approve', accountId: row.account_id, item: 'mfa', custodianId: approver.id, rule: 'approver-role', ruleName: 'approver-role', message });
       }
-      ctx.store.approveSeedExport(requestId, actor.id, ctx.now());
-      ctx.journal('seed.export-approved', actor, row.account_id, { request: requestId, requestedBy: row.requested_by });
-      return { requestId, approvedBy: actor.id };
+      ctx.store.approveSeedExport(row.id, approver.id, ctx.now());
+      return { seq: run.commit({ requestedBy: row.requested_by }).seq };
     });
   }
 
-  /** Step 3: the requester collects the approved seed, once, opened with their own key. */
+  /** Step 3: the requester, present, collects the approved seed, once, opened with their own key. */
   collect(request: CustodyRequest<'custody:seed-export-collect'>): { otpauthUri: string; base32: string } {
     const { ctx } = this;
     const { requestId } = request;
-    const actor = ctx.actingCustodian(request.by);
+    const actor = ctx.presentCustodian(request.by);
     return ctx.refusable(actor, () => {
       const row = this.requireOpen(requestId);
       if (row.requested_by !== actor.id) throw new HalfkeyError('NOT_PERMITTED', `Only the requester (${row.requested_by}) can collect seed-export request ${requestId}.`, { requestId });
@@ -95,6 +123,7 @@ export class SeedExports {
   list(request: CustodyRequest<'custody:seed-export-list'>): SeedExportListing[] {
     return this.ctx.store.openSeedExports(request.accountId ?? null, this.ctx.now()).map((r) => ({
       requestId: r.id,
+      proposalId: r.proposal_id,
       accountId: r.account_id,
       requestedBy: r.requested_by,
       reason: r.reason,
@@ -122,4 +151,13 @@ export class SeedExports {
     }
     return row;
   }
+}
+
+/** Reads a stored seed-export change back; custody proposed exactly these members, so a mismatch is a damaged row. */
+function changeOf(change: JsonObject): SeedExportChange {
+  const { account, request, generation, reason } = change;
+  if (typeof account !== 'string' || typeof request !== 'string' || typeof generation !== 'number' || typeof reason !== 'string') {
+    throw new HalfkeyError('INTERNAL', 'A stored seed-export proposal does not name its account, request, generation and reason; the vault file was altered.');
+  }
+  return { account, request, generation, reason };
 }

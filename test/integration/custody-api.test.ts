@@ -30,8 +30,10 @@ beforeAll(async () => {
   f.vault.close();
   services = await openAppServices({ mode: 'preview', vaultDir: f.dir });
   router = createRouter(createHandlerTable(services));
-  for (const name of ['admin', 'pat', 'mia'] as const) await value('custodian:unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
 }, 180_000);
+
+/** Makes `name` the actor, as the app's passphrase dialog does (every other custodian is locked). */
+const as = (name: 'admin' | 'pat' | 'mia') => value('custodian:unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
 
 afterAll(async () => {
   await services?.close();
@@ -41,25 +43,36 @@ afterAll(async () => {
 describe('custody over the API router', () => {
   it('splits the halves: the MFA custodian is refused the password, the password custodian the codes', async () => {
     const accountId = freshAccountId();
+    await as('admin');
     await value('custody:account-add', { by: f.ids.admin, accountId, alias: 'api', rootEmail: 'root@example.com', organisation: 'Customer' });
-    await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat });
-    await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia });
+    // Assignments are proposals: each applies when a second custodian approves it with their passphrase.
+    const password = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat })).proposal as { id: string; state: string };
+    const mfaHalf = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia })).proposal as { id: string };
+    expect(password.state).toBe('open');
+    expect((await value('custody:account-list', { search: accountId })).accounts).toMatchObject([{ assignments: [] }]);
+    await value('proposal:approve', { by: f.ids.mia, proposalId: password.id, passphrase: PASSPHRASES.mia });
+    await value('proposal:approve', { by: f.ids.pat, proposalId: mfaHalf.id, passphrase: PASSPHRASES.pat });
     await value('custody:half-set', { by: f.ids.pat, accountId, item: 'password', secret: { kind: 'password', password: PASSWORD } });
+    await as('mia');
     await value('custody:half-set', { by: f.ids.mia, accountId, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
 
     const refused = await call('custody:checkout', { by: f.ids.mia, accountId, item: 'password', reason: 'try', leaseSeconds: 60 });
     expect(refused).toMatchObject({ ok: false, error: { code: 'POLICY_REFUSED', detail: { item: 'password', accountId } } });
 
+    await as('pat');
+    // One actor at a time: Mia, unlocked earlier, was locked when Pat unlocked.
+    expect(await call('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'r', leaseSeconds: 60 })).toMatchObject({ ok: false, error: { code: 'CUSTODIAN_LOCKED' } });
     const pw = await value('custody:checkout', { by: f.ids.pat, accountId, item: 'password', reason: 'incident', leaseSeconds: 60 });
     const shown = await value('custody:reveal', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 });
     expect(shown.password).toBe(PASSWORD);
-    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
     expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
     expect(await call('custody:copy', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
       ok: false,
       error: { code: 'UNSUPPORTED', message: expect.stringMatching(/use reveal/) },
     });
 
+    await as('mia');
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
     const mfa = await value('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'login', leaseSeconds: 60 });
     const code = await value('custody:totp-code', { by: f.ids.mia, checkoutId: mfa.checkoutId });
     expect(code.code).toMatch(/^\d{6}$/);
@@ -78,6 +91,8 @@ describe('custody over the API router', () => {
   });
 
   it('rejects bad input with a clear error naming the field and stores nothing', async () => {
+    // The seed is read after presence is checked, so Mia is the present actor.
+    await as('mia');
     const before = (await value('custody:account-list', { limit: 10_000 })).total;
     const bad = await call('custody:account-add', { by: f.ids.admin, accountId: '12345', alias: 'x', rootEmail: 'root@example.com', organisation: 'O' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'accountId' } } });

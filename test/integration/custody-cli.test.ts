@@ -64,7 +64,23 @@ describe('halfkey custody commands', () => {
     expect(badId.code).toBe(2);
     expect(badId.stderr).toMatch(/12 digits/);
 
-    expect((await halfkey(['assign', ...as('admin'), '--account', id, '--item', 'password', '--custodian', f.ids.pat])).code).toBe(0);
+    // An assignment is a proposal: it prints how a second custodian approves it, and applies only then.
+    const assigned = await halfkey(['assign', ...as('admin'), '--account', id, '--item', 'password', '--custodian', f.ids.pat]);
+    expect(assigned.code).toBe(0);
+    const [proposed, until, how] = assigned.stdout.trim().split('\n');
+    expect(proposed).toBe(`proposed: Assign the password half of account ${id} to pat`);
+    const proposalId = /^proposal ([0-9a-f]{32}), open until /.exec(until ?? '')?.[1] ?? '';
+    expect(proposalId).toMatch(/^[0-9a-f]{32}$/);
+    expect(how).toBe(`a second custodian (not ${f.ids.pat}) approves it with: halfkey proposal approve --vault DIR --as THEIR_ID --proposal ${proposalId}`);
+    const early = await halfkey(['half', 'set', ...as('pat'), '--account', id, '--item', 'password', '--secret-file', 'password.txt']);
+    expect(early.code).toBe(3);
+    expect(early.stderr).toMatch(/is not assigned the password half/);
+    // Pat may not approve his own assignment; Mia may.
+    const self = await halfkey(['proposal', 'approve', ...as('pat'), '--proposal', proposalId]);
+    expect(self.code).toBe(3);
+    expect(self.stderr).toMatch(/may not approve a change about themselves/);
+    const approved = await halfkey(['proposal', 'approve', ...as('mia'), '--proposal', proposalId]);
+    expect(approved).toMatchObject({ code: 0, stdout: `Approved and applied: Assign the password half of account ${id} to pat (journal entry ${/entry (\d+)/.exec(approved.stdout)?.[1]}, signed by the proposer and by ${f.ids.mia}).\n` });
     const both = await halfkey(['assign', ...as('admin'), '--account', id, '--item', 'mfa', '--custodian', f.ids.pat]);
     expect(both.code).toBe(3);
     expect(both.stderr).toMatch(/MFA half/);

@@ -7,13 +7,17 @@ import { checkAwsRootPassword } from '../../shared/password/generator';
 import type { Clipboard } from '../../electron/custody/clipboard';
 import { createRouter, type ApiRouter, type HandlerTable } from '../../electron/app/router';
 import { custodyHandlers } from '../../electron/custody/custody-handlers';
+import { PRESENCE_WINDOW_MS } from '../../electron/vault/custodians';
 import { CustodyService } from '../../electron/custody/custody-service';
 import { halfAad } from '../../electron/custody/sealing';
-import { freshAccountId, openCustodyFixture, routed, type CustodyFixture } from '../support/custody-fixture';
+import type { CustodyItem } from '../../shared/policy/four-eyes';
+import { enrolCustodian } from '../support/roster';
+import { freshAccountId, refusal, HALF_PASSWORD, HALF_SEED, PASSPHRASES, openCustodyFixture, routed, type AccountOptions, type CustodyFixture, type FixtureCustodian } from '../support/custody-fixture';
 
 // Real vault, real keychain (run under build/with-keyring.sh), real Argon2id, real SQLite.
-const PASSWORD = 'Initial-Root-Passw0rd!';
-const SEED = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const PASSWORD = HALF_PASSWORD;
+const SEED = HALF_SEED;
+const ANN = 'walnut harbour gathers dusk 31';
 const secretsShown: string[] = [PASSWORD, SEED];
 
 let f: CustodyFixture;
@@ -29,45 +33,12 @@ afterAll(async () => {
   await f?.close();
 });
 
-function addAccount(options: { exclusive?: boolean; rotate?: boolean } = {}): string {
-  const id = freshAccountId();
-  f.custody.accounts.add(
-    routed('custody:account-add', {
-      by: f.ids.admin,
-      accountId: id,
-      alias: `acct-${id}`,
-      rootEmail: `Root+${id}@Example.com`,
-      organisation: 'Customer',
-      notes: 'secret-free notes',
-      exclusiveCheckout: options.exclusive ?? false,
-      rotateAfterCheckout: options.rotate ?? false,
-    }),
-  );
-  return id;
-}
-
-/** An account with pat on the password and mia on the MFA, both set. */
-function fullAccount(options: { exclusive?: boolean; rotate?: boolean } = {}): string {
-  const id = addAccount(options);
-  f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'password', custodianId: f.ids.pat });
-  f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia });
-  f.custody.halves.set({ by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: PASSWORD } });
-  f.custody.halves.set({ by: f.ids.mia, accountId: id, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
-  return id;
-}
+const addAccount = (options: AccountOptions = {}): Promise<string> => f.addAccount(options);
+const fullAccount = (options: AccountOptions = {}): Promise<string> => f.fullAccount(options);
+const proposeAssign = (id: string, item: CustodyItem, name: FixtureCustodian): string => f.proposeAssign(item, id, name);
 
 const refusedCount = (account: string) => f.vault.journal.query({ type: 'custody.refused', account }).length;
 const checkoutRows = (account: string) => (f.vault.db.prepare('SELECT count(*) AS n FROM custody_checkouts WHERE account_id = ?').get(account) as { n: number }).n;
-
-async function refusal(run: () => unknown): Promise<HalfkeyError> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof HalfkeyError) return error;
-    throw error;
-  }
-  throw new Error('expected the action to be refused');
-}
 
 /** Calls a custody channel through the router, as every adapter does; a failure is thrown as its HalfkeyError. */
 async function viaRouter(channel: Channel, payload: unknown): Promise<unknown> {
@@ -92,12 +63,13 @@ describe('accounts', () => {
       await expect(viaRouter('custody:account-add', { by: f.ids.admin, ...input })).rejects.toThrow(message);
     }
     expect(f.custody.accounts.list(routed('custody:account-list', { limit: 10_000 })).total).toBe(before);
+    await f.as('pat');
     const pat = () => f.custody.accounts.add(routed('custody:account-add', { by: f.ids.pat, accountId: freshAccountId(), alias: 'x', rootEmail: 'root@example.com', organisation: 'Customer' }));
     expect(pat).toThrow(/Only an admin can add accounts/);
   });
 
-  it('lists and searches by id, alias, e-mail and organisation, with halves and assignments', () => {
-    const id = fullAccount();
+  it('lists and searches by id, alias, e-mail and organisation, with halves and assignments', async () => {
+    const id = await fullAccount();
     const found = f.custody.accounts.list(routed('custody:account-list', { search: `acct-${id}` }));
     expect(found.total).toBe(1);
     const [summary] = found.accounts;
@@ -119,16 +91,19 @@ describe('accounts', () => {
 
 describe('the split at the crypto level', () => {
   it("an MFA custodian's key cannot open the password half, nor a password custodian's the MFA half", async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
     const blob = (item: 'password' | 'mfa', custodian: string) =>
       (f.vault.db.prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').get(id, item, custodian) as { blob: Uint8Array }).blob;
-    const pat = f.vault.custodians.unlocked(f.ids.pat);
-    const mia = f.vault.custodians.unlocked(f.ids.mia);
     const passwordBox = f.vault.device.open(blob('password', f.ids.pat), halfAad(id, 'password', f.ids.pat, 1));
     const mfaBox = f.vault.device.open(blob('mfa', f.ids.mia), halfAad(id, 'mfa', f.ids.mia, 1));
+    const mia = f.vault.custodians.unlocked(f.ids.mia);
+    expect(() => mia.openSealed(passwordBox)).toThrow(/not sealed to mia/);
+    // One actor at a time: pat unlocking locks mia, whose key then opens nothing at all.
+    await f.as('pat');
+    expect(() => mia.openSealed(mfaBox)).toThrow(/mia is locked/);
+    const pat = f.vault.custodians.unlocked(f.ids.pat);
     expect(new TextDecoder().decode(pat.openSealed(passwordBox))).toBe(PASSWORD);
-    expect(() => mia.openSealed(passwordBox)).toThrow();
-    expect(() => pat.openSealed(mfaBox)).toThrow();
+    expect(() => pat.openSealed(mfaBox)).toThrow(/not sealed to pat/);
     // Nothing was sealed to the other custodian at all.
     const count = f.vault.db.prepare('SELECT count(*) AS n FROM custody_sealed WHERE account_id = ? AND ((item = ? AND custodian_id = ?) OR (item = ? AND custodian_id = ?))').get(id, 'password', f.ids.mia, 'mfa', f.ids.pat) as { n: number };
     expect(count.n).toBe(0);
@@ -138,14 +113,17 @@ describe('the split at the crypto level', () => {
   });
 
   it('at the service level the MFA custodian is refused the password, and each refusal is journaled', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
     const before = refusedCount(id);
     const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'password', reason: 'try', leaseSeconds: 60 }));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'password', accountId: id });
+    await f.as('pat');
     const pwOut = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'incident 1', leaseSeconds: 60 });
+    await f.as('mia');
     const notHers = await refusal(() => f.custody.checkouts.reveal({ by: f.ids.mia, checkoutId: pwOut.checkoutId, seconds: 10 }));
     expect(notHers.code).toBe('NOT_PERMITTED');
+    await f.as('pat');
     const patMfa = await refusal(() => f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'mfa', reason: 'try', leaseSeconds: 60 }));
     expect(patMfa.code).toBe('POLICY_REFUSED');
     expect(refusedCount(id)).toBe(before + 3);
@@ -154,32 +132,47 @@ describe('the split at the crypto level', () => {
     expect(entries.at(-1)?.sigs).toHaveLength(2);
   });
 
-  it('refuses assigning one custodian both halves (rule 1 / role), journaled, nothing assigned', async () => {
-    const id = fullAccount();
+  it('refuses proposing one custodian both halves (rule 1 / role) at once: journaled, no proposal, nothing assigned', async () => {
+    const id = await fullAccount();
+    await f.as('admin');
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.pat }));
+    const error = await refusal(() => proposeAssign(id, 'mfa', 'pat'));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'mfa', accountId: id });
     expect(refusedCount(id)).toBe(before + 1);
+    expect(f.vault.journal.query({ type: 'custody.refused', account: id }).at(-1)).toMatchObject({ actor: f.ids.admin, data: { action: 'assign', custodian: f.ids.pat } });
+    expect(f.vault.proposals.list({ state: 'open' }).filter((p) => p.account === id)).toEqual([]);
     expect(f.custody.accounts.get(id).assignments.filter((a) => a.custodianId === f.ids.pat).map((a) => a.item)).toEqual(['password']);
   });
 });
 
 describe('recovery channels', () => {
   it('rule 4: one person may not hold both the root inbox and the recovery phone', async () => {
-    const id = addAccount();
-    expect(f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin })).toMatchObject({ item: 'email', sealed: false });
-    const error = await refusal(() => f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'phone', custodianId: f.ids.admin }));
+    const id = await addAccount();
+    // Recovery channels go to admins, and no one proposes a change about themselves: a second admin is needed.
+    const ann = await enrolCustodian(f.vault, { id: f.ids.admin, passphrase: PASSPHRASES.admin }, { name: 'Ann Admin', organisation: 'Provider', role: 'admin', passphrase: ANN }, { id: f.ids.pat, passphrase: PASSPHRASES.pat });
+    await f.as('admin');
+    expect(await refusal(() => f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin }))).toMatchObject({
+      code: 'NOT_PERMITTED',
+      message: expect.stringMatching(/may not propose a change about themselves/),
+    });
+    const email = f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: ann.id }).proposal;
+    expect(email.summary).toBe(`Assign the root e-mail inbox of account ${id} to Ann Admin`);
+    await f.approve(email.id, 'pat');
+    expect(f.vault.journal.query({ type: 'custody.assigned', account: id }).at(-1)?.data).toMatchObject({ item: 'email', custodian: ann.id, sealed: false, approval: { proposer: f.ids.admin, approver: f.ids.pat } });
+    await f.as('admin');
+    const error = await refusal(() => f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'phone', custodianId: ann.id }));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 4, item: 'phone', accountId: id });
     expect(f.vault.journal.query({ type: 'custody.refused', account: id })).toHaveLength(1);
-    expect(f.custody.accounts.get(id).assignments).toEqual([{ item: 'email', custodianId: f.ids.admin }]);
+    expect(f.custody.accounts.get(id).assignments).toEqual([{ item: 'email', custodianId: ann.id }]);
   });
 });
 
 describe('checkout, reveal, codes', () => {
   it('reveals the password to its custodian under a checkout, and journals it without the secret', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
+    await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'billing change', ticket: 'CHG-1', leaseSeconds: 300 });
     const shown = await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 20 });
     expect(shown).toEqual({ password: PASSWORD, expiresAt: f.clock.t + 20_000 });
@@ -206,9 +199,10 @@ describe('checkout, reveal, codes', () => {
         board.text = '';
       },
     };
+    const id = await fullAccount();
     const withClipboard = await CustodyService.open(f.vault, { clipboard: standIn, now: () => f.clock.t });
     try {
-      const id = fullAccount();
+      await f.as('pat');
       const out = withClipboard.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'paste into console', leaseSeconds: 300 });
       const { clearsAt } = await withClipboard.checkouts.copy({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 1 });
       expect(clearsAt).toBe(f.clock.t + 1_000);
@@ -219,6 +213,7 @@ describe('checkout, reveal, codes', () => {
       await new Promise((r) => setTimeout(r, 1_300));
       expect(board.text).toBe('');
       // A refused copy writes nothing to the clipboard.
+      await f.as('mia');
       await expect(withClipboard.checkouts.copy({ by: f.ids.mia, checkoutId: out.checkoutId, seconds: 1 })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
       expect(board.writes).toBe(1);
     } finally {
@@ -227,7 +222,7 @@ describe('checkout, reveal, codes', () => {
   });
 
   it('shows TOTP codes that match oathtool for the stored seed, and two consecutive enrolment codes', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
     const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'console login', leaseSeconds: 300 });
     const at = f.clock.t;
     const shown = await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId });
@@ -241,8 +236,9 @@ describe('checkout, reveal, codes', () => {
   });
 
   it('SHA256, 8 digits, 60 s from an otpauth URI also match oathtool', async () => {
-    const id = addAccount();
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia });
+    const id = await addAccount();
+    await f.assign('mfa', id, 'mia');
+    await f.as('mia');
     f.custody.halves.set({ by: f.ids.mia, accountId: id, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://totp/AWS:root?secret=${SEED}&issuer=AWS&algorithm=SHA256&digits=8&period=60` } });
     const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'console login', leaseSeconds: 300 });
     const shown = await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId });
@@ -251,7 +247,7 @@ describe('checkout, reveal, codes', () => {
   });
 
   it('checks input at the router, the one door every adapter goes through: no reason, no checkout', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
     const error = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }));
     expect(error).toMatchObject({ code: 'INVALID_PAYLOAD', detail: { field: 'reason' } });
     const lease = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }));
@@ -264,26 +260,32 @@ describe('checkout, reveal, codes', () => {
   });
 
   it('exclusive checkout: a second checkout of the same half is refused while one is open', async () => {
-    const id = fullAccount({ exclusive: true });
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'password', custodianId: f.ids.pam, resealWith: f.ids.pat });
+    const id = await fullAccount({ exclusive: true });
+    // Pat approves, holds the password and is present, so he seals it to Pam while applying.
+    await f.assign('password', id, 'pam', 'pat');
     const first = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
     const before = refusedCount(id);
+    await f.as('pam');
     const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 }));
     expect(error.code).toBe('CONFLICT');
     expect(error.message).toMatch(/already checked out by custodian .*one checkout at a time/);
     expect(error.detail).toMatchObject({ rule: 'exclusive-checkout', item: 'password' });
     expect(refusedCount(id)).toBe(before + 1);
     // The MFA half is a different half: not blocked.
+    await f.as('mia');
     f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 300 });
+    await f.as('pat');
     f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: first.checkoutId });
+    await f.as('pam');
     const second = f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
     expect((await f.custody.checkouts.reveal({ by: f.ids.pam, checkoutId: second.checkoutId, seconds: 5 })).password).toBe(PASSWORD);
   });
 
-  it('without the exclusive option two custodians may hold checkouts of the same half', () => {
-    const id = fullAccount();
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'password', custodianId: f.ids.pam, resealWith: f.ids.pat });
+  it('without the exclusive option two custodians may hold checkouts of the same half', async () => {
+    const id = await fullAccount();
+    await f.assign('password', id, 'pam', 'pat');
     f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
+    await f.as('pam');
     f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
     expect(f.custody.accounts.get(id).openCheckouts).toBe(2);
   });
@@ -291,11 +293,13 @@ describe('checkout, reveal, codes', () => {
 
 describe('leases', () => {
   it('expire: use after the lease is refused, lease.expired is journaled by the device, the half is free again', async () => {
-    const id = fullAccount({ exclusive: true });
+    const id = await fullAccount({ exclusive: true });
+    await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
     f.clock.t += 59_000;
     expect(f.custody.checkouts.sweepLeases()).toBe(0);
     f.clock.t += 1_000;
+    await f.as('pat');
     await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).rejects.toThrow(/closed \(expired\)/);
     const expired = f.vault.journal.query({ type: 'lease.expired', account: id });
     expect(expired).toHaveLength(1);
@@ -308,15 +312,16 @@ describe('leases', () => {
   });
 
   it('the periodic sweeper expires a lease without anyone calling', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
+    await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
-    const clock = { t: f.clock.t };
-    const swept = await CustodyService.open(f.vault, { now: () => clock.t });
+    // A second service on the same vault shares its clock: the latest one opened applies custody's proposals.
+    const swept = await CustodyService.open(f.vault, { now: () => f.clock.t });
     try {
       swept.startLeaseSweeper(50);
       await new Promise((r) => setTimeout(r, 200));
       expect(f.vault.journal.query({ type: 'lease.expired', account: id })).toHaveLength(0);
-      clock.t += 60_000;
+      f.clock.t += 60_000;
       await new Promise((r) => setTimeout(r, 300));
       expect(f.vault.journal.query({ type: 'lease.expired', account: id }).map((e) => e.data.checkout)).toEqual([out.checkoutId]);
     } finally {
@@ -325,10 +330,11 @@ describe('leases', () => {
   });
 
   it('leases that ran out while the app was closed expire when custody opens', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
+    await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
-    const later = f.clock.t + 61_000;
-    const reopened = await CustodyService.open(f.vault, { now: () => later });
+    f.clock.t += 61_000;
+    const reopened = await CustodyService.open(f.vault, { now: () => f.clock.t });
     await reopened.close();
     expect(f.vault.journal.query({ type: 'lease.expired', account: id }).map((e) => e.data.checkout)).toEqual([out.checkoutId]);
   });
@@ -336,7 +342,8 @@ describe('leases', () => {
 
 describe('rotation', () => {
   it('rotation required after a password checkout: check-in makes it due, checkout is refused until rotated', async () => {
-    const id = fullAccount({ rotate: true });
+    const id = await fullAccount({ rotate: true });
+    await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'root login', leaseSeconds: 300 });
     await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 10 });
     expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId }).rotationDue).toBe(true);
@@ -366,7 +373,7 @@ describe('rotation', () => {
   });
 
   it('rule 2 "seen both" holds until the seen half is rotated', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
     // Roles fit items, so no custodian can see both halves through the API. A sighting from
     // before (e.g. an earlier role) is planted directly: a fault the API cannot cause for real.
     f.vault.db
@@ -380,18 +387,22 @@ describe('rotation', () => {
     expect(refusedCount(id)).toBe(before + 1);
     expect(checkoutRows(id)).toBe(0);
 
+    await f.as('pat');
     const rotated = f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 });
     secretsShown.push(rotated.password ?? '');
     const seen = f.vault.db.prepare("SELECT custodian_id, how FROM custody_seen WHERE account_id = ? AND item = 'password'").all(id);
     expect(seen).toEqual([{ custodian_id: f.ids.pat, how: 'rotate' }]);
+    await f.as('mia');
     const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'after rotation', leaseSeconds: 60 });
     expect((await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId })).code).toMatch(/^\d{6}$/);
   });
 
   it('records each way of obtaining a half as seen, and an MFA rotation clears only the MFA sightings', async () => {
-    const id = fullAccount();
+    const id = await fullAccount();
+    await f.as('pat');
     const pw = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
     await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 5 });
+    await f.as('mia');
     const mfa = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
     await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId });
     const seen = () => f.vault.db.prepare('SELECT item, custodian_id, how FROM custody_seen WHERE account_id = ? ORDER BY item').all(id);
@@ -412,60 +423,22 @@ describe('rotation', () => {
   });
 });
 
-describe('assignment to a half that already has a secret', () => {
-  it('is sealed with an unlocked holder, or recorded unsealed until a holder re-seals', async () => {
-    const id = fullAccount();
-    const unsealed = f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
-    expect(unsealed.sealed).toBe(false);
-    await expect(async () => f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 })).rejects.toThrow(/has not been sealed to custodian/);
-    const resealed = f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
-    expect(resealed.sealed).toBe(true);
-    expect(f.vault.journal.query({ type: 'half.resealed', account: id }).at(-1)?.data).toMatchObject({ custodian: f.ids.max, resealedBy: f.ids.mia });
-    const out = f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
-    expect((await f.custody.checkouts.totpCode({ by: f.ids.max, checkoutId: out.checkoutId })).code).toBe(oathtool(['--totp', '-b', SEED, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0]);
-  });
-});
-
-describe('unassign and listings', () => {
-  it('unassigning deletes the sealed copy, keeps the sighting, and refuses to drop the last holder or an open checkout', async () => {
-    const id = fullAccount();
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
-    const out = f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
-    await f.custody.checkouts.totpCode({ by: f.ids.max, checkoutId: out.checkoutId });
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toThrow(/must be checked in first/);
-    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id })).map((c) => [c.checkoutId, c.custodianId, c.reason])).toEqual([[out.checkoutId, f.ids.max, 'r']]);
-    f.custody.checkouts.checkin({ by: f.ids.max, checkoutId: out.checkoutId });
-    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id }))).toEqual([]);
-    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id, open: false }))[0]).toMatchObject({ closeKind: 'checked-in' });
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.mia, accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
-    f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
-    const copies = f.vault.db.prepare("SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = 'mfa'").all(id);
-    expect(copies).toEqual([{ custodian_id: f.ids.mia }]);
-    expect(f.vault.db.prepare("SELECT how FROM custody_seen WHERE account_id = ? AND custodian_id = ?").all(id, f.ids.max)).toEqual([{ how: 'totp-code' }]);
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia })).rejects.toThrow(/only one holding .* would be lost/);
-    expect(f.vault.journal.query({ type: 'custody.unassigned', account: id }).map((e) => e.data)).toEqual([{ account: id, item: 'mfa', custodian: f.ids.max, sealedCopyDeleted: true }]);
-    await expect(async () => f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'POLICY_REFUSED' });
-  });
-
-  it('lists open seed-export requests for the approver', () => {
-    const id = fullAccount();
-    const { requestId } = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'new device' });
-    expect(f.custody.seedExports.list({ accountId: id })).toEqual([expect.objectContaining({ requestId, requestedBy: f.ids.mia, reason: 'new device', approvedBy: null })]);
-    f.clock.t += 16 * 60_000;
-    expect(f.custody.seedExports.list({ accountId: id })).toEqual([]);
-  });
-});
-
 describe('hardware tokens', () => {
   it('are checked out one at a time and checked back in with their new location', async () => {
-    const id = addAccount();
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia });
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
+    const id = await addAccount();
+    const mia = proposeAssign(id, 'mfa', 'mia');
+    const max = proposeAssign(id, 'mfa', 'max');
+    await f.approve(mia, 'pat');
+    await f.approve(max, 'pat');
+    await f.as('admin');
     f.custody.halves.set({ by: f.ids.admin, accountId: id, item: 'mfa', secret: { kind: 'hardware-token', serial: 'GAKT000123', location: 'Safe A, shelf 2' } });
+    await f.as('mia');
     const out = f.custody.checkouts.openToken({ by: f.ids.mia, accountId: id, reason: 'root login', leaseSeconds: 600 });
     expect(out).toMatchObject({ serial: 'GAKT000123', location: 'Safe A, shelf 2' });
+    await f.as('max');
     const error = await refusal(() => f.custody.checkouts.openToken({ by: f.ids.max, accountId: id, reason: 'r', leaseSeconds: 600 }));
     expect(error.detail).toMatchObject({ rule: 'exclusive-checkout' });
+    await f.as('mia');
     await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId })).rejects.toThrow(/hardware token/);
     f.custody.checkouts.checkinToken({ by: f.ids.mia, checkoutId: out.checkoutId, location: 'Safe B, shelf 1' });
     expect(f.custody.accounts.get(id).mfa).toMatchObject({ kind: 'hardware-token', tokenSerial: 'GAKT000123', tokenLocation: 'Safe B, shelf 1' });
@@ -473,33 +446,35 @@ describe('hardware tokens', () => {
   });
 });
 
-describe('seed export', () => {
-  it('needs a second, different custodian: requester cannot approve, a password custodian cannot, another MFA custodian can', async () => {
-    const id = fullAccount();
-    f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
-    const { requestId } = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'moving to a new hardware device' });
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/waiting for a second custodian/);
-    const self = await refusal(() => f.custody.seedExports.approve({ by: f.ids.mia, requestId: requestId }));
-    expect(self.code).toBe('NOT_PERMITTED');
-    const outsider = await refusal(() => f.custody.seedExports.approve({ by: f.ids.pat, requestId: requestId }));
-    expect(outsider.code).toBe('NOT_PERMITTED');
-    expect(f.custody.seedExports.approve({ by: f.ids.max, requestId: requestId })).toEqual({ requestId, approvedBy: f.ids.max });
-    const exported = f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId });
-    expect(exported.base32).toBe(SEED);
-    expect(exported.otpauthUri).toContain(`secret=${SEED}`);
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/already been collected/);
-    const types = f.vault.journal.query({ account: id }).map((e) => e.type);
-    expect(types.filter((t) => t.startsWith('seed.'))).toEqual(['seed.export-requested', 'seed.export-approved', 'seed.exported']);
-    expect(types.filter((t) => t === 'custody.refused')).toHaveLength(2);
-  });
-
-  it('an admin may approve; a rotation in between voids the request', async () => {
-    const id = fullAccount();
-    const { requestId } = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'audit' });
-    f.custody.seedExports.approve({ by: f.ids.admin, requestId: requestId });
-    f.custody.halves.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', seconds: 5 });
-    secretsShown.push('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/was rotated after request/);
+describe('presence', () => {
+  it('opening a half needs the passphrase within the presence window; an unlocked session only opens and closes checkouts', async () => {
+    const id = await fullAccount();
+    await f.as('pat');
+    f.clock.t += PRESENCE_WINDOW_MS + 1_000;
+    // Still unlocked (the idle lock is longer): opening a checkout and listing need no presence.
+    const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'after a coffee', leaseSeconds: 600 });
+    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id })).map((c) => c.checkoutId)).toEqual([out.checkoutId]);
+    const revealed = f.vault.journal.query({ type: 'secret.revealed', account: id }).length;
+    for (const open of [
+      () => f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 }),
+      () => f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 }),
+      () => f.custody.halves.set({ by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'Another-Passw0rd!' } }),
+    ]) {
+      expect(await refusal(open)).toMatchObject({ code: 'PRESENCE_REQUIRED', message: expect.stringMatching(/pat must enter their passphrase again/) });
+    }
+    expect(f.vault.journal.query({ type: 'secret.revealed', account: id })).toHaveLength(revealed);
+    expect(f.custody.accounts.get(id).password?.generation).toBe(1);
+    // Typing the passphrase again (one unlock) opens the window again.
+    await f.as('pat');
+    expect((await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).password).toBe(PASSWORD);
+    f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId });
+    // The same for the MFA half: codes need presence too.
+    await f.as('mia');
+    const mfa = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 600 });
+    f.clock.t += PRESENCE_WINDOW_MS + 1_000;
+    await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
+    await expect(f.custody.checkouts.totpEnrolmentCodes({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
+    expect(f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId })).toMatchObject({ rotationDue: false });
   });
 });
 

@@ -7,11 +7,12 @@ import { CustodyService } from '../../electron/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import type { Keychain } from '../../electron/keychain/keychain';
 import { Vault } from '../../electron/vault/vault';
-import { enrolCustodian } from '../support/roster';
+import { enrolCustodian, present } from '../support/roster';
 
 // Rule 3 end to end: a real vault created with separateOrganisations (real SQLite, real keychain
 // through build/with-keyring.sh, real Argon2id), its custody service, and the journal it writes.
-// Four Argon2id derivations in all: the admin's creation and unlock, and one per enrolment.
+// Assignments are proposals: the policy is asked when an admin proposes and again when a second
+// custodian approves.
 
 let dir: string;
 let keychain: Keychain;
@@ -37,6 +38,7 @@ beforeAll(async () => {
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');
   custody = await CustodyService.open(vault);
+  await present(vault, { id: ids.admin, passphrase: 'amber lantern quietly folds 17' });
   custody.accounts.add({
     by: ids.admin,
     accountId: ACCOUNT,
@@ -62,29 +64,53 @@ const assignees = (item: string): string[] =>
     (r) => r.custodian_id,
   );
 
+const PASSPHRASE = { admin: 'amber lantern quietly folds 17', pat: 'copper heron beneath winter 42', mia: 'granite meadow whistles north 63' } as const;
+
+/** The admin, present, proposes an assignment; it applies only when a second custodian approves. */
+async function propose(item: 'password' | 'mfa', custodianId: string): Promise<string> {
+  await present(vault, { id: ids.admin, passphrase: PASSPHRASE.admin });
+  return custody.assignments.proposeAssign({ by: ids.admin, accountId: ACCOUNT, item, custodianId }).proposal.id;
+}
+
+const approve = (proposalId: string, name: 'pat' | 'mia') => vault.proposals.approve({ by: ids[name], proposalId, passphrase: PASSPHRASE[name] });
+
+async function refusal(run: () => Promise<unknown>): Promise<HalfkeyError> {
+  const caught = await run().then(
+    () => null,
+    (error: unknown) => error,
+  );
+  expect(caught).toBeInstanceOf(HalfkeyError);
+  return caught as HalfkeyError;
+}
+
 describe('rule 3 (separate organisations) through the custody service', () => {
-  it('refuses the MFA half to the organisation holding the password half, journals the refusal, assigns nothing', () => {
-    custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'password', custodianId: ids.pat });
-    let caught: unknown;
-    try {
-      custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'mfa', custodianId: ids.cara });
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(HalfkeyError);
-    const error = caught as HalfkeyError;
+  it('asks again at approval: an MFA proposal overtaken by a password assignment to the same organisation is refused, journaled, not applied', async () => {
+    // Cara (Customer) for the MFA half is fine while no one holds the password half…
+    const cara = await propose('mfa', ids.cara);
+    // …until Pat, also of Customer, is given the password half first.
+    await approve(await propose('password', ids.pat), 'mia');
+    const error = await refusal(() => approve(cara, 'mia'));
+    expect(error.code).toBe('POLICY_REFUSED');
+    expect(error.detail).toMatchObject({ rule: 3, item: 'mfa', accountId: ACCOUNT });
+    expect(assignees('mfa')).toEqual([]);
+    expect(vault.journal.query({ type: 'custody.refused', account: ACCOUNT }).map((e) => [e.actor, e.data.rule, e.data.custodian])).toEqual([[ids.mia, 3, ids.cara]]);
+    expect(vault.proposals.list({ state: 'open' }).map((p) => p.id)).toEqual([cara]);
+  });
+
+  it('refuses the MFA half to the organisation holding the password half when proposed: journaled, no proposal', async () => {
+    const error = await refusal(() => propose('mfa', ids.cara));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 3, item: 'mfa', accountId: ACCOUNT });
     expect(error.message).toContain('Rule 3 (separate organisations): organisation Customer already holds or has seen the password half of account 123456789012');
     expect(assignees('mfa')).toEqual([]);
-
     const refused = vault.journal.query({ type: 'custody.refused', account: ACCOUNT });
-    expect(refused).toHaveLength(1);
-    expect(refused[0]?.data).toMatchObject({ rule: 3, item: 'mfa', custodian: ids.cara });
+    expect(refused).toHaveLength(2);
+    expect(refused[1]).toMatchObject({ actor: ids.admin, data: { rule: 3, item: 'mfa', custodian: ids.cara } });
+    expect(vault.proposals.list({ state: 'open' })).toHaveLength(1);
   });
 
-  it('gives the MFA half to a custodian of another organisation', () => {
-    custody.halves.assign({ by: ids.admin, accountId: ACCOUNT, item: 'mfa', custodianId: ids.mia });
+  it('gives the MFA half to a custodian of another organisation', async () => {
+    await approve(await propose('mfa', ids.mia), 'pat');
     expect(assignees('mfa')).toEqual([ids.mia]);
     expect(assignees('password')).toEqual([ids.pat]);
   });

@@ -17,16 +17,31 @@ beforeAll(async () => {
   if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   f = await openCustodyFixture({ only: ['pat', 'mia'] });
   account = freshAccountId();
+  await f.as('admin');
   f.custody.accounts.add(routed('custody:account-add', { by: f.ids.admin, accountId: account, alias: 'real-custody', rootEmail: 'root@example.com', organisation: 'Customer' }));
-  f.custody.halves.assign({ by: f.ids.admin, accountId: account, item: 'password', custodianId: f.ids.pat });
-  f.custody.halves.assign({ by: f.ids.admin, accountId: account, item: 'mfa', custodianId: f.ids.mia });
+  // Assignments are proposals, each approved by the other custodian; each custodian acts while present.
+  const password = f.proposeAssign('password', account, 'pat');
+  const mfaHalf = f.proposeAssign('mfa', account, 'mia');
+  await f.approve(password, 'mia');
+  await f.approve(mfaHalf, 'pat');
   f.custody.halves.set({ by: f.ids.pat, accountId: account, item: 'password', secret: { kind: 'password', password: 'Initial-Root-Passw0rd!' } });
+  await f.as('mia');
   f.custody.halves.set({ by: f.ids.mia, accountId: account, item: 'mfa', secret: { kind: 'totp', seed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' } });
-  const password = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.pat, accountId: account, item: 'password', reason: 'root sign-in drill', ticket: 'CHG-7', leaseSeconds: 600 }));
+  await f.as('pat');
+  const passwordOut = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.pat, accountId: account, item: 'password', reason: 'root sign-in drill', ticket: 'CHG-7', leaseSeconds: 600 }));
+  // The fixture's clock is the journal's: it moves only when told, as time passes between these steps.
+  f.clock.t += 5_000;
+  await f.as('mia');
   const mfa = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.mia, accountId: account, item: 'mfa', reason: 'root sign-in drill', leaseSeconds: 600 }));
+  f.clock.t += 5_000;
+  await f.as('pat');
   f.custody.halves.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
+  f.clock.t += 5_000;
+  await f.as('mia');
   f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
-  f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: password.checkoutId });
+  f.clock.t += 5_000;
+  await f.as('pat');
+  f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: passwordOut.checkoutId });
 }, 120_000);
 afterAll(async () => {
   await f?.close();

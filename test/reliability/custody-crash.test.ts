@@ -10,6 +10,7 @@ import { CustodyService } from '../../electron/custody/custody-service';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import type { Keychain } from '../../electron/keychain/keychain';
 import { Vault } from '../../electron/vault/vault';
+import { enrolCustodian, present } from '../support/roster';
 
 // A child process doing checkouts is SIGKILLed at random moments, again and again; afterwards the
 // vault tables and the journal must agree exactly, and the chain must verify. Real SQLite (WAL,
@@ -17,6 +18,7 @@ import { Vault } from '../../electron/vault/vault';
 const CHILD = fileURLToPath(new URL('./custody-crash-child.ts', import.meta.url));
 const ADMIN_PASS = 'amber lantern quietly folds 17';
 const PAT_PASS = 'copper heron beneath winter 42';
+const MIA_PASS = 'granite meadow whistles north 63';
 const ACCOUNT = '210987654321';
 const KILLS = 8;
 
@@ -32,11 +34,15 @@ beforeAll(async () => {
   vaultId = vault.id;
   const admin = await vault.custodians.unlock(adminId, ADMIN_PASS);
   const pat = await vault.custodians.enrolFounding(admin, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT_PASS });
-  await vault.custodians.unlock(pat.id, PAT_PASS);
   patId = pat.id;
+  // Assigning is a two-person change, and Pat may not approve his own assignment: Mia does.
+  const mia = await enrolCustodian(vault, { id: adminId, passphrase: ADMIN_PASS }, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: MIA_PASS }, { id: pat.id, passphrase: PAT_PASS });
   const custody = await CustodyService.open(vault);
+  await present(vault, { id: adminId, passphrase: ADMIN_PASS });
   custody.accounts.add({ by: adminId, accountId: ACCOUNT, alias: 'crash', rootEmail: 'root@example.com', organisation: 'Customer', phone: null, notes: '', exclusiveCheckout: false, rotateAfterCheckout: false });
-  custody.halves.assign({ by: adminId, accountId: ACCOUNT, item: 'password', custodianId: pat.id });
+  const { proposal } = custody.assignments.proposeAssign({ by: adminId, accountId: ACCOUNT, item: 'password', custodianId: pat.id });
+  await vault.proposals.approve({ by: mia.id, proposalId: proposal.id, passphrase: MIA_PASS });
+  await present(vault, { id: pat.id, passphrase: PAT_PASS });
   custody.halves.set({ by: pat.id, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 'Crash-Test-Passw0rd!' } });
   await custody.close();
   vault.close();

@@ -62,6 +62,13 @@ async function ok(label: string, args: string[]): Promise<CliRun> {
   return run;
 }
 const as = (who: keyof typeof PASS, id: string) => ['--vault', vaultDir, '--as', id, '--passphrase-file', `${who}.pass`];
+const approver = as;
+/** The proposal id a proposing command printed. */
+function proposalIn(run: CliRun): string {
+  const id = /proposal ([0-9a-f]{32})/i.exec(run.stdout)?.[1];
+  if (id === undefined) throw new Error(`no proposal id in: ${run.stdout}`);
+  return id;
+}
 
 /** Every marker known so far; the recovery key, device master and rotated password join as they appear. */
 function allMarkers(): Marker[] {
@@ -113,13 +120,19 @@ describe('secrets never leak sideways', () => {
 
     const pat = await ok('custodian add pat', ['custodian', 'add', '--vault', vaultDir, '--as', ids.admin, '--name', 'Pat Password', '--organisation', 'Customer', '--role', 'password-custodian', '--passphrase-file', 'pat.pass', '--admin-passphrase-file', 'admin.pass']);
     ids.pat = /custodian id (\S+)/.exec(pat.stdout)?.[1] ?? '';
-    const mia = await ok('custodian add mia', ['custodian', 'add', '--vault', vaultDir, '--as', ids.admin, '--name', 'Mia Mfa', '--organisation', 'Provider', '--role', 'mfa-custodian', '--passphrase-file', 'mia.pass', '--admin-passphrase-file', 'admin.pass']);
-    ids.mia = /custodian id (\S+)/.exec(mia.stdout)?.[1] ?? '';
-    await ok('custodian list', ['custodian', 'list', '--vault', vaultDir, '--json']);
+    // The third custodian is a proposal; Pat approves it and Mia types her own passphrase there.
+    const mia = await ok('custodian add mia', ['custodian', 'add', '--vault', vaultDir, '--as', ids.admin, '--name', 'Mia Mfa', '--organisation', 'Provider', '--role', 'mfa-custodian', '--admin-passphrase-file', 'admin.pass']);
+    await ok('approve mia', ['proposal', 'approve', '--vault', vaultDir, '--as', ids.pat, '--proposal', proposalIn(mia), '--passphrase-file', 'pat.pass', '--newcomer-passphrase-file', 'mia.pass']);
+    const listed = await ok('custodian list', ['custodian', 'list', '--vault', vaultDir, '--json']);
+    ids.mia = (JSON.parse(listed.stdout) as { id: string; name: string }[]).find((c) => c.name === 'Mia Mfa')?.id ?? '';
+    expect(ids.mia).toMatch(/^[0-9a-f]{32}$/);
 
     await ok('account add', ['account', 'add', ...as('admin', ids.admin), '--id', ACCOUNT, '--alias', 'prod-root', '--email', 'root@example.com', '--organisation', 'Customer']);
-    await ok('assign password', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'password', '--custodian', ids.pat]);
-    await ok('assign mfa', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'mfa', '--custodian', ids.mia]);
+    // Assignments are proposals too, each approved by the other custodian.
+    const assignPassword = await ok('assign password', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'password', '--custodian', ids.pat]);
+    await ok('approve password assignment', ['proposal', 'approve', ...approver('mia', ids.mia), '--proposal', proposalIn(assignPassword)]);
+    const assignMfa = await ok('assign mfa', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'mfa', '--custodian', ids.mia]);
+    await ok('approve mfa assignment', ['proposal', 'approve', ...approver('pat', ids.pat), '--proposal', proposalIn(assignMfa)]);
     await ok('half set password', ['half', 'set', ...as('pat', ids.pat), '--account', ACCOUNT, '--item', 'password', '--secret-file', 'password.txt']);
     await ok('half set mfa', ['half', 'set', ...as('mia', ids.mia), '--account', ACCOUNT, '--item', 'mfa', '--secret-file', 'seed.uri']);
 
@@ -268,8 +281,9 @@ describe('secrets never leak sideways', () => {
       expect(tooLong).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'recoveryKey' } } });
       const weak = `Password-${tag.slice(0, 8)}`;
       markers.push(textMarker('weak passphrase', weak));
+      // A later enrolment takes no passphrase from the proposer at all (the newcomer types theirs at approval).
       const enrolWeak = await call('custodian:enrol', { by: ids.admin, name: 'Wes Weak', organisation: 'Customer', role: 'password-custodian', passphrase: weak });
-      expect(enrolWeak).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/too weak/), detail: { field: 'passphrase' } } });
+      expect(enrolWeak).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/takes no passphrase/), detail: { field: 'passphrase' } } });
 
       for (const result of [wrong, badSeed, shortPassword, typo, tooLong, enrolWeak]) {
         expect(leaksInText(scanned('router result', JSON.stringify(result)), allMarkers())).toEqual([]);

@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import { proposalViewSchema } from './proposal';
 
-// Custody channels live in the `vault:` namespace: accounts, halves, assignments, checkouts,
-// codes, rotation and seed-export approvals. Every call names the acting custodian (`by`),
-// who must be unlocked in this session; the service co-signs the journal entry with their key.
+// Custody channels: accounts, halves, assignments, checkouts, codes, rotation and seed exports.
+// Every call names the acting custodian (`by`), who must be the unlocked actor; opening a half
+// also needs them present (passphrase within the presence window). Changes of who holds what
+// (assign, unassign, re-seal, seed export) are proposals that a second custodian approves with
+// proposal:approve; their channels answer with the proposal.
 
 const noControl = /^[^\p{Cc}]*$/u;
 
@@ -115,11 +118,18 @@ export const custodyChannels = {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, secret: halfSecretSchema }).strict(),
     response: z.object({ accountId: z.string(), item: halfItemSchema, kind: halfStatusSchema.shape.kind, generation: z.number().int() }),
   },
+  /** Proposes giving an item to a custodian (an admin proposes; applied when a second custodian approves). */
   'custody:assign': {
-    request: z
-      .object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId, resealWith: custodianId.optional() })
-      .strict(),
-    response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string(), sealed: z.boolean() }),
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId }).strict(),
+    response: z.object({ proposal: proposalViewSchema }),
+  },
+  /**
+   * Proposes sealing a half's current secret to a custodian assigned it who has no copy yet; the
+   * approver must hold the half and opens it to re-seal it.
+   */
+  'custody:reseal': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, custodianId }).strict(),
+    response: z.object({ proposal: proposalViewSchema }),
   },
   'custody:checkout': {
     request: z
@@ -169,13 +179,10 @@ export const custodyChannels = {
       expiresAt: z.number().int().nullable(),
     }),
   },
+  /** An MFA custodian asks to export the TOTP seed: a proposal that an admin or another MFA custodian approves (proposal:approve). */
   'custody:seed-export-request': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500) }).strict(),
-    response: z.object({ requestId: z.string(), expiresAt: z.number().int() }),
-  },
-  'custody:seed-export-approve': {
-    request: z.object({ by: custodianId, requestId: recordId }).strict(),
-    response: z.object({ requestId: z.string(), approvedBy: z.string() }),
+    response: z.object({ requestId: z.string(), expiresAt: z.number().int(), proposal: proposalViewSchema }),
   },
   'custody:seed-export-collect': {
     request: z.object({ by: custodianId, requestId: recordId }).strict(),
@@ -189,9 +196,10 @@ export const custodyChannels = {
     request: z.object({ by: custodianId, checkoutId: recordId, location: requiredText(200) }).strict(),
     response: z.object({ checkoutId: z.string(), location: z.string() }),
   },
+  /** Proposes taking an item from a custodian (an admin proposes; applied when a second custodian approves). */
   'custody:unassign': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: custodyItemSchema, custodianId }).strict(),
-    response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string() }),
+    response: z.object({ proposal: proposalViewSchema }),
   },
   'custody:checkout-list': {
     request: z.object({ accountId: awsAccountIdSchema.optional(), custodianId: custodianId.optional(), open: z.boolean().default(true), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
@@ -209,11 +217,12 @@ export const custodyChannels = {
   },
   'custody:seed-export-list': {
     request: z.object({ accountId: awsAccountIdSchema.optional() }).strict(),
-    // Open requests (not expired, not collected), for the second custodian to find and approve.
+    // Open requests (not expired, not collected): the approver approves `proposalId` with proposal:approve, the requester collects once approved.
     response: z.object({
       requests: z.array(
         z.object({
           requestId: z.string(),
+          proposalId: z.string().nullable(),
           accountId: z.string(),
           requestedBy: z.string(),
           reason: z.string(),
