@@ -47,7 +47,6 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
     if (result.ok) setReason('');
     await settle(result);
   };
-  const approve = async (requestId: string): Promise<void> => settle(await presence.attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
   const collect = async (requestId: string): Promise<void> => {
     const result = await presence.attempt(() => halfkey().custodySeedExportCollect({ by: actor.id, requestId }));
     if (result.ok) setSeed({ base32: result.value.base32, uri: result.value.otpauthUri, until: Date.now() + SHOW_SEED_MS });
@@ -57,7 +56,7 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   return (
     <section className="panel" aria-labelledby="seed-export-heading">
       <h2 id="seed-export-heading">Export the MFA seed (two people)</h2>
-      <p className="muted">For moving the virtual MFA to a new device. A second custodian must approve; the requester sees the seed once.</p>
+      <p className="muted">For moving the virtual MFA to a new device. A second custodian approves the request under Proposals with their own passphrase; the requester sees the seed once.</p>
       {actor.role === 'mfa-custodian' && (
         <form noValidate className="form" onSubmit={(event) => void request(event)}>
           <Field label="Reason for the export" value={reason} onChange={setReason} required />
@@ -89,11 +88,7 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
                   {new Date(r.expiresAt).toLocaleTimeString()}
                 </td>
                 <td>
-                  {r.requestedBy !== actor.id && r.approvedBy === null && (
-                    <button type="button" onClick={() => void approve(r.requestId)}>
-                      Approve
-                    </button>
-                  )}
+                  {r.requestedBy !== actor.id && r.approvedBy === null && <span className="muted">A second custodian approves it under Proposals.</span>}
                   {r.requestedBy === actor.id && r.approvedBy !== null && (
                     <button type="button" className="primary" onClick={() => void collect(r.requestId)}>
                       Collect seed
