@@ -151,21 +151,30 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const assign = page.getByRole('region', { name: 'Assign a custody item' });
     await assign.getByLabel('Item', { exact: true }).selectOption('password');
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
-    await expect(assign.getByRole('status')).toContainText(`Assigned the password item to ${PAT.name}`);
+    await assign.getByRole('button', { name: 'Propose assignment' }).click();
+    const passwordProposal = `Assign the password half of account ${ACCOUNT.id} to ${PAT.name}`;
+    await expect(assign.getByRole('status')).toContainText(`Proposed: ${passwordProposal}`);
     await assign.getByLabel('Item', { exact: true }).selectOption('mfa');
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${MO.name} — MFA custodian, ${MO.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
-    await expect(assign.getByRole('status')).toContainText(`Assigned the mfa item to ${MO.name}`);
+    await assign.getByRole('button', { name: 'Propose assignment' }).click();
+    const mfaProposal = `Assign the MFA half of account ${ACCOUNT.id} to ${MO.name}`;
+    await expect(assign.getByRole('status')).toContainText(`Proposed: ${mfaProposal}`);
 
-    // Both halves to one custodian: the four-eyes policy refuses and the page names rule and item.
+    // Both halves to one custodian: the four-eyes policy refuses at once, and the page names rule and item.
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${PAT.name} — Password custodian, ${PAT.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
+    await assign.getByRole('button', { name: 'Propose assignment' }).click();
     const refusal = assign.getByRole('alert');
     await expect(refusal).toContainText('POLICY_REFUSED');
     await expect(refusal).toContainText('Rulerole fits item');
     await expect(refusal).toContainText('Itemmfa');
     await expect(refusal).toContainText(ACCOUNT.id);
+    // A second custodian approves each assignment — never the one who gains the half.
+    await approveOnProposals(page, passwordProposal, MO);
+    await expect(proposalsOutcome(page)).toContainText(passwordProposal, { timeout: 20_000 });
+    await approveOnProposals(page, mfaProposal, PAT);
+    await expect(proposalsOutcome(page)).toContainText(mfaProposal, { timeout: 20_000 });
+    await actAs(page, ADMIN);
+    await openAccount(page);
     const items = page.getByRole('table', { name: 'Custody items' });
     await expect(items.getByRole('row', { name: /Password half/ })).toContainText(PAT.name);
     await expect(items.getByRole('row', { name: /MFA half/ })).toContainText(MO.name);
@@ -258,18 +267,20 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(card).toHaveCount(0);
   });
 
-  await test.step('seed export takes two people: the MFA custodian asks, the admin approves, the requester collects once', async () => {
+  await test.step('seed export takes two people: the MFA custodian asks, the admin approves under Proposals, the requester collects once', async () => {
     const panel = page.getByRole('region', { name: 'Export the MFA seed (two people)' });
     await panel.getByLabel('Reason for the export', { exact: true }).fill('Move the virtual MFA to the new vault phone');
     await panel.getByRole('button', { name: 'Request export' }).click();
     const requests = panel.getByRole('table', { name: 'Open export requests' });
     await expect(requests).toContainText('waiting for approval');
-    // Nobody approves their own request: the requester is not offered the button.
+    // Nobody approves their own request: the panel sends the second custodian to Proposals.
     await expect(requests.getByRole('button', { name: 'Approve' })).toHaveCount(0);
 
+    const seedProposal = `Let the requester export the TOTP seed of account ${ACCOUNT.id}`;
+    await approveOnProposals(page, seedProposal, ADMIN);
+    await expect(proposalsOutcome(page)).toContainText(seedProposal, { timeout: 20_000 });
     await actAs(page, ADMIN);
     await openAccount(page);
-    await panel.getByRole('table', { name: 'Open export requests' }).getByRole('button', { name: 'Approve' }).click();
     await expect(requests).toContainText(`approved by ${ADMIN.name}`);
     expect(await page.content()).not.toContain(NEW_SEED);
 
@@ -350,7 +361,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('heading', { name: 'Journal', level: 2 })).toBeFocused();
     const journal = page.getByRole('region', { name: 'Journal' });
     const rows = journal.getByRole('table', { name: 'Journal entries' });
-    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated', 'seed.export-requested', 'seed.export-approved', 'seed.exported']) {
+    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated', 'proposal.created', 'seed-export.approved', 'seed.exported']) {
       await expect(rows.getByRole('cell', { name: type, exact: true }).first()).toBeVisible();
     }
     await expect(rows).toContainText('Quarterly break-glass drill');
@@ -371,10 +382,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
 
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();
-    // Soft, so the rest of the journey still runs: until custody:assign is a proposal (the parallel
-    // backend change of issue 14), the assignments above are journaled without a second custodian's
-    // approval and the verifier reports them as MISSING_APPROVAL.
-    await expect.soft(verify).toContainText('Journal verified');
+    // Every two-person entry above (enrolment, assignments, seed export) carries both signatures.
+    await expect(verify).toContainText('Journal verified');
     const head = preview.services.status().journal.seq ?? -1;
     expect(head).toBeGreaterThan(10);
     await expect(verify).toContainText(/Entries verified\d+/);
@@ -402,10 +411,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       await expect(sync.getByRole('img', { name: `QR code of the server fingerprint ${server.signer.fingerprint}` })).toBeVisible();
       await expect(sync.getByRole('alert')).toHaveCount(0);
       await sync.getByRole('button', { name: 'Sync now' }).click();
-      // Soft for the same reason as the verification above: the server verifies what it ingests,
-      // and refuses the unapproved custody.assigned entries until assignments are proposals.
-      await expect.soft(sync).toContainText('Up to date');
-      await expect.soft(sync).toContainText('Pending entries0');
+      await expect(sync).toContainText('Up to date');
+      await expect(sync).toContainText('Pending entries0');
       await page.screenshot({ path: 'test-results/ui-sync.png', fullPage: true });
     } finally {
       await server.close();
@@ -432,8 +439,11 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const assign = page.getByRole('region', { name: 'Assign a custody item' });
     await assign.getByLabel('Item', { exact: true }).selectOption('mfa');
     await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${MO.name} — MFA custodian, ${MO.organisation}` });
-    await assign.getByRole('button', { name: 'Assign' }).click();
-    await expect(assign.getByRole('status')).toContainText(`Assigned the mfa item to ${MO.name}`);
+    await assign.getByRole('button', { name: 'Propose assignment' }).click();
+    const tokenProposal = `Assign the MFA half of account 210987654321 to ${MO.name}`;
+    await expect(assign.getByRole('status')).toContainText(`Proposed: ${tokenProposal}`);
+    await approveOnProposals(page, tokenProposal, PAT);
+    await expect(proposalsOutcome(page)).toContainText(tokenProposal, { timeout: 20_000 });
 
     await actAs(page, MO);
     await nav(page, 'Accounts');

@@ -5,42 +5,36 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { usePresenceGate } from '../session/presence';
 import { PresencePrompt } from '../session/PresencePrompt';
 import { ROLE_LABELS } from '../session/session';
-import { proposedOutcome, proposedSummary } from './proposed';
+import { proposedOutcome } from './proposed';
 
 const ITEMS = ['password', 'mfa', 'email', 'phone'] as const;
 type Item = (typeof ITEMS)[number];
 
 /**
- * The admin assigns a custody item to a custodian. The four-eyes policy decides in the main
- * process; a refusal shows its rule and item. Where the half already has a secret, an unlocked
- * holder can re-seal it to the new custodian. Where the vault makes it a proposal, the page says
- * so and a second custodian approves it under Proposals.
+ * The admin proposes assigning a custody item to a custodian; a second custodian approves it under
+ * Proposals (if they hold the half, their key re-seals it to the newcomer then). The four-eyes
+ * policy decides in the main process, at proposal and again at approval; a refusal shows its rule
+ * and item.
  */
 export function AssignForm(props: { readonly admin: Custodian; readonly account: Account; readonly custodians: readonly Custodian[]; readonly onAssigned: () => Promise<void> }): ReactElement {
   const candidates = props.custodians.filter((c) => !c.revoked);
   const [item, setItem] = useState<Item>('password');
   const [custodianId, setCustodianId] = useState(candidates[0]?.id ?? '');
-  const [resealWith, setResealWith] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const presence = usePresenceGate(props.admin);
-  const holders = props.account.assignments.filter((a) => a.item === item).map((a) => a.custodianId);
-  const resealers = props.custodians.filter((c) => c.unlocked && holders.includes(c.id));
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setDone(null);
     const result = await presence.attempt(() =>
-      halfkey().custodyAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId, ...(resealWith === '' ? {} : { resealWith }) }),
+      halfkey().custodyAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId }),
     );
     if (!result.ok) {
       setError(result.error);
       return;
     }
     setError(null);
-    const who = props.custodians.find((c) => c.id === custodianId)?.name ?? custodianId;
-    const proposed = proposedSummary(result.value);
-    const sealed = 'sealed' in result.value && result.value.sealed;
-    setDone(proposed !== null ? proposedOutcome(proposed) : `Assigned the ${item} item to ${who}${sealed ? ' (sealed to them)' : ''}.`);
+    setDone(proposedOutcome(result.value.proposal.summary));
     await props.onAssigned();
   };
   return (
@@ -67,25 +61,12 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
             ))}
           </select>
         </div>
-        {resealers.length > 0 && (
-          <div className="field">
-            <label htmlFor="assign-reseal">Re-seal with (an unlocked holder)</label>
-            <select id="assign-reseal" value={resealWith} onChange={(event) => setResealWith(event.target.value)}>
-              <option value="">nobody: record the assignment unsealed</option>
-              {resealers.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          </div>
-        )}
         <ErrorNotice error={error} />
         <p role="status" className="done">
           {done}
         </p>
         <button type="submit" className="primary" disabled={custodianId === ''}>
-          Assign
+          Propose assignment
         </button>
       </form>
       <PresencePrompt gate={presence} />

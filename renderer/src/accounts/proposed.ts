@@ -1,8 +1,4 @@
-/**
- * The summary of the proposal a custody change answered with, or null when the change was applied
- * at once. Assignments are becoming two-person changes (custody:assign answering `{ proposal }`);
- * reading the answer through this keeps the page right before and after that change.
- */
+/** The summary of the proposal a custody change answered with (`{ proposal }`), or null when there is none. */
 export function proposedSummary(answer: object): string | null {
   if (!('proposal' in answer)) return null;
   const proposal = answer.proposal;
