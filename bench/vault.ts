@@ -42,7 +42,9 @@ const fmt = (x: number) => x.toFixed(3);
 function report(name: string, ours: number[], raw: number[], rawName: string): void {
   const o = percentiles(ours);
   const r = percentiles(raw);
-  console.log(`${name}: p50 ${fmt(o.p50)} ms, p95 ${fmt(o.p95)} ms | ${rawName}: p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms | ratio p50 ${(o.p50 / r.p50).toFixed(1)}x, p95 ${(o.p95 / r.p95).toFixed(1)}x`);
+  console.log(
+    `${name}: p50 ${fmt(o.p50)} ms, p95 ${fmt(o.p95)} ms | ${rawName}: p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms | ratio p50 ${(o.p50 / r.p50).toFixed(1)}x, p95 ${(o.p95 / r.p95).toFixed(1)}x`,
+  );
 }
 
 const sodium = await sodiumReady();
@@ -53,15 +55,32 @@ const created = await Vault.create(dir, keychain, { admin });
 const vault = created.vault;
 try {
   const adminUnlocked = await vault.custodians.unlock(created.adminId, admin.passphrase);
-  const mia = await vault.custodians.enrolFounding(adminUnlocked, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: 'granite meadow whistles north 63' });
-  const pat = await enrolCustodian(vault, { id: adminUnlocked.id, passphrase: admin.passphrase }, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' }, { id: mia.id, passphrase: 'granite meadow whistles north 63' });
+  const mia = await vault.custodians.enrolFounding(adminUnlocked, {
+    name: 'Mia',
+    organisation: 'Provider',
+    role: 'mfa-custodian',
+    passphrase: 'granite meadow whistles north 63',
+  });
+  const pat = await enrolCustodian(
+    vault,
+    { id: adminUnlocked.id, passphrase: admin.passphrase },
+    { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' },
+    { id: mia.id, passphrase: 'granite meadow whistles north 63' },
+  );
   const custody = await CustodyService.open(vault);
 
   // Checkout-to-code. Assigning is a two-person change: the admin proposes, Pat approves; Mia,
   // the actor from then on, is present (passphrase within 60 s) for each timed loop.
   const account = '123456789012';
   await present(vault, { id: created.adminId, passphrase: admin.passphrase });
-  custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: account, alias: 'bench', rootEmail: 'root@example.com', organisation: 'Customer' });
+  custody.accounts.add({
+    by: created.adminId,
+    ...ACCOUNT_DEFAULTS,
+    accountId: account,
+    alias: 'bench',
+    rootEmail: 'root@example.com',
+    organisation: 'Customer',
+  });
   const { proposal } = custody.assignments.proposeAssign({ by: created.adminId, accountId: account, item: 'mfa', custodianId: mia.id });
   await vault.proposals.approve({ by: pat.id, proposalId: proposal.id, passphrase: 'copper heron beneath winter 42' });
   await present(vault, { id: mia.id, passphrase: 'granite meadow whistles north 63' });
@@ -101,11 +120,20 @@ try {
   // 10,000 proposals would cost 10,000 Argon2id derivations (hours) and the figures below only read them.
   const loadStart = Date.now();
   await present(vault, { id: created.adminId, passphrase: admin.passphrase });
-  const assign = vault.db.prepare('INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)');
+  const assign = vault.db.prepare(
+    'INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)',
+  );
   vault.db.transaction(() => {
     for (let i = 0; i < ACCOUNTS; i++) {
       const id = String(200_000_000_000 + i);
-      custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: id, alias: `acct-${i}`, rootEmail: `root+${i}@example.com`, organisation: i % 2 === 0 ? 'Customer' : 'Partner' });
+      custody.accounts.add({
+        by: created.adminId,
+        ...ACCOUNT_DEFAULTS,
+        accountId: id,
+        alias: `acct-${i}`,
+        rootEmail: `root+${i}@example.com`,
+        organisation: i % 2 === 0 ? 'Customer' : 'Partner',
+      });
       assign.run(id, 'password', pat.id, Date.now(), created.adminId);
     }
   })();
@@ -116,7 +144,10 @@ try {
     if (page.accounts.length !== 10_000) throw new Error(`listed ${page.accounts.length}`);
   }, 30);
   report(`list 10,000 of ${ACCOUNTS + 1} accounts`, list, listRaw, 'raw SELECT * of the table');
-  const pageRaw = await time(() => vault.db.prepare('SELECT * FROM custody_accounts ORDER BY alias COLLATE NOCASE, id LIMIT 200 OFFSET 5000').all(), 30);
+  const pageRaw = await time(
+    () => vault.db.prepare('SELECT * FROM custody_accounts ORDER BY alias COLLATE NOCASE, id LIMIT 200 OFFSET 5000').all(),
+    30,
+  );
   const page = await time(() => custody.accounts.list({ search: '', limit: 200, offset: 5_000 }), 30);
   report(`list a page of 200 (offset 5,000) of ${ACCOUNTS + 1} accounts`, page, pageRaw, 'raw SELECT … ORDER BY … LIMIT 200');
   const searchRaw = await time(() => vault.db.prepare("SELECT * FROM custody_accounts WHERE alias LIKE '%acct-99%'").all(), 30);

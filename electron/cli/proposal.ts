@@ -15,7 +15,12 @@ to type their own passphrase. Passphrases are read from a file or a hidden promp
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options: { ...options, vault: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+    return parseArgs({
+      args: argv,
+      options: { ...options, vault: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
   }
@@ -44,12 +49,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       const { proposals } = await api.call('proposal:list', v.all === true ? {} : { state: 'open' });
       if (v.json) io.stdout(`${JSON.stringify(proposals, null, 2)}\n`);
       else if (proposals.length === 0) io.stdout('No open proposals.\n');
-      else for (const p of proposals) io.stdout(`${p.id}  ${p.state.padEnd(9)}  ${p.summary}  (proposed by ${p.proposer}, until ${new Date(p.expiresAt).toISOString()})\n`);
+      else
+        for (const p of proposals)
+          io.stdout(
+            `${p.id}  ${p.state.padEnd(9)}  ${p.summary}  (proposed by ${p.proposer}, until ${new Date(p.expiresAt).toISOString()})\n`,
+          );
       return 0;
     });
   }
   if (action === 'approve') {
-    const v = parse(rest, { as: { type: 'string' }, proposal: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'newcomer-passphrase-file': { type: 'string' } });
+    const v = parse(rest, {
+      as: { type: 'string' },
+      proposal: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      'newcomer-passphrase-file': { type: 'string' },
+    });
     if (v.help) return (io.stdout(USAGE), 0);
     const dir = resolve(io.cwd, required(v.vault, 'vault'));
     const as = required(v.as, 'as');
@@ -60,15 +74,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       const { proposals } = await api.call('proposal:list', {});
       const target = proposals.find((p) => p.id === proposalId);
       // The newcomer types their own passphrase here, after the approver's, for an enrolment only.
-      const newcomerPassphrase = target?.type === 'custodian.enrolled' ? await newPassphrase(io, v['newcomer-passphrase-file'] as string | undefined, String(target.change.name)) : undefined;
+      const newcomerPassphrase =
+        target?.type === 'custodian.enrolled'
+          ? await newPassphrase(io, v['newcomer-passphrase-file'] as string | undefined, String(target.change.name))
+          : undefined;
       const words = { proposalId: '--proposal', by: '--as', passphrase: 'the passphrase', newcomerPassphrase: "the newcomer's passphrase" };
-      const { proposal, seq } = await api.call('proposal:approve', { by: as, proposalId, passphrase, ...(newcomerPassphrase === undefined ? {} : { newcomerPassphrase }) }, words);
+      const { proposal, seq } = await api.call(
+        'proposal:approve',
+        { by: as, proposalId, passphrase, ...(newcomerPassphrase === undefined ? {} : { newcomerPassphrase }) },
+        words,
+      );
       io.stdout(`Approved and applied: ${proposal.summary} (journal entry ${seq}, signed by the proposer and by ${as}).\n`);
       return 0;
     });
   }
   if (action === 'withdraw') {
-    const v = parse(rest, { as: { type: 'string' }, proposal: { type: 'string' }, reason: { type: 'string' }, 'passphrase-file': { type: 'string' } });
+    const v = parse(rest, {
+      as: { type: 'string' },
+      proposal: { type: 'string' },
+      reason: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+    });
     if (v.help) return (io.stdout(USAGE), 0);
     const dir = resolve(io.cwd, required(v.vault, 'vault'));
     const as = required(v.as, 'as');

@@ -40,15 +40,30 @@ export class Assignments {
     const describe = (c: AssignmentChange): string => `the ${describeItem(c.item)} of account ${c.account}`;
     proposals.register(
       'custody.assigned',
-      this.kind(assignmentOf, (c) => `Assign ${describe(c)} to ${this.name(c.custodian)}`, (c) => this.checkAssign(c), (c, run) => this.applyAssign(c, run)),
+      this.kind(
+        assignmentOf,
+        (c) => `Assign ${describe(c)} to ${this.name(c.custodian)}`,
+        (c) => this.checkAssign(c),
+        (c, run) => this.applyAssign(c, run),
+      ),
     );
     proposals.register(
       'custody.unassigned',
-      this.kind(assignmentOf, (c) => `Take ${describe(c)} from ${this.name(c.custodian)}`, (c) => this.checkUnassign(c), (c, run) => this.applyUnassign(c, run)),
+      this.kind(
+        assignmentOf,
+        (c) => `Take ${describe(c)} from ${this.name(c.custodian)}`,
+        (c) => this.checkUnassign(c),
+        (c, run) => this.applyUnassign(c, run),
+      ),
     );
     proposals.register(
       'half.resealed',
-      this.kind(resealOf, (c) => `Seal ${describe(c)} (generation ${c.generation}) to ${this.name(c.custodian)}`, (c) => this.checkReseal(c), (c, run) => this.applyReseal(c, run)),
+      this.kind(
+        resealOf,
+        (c) => `Seal ${describe(c)} (generation ${c.generation}) to ${this.name(c.custodian)}`,
+        (c) => this.checkReseal(c),
+        (c, run) => this.applyReseal(c, run),
+      ),
     );
   }
 
@@ -75,7 +90,14 @@ export class Assignments {
     return this.propose(request, 'reseal', 're-seal a half', 'half.resealed', change, () => this.checkReseal(change));
   }
 
-  private propose(request: AssignmentRequest, action: string, what: string, type: string, change: AssignmentChange, check: () => void): { proposal: ProposalView } {
+  private propose(
+    request: AssignmentRequest,
+    action: string,
+    what: string,
+    type: string,
+    change: AssignmentChange,
+    check: () => void,
+  ): { proposal: ProposalView } {
     const { ctx } = this;
     // Presence first: a proposal is signed, and an unattended session must not sign one.
     const actor = ctx.presentCustodian(request.by);
@@ -93,12 +115,20 @@ export class Assignments {
     ctx.requireAccount(c.account);
     this.requireCustodian(c.custodian);
     if (ctx.store.assignees(c.account, c.item).includes(c.custodian)) {
-      throw new HalfkeyError('CONFLICT', `${this.name(c.custodian)} is already assigned the ${describeItem(c.item)} of account ${c.account}.`, { accountId: c.account, item: c.item });
+      throw new HalfkeyError(
+        'CONFLICT',
+        `${this.name(c.custodian)} is already assigned the ${describeItem(c.item)} of account ${c.account}.`,
+        { accountId: c.account, item: c.item },
+      );
     }
   }
 
   private allowAssignment(c: AssignmentChange): void {
-    enforce(checkAssignment(this.ctx.policyState(c.account), { accountId: c.account, item: c.item, custodianId: c.custodian }), 'assign', c.custodian);
+    enforce(
+      checkAssignment(this.ctx.policyState(c.account), { accountId: c.account, item: c.item, custodianId: c.custodian }),
+      'assign',
+      c.custodian,
+    );
   }
 
   /**
@@ -131,11 +161,20 @@ export class Assignments {
     ctx.requireAccount(c.account);
     const where = { accountId: c.account, item: c.item };
     if (!store.assignees(c.account, c.item).includes(c.custodian)) {
-      throw new HalfkeyError('NOT_FOUND', `Custodian ${c.custodian} is not assigned the ${describeItem(c.item)} of account ${c.account}.`, where);
+      throw new HalfkeyError(
+        'NOT_FOUND',
+        `Custodian ${c.custodian} is not assigned the ${describeItem(c.item)} of account ${c.account}.`,
+        where,
+      );
     }
     if (!isSecretHalf(c.item)) return;
     const open = store.openCheckoutOf(c.account, c.item, c.custodian);
-    if (open) throw new HalfkeyError('CONFLICT', `Custodian ${c.custodian} has checkout ${open.id} of this item open; it must be checked in first.`, where);
+    if (open)
+      throw new HalfkeyError(
+        'CONFLICT',
+        `Custodian ${c.custodian} has checkout ${open.id} of this item open; it must be checked in first.`,
+        where,
+      );
     const holders = store.holders(c.account, c.item);
     if (holders.length === 1 && holders[0] === c.custodian) {
       throw new HalfkeyError(
@@ -168,14 +207,33 @@ export class Assignments {
     const where = { accountId: c.account, item: c.item };
     const half = store.half(c.account, c.item);
     if (half === null || half.kind === 'hardware-token') {
-      throw new HalfkeyError('CONFLICT', `The ${describeItem(c.item)} of account ${c.account} has no secret to seal; a hardware token is held, not sealed.`, where);
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The ${describeItem(c.item)} of account ${c.account} has no secret to seal; a hardware token is held, not sealed.`,
+        where,
+      );
     }
-    if (half.generation !== c.generation) throw new HalfkeyError('CONFLICT', `The ${describeItem(c.item)} of account ${c.account} was rotated after this re-seal was proposed; the rotation sealed it to every assignee.`, where);
+    if (half.generation !== c.generation)
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The ${describeItem(c.item)} of account ${c.account} was rotated after this re-seal was proposed; the rotation sealed it to every assignee.`,
+        where,
+      );
     if (!store.assignees(c.account, c.item).includes(c.custodian)) {
-      throw new HalfkeyError('CONFLICT', `${target.name} is not assigned the ${describeItem(c.item)} of account ${c.account}; propose the assignment instead.`, where);
+      throw new HalfkeyError(
+        'CONFLICT',
+        `${target.name} is not assigned the ${describeItem(c.item)} of account ${c.account}; propose the assignment instead.`,
+        where,
+      );
     }
-    if (store.sealedCopy(c.account, c.item, c.custodian, half.generation) !== null) throw new HalfkeyError('CONFLICT', `The ${describeItem(c.item)} of account ${c.account} is already sealed to ${target.name}.`, where);
-    if (store.holders(c.account, c.item).length === 0) throw new HalfkeyError('CONFLICT', `No one holds the ${describeItem(c.item)} of account ${c.account} any more; it must be set again.`, where);
+    if (store.sealedCopy(c.account, c.item, c.custodian, half.generation) !== null)
+      throw new HalfkeyError('CONFLICT', `The ${describeItem(c.item)} of account ${c.account} is already sealed to ${target.name}.`, where);
+    if (store.holders(c.account, c.item).length === 0)
+      throw new HalfkeyError(
+        'CONFLICT',
+        `No one holds the ${describeItem(c.item)} of account ${c.account} any more; it must be set again.`,
+        where,
+      );
   }
 
   /** Applies an approved re-seal: the approver, who must hold the half and be present, opens it and seals it to the custodian. */
@@ -186,10 +244,14 @@ export class Assignments {
       this.checkReseal(c);
       const half = ctx.store.half(c.account, c.item)!;
       if (ctx.store.sealedCopy(c.account, c.item, approver.id, half.generation) === null) {
-        throw new HalfkeyError('NOT_PERMITTED', `${approver.name} does not hold the ${describeItem(c.item)} of account ${c.account}; a custodian who holds it must approve this re-seal.`, {
-          accountId: c.account,
-          item: c.item,
-        });
+        throw new HalfkeyError(
+          'NOT_PERMITTED',
+          `${approver.name} does not hold the ${describeItem(c.item)} of account ${c.account}; a custodian who holds it must approve this re-seal.`,
+          {
+            accountId: c.account,
+            item: c.item,
+          },
+        );
       }
       ctx.presentCustodian(approver.id);
       this.reseal(approver, half, c.custodian);
@@ -222,7 +284,8 @@ export class Assignments {
   private requireCustodian(id: string): CustodianRecord {
     const custodian = this.ctx.vault.custodians.get(id);
     if (custodian === null) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`, { custodianId: id });
-    if (custodian.revoked) throw new HalfkeyError('CONFLICT', `${custodian.name} has been revoked and can hold nothing.`, { custodianId: id });
+    if (custodian.revoked)
+      throw new HalfkeyError('CONFLICT', `${custodian.name} has been revoked and can hold nothing.`, { custodianId: id });
     return custodian;
   }
 
@@ -230,8 +293,17 @@ export class Assignments {
     return this.ctx.vault.custodians.get(id)?.name ?? id;
   }
 
-  private kind<C>(parse: (change: JsonObject) => C, describe: (c: C) => string, check: (c: C) => void, apply: (c: C, run: ApplyRun) => { seq: number }): ChangeKind {
-    return { describe: (change) => describe(parse(change)), check: (change) => check(parse(change)), apply: (change, run) => apply(parse(change), run) };
+  private kind<C>(
+    parse: (change: JsonObject) => C,
+    describe: (c: C) => string,
+    check: (c: C) => void,
+    apply: (c: C, run: ApplyRun) => { seq: number },
+  ): ChangeKind {
+    return {
+      describe: (change) => describe(parse(change)),
+      check: (change) => check(parse(change)),
+      apply: (change, run) => apply(parse(change), run),
+    };
   }
 }
 
@@ -243,7 +315,10 @@ function changeOf(request: { readonly accountId: string; readonly item: CustodyI
 function assignmentOf(change: JsonObject): AssignmentChange {
   const { account, item, custodian } = change;
   if (typeof account !== 'string' || typeof custodian !== 'string' || !(CUSTODY_ITEMS as readonly unknown[]).includes(item)) {
-    throw new HalfkeyError('INTERNAL', 'A stored custody proposal does not name an account, an item and a custodian; the vault file was altered.');
+    throw new HalfkeyError(
+      'INTERNAL',
+      'A stored custody proposal does not name an account, an item and a custodian; the vault file was altered.',
+    );
   }
   return { account, item: item as CustodyItem, custodian };
 }
@@ -251,7 +326,8 @@ function assignmentOf(change: JsonObject): AssignmentChange {
 function resealOf(change: JsonObject): ResealChange {
   const base = assignmentOf(change);
   const { generation } = change;
-  if (!isSecretHalf(base.item) || typeof generation !== 'number') throw new HalfkeyError('INTERNAL', 'A stored re-seal proposal does not name a half and its generation; the vault file was altered.');
+  if (!isSecretHalf(base.item) || typeof generation !== 'number')
+    throw new HalfkeyError('INTERNAL', 'A stored re-seal proposal does not name a half and its generation; the vault file was altered.');
   return { ...base, item: base.item, generation };
 }
 
@@ -260,7 +336,12 @@ function isSecretHalf(item: CustodyItem): item is SecretHalf {
 }
 
 /** Only admins propose who holds what; anyone else's attempt is a journaled refusal. */
-function requireAdmin(actor: UnlockedCustodian, action: string, target: { accountId: string; item: CustodyItem; custodianId: string }, what: string): void {
+function requireAdmin(
+  actor: UnlockedCustodian,
+  action: string,
+  target: { accountId: string; item: CustodyItem; custodianId: string },
+  what: string,
+): void {
   if (actor.role === 'admin') return;
   throw new Refusal('NOT_PERMITTED', {
     action,

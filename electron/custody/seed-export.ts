@@ -68,8 +68,22 @@ export class SeedExports {
       const requestId = ctx.newId();
       // The request row comes first (the proposal's check reads it), then takes the proposal's id and times.
       const requestedAt = ctx.now();
-      ctx.store.addSeedExport({ id: requestId, proposal_id: null, account_id: accountId, requested_by: actor.id, reason, requested_at: requestedAt, expires_at: requestedAt + SEED_EXPORT_TTL_MS, generation: half.generation });
-      const proposal = ctx.vault.proposals.propose(actor.id, 'seed-export.approved', { request: requestId, generation: half.generation, reason }, { account: accountId, ttlMs: SEED_EXPORT_TTL_MS });
+      ctx.store.addSeedExport({
+        id: requestId,
+        proposal_id: null,
+        account_id: accountId,
+        requested_by: actor.id,
+        reason,
+        requested_at: requestedAt,
+        expires_at: requestedAt + SEED_EXPORT_TTL_MS,
+        generation: half.generation,
+      });
+      const proposal = ctx.vault.proposals.propose(
+        actor.id,
+        'seed-export.approved',
+        { request: requestId, generation: half.generation, reason },
+        { account: accountId, ttlMs: SEED_EXPORT_TTL_MS },
+      );
       ctx.store.linkSeedExportProposal(requestId, proposal.id, proposal.proposedAt, proposal.expiresAt);
       return { requestId, expiresAt: proposal.expiresAt, proposal };
     });
@@ -84,10 +98,21 @@ export class SeedExports {
     const approver = run.approver;
     return ctx.refusable(approver, () => {
       const row = this.requireOpen(c.request);
-      if (row.approved_by !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${row.id} is already approved by ${row.approved_by}.`, { requestId: row.id });
+      if (row.approved_by !== null)
+        throw new HalfkeyError('CONFLICT', `Seed-export request ${row.id} is already approved by ${row.approved_by}.`, {
+          requestId: row.id,
+        });
       if (approver.role !== 'admin' && !ctx.store.assignees(row.account_id, 'mfa').includes(approver.id)) {
         const message = `Custodian ${approver.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`;
-        throw new Refusal('NOT_PERMITTED', { action: 'seed-export-approve', accountId: row.account_id, item: 'mfa', custodianId: approver.id, rule: 'approver-role', ruleName: 'approver-role', message });
+        throw new Refusal('NOT_PERMITTED', {
+          action: 'seed-export-approve',
+          accountId: row.account_id,
+          item: 'mfa',
+          custodianId: approver.id,
+          rule: 'approver-role',
+          ruleName: 'approver-role',
+          message,
+        });
       }
       ctx.store.approveSeedExport(row.id, approver.id, ctx.now());
       return { seq: run.commit({ requestedBy: row.requested_by }).seq };
@@ -101,8 +126,12 @@ export class SeedExports {
     const actor = ctx.presentCustodian(request.by);
     return ctx.refusable(actor, () => {
       const row = this.requireOpen(requestId);
-      if (row.requested_by !== actor.id) throw new HalfkeyError('NOT_PERMITTED', `Only the requester (${row.requested_by}) can collect seed-export request ${requestId}.`, { requestId });
-      if (row.approved_by === null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is waiting for a second custodian's approval.`, { requestId });
+      if (row.requested_by !== actor.id)
+        throw new HalfkeyError('NOT_PERMITTED', `Only the requester (${row.requested_by}) can collect seed-export request ${requestId}.`, {
+          requestId,
+        });
+      if (row.approved_by === null)
+        throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is waiting for a second custodian's approval.`, { requestId });
       ctx.mayObtain(actor, row.account_id, 'mfa', 'seed-export-collect');
       const blob = openHalf(ctx, row.account_id, 'mfa', actor, row.generation);
       try {
@@ -111,7 +140,11 @@ export class SeedExports {
         ctx.sodium.memzero(params.secret);
         ctx.store.seedExportCollected(requestId, ctx.now());
         ctx.store.recordSeen(row.account_id, 'mfa', actor.id, row.generation, ctx.now(), 'seed-export');
-        ctx.journal('seed.exported', actor, row.account_id, { request: requestId, approvedBy: row.approved_by, generation: row.generation });
+        ctx.journal('seed.exported', actor, row.account_id, {
+          request: requestId,
+          approvedBy: row.approved_by,
+          generation: row.generation,
+        });
         return result;
       } finally {
         ctx.sodium.memzero(blob);
@@ -135,7 +168,8 @@ export class SeedExports {
 
   private requireTotpHalf(accountId: string): HalfRow {
     const half = this.ctx.store.half(accountId, 'mfa');
-    if (half === null || half.kind !== 'totp') throw new HalfkeyError('CONFLICT', `Account ${accountId} has no TOTP seed to export.`, { accountId });
+    if (half === null || half.kind !== 'totp')
+      throw new HalfkeyError('CONFLICT', `Account ${accountId} has no TOTP seed to export.`, { accountId });
     return half;
   }
 
@@ -144,10 +178,16 @@ export class SeedExports {
     const { ctx } = this;
     const row = ctx.store.seedExport(requestId);
     if (row === null) throw new HalfkeyError('NOT_FOUND', `There is no seed-export request ${requestId}.`, { requestId });
-    if (row.expires_at <= ctx.now()) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has expired; make a new request.`, { requestId });
-    if (row.collected_at !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has already been collected.`, { requestId });
+    if (row.expires_at <= ctx.now())
+      throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has expired; make a new request.`, { requestId });
+    if (row.collected_at !== null)
+      throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has already been collected.`, { requestId });
     if (this.requireTotpHalf(row.account_id).generation !== row.generation) {
-      throw new HalfkeyError('CONFLICT', `The MFA seed of account ${row.account_id} was rotated after request ${requestId}; make a new request.`, { requestId });
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The MFA seed of account ${row.account_id} was rotated after request ${requestId}; make a new request.`,
+        { requestId },
+      );
     }
     return row;
   }
@@ -157,7 +197,10 @@ export class SeedExports {
 function changeOf(change: JsonObject): SeedExportChange {
   const { account, request, generation, reason } = change;
   if (typeof account !== 'string' || typeof request !== 'string' || typeof generation !== 'number' || typeof reason !== 'string') {
-    throw new HalfkeyError('INTERNAL', 'A stored seed-export proposal does not name its account, request, generation and reason; the vault file was altered.');
+    throw new HalfkeyError(
+      'INTERNAL',
+      'A stored seed-export proposal does not name its account, request, generation and reason; the vault file was altered.',
+    );
   }
   return { account, request, generation, reason };
 }

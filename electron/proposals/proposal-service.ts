@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../shared/api/result';
 import { canonicalize, type JsonObject } from '../../shared/journal/canonical';
-import { approvalProblem, eligibilityProblem, proposalSignatureMessage, proposerProblem, TWO_PERSON_TYPES, type Approval } from '../../shared/journal/dual-control';
+import {
+  approvalProblem,
+  eligibilityProblem,
+  proposalSignatureMessage,
+  proposerProblem,
+  TWO_PERSON_TYPES,
+  type Approval,
+} from '../../shared/journal/dual-control';
 import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import type { Sodium } from '../../shared/sodium';
 import { migrate, type Db } from '../base/database';
@@ -87,7 +94,12 @@ export class ProposalService {
   }
 
   /** Proposes a change: signed by `by` (present: passphrase within the presence window), journaled as `proposal.created`, applied by nobody yet. */
-  propose(by: string, type: string, change: JsonObject, options: { readonly account?: string | null; readonly ttlMs?: number } = {}): ProposalView {
+  propose(
+    by: string,
+    type: string,
+    change: JsonObject,
+    options: { readonly account?: string | null; readonly ttlMs?: number } = {},
+  ): ProposalView {
     const kind = this.kind(type);
     // Presence, not just an unlocked session: a proposal signed from a session someone else left
     // open, then approved by that someone, would be one person's change.
@@ -96,17 +108,27 @@ export class ProposalService {
     // The account is part of what the proposer signs: the entry's data carries it too.
     if (options.account != null) change = { ...change, account: options.account };
     const problem = proposerProblem(type, change, proposer.id, this.store.roster());
-    if (problem !== null) throw new HalfkeyError('NOT_PERMITTED', `${proposer.name} cannot propose this: ${problem}.`, { rule: 'dual-control' });
+    if (problem !== null)
+      throw new HalfkeyError('NOT_PERMITTED', `${proposer.name} cannot propose this: ${problem}.`, { rule: 'dual-control' });
     kind.check(change);
     const { sodium, now, db, journal, vaultId } = this.ctx;
     const proposedAt = now();
     const expiresAt = proposedAt + (options.ttlMs ?? DEFAULT_PROPOSAL_TTL_MS);
     const id = this.newId();
-    const sig = sodium.to_hex(proposer.signer.sign(proposalSignatureMessage({ vault: vaultId, type, proposal: id, proposer: proposer.id, proposedAt, expiresAt, change }, sodium)));
+    const sig = sodium.to_hex(
+      proposer.signer.sign(
+        proposalSignatureMessage({ vault: vaultId, type, proposal: id, proposer: proposer.id, proposedAt, expiresAt, change }, sodium),
+      ),
+    );
     const account = options.account ?? null;
     db.transaction(() => {
       this.store.insert({ id, type, account, change, proposer: proposer.id, proposedAt, expiresAt, sig }, canonicalize(change));
-      journal.append({ type: 'proposal.created', actor: { id: proposer.id, signer: proposer.signer }, account, data: { proposal: id, type, change, expiresAt } });
+      journal.append({
+        type: 'proposal.created',
+        actor: { id: proposer.id, signer: proposer.signer },
+        account,
+        data: { proposal: id, type, change, expiresAt },
+      });
     })();
     return this.view(this.store.get(id)!);
   }
@@ -116,11 +138,20 @@ export class ProposalService {
    * passphrase (they become the acting custodian), then the change is applied and journaled with
    * both signatures.
    */
-  async approve(request: { readonly by: string; readonly proposalId: string; readonly passphrase: string; readonly newcomerPassphrase?: string | undefined }): Promise<{ proposal: ProposalView; seq: number }> {
+  async approve(request: {
+    readonly by: string;
+    readonly proposalId: string;
+    readonly passphrase: string;
+    readonly newcomerPassphrase?: string | undefined;
+  }): Promise<{ proposal: ProposalView; seq: number }> {
     const proposal = this.openProposal(request.proposalId);
     const kind = this.kind(proposal.type);
     const problem = eligibilityProblem(proposal.type, proposal.change, proposal.proposer, request.by, this.store.roster());
-    if (problem !== null) throw new HalfkeyError('NOT_PERMITTED', `This proposal needs a second, eligible custodian: ${problem}.`, { rule: 'dual-control', proposalId: proposal.id });
+    if (problem !== null)
+      throw new HalfkeyError('NOT_PERMITTED', `This proposal needs a second, eligible custodian: ${problem}.`, {
+        rule: 'dual-control',
+        proposalId: proposal.id,
+      });
     kind.check(proposal.change);
     const approver = await this.ctx.custodians.unlock(request.by, request.passphrase);
     const entry = await kind.apply(proposal.change, {
@@ -138,7 +169,12 @@ export class ProposalService {
     if (proposal.proposer !== actor.id) throw new HalfkeyError('NOT_PERMITTED', `Only the proposer may withdraw proposal ${proposalId}.`);
     this.ctx.db.transaction(() => {
       this.store.decide(proposalId, 'withdrawn', actor.id, this.ctx.now());
-      this.ctx.journal.append({ type: 'proposal.withdrawn', actor: { id: actor.id, signer: actor.signer }, account: proposal.account, data: { proposal: proposalId, reason } });
+      this.ctx.journal.append({
+        type: 'proposal.withdrawn',
+        actor: { id: actor.id, signer: actor.signer },
+        account: proposal.account,
+        data: { proposal: proposalId, reason },
+      });
     })();
     return this.view(this.store.get(proposalId)!);
   }
@@ -155,13 +191,19 @@ export class ProposalService {
     if (expired.length === 0) return 0;
     this.ctx.db.transaction(() => {
       for (const p of expired) {
-        if (this.store.decide(p.id, 'expired', null, now)) this.ctx.journal.append({ type: 'proposal.expired', account: p.account, data: { proposal: p.id, expiresAt: p.expiresAt } });
+        if (this.store.decide(p.id, 'expired', null, now))
+          this.ctx.journal.append({ type: 'proposal.expired', account: p.account, data: { proposal: p.id, expiresAt: p.expiresAt } });
       }
     })();
     return expired.length;
   }
 
-  private commitApproved(proposal: ProposalRecord, approver: UnlockedCustodian, details: JsonObject, cosigners: readonly { readonly id: string; readonly signer: EntrySigner }[]): SignedEntry {
+  private commitApproved(
+    proposal: ProposalRecord,
+    approver: UnlockedCustodian,
+    details: JsonObject,
+    cosigners: readonly { readonly id: string; readonly signer: EntrySigner }[],
+  ): SignedEntry {
     const { change, proposer, proposedAt, expiresAt, sig, id } = proposal;
     const approval: Approval = { proposal: id, proposer, approver: approver.id, proposedAt, expiresAt, change, sig };
     const data: JsonObject = { ...change, ...details, approval: approval as unknown as JsonObject };
@@ -173,8 +215,10 @@ export class ProposalService {
       new Set([approver.id, ...cosigners.map((c) => c.id)]),
       this.ctx.sodium,
     );
-    if (problem !== null) throw new HalfkeyError('NOT_PERMITTED', `The change cannot be applied: ${problem}.`, { rule: 'dual-control', proposalId: id });
-    if (!this.store.decide(id, 'applied', approver.id, time)) throw new HalfkeyError('CONFLICT', `Proposal ${id} was decided meanwhile.`, { proposalId: id });
+    if (problem !== null)
+      throw new HalfkeyError('NOT_PERMITTED', `The change cannot be applied: ${problem}.`, { rule: 'dual-control', proposalId: id });
+    if (!this.store.decide(id, 'applied', approver.id, time))
+      throw new HalfkeyError('CONFLICT', `Proposal ${id} was decided meanwhile.`, { proposalId: id });
     return this.ctx.journal.append({
       type: proposal.type,
       actor: { id: approver.id, signer: approver.signer },
@@ -188,7 +232,11 @@ export class ProposalService {
     this.expire();
     const proposal = this.store.get(id);
     if (proposal === null) throw new HalfkeyError('NOT_FOUND', `There is no proposal ${id} in this vault.`);
-    if (proposal.state !== 'open') throw new HalfkeyError('CONFLICT', `Proposal ${id} is ${proposal.state}; it can no longer be approved or withdrawn.`, { proposalId: id, state: proposal.state });
+    if (proposal.state !== 'open')
+      throw new HalfkeyError('CONFLICT', `Proposal ${id} is ${proposal.state}; it can no longer be approved or withdrawn.`, {
+        proposalId: id,
+        state: proposal.state,
+      });
     return proposal;
   }
 

@@ -80,12 +80,21 @@ export class ProposalStore {
 
   /** Moves an open proposal to a final state; false when it was no longer open. */
   decide(id: string, state: Exclude<ProposalState, 'open'>, by: string | null, at: number): boolean {
-    return this.db.prepare("UPDATE proposals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = 'open'").run(state, by, at, id).changes === 1;
+    return (
+      this.db
+        .prepare("UPDATE proposals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = 'open'")
+        .run(state, by, at, id).changes === 1
+    );
   }
 
   /** The vault's roster as dual control reads it (roles, live keys), from the custodians table. */
   roster(): Roster {
-    const rows = this.db.prepare('SELECT id, role, signing_key, revoked FROM custodians').all() as { id: string; role: string; signing_key: string; revoked: number }[];
+    const rows = this.db.prepare('SELECT id, role, signing_key, revoked FROM custodians').all() as {
+      id: string;
+      role: string;
+      signing_key: string;
+      revoked: number;
+    }[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     const byKey = new Map(rows.map((r) => [r.signing_key, r.id]));
     return {

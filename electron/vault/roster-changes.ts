@@ -9,7 +9,9 @@ const noControl = /^[^\p{Cc}]*$/u;
 function text(change: JsonObject, field: string, max: number): string {
   const value = change[field];
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > max || !noControl.test(value)) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `The proposal's ${field} must be 1 to ${max} characters without control characters.`, { field });
+    throw new HalfkeyError('INVALID_PAYLOAD', `The proposal's ${field} must be 1 to ${max} characters without control characters.`, {
+      field,
+    });
   }
   return value;
 }
@@ -31,11 +33,16 @@ export function enrolmentChange(custodians: CustodianDirectory): ChangeKind {
     },
     apply: async (c, run) => {
       if (run.newcomerPassphrase === undefined) {
-        throw new HalfkeyError('INVALID_PAYLOAD', `${String(c.name)} must type their own passphrase to complete the enrolment.`, { field: 'newcomerPassphrase' });
+        throw new HalfkeyError('INVALID_PAYLOAD', `${String(c.name)} must type their own passphrase to complete the enrolment.`, {
+          field: 'newcomerPassphrase',
+        });
       }
       const role = c.role;
       if (!isCustodianRole(role)) throw new HalfkeyError('INVALID_PAYLOAD', 'The proposal names an unknown role.', { field: 'role' });
-      const prepared = await custodians.prepare({ name: String(c.name), organisation: String(c.organisation), role, passphrase: run.newcomerPassphrase }, String(c.custodian));
+      const prepared = await custodians.prepare(
+        { name: String(c.name), organisation: String(c.organisation), role, passphrase: run.newcomerPassphrase },
+        String(c.custodian),
+      );
       let seq = -1;
       custodians.commit(prepared, run.approver, (data, newcomer) => {
         seq = run.commit({ signingKey: data.signingKey as string, boxKey: data.boxKey as string }, [newcomer]).seq;
@@ -53,7 +60,8 @@ export function revocationChange(custodians: CustodianDirectory): ChangeKind {
       text(c, 'reason', 500);
       const problem = custodians.revocationProblem(text(c, 'custodian', 32));
       if (problem !== null) throw problem;
-      if (custodians.get(String(c.custodian))?.signingKey !== c.signingKey) throw new HalfkeyError('CONFLICT', 'The proposal names another signing key than the custodian holds.');
+      if (custodians.get(String(c.custodian))?.signingKey !== c.signingKey)
+        throw new HalfkeyError('CONFLICT', 'The proposal names another signing key than the custodian holds.');
     },
     apply: (c, run) => {
       let seq = -1;

@@ -36,7 +36,10 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
   const identity = (vault: Vault) => ({ vaultId: vault.id, keychainBackend: vault.keychainBackend });
   return {
     'vault:create': async ({ adminName, organisation, passphrase, separateOrganisations }) => {
-      const { vault, recoveryKey, adminId } = await session.create({ admin: { name: adminName, organisation, passphrase }, options: { separateOrganisations } });
+      const { vault, recoveryKey, adminId } = await session.create({
+        admin: { name: adminName, organisation, passphrase },
+        options: { separateOrganisations },
+      });
       const qr = await recoveryKeyQr(recoveryKey);
       return { ...identity(vault), adminId, recoveryKey, recoveryQr: qr.dataUrl };
     },
@@ -55,11 +58,21 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
     'custodian:enrol': async ({ by, passphrase, ...input }) => {
       const vault = session.require();
       if (vault.custodians.count() < FOUNDING_CUSTODIANS) {
-        if (passphrase === undefined) throw new HalfkeyError('INVALID_PAYLOAD', `The second, founding custodian types their own passphrase to be enrolled.`, { field: 'passphrase' });
-        return { custodian: view(vault, await vault.custodians.enrolFounding(vault.custodians.unlocked(by), { ...input, passphrase })), proposal: null };
+        if (passphrase === undefined)
+          throw new HalfkeyError('INVALID_PAYLOAD', `The second, founding custodian types their own passphrase to be enrolled.`, {
+            field: 'passphrase',
+          });
+        return {
+          custodian: view(vault, await vault.custodians.enrolFounding(vault.custodians.unlocked(by), { ...input, passphrase })),
+          proposal: null,
+        };
       }
       if (passphrase !== undefined) {
-        throw new HalfkeyError('INVALID_PAYLOAD', 'An enrolment proposal takes no passphrase: the newcomer types their own when a second custodian approves it.', { field: 'passphrase' });
+        throw new HalfkeyError(
+          'INVALID_PAYLOAD',
+          'An enrolment proposal takes no passphrase: the newcomer types their own when a second custodian approves it.',
+          { field: 'passphrase' },
+        );
       }
       const id = vault.proposals.newId();
       return { custodian: null, proposal: vault.proposals.propose(by, 'custodian.enrolled', { custodian: id, ...input }) };
@@ -68,7 +81,9 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
       const vault = session.require();
       const target = vault.custodians.get(custodianId);
       if (target === null) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${custodianId} in this vault.`);
-      return { proposal: vault.proposals.propose(by, 'custodian.revoked', { custodian: custodianId, signingKey: target.signingKey, reason }) };
+      return {
+        proposal: vault.proposals.propose(by, 'custodian.revoked', { custodian: custodianId, signingKey: target.signingKey, reason }),
+      };
     },
     'custodian:unlock': async ({ custodianId, passphrase }) => {
       const vault = session.require();

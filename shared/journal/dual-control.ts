@@ -37,7 +37,12 @@ export interface Eligibility {
 
 const ANY_CUSTODIAN: readonly CustodianRole[] = ['admin', 'password-custodian', 'mfa-custodian'];
 const ADMIN: readonly CustodianRole[] = ['admin'];
-const rosterChange = (subject: Eligibility['subject']): Eligibility => ({ proposers: ADMIN, approvers: ANY_CUSTODIAN, subject, proposerFitsItem: false });
+const rosterChange = (subject: Eligibility['subject']): Eligibility => ({
+  proposers: ADMIN,
+  approvers: ANY_CUSTODIAN,
+  subject,
+  proposerFitsItem: false,
+});
 
 /**
  * Entry types that apply a two-person change, and who may sign them. Reviewers never take part:
@@ -53,7 +58,12 @@ export const TWO_PERSON_TYPES: Readonly<Record<string, Eligibility>> = Object.fr
   'custody.unassigned': rosterChange('custodian'),
   'half.resealed': rosterChange('custodian'),
   'policy.changed': rosterChange(null),
-  'rotation.confirmed': { proposers: ['password-custodian', 'mfa-custodian'], approvers: ANY_CUSTODIAN, subject: null, proposerFitsItem: true },
+  'rotation.confirmed': {
+    proposers: ['password-custodian', 'mfa-custodian'],
+    approvers: ANY_CUSTODIAN,
+    subject: null,
+    proposerFitsItem: true,
+  },
   'seed-export.approved': { proposers: ['mfa-custodian'], approvers: ['admin', 'mfa-custodian'], subject: null, proposerFitsItem: false },
 });
 
@@ -136,8 +146,10 @@ export function proposerProblem(type: string, data: JsonObject, proposer: string
   const role = roster.roleOf(proposer);
   if (role === undefined) return `proposer ${proposer} was never enrolled in this journal`;
   if (roster.liveKeysOf(proposer).length === 0) return `proposer ${proposer} has been revoked`;
-  if (!(rule.proposers as readonly string[]).includes(role)) return `${type} is proposed by ${rule.proposers.join(' or ')}, not by ${proposer} (${role})`;
-  if (rule.proposerFitsItem && roleForItem(data.item) !== role) return `${proposer} (${role}) does not hold the ${String(data.item)} half's role`;
+  if (!(rule.proposers as readonly string[]).includes(role))
+    return `${type} is proposed by ${rule.proposers.join(' or ')}, not by ${proposer} (${role})`;
+  if (rule.proposerFitsItem && roleForItem(data.item) !== role)
+    return `${proposer} (${role}) does not hold the ${String(data.item)} half's role`;
   if (subjectOf(rule, data, roster) === proposer) return `${proposer} may not propose a change about themselves`;
   return null;
 }
@@ -156,7 +168,8 @@ export function eligibilityProblem(type: string, data: JsonObject, proposer: str
   const role = roster.roleOf(approver);
   if (role === undefined) return `approver ${approver} was never enrolled in this journal`;
   if (roster.liveKeysOf(approver).length === 0) return `approver ${approver} has been revoked`;
-  if (!(rule.approvers as readonly string[]).includes(role)) return `${type} is approved by ${rule.approvers.join(' or ')}, not by ${approver} (${role})`;
+  if (!(rule.approvers as readonly string[]).includes(role))
+    return `${type} is approved by ${rule.approvers.join(' or ')}, not by ${approver} (${role})`;
   if (subjectOf(rule, data, roster) === approver) return `${approver} may not approve a change about themselves`;
   return null;
 }
@@ -192,7 +205,13 @@ export function approvalProblem(entry: ApprovalSubject, roster: Roster, signedBy
   const { proposal, proposer, approver, proposedAt, expiresAt, change, sig } = approval;
   if (typeof proposal !== 'string' || !/^[0-9a-f]{32}$/.test(proposal)) return 'data.approval.proposal must be 32 lowercase hex';
   if (typeof proposer !== 'string' || typeof approver !== 'string') return 'data.approval.proposer and approver must be custodian ids';
-  if (typeof proposedAt !== 'number' || typeof expiresAt !== 'number' || !Number.isSafeInteger(proposedAt) || !Number.isSafeInteger(expiresAt)) return 'data.approval.proposedAt and expiresAt must be integers (ms)';
+  if (
+    typeof proposedAt !== 'number' ||
+    typeof expiresAt !== 'number' ||
+    !Number.isSafeInteger(proposedAt) ||
+    !Number.isSafeInteger(expiresAt)
+  )
+    return 'data.approval.proposedAt and expiresAt must be integers (ms)';
   if (!isPlainObject(change) || change.approval !== undefined) return 'data.approval.change must be an object without an approval member';
   if (typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig)) return 'data.approval.sig must be 128 lowercase hex';
   for (const member of Object.keys(change)) {
@@ -203,8 +222,12 @@ export function approvalProblem(entry: ApprovalSubject, roster: Roster, signedBy
   if (proposedAt > entry.time) return `the proposal is dated after the entry that applies it`;
   if (entry.time > expiresAt) return `the proposal expired at ${expiresAt}, before it was applied at ${entry.time}`;
   if (!signedBy.has(approver)) return `approver ${approver} did not sign this entry with a live key`;
-  if (entry.type === 'custodian.enrolled' && typeof d.custodian === 'string' && !signedBy.has(d.custodian)) return `the new custodian ${d.custodian} did not sign their own enrolment`;
-  const message = proposalSignatureMessage({ vault: entry.vault, type: entry.type, proposal, proposer, proposedAt, expiresAt, change }, sodium);
+  if (entry.type === 'custodian.enrolled' && typeof d.custodian === 'string' && !signedBy.has(d.custodian))
+    return `the new custodian ${d.custodian} did not sign their own enrolment`;
+  const message = proposalSignatureMessage(
+    { vault: entry.vault, type: entry.type, proposal, proposer, proposedAt, expiresAt, change },
+    sodium,
+  );
   const sigBytes = sodium.from_hex(sig);
   const signed = roster.liveKeysOf(proposer).some((key) => {
     try {

@@ -4,7 +4,17 @@ import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
 import { expect, test } from './fixtures';
-import { actAs, approveOnProposals, custodianRow, enrol, journalEntriesOfType, nav, noSeriousAxeViolations, proposalsOutcome, unlock } from './ui-steps';
+import {
+  actAs,
+  approveOnProposals,
+  custodianRow,
+  enrol,
+  journalEntriesOfType,
+  nav,
+  noSeriousAxeViolations,
+  proposalsOutcome,
+  unlock,
+} from './ui-steps';
 
 // One custodian journey through the real services (vault, keychain, custody, journal) in Chromium.
 // Argon2id MODERATE costs about a second per derivation; this journey makes about eighteen of them
@@ -23,11 +33,15 @@ const OTPAUTH = `otpauth://totp/Amazon%20Web%20Services:root@${ACCOUNT.id}?secre
 
 // The seed after rotation, typed as base32 the way people copy it: lower case, in groups.
 const NEW_SEED = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
-const NEW_SEED_TYPED = NEW_SEED.toLowerCase().replace(/(.{4})/g, '$1 ').trim();
+const NEW_SEED_TYPED = NEW_SEED.toLowerCase()
+  .replace(/(.{4})/g, '$1 ')
+  .trim();
 
 /** RFC 6238 codes from oathtool, independent of Halfkey and otplib: the current step and `extra` following ones. */
 function oathtool(extra = 0, seed = SEED): string[] {
-  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' }).trim().split('\n');
+  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
 }
 
 /** Reads the code on screen until it equals oathtool's current code (a period may roll over between the two reads). */
@@ -52,7 +66,10 @@ async function pageStorage(page: Page): Promise<string> {
   return page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, url: location.href }));
 }
 
-test('a vault admin and two custodians: create, enrol, add an account, assign, set halves, check out, codes, journal', async ({ page, preview }) => {
+test('a vault admin and two custodians: create, enrol, add an account, assign, set halves, check out, codes, journal', async ({
+  page,
+  preview,
+}) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(preview.link);
@@ -195,7 +212,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(accountPanel.getByRole('status')).toContainText('The password half is set (generation 1)');
     // Set once: from now on the half changes by rotation, so the form (and the typed secret) is gone.
     await expect(setPassword).toHaveCount(0);
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 1');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'password, generation 1',
+    );
     expect(await page.content()).not.toContain(ROOT_PASSWORD);
 
     // The back-off from the wrong passphrase has run out by now (it starts at one second).
@@ -204,7 +223,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const setMfa = page.getByRole('region', { name: 'Set the MFA half' });
     await setMfa.getByLabel('MFA seed (otpauth:// URI or base32)', { exact: true }).fill(OTPAUTH);
     await setMfa.getByRole('button', { name: 'Set mfa half' }).click();
-    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText('The mfa half is set (generation 1)');
+    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText(
+      'The mfa half is set (generation 1)',
+    );
     await expect(setMfa).toHaveCount(0);
     expect(await page.content()).not.toContain(SEED);
   });
@@ -332,7 +353,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
   await test.step('check-in makes rotation due; the custodian rotates and sees the new password once, for a limited time', async () => {
     const checkout = page.getByRole('region', { name: 'Check out the password half' });
     await expect(checkout.getByRole('status')).toContainText('Rotation is due for this password');
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('rotation due');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'rotation due',
+    );
     // Checking out again is refused until the rotation, with the vault's reason.
     await checkout.getByLabel('Reason', { exact: true }).fill('One more look');
     await checkout.getByRole('button', { name: 'Check out' }).click();
@@ -353,7 +376,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await fresh.getByRole('button', { name: 'Hide now' }).click();
     await expect(fresh).toHaveCount(0);
     expect(await page.content()).not.toContain(newPassword);
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 2');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'password, generation 2',
+    );
   });
 
   await test.step('the journal lists these events, filters them, and verifies', async () => {
@@ -361,7 +386,20 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('heading', { name: 'Journal', level: 2 })).toBeFocused();
     const journal = page.getByRole('region', { name: 'Journal' });
     const rows = journal.getByRole('table', { name: 'Journal entries' });
-    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated', 'proposal.created', 'seed-export.approved', 'seed.exported']) {
+    for (const type of [
+      'custodian.enrolled',
+      'account.added',
+      'custody.assigned',
+      'custody.refused',
+      'checkout.opened',
+      'totp.code-shown',
+      'secret.revealed',
+      'checkout.closed',
+      'half.rotated',
+      'proposal.created',
+      'seed-export.approved',
+      'seed.exported',
+    ]) {
       await expect(rows.getByRole('cell', { name: type, exact: true }).first()).toBeVisible();
     }
     await expect(rows).toContainText('Quarterly break-glass drill');
@@ -378,7 +416,10 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await journal.getByLabel('Actor', { exact: true }).selectOption({ label: MO.name });
     await journal.getByRole('button', { name: 'Filter' }).click();
     await expect(journal).toContainText('2 entries');
-    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([`${MO.name} (${MO.organisation})`, `${MO.name} (${MO.organisation})`]);
+    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([
+      `${MO.name} (${MO.organisation})`,
+      `${MO.name} (${MO.organisation})`,
+    ]);
 
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();
@@ -453,7 +494,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await set.getByLabel('Token serial number', { exact: true }).fill('GAKT000123456');
     await set.getByLabel('Where the token is kept', { exact: true }).fill('Safe 2, shelf B');
     await set.getByRole('button', { name: 'Set mfa half' }).click();
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ })).toContainText('hardware token GAKT000123456');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ })).toContainText(
+      'hardware token GAKT000123456',
+    );
 
     const checkout = page.getByRole('region', { name: 'Check out the MFA hardware token half' });
     await expect(checkout).toContainText('Token GAKT000123456, kept at Safe 2, shelf B');
@@ -477,7 +520,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(form.getByRole('alert')).toContainText('INVALID_PAYLOAD');
     await form.getByLabel('Reason for revoking', { exact: true }).fill('Left the audit firm');
     await form.getByRole('button', { name: `Propose revoking ${MO.name}` }).click();
-    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(`Proposed: Revoke ${MO.name}: Left the audit firm`);
+    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(
+      `Proposed: Revoke ${MO.name}: Left the audit firm`,
+    );
     await expect(row).not.toContainText('revoked');
     await approveOnProposals(page, `Revoke ${MO.name}: Left the audit firm`, PAT);
     await expect(proposalsOutcome(page)).toContainText(`Approved: Revoke ${MO.name}`, { timeout: 20_000 });

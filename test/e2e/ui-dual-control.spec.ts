@@ -24,7 +24,10 @@ const RIN = { name: 'Rin Newcomer', organisation: 'Gamma Audit', passphrase: 'co
 const LATER = { name: 'Lee Later', organisation: 'Gamma Audit', passphrase: 'unused: a proposal takes none' };
 const ENROL_RIN = `Enrol ${RIN.name} as mfa-custodian of ${RIN.organisation}`;
 
-test('two custodians for every roster change; one actor at a time, switched only by passphrase; presence counted down and asked for again', async ({ page, preview }) => {
+test('two custodians for every roster change; one actor at a time, switched only by passphrase; presence counted down and asked for again', async ({
+  page,
+  preview,
+}) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(preview.link);
@@ -47,7 +50,9 @@ test('two custodians for every roster change; one actor at a time, switched only
     await enrol(page, PAT, 'Password custodian', true);
     await enrol(page, RIN, 'MFA custodian', false);
     await expect(custodianRow(page, RIN.name)).toHaveCount(0);
-    await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Proposals 1 open' })).toBeVisible({ timeout: 5000 });
+    await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Proposals 1 open' })).toBeVisible({
+      timeout: 5000,
+    });
   });
 
   await test.step('the proposer cannot approve their own proposal: the refusal names them', async () => {
@@ -72,7 +77,9 @@ test('two custodians for every roster change; one actor at a time, switched only
     await row.getByRole('button', { name: `Revoke ${PAT.name}…` }).click();
     await row.getByLabel('Reason for revoking', { exact: true }).fill('Moved teams');
     await row.getByRole('button', { name: `Propose revoking ${PAT.name}` }).click();
-    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(`Proposed: Revoke ${PAT.name}: Moved teams`);
+    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(
+      `Proposed: Revoke ${PAT.name}: Moved teams`,
+    );
     await expect(row).not.toContainText('revoked');
     await nav(page, 'Proposals');
     const panel = proposalPanel(page, `Revoke ${PAT.name}: Moved teams`);
@@ -87,7 +94,9 @@ test('two custodians for every roster change; one actor at a time, switched only
     await panel.getByLabel('New custodian: type your own passphrase', { exact: true }).fill('short');
     await expect(panel).toContainText('Too short: 5 of at least 12 characters');
     await approveOnProposals(page, ENROL_RIN, PAT, RIN);
-    await expect(proposalsOutcome(page)).toContainText(`Approved: ${ENROL_RIN}. ${PAT.name} is acting now; ${ADMIN.name} was locked.`, { timeout: 30_000 });
+    await expect(proposalsOutcome(page)).toContainText(`Approved: ${ENROL_RIN}. ${PAT.name} is acting now; ${ADMIN.name} was locked.`, {
+      timeout: 30_000,
+    });
     await expect(panel).toHaveCount(0);
     await expect(banner).toContainText(`Acting as ${PAT.name}`);
     await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Proposals', exact: true })).toBeVisible();
@@ -100,13 +109,18 @@ test('two custodians for every roster change; one actor at a time, switched only
   await test.step('switching who acts takes their passphrase, and locks the one acting before', async () => {
     await expect(page.getByRole('button', { name: /^Act as/ })).toHaveCount(0);
     const row = await unlock(page, { name: ADMIN.name, passphrase: 'not the admin passphrase at all' });
-    await expect(row.getByLabel(`Passphrase for ${ADMIN.name}`, { exact: true })).toHaveAccessibleDescription(`One custodian acts at a time: unlocking ${ADMIN.name} locks ${PAT.name}.`);
+    await expect(row.getByLabel(`Passphrase for ${ADMIN.name}`, { exact: true })).toHaveAccessibleDescription(
+      `One custodian acts at a time: unlocking ${ADMIN.name} locks ${PAT.name}.`,
+    );
     await expect(row.getByRole('alert')).toContainText('BAD_PASSPHRASE', { timeout: 20_000 });
     await expect(banner).toContainText(`Acting as ${PAT.name}`);
     // The first back-off is one second.
     await page.waitForTimeout(1200);
     await unlock(page, ADMIN);
-    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(`${ADMIN.name} is acting now. ${PAT.name} was locked.`, { timeout: 20_000 });
+    await expect(page.getByRole('region', { name: 'Custodians' }).getByRole('status')).toContainText(
+      `${ADMIN.name} is acting now. ${PAT.name} was locked.`,
+      { timeout: 20_000 },
+    );
     await expect(banner).toContainText(`Acting as ${ADMIN.name}`);
     await expect(custodianRow(page, PAT.name)).toContainText('Locked');
     await noSeriousAxeViolations(page, 'custodians');

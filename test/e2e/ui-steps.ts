@@ -34,7 +34,9 @@ export async function createVaultThroughUi(page: Page, admin: Person): Promise<s
 /** No serious or critical axe-core violation on the page as it is now. */
 export async function noSeriousAxeViolations(page: Page, view: string): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${view}: ${v.id}: ${v.help}`);
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${view}: ${v.id}: ${v.help}`);
   expect(serious).toEqual([]);
 }
 

@@ -44,10 +44,21 @@ describe('custody over the API router', () => {
   it('splits the halves: the MFA custodian is refused the password, the password custodian the codes', async () => {
     const accountId = freshAccountId();
     await as('admin');
-    await value('custody:account-add', { by: f.ids.admin, accountId, alias: 'api', rootEmail: 'root@example.com', organisation: 'Customer' });
+    await value('custody:account-add', {
+      by: f.ids.admin,
+      accountId,
+      alias: 'api',
+      rootEmail: 'root@example.com',
+      organisation: 'Customer',
+    });
     // Assignments are proposals: each applies when a second custodian approves it with their passphrase.
-    const password = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat })).proposal as { id: string; state: string };
-    const mfaHalf = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia })).proposal as { id: string };
+    const password = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat })).proposal as {
+      id: string;
+      state: string;
+    };
+    const mfaHalf = (await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia })).proposal as {
+      id: string;
+    };
     expect(password.state).toBe('open');
     expect((await value('custody:account-list', { search: accountId })).accounts).toMatchObject([{ assignments: [] }]);
     await value('proposal:approve', { by: f.ids.mia, proposalId: password.id, passphrase: PASSPHRASES.mia });
@@ -61,23 +72,35 @@ describe('custody over the API router', () => {
 
     await as('pat');
     // One actor at a time: Mia, unlocked earlier, was locked when Pat unlocked.
-    expect(await call('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'r', leaseSeconds: 60 })).toMatchObject({ ok: false, error: { code: 'CUSTODIAN_LOCKED' } });
+    expect(await call('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'r', leaseSeconds: 60 })).toMatchObject({
+      ok: false,
+      error: { code: 'CUSTODIAN_LOCKED' },
+    });
     const pw = await value('custody:checkout', { by: f.ids.pat, accountId, item: 'password', reason: 'incident', leaseSeconds: 60 });
     const shown = await value('custody:reveal', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 });
     expect(shown.password).toBe(PASSWORD);
-    expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
     expect(await call('custody:copy', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
       ok: false,
       error: { code: 'UNSUPPORTED', message: expect.stringMatching(/use reveal/) },
     });
 
     await as('mia');
-    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_PERMITTED' },
+    });
     const mfa = await value('custody:checkout', { by: f.ids.mia, accountId, item: 'mfa', reason: 'login', leaseSeconds: 60 });
     const code = await value('custody:totp-code', { by: f.ids.mia, checkoutId: mfa.checkoutId });
     expect(code.code).toMatch(/^\d{6}$/);
     expect(Object.keys(code).sort()).toEqual(['code', 'digits', 'period', 'remainingMs']);
-    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
 
     const listed = await value('custody:account-list', { search: accountId });
     expect(listed).toMatchObject({ total: 1, accounts: [{ accountId, openCheckouts: 2 }] });
@@ -94,11 +117,25 @@ describe('custody over the API router', () => {
     // The seed is read after presence is checked, so Mia is the present actor.
     await as('mia');
     const before = (await value('custody:account-list', { limit: 10_000 })).total;
-    const bad = await call('custody:account-add', { by: f.ids.admin, accountId: '12345', alias: 'x', rootEmail: 'root@example.com', organisation: 'O' });
+    const bad = await call('custody:account-add', {
+      by: f.ids.admin,
+      accountId: '12345',
+      alias: 'x',
+      rootEmail: 'root@example.com',
+      organisation: 'O',
+    });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'accountId' } } });
     expect(bad.ok ? '' : bad.error.message).toMatch(/12 digits/);
-    const seedError = await call('custody:half-set', { by: f.ids.mia, accountId: '123456789012', item: 'mfa', secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' } });
-    expect(seedError).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'seed', reason: 'OTP_SECRET_INVALID_CHARACTER' } } });
+    const seedError = await call('custody:half-set', {
+      by: f.ids.mia,
+      accountId: '123456789012',
+      item: 'mfa',
+      secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' },
+    });
+    expect(seedError).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_PAYLOAD', detail: { field: 'seed', reason: 'OTP_SECRET_INVALID_CHARACTER' } },
+    });
     expect(JSON.stringify(seedError)).not.toContain('QWERTYUIOP');
     expect((await value('custody:account-list', { limit: 10_000 })).total).toBe(before);
   });

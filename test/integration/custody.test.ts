@@ -12,7 +12,18 @@ import { CustodyService } from '../../electron/custody/custody-service';
 import { halfAad } from '../../electron/custody/sealing';
 import type { CustodyItem } from '../../shared/policy/four-eyes';
 import { enrolCustodian } from '../support/roster';
-import { freshAccountId, refusal, HALF_PASSWORD, HALF_SEED, PASSPHRASES, openCustodyFixture, routed, type AccountOptions, type CustodyFixture, type FixtureCustodian } from '../support/custody-fixture';
+import {
+  freshAccountId,
+  refusal,
+  HALF_PASSWORD,
+  HALF_SEED,
+  PASSPHRASES,
+  openCustodyFixture,
+  routed,
+  type AccountOptions,
+  type CustodyFixture,
+  type FixtureCustodian,
+} from '../support/custody-fixture';
 
 // Real vault, real keychain (run under build/with-keyring.sh), real Argon2id, real SQLite.
 const PASSWORD = HALF_PASSWORD;
@@ -38,7 +49,8 @@ const fullAccount = (options: AccountOptions = {}): Promise<string> => f.fullAcc
 const proposeAssign = (id: string, item: CustodyItem, name: FixtureCustodian): string => f.proposeAssign(item, id, name);
 
 const refusedCount = (account: string) => f.vault.journal.query({ type: 'custody.refused', account }).length;
-const checkoutRows = (account: string) => (f.vault.db.prepare('SELECT count(*) AS n FROM custody_checkouts WHERE account_id = ?').get(account) as { n: number }).n;
+const checkoutRows = (account: string) =>
+  (f.vault.db.prepare('SELECT count(*) AS n FROM custody_checkouts WHERE account_id = ?').get(account) as { n: number }).n;
 
 /** Calls a custody channel through the router, as every adapter does; a failure is thrown as its HalfkeyError. */
 async function viaRouter(channel: Channel, payload: unknown): Promise<unknown> {
@@ -64,7 +76,16 @@ describe('accounts', () => {
     }
     expect(f.custody.accounts.list(routed('custody:account-list', { limit: 10_000 })).total).toBe(before);
     await f.as('pat');
-    const pat = () => f.custody.accounts.add(routed('custody:account-add', { by: f.ids.pat, accountId: freshAccountId(), alias: 'x', rootEmail: 'root@example.com', organisation: 'Customer' }));
+    const pat = () =>
+      f.custody.accounts.add(
+        routed('custody:account-add', {
+          by: f.ids.pat,
+          accountId: freshAccountId(),
+          alias: 'x',
+          rootEmail: 'root@example.com',
+          organisation: 'Customer',
+        }),
+      );
     expect(pat).toThrow(/Only an admin can add accounts/);
   });
 
@@ -82,7 +103,9 @@ describe('accounts', () => {
         { item: 'mfa', custodianId: f.ids.mia },
       ]),
     );
-    expect(f.custody.accounts.list(routed('custody:account-list', { search: id.slice(0, 9) })).accounts.map((a) => a.accountId)).toContain(id);
+    expect(f.custody.accounts.list(routed('custody:account-list', { search: id.slice(0, 9) })).accounts.map((a) => a.accountId)).toContain(
+      id,
+    );
     expect(f.custody.accounts.list(routed('custody:account-list', { search: 'no-such-account-anywhere' })).total).toBe(0);
     // LIKE wildcards in the search text are literal.
     expect(f.custody.accounts.list(routed('custody:account-list', { search: '%' })).total).toBe(0);
@@ -93,7 +116,11 @@ describe('the split at the crypto level', () => {
   it("an MFA custodian's key cannot open the password half, nor a password custodian's the MFA half", async () => {
     const id = await fullAccount();
     const blob = (item: 'password' | 'mfa', custodian: string) =>
-      (f.vault.db.prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').get(id, item, custodian) as { blob: Uint8Array }).blob;
+      (
+        f.vault.db
+          .prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?')
+          .get(id, item, custodian) as { blob: Uint8Array }
+      ).blob;
     const passwordBox = f.vault.device.open(blob('password', f.ids.pat), halfAad(id, 'password', f.ids.pat, 1));
     const mfaBox = f.vault.device.open(blob('mfa', f.ids.mia), halfAad(id, 'mfa', f.ids.mia, 1));
     const mia = f.vault.custodians.unlocked(f.ids.mia);
@@ -105,7 +132,11 @@ describe('the split at the crypto level', () => {
     expect(new TextDecoder().decode(pat.openSealed(passwordBox))).toBe(PASSWORD);
     expect(() => pat.openSealed(mfaBox)).toThrow(/not sealed to pat/);
     // Nothing was sealed to the other custodian at all.
-    const count = f.vault.db.prepare('SELECT count(*) AS n FROM custody_sealed WHERE account_id = ? AND ((item = ? AND custodian_id = ?) OR (item = ? AND custodian_id = ?))').get(id, 'password', f.ids.mia, 'mfa', f.ids.pat) as { n: number };
+    const count = f.vault.db
+      .prepare(
+        'SELECT count(*) AS n FROM custody_sealed WHERE account_id = ? AND ((item = ? AND custodian_id = ?) OR (item = ? AND custodian_id = ?))',
+      )
+      .get(id, 'password', f.ids.mia, 'mfa', f.ids.pat) as { n: number };
     expect(count.n).toBe(0);
     // The device layer binds the row: the password blob does not open under another row's AAD.
     expect(() => f.vault.device.open(blob('password', f.ids.pat), halfAad(id, 'password', f.ids.pat, 2))).toThrow();
@@ -115,7 +146,9 @@ describe('the split at the crypto level', () => {
   it('at the service level the MFA custodian is refused the password, and each refusal is journaled', async () => {
     const id = await fullAccount();
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'password', reason: 'try', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'password', reason: 'try', leaseSeconds: 60 }),
+    );
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'password', accountId: id });
     await f.as('pat');
@@ -124,7 +157,9 @@ describe('the split at the crypto level', () => {
     const notHers = await refusal(() => f.custody.checkouts.reveal({ by: f.ids.mia, checkoutId: pwOut.checkoutId, seconds: 10 }));
     expect(notHers.code).toBe('NOT_PERMITTED');
     await f.as('pat');
-    const patMfa = await refusal(() => f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'mfa', reason: 'try', leaseSeconds: 60 }));
+    const patMfa = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'mfa', reason: 'try', leaseSeconds: 60 }),
+    );
     expect(patMfa.code).toBe('POLICY_REFUSED');
     expect(refusedCount(id)).toBe(before + 3);
     const entries = f.vault.journal.query({ type: 'custody.refused', account: id });
@@ -140,9 +175,17 @@ describe('the split at the crypto level', () => {
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'mfa', accountId: id });
     expect(refusedCount(id)).toBe(before + 1);
-    expect(f.vault.journal.query({ type: 'custody.refused', account: id }).at(-1)).toMatchObject({ actor: f.ids.admin, data: { action: 'assign', custodian: f.ids.pat } });
+    expect(f.vault.journal.query({ type: 'custody.refused', account: id }).at(-1)).toMatchObject({
+      actor: f.ids.admin,
+      data: { action: 'assign', custodian: f.ids.pat },
+    });
     expect(f.vault.proposals.list({ state: 'open' }).filter((p) => p.account === id)).toEqual([]);
-    expect(f.custody.accounts.get(id).assignments.filter((a) => a.custodianId === f.ids.pat).map((a) => a.item)).toEqual(['password']);
+    expect(
+      f.custody.accounts
+        .get(id)
+        .assignments.filter((a) => a.custodianId === f.ids.pat)
+        .map((a) => a.item),
+    ).toEqual(['password']);
   });
 });
 
@@ -150,18 +193,32 @@ describe('recovery channels', () => {
   it('rule 4: one person may not hold both the root inbox and the recovery phone', async () => {
     const id = await addAccount();
     // Recovery channels go to admins, and no one proposes a change about themselves: a second admin is needed.
-    const ann = await enrolCustodian(f.vault, { id: f.ids.admin, passphrase: PASSPHRASES.admin }, { name: 'Ann Admin', organisation: 'Provider', role: 'admin', passphrase: ANN }, { id: f.ids.pat, passphrase: PASSPHRASES.pat });
+    const ann = await enrolCustodian(
+      f.vault,
+      { id: f.ids.admin, passphrase: PASSPHRASES.admin },
+      { name: 'Ann Admin', organisation: 'Provider', role: 'admin', passphrase: ANN },
+      { id: f.ids.pat, passphrase: PASSPHRASES.pat },
+    );
     await f.as('admin');
-    expect(await refusal(() => f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin }))).toMatchObject({
+    expect(
+      await refusal(() => f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin })),
+    ).toMatchObject({
       code: 'NOT_PERMITTED',
       message: expect.stringMatching(/may not propose a change about themselves/),
     });
     const email = f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: ann.id }).proposal;
     expect(email.summary).toBe(`Assign the root e-mail inbox of account ${id} to Ann Admin`);
     await f.approve(email.id, 'pat');
-    expect(f.vault.journal.query({ type: 'custody.assigned', account: id }).at(-1)?.data).toMatchObject({ item: 'email', custodian: ann.id, sealed: false, approval: { proposer: f.ids.admin, approver: f.ids.pat } });
+    expect(f.vault.journal.query({ type: 'custody.assigned', account: id }).at(-1)?.data).toMatchObject({
+      item: 'email',
+      custodian: ann.id,
+      sealed: false,
+      approval: { proposer: f.ids.admin, approver: f.ids.pat },
+    });
     await f.as('admin');
-    const error = await refusal(() => f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'phone', custodianId: ann.id }));
+    const error = await refusal(() =>
+      f.custody.assignments.proposeAssign({ by: f.ids.admin, accountId: id, item: 'phone', custodianId: ann.id }),
+    );
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 4, item: 'phone', accountId: id });
     expect(f.vault.journal.query({ type: 'custody.refused', account: id })).toHaveLength(1);
@@ -173,7 +230,14 @@ describe('checkout, reveal, codes', () => {
   it('reveals the password to its custodian under a checkout, and journals it without the secret', async () => {
     const id = await fullAccount();
     await f.as('pat');
-    const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'billing change', ticket: 'CHG-1', leaseSeconds: 300 });
+    const out = f.custody.checkouts.open({
+      by: f.ids.pat,
+      accountId: id,
+      item: 'password',
+      reason: 'billing change',
+      ticket: 'CHG-1',
+      leaseSeconds: 300,
+    });
     const shown = await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 20 });
     expect(shown).toEqual({ password: PASSWORD, expiresAt: f.clock.t + 20_000 });
     const opened = f.vault.journal.query({ type: 'checkout.opened', account: id });
@@ -182,7 +246,10 @@ describe('checkout, reveal, codes', () => {
     const copyError = await refusal(() => f.custody.checkouts.copy({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 10 }));
     expect(copyError.code).toBe('UNSUPPORTED');
     expect(copyError.message).toMatch(/desktop app only; use reveal/);
-    expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId })).toEqual({ checkoutId: out.checkoutId, rotationDue: false });
+    expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId })).toEqual({
+      checkoutId: out.checkoutId,
+      rotationDue: false,
+    });
     await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 20 })).rejects.toThrow(/is closed/);
   });
 
@@ -203,7 +270,13 @@ describe('checkout, reveal, codes', () => {
     const withClipboard = await CustodyService.open(f.vault, { clipboard: standIn, now: () => f.clock.t });
     try {
       await f.as('pat');
-      const out = withClipboard.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'paste into console', leaseSeconds: 300 });
+      const out = withClipboard.checkouts.open({
+        by: f.ids.pat,
+        accountId: id,
+        item: 'password',
+        reason: 'paste into console',
+        leaseSeconds: 300,
+      });
       const { clearsAt } = await withClipboard.checkouts.copy({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 1 });
       expect(clearsAt).toBe(f.clock.t + 1_000);
       expect(board).toMatchObject({ text: PASSWORD, writes: 1 });
@@ -214,7 +287,9 @@ describe('checkout, reveal, codes', () => {
       expect(board.text).toBe('');
       // A refused copy writes nothing to the clipboard.
       await f.as('mia');
-      await expect(withClipboard.checkouts.copy({ by: f.ids.mia, checkoutId: out.checkoutId, seconds: 1 })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+      await expect(withClipboard.checkouts.copy({ by: f.ids.mia, checkoutId: out.checkoutId, seconds: 1 })).rejects.toMatchObject({
+        code: 'NOT_PERMITTED',
+      });
       expect(board.writes).toBe(1);
     } finally {
       await withClipboard.close();
@@ -239,7 +314,12 @@ describe('checkout, reveal, codes', () => {
     const id = await addAccount();
     await f.assign('mfa', id, 'mia');
     await f.as('mia');
-    f.custody.halves.set({ by: f.ids.mia, accountId: id, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://totp/AWS:root?secret=${SEED}&issuer=AWS&algorithm=SHA256&digits=8&period=60` } });
+    f.custody.halves.set({
+      by: f.ids.mia,
+      accountId: id,
+      item: 'mfa',
+      secret: { kind: 'totp', seed: `otpauth://totp/AWS:root?secret=${SEED}&issuer=AWS&algorithm=SHA256&digits=8&period=60` },
+    });
     const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'console login', leaseSeconds: 300 });
     const shown = await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId });
     expect(shown).toMatchObject({ digits: 8, period: 60 });
@@ -248,11 +328,17 @@ describe('checkout, reveal, codes', () => {
 
   it('checks input at the router, the one door every adapter goes through: no reason, no checkout', async () => {
     const id = await fullAccount();
-    const error = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }),
+    );
     expect(error).toMatchObject({ code: 'INVALID_PAYLOAD', detail: { field: 'reason' } });
-    const lease = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }));
+    const lease = await refusal(() =>
+      viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }),
+    );
     expect(lease.detail).toMatchObject({ field: 'leaseSeconds' });
-    const short = await refusal(() => viaRouter('custody:half-set', { by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'short' } }));
+    const short = await refusal(() =>
+      viaRouter('custody:half-set', { by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'short' } }),
+    );
     expect(short.detail).toMatchObject({ field: 'secret.password' });
     expect(short.message).not.toContain('short');
     expect(checkoutRows(id)).toBe(0);
@@ -266,7 +352,9 @@ describe('checkout, reveal, codes', () => {
     const first = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
     const before = refusedCount(id);
     await f.as('pam');
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 }),
+    );
     expect(error.code).toBe('CONFLICT');
     expect(error.message).toMatch(/already checked out by custodian .*one checkout at a time/);
     expect(error.detail).toMatchObject({ rule: 'exclusive-checkout', item: 'password' });
@@ -300,7 +388,9 @@ describe('leases', () => {
     expect(f.custody.checkouts.sweepLeases()).toBe(0);
     f.clock.t += 1_000;
     await f.as('pat');
-    await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).rejects.toThrow(/closed \(expired\)/);
+    await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).rejects.toThrow(
+      /closed \(expired\)/,
+    );
     const expired = f.vault.journal.query({ type: 'lease.expired', account: id });
     expect(expired).toHaveLength(1);
     expect(expired[0]).toMatchObject({ actor: null, data: { checkout: out.checkoutId, custodian: f.ids.pat } });
@@ -349,7 +439,9 @@ describe('rotation', () => {
     expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId }).rotationDue).toBe(true);
     expect(f.custody.accounts.get(id).rotationDue).toBe(true);
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'again', leaseSeconds: 300 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'again', leaseSeconds: 300 }),
+    );
     expect(error.code).toBe('CONFLICT');
     expect(error.message).toMatch(/due for rotation/);
     expect(refusedCount(id)).toBe(before + 1);
@@ -362,7 +454,9 @@ describe('rotation', () => {
     expect(fresh).not.toBe(PASSWORD);
     expect(checkAwsRootPassword(fresh, { accountName: `acct-${id}`, email: `root+${id}@example.com` })).toEqual([]);
     expect(f.custody.accounts.get(id).rotationDue).toBe(false);
-    const generations = f.vault.db.prepare('SELECT DISTINCT generation FROM custody_sealed WHERE account_id = ? AND item = ?').all(id, 'password') as { generation: number }[];
+    const generations = f.vault.db
+      .prepare('SELECT DISTINCT generation FROM custody_sealed WHERE account_id = ? AND item = ?')
+      .all(id, 'password') as { generation: number }[];
     expect(generations).toEqual([{ generation: 2 }]);
     const entry = f.vault.journal.query({ type: 'half.rotated', account: id }).at(-1);
     expect(entry?.data).toMatchObject({ item: 'password', generation: 2, retiredGeneration: 1, sealedTo: [f.ids.pat] });
@@ -377,10 +471,14 @@ describe('rotation', () => {
     // Roles fit items, so no custodian can see both halves through the API. A sighting from
     // before (e.g. an earlier role) is planted directly: a fault the API cannot cause for real.
     f.vault.db
-      .prepare("INSERT INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, 'password', ?, 1, 0, 'planted-by-test')")
+      .prepare(
+        "INSERT INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, 'password', ?, 1, 0, 'planted-by-test')",
+      )
       .run(id, f.ids.mia);
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }),
+    );
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 2, item: 'mfa', accountId: id });
     expect(error.message).toMatch(/Rule 2 \(seen both\)/);
@@ -431,7 +529,12 @@ describe('hardware tokens', () => {
     await f.approve(mia, 'pat');
     await f.approve(max, 'pat');
     await f.as('admin');
-    f.custody.halves.set({ by: f.ids.admin, accountId: id, item: 'mfa', secret: { kind: 'hardware-token', serial: 'GAKT000123', location: 'Safe A, shelf 2' } });
+    f.custody.halves.set({
+      by: f.ids.admin,
+      accountId: id,
+      item: 'mfa',
+      secret: { kind: 'hardware-token', serial: 'GAKT000123', location: 'Safe A, shelf 2' },
+    });
     await f.as('mia');
     const out = f.custody.checkouts.openToken({ by: f.ids.mia, accountId: id, reason: 'root login', leaseSeconds: 600 });
     expect(out).toMatchObject({ serial: 'GAKT000123', location: 'Safe A, shelf 2' });
@@ -441,8 +544,14 @@ describe('hardware tokens', () => {
     await f.as('mia');
     await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId })).rejects.toThrow(/hardware token/);
     f.custody.checkouts.checkinToken({ by: f.ids.mia, checkoutId: out.checkoutId, location: 'Safe B, shelf 1' });
-    expect(f.custody.accounts.get(id).mfa).toMatchObject({ kind: 'hardware-token', tokenSerial: 'GAKT000123', tokenLocation: 'Safe B, shelf 1' });
-    expect(f.vault.journal.query({ type: 'checkout.closed', account: id }).at(-1)?.data).toMatchObject({ tokenLocation: 'Safe B, shelf 1' });
+    expect(f.custody.accounts.get(id).mfa).toMatchObject({
+      kind: 'hardware-token',
+      tokenSerial: 'GAKT000123',
+      tokenLocation: 'Safe B, shelf 1',
+    });
+    expect(f.vault.journal.query({ type: 'checkout.closed', account: id }).at(-1)?.data).toMatchObject({
+      tokenLocation: 'Safe B, shelf 1',
+    });
   });
 });
 
@@ -458,9 +567,18 @@ describe('presence', () => {
     for (const open of [
       () => f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 }),
       () => f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 }),
-      () => f.custody.halves.set({ by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'Another-Passw0rd!' } }),
+      () =>
+        f.custody.halves.set({
+          by: f.ids.pat,
+          accountId: id,
+          item: 'password',
+          secret: { kind: 'password', password: 'Another-Passw0rd!' },
+        }),
     ]) {
-      expect(await refusal(open)).toMatchObject({ code: 'PRESENCE_REQUIRED', message: expect.stringMatching(/pat must enter their passphrase again/) });
+      expect(await refusal(open)).toMatchObject({
+        code: 'PRESENCE_REQUIRED',
+        message: expect.stringMatching(/pat must enter their passphrase again/),
+      });
     }
     expect(f.vault.journal.query({ type: 'secret.revealed', account: id })).toHaveLength(revealed);
     expect(f.custody.accounts.get(id).password?.generation).toBe(1);
@@ -472,8 +590,12 @@ describe('presence', () => {
     await f.as('mia');
     const mfa = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 600 });
     f.clock.t += PRESENCE_WINDOW_MS + 1_000;
-    await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
-    await expect(f.custody.checkouts.totpEnrolmentCodes({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
+    await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({
+      code: 'PRESENCE_REQUIRED',
+    });
+    await expect(f.custody.checkouts.totpEnrolmentCodes({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({
+      code: 'PRESENCE_REQUIRED',
+    });
     expect(f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId })).toMatchObject({ rotationDue: false });
   });
 });

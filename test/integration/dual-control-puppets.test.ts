@@ -39,7 +39,10 @@ beforeAll(async () => {
   adaId = (await value('vault:create', { adminName: 'Ada Admin', organisation: 'Provider', passphrase: ADA })).adminId as string;
   await value('custodian:unlock', { custodianId: adaId, passphrase: ADA });
   // The founding custodian: Pat is present and types his own passphrase.
-  patId = ((await value('custodian:enrol', { by: adaId, name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT })).custodian as { id: string }).id;
+  patId = (
+    (await value('custodian:enrol', { by: adaId, name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT }))
+      .custodian as { id: string }
+  ).id;
 }, 120_000);
 
 afterAll(async () => {
@@ -51,8 +54,17 @@ afterAll(async () => {
 
 describe('puppets: an admin alone cannot enrol custodians she controls', () => {
   it('refuses a passphrase chosen by the proposer, and writes nothing', async () => {
-    const refused = await call('custodian:enrol', { by: adaId, name: 'Puppet One', organisation: 'Provider', role: 'mfa-custodian', passphrase: PUPPET });
-    expect(refused).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/newcomer types their own when a second custodian approves/) } });
+    const refused = await call('custodian:enrol', {
+      by: adaId,
+      name: 'Puppet One',
+      organisation: 'Provider',
+      role: 'mfa-custodian',
+      passphrase: PUPPET,
+    });
+    expect(refused).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/newcomer types their own when a second custodian approves/) },
+    });
     expect(await names()).toEqual(['Ada Admin', 'Pat']);
   });
 
@@ -62,12 +74,25 @@ describe('puppets: an admin alone cannot enrol custodians she controls', () => {
     const proposal = proposed.proposal as { id: string; state: string; summary: string };
     expect(proposal).toMatchObject({ state: 'open', summary: 'Enrol Puppet One as mfa-custodian of Provider' });
     const self = await call('proposal:approve', { by: adaId, proposalId: proposal.id, passphrase: ADA, newcomerPassphrase: PUPPET });
-    expect(self).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED', message: expect.stringMatching(/proposed and approved this change alone: a second custodian must approve it/) } });
+    expect(self).toMatchObject({
+      ok: false,
+      error: {
+        code: 'NOT_PERMITTED',
+        message: expect.stringMatching(/proposed and approved this change alone: a second custodian must approve it/),
+      },
+    });
     // Without Pat's passphrase she cannot approve as Pat either.
-    const asPat = await call('proposal:approve', { by: patId, proposalId: proposal.id, passphrase: 'a guess at pats passphrase', newcomerPassphrase: PUPPET });
+    const asPat = await call('proposal:approve', {
+      by: patId,
+      proposalId: proposal.id,
+      passphrase: 'a guess at pats passphrase',
+      newcomerPassphrase: PUPPET,
+    });
     expect(asPat).toMatchObject({ ok: false, error: { code: 'BAD_PASSPHRASE' } });
     // Guessing is slowed down (and journaled): the next try must wait out the back-off.
-    expect(await call('proposal:approve', { by: patId, proposalId: proposal.id, passphrase: 'another guess', newcomerPassphrase: PUPPET })).toMatchObject({ ok: false, error: { code: 'BACKOFF' } });
+    expect(
+      await call('proposal:approve', { by: patId, proposalId: proposal.id, passphrase: 'another guess', newcomerPassphrase: PUPPET }),
+    ).toMatchObject({ ok: false, error: { code: 'BACKOFF' } });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await names()).toEqual(['Ada Admin', 'Pat']);
     const open = (await value('proposal:list', {})).proposals as { id: string }[];
@@ -96,10 +121,18 @@ describe('one keyboard: custodians unlocked earlier cannot be acted as', () => {
     const revoke = await value('custodian:revoke', { by: adaId, custodianId: patId, reason: 'take over' });
     const proposal = revoke.proposal as { id: string };
     // Pat is the subject: he may not approve it, and Ada may not either.
-    expect(await call('proposal:approve', { by: adaId, proposalId: proposal.id, passphrase: ADA })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
-    expect(await call('proposal:approve', { by: patId, proposalId: proposal.id, passphrase: PAT })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED', message: expect.stringMatching(/about themselves/) } });
+    expect(await call('proposal:approve', { by: adaId, proposalId: proposal.id, passphrase: ADA })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_PERMITTED' },
+    });
+    expect(await call('proposal:approve', { by: patId, proposalId: proposal.id, passphrase: PAT })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_PERMITTED', message: expect.stringMatching(/about themselves/) },
+    });
     expect(((await value('custodian:list', {})).custodians as { revoked: boolean }[]).every((c) => !c.revoked)).toBe(true);
-    expect(await value('proposal:withdraw', { by: adaId, proposalId: proposal.id, reason: 'test over' })).toMatchObject({ proposal: { state: 'withdrawn' } });
+    expect(await value('proposal:withdraw', { by: adaId, proposalId: proposal.id, reason: 'test over' })).toMatchObject({
+      proposal: { state: 'withdrawn' },
+    });
   });
 
   it('the journal of all of the above verifies', () => {

@@ -32,8 +32,20 @@ beforeAll(async () => {
   ids.admin = created.adminId;
   const admin = await vault.custodians.unlock(created.adminId, 'amber lantern quietly folds 17');
   // Pat is the founding custodian and approves the later enrolments.
-  const enrol = async (name: string, organisation: string, role: 'password-custodian' | 'mfa-custodian', passphrase: string): Promise<string> =>
-    (await enrolCustodian(vault, { id: admin.id, passphrase: 'amber lantern quietly folds 17' }, { name, organisation, role, passphrase }, ids.pat ? { id: ids.pat, passphrase: 'copper heron beneath winter 42' } : null)).id;
+  const enrol = async (
+    name: string,
+    organisation: string,
+    role: 'password-custodian' | 'mfa-custodian',
+    passphrase: string,
+  ): Promise<string> =>
+    (
+      await enrolCustodian(
+        vault,
+        { id: admin.id, passphrase: 'amber lantern quietly folds 17' },
+        { name, organisation, role, passphrase },
+        ids.pat ? { id: ids.pat, passphrase: 'copper heron beneath winter 42' } : null,
+      )
+    ).id;
   ids.pat = await enrol('Pat', 'Customer', 'password-custodian', 'copper heron beneath winter 42');
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');
@@ -60,11 +72,17 @@ afterAll(async () => {
 });
 
 const assignees = (item: string): string[] =>
-  (vault.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ?').all(ACCOUNT, item) as { custodian_id: string }[]).map(
-    (r) => r.custodian_id,
-  );
+  (
+    vault.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ?').all(ACCOUNT, item) as {
+      custodian_id: string;
+    }[]
+  ).map((r) => r.custodian_id);
 
-const PASSPHRASE = { admin: 'amber lantern quietly folds 17', pat: 'copper heron beneath winter 42', mia: 'granite meadow whistles north 63' } as const;
+const PASSPHRASE = {
+  admin: 'amber lantern quietly folds 17',
+  pat: 'copper heron beneath winter 42',
+  mia: 'granite meadow whistles north 63',
+} as const;
 
 /** The admin, present, proposes an assignment; it applies only when a second custodian approves. */
 async function propose(item: 'password' | 'mfa', custodianId: string): Promise<string> {
@@ -72,7 +90,8 @@ async function propose(item: 'password' | 'mfa', custodianId: string): Promise<s
   return custody.assignments.proposeAssign({ by: ids.admin, accountId: ACCOUNT, item, custodianId }).proposal.id;
 }
 
-const approve = (proposalId: string, name: 'pat' | 'mia') => vault.proposals.approve({ by: ids[name], proposalId, passphrase: PASSPHRASE[name] });
+const approve = (proposalId: string, name: 'pat' | 'mia') =>
+  vault.proposals.approve({ by: ids[name], proposalId, passphrase: PASSPHRASE[name] });
 
 async function refusal(run: () => Promise<unknown>): Promise<HalfkeyError> {
   const caught = await run().then(
@@ -93,7 +112,9 @@ describe('rule 3 (separate organisations) through the custody service', () => {
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 3, item: 'mfa', accountId: ACCOUNT });
     expect(assignees('mfa')).toEqual([]);
-    expect(vault.journal.query({ type: 'custody.refused', account: ACCOUNT }).map((e) => [e.actor, e.data.rule, e.data.custodian])).toEqual([[ids.mia, 3, ids.cara]]);
+    expect(vault.journal.query({ type: 'custody.refused', account: ACCOUNT }).map((e) => [e.actor, e.data.rule, e.data.custodian])).toEqual(
+      [[ids.mia, 3, ids.cara]],
+    );
     expect(vault.proposals.list({ state: 'open' }).map((p) => p.id)).toEqual([cara]);
   });
 
@@ -101,7 +122,9 @@ describe('rule 3 (separate organisations) through the custody service', () => {
     const error = await refusal(() => propose('mfa', ids.cara));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 3, item: 'mfa', accountId: ACCOUNT });
-    expect(error.message).toContain('Rule 3 (separate organisations): organisation Customer already holds or has seen the password half of account 123456789012');
+    expect(error.message).toContain(
+      'Rule 3 (separate organisations): organisation Customer already holds or has seen the password half of account 123456789012',
+    );
     expect(assignees('mfa')).toEqual([]);
     const refused = vault.journal.query({ type: 'custody.refused', account: ACCOUNT });
     expect(refused).toHaveLength(2);

@@ -34,11 +34,18 @@ async function codeOf(run: () => unknown): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'halfkey-presence-'));
   keychain = await openKeytarKeychain();
-  const created = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: ADA } }, { now: () => clock.t });
+  const created = await Vault.create(
+    dir,
+    keychain,
+    { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: ADA } },
+    { now: () => clock.t },
+  );
   vault = created.vault;
   adaId = created.adminId;
   const ada = await vault.custodians.unlock(adaId, ADA);
-  patId = (await vault.custodians.enrolFounding(ada, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT })).id;
+  patId = (
+    await vault.custodians.enrolFounding(ada, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT })
+  ).id;
 }, 120_000);
 
 afterAll(async () => {
@@ -68,14 +75,25 @@ describe('presence per action', () => {
     // Still unlocked (idle lock is later), but no longer present.
     expect(vault.custodians.unlocked(patId).id).toBe(patId);
     expect(await codeOf(() => vault.custodians.present(patId))).toBe('PRESENCE_REQUIRED');
-    expect(await codeOf(() => vault.proposals.propose(patId, 'custodian.revoked', { custodian: adaId, signingKey: vault.custodians.get(adaId)!.signingKey, reason: 'x' }))).toBe('PRESENCE_REQUIRED');
+    expect(
+      await codeOf(() =>
+        vault.proposals.propose(patId, 'custodian.revoked', {
+          custodian: adaId,
+          signingKey: vault.custodians.get(adaId)!.signingKey,
+          reason: 'x',
+        }),
+      ),
+    ).toBe('PRESENCE_REQUIRED');
     await vault.custodians.unlock(patId, PAT);
     expect(vault.custodians.present(patId).id).toBe(patId);
   });
 });
 
 describe('the OS screen lock and suspend lock everyone (Electron powerMonitor, driven through an EventEmitter stand-in)', () => {
-  for (const [event, reason] of [['lock-screen', 'screen-locked'], ['suspend', 'suspended']] as const) {
+  for (const [event, reason] of [
+    ['lock-screen', 'screen-locked'],
+    ['suspend', 'suspended'],
+  ] as const) {
     it(`${event} locks every custodian and journals why`, async () => {
       await vault.custodians.unlock(adaId, ADA);
       const power = new EventEmitter();

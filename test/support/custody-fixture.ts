@@ -65,7 +65,12 @@ export interface CustodyFixture {
    * Assigns an item as the product does: the admin proposes (made present first), `approver` — by
    * default the first fixture custodian who is not the subject — approves.
    */
-  assign(item: CustodyItem, accountId: string, name: FixtureCustodian, approver?: FixtureCustodian): Promise<{ proposal: ProposalView; seq: number }>;
+  assign(
+    item: CustodyItem,
+    accountId: string,
+    name: FixtureCustodian,
+    approver?: FixtureCustodian,
+  ): Promise<{ proposal: ProposalView; seq: number }>;
   /** The admin (present) proposes an assignment and returns the proposal id; nothing applies until a second custodian approves. */
   proposeAssign(item: CustodyItem, accountId: string, name: FixtureCustodian): string;
   /** Adds an account (organisation Customer) as the admin, made the actor first. */
@@ -84,11 +89,18 @@ export interface CustodyFixture {
  * Argon2id derivation per enrolment and per unlock: create it once per file, and switch actors
  * (`as`) only when the test needs another person.
  */
-export async function openCustodyFixture(options: { only?: readonly FixtureCustodian[]; clipboard?: Clipboard } = {}): Promise<CustodyFixture> {
+export async function openCustodyFixture(
+  options: { only?: readonly FixtureCustodian[]; clipboard?: Clipboard } = {},
+): Promise<CustodyFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'halfkey-custody-'));
   const keychain = await openKeytarKeychain();
   const clock = { t: Date.now() };
-  const created = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: PASSPHRASES.admin } }, { now: () => clock.t });
+  const created = await Vault.create(
+    dir,
+    keychain,
+    { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: PASSPHRASES.admin } },
+    { now: () => clock.t },
+  );
   const vault = created.vault;
   const admin = await vault.custodians.unlock(created.adminId, PASSPHRASES.admin);
   const ids: Record<string, string> = { admin: created.adminId };
@@ -96,14 +108,20 @@ export async function openCustodyFixture(options: { only?: readonly FixtureCusto
   // The first custodian after the admin is the founding one; each later enrolment is approved by it.
   let approver: Approver | null = null;
   for (const name of wanted) {
-    const record = await enrolCustodian(vault, { id: admin.id, passphrase: PASSPHRASES.admin }, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] }, approver);
+    const record = await enrolCustodian(
+      vault,
+      { id: admin.id, passphrase: PASSPHRASES.admin },
+      { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] },
+      approver,
+    );
     approver ??= { id: record.id, passphrase: PASSPHRASES[name] };
     ids[name] = record.id;
   }
   const custody = await CustodyService.open(vault, { now: () => clock.t, ...(options.clipboard ? { clipboard: options.clipboard } : {}) });
   const known = ids as Record<FixtureCustodian, string>;
   const as = (name: FixtureCustodian): Promise<void> => present(vault, { id: known[name], passphrase: PASSPHRASES[name] });
-  const approve = (proposalId: string, name: FixtureCustodian) => vault.proposals.approve({ by: known[name], proposalId, passphrase: PASSPHRASES[name] });
+  const approve = (proposalId: string, name: FixtureCustodian) =>
+    vault.proposals.approve({ by: known[name], proposalId, passphrase: PASSPHRASES[name] });
   const proposeAssign = (item: CustodyItem, accountId: string, name: FixtureCustodian): string =>
     custody.assignments.proposeAssign({ by: known.admin, accountId, item, custodianId: known[name] }).proposal.id;
   const addAccount = async (account: AccountOptions = {}): Promise<string> => {

@@ -63,7 +63,8 @@ export class TestJournal {
     } else {
       const proposer = [...this.roles].find(([, r]) => r === 'admin')?.[0];
       const approver = [...this.roles].find(([c, r]) => c !== proposer && r !== 'reviewer')?.[0];
-      if (proposer === undefined || approver === undefined) throw new Error('TestJournal.enrol: a third custodian needs an enrolled admin and a second custodian to approve');
+      if (proposer === undefined || approver === undefined)
+        throw new Error('TestJournal.enrol: a third custodian needs an enrolled admin and a second custodian to approve');
       const { signingKey: _key, ...change } = data;
       this.approved('custodian.enrolled', change, { signingKey: signer.publicKey }, proposer, approver, [signer]);
     }
@@ -76,7 +77,8 @@ export class TestJournal {
   revoke(id: string, signingKey = this.custodians.get(id)?.publicKey ?? '', reason = 'left'): SignedEntry {
     const proposer = [...this.roles].find(([c, r]) => c !== id && r === 'admin')?.[0];
     const approver = [...this.roles].find(([c, r]) => c !== id && c !== proposer && r !== 'reviewer')?.[0];
-    if (proposer === undefined || approver === undefined) throw new Error('TestJournal.revoke: needs an admin and another custodian besides the one revoked');
+    if (proposer === undefined || approver === undefined)
+      throw new Error('TestJournal.revoke: needs an admin and another custodian besides the one revoked');
     return this.approved('custodian.revoked', { custodian: id, signingKey, reason }, {}, proposer, approver);
   }
 
@@ -84,16 +86,32 @@ export class TestJournal {
    * Appends a two-person entry as the app writes it: `change` proposed (and signed) by `proposer`,
    * applied by `approver` (the actor) with `details` added; both must be enrolled here.
    */
-  approved(type: string, change: JsonObject, details: JsonObject, proposer: string, approver: string, cosigners: readonly EntrySigner[] = [], options: { expiresAt?: number; proposal?: string } = {}): SignedEntry {
+  approved(
+    type: string,
+    change: JsonObject,
+    details: JsonObject,
+    proposer: string,
+    approver: string,
+    cosigners: readonly EntrySigner[] = [],
+    options: { expiresAt?: number; proposal?: string } = {},
+  ): SignedEntry {
     const sodium = sodiumNow();
     const proposedAt = this.clock;
     const expiresAt = options.expiresAt ?? proposedAt + 86_400_000;
     const proposal = options.proposal ?? 'ab'.repeat(16);
     const proposerSigner = this.custodians.get(proposer);
     const approverSigner = this.custodians.get(approver);
-    if (proposerSigner === undefined || approverSigner === undefined) throw new Error('TestJournal.approved: proposer and approver must be enrolled');
-    const sig = sodium.to_hex(proposerSigner.sign(proposalSignatureMessage({ vault: TEST_VAULT, type, proposal, proposer, proposedAt, expiresAt, change }, sodium)));
-    return this.store.append({ type, actor: { id: approver, signer: approverSigner }, cosigners, data: { ...change, ...details, approval: { proposal, proposer, approver, proposedAt, expiresAt, change, sig } } });
+    if (proposerSigner === undefined || approverSigner === undefined)
+      throw new Error('TestJournal.approved: proposer and approver must be enrolled');
+    const sig = sodium.to_hex(
+      proposerSigner.sign(proposalSignatureMessage({ vault: TEST_VAULT, type, proposal, proposer, proposedAt, expiresAt, change }, sodium)),
+    );
+    return this.store.append({
+      type,
+      actor: { id: approver, signer: approverSigner },
+      cosigners,
+      data: { ...change, ...details, approval: { proposal, proposer, approver, proposedAt, expiresAt, change, sig } },
+    });
   }
 
   tick(ms = 1_000): void {
@@ -136,7 +154,18 @@ export function insiderRewrite(
     if (rewriting && prev !== undefined) {
       body = { ...body, prev: prev.hash };
       if (body.type === ENTRY_TYPES.checkpoint) {
-        body = { ...body, data: { ...body.data, root: sodium.to_hex(merkleRoot(out.map((e) => sodium.from_hex(e.hash)), sodium)) } };
+        body = {
+          ...body,
+          data: {
+            ...body.data,
+            root: sodium.to_hex(
+              merkleRoot(
+                out.map((e) => sodium.from_hex(e.hash)),
+                sodium,
+              ),
+            ),
+          },
+        };
       }
     }
     const edited = edit(body);
@@ -157,7 +186,10 @@ const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 /** SQL that writes the given entries over the rows with their seq, every column of the row. */
 export function rewriteRowsSql(entries: readonly SignedEntry[]): string {
   return entries
-    .map((e) => `UPDATE journal_entries SET v = ${e.v}, vault = ${sqlText(e.vault)}, device = ${sqlText(e.device)}, prev = ${sqlText(e.prev)}, time = ${e.time}, type = ${sqlText(e.type)}, actor = ${e.actor === null ? 'NULL' : sqlText(e.actor)}, data = ${sqlText(canonicalize(e.data))}, hash = ${sqlText(e.hash)}, sigs = ${sqlText(JSON.stringify(e.sigs))} WHERE seq = ${e.seq};`)
+    .map(
+      (e) =>
+        `UPDATE journal_entries SET v = ${e.v}, vault = ${sqlText(e.vault)}, device = ${sqlText(e.device)}, prev = ${sqlText(e.prev)}, time = ${e.time}, type = ${sqlText(e.type)}, actor = ${e.actor === null ? 'NULL' : sqlText(e.actor)}, data = ${sqlText(canonicalize(e.data))}, hash = ${sqlText(e.hash)}, sigs = ${sqlText(JSON.stringify(e.sigs))} WHERE seq = ${e.seq};`,
+    )
     .join('\n');
 }
 

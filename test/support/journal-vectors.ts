@@ -45,25 +45,76 @@ export async function buildVectors(): Promise<Vectors> {
     store.init(VAULT, { name: 'test vectors' });
     store.append({ type: 'session.started', data: { client: 'app' } });
     // The founding pair enrol alone (section 6.5); carol's enrolment and bob's revocation are two-person changes.
-    for (const [c, role, org] of [[alice, 'admin', 'Provider'], [bob, 'mfa-custodian', 'Customer']] as const) {
-      store.append({ type: 'custodian.enrolled', actor: c, data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey, founding: true } });
+    for (const [c, role, org] of [
+      [alice, 'admin', 'Provider'],
+      [bob, 'mfa-custodian', 'Customer'],
+    ] as const) {
+      store.append({
+        type: 'custodian.enrolled',
+        actor: c,
+        data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey, founding: true },
+      });
     }
-    const approved = (type: string, change: JsonObject, details: JsonObject, proposer: typeof alice, approver: typeof alice, proposal: string, cosigners: EntrySigner[] = []): void => {
+    const approved = (
+      type: string,
+      change: JsonObject,
+      details: JsonObject,
+      proposer: typeof alice,
+      approver: typeof alice,
+      proposal: string,
+      cosigners: EntrySigner[] = [],
+    ): void => {
       const proposedAt = clock;
       const expiresAt = proposedAt + 86_400_000;
-      const sig = sodium.to_hex(proposer.signer.sign(proposalSignatureMessage({ vault: VAULT, type, proposal, proposer: proposer.id, proposedAt, expiresAt, change }, sodium)));
-      store.append({ type, actor: approver, cosigners, data: { ...change, ...details, approval: { proposal, proposer: proposer.id, approver: approver.id, proposedAt, expiresAt, change, sig } } });
+      const sig = sodium.to_hex(
+        proposer.signer.sign(
+          proposalSignatureMessage({ vault: VAULT, type, proposal, proposer: proposer.id, proposedAt, expiresAt, change }, sodium),
+        ),
+      );
+      store.append({
+        type,
+        actor: approver,
+        cosigners,
+        data: {
+          ...change,
+          ...details,
+          approval: { proposal, proposer: proposer.id, approver: approver.id, proposedAt, expiresAt, change, sig },
+        },
+      });
     };
-    approved('custodian.enrolled', { custodian: carol.id, name: 'carol', organisation: 'Customer', role: 'password-custodian' }, { signingKey: carol.signer.publicKey }, alice, bob, '11'.repeat(16), [carol.signer]);
-    store.append({ type: 'checkout.opened', actor: carol, account: '123456789012', data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' } });
+    approved(
+      'custodian.enrolled',
+      { custodian: carol.id, name: 'carol', organisation: 'Customer', role: 'password-custodian' },
+      { signingKey: carol.signer.publicKey },
+      alice,
+      bob,
+      '11'.repeat(16),
+      [carol.signer],
+    );
+    store.append({
+      type: 'checkout.opened',
+      actor: carol,
+      account: '123456789012',
+      data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' },
+    });
     store.append({ type: 'checkout.closed', actor: carol, account: '123456789012', data: { item: 'password' } });
-    approved('custodian.revoked', { custodian: bob.id, signingKey: bob.signer.publicKey, reason: 'left the team' }, {}, alice, carol, '22'.repeat(16));
+    approved(
+      'custodian.revoked',
+      { custodian: bob.id, signingKey: bob.signer.publicKey, reason: 'left the team' },
+      {},
+      alice,
+      carol,
+      '22'.repeat(16),
+    );
     store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
     const out = join(dir, 'bundle.hkj');
     exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });
     const bundle = readFileSync(out, 'utf8');
     const entries = [...store.read({})];
-    const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as { manifest: BundleManifest; signature: { key: string; sig: string } };
+    const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as {
+      manifest: BundleManifest;
+      signature: { key: string; sig: string };
+    };
     const expected = {
       seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32), carol: '04'.repeat(32) },
       publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey, carol: carol.signer.publicKey },
@@ -72,7 +123,11 @@ export async function buildVectors(): Promise<Vectors> {
       entries: entries.map((e: SignedEntry) => ({ seq: e.seq, type: e.type, hash: e.hash, sigs: e.sigs.map((s) => s.sig) })),
       checkpoints: entries
         .filter((e) => e.type === 'checkpoint')
-        .map((e) => ({ seq: e.seq, size: e.data.size, root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))) })),
+        .map((e) => ({
+          seq: e.seq,
+          size: e.data.size,
+          root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))),
+        })),
       manifest: {
         signedBytesSha256: sodium.to_hex(sodium.crypto_hash_sha256(manifestSignatureMessage(manifestRecord.manifest))),
         signature: manifestRecord.signature.sig,

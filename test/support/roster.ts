@@ -28,12 +28,23 @@ export async function enrolCustodian(vault: Vault, by: Approver, input: EnrolInp
   const { passphrase, ...named } = input;
   const custodian = vault.proposals.newId();
   const proposal = vault.proposals.propose(by.id, 'custodian.enrolled', { custodian, ...named });
-  await vault.proposals.approve({ by: approver.id, proposalId: proposal.id, passphrase: approver.passphrase, newcomerPassphrase: passphrase });
+  await vault.proposals.approve({
+    by: approver.id,
+    proposalId: proposal.id,
+    passphrase: approver.passphrase,
+    newcomerPassphrase: passphrase,
+  });
   return vault.custodians.get(custodian)!;
 }
 
 /** Revokes a custodian by a proposal of `by` (an admin, made present first) approved by `approver`. */
-export async function revokeCustodian(vault: Vault, by: Approver, id: string, reason: string, approver: Approver): Promise<CustodianRecord> {
+export async function revokeCustodian(
+  vault: Vault,
+  by: Approver,
+  id: string,
+  reason: string,
+  approver: Approver,
+): Promise<CustodianRecord> {
   await present(vault, by);
   const target = vault.custodians.get(id);
   if (target === null) throw new Error(`revokeCustodian: no custodian ${id}`);

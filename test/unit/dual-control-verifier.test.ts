@@ -26,8 +26,18 @@ function roster(): TestJournal {
 
 /** A valid change of each two-person type: proposer, approver, the proposed change and what applying adds. */
 const CASES: Record<string, { proposer: string; approver: string; change: JsonObject; details?: JsonObject; newcomer?: number }> = {
-  'custodian.enrolled': { proposer: 'ada', approver: 'pat', change: { custodian: 'nia', name: 'Nia', organisation: 'acme', role: 'mfa-custodian' }, details: { signingKey: seededSigner(0x30).publicKey }, newcomer: 0x30 },
-  'custodian.revoked': { proposer: 'ada', approver: 'pat', change: { custodian: 'mia', signingKey: seededSigner(0x23).publicKey, reason: 'left' } },
+  'custodian.enrolled': {
+    proposer: 'ada',
+    approver: 'pat',
+    change: { custodian: 'nia', name: 'Nia', organisation: 'acme', role: 'mfa-custodian' },
+    details: { signingKey: seededSigner(0x30).publicKey },
+    newcomer: 0x30,
+  },
+  'custodian.revoked': {
+    proposer: 'ada',
+    approver: 'pat',
+    change: { custodian: 'mia', signingKey: seededSigner(0x23).publicKey, reason: 'left' },
+  },
   'custodian.role-changed': { proposer: 'ada', approver: 'pat', change: { custodian: 'mia', role: 'password-custodian' } },
   'custodian.organisation-changed': { proposer: 'ada', approver: 'pat', change: { custodian: 'mia', organisation: 'org-2' } },
   'organisation.added': { proposer: 'ada', approver: 'mia', change: { organisation: 'org-2', name: 'Second Org' } },
@@ -113,16 +123,25 @@ describe('dual control in the verifier (MISSING_APPROVAL)', () => {
     j.custodians.set('ada', j.custodians.get('pat')!);
     j.approved('policy.changed', c.change, {}, 'ada', 'mia');
     j.custodians.set('ada', real);
-    expect(verifyEntries(j.entries()).failures.map((f) => f.reason)).toEqual([expect.stringMatching(/signature over the proposal does not verify/)]);
+    expect(verifyEntries(j.entries()).failures.map((f) => f.reason)).toEqual([
+      expect.stringMatching(/signature over the proposal does not verify/),
+    ]);
   });
 
   it('refuses a third founding enrolment, and an approved enrolment the newcomer did not sign', () => {
     const j = roster();
     const nia = seededSigner(0x31);
-    j.store.append({ type: 'custodian.enrolled', actor: { id: 'nia', signer: nia }, data: { custodian: 'nia', signingKey: nia.publicKey, name: 'nia', organisation: 'acme', role: 'admin', founding: true } });
+    j.store.append({
+      type: 'custodian.enrolled',
+      actor: { id: 'nia', signer: nia },
+      data: { custodian: 'nia', signingKey: nia.publicKey, name: 'nia', organisation: 'acme', role: 'admin', founding: true },
+    });
     const c = CASES['custodian.enrolled']!;
     j.approved('custodian.enrolled', c.change, c.details ?? {}, 'ada', 'pat');
-    expect(verifyEntries(j.entries()).failures.map((f) => f.reason)).toEqual([expect.stringMatching(/founding enrolment after the first 2/), expect.stringMatching(/did not sign their own enrolment/)]);
+    expect(verifyEntries(j.entries()).failures.map((f) => f.reason)).toEqual([
+      expect.stringMatching(/founding enrolment after the first 2/),
+      expect.stringMatching(/did not sign their own enrolment/),
+    ]);
   });
 
   it('a revoked custodian can no longer approve', () => {

@@ -44,7 +44,9 @@ export function AccountDetail(props: {
   const presence = usePresenceGate(actor);
   const unassign = async (item: (typeof ITEMS)[number]['item'], custodianId: string): Promise<void> => {
     if (actor === null) return;
-    const result = await presence.attempt(() => halfkey().custodyUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }));
+    const result = await presence.attempt(() =>
+      halfkey().custodyUnassign({ by: actor.id, accountId: account.accountId, item, custodianId }),
+    );
     setError(result.ok ? null : result.error);
     const proposed = result.ok ? proposedSummary(result.value) : null;
     setNotice(!result.ok ? null : proposed !== null ? proposedOutcome(proposed) : `Removed from the ${item} item.`);
@@ -102,10 +104,13 @@ export function AccountDetail(props: {
         </table>
       </section>
       {actor === null && <p className="panel muted">Unlock yourself under Custodians to manage this account.</p>}
-      {actor?.role === 'admin' && <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />}
-      {actor !== null && (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') && (
+      {actor?.role === 'admin' && (
+        <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />
+      )}
+      {actor !== null &&
+        (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') &&
         // A half that has a secret changes by rotation (which retires the old generation), not by setting it again.
-        (actor.role === 'mfa-custodian' ? account.mfa : account.password) === null ? (
+        ((actor.role === 'mfa-custodian' ? account.mfa : account.password) === null ? (
           <SetHalfForm
             actor={actor}
             account={account}
@@ -116,8 +121,7 @@ export function AccountDetail(props: {
           />
         ) : (
           <CheckoutPanel actor={actor} account={account} onChanged={props.onChanged} />
-        )
-      )}
+        ))}
       {actor !== null && (actor.role === 'admin' || actor.role === 'mfa-custodian') && account.mfa?.kind === 'totp' && (
         <SeedExportPanel actor={actor} account={account} custodians={session.custodians} />
       )}

@@ -16,7 +16,12 @@ type Item = (typeof ITEMS)[number];
  * policy decides in the main process, at proposal and again at approval; a refusal shows its rule
  * and item.
  */
-export function AssignForm(props: { readonly admin: Custodian; readonly account: Account; readonly custodians: readonly Custodian[]; readonly onAssigned: () => Promise<void> }): ReactElement {
+export function AssignForm(props: {
+  readonly admin: Custodian;
+  readonly account: Account;
+  readonly custodians: readonly Custodian[];
+  readonly onAssigned: () => Promise<void>;
+}): ReactElement {
   const candidates = props.custodians.filter((c) => !c.revoked);
   const [item, setItem] = useState<Item>('password');
   const [custodianId, setCustodianId] = useState(candidates[0]?.id ?? '');

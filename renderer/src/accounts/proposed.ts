@@ -2,7 +2,9 @@
 export function proposedSummary(answer: object): string | null {
   if (!('proposal' in answer)) return null;
   const proposal = answer.proposal;
-  return typeof proposal === 'object' && proposal !== null && 'summary' in proposal && typeof proposal.summary === 'string' ? proposal.summary : null;
+  return typeof proposal === 'object' && proposal !== null && 'summary' in proposal && typeof proposal.summary === 'string'
+    ? proposal.summary
+    : null;
 }
 
 /** The words shown once a change is proposed rather than made. */

@@ -19,7 +19,11 @@ const SHOW_SEED_MS = 60_000;
  * Two-person seed export: an MFA custodian asks with a reason, a different custodian (admin or
  * another MFA holder) approves, and the requester collects the seed once, shown for a minute.
  */
-export function SeedExportPanel(props: { readonly actor: Custodian; readonly account: Account; readonly custodians: readonly Custodian[] }): ReactElement {
+export function SeedExportPanel(props: {
+  readonly actor: Custodian;
+  readonly account: Account;
+  readonly custodians: readonly Custodian[];
+}): ReactElement {
   const { actor, account } = props;
   const [requests, setRequests] = useState<readonly ExportRequest[]>([]);
   const [reason, setReason] = useState('');
@@ -56,7 +60,10 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   return (
     <section className="panel" aria-labelledby="seed-export-heading">
       <h2 id="seed-export-heading">Export the MFA seed (two people)</h2>
-      <p className="muted">For moving the virtual MFA to a new device. A second custodian approves the request under Proposals with their own passphrase; the requester sees the seed once.</p>
+      <p className="muted">
+        For moving the virtual MFA to a new device. A second custodian approves the request under Proposals with their own passphrase; the
+        requester sees the seed once.
+      </p>
       {actor.role === 'mfa-custodian' && (
         <form noValidate className="form" onSubmit={(event) => void request(event)}>
           <Field label="Reason for the export" value={reason} onChange={setReason} required />
@@ -84,11 +91,13 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
                 <td>{custodianLabel(props.custodians, r.requestedBy)}</td>
                 <td>{r.reason}</td>
                 <td>
-                  {r.approvedBy === null ? 'waiting for approval' : `approved by ${custodianLabel(props.custodians, r.approvedBy)}`} · expires{' '}
-                  {new Date(r.expiresAt).toLocaleTimeString()}
+                  {r.approvedBy === null ? 'waiting for approval' : `approved by ${custodianLabel(props.custodians, r.approvedBy)}`} ·
+                  expires {new Date(r.expiresAt).toLocaleTimeString()}
                 </td>
                 <td>
-                  {r.requestedBy !== actor.id && r.approvedBy === null && <span className="muted">A second custodian approves it under Proposals.</span>}
+                  {r.requestedBy !== actor.id && r.approvedBy === null && (
+                    <span className="muted">A second custodian approves it under Proposals.</span>
+                  )}
                   {r.requestedBy === actor.id && r.approvedBy !== null && (
                     <button type="button" className="primary" onClick={() => void collect(r.requestId)}>
                       Collect seed

@@ -14,7 +14,11 @@ import { RevokeForm } from './RevokeForm';
  * before (one actor at a time, decided by the main process). Wrong passphrases and back-off come
  * back as the vault's message; the field is cleared after every attempt.
  */
-function UnlockForm(props: { readonly custodian: Custodian; readonly actor: Custodian | null; readonly onUnlocked: (previous: Custodian | null) => Promise<void> }): ReactElement {
+function UnlockForm(props: {
+  readonly custodian: Custodian;
+  readonly actor: Custodian | null;
+  readonly onUnlocked: (previous: Custodian | null) => Promise<void>;
+}): ReactElement {
   const { custodian, actor } = props;
   const entry = usePassphraseUnlock(custodian.id);
   const submit = async (event: FormEvent): Promise<void> => {
@@ -31,7 +35,11 @@ function UnlockForm(props: { readonly custodian: Custodian; readonly actor: Cust
         value={entry.passphrase}
         onChange={entry.setPassphrase}
         required
-        hint={actor === null ? `${custodian.name} types it and becomes the acting custodian.` : `One custodian acts at a time: unlocking ${custodian.name} locks ${actor.name}.`}
+        hint={
+          actor === null
+            ? `${custodian.name} types it and becomes the acting custodian.`
+            : `One custodian acts at a time: unlocking ${custodian.name} locks ${actor.name}.`
+        }
       />
       <button type="submit" className="primary" disabled={entry.working}>
         {entry.working ? 'Unlocking…' : 'Unlock'}
@@ -41,7 +49,11 @@ function UnlockForm(props: { readonly custodian: Custodian; readonly actor: Cust
   );
 }
 
-function CustodianRow(props: { readonly custodian: Custodian; readonly session: Session; readonly onOutcome: (outcome: string) => void }): ReactElement {
+function CustodianRow(props: {
+  readonly custodian: Custodian;
+  readonly session: Session;
+  readonly onOutcome: (outcome: string) => void;
+}): ReactElement {
   const { custodian, session } = props;
   const [unlocking, setUnlocking] = useState(false);
   const [revoking, setRevoking] = useState(false);
@@ -64,7 +76,9 @@ function CustodianRow(props: { readonly custodian: Custodian; readonly session: 
             {custodian.revoked ? ' · revoked' : ''}
           </p>
         </div>
-        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>{acting ? 'Acting' : custodian.unlocked ? 'Unlocked' : 'Locked'}</p>
+        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>
+          {acting ? 'Acting' : custodian.unlocked ? 'Unlocked' : 'Locked'}
+        </p>
         <div className="actions">
           {custodian.unlocked ? (
             <button type="button" onClick={() => void lock()}>
@@ -101,7 +115,9 @@ function CustodianRow(props: { readonly custodian: Custodian; readonly session: 
           actor={session.actor}
           onUnlocked={async (previous) => {
             setUnlocking(false);
-            props.onOutcome(`${custodian.name} is acting now.${previous === null || previous.id === custodian.id ? '' : ` ${previous.name} was locked.`}`);
+            props.onOutcome(
+              `${custodian.name} is acting now.${previous === null || previous.id === custodian.id ? '' : ` ${previous.name} was locked.`}`,
+            );
             await session.refresh();
           }}
         />
@@ -133,7 +149,10 @@ export function CustodiansView({ session }: { readonly session: Session }): Reac
             Lock everyone
           </button>
         </div>
-        <p className="muted">One custodian acts at a time: unlock yourself with your passphrase to act, which locks whoever acted before. Lock when you step away.</p>
+        <p className="muted">
+          One custodian acts at a time: unlock yourself with your passphrase to act, which locks whoever acted before. Lock when you step
+          away.
+        </p>
         <ErrorNotice error={session.listError ?? error} />
         <p role="status" className="done">
           {outcome}
@@ -144,7 +163,9 @@ export function CustodiansView({ session }: { readonly session: Session }): Reac
           ))}
         </ul>
       </section>
-      {session.actor?.role === 'admin' && <EnrolForm admin={session.actor} founding={session.custodians.length < 2} onEnrolled={session.refresh} />}
+      {session.actor?.role === 'admin' && (
+        <EnrolForm admin={session.actor} founding={session.custodians.length < 2} onEnrolled={session.refresh} />
+      )}
     </>
   );
 }

@@ -15,7 +15,15 @@ const ROLES: readonly Custodian['role'][] = ['password-custodian', 'mfa-custodia
  * here; every later enrolment is a proposal, and the newcomer types theirs when a second custodian
  * approves it (Proposals).
  */
-export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Custodian; readonly founding: boolean; readonly onEnrolled: () => Promise<void> }): ReactElement {
+export function EnrolForm({
+  admin,
+  founding,
+  onEnrolled,
+}: {
+  readonly admin: Custodian;
+  readonly founding: boolean;
+  readonly onEnrolled: () => Promise<void>;
+}): ReactElement {
   const [name, setName] = useState('');
   const [organisation, setOrganisation] = useState('');
   const [role, setRole] = useState<Custodian['role']>('password-custodian');
@@ -30,7 +38,9 @@ export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Cus
     setWorking(true);
     setError(null);
     setDone(null);
-    const result = await presence.attempt(() => halfkey().custodianEnrol({ by: admin.id, name, organisation, role, ...(founding ? { passphrase } : {}) }));
+    const result = await presence.attempt(() =>
+      halfkey().custodianEnrol({ by: admin.id, name, organisation, role, ...(founding ? { passphrase } : {}) }),
+    );
     setWorking(false);
     setPassphrase('');
     if (!result.ok) {
@@ -50,13 +60,21 @@ export function EnrolForm({ admin, founding, onEnrolled }: { readonly admin: Cus
   return (
     <section className="panel" aria-labelledby="enrol-heading">
       <h2 id="enrol-heading">Enrol a custodian</h2>
-      <p className="muted">{founding ? `The founding custodian: hand them the keyboard for their passphrase. Enrolled by ${admin.name}.` : `Proposed by ${admin.name}; a second custodian approves it with the newcomer present.`}</p>
+      <p className="muted">
+        {founding
+          ? `The founding custodian: hand them the keyboard for their passphrase. Enrolled by ${admin.name}.`
+          : `Proposed by ${admin.name}; a second custodian approves it with the newcomer present.`}
+      </p>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
         <Field label="Name" value={name} onChange={setName} required />
         <Field label="Organisation" value={organisation} onChange={setOrganisation} required />
         <div className="field">
           <label htmlFor="enrol-role">Role</label>
-          <select id="enrol-role" value={role} onChange={(event) => setRole(ROLES.find((r) => r === event.target.value) ?? 'password-custodian')}>
+          <select
+            id="enrol-role"
+            value={role}
+            onChange={(event) => setRole(ROLES.find((r) => r === event.target.value) ?? 'password-custodian')}
+          >
             {ROLES.map((r) => (
               <option key={r} value={r}>
                 {ROLE_LABELS[r]}

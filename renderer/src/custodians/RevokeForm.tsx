@@ -10,7 +10,11 @@ import { PresencePrompt } from '../session/PresencePrompt';
  * An admin proposes revoking a custodian, with the reason the journal records. Nothing changes
  * until a second custodian approves it under Proposals.
  */
-export function RevokeForm(props: { readonly admin: Custodian; readonly custodian: Custodian; readonly onProposed: (outcome: string) => Promise<void> }): ReactElement {
+export function RevokeForm(props: {
+  readonly admin: Custodian;
+  readonly custodian: Custodian;
+  readonly onProposed: (outcome: string) => Promise<void>;
+}): ReactElement {
   const [reason, setReason] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const presence = usePresenceGate(props.admin);
@@ -21,7 +25,9 @@ export function RevokeForm(props: { readonly admin: Custodian; readonly custodia
       setError(result.error);
       return;
     }
-    await props.onProposed(`Proposed: ${result.value.proposal.summary}. ${props.custodian.name} can still unlock until a second custodian approves it under Proposals.`);
+    await props.onProposed(
+      `Proposed: ${result.value.proposal.summary}. ${props.custodian.name} can still unlock until a second custodian approves it under Proposals.`,
+    );
   };
   return (
     <>

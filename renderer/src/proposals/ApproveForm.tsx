@@ -35,7 +35,14 @@ export function ApproveForm(props: {
   const approver = approvers.find((c) => c.id === approverId) ?? null;
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const missing = approver === null ? 'Choose who approves.' : passphrase === '' ? `${approver.name} types their passphrase.` : enrolment && newcomerPassphrase === '' ? `${newcomer} types their own passphrase.` : null;
+    const missing =
+      approver === null
+        ? 'Choose who approves.'
+        : passphrase === ''
+          ? `${approver.name} types their passphrase.`
+          : enrolment && newcomerPassphrase === ''
+            ? `${newcomer} types their own passphrase.`
+            : null;
     if (missing !== null || approver === null) {
       setError({ code: 'INVALID_PAYLOAD', message: missing ?? 'Choose who approves.' });
       return;

@@ -26,7 +26,12 @@ function useNow(periodMs: number): number {
   return now;
 }
 
-function ProposalCard(props: { readonly proposal: Proposal; readonly session: Session; readonly now: number; readonly onDecided: (outcome: string) => Promise<void> }): ReactElement {
+function ProposalCard(props: {
+  readonly proposal: Proposal;
+  readonly session: Session;
+  readonly now: number;
+  readonly onDecided: (outcome: string) => Promise<void>;
+}): ReactElement {
   const { proposal, session } = props;
   const headingId = `proposal-${proposal.id}`;
   // Withdrawing is the proposer's, while they act (the vault checks they are unlocked).
@@ -63,14 +68,20 @@ export function ProposalsView({ session, open }: { readonly session: Session; re
       <section className="panel" aria-labelledby="proposals-heading">
         <h2 id="proposals-heading">Proposals</h2>
         <p className="muted">
-          Changes of who holds what take two custodians: one proposes, a second approves with their own passphrase. A proposal nobody approves
-          expires.
+          Changes of who holds what take two custodians: one proposes, a second approves with their own passphrase. A proposal nobody
+          approves expires.
         </p>
         <ErrorNotice error={open.error} />
         <p role="status" className="done">
           {outcome}
         </p>
-        <p className="muted">{open.proposals.length === 0 ? 'No open proposals.' : open.proposals.length === 1 ? '1 open proposal.' : `${open.proposals.length} open proposals.`}</p>
+        <p className="muted">
+          {open.proposals.length === 0
+            ? 'No open proposals.'
+            : open.proposals.length === 1
+              ? '1 open proposal.'
+              : `${open.proposals.length} open proposals.`}
+        </p>
       </section>
       {open.proposals.map((p) => (
         <ProposalCard key={p.id} proposal={p} session={session} now={now} onDecided={decided} />

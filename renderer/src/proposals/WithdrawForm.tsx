@@ -6,7 +6,11 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 
 /** The proposer, acting, withdraws their open proposal with a reason the journal records. */
-export function WithdrawForm(props: { readonly proposal: Proposal; readonly proposer: Custodian; readonly onWithdrawn: (outcome: string) => Promise<void> }): ReactElement {
+export function WithdrawForm(props: {
+  readonly proposal: Proposal;
+  readonly proposer: Custodian;
+  readonly onWithdrawn: (outcome: string) => Promise<void>;
+}): ReactElement {
   const [reason, setReason] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
@@ -19,7 +23,12 @@ export function WithdrawForm(props: { readonly proposal: Proposal; readonly prop
     await props.onWithdrawn(`Withdrawn: ${props.proposal.summary}.`);
   };
   return (
-    <form noValidate className="form inline-form" aria-label={`Withdraw: ${props.proposal.summary}`} onSubmit={(event) => void submit(event)}>
+    <form
+      noValidate
+      className="form inline-form"
+      aria-label={`Withdraw: ${props.proposal.summary}`}
+      onSubmit={(event) => void submit(event)}
+    >
       <Field label="Reason for withdrawing" value={reason} onChange={setReason} required hint="Recorded in the journal." />
       <ErrorNotice error={error} />
       <button type="submit" className="danger">

@@ -43,7 +43,13 @@ export const proposalChannels = {
   },
   /** The proposer withdraws an open proposal. */
   'proposal:withdraw': {
-    request: z.object({ by: custodianId, proposalId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
+    request: z
+      .object({
+        by: custodianId,
+        proposalId,
+        reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed'),
+      })
+      .strict(),
     response: z.object({ proposal: proposalViewSchema }),
   },
 } as const;

@@ -38,10 +38,12 @@ const vaultIdentity = z.object({ vaultId: z.string(), keychainBackend: z.string(
 export const vaultChannels = {
   /** Creates the vault and its first admin; the response carries the recovery key, shown this once. */
   'vault:create': {
-    request: z
-      .object({ adminName: label, organisation: label, passphrase, separateOrganisations: z.boolean().default(false) })
-      .strict(),
-    response: vaultIdentity.extend({ adminId: z.string(), recoveryKey: z.string(), recoveryQr: z.string().startsWith('data:image/png;base64,') }),
+    request: z.object({ adminName: label, organisation: label, passphrase, separateOrganisations: z.boolean().default(false) }).strict(),
+    response: vaultIdentity.extend({
+      adminId: z.string(),
+      recoveryKey: z.string(),
+      recoveryQr: z.string().startsWith('data:image/png;base64,'),
+    }),
   },
   'vault:open': { request: z.object({}).strict(), response: vaultIdentity },
   /** Restores access where this machine's keychain has no device key for the vault. */
@@ -56,12 +58,20 @@ export const vaultChannels = {
    * approves it (proposal:approve).
    */
   'custodian:enrol': {
-    request: z.object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase: passphrase.optional() }).strict(),
+    request: z
+      .object({ by: custodianId, name: label, organisation: label, role: custodianRoleSchema, passphrase: passphrase.optional() })
+      .strict(),
     response: z.object({ custodian: custodianViewSchema.nullable(), proposal: proposalViewSchema.nullable() }),
   },
   /** Proposes revoking a custodian (`by` is an unlocked admin); applied when a second custodian approves. */
   'custodian:revoke': {
-    request: z.object({ by: custodianId, custodianId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
+    request: z
+      .object({
+        by: custodianId,
+        custodianId,
+        reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed'),
+      })
+      .strict(),
     response: z.object({ proposal: proposalViewSchema }),
   },
   'custodian:unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
