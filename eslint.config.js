@@ -2,13 +2,43 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http', 'http2', 'https', 'net', 'os', 'path', 'process', 'readline', 'stream', 'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib'];
+const nodeBuiltins = [
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'process',
+  'readline',
+  'stream',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
+];
 
 /** STYLE.md rule 1: a file's folder says where it runs. Each layer's forbidden imports. */
 const layer = (files, patterns, message) => ({
   files,
   rules: {
-    'no-restricted-imports': ['error', { paths: [...nodeBuiltins, 'electron'].map((name) => ({ name, message })), patterns: [{ group: patterns, message }] }],
+    'no-restricted-imports': [
+      'error',
+      { paths: [...nodeBuiltins, 'electron'].map((name) => ({ name, message })), patterns: [{ group: patterns, message }] },
+    ],
   },
 });
 
@@ -35,7 +65,10 @@ function cliLayer() {
             patterns: forbidden.map((regex) => ({ regex, message })),
           },
         ],
-        'no-restricted-syntax': ['error', ...forbidden.map((regex) => ({ selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\/')}/]`, message }))],
+        'no-restricted-syntax': [
+          'error',
+          ...forbidden.map((regex) => ({ selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\/')}/]`, message })),
+        ],
       },
     },
   ];
@@ -49,7 +82,10 @@ export default tseslint.config(
     languageOptions: { ecmaVersion: 2023, sourceType: 'module' },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-ignore': true, 'ts-nocheck': true, 'ts-expect-error': 'allow-with-description' }],
+      '@typescript-eslint/ban-ts-comment': [
+        'error',
+        { 'ts-ignore': true, 'ts-nocheck': true, 'ts-expect-error': 'allow-with-description' },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
@@ -57,16 +93,68 @@ export default tseslint.config(
     // Plain Node scripts (bootstrap, bundling, the CLI entry): Node's globals, no TypeScript.
     files: ['**/*.{js,mjs,cjs}'],
     languageOptions: {
-      globals: Object.fromEntries(['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', '__dirname', 'require', 'module'].map((g) => [g, 'readonly'])),
+      globals: Object.fromEntries(
+        [
+          'process',
+          'console',
+          'Buffer',
+          'URL',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          '__dirname',
+          'require',
+          'module',
+        ].map((g) => [g, 'readonly']),
+      ),
     },
   },
-  layer(['shared/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/renderer/**', '**/server/**', 'react', 'react-dom', 'react-dom/*', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.'),
+  layer(
+    ['shared/**/*.{ts,tsx}'],
+    [
+      'node:*',
+      'electron',
+      'electron/*',
+      '**/electron/**',
+      '**/renderer/**',
+      '**/server/**',
+      'react',
+      'react-dom',
+      'react-dom/*',
+      'better-sqlite3',
+      'keytar',
+      'pg',
+      'fastify',
+    ],
+    'shared/ is pure: no electron, no node built-ins, no DOM, no other layer.',
+  ),
   {
     files: ['shared/**/*.{ts,tsx}'],
-    rules: { 'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'navigator', 'process', 'Buffer', 'require'] },
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        'window',
+        'document',
+        'localStorage',
+        'sessionStorage',
+        'navigator',
+        'process',
+        'Buffer',
+        'require',
+      ],
+    },
   },
-  layer(['renderer/**/*.{ts,tsx}'], ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'], 'renderer/ talks only to window.halfkey: no electron/, no node, no server/.'),
-  layer(['server/**/*.ts'], ['electron', 'electron/*', '**/electron/**', '**/renderer/**', 'keytar', 'react', 'react-dom'], 'server/ runs without Electron: it may use shared/ and its own code only.'),
+  layer(
+    ['renderer/**/*.{ts,tsx}'],
+    ['node:*', 'electron', 'electron/*', '**/electron/**', '**/server/**', 'better-sqlite3', 'keytar', 'pg', 'fastify'],
+    'renderer/ talks only to window.halfkey: no electron/, no node, no server/.',
+  ),
+  layer(
+    ['server/**/*.ts'],
+    ['electron', 'electron/*', '**/electron/**', '**/renderer/**', 'keytar', 'react', 'react-dom'],
+    'server/ runs without Electron: it may use shared/ and its own code only.',
+  ),
   // electron/: the folder names where a file runs (docs/architecture.md). Node-only code never imports
   // `electron` (Electron's pieces reach it injected by electron/main/), nor an adapter.
   layer(
@@ -87,9 +175,17 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['electron'].map((name) => ({ name, message: 'A feature folder is Node-only: no electron import; electron/main/ injects what it needs.' })),
+          paths: ['electron'].map((name) => ({
+            name,
+            message: 'A feature folder is Node-only: no electron import; electron/main/ injects what it needs.',
+          })),
           // A feature's handlers are typed by the router's Handler (electron/app/router.ts), its one import from app/.
-          patterns: [{ group: ['**/main/**', '**/preload/**', '**/preview/**', '**/cli/**', '**/app/**', '!**/app/router', '**/renderer/**'], message: 'A feature folder is Node-only and knows no adapter: no electron/main, preload, preview, cli or app import.' }],
+          patterns: [
+            {
+              group: ['**/main/**', '**/preload/**', '**/preview/**', '**/cli/**', '**/app/**', '!**/app/router', '**/renderer/**'],
+              message: 'A feature folder is Node-only and knows no adapter: no electron/main, preload, preview, cli or app import.',
+            },
+          ],
         },
       ],
     },
@@ -97,18 +193,66 @@ export default tseslint.config(
   {
     files: ['electron/main/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/preview/**', '**/cli/**', '**/renderer/**'], message: 'electron/main/ is what ships: never the preview adapter (not packaged), the CLI or the renderer.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/preview/**', '**/cli/**', '**/renderer/**'],
+              message: 'electron/main/ is what ships: never the preview adapter (not packaged), the CLI or the renderer.',
+            },
+          ],
+        },
+      ],
     },
   },
   layer(
     ['electron/preview/page/**/*.ts'],
-    ['node:*', 'electron', 'electron/*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/review/**', '**/sync/**', '**/vault/**', '**/main/**', '**/server/**', 'better-sqlite3', 'keytar'],
+    [
+      'node:*',
+      'electron',
+      'electron/*',
+      '**/app/**',
+      '**/base/**',
+      '**/custody/**',
+      '**/journal/**',
+      '**/keychain/**',
+      '**/review/**',
+      '**/sync/**',
+      '**/vault/**',
+      '**/main/**',
+      '**/server/**',
+      'better-sqlite3',
+      'keytar',
+    ],
     'electron/preview/page/ runs in the page: shared/api types and the preview wire format only.',
   ),
   {
     files: ['electron/preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*', '**/app/**', '**/base/**', '**/custody/**', '**/journal/**', '**/keychain/**', '**/review/**', '**/sync/**', '**/vault/**', 'better-sqlite3', 'keytar'], message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                'node:*',
+                '**/app/**',
+                '**/base/**',
+                '**/custody/**',
+                '**/journal/**',
+                '**/keychain/**',
+                '**/review/**',
+                '**/sync/**',
+                '**/vault/**',
+                'better-sqlite3',
+                'keytar',
+              ],
+              message: 'The preload exposes window.halfkey only: electron and shared/api, nothing else.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -11,7 +11,18 @@ if (values.path === undefined) throw new Error('--path is required');
 const workers = values.workers === undefined ? undefined : Number(values.workers);
 const start = performance.now();
 const cpu0 = process.cpuUsage();
-const report = workers === 0 ? await verifyBundleFile(values.path) : await verifyBundleFileParallel(values.path, workers === undefined ? {} : { workers });
+const report =
+  workers === 0
+    ? await verifyBundleFile(values.path)
+    : await verifyBundleFileParallel(values.path, workers === undefined ? {} : { workers });
 const cpu = process.cpuUsage(cpu0);
 // CPU seconds of the whole process (main thread and worker threads), for the ratio per core used.
-process.stdout.write(JSON.stringify({ ms: performance.now() - start, cpuMs: (cpu.user + cpu.system) / 1000, ok: report.ok, entries: report.entries, maxRssKb: process.resourceUsage().maxRSS }));
+process.stdout.write(
+  JSON.stringify({
+    ms: performance.now() - start,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    ok: report.ok,
+    entries: report.entries,
+    maxRssKb: process.resourceUsage().maxRSS,
+  }),
+);

@@ -17,17 +17,42 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BuildOptions } from 'esbuild';
 import { sodiumReady } from '../shared/sodium';
-import { ENTRY_SIGNATURE_DOMAIN, GENESIS_PREV, ed25519Signer, sealEntry, type EntrySigner, type SignedEntry, type UnsealedEntry } from '../shared/journal/entry';
+import {
+  ENTRY_SIGNATURE_DOMAIN,
+  GENESIS_PREV,
+  ed25519Signer,
+  sealEntry,
+  type EntrySigner,
+  type SignedEntry,
+  type UnsealedEntry,
+} from '../shared/journal/entry';
 import { checkpointData } from '../shared/journal/entry-types';
 import { MerkleFrontier } from '../shared/journal/merkle';
-import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, entryLine, headerLine, manifestLine, type BundleManifest } from '../shared/journal/bundle';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  PartHash,
+  entryLine,
+  headerLine,
+  manifestLine,
+  type BundleManifest,
+} from '../shared/journal/bundle';
 import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyBundleFile } from '../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../electron/journal/parallel-verify';
 import { nativePrimitives } from '../server/native-primitives';
 
-const { values } = parseArgs({ options: { entries: { type: 'string' }, appends: { type: 'string' }, mid: { type: 'string' }, workers: { type: 'string' }, 'big-only': { type: 'boolean' } }, strict: true });
+const { values } = parseArgs({
+  options: {
+    entries: { type: 'string' },
+    appends: { type: 'string' },
+    mid: { type: 'string' },
+    workers: { type: 'string' },
+    'big-only': { type: 'boolean' },
+  },
+  strict: true,
+});
 const sodium = await sodiumReady();
 const cores = availableParallelism();
 
@@ -56,11 +81,17 @@ const signature = sodium.crypto_sign_detached(message, keys.privateKey);
 const rawSign = rate(() => sodium.crypto_sign_detached(message, keys.privateKey));
 const rawVerify = rate(() => sodium.crypto_sign_verify_detached(signature, message, keys.publicKey));
 console.log(`raw libsodium Ed25519: ${rawSign.toFixed(0)} signs/s, ${rawVerify.toFixed(0)} verifies/s (1 core); ${cores} cores available`);
-const nodeKey = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(keys.publicKey)]), format: 'der', type: 'spki' });
+const nodeKey = createPublicKey({
+  key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(keys.publicKey)]),
+  format: 'der',
+  type: 'spki',
+});
 const nodeMessage = Buffer.from(message);
 const nodeSignature = Buffer.from(signature);
 const rawNodeVerify = rate(() => nodeVerify(null, nodeMessage, nodeKey, nodeSignature));
-console.log(`raw node:crypto Ed25519: ${rawNodeVerify.toFixed(0)} verifies/s (1 core, cached KeyObject) = ${(rawNodeVerify / rawVerify).toFixed(2)}x libsodium's`);
+console.log(
+  `raw node:crypto Ed25519: ${rawNodeVerify.toFixed(0)} verifies/s (1 core, cached KeyObject) = ${(rawNodeVerify / rawVerify).toFixed(2)}x libsodium's`,
+);
 /** Cores this process used since `since` (main thread and worker threads), over `seconds` of wall time. */
 const coresUsed = (since: NodeJS.CpuUsage, seconds: number): number => {
   const d = process.cpuUsage(since);
@@ -103,7 +134,9 @@ if (!values['big-only']) {
   latencies.sort((a, b) => a - b);
   const p50 = latencies[Math.floor(latencies.length / 2)]!;
   const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-  console.log(`single durable append: ${perSec.toFixed(0)} appends/s (${(perSec / rawSign).toFixed(3)}x raw signs/s), p50 ${p50.toFixed(3)} ms = ${(p50 / rawFsyncP50).toFixed(2)}x raw write+fdatasync p50, p99 ${p99.toFixed(3)} ms [target p50 < 2 ms]`);
+  console.log(
+    `single durable append: ${perSec.toFixed(0)} appends/s (${(perSec / rawSign).toFixed(3)}x raw signs/s), p50 ${p50.toFixed(3)} ms = ${(p50 / rawFsyncP50).toFixed(2)}x raw write+fdatasync p50, p99 ${p99.toFixed(3)} ms [target p50 < 2 ms]`,
+  );
   db.close();
 }
 
@@ -180,7 +213,12 @@ function writeBundle(path: string, count: number): void {
       time: time + seq,
       type: seq === 0 ? 'vault.genesis' : checkpoint ? 'checkpoint' : 'bench.entry',
       actor: null,
-      data: seq === 0 ? { deviceKey: device.publicKey, checkpointEvery: 256, heartbeatMs: 60_000 } : checkpoint ? checkpointData(seq, sodium.to_hex(frontier.root()), false) : { i: seq, reason: 'benchmark entry' },
+      data:
+        seq === 0
+          ? { deviceKey: device.publicKey, checkpointEvery: 256, heartbeatMs: 60_000 }
+          : checkpoint
+            ? checkpointData(seq, sodium.to_hex(frontier.root()), false)
+            : { i: seq, reason: 'benchmark entry' },
       hash: '',
       sigs: [],
     };
@@ -228,7 +266,9 @@ if (!values['big-only']) {
   writeBundle(small, 1_000);
   let start = performance.now();
   await verifyBundleFileParallel(small);
-  console.log(`first parallel verification in this process (worker bundled by esbuild, threads started, 1,000 entries): ${(performance.now() - start).toFixed(0)} ms`);
+  console.log(
+    `first parallel verification in this process (worker bundled by esbuild, threads started, 1,000 entries): ${(performance.now() - start).toFixed(0)} ms`,
+  );
   start = performance.now();
   let cpu0 = process.cpuUsage();
   const one = await verifyBundleFile(path);
@@ -242,7 +282,9 @@ if (!values['big-only']) {
   const allRate = all.entries / allSeconds;
   const allCores = coresUsed(cpu0, allSeconds);
   if (!one.ok || !all.ok) throw new Error(`benchmark bundle failed to verify: ${JSON.stringify(one.failures[0] ?? all.failures[0])}`);
-  console.log(`verify 1 core: ${oneRate.toFixed(0)} entries/s = ${verifyRatios(oneRate, 1)}; per core used (${oneCores.toFixed(2)}): ${verifyRatios(oneRate, oneCores)}`);
+  console.log(
+    `verify 1 core: ${oneRate.toFixed(0)} entries/s = ${verifyRatios(oneRate, 1)}; per core used (${oneCores.toFixed(2)}): ${verifyRatios(oneRate, oneCores)}`,
+  );
   console.log(
     `verify ${cores} cores (worker_threads, thread start included): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)}; per core used (${allCores.toFixed(2)} of ${cores}): ${verifyRatios(allRate, allCores)} [target >= 0.8x raw x cores used]`,
   );
@@ -258,9 +300,23 @@ if (!values['big-only']) {
   // loads verify-worker.cjs from beside the module that imports it).
   const { build } = await import('esbuild');
   const bundle: BuildOptions = { bundle: true, platform: 'node', target: 'node20', logLevel: 'silent', external: ['esbuild'] };
-  await build({ ...bundle, entryPoints: [fileURLToPath(new URL('./journal-verify-child.ts', import.meta.url))], format: 'esm', outfile: join(dir, 'verify-child.mjs') });
-  await build({ ...bundle, entryPoints: [fileURLToPath(new URL('../electron/journal/verify-worker.ts', import.meta.url))], format: 'cjs', outfile: join(dir, 'verify-worker.cjs') });
-  const child = spawnSync(process.execPath, [join(dir, 'verify-child.mjs'), '--path', path, ...(values.workers === undefined ? [] : ['--workers', values.workers])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  await build({
+    ...bundle,
+    entryPoints: [fileURLToPath(new URL('./journal-verify-child.ts', import.meta.url))],
+    format: 'esm',
+    outfile: join(dir, 'verify-child.mjs'),
+  });
+  await build({
+    ...bundle,
+    entryPoints: [fileURLToPath(new URL('../electron/journal/verify-worker.ts', import.meta.url))],
+    format: 'cjs',
+    outfile: join(dir, 'verify-worker.cjs'),
+  });
+  const child = spawnSync(
+    process.execPath,
+    [join(dir, 'verify-child.mjs'), '--path', path, ...(values.workers === undefined ? [] : ['--workers', values.workers])],
+    { encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
   if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
   const r = JSON.parse(child.stdout) as { ms: number; cpuMs: number; ok: boolean; entries: number; maxRssKb: number };
   const rate = r.entries / (r.ms / 1000);

@@ -30,7 +30,9 @@ for (const algorithm of ['SHA1', 'SHA256', 'SHA512'] as const satisfies readonly
   const raw = await measure(() => createHmac(algorithm.toLowerCase(), secret).update(counter).digest(), 20_000);
   let t = 0;
   const ours = await measure(() => totpCode(params, (t += 30_000)), 5_000);
-  console.log(`totpCode ${algorithm}: ${(ours / 1000).toFixed(1)} µs/code; raw HMAC ${(raw / 1000).toFixed(2)} µs; ratio ${(ours / raw).toFixed(1)}x`);
+  console.log(
+    `totpCode ${algorithm}: ${(ours / 1000).toFixed(1)} µs/code; raw HMAC ${(raw / 1000).toFixed(2)} µs; ratio ${(ours / raw).toFixed(1)}x`,
+  );
 }
 
 for (const length of [16, 32, 128]) {
@@ -39,5 +41,7 @@ for (const length of [16, 32, 128]) {
     for (let i = 0; i < draws; i++) sodium.randombytes_uniform(83);
   }, 5_000);
   const ours = await measure(() => generatePassword({ length }), 5_000);
-  console.log(`generatePassword length ${length}: ${(ours / 1000).toFixed(1)} µs; ${draws} raw draws ${(raw / 1000).toFixed(1)} µs; ratio ${(ours / raw).toFixed(2)}x`);
+  console.log(
+    `generatePassword length ${length}: ${(ours / 1000).toFixed(1)} µs; ${draws} raw draws ${(raw / 1000).toFixed(1)} µs; ratio ${(ours / raw).toFixed(2)}x`,
+  );
 }

@@ -61,11 +61,15 @@ try {
   const rawRate = await roundTrips(raw, () => sample);
   const previewRate = await roundTrips(api, (i) => JSON.stringify({ id: i + 1, channel: 'app:status', payload: {} }));
   const print = (label: string, rate: number): void => {
-    process.stdout.write(`${label.padEnd(44)} ${rate.toFixed(0).padStart(8)} round trips/s  ${(1e6 / rate).toFixed(1).padStart(7)} µs each\n`);
+    process.stdout.write(
+      `${label.padEnd(44)} ${rate.toFixed(0).padStart(8)} round trips/s  ${(1e6 / rate).toFixed(1).padStart(7)} µs each\n`,
+    );
   };
   print(`raw ws echo, ${sample.length}-byte frame (primitive)`, rawRate);
   print('app:status through the preview adapter', previewRate);
-  process.stdout.write(`ratio preview / raw: ${(rawRate / previewRate).toFixed(2)}x the time of a raw round trip (${calls} sequential calls each)\n`);
+  process.stdout.write(
+    `ratio preview / raw: ${(rawRate / previewRate).toFixed(2)}x the time of a raw round trip (${calls} sequential calls each)\n`,
+  );
   raw.close();
   api.close();
 } finally {

@@ -18,7 +18,16 @@ import { exportJournal } from '../electron/journal/export';
 import { runReconcile } from '../electron/reconcile/reconcile-service';
 import { TestJournal } from '../test/support/journal-builder';
 
-const { values } = parseArgs({ options: { mb: { type: 'string' }, 'file-mb': { type: 'string' }, workers: { type: 'string' }, 'root-every': { type: 'string' }, one: { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: {
+    mb: { type: 'string' },
+    'file-mb': { type: 'string' },
+    workers: { type: 'string' },
+    'root-every': { type: 'string' },
+    one: { type: 'string' },
+  },
+  strict: true,
+});
 // --one DIR (internal): measure the input prepared in DIR, in this fresh process.
 const FILE_MB = Number(values['file-mb'] ?? 1);
 const WORKERS = Number(values.workers ?? availableParallelism());
@@ -30,9 +39,10 @@ const DAY = Date.parse('2026-01-02T00:00:00Z');
 function record(file: number, i: number): string {
   const time = new Date(DAY + ((file * 997 + i * 13) % 86_400) * 1000).toISOString().replace('.000Z', 'Z');
   const id = `${file.toString(16).padStart(8, '0')}-${i.toString(16).padStart(4, '0')}-4a1b-8c2d-3e4f5a6b7c8d`;
-  const identity = i % ROOT_EVERY === 0
-    ? `{"type":"Root","principalId":"${ACCOUNT}","arn":"arn:aws:iam::${ACCOUNT}:root","accountId":"${ACCOUNT}","accessKeyId":"ASIAEXAMPLEROOTSESS1","sessionContext":{"sessionIssuer":{},"webIdFederationData":{},"attributes":{"creationDate":"${time}","mfaAuthenticated":"true"}}}`
-    : `{"type":"AssumedRole","principalId":"AROAEXAMPLEROLEID${i % 7}:worker-${i % 13}","arn":"arn:aws:sts::${ACCOUNT}:assumed-role/Deploy/worker-${i % 13}","accountId":"${ACCOUNT}","accessKeyId":"ASIAEXAMPLEROLE0000${i % 10}","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLEROLEID${i % 7}","arn":"arn:aws:iam::${ACCOUNT}:role/Deploy","accountId":"${ACCOUNT}","userName":"Deploy"},"webIdFederationData":{},"attributes":{"creationDate":"${time}","mfaAuthenticated":"false"}}}`;
+  const identity =
+    i % ROOT_EVERY === 0
+      ? `{"type":"Root","principalId":"${ACCOUNT}","arn":"arn:aws:iam::${ACCOUNT}:root","accountId":"${ACCOUNT}","accessKeyId":"ASIAEXAMPLEROOTSESS1","sessionContext":{"sessionIssuer":{},"webIdFederationData":{},"attributes":{"creationDate":"${time}","mfaAuthenticated":"true"}}}`
+      : `{"type":"AssumedRole","principalId":"AROAEXAMPLEROLEID${i % 7}:worker-${i % 13}","arn":"arn:aws:sts::${ACCOUNT}:assumed-role/Deploy/worker-${i % 13}","accountId":"${ACCOUNT}","accessKeyId":"ASIAEXAMPLEROLE0000${i % 10}","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLEROLEID${i % 7}","arn":"arn:aws:iam::${ACCOUNT}:role/Deploy","accountId":"${ACCOUNT}","userName":"Deploy"},"webIdFederationData":{},"attributes":{"creationDate":"${time}","mfaAuthenticated":"false"}}}`;
   return `{"eventVersion":"1.09","userIdentity":${identity},"eventTime":"${time}","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.${i % 250}","userAgent":"aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.141.0","requestParameters":{"instancesSet":{"items":[{"instanceId":"i-0abc${i}def0123456"}]},"filterSet":{},"maxResults":1000},"responseElements":null,"requestID":"${id}","eventID":"${id}","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"${ACCOUNT}","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"ec2.us-east-1.amazonaws.com"}}`;
 }
 
@@ -50,7 +60,10 @@ function writeLogs(root: string, mb: number): void {
       size += r.length + 1;
     }
     const text = `{"Records":[${records.join(',')}]}`;
-    writeFileSync(join(folder, `${ACCOUNT}_CloudTrail_us-east-1_20260102T${String(f).padStart(6, '0')}Z_bench.json.gz`), gzipSync(text, { level: 1 }));
+    writeFileSync(
+      join(folder, `${ACCOUNT}_CloudTrail_us-east-1_20260102T${String(f).padStart(6, '0')}Z_bench.json.gz`),
+      gzipSync(text, { level: 1 }),
+    );
   }
 }
 
@@ -62,12 +75,24 @@ function writeJournal(path: string): void {
     const mia = journal.enrol('mia', 19, { role: 'mfa-custodian' });
     journal.store.append({ type: 'account.added', actor: pat, account: ACCOUNT, data: { alias: 'bench' } });
     for (let h = 0; h < 24; h += 2) {
-      for (const [actor, item, at] of [[pat, 'password', 0], [mia, 'mfa', 60_000]] as const) {
+      for (const [actor, item, at] of [
+        [pat, 'password', 0],
+        [mia, 'mfa', 60_000],
+      ] as const) {
         journal.clock = DAY + h * 3_600_000 + at;
-        journal.store.append({ type: 'checkout.opened', actor, account: ACCOUNT, data: { checkout: `${h}-${item}`, item, reason: 'bench', ticket: null, leaseUntil: journal.clock + 3_600_000 } });
+        journal.store.append({
+          type: 'checkout.opened',
+          actor,
+          account: ACCOUNT,
+          data: { checkout: `${h}-${item}`, item, reason: 'bench', ticket: null, leaseUntil: journal.clock + 3_600_000 },
+        });
       }
       journal.clock = DAY + h * 3_600_000 + 1_800_000;
-      for (const [actor, item] of [[pat, 'password'], [mia, 'mfa']] as const) journal.store.append({ type: 'checkout.closed', actor, account: ACCOUNT, data: { checkout: `${h}-${item}`, item } });
+      for (const [actor, item] of [
+        [pat, 'password'],
+        [mia, 'mfa'],
+      ] as const)
+        journal.store.append({ type: 'checkout.closed', actor, account: ACCOUNT, data: { checkout: `${h}-${item}`, item } });
     }
     exportJournal(journal.store, { out: path, signer: journal.device, now: () => journal.clock });
   } finally {
@@ -82,14 +107,19 @@ async function rawParallel(paths: readonly string[], threads: number): Promise<n
   const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true }));
   const start = performance.now();
   let next = 0;
-  await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
-    const take = (): void => {
-      if (next >= paths.length) return resolve();
-      w.postMessage(paths[next++]);
-    };
-    w.on('message', take);
-    take();
-  })));
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          const take = (): void => {
+            if (next >= paths.length) return resolve();
+            w.postMessage(paths[next++]);
+          };
+          w.on('message', take);
+          take();
+        }),
+    ),
+  );
   const seconds = (performance.now() - start) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
   return seconds;
@@ -104,11 +134,17 @@ async function one(dir: string): Promise<void> {
   let peak = base;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
   const t0 = performance.now();
-  const report = await runReconcile({ journal: { kind: 'bundle', path: join(dir, 'journal.hkj') }, cloudtrail: [join(dir, 'logs')], slackSeconds: 300, workers: WORKERS });
+  const report = await runReconcile({
+    journal: { kind: 'bundle', path: join(dir, 'journal.hkj') },
+    cloudtrail: [join(dir, 'logs')],
+    slackSeconds: 300,
+    workers: WORKERS,
+  });
   const seconds = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
-  if (report.counts.filesRead !== paths.length || report.counts.filesBad !== 0) throw new Error(`the bench logs did not all read: ${JSON.stringify(report.counts)}`);
+  if (report.counts.filesRead !== paths.length || report.counts.filesBad !== 0)
+    throw new Error(`the bench logs did not all read: ${JSON.stringify(report.counts)}`);
 
   const t1 = performance.now();
   let records = 0;
@@ -133,7 +169,9 @@ async function one(dir: string): Promise<void> {
 if (values.one !== undefined) {
   await one(values.one);
 } else {
-  console.log(`CloudTrail reconciliation, ${WORKERS} worker threads, ${FILE_MB} MB files, a root call every ${ROOT_EVERY} records (ratio = raw time / reconcile time; 1.00x is as fast as the raw read)`);
+  console.log(
+    `CloudTrail reconciliation, ${WORKERS} worker threads, ${FILE_MB} MB files, a root call every ${ROOT_EVERY} records (ratio = raw time / reconcile time; 1.00x is as fast as the raw read)`,
+  );
   await sodiumReady();
   for (const mb of (values.mb ?? '256,1024').split(',').map(Number)) {
     const dir = mkdtempSync(join(tmpdir(), 'halfkey-bench-reconcile-'));
@@ -141,7 +179,11 @@ if (values.one !== undefined) {
       writeLogs(join(dir, 'logs'), mb);
       writeJournal(join(dir, 'journal.hkj'));
       // Measured in a fresh process: RSS never shrinks back, so neither the generation here nor a smaller size run before may count.
-      const run = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--one', dir, '--workers', String(WORKERS)], { stdio: 'inherit' });
+      const run = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--one', dir, '--workers', String(WORKERS)],
+        { stdio: 'inherit' },
+      );
       if (run.status !== 0) process.exit(run.status ?? 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -41,28 +41,52 @@ try {
   const perDevice: SignedEntry[][] = [];
   for (let d = 0; d < DEVICES; d++) {
     let clock = 1_700_000_000_000;
-    const store = JournalStore.open(openDatabase(join(dir, `device-${d}.db`)), { deviceSigner: ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(d + 1)).privateKey), now: () => (clock += 10) });
+    const store = JournalStore.open(openDatabase(join(dir, `device-${d}.db`)), {
+      deviceSigner: ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(d + 1)).privateKey),
+      now: () => (clock += 10),
+    });
     store.init('ab'.repeat(16), { name: `device ${d}` });
-    while ((store.head()?.seq ?? 0) + 1 < TOTAL / DEVICES) store.appendBatch(Array.from({ length: 100 }, (_v, i) => ({ type: 'bench.event', data: { i } })));
+    while ((store.head()?.seq ?? 0) + 1 < TOTAL / DEVICES)
+      store.appendBatch(Array.from({ length: 100 }, (_v, i) => ({ type: 'bench.event', data: { i } })));
     perDevice.push([...store.read()]);
   }
   const log: SignedEntry[] = [];
-  for (let at = 0; log.length < perDevice.reduce((s, e) => s + e.length, 0); at += 100) for (const entries of perDevice) log.push(...entries.slice(at, at + 100));
+  for (let at = 0; log.length < perDevice.reduce((s, e) => s + e.length, 0); at += 100)
+    for (const entries of perDevice) log.push(...entries.slice(at, at + 100));
 
   const nodes = new Map<number, string>();
   const set = new NodeSet({
     getLogNodes: async (keys) => new Map(keys.flatMap((k) => (nodes.has(k) ? [[k, nodes.get(k)!] as const] : []))),
     entryHashesAt: async (indexes) => new Map(indexes.flatMap((i) => (i < log.length ? [[i, log[i]!.hash] as const] : []))),
   });
-  const appended = await appendLeaves(0, log.map((e) => e.hash), set);
+  const appended = await appendLeaves(
+    0,
+    log.map((e) => e.hash),
+    set,
+  );
   for (const node of appended.nodes) nodes.set(node.key, node.hash);
   const unsigned = { size: appended.size, root: appended.root, timestamp: Date.now() };
-  const treeHead = { ...unsigned, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)) };
-  const proofs = await inclusionProofs(log.map((_e, i) => i), log.length, set);
+  const treeHead = {
+    ...unsigned,
+    signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)),
+  };
+  const proofs = await inclusionProofs(
+    log.map((_e, i) => i),
+    log.length,
+    set,
+  );
   const serverKey = sodium.to_hex(server.publicKey);
   // Canonical JSON, as the server writes it (the verifier refuses any other form).
   const lines = [canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })];
-  log.forEach((entry, logIndex) => lines.push(canonicalize({ kind: 'entry', entry, receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! } })));
+  log.forEach((entry, logIndex) =>
+    lines.push(
+      canonicalize({
+        kind: 'entry',
+        entry,
+        receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! },
+      }),
+    ),
+  );
   const path = join(dir, 'export.jsonl');
   writeFileSync(path, `${lines.join('\n')}\n`);
 
@@ -71,7 +95,9 @@ try {
   const seconds = (performance.now() - t) / 1000;
   if (!report.ok) throw new Error(`the bench export did not verify: ${JSON.stringify(report.failures.slice(0, 3))}`);
   const perSec = report.entries / seconds;
-  console.log(`server export verify: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s (1 core) = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s`);
+  console.log(
+    `server export verify: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s (1 core) = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -21,7 +21,10 @@ import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { startSignaturePool } from '../server/signature-pool';
 
-const { values } = parseArgs({ options: { serve: { type: 'string' }, entries: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' } }, strict: true });
+const { values } = parseArgs({
+  options: { serve: { type: 'string' }, entries: { type: 'string' }, threads: { type: 'string' }, rounds: { type: 'string' } },
+  strict: true,
+});
 
 if (values.serve !== undefined) {
   // The floor server (a child process, so its CPU is measured apart from the client's).
@@ -41,16 +44,23 @@ if (values.serve !== undefined) {
   const ENTRIES = Number(values.entries ?? 40_000);
   const THREADS = Number(values.threads ?? availableParallelism());
   const ROUNDS = Number(values.rounds ?? 3);
-  if (![ENTRIES, THREADS, ROUNDS].every((n) => Number.isSafeInteger(n) && n > 0)) throw new Error('--entries, --threads and --rounds take positive whole numbers');
+  if (![ENTRIES, THREADS, ROUNDS].every((n) => Number.isSafeInteger(n) && n > 0))
+    throw new Error('--entries, --threads and --rounds take positive whole numbers');
   const sodium = await sodiumReady();
   const work = mkdtempSync(join(tmpdir(), 'halfkey-bench-floor-'));
   try {
     // A real vault journal, sent as the sync client sends it: batches of 500, two on the wire.
     const db = openDatabase(join(work, 'device.db'));
     let clock = 1_700_000_000_000;
-    const store = JournalStore.open(db, { deviceSigner: ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(7)).privateKey), now: () => clock++ });
+    const store = JournalStore.open(db, {
+      deviceSigner: ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(7)).privateKey),
+      now: () => clock++,
+    });
     store.init(sodium.to_hex(sodium.randombytes_buf(16)), { name: 'bench' });
-    for (let done = 1; done < ENTRIES; done += 1_000) store.appendBatch(Array.from({ length: Math.min(1_000, ENTRIES - done) }, (_, i) => ({ type: 'bench.event', data: { i: done + i } })));
+    for (let done = 1; done < ENTRIES; done += 1_000)
+      store.appendBatch(
+        Array.from({ length: Math.min(1_000, ENTRIES - done) }, (_, i) => ({ type: 'bench.event', data: { i: done + i } })),
+      );
     const entries = [...store.read()];
     db.close();
     const bodies: string[] = [];
@@ -61,7 +71,11 @@ if (values.serve !== undefined) {
       const pair = sodium.crypto_sign_keypair();
       const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`))));
       const sigs = messages.map((m) => sodium.crypto_sign_detached(m, pair.privateKey));
-      const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]), format: 'der', type: 'spki' });
+      const key = createPublicKey({
+        key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]),
+        format: 'der',
+        type: 'spki',
+      });
       const start = performance.now();
       for (let i = 0; i < n; i++) if (!nodeVerify(null, messages[i]!, key, sigs[i]!)) throw new Error('verify failed');
       return ((performance.now() - start) * 1000) / n;
@@ -74,7 +88,9 @@ if (values.serve !== undefined) {
       return (Number(fields[11]) + Number(fields[12])) / ticks;
     };
 
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve', String(THREADS)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve', String(THREADS)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let err = '';
@@ -90,13 +106,17 @@ if (values.serve !== undefined) {
         const lane = async (): Promise<void> => {
           while (next < bodies.length) {
             const body = bodies[next++]!;
-            const answer = (await (await fetch(`http://127.0.0.1:${port}/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { valid: number };
+            const answer = (await (
+              await fetch(`http://127.0.0.1:${port}/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+            ).json()) as { valid: number };
             if (answer.valid !== JSON.parse(body).entries.length) throw new Error('the floor server refused a valid entry');
           }
         };
         await Promise.all([lane(), lane()]);
       };
-      console.log(`floor server: HTTP + JSON parse + ${THREADS} signature worker(s), nothing else; ${entries.length.toLocaleString('en-US')} entries per round in batches of 500, two on the wire`);
+      console.log(
+        `floor server: HTTP + JSON parse + ${THREADS} signature worker(s), nothing else; ${entries.length.toLocaleString('en-US')} entries per round in batches of 500, two on the wire`,
+      );
       await sendAll(); // warm-up: V8 compiles the server's paths first
       for (let round = 1; round <= ROUNDS; round++) {
         const before = rawMicros();

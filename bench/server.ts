@@ -31,7 +31,15 @@ import { openStorage } from '../server/storage/storage';
 import { hashToken, newToken } from '../server/tokens';
 
 const { values } = parseArgs({
-  options: { single: { type: 'string' }, devices: { type: 'string' }, 'per-device': { type: 'string' }, backlog: { type: 'string' }, warmup: { type: 'string' }, pg: { type: 'string' }, 'verify-threads': { type: 'string' } },
+  options: {
+    single: { type: 'string' },
+    devices: { type: 'string' },
+    'per-device': { type: 'string' },
+    backlog: { type: 'string' },
+    warmup: { type: 'string' },
+    pg: { type: 'string' },
+    'verify-threads': { type: 'string' },
+  },
   strict: true,
 });
 const SINGLE = Number(values.single ?? 10_000);
@@ -55,9 +63,14 @@ function rawVerifiesPerSecond(n = 3_000): { lib: number; node: number } {
   const messages = Array.from({ length: n }, (_, i) => entrySignatureMessage(sodium.crypto_hash_sha256(sodium.from_string(`m${i}`))));
   const sigs = messages.map((m) => sodium.crypto_sign_detached(m, pair.privateKey));
   let start = performance.now();
-  for (let i = 0; i < n; i++) if (!sodium.crypto_sign_verify_detached(sigs[i]!, messages[i]!, pair.publicKey)) throw new Error('verify failed');
+  for (let i = 0; i < n; i++)
+    if (!sodium.crypto_sign_verify_detached(sigs[i]!, messages[i]!, pair.publicKey)) throw new Error('verify failed');
   const lib = n / ((performance.now() - start) / 1000);
-  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]), format: 'der', type: 'spki' });
+  const key = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pair.publicKey)]),
+    format: 'der',
+    type: 'spki',
+  });
   start = performance.now();
   for (let i = 0; i < n; i++) if (!nodeVerify(null, messages[i]!, key, sigs[i]!)) throw new Error('verify failed');
   return { lib, node: n / ((performance.now() - start) / 1000) };
@@ -72,7 +85,9 @@ interface Device {
 /** A real vault journal (SQLite file) with n entries, written in batches. */
 function makeDevice(n: number): Device {
   const db = openDatabase(join(work, `device-${seed}.db`));
-  const signer = ed25519Signer(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(seed % 256).map((b, i) => (i === 0 ? seed >> 8 : b))).privateKey);
+  const signer = ed25519Signer(
+    sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(seed % 256).map((b, i) => (i === 0 ? seed >> 8 : b))).privateKey,
+  );
   seed += 1;
   let clock = 1_700_000_000_000;
   const store = JournalStore.open(db, { deviceSigner: signer, now: () => clock++ });
@@ -108,9 +123,26 @@ async function startServer(db: string): Promise<Server> {
   const keyFile = join(work, `server-${port}.key`);
   const keygen = spawnSync(process.execPath, [CLI, 'server', 'keygen', '--key-file', keyFile], { encoding: 'utf8' });
   if (keygen.status !== 0) throw new Error(`halfkey server keygen failed: ${keygen.stderr}`);
-  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, 'server', '--db', db, '--listen', `127.0.0.1:${port}`, '--key-file', keyFile, '--rate-limit', '1000000/1000000', ...(THREADS === undefined ? [] : ['--verify-threads', THREADS])], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []),
+      CLI,
+      'server',
+      '--db',
+      db,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--key-file',
+      keyFile,
+      '--rate-limit',
+      '1000000/1000000',
+      ...(THREADS === undefined ? [] : ['--verify-threads', THREADS]),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (c: Buffer) => {
@@ -187,7 +219,11 @@ async function measured(pid: number, entries: number, work: () => Promise<void>)
     seconds,
     serverCores: (server1.total - server0.total) / seconds,
     clientCores: (client.user + client.system) / 1e6 / seconds,
-    perEntry: { main: us(server1.main - server0.main), others: us(server1.total - server0.total - (server1.main - server0.main)), system: us(server1.system - server0.system) },
+    perEntry: {
+      main: us(server1.main - server0.main),
+      others: us(server1.total - server0.total - (server1.main - server0.main)),
+      system: us(server1.system - server0.system),
+    },
   };
 }
 
@@ -214,7 +250,9 @@ async function storageUrl(kind: 'sqlite' | 'postgres', name: string): Promise<{ 
 const CORES = Math.max(1, Math.min(availableParallelism(), THREADS === undefined ? availableParallelism() : Number(THREADS)));
 
 try {
-  console.log(`generating journals: warm-up ${fmt(WARMUP)}, 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`);
+  console.log(
+    `generating journals: warm-up ${fmt(WARMUP)}, 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`,
+  );
   // Other load on a shared machine moves the primitive's speed: each figure is compared with the
   // mean of samples taken just before and just after it.
   const sample = rawVerifiesPerSecond();
@@ -226,7 +264,9 @@ try {
     raw = (rawBefore.lib + after.lib) / 2;
     rawNode = (rawBefore.node + after.node) / 2;
   };
-  console.log(`raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`);
+  console.log(
+    `raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`,
+  );
   const ratio = (perSecond: number, m: Measured): string =>
     `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 0.7], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores` +
     `; server CPU per entry: main thread ${m.perEntry.main.toFixed(0)} µs, other threads ${m.perEntry.others.toFixed(0)} µs (kernel ${m.perEntry.system.toFixed(0)} µs of the two) against ${(1e6 / rawNode).toFixed(0)} µs per raw node:crypto verify`;
@@ -242,7 +282,9 @@ try {
         rawBefore = rawVerifiesPerSecond();
         const mc = await measured(server.child.pid!, WARMUP, () => syncAll(cc));
         bracket();
-        console.log(`${kind}: warm-up, cold server ${fmt(WARMUP / mc.seconds)} entries/s  = ${ratio(WARMUP / mc.seconds, mc)}  (not a target figure: includes V8 compiling the server)`);
+        console.log(
+          `${kind}: warm-up, cold server ${fmt(WARMUP / mc.seconds)} entries/s  = ${ratio(WARMUP / mc.seconds, mc)}  (not a target figure: includes V8 compiling the server)`,
+        );
         cold.db.close();
       }
       const one = makeDevice(SINGLE);
@@ -251,14 +293,22 @@ try {
       const m1 = await measured(server.child.pid!, SINGLE, () => syncAll(c1));
       const single = SINGLE / m1.seconds;
       bracket();
-      console.log(`${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
+      console.log(
+        `${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+      );
       const many = Array.from({ length: DEVICES }, () => makeDevice(PER_DEVICE));
       const clients = await Promise.all(many.map((d) => enrolled(server, d)));
       rawBefore = rawVerifiesPerSecond();
-      const mN = await measured(server.child.pid!, DEVICES * PER_DEVICE, async () => void (await Promise.all(clients.map((c) => syncAll(c)))));
+      const mN = await measured(
+        server.child.pid!,
+        DEVICES * PER_DEVICE,
+        async () => void (await Promise.all(clients.map((c) => syncAll(c)))),
+      );
       const concurrent = (DEVICES * PER_DEVICE) / mN.seconds;
       bracket();
-      console.log(`${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
+      console.log(
+        `${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+      );
       for (const d of [one, ...many]) d.db.close();
     } finally {
       await server.stop();
@@ -284,10 +334,15 @@ try {
     clearInterval(timer);
     sample();
     bracket();
-    const at = (k: 'server' | 'client'): string => [samples[0]!, samples[Math.floor(samples.length / 2)]!, samples[samples.length - 1]!].map((s) => s[k].toFixed(0)).join(' / ');
+    const at = (k: 'server' | 'client'): string =>
+      [samples[0]!, samples[Math.floor(samples.length / 2)]!, samples[samples.length - 1]!].map((s) => s[k].toFixed(0)).join(' / ');
     const peak = (k: 'server' | 'client'): string => Math.max(...samples.map((s) => s[k])).toFixed(0);
-    console.log(`backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 30 s)  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`);
-    console.log(`backlog: server RSS MiB start / middle / end ${at('server')} (peak ${peak('server')}); client RSS MiB ${at('client')} (peak ${peak('client')}); ${samples.length} samples`);
+    console.log(
+      `backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 30 s)  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+    );
+    console.log(
+      `backlog: server RSS MiB start / middle / end ${at('server')} (peak ${peak('server')}); client RSS MiB ${at('client')} (peak ${peak('client')}); ${samples.length} samples`,
+    );
     device.db.close();
   } finally {
     await server.stop();

@@ -20,11 +20,18 @@ const sodium = await sodiumReady();
 const keychain = await openKeytarKeychain();
 const dir = mkdtempSync(join(tmpdir(), 'halfkey-bench-unlock-'));
 const passphrase = 'bench passphrase with several words';
-const { vault, adminId } = await Vault.create(join(dir, 'vault'), keychain, { admin: { name: 'Bench Admin', organisation: 'Bench Org', passphrase } });
+const { vault, adminId } = await Vault.create(join(dir, 'vault'), keychain, {
+  admin: { name: 'Bench Admin', organisation: 'Bench Org', passphrase },
+});
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
-  const row = vault.db.prepare('SELECT kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?').get(adminId) as { kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
+  const row = vault.db.prepare('SELECT kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?').get(adminId) as {
+    kdf_alg: number;
+    kdf_opslimit: number;
+    kdf_memlimit: number;
+    kdf_salt: Uint8Array;
+  };
   const unlockMs: number[] = [];
   const rawMs: number[] = [];
   for (let i = 0; i < rounds; i += 1) {
@@ -37,7 +44,9 @@ try {
     rawMs.push(performance.now() - t);
   }
   const alg = row.kdf_alg === sodium.crypto_pwhash_ALG_ARGON2ID13 ? 'Argon2id v1.3' : `alg ${row.kdf_alg}`;
-  console.log(`KDF: ${alg}, opslimit ${row.kdf_opslimit}, memlimit ${row.kdf_memlimit / 2 ** 20} MiB (libsodium MODERATE), rounds ${rounds}`);
+  console.log(
+    `KDF: ${alg}, opslimit ${row.kdf_opslimit}, memlimit ${row.kdf_memlimit / 2 ** 20} MiB (libsodium MODERATE), rounds ${rounds}`,
+  );
   console.log(`custodian unlock  median ${median(unlockMs).toFixed(1)} ms  (all: ${unlockMs.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`raw crypto_pwhash median ${median(rawMs).toFixed(1)} ms  (all: ${rawMs.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`ratio unlock / raw KDF: ${(median(unlockMs) / median(rawMs)).toFixed(3)}`);

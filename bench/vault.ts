@@ -41,7 +41,9 @@ const fmt = (x: number) => x.toFixed(3);
 function report(name: string, ours: number[], raw: number[], rawName: string): void {
   const o = percentiles(ours);
   const r = percentiles(raw);
-  console.log(`${name}: p50 ${fmt(o.p50)} ms, p95 ${fmt(o.p95)} ms | ${rawName}: p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms | ratio p50 ${(o.p50 / r.p50).toFixed(1)}x, p95 ${(o.p95 / r.p95).toFixed(1)}x`);
+  console.log(
+    `${name}: p50 ${fmt(o.p50)} ms, p95 ${fmt(o.p95)} ms | ${rawName}: p50 ${fmt(r.p50)} ms, p95 ${fmt(r.p95)} ms | ratio p50 ${(o.p50 / r.p50).toFixed(1)}x, p95 ${(o.p95 / r.p95).toFixed(1)}x`,
+  );
 }
 
 const sodium = await sodiumReady();
@@ -52,14 +54,31 @@ const created = await Vault.create(dir, keychain, { admin });
 const vault = created.vault;
 try {
   const adminUnlocked = await vault.custodians.unlock(created.adminId, admin.passphrase);
-  const mia = await vault.custodians.enrol(adminUnlocked, { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: 'granite meadow whistles north 63' });
-  const pat = await vault.custodians.enrol(adminUnlocked, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: 'copper heron beneath winter 42' });
+  const mia = await vault.custodians.enrol(adminUnlocked, {
+    name: 'Mia',
+    organisation: 'Provider',
+    role: 'mfa-custodian',
+    passphrase: 'granite meadow whistles north 63',
+  });
+  const pat = await vault.custodians.enrol(adminUnlocked, {
+    name: 'Pat',
+    organisation: 'Customer',
+    role: 'password-custodian',
+    passphrase: 'copper heron beneath winter 42',
+  });
   await vault.custodians.unlock(mia.id, 'granite meadow whistles north 63');
   const custody = await CustodyService.open(vault);
 
   // Checkout-to-code.
   const account = '123456789012';
-  custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: account, alias: 'bench', rootEmail: 'root@example.com', organisation: 'Customer' });
+  custody.accounts.add({
+    by: created.adminId,
+    ...ACCOUNT_DEFAULTS,
+    accountId: account,
+    alias: 'bench',
+    rootEmail: 'root@example.com',
+    organisation: 'Customer',
+  });
   custody.halves.assign({ by: created.adminId, accountId: account, item: 'mfa', custodianId: mia.id });
   custody.halves.set({ by: mia.id, accountId: account, item: 'mfa', secret: { kind: 'totp', seed: SEED } });
   const rounds = 300;
@@ -96,7 +115,14 @@ try {
   vault.db.transaction(() => {
     for (let i = 0; i < ACCOUNTS; i++) {
       const id = String(200_000_000_000 + i);
-      custody.accounts.add({ by: created.adminId, ...ACCOUNT_DEFAULTS, accountId: id, alias: `acct-${i}`, rootEmail: `root+${i}@example.com`, organisation: i % 2 === 0 ? 'Customer' : 'Partner' });
+      custody.accounts.add({
+        by: created.adminId,
+        ...ACCOUNT_DEFAULTS,
+        accountId: id,
+        alias: `acct-${i}`,
+        rootEmail: `root+${i}@example.com`,
+        organisation: i % 2 === 0 ? 'Customer' : 'Partner',
+      });
       custody.halves.assign({ by: created.adminId, accountId: id, item: 'password', custodianId: pat.id });
     }
   })();
@@ -107,7 +133,10 @@ try {
     if (page.accounts.length !== 10_000) throw new Error(`listed ${page.accounts.length}`);
   }, 30);
   report(`list 10,000 of ${ACCOUNTS + 1} accounts`, list, listRaw, 'raw SELECT * of the table');
-  const pageRaw = await time(() => vault.db.prepare('SELECT * FROM custody_accounts ORDER BY alias COLLATE NOCASE, id LIMIT 200 OFFSET 5000').all(), 30);
+  const pageRaw = await time(
+    () => vault.db.prepare('SELECT * FROM custody_accounts ORDER BY alias COLLATE NOCASE, id LIMIT 200 OFFSET 5000').all(),
+    30,
+  );
   const page = await time(() => custody.accounts.list({ search: '', limit: 200, offset: 5_000 }), 30);
   report(`list a page of 200 (offset 5,000) of ${ACCOUNTS + 1} accounts`, page, pageRaw, 'raw SELECT … ORDER BY … LIMIT 200');
   const searchRaw = await time(() => vault.db.prepare("SELECT * FROM custody_accounts WHERE alias LIKE '%acct-99%'").all(), 30);

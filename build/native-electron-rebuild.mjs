@@ -16,7 +16,15 @@ if (!modulePath || !electronVersion || !arch) {
 try {
   // The module folder itself is the build path: @electron/rebuild always rebuilds it (it has a
   // binding.gyp) and finds nothing else to rebuild there. force: the copy has no build to keep.
-  await rebuild({ buildPath: modulePath, electronVersion, arch, onlyModules: ['better-sqlite3'], force: true, mode: 'sequential', disablePreGypCopy: true });
+  await rebuild({
+    buildPath: modulePath,
+    electronVersion,
+    arch,
+    onlyModules: ['better-sqlite3'],
+    force: true,
+    mode: 'sequential',
+    disablePreGypCopy: true,
+  });
   process.stdout.write(`halfkey: built better-sqlite3 for Electron ${electronVersion} (${arch})\n`);
 } catch (error) {
   process.stderr.write(`halfkey: @electron/rebuild failed: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -10,7 +10,19 @@
 // is installed; electron-builder calls beforePack() before packaging.
 //   node build/native-electron.mjs [--force]     build it now (or rebuild with --force)
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import process from 'node:process';
@@ -89,7 +101,10 @@ export async function inspectElectronBuild(target, projectRoot = PROJECT_ROOT) {
   if (tag === null) return { state: 'stale', reason: 'has no readable abi.json' };
   if (!existsSync(addon)) return { state: 'stale', reason: 'has lost its better_sqlite3.node' };
   if (TAG_KEYS.some((key) => tag[key] !== target[key])) {
-    return { state: 'stale', reason: `was made for Electron ${tag.electronVersion ?? '?'} (ABI ${tag.abi}) from better-sqlite3 ${tag.moduleVersion}` };
+    return {
+      state: 'stale',
+      reason: `was made for Electron ${tag.electronVersion ?? '?'} (ABI ${tag.abi}) from better-sqlite3 ${tag.moduleVersion}`,
+    };
   }
   return { state: 'present' };
 }
@@ -106,7 +121,12 @@ export function addonAbi(path) {
 
 function firstLine(error) {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? text;
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? text
+  );
 }
 
 /**
@@ -123,7 +143,9 @@ export function buildFailureCause(log) {
   if (headersFailed) {
     return `a download failed: the prebuilt binary (${prebuild ?? 'not available'}) and Electron's headers (${headersUrl})`;
   }
-  const compile = lines.filter((line) => /^gyp ERR! (?!stack|System|command|cwd|node -v|node-gyp -v|not ok)|^make: \*\*\*|error:/.test(line)).at(-1);
+  const compile = lines
+    .filter((line) => /^gyp ERR! (?!stack|System|command|cwd|node -v|node-gyp -v|not ok)|^make: \*\*\*|error:/.test(line))
+    .at(-1);
   if (compile !== undefined) {
     return `compiling it failed (${compile}); compiling needs Python 3 and a C++ toolchain (build-essential, the Xcode command line tools, or the Visual Studio Build Tools)`;
   }
@@ -154,7 +176,10 @@ export async function buildWithElectronRebuild({ projectRoot, target, workDir, l
   const copy = join(workDir, 'better-sqlite3');
   rmSync(workDir, { recursive: true, force: true });
   // The sources only: build/ (the Node build) stays in node_modules, untouched.
-  cpSync(source, copy, { recursive: true, filter: (path) => !['build', 'bin', 'prebuilds', 'node_modules'].includes(relative(source, path).split(sep)[0]) });
+  cpSync(source, copy, {
+    recursive: true,
+    filter: (path) => !['build', 'bin', 'prebuilds', 'node_modules'].includes(relative(source, path).split(sep)[0]),
+  });
   mkdirSync(dirname(logFile), { recursive: true });
   const log = openSync(logFile, 'w');
   let exit;
@@ -183,7 +208,13 @@ export async function buildWithElectronRebuild({ projectRoot, target, workDir, l
  * installed with its tag, and builds for other Electron ABIs are removed (packaging ships every
  * electron-* folder). Throws ElectronSqliteBuildFailed with a one-line message naming the retry.
  */
-export async function ensureElectronSqlite({ projectRoot = PROJECT_ROOT, target = electronTarget({ projectRoot }), build = buildWithElectronRebuild, say = () => {}, force = false } = {}) {
+export async function ensureElectronSqlite({
+  projectRoot = PROJECT_ROOT,
+  target = electronTarget({ projectRoot }),
+  build = buildWithElectronRebuild,
+  say = () => {},
+  force = false,
+} = {}) {
   const { NATIVE_TAG_FILE, SQLITE_ADDON_FILE } = await nativeBinding();
   const paths = await electronBuildPaths(target, projectRoot);
   const { dir, addon, shown } = paths;
@@ -198,7 +229,9 @@ export async function ensureElectronSqlite({ projectRoot = PROJECT_ROOT, target 
       ? `better-sqlite3 has no build for ${what} yet: building it into ${shown(dir)}/, once per Electron version`
       : `the better-sqlite3 build in ${shown(dir)}/ ${found.reason}: rebuilding it for ${what}`,
   );
-  say(`this downloads better-sqlite3's prebuilt binary for Electron, or else Electron's headers and compiles SQLite (a few minutes); output goes to ${shown(paths.logFile)}`);
+  say(
+    `this downloads better-sqlite3's prebuilt binary for Electron, or else Electron's headers and compiles SQLite (a few minutes); output goes to ${shown(paths.logFile)}`,
+  );
   const started = Date.now();
   const fail = (cause) =>
     new ElectronSqliteBuildFailed(
@@ -213,16 +246,21 @@ export async function ensureElectronSqlite({ projectRoot = PROJECT_ROOT, target 
     }
     if (!existsSync(produced)) throw fail(`the build tool reported success but left no ${shown(produced)}`);
     const producedAbi = addonAbi(produced);
-    if (producedAbi !== target.abi) throw fail(`the build tool produced a better-sqlite3 for ABI ${producedAbi ?? '(none found)'}, not Electron's ${target.abi}`);
+    if (producedAbi !== target.abi)
+      throw fail(`the build tool produced a better-sqlite3 for ABI ${producedAbi ?? '(none found)'}, not Electron's ${target.abi}`);
     // Staged, then renamed into place: an interrupted build never leaves a folder that looks complete.
     rmSync(paths.stagingDir, { recursive: true, force: true });
     mkdirSync(paths.stagingDir, { recursive: true });
     copyFileSync(produced, join(paths.stagingDir, SQLITE_ADDON_FILE));
-    writeFileSync(join(paths.stagingDir, NATIVE_TAG_FILE), `${JSON.stringify(Object.fromEntries(TAG_KEYS.map((key) => [key, target[key]])), null, 2)}\n`);
+    writeFileSync(
+      join(paths.stagingDir, NATIVE_TAG_FILE),
+      `${JSON.stringify(Object.fromEntries(TAG_KEYS.map((key) => [key, target[key]])), null, 2)}\n`,
+    );
     rmSync(dir, { recursive: true, force: true });
     renameSync(paths.stagingDir, dir);
     for (const name of readdirSync(paths.builds)) {
-      if (name.startsWith('electron-') && !name.startsWith(`electron-${target.abi}-`)) rmSync(join(paths.builds, name), { recursive: true, force: true });
+      if (name.startsWith('electron-') && !name.startsWith(`electron-${target.abi}-`))
+        rmSync(join(paths.builds, name), { recursive: true, force: true });
     }
   } finally {
     rmSync(paths.workDir, { recursive: true, force: true });

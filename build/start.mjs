@@ -20,7 +20,11 @@ function installIfMissing(say) {
   // npm ci installs exactly the committed lock and never rewrites it. The Electron binary cannot be
   // fetched everywhere; the preview fallback covers that case.
   say('node_modules is missing: running npm ci (ELECTRON_SKIP_BINARY_DOWNLOAD=1, the Electron binary is not downloaded)');
-  const run = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PROJECT_ROOT, stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
+  const run = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: PROJECT_ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' },
+  });
   if (run.status !== 0) throw new Error(`npm ci failed (exit ${run.status ?? run.signal})`);
 }
 

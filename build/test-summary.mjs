@@ -33,7 +33,12 @@ const walk = (suite, titles) => {
     for (const t of spec.tests ?? []) {
       const results = t.results ?? [];
       const last = results[results.length - 1];
-      const outcome = t.status === 'skipped' || last?.status === 'skipped' ? 'skipped' : t.status === 'expected' || t.status === 'flaky' ? 'passed' : 'failed';
+      const outcome =
+        t.status === 'skipped' || last?.status === 'skipped'
+          ? 'skipped'
+          : t.status === 'expected' || t.status === 'flaky'
+            ? 'passed'
+            : 'failed';
       if (outcome === 'passed') passed++;
       else if (outcome === 'failed') failed++;
       else {

@@ -14,7 +14,16 @@ import {
   type DeviceHeadResponse,
   type EnrolResponse,
 } from '../shared/sync/wire';
-import { authenticateDevice, enrolmentSignatureValid, FAILED_AUTH_LIMIT, FailedAuthentications, RequestBuckets, SharedBuckets, type RateLimit, type RateLimiter } from './auth';
+import {
+  authenticateDevice,
+  enrolmentSignatureValid,
+  FAILED_AUTH_LIMIT,
+  FailedAuthentications,
+  RequestBuckets,
+  SharedBuckets,
+  type RateLimit,
+  type RateLimiter,
+} from './auth';
 import { refuseUnsafeEntryText } from './entry-text';
 import { WireFailure } from './errors';
 import { parseBody, parseValue, rawBody } from './http-body';
@@ -71,14 +80,22 @@ const EXPORT_LIMIT: RateLimit = { capacity: 3, perSecond: 1 / 60 };
  * request too slow to arrive): written to the socket as-is, since no request object exists, in
  * the same `{ error: { code, message } }` form as every other refusal.
  */
-function clientErrorResponse(error: Readonly<{ code?: unknown }>): { status: number; code: 'BAD_REQUEST' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT'; message: string } {
+function clientErrorResponse(error: Readonly<{ code?: unknown }>): {
+  status: number;
+  code: 'BAD_REQUEST' | 'HEADERS_TOO_LARGE' | 'REQUEST_TIMEOUT';
+  message: string;
+} {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are larger than the server accepts (16 KiB)' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
     default:
-      return { status: 400, code: 'BAD_REQUEST', message: 'the request is not well-formed HTTP (check Content-Length and Transfer-Encoding)' };
+      return {
+        status: 400,
+        code: 'BAD_REQUEST',
+        message: 'the request is not well-formed HTTP (check Content-Length and Transfer-Encoding)',
+      };
   }
 }
 
@@ -94,7 +111,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
  * often enough that a slow request is cut close to its deadline rather than up to 30 s late.
  */
 function requestTimers(ms: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
-  return { requestTimeout: ms, headersTimeout: Math.min(60_000, ms), connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.ceil(ms / 4))) };
+  return {
+    requestTimeout: ms,
+    headersTimeout: Math.min(60_000, ms),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.ceil(ms / 4))),
+  };
 }
 
 /** Builds the central journal server (not yet listening). */
@@ -106,7 +127,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const limit = options.rateLimit ?? { capacity: 120, perSecond: 20 };
   // On PostgreSQL several stateless processes share the database, so they share its buckets; a
   // SQLite server is one process and keeps them in memory (no write per request).
-  const buckets: RateLimiter = (options.sharedRateLimit ?? storage.kind === 'postgres') ? new SharedBuckets(storage.queries, limit) : new RequestBuckets(limit);
+  const buckets: RateLimiter =
+    (options.sharedRateLimit ?? storage.kind === 'postgres') ? new SharedBuckets(storage.queries, limit) : new RequestBuckets(limit);
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const timers = requestTimers(requestTimeoutMs);
   const app = Fastify({
@@ -120,7 +142,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Requests the router cannot even match (bad percent-encoding, an overlong path segment).
     frameworkErrors: (error, request, reply) => {
       request.log.info({ code: 'BAD_REQUEST', status: 400, reason: error.code }, 'request refused');
-      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is longer than any this server serves' : 'the request URL is malformed (bad percent-encoding)';
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path segment is longer than any this server serves'
+          : 'the request URL is malformed (bad percent-encoding)';
       // The option's reply type is generic over routes that do not exist yet; this one answers as any route would.
       return (reply as unknown as FastifyReply).status(400).send({ error: { code: 'BAD_REQUEST', message } });
     },
@@ -130,7 +155,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const answer = clientErrorResponse(error);
       const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
       if (socket.writable) {
-        socket.write(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.write(
+          `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
       }
       socket.destroy();
     },
@@ -142,13 +169,20 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof WireFailure) {
-      const body = error.evidence === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, evidence: error.evidence };
+      const body =
+        error.evidence === undefined
+          ? { code: error.code, message: error.message }
+          : { code: error.code, message: error.message, evidence: error.evidence };
       request.log.info({ code: error.code, status: error.status }, 'request refused');
       return reply.status(error.status).send({ error: body });
     }
     const code = (error as { code?: unknown }).code;
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than this endpoint accepts' } });
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.status(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' } });
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply
+        .status(413)
+        .send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than this endpoint accepts' } });
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reply.status(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' } });
     const status = (error as { statusCode?: unknown }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: 'the request is malformed' } });
@@ -158,20 +192,33 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
 
-  const exportBuckets: RateLimiter = buckets instanceof SharedBuckets ? new SharedBuckets(storage.queries, options.exportLimit ?? EXPORT_LIMIT) : new RequestBuckets(options.exportLimit ?? EXPORT_LIMIT);
+  const exportBuckets: RateLimiter =
+    buckets instanceof SharedBuckets
+      ? new SharedBuckets(storage.queries, options.exportLimit ?? EXPORT_LIMIT)
+      : new RequestBuckets(options.exportLimit ?? EXPORT_LIMIT);
   // GET /v1/server-key is the load balancer's health check, which must not touch the database:
   // its per-address buckets stay in this process even on PostgreSQL.
   const localBuckets = new RequestBuckets(limit);
   const limitByAddress = async (request: FastifyRequest, limiter: RateLimiter = buckets): Promise<void> => {
-    if (!(await limiter.take(`ip:${request.ip}`, now()))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
+    if (!(await limiter.take(`ip:${request.ip}`, now())))
+      throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this address: retry after a pause');
   };
   const limitReviewer = async (key: string, what: 'view' | 'export'): Promise<void> => {
     if (!(await (what === 'export' ? exportBuckets : buckets).take(`${what === 'export' ? 'export' : 'reviewer'}:${key}`, now()))) {
-      throw new WireFailure(429, 'RATE_LIMITED', what === 'export' ? 'this reviewer has used up the export budget: retry in a minute' : 'too many requests from this reviewer: retry after a pause');
+      throw new WireFailure(
+        429,
+        'RATE_LIMITED',
+        what === 'export'
+          ? 'this reviewer has used up the export budget: retry in a minute'
+          : 'too many requests from this reviewer: retry after a pause',
+      );
     }
   };
   const failLimit = options.failedAuthLimit ?? FAILED_AUTH_LIMIT;
-  const failedAuth = new FailedAuthentications(buckets instanceof SharedBuckets ? new SharedBuckets(storage.queries, failLimit) : new RequestBuckets(failLimit), failLimit);
+  const failedAuth = new FailedAuthentications(
+    buckets instanceof SharedBuckets ? new SharedBuckets(storage.queries, failLimit) : new RequestBuckets(failLimit),
+    failLimit,
+  );
   const FAILING_ADDRESS = 'too many failed authentications from this address: retry after a pause';
   /** onRequest of every device and reviewer-bearer route: runs before the body is read. */
   const refuseFailingAddress = async (request: FastifyRequest): Promise<void> => {
@@ -182,13 +229,20 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     try {
       return await authenticate();
     } catch (error) {
-      if (error instanceof WireFailure && error.code !== 'RATE_LIMITED' && !(await failedAuth.charge(request.ip, now()))) throw new WireFailure(429, 'RATE_LIMITED', FAILING_ADDRESS);
+      if (error instanceof WireFailure && error.code !== 'RATE_LIMITED' && !(await failedAuth.charge(request.ip, now())))
+        throw new WireFailure(429, 'RATE_LIMITED', FAILING_ADDRESS);
       throw error;
     }
   };
   const device = (request: FastifyRequest, pathDevice: string | null) =>
     chargingFailures(request, () =>
-      authenticateDevice({ method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice }, storage.queries, buckets, sodium, now()),
+      authenticateDevice(
+        { method: request.method, path: request.url, headers: request.headers, body: rawBody(request.body), pathDevice },
+        storage.queries,
+        buckets,
+        sodium,
+        now(),
+      ),
     );
   // Every head served is under the key this server holds now, also right after a key rotation.
   const heads = currentKeyHeads(storage, signer, now, (message) => app.log.warn(message));
@@ -213,20 +267,46 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Proof of possession, before the token is looked at: a device key is public (every entry and
     // export carries it), and whoever holds a token must not enrol somebody else's.
     if (body.signature === undefined) {
-      throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the enrolment is not signed: the device key must sign the token, vault and device (docs/sync-protocol.md); update the app');
+      throw new WireFailure(
+        401,
+        'BAD_REQUEST_SIGNATURE',
+        'the enrolment is not signed: the device key must sign the token, vault and device (docs/sync-protocol.md); update the app',
+      );
     }
     const rotation = request.headers[ROTATION_HEADER];
     const message = enrolSignatureMessage(body, sodium);
-    if (!enrolmentSignatureValid({ device: body.device, signature: body.signature, message, rotationProof: typeof rotation === 'string' ? rotation : null }, sodium)) {
-      throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the enrolment signature does not verify under the device key for this token, vault and device');
+    if (
+      !enrolmentSignatureValid(
+        { device: body.device, signature: body.signature, message, rotationProof: typeof rotation === 'string' ? rotation : null },
+        sodium,
+      )
+    ) {
+      throw new WireFailure(
+        401,
+        'BAD_REQUEST_SIGNATURE',
+        'the enrolment signature does not verify under the device key for this token, vault and device',
+      );
     }
     const at = now();
     return storage.transaction(async (tx) => {
       if (!(await tx.consumeEnrolToken(hashToken(body.token, sodium), body.device, at))) {
-        throw new WireFailure(401, 'TOKEN_INVALID', 'the enrolment token is unknown, already used or expired: ask an administrator for a new one');
+        throw new WireFailure(
+          401,
+          'TOKEN_INVALID',
+          'the enrolment token is unknown, already used or expired: ask an administrator for a new one',
+        );
       }
-      if (!(await tx.insertDevice(body.device, body.vault, at))) throw new WireFailure(409, 'ALREADY_ENROLLED', 'this device key is already enrolled');
-      await tx.insertCustodianKeys(body.roster.map((m) => ({ vault: body.vault, signingKey: m.signingKey, custodian: m.custodian, role: m.role, source: 'enrolment' as const })));
+      if (!(await tx.insertDevice(body.device, body.vault, at)))
+        throw new WireFailure(409, 'ALREADY_ENROLLED', 'this device key is already enrolled');
+      await tx.insertCustodianKeys(
+        body.roster.map((m) => ({
+          vault: body.vault,
+          signingKey: m.signingKey,
+          custodian: m.custodian,
+          role: m.role,
+          source: 'enrolment' as const,
+        })),
+      );
       request.log.info({ device: body.device.slice(0, 16) }, 'device enrolled');
       return { serverKey: signer.publicKey, serverFingerprint: signer.fingerprint, device: body.device };
     });
@@ -237,15 +317,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return { seq: record.headSeq, hash: record.headHash, treeHead: await latestTreeHead() };
   });
 
-  app.post('/v1/devices/:device/entries', { bodyLimit: options.maxBatchBytes ?? MAX_BATCH_BYTES, onRequest: refuseFailingAddress }, async (request) => {
-    const record = await device(request, deviceParam(request));
-    const query = parseValue(ingestQuerySchema, request.query, 'query');
-    const body = parseBody(ingestRequestSchema, request.body);
-    refuseUnsafeEntryText(body.entries);
-    const result = await ingestBatch({ storage, order, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
-    request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
-    return result;
-  });
+  app.post(
+    '/v1/devices/:device/entries',
+    { bodyLimit: options.maxBatchBytes ?? MAX_BATCH_BYTES, onRequest: refuseFailingAddress },
+    async (request) => {
+      const record = await device(request, deviceParam(request));
+      const query = parseValue(ingestQuerySchema, request.query, 'query');
+      const body = parseBody(ingestRequestSchema, request.body);
+      refuseUnsafeEntryText(body.entries);
+      const result = await ingestBatch({ storage, order, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
+      request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
+      return result;
+    },
+  );
 
   app.get('/v1/log/head', async (request) => {
     await limitByAddress(request);
@@ -258,11 +342,26 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     await limitByAddress(request);
     const q = parseValue(consistencyQuerySchema, request.query, 'query');
     const [from, to] = await Promise.all([storage.queries.treeHeadAt(q.from), storage.queries.treeHeadAt(q.to)]);
-    if (from === null || to === null) throw new WireFailure(404, 'NOT_FOUND', `no signed tree head of size ${from === null ? q.from : q.to}`);
+    if (from === null || to === null)
+      throw new WireFailure(404, 'NOT_FOUND', `no signed tree head of size ${from === null ? q.from : q.to}`);
     if (q.from > q.to) throw new WireFailure(400, 'BAD_REQUEST', 'query.from must not exceed query.to');
-    return { from: heads.underThisKey(from), to: heads.underThisKey(to), proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)) };
+    return {
+      from: heads.underThisKey(from),
+      to: heads.underThisKey(to),
+      proof: await consistencyProofOf(q.from, q.to, new NodeSet(storage.queries)),
+    };
   });
 
-  registerReviewerRoutes(app, { storage, signer, sodium, now, latestTreeHead, limitByAddress: (request) => limitByAddress(request), limitReviewer, refuseFailingAddress, chargingFailures });
+  registerReviewerRoutes(app, {
+    storage,
+    signer,
+    sodium,
+    now,
+    latestTreeHead,
+    limitByAddress: (request) => limitByAddress(request),
+    limitReviewer,
+    refuseFailingAddress,
+    chargingFailures,
+  });
   return app;
 }

@@ -3,7 +3,13 @@ import { entryHashBytes, verifyEntrySignature, type SignedEntry } from '../share
 import { ENTRY_TYPES } from '../shared/journal/entry-types';
 import type { ChainState } from '../shared/journal/verifier';
 import type { Sodium } from '../shared/sodium';
-import { MAX_ROTATIONS_PER_PROOF, REQUEST_CLOCK_SKEW_MS, ROTATION_HEADER, SIGNED_HEADERS, requestSignatureMessage } from '../shared/sync/wire';
+import {
+  MAX_ROTATIONS_PER_PROOF,
+  REQUEST_CLOCK_SKEW_MS,
+  ROTATION_HEADER,
+  SIGNED_HEADERS,
+  requestSignatureMessage,
+} from '../shared/sync/wire';
 import { WireFailure } from './errors';
 import type { DeviceRecord, StorageQueries } from './storage/storage';
 
@@ -113,7 +119,11 @@ const header = (headers: SignedRequest['headers'], name: string): string | null 
  * checked under this key before `rotationChainValid` spends any signature check on the entries,
  * so a forged header costs the server one verification, like any bad request.
  */
-function rotationCandidate(proof: string | null, record: Pick<DeviceRecord, 'device' | 'headSeq'>, current: string): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
+function rotationCandidate(
+  proof: string | null,
+  record: Pick<DeviceRecord, 'device' | 'headSeq'>,
+  current: string,
+): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
   if (proof === null || proof.length > MAX_ROTATIONS_PER_PROOF * 1_024) return null;
   try {
     const parsed = JSON.parse(proof) as unknown;
@@ -122,7 +132,14 @@ function rotationCandidate(proof: string | null, record: Pick<DeviceRecord, 'dev
     let key = current;
     let after = record.headSeq ?? -1;
     for (const entry of entries) {
-      if (typeof entry !== 'object' || entry === null || entry.type !== ENTRY_TYPES.deviceKeyRotated || entry.device !== record.device || !(entry.seq > after)) return null;
+      if (
+        typeof entry !== 'object' ||
+        entry === null ||
+        entry.type !== ENTRY_TYPES.deviceKeyRotated ||
+        entry.device !== record.device ||
+        !(entry.seq > after)
+      )
+        return null;
       const next = (entry.data as Record<string, unknown> | null)?.newDeviceKey;
       if (!Array.isArray(entry.sigs) || entry.sigs[0]?.key !== key || typeof next !== 'string') return null;
       key = next;
@@ -204,12 +221,25 @@ export async function authenticateDevice(
   if (device === null || timestamp === null || nonce === null || signature === null) {
     throw new WireFailure(401, 'UNAUTHENTICATED', `this endpoint needs a signed request (${Object.values(SIGNED_HEADERS).join(', ')})`);
   }
-  if (!/^[0-9a-f]{64}$/.test(device) || !/^\d{1,16}$/.test(timestamp) || !/^[0-9a-f]{32,64}$/.test(nonce) || !/^[0-9a-f]{128}$/.test(signature)) {
-    throw new WireFailure(401, 'UNAUTHENTICATED', 'a signed-request header is malformed (device: 64 hex, timestamp: ms, nonce: 32–64 hex, signature: 128 hex)');
+  if (
+    !/^[0-9a-f]{64}$/.test(device) ||
+    !/^\d{1,16}$/.test(timestamp) ||
+    !/^[0-9a-f]{32,64}$/.test(nonce) ||
+    !/^[0-9a-f]{128}$/.test(signature)
+  ) {
+    throw new WireFailure(
+      401,
+      'UNAUTHENTICATED',
+      'a signed-request header is malformed (device: 64 hex, timestamp: ms, nonce: 32–64 hex, signature: 128 hex)',
+    );
   }
   const sentAt = Number(timestamp);
   if (Math.abs(now - sentAt) > REQUEST_CLOCK_SKEW_MS) {
-    throw new WireFailure(401, 'STALE_REQUEST', `the request is timestamped ${Math.round((now - sentAt) / 1000)} s from server time (±${REQUEST_CLOCK_SKEW_MS / 1000} s allowed): check the device clock`);
+    throw new WireFailure(
+      401,
+      'STALE_REQUEST',
+      `the request is timestamped ${Math.round((now - sentAt) / 1000)} s from server time (±${REQUEST_CLOCK_SKEW_MS / 1000} s allowed): check the device clock`,
+    );
   }
   const record = await queries.getDevice(device);
   if (record === null) throw new WireFailure(401, 'UNKNOWN_DEVICE', 'this device is not enrolled: enrol it with a one-time token first');
@@ -234,9 +264,15 @@ export async function authenticateDevice(
     const candidate = rotationCandidate(header(request.headers, ROTATION_HEADER), record, current);
     valid = candidate !== null && verifies(candidate.key) && rotationChainValid(candidate.entries, current, sodium);
   }
-  if (!valid) throw new WireFailure(401, 'BAD_REQUEST_SIGNATURE', 'the request signature does not verify under the device\'s current key (after a key rotation only the new key signs)');
+  if (!valid)
+    throw new WireFailure(
+      401,
+      'BAD_REQUEST_SIGNATURE',
+      "the request signature does not verify under the device's current key (after a key rotation only the new key signs)",
+    );
   // Only after the signature: an attacker must not be able to burn a device's nonces or budget.
-  if (!(await limiter.take(device, now))) throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
+  if (!(await limiter.take(device, now)))
+    throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
   const fresh = await queries.rememberNonce(device, nonce, sentAt + REQUEST_CLOCK_SKEW_MS);
   if (!fresh) throw new WireFailure(401, 'REPLAYED_NONCE', 'this request nonce was already used: a request is never accepted twice');
   return record;

@@ -27,7 +27,8 @@ class ServerUsageError extends Error {}
 
 function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false })
+      .values as Record<string, string | boolean | undefined>;
   } catch (error) {
     throw new ServerUsageError(error instanceof Error ? error.message : 'bad arguments');
   }
@@ -82,7 +83,8 @@ async function keygen(argv: string[], io: ServerCliIo): Promise<number> {
   const values = parse(argv, { 'key-file': { type: 'string' } });
   if (values.help) return (io.stdout(USAGE), 0);
   const path = values['key-file'];
-  if (typeof path !== 'string' || path.length === 0) throw new ServerUsageError('--key-file is required: where to write the new server key');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new ServerUsageError('--key-file is required: where to write the new server key');
   const sodium = await sodiumReady();
   const signer = serverSigner(createServerKey(path, sodium), sodium);
   io.stdout(`server key fingerprint: ${signer.fingerprint}\n`);
@@ -119,7 +121,8 @@ async function revokeDevice(argv: string[], io: ServerCliIo): Promise<number> {
   const values = parse(argv, { db: { type: 'string' }, device: { type: 'string' } });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
-  if (typeof values.device !== 'string' || !/^[0-9a-f]{64}$/.test(values.device)) throw new ServerUsageError('--device must be the device key (64 hex)');
+  if (typeof values.device !== 'string' || !/^[0-9a-f]{64}$/.test(values.device))
+    throw new ServerUsageError('--device must be the device key (64 hex)');
   const storage = await openStorage(db);
   try {
     const revoked = await storage.queries.revokeDevice(values.device, Date.now());
@@ -133,16 +136,20 @@ async function revokeDevice(argv: string[], io: ServerCliIo): Promise<number> {
 /** The reviewer's signing key as `halfkey custodian list --json` shows it (`signingKey`); upper-case hex is accepted. */
 function reviewerKeyOption(value: string | boolean | undefined): string {
   if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) {
-    throw new ServerUsageError("--key must be the reviewer's signing key, 64 hex (the signingKey that `halfkey custodian list --vault DIR --json` shows)");
+    throw new ServerUsageError(
+      "--key must be the reviewer's signing key, 64 hex (the signingKey that `halfkey custodian list --vault DIR --json` shows)",
+    );
   }
   return value.toLowerCase();
 }
 
 /** Who the key belongs to, for `reviewer list`: printable text only, so a name cannot rewrite the operator's terminal. */
 function reviewerNameOption(value: string | boolean | undefined): string {
-  if (typeof value !== 'string' || value.trim().length === 0) throw new ServerUsageError('--name is required: who the key belongs to, e.g. --name "Rita Reviewer (Audit)"');
+  if (typeof value !== 'string' || value.trim().length === 0)
+    throw new ServerUsageError('--name is required: who the key belongs to, e.g. --name "Rita Reviewer (Audit)"');
   const name = value.trim();
-  if (name.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(name)) throw new ServerUsageError('--name must be at most 100 characters, without control or formatting characters');
+  if (name.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(name))
+    throw new ServerUsageError('--name must be at most 100 characters, without control or formatting characters');
   return name;
 }
 
@@ -154,7 +161,8 @@ function reviewerNameOption(value: string | boolean | undefined): string {
 async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
   const [action, ...rest] = argv;
   if (action === '--help' || action === '-h') return (io.stdout(USAGE), 0);
-  if (action !== 'grant' && action !== 'revoke' && action !== 'list') throw new ServerUsageError(`expected 'reviewer grant', 'reviewer revoke' or 'reviewer list', got '${action ?? ''}'`);
+  if (action !== 'grant' && action !== 'revoke' && action !== 'list')
+    throw new ServerUsageError(`expected 'reviewer grant', 'reviewer revoke' or 'reviewer list', got '${action ?? ''}'`);
   const options = {
     grant: { db: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' } },
     revoke: { db: { type: 'string' }, key: { type: 'string' } },
@@ -180,8 +188,13 @@ async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
       case 'list': {
         const grants = await storage.queries.listReviewers();
         if (values.json) io.stdout(`${JSON.stringify(grants, null, 2)}\n`);
-        else for (const g of grants) io.stdout(`${g.signingKey}  ${g.revokedAt === null ? 'active ' : 'revoked'}  ${g.name}  granted ${new Date(g.grantedAt).toISOString()}${g.revokedAt === null ? '' : `, revoked ${new Date(g.revokedAt).toISOString()}`}\n`);
-        if (grants.length === 0 && !values.json) io.stderr('no reviewer grants: add one with `halfkey server reviewer grant --db … --key HEX --name NAME`\n');
+        else
+          for (const g of grants)
+            io.stdout(
+              `${g.signingKey}  ${g.revokedAt === null ? 'active ' : 'revoked'}  ${g.name}  granted ${new Date(g.grantedAt).toISOString()}${g.revokedAt === null ? '' : `, revoked ${new Date(g.revokedAt).toISOString()}`}\n`,
+            );
+        if (grants.length === 0 && !values.json)
+          io.stderr('no reviewer grants: add one with `halfkey server reviewer grant --db … --key HEX --name NAME`\n');
         return 0;
       }
     }
@@ -205,17 +218,22 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ServerUsageError('--tls-cert and --tls-key go together');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    throw new ServerUsageError('--tls-cert and --tls-key go together');
   let rateLimit: RateLimit | undefined;
   if (typeof values['rate-limit'] === 'string') {
     const match = /^(\d{1,7})\/(\d{1,7})$/.exec(values['rate-limit']);
-    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new ServerUsageError('--rate-limit must be BURST/PER_SECOND, e.g. 120/20');
+    if (!match || Number(match[1]) < 1 || Number(match[2]) < 1)
+      throw new ServerUsageError('--rate-limit must be BURST/PER_SECOND, e.g. 120/20');
     rateLimit = { capacity: Number(match[1]), perSecond: Number(match[2]) };
   }
   let verifyThreads: number | undefined;
   if (typeof values['verify-threads'] === 'string') {
     verifyThreads = /^\d{1,3}$/.test(values['verify-threads']) ? Number(values['verify-threads']) : -1;
-    if (verifyThreads < 0 || verifyThreads > 256) throw new ServerUsageError('--verify-threads must be a whole number from 0 (check on the main thread) to 256 (default: one per core)');
+    if (verifyThreads < 0 || verifyThreads > 256)
+      throw new ServerUsageError(
+        '--verify-threads must be a whole number from 0 (check on the main thread) to 256 (default: one per core)',
+      );
   }
   const trustProxy = typeof values['trust-proxy'] === 'string' ? trustedProxies(values['trust-proxy']) : undefined;
   const requestTimeoutMs = typeof values['request-timeout'] === 'string' ? parseRequestTimeout(values['request-timeout']) : undefined;

@@ -20,7 +20,9 @@ export function checkEntry(entry: SignedEntry, verifySignatures = true): EntryCh
     return { error: error instanceof Error ? error.message : 'not canonical JSON' };
   }
   // Without verifySignatures (an entry the server already holds at its seq: ingest.ts, Offered.hashOnly) only the hash is computed.
-  const signatures = verifySignatures ? entry.sigs.map((s) => typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s)) : [];
+  const signatures = verifySignatures
+    ? entry.sigs.map((s) => typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s))
+    : [];
   return { hash: digest, signatures };
 }
 
@@ -57,7 +59,8 @@ export function packChecks(checks: readonly EntryCheck[]): PackedChecks {
 
 /** The checks of `entries` from their packed form; throws when the shapes disagree (a worker bug, never input). */
 export function unpackChecks(entries: readonly SignedEntry[], packed: PackedChecks): EntryCheck[] {
-  if (packed.hashes.length !== entries.length * 64) throw new Error(`a signature worker answered ${packed.hashes.length / 64} hashes for ${entries.length} entries`);
+  if (packed.hashes.length !== entries.length * 64)
+    throw new Error(`a signature worker answered ${packed.hashes.length / 64} hashes for ${entries.length} entries`);
   const errors = new Map(packed.errors);
   const out: EntryCheck[] = new Array<EntryCheck>(entries.length);
   let at = 0;
@@ -73,6 +76,7 @@ export function unpackChecks(entries: readonly SignedEntry[], packed: PackedChec
     at += count;
     out[i] = { hash: packed.hashes.slice(i * 64, i * 64 + 64), signatures };
   }
-  if (at !== packed.valid.length) throw new Error(`a signature worker answered ${packed.valid.length} signature checks for ${at} signatures`);
+  if (at !== packed.valid.length)
+    throw new Error(`a signature worker answered ${packed.valid.length} signature checks for ${at} signatures`);
   return out;
 }

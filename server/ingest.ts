@@ -1,7 +1,13 @@
 import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../shared/journal/entry-types';
 import { entrySchema } from '../shared/journal/entry-shape';
-import { ChainVerifier, type ChainState, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../shared/journal/verifier';
+import {
+  ChainVerifier,
+  type ChainState,
+  type FailureCode,
+  type PrecomputedChecks,
+  type VerificationFailure,
+} from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
 import { currentDeviceKey } from './auth';
@@ -58,7 +64,10 @@ export class DeviceOrder {
    * client sent those entries again, e.g. after abandoning a pipelined batch the server had
    * already taken), so this batch should wait for it before its checks, and find them held.
    */
-  enter(device: string, range: { readonly firstSeq: number; readonly lastSeq: number } = { firstSeq: Infinity, lastSeq: -1 }): { readonly first: boolean; readonly overlaps: boolean; readonly before: Promise<void>; readonly leave: () => void } {
+  enter(
+    device: string,
+    range: { readonly firstSeq: number; readonly lastSeq: number } = { firstSeq: Infinity, lastSeq: -1 },
+  ): { readonly first: boolean; readonly overlaps: boolean; readonly before: Promise<void>; readonly leave: () => void } {
     const previous = this.tails.get(device);
     const reached = this.highest.get(device);
     let finish!: () => void;
@@ -89,22 +98,33 @@ export class DeviceOrder {
 const gapFailure = (headSeq: number): WireFailure =>
   headSeq < 0
     ? new WireFailure(409, 'SEQUENCE_GAP', 'the server holds nothing for this device yet; send from seq 0', { expected: 0 })
-    : new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, { expected: headSeq + 1 });
+    : new WireFailure(409, 'SEQUENCE_GAP', `the server holds this device's journal up to seq ${headSeq}; send from seq ${headSeq + 1}`, {
+        expected: headSeq + 1,
+      });
 
 /**
  * Shape check, then hash and signatures (in the signature pool's workers): the CPU work done
  * before the storage transaction starts. The chain verifier is handed these results, so no
  * signature is verified twice.
  */
-async function precheck(raw: readonly Record<string, unknown>[], device: string, heldUpTo: number, checker: EntryChecker): Promise<Offered[]> {
+async function precheck(
+  raw: readonly Record<string, unknown>[],
+  device: string,
+  heldUpTo: number,
+  checker: EntryChecker,
+): Promise<Offered[]> {
   raw.forEach((r, i) => {
     const seq = r.seq;
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}].seq is not a sequence number`);
-    if (r.device !== device) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] names another device: a device uploads only its own journal`);
-    if (!Array.isArray(r.sigs) || typeof r.hash !== 'string') throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] has no hash or signatures`);
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)
+      throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}].seq is not a sequence number`);
+    if (r.device !== device)
+      throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] names another device: a device uploads only its own journal`);
+    if (!Array.isArray(r.sigs) || typeof r.hash !== 'string')
+      throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] has no hash or signatures`);
   });
   for (let i = 1; i < raw.length; i++) {
-    if (raw[i]!.seq !== (raw[i - 1]!.seq as number) + 1) throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
+    if (raw[i]!.seq !== (raw[i - 1]!.seq as number) + 1)
+      throw new WireFailure(422, 'ENTRY_INVALID', 'a batch must hold consecutive sequence numbers in ascending order');
   }
   const entries = raw as unknown as readonly SignedEntry[];
   // Entries the server already holds a seq for (a resend, or a conflict) are hashed here; only
@@ -123,7 +143,19 @@ async function precheck(raw: readonly Record<string, unknown>[], device: string,
  * than canonical JSON, and readers recompute the hash from the fields, not from this text).
  */
 const storedBody = (e: SignedEntry): string =>
-  JSON.stringify({ v: e.v, vault: e.vault, device: e.device, seq: e.seq, prev: e.prev, time: e.time, type: e.type, actor: e.actor, data: e.data, hash: e.hash, sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })) });
+  JSON.stringify({
+    v: e.v,
+    vault: e.vault,
+    device: e.device,
+    seq: e.seq,
+    prev: e.prev,
+    time: e.time,
+    type: e.type,
+    actor: e.actor,
+    data: e.data,
+    hash: e.hash,
+    sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })),
+  });
 
 const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; held: unknown; offered: unknown } => ({
   seq: held.seq,
@@ -132,7 +164,9 @@ const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; hel
 });
 
 const entryInvalid = (what: string, failures: readonly VerificationFailure[]): WireFailure =>
-  new WireFailure(422, 'ENTRY_INVALID', `${what}: ${failures.map((f) => `${f.code} (${f.reason})`).join('; ')}`, { failures: failures.slice(0, 10) });
+  new WireFailure(422, 'ENTRY_INVALID', `${what}: ${failures.map((f) => `${f.code} (${f.reason})`).join('; ')}`, {
+    failures: failures.slice(0, 10),
+  });
 
 /**
  * Why an entry offered at a seq the server holds with another hash is not the device's own
@@ -147,15 +181,32 @@ function conflictProblems(o: Offered, held: SignedEntry, currentKey: string): Ve
   const shape = entrySchema.safeParse(o.entry);
   if (!shape.success) {
     const issue = shape.error.issues[0];
-    return [{ seq, code: 'MALFORMED_ENTRY', reason: `${issue && issue.path.length > 0 ? issue.path.join('.') : 'entry'}: ${issue?.message ?? 'does not match the entry format'}` }];
+    return [
+      {
+        seq,
+        code: 'MALFORMED_ENTRY',
+        reason: `${issue && issue.path.length > 0 ? issue.path.join('.') : 'entry'}: ${issue?.message ?? 'does not match the entry format'}`,
+      },
+    ];
   }
   const problems: VerificationFailure[] = [];
-  if (o.entry.hash !== o.precomputed.hash) problems.push({ seq, code: 'HASH_MISMATCH', reason: `stated hash ${o.entry.hash.slice(0, 12)}… but the entry hashes to ${o.precomputed.hash.slice(0, 12)}…: a field was changed` });
+  if (o.entry.hash !== o.precomputed.hash)
+    problems.push({
+      seq,
+      code: 'HASH_MISMATCH',
+      reason: `stated hash ${o.entry.hash.slice(0, 12)}… but the entry hashes to ${o.precomputed.hash.slice(0, 12)}…: a field was changed`,
+    });
   o.precomputed.signatures.forEach((valid, i) => {
-    if (!valid) problems.push({ seq, code: 'BAD_SIGNATURE', reason: `signature ${i} by ${o.entry.sigs[i]!.key.slice(0, 12)}… does not verify` });
+    if (!valid)
+      problems.push({ seq, code: 'BAD_SIGNATURE', reason: `signature ${i} by ${o.entry.sigs[i]!.key.slice(0, 12)}… does not verify` });
   });
   const deviceKey = o.entry.sigs[0]!.key;
-  if (deviceKey !== held.sigs[0]?.key && deviceKey !== currentKey) problems.push({ seq, code: 'MISSING_DEVICE_SIGNATURE', reason: `the first signature is by ${deviceKey.slice(0, 12)}…, not a key of this device` });
+  if (deviceKey !== held.sigs[0]?.key && deviceKey !== currentKey)
+    problems.push({
+      seq,
+      code: 'MISSING_DEVICE_SIGNATURE',
+      reason: `the first signature is by ${deviceKey.slice(0, 12)}…, not a key of this device`,
+    });
   return problems;
 }
 
@@ -182,8 +233,14 @@ class ChainConflict extends WireFailure {
  * receipt proving its inclusion; with 'batch' they share one block (the head, where they start,
  * and the log's frontier before them) from which the client derives the same receipts.
  */
-export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: readonly Record<string, unknown>[], receipts: 'each' | 'batch' = 'each'): Promise<IngestResponse> {
-  const seqOf = (r: Record<string, unknown> | undefined): number => (typeof r?.seq === 'number' && Number.isSafeInteger(r.seq) ? r.seq : -1);
+export async function ingestBatch(
+  deps: IngestDeps,
+  device: DeviceRecord,
+  raw: readonly Record<string, unknown>[],
+  receipts: 'each' | 'batch' = 'each',
+): Promise<IngestResponse> {
+  const seqOf = (r: Record<string, unknown> | undefined): number =>
+    typeof r?.seq === 'number' && Number.isSafeInteger(r.seq) ? r.seq : -1;
   const turn = deps.order.enter(device.device, { firstSeq: seqOf(raw[0]), lastSeq: seqOf(raw[raw.length - 1]) });
   try {
     const first = raw[0]?.seq;
@@ -210,7 +267,12 @@ export async function ingestBatch(deps: IngestDeps, device: DeviceRecord, raw: r
   }
 }
 
-async function ingestChecked(deps: IngestDeps, device: DeviceRecord, offered: readonly Offered[], receipts: 'each' | 'batch'): Promise<IngestResponse> {
+async function ingestChecked(
+  deps: IngestDeps,
+  device: DeviceRecord,
+  offered: readonly Offered[],
+  receipts: 'each' | 'batch',
+): Promise<IngestResponse> {
   try {
     return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered, receipts), { log: true });
   } catch (error) {
@@ -229,7 +291,13 @@ async function ingestChecked(deps: IngestDeps, device: DeviceRecord, offered: re
   }
 }
 
-async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceId: string, offered: readonly Offered[], receiptMode: 'each' | 'batch'): Promise<IngestResponse> {
+async function ingestInTransaction(
+  deps: IngestDeps,
+  tx: StorageQueries,
+  deviceId: string,
+  offered: readonly Offered[],
+  receiptMode: 'each' | 'batch',
+): Promise<IngestResponse> {
   const { signer } = deps;
   const now = deps.now();
   const device = await tx.getDevice(deviceId);
@@ -249,11 +317,22 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     const full = o.hashOnly ? checkEntry(o.entry) : o.precomputed;
     if ('error' in full) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${h.seq} cannot be hashed: ${full.error}`);
     const problems = conflictProblems({ entry: o.entry, precomputed: full }, parent, currentDeviceKey(device));
-    if (problems.length > 0) throw entryInvalid(`seq ${h.seq} differs from the entry the server holds, but is not the device's signed entry`, problems);
+    if (problems.length > 0)
+      throw entryInvalid(`seq ${h.seq} differs from the entry the server holds, but is not the device's signed entry`, problems);
     if (h.seq > 0 && parent.prev === o.entry.prev) {
-      throw new ChainConflict('ROLLBACK', `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`, evidenceOf(h, o.entry), o.precomputed.hash);
+      throw new ChainConflict(
+        'ROLLBACK',
+        `seq ${h.seq} differs from the entry the server holds but continues the same parent: the journal was restored from an older copy and rewritten`,
+        evidenceOf(h, o.entry),
+        o.precomputed.hash,
+      );
     }
-    throw new ChainConflict('FORK', `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`, evidenceOf(h, o.entry), o.precomputed.hash);
+    throw new ChainConflict(
+      'FORK',
+      `seq ${h.seq} differs from the entry the server holds: this is a different history of the device's journal`,
+      evidenceOf(h, o.entry),
+      o.precomputed.hash,
+    );
   }
 
   const fresh = offered.filter((o) => o.entry.seq > headSeq);
@@ -265,10 +344,14 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
   const nodes = new NodeSet(tx);
   if (fresh.length > 0) {
     if (fresh[0]!.entry.seq !== headSeq + 1) throw gapFailure(headSeq);
-    const verifier = new ChainVerifier({ primitives: nativePrimitives, ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }) });
+    const verifier = new ChainVerifier({
+      primitives: nativePrimitives,
+      ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }),
+    });
     const warnings: VerificationFailure[] = [];
     for (const o of fresh) {
-      if (o.entry.vault !== device.vault) throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
+      if (o.entry.vault !== device.vault)
+        throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
       const failures = verifier.push(o.entry, o.precomputed);
       const hard = failures.filter((f) => !WARNING_CODES.has(f.code));
       if (hard.length > 0) throw entryInvalid(`seq ${o.entry.seq} fails verification`, hard);
@@ -276,7 +359,11 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     }
     const latest = await tx.latestTreeHead();
     const size = latest?.size ?? 0;
-    const appended = await appendLeaves(size, fresh.map((o) => o.precomputed.hash), nodes);
+    const appended = await appendLeaves(
+      size,
+      fresh.map((o) => o.precomputed.hash),
+      nodes,
+    );
     const treeHead = signer.signTreeHead({ size: appended.size, root: appended.root, timestamp: headTimestamp(now, latest) });
     await tx.insertLogNodes(appended.nodes);
     await tx.insertEntries(
@@ -295,16 +382,35 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       })),
     );
     await tx.insertTreeHead(treeHead);
-    await recordCustodianKeys(tx, device.vault, fresh.map((o) => o.entry));
+    await recordCustodianKeys(
+      tx,
+      device.vault,
+      fresh.map((o) => o.entry),
+    );
     for (const w of warnings) {
-      await tx.insertAlarm({ device: deviceId, kind: 'JOURNAL_WARNING', seq: w.seq, message: `${w.code}: ${w.reason}`, evidence: JSON.stringify(w), raisedAt: now });
+      await tx.insertAlarm({
+        device: deviceId,
+        kind: 'JOURNAL_WARNING',
+        seq: w.seq,
+        message: `${w.code}: ${w.reason}`,
+        evidence: JSON.stringify(w),
+        raisedAt: now,
+      });
     }
     // The device found this server's signed log inconsistent with the heads it held before
     // (restored from a backup, or rewritten): its signed record is the evidence a reviewer sees.
     for (const o of fresh.filter((f) => f.entry.type === SYNC_ENTRY_TYPES.serverLogInconsistent)) {
-      const reason = typeof o.entry.data.reason === 'string' && /^[A-Z_]{1,40}$/.test(o.entry.data.reason) ? o.entry.data.reason : 'UNKNOWN';
+      const reason =
+        typeof o.entry.data.reason === 'string' && /^[A-Z_]{1,40}$/.test(o.entry.data.reason) ? o.entry.data.reason : 'UNKNOWN';
       const message = `${reason}: the device found the server's log inconsistent with a tree head it held before`;
-      await tx.insertAlarm({ device: deviceId, kind: 'LOG_INCONSISTENT', seq: o.entry.seq, message, evidence: JSON.stringify(o.entry.data), raisedAt: now });
+      await tx.insertAlarm({
+        device: deviceId,
+        kind: 'LOG_INCONSISTENT',
+        seq: o.entry.seq,
+        message,
+        evidence: JSON.stringify(o.entry.data),
+        raisedAt: now,
+      });
     }
     const tail = fresh[fresh.length - 1]!;
     await tx.setDeviceHead(deviceId, tail.entry.seq, tail.precomputed.hash, JSON.stringify(verifier.state()), now);
@@ -313,8 +419,14 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
       // appendLeaves loaded the frontier before the batch: the client folds its own hashes onto it.
       appendedBlock = { treeHead, logStart: size, frontier: rangeNodeKeys(0, size).map((k) => nodes.get(k)) };
     } else {
-      const proofs = await inclusionProofs(fresh.map((_, i) => size + i), appended.size, nodes);
-      fresh.forEach((o, i) => receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)));
+      const proofs = await inclusionProofs(
+        fresh.map((_, i) => size + i),
+        appended.size,
+        nodes,
+      );
+      fresh.forEach((o, i) =>
+        receipts.push(receiptOf(deviceId, o.entry.seq, o.precomputed.hash, size + i, treeHead, proofs.get(size + i)!)),
+      );
     }
     resendHead = treeHead;
   } else {
@@ -326,10 +438,22 @@ async function ingestInTransaction(deps: IngestDeps, tx: StorageQueries, deviceI
     .filter((o) => o.entry.type === ENTRY_TYPES.checkpoint)
     .map((o) => ({ seq: o.entry.seq, entryHash: o.precomputed.hash, signature: signer.cosignCheckpoint(o.precomputed.hash) }));
   if (head.seq === null || head.hash === null) throw gapFailure(-1);
-  return { receipts, ...(appendedBlock === undefined ? {} : { appended: appendedBlock }), cosignatures, head: { seq: head.seq, hash: head.hash } };
+  return {
+    receipts,
+    ...(appendedBlock === undefined ? {} : { appended: appendedBlock }),
+    cosignatures,
+    head: { seq: head.seq, hash: head.hash },
+  };
 }
 
-const receiptOf = (device: string, seq: number, entryHash: string, logIndex: number, treeHead: TreeHead, inclusionProof: string[]): Receipt => ({
+const receiptOf = (
+  device: string,
+  seq: number,
+  entryHash: string,
+  logIndex: number,
+  treeHead: TreeHead,
+  inclusionProof: string[],
+): Receipt => ({
   device,
   seq,
   entryHash,
@@ -346,7 +470,11 @@ const receiptOf = (device: string, seq: number, entryHash: string, logIndex: num
  * answer was lost before the rotation must still get receipts it can verify.
  */
 async function heldReceipts(held: readonly StoredEntry[], head: TreeHead, nodes: NodeSet): Promise<Receipt[]> {
-  const proofs = await inclusionProofs(held.map((e) => e.logIndex), head.size, nodes);
+  const proofs = await inclusionProofs(
+    held.map((e) => e.logIndex),
+    head.size,
+    nodes,
+  );
   return held.map((e) => receiptOf(e.device, e.seq, e.hash, e.logIndex, head, proofs.get(e.logIndex)!)).sort((a, b) => a.seq - b.seq);
 }
 
@@ -368,7 +496,13 @@ async function recordCustodianKeys(tx: StorageQueries, vault: string, entries: r
   for (const e of entries) {
     const d = e.data;
     if (e.type === ENTRY_TYPES.custodianEnrolled && typeof d.signingKey === 'string' && typeof d.custodian === 'string') {
-      enrolled.push({ vault, signingKey: d.signingKey, custodian: d.custodian, role: typeof d.role === 'string' ? d.role : '', source: 'journal' });
+      enrolled.push({
+        vault,
+        signingKey: d.signingKey,
+        custodian: d.custodian,
+        role: typeof d.role === 'string' ? d.role : '',
+        source: 'journal',
+      });
     } else if (e.type === ENTRY_TYPES.custodianRevoked && typeof d.signingKey === 'string') {
       if (enrolled.length > 0) await tx.insertCustodianKeys(enrolled.splice(0));
       await tx.revokeCustodianKey(vault, d.signingKey);

@@ -43,14 +43,17 @@ export interface RunningServer {
 /** Where the server key lives for a --db value when --key-file is not given. */
 export function defaultKeyFile(db: string): string {
   if (db.startsWith('sqlite:')) return `${db.slice('sqlite:'.length)}.key`;
-  throw new ServerConfigError('--key-file is required with PostgreSQL: every server process must load the same key file (make it once with `halfkey server keygen --key-file PATH`)');
+  throw new ServerConfigError(
+    '--key-file is required with PostgreSQL: every server process must load the same key file (make it once with `halfkey server keygen --key-file PATH`)',
+  );
 }
 
 /** A `sqlite:` database can be created only in a folder that exists; say so before anything is written. */
 export function checkSqliteFolder(db: string): void {
   if (!db.startsWith('sqlite:')) return;
   const folder = dirname(resolve(db.slice('sqlite:'.length)));
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new ServerConfigError(`--db ${db}: the folder ${folder} does not exist (create it first)`);
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new ServerConfigError(`--db ${db}: the folder ${folder} does not exist (create it first)`);
 }
 
 /** Parses `--trust-proxy`: comma-separated IP addresses or CIDR ranges of the load balancers. */
@@ -61,7 +64,9 @@ export function trustedProxies(text: string): string[] {
     const family = isIP(ip ?? '');
     const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
     if (family === 0 || !prefixOk || extra !== undefined) {
-      throw new ServerConfigError(`--trust-proxy must list the load balancers' IP addresses or CIDR ranges, comma-separated (e.g. 10.0.0.5,10.1.0.0/16), not "${address}"`);
+      throw new ServerConfigError(
+        `--trust-proxy must list the load balancers' IP addresses or CIDR ranges, comma-separated (e.g. 10.0.0.5,10.1.0.0/16), not "${address}"`,
+      );
     }
   }
   return list;
@@ -74,7 +79,9 @@ function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer
       return readFileSync(path);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      throw new ServerConfigError(`${option} ${path} cannot be read (${code === 'ENOENT' ? 'no such file' : typeof code === 'string' ? code : 'unreadable'})`);
+      throw new ServerConfigError(
+        `${option} ${path} cannot be read (${code === 'ENOENT' ? 'no such file' : typeof code === 'string' ? code : 'unreadable'})`,
+      );
     }
   };
   const cert = read('--tls-cert', certPath);
@@ -92,7 +99,8 @@ function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer
 export function parseRequestTimeout(text: string): number {
   const match = /^(\d{1,4})([sm])$/.exec(text);
   const ms = match ? Number(match[1]) * (match[2] === 'm' ? 60_000 : 1_000) : NaN;
-  if (!(ms >= 1_000 && ms <= 3_600_000)) throw new ServerConfigError(`--request-timeout must be whole seconds or minutes from 1s to 60m, e.g. 30s or 2m, not "${text}"`);
+  if (!(ms >= 1_000 && ms <= 3_600_000))
+    throw new ServerConfigError(`--request-timeout must be whole seconds or minutes from 1s to 60m, e.g. 30s or 2m, not "${text}"`);
   return ms;
 }
 
@@ -120,7 +128,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     throw new ServerConfigError(error instanceof Error ? error.message : 'bad --listen');
   }
   const { host, port } = listen;
-  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new ServerConfigError('--tls-cert and --tls-key go together');
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined))
+    throw new ServerConfigError('--tls-cert and --tls-key go together');
   const tls = options.tlsCert !== undefined && options.tlsKey !== undefined ? readTls(options.tlsCert, options.tlsKey) : undefined;
   checkSqliteFolder(options.db);
   const keyFile = options.keyFile ?? defaultKeyFile(options.db);
@@ -129,10 +138,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const secretKey = options.db.startsWith('sqlite:') ? loadOrCreateServerKey(keyFile, sodium) : loadServerKey(keyFile, sodium);
   const signer = serverSigner(secretKey, sodium);
   const storage = await openStorage(options.db);
-  const checker = await (options.verifyThreads === 0 ? Promise.resolve(inlineChecker()) : startSignaturePool(options.verifyThreads)).catch(async (error: unknown) => {
-    await storage.close();
-    throw error;
-  });
+  const checker = await (options.verifyThreads === 0 ? Promise.resolve(inlineChecker()) : startSignaturePool(options.verifyThreads)).catch(
+    async (error: unknown) => {
+      await storage.close();
+      throw error;
+    },
+  );
   const logger = options.logger ?? pino({ name: 'halfkey-server', level: 'info' });
   const app = buildServer({
     storage,

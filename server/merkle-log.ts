@@ -1,4 +1,13 @@
-import { MerkleFrontier, consistencyRanges, foldSubtrees, inclusionRanges, leafHash, perfectSubtrees, type LeafRange, type NodeObserver } from '../shared/journal/merkle';
+import {
+  MerkleFrontier,
+  consistencyRanges,
+  foldSubtrees,
+  inclusionRanges,
+  leafHash,
+  perfectSubtrees,
+  type LeafRange,
+  type NodeObserver,
+} from '../shared/journal/merkle';
 import { nativePrimitives } from './native-primitives';
 import type { LogNode } from './storage/storage';
 
@@ -85,7 +94,9 @@ export class NodeSet {
       else interior.push(k);
     }
     if (interior.length > 0) for (const [k, h] of await this.source.getLogNodes(interior)) this.hexes.set(k, h);
-    if (leaves.length > 0) for (const [index, h] of await this.source.entryHashesAt(leaves)) this.bytes.set(nodeKey(0, index), leafHash(entryHashBytes(h), sha256));
+    if (leaves.length > 0)
+      for (const [index, h] of await this.source.entryHashesAt(leaves))
+        this.bytes.set(nodeKey(0, index), leafHash(entryHashBytes(h), sha256));
   }
 
   /** A node as hex (as stored and as sent). */
@@ -117,7 +128,12 @@ export class NodeSet {
     const id = `${start}:${end}`;
     let root = this.roots.get(id);
     if (root === undefined) {
-      root = hexOf(foldSubtrees(keys.map((k) => this.nodeBytes(k)), sha256));
+      root = hexOf(
+        foldSubtrees(
+          keys.map((k) => this.nodeBytes(k)),
+          sha256,
+        ),
+      );
       this.roots.set(id, root);
     }
     return root;
@@ -141,7 +157,11 @@ export class NodeSet {
  * root. Only the current frontier (≤ log2 n nodes) is read; the shared MerkleFrontier, resumed
  * from it, makes every node the appends complete.
  */
-export async function appendLeaves(size: number, entryHashes: readonly string[], nodes: NodeSet): Promise<{ nodes: LogNode[]; root: string; size: number }> {
+export async function appendLeaves(
+  size: number,
+  entryHashes: readonly string[],
+  nodes: NodeSet,
+): Promise<{ nodes: LogNode[]; root: string; size: number }> {
   await nodes.load(rangeNodeKeys(0, size));
   const frontier = MerkleFrontier.fromSubtrees(size, nodes.frontier(size), sha256);
   const created: LogNode[] = [];

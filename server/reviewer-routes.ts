@@ -31,7 +31,11 @@ const reviewerPageSchema = z
       .transform(Number)
       .refine((n) => n <= VIEW_PAGE_MAX, `must be a whole number from 1 to ${VIEW_PAGE_MAX}`)
       .default(VIEW_PAGE_DEFAULT),
-    after: z.string().regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a whole number (the `next` of the previous page)').transform(Number).optional(),
+    after: z
+      .string()
+      .regex(/^(0|[1-9][0-9]{0,14})$/, 'must be a whole number (the `next` of the previous page)')
+      .transform(Number)
+      .optional(),
   })
   .strict();
 
@@ -51,7 +55,8 @@ interface ReviewerDeps {
   readonly chargingFailures: <T>(request: FastifyRequest, authenticate: () => Promise<T>) => Promise<T>;
 }
 
-const NOT_GRANTED = 'this key has no reviewer grant on this server (a journal\'s reviewer role does not give one): the server operator grants it with `halfkey server reviewer grant`';
+const NOT_GRANTED =
+  "this key has no reviewer grant on this server (a journal's reviewer role does not give one): the server operator grants it with `halfkey server reviewer grant`";
 
 /**
  * Challenge–response sign-in with a reviewer key the server's operator granted, then the
@@ -66,9 +71,11 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
   const bearer = async (request: FastifyRequest): Promise<string> => {
     const auth = request.headers.authorization;
     const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : null;
-    if (token === null || token.length === 0 || token.length > 128) throw new WireFailure(401, 'SESSION_INVALID', 'reviewer endpoints need "Authorization: Bearer <session token>"');
+    if (token === null || token.length === 0 || token.length > 128)
+      throw new WireFailure(401, 'SESSION_INVALID', 'reviewer endpoints need "Authorization: Bearer <session token>"');
     const key = await q.sessionReviewer(hashToken(token, sodium), now());
-    if (key === null) throw new WireFailure(401, 'SESSION_INVALID', 'the reviewer session is unknown, expired or ended by a revocation: sign in again');
+    if (key === null)
+      throw new WireFailure(401, 'SESSION_INVALID', 'the reviewer session is unknown, expired or ended by a revocation: sign in again');
     // Checked on every request, so a revocation ends a session that is already open.
     if (!(await q.isReviewerKey(key))) throw new WireFailure(403, 'NOT_A_REVIEWER', NOT_GRANTED);
     await deps.limitReviewer(key, 'view');
@@ -89,10 +96,15 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     await deps.limitByAddress(request);
     const body = parseBody(sessionRequestSchema, request.body);
     const owner = await q.consumeChallenge(body.challenge, now());
-    if (owner === null || owner !== body.key) throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge is unknown, used, expired or was issued to another key');
+    if (owner === null || owner !== body.key)
+      throw new WireFailure(401, 'CHALLENGE_INVALID', 'the challenge is unknown, used, expired or was issued to another key');
     let valid = false;
     try {
-      valid = sodium.crypto_sign_verify_detached(sodium.from_hex(body.signature), reviewerChallengeMessage(body.challenge, sodium), sodium.from_hex(body.key));
+      valid = sodium.crypto_sign_verify_detached(
+        sodium.from_hex(body.signature),
+        reviewerChallengeMessage(body.challenge, sodium),
+        sodium.from_hex(body.key),
+      );
     } catch {
       valid = false;
     }
@@ -148,7 +160,8 @@ export function registerReviewerRoutes(app: FastifyInstance, deps: ReviewerDeps)
     const key = await reviewer(request);
     const body = parseBody(acknowledgeRequestSchema, request.body);
     const [entry] = await q.entriesBySeq(body.device, body.seq, body.seq);
-    if (entry === undefined || !entry.breakGlass) throw new WireFailure(404, 'NOT_FOUND', 'there is no break-glass entry at that device and seq');
+    if (entry === undefined || !entry.breakGlass)
+      throw new WireFailure(404, 'NOT_FOUND', 'there is no break-glass entry at that device and seq');
     const fresh = await q.acknowledge(body.device, body.seq, key, now());
     return { acknowledged: true, already: !fresh };
   });
@@ -179,10 +192,23 @@ async function* exportLines(deps: ReviewerDeps, head: Receipt['treeHead']): Asyn
   const headText = canonicalize(head);
   yield `${canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey: deps.signer.publicKey, treeHead: head })}\n`;
   for (let from = 0; from < head.size; from += EXPORT_PAGE) {
-    const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter((e) => e.logIndex < head.size);
-    const proofs = await inclusionProofs(page.map((e) => e.logIndex), head.size, new NodeSet(deps.storage.queries));
+    const page = (await deps.storage.queries.entriesByLogIndex(from, Math.min(EXPORT_PAGE, head.size - from))).filter(
+      (e) => e.logIndex < head.size,
+    );
+    const proofs = await inclusionProofs(
+      page.map((e) => e.logIndex),
+      head.size,
+      new NodeSet(deps.storage.queries),
+    );
     for (const e of page) {
-      const receipt: Receipt = { device: e.device, seq: e.seq, entryHash: e.hash, logIndex: e.logIndex, treeHead: head, inclusionProof: proofs.get(e.logIndex)! };
+      const receipt: Receipt = {
+        device: e.device,
+        seq: e.seq,
+        entryHash: e.hash,
+        logIndex: e.logIndex,
+        treeHead: head,
+        inclusionProof: proofs.get(e.logIndex)!,
+      };
       yield `${exportEntryLine(canonicalEntryTexts(JSON.parse(e.body) as SignedEntry).line, receiptText(receipt, headText))}\n`;
     }
   }

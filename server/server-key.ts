@@ -74,7 +74,12 @@ export interface CurrentKeyHeads {
  * read; when the stored head is under another key, another process still holds it and one warning
  * says so (docs/operations.md: stop every process on the old key).
  */
-export function currentKeyHeads(storage: Storage, signer: ServerSigner, now: () => number, warn: (message: string) => void): CurrentKeyHeads {
+export function currentKeyHeads(
+  storage: Storage,
+  signer: ServerSigner,
+  now: () => number,
+  warn: (message: string) => void,
+): CurrentKeyHeads {
   let confirmed = '';
   let warned = false;
   const resigned = new Map<string, TreeHead>();
@@ -99,7 +104,9 @@ export function currentKeyHeads(storage: Storage, signer: ServerSigner, now: () 
       const head = underThisKey(stored);
       if (head !== stored && !warned) {
         warned = true;
-        warn(`the log's latest tree head (size ${stored.size}) is signed by another server key: a process with another key file shares this database. Stop every process on the old key (docs/operations.md, key rotation)`);
+        warn(
+          `the log's latest tree head (size ${stored.size}) is signed by another server key: a process with another key file shares this database. Stop every process on the old key (docs/operations.md, key rotation)`,
+        );
       }
       return head;
     },
@@ -133,11 +140,14 @@ export function loadServerKey(path: string, sodium: Sodium): Uint8Array {
     text = readFileSync(path, 'utf8').trim();
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') {
-      throw new ServerConfigError(`--key-file ${path} does not exist. Make it once with \`halfkey server keygen --key-file ${path}\` and give every server process the same file (or fix the path)`);
+      throw new ServerConfigError(
+        `--key-file ${path} does not exist. Make it once with \`halfkey server keygen --key-file ${path}\` and give every server process the same file (or fix the path)`,
+      );
     }
     throw new ServerConfigError(`--key-file ${path} cannot be read (${fileProblem(error)})`);
   }
-  if (!/^[0-9a-f]{128}$/.test(text)) throw new ServerConfigError(`--key-file ${path} does not hold a server key (a 64-byte Ed25519 secret key as 128 hex digits)`);
+  if (!/^[0-9a-f]{128}$/.test(text))
+    throw new ServerConfigError(`--key-file ${path} does not hold a server key (a 64-byte Ed25519 secret key as 128 hex digits)`);
   return sodium.from_hex(text);
 }
 
@@ -150,7 +160,10 @@ export function createServerKey(path: string, sodium: Sodium): Uint8Array {
   } catch (error) {
     sodium.memzero(pair.privateKey);
     const code = fileProblem(error);
-    if (code === 'EEXIST') throw new ServerConfigError(`--key-file ${path} already exists: a server key is never overwritten (move the old one away first to replace it)`);
+    if (code === 'EEXIST')
+      throw new ServerConfigError(
+        `--key-file ${path} already exists: a server key is never overwritten (move the old one away first to replace it)`,
+      );
     throw new ServerConfigError(`--key-file ${path} cannot be created (${code === 'ENOENT' ? 'its folder does not exist' : code})`);
   }
   return pair.privateKey;

@@ -27,7 +27,11 @@ export function inlineChecker(): EntryChecker {
 /** Below this many entries per chunk, splitting costs more in messaging than it saves. */
 const MIN_CHUNK = 32;
 
-type Pending = { readonly entries: readonly SignedEntry[]; readonly resolve: (checks: EntryCheck[]) => void; readonly reject: (error: Error) => void };
+type Pending = {
+  readonly entries: readonly SignedEntry[];
+  readonly resolve: (checks: EntryCheck[]) => void;
+  readonly reject: (error: Error) => void;
+};
 
 interface Slot {
   worker: Worker;

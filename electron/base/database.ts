@@ -34,7 +34,11 @@ export function prepared<P extends unknown[] = unknown[], R = unknown>(db: Db, s
  * better-sqlite3 (base/native-binding.ts); Node code passes none.
  */
 export function openDatabase(path: string, options: { readonly?: boolean; nativeBinding?: string } = {}): Db {
-  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, ...sqliteBinding(options.nativeBinding) });
+  const db = new Database(path, {
+    readonly: options.readonly ?? false,
+    fileMustExist: options.readonly ?? false,
+    ...sqliteBinding(options.nativeBinding),
+  });
   db.pragma('busy_timeout = 5000');
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
@@ -70,7 +74,12 @@ export function migrate(db: Db, set: string, folder: string): number {
     const sql = readFileSync(join(folder, file), 'utf8');
     db.transaction(() => {
       db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (migration_set, number, name, applied_at) VALUES (?, ?, ?, ?)').run(set, number, file, Date.now());
+      db.prepare('INSERT INTO schema_migrations (migration_set, number, name, applied_at) VALUES (?, ?, ?, ?)').run(
+        set,
+        number,
+        file,
+        Date.now(),
+      );
     })();
     count += 1;
   }

@@ -46,7 +46,11 @@ export type OpenCliApi = (options: CliApiOptions) => Promise<CliApi>;
 
 /** Opens the services of one vault folder in `cli` mode behind a router (loaded here, so `journal verify` never loads them). */
 export const openCliApi: OpenCliApi = async ({ vaultDir, command, log }) => {
-  const [{ openAppServices }, { createHandlerTable }, { createRouter }] = await Promise.all([import('../app/app-services'), import('../app/handlers'), import('../app/router')]);
+  const [{ openAppServices }, { createHandlerTable }, { createRouter }] = await Promise.all([
+    import('../app/app-services'),
+    import('../app/handlers'),
+    import('../app/router'),
+  ]);
   const services = await openAppServices({ mode: 'cli', vaultDir, command });
   const router = createRouter(createHandlerTable(services), log);
   return {

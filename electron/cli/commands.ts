@@ -4,17 +4,38 @@ import type { CommandRunner } from './cli-io';
 export const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly load: () => Promise<{ run: CommandRunner }> }>> = {
   journal: { summary: 'verify or export the signed journal', load: () => import('./journal') },
   account: { summary: 'add an account (account add …)', load: async () => (await import('./custody')).command('account') },
-  half: { summary: 'set the password or MFA half of an account (half set …)', load: async () => (await import('./custody')).command('half') },
+  half: {
+    summary: 'set the password or MFA half of an account (half set …)',
+    load: async () => (await import('./custody')).command('half'),
+  },
   assign: { summary: 'assign a custody item to a custodian', load: async () => (await import('./custody')).command('assign') },
-  checkout: { summary: 'check out a half and print the password or current code once', load: async () => (await import('./custody')).command('checkout') },
+  checkout: {
+    summary: 'check out a half and print the password or current code once',
+    load: async () => (await import('./custody')).command('checkout'),
+  },
   checkin: { summary: 'check a checkout back in', load: async () => (await import('./custody')).command('checkin') },
   rotate: { summary: 'rotate the password or MFA half of an account', load: async () => (await import('./custody')).command('rotate') },
-  init: { summary: 'create a vault and its first admin; prints the recovery key once', load: async () => (await import('./vault-admin')).command('init') },
-  custodian: { summary: 'enrol or list custodians (custodian add|list …)', load: async () => (await import('./vault-admin')).command('custodian') },
-  recover: { summary: 'restore access to a vault with its recovery key', load: async () => (await import('./vault-admin')).command('recover') },
+  init: {
+    summary: 'create a vault and its first admin; prints the recovery key once',
+    load: async () => (await import('./vault-admin')).command('init'),
+  },
+  custodian: {
+    summary: 'enrol or list custodians (custodian add|list …)',
+    load: async () => (await import('./vault-admin')).command('custodian'),
+  },
+  recover: {
+    summary: 'restore access to a vault with its recovery key',
+    load: async () => (await import('./vault-admin')).command('recover'),
+  },
   server: { summary: 'run the central journal server, issue enrolment tokens, revoke devices', load: () => import('../../server/cli') },
-  review: { summary: 'sign in to the central server as a reviewer and download its verified org-wide export', load: () => import('./review') },
-  status: { summary: 'show the vault, journal and sync state, as the app\'s status bar does', load: () => import('./status') },
+  review: {
+    summary: 'sign in to the central server as a reviewer and download its verified org-wide export',
+    load: () => import('./review'),
+  },
+  status: { summary: "show the vault, journal and sync state, as the app's status bar does", load: () => import('./status') },
   sync: { summary: 'upload the journal to the central server (enrol with --enroll URL --token-file F)', load: () => import('./sync') },
-  reconcile: { summary: 'list root actions at AWS (CloudTrail) that no checkout in the journal explains', load: () => import('./reconcile') },
+  reconcile: {
+    summary: 'list root actions at AWS (CloudTrail) that no checkout in the journal explains',
+    load: () => import('./reconcile'),
+  },
 };

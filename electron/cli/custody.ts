@@ -79,7 +79,8 @@ async function runCustody(name: Sub, argv: string[], io: CliIo, prompt: Prompt):
   const vaultDir = resolve(io.cwd, need(action.values.vault ?? io.env.HALFKEY_VAULT, 'vault'));
   const as = need(action.values.as, 'as');
   const passphraseFile = action.values['passphrase-file'];
-  const passphrase = passphraseFile === undefined ? await prompt(`Passphrase for custodian ${as}: `) : readSecretFile(io, passphraseFile, 'passphrase');
+  const passphrase =
+    passphraseFile === undefined ? await prompt(`Passphrase for custodian ${as}: `) : readSecretFile(io, passphraseFile, 'passphrase');
   const secret = action.needsSecret === null ? null : (action.secretFile ?? (await prompt(action.needsSecret)));
   if (secret !== null) action.checkSecret?.(secret);
   await withApi(io, name === 'account' ? 'account add' : name === 'half' ? 'half set' : name, vaultDir, async (api) => {
@@ -129,7 +130,18 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: null,
         secretFile: null,
         perform: async (api, as) => {
-          const account = await api.call('custody:account-add', { by: as, ...input }, { accountId: '--id', rootEmail: '--email', alias: '--alias', organisation: '--organisation', phone: '--phone', notes: '--notes' });
+          const account = await api.call(
+            'custody:account-add',
+            { by: as, ...input },
+            {
+              accountId: '--id',
+              rootEmail: '--email',
+              alias: '--alias',
+              organisation: '--organisation',
+              phone: '--phone',
+              notes: '--notes',
+            },
+          );
           out(`added account ${account.accountId} (${account.alias})`);
         },
       };
@@ -147,14 +159,21 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
       const token = v['token-serial'] !== undefined || v['token-location'] !== undefined;
       if (token && item !== 'mfa') throw new UsageError('a hardware token can only be the mfa half');
       if (token && v['secret-file'] !== undefined) throw new UsageError('give either --secret-file or the token options, not both');
-      const hardware = token ? { kind: 'hardware-token' as const, serial: need(v['token-serial'], 'token-serial'), location: need(v['token-location'], 'token-location') } : null;
+      const hardware = token
+        ? {
+            kind: 'hardware-token' as const,
+            serial: need(v['token-serial'], 'token-serial'),
+            location: need(v['token-location'], 'token-location'),
+          }
+        : null;
       const secretFile = v['secret-file'] === undefined ? null : readSecretFile(io, v['secret-file'], 'secret');
       return {
         values: v,
         needsSecret: token ? null : item === 'password' ? 'New password: ' : 'otpauth:// URI or base32 seed: ',
         secretFile,
         checkSecret: (secret) => {
-          if (item === 'password' && (secret.length < 8 || secret.length > 128)) throw new UsageError('the new password must be 8 to 128 characters long');
+          if (item === 'password' && (secret.length < 8 || secret.length > 128))
+            throw new UsageError('the new password must be 8 to 128 characters long');
         },
         perform: async (api, as, secret) => {
           const value = hardware
@@ -162,7 +181,11 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
             : item === 'password'
               ? { kind: 'password' as const, password: secret ?? '' }
               : { kind: 'totp' as const, seed: secret ?? '' };
-          const words = { 'secret.serial': '--token-serial', 'secret.location': '--token-location', secret: item === 'password' ? 'the new password' : 'the seed' };
+          const words = {
+            'secret.serial': '--token-serial',
+            'secret.location': '--token-location',
+            secret: item === 'password' ? 'the new password' : 'the seed',
+          };
           const change = await api.call('custody:half-set', { by: as, accountId, item, secret: value }, words);
           out(`set the ${item} half of ${accountId}: generation ${change.generation}`);
         },
@@ -170,7 +193,11 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
     }
     case 'assign': {
       const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, custodian: { type: 'string' } });
-      const request = { accountId: need(v.account, 'account'), item: oneOf(v.item, 'item', ['password', 'mfa', 'email', 'phone'] as const), custodianId: need(v.custodian, 'custodian') };
+      const request = {
+        accountId: need(v.account, 'account'),
+        item: oneOf(v.item, 'item', ['password', 'mfa', 'email', 'phone'] as const),
+        custodianId: need(v.custodian, 'custodian'),
+      };
       return {
         values: v,
         needsSecret: null,
@@ -182,7 +209,13 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
       };
     }
     case 'checkout': {
-      const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, reason: { type: 'string' }, ticket: { type: 'string' }, lease: { type: 'string' } });
+      const v = parse(argv, {
+        account: { type: 'string' },
+        item: { type: 'string' },
+        reason: { type: 'string' },
+        ticket: { type: 'string' },
+        lease: { type: 'string' },
+      });
       const request = {
         accountId: need(v.account, 'account'),
         item: oneOf(v.item, 'item', ['password', 'mfa'] as const),
@@ -221,11 +254,17 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
       };
     }
     case 'rotate': {
-      const v = parse(argv, { account: { type: 'string' }, item: { type: 'string' }, length: { type: 'string' }, 'seed-file': { type: 'string' } });
+      const v = parse(argv, {
+        account: { type: 'string' },
+        item: { type: 'string' },
+        length: { type: 'string' },
+        'seed-file': { type: 'string' },
+      });
       const accountId = need(v.account, 'account');
       const item = oneOf(v.item, 'item', ['password', 'mfa'] as const);
       const length = v.length === undefined ? undefined : Number(v.length);
-      if (length !== undefined && (!Number.isInteger(length) || length < 8 || length > 128)) throw new UsageError('--length must be a whole number from 8 to 128');
+      if (length !== undefined && (!Number.isInteger(length) || length < 8 || length > 128))
+        throw new UsageError('--length must be a whole number from 8 to 128');
       if (item === 'password' && v['seed-file'] !== undefined) throw new UsageError('--seed-file is for an mfa rotation');
       const seedFile = v['seed-file'] === undefined ? null : readSecretFile(io, v['seed-file'], 'seed');
       return {
@@ -233,7 +272,14 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         needsSecret: item === 'mfa' ? 'New otpauth:// URI or base32 seed: ' : null,
         secretFile: seedFile,
         perform: async (api, as, secret) => {
-          const request = { by: as, accountId, item, seconds: 30, ...(length === undefined ? {} : { password: { length } }), ...(secret === null ? {} : { seed: secret }) };
+          const request = {
+            by: as,
+            accountId,
+            item,
+            seconds: 30,
+            ...(length === undefined ? {} : { password: { length } }),
+            ...(secret === null ? {} : { seed: secret }),
+          };
           const change = await api.call('custody:rotate', request, { password: '--length', seed: 'the new seed' });
           out(`rotated the ${item} half of ${accountId}: generation ${change.generation} (generation ${change.retiredGeneration} retired)`);
           if (change.password !== null) out(change.password);

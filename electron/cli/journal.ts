@@ -48,7 +48,8 @@ export async function runJournal(argv: string[], io: CliIo): Promise<number> {
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals: number) {
   try {
     const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-    if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}\n${USAGE}`);
+    if (parsed.positionals.length !== positionals)
+      throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}\n${USAGE}`);
     return parsed;
   } catch (error) {
     if (error instanceof UsageError) throw error;
@@ -58,7 +59,8 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 
 const seqArg = (value: string | undefined, name: string): number | undefined => {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be a sequence number, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--${name} must be a sequence number, got '${value}'`);
   return Number(value);
 };
 
@@ -68,24 +70,33 @@ const seqArg = (value: string | undefined, name: string): number | undefined => 
  * verifier) directly. The lint allows electron/cli/ exactly these three feature modules.
  */
 async function verify(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, 'server-key': { type: 'string', multiple: true }, csv: { type: 'string' }, workers: { type: 'string' } }, 1);
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, 'server-key': { type: 'string', multiple: true }, csv: { type: 'string' }, workers: { type: 'string' } },
+    1,
+  );
   const path = resolve(io.cwd, positionals[0]!);
   if (!existsSync(path)) throw new UsageError(`no bundle at ${path}`);
   const serverKeys = values['server-key'] ?? [];
   if (serverKeys.some((k) => !/^[0-9a-f]{64}$/.test(k))) throw new UsageError('--server-key must be 64 lowercase hex characters');
   const serverKey = serverKeys[0];
   const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64))
+    throw new UsageError('--workers must be 0..64 (0: verify on this thread)');
   const exportFile = await import('../sync/server-export-file');
   const format = await exportFile.fileFormat(path);
   if (format === exportFile.SERVER_EXPORT_FORMAT) {
-    if (serverKey === undefined) throw new UsageError(`${path} is a server export (${format}): pass --server-key HEX, the server key pinned at enrolment, to check its signed tree head against`);
+    if (serverKey === undefined)
+      throw new UsageError(
+        `${path} is a server export (${format}): pass --server-key HEX, the server key pinned at enrolment, to check its signed tree head against`,
+      );
     if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
     return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey), values.json === true, io);
   }
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
-  if (csvPath !== undefined && !existsSync(csvPath)) throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
+  if (csvPath !== undefined && !existsSync(csvPath))
+    throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
   const options = { ...(serverKeys.length === 0 ? {} : { serverKeys }), ...(csvPath === undefined ? {} : { csvPath }) };
   const report =
     workers === 0
@@ -95,7 +106,11 @@ async function verify(args: string[], io: CliIo): Promise<number> {
   else io.stdout(humanSummary(path, report));
   if (!report.ok) {
     const first = report.failures[0];
-    io.stderr(first ? `verification FAILED at ${first.seq === null ? 'the bundle' : `seq ${first.seq}`}: ${first.code}: ${first.reason}\n` : 'verification FAILED\n');
+    io.stderr(
+      first
+        ? `verification FAILED at ${first.seq === null ? 'the bundle' : `seq ${first.seq}`}: ${first.code}: ${first.reason}\n`
+        : 'verification FAILED\n',
+    );
     return 1;
   }
   return 0;
@@ -112,11 +127,19 @@ export function humanSummary(path: string, report: BundleReport): string {
   lines.push(report.found ? `Results found for seq ${report.found.from} to ${report.found.to}:` : 'No entries found:');
   const bad = new Set(report.failures.filter((f) => f.seq !== null).map((f) => f.seq));
   lines.push(`${report.entries - bad.size}/${report.entries} entries valid`);
-  const manifestBad = report.failures.some((f) => f.code === 'BAD_MANIFEST_SIGNATURE' || f.code === 'PART_HASH_MISMATCH' || f.code === 'MANIFEST_MISMATCH' || (f.code === 'BAD_BUNDLE' && /manifest/.test(f.reason)));
+  const manifestBad = report.failures.some(
+    (f) =>
+      f.code === 'BAD_MANIFEST_SIGNATURE' ||
+      f.code === 'PART_HASH_MISMATCH' ||
+      f.code === 'MANIFEST_MISMATCH' ||
+      (f.code === 'BAD_BUNDLE' && /manifest/.test(f.reason)),
+  );
   lines.push(`${m && !manifestBad ? 1 : 0}/1 manifest valid`);
   lines.push(`${report.receipts.valid}/${report.receipts.count} receipts valid`);
-  if (report.chain.uncleanSessions > 0) lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
-  for (const f of report.failures.slice(0, 20)) lines.push(`${f.seq === null ? 'Bundle' : `Entry seq ${f.seq}`} INVALID: ${f.code}: ${f.reason}`);
+  if (report.chain.uncleanSessions > 0)
+    lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
+  for (const f of report.failures.slice(0, 20))
+    lines.push(`${f.seq === null ? 'Bundle' : `Entry seq ${f.seq}`} INVALID: ${f.code}: ${f.reason}`);
   if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
   lines.push(report.ok ? 'Result: VALID' : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`);
   return `${lines.join('\n')}\n`;
@@ -140,17 +163,28 @@ export function reportServerExport(path: string, report: ServerExportReport, jso
 export function serverExportSummary(path: string, report: ServerExportReport): string {
   const lines = [`Validating server export ${path} (format ${report.format})`];
   const h = report.treeHead;
-  const headBad = report.failures.some((f) => f.code === 'BAD_TREE_HEAD' || f.code === 'SERVER_KEY_MISMATCH' || (f.code === 'BAD_BUNDLE' && f.line === null));
-  lines.push(h ? `Signed tree head: ${h.size} entries, root ${h.root.slice(0, 16)}…, signed ${new Date(h.timestamp).toISOString()}` : 'Signed tree head: missing');
+  const headBad = report.failures.some(
+    (f) => f.code === 'BAD_TREE_HEAD' || f.code === 'SERVER_KEY_MISMATCH' || (f.code === 'BAD_BUNDLE' && f.line === null),
+  );
+  lines.push(
+    h
+      ? `Signed tree head: ${h.size} entries, root ${h.root.slice(0, 16)}…, signed ${new Date(h.timestamp).toISOString()}`
+      : 'Signed tree head: missing',
+  );
   lines.push(`${h && !headBad ? 1 : 0}/1 tree head valid under server key ${report.serverKey.slice(0, 16)}…`);
   const bad = new Set(report.failures.filter((f) => f.line !== null).map((f) => f.line));
-  lines.push(`${report.entries - bad.size}/${report.entries} entries valid, from ${report.devices.length} device${report.devices.length === 1 ? '' : 's'}:`);
+  lines.push(
+    `${report.entries - bad.size}/${report.entries} entries valid, from ${report.devices.length} device${report.devices.length === 1 ? '' : 's'}:`,
+  );
   for (const d of report.devices) {
     const head = d.head ? `seq 0..${d.head.seq}, head ${d.head.hash.slice(0, 16)}…` : 'no head';
-    lines.push(`  device ${d.device} (vault ${d.vault}): ${d.entries} entries, ${head}: ${d.ok ? 'VALID' : `INVALID (${d.failureCount} failure${d.failureCount === 1 ? '' : 's'})`}`);
+    lines.push(
+      `  device ${d.device} (vault ${d.vault}): ${d.entries} entries, ${head}: ${d.ok ? 'VALID' : `INVALID (${d.failureCount} failure${d.failureCount === 1 ? '' : 's'})`}`,
+    );
   }
   for (const f of report.failures.slice(0, 20)) {
-    const where = f.device === null ? (f.line === null ? 'Export' : `Line ${f.line}`) : `Device ${f.device.slice(0, 16)}… seq ${f.seq ?? '?'}`;
+    const where =
+      f.device === null ? (f.line === null ? 'Export' : `Line ${f.line}`) : `Device ${f.device.slice(0, 16)}… seq ${f.seq ?? '?'}`;
     lines.push(`${where} INVALID: ${f.code}: ${f.reason}`);
   }
   if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
@@ -161,7 +195,14 @@ export function serverExportSummary(path: string, report: ServerExportReport): s
 async function exportCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(
     args,
-    { vault: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, csv: { type: 'string' }, pdf: { type: 'string' } },
+    {
+      vault: { type: 'string' },
+      out: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      csv: { type: 'string' },
+      pdf: { type: 'string' },
+    },
     0,
   );
   if (values.vault === undefined || values.out === undefined) throw new UsageError(`--vault and --out are required\n${USAGE}`);
@@ -188,7 +229,11 @@ async function exportCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 /** Shows a long export's progress on stderr, read from journal:export-progress as the app's screen reads it. */
-async function whileShowingProgress(api: CliApi, io: CliIo, exporting: Promise<ResponseOf<'journal:export'>>): Promise<ResponseOf<'journal:export'>> {
+async function whileShowingProgress(
+  api: CliApi,
+  io: CliIo,
+  exporting: Promise<ResponseOf<'journal:export'>>,
+): Promise<ResponseOf<'journal:export'>> {
   let shown = false;
   const timer = setInterval(() => {
     api.call('journal:export-progress', {}).then(

@@ -42,7 +42,9 @@ const ARGUMENT_ERRORS: readonly ApiError['code'][] = ['INVALID_PAYLOAD', 'NOT_FO
  * Calls `reconcile:run` through the router as the CLI adapter. The handler needs no vault: the
  * services are opened in `cli` mode on a folder that is never created, and no vault is opened.
  */
-async function callReconcile(payload: RequestOf<'reconcile:run'>): Promise<{ ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError }> {
+async function callReconcile(
+  payload: RequestOf<'reconcile:run'>,
+): Promise<{ ok: true; value: ResponseOf<'reconcile:run'> } | { ok: false; error: ApiError }> {
   const api = await openCliApi({ vaultDir: join(tmpdir(), 'halfkey-reconcile-no-vault'), command: 'reconcile' });
   try {
     return { ok: true, value: await api.call('reconcile:run', payload) };
@@ -83,16 +85,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout(USAGE);
     return 0;
   }
-  if ((values.journal === undefined) === (values['server-export'] === undefined)) throw new UsageError(`give exactly one of --journal BUNDLE and --server-export FILE\n${USAGE}`);
+  if ((values.journal === undefined) === (values['server-export'] === undefined))
+    throw new UsageError(`give exactly one of --journal BUNDLE and --server-export FILE\n${USAGE}`);
   const cloudtrail = [...(values.cloudtrail ?? []), ...positionals];
-  if (values.cloudtrail === undefined) throw new UsageError(positionals.length > 0 ? `unexpected argument '${positionals[0]}': CloudTrail paths follow --cloudtrail\n${USAGE}` : `--cloudtrail is required\n${USAGE}`);
+  if (values.cloudtrail === undefined)
+    throw new UsageError(
+      positionals.length > 0
+        ? `unexpected argument '${positionals[0]}': CloudTrail paths follow --cloudtrail\n${USAGE}`
+        : `--cloudtrail is required\n${USAGE}`,
+    );
   const keys = values['server-key'] ?? [];
   if (keys.some((k) => !/^[0-9a-f]{64}$/.test(k))) throw new UsageError('--server-key must be 64 lowercase hex characters');
   const workers = values.workers === undefined ? undefined : Number(values.workers);
-  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64)) throw new UsageError('--workers must be 0..64 (0: read on this thread)');
+  if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 0 || workers > 64))
+    throw new UsageError('--workers must be 0..64 (0: read on this thread)');
   let journal;
   if (values['server-export'] !== undefined) {
-    if (keys.length !== 1) throw new UsageError(`a server export is checked against one server key: pass --server-key HEX once, the key pinned at enrolment\n${USAGE}`);
+    if (keys.length !== 1)
+      throw new UsageError(
+        `a server export is checked against one server key: pass --server-key HEX once, the key pinned at enrolment\n${USAGE}`,
+      );
     journal = { kind: 'server-export', path: resolve(io.cwd, values['server-export']), serverKey: keys[0]! } as const;
   } else {
     journal = { kind: 'bundle', path: resolve(io.cwd, values.journal!), ...(keys.length === 0 ? {} : { serverKeys: keys }) } as const;

@@ -20,7 +20,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (action !== 'export') throw new UsageError(`expected 'review export', got '${action ?? ''}'\n${USAGE}`);
-  const values = parseOptions(rest, { vault: { type: 'string' }, as: { type: 'string' }, out: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, USAGE);
+  const values = parseOptions(
+    rest,
+    {
+      vault: { type: 'string' },
+      as: { type: 'string' },
+      out: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
   if (values.help) {
     io.stdout(USAGE);
     return 0;
@@ -28,11 +39,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   for (const flag of ['vault', 'as', 'out'] as const) if (!values[flag]) throw new UsageError(`--${flag} is required\n${USAGE}`);
   const out = resolve(io.cwd, values.out!);
   const as = values.as!;
-  const passphrase = values['passphrase-file'] !== undefined ? readSecretFile(io, values['passphrase-file'], 'passphrase') : await promptHidden(`Passphrase for reviewer ${as}: `);
+  const passphrase =
+    values['passphrase-file'] !== undefined
+      ? readSecretFile(io, values['passphrase-file'], 'passphrase')
+      : await promptHidden(`Passphrase for reviewer ${as}: `);
   return withApi(io, 'review export', resolve(io.cwd, values.vault!), async (api) => {
     await unlockAs(api, as, passphrase);
     const exported = await api.call('review:export', { by: as, out }, { out: '--out' });
-    if (!values.json) io.stdout(`Downloaded the org-wide export to ${exported.out}; checked against the server key pinned at enrolment (fingerprint ${exported.serverFingerprint}).\n`);
+    if (!values.json)
+      io.stdout(
+        `Downloaded the org-wide export to ${exported.out}; checked against the server key pinned at enrolment (fingerprint ${exported.serverFingerprint}).\n`,
+      );
     return reportServerExport(exported.out, exported.report, values.json === true, io);
   });
 }

@@ -17,7 +17,11 @@ export function readSecretFile(io: CliIo, path: string, what: string): string {
 /** Asks on the terminal without echo; without a terminal it is a usage error, since secrets never come from argv. */
 export function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    return Promise.reject(new UsageError(`stdin is not a terminal, so the ${question.replace(/:\s*$/, '').toLowerCase()} cannot be asked for: give it with the matching --…-file option`));
+    return Promise.reject(
+      new UsageError(
+        `stdin is not a terminal, so the ${question.replace(/:\s*$/, '').toLowerCase()} cannot be asked for: give it with the matching --…-file option`,
+      ),
+    );
   }
   process.stderr.write(question);
   const muted = new Writable({ write: (_chunk, _encoding, done) => done() });

@@ -21,7 +21,8 @@ const USAGE: Readonly<Record<Command, string>> = {
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, command: Command) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false })
+      .values;
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE[command]}`);
   }
@@ -33,10 +34,21 @@ function required(value: string | boolean | undefined, flag: string, command: Co
 }
 
 /** The vault folder named by --vault, relative to where the command runs. */
-const vaultDir = (io: CliIo, value: string | boolean | undefined, command: Command): string => resolve(io.cwd, required(value, 'vault', command));
+const vaultDir = (io: CliIo, value: string | boolean | undefined, command: Command): string =>
+  resolve(io.cwd, required(value, 'vault', command));
 
 async function init(argv: string[], io: CliIo): Promise<number> {
-  const v = parse(argv, { vault: { type: 'string' }, 'admin-name': { type: 'string' }, organisation: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'separate-organisations': { type: 'boolean' } }, 'init');
+  const v = parse(
+    argv,
+    {
+      vault: { type: 'string' },
+      'admin-name': { type: 'string' },
+      organisation: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      'separate-organisations': { type: 'boolean' },
+    },
+    'init',
+  );
   if (v.help) return help(io, 'init');
   const dir = required(v.vault, 'vault', 'init');
   const name = required(v['admin-name'], 'admin-name', 'init');
@@ -44,13 +56,17 @@ async function init(argv: string[], io: CliIo): Promise<number> {
   const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
   const words = { adminName: '--admin-name', organisation: '--organisation', passphrase: 'the passphrase' };
   return withApi(io, 'init', resolve(io.cwd, dir), async (api) => {
-    const created = await api.call('vault:create', { adminName: name, organisation, passphrase, separateOrganisations: v['separate-organisations'] === true }, words);
+    const created = await api.call(
+      'vault:create',
+      { adminName: name, organisation, passphrase, separateOrganisations: v['separate-organisations'] === true },
+      words,
+    );
     io.stdout(
       `Vault ${created.vaultId} created in ${dir}\n` +
         `Device key stored in: ${created.keychainBackend}\n` +
         `Admin ${name} (${organisation}): custodian id ${created.adminId}\n\n` +
         'RECOVERY KEY - shown this once. Write it down or print it and store it offline (a safe, not this machine).\n' +
-        'It is the only way back in if this machine\'s keychain loses the device key.\n\n' +
+        "It is the only way back in if this machine's keychain loses the device key.\n\n" +
         `  ${created.recoveryKey}\n\n${await terminalQr(created.recoveryKey)}\n`,
     );
     return 0;
@@ -67,15 +83,26 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
       await api.call('vault:open', {});
       const { custodians } = await api.call('custodian:list', {});
       if (v.json) io.stdout(`${JSON.stringify(custodians, null, 2)}\n`);
-      else for (const c of custodians) io.stdout(`${c.id}  ${c.role.padEnd(18)}  ${c.name} (${c.organisation})${c.revoked ? '  [revoked]' : ''}\n`);
+      else
+        for (const c of custodians)
+          io.stdout(`${c.id}  ${c.role.padEnd(18)}  ${c.name} (${c.organisation})${c.revoked ? '  [revoked]' : ''}\n`);
       return 0;
     });
   }
   if (action === 'revoke') return revoke(rest, io);
-  if (action !== 'add') throw new UsageError(`expected 'custodian add', 'custodian revoke' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
+  if (action !== 'add')
+    throw new UsageError(`expected 'custodian add', 'custodian revoke' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
   const v = parse(
     rest,
-    { vault: { type: 'string' }, as: { type: 'string' }, name: { type: 'string' }, organisation: { type: 'string' }, role: { type: 'string' }, 'passphrase-file': { type: 'string' }, 'admin-passphrase-file': { type: 'string' } },
+    {
+      vault: { type: 'string' },
+      as: { type: 'string' },
+      name: { type: 'string' },
+      organisation: { type: 'string' },
+      role: { type: 'string' },
+      'passphrase-file': { type: 'string' },
+      'admin-passphrase-file': { type: 'string' },
+    },
     'custodian',
   );
   if (v.help) return help(io, 'custodian');
@@ -84,33 +111,52 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
   const name = required(v.name, 'name', 'custodian');
   const organisation = required(v.organisation, 'organisation', 'custodian');
   const role = required(v.role, 'role', 'custodian');
-  if (!(CUSTODIAN_ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${CUSTODIAN_ROLES.join(', ')}, not '${role}'`);
+  if (!(CUSTODIAN_ROLES as readonly string[]).includes(role))
+    throw new UsageError(`--role must be one of ${CUSTODIAN_ROLES.join(', ')}, not '${role}'`);
   const adminFile = v['admin-passphrase-file'] as string | undefined;
   // Every argument and secret is gathered before the vault opens, so a typo costs no Argon2id run.
-  const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
+  const adminPassphrase =
+    adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
   const passphrase = await newPassphrase(io, v['passphrase-file'] as string | undefined, name);
   return withApi(io, 'custodian add', dir, async (api) => {
     await unlockAs(api, as, adminPassphrase);
     const words = { name: '--name', organisation: '--organisation', role: '--role', passphrase: 'the new passphrase' };
-    const record = await api.call('custodian:enrol', { by: as, name, organisation, role: role as (typeof CUSTODIAN_ROLES)[number], passphrase }, words);
+    const record = await api.call(
+      'custodian:enrol',
+      { by: as, name, organisation, role: role as (typeof CUSTODIAN_ROLES)[number], passphrase },
+      words,
+    );
     io.stdout(`Enrolled ${record.name} (${record.organisation}) as ${record.role}: custodian id ${record.id}\n`);
     return 0;
   });
 }
 
 async function revoke(argv: string[], io: CliIo): Promise<number> {
-  const v = parse(argv, { vault: { type: 'string' }, as: { type: 'string' }, custodian: { type: 'string' }, reason: { type: 'string' }, 'admin-passphrase-file': { type: 'string' } }, 'custodian');
+  const v = parse(
+    argv,
+    {
+      vault: { type: 'string' },
+      as: { type: 'string' },
+      custodian: { type: 'string' },
+      reason: { type: 'string' },
+      'admin-passphrase-file': { type: 'string' },
+    },
+    'custodian',
+  );
   if (v.help) return help(io, 'custodian');
   const dir = vaultDir(io, v.vault, 'custodian');
   const as = required(v.as, 'as', 'custodian');
   const id = required(v.custodian, 'custodian', 'custodian');
   const reason = required(v.reason, 'reason', 'custodian');
   const adminFile = v['admin-passphrase-file'] as string | undefined;
-  const adminPassphrase = adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
+  const adminPassphrase =
+    adminFile === undefined ? await promptHidden(`Passphrase of admin ${as}: `) : readSecretFile(io, adminFile, 'admin passphrase');
   return withApi(io, 'custodian revoke', dir, async (api) => {
     await unlockAs(api, as, adminPassphrase);
     const record = await api.call('custodian:revoke', { by: as, custodianId: id, reason }, { custodianId: '--custodian' });
-    io.stdout(`Revoked ${record.name} (${record.organisation}, ${record.role}); custody of their items should be reassigned and rotated.\n`);
+    io.stdout(
+      `Revoked ${record.name} (${record.organisation}, ${record.role}); custody of their items should be reassigned and rotated.\n`,
+    );
     return 0;
   });
 }
@@ -123,7 +169,9 @@ async function recover(argv: string[], io: CliIo): Promise<number> {
   const key = file === undefined ? await promptHidden('Recovery key: ') : readSecretFile(io, file, 'recovery key');
   return withApi(io, 'recover', dir, async (api) => {
     const vault = await api.call('vault:recover', { recoveryKey: key }, { recoveryKey: 'the recovery key' });
-    io.stdout(`Vault ${vault.vaultId} recovered: its device key is now in ${vault.keychainBackend}. The recovery key stays valid; keep it offline.\n`);
+    io.stdout(
+      `Vault ${vault.vaultId} recovered: its device key is now in ${vault.keychainBackend}. The recovery key stays valid; keep it offline.\n`,
+    );
     return 0;
   });
 }

@@ -10,10 +10,12 @@ export class Accounts {
   add(request: CustodyRequest<'custody:account-add'>): AccountSummary {
     const { ctx } = this;
     const actor = ctx.actingCustodian(request.by);
-    if (actor.role !== 'admin') throw new HalfkeyError('NOT_PERMITTED', `Only an admin can add accounts; custodian ${actor.id} is a ${actor.role}.`);
+    if (actor.role !== 'admin')
+      throw new HalfkeyError('NOT_PERMITTED', `Only an admin can add accounts; custodian ${actor.id} is a ${actor.role}.`);
     const { accountId } = request;
     ctx.store.transaction(() => {
-      if (ctx.store.account(accountId) !== null) throw new HalfkeyError('CONFLICT', `Account ${accountId} is already in this vault.`, { accountId });
+      if (ctx.store.account(accountId) !== null)
+        throw new HalfkeyError('CONFLICT', `Account ${accountId} is already in this vault.`, { accountId });
       ctx.store.addAccount(request, ctx.now(), actor.id);
       ctx.journal('account.added', actor, accountId, {
         alias: request.alias,

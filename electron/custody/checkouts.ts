@@ -57,7 +57,9 @@ export class Checkouts {
       const account = ctx.requireAccount(accountId);
       const half = this.requireHalf(accountId, item);
       if (half.kind === 'hardware-token') {
-        throw new HalfkeyError('CONFLICT', `The MFA half of account ${accountId} is a hardware token; check it out with token-checkout.`, { accountId });
+        throw new HalfkeyError('CONFLICT', `The MFA half of account ${accountId} is a hardware token; check it out with token-checkout.`, {
+          accountId,
+        });
       }
       this.checkOpen(actor, account, half, 'checkout');
       if (ctx.store.sealedCopy(accountId, item, actor.id, half.generation) === null) {
@@ -129,7 +131,13 @@ export class Checkouts {
       const rows = ctx.store.expiredLeases(ctx.now());
       for (const row of rows) {
         const rotationDue = this.close(row, 'expired');
-        ctx.journal('lease.expired', null, row.account_id, { checkout: row.id, item: row.item, custodian: row.custodian_id, leaseUntil: row.lease_until, rotationDue });
+        ctx.journal('lease.expired', null, row.account_id, {
+          checkout: row.id,
+          item: row.item,
+          custodian: row.custodian_id,
+          leaseUntil: row.lease_until,
+          rotationDue,
+        });
       }
       return rows.length;
     }, 'immediate');
@@ -138,10 +146,16 @@ export class Checkouts {
   /** Shows the checked-out password for `seconds`; the secret goes to the caller, the journal gets `secret.revealed`. */
   async reveal(request: CustodyRequest<'custody:reveal'>): Promise<{ password: string; expiresAt: number }> {
     const expiresAt = this.ctx.now() + request.seconds * 1000;
-    const password = await this.use(request, 'password', 'reveal', (secret) => this.ctx.sodium.to_string(secret), () => ({
-      type: 'secret.revealed',
-      data: { seconds: request.seconds, expiresAt },
-    }));
+    const password = await this.use(
+      request,
+      'password',
+      'reveal',
+      (secret) => this.ctx.sodium.to_string(secret),
+      () => ({
+        type: 'secret.revealed',
+        data: { seconds: request.seconds, expiresAt },
+      }),
+    );
     return { password, expiresAt };
   }
 
@@ -149,16 +163,28 @@ export class Checkouts {
   async copy(request: CustodyRequest<'custody:copy'>): Promise<{ clearsAt: number }> {
     this.clipboard.requireAvailable();
     const clearsAt = this.ctx.now() + request.seconds * 1000;
-    const password = await this.use(request, 'password', 'copy', (secret) => this.ctx.sodium.to_string(secret), () => ({
-      type: 'secret.copied',
-      data: { seconds: request.seconds, clearsAt },
-    }));
+    const password = await this.use(
+      request,
+      'password',
+      'copy',
+      (secret) => this.ctx.sodium.to_string(secret),
+      () => ({
+        type: 'secret.copied',
+        data: { seconds: request.seconds, clearsAt },
+      }),
+    );
     return { clearsAt: await this.clipboard.copy(password, request.seconds, this.ctx.now()) };
   }
 
   /** The current TOTP code of the checked-out MFA half and how long it stays valid; never the seed. */
-  totpCode(request: CustodyRequest<'custody:totp-code'>): Promise<{ code: string; remainingMs: number; counter: number; period: number; digits: number }> {
-    return this.useSeed(request, 'totp-code', async (params, now) => ({ ...(await totpCode(params, now)), period: params.period, digits: params.digits }));
+  totpCode(
+    request: CustodyRequest<'custody:totp-code'>,
+  ): Promise<{ code: string; remainingMs: number; counter: number; period: number; digits: number }> {
+    return this.useSeed(request, 'totp-code', async (params, now) => ({
+      ...(await totpCode(params, now)),
+      period: params.period,
+      digits: params.digits,
+    }));
   }
 
   /** Two consecutive codes, as AWS asks for when registering a virtual MFA device. */
@@ -216,7 +242,9 @@ export class Checkouts {
     ctx.refusable(actor, () => {
       const { row, half } = this.usable(actor, checkoutId, item, action);
       if (half.generation !== first.half.generation) {
-        throw new HalfkeyError('CONFLICT', `The ${item} half of account ${row.account_id} was rotated meanwhile; try again.`, { accountId: row.account_id });
+        throw new HalfkeyError('CONFLICT', `The ${item} half of account ${row.account_id} was rotated meanwhile; try again.`, {
+          accountId: row.account_id,
+        });
       }
       ctx.store.recordSeen(row.account_id, item, actor.id, half.generation, ctx.now(), action);
       const { type, data } = entry(result);
@@ -229,16 +257,24 @@ export class Checkouts {
   private usable(actor: UnlockedCustodian, checkoutId: string, item: SecretHalf, action: string): Use {
     const row = this.requireHolder(actor, checkoutId, action);
     if (row.closed_at !== null) {
-      throw new HalfkeyError('CONFLICT', `Checkout ${row.id} is closed (${row.close_kind ?? 'closed'}); open a new checkout.`, { checkoutId: row.id });
-    }
-    if (row.lease_until <= this.ctx.now()) throw new HalfkeyError('CONFLICT', `The lease of checkout ${row.id} has expired; open a new checkout.`, { checkoutId: row.id });
-    if (row.item !== item || row.hardware_token === 1) {
-      throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is of the ${row.hardware_token === 1 ? 'hardware token' : `${row.item} half`}; ${action} needs a checkout of the ${item} half.`, {
-        checkoutId,
+      throw new HalfkeyError('CONFLICT', `Checkout ${row.id} is closed (${row.close_kind ?? 'closed'}); open a new checkout.`, {
+        checkoutId: row.id,
       });
     }
+    if (row.lease_until <= this.ctx.now())
+      throw new HalfkeyError('CONFLICT', `The lease of checkout ${row.id} has expired; open a new checkout.`, { checkoutId: row.id });
+    if (row.item !== item || row.hardware_token === 1) {
+      throw new HalfkeyError(
+        'CONFLICT',
+        `Checkout ${checkoutId} is of the ${row.hardware_token === 1 ? 'hardware token' : `${row.item} half`}; ${action} needs a checkout of the ${item} half.`,
+        {
+          checkoutId,
+        },
+      );
+    }
     const half = this.ctx.store.half(row.account_id, item);
-    if (half === null) throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${row.account_id} is no longer set.`, { accountId: row.account_id });
+    if (half === null)
+      throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${row.account_id} is no longer set.`, { accountId: row.account_id });
     // The policy is asked again at each use: the custodian's sightings may have changed since checkout.
     this.ctx.mayObtain(actor, row.account_id, item, action);
     return { row, half };
@@ -267,20 +303,28 @@ export class Checkouts {
     const actor = ctx.actingCustodian(by);
     return ctx.refusable(actor, () => {
       const row = this.requireHolder(actor, checkoutId, 'checkin');
-      if (row.closed_at !== null) throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is already closed (${row.close_kind ?? 'closed'}).`, { checkoutId });
+      if (row.closed_at !== null)
+        throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is already closed (${row.close_kind ?? 'closed'}).`, { checkoutId });
       if (location !== undefined) {
-        if (row.hardware_token !== 1) throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is not of a hardware token; use checkin.`, { checkoutId });
+        if (row.hardware_token !== 1)
+          throw new HalfkeyError('CONFLICT', `Checkout ${checkoutId} is not of a hardware token; use checkin.`, { checkoutId });
         ctx.store.moveToken(row.account_id, location);
       }
       const rotationDue = this.close(row, 'checked-in');
-      ctx.journal('checkout.closed', actor, row.account_id, { checkout: checkoutId, item: row.item, rotationDue, ...(location !== undefined ? { tokenLocation: location } : {}) });
+      ctx.journal('checkout.closed', actor, row.account_id, {
+        checkout: checkoutId,
+        item: row.item,
+        rotationDue,
+        ...(location !== undefined ? { tokenLocation: location } : {}),
+      });
       return { checkoutId, rotationDue };
     });
   }
 
   private requireHalf(accountId: string, item: SecretHalf): HalfRow {
     const half = this.ctx.store.half(accountId, item);
-    if (half === null) throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${accountId} has not been set yet.`, { accountId, item });
+    if (half === null)
+      throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${accountId} has not been set yet.`, { accountId, item });
     return half;
   }
 
@@ -291,10 +335,14 @@ export class Checkouts {
   private checkOpen(actor: UnlockedCustodian, account: AccountRow, half: HalfRow, action: string): void {
     const { id: accountId } = account;
     const item = half.item;
-    const refuse = (rule: string, message: string) => new Refusal('CONFLICT', { action, accountId, item, custodianId: actor.id, rule, ruleName: rule, message });
+    const refuse = (rule: string, message: string) =>
+      new Refusal('CONFLICT', { action, accountId, item, custodianId: actor.id, rule, ruleName: rule, message });
     this.ctx.mayObtain(actor, accountId, item, action);
     if (half.rotation_due === 1) {
-      throw refuse('rotation-due', `The ${item} half of account ${accountId} is due for rotation after its last checkout; a custodian must rotate it before it can be checked out again.`);
+      throw refuse(
+        'rotation-due',
+        `The ${item} half of account ${accountId} is due for rotation after its last checkout; a custodian must rotate it before it can be checked out again.`,
+      );
     }
     const open = account.exclusive_checkout === 1 || half.kind === 'hardware-token' ? this.ctx.store.openCheckoutOf(accountId, item) : null;
     if (open) {
@@ -315,7 +363,14 @@ export class Checkouts {
     const token = half.kind === 'hardware-token';
     const ticket = request.ticket ?? null;
     ctx.store.openCheckout({ id, accountId, item, custodianId: actor.id, hardwareToken: token, reason, ticket, openedAt, leaseUntil });
-    ctx.journal('checkout.opened', actor, accountId, { checkout: id, item, reason, ticket, leaseUntil, ...(token ? { tokenSerial: half.token_serial ?? '' } : {}) });
+    ctx.journal('checkout.opened', actor, accountId, {
+      checkout: id,
+      item,
+      reason,
+      ticket,
+      leaseUntil,
+      ...(token ? { tokenSerial: half.token_serial ?? '' } : {}),
+    });
     return { checkoutId: id, accountId, item, custodianId: actor.id, openedAt, leaseUntil };
   }
 

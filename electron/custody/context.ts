@@ -64,7 +64,8 @@ export class CustodyContext {
   /** The account, or a NOT_FOUND error naming it. */
   requireAccount(accountId: string): AccountRow {
     const account = this.store.account(accountId);
-    if (account === null) throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault; add it first.`, { accountId });
+    if (account === null)
+      throw new HalfkeyError('NOT_FOUND', `There is no account ${accountId} in this vault; add it first.`, { accountId });
     return account;
   }
 
@@ -81,7 +82,9 @@ export class CustodyContext {
   policyState(accountId: string): PolicyState {
     return {
       separateOrganisations: this.vault.options.separateOrganisations,
-      custodians: this.vault.custodians.list().map((c) => ({ id: c.id, organisation: c.organisation, role: c.role, name: c.name, revoked: c.revoked })),
+      custodians: this.vault.custodians
+        .list()
+        .map((c) => ({ id: c.id, organisation: c.organisation, role: c.role, name: c.name, revoked: c.revoked })),
       ...this.store.custodyOf(accountId),
     };
   }
@@ -103,7 +106,10 @@ export class CustodyContext {
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       const { action, accountId, item, custodianId, rule, ruleName, message } = error.facts;
-      this.store.transaction(() => this.journal('custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message }), 'immediate');
+      this.store.transaction(
+        () => this.journal('custody.refused', actor, accountId, { action, item, custodian: custodianId, rule, ruleName, message }),
+        'immediate',
+      );
       throw error.toError();
     }
   }

@@ -159,7 +159,18 @@ export class CustodyStore {
       this.db,
       `INSERT INTO custody_accounts (id, alias, root_email, organisation, phone, notes, exclusive_checkout, rotate_after_checkout, created_at, created_by)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(a.accountId, a.alias, a.rootEmail, a.organisation, a.phone, a.notes, a.exclusiveCheckout ? 1 : 0, a.rotateAfterCheckout ? 1 : 0, createdAt, createdBy);
+    ).run(
+      a.accountId,
+      a.alias,
+      a.rootEmail,
+      a.organisation,
+      a.phone,
+      a.notes,
+      a.exclusiveCheckout ? 1 : 0,
+      a.rotateAfterCheckout ? 1 : 0,
+      createdAt,
+      createdBy,
+    );
   }
 
   /** One account with its halves' state and assignments, or null. */
@@ -172,8 +183,13 @@ export class CustodyStore {
   accountPage(query: AccountQuery): { total: number; accounts: AccountSummary[] } {
     const search = query.search.trim();
     const pattern = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const total = prepared<[Search], { n: number }>(this.db, `SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern })?.n ?? 0;
-    const rows = prepared<[Search & { limit: number; offset: number }], SummaryRow>(this.db, `${summarySelect(PAGE)} ORDER BY a.alias COLLATE NOCASE, a.id`).all({
+    const total =
+      prepared<[Search], { n: number }>(this.db, `SELECT count(*) AS n FROM custody_accounts a ${SEARCH_WHERE}`).get({ search, pattern })
+        ?.n ?? 0;
+    const rows = prepared<[Search & { limit: number; offset: number }], SummaryRow>(
+      this.db,
+      `${summarySelect(PAGE)} ORDER BY a.alias COLLATE NOCASE, a.id`,
+    ).all({
       search,
       pattern,
       limit: query.limit,
@@ -186,7 +202,12 @@ export class CustodyStore {
 
   /** The half, or null if it has never been set. */
   half(accountId: string, item: SecretHalf): HalfRow | null {
-    return prepared<[string, SecretHalf], HalfRow>(this.db, 'SELECT * FROM custody_halves WHERE account_id = ? AND item = ?').get(accountId, item) ?? null;
+    return (
+      prepared<[string, SecretHalf], HalfRow>(this.db, 'SELECT * FROM custody_halves WHERE account_id = ? AND item = ?').get(
+        accountId,
+        item,
+      ) ?? null
+    );
   }
 
   /** Writes a half's new generation over the old one; it is not due for rotation. */
@@ -213,16 +234,25 @@ export class CustodyStore {
   /** The copy of a half sealed to one custodian at `generation`, or null when none was sealed to them. */
   sealedCopy(accountId: string, item: SecretHalf, custodianId: string, generation: number): Uint8Array | null {
     const sql = 'SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ? AND generation = ?';
-    return prepared<[string, SecretHalf, string, number], { blob: Uint8Array }>(this.db, sql).get(accountId, item, custodianId, generation)?.blob ?? null;
+    return (
+      prepared<[string, SecretHalf, string, number], { blob: Uint8Array }>(this.db, sql).get(accountId, item, custodianId, generation)
+        ?.blob ?? null
+    );
   }
 
   addSealedCopy(accountId: string, item: SecretHalf, custodianId: string, generation: number, blob: Uint8Array): void {
-    prepared(this.db, 'INSERT OR REPLACE INTO custody_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)').run(accountId, item, custodianId, generation, blob);
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO custody_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)',
+    ).run(accountId, item, custodianId, generation, blob);
   }
 
   /** The custodians holding a sealed copy of the half. */
   holders(accountId: string, item: SecretHalf): string[] {
-    return prepared<[string, SecretHalf], { custodian_id: string }>(this.db, 'SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = ?')
+    return prepared<[string, SecretHalf], { custodian_id: string }>(
+      this.db,
+      'SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = ?',
+    )
       .all(accountId, item)
       .map((r) => r.custodian_id);
   }
@@ -230,7 +260,12 @@ export class CustodyStore {
   /** Deletes the half's sealed copies: every holder's, or one custodian's. */
   dropSealedCopies(accountId: string, item: SecretHalf, custodianId?: string): void {
     if (custodianId === undefined) prepared(this.db, 'DELETE FROM custody_sealed WHERE account_id = ? AND item = ?').run(accountId, item);
-    else prepared(this.db, 'DELETE FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').run(accountId, item, custodianId);
+    else
+      prepared(this.db, 'DELETE FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').run(
+        accountId,
+        item,
+        custodianId,
+      );
   }
 
   // Assignments and sightings: what the four-eyes policy reads.
@@ -244,11 +279,18 @@ export class CustodyStore {
   }
 
   assign(accountId: string, item: CustodyItem, custodianId: string, assignedAt: number, assignedBy: string): void {
-    prepared(this.db, 'INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)').run(accountId, item, custodianId, assignedAt, assignedBy);
+    prepared(
+      this.db,
+      'INSERT INTO custody_assignments (account_id, item, custodian_id, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)',
+    ).run(accountId, item, custodianId, assignedAt, assignedBy);
   }
 
   unassign(accountId: string, item: CustodyItem, custodianId: string): void {
-    prepared(this.db, 'DELETE FROM custody_assignments WHERE account_id = ? AND item = ? AND custodian_id = ?').run(accountId, item, custodianId);
+    prepared(this.db, 'DELETE FROM custody_assignments WHERE account_id = ? AND item = ? AND custodian_id = ?').run(
+      accountId,
+      item,
+      custodianId,
+    );
   }
 
   /** Who holds and who has seen which item of one account: the account's part of the policy state. */
@@ -256,14 +298,19 @@ export class CustodyStore {
     type Ref = { item: CustodyItem; custodian_id: string };
     const toRef = (r: Ref): CustodyRef => ({ accountId, item: r.item, custodianId: r.custodian_id });
     return {
-      assignments: prepared<[string], Ref>(this.db, 'SELECT item, custodian_id FROM custody_assignments WHERE account_id = ?').all(accountId).map(toRef),
+      assignments: prepared<[string], Ref>(this.db, 'SELECT item, custodian_id FROM custody_assignments WHERE account_id = ?')
+        .all(accountId)
+        .map(toRef),
       seen: prepared<[string], Ref>(this.db, 'SELECT item, custodian_id FROM custody_seen WHERE account_id = ?').all(accountId).map(toRef),
     };
   }
 
   /** Records that a custodian obtained an item (`how`: reveal, copy, code, token, seed export, set, rotate); the first sighting stays. */
   recordSeen(accountId: string, item: CustodyItem, custodianId: string, generation: number, at: number, how: string): void {
-    prepared(this.db, 'INSERT OR IGNORE INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, ?, ?, ?, ?, ?)').run(accountId, item, custodianId, generation, at, how);
+    prepared(
+      this.db,
+      'INSERT OR IGNORE INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(accountId, item, custodianId, generation, at, how);
   }
 
   /** Forgets who has seen the item (it rotated). */
@@ -288,8 +335,16 @@ export class CustodyStore {
 
   /** Who holds an open checkout of the half (anyone's, or `custodianId`'s), or null. */
   openCheckoutOf(accountId: string, item: SecretHalf, custodianId?: string): { id: string; custodian_id: string } | null {
-    const sql = 'SELECT id, custodian_id FROM custody_checkouts WHERE account_id = ? AND item = ? AND (? IS NULL OR custodian_id = ?) AND closed_at IS NULL LIMIT 1';
-    return prepared<[string, SecretHalf, string | null, string | null], { id: string; custodian_id: string }>(this.db, sql).get(accountId, item, custodianId ?? null, custodianId ?? null) ?? null;
+    const sql =
+      'SELECT id, custodian_id FROM custody_checkouts WHERE account_id = ? AND item = ? AND (? IS NULL OR custodian_id = ?) AND closed_at IS NULL LIMIT 1';
+    return (
+      prepared<[string, SecretHalf, string | null, string | null], { id: string; custodian_id: string }>(this.db, sql).get(
+        accountId,
+        item,
+        custodianId ?? null,
+        custodianId ?? null,
+      ) ?? null
+    );
   }
 
   closeCheckout(checkoutId: string, closedAt: number, kind: 'checked-in' | 'expired'): void {
@@ -298,7 +353,9 @@ export class CustodyStore {
 
   /** Open checkouts whose lease has run out by `now`. */
   expiredLeases(now: number): CheckoutRow[] {
-    return prepared<[number], CheckoutRow>(this.db, 'SELECT * FROM custody_checkouts WHERE closed_at IS NULL AND lease_until <= ?').all(now);
+    return prepared<[number], CheckoutRow>(this.db, 'SELECT * FROM custody_checkouts WHERE closed_at IS NULL AND lease_until <= ?').all(
+      now,
+    );
   }
 
   /** Checkouts, newest first, filtered by account and/or custodian; open ones only unless `open` is false. */
@@ -321,19 +378,18 @@ export class CustodyStore {
   }
 
   addSeedExport(r: Omit<SeedExportRow, 'approved_by' | 'collected_at'>): void {
-    prepared(this.db, 'INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-      r.id,
-      r.account_id,
-      r.requested_by,
-      r.reason,
-      r.requested_at,
-      r.expires_at,
-      r.generation,
-    );
+    prepared(
+      this.db,
+      'INSERT INTO custody_seed_exports (id, account_id, requested_by, reason, requested_at, expires_at, generation) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(r.id, r.account_id, r.requested_by, r.reason, r.requested_at, r.expires_at, r.generation);
   }
 
   approveSeedExport(requestId: string, approvedBy: string, approvedAt: number): void {
-    prepared(this.db, 'UPDATE custody_seed_exports SET approved_by = ?, approved_at = ? WHERE id = ?').run(approvedBy, approvedAt, requestId);
+    prepared(this.db, 'UPDATE custody_seed_exports SET approved_by = ?, approved_at = ? WHERE id = ?').run(
+      approvedBy,
+      approvedAt,
+      requestId,
+    );
   }
 
   seedExportCollected(requestId: string, collectedAt: number): void {
@@ -342,18 +398,35 @@ export class CustodyStore {
 
   /** Requests neither expired by `now` nor collected, newest first; of one account, or of all. */
   openSeedExports(accountId: string | null, now: number): SeedExportRow[] {
-    const sql = 'SELECT * FROM custody_seed_exports WHERE (@account IS NULL OR account_id = @account) AND collected_at IS NULL AND expires_at > @now ORDER BY requested_at DESC, id';
+    const sql =
+      'SELECT * FROM custody_seed_exports WHERE (@account IS NULL OR account_id = @account) AND collected_at IS NULL AND expires_at > @now ORDER BY requested_at DESC, id';
     return prepared<[{ account: string | null; now: number }], SeedExportRow>(this.db, sql).all({ account: accountId, now });
   }
 }
 
 function summary(r: SummaryRow): AccountSummary {
   const password =
-    r.p_kind === null ? null : { kind: r.p_kind, generation: r.p_generation ?? 0, setAt: r.p_set_at ?? 0, rotationDue: r.p_rotation_due === 1, tokenSerial: null, tokenLocation: null };
+    r.p_kind === null
+      ? null
+      : {
+          kind: r.p_kind,
+          generation: r.p_generation ?? 0,
+          setAt: r.p_set_at ?? 0,
+          rotationDue: r.p_rotation_due === 1,
+          tokenSerial: null,
+          tokenLocation: null,
+        };
   const mfa =
     r.m_kind === null
       ? null
-      : { kind: r.m_kind, generation: r.m_generation ?? 0, setAt: r.m_set_at ?? 0, rotationDue: r.m_rotation_due === 1, tokenSerial: r.m_token_serial, tokenLocation: r.m_token_location };
+      : {
+          kind: r.m_kind,
+          generation: r.m_generation ?? 0,
+          setAt: r.m_set_at ?? 0,
+          rotationDue: r.m_rotation_due === 1,
+          tokenSerial: r.m_token_serial,
+          tokenLocation: r.m_token_location,
+        };
   return {
     accountId: r.id,
     alias: r.alias,

@@ -48,11 +48,16 @@ export class Halves {
     const actor = this.ctx.actingCustodian(request.by);
     const fits = item === 'password' ? secret.kind === 'password' : secret.kind !== 'password';
     if (!fits) {
-      throw new HalfkeyError('INVALID_PAYLOAD', `A ${secret.kind} cannot be the ${item} half; the password half takes a password, the MFA half a TOTP seed or a hardware token.`, {
-        field: 'secret.kind',
-      });
+      throw new HalfkeyError(
+        'INVALID_PAYLOAD',
+        `A ${secret.kind} cannot be the ${item} half; the password half takes a password, the MFA half a TOTP seed or a hardware token.`,
+        {
+          field: 'secret.kind',
+        },
+      );
     }
-    const bytes = secret.kind === 'password' ? this.ctx.sodium.from_string(secret.password) : secret.kind === 'totp' ? parseSeed(secret.seed) : null;
+    const bytes =
+      secret.kind === 'password' ? this.ctx.sodium.from_string(secret.password) : secret.kind === 'totp' ? parseSeed(secret.seed) : null;
     try {
       const token = secret.kind === 'hardware-token' ? { serial: secret.serial, location: secret.location } : null;
       return this.replace(actor, { accountId, item, kind: secret.kind, secret: bytes, token }, 'half.set');
@@ -73,14 +78,20 @@ export class Halves {
     const actor = ctx.actingCustodian(request.by);
     const account = ctx.requireAccount(accountId);
     const half = ctx.store.half(accountId, item);
-    if (half === null) throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${accountId} has never been set; set it first.`, { accountId });
+    if (half === null)
+      throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${accountId} has never been set; set it first.`, { accountId });
     if (half.kind === 'hardware-token') {
-      throw new HalfkeyError('CONFLICT', `The MFA half of account ${accountId} is a hardware token; register the replacement token with half-set.`, { accountId });
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The MFA half of account ${accountId} is a hardware token; register the replacement token with half-set.`,
+        { accountId },
+      );
     }
     let secret: Uint8Array;
     let password: string | null = null;
     if (item === 'password') {
-      if (request.seed !== undefined) throw new HalfkeyError('INVALID_PAYLOAD', 'A password rotation takes password options, not a seed.', { field: 'seed' });
+      if (request.seed !== undefined)
+        throw new HalfkeyError('INVALID_PAYLOAD', 'A password rotation takes password options, not a seed.', { field: 'seed' });
       const options = request.password ?? {};
       password = generatePassword({
         ...(options.length === undefined ? {} : { length: options.length }),
@@ -90,7 +101,11 @@ export class Halves {
       secret = ctx.sodium.from_string(password);
     } else {
       if (request.seed === undefined) {
-        throw new HalfkeyError('INVALID_PAYLOAD', 'An MFA rotation needs the new seed (otpauth URI or base32) from re-registering the MFA device.', { field: 'seed' });
+        throw new HalfkeyError(
+          'INVALID_PAYLOAD',
+          'An MFA rotation needs the new seed (otpauth URI or base32) from re-registering the MFA device.',
+          { field: 'seed' },
+        );
       }
       secret = parseSeed(request.seed);
     }
@@ -139,13 +154,23 @@ export class Halves {
         }
       }
       if (already && resealedBy === null) {
-        throw new HalfkeyError('CONFLICT', `Custodian ${custodianId} is already assigned the ${item} of account ${accountId}${sealed ? '' : '; name an unlocked holder in resealWith to seal it to them'}.`, {
-          accountId,
-          item,
-        });
+        throw new HalfkeyError(
+          'CONFLICT',
+          `Custodian ${custodianId} is already assigned the ${item} of account ${accountId}${sealed ? '' : '; name an unlocked holder in resealWith to seal it to them'}.`,
+          {
+            accountId,
+            item,
+          },
+        );
       }
       if (!already) store.assign(accountId, item, custodianId, ctx.now(), actor.id);
-      ctx.journal(already ? 'half.resealed' : 'custody.assigned', actor, accountId, { item, custodian: custodianId, sealed, resealedBy, generation: half?.generation ?? 0 });
+      ctx.journal(already ? 'half.resealed' : 'custody.assigned', actor, accountId, {
+        item,
+        custodian: custodianId,
+        sealed,
+        resealedBy,
+        generation: half?.generation ?? 0,
+      });
       return { accountId, item, custodianId, sealed };
     });
   }
@@ -164,10 +189,18 @@ export class Halves {
       requireAdmin(actor, 'unassign', request, 'remove an assignment');
       ctx.requireAccount(accountId);
       if (!store.assignees(accountId, item).includes(custodianId)) {
-        throw new HalfkeyError('NOT_FOUND', `Custodian ${custodianId} is not assigned the ${item} of account ${accountId}.`, { accountId, item });
+        throw new HalfkeyError('NOT_FOUND', `Custodian ${custodianId} is not assigned the ${item} of account ${accountId}.`, {
+          accountId,
+          item,
+        });
       }
       const open = isSecretHalf(item) ? store.openCheckoutOf(accountId, item, custodianId) : null;
-      if (open) throw new HalfkeyError('CONFLICT', `Custodian ${custodianId} has checkout ${open.id} of this item open; it must be checked in first.`, { accountId, item });
+      if (open)
+        throw new HalfkeyError(
+          'CONFLICT',
+          `Custodian ${custodianId} has checkout ${open.id} of this item open; it must be checked in first.`,
+          { accountId, item },
+        );
       const half = isSecretHalf(item) ? store.half(accountId, item) : null;
       let deleted = false;
       if (half !== null) {
@@ -209,7 +242,11 @@ export class Halves {
         .map((id) => ctx.vault.custodians.get(id))
         .filter((c) => c !== null && !c.revoked);
       if (secret !== null && assignees.length === 0) {
-        throw new HalfkeyError('CONFLICT', `No custodian is assigned the ${item} half of account ${accountId}; assign one first so the secret can be sealed to them.`, { accountId, item });
+        throw new HalfkeyError(
+          'CONFLICT',
+          `No custodian is assigned the ${item} half of account ${accountId}; assign one first so the secret can be sealed to them.`,
+          { accountId, item },
+        );
       }
       const generation = (existing?.generation ?? 0) + 1;
       store.writeHalf({ accountId, item, kind, generation, setAt: ctx.now(), setBy: actor.id, token });
@@ -243,7 +280,12 @@ function isSecretHalf(item: CustodyItem): item is SecretHalf {
 }
 
 /** Only admins change who holds what; anyone else's attempt is a journaled refusal. */
-function requireAdmin(actor: UnlockedCustodian, action: string, target: { accountId: string; item: CustodyItem; custodianId: string }, what: string): void {
+function requireAdmin(
+  actor: UnlockedCustodian,
+  action: string,
+  target: { accountId: string; item: CustodyItem; custodianId: string },
+  what: string,
+): void {
   if (actor.role === 'admin') return;
   throw new Refusal('NOT_PERMITTED', {
     action,

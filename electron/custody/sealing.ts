@@ -12,13 +12,32 @@ export function halfAad(accountId: string, item: SecretHalf, custodianId: string
  * Seals a half's secret to one custodian: crypto_box_seal to their X25519 box key (only their
  * passphrase-wrapped key opens it), then the device key over that, bound to the row by AAD.
  */
-export function sealHalf(ctx: CustodyContext, accountId: string, item: SecretHalf, custodian: CustodianRecord, generation: number, secret: Uint8Array): void {
+export function sealHalf(
+  ctx: CustodyContext,
+  accountId: string,
+  item: SecretHalf,
+  custodian: CustodianRecord,
+  generation: number,
+  secret: Uint8Array,
+): void {
   const boxed = ctx.sodium.crypto_box_seal(secret, ctx.sodium.from_hex(custodian.boxKey));
-  ctx.store.addSealedCopy(accountId, item, custodian.id, generation, ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation)));
+  ctx.store.addSealedCopy(
+    accountId,
+    item,
+    custodian.id,
+    generation,
+    ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation)),
+  );
 }
 
 /** Opens a custodian's copy of a half: the device layer, then their own key. The caller wipes the result after use. */
-export function openHalf(ctx: CustodyContext, accountId: string, item: SecretHalf, custodian: UnlockedCustodian, generation: number): Uint8Array {
+export function openHalf(
+  ctx: CustodyContext,
+  accountId: string,
+  item: SecretHalf,
+  custodian: UnlockedCustodian,
+  generation: number,
+): Uint8Array {
   const blob = ctx.store.sealedCopy(accountId, item, custodian.id, generation);
   if (blob === null) {
     throw new HalfkeyError(

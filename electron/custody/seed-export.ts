@@ -40,7 +40,15 @@ export class SeedExports {
       ctx.mayObtain(actor, accountId, 'mfa', 'seed-export-request');
       const requestId = ctx.newId();
       const expiresAt = ctx.now() + SEED_EXPORT_TTL_MS;
-      ctx.store.addSeedExport({ id: requestId, account_id: accountId, requested_by: actor.id, reason, requested_at: ctx.now(), expires_at: expiresAt, generation: half.generation });
+      ctx.store.addSeedExport({
+        id: requestId,
+        account_id: accountId,
+        requested_by: actor.id,
+        reason,
+        requested_at: ctx.now(),
+        expires_at: expiresAt,
+        generation: half.generation,
+      });
       ctx.journal('seed.export-requested', actor, accountId, { request: requestId, reason, expiresAt, generation: half.generation });
       return { requestId, expiresAt };
     });
@@ -54,11 +62,24 @@ export class SeedExports {
     return ctx.refusable(actor, () => {
       const row = this.requireOpen(requestId);
       const refuse = (rule: string, message: string) =>
-        new Refusal('NOT_PERMITTED', { action: 'seed-export-approve', accountId: row.account_id, item: 'mfa', custodianId: actor.id, rule, ruleName: rule, message });
-      if (row.approved_by !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is already approved by ${row.approved_by}.`, { requestId });
-      if (row.requested_by === actor.id) throw refuse('second-custodian', 'A seed export needs a second custodian: the requester cannot approve their own request.');
+        new Refusal('NOT_PERMITTED', {
+          action: 'seed-export-approve',
+          accountId: row.account_id,
+          item: 'mfa',
+          custodianId: actor.id,
+          rule,
+          ruleName: rule,
+          message,
+        });
+      if (row.approved_by !== null)
+        throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is already approved by ${row.approved_by}.`, { requestId });
+      if (row.requested_by === actor.id)
+        throw refuse('second-custodian', 'A seed export needs a second custodian: the requester cannot approve their own request.');
       if (actor.role !== 'admin' && !ctx.store.assignees(row.account_id, 'mfa').includes(actor.id)) {
-        throw refuse('approver-role', `Custodian ${actor.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`);
+        throw refuse(
+          'approver-role',
+          `Custodian ${actor.id} may not approve: only an admin or another custodian assigned the MFA half of account ${row.account_id} can.`,
+        );
       }
       ctx.store.approveSeedExport(requestId, actor.id, ctx.now());
       ctx.journal('seed.export-approved', actor, row.account_id, { request: requestId, requestedBy: row.requested_by });
@@ -73,8 +94,12 @@ export class SeedExports {
     const actor = ctx.actingCustodian(request.by);
     return ctx.refusable(actor, () => {
       const row = this.requireOpen(requestId);
-      if (row.requested_by !== actor.id) throw new HalfkeyError('NOT_PERMITTED', `Only the requester (${row.requested_by}) can collect seed-export request ${requestId}.`, { requestId });
-      if (row.approved_by === null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is waiting for a second custodian's approval.`, { requestId });
+      if (row.requested_by !== actor.id)
+        throw new HalfkeyError('NOT_PERMITTED', `Only the requester (${row.requested_by}) can collect seed-export request ${requestId}.`, {
+          requestId,
+        });
+      if (row.approved_by === null)
+        throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} is waiting for a second custodian's approval.`, { requestId });
       ctx.mayObtain(actor, row.account_id, 'mfa', 'seed-export-collect');
       const blob = openHalf(ctx, row.account_id, 'mfa', actor, row.generation);
       try {
@@ -83,7 +108,11 @@ export class SeedExports {
         ctx.sodium.memzero(params.secret);
         ctx.store.seedExportCollected(requestId, ctx.now());
         ctx.store.recordSeen(row.account_id, 'mfa', actor.id, row.generation, ctx.now(), 'seed-export');
-        ctx.journal('seed.exported', actor, row.account_id, { request: requestId, approvedBy: row.approved_by, generation: row.generation });
+        ctx.journal('seed.exported', actor, row.account_id, {
+          request: requestId,
+          approvedBy: row.approved_by,
+          generation: row.generation,
+        });
         return result;
       } finally {
         ctx.sodium.memzero(blob);
@@ -106,7 +135,8 @@ export class SeedExports {
 
   private requireTotpHalf(accountId: string): HalfRow {
     const half = this.ctx.store.half(accountId, 'mfa');
-    if (half === null || half.kind !== 'totp') throw new HalfkeyError('CONFLICT', `Account ${accountId} has no TOTP seed to export.`, { accountId });
+    if (half === null || half.kind !== 'totp')
+      throw new HalfkeyError('CONFLICT', `Account ${accountId} has no TOTP seed to export.`, { accountId });
     return half;
   }
 
@@ -115,10 +145,16 @@ export class SeedExports {
     const { ctx } = this;
     const row = ctx.store.seedExport(requestId);
     if (row === null) throw new HalfkeyError('NOT_FOUND', `There is no seed-export request ${requestId}.`, { requestId });
-    if (row.expires_at <= ctx.now()) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has expired; make a new request.`, { requestId });
-    if (row.collected_at !== null) throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has already been collected.`, { requestId });
+    if (row.expires_at <= ctx.now())
+      throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has expired; make a new request.`, { requestId });
+    if (row.collected_at !== null)
+      throw new HalfkeyError('CONFLICT', `Seed-export request ${requestId} has already been collected.`, { requestId });
     if (this.requireTotpHalf(row.account_id).generation !== row.generation) {
-      throw new HalfkeyError('CONFLICT', `The MFA seed of account ${row.account_id} was rotated after request ${requestId}; make a new request.`, { requestId });
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The MFA seed of account ${row.account_id} was rotated after request ${requestId}; make a new request.`,
+        { requestId },
+      );
     }
     return row;
   }

@@ -16,9 +16,14 @@ export function parseSeed(text: string): Uint8Array {
     return serializeTotpParams(params);
   } catch (error) {
     if (error instanceof OtpInputError) {
-      throw new HalfkeyError('INVALID_PAYLOAD', `The MFA seed was not accepted: ${withoutInput(error.message, input)}`, { field: 'seed', reason: error.code });
+      throw new HalfkeyError('INVALID_PAYLOAD', `The MFA seed was not accepted: ${withoutInput(error.message, input)}`, {
+        field: 'seed',
+        reason: error.code,
+      });
     }
-    throw new HalfkeyError('INVALID_PAYLOAD', 'The MFA seed was not accepted: it is neither an otpauth://totp URI nor a base32 secret.', { field: 'seed' });
+    throw new HalfkeyError('INVALID_PAYLOAD', 'The MFA seed was not accepted: it is neither an otpauth://totp URI nor a base32 secret.', {
+      field: 'seed',
+    });
   }
 }
 
@@ -42,7 +47,12 @@ function withoutInput(message: string, input: string): string {
 export function otpauthUri(params: TotpParams): string {
   const account = encodeURIComponent(params.label ?? 'root');
   const label = params.issuer === undefined ? account : `${encodeURIComponent(params.issuer)}:${account}`;
-  const query = new URLSearchParams({ secret: encodeBase32(params.secret), algorithm: params.algorithm, digits: String(params.digits), period: String(params.period) });
+  const query = new URLSearchParams({
+    secret: encodeBase32(params.secret),
+    algorithm: params.algorithm,
+    digits: String(params.digits),
+    period: String(params.period),
+  });
   if (params.issuer !== undefined) query.set('issuer', params.issuer);
   return `otpauth://totp/${label}?${query.toString()}`;
 }

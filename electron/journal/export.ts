@@ -127,13 +127,15 @@ const EXPORT_WINDOW = 5_000;
 function* exportSteps(store: JournalStore, options: ExportOptions): Generator<void, ExportResult, void> {
   const now = options.now ?? Date.now;
   const from = options.from ?? 0;
-  if (!Number.isSafeInteger(from) || from < 0) throw new HalfkeyError('INVALID_PAYLOAD', '--from must be a sequence number (0 or more).', { field: 'from' });
+  if (!Number.isSafeInteger(from) || from < 0)
+    throw new HalfkeyError('INVALID_PAYLOAD', '--from must be a sequence number (0 or more).', { field: 'from' });
   if (options.to !== undefined && (!Number.isSafeInteger(options.to) || options.to < from)) {
     throw new HalfkeyError('INVALID_PAYLOAD', '--to must be a sequence number at or after --from.', { field: 'to' });
   }
   const before = store.head();
   if (before === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'The journal is empty: there is nothing to export.');
-  if (options.signer.publicKey !== store.currentDeviceKey()) throw new HalfkeyError('JOURNAL_INVALID', 'The export must be signed by the journal’s current device key.');
+  if (options.signer.publicKey !== store.currentDeviceKey())
+    throw new HalfkeyError('JOURNAL_INVALID', 'The export must be signed by the journal’s current device key.');
   const complete = options.to === undefined || options.to >= before.seq;
   if (complete) {
     store.append({ type: 'journal.exported', data: { from, to: options.to ?? null } });
@@ -210,5 +212,12 @@ function* exportSteps(store: JournalStore, options: ExportOptions): Generator<vo
 }
 
 function receiptRecord(r: StoredReceipt): JsonObject {
-  return { device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: [...r.inclusionProof] };
+  return {
+    device: r.device,
+    seq: r.seq,
+    entryHash: r.entryHash,
+    logIndex: r.logIndex,
+    treeHead: r.treeHead,
+    inclusionProof: [...r.inclusionProof],
+  };
 }

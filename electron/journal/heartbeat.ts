@@ -18,7 +18,11 @@ export interface JournalSession {
  * timer 1.9 intervals late after an entry written just before the previous tick is a gap of 2.4.
  * stop() writes `session.ended` and a closing checkpoint.
  */
-export function startHeartbeat(store: JournalStore, intervalMs: number, options: { now?: () => number; data?: Record<string, string> } = {}): JournalSession {
+export function startHeartbeat(
+  store: JournalStore,
+  intervalMs: number,
+  options: { now?: () => number; data?: Record<string, string> } = {},
+): JournalSession {
   const now = options.now ?? Date.now;
   store.append({ type: ENTRY_TYPES.sessionStarted, data: { ...options.data, heartbeatMs: intervalMs } });
   let stopped = false;

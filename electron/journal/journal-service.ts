@@ -38,9 +38,15 @@ export class JournalService {
    * Starts serving a vault's journal; with `heartbeat` opens a live session, its `session.started`
    * saying who runs it (`client` app by default; a `halfkey` command passes `cli` and its name).
    */
-  attach(store: JournalStore, signer: EntrySigner, options: { heartbeat?: boolean; heartbeatMs?: number; session?: Readonly<Record<string, string>> } = {}): void {
+  attach(
+    store: JournalStore,
+    signer: EntrySigner,
+    options: { heartbeat?: boolean; heartbeatMs?: number; session?: Readonly<Record<string, string>> } = {},
+  ): void {
     this.detach();
-    const session = options.heartbeat ? startHeartbeat(store, options.heartbeatMs ?? HEARTBEAT_MS, { data: { ...(options.session ?? { client: 'app' }) } }) : null;
+    const session = options.heartbeat
+      ? startHeartbeat(store, options.heartbeatMs ?? HEARTBEAT_MS, { data: { ...(options.session ?? { client: 'app' }) } })
+      : null;
     this.attached = { store, signer, session };
   }
 
@@ -131,7 +137,10 @@ export class JournalService {
       let pdf: string | null = null;
       if (options.pdf !== undefined) {
         const { writeJournalReport } = await import('./report-pdf');
-        await writeJournalReport(result.bundlePath, options.pdf, { from: options.from ?? 0, ...(options.to === undefined ? {} : { to: options.to }) });
+        await writeJournalReport(result.bundlePath, options.pdf, {
+          from: options.from ?? 0,
+          ...(options.to === undefined ? {} : { to: options.to }),
+        });
         pdf = options.pdf;
         report({ phase: 'done', done: total, total });
       }

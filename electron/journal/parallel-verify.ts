@@ -96,7 +96,10 @@ class CheckerPool {
  * signatures, batch by batch; this thread runs the cheap sequential part (chain links, keys,
  * Merkle frontier, checkpoints) in file order. Memory stays bounded by the batches in flight.
  */
-export async function verifyBundleFileParallel(path: string, options: BundleVerifyOptions & { csvPath?: string; workers?: number } = {}): Promise<BundleReport> {
+export async function verifyBundleFileParallel(
+  path: string,
+  options: BundleVerifyOptions & { csvPath?: string; workers?: number } = {},
+): Promise<BundleReport> {
   await sodiumReady();
   const csvSha256 = options.csvPath === undefined ? options.csvSha256 : await fileSha256(options.csvPath);
   const verifier = new BundleVerifier({ primitives: nativePrimitives, ...options, csvSha256 });

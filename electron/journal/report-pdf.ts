@@ -40,7 +40,13 @@ class PdfWriter {
   line(text: string, options: { size?: number; bold?: boolean; color?: [number, number, number] } = {}): void {
     const size = options.size ?? 10;
     this.space(size + 4);
-    this.page.drawText(printable(text), { x: PAGE.margin, y: this.y, size, font: options.bold ? this.bold : this.font, color: rgb(...(options.color ?? [0, 0, 0])) });
+    this.page.drawText(printable(text), {
+      x: PAGE.margin,
+      y: this.y,
+      size,
+      font: options.bold ? this.bold : this.font,
+      color: rgb(...(options.color ?? [0, 0, 0])),
+    });
     this.y -= size + 4;
   }
   gap(points = 8): void {
@@ -81,7 +87,15 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
       if (checkouts.length < MAX_CHECKOUT_ROWS) {
         const d = e.data;
         const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
-        checkouts.push({ seq: e.seq, time: e.time, type: e.type, actor: e.actor, account: str(d.account), item: str(d.item ?? d.half), reason: str(d.reason) });
+        checkouts.push({
+          seq: e.seq,
+          time: e.time,
+          type: e.type,
+          actor: e.actor,
+          account: str(d.account),
+          item: str(d.item ?? d.half),
+          reason: str(d.reason),
+        });
       }
     }
   }
@@ -102,11 +116,17 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
   w.line(`Entries in bundle: ${report.entries}; found seq ${report.found ? `${report.found.from} to ${report.found.to}` : 'none'}`);
   w.gap();
   w.line('Verification', { size: 13, bold: true });
-  w.line(report.ok ? 'RESULT: VALID - every entry, signature, checkpoint, receipt and the manifest verified.' : `RESULT: INVALID - ${report.failureCount} failure(s).`, {
-    bold: true,
-    color: report.ok ? [0, 0.45, 0] : [0.75, 0, 0],
-  });
-  for (const f of report.failures.slice(0, 25)) w.line(`${f.seq === null ? 'bundle' : `seq ${f.seq}`}: ${f.code}: ${f.reason}`.slice(0, 110), { size: 8 });
+  w.line(
+    report.ok
+      ? 'RESULT: VALID - every entry, signature, checkpoint, receipt and the manifest verified.'
+      : `RESULT: INVALID - ${report.failureCount} failure(s).`,
+    {
+      bold: true,
+      color: report.ok ? [0, 0.45, 0] : [0.75, 0, 0],
+    },
+  );
+  for (const f of report.failures.slice(0, 25))
+    w.line(`${f.seq === null ? 'bundle' : `seq ${f.seq}`}: ${f.code}: ${f.reason}`.slice(0, 110), { size: 8 });
   w.line(`Receipts: ${report.receipts.valid}/${report.receipts.count} valid. Unclean session ends: ${report.chain.uncleanSessions}.`);
   w.gap();
   w.line('Head checkpoint', { size: 13, bold: true });
@@ -114,7 +134,15 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
   if (checkpoint) {
     w.line(`Checkpoint seq ${checkpoint.seq}, Merkle root ${checkpoint.root}`, { size: 8 });
     w.line(`Checkpoint entry hash: ${checkpoint.hash}`, { size: 9, bold: true });
-    await w.image(await QRCode.toBuffer(`halfkey:checkpoint:${m!.vault}:${checkpoint.seq}:${checkpoint.hash}`, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 240 }), 140);
+    await w.image(
+      await QRCode.toBuffer(`halfkey:checkpoint:${m!.vault}:${checkpoint.seq}:${checkpoint.hash}`, {
+        type: 'png',
+        errorCorrectionLevel: 'M',
+        margin: 2,
+        width: 240,
+      }),
+      140,
+    );
   } else {
     w.line('The bundle has no checkpoint.');
   }
@@ -124,7 +152,10 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
   w.gap();
   w.line(`Checkouts (${checkoutCount})`, { size: 13, bold: true });
   for (const c of checkouts) {
-    w.line(`#${c.seq} ${new Date(c.time).toISOString()} ${c.type} by ${c.actor ?? 'device'}; account ${c.account} ${c.item}`.slice(0, 110), { size: 8 });
+    w.line(
+      `#${c.seq} ${new Date(c.time).toISOString()} ${c.type} by ${c.actor ?? 'device'}; account ${c.account} ${c.item}`.slice(0, 110),
+      { size: 8 },
+    );
     if (c.reason) w.line(`    reason: ${c.reason}`.slice(0, 110), { size: 8 });
   }
   if (checkoutCount > checkouts.length) w.line(`... ${checkoutCount - checkouts.length} more in the CSV export.`, { size: 8 });

@@ -2,8 +2,24 @@ import { fileURLToPath } from 'node:url';
 import { HalfkeyError } from '../../shared/api/result';
 import { sodiumNow } from '../../shared/sodium';
 import { CanonicalEncodingError, canonicalize, type JsonObject } from '../../shared/journal/canonical';
-import { ENTRY_VERSION, GENESIS_PREV, canonicalBodyText, sealEntry, type EntryBody, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
-import { CHECKPOINT_EVERY, ENTRY_TYPES, ENTRY_TYPE_PATTERN, HEARTBEAT_MS, UNSAFE_TEXT, VAULT_ID, checkpointData } from '../../shared/journal/entry-types';
+import {
+  ENTRY_VERSION,
+  GENESIS_PREV,
+  canonicalBodyText,
+  sealEntry,
+  type EntryBody,
+  type EntrySigner,
+  type SignedEntry,
+} from '../../shared/journal/entry';
+import {
+  CHECKPOINT_EVERY,
+  ENTRY_TYPES,
+  ENTRY_TYPE_PATTERN,
+  HEARTBEAT_MS,
+  UNSAFE_TEXT,
+  VAULT_ID,
+  checkpointData,
+} from '../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../shared/journal/merkle';
 import { migrate, prepared, type Db } from '../base/database';
 import { nativePrimitives } from '../../server/native-primitives';
@@ -163,7 +179,8 @@ export class JournalStore {
     this.now = options.now ?? Date.now;
     this.checkpointEvery = options.checkpointEvery ?? CHECKPOINT_EVERY;
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-    if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1) throw new RangeError('checkpointEvery must be a positive integer');
+    if (!Number.isSafeInteger(this.checkpointEvery) || this.checkpointEvery < 1)
+      throw new RangeError('checkpointEvery must be a positive integer');
     if (!Number.isSafeInteger(this.heartbeatMs) || this.heartbeatMs < 1) throw new RangeError('heartbeatMs must be a positive integer');
   }
 
@@ -173,19 +190,25 @@ export class JournalStore {
     const store = new JournalStore(db, options);
     const current = store.currentDeviceKey();
     if (current !== null && current !== options.deviceSigner.publicKey) {
-      throw new HalfkeyError('JOURNAL_INVALID', 'The device key from the keychain is not the key this journal is signed with; restore the right keychain entry or use the recovery kit.', {
-        expected: current,
-        got: options.deviceSigner.publicKey,
-      });
+      throw new HalfkeyError(
+        'JOURNAL_INVALID',
+        'The device key from the keychain is not the key this journal is signed with; restore the right keychain entry or use the recovery kit.',
+        {
+          expected: current,
+          got: options.deviceSigner.publicKey,
+        },
+      );
     }
     return store;
   }
 
   /** Writes seq 0 'vault.genesis' naming vault id, device key and any data given. Throws if a genesis exists. */
   init(vaultId: string, data: JsonObject): SignedEntry {
-    if (!VAULT_ID.test(vaultId)) throw new HalfkeyError('INVALID_PAYLOAD', 'A vault id is 32 lowercase hex characters.', { field: 'vaultId' });
+    if (!VAULT_ID.test(vaultId))
+      throw new HalfkeyError('INVALID_PAYLOAD', 'A vault id is 32 lowercase hex characters.', { field: 'vaultId' });
     return this.db.transaction(() => {
-      if (this.readTip() !== null) throw new HalfkeyError('CONFLICT', 'This journal already has a genesis entry; a vault is initialised once.');
+      if (this.readTip() !== null)
+        throw new HalfkeyError('CONFLICT', 'This journal already has a genesis entry; a vault is initialised once.');
       const genesisData: JsonObject = {
         ...data,
         deviceKey: this.deviceSigner.publicKey,
@@ -247,7 +270,8 @@ export class JournalStore {
     } catch (error) {
       // Non-journal JSON (a float, a class instance) is found while hashing, inside the
       // transaction, so nothing of the batch was kept.
-      if (error instanceof CanonicalEncodingError) throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, { field: 'data' });
+      if (error instanceof CanonicalEncodingError)
+        throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, { field: 'data' });
       throw error;
     }
   }
@@ -275,7 +299,10 @@ export class JournalStore {
         add(signed, input.account ?? null);
         written.push(signed.entry);
         if (tip.sinceCheckpoint >= tip.checkpointEvery) {
-          add(this.signNext(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), false), []), null);
+          add(
+            this.signNext(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), false), []),
+            null,
+          );
         }
       }
       this.insertRows(rows);
@@ -291,7 +318,13 @@ export class JournalStore {
     return this.db.transaction(() => {
       const tip = this.requireTip();
       const frontier = this.loadFrontier(tip);
-      const entry = this.sign(tip, ENTRY_TYPES.checkpoint, null, checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), options.heartbeat ?? false), []);
+      const entry = this.sign(
+        tip,
+        ENTRY_TYPES.checkpoint,
+        null,
+        checkpointData(frontier.size, sodiumNow().to_hex(frontier.root()), options.heartbeat ?? false),
+        [],
+      );
       this.insert(entry, null);
       frontier.push(Buffer.from(entry.hash, 'hex'));
       this.saveFrontier(frontier, entry);
@@ -348,8 +381,9 @@ export class JournalStore {
 
   /** The public key that signs new entries: the genesis key, or the last rotation's new key. */
   currentDeviceKey(): string | null {
-    const rotated = this.stmt(`SELECT data FROM journal_entries WHERE type = ? ORDER BY seq DESC LIMIT 1`)
-      .get(ENTRY_TYPES.deviceKeyRotated) as { data: string } | undefined;
+    const rotated = this.stmt(`SELECT data FROM journal_entries WHERE type = ? ORDER BY seq DESC LIMIT 1`).get(
+      ENTRY_TYPES.deviceKeyRotated,
+    ) as { data: string } | undefined;
     if (rotated) return (JSON.parse(rotated.data) as { newDeviceKey: string }).newDeviceKey;
     const genesis = this.stmt('SELECT device FROM journal_entries WHERE seq = 0').get() as { device: string } | undefined;
     return genesis?.device ?? null;
@@ -359,7 +393,10 @@ export class JournalStore {
   *read(range: { from?: number; to?: number } = {}): Iterable<SignedEntry> {
     const from = range.from ?? 0;
     const to = range.to ?? Number.MAX_SAFE_INTEGER;
-    const rows = this.stmt('SELECT * FROM journal_entries WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
+    const rows = this.stmt('SELECT * FROM journal_entries WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(
+      from,
+      to,
+    ) as IterableIterator<EntryRow>;
     for (const row of rows) yield entryFromRow(row);
   }
 
@@ -383,7 +420,8 @@ export class JournalStore {
       args.push(value);
     }
     const limit = Math.min(filter.limit ?? MAX_LIMIT, MAX_LIMIT);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new HalfkeyError('INVALID_PAYLOAD', 'limit must be a positive integer.', { field: 'limit' });
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new HalfkeyError('INVALID_PAYLOAD', 'limit must be a positive integer.', { field: 'limit' });
     const sql = `SELECT * FROM journal_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
     return (this.stmt(sql).all(...args, limit) as EntryRow[]).map(entryFromRow);
   }
@@ -391,18 +429,38 @@ export class JournalStore {
   /** Stores a server receipt for one of this device's entries (the sync client calls this). */
   addReceipt(receipt: StoredReceipt): void {
     this.stmt(
-        `INSERT INTO journal_receipts (device, seq, entry_hash, log_index, tree_head, inclusion_proof, server_key, signature, received_at)
+      `INSERT INTO journal_receipts (device, seq, entry_hash, log_index, tree_head, inclusion_proof, server_key, signature, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING`,
-      )
-      .run(receipt.device, receipt.seq, receipt.entryHash, receipt.logIndex, canonicalize(receipt.treeHead), JSON.stringify(receipt.inclusionProof), receipt.serverKey, receipt.signature, this.now());
+    ).run(
+      receipt.device,
+      receipt.seq,
+      receipt.entryHash,
+      receipt.logIndex,
+      canonicalize(receipt.treeHead),
+      JSON.stringify(receipt.inclusionProof),
+      receipt.serverKey,
+      receipt.signature,
+      this.now(),
+    );
   }
 
   /** This journal's receipts with from <= seq <= to, in seq order, streamed. */
   *receipts(range: { from?: number; to?: number } = {}): Iterable<StoredReceipt> {
-    const rows = this.stmt('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq')
-      .iterate(range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER) as IterableIterator<ReceiptRow>;
+    const rows = this.stmt('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(
+      range.from ?? 0,
+      range.to ?? Number.MAX_SAFE_INTEGER,
+    ) as IterableIterator<ReceiptRow>;
     for (const r of rows) {
-      yield { device: r.device, seq: r.seq, entryHash: r.entry_hash, logIndex: r.log_index, treeHead: JSON.parse(r.tree_head) as JsonObject, inclusionProof: JSON.parse(r.inclusion_proof) as string[], serverKey: r.server_key, signature: r.signature };
+      yield {
+        device: r.device,
+        seq: r.seq,
+        entryHash: r.entry_hash,
+        logIndex: r.log_index,
+        treeHead: JSON.parse(r.tree_head) as JsonObject,
+        inclusionProof: JSON.parse(r.inclusion_proof) as string[],
+        serverKey: r.server_key,
+        signature: r.signature,
+      };
     }
   }
 
@@ -417,7 +475,13 @@ export class JournalStore {
   }
 
   /** The entry after `tip`, signed by the device key and any co-signers, with its hash as bytes (for the Merkle frontier). */
-  private signNext(tip: ChainTip, type: string, actor: string | null, data: JsonObject, coSigners: readonly EntrySigner[]): { entry: SignedEntry; digest: Uint8Array } {
+  private signNext(
+    tip: ChainTip,
+    type: string,
+    actor: string | null,
+    data: JsonObject,
+    coSigners: readonly EntrySigner[],
+  ): { entry: SignedEntry; digest: Uint8Array } {
     const entry: Mutable<SignedEntry> = {
       v: ENTRY_VERSION,
       vault: tip.vault,
@@ -451,7 +515,11 @@ export class JournalStore {
     const text = canonicalBodyText(entry);
     // A UTF-8 character is at most 3 bytes per UTF-16 unit: short texts skip the byte count.
     if (text.length * 3 > MAX_ENTRY_BYTES && Buffer.byteLength(text) > MAX_ENTRY_BYTES) {
-      throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry #${entry.seq} (${entry.type}) would be ${Buffer.byteLength(text)} bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes of canonical JSON. Keep documents out of the journal and record a reference to them.`, { field: 'data' });
+      throw new HalfkeyError(
+        'INVALID_PAYLOAD',
+        `Journal entry #${entry.seq} (${entry.type}) would be ${Buffer.byteLength(text)} bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes of canonical JSON. Keep documents out of the journal and record a reference to them.`,
+        { field: 'data' },
+      );
     }
     return sealEntry(entry, signers, nativePrimitives.sha256Text, text);
   }
@@ -466,7 +534,20 @@ export class JournalStore {
       const chunk = rows.slice(at, at + INSERT_CHUNK);
       const params: unknown[] = [];
       for (const { entry: e, account } of chunk) {
-        params.push(e.seq, e.v, e.vault, e.device, e.prev, e.time, e.type, e.actor, JSON.stringify(e.data), e.hash, JSON.stringify(e.sigs), account);
+        params.push(
+          e.seq,
+          e.v,
+          e.vault,
+          e.device,
+          e.prev,
+          e.time,
+          e.type,
+          e.actor,
+          JSON.stringify(e.data),
+          e.hash,
+          JSON.stringify(e.sigs),
+          account,
+        );
       }
       this.stmt(insertSql(chunk.length)).run(...params);
     }
@@ -474,10 +555,11 @@ export class JournalStore {
 
   private readTip(): ChainTip | null {
     const row = this.stmt('SELECT seq, hash, time, vault, device FROM journal_entries ORDER BY seq DESC LIMIT 1').get() as
-      | Pick<EntryRow, 'seq' | 'hash' | 'time' | 'vault' | 'device'>
-      | undefined;
+      Pick<EntryRow, 'seq' | 'hash' | 'time' | 'vault' | 'device'> | undefined;
     if (!row) return null;
-    const lastCheckpoint = this.stmt('SELECT MAX(seq) AS seq FROM journal_entries WHERE type = ?').get(ENTRY_TYPES.checkpoint) as { seq: number | null };
+    const lastCheckpoint = this.stmt('SELECT MAX(seq) AS seq FROM journal_entries WHERE type = ?').get(ENTRY_TYPES.checkpoint) as {
+      seq: number | null;
+    };
     // The genesis never changes once written, so its checkpoint interval is read once.
     if (this.genesisEvery === null) {
       const genesis = this.stmt('SELECT data FROM journal_entries WHERE seq = 0').get() as { data: string };
@@ -513,7 +595,11 @@ export class JournalStore {
     if (tip !== undefined && cached !== null && cached.seq === tip.seq && cached.hash === tip.hash) return cached.frontier;
     const row = this.stmt('SELECT size, nodes FROM journal_frontier WHERE id = 1').get() as { size: number; nodes: string } | undefined;
     if (!row) throw new HalfkeyError('JOURNAL_INVALID', 'The journal has entries but no Merkle frontier; the database was edited by hand.');
-    return MerkleFrontier.restore({ size: row.size, nodes: JSON.parse(row.nodes) as { size: number; hash: string }[] }, sodiumNow(), sha256);
+    return MerkleFrontier.restore(
+      { size: row.size, nodes: JSON.parse(row.nodes) as { size: number; hash: string }[] },
+      sodiumNow(),
+      sha256,
+    );
   }
 
   private saveFrontier(frontier: MerkleFrontier, tip?: { seq: number; hash: string }): void {
@@ -536,10 +622,18 @@ export class JournalStore {
 function validateInput(input: AppendInput, index: number): void {
   const where = (field: string): { field: string } => ({ field: `inputs[${index}].${field}` });
   if (typeof input.type !== 'string' || !ENTRY_TYPE_PATTERN.test(input.type)) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry type "${String(input.type).slice(0, 64)}" is not dotted lowercase words.`, where('type'));
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `Journal entry type "${String(input.type).slice(0, 64)}" is not dotted lowercase words.`,
+      where('type'),
+    );
   }
   if (reservedTypes.has(input.type)) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `Journal entry type ${input.type} is written by the journal itself, not by append().`, where('type'));
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `Journal entry type ${input.type} is written by the journal itself, not by append().`,
+      where('type'),
+    );
   }
   if (input.actor != null && (typeof input.actor.id !== 'string' || input.actor.id.length === 0)) {
     throw new HalfkeyError('INVALID_PAYLOAD', 'An actor needs a non-empty custodian id.', where('actor'));
@@ -555,11 +649,13 @@ function validateInput(input: AppendInput, index: number): void {
   if (input.account != null && input.data.account !== undefined && input.data.account !== input.account) {
     throw new HalfkeyError('INVALID_PAYLOAD', 'data.account and account disagree.', where('account'));
   }
-  if (typeof input.data !== 'object' || input.data === null || Array.isArray(input.data)) throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', where('data'));
+  if (typeof input.data !== 'object' || input.data === null || Array.isArray(input.data))
+    throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', where('data'));
   if (input.type === ENTRY_TYPES.custodianEnrolled) {
     for (const field of ['custodian', 'role'] as const) {
       const value = input.data[field];
-      if (typeof value === 'string' && UNSAFE_TEXT.test(value)) throw new HalfkeyError('INVALID_PAYLOAD', `data.${field} must not contain control characters.`, where(`data.${field}`));
+      if (typeof value === 'string' && UNSAFE_TEXT.test(value))
+        throw new HalfkeyError('INVALID_PAYLOAD', `data.${field} must not contain control characters.`, where(`data.${field}`));
     }
   }
 }
@@ -567,11 +663,13 @@ function validateInput(input: AppendInput, index: number): void {
 const reservedTypes = new Set<string>([ENTRY_TYPES.genesis, ENTRY_TYPES.checkpoint, ENTRY_TYPES.deviceKeyRotated]);
 
 function checkCanonical(data: JsonObject, detail: { field: string } = { field: 'data' }): void {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', detail);
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new HalfkeyError('INVALID_PAYLOAD', 'Entry data must be a JSON object.', detail);
   try {
     canonicalize(data);
   } catch (error) {
-    if (error instanceof CanonicalEncodingError) throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, detail);
+    if (error instanceof CanonicalEncodingError)
+      throw new HalfkeyError('INVALID_PAYLOAD', `Entry data is not journal JSON: ${error.message}.`, detail);
     throw error;
   }
 }

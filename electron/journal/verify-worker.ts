@@ -34,7 +34,9 @@ export function checkLine(line: string): PrecomputedChecks | null {
     const hash = digest('sha256', Buffer.from(texts.body, 'utf8'), 'hex');
     return {
       hash,
-      signatures: e.sigs.map((sig) => nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null)),
+      signatures: e.sigs.map((sig) =>
+        nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null),
+      ),
       canonical: texts.line === line,
     };
   } catch {

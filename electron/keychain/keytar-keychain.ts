@@ -31,7 +31,10 @@ function fixFor(platform: NodeJS.Platform): string {
 }
 
 function unavailable(platform: NodeJS.Platform, what: string): HalfkeyError {
-  return new HalfkeyError('KEYCHAIN_UNAVAILABLE', `The OS keychain is not available: ${what}. To fix it, ${fixFor(platform)} ${NO_PLAINTEXT}`);
+  return new HalfkeyError(
+    'KEYCHAIN_UNAVAILABLE',
+    `The OS keychain is not available: ${what}. To fix it, ${fixFor(platform)} ${NO_PLAINTEXT}`,
+  );
 }
 
 /** The keychain's display name for a platform, before the Linux provider is known. */
@@ -55,9 +58,13 @@ const PLAINTEXT_PROVIDERS = /(^|[^a-z])(basic|basic_text|plaintext|plain-text|fi
 /** Refuses a backend known to keep secrets in plaintext; returns the backend name otherwise. */
 export function refusePlaintextBackend(backend: string, platform: NodeJS.Platform = process.platform): string {
   if (PLAINTEXT_PROVIDERS.test(backend)) {
-    throw new HalfkeyError('KEYCHAIN_UNAVAILABLE', `The keychain backend "${backend}" stores secrets in plaintext and is refused. To fix it, ${fixFor(platform)} ${NO_PLAINTEXT}`, {
-      backend,
-    });
+    throw new HalfkeyError(
+      'KEYCHAIN_UNAVAILABLE',
+      `The keychain backend "${backend}" stores secrets in plaintext and is refused. To fix it, ${fixFor(platform)} ${NO_PLAINTEXT}`,
+      {
+        backend,
+      },
+    );
   }
   return backend;
 }
@@ -85,7 +92,14 @@ function secretServiceProvider(env: NodeJS.ProcessEnv, timeoutMs: number): Promi
   return new Promise((resolve) => {
     execFile(
       'dbus-send',
-      ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'],
+      [
+        '--session',
+        '--print-reply',
+        '--dest=org.freedesktop.DBus',
+        '/org/freedesktop/DBus',
+        'org.freedesktop.DBus.GetConnectionUnixProcessID',
+        'string:org.freedesktop.secrets',
+      ],
       { env, timeout: Math.min(timeoutMs, 3000) },
       (error, stdout) => {
         const pid = /uint32 (\d+)/.exec(stdout)?.[1];
@@ -128,7 +142,8 @@ export async function openKeytarKeychain(options: KeytarKeychainOptions = {}): P
   return {
     backend,
     get: (account) => timeBoxed(platform, timeoutMs, `reading ${account}`, () => keytar.getPassword(KEYCHAIN_SERVICE, account)),
-    set: (account, secret) => timeBoxed(platform, timeoutMs, `writing ${account}`, () => keytar.setPassword(KEYCHAIN_SERVICE, account, secret)),
+    set: (account, secret) =>
+      timeBoxed(platform, timeoutMs, `writing ${account}`, () => keytar.setPassword(KEYCHAIN_SERVICE, account, secret)),
     delete: (account) => timeBoxed(platform, timeoutMs, `deleting ${account}`, () => keytar.deletePassword(KEYCHAIN_SERVICE, account)),
   };
 }

@@ -38,7 +38,13 @@ async function whenReady(): Promise<void> {
   // Before the services: without this Electron's build of better-sqlite3 no vault can open, and the
   // reason (missing, or built for another runtime) is said here rather than as a dlopen error.
   const nativeBinding = electronSqliteBinding(app.getAppPath(), app.isPackaged);
-  services = await openAppServices({ mode: 'electron', vaultDir: join(app.getPath('userData'), 'vault'), version: app.getVersion(), clipboard: electronClipboard, nativeBinding });
+  services = await openAppServices({
+    mode: 'electron',
+    vaultDir: join(app.getPath('userData'), 'vault'),
+    version: app.getVersion(),
+    clipboard: electronClipboard,
+    nativeBinding,
+  });
   // The router's log gets channel, code and message only: payloads may carry passphrases.
   const router = createRouter(createHandlerTable(services), (entry) => console.warn(`halfkey api: ${entry.channel} ${entry.code}`));
   mountIpcAdapter(ipcMain, router, (entry) => console.warn(`halfkey ipc: refused ${entry.channel}: ${entry.reason}`));

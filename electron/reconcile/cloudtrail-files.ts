@@ -44,7 +44,8 @@ async function* walk(folder: string): AsyncGenerator<FoundFile> {
   for await (const entry of dir) {
     const path = join(folder, entry.name);
     if (entry.isDirectory()) yield* walk(path);
-    else if (entry.isSymbolicLink()) yield { passed: fileProblem(path, 'ignored', 'a symbolic link: not followed in a folder (name its target to read it)') };
+    else if (entry.isSymbolicLink())
+      yield { passed: fileProblem(path, 'ignored', 'a symbolic link: not followed in a folder (name its target to read it)') };
     else if (!entry.isFile()) yield { passed: fileProblem(path, 'ignored', 'not a regular file') };
     else if (LOG_FILE_NAME.test(entry.name)) yield { read: path };
     else yield { passed: fileProblem(path, 'ignored', 'not named .json or .json.gz (name the file itself to read it anyway)') };

@@ -37,18 +37,29 @@ function entryOfLine(line: string): unknown {
  * A journal that does not verify is refused: its entries may have been edited.
  */
 export async function readVerifiedJournal(input: JournalInput): Promise<VerifiedJournal> {
-  if (!existsSync(input.path) || !statSync(input.path).isFile()) throw new HalfkeyError('NOT_FOUND', `There is no journal file at ${input.path}.`, { field: 'journal.path' });
+  if (!existsSync(input.path) || !statSync(input.path).isFile())
+    throw new HalfkeyError('NOT_FOUND', `There is no journal file at ${input.path}.`, { field: 'journal.path' });
   const format = await fileFormat(input.path);
   if (format !== FORMAT_OF[input.kind]) {
     const other = input.kind === 'bundle' ? 'server-export' : 'bundle';
-    const hint = format === FORMAT_OF[other] ? `it is a ${other === 'bundle' ? 'device journal bundle' : 'server export'}: pass it with ${FLAG_OF[other]}` : 'its first line names no Halfkey journal format';
-    throw new HalfkeyError('INVALID_PAYLOAD', `${input.path} is not a ${input.kind === 'bundle' ? 'device journal bundle' : 'server export'}: ${hint}.`, { field: 'journal.path' });
+    const hint =
+      format === FORMAT_OF[other]
+        ? `it is a ${other === 'bundle' ? 'device journal bundle' : 'server export'}: pass it with ${FLAG_OF[other]}`
+        : 'its first line names no Halfkey journal format';
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `${input.path} is not a ${input.kind === 'bundle' ? 'device journal bundle' : 'server export'}: ${hint}.`,
+      { field: 'journal.path' },
+    );
   }
   await sodiumReady();
   const builder = new CustodyTimelineBuilder();
   const end = { unterminated: false };
   if (input.kind === 'bundle') {
-    const verifier = new BundleVerifier({ primitives: nativePrimitives, ...(input.serverKeys === undefined ? {} : { serverKeys: input.serverKeys }) });
+    const verifier = new BundleVerifier({
+      primitives: nativePrimitives,
+      ...(input.serverKeys === undefined ? {} : { serverKeys: input.serverKeys }),
+    });
     for await (const line of fileLines(input.path, end)) {
       verifier.pushLine(line);
       builder.push(entryOfLine(line));
@@ -56,7 +67,11 @@ export async function readVerifiedJournal(input: JournalInput): Promise<Verified
     const report = verifier.finish(end);
     if (!report.ok) {
       const first = report.failures[0];
-      refuse(input.path, report.failureCount, first ? `${first.seq === null ? 'the bundle' : `seq ${first.seq}`}: ${first.code}: ${first.reason}` : 'no detail');
+      refuse(
+        input.path,
+        report.failureCount,
+        first ? `${first.seq === null ? 'the bundle' : `seq ${first.seq}`}: ${first.code}: ${first.reason}` : 'no detail',
+      );
     }
     return { timeline: builder.finish(), devices: 1 };
   }
@@ -68,7 +83,13 @@ export async function readVerifiedJournal(input: JournalInput): Promise<Verified
   const report = verifier.finish();
   if (!report.ok) {
     const first = report.failures[0];
-    refuse(input.path, report.failureCount, first ? `${first.device === null ? 'the export' : `device ${first.device.slice(0, 16)}… seq ${first.seq ?? '?'}`}: ${first.code}: ${first.reason}` : 'no detail');
+    refuse(
+      input.path,
+      report.failureCount,
+      first
+        ? `${first.device === null ? 'the export' : `device ${first.device.slice(0, 16)}… seq ${first.seq ?? '?'}`}: ${first.code}: ${first.reason}`
+        : 'no detail',
+    );
   }
   return { timeline: builder.finish(), devices: report.devices.length };
 }

@@ -61,9 +61,15 @@ export async function scanLogFile(path: string, maxBytes = MAX_LOG_BYTES): Promi
     gzip = first[0] === 0x1f && first[1] === 0x8b;
     bytes = await contentOf(path, gzip, maxBytes);
   } catch (error) {
-    if (error instanceof TooLarge) return fileProblem(path, 'bad', `larger than ${sizeText(maxBytes)}${gzip ? ' once decompressed' : ''}: refused (split it, or check it is a CloudTrail log file)`);
+    if (error instanceof TooLarge)
+      return fileProblem(
+        path,
+        'bad',
+        `larger than ${sizeText(maxBytes)}${gzip ? ' once decompressed' : ''}: refused (split it, or check it is a CloudTrail log file)`,
+      );
     const code = (error as NodeJS.ErrnoException).code;
-    if (gzip && typeof code === 'string' && code.startsWith('Z_')) return fileProblem(path, 'bad', `gzip data is corrupt or cut short (${(error as Error).message})`);
+    if (gzip && typeof code === 'string' && code.startsWith('Z_'))
+      return fileProblem(path, 'bad', `gzip data is corrupt or cut short (${(error as Error).message})`);
     return fileProblem(path, 'bad', `could not be read (${code ?? (error instanceof Error ? error.message : 'error')})`);
   }
   // A UTF-8 byte order mark (a file saved by some editors or shells) is not JSON; AWS writes none.
@@ -73,7 +79,11 @@ export async function scanLogFile(path: string, maxBytes = MAX_LOG_BYTES): Promi
     json = JSON.parse(bytes.toString('utf8', start));
   } catch (error) {
     const why = error instanceof Error ? error.message : 'parse error';
-    return fileProblem(path, 'bad', gzip ? `gzip-compressed, but the content is not JSON (${why})` : `neither gzip-compressed nor JSON (${why})`);
+    return fileProblem(
+      path,
+      'bad',
+      gzip ? `gzip-compressed, but the content is not JSON (${why})` : `neither gzip-compressed nor JSON (${why})`,
+    );
   }
   return scanLog(path, json);
 }

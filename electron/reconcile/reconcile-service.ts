@@ -18,7 +18,8 @@ export type ReconcileResult = ResponseOf<'reconcile:run'>;
 export async function runReconcile(request: Request): Promise<ReconcileResult> {
   // Every path is checked before any work, so a typo costs nothing and names itself.
   for (const path of request.cloudtrail) {
-    if (!existsSync(path)) throw new HalfkeyError('NOT_FOUND', `There is no CloudTrail file or folder at ${path}.`, { field: 'cloudtrail' });
+    if (!existsSync(path))
+      throw new HalfkeyError('NOT_FOUND', `There is no CloudTrail file or folder at ${path}.`, { field: 'cloudtrail' });
   }
   const journal = await readVerifiedJournal(request.journal);
   const { totals, workers } = await scanCloudTrail(request.cloudtrail, request.workers === undefined ? {} : { workers: request.workers });

@@ -54,7 +54,13 @@ export async function writeReconcilePdf(report: ReconcileReport, path: string): 
   for (const line of reportText(report).trimEnd().split('\n')) {
     const heading = !line.startsWith(' ') && line.endsWith(':');
     const result = line.startsWith('Result:');
-    const color: [number, number, number] = result ? (report.ok ? [0, 0.45, 0] : [0.75, 0, 0]) : line.includes('FLAG ') ? [0.6, 0.25, 0] : [0, 0, 0];
+    const color: [number, number, number] = result
+      ? report.ok
+        ? [0, 0.45, 0]
+        : [0.75, 0, 0]
+      : line.includes('FLAG ')
+        ? [0.6, 0.25, 0]
+        : [0, 0, 0];
     const f = heading || result ? bold : font;
     for (const piece of wrap(drawable(line), f, A4.width - 2 * A4.margin)) draw(piece, f, color);
   }

@@ -20,7 +20,15 @@ function workerSource(): Promise<string> {
     if (existsSync(prebuilt)) return readFileSync(prebuilt, 'utf8');
     const { build } = await import('esbuild');
     const entry = fileURLToPath(new URL('./scan-worker.ts', import.meta.url));
-    const result = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', write: false, logLevel: 'silent' });
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
     return result.outputFiles[0]!.text;
   })().catch((error: unknown) => {
     source = null;
@@ -58,7 +66,10 @@ class Reader {
       this.job = null;
       job.resolve(message.scan);
     });
-    worker.on('error', (error) => current() && this.lost(`the reader failed on this file (${error.name}${'code' in error ? ` ${String(error.code)}` : ''})`));
+    worker.on(
+      'error',
+      (error) => current() && this.lost(`the reader failed on this file (${error.name}${'code' in error ? ` ${String(error.code)}` : ''})`),
+    );
     worker.on('exit', () => current() && this.lost('the reader thread stopped while reading this file'));
     return new Promise((resolve, reject) => {
       worker.once('message', () => resolve());
@@ -105,7 +116,10 @@ export interface ScanOptions {
  * result as it arrives: the walk waits for a free reader, so at most one file per reader is in
  * memory and nothing grows with the number of files but the root actions found.
  */
-export async function scanCloudTrail(paths: readonly string[], options: ScanOptions = {}): Promise<{ totals: ScanTotals; workers: number }> {
+export async function scanCloudTrail(
+  paths: readonly string[],
+  options: ScanOptions = {},
+): Promise<{ totals: ScanTotals; workers: number }> {
   const maxBytes = options.maxBytes ?? MAX_LOG_BYTES;
   const workers = options.workers ?? availableParallelism();
   const fold = new ScanFold();

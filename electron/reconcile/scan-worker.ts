@@ -21,7 +21,9 @@ if (parentPort) {
   const port = parentPort;
   port.on('message', (job: ScanJob) => {
     void scanLogFile(job.path, job.maxBytes)
-      .catch((error: unknown): FileScan => fileProblem(job.path, 'bad', `could not be read (${error instanceof Error ? error.name : 'error'})`))
+      .catch((error: unknown): FileScan =>
+        fileProblem(job.path, 'bad', `could not be read (${error instanceof Error ? error.name : 'error'})`),
+      )
       .then((scan) => port.postMessage({ id: job.id, scan } satisfies ScanResult));
   });
   port.postMessage({ ready: true });

@@ -10,7 +10,10 @@ export function reviewHandlers(review: ReviewService): { [C in ReviewChannel]: H
     'review:export': async ({ by, out }) => {
       const { report, ...rest } = await review.exportOrgWide(by, out);
       // The report's arrays are read-only; the response schema's are plain.
-      return { ...rest, report: { ...report, devices: report.devices.map((d) => ({ ...d, failures: [...d.failures] })), failures: [...report.failures] } };
+      return {
+        ...rest,
+        report: { ...report, devices: report.devices.map((d) => ({ ...d, failures: [...d.failures] })), failures: [...report.failures] },
+      };
     },
   };
 }

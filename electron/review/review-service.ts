@@ -14,7 +14,11 @@ import type { UnlockedCustodian } from '../vault/custodians';
 import type { Vault } from '../vault/vault';
 
 /** The server's refusals of a reviewer key are refusals by rule (exit 3 in the CLI), like other refusals. */
-const REFUSALS: Readonly<Record<string, HalfkeyError['code']>> = { NOT_A_REVIEWER: 'NOT_PERMITTED', CHALLENGE_INVALID: 'NOT_PERMITTED', SESSION_INVALID: 'NOT_PERMITTED' };
+const REFUSALS: Readonly<Record<string, HalfkeyError['code']>> = {
+  NOT_A_REVIEWER: 'NOT_PERMITTED',
+  CHALLENGE_INVALID: 'NOT_PERMITTED',
+  SESSION_INVALID: 'NOT_PERMITTED',
+};
 
 function refusal(what: string, status: number, body: unknown): HalfkeyError {
   const parsed = wireErrorSchema.safeParse(body);
@@ -51,11 +55,18 @@ export class ReviewService {
   async exportOrgWide(by: string, out: string): Promise<{ out: string; serverFingerprint: string; report: ServerExportReport }> {
     const reviewer = this.vault().custodians.unlocked(by);
     if (reviewer.role !== 'reviewer') {
-      throw new HalfkeyError('NOT_PERMITTED', `Custodian ${reviewer.id} is enrolled as ${reviewer.role}, not as a reviewer: only a reviewer's key signs in to the server's review.`, { rule: 'reviewer-only' });
+      throw new HalfkeyError(
+        'NOT_PERMITTED',
+        `Custodian ${reviewer.id} is enrolled as ${reviewer.role}, not as a reviewer: only a reviewer's key signs in to the server's review.`,
+        { rule: 'reviewer-only' },
+      );
     }
     const pinned = this.sync.pinnedServer();
     if (pinned === null) {
-      throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server, so no server key is pinned to check the export against: enrol it first (halfkey sync --enroll).');
+      throw new HalfkeyError(
+        'SYNC_FAILED',
+        'This vault is not enrolled with a sync server, so no server key is pinned to check the export against: enrol it first (halfkey sync --enroll).',
+      );
     }
     const partial = `${out}.part`;
     try {
@@ -80,14 +91,22 @@ export class ReviewService {
       const refused = refusal('Reviewer sign-in', challenge.status, challenge.body);
       // The vault's reviewer role is not enough: the server's operator grants each key (a public key, safe to show).
       if (refused.detail?.code === 'NOT_A_REVIEWER') {
-        throw new HalfkeyError('NOT_PERMITTED', `${refused.message} This key is ${key}; ask the server's operator to grant it: halfkey server reviewer grant --db … --key ${key} --name NAME`, refused.detail);
+        throw new HalfkeyError(
+          'NOT_PERMITTED',
+          `${refused.message} This key is ${key}; ask the server's operator to grant it: halfkey server reviewer grant --db … --key ${key} --name NAME`,
+          refused.detail,
+        );
       }
       throw refused;
     }
     const issued = challengeResponseSchema.safeParse(challenge.body);
     if (!issued.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered the sign-in with something that is not a challenge.');
     const signature = bytesToHex(reviewer.signer.sign(reviewerChallengeMessage(issued.data.challenge, sodium)));
-    const session = await sendRequest(url, { method: 'POST', path: '/v1/reviewer/session', json: { key, challenge: issued.data.challenge, signature } });
+    const session = await sendRequest(url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      json: { key, challenge: issued.data.challenge, signature },
+    });
     if (session.status !== 200) throw refusal('Reviewer sign-in', session.status, session.body);
     const granted = sessionResponseSchema.safeParse(session.body);
     if (!granted.success) throw new HalfkeyError('SYNC_FAILED', 'The server answered the sign-in with something that is not a session.');
@@ -97,7 +116,10 @@ export class ReviewService {
   private async download(url: string, token: string, partial: string): Promise<void> {
     let response: Response;
     try {
-      response = await fetch(new URL('/v1/reviewer/export', url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(this.options.exportTimeoutMs ?? 10 * 60_000) });
+      response = await fetch(new URL('/v1/reviewer/export', url), {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(this.options.exportTimeoutMs ?? 10 * 60_000),
+      });
     } catch (error) {
       throw new ServerUnreachable(`the server at ${url} is unreachable (${error instanceof Error ? error.message : 'network error'})`);
     }
@@ -111,6 +133,9 @@ export class ReviewService {
       }
       throw refusal('Export', response.status, body);
     }
-    await pipeline(Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(
+      Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>),
+      createWriteStream(partial, { mode: 0o600 }),
+    );
   }
 }

@@ -6,7 +6,22 @@ import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../../shared/journal/entry-types'
 import { appendedLeafProofs, frontierRoot, verifyConsistency } from '../../shared/journal/merkle';
 import { parsedReceiptProblem, treeHeadProblem, verifyCheckpointCosignature, type Receipt, type TreeHead } from '../../shared/sync/receipt';
 import { nativePrimitives } from '../../server/native-primitives';
-import { consistencyResponseSchema, enrolResponseSchema, enrolSignatureMessage, ingestResponseSchema, type Appended, type Cosignature, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_ROTATIONS_PER_PROOF, ROTATION_HEADER, rosterMemberSchema, serverKeyFingerprint, serverKeyResponseSchema, wireErrorSchema } from '../../shared/sync/wire';
+import {
+  consistencyResponseSchema,
+  enrolResponseSchema,
+  enrolSignatureMessage,
+  ingestResponseSchema,
+  type Appended,
+  type Cosignature,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_ROTATIONS_PER_PROOF,
+  ROTATION_HEADER,
+  rosterMemberSchema,
+  serverKeyFingerprint,
+  serverKeyResponseSchema,
+  wireErrorSchema,
+} from '../../shared/sync/wire';
 import { migrate, type Db } from '../base/database';
 import type { JournalStore } from '../journal/store';
 import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireResponse } from './transport';
@@ -91,7 +106,16 @@ interface StateRow {
 }
 
 /** Refusals that will not clear by retrying soon: the back-off jumps to its maximum. */
-const PERMANENT = new Set(['FORK', 'ROLLBACK', 'ENTRY_INVALID', 'DEVICE_REVOKED', 'UNKNOWN_DEVICE', 'WRONG_DEVICE', 'BAD_REQUEST_SIGNATURE', 'PAYLOAD_TOO_LARGE']);
+const PERMANENT = new Set([
+  'FORK',
+  'ROLLBACK',
+  'ENTRY_INVALID',
+  'DEVICE_REVOKED',
+  'UNKNOWN_DEVICE',
+  'WRONG_DEVICE',
+  'BAD_REQUEST_SIGNATURE',
+  'PAYLOAD_TOO_LARGE',
+]);
 
 /**
  * Serialized entries per batch, well below the server's default body limit (MAX_BATCH_BYTES): a
@@ -145,10 +169,14 @@ export class SyncClient {
     } catch {
       throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL is not a URL.', { field: 'url' });
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL must be http(s).', { field: 'url' });
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new HalfkeyError('INVALID_PAYLOAD', 'The server URL must be http(s).', { field: 'url' });
     const wanted = expectedFingerprint === undefined ? null : fingerprintDigits(expectedFingerprint);
     const refuseKey = (fingerprint: string): never => {
-      throw new HalfkeyError('POLICY_REFUSED', `The server presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint?.trim()}): nothing was enrolled or pinned. Check the fingerprint with the server operator.`);
+      throw new HalfkeyError(
+        'POLICY_REFUSED',
+        `The server presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint?.trim()}): nothing was enrolled or pinned. Check the fingerprint with the server operator.`,
+      );
     };
     if (wanted !== null) {
       // Before the token leaves this device: an impostor at this URL never sees it.
@@ -157,19 +185,33 @@ export class SyncClient {
     }
     const roster = this.options.journal
       .query({ type: ENTRY_TYPES.custodianEnrolled })
-      .map((e) => rosterMemberSchema.safeParse({ custodian: e.data.custodian, signingKey: e.data.signingKey, role: typeof e.data.role === 'string' && e.data.role.length > 0 ? e.data.role : 'custodian' }))
+      .map((e) =>
+        rosterMemberSchema.safeParse({
+          custodian: e.data.custodian,
+          signingKey: e.data.signingKey,
+          role: typeof e.data.role === 'string' && e.data.role.length > 0 ? e.data.role : 'custodian',
+        }),
+      )
       .flatMap((r) => (r.success ? [r.data] : []));
     let answer: unknown;
     try {
       const device = this.deviceId();
       // Signed by the key that signs now; after a rotation before enrolment, the rotation entries vouch for it.
       const signature = Buffer.from(this.options.signer.sign(enrolSignatureMessage({ token, vault, device }))).toString('hex');
-      answer = expectOk(await sendRequest(url.origin, { method: 'POST', path: '/v1/enrol', json: { token, vault, device, roster, signature }, headers: this.rotationProof(-1) }));
+      answer = expectOk(
+        await sendRequest(url.origin, {
+          method: 'POST',
+          path: '/v1/enrol',
+          json: { token, vault, device, roster, signature },
+          headers: this.rotationProof(-1),
+        }),
+      );
     } catch (error) {
       throw syncError('Enrolment failed', error);
     }
     const parsed = enrolResponseSchema.safeParse(answer);
-    if (!parsed.success || parsed.data.device !== this.deviceId()) throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
+    if (!parsed.success || parsed.data.device !== this.deviceId())
+      throw new HalfkeyError('SYNC_FAILED', 'The server answered the enrolment with something that is not an enrolment response.');
     const fingerprint = serverKeyFingerprint(parsed.data.serverKey);
     // The key that answered the enrolment must be the one checked (another process behind the URL could hold another).
     if (wanted !== null && fingerprint.replace(/ /g, '') !== wanted) refuseKey(fingerprint);
@@ -204,7 +246,13 @@ export class SyncClient {
   private async presentedKey(origin: string): Promise<{ key: string; fingerprint: string }> {
     let answer: unknown;
     try {
-      answer = expectOk(await sendRequest(origin, { method: 'GET', path: '/v1/server-key', ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }) }));
+      answer = expectOk(
+        await sendRequest(origin, {
+          method: 'GET',
+          path: '/v1/server-key',
+          ...(this.options.requestTimeoutMs === undefined ? {} : { timeoutMs: this.options.requestTimeoutMs }),
+        }),
+      );
     } catch (error) {
       throw syncError('Fetching the server key failed', error);
     }
@@ -224,12 +272,22 @@ export class SyncClient {
     if (row === null) throw new HalfkeyError('SYNC_FAILED', 'This vault is not enrolled with a sync server: enrol it first.');
     const wanted = fingerprintDigits(expectedFingerprint);
     const { key, fingerprint } = await this.presentedKey(row.server_url);
-    if (key === row.server_key) throw new HalfkeyError('CONFLICT', `The server still signs with the pinned key (fingerprint ${row.server_fingerprint}): nothing to re-pin.`);
+    if (key === row.server_key)
+      throw new HalfkeyError(
+        'CONFLICT',
+        `The server still signs with the pinned key (fingerprint ${row.server_fingerprint}): nothing to re-pin.`,
+      );
     if (fingerprint.replace(/ /g, '') !== wanted) {
-      throw new HalfkeyError('POLICY_REFUSED', `The server now presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint.trim()}): the key stays pinned to ${row.server_fingerprint}. Check the fingerprint with the server operator.`);
+      throw new HalfkeyError(
+        'POLICY_REFUSED',
+        `The server now presents a key with fingerprint ${fingerprint}, not the one given (${expectedFingerprint.trim()}): the key stays pinned to ${row.server_fingerprint}. Check the fingerprint with the server operator.`,
+      );
     }
     this.options.db.transaction(() => {
-      this.options.journal.append({ type: SYNC_ENTRY_TYPES.serverKeyChanged, data: { previousKey: row.server_key, serverKey: key, serverUrl: row.server_url } });
+      this.options.journal.append({
+        type: SYNC_ENTRY_TYPES.serverKeyChanged,
+        data: { previousKey: row.server_key, serverKey: key, serverUrl: row.server_url },
+      });
       this.options.db
         .prepare('UPDATE sync_state SET server_key = ?, server_fingerprint = ?, last_tree_head = NULL, last_error = NULL WHERE id = 1')
         .run(key, fingerprint);
@@ -289,11 +347,14 @@ export class SyncClient {
         this.schedule(this.options.intervalMs ?? 30_000);
       } catch (error) {
         this.failures += 1;
-        const unreachable = error instanceof ServerUnreachable || (error instanceof ServerRefusal && (error.status >= 500 || error.code === 'RATE_LIMITED'));
+        const unreachable =
+          error instanceof ServerUnreachable || (error instanceof ServerRefusal && (error.status >= 500 || error.code === 'RATE_LIMITED'));
         this.state = unreachable ? 'offline' : 'error';
         this.setError(error instanceof Error ? error.message : 'sync failed');
         const permanent = error instanceof ServerRefusal && PERMANENT.has(error.code);
-        const ceiling = permanent ? this.backoff.maxMs : Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(this.failures - 1, 30));
+        const ceiling = permanent
+          ? this.backoff.maxMs
+          : Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(this.failures - 1, 30));
         this.schedule(Math.round(ceiling * (0.5 + this.random() / 2)));
       }
     })().finally(() => {
@@ -344,7 +405,11 @@ export class SyncClient {
             const only = current.batch[0]!;
             if (current.batch.length === 1) {
               const bytes = Buffer.byteLength(JSON.stringify(only));
-              throw new ServerRefusal(error.status, 'PAYLOAD_TOO_LARGE', `journal entry #${only.seq} alone (${bytes} bytes) is larger than the server accepts in one upload; ask the server operator to raise its batch limit`);
+              throw new ServerRefusal(
+                error.status,
+                'PAYLOAD_TOO_LARGE',
+                `journal entry #${only.seq} alone (${bytes} bytes) is larger than the server accepts in one upload; ask the server operator to raise its batch limit`,
+              );
             }
             cap = Math.max(1, Math.floor(current.batch.length / 2));
             continue;
@@ -404,30 +469,73 @@ export class SyncClient {
   private verify(row: StateRow, batch: readonly SignedEntry[], response: WireResponse): VerifiedBatch {
     const device = this.deviceId();
     const parsed = ingestResponseSchema.safeParse(expectOk(response));
-    if (!parsed.success) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server answered the upload with something that is not an ingest response');
+    if (!parsed.success)
+      throw new ServerRefusal(
+        response.status,
+        'UNEXPECTED_RESPONSE',
+        'the server answered the upload with something that is not an ingest response',
+      );
     const bySeq = new Map(batch.map((e) => [e.seq, e]));
     // Every receipt is checked against the pinned key and the local entry before any is stored.
     const verifiedHeads = new Set<string>();
     for (const r of parsed.data.receipts) {
       const local = bySeq.get(r.seq);
-      const problem = local === undefined || local.hash !== r.entryHash || r.device !== device ? 'the receipt is for an entry this batch did not send' : parsedReceiptProblem(r, row.server_key, undefined, verifiedHeads, nativePrimitives.sha256);
-      if (problem !== null) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `a receipt from the server does not verify (${problem}); nothing was stored`);
+      const problem =
+        local === undefined || local.hash !== r.entryHash || r.device !== device
+          ? 'the receipt is for an entry this batch did not send'
+          : parsedReceiptProblem(r, row.server_key, undefined, verifiedHeads, nativePrimitives.sha256);
+      if (problem !== null)
+        throw new ServerRefusal(
+          response.status,
+          'UNEXPECTED_RESPONSE',
+          `a receipt from the server does not verify (${problem}); nothing was stored`,
+        );
     }
     const covered = new Set(parsed.data.receipts.map((r) => r.seq));
-    const appended = parsed.data.appended === undefined ? [] : appendedReceipts(response.status, device, batch.filter((e) => !covered.has(e.seq)), parsed.data.appended, row.server_key);
+    const appended =
+      parsed.data.appended === undefined
+        ? []
+        : appendedReceipts(
+            response.status,
+            device,
+            batch.filter((e) => !covered.has(e.seq)),
+            parsed.data.appended,
+            row.server_key,
+          );
     const receipts = [...parsed.data.receipts, ...appended];
     for (const r of appended) covered.add(r.seq);
-    if (batch.some((e) => !covered.has(e.seq))) throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server did not return a receipt for every entry sent');
+    if (batch.some((e) => !covered.has(e.seq)))
+      throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server did not return a receipt for every entry sent');
     for (const c of parsed.data.cosignatures) {
       if (bySeq.get(c.seq)?.hash !== c.entryHash || !verifyCheckpointCosignature(c.entryHash, c.signature, row.server_key)) {
-        throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `the server's cosignature of checkpoint ${c.seq} does not verify; nothing was stored`);
+        throw new ServerRefusal(
+          response.status,
+          'UNEXPECTED_RESPONSE',
+          `the server's cosignature of checkpoint ${c.seq} does not verify; nothing was stored`,
+        );
       }
     }
-    const lastHead = receipts.reduce<TreeHead | null>((best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best), null);
+    const lastHead = receipts.reduce<TreeHead | null>(
+      (best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best),
+      null,
+    );
     // This batch's own leaves led from the frontier to the signed root (appendedReceipts), so the
     // frontier also tells what the log's root was where the batch starts.
     const block = parsed.data.appended;
-    const before = block !== undefined && appended.length > 0 && block.logStart > 0 ? { size: block.logStart, root: Buffer.from(frontierRoot(block.logStart, block.frontier.map((h) => Buffer.from(h, 'hex')), nativePrimitives.sha256)).toString('hex'), after: block.treeHead } : null;
+    const before =
+      block !== undefined && appended.length > 0 && block.logStart > 0
+        ? {
+            size: block.logStart,
+            root: Buffer.from(
+              frontierRoot(
+                block.logStart,
+                block.frontier.map((h) => Buffer.from(h, 'hex')),
+                nativePrimitives.sha256,
+              ),
+            ).toString('hex'),
+            after: block.treeHead,
+          }
+        : null;
     return { receipts, cosignatures: parsed.data.cosignatures, lastHead, before };
   }
 
@@ -444,19 +552,30 @@ export class SyncClient {
         const head = (h: TreeHead): JsonObject => ({ size: h.size, root: h.root, timestamp: h.timestamp, signature: h.signature });
         this.options.journal.append({
           type: SYNC_ENTRY_TYPES.serverLogInconsistent,
-          data: { serverUrl: row.server_url, reason: finding.reason, message: finding.message, previous: head(finding.previous), current: head(finding.current) },
+          data: {
+            serverUrl: row.server_url,
+            reason: finding.reason,
+            message: finding.message,
+            previous: head(finding.previous),
+            current: head(finding.current),
+          },
         });
       }
       for (const r of receipts) {
-        this.options.journal.addReceipt({ ...r, treeHead: r.treeHead as unknown as JsonObject, serverKey: row.server_key, signature: r.treeHead.signature });
+        this.options.journal.addReceipt({
+          ...r,
+          treeHead: r.treeHead as unknown as JsonObject,
+          serverKey: row.server_key,
+          signature: r.treeHead.signature,
+        });
       }
-      const cosign = db.prepare('INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING');
-      for (const c of cosignatures) cosign.run(c.seq, c.entryHash, c.signature, row.server_key);
-      db.prepare('UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_tree_head = ?, last_success_at = ?, last_error = NULL WHERE id = 1').run(
-        batch[batch.length - 1]!.seq,
-        lastHead === null ? row.last_tree_head : JSON.stringify(lastHead),
-        this.now(),
+      const cosign = db.prepare(
+        'INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING',
       );
+      for (const c of cosignatures) cosign.run(c.seq, c.entryHash, c.signature, row.server_key);
+      db.prepare(
+        'UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_tree_head = ?, last_success_at = ?, last_error = NULL WHERE id = 1',
+      ).run(batch[batch.length - 1]!.seq, lastHead === null ? row.last_tree_head : JSON.stringify(lastHead), this.now());
     })();
   }
 
@@ -477,10 +596,22 @@ export class SyncClient {
     // and the frontier its leaves were checked through has the stored root. The new head then
     // extends the stored one by construction (same first leaves, then this batch's).
     const before = verified.before;
-    if (before !== null && before.size === stored.size && before.root === stored.root && before.after.size === next.size && before.after.root === next.root) return null;
+    if (
+      before !== null &&
+      before.size === stored.size &&
+      before.root === stored.root &&
+      before.after.size === next.size &&
+      before.after.root === next.root
+    )
+      return null;
     const found = (reason: LogInconsistencyReason, message: string): LogFinding => ({ reason, message, previous: stored, current: next });
-    if (next.size < stored.size) return found('LOG_SHRANK', `the server signed a log of ${next.size} entries after one of ${stored.size}: it lost entries (restored from an older backup?)`);
-    if (next.size === stored.size) return found('ROOT_CHANGED', `the server signed two different roots for its log of ${stored.size} entries: the log was rewritten`);
+    if (next.size < stored.size)
+      return found(
+        'LOG_SHRANK',
+        `the server signed a log of ${next.size} entries after one of ${stored.size}: it lost entries (restored from an older backup?)`,
+      );
+    if (next.size === stored.size)
+      return found('ROOT_CHANGED', `the server signed two different roots for its log of ${stored.size} entries: the log was rewritten`);
     const response = await sendRequest(row.server_url, {
       method: 'GET',
       path: `/v1/log/consistency?from=${stored.size}&to=${next.size}`,
@@ -488,18 +619,31 @@ export class SyncClient {
     });
     // The server's own answer that it has no head of that size (not a proxy's or a missing route's 404).
     if (response.status === 404 && wireErrorSchema.safeParse(response.body).data?.error.code === 'NOT_FOUND') {
-      return found('OLD_HEAD_MISSING', `the server no longer holds the head of ${stored.size} entries it signed for this device before: its log was restored from an older backup or rewritten`);
+      return found(
+        'OLD_HEAD_MISSING',
+        `the server no longer holds the head of ${stored.size} entries it signed for this device before: its log was restored from an older backup or rewritten`,
+      );
     }
     const parsed = consistencyResponseSchema.safeParse(expectOk(response));
     if (!parsed.success || parsed.data.from.size !== stored.size || parsed.data.to.size !== next.size) {
-      throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', `the server answered the consistency request from ${stored.size} to ${next.size} entries with something that is not that proof`);
+      throw new ServerRefusal(
+        response.status,
+        'UNEXPECTED_RESPONSE',
+        `the server answered the consistency request from ${stored.size} to ${next.size} entries with something that is not that proof`,
+      );
     }
     if (parsed.data.from.root !== stored.root || parsed.data.to.root !== next.root) {
-      return found('ROOT_CHANGED', `the server's heads of ${stored.size} and ${next.size} entries are not the ones it signed for this device: the log was rewritten`);
+      return found(
+        'ROOT_CHANGED',
+        `the server's heads of ${stored.size} and ${next.size} entries are not the ones it signed for this device: the log was rewritten`,
+      );
     }
     const bytes = (hex: string): Uint8Array => Buffer.from(hex, 'hex');
     if (!verifyConsistency(stored.size, next.size, bytes(stored.root), bytes(next.root), parsed.data.proof.map(bytes))) {
-      return found('PROOF_INVALID', `the server's log of ${next.size} entries does not extend the one of ${stored.size} this device saw (the consistency proof fails): the log was rewritten`);
+      return found(
+        'PROOF_INVALID',
+        `the server's log of ${next.size} entries does not extend the one of ${stored.size} this device saw (the consistency proof fails): the log was rewritten`,
+      );
     }
     return null;
   }
@@ -509,7 +653,13 @@ export class SyncClient {
     const found = this.options.journal.query({ type: SYNC_ENTRY_TYPES.serverLogInconsistent });
     const last = found[found.length - 1];
     if (last === undefined) return null;
-    return { code: 'LOG_INCONSISTENT', reason: last.data.reason as LogInconsistencyReason, message: String(last.data.message), seq: last.seq, time: last.time };
+    return {
+      code: 'LOG_INCONSISTENT',
+      reason: last.data.reason as LogInconsistencyReason,
+      message: String(last.data.message),
+      seq: last.seq,
+      time: last.time,
+    };
   }
 
   /** The device id: the genesis entry's device field, which a key rotation does not change. */
@@ -529,13 +679,18 @@ export class SyncClient {
     const pending = this.options.journal.query({ type: ENTRY_TYPES.deviceKeyRotated, after: ackedSeq });
     if (pending.length === 0) return {};
     if (pending.length > MAX_ROTATIONS_PER_PROOF) {
-      throw new HalfkeyError('SYNC_FAILED', `This device's key was rotated ${pending.length} times since its last sync; the server accepts at most ${MAX_ROTATIONS_PER_PROOF} rotations in one proof.`);
+      throw new HalfkeyError(
+        'SYNC_FAILED',
+        `This device's key was rotated ${pending.length} times since its last sync; the server accepts at most ${MAX_ROTATIONS_PER_PROOF} rotations in one proof.`,
+      );
     }
     return { [ROTATION_HEADER]: JSON.stringify(pending) };
   }
 
   private setError(message: string | null): void {
-    this.options.db.prepare('UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE id = 1').run(message, message === null ? null : this.now());
+    this.options.db
+      .prepare('UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE id = 1')
+      .run(message, message === null ? null : this.now());
   }
 
   private row(): StateRow | null {
@@ -546,13 +701,20 @@ export class SyncClient {
 /** A fingerprint as a person types it, as repin reads it: 32 hex digits, spaces (or any separator) allowed. */
 function fingerprintDigits(text: string): string {
   const digits = text.toLowerCase().replace(/[^0-9a-f]/g, '');
-  if (digits.length !== 32) throw new HalfkeyError('INVALID_PAYLOAD', 'A server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it.', { field: 'fingerprint' });
+  if (digits.length !== 32)
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      'A server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it.',
+      { field: 'fingerprint' },
+    );
   return digits;
 }
 
 function syncError(what: string, error: unknown): HalfkeyError {
-  if (error instanceof ServerRefusal) return new HalfkeyError('SYNC_FAILED', `${what}: the server refused (${error.code}): ${error.message}`, { code: error.code });
-  if (error instanceof ServerUnreachable) return new HalfkeyError('SYNC_FAILED', `${what}: ${error.message}. Check the URL and the network, then retry.`);
+  if (error instanceof ServerRefusal)
+    return new HalfkeyError('SYNC_FAILED', `${what}: the server refused (${error.code}): ${error.message}`, { code: error.code });
+  if (error instanceof ServerUnreachable)
+    return new HalfkeyError('SYNC_FAILED', `${what}: ${error.message}. Check the URL and the network, then retry.`);
   return new HalfkeyError('SYNC_FAILED', `${what} unexpectedly.`);
 }
 
@@ -565,21 +727,39 @@ function syncError(what: string, error: unknown): HalfkeyError {
  */
 function appendedReceipts(status: number, device: string, fresh: readonly SignedEntry[], appended: Appended, serverKey: string): Receipt[] {
   const refuse = (why: string): never => {
-    throw new ServerRefusal(status, 'UNEXPECTED_RESPONSE', `the server's receipt for the batch does not verify (${why}); nothing was stored`);
+    throw new ServerRefusal(
+      status,
+      'UNEXPECTED_RESPONSE',
+      `the server's receipt for the batch does not verify (${why}); nothing was stored`,
+    );
   };
   if (fresh.length === 0) refuse('it names appended entries, but every entry sent has a receipt already');
-  for (let i = 1; i < fresh.length; i++) if (fresh[i]!.seq !== fresh[i - 1]!.seq + 1) refuse('the entries without a receipt are not consecutive');
+  for (let i = 1; i < fresh.length; i++)
+    if (fresh[i]!.seq !== fresh[i - 1]!.seq + 1) refuse('the entries without a receipt are not consecutive');
   const { treeHead, logStart } = appended;
-  if (treeHead.size !== logStart + fresh.length) refuse(`a tree of ${treeHead.size} leaves cannot hold ${fresh.length} entries appended at ${logStart}`);
+  if (treeHead.size !== logStart + fresh.length)
+    refuse(`a tree of ${treeHead.size} leaves cannot hold ${fresh.length} entries appended at ${logStart}`);
   const headProblem = treeHeadProblem(treeHead, serverKey);
   if (headProblem !== null) refuse(headProblem);
   const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   let folded: { root: Uint8Array; proofs: Uint8Array[][] };
   try {
-    folded = appendedLeafProofs(logStart, appended.frontier.map((h) => Buffer.from(h, 'hex')), fresh.map((e) => Buffer.from(e.hash, 'hex')), nativePrimitives.sha256);
+    folded = appendedLeafProofs(
+      logStart,
+      appended.frontier.map((h) => Buffer.from(h, 'hex')),
+      fresh.map((e) => Buffer.from(e.hash, 'hex')),
+      nativePrimitives.sha256,
+    );
   } catch (error) {
     return refuse(error instanceof Error ? error.message : 'malformed frontier');
   }
   if (hex(folded.root) !== treeHead.root) refuse('this batch’s entries, appended after the log’s frontier, do not lead to the signed root');
-  return fresh.map((e, i) => ({ device, seq: e.seq, entryHash: e.hash, logIndex: logStart + i, treeHead, inclusionProof: folded.proofs[i]!.map(hex) }));
+  return fresh.map((e, i) => ({
+    device,
+    seq: e.seq,
+    entryHash: e.hash,
+    logIndex: logStart + i,
+    treeHead,
+    inclusionProof: folded.proofs[i]!.map(hex),
+  }));
 }

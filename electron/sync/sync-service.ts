@@ -23,7 +23,11 @@ const DETACHED: SyncStatus = {
 export class SyncService {
   private client: SyncClient | null = null;
 
-  constructor(private readonly options: Partial<Pick<SyncClientOptions, 'backoff' | 'intervalMs' | 'batchSize'>> & { readonly background?: boolean } = {}) {}
+  constructor(
+    private readonly options: Partial<Pick<SyncClientOptions, 'backoff' | 'intervalMs' | 'batchSize'>> & {
+      readonly background?: boolean;
+    } = {},
+  ) {}
 
   attach(vault: { readonly db: Db; readonly journal: SyncJournal; readonly signer: EntrySigner }): void {
     void this.detach();

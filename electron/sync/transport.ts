@@ -29,14 +29,40 @@ export class ServerUnreachable extends Error {
 /** Sends one request; signs it with the device key when a signer is given. Timeouts count as unreachable. */
 export async function sendRequest(
   baseUrl: string,
-  request: { readonly method: 'GET' | 'POST'; readonly path: string; readonly json?: unknown; readonly signer?: EntrySigner; readonly device?: string; readonly headers?: Readonly<Record<string, string>>; readonly timeoutMs?: number; readonly now?: number },
+  request: {
+    readonly method: 'GET' | 'POST';
+    readonly path: string;
+    readonly json?: unknown;
+    readonly signer?: EntrySigner;
+    readonly device?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly timeoutMs?: number;
+    readonly now?: number;
+  },
 ): Promise<WireResponse> {
   const sodium = sodiumNow();
   const body = request.json === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(request.json));
-  const headers: Record<string, string> = { ...request.headers, ...(request.json === undefined ? {} : { 'content-type': 'application/json' }) };
+  const headers: Record<string, string> = {
+    ...request.headers,
+    ...(request.json === undefined ? {} : { 'content-type': 'application/json' }),
+  };
   if (request.signer) {
     const nonce = sodium.to_hex(sodium.randombytes_buf(16));
-    Object.assign(headers, signedRequestHeaders({ method: request.method, path: request.path, body, timestamp: request.now ?? Date.now(), nonce, ...(request.device === undefined ? {} : { device: request.device }) }, request.signer, sodium));
+    Object.assign(
+      headers,
+      signedRequestHeaders(
+        {
+          method: request.method,
+          path: request.path,
+          body,
+          timestamp: request.now ?? Date.now(),
+          nonce,
+          ...(request.device === undefined ? {} : { device: request.device }),
+        },
+        request.signer,
+        sodium,
+      ),
+    );
   }
   let response: Response;
   try {
@@ -53,7 +79,9 @@ export async function sendRequest(
   try {
     text = await response.text();
   } catch (error) {
-    throw new ServerUnreachable(`the connection to ${baseUrl} broke mid-response (${error instanceof Error ? error.message : 'network error'})`);
+    throw new ServerUnreachable(
+      `the connection to ${baseUrl} broke mid-response (${error instanceof Error ? error.message : 'network error'})`,
+    );
   }
   let parsed: unknown = null;
   try {

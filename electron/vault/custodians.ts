@@ -98,7 +98,15 @@ function isRole(role: string): role is CustodianRole {
 
 function recordOf(row: CustodianRow): CustodianRecord {
   if (!isRole(row.role)) throw new HalfkeyError('INTERNAL', `Custodian ${row.id} has an unknown role in the vault file.`);
-  return { id: row.id, name: row.name, organisation: row.organisation, role: row.role, signingKey: row.signing_key, boxKey: row.box_key, revoked: row.revoked === 1 };
+  return {
+    id: row.id,
+    name: row.name,
+    organisation: row.organisation,
+    role: row.role,
+    signingKey: row.signing_key,
+    boxKey: row.box_key,
+    revoked: row.revoked === 1,
+  };
 }
 
 function keysAad(id: string): string {
@@ -143,7 +151,9 @@ export class CustodianDirectory {
     const checkAdmin = (): UnlockedCustodian => {
       const admin = this.unlocked(by.id);
       if (admin.role !== 'admin' || admin.revoked) {
-        throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+        throw new HalfkeyError('NOT_PERMITTED', `Only an admin may enrol custodians; ${admin.name} is a ${admin.role}.`, {
+          rule: 'admin-only',
+        });
       }
       return admin;
     };
@@ -160,17 +170,30 @@ export class CustodianDirectory {
   revoke(by: UnlockedCustodian, id: string, reason: string): CustodianRecord {
     const { db, journal } = this.ctx;
     const admin = this.unlocked(by.id);
-    if (admin.role !== 'admin' || admin.revoked) throw new HalfkeyError('NOT_PERMITTED', `Only an admin may revoke custodians; ${admin.name} is a ${admin.role}.`, { rule: 'admin-only' });
+    if (admin.role !== 'admin' || admin.revoked)
+      throw new HalfkeyError('NOT_PERMITTED', `Only an admin may revoke custodians; ${admin.name} is a ${admin.role}.`, {
+        rule: 'admin-only',
+      });
     const trimmed = reason.trim();
-    if (trimmed.length === 0 || trimmed.length > 500 || !noControl.test(trimmed)) throw new HalfkeyError('INVALID_PAYLOAD', 'A revocation needs a reason of 1 to 500 characters without control characters.', { field: 'reason' });
+    if (trimmed.length === 0 || trimmed.length > 500 || !noControl.test(trimmed))
+      throw new HalfkeyError('INVALID_PAYLOAD', 'A revocation needs a reason of 1 to 500 characters without control characters.', {
+        field: 'reason',
+      });
     const row = this.row(id);
     if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
     if (row.revoked === 1) throw new HalfkeyError('CONFLICT', `${row.name} is already revoked.`);
     const admins = this.list().filter((c) => c.role === 'admin' && !c.revoked);
-    if (row.role === 'admin' && admins.length <= 1) throw new HalfkeyError('NOT_PERMITTED', `${row.name} is the last admin; enrol another admin before revoking this one.`, { rule: 'last-admin' });
+    if (row.role === 'admin' && admins.length <= 1)
+      throw new HalfkeyError('NOT_PERMITTED', `${row.name} is the last admin; enrol another admin before revoking this one.`, {
+        rule: 'last-admin',
+      });
     db.transaction(() => {
       db.prepare('UPDATE custodians SET revoked = 1 WHERE id = ?').run(id);
-      journal.append({ type: 'custodian.revoked', actor: { id: admin.id, signer: admin.signer }, data: { custodian: id, signingKey: row.signing_key, reason: trimmed } });
+      journal.append({
+        type: 'custodian.revoked',
+        actor: { id: admin.id, signer: admin.signer },
+        data: { custodian: id, signingKey: row.signing_key, reason: trimmed },
+      });
       this.forget(id, null);
     })();
     return { ...recordOf(row), revoked: true };
@@ -182,7 +205,8 @@ export class CustodianDirectory {
    */
   async prepare(input: EnrolInput): Promise<PreparedCustodian> {
     const { sodium, device } = this.ctx;
-    if (!isRole(input.role)) throw new HalfkeyError('INVALID_PAYLOAD', `The role must be one of ${CUSTODIAN_ROLES.join(', ')}.`, { field: 'role' });
+    if (!isRole(input.role))
+      throw new HalfkeyError('INVALID_PAYLOAD', `The role must be one of ${CUSTODIAN_ROLES.join(', ')}.`, { field: 'role' });
     const name = checkText('name', input.name);
     const organisation = checkText('organisation', input.organisation);
     checkPassphraseStrength(input.passphrase, { name, organisation });
@@ -196,7 +220,15 @@ export class CustodianDirectory {
     secrets.set(box.privateKey, SIGN_SK);
     try {
       return {
-        record: { id, name, organisation, role: input.role, signingKey: sodium.to_hex(sign.publicKey), boxKey: sodium.to_hex(box.publicKey), revoked: false },
+        record: {
+          id,
+          name,
+          organisation,
+          role: input.role,
+          signingKey: sodium.to_hex(sign.publicKey),
+          boxKey: sodium.to_hex(box.publicKey),
+          revoked: false,
+        },
         wrapped: device.seal(boxWithKey(secrets, key, sodium), keysAad(id)),
         params,
         // Kept only until commit: the first admin co-signs their own enrolment with it.
@@ -221,11 +253,32 @@ export class CustodianDirectory {
         db.prepare(
           `INSERT INTO custodians (id, name, organisation, role, signing_key, box_key, wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt, enrolled_at, enrolled_by)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(record.id, record.name, record.organisation, record.role, record.signingKey, record.boxKey, wrapped, params.alg, params.opslimit, params.memlimit, params.salt, this.ctx.now(), by?.id ?? null);
+        ).run(
+          record.id,
+          record.name,
+          record.organisation,
+          record.role,
+          record.signingKey,
+          record.boxKey,
+          wrapped,
+          params.alg,
+          params.opslimit,
+          params.memlimit,
+          params.salt,
+          this.ctx.now(),
+          by?.id ?? null,
+        );
         journal.append({
           type: 'custodian.enrolled',
           actor,
-          data: { custodian: record.id, name: record.name, organisation: record.organisation, role: record.role, signingKey: record.signingKey, boxKey: record.boxKey },
+          data: {
+            custodian: record.id,
+            name: record.name,
+            organisation: record.organisation,
+            role: record.role,
+            signingKey: record.signingKey,
+            boxKey: record.boxKey,
+          },
         });
       })();
     } finally {
@@ -240,7 +293,8 @@ export class CustodianDirectory {
    * cannot slip past the back-off while a derivation runs.
    */
   async unlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
-    if (this.inFlight.has(id)) throw new HalfkeyError('BACKOFF', 'An unlock of this custodian is already running; wait for it to finish.', { retryAfterMs: 1000 });
+    if (this.inFlight.has(id))
+      throw new HalfkeyError('BACKOFF', 'An unlock of this custodian is already running; wait for it to finish.', { retryAfterMs: 1000 });
     this.inFlight.add(id);
     try {
       return await this.attemptUnlock(id, passphrase);
@@ -256,7 +310,10 @@ export class CustodianDirectory {
     if (row.revoked === 1) throw new HalfkeyError('NOT_PERMITTED', `Custodian ${row.name} has been revoked and can no longer unlock.`);
     const waitMs = row.backoff_until - now();
     if (waitMs > 0) {
-      throw new HalfkeyError('BACKOFF', `Too many wrong passphrases for ${row.name}; try again in ${Math.ceil(waitMs / 1000)} s.`, { retryAfterMs: waitMs, failures: row.failed_unlocks });
+      throw new HalfkeyError('BACKOFF', `Too many wrong passphrases for ${row.name}; try again in ${Math.ceil(waitMs / 1000)} s.`, {
+        retryAfterMs: waitMs,
+        failures: row.failed_unlocks,
+      });
     }
     const params: KdfParams = { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt };
     checkKdfFloor(params, sodium);
@@ -274,7 +331,11 @@ export class CustodianDirectory {
         db.prepare('UPDATE custodians SET failed_unlocks = ?, backoff_until = ? WHERE id = ?').run(failures, now() + backoffMs, id);
         journal.append({ type: 'custodian.unlock-failed', data: { custodian: id, failures, backoffMs } });
       })();
-      throw new HalfkeyError('BAD_PASSPHRASE', `Wrong passphrase for ${row.name}; the next attempt is possible in ${Math.ceil(backoffMs / 1000)} s.`, { retryAfterMs: backoffMs, failures });
+      throw new HalfkeyError(
+        'BAD_PASSPHRASE',
+        `Wrong passphrase for ${row.name}; the next attempt is possible in ${Math.ceil(backoffMs / 1000)} s.`,
+        { retryAfterMs: backoffMs, failures },
+      );
     }
     this.forget(id, null);
     const signSk = secrets.slice(0, SIGN_SK);
@@ -283,7 +344,11 @@ export class CustodianDirectory {
     const session = this.session(recordOf(row), signSk, boxSk);
     db.transaction(() => {
       db.prepare('UPDATE custodians SET failed_unlocks = 0, backoff_until = 0 WHERE id = ?').run(id);
-      journal.append({ type: 'custodian.unlocked', actor: { id, signer: session.custodian.signer }, data: { custodian: id, failuresBefore: row.failed_unlocks } });
+      journal.append({
+        type: 'custodian.unlocked',
+        actor: { id, signer: session.custodian.signer },
+        data: { custodian: id, failuresBefore: row.failed_unlocks },
+      });
     })();
     this.sessions.set(id, session);
     return session.custodian;
@@ -299,7 +364,11 @@ export class CustodianDirectory {
     }
     if (this.ctx.now() - session.lastUsed >= this.ctx.idleLockMs) {
       this.forget(id, 'idle');
-      throw new HalfkeyError('CUSTODIAN_LOCKED', `${session.custodian.name} was locked after ${Math.round(this.ctx.idleLockMs / 1000)} s idle; unlock again.`, { custodian: id });
+      throw new HalfkeyError(
+        'CUSTODIAN_LOCKED',
+        `${session.custodian.name} was locked after ${Math.round(this.ctx.idleLockMs / 1000)} s idle; unlock again.`,
+        { custodian: id },
+      );
     }
     session.lastUsed = this.ctx.now();
     return session.custodian;
@@ -365,13 +434,19 @@ export class CustodianDirectory {
           try {
             return sodium.crypto_box_seal_open(ciphertext, boxPk, boxSk);
           } catch {
-            throw new HalfkeyError('NOT_PERMITTED', `This sealed item was not sealed to ${record.name}; only its assigned custodian can open it.`);
+            throw new HalfkeyError(
+              'NOT_PERMITTED',
+              `This sealed item was not sealed to ${record.name}; only its assigned custodian can open it.`,
+            );
           }
         },
       },
     };
     const live = (): void => {
-      if (session.locked) throw new HalfkeyError('CUSTODIAN_LOCKED', `${record.name} is locked; unlock with their passphrase first.`, { custodian: record.id });
+      if (session.locked)
+        throw new HalfkeyError('CUSTODIAN_LOCKED', `${record.name} is locked; unlock with their passphrase first.`, {
+          custodian: record.id,
+        });
     };
     return session;
   }

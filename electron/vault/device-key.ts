@@ -45,7 +45,10 @@ export async function readDeviceMaster(keychain: Keychain, vaultId: string, sodi
   } catch {
     // fall through to the error below: the entry exists but is not a device master
   }
-  throw new HalfkeyError('VAULT_LOCKED', `The keychain entry for vault ${vaultId} is damaged; restore access with the recovery key (vault:recover, or 'halfkey recover').`);
+  throw new HalfkeyError(
+    'VAULT_LOCKED',
+    `The keychain entry for vault ${vaultId} is damaged; restore access with the recovery key (vault:recover, or 'halfkey recover').`,
+  );
 }
 
 /** Writes the device master to the keychain. */
@@ -90,10 +93,19 @@ export function deriveDeviceKeys(vaultId: string, master: Uint8Array, sodium: So
         throw new HalfkeyError('INTERNAL', `A sealed vault value (${aad.split(':')[0]}) is too short; the vault file is damaged.`);
       }
       try {
-        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext.subarray(nonceBytes), aad, ciphertext.subarray(0, nonceBytes), sealKey);
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+          null,
+          ciphertext.subarray(nonceBytes),
+          aad,
+          ciphertext.subarray(0, nonceBytes),
+          sealKey,
+        );
       } catch {
         // The AAD names the row; the message names only its kind so no identifiers of secrets leak.
-        throw new HalfkeyError('INTERNAL', `A sealed vault value (${aad.split(':')[0]}) does not open under this device key: it was altered or moved to another row.`);
+        throw new HalfkeyError(
+          'INTERNAL',
+          `A sealed vault value (${aad.split(':')[0]}) does not open under this device key: it was altered or moved to another row.`,
+        );
       }
     },
     forget() {

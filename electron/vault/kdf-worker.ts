@@ -37,10 +37,18 @@ export function derivePassphraseKeyInWorker(passphrase: string, params: KdfParam
       void worker.terminate();
     };
     worker.once('message', (reply: { key?: Uint8Array; error?: string }) =>
-      finish(() => (reply.key ? resolve(reply.key) : reject(new HalfkeyError('INTERNAL', `The passphrase key derivation failed (${reply.error ?? 'no key'}).`)))),
+      finish(() =>
+        reply.key
+          ? resolve(reply.key)
+          : reject(new HalfkeyError('INTERNAL', `The passphrase key derivation failed (${reply.error ?? 'no key'}).`)),
+      ),
     );
-    worker.once('error', (error) => finish(() => reject(new HalfkeyError('INTERNAL', `The passphrase key derivation worker failed (${error.name}).`))));
-    worker.once('exit', (code) => finish(() => reject(new HalfkeyError('INTERNAL', `The passphrase key derivation worker exited early (code ${code}).`))));
+    worker.once('error', (error) =>
+      finish(() => reject(new HalfkeyError('INTERNAL', `The passphrase key derivation worker failed (${error.name}).`))),
+    );
+    worker.once('exit', (code) =>
+      finish(() => reject(new HalfkeyError('INTERNAL', `The passphrase key derivation worker exited early (code ${code}).`))),
+    );
     // The passphrase crosses to the worker by structured clone, in memory only.
     worker.postMessage({ passphrase, salt: params.salt, opslimit: params.opslimit, memlimit: params.memlimit, alg: params.alg, keyBytes });
   });

@@ -26,10 +26,12 @@ export function checkPassphraseStrength(passphrase: string, context: { readonly 
   if (new Set(chars).size < MIN_DISTINCT_CHARACTERS) refuse(`use at least ${MIN_DISTINCT_CHARACTERS} different characters`);
   const folded = passphrase.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
   for (const word of [context.name, context.organisation].map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ''))) {
-    if (word.length >= 3 && folded.includes(word) && folded.length - word.length < MIN_PASSPHRASE_LENGTH) refuse('it is mostly the custodian name or organisation');
+    if (word.length >= 3 && folded.includes(word) && folded.length - word.length < MIN_PASSPHRASE_LENGTH)
+      refuse('it is mostly the custodian name or organisation');
   }
   for (const word of COMMON) {
-    if (folded.includes(word) && folded.length - word.length < MIN_PASSPHRASE_LENGTH) refuse(`it is built around the common word "${word}"`);
+    if (folded.includes(word) && folded.length - word.length < MIN_PASSPHRASE_LENGTH)
+      refuse(`it is built around the common word "${word}"`);
   }
 }
 
@@ -45,7 +47,11 @@ export function defaultKdfParams(sodium: Sodium): KdfParams {
 
 /** Refuses stored parameters below the floor (Argon2id, MODERATE), e.g. from a tampered row. */
 export function checkKdfFloor(params: KdfParams, sodium: Sodium): void {
-  if (params.alg !== sodium.crypto_pwhash_ALG_ARGON2ID13 || params.opslimit < sodium.crypto_pwhash_OPSLIMIT_MODERATE || params.memlimit < sodium.crypto_pwhash_MEMLIMIT_MODERATE) {
+  if (
+    params.alg !== sodium.crypto_pwhash_ALG_ARGON2ID13 ||
+    params.opslimit < sodium.crypto_pwhash_OPSLIMIT_MODERATE ||
+    params.memlimit < sodium.crypto_pwhash_MEMLIMIT_MODERATE
+  ) {
     throw new HalfkeyError('INTERNAL', 'The stored key-derivation parameters are below Argon2id MODERATE; the vault file was altered.');
   }
 }

@@ -76,21 +76,33 @@ export function parseRecoveryKey(text: string, sodium: Sodium): Uint8Array {
   if (chars.startsWith(PREFIX)) chars = chars.slice(PREFIX.length);
   const bad = [...chars].findIndex((c) => !ALPHABET.includes(c));
   if (bad >= 0) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `The recovery key has a character that is never used in recovery keys at position ${bad + 1} (after the HK1 prefix); check it against the printed kit.`, {
-      field: 'recoveryKey',
-    });
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `The recovery key has a character that is never used in recovery keys at position ${bad + 1} (after the HK1 prefix); check it against the printed kit.`,
+      {
+        field: 'recoveryKey',
+      },
+    );
   }
   if (chars.length !== bodyLength + CHECK_CHARS) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `The recovery key should have ${bodyLength + CHECK_CHARS} characters after the HK1 prefix, but ${chars.length} were given; check for a missing or extra group.`, {
-      field: 'recoveryKey',
-    });
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `The recovery key should have ${bodyLength + CHECK_CHARS} characters after the HK1 prefix, but ${chars.length} were given; check for a missing or extra group.`,
+      {
+        field: 'recoveryKey',
+      },
+    );
   }
   const bytes = decode(chars.slice(0, bodyLength), KEY_BYTES);
   if (checkChars(bytes, sodium) !== chars.slice(bodyLength)) {
     sodium.memzero(bytes);
-    throw new HalfkeyError('INVALID_PAYLOAD', 'The recovery key does not match its check group (the last 4 characters): a character is mistyped. Check each group against the printed kit.', {
-      field: 'recoveryKey',
-    });
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      'The recovery key does not match its check group (the last 4 characters): a character is mistyped. Check each group against the printed kit.',
+      {
+        field: 'recoveryKey',
+      },
+    );
   }
   return bytes;
 }
@@ -118,9 +130,11 @@ export function unwrapDeviceMaster(wrapped: Uint8Array, recovery: Uint8Array, va
   try {
     return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, wrapped.subarray(n), `recovery:${vaultId}`, wrapped.subarray(0, n), key);
   } catch {
-    throw new HalfkeyError('BAD_RECOVERY_KEY', `This recovery key is valid in form but is not the one made for vault ${vaultId}; find the kit printed when this vault was created.`);
-  }
-  finally {
+    throw new HalfkeyError(
+      'BAD_RECOVERY_KEY',
+      `This recovery key is valid in form but is not the one made for vault ${vaultId}; find the kit printed when this vault was created.`,
+    );
+  } finally {
     sodium.memzero(key);
   }
 }

@@ -21,7 +21,10 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
   const identity = (vault: Vault) => ({ vaultId: vault.id, keychainBackend: vault.keychainBackend });
   return {
     'vault:create': async ({ adminName, organisation, passphrase, separateOrganisations }) => {
-      const { vault, recoveryKey, adminId } = await session.create({ admin: { name: adminName, organisation, passphrase }, options: { separateOrganisations } });
+      const { vault, recoveryKey, adminId } = await session.create({
+        admin: { name: adminName, organisation, passphrase },
+        options: { separateOrganisations },
+      });
       const qr = await recoveryKeyQr(recoveryKey);
       return { ...identity(vault), adminId, recoveryKey, recoveryQr: qr.dataUrl };
     },

@@ -39,7 +39,10 @@ export class VaultSession {
   require(): Vault {
     if (this.vault !== null) return this.vault;
     if (!vaultExists(this.dir)) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'There is no vault yet; create one first (vault:create).');
-    throw new HalfkeyError('VAULT_LOCKED', 'The vault is not open; open it (vault:open), or restore access with the recovery key (vault:recover).');
+    throw new HalfkeyError(
+      'VAULT_LOCKED',
+      'The vault is not open; open it (vault:open), or restore access with the recovery key (vault:recover).',
+    );
   }
 
   /** Creates the vault; returns the recovery key once. */
@@ -60,7 +63,11 @@ export class VaultSession {
 
   /** Restores access with the recovery key and opens the vault. */
   async recover(recoveryKey: string): Promise<Vault> {
-    if (this.vault !== null) throw new HalfkeyError('CONFLICT', 'The vault is already open on this machine; recovery is for a machine whose keychain lost the device key.');
+    if (this.vault !== null)
+      throw new HalfkeyError(
+        'CONFLICT',
+        'The vault is already open on this machine; recovery is for a machine whose keychain lost the device key.',
+      );
     const vault = await Vault.recover(this.dir, await this.keychainNow(), recoveryKey, this.options);
     await this.adopt(vault);
     return vault;
@@ -80,8 +87,13 @@ export class VaultSession {
 
   status(): VaultStatus {
     const vault = this.vault;
-    if (vault === null) return { state: vaultExists(this.dir) ? 'locked' : 'none', id: null, keychainBackend: this.keychain?.backend ?? null };
-    return { state: vault.custodians.unlockedIds().length > 0 ? 'unlocked' : 'locked', id: vault.id, keychainBackend: vault.keychainBackend };
+    if (vault === null)
+      return { state: vaultExists(this.dir) ? 'locked' : 'none', id: null, keychainBackend: this.keychain?.backend ?? null };
+    return {
+      state: vault.custodians.unlockedIds().length > 0 ? 'unlocked' : 'locked',
+      id: vault.id,
+      keychainBackend: vault.keychainBackend,
+    };
   }
 
   /** Closes the vault, zeroing every key in memory. */

@@ -45,13 +45,15 @@ export function vaultExists(dir: string): boolean {
 
 function readMeta(db: Db): MetaRow {
   const row = db.prepare('SELECT * FROM vault_meta WHERE id = 1').get() as MetaRow | undefined;
-  if (row === undefined) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'This vault file has no vault in it; create one with vault:create or `halfkey init`.');
+  if (row === undefined)
+    throw new HalfkeyError('VAULT_NOT_INITIALISED', 'This vault file has no vault in it; create one with vault:create or `halfkey init`.');
   return row;
 }
 
 /** Opens an existing vault's database for writing, holding its single-writer lock (released by close()). */
 function openVaultDb(dir: string, session: VaultSessionOptions): { db: Db; lock: VaultLock } {
-  if (!vaultExists(dir)) throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
+  if (!vaultExists(dir))
+    throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
   const binding = { nativeBinding: session.nativeBinding };
   const lock = acquireVaultLock(dir, binding);
   try {
@@ -92,14 +94,26 @@ export class Vault {
   ) {
     this.options = { separateOrganisations: meta.separate_organisations === 1 };
     this.keychainBackend = meta.keychain_backend;
-    this.custodians = new CustodianDirectory({ db, device, journal, sodium, now: session.now ?? Date.now, idleLockMs: session.idleLockMs ?? DEFAULT_IDLE_LOCK_MS });
+    this.custodians = new CustodianDirectory({
+      db,
+      device,
+      journal,
+      sodium,
+      now: session.now ?? Date.now,
+      idleLockMs: session.idleLockMs ?? DEFAULT_IDLE_LOCK_MS,
+    });
   }
 
   /**
    * Creates a vault in dir: device master into the keychain, the first admin, the recovery key
    * (returned once, never stored in the clear). Nothing is left behind if any step fails.
    */
-  static async create(dir: string, keychain: Keychain, init: VaultCreateInit, session: VaultSessionOptions = {}): Promise<{ vault: Vault; recoveryKey: string; adminId: string }> {
+  static async create(
+    dir: string,
+    keychain: Keychain,
+    init: VaultCreateInit,
+    session: VaultSessionOptions = {},
+  ): Promise<{ vault: Vault; recoveryKey: string; adminId: string }> {
     const sodium = await sodiumReady();
     if (vaultExists(dir)) throw new HalfkeyError('CONFLICT', `${dir} already holds a vault; open it, or choose an empty folder.`);
     // Checked again at enrolment; checking first means a weak passphrase touches neither keychain nor disk.
@@ -124,7 +138,13 @@ export class Vault {
       migrate(db, 'vault', MIGRATIONS);
       const separate = init.options?.separateOrganisations ?? false;
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });
-      const meta: MetaRow = { vault_id: vaultId, keychain_backend: keychain.backend, device_public_key: device.signer.publicKey, recovery_wrapped: wrapped, separate_organisations: separate ? 1 : 0 };
+      const meta: MetaRow = {
+        vault_id: vaultId,
+        keychain_backend: keychain.backend,
+        device_public_key: device.signer.publicKey,
+        recovery_wrapped: wrapped,
+        separate_organisations: separate ? 1 : 0,
+      };
       const vault = new Vault(lock, db, journal, device, vaultId, meta, sodium, session);
       try {
         const admin = await vault.custodians.prepare({ ...init.admin, role: 'admin' });
@@ -132,7 +152,9 @@ export class Vault {
         // The meta row, the genesis entry and the admin's enrolment commit together or not at all.
         openDb.transaction(() => {
           openDb
-            .prepare('INSERT INTO vault_meta (id, vault_id, created_at, keychain_backend, device_public_key, recovery_wrapped, separate_organisations) VALUES (1, ?, ?, ?, ?, ?, ?)')
+            .prepare(
+              'INSERT INTO vault_meta (id, vault_id, created_at, keychain_backend, device_public_key, recovery_wrapped, separate_organisations) VALUES (1, ?, ?, ?, ?, ?, ?)',
+            )
             .run(vaultId, (session.now ?? Date.now)(), keychain.backend, meta.device_public_key, wrapped, meta.separate_organisations);
           journal.init(vaultId, { keychainBackend: keychain.backend, separateOrganisations: separate });
           vault.custodians.commit(admin, null);
@@ -212,7 +234,10 @@ export class Vault {
       const vault = Vault.assemble(lock, db, device, meta, sodium, session);
       db.transaction(() => {
         db.prepare('UPDATE vault_meta SET keychain_backend = ? WHERE id = 1').run(keychain.backend);
-        vault.journal.append({ type: 'vault.recovered', data: { keychainBackend: keychain.backend, previousKeychainBackend: meta.keychain_backend } });
+        vault.journal.append({
+          type: 'vault.recovered',
+          data: { keychainBackend: keychain.backend, previousKeychainBackend: meta.keychain_backend },
+        });
       })();
       return vault;
     } catch (error) {
@@ -222,10 +247,20 @@ export class Vault {
     }
   }
 
-  private static assemble(lock: VaultLock, db: Db, device: HeldDeviceKeys, meta: MetaRow, sodium: Sodium, session: VaultSessionOptions): Vault {
+  private static assemble(
+    lock: VaultLock,
+    db: Db,
+    device: HeldDeviceKeys,
+    meta: MetaRow,
+    sodium: Sodium,
+    session: VaultSessionOptions,
+  ): Vault {
     if (device.signer.publicKey !== meta.device_public_key) {
       device.forget();
-      throw new HalfkeyError('VAULT_LOCKED', `The keychain's device key is not the key of vault ${meta.vault_id}; restore access with the recovery key (vault:recover).`);
+      throw new HalfkeyError(
+        'VAULT_LOCKED',
+        `The keychain's device key is not the key of vault ${meta.vault_id}; restore access with the recovery key (vault:recover).`,
+      );
     }
     try {
       const journal = JournalStore.open(db, { deviceSigner: device.signer, ...(session.now ? { now: session.now } : {}) });

@@ -88,13 +88,19 @@ export async function openPostgresStorage(url: string): Promise<Storage> {
     try {
       if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await client.query(MIGRATIONS_TABLE);
-      const applied = new Set((await client.query<{ number: number }>('SELECT number FROM server_migrations')).rows.map((r) => Number(r.number)));
+      const applied = new Set(
+        (await client.query<{ number: number }>('SELECT number FROM server_migrations')).rows.map((r) => Number(r.number)),
+      );
       for (const m of serverMigrations('postgres')) {
         if (applied.has(m.number)) continue;
         await client.query('BEGIN');
         try {
           await client.query(m.sql);
-          await client.query('INSERT INTO server_migrations (number, name, applied_at) VALUES ($1, $2, $3)', [m.number, m.name, Date.now()]);
+          await client.query('INSERT INTO server_migrations (number, name, applied_at) VALUES ($1, $2, $3)', [
+            m.number,
+            m.name,
+            Date.now(),
+          ]);
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK');

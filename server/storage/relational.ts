@@ -49,7 +49,12 @@ const toEntry = (r: Record<string, unknown>): StoredEntry => ({
   breakGlass: num(r.break_glass) === 1,
 });
 
-const toHead = (r: Record<string, unknown>): TreeHead => ({ size: num(r.size), root: str(r.root), timestamp: num(r.timestamp), signature: str(r.signature) });
+const toHead = (r: Record<string, unknown>): TreeHead => ({
+  size: num(r.size),
+  root: str(r.root),
+  timestamp: num(r.timestamp),
+  signature: str(r.signature),
+});
 
 const ALARM_COLUMNS = 'id, device, kind, seq, message, evidence, raised_at';
 const toAlarm = (r: Record<string, unknown>): Alarm => ({
@@ -73,12 +78,21 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async consumeEnrolToken(tokenHash: string, device: string, now: number): Promise<boolean> {
-    const changed = await this.sql.run('UPDATE enrol_tokens SET used_at = ?, used_by = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?', [now, device, tokenHash, now]);
+    const changed = await this.sql.run(
+      'UPDATE enrol_tokens SET used_at = ?, used_by = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?',
+      [now, device, tokenHash, now],
+    );
     return changed === 1;
   }
 
   async insertDevice(device: string, vault: string, enrolledAt: number): Promise<boolean> {
-    return (await this.sql.run('INSERT INTO devices (device, vault, enrolled_at) VALUES (?, ?, ?) ON CONFLICT (device) DO NOTHING', [device, vault, enrolledAt])) === 1;
+    return (
+      (await this.sql.run('INSERT INTO devices (device, vault, enrolled_at) VALUES (?, ?, ?) ON CONFLICT (device) DO NOTHING', [
+        device,
+        vault,
+        enrolledAt,
+      ])) === 1
+    );
   }
 
   async getDevice(device: string): Promise<DeviceRecord | null> {
@@ -99,7 +113,13 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async setDeviceHead(device: string, headSeq: number, headHash: string, chainState: string, at: number): Promise<void> {
-    await this.sql.run('UPDATE devices SET head_seq = ?, head_hash = ?, chain_state = ?, last_seen = ? WHERE device = ?', [headSeq, headHash, chainState, at, device]);
+    await this.sql.run('UPDATE devices SET head_seq = ?, head_hash = ?, chain_state = ?, last_seen = ? WHERE device = ?', [
+      headSeq,
+      headHash,
+      chainState,
+      at,
+      device,
+    ]);
   }
 
   async insertCustodianKeys(keys: readonly CustodianKey[]): Promise<void> {
@@ -127,7 +147,8 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async revokeReviewer(signingKey: string, at: number): Promise<boolean> {
-    const revoked = (await this.sql.run('UPDATE reviewers SET revoked_at = ? WHERE signing_key = ? AND revoked_at IS NULL', [at, signingKey])) === 1;
+    const revoked =
+      (await this.sql.run('UPDATE reviewers SET revoked_at = ? WHERE signing_key = ? AND revoked_at IS NULL', [at, signingKey])) === 1;
     // Every reviewer request checks the grant too; deleting also keeps a later re-grant from reviving these.
     await this.sql.run('DELETE FROM reviewer_sessions WHERE reviewer_key = ?', [signingKey]);
     await this.sql.run('DELETE FROM reviewer_challenges WHERE reviewer_key = ?', [signingKey]);
@@ -136,7 +157,12 @@ export class RelationalQueries implements StorageQueries {
 
   async listReviewers(): Promise<ReviewerGrant[]> {
     const rows = await this.sql.all('SELECT signing_key, name, granted_at, revoked_at FROM reviewers ORDER BY granted_at, signing_key', []);
-    return rows.map((r) => ({ signingKey: str(r.signing_key), name: str(r.name), grantedAt: num(r.granted_at), revokedAt: numOrNull(r.revoked_at) }));
+    return rows.map((r) => ({
+      signingKey: str(r.signing_key),
+      name: str(r.name),
+      grantedAt: num(r.granted_at),
+      revokedAt: numOrNull(r.revoked_at),
+    }));
   }
 
   async isReviewerKey(signingKey: string): Promise<boolean> {
@@ -146,7 +172,13 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async rememberNonce(device: string, nonce: string, expiresAt: number): Promise<boolean> {
-    return (await this.sql.run('INSERT INTO nonces (device, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device, nonce) DO NOTHING', [device, nonce, expiresAt])) === 1;
+    return (
+      (await this.sql.run('INSERT INTO nonces (device, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (device, nonce) DO NOTHING', [
+        device,
+        nonce,
+        expiresAt,
+      ])) === 1
+    );
   }
 
   async takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean> {
@@ -177,7 +209,11 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async entriesBySeq(device: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]> {
-    const rows = await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE device = ? AND seq >= ? AND seq <= ? ORDER BY seq`, [device, fromSeq, toSeq]);
+    const rows = await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE device = ? AND seq >= ? AND seq <= ? ORDER BY seq`, [
+      device,
+      fromSeq,
+      toSeq,
+    ]);
     return rows.map(toEntry);
   }
 
@@ -185,18 +221,34 @@ export class RelationalQueries implements StorageQueries {
     for (const batch of chunks(entries, 250)) {
       await this.sql.run(
         `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${placeholders(batch.length, 11)}`,
-        batch.flatMap((e) => [e.device, e.seq, e.hash, e.type, e.time, e.actor, e.body, e.logIndex, e.receiptSize, e.receivedAt, e.breakGlass ? 1 : 0]),
+        batch.flatMap((e) => [
+          e.device,
+          e.seq,
+          e.hash,
+          e.type,
+          e.time,
+          e.actor,
+          e.body,
+          e.logIndex,
+          e.receiptSize,
+          e.receivedAt,
+          e.breakGlass ? 1 : 0,
+        ]),
       );
     }
   }
 
   async entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]> {
-    return (await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_index >= ? ORDER BY log_index LIMIT ?`, [fromIndex, limit])).map(toEntry);
+    return (
+      await this.sql.all(`SELECT ${ENTRY_COLUMNS} FROM entries WHERE log_index >= ? ORDER BY log_index LIMIT ?`, [fromIndex, limit])
+    ).map(toEntry);
   }
 
   async unacknowledgedBreakGlass(limit: number, afterLogIndex = -1): Promise<StoredEntry[]> {
     const rows = await this.sql.all(
-      `SELECT ${ENTRY_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')} FROM entries e
+      `SELECT ${ENTRY_COLUMNS.split(', ')
+        .map((c) => `e.${c}`)
+        .join(', ')} FROM entries e
        LEFT JOIN acknowledgements a ON a.device = e.device AND a.seq = e.seq
        WHERE e.break_glass = 1 AND a.device IS NULL AND e.log_index > ? ORDER BY e.log_index LIMIT ?`,
       [afterLogIndex, limit],
@@ -205,7 +257,12 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean> {
-    return (await this.sql.run('INSERT INTO acknowledgements (device, seq, reviewer, acknowledged_at) VALUES (?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING', [device, seq, reviewer, at])) === 1;
+    return (
+      (await this.sql.run(
+        'INSERT INTO acknowledgements (device, seq, reviewer, acknowledged_at) VALUES (?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING',
+        [device, seq, reviewer, at],
+      )) === 1
+    );
   }
 
   async getLogNodes(keys: readonly number[]): Promise<Map<number, string>> {
@@ -227,16 +284,25 @@ export class RelationalQueries implements StorageQueries {
 
   async insertLogNodes(nodes: readonly LogNode[]): Promise<void> {
     for (const batch of chunks(nodes, 500)) {
-      await this.sql.run(`INSERT INTO log_nodes (node_key, hash) VALUES ${placeholders(batch.length, 2)}`, batch.flatMap((n) => [n.key, n.hash]));
+      await this.sql.run(
+        `INSERT INTO log_nodes (node_key, hash) VALUES ${placeholders(batch.length, 2)}`,
+        batch.flatMap((n) => [n.key, n.hash]),
+      );
     }
   }
 
   async insertTreeHead(head: TreeHead): Promise<void> {
-    await this.sql.run('INSERT INTO tree_heads (size, root, timestamp, signature) VALUES (?, ?, ?, ?)', [head.size, head.root, head.timestamp, head.signature]);
+    await this.sql.run('INSERT INTO tree_heads (size, root, timestamp, signature) VALUES (?, ?, ?, ?)', [
+      head.size,
+      head.root,
+      head.timestamp,
+      head.signature,
+    ]);
   }
 
   async replaceTreeHead(previous: TreeHead, next: TreeHead): Promise<boolean> {
-    if (next.size !== previous.size || next.root !== previous.root) throw new Error('a tree head can be replaced only by one of the same size and root');
+    if (next.size !== previous.size || next.root !== previous.root)
+      throw new Error('a tree head can be replaced only by one of the same size and root');
     const changed = await this.sql.run('UPDATE tree_heads SET timestamp = ?, signature = ? WHERE size = ? AND root = ? AND signature = ?', [
       next.timestamp,
       next.signature,
@@ -245,17 +311,19 @@ export class RelationalQueries implements StorageQueries {
       previous.signature,
     ]);
     if (changed !== 1) return false;
-    await this.sql.run('INSERT INTO tree_head_signatures (size, root, timestamp, signature) VALUES (?, ?, ?, ?) ON CONFLICT (size, signature) DO NOTHING', [
-      previous.size,
-      previous.root,
-      previous.timestamp,
-      previous.signature,
-    ]);
+    await this.sql.run(
+      'INSERT INTO tree_head_signatures (size, root, timestamp, signature) VALUES (?, ?, ?, ?) ON CONFLICT (size, signature) DO NOTHING',
+      [previous.size, previous.root, previous.timestamp, previous.signature],
+    );
     return true;
   }
 
   async previousTreeHeads(size: number): Promise<TreeHead[]> {
-    return (await this.sql.all('SELECT size, root, timestamp, signature FROM tree_head_signatures WHERE size = ? ORDER BY timestamp, signature', [size])).map(toHead);
+    return (
+      await this.sql.all('SELECT size, root, timestamp, signature FROM tree_head_signatures WHERE size = ? ORDER BY timestamp, signature', [
+        size,
+      ])
+    ).map(toHead);
   }
 
   async latestTreeHead(): Promise<TreeHead | null> {
@@ -270,15 +338,10 @@ export class RelationalQueries implements StorageQueries {
 
   async insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<boolean> {
     // The unique index (device, kind, seq, offered_hash) drops a resent conflict; NULL never conflicts.
-    const changed = await this.sql.run('INSERT INTO alarms (device, kind, seq, message, evidence, raised_at, offered_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
-      alarm.device,
-      alarm.kind,
-      alarm.seq,
-      alarm.message,
-      alarm.evidence,
-      alarm.raisedAt,
-      alarm.offeredHash ?? null,
-    ]);
+    const changed = await this.sql.run(
+      'INSERT INTO alarms (device, kind, seq, message, evidence, raised_at, offered_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [alarm.device, alarm.kind, alarm.seq, alarm.message, alarm.evidence, alarm.raisedAt, alarm.offeredHash ?? null],
+    );
     return changed === 1;
   }
 
@@ -300,7 +363,11 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async insertChallenge(challenge: string, reviewerKey: string, expiresAt: number): Promise<void> {
-    await this.sql.run('INSERT INTO reviewer_challenges (challenge, reviewer_key, expires_at) VALUES (?, ?, ?)', [challenge, reviewerKey, expiresAt]);
+    await this.sql.run('INSERT INTO reviewer_challenges (challenge, reviewer_key, expires_at) VALUES (?, ?, ?)', [
+      challenge,
+      reviewerKey,
+      expiresAt,
+    ]);
   }
 
   async consumeChallenge(challenge: string, now: number): Promise<string | null> {
@@ -310,7 +377,11 @@ export class RelationalQueries implements StorageQueries {
   }
 
   async insertSession(tokenHash: string, reviewerKey: string, expiresAt: number): Promise<void> {
-    await this.sql.run('INSERT INTO reviewer_sessions (token_hash, reviewer_key, expires_at) VALUES (?, ?, ?)', [tokenHash, reviewerKey, expiresAt]);
+    await this.sql.run('INSERT INTO reviewer_sessions (token_hash, reviewer_key, expires_at) VALUES (?, ?, ?)', [
+      tokenHash,
+      reviewerKey,
+      expiresAt,
+    ]);
   }
 
   async sessionReviewer(tokenHash: string, now: number): Promise<string | null> {

@@ -92,4 +92,3 @@ export function openSqliteStorage(path: string): Storage {
   }
   return new SqliteStorage(db);
 }
-

@@ -22,5 +22,6 @@ export type HalfkeyApi = {
 
 /** Compile-time checks of MethodName on the channels that once produced unions. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const methodNameChecks: [Equal<MethodName<'custody:token-checkin'>, 'custodyTokenCheckin'>, Equal<MethodName<'app:status'>, 'appStatus'>] = [true, true];
+const methodNameChecks: [Equal<MethodName<'custody:token-checkin'>, 'custodyTokenCheckin'>, Equal<MethodName<'app:status'>, 'appStatus'>] =
+  [true, true];
 void methodNameChecks;

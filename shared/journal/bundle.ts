@@ -6,7 +6,13 @@ import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from './entry
 import { bytesToHex } from './hex';
 import { ENTRY_TYPES, HEX32, VAULT_ID } from './entry-types';
 import { sodiumPrimitives, type JournalPrimitives, type TextDigest } from './primitives';
-import { ChainVerifier, type ChainVerifierOptions, type PrecomputedChecks, type VerificationFailure, type VerificationReport } from './verifier';
+import {
+  ChainVerifier,
+  type ChainVerifierOptions,
+  type PrecomputedChecks,
+  type VerificationFailure,
+  type VerificationReport,
+} from './verifier';
 
 /**
  * The export bundle (docs/journal-format.md, "Export bundle"): one UTF-8 JSON Lines file. Every
@@ -45,13 +51,19 @@ export const manifestSchema = z
     requested: z.object({ from: seqSchema, to: seqSchema.nullable() }).strict(),
     head: z.object({ seq: seqSchema, hash: z.string().regex(HEX32) }).strict(),
     complete: z.boolean(),
-    lastCheckpoint: z.object({ seq: seqSchema, hash: z.string().regex(HEX32), root: z.string().regex(HEX32) }).strict().nullable(),
+    lastCheckpoint: z
+      .object({ seq: seqSchema, hash: z.string().regex(HEX32), root: z.string().regex(HEX32) })
+      .strict()
+      .nullable(),
     parts: z
       .object({
         roster: partSchema,
         entries: partSchema,
         receipts: partSchema,
-        csv: z.object({ sha256: z.string().regex(HEX32), bytes: z.number().int().nonnegative() }).strict().nullable(),
+        csv: z
+          .object({ sha256: z.string().regex(HEX32), bytes: z.number().int().nonnegative() })
+          .strict()
+          .nullable(),
       })
       .strict(),
   })
@@ -78,7 +90,9 @@ const recordSchema = z.discriminatedUnion('kind', [
     .strict(),
   z.object({ kind: z.literal('entry'), entry: z.unknown() }).strict(),
   z.object({ kind: z.literal('receipt'), receipt: z.unknown(), serverKey: z.string() }).strict(),
-  z.object({ kind: z.literal('manifest'), manifest: z.unknown(), signature: z.object({ key: z.string(), sig: z.string() }).strict() }).strict(),
+  z
+    .object({ kind: z.literal('manifest'), manifest: z.unknown(), signature: z.object({ key: z.string(), sig: z.string() }).strict() })
+    .strict(),
 ]);
 
 /** `{ kind: 'entry', entry }` and nothing else: the same acceptance as the schema's entry record. */
@@ -128,7 +142,15 @@ export class RosterBuilder {
     const d = entry.data;
     if (entry.type === ENTRY_TYPES.custodianEnrolled && typeof d.custodian === 'string' && typeof d.signingKey === 'string') {
       const text = (v: unknown): string => (typeof v === 'string' ? v : '');
-      this.byKey.set(d.signingKey, { id: d.custodian, name: text(d.name), organisation: text(d.organisation), role: text(d.role), signingKey: d.signingKey, enrolledAt: entry.seq, revokedAt: null });
+      this.byKey.set(d.signingKey, {
+        id: d.custodian,
+        name: text(d.name),
+        organisation: text(d.organisation),
+        role: text(d.role),
+        signingKey: d.signingKey,
+        enrolledAt: entry.seq,
+        revokedAt: null,
+      });
     } else if (entry.type === ENTRY_TYPES.custodianRevoked && typeof d.signingKey === 'string') {
       const member = this.byKey.get(d.signingKey);
       if (member) this.byKey.set(d.signingKey, { ...member, revokedAt: entry.seq });
@@ -193,7 +215,11 @@ export class BundleVerifier {
     const primitives = options.primitives ?? sodiumPrimitives(this.sodium);
     this.primitives = primitives;
     this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs, primitives });
-    this.parts = { roster: new PartHash(this.sodium, primitives), entries: new PartHash(this.sodium, primitives), receipts: new PartHash(this.sodium, primitives) };
+    this.parts = {
+      roster: new PartHash(this.sodium, primitives),
+      entries: new PartHash(this.sodium, primitives),
+      receipts: new PartHash(this.sodium, primitives),
+    };
   }
 
   /**
@@ -204,7 +230,8 @@ export class BundleVerifier {
   pushLine(text: string, precomputed?: PrecomputedChecks): void {
     this.lineNo += 1;
     if (text.length === 0) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is empty`);
-    if (this.stage === 'done') return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} follows the manifest: a bundle ends with its manifest`);
+    if (this.stage === 'done')
+      return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} follows the manifest: a bundle ends with its manifest`);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -214,10 +241,20 @@ export class BundleVerifier {
     // Entry lines are nearly all of a bundle: their record shape is checked by hand (the entry
     // itself is checked by the chain verifier); any other line, or an odd one, goes to the schema.
     const parsed = isEntryRecord(json) ? ({ success: true, data: json } as const) : recordSchema.safeParse(json);
-    if (!parsed.success) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not a bundle record: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim());
+    if (!parsed.success)
+      return this.fail(
+        null,
+        'BAD_BUNDLE',
+        `line ${this.lineNo} is not a bundle record: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trim(),
+      );
     const record = parsed.data;
     // Entry lines (nearly all of a bundle) are compared in entryChecks, sharing the body's encoding.
-    if (record.kind !== 'entry' && !isCanonical(json, text)) this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`);
+    if (record.kind !== 'entry' && !isCanonical(json, text))
+      this.fail(
+        null,
+        'BAD_BUNDLE',
+        `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`,
+      );
     if (this.stage === 'header' && record.kind !== 'header') this.fail(null, 'BAD_BUNDLE', 'the bundle does not start with a header line');
     switch (record.kind) {
       case 'header':
@@ -238,11 +275,16 @@ export class BundleVerifier {
         if (checks === null) {
           // Malformed (section 10, step 1): reported and skipped, like an entry of the wrong shape.
           const seq = Number.isSafeInteger(e.seq) ? e.seq! : null;
-          return this.fail(seq, 'MALFORMED_ENTRY', `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`);
+          return this.fail(
+            seq,
+            'MALFORMED_ENTRY',
+            `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`,
+          );
         }
         for (const f of this.chain.push(record.entry, checks)) this.keep(f);
         if (typeof e.seq === 'number' && typeof e.hash === 'string') this.last = { seq: e.seq, hash: e.hash };
-        if (e.type === ENTRY_TYPES.checkpoint && typeof e.seq === 'number' && typeof e.hash === 'string') this.lastCheckpoint = { seq: e.seq, hash: e.hash, root: e.data?.root };
+        if (e.type === ENTRY_TYPES.checkpoint && typeof e.seq === 'number' && typeof e.hash === 'string')
+          this.lastCheckpoint = { seq: e.seq, hash: e.hash, root: e.data?.root };
         if (e.type === ENTRY_TYPES.custodianEnrolled || e.type === ENTRY_TYPES.custodianRevoked) this.roster.add(e as SignedEntry);
         return;
       }
@@ -292,7 +334,8 @@ export class BundleVerifier {
       this.fail(null, 'BAD_BUNDLE', 'the bundle has no manifest line: it was cut short');
     } else {
       const parsed = manifestSchema.safeParse(this.manifestRecord.manifest);
-      if (!parsed.success) this.fail(null, 'BAD_BUNDLE', `the manifest is malformed at ${parsed.error.issues[0]?.path.join('.') ?? 'manifest'}`);
+      if (!parsed.success)
+        this.fail(null, 'BAD_BUNDLE', `the manifest is malformed at ${parsed.error.issues[0]?.path.join('.') ?? 'manifest'}`);
       else manifest = parsed.data;
     }
     if (manifest !== null && this.manifestRecord !== null) this.checkManifest(manifest, this.manifestRecord.signature, chainState);
@@ -313,26 +356,43 @@ export class BundleVerifier {
     };
   }
 
-  private checkManifest(manifest: BundleManifest, signature: { key: string; sig: string }, chain: ReturnType<ChainVerifier['state']>): void {
+  private checkManifest(
+    manifest: BundleManifest,
+    signature: { key: string; sig: string },
+    chain: ReturnType<ChainVerifier['state']>,
+  ): void {
     const s = this.sodium;
     let signed = false;
     try {
-      signed = signature.key === manifest.signingKey && HEX32.test(signature.key) && /^[0-9a-f]{128}$/.test(signature.sig) &&
+      signed =
+        signature.key === manifest.signingKey &&
+        HEX32.test(signature.key) &&
+        /^[0-9a-f]{128}$/.test(signature.sig) &&
         s.crypto_sign_verify_detached(s.from_hex(signature.sig), manifestSignatureMessage(manifest, s), s.from_hex(signature.key));
     } catch {
       signed = false;
     }
     if (!signed) this.fail(null, 'BAD_MANIFEST_SIGNATURE', 'the manifest signature does not verify under its signing key');
     else if (chain.deviceKey !== null && manifest.signingKey !== chain.deviceKey) {
-      this.fail(null, 'BAD_MANIFEST_SIGNATURE', `the manifest is signed by ${manifest.signingKey.slice(0, 12)}…, not by the journal's current device key ${chain.deviceKey.slice(0, 12)}…`);
+      this.fail(
+        null,
+        'BAD_MANIFEST_SIGNATURE',
+        `the manifest is signed by ${manifest.signingKey.slice(0, 12)}…, not by the journal's current device key ${chain.deviceKey.slice(0, 12)}…`,
+      );
     }
-    if (chain.vault !== null && manifest.vault !== chain.vault) this.fail(null, 'WRONG_VAULT', `the manifest names vault ${manifest.vault}, the entries are vault ${chain.vault}'s`);
-    if (chain.device !== null && manifest.device !== chain.device) this.fail(null, 'WRONG_DEVICE', 'the manifest names another device than the entries');
+    if (chain.vault !== null && manifest.vault !== chain.vault)
+      this.fail(null, 'WRONG_VAULT', `the manifest names vault ${manifest.vault}, the entries are vault ${chain.vault}'s`);
+    if (chain.device !== null && manifest.device !== chain.device)
+      this.fail(null, 'WRONG_DEVICE', 'the manifest names another device than the entries');
     for (const part of ['roster', 'entries', 'receipts'] as const) {
       const got = this.parts[part].digest();
       const want = manifest.parts[part];
       if (got.sha256 !== want.sha256 || got.lines !== want.lines) {
-        this.fail(null, 'PART_HASH_MISMATCH', `part ${part}: manifest says ${want.lines} lines with SHA-256 ${want.sha256.slice(0, 12)}…, the bundle has ${got.lines} lines with ${got.sha256.slice(0, 12)}…`);
+        this.fail(
+          null,
+          'PART_HASH_MISMATCH',
+          `part ${part}: manifest says ${want.lines} lines with SHA-256 ${want.sha256.slice(0, 12)}…, the bundle has ${got.lines} lines with ${got.sha256.slice(0, 12)}…`,
+        );
       }
     }
     if (this.options.csvSha256 !== undefined && manifest.parts.csv?.sha256 !== this.options.csvSha256) {
@@ -350,15 +410,31 @@ export class BundleVerifier {
   private checkManifestClaims(manifest: BundleManifest, headSeq: number): void {
     const claimed = manifest.lastCheckpoint;
     const found = this.lastCheckpoint;
-    const describe = (c: { seq: number; hash: string; root: unknown } | null): string => (c === null ? 'none' : `seq ${c.seq}, hash ${c.hash.slice(0, 12)}…, root ${String(c.root).slice(0, 12)}…`);
-    if (canonicalize(claimed) !== canonicalize(found === null ? null : { seq: found.seq, hash: found.hash, root: typeof found.root === 'string' ? found.root : null })) {
-      this.fail(null, 'MANIFEST_MISMATCH', `the manifest's lastCheckpoint (${describe(claimed)}) is not the bundle's last checkpoint entry (${describe(found)})`);
+    const describe = (c: { seq: number; hash: string; root: unknown } | null): string =>
+      c === null ? 'none' : `seq ${c.seq}, hash ${c.hash.slice(0, 12)}…, root ${String(c.root).slice(0, 12)}…`;
+    if (
+      canonicalize(claimed) !==
+      canonicalize(found === null ? null : { seq: found.seq, hash: found.hash, root: typeof found.root === 'string' ? found.root : null })
+    ) {
+      this.fail(
+        null,
+        'MANIFEST_MISMATCH',
+        `the manifest's lastCheckpoint (${describe(claimed)}) is not the bundle's last checkpoint entry (${describe(found)})`,
+      );
     }
     const { from, to } = manifest.requested;
-    if (from > headSeq) this.fail(null, 'MANIFEST_MISMATCH', `the requested range starts at seq ${from}, after the bundle's last entry (seq ${headSeq})`);
-    if (to !== null && to < from) this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, before it starts (seq ${from})`);
-    if (to === null && !manifest.complete) this.fail(null, 'MANIFEST_MISMATCH', 'the requested range runs to the end of the journal, but the manifest says the bundle is not complete');
-    if (to !== null && !manifest.complete && to !== headSeq) this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, but the bundle's entries end at seq ${headSeq}`);
+    if (from > headSeq)
+      this.fail(null, 'MANIFEST_MISMATCH', `the requested range starts at seq ${from}, after the bundle's last entry (seq ${headSeq})`);
+    if (to !== null && to < from)
+      this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, before it starts (seq ${from})`);
+    if (to === null && !manifest.complete)
+      this.fail(
+        null,
+        'MANIFEST_MISMATCH',
+        'the requested range runs to the end of the journal, but the manifest says the bundle is not complete',
+      );
+    if (to !== null && !manifest.complete && to !== headSeq)
+      this.fail(null, 'MANIFEST_MISMATCH', `the requested range ends at seq ${to}, but the bundle's entries end at seq ${headSeq}`);
   }
 
   private checkReceipt(receipt: unknown, serverKey: string): void {
@@ -366,13 +442,20 @@ export class BundleVerifier {
     const r = receipt as { seq?: unknown; entryHash?: unknown; device?: unknown };
     const seq = typeof r.seq === 'number' ? r.seq : null;
     const pinned = this.options.serverKeys ?? [];
-    if (pinned.length > 0 && !pinned.includes(serverKey)) return this.fail(seq, 'BAD_RECEIPT', `receipt is under a server key other than the pinned one${pinned.length > 1 ? 's' : ''}`);
+    if (pinned.length > 0 && !pinned.includes(serverKey))
+      return this.fail(seq, 'BAD_RECEIPT', `receipt is under a server key other than the pinned one${pinned.length > 1 ? 's' : ''}`);
     const problem = receiptProblem(receipt, serverKey, this.sodium);
     if (problem !== null) return this.fail(seq, 'BAD_RECEIPT', problem);
     const device = this.chain.state().device;
     if (device !== null && r.device !== device) return this.fail(seq, 'BAD_RECEIPT', 'the receipt is for another device');
-    if (this.last === null || seq !== this.last.seq) return this.fail(seq, 'BAD_RECEIPT', 'a receipt must directly follow the entry it is for');
-    if (r.entryHash !== this.last.hash) return this.fail(seq, 'FORK', `the server logged hash ${String(r.entryHash).slice(0, 12)}… for seq ${seq}, the bundle has ${this.last.hash.slice(0, 12)}…`);
+    if (this.last === null || seq !== this.last.seq)
+      return this.fail(seq, 'BAD_RECEIPT', 'a receipt must directly follow the entry it is for');
+    if (r.entryHash !== this.last.hash)
+      return this.fail(
+        seq,
+        'FORK',
+        `the server logged hash ${String(r.entryHash).slice(0, 12)}… for seq ${seq}, the bundle has ${this.last.hash.slice(0, 12)}…`,
+      );
     this.receiptsValid += 1;
   }
 

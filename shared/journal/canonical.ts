@@ -38,7 +38,9 @@ function encode(value: unknown, path: string): string {
       if (proto !== Object.prototype && proto !== null) throw new CanonicalEncodingError(path, 'only plain objects are allowed');
       const record = value as Record<string, unknown>;
       // RFC 8785 sorts member names by UTF-16 code units, which is what the default sort compares.
-      const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+      const keys = Object.keys(record)
+        .filter((k) => record[k] !== undefined)
+        .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], `${path}.${k}`)}`).join(',')}}`;
     }
     default:
@@ -126,7 +128,8 @@ export function canonicalTextProblem(text: string): string | null {
     number.lastIndex = i;
     const m = number.exec(text);
     if (m === null) return fail('not JSON');
-    if (m[1] !== undefined || m[2] !== undefined) return fail(`the number ${m[0]} is not an integer (floating-point numbers are not allowed)`);
+    if (m[1] !== undefined || m[2] !== undefined)
+      return fail(`the number ${m[0]} is not an integer (floating-point numbers are not allowed)`);
     if (!Number.isSafeInteger(Number(m[0]))) return fail(`the integer ${m[0]} is outside the safe range ±(2^53 − 1)`);
     if (m[0] === '-0') return fail('-0 (written 0 in canonical JSON)');
     i = number.lastIndex;

@@ -64,12 +64,14 @@ const plainObject = (o: unknown): o is Record<string, unknown> => {
 export function isWellFormedEntry(raw: unknown): raw is SignedEntry {
   if (!plainObject(raw) || Object.keys(raw).length !== ENTRY_FIELDS) return false;
   const e = raw;
-  if (e.v !== ENTRY_VERSION || !stableVault(e.vault) || !stableHex64(e.device) || !counter(e.seq) || !prevHex64(e.prev) || !counter(e.time)) return false;
+  if (e.v !== ENTRY_VERSION || !stableVault(e.vault) || !stableHex64(e.device) || !counter(e.seq) || !prevHex64(e.prev) || !counter(e.time))
+    return false;
   if (typeof e.type !== 'string' || e.type.length > 128 || !ENTRY_TYPE_PATTERN.test(e.type)) return false;
   if (e.actor !== null && (typeof e.actor !== 'string' || e.actor.length === 0 || e.actor.length > 256)) return false;
   if (!plainObject(e.data) || !hex64(e.hash) || !Array.isArray(e.sigs) || e.sigs.length < 1 || e.sigs.length > 16) return false;
   for (const s of e.sigs as unknown[]) {
-    if (!plainObject(s) || Object.keys(s).length !== 2 || !stableHex64(s.key) || typeof s.sig !== 'string' || !SIG128.test(s.sig)) return false;
+    if (!plainObject(s) || Object.keys(s).length !== 2 || !stableHex64(s.key) || typeof s.sig !== 'string' || !SIG128.test(s.sig))
+      return false;
   }
   lastHash = e.hash;
   return true;

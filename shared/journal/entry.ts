@@ -68,9 +68,15 @@ export function entryBodyOf(entry: EntryBody): EntryBody {
 export function canonicalBodyText(entry: EntryBody): string {
   const { v, vault, device, seq, prev, time, type, actor, data } = entry;
   if (
-    typeof vault !== 'string' || typeof device !== 'string' || typeof prev !== 'string' || typeof type !== 'string' ||
-    (actor !== null && typeof actor !== 'string') || data === undefined ||
-    !Number.isSafeInteger(v) || !Number.isSafeInteger(seq) || !Number.isSafeInteger(time)
+    typeof vault !== 'string' ||
+    typeof device !== 'string' ||
+    typeof prev !== 'string' ||
+    typeof type !== 'string' ||
+    (actor !== null && typeof actor !== 'string') ||
+    data === undefined ||
+    !Number.isSafeInteger(v) ||
+    !Number.isSafeInteger(seq) ||
+    !Number.isSafeInteger(time)
   ) {
     return canonicalize(entryBodyOf(entry));
   }
@@ -95,9 +101,17 @@ export function canonicalBodyText(entry: EntryBody): string {
 export function canonicalEntryTexts(entry: SignedEntry): { readonly body: string; readonly line: string } {
   const { v, vault, device, seq, prev, time, type, actor, data, hash, sigs } = entry;
   if (
-    typeof vault !== 'string' || typeof device !== 'string' || typeof prev !== 'string' || typeof type !== 'string' || typeof hash !== 'string' ||
-    (actor !== null && typeof actor !== 'string') || data === undefined || !Array.isArray(sigs) ||
-    !Number.isSafeInteger(v) || !Number.isSafeInteger(seq) || !Number.isSafeInteger(time)
+    typeof vault !== 'string' ||
+    typeof device !== 'string' ||
+    typeof prev !== 'string' ||
+    typeof type !== 'string' ||
+    typeof hash !== 'string' ||
+    (actor !== null && typeof actor !== 'string') ||
+    data === undefined ||
+    !Array.isArray(sigs) ||
+    !Number.isSafeInteger(v) ||
+    !Number.isSafeInteger(seq) ||
+    !Number.isSafeInteger(time)
   ) {
     return { body: canonicalBodyText(entry), line: canonicalize({ entry: entry as unknown as JsonObject, kind: 'entry' }) };
   }
@@ -146,7 +160,10 @@ export function entrySignatureMessage(hash: Uint8Array): Uint8Array {
 export type Sha256Text = (text: string) => Uint8Array;
 
 /** libsodium's Sha256Text: what sealEntry hashes with where no native SHA-256 is injected. */
-export const sodiumSha256Text = (sodium: Sodium = sodiumNow()): Sha256Text => (text) => sodium.crypto_hash_sha256(sodium.from_string(text));
+export const sodiumSha256Text =
+  (sodium: Sodium = sodiumNow()): Sha256Text =>
+  (text) =>
+    sodium.crypto_hash_sha256(sodium.from_string(text));
 
 /** An entry being written: every body field set; sealEntry fills in `hash` and `sigs`. */
 export type UnsealedEntry = EntryBody & { hash: string; sigs: readonly EntrySignature[] };
@@ -166,7 +183,12 @@ export type UnsealedEntry = EntryBody & { hash: string; sigs: readonly EntrySign
  * signEntryReference below is the same rule written plainly; test/unit/journal-signing.test.ts
  * checks that both give the same entries.
  */
-export function sealEntry(entry: UnsealedEntry, signers: readonly EntrySigner[], sha256Text: Sha256Text, bodyText: string = canonicalBodyText(entry)): Uint8Array {
+export function sealEntry(
+  entry: UnsealedEntry,
+  signers: readonly EntrySigner[],
+  sha256Text: Sha256Text,
+  bodyText: string = canonicalBodyText(entry),
+): Uint8Array {
   const digest = sha256Text(bodyText);
   const message = entrySignatureMessage(digest);
   entry.hash = bytesToHex(digest);

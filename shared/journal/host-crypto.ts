@@ -41,7 +41,10 @@ export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
     let key = keys.get(hex);
     if (key === undefined) {
       try {
-        key = hex.length === 64 && HEX.test(hex) ? crypto.createPublicKey({ key: SPKI_ED25519 + hex, format: 'der', type: 'spki', encoding: 'hex' }) : null;
+        key =
+          hex.length === 64 && HEX.test(hex)
+            ? crypto.createPublicKey({ key: SPKI_ED25519 + hex, format: 'der', type: 'spki', encoding: 'hex' })
+            : null;
       } catch {
         key = null;
       }
@@ -59,7 +62,8 @@ export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
       return { update: (text) => void digest.update(text, 'utf8'), hex: () => digest.digest('hex') };
     },
     verifyEntrySignature: (hashHex, sig) => {
-      if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || hashHex.length !== 64) return false;
+      if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || hashHex.length !== 64)
+        return false;
       const key = publicKey(sig.key);
       if (key === null) return false;
       // Message (domain ‖ hash) and signature decoded in one pass each, refusing any character that
@@ -84,7 +88,9 @@ function bytesOfBinary(text: string): Uint8Array {
 }
 
 /** Value of a lowercase hex digit's char code, or 16 for any other character. */
-const NIBBLE = Array.from({ length: 128 }, (_, code) => (code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : 16));
+const NIBBLE = Array.from({ length: 128 }, (_, code) =>
+  code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : 16,
+);
 
 /** Decodes lowercase hex (whole bytes) into `out` at `offset`; false, with `out` partly written, on any other character. */
 function hexInto(hex: string, out: Uint8Array, offset: number): boolean {

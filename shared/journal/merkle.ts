@@ -118,7 +118,8 @@ export function foldSubtrees(roots: readonly Uint8Array[], hashing?: TreeHashing
  * leaves (PATH of RFC 6962 section 2.1.1), the sibling nearest the leaf first.
  */
 export function inclusionRanges(index: number, size: number): LeafRange[] {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new RangeError(`leaf ${index} is outside a tree of ${size}`);
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size)
+    throw new RangeError(`leaf ${index} is outside a tree of ${size}`);
   // Top-down, then reversed.
   const ranges: LeafRange[] = [];
   let start = 0;
@@ -141,7 +142,8 @@ export function inclusionRanges(index: number, size: number): LeafRange[] {
  * `oldSize` leaves to the tree of `newSize` (PROOF and SUBPROOF of RFC 6962 section 2.1.2).
  */
 export function consistencyRanges(oldSize: number, newSize: number): LeafRange[] {
-  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize) throw new RangeError(`old size ${oldSize} is outside 1..${newSize}`);
+  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize)
+    throw new RangeError(`old size ${oldSize} is outside 1..${newSize}`);
   // SUBPROOF(m, D[start:end], complete) puts its own range after its recursion's: collected
   // top-down, then reversed behind the innermost one.
   const outer: LeafRange[] = [];
@@ -229,7 +231,11 @@ export class MerkleFrontier {
     return { size: this.count, nodes: this.stack.map((n) => ({ size: n.size, hash: bytesToHex(n.hash) })) };
   }
 
-  static restore(state: { size: number; nodes: readonly { size: number; hash: string }[] }, hashing?: TreeHashing, sha256?: Sha256): MerkleFrontier {
+  static restore(
+    state: { size: number; nodes: readonly { size: number; hash: string }[] },
+    hashing?: TreeHashing,
+    sha256?: Sha256,
+  ): MerkleFrontier {
     const f = new MerkleFrontier(hashing, sha256);
     for (const n of state.nodes) f.stack.push({ size: n.size, hash: hexToBytes(n.hash) });
     f.count = state.size;
@@ -247,10 +253,12 @@ export class MerkleFrontier {
     const f = new MerkleFrontier(hashing);
     shape.forEach(([first, width], i) => {
       const hash = roots[i];
-      if (hash === undefined || hash.length !== 32) throw new RangeError(`the frontier of a tree of ${size} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
+      if (hash === undefined || hash.length !== 32)
+        throw new RangeError(`the frontier of a tree of ${size} leaves needs a 32-byte root for leaves ${first}..${first + width - 1}`);
       f.stack.push({ size: width, hash });
     });
-    if (shape.length !== roots.length) throw new RangeError(`the frontier of a tree of ${size} leaves has ${shape.length} subtree roots, not ${roots.length}`);
+    if (shape.length !== roots.length)
+      throw new RangeError(`the frontier of a tree of ${size} leaves has ${shape.length} subtree roots, not ${roots.length}`);
     f.count = size;
     return f;
   }
@@ -376,7 +384,12 @@ export function frontierRoot(size: number, frontier: readonly Uint8Array[], hash
  * the frontier's or completed by the appends (a perfect subtree inside the first `start` leaves
  * is a frontier subtree or lies inside one, and a path never names a part of one).
  */
-export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[], entryHashes: readonly Uint8Array[], hashing: TreeHashing): { root: Uint8Array; proofs: Uint8Array[][] } {
+export function appendedLeafProofs(
+  start: number,
+  frontier: readonly Uint8Array[],
+  entryHashes: readonly Uint8Array[],
+  hashing: TreeHashing,
+): { root: Uint8Array; proofs: Uint8Array[][] } {
   if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`the appended leaves cannot start at ${start}`);
   if (entryHashes.length === 0) throw new RangeError('no leaves were appended');
   const sha256 = sha256Of(hashing);
@@ -395,7 +408,8 @@ export function appendedLeafProofs(start: number, frontier: readonly Uint8Array[
     if (hash === undefined) {
       const roots = perfectSubtrees(s, e).map(([first, width]) => {
         const root = subtrees.get(`${first}:${width}`);
-        if (root === undefined) throw new Error(`leaves ${first}..${first + width - 1} are neither a frontier subtree nor completed by the appends`);
+        if (root === undefined)
+          throw new Error(`leaves ${first}..${first + width - 1} are neither a frontier subtree nor completed by the appends`);
         return root;
       });
       hash = foldSubtrees(roots, sha256);

@@ -203,7 +203,10 @@ export class ChainVerifier {
     const failures: VerificationFailure[] = [];
     const parsed = isWellFormedEntry(raw) ? ({ success: true, data: raw } as const) : entrySchema.safeParse(raw);
     if (!parsed.success) {
-      const seq = typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq) ? (raw as { seq: number }).seq : null;
+      const seq =
+        typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq)
+          ? (raw as { seq: number }).seq
+          : null;
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'entry';
       return this.record([{ seq, code: 'MALFORMED_ENTRY', reason: `${where}: ${issue?.message ?? 'does not match the entry format'}` }]);
@@ -217,9 +220,12 @@ export class ChainVerifier {
     try {
       hash = precomputed?.hash ?? bytesToHex(this.primitives.sha256(utf8.encode(canonicalBodyText(entry))));
     } catch (error) {
-      return this.record([{ seq: entry.seq, code: 'MALFORMED_ENTRY', reason: error instanceof Error ? error.message : 'not canonical JSON' }]);
+      return this.record([
+        { seq: entry.seq, code: 'MALFORMED_ENTRY', reason: error instanceof Error ? error.message : 'not canonical JSON' },
+      ]);
     }
-    if (hash !== entry.hash) fail('HASH_MISMATCH', `stored hash ${short(entry.hash)} but the entry hashes to ${short(hash)}: a field was changed`);
+    if (hash !== entry.hash)
+      fail('HASH_MISMATCH', `stored hash ${short(entry.hash)} but the entry hashes to ${short(hash)}: a field was changed`);
 
     // Position in the chain.
     const starting = s.headHash === null;
@@ -227,16 +233,24 @@ export class ChainVerifier {
       if (entry.seq !== 0) fail('BAD_GENESIS', `the journal starts at seq ${entry.seq}, not at a genesis entry (seq 0)`);
     } else if (entry.seq < s.nextSeq) {
       if (entry.seq === s.nextSeq - 1 && entry.hash === s.headHash) fail('DUPLICATE_ENTRY', `seq ${entry.seq} appears twice`);
-      else fail('OUT_OF_ORDER', `seq ${entry.seq} comes after seq ${s.nextSeq - 1}: entries were reordered or a second history was spliced in`);
+      else
+        fail(
+          'OUT_OF_ORDER',
+          `seq ${entry.seq} comes after seq ${s.nextSeq - 1}: entries were reordered or a second history was spliced in`,
+        );
       // An entry behind the head cannot extend the chain; nothing else about it is checked.
       return this.record(failures);
     } else if (entry.seq > s.nextSeq) {
-      fail('SEQUENCE_GAP', `expected seq ${s.nextSeq}, found ${entry.seq}: ${entry.seq - s.nextSeq} entr${entry.seq - s.nextSeq === 1 ? 'y is' : 'ies are'} missing`);
+      fail(
+        'SEQUENCE_GAP',
+        `expected seq ${s.nextSeq}, found ${entry.seq}: ${entry.seq - s.nextSeq} entr${entry.seq - s.nextSeq === 1 ? 'y is' : 'ies are'} missing`,
+      );
     } else if (entry.prev !== s.headHash) {
       fail('BROKEN_LINK', `prev ${short(entry.prev)} is not the hash of seq ${entry.seq - 1} (${short(s.headHash ?? '')})`);
     }
     const anchored = this.anchors.get(entry.seq);
-    if (anchored !== undefined && anchored !== entry.hash) fail('FORK', `the server holds hash ${short(anchored)} for seq ${entry.seq}, this journal has ${short(entry.hash)}`);
+    if (anchored !== undefined && anchored !== entry.hash)
+      fail('FORK', `the server holds hash ${short(anchored)} for seq ${entry.seq}, this journal has ${short(entry.hash)}`);
 
     const isGenesis = entry.seq === 0 && entry.type === ENTRY_TYPES.genesis;
     let next = s;
@@ -244,9 +258,12 @@ export class ChainVerifier {
     else if (entry.type === ENTRY_TYPES.genesis) fail('BAD_GENESIS', 'a genesis entry after seq 0');
     else if (starting && entry.seq === 0) fail('BAD_GENESIS', `seq 0 has type ${entry.type}, not ${ENTRY_TYPES.genesis}`);
 
-    if (next.vault !== null && entry.vault !== next.vault) fail('WRONG_VAULT', `entry names vault ${entry.vault}, the journal is for vault ${next.vault}`);
-    if (next.device !== null && entry.device !== next.device) fail('WRONG_DEVICE', `entry names device ${short(entry.device)}, the journal is device ${short(next.device)}'s`);
-    if (next.lastTime !== null && entry.time < next.lastTime) fail('TIME_BACKWARDS', `time ${entry.time} is before the previous entry's ${next.lastTime}`);
+    if (next.vault !== null && entry.vault !== next.vault)
+      fail('WRONG_VAULT', `entry names vault ${entry.vault}, the journal is for vault ${next.vault}`);
+    if (next.device !== null && entry.device !== next.device)
+      fail('WRONG_DEVICE', `entry names device ${short(entry.device)}, the journal is device ${short(next.device)}'s`);
+    if (next.lastTime !== null && entry.time < next.lastTime)
+      fail('TIME_BACKWARDS', `time ${entry.time} is before the previous entry's ${next.lastTime}`);
 
     const keyChanges = this.checkSignatures(entry, next, precomputed?.signatures, fail);
     this.checkCheckpointAndSession(entry, next, fail);
@@ -270,17 +287,40 @@ export class ChainVerifier {
     if (head === null) failures.push({ seq: null, code: 'EMPTY_JOURNAL', reason: 'no entries were found' });
     const expect = options.expectHead;
     if (expect && head) {
-      if (head.seq < expect.seq) failures.push({ seq: head.seq, code: 'TRUNCATED_TAIL', reason: `the journal ends at seq ${head.seq} but must reach seq ${expect.seq}: ${expect.seq - head.seq} entries are missing from the end` });
-      else if (head.seq > expect.seq) failures.push({ seq: head.seq, code: 'HEAD_MISMATCH', reason: `the journal runs to seq ${head.seq}, past the expected head ${expect.seq}` });
-      else if (head.hash !== expect.hash) failures.push({ seq: head.seq, code: 'FORK', reason: `head seq ${head.seq} has hash ${short(head.hash)}, expected ${short(expect.hash)}` });
+      if (head.seq < expect.seq)
+        failures.push({
+          seq: head.seq,
+          code: 'TRUNCATED_TAIL',
+          reason: `the journal ends at seq ${head.seq} but must reach seq ${expect.seq}: ${expect.seq - head.seq} entries are missing from the end`,
+        });
+      else if (head.seq > expect.seq)
+        failures.push({
+          seq: head.seq,
+          code: 'HEAD_MISMATCH',
+          reason: `the journal runs to seq ${head.seq}, past the expected head ${expect.seq}`,
+        });
+      else if (head.hash !== expect.hash)
+        failures.push({
+          seq: head.seq,
+          code: 'FORK',
+          reason: `head seq ${head.seq} has hash ${short(head.hash)}, expected ${short(expect.hash)}`,
+        });
     }
     if (options.requireFinalCheckpoint && head && s.sinceCheckpoint > 0) {
-      failures.push({ seq: head.seq, code: 'MISSING_CHECKPOINT', reason: `the last ${s.sinceCheckpoint} entries are not covered by a checkpoint` });
+      failures.push({
+        seq: head.seq,
+        code: 'MISSING_CHECKPOINT',
+        reason: `the last ${s.sinceCheckpoint} entries are not covered by a checkpoint`,
+      });
     }
     if (options.now !== undefined && s.inSession && s.lastTime !== null && s.heartbeatMs !== null) {
       const idle = options.now - s.lastTime;
       if (idle > s.heartbeatMs * HEARTBEAT_GRACE) {
-        failures.push({ seq: head?.seq ?? null, code: 'TRUNCATED_TAIL', reason: `a session is open but the last entry is ${idle} ms old (heartbeat every ${s.heartbeatMs} ms): later entries may have been deleted` });
+        failures.push({
+          seq: head?.seq ?? null,
+          code: 'TRUNCATED_TAIL',
+          reason: `a session is open but the last entry is ${idle} ms old (heartbeat every ${s.heartbeatMs} ms): later entries may have been deleted`,
+        });
       }
     }
     this.record(failures);
@@ -318,8 +358,10 @@ export class ChainVerifier {
     const beat = d.heartbeatMs;
     const positive = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
     if (!positive(every) || !positive(beat)) fail('BAD_GENESIS', 'genesis must declare positive integer checkpointEvery and heartbeatMs');
-    if (positive(every) && this.maxCheckpointEvery !== null && every > this.maxCheckpointEvery) fail('BAD_GENESIS', `checkpointEvery ${every} is laxer than the required ${this.maxCheckpointEvery}`);
-    if (positive(beat) && this.maxHeartbeatMs !== null && beat > this.maxHeartbeatMs) fail('BAD_GENESIS', `heartbeatMs ${beat} is laxer than the required ${this.maxHeartbeatMs}`);
+    if (positive(every) && this.maxCheckpointEvery !== null && every > this.maxCheckpointEvery)
+      fail('BAD_GENESIS', `checkpointEvery ${every} is laxer than the required ${this.maxCheckpointEvery}`);
+    if (positive(beat) && this.maxHeartbeatMs !== null && beat > this.maxHeartbeatMs)
+      fail('BAD_GENESIS', `heartbeatMs ${beat} is laxer than the required ${this.maxHeartbeatMs}`);
     return {
       ...this.s,
       vault: entry.vault,
@@ -334,7 +376,12 @@ export class ChainVerifier {
    * Checks every signature; returns the key changes this entry makes (applied only if it
    * verifies), or null when it makes none, as almost every entry does.
    */
-  private checkSignatures(entry: SignedEntry, s: ChainState, precomputed: readonly boolean[] | undefined, fail: (code: FailureCode, reason: string) => void): ((s: WorkingState) => void) | null {
+  private checkSignatures(
+    entry: SignedEntry,
+    s: ChainState,
+    precomputed: readonly boolean[] | undefined,
+    fail: (code: FailureCode, reason: string) => void,
+  ): ((s: WorkingState) => void) | null {
     const d = entry.data;
     const sigs = entry.sigs;
     // Only an entry with several signatures can repeat a key.
@@ -349,21 +396,25 @@ export class ChainVerifier {
         fail('MALFORMED_ENTRY', `signing key ${short(d.signingKey)} is already in use`);
       } else introduced.set(d.signingKey, d.custodian);
     } else if (entry.type === ENTRY_TYPES.custodianRevoked) {
-      if (typeof d.signingKey !== 'string' || s.keys[d.signingKey] === undefined) fail('UNKNOWN_KEY', 'custodian.revoked names a key the journal never enrolled');
+      if (typeof d.signingKey !== 'string' || s.keys[d.signingKey] === undefined)
+        fail('UNKNOWN_KEY', 'custodian.revoked names a key the journal never enrolled');
       else revoke = d.signingKey;
     } else if (entry.type === ENTRY_TYPES.deviceKeyRotated) {
-      if (typeof d.newDeviceKey !== 'string' || !HEX32.test(d.newDeviceKey)) fail('MALFORMED_ENTRY', 'device.key-rotated needs data.newDeviceKey (64 hex)');
+      if (typeof d.newDeviceKey !== 'string' || !HEX32.test(d.newDeviceKey))
+        fail('MALFORMED_ENTRY', 'device.key-rotated needs data.newDeviceKey (64 hex)');
       else {
         // Its signature below counts as the new device key's; the rotation itself takes effect
         // only if the entry verifies, which it does not when the key is or was a custodian's
         // (revoked keys stay in the table).
         rotateTo = d.newDeviceKey;
-        if (s.keys[rotateTo] !== undefined) fail('MALFORMED_ENTRY', `new device key ${short(rotateTo)} is custodian ${s.keys[rotateTo]!.custodian}'s signing key`);
+        if (s.keys[rotateTo] !== undefined)
+          fail('MALFORMED_ENTRY', `new device key ${short(rotateTo)} is custodian ${s.keys[rotateTo]!.custodian}'s signing key`);
       }
     } else if (entry.type === ENTRY_TYPES.checkpoint) {
       // Section 7: a checkpoint is the device's statement alone.
       if (entry.actor !== null) fail('MALFORMED_ENTRY', `a checkpoint has no actor, this one names ${entry.actor}`);
-      if (sigs.length !== 1) fail('MALFORMED_ENTRY', `a checkpoint is signed by the device key only, this one has ${sigs.length} signatures`);
+      if (sigs.length !== 1)
+        fail('MALFORMED_ENTRY', `a checkpoint is signed by the device key only, this one has ${sigs.length} signatures`);
     }
 
     let actorSigned = false;
@@ -405,7 +456,8 @@ export class ChainVerifier {
     if (entry.actor !== null && !actorSigned && !actorRevoked) {
       fail('MISSING_ACTOR_SIGNATURE', `actor ${entry.actor} did not sign with an enrolled key`);
     }
-    if (rotateTo !== null && !newDeviceSigned) fail('MISSING_DEVICE_SIGNATURE', 'device.key-rotated must also be signed by the new device key');
+    if (rotateTo !== null && !newDeviceSigned)
+      fail('MISSING_DEVICE_SIGNATURE', 'device.key-rotated must also be signed by the new device key');
 
     // Most entries change no key: the state (and its key table) is then left as it is.
     if (introduced.size === 0 && revoke === null && rotateTo === null) return null;
@@ -423,9 +475,16 @@ export class ChainVerifier {
   private checkCheckpointAndSession(entry: SignedEntry, s: WorkingState, fail: (code: FailureCode, reason: string) => void): void {
     // Inside a session the app writes at least a heartbeat every heartbeatMs; a longer silence
     // means entries were removed, unless the app says it was suspended or this starts a new session.
-    if (s.inSession && s.lastTime !== null && s.heartbeatMs !== null && entry.type !== ENTRY_TYPES.sessionResumed && entry.type !== ENTRY_TYPES.sessionStarted) {
+    if (
+      s.inSession &&
+      s.lastTime !== null &&
+      s.heartbeatMs !== null &&
+      entry.type !== ENTRY_TYPES.sessionResumed &&
+      entry.type !== ENTRY_TYPES.sessionStarted
+    ) {
       const gap = entry.time - s.lastTime;
-      if (gap > s.heartbeatMs * HEARTBEAT_GRACE) fail('MISSING_CHECKPOINT', `${gap} ms without an entry inside a session (heartbeat every ${s.heartbeatMs} ms)`);
+      if (gap > s.heartbeatMs * HEARTBEAT_GRACE)
+        fail('MISSING_CHECKPOINT', `${gap} ms without an entry inside a session (heartbeat every ${s.heartbeatMs} ms)`);
     }
     switch (entry.type) {
       case ENTRY_TYPES.sessionStarted:
@@ -442,7 +501,10 @@ export class ChainVerifier {
       const size = entry.data.size;
       const root = entry.data.root;
       if (size !== entry.seq) {
-        fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has data.size ${(JSON.stringify(size) ?? 'missing').slice(0, 40)}; it must be ${entry.seq}, the number of entries before it`);
+        fail(
+          'CHECKPOINT_ROOT_MISMATCH',
+          `checkpoint at seq ${entry.seq} has data.size ${(JSON.stringify(size) ?? 'missing').slice(0, 40)}; it must be ${entry.seq}, the number of entries before it`,
+        );
       } else if (typeof root !== 'string' || !HEX32.test(root)) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has no 64-hex data.root`);
       } else if (this.frontier.size !== entry.seq) {
@@ -469,7 +531,10 @@ function short(hex: string): string {
 }
 
 /** Verifies a whole in-order sequence of entries (convenience over ChainVerifier). */
-export function verifyEntries(entries: Iterable<unknown>, options: ChainVerifierOptions & { expectHead?: { seq: number; hash: string }; now?: number; requireFinalCheckpoint?: boolean } = {}): VerificationReport {
+export function verifyEntries(
+  entries: Iterable<unknown>,
+  options: ChainVerifierOptions & { expectHead?: { seq: number; hash: string }; now?: number; requireFinalCheckpoint?: boolean } = {},
+): VerificationReport {
   const verifier = new ChainVerifier(options);
   for (const e of entries) verifier.push(e);
   return verifier.finish(options);

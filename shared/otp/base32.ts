@@ -20,7 +20,10 @@ const VALID_TAIL = new Set([0, 2, 4, 5, 7]);
  */
 export function parseBase32Secret(text: string): Uint8Array {
   if (typeof text !== 'string' || text.length > MAX_SECRET_TEXT) {
-    throw new OtpInputError('OTP_SECRET_TOO_LONG', `The secret text is longer than ${MAX_SECRET_TEXT} characters; check that only the secret was pasted.`);
+    throw new OtpInputError(
+      'OTP_SECRET_TOO_LONG',
+      `The secret text is longer than ${MAX_SECRET_TEXT} characters; check that only the secret was pasted.`,
+    );
   }
   const values: number[] = [];
   let padding = 0;
@@ -38,10 +41,14 @@ export function parseBase32Secret(text: string): Uint8Array {
     }
     values.push(value);
   }
-  if (values.length === 0) throw new OtpInputError('OTP_SECRET_MISSING', 'The secret is empty; paste the base32 secret key shown when setting up the MFA device.');
+  if (values.length === 0)
+    throw new OtpInputError('OTP_SECRET_MISSING', 'The secret is empty; paste the base32 secret key shown when setting up the MFA device.');
   const tail = values.length % 8;
   if (!VALID_TAIL.has(tail) || (padding > 0 && (values.length + padding) % 8 !== 0)) {
-    throw new OtpInputError('OTP_SECRET_INVALID_LENGTH', `The secret has ${values.length} base32 characters, which is not a whole number of bytes; a character is probably missing or extra.`);
+    throw new OtpInputError(
+      'OTP_SECRET_INVALID_LENGTH',
+      `The secret has ${values.length} base32 characters, which is not a whole number of bytes; a character is probably missing or extra.`,
+    );
   }
   const bytes = new Uint8Array(Math.floor((values.length * 5) / 8));
   let buffer = 0;

@@ -41,7 +41,10 @@ export function parseOtpauthUri(uri: string): TotpParams {
   const params = readQuery(query);
   const { prefix, label } = readLabel(path);
   // An empty issuer (parameter or label prefix) says nothing, so it counts as absent.
-  const issuerParam = params.issuer === undefined || params.issuer === '' ? undefined : checkIssuer(decode(params.issuer.replace(/\+/g, ' '), 'issuer parameter').trim());
+  const issuerParam =
+    params.issuer === undefined || params.issuer === ''
+      ? undefined
+      : checkIssuer(decode(params.issuer.replace(/\+/g, ' '), 'issuer parameter').trim());
   if (prefix !== undefined && issuerParam !== undefined && prefix !== issuerParam) {
     throw new OtpInputError(
       'OTP_ISSUER_MISMATCH',
@@ -67,7 +70,10 @@ function checkType(type: string): void {
   const lower = type.toLowerCase();
   if (lower === 'totp') return;
   if (lower === 'hotp') {
-    throw new OtpInputError('OTP_HOTP_UNSUPPORTED', 'This is a counter-based (HOTP) key; Halfkey holds time-based (TOTP) MFA devices only, as AWS virtual MFA uses.');
+    throw new OtpInputError(
+      'OTP_HOTP_UNSUPPORTED',
+      'This is a counter-based (HOTP) key; Halfkey holds time-based (TOTP) MFA devices only, as AWS virtual MFA uses.',
+    );
   }
   const shown = /^[a-z0-9-]{1,16}$/i.test(type) ? `"${type}"` : 'an unknown type';
   throw new OtpInputError('OTP_TYPE_UNSUPPORTED', `The otpauth URI is of type ${shown}; only totp is supported.`);
@@ -82,7 +88,10 @@ function readQuery(query: string): Partial<Record<Known, string>> {
     const known = KNOWN.find((k) => k === key);
     if (known === undefined) continue; // unknown parameters (image, counter, …) are ignored, as the Key URI format asks
     if (found[known] !== undefined) {
-      throw new OtpInputError('OTP_DUPLICATE_PARAMETER', `The otpauth URI has the ${known} parameter more than once; it is ambiguous which one counts.`);
+      throw new OtpInputError(
+        'OTP_DUPLICATE_PARAMETER',
+        `The otpauth URI has the ${known} parameter more than once; it is ambiguous which one counts.`,
+      );
     }
     found[known] = eq < 0 ? '' : pair.slice(eq + 1);
   }
@@ -95,7 +104,10 @@ function readLabel(path: string): { prefix?: string; label?: string } {
   const colon = decoded.indexOf(':');
   const label = (colon < 0 ? decoded : decoded.slice(colon + 1)).trim();
   if (label.length > MAX_LABEL_LENGTH || hasControl(label)) {
-    throw new OtpInputError('OTP_LABEL_INVALID', `The account label is longer than ${MAX_LABEL_LENGTH} characters or contains control characters.`);
+    throw new OtpInputError(
+      'OTP_LABEL_INVALID',
+      `The account label is longer than ${MAX_LABEL_LENGTH} characters or contains control characters.`,
+    );
   }
   const prefixText = colon < 0 ? '' : decoded.slice(0, colon).trim();
   const prefix = prefixText === '' ? undefined : checkIssuer(prefixText);
@@ -104,7 +116,10 @@ function readLabel(path: string): { prefix?: string; label?: string } {
 
 function checkIssuer(issuer: string): string {
   if (issuer.length > MAX_ISSUER_LENGTH || hasControl(issuer) || issuer.includes(':')) {
-    throw new OtpInputError('OTP_ISSUER_INVALID', `The issuer is longer than ${MAX_ISSUER_LENGTH} characters or contains a colon or control characters.`);
+    throw new OtpInputError(
+      'OTP_ISSUER_INVALID',
+      `The issuer is longer than ${MAX_ISSUER_LENGTH} characters or contains a colon or control characters.`,
+    );
   }
   return issuer;
 }

@@ -42,7 +42,10 @@ export function checkTotpShape(p: UncheckedTotpParams): TotpParams {
     throw new OtpInputError('OTP_DIGITS_INVALID', `Codes must have 6, 7 or 8 digits, not ${String(digits)}.`);
   }
   if (!Number.isInteger(p.period) || p.period < MIN_PERIOD || p.period > MAX_PERIOD) {
-    throw new OtpInputError('OTP_PERIOD_INVALID', `The period must be a whole number of seconds from ${MIN_PERIOD} to ${MAX_PERIOD}, not ${String(p.period)}.`);
+    throw new OtpInputError(
+      'OTP_PERIOD_INVALID',
+      `The period must be a whole number of seconds from ${MIN_PERIOD} to ${MAX_PERIOD}, not ${String(p.period)}.`,
+    );
   }
   return {
     secret: p.secret,

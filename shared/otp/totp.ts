@@ -79,7 +79,14 @@ export function serializeTotpParams(params: TotpParams): Uint8Array {
   const label = p.label === undefined ? undefined : encoder.encode(p.label);
   const text = (bytes: Uint8Array | undefined): number => (bytes === undefined ? 0 : 2 + bytes.length);
   const out = new Uint8Array(6 + p.secret.length + text(issuer) + text(label));
-  out.set([BLOB_VERSION, (issuer ? 1 : 0) | (label ? 2 : 0), ALGORITHM_BYTES.indexOf(p.algorithm) + 1, p.digits, p.period, p.secret.length]);
+  out.set([
+    BLOB_VERSION,
+    (issuer ? 1 : 0) | (label ? 2 : 0),
+    ALGORITHM_BYTES.indexOf(p.algorithm) + 1,
+    p.digits,
+    p.period,
+    p.secret.length,
+  ]);
   out.set(p.secret, 6);
   let at = 6 + p.secret.length;
   for (const bytes of [issuer, label]) {

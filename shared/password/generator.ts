@@ -42,16 +42,24 @@ export interface PasswordOptions {
 export function generatePassword(options: PasswordOptions = {}): string {
   const length = options.length ?? DEFAULT_PASSWORD_LENGTH;
   if (!Number.isInteger(length) || length < MIN_PASSWORD_LENGTH || length > MAX_PASSWORD_LENGTH) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `Password length must be a whole number from ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH}, not ${String(length)}.`, {
-      field: 'length',
-    });
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `Password length must be a whole number from ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH}, not ${String(length)}.`,
+      {
+        field: 'length',
+      },
+    );
   }
   const classes = options.classes ?? { upper: true, lower: true, digits: true, symbols: true };
   const chosen = CLASS_NAMES.filter((name) => classes[name]);
   if (chosen.length < MIN_CLASSES) {
-    throw new HalfkeyError('INVALID_PAYLOAD', `AWS root passwords need at least ${MIN_CLASSES} of the character classes upper, lower, digits, symbols; only ${chosen.length} chosen.`, {
-      field: 'classes',
-    });
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `AWS root passwords need at least ${MIN_CLASSES} of the character classes upper, lower, digits, symbols; only ${chosen.length} chosen.`,
+      {
+        field: 'classes',
+      },
+    );
   }
   const forbid = options.forbid ?? [];
   const sodium = sodiumNow();
@@ -72,7 +80,10 @@ export function generatePassword(options: PasswordOptions = {}): string {
     const password = chars.join('');
     if (!forbid.some((value) => sameText(value, password))) return password;
   }
-  throw new HalfkeyError('INTERNAL', 'Could not generate a password that differs from the forbidden values; check the account name and e-mail given.');
+  throw new HalfkeyError(
+    'INTERNAL',
+    'Could not generate a password that differs from the forbidden values; check the account name and e-mail given.',
+  );
 }
 
 /** A rule of the AWS root password policy that a password breaks. */
@@ -83,11 +94,17 @@ export interface PasswordViolation {
 }
 
 /** Every AWS root password rule `password` breaks; empty when it is acceptable. */
-export function checkAwsRootPassword(password: string, account: { readonly accountName?: string; readonly email?: string } = {}): readonly PasswordViolation[] {
+export function checkAwsRootPassword(
+  password: string,
+  account: { readonly accountName?: string; readonly email?: string } = {},
+): readonly PasswordViolation[] {
   const violations: PasswordViolation[] = [];
   const length = [...password].length;
   if (length < MIN_PASSWORD_LENGTH || length > MAX_PASSWORD_LENGTH) {
-    violations.push({ rule: 'length', message: `The password has ${length} characters; AWS requires ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH}.` });
+    violations.push({
+      rule: 'length',
+      message: `The password has ${length} characters; AWS requires ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH}.`,
+    });
   }
   const present = CLASS_NAMES.filter((name) => [...password].some((ch) => CHARACTER_CLASSES[name].includes(ch)));
   if (present.length < MIN_CLASSES) {

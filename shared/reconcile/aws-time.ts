@@ -25,14 +25,28 @@ export function parseAwsTime(value: unknown): AwsTime {
     if (!Number.isFinite(value)) return { problem: `time ${shown(value)} is not a finite number` };
     return inRange(Math.round(value * 1000), value);
   }
-  if (typeof value !== 'string') return { problem: value === undefined ? 'time is missing' : `time is a ${value === null ? 'null' : typeof value}, not an ISO-8601 string` };
+  if (typeof value !== 'string')
+    return {
+      problem: value === undefined ? 'time is missing' : `time is a ${value === null ? 'null' : typeof value}, not an ISO-8601 string`,
+    };
   const m = ISO.exec(value);
   if (m === null) return { problem: `time ${shown(value)} is not ISO-8601 (yyyy-mm-ddThh:mm:ss[.fff](Z|±hh:mm))` };
-  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as [string, string, string, string, string, string, string, string | undefined, string];
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string,
+  ];
   const parts = [Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s)] as const;
   const [year, month, day, hour, minute, second] = parts;
   // Leap second 60 is not something AWS writes; refusing it keeps the date round-trip exact.
-  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return { problem: `time ${shown(value)} has a field out of range` };
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59)
+    return { problem: `time ${shown(value)} has a field out of range` };
   const base = Date.UTC(year, month - 1, day, hour, minute, second);
   if (new Date(base).getUTCDate() !== day) return { problem: `time ${shown(value)} names a day its month does not have` };
   const millis = frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000);

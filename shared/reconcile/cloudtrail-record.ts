@@ -13,7 +13,16 @@ import { custodyEventOf, type CustodyEventKind } from './custody-events';
  */
 
 /** Why a record could not be read; each is counted and listed with the file and index. */
-export const SKIP_REASONS = ['NOT_AN_OBJECT', 'NO_USER_IDENTITY', 'NO_EVENT_TIME', 'BAD_EVENT_TIME', 'NO_ACCOUNT', 'NO_EVENT_NAME', 'BAD_LOOKUP_EVENT', 'ACCOUNT_NOT_IN_VAULT'] as const;
+export const SKIP_REASONS = [
+  'NOT_AN_OBJECT',
+  'NO_USER_IDENTITY',
+  'NO_EVENT_TIME',
+  'BAD_EVENT_TIME',
+  'NO_ACCOUNT',
+  'NO_EVENT_NAME',
+  'BAD_LOOKUP_EVENT',
+  'ACCOUNT_NOT_IN_VAULT',
+] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** A root action as the reconciliation needs it; never a request parameter or response body. */
@@ -81,29 +90,51 @@ function accessKeyOf(identity: Json): RootEvent['accessKey'] {
 
 /** Reads one record: a root action, another principal's, or skipped with the reason. */
 export function classifyRecord(record: unknown): RecordOutcome {
-  if (!isObject(record)) return { kind: 'skipped', reason: 'NOT_AN_OBJECT', detail: `the record is ${Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`}, not an object`, eventId: null };
+  if (!isObject(record))
+    return {
+      kind: 'skipped',
+      reason: 'NOT_AN_OBJECT',
+      detail: `the record is ${Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`}, not an object`,
+      eventId: null,
+    };
   const eventId = typeof record.eventID === 'string' ? cleanText(record.eventID, 128) : null;
   if (record.eventTime === undefined) return { kind: 'skipped', reason: 'NO_EVENT_TIME', detail: 'the record has no eventTime', eventId };
   const time = parseAwsTime(record.eventTime);
   if ('problem' in time) return { kind: 'skipped', reason: 'BAD_EVENT_TIME', detail: `eventTime: ${time.problem}`, eventId };
-  const recipient = typeof record.recipientAccountId === 'string' && ACCOUNT_ID.test(record.recipientAccountId) ? record.recipientAccountId : null;
+  const recipient =
+    typeof record.recipientAccountId === 'string' && ACCOUNT_ID.test(record.recipientAccountId) ? record.recipientAccountId : null;
   // Insights records describe unusual call rates; they name no caller.
   if (record.eventType === 'AwsCloudTrailInsight') return { kind: 'other', account: recipient, time: time.ms };
   const identity = record.userIdentity;
-  if (!isObject(identity)) return { kind: 'skipped', reason: 'NO_USER_IDENTITY', detail: identity === undefined ? 'the record has no userIdentity' : 'userIdentity is not an object', eventId };
+  if (!isObject(identity))
+    return {
+      kind: 'skipped',
+      reason: 'NO_USER_IDENTITY',
+      detail: identity === undefined ? 'the record has no userIdentity' : 'userIdentity is not an object',
+      eventId,
+    };
   const ownAccount = typeof identity.accountId === 'string' && ACCOUNT_ID.test(identity.accountId) ? identity.accountId : null;
   if (identity.type !== 'Root') return { kind: 'other', account: recipient ?? ownAccount, time: time.ms };
 
   // The root user acts in its own account: userIdentity.accountId, else the account that received the record.
   const account = ownAccount ?? recipient;
-  if (account === null) return { kind: 'skipped', reason: 'NO_ACCOUNT', detail: 'a root record names no 12-digit account (userIdentity.accountId, recipientAccountId)', eventId };
-  if (typeof record.eventName !== 'string' || record.eventName.length === 0) return { kind: 'skipped', reason: 'NO_EVENT_NAME', detail: 'a root record has no eventName', eventId };
+  if (account === null)
+    return {
+      kind: 'skipped',
+      reason: 'NO_ACCOUNT',
+      detail: 'a root record names no 12-digit account (userIdentity.accountId, recipientAccountId)',
+      eventId,
+    };
+  if (typeof record.eventName !== 'string' || record.eventName.length === 0)
+    return { kind: 'skipped', reason: 'NO_EVENT_NAME', detail: 'a root record has no eventName', eventId };
   const name = cleanText(record.eventName, 128);
   const source = cleanText(record.eventSource, 128);
   const signIn = name === 'ConsoleLogin';
   const signInResult = field(record.responseElements, 'ConsoleLogin');
   const errorCode = typeof record.errorCode === 'string' ? cleanText(record.errorCode, 128) : null;
-  const failed = signIn ? signInResult === 'Failure' || (signInResult !== 'Success' && typeof record.errorMessage === 'string') : errorCode !== null;
+  const failed = signIn
+    ? signInResult === 'Failure' || (signInResult !== 'Success' && typeof record.errorMessage === 'string')
+    : errorCode !== null;
   return {
     kind: 'root',
     event: {
@@ -154,7 +185,11 @@ export type LogShape =
   | { readonly kind: 'bad'; readonly reason: string };
 
 export function logShapeOf(json: unknown): LogShape {
-  if (!isObject(json)) return { kind: 'bad', reason: `the JSON is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}, not an object with a Records array` };
+  if (!isObject(json))
+    return {
+      kind: 'bad',
+      reason: `the JSON is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}, not an object with a Records array`,
+    };
   if (json.Records !== undefined) {
     return Array.isArray(json.Records) ? { kind: 'log-file', records: json.Records } : { kind: 'bad', reason: 'Records is not an array' };
   }
@@ -163,5 +198,8 @@ export function logShapeOf(json: unknown): LogShape {
   }
   // Log file integrity validation writes digest files beside the logs (CloudTrail-Digest/).
   if (typeof json.digestStartTime === 'string' && Array.isArray(json.logFiles)) return { kind: 'digest' };
-  return { kind: 'bad', reason: 'the JSON has no Records array (a CloudTrail log file) and no Events array (aws cloudtrail lookup-events output)' };
+  return {
+    kind: 'bad',
+    reason: 'the JSON has no Records array (a CloudTrail log file) and no Events array (aws cloudtrail lookup-events output)',
+  };
 }

@@ -5,7 +5,16 @@
  * its operation name), or is not on an AWS page at all and is inferred from detection rules in
  * wide use: docs/reconciliation.md lists them in the same terms.
  */
-export const CUSTODY_EVENT_KINDS = ['password-change', 'password-recovery', 'mfa-enabled', 'mfa-removed', 'mfa-resync', 'access-key', 'contact-change', 'email-change'] as const;
+export const CUSTODY_EVENT_KINDS = [
+  'password-change',
+  'password-recovery',
+  'mfa-enabled',
+  'mfa-removed',
+  'mfa-resync',
+  'access-key',
+  'contact-change',
+  'email-change',
+] as const;
 export type CustodyEventKind = (typeof CUSTODY_EVENT_KINDS)[number];
 
 /** How firmly AWS documents the name as what CloudTrail records. */
@@ -20,13 +29,34 @@ export interface CustodyEventName {
   readonly page: string;
 }
 
-const IAM_API = 'IAM API Reference, Actions (docs.aws.amazon.com/IAM/latest/APIReference/API_Operations.html); recorded per "Logging IAM and AWS STS API calls with AWS CloudTrail"';
-const ACCOUNT_API = 'AWS Account Management API Reference (docs.aws.amazon.com/accounts/latest/reference/API_Operations.html); recorded per "Logging AWS Account Management API calls using AWS CloudTrail"';
-const SIGNIN_INFERRED = 'not found on the CloudTrail "AWS Management Console sign-in events" page as read; the name public root-activity detection rules match for signin.amazonaws.com';
+const IAM_API =
+  'IAM API Reference, Actions (docs.aws.amazon.com/IAM/latest/APIReference/API_Operations.html); recorded per "Logging IAM and AWS STS API calls with AWS CloudTrail"';
+const ACCOUNT_API =
+  'AWS Account Management API Reference (docs.aws.amazon.com/accounts/latest/reference/API_Operations.html); recorded per "Logging AWS Account Management API calls using AWS CloudTrail"';
+const SIGNIN_INFERRED =
+  'not found on the CloudTrail "AWS Management Console sign-in events" page as read; the name public root-activity detection rules match for signin.amazonaws.com';
 
-const iam = (name: string, kind: CustodyEventKind): CustodyEventName => ({ source: 'iam.amazonaws.com', name, kind, named: 'api-operation', page: IAM_API });
-const account = (name: string, kind: CustodyEventKind): CustodyEventName => ({ source: 'account.amazonaws.com', name, kind, named: 'api-operation', page: ACCOUNT_API });
-const signin = (name: string, kind: CustodyEventKind): CustodyEventName => ({ source: 'signin.amazonaws.com', name, kind, named: 'inferred', page: SIGNIN_INFERRED });
+const iam = (name: string, kind: CustodyEventKind): CustodyEventName => ({
+  source: 'iam.amazonaws.com',
+  name,
+  kind,
+  named: 'api-operation',
+  page: IAM_API,
+});
+const account = (name: string, kind: CustodyEventKind): CustodyEventName => ({
+  source: 'account.amazonaws.com',
+  name,
+  kind,
+  named: 'api-operation',
+  page: ACCOUNT_API,
+});
+const signin = (name: string, kind: CustodyEventKind): CustodyEventName => ({
+  source: 'signin.amazonaws.com',
+  name,
+  kind,
+  named: 'inferred',
+  page: SIGNIN_INFERRED,
+});
 
 export const CUSTODY_EVENTS: readonly CustodyEventName[] = [
   signin('PasswordUpdated', 'password-change'),

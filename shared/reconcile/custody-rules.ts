@@ -77,10 +77,14 @@ export function ownFlags(event: RootEvent): FlagCode[] {
 
 /** What each flag means for the reviewer, in one sentence (the report and docs/reconciliation.md use these). */
 export const FLAG_MESSAGES: Readonly<Record<FlagCode, string>> = {
-  PASSWORD_CHANGE_WITHOUT_ROTATION: 'The root password was changed at AWS with no rotation pending in custody: the password half no longer opens the account, and someone chose a password custody never held.',
-  PASSWORD_RECOVERED: 'The root password was reset through the root e-mail (account recovery): whoever read that inbox chose the new password.',
-  MFA_CHANGE_UNKNOWN_TO_CUSTODY: 'An MFA device was enabled or removed at AWS with no MFA change in custody within an hour: the MFA half may no longer be the account\'s only second factor.',
-  SIGN_IN_WITHOUT_MFA: 'A root console sign-in succeeded without MFA: the password alone opened the account, so the split into two halves did not protect it.',
+  PASSWORD_CHANGE_WITHOUT_ROTATION:
+    'The root password was changed at AWS with no rotation pending in custody: the password half no longer opens the account, and someone chose a password custody never held.',
+  PASSWORD_RECOVERED:
+    'The root password was reset through the root e-mail (account recovery): whoever read that inbox chose the new password.',
+  MFA_CHANGE_UNKNOWN_TO_CUSTODY:
+    "An MFA device was enabled or removed at AWS with no MFA change in custody within an hour: the MFA half may no longer be the account's only second factor.",
+  SIGN_IN_WITHOUT_MFA:
+    'A root console sign-in succeeded without MFA: the password alone opened the account, so the split into two halves did not protect it.',
   ROOT_ACCESS_KEY_USED: 'The call was signed with a long-term root access key (AKIA…): a root credential custody does not hold exists.',
   ROOT_ACCESS_KEY_CREATED: 'A root access key was created: a standing root credential outside custody.',
 };

@@ -87,9 +87,24 @@ function entryOf(value: unknown): Entry | null {
   if (typeof value !== 'object' || value === null) return null;
   const e = value as Record<string, unknown>;
   const data = e.data;
-  if (typeof e.type !== 'string' || typeof e.vault !== 'string' || typeof e.device !== 'string' || !Number.isSafeInteger(e.seq) || num(e.time) === null) return null;
+  if (
+    typeof e.type !== 'string' ||
+    typeof e.vault !== 'string' ||
+    typeof e.device !== 'string' ||
+    !Number.isSafeInteger(e.seq) ||
+    num(e.time) === null
+  )
+    return null;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
-  return { vault: e.vault, device: e.device, seq: e.seq as number, time: e.time as number, type: e.type, actor: str(e.actor), data: data as Data };
+  return {
+    vault: e.vault,
+    device: e.device,
+    seq: e.seq as number,
+    time: e.time as number,
+    type: e.type,
+    actor: str(e.actor),
+    data: data as Data,
+  };
 }
 
 interface Opened {
@@ -128,7 +143,15 @@ export class CustodyTimelineBuilder {
     if (account === null || !ACCOUNT_ID.test(account)) return;
     const known = this.accounts.get(account);
     if (e.type === 'account.added') this.accounts.set(account, { alias: str(d.alias) });
-    const change = (): CustodyChange => ({ vault: e.vault, device: e.device, seq: e.seq, account, type: e.type, time: e.time, actor: e.actor });
+    const change = (): CustodyChange => ({
+      vault: e.vault,
+      device: e.device,
+      seq: e.seq,
+      account,
+      type: e.type,
+      time: e.time,
+      actor: e.actor,
+    });
     const key = `${e.vault} ${str(d.checkout) ?? ''}`;
     switch (e.type) {
       case 'checkout.opened': {
@@ -145,7 +168,16 @@ export class CustodyTimelineBuilder {
       case BREAK_GLASS_TYPES.opened: {
         const slot = this.sessionKey(e, account);
         this.openSessions.set(slot, [...(this.openSessions.get(slot) ?? []), e]);
-        this.sessions.push({ vault: e.vault, device: e.device, seq: e.seq, account, actor: e.actor, reason: str(d.reason) ?? '', openedAt: e.time, endedAt: null });
+        this.sessions.push({
+          vault: e.vault,
+          device: e.device,
+          seq: e.seq,
+          account,
+          actor: e.actor,
+          reason: str(d.reason) ?? '',
+          openedAt: e.time,
+          endedAt: null,
+        });
         break;
       }
       case BREAK_GLASS_TYPES.closed: {
@@ -212,7 +244,11 @@ export class CustodyTimelineBuilder {
       });
     }
     checkouts.sort((a, b) => a.openedAt - b.openedAt || a.seq - b.seq);
-    const breakGlass = this.sessions.map((s): BreakGlassSession => ({ ...s, endedAt: s.endedAt ?? Math.max(end, s.openedAt), ended: s.endedAt === null ? 'open' : 'closed' }));
+    const breakGlass = this.sessions.map((s): BreakGlassSession => ({
+      ...s,
+      endedAt: s.endedAt ?? Math.max(end, s.openedAt),
+      ended: s.endedAt === null ? 'open' : 'closed',
+    }));
     const byTime = (a: CustodyChange, b: CustodyChange): number => a.time - b.time || a.seq - b.seq;
     return {
       accounts: this.accounts,

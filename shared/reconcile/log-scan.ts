@@ -39,14 +39,29 @@ export interface FileScan {
 
 /** A file passed over; the reason is cleaned (a parse error can quote the file's own bytes). */
 export function fileProblem(path: string, status: 'bad' | 'ignored', reason: string): FileScan {
-  return { path, status, reason: cleanText(reason, 300), records: 0, otherRecords: 0, root: [], skipped: [], skippedByReason: {}, coverage: [] };
+  return {
+    path,
+    status,
+    reason: cleanText(reason, 300),
+    records: 0,
+    otherRecords: 0,
+    root: [],
+    skipped: [],
+    skippedByReason: {},
+    coverage: [],
+  };
 }
 
 /** Classifies every record of a parsed file (a log file or lookup-events output). */
 export function scanLog(path: string, json: unknown): FileScan {
   const shape = logShapeOf(json);
   if (shape.kind === 'bad') return fileProblem(path, 'bad', shape.reason);
-  if (shape.kind === 'digest') return { ...fileProblem(path, 'ignored', ''), status: 'digest', reason: 'a CloudTrail digest file (log file validation): it holds no records' };
+  if (shape.kind === 'digest')
+    return {
+      ...fileProblem(path, 'ignored', ''),
+      status: 'digest',
+      reason: 'a CloudTrail digest file (log file validation): it holds no records',
+    };
   const root: RootEvent[] = [];
   const skipped: SkippedRecord[] = [];
   const byReason: Partial<Record<SkipReason, number>> = {};
@@ -219,7 +234,9 @@ export class ScanFold {
       skipped: [...this.skipped],
       badFiles: [...this.badFiles].sort(byPath),
       ignoredFiles: [...this.ignoredFiles].sort(byPath),
-      coverage: [...this.spans].map(([account, s]) => ({ account, from: s.from, to: s.to })).sort((a, b) => (a.account < b.account ? -1 : 1)),
+      coverage: [...this.spans]
+        .map(([account, s]) => ({ account, from: s.from, to: s.to }))
+        .sort((a, b) => (a.account < b.account ? -1 : 1)),
     };
   }
 }

@@ -45,13 +45,41 @@ export function reconcile(timeline: CustodyTimeline, scan: ScanTotals, options: 
 
   const names = timeline.custodians;
   const checkoutRef = (c: CheckoutWindow): CheckoutRef => ({
-    vault: c.vault, device: c.device, seq: c.seq, checkout: cleanText(c.checkout, 64), account: c.account, item: c.item,
-    custodian: c.custodian === null ? null : cleanText(c.custodian), custodianName: c.custodian === null || !names.has(c.custodian) ? null : cleanText(names.get(c.custodian)),
-    reason: cleanText(c.reason, 4096), ticket: c.ticket === null ? null : cleanText(c.ticket, 1024), hardwareToken: c.hardwareToken,
-    openedAt: isoTime(c.openedAt), endedAt: isoTime(c.endedAt), ended: c.ended,
+    vault: c.vault,
+    device: c.device,
+    seq: c.seq,
+    checkout: cleanText(c.checkout, 64),
+    account: c.account,
+    item: c.item,
+    custodian: c.custodian === null ? null : cleanText(c.custodian),
+    custodianName: c.custodian === null || !names.has(c.custodian) ? null : cleanText(names.get(c.custodian)),
+    reason: cleanText(c.reason, 4096),
+    ticket: c.ticket === null ? null : cleanText(c.ticket, 1024),
+    hardwareToken: c.hardwareToken,
+    openedAt: isoTime(c.openedAt),
+    endedAt: isoTime(c.endedAt),
+    ended: c.ended,
   });
-  const sessionRef = (s: BreakGlassSession): BreakGlassRef => ({ vault: s.vault, device: s.device, seq: s.seq, account: s.account, actor: s.actor === null ? null : cleanText(s.actor), reason: cleanText(s.reason, 4096), openedAt: isoTime(s.openedAt), endedAt: isoTime(s.endedAt), ended: s.ended });
-  const changeRef = (c: CustodyChange): CustodyChangeRef => ({ vault: c.vault, device: c.device, seq: c.seq, account: c.account, type: cleanText(c.type, 128), time: isoTime(c.time), actor: c.actor === null ? null : cleanText(c.actor) });
+  const sessionRef = (s: BreakGlassSession): BreakGlassRef => ({
+    vault: s.vault,
+    device: s.device,
+    seq: s.seq,
+    account: s.account,
+    actor: s.actor === null ? null : cleanText(s.actor),
+    reason: cleanText(s.reason, 4096),
+    openedAt: isoTime(s.openedAt),
+    endedAt: isoTime(s.endedAt),
+    ended: s.ended,
+  });
+  const changeRef = (c: CustodyChange): CustodyChangeRef => ({
+    vault: c.vault,
+    device: c.device,
+    seq: c.seq,
+    account: c.account,
+    type: cleanText(c.type, 128),
+    time: isoTime(c.time),
+    actor: c.actor === null ? null : cleanText(c.actor),
+  });
   const aliasOf = (account: string): string | null => {
     const alias = timeline.accounts.get(account)?.alias ?? null;
     return alias === null ? null : cleanText(alias);
@@ -68,9 +96,18 @@ export function reconcile(timeline: CustodyTimeline, scan: ScanTotals, options: 
       continue;
     }
     byReason.ACCOUNT_NOT_IN_VAULT = (byReason.ACCOUNT_NOT_IN_VAULT ?? 0) + 1;
-    if (skipped.length < MAX_SKIPPED_LISTED) skipped.push({ file: e.file, record: e.record, eventId: e.eventId, reason: 'ACCOUNT_NOT_IN_VAULT', detail: `root ${e.name} in account ${e.account}, which no account of this journal is` });
+    if (skipped.length < MAX_SKIPPED_LISTED)
+      skipped.push({
+        file: e.file,
+        record: e.record,
+        eventId: e.eventId,
+        reason: 'ACCOUNT_NOT_IN_VAULT',
+        detail: `root ${e.name} in account ${e.account}, which no account of this journal is`,
+      });
   }
-  events.sort((a, b) => a.time - b.time || compareText(a.eventId ?? '', b.eventId ?? '') || compareText(a.file, b.file) || a.record - b.record);
+  events.sort(
+    (a, b) => a.time - b.time || compareText(a.eventId ?? '', b.eventId ?? '') || compareText(a.file, b.file) || a.record - b.record,
+  );
 
   const nearestOf = (list: readonly CheckoutWindow[], t: number): { checkout: CheckoutRef; distanceMs: number } | null => {
     let best: CheckoutWindow | null = null;
@@ -84,16 +121,37 @@ export function reconcile(timeline: CustodyTimeline, scan: ScanTotals, options: 
     const out = (half: Half): CheckoutWindow | null => w[half].find((c) => covers(c.openedAt, c.endedAt, e.time)) ?? null;
     const password = out('password');
     const mfa = out('mfa');
-    const verdict: Verdict = session !== null || (password !== null && mfa !== null) ? 'explained' : password !== null || mfa !== null ? 'half-explained' : 'unexplained';
+    const verdict: Verdict =
+      session !== null || (password !== null && mfa !== null)
+        ? 'explained'
+        : password !== null || mfa !== null
+          ? 'half-explained'
+          : 'unexplained';
     const missing = verdict === 'half-explained' ? w[password === null ? 'password' : 'mfa'] : [...w.password, ...w.mfa];
     return {
-      eventId: e.eventId, time: isoTime(e.time), account: e.account, accountAlias: aliasOf(e.account),
-      region: e.region, eventSource: e.source, eventName: e.name, sourceIp: e.sourceIp, userAgent: e.userAgent,
-      outcome: e.outcome, errorCode: e.errorCode, mfa: e.mfa, accessKey: e.accessKey, custodyEvent: e.custody, verdict,
-      password: password === null ? null : checkoutRef(password), mfaHalf: mfa === null ? null : checkoutRef(mfa),
+      eventId: e.eventId,
+      time: isoTime(e.time),
+      account: e.account,
+      accountAlias: aliasOf(e.account),
+      region: e.region,
+      eventSource: e.source,
+      eventName: e.name,
+      sourceIp: e.sourceIp,
+      userAgent: e.userAgent,
+      outcome: e.outcome,
+      errorCode: e.errorCode,
+      mfa: e.mfa,
+      accessKey: e.accessKey,
+      custodyEvent: e.custody,
+      verdict,
+      password: password === null ? null : checkoutRef(password),
+      mfaHalf: mfa === null ? null : checkoutRef(mfa),
       breakGlass: session === null ? null : sessionRef(session),
       nearest: verdict === 'explained' ? null : nearestOf(missing, e.time),
-      matches: null, flags: ownFlags(e).map(flag), file: e.file, record: e.record,
+      matches: null,
+      flags: ownFlags(e).map(flag),
+      file: e.file,
+      record: e.record,
     };
   };
   const flag = (code: FlagCode): Finding['flags'][number] => ({ code, message: FLAG_MESSAGES[code] });
@@ -121,7 +179,8 @@ export function reconcile(timeline: CustodyTimeline, scan: ScanTotals, options: 
     }
     const span = spans.get(account);
     // Covered: the logs run from before the rotation to after it, so a change at AWS would be in them.
-    for (const r of unconfirmed) rotationsNotSeen.push({ rotation: changeRef(r), covered: span !== undefined && span.from <= r.time && span.to >= r.time });
+    for (const r of unconfirmed)
+      rotationsNotSeen.push({ rotation: changeRef(r), covered: span !== undefined && span.from <= r.time && span.to >= r.time });
   }
   // The MFA rule: a device enabled or removed at AWS that custody has no MFA change for.
   for (const e of events) {
@@ -160,17 +219,31 @@ export function reconcile(timeline: CustodyTimeline, scan: ScanTotals, options: 
       path: options.journal.path,
       entries: timeline.entries,
       devices: options.journal.devices,
-      accounts: [...timeline.accounts.keys()].map((account) => ({ account, alias: aliasOf(account) })).sort((a, b) => compareText(a.account, b.account)),
+      accounts: [...timeline.accounts.keys()]
+        .map((account) => ({ account, alias: aliasOf(account) }))
+        .sort((a, b) => compareText(a.account, b.account)),
       checkouts: timeline.checkouts.length,
       breakGlassSessions: timeline.breakGlass.length,
     },
     slackSeconds: Math.round(slack / 1000),
     counts: {
-      files: scan.files, filesRead: scan.filesRead, filesBad: scan.filesBad, filesIgnored: scan.filesIgnored, digestFiles: scan.digestFiles,
-      records: scan.records, otherRecords: scan.otherRecords, rootRecords: scan.rootRecords, rootEvents: scan.root.length,
-      duplicateRootRecords: scan.duplicateRootRecords, skippedRecords: skippedCount, workers: options.workers,
+      files: scan.files,
+      filesRead: scan.filesRead,
+      filesBad: scan.filesBad,
+      filesIgnored: scan.filesIgnored,
+      digestFiles: scan.digestFiles,
+      records: scan.records,
+      otherRecords: scan.otherRecords,
+      rootRecords: scan.rootRecords,
+      rootEvents: scan.root.length,
+      duplicateRootRecords: scan.duplicateRootRecords,
+      skippedRecords: skippedCount,
+      workers: options.workers,
     },
-    skippedByReason: (Object.entries(byReason) as [SkipReason, number][]).filter(([, n]) => n > 0).map(([reason, n]) => ({ reason, count: n })).sort((a, b) => compareText(a.reason, b.reason)),
+    skippedByReason: (Object.entries(byReason) as [SkipReason, number][])
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => ({ reason, count: n }))
+      .sort((a, b) => compareText(a.reason, b.reason)),
     summary,
     attention,
     findings: actions,
@@ -196,10 +269,14 @@ function attentionLines(s: ReconcileReport['summary'], scan: ScanTotals, skipped
   const lines: string[] = [];
   if (scan.filesRead === 0) lines.push('no CloudTrail log file was read from the paths given: nothing can be said about root activity');
   if (s.unexplained > 0) lines.push(`${plural(s.unexplained, 'root action')} no checkout explains`);
-  if (s.halfExplained > 0) lines.push(`${plural(s.halfExplained, 'root action')} with only one half out (someone had the other half by other means)`);
-  if (s.failedSignInsUnexplained > 0) lines.push(`${plural(s.failedSignInsUnexplained, 'failed root sign-in')} outside a checkout with both halves out`);
-  if (s.flagged > 0) lines.push(`${plural(s.flagged, 'root action')} flagged (password, MFA or access-key changes custody does not account for)`);
-  if (s.rotationsNotSeen > 0) lines.push(`${plural(s.rotationsNotSeen, 'password rotation')} in custody never seen as a password change at AWS`);
+  if (s.halfExplained > 0)
+    lines.push(`${plural(s.halfExplained, 'root action')} with only one half out (someone had the other half by other means)`);
+  if (s.failedSignInsUnexplained > 0)
+    lines.push(`${plural(s.failedSignInsUnexplained, 'failed root sign-in')} outside a checkout with both halves out`);
+  if (s.flagged > 0)
+    lines.push(`${plural(s.flagged, 'root action')} flagged (password, MFA or access-key changes custody does not account for)`);
+  if (s.rotationsNotSeen > 0)
+    lines.push(`${plural(s.rotationsNotSeen, 'password rotation')} in custody never seen as a password change at AWS`);
   if (scan.filesBad > 0) lines.push(`${plural(scan.filesBad, 'file')} could not be read: root activity in them is unknown`);
   if (skipped > 0) lines.push(`${plural(skipped, 'record')} skipped: root activity in them is unknown`);
   return lines;

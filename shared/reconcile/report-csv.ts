@@ -2,8 +2,27 @@ import type { CheckoutRef, Finding, ReconcileReport } from './report';
 
 /** Columns of the reconciliation CSV: one row per root action, failed sign-in, unused checkout or unconfirmed rotation. */
 export const RECONCILE_CSV_COLUMNS = [
-  'category', 'time', 'account', 'alias', 'event_source', 'event_name', 'outcome', 'error_code', 'mfa', 'access_key', 'custody_event',
-  'source_ip', 'user_agent', 'event_id', 'flags', 'explained_by', 'nearest', 'matches', 'file', 'record', 'detail',
+  'category',
+  'time',
+  'account',
+  'alias',
+  'event_source',
+  'event_name',
+  'outcome',
+  'error_code',
+  'mfa',
+  'access_key',
+  'custody_event',
+  'source_ip',
+  'user_agent',
+  'event_id',
+  'flags',
+  'explained_by',
+  'nearest',
+  'matches',
+  'file',
+  'record',
+  'detail',
 ] as const;
 
 /**
@@ -17,18 +36,38 @@ function field(value: string | number | null): string {
 }
 
 type Column = (typeof RECONCILE_CSV_COLUMNS)[number];
-const row = (cells: Partial<Record<Column, string | number | null>>): string => `${RECONCILE_CSV_COLUMNS.map((c) => field(cells[c] ?? null)).join(',')}\r\n`;
+const row = (cells: Partial<Record<Column, string | number | null>>): string =>
+  `${RECONCILE_CSV_COLUMNS.map((c) => field(cells[c] ?? null)).join(',')}\r\n`;
 const ref = (c: CheckoutRef): string => `${c.item} seq ${c.seq} ${c.custodianName ?? c.custodian ?? 'device'}: ${c.reason}`;
 
 function findingRow(category: string, f: Finding): string {
   return row({
-    category, time: f.time, account: f.account, alias: f.accountAlias, event_source: f.eventSource, event_name: f.eventName,
-    outcome: f.outcome, error_code: f.errorCode, mfa: f.mfa, access_key: f.accessKey, custody_event: f.custodyEvent,
-    source_ip: f.sourceIp, user_agent: f.userAgent, event_id: f.eventId, flags: f.flags.map((x) => x.code).join(' '),
-    explained_by: f.breakGlass !== null ? `break-glass seq ${f.breakGlass.seq}` : [f.password, f.mfaHalf].filter((c) => c !== null).map(ref).join('; '),
+    category,
+    time: f.time,
+    account: f.account,
+    alias: f.accountAlias,
+    event_source: f.eventSource,
+    event_name: f.eventName,
+    outcome: f.outcome,
+    error_code: f.errorCode,
+    mfa: f.mfa,
+    access_key: f.accessKey,
+    custody_event: f.custodyEvent,
+    source_ip: f.sourceIp,
+    user_agent: f.userAgent,
+    event_id: f.eventId,
+    flags: f.flags.map((x) => x.code).join(' '),
+    explained_by:
+      f.breakGlass !== null
+        ? `break-glass seq ${f.breakGlass.seq}`
+        : [f.password, f.mfaHalf]
+            .filter((c) => c !== null)
+            .map(ref)
+            .join('; '),
     nearest: f.nearest === null ? null : `${ref(f.nearest.checkout)} (${Math.round(f.nearest.distanceMs / 1000)} s away)`,
     matches: f.matches === null ? null : `${f.matches.type} seq ${f.matches.seq}`,
-    file: f.file, record: f.record,
+    file: f.file,
+    record: f.record,
   });
 }
 
@@ -38,10 +77,24 @@ export function reportCsv(r: ReconcileReport): string {
   for (const f of r.findings) out.push(findingRow(f.verdict, f));
   for (const f of r.failedSignIns) out.push(findingRow('failed-sign-in', f));
   for (const { checkout: c, coverage } of r.unusedCheckouts) {
-    out.push(row({ category: 'unused-checkout', time: c.openedAt, account: c.account, detail: `${ref(c)}, until ${c.endedAt} (${c.ended}); logs ${coverage}` }));
+    out.push(
+      row({
+        category: 'unused-checkout',
+        time: c.openedAt,
+        account: c.account,
+        detail: `${ref(c)}, until ${c.endedAt} (${c.ended}); logs ${coverage}`,
+      }),
+    );
   }
   for (const { rotation: z, covered } of r.rotationsNotSeen) {
-    out.push(row({ category: 'rotation-not-seen', time: z.time, account: z.account, detail: `${z.type} seq ${z.seq}${covered ? '' : '; the logs end before it'}` }));
+    out.push(
+      row({
+        category: 'rotation-not-seen',
+        time: z.time,
+        account: z.account,
+        detail: `${z.type} seq ${z.seq}${covered ? '' : '; the logs end before it'}`,
+      }),
+    );
   }
   return out.join('');
 }

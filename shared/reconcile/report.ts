@@ -31,7 +31,15 @@ export const checkoutRefSchema = z.object({
 });
 export type CheckoutRef = z.infer<typeof checkoutRefSchema>;
 
-export const breakGlassRefSchema = z.object({ ...place, account: text(12), actor: text(256).nullable(), reason: text(4096), openedAt: iso, endedAt: iso, ended: z.enum(['closed', 'open']) });
+export const breakGlassRefSchema = z.object({
+  ...place,
+  account: text(12),
+  actor: text(256).nullable(),
+  reason: text(4096),
+  openedAt: iso,
+  endedAt: iso,
+  ended: z.enum(['closed', 'open']),
+});
 export type BreakGlassRef = z.infer<typeof breakGlassRefSchema>;
 
 export const custodyChangeRefSchema = z.object({ ...place, account: text(12), type: text(128), time: iso, actor: text(256).nullable() });
@@ -122,6 +130,8 @@ export const reconcileReportSchema = z.object({
   coverage: z.array(z.object({ account: text(12), from: iso, to: iso })),
   badFiles: z.array(fileNote),
   ignoredFiles: z.array(fileNote),
-  skippedRecords: z.array(z.object({ file: text(4096), record: count, eventId: text(128).nullable(), reason: z.enum(SKIP_REASONS), detail: text(512) })),
+  skippedRecords: z.array(
+    z.object({ file: text(4096), record: count, eventId: text(128).nullable(), reason: z.enum(SKIP_REASONS), detail: text(512) }),
+  ),
 });
 export type ReconcileReport = z.infer<typeof reconcileReportSchema>;

@@ -79,7 +79,13 @@ export function treeHeadProblem(head: unknown, serverPublicKey: string, sodium: 
  * logIndex in a tree of treeHead.size leaves with root treeHead.root. A batch's receipts share
  * one head: pass the same `verifiedHeads` set to check each head's signature only once.
  */
-export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>, sha256?: Sha256): string | null {
+export function receiptProblem(
+  receipt: unknown,
+  serverPublicKey: string,
+  sodium: Sodium = sodiumNow(),
+  verifiedHeads?: Set<string>,
+  sha256?: Sha256,
+): string | null {
   const parsed = receiptSchema.safeParse(receipt);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -93,7 +99,13 @@ export function receiptProblem(receipt: unknown, serverPublicKey: string, sodium
  * response, say): the signature and proof checks without parsing it a second time. `sha256`
  * lets a Node caller hash the proof natively (the same digests).
  */
-export function parsedReceiptProblem(r: Receipt, serverPublicKey: string, sodium: Sodium = sodiumNow(), verifiedHeads?: Set<string>, sha256?: Sha256): string | null {
+export function parsedReceiptProblem(
+  r: Receipt,
+  serverPublicKey: string,
+  sodium: Sodium = sodiumNow(),
+  verifiedHeads?: Set<string>,
+  sha256?: Sha256,
+): string | null {
   // The cache key binds the whole signed head and the key it verified under.
   const headKey = `${serverPublicKey}:${r.treeHead.size}:${r.treeHead.root}:${r.treeHead.timestamp}:${r.treeHead.signature}`;
   if (!verifiedHeads?.has(headKey)) {
@@ -103,7 +115,9 @@ export function parsedReceiptProblem(r: Receipt, serverPublicKey: string, sodium
   }
   if (r.logIndex >= r.treeHead.size) return `log index ${r.logIndex} is outside the signed tree of ${r.treeHead.size}`;
   const proof = r.inclusionProof.map((h) => sodium.from_hex(h));
-  if (!verifyInclusion(r.logIndex, r.treeHead.size, sodium.from_hex(r.entryHash), proof, sodium.from_hex(r.treeHead.root), sodium, sha256)) {
+  if (
+    !verifyInclusion(r.logIndex, r.treeHead.size, sodium.from_hex(r.entryHash), proof, sodium.from_hex(r.treeHead.root), sodium, sha256)
+  ) {
     return `inclusion proof of entry ${r.device.slice(0, 8)}…#${r.seq} does not lead to the signed root`;
   }
   return null;
@@ -115,7 +129,12 @@ export function verifyReceipt(receipt: unknown, serverPublicKey: string, sodium:
 }
 
 /** True when `signature` is the server's cosignature (under the pinned key) of the checkpoint entry hash. */
-export function verifyCheckpointCosignature(entryHashHex: string, signature: string, serverPublicKey: string, sodium: Sodium = sodiumNow()): boolean {
+export function verifyCheckpointCosignature(
+  entryHashHex: string,
+  signature: string,
+  serverPublicKey: string,
+  sodium: Sodium = sodiumNow(),
+): boolean {
   if (!/^[0-9a-f]{64}$/.test(entryHashHex) || !/^[0-9a-f]{128}$/.test(signature) || !/^[0-9a-f]{64}$/.test(serverPublicKey)) return false;
   return verifySignature(signature, checkpointCosignMessage(entryHashHex, sodium), serverPublicKey, sodium);
 }

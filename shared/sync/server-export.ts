@@ -81,7 +81,8 @@ function isCanonical(value: unknown, text: string): boolean {
     return false;
   }
 }
-const notCanonical = (lineNo: number, text: string): string => `line ${lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`;
+const notCanonical = (lineNo: number, text: string): string =>
+  `line ${lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`;
 
 /**
  * An export entry line, `{"entry":…,"kind":"entry","receipt":…}`, from the entry's canonical
@@ -153,7 +154,11 @@ export class ServerExportVerifier {
     this.lineNo += 1;
     if (text.trim().length === 0) {
       // Takes no place in the log: the file is still refused, but the indexes after it stay right.
-      this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is ${text.length === 0 ? 'empty' : 'blank'}` });
+      this.fail({
+        ...(this.sawHeader ? { line: this.lineNo } : {}),
+        code: 'BAD_BUNDLE',
+        reason: `line ${this.lineNo} is ${text.length === 0 ? 'empty' : 'blank'}`,
+      });
       return;
     }
     let value: unknown;
@@ -186,13 +191,25 @@ export class ServerExportVerifier {
     const head = this.head;
     if (head !== null) {
       if (this.entryLines < head.size) {
-        this.fail({ code: 'TRUNCATED_TAIL', reason: `the export holds ${this.entryLines} log entries but the signed tree head covers ${head.size}` });
+        this.fail({
+          code: 'TRUNCATED_TAIL',
+          reason: `the export holds ${this.entryLines} log entries but the signed tree head covers ${head.size}`,
+        });
       } else if (this.entryLines > head.size) {
-        this.fail({ code: 'LOG_INDEX_MISMATCH', reason: `the export holds ${this.entryLines} log entries, more than the ${head.size} the signed tree head covers` });
+        this.fail({
+          code: 'LOG_INDEX_MISMATCH',
+          reason: `the export holds ${this.entryLines} log entries, more than the ${head.size} the signed tree head covers`,
+        });
       } else if (this.frontier.size !== this.entryLines) {
-        this.fail({ code: 'LOG_ROOT_MISMATCH', reason: `${this.entryLines - this.frontier.size} line(s) carry no entry hash, so the signed root cannot be rebuilt` });
+        this.fail({
+          code: 'LOG_ROOT_MISMATCH',
+          reason: `${this.entryLines - this.frontier.size} line(s) carry no entry hash, so the signed root cannot be rebuilt`,
+        });
       } else if (this.sodium.to_hex(this.frontier.root()) !== head.root) {
-        this.fail({ code: 'LOG_ROOT_MISMATCH', reason: `the entries rebuild root ${short(this.sodium.to_hex(this.frontier.root()))}, not the signed root ${short(head.root)}` });
+        this.fail({
+          code: 'LOG_ROOT_MISMATCH',
+          reason: `the entries rebuild root ${short(this.sodium.to_hex(this.frontier.root()))}, not the signed root ${short(head.root)}`,
+        });
       }
     }
     const devices = [...this.chains.values()].map((chain): ServerExportDevice => {
@@ -226,11 +243,17 @@ export class ServerExportVerifier {
     const parsed = headerSchema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      this.fail({ code: 'BAD_BUNDLE', reason: `the first line is not a ${SERVER_EXPORT_FORMAT} v${SERVER_EXPORT_VERSION} header (${issue?.path.join('.') || 'header'}: ${issue?.message ?? 'schema mismatch'})` });
+      this.fail({
+        code: 'BAD_BUNDLE',
+        reason: `the first line is not a ${SERVER_EXPORT_FORMAT} v${SERVER_EXPORT_VERSION} header (${issue?.path.join('.') || 'header'}: ${issue?.message ?? 'schema mismatch'})`,
+      });
       return;
     }
     if (parsed.data.serverKey !== this.serverKey) {
-      this.fail({ code: 'SERVER_KEY_MISMATCH', reason: `the export was made by server key ${short(parsed.data.serverKey)}, not the pinned ${short(this.serverKey)}` });
+      this.fail({
+        code: 'SERVER_KEY_MISMATCH',
+        reason: `the export was made by server key ${short(parsed.data.serverKey)}, not the pinned ${short(this.serverKey)}`,
+      });
     }
     const problem = treeHeadProblem(parsed.data.treeHead, this.serverKey, this.sodium);
     if (problem !== null) {
@@ -250,7 +273,12 @@ export class ServerExportVerifier {
    * record, or null when it is not. The entry is encoded once, and that body text is also what
    * gets hashed, so the check costs little more than the hash the chain verifier would compute.
    */
-  private canonicalChecks(value: unknown, entry: Readonly<Record<string, unknown>>, receipt: unknown, text: string): PrecomputedChecks | undefined | null {
+  private canonicalChecks(
+    value: unknown,
+    entry: Readonly<Record<string, unknown>>,
+    receipt: unknown,
+    text: string,
+  ): PrecomputedChecks | undefined | null {
     let texts: { readonly body: string; readonly line: string };
     let receiptText: string;
     try {
@@ -288,7 +316,13 @@ export class ServerExportVerifier {
       const key = `${vault}\n${device}`;
       chain = this.chains.get(key);
       if (chain === undefined) {
-        chain = { vault, device, verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }), logFailures: [], logFailureCount: 0 };
+        chain = {
+          vault,
+          device,
+          verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
+          logFailures: [],
+          logFailureCount: 0,
+        };
         this.chains.set(key, chain);
       }
     }
@@ -297,7 +331,8 @@ export class ServerExportVerifier {
       if (chain === undefined) return;
       chain.logFailureCount += 1;
       // The chain report's codes are the journal's; a log-only code is reported as the receipt problem it is.
-      if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: isFailureCode(code) ? code : 'BAD_RECEIPT', reason });
+      if (chain.logFailures.length < MAX_KEPT_FAILURES)
+        chain.logFailures.push({ seq, code: isFailureCode(code) ? code : 'BAD_RECEIPT', reason });
     };
 
     // First, so a re-encoded line is named as such before anything read from it.
@@ -311,11 +346,17 @@ export class ServerExportVerifier {
     if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
 
     if (!receipt.success) {
-      lineFail('BAD_RECEIPT', receiptProblem(parsed.data.receipt, this.serverKey, this.sodium, undefined, this.primitives?.sha256) ?? 'receipt is malformed');
+      lineFail(
+        'BAD_RECEIPT',
+        receiptProblem(parsed.data.receipt, this.serverKey, this.sodium, undefined, this.primitives?.sha256) ?? 'receipt is malformed',
+      );
     } else {
       const r = receipt.data;
       if (r.logIndex !== logIndex) {
-        lineFail('LOG_INDEX_MISMATCH', `line ${this.lineNo} should hold log index ${logIndex} but its receipt says ${r.logIndex}: a line was dropped, repeated or moved`);
+        lineFail(
+          'LOG_INDEX_MISMATCH',
+          `line ${this.lineNo} should hold log index ${logIndex} but its receipt says ${r.logIndex}: a line was dropped, repeated or moved`,
+        );
         // Resynchronise, so one dropped or moved line is one or two failures, not one per later line.
         this.nextIndex = r.logIndex > logIndex ? r.logIndex + 1 : logIndex;
       }
@@ -324,7 +365,10 @@ export class ServerExportVerifier {
       } else if (this.headJson === null) {
         // The header's head failed (reported once): there is no trusted root to prove this entry under.
       } else if (canonicalize(r.treeHead) !== this.headJson) {
-        lineFail('BAD_RECEIPT', `the receipt is under tree head ${r.treeHead.size}/${short(r.treeHead.root)}, not the export's signed head`);
+        lineFail(
+          'BAD_RECEIPT',
+          `the receipt is under tree head ${r.treeHead.size}/${short(r.treeHead.root)}, not the export's signed head`,
+        );
       } else {
         const problem = receiptProblem(r, this.serverKey, this.sodium, this.verifiedHeads, this.primitives?.sha256);
         if (problem !== null) lineFail('BAD_RECEIPT', problem);
@@ -343,7 +387,14 @@ export class ServerExportVerifier {
   private fail(failure: Partial<Omit<ServerExportFailure, 'code' | 'reason'>> & Pick<ServerExportFailure, 'code' | 'reason'>): void {
     this.failureCount += 1;
     if (this.kept.length < MAX_KEPT_FAILURES) {
-      this.kept.push({ line: failure.line ?? null, vault: failure.vault ?? null, device: failure.device ?? null, seq: failure.seq ?? null, code: failure.code, reason: failure.reason });
+      this.kept.push({
+        line: failure.line ?? null,
+        vault: failure.vault ?? null,
+        device: failure.device ?? null,
+        seq: failure.seq ?? null,
+        code: failure.code,
+        reason: failure.reason,
+      });
     }
   }
 }

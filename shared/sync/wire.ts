@@ -76,10 +76,18 @@ const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** The exact bytes a device signs for one request: domain, method, path (with query), body hash, timestamp, nonce. */
 export function requestSignatureMessage(
-  parts: { readonly method: string; readonly path: string; readonly bodySha256: string; readonly timestamp: string; readonly nonce: string },
+  parts: {
+    readonly method: string;
+    readonly path: string;
+    readonly bodySha256: string;
+    readonly timestamp: string;
+    readonly nonce: string;
+  },
   sodium: Sodium = sodiumNow(),
 ): Uint8Array {
-  return sodium.from_string(`${REQUEST_SIGNATURE_DOMAIN}${parts.method.toUpperCase()}\n${parts.path}\n${parts.bodySha256}\n${parts.timestamp}\n${parts.nonce}`);
+  return sodium.from_string(
+    `${REQUEST_SIGNATURE_DOMAIN}${parts.method.toUpperCase()}\n${parts.path}\n${parts.bodySha256}\n${parts.timestamp}\n${parts.nonce}`,
+  );
 }
 
 /** The exact bytes a reviewer signs to open a session: the domain, then the challenge (hex). */
@@ -92,7 +100,10 @@ export function reviewerChallengeMessage(challenge: string, sodium: Sodium = sod
  * the device id, one per line. The token hash ties the signature to one enrolment on one server
  * (tokens are random per server), so it cannot be replayed with another vault or token.
  */
-export function enrolSignatureMessage(parts: { readonly token: string; readonly vault: string; readonly device: string }, sodium: Sodium = sodiumNow()): Uint8Array {
+export function enrolSignatureMessage(
+  parts: { readonly token: string; readonly vault: string; readonly device: string },
+  sodium: Sodium = sodiumNow(),
+): Uint8Array {
   const tokenSha256 = sodium.to_hex(sodium.crypto_hash_sha256(sodium.from_string(parts.token)));
   return sodium.from_string(`${ENROL_SIGNATURE_DOMAIN}${tokenSha256}\n${parts.vault}\n${parts.device}`);
 }
@@ -115,7 +126,10 @@ export const enrolRequestSchema = z
     device: hex64,
     roster: z.array(rosterMemberSchema).max(256),
     /** Ed25519 signature (128 hex) over enrolSignatureMessage by the device key; a missing one is refused as BAD_REQUEST_SIGNATURE, not as a malformed body. */
-    signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected a 128-hex Ed25519 signature').optional(),
+    signature: z
+      .string()
+      .regex(/^[0-9a-f]{128}$/, 'expected a 128-hex Ed25519 signature')
+      .optional(),
   })
   .strict();
 export type EnrolRequest = z.infer<typeof enrolRequestSchema>;
@@ -135,7 +149,12 @@ const isJsonObject = (o: unknown): o is Record<string, unknown> => {
  * each need only be a JSON object (a check that keeps the parsed objects instead of copying them).
  */
 export const ingestRequestSchema = z
-  .object({ entries: z.array(z.custom<Record<string, unknown>>(isJsonObject, { message: 'each entry must be a JSON object' })).min(1).max(MAX_BATCH_ENTRIES) })
+  .object({
+    entries: z
+      .array(z.custom<Record<string, unknown>>(isJsonObject, { message: 'each entry must be a JSON object' }))
+      .min(1)
+      .max(MAX_BATCH_ENTRIES),
+  })
   .strict();
 export const cosignatureSchema = z.object({ seq, entryHash: hex64, signature: z.string().regex(/^[0-9a-f]{128}$/) }).strict();
 export type Cosignature = z.infer<typeof cosignatureSchema>;
@@ -171,11 +190,15 @@ export const ingestResponseSchema = z
 export type IngestResponse = z.infer<typeof ingestResponseSchema>;
 
 /** GET /v1/devices/:device/head — where the server's copy of this device's chain ends. */
-export const deviceHeadResponseSchema = z.object({ seq: seq.nullable(), hash: hex64.nullable(), treeHead: treeHeadSchema.nullable() }).strict();
+export const deviceHeadResponseSchema = z
+  .object({ seq: seq.nullable(), hash: hex64.nullable(), treeHead: treeHeadSchema.nullable() })
+  .strict();
 export type DeviceHeadResponse = z.infer<typeof deviceHeadResponseSchema>;
 
 /** GET /v1/log/consistency?from=&to= */
-export const consistencyQuerySchema = z.object({ from: z.coerce.number().int().positive(), to: z.coerce.number().int().positive() }).strict();
+export const consistencyQuerySchema = z
+  .object({ from: z.coerce.number().int().positive(), to: z.coerce.number().int().positive() })
+  .strict();
 export const consistencyResponseSchema = z.object({ from: treeHeadSchema, to: treeHeadSchema, proof: z.array(hex64) }).strict();
 
 /** POST /v1/reviewer/challenge and /v1/reviewer/session */
@@ -197,9 +220,19 @@ export const deviceSummarySchema = z
   })
   .strict();
 export const alarmSchema = z
-  .object({ id: seq, device: hex64, kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'LOG_INCONSISTENT']), seq: seq.nullable(), message: z.string(), raisedAt: seq, evidence: z.unknown() })
+  .object({
+    id: seq,
+    device: hex64,
+    kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'LOG_INCONSISTENT']),
+    seq: seq.nullable(),
+    message: z.string(),
+    raisedAt: seq,
+    evidence: z.unknown(),
+  })
   .strict();
-export const breakGlassItemSchema = z.object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 }).strict();
+export const breakGlassItemSchema = z
+  .object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 })
+  .strict();
 export const acknowledgeRequestSchema = z.object({ device: hex64, seq }).strict();
 
 /** How a person compares server keys: SHA-256 of the public key, first 16 bytes in groups of four hex digits. */
@@ -210,13 +243,23 @@ export function serverKeyFingerprint(serverKeyHex: string, sodium: Sodium = sodi
 
 /** Headers of a signed request by the device key (the signer), over the exact body bytes sent. */
 export function signedRequestHeaders(
-  request: { readonly method: string; readonly path: string; readonly body: Uint8Array; readonly timestamp: number; readonly nonce: string; readonly device?: string },
+  request: {
+    readonly method: string;
+    readonly path: string;
+    readonly body: Uint8Array;
+    readonly timestamp: number;
+    readonly nonce: string;
+    readonly device?: string;
+  },
   signer: { readonly publicKey: string; sign(message: Uint8Array): Uint8Array },
   sodium: Sodium = sodiumNow(),
 ): Record<string, string> {
   const timestamp = String(request.timestamp);
   const bodySha256 = sodium.to_hex(sodium.crypto_hash_sha256(request.body));
-  const message = requestSignatureMessage({ method: request.method, path: request.path, bodySha256, timestamp, nonce: request.nonce }, sodium);
+  const message = requestSignatureMessage(
+    { method: request.method, path: request.path, bodySha256, timestamp, nonce: request.nonce },
+    sodium,
+  );
   return {
     // The device id stays the genesis key; after a key rotation the signer is the newer key.
     [SIGNED_HEADERS.device]: request.device ?? signer.publicKey,

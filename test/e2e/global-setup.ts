@@ -5,5 +5,8 @@ import { fileURLToPath } from 'node:url';
 export default function globalSetup(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const run = spawnSync(process.execPath, ['build/bundle.mjs', 'renderer', 'preview'], { cwd: root, stdio: 'inherit' });
-  if (run.status !== 0) throw new Error(`building the renderer and the preview bridge failed (exit ${run.status ?? run.signal}); the e2e tests need dist/renderer and dist/preview`);
+  if (run.status !== 0)
+    throw new Error(
+      `building the renderer and the preview bridge failed (exit ${run.status ?? run.signal}); the e2e tests need dist/renderer and dist/preview`,
+    );
 }

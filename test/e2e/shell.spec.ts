@@ -40,10 +40,16 @@ test('window.halfkey has exactly one method per channel and is frozen', async ({
   await page.goto(preview.link);
   const shape = await page.evaluate(() => {
     const api = (window as unknown as { halfkey: Record<string, unknown> }).halfkey;
-    return { keys: Object.keys(api).sort(), frozen: Object.isFrozen(api), allFunctions: Object.values(api).every((v) => typeof v === 'function') };
+    return {
+      keys: Object.keys(api).sort(),
+      frozen: Object.isFrozen(api),
+      allFunctions: Object.values(api).every((v) => typeof v === 'function'),
+    };
   });
   expect(shape).toEqual({ keys: CHANNEL_NAMES.map(methodName).sort(), frozen: true, allFunctions: true });
-  const result = await page.evaluate(() => (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}));
+  const result = await page.evaluate(() =>
+    (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}),
+  );
   expect(result).toMatchObject({ ok: true, value: { mode: 'preview' } });
 });
 
@@ -91,7 +97,9 @@ test('reloading without the token cannot call the API: UNAUTHENTICATED is shown'
   // The error state is as accessible as the normal one.
   const axe = await new AxeBuilder({ page }).analyze();
   expect(axe.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
-  const result = await page.evaluate(() => (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}));
+  const result = await page.evaluate(() =>
+    (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}),
+  );
   expect(result).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
 });
 
@@ -108,7 +116,12 @@ test('when the preview stops, calls resolve to a typed error instead of hanging,
   await page.goto(preview.link);
   await expect(page.getByRole('status')).toContainText('Vault');
   await preview.stop();
-  const result = await page.evaluate(() => (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}));
-  expect(result).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringContaining('connection to the Halfkey preview closed') } });
+  const result = await page.evaluate(() =>
+    (window as unknown as { halfkey: { appStatus(r: object): Promise<unknown> } }).halfkey.appStatus({}),
+  );
+  expect(result).toMatchObject({
+    ok: false,
+    error: { code: 'INTERNAL', message: expect.stringContaining('connection to the Halfkey preview closed') },
+  });
   await expect(page.getByRole('alert')).toContainText('npm start', { timeout: 10_000 });
 });

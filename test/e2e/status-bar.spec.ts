@@ -12,7 +12,9 @@ test('the status bar follows the real vault: none, then its state, id and journa
   await expect(bar).toContainText('Journalempty');
 
   // A real vault on the real keychain (one Argon2id derivation); the page learns of it by polling app:status.
-  await preview.services.vault.create({ admin: { name: 'Ada Admin', organisation: 'Example Ops', passphrase: 'granite orbit lantern velvet 42' } });
+  await preview.services.vault.create({
+    admin: { name: 'Ada Admin', organisation: 'Example Ops', passphrase: 'granite orbit lantern velvet 42' },
+  });
   const status = preview.services.status();
   expect(status.vault.id).not.toBeNull();
   expect(status.vault.state).not.toBe('none');

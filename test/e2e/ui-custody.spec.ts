@@ -23,11 +23,15 @@ const OTPAUTH = `otpauth://totp/Amazon%20Web%20Services:root@${ACCOUNT.id}?secre
 
 // The seed after rotation, typed as base32 the way people copy it: lower case, in groups.
 const NEW_SEED = 'MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U';
-const NEW_SEED_TYPED = NEW_SEED.toLowerCase().replace(/(.{4})/g, '$1 ').trim();
+const NEW_SEED_TYPED = NEW_SEED.toLowerCase()
+  .replace(/(.{4})/g, '$1 ')
+  .trim();
 
 /** RFC 6238 codes from oathtool, independent of Halfkey and otplib: the current step and `extra` following ones. */
 function oathtool(extra = 0, seed = SEED): string[] {
-  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' }).trim().split('\n');
+  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
 }
 
 /** Reads the code on screen until it equals oathtool's current code (a period may roll over between the two reads). */
@@ -43,7 +47,9 @@ async function expectCodeMatches(code: Locator, seed: string): Promise<void> {
 
 async function noSeriousAxeViolations(page: Page, view: string): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();
-  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${view}: ${v.id}: ${v.help}`);
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${view}: ${v.id}: ${v.help}`);
   expect(serious).toEqual([]);
 }
 
@@ -69,7 +75,10 @@ async function pageStorage(page: Page): Promise<string> {
   return page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, url: location.href }));
 }
 
-test('a vault admin and two custodians: create, enrol, add an account, assign, set halves, check out, codes, journal', async ({ page, preview }) => {
+test('a vault admin and two custodians: create, enrol, add an account, assign, set halves, check out, codes, journal', async ({
+  page,
+  preview,
+}) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   await page.goto(preview.link);
@@ -203,7 +212,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(accountPanel.getByRole('status')).toContainText('The password half is set (generation 1)');
     // Set once: from now on the half changes by rotation, so the form (and the typed secret) is gone.
     await expect(setPassword).toHaveCount(0);
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 1');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'password, generation 1',
+    );
     expect(await page.content()).not.toContain(ROOT_PASSWORD);
 
     await nav(page, 'Custodians');
@@ -213,7 +224,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     const setMfa = page.getByRole('region', { name: 'Set the MFA half' });
     await setMfa.getByLabel('MFA seed (otpauth:// URI or base32)', { exact: true }).fill(OTPAUTH);
     await setMfa.getByRole('button', { name: 'Set mfa half' }).click();
-    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText('The mfa half is set (generation 1)');
+    await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText(
+      'The mfa half is set (generation 1)',
+    );
     await expect(setMfa).toHaveCount(0);
     expect(await page.content()).not.toContain(SEED);
   });
@@ -339,7 +352,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
   await test.step('check-in makes rotation due; the custodian rotates and sees the new password once, for a limited time', async () => {
     const checkout = page.getByRole('region', { name: 'Check out the password half' });
     await expect(checkout.getByRole('status')).toContainText('Rotation is due for this password');
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('rotation due');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'rotation due',
+    );
     // Checking out again is refused until the rotation, with the vault's reason.
     await checkout.getByLabel('Reason', { exact: true }).fill('One more look');
     await checkout.getByRole('button', { name: 'Check out' }).click();
@@ -360,7 +375,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await fresh.getByRole('button', { name: 'Hide now' }).click();
     await expect(fresh).toHaveCount(0);
     expect(await page.content()).not.toContain(newPassword);
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText('password, generation 2');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
+      'password, generation 2',
+    );
   });
 
   await test.step('the journal lists these events, filters them, and verifies', async () => {
@@ -368,7 +385,20 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(page.getByRole('heading', { name: 'Journal', level: 2 })).toBeFocused();
     const journal = page.getByRole('region', { name: 'Journal' });
     const rows = journal.getByRole('table', { name: 'Journal entries' });
-    for (const type of ['custodian.enrolled', 'account.added', 'custody.assigned', 'custody.refused', 'checkout.opened', 'totp.code-shown', 'secret.revealed', 'checkout.closed', 'half.rotated', 'seed.export-requested', 'seed.export-approved', 'seed.exported']) {
+    for (const type of [
+      'custodian.enrolled',
+      'account.added',
+      'custody.assigned',
+      'custody.refused',
+      'checkout.opened',
+      'totp.code-shown',
+      'secret.revealed',
+      'checkout.closed',
+      'half.rotated',
+      'seed.export-requested',
+      'seed.export-approved',
+      'seed.exported',
+    ]) {
       await expect(rows.getByRole('cell', { name: type, exact: true }).first()).toBeVisible();
     }
     await expect(rows).toContainText('Quarterly break-glass drill');
@@ -385,7 +415,10 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await journal.getByLabel('Actor', { exact: true }).selectOption({ label: MO.name });
     await journal.getByRole('button', { name: 'Filter' }).click();
     await expect(journal).toContainText('2 entries');
-    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([`${MO.name} (${MO.organisation})`, `${MO.name} (${MO.organisation})`]);
+    await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([
+      `${MO.name} (${MO.organisation})`,
+      `${MO.name} (${MO.organisation})`,
+    ]);
 
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByRole('button', { name: 'Verify journal' }).click();
@@ -456,7 +489,9 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await set.getByLabel('Token serial number', { exact: true }).fill('GAKT000123456');
     await set.getByLabel('Where the token is kept', { exact: true }).fill('Safe 2, shelf B');
     await set.getByRole('button', { name: 'Set mfa half' }).click();
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ })).toContainText('hardware token GAKT000123456');
+    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ })).toContainText(
+      'hardware token GAKT000123456',
+    );
 
     const checkout = page.getByRole('region', { name: 'Check out the MFA hardware token half' });
     await expect(checkout).toContainText('Token GAKT000123456, kept at Safe 2, shelf B');

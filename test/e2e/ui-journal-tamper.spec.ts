@@ -11,7 +11,10 @@ test.setTimeout(90_000);
 
 const ADMIN = { name: 'Tess Tamper', organisation: 'Acme Ops', passphrase: 'saffron glacier pinwheel 88' };
 
-test('export writes the bundle and CSV; the verify button reports a journal edited behind the app: the failure with its seq, code and reason', async ({ page, preview }) => {
+test('export writes the bundle and CSV; the verify button reports a journal edited behind the app: the failure with its seq, code and reason', async ({
+  page,
+  preview,
+}) => {
   await page.goto(preview.link);
   await createVaultThroughUi(page, ADMIN);
 

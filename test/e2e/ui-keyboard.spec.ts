@@ -88,5 +88,7 @@ test('keyboard only: create the vault, confirm the recovery key, navigate, unloc
 
   // Nothing on the page carries an inline style: the CSP forbids them, so the UI must not rely on one.
   // (Chromium itself leaves an empty style="" on inputs it has autofill-checked; that declares nothing.)
-  expect(await page.evaluate(() => [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200)))).toEqual([]);
+  expect(
+    await page.evaluate(() => [...document.querySelectorAll('[style]:not([style=""])')].map((e) => e.outerHTML.slice(0, 200))),
+  ).toEqual([]);
 });

@@ -60,7 +60,10 @@ async function openReconcile(page: Page, link: string): Promise<Locator> {
 /** The fixture's inputs as a reviewer pastes them: one absolute path a line. */
 const inputs = (): string => `${INPUTS.map((input) => join(work, input)).join('\n')}\n`;
 
-test('a reviewer reconciles S3-delivered logs against a device bundle: readable errors, verdict, counts, findings, CSV', async ({ page, preview }) => {
+test('a reviewer reconciles S3-delivered logs against a device bundle: readable errors, verdict, counts, findings, CSV', async ({
+  page,
+  preview,
+}) => {
   const form = await openReconcile(page, preview.link);
   const journalPath = form.getByLabel('Journal bundle (absolute path)', { exact: true });
   const paths = form.getByLabel('CloudTrail logs', { exact: true });
@@ -93,7 +96,9 @@ test('a reviewer reconciles S3-delivered logs against a device bundle: readable 
   const csv = join(work, 'findings.csv');
   await csvPath.fill(csv);
   await run.click();
-  await expect(form.getByRole('status')).toHaveText('Reconciled. 4 root actions not explained (2 half-explained, 2 unexplained).', { timeout: 20_000 });
+  await expect(form.getByRole('status')).toHaveText('Reconciled. 4 root actions not explained (2 half-explained, 2 unexplained).', {
+    timeout: 20_000,
+  });
   await expect(form.getByRole('alert')).toHaveCount(0);
 
   const report = page.getByRole('region', { name: 'Reconciliation report' });
@@ -164,7 +169,9 @@ test('the same logs against the org-wide reviewer export, checked against the pi
   // The key as an operator publishes it: upper case, in groups.
   await form.getByLabel('Server key', { exact: true }).fill(server.signer.publicKey.toUpperCase().replace(/(.{8})/g, '$1 '));
   await run.click();
-  await expect(form.getByRole('status')).toHaveText('Reconciled. 4 root actions not explained (2 half-explained, 2 unexplained).', { timeout: 20_000 });
+  await expect(form.getByRole('status')).toHaveText('Reconciled. 4 root actions not explained (2 half-explained, 2 unexplained).', {
+    timeout: 20_000,
+  });
   const report = page.getByRole('region', { name: 'Reconciliation report' });
   await expect(report).toContainText(`Journal verified: the server export ${join(work, 'org.hkx')}`);
   await expect(report).toContainText('from 1 device');

@@ -9,7 +9,10 @@ test.setTimeout(90_000);
 
 const ADMIN = { name: 'Rae Recover', organisation: 'Acme Ops', passphrase: 'juniper cobalt lagoon thistle 3' };
 
-test('a vault whose keychain entry is gone: Open explains, a mistyped recovery key is refused, the right one restores access', async ({ page, preview }) => {
+test('a vault whose keychain entry is gone: Open explains, a mistyped recovery key is refused, the right one restores access', async ({
+  page,
+  preview,
+}) => {
   await page.goto(preview.link);
   const key = await createVaultThroughUi(page, ADMIN);
 
@@ -44,6 +47,8 @@ test('a vault whose keychain entry is gone: Open explains, a mistyped recovery k
   await expect(page.getByRole('heading', { name: 'Custodians', level: 2 })).toBeFocused();
   await expect(page.getByRole('listitem').filter({ hasText: ADMIN.name })).toContainText('Locked');
   expect(await keychain.get(deviceAccount(vaultId ?? ''))).not.toBeNull();
-  await expect(page.getByRole('contentinfo', { name: 'Status' })).toContainText(`locked · ${(vaultId ?? '').slice(0, 8)}`, { timeout: 10_000 });
+  await expect(page.getByRole('contentinfo', { name: 'Status' })).toContainText(`locked · ${(vaultId ?? '').slice(0, 8)}`, {
+    timeout: 10_000,
+  });
   expect(await page.content()).not.toContain(key);
 });

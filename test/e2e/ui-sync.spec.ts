@@ -16,7 +16,10 @@ test.setTimeout(90_000);
 
 const ADMIN = { name: 'Sam Sync', organisation: 'Acme Ops', passphrase: 'harbour violet ember lattice 5' };
 
-test('enrol with a journal server (a wrong expected fingerprint is refused, the right one enrols), then re-pin its rotated key: a wrong fingerprint is refused, the right one resumes the sync', async ({ page, preview }) => {
+test('enrol with a journal server (a wrong expected fingerprint is refused, the right one enrols), then re-pin its rotated key: a wrong fingerprint is refused, the right one resumes the sync', async ({
+  page,
+  preview,
+}) => {
   const sodium = await sodiumReady();
   const dir = mkdtempSync(join(tmpdir(), 'halfkey-e2e-sync-'));
   const storage: Storage = await openStorage(`sqlite:${join(dir, 'server.db')}`);
@@ -50,7 +53,9 @@ test('enrol with a journal server (a wrong expected fingerprint is refused, the 
     await enrol.getByRole('button', { name: 'Enrol' }).click();
     const refusal = enrol.getByRole('alert');
     await expect(refusal).toContainText('POLICY_REFUSED');
-    await expect(refusal).toContainText(`The server presents a key with fingerprint ${oldKey.fingerprint}, not the one given (${newKey.fingerprint}): nothing was enrolled or pinned.`);
+    await expect(refusal).toContainText(
+      `The server presents a key with fingerprint ${oldKey.fingerprint}, not the one given (${newKey.fingerprint}): nothing was enrolled or pinned.`,
+    );
     await expect(refusal).not.toContainText(token);
     await expect(sync.getByText('Not enrolled with a journal server')).toBeVisible();
     await expect(sync.getByText('no server pinned', { exact: true })).toBeVisible();

@@ -23,7 +23,9 @@ export function findElectronBinary(): { readonly path: string } | { readonly mis
     return { missing: 'the electron package is not installed' };
   }
   if (!existsSync(join(packageDir, 'path.txt')) && process.env.ELECTRON_OVERRIDE_DIST_PATH === undefined) {
-    return { missing: `${join(packageDir, 'path.txt')} does not exist (installed with ELECTRON_SKIP_BINARY_DOWNLOAD or the download failed)` };
+    return {
+      missing: `${join(packageDir, 'path.txt')} does not exist (installed with ELECTRON_SKIP_BINARY_DOWNLOAD or the download failed)`,
+    };
   }
   let path: unknown;
   try {
@@ -49,7 +51,8 @@ export interface LaunchedHalfkey {
  */
 export async function launchHalfkey(binary: string): Promise<LaunchedHalfkey> {
   await bundleElectron();
-  if (!existsSync(join(projectRoot, 'dist', 'renderer', 'index.html'))) throw new Error('dist/renderer is not built: run npm run build first');
+  if (!existsSync(join(projectRoot, 'dist', 'renderer', 'index.html')))
+    throw new Error('dist/renderer is not built: run npm run build first');
   await ensureElectronSqlite({ say: (text) => process.stdout.write(`electron specs: ${text}\n`) });
   const userData = mkdtempSync(join(tmpdir(), 'halfkey-electron-'));
   const app = await electron.launch({

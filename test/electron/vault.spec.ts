@@ -43,7 +43,9 @@ test.describe('Electron: a vault in the real window', () => {
       await test.step('creates the vault: its database opens in the main process, on the Electron build of better-sqlite3', async () => {
         await createVaultThroughUi(page, ADMIN);
         expect(existsSync(join(userData, 'vault', 'vault.db'))).toBe(true);
-        const status = await page.evaluate(async () => (window as unknown as { halfkey: { appStatus: (r: object) => Promise<unknown> } }).halfkey.appStatus({}));
+        const status = await page.evaluate(async () =>
+          (window as unknown as { halfkey: { appStatus: (r: object) => Promise<unknown> } }).halfkey.appStatus({}),
+        );
         expect(status).toMatchObject({ ok: true, value: { mode: 'electron', vault: { state: 'locked' } } });
       });
 
@@ -72,7 +74,9 @@ test.describe('Electron: a vault in the real window', () => {
         const setPassword = page.getByRole('region', { name: 'Set the password half' });
         await setPassword.getByLabel('Root password', { exact: true }).fill(ROOT_PASSWORD);
         await setPassword.getByRole('button', { name: 'Set password half' }).click();
-        await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText('The password half is set (generation 1)');
+        await expect(page.getByRole('region', { name: new RegExp(ACCOUNT.alias) }).getByRole('status')).toContainText(
+          'The password half is set (generation 1)',
+        );
 
         const checkout = page.getByRole('region', { name: 'Check out the password half' });
         await checkout.getByLabel('Reason', { exact: true }).fill('Electron spec: break-glass drill');

@@ -30,7 +30,8 @@ beforeAll(async () => {
   f.vault.close();
   services = await openAppServices({ mode: 'preview', vaultDir: f.dir });
   router = createRouter(createHandlerTable(services));
-  for (const name of ['admin', 'pat', 'mia'] as const) await value('custodian:unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
+  for (const name of ['admin', 'pat', 'mia'] as const)
+    await value('custodian:unlock', { custodianId: f.ids[name], passphrase: PASSPHRASES[name] });
 }, 180_000);
 
 afterAll(async () => {
@@ -41,7 +42,13 @@ afterAll(async () => {
 describe('custody over the API router', () => {
   it('splits the halves: the MFA custodian is refused the password, the password custodian the codes', async () => {
     const accountId = freshAccountId();
-    await value('custody:account-add', { by: f.ids.admin, accountId, alias: 'api', rootEmail: 'root@example.com', organisation: 'Customer' });
+    await value('custody:account-add', {
+      by: f.ids.admin,
+      accountId,
+      alias: 'api',
+      rootEmail: 'root@example.com',
+      organisation: 'Customer',
+    });
     await value('custody:assign', { by: f.ids.admin, accountId, item: 'password', custodianId: f.ids.pat });
     await value('custody:assign', { by: f.ids.admin, accountId, item: 'mfa', custodianId: f.ids.mia });
     await value('custody:half-set', { by: f.ids.pat, accountId, item: 'password', secret: { kind: 'password', password: PASSWORD } });
@@ -53,8 +60,14 @@ describe('custody over the API router', () => {
     const pw = await value('custody:checkout', { by: f.ids.pat, accountId, item: 'password', reason: 'incident', leaseSeconds: 60 });
     const shown = await value('custody:reveal', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 });
     expect(shown.password).toBe(PASSWORD);
-    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED' } });
-    expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_PERMITTED' },
+    });
+    expect(await call('custody:totp-code', { by: f.ids.pat, checkoutId: pw.checkoutId })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
     expect(await call('custody:copy', { by: f.ids.pat, checkoutId: pw.checkoutId, seconds: 10 })).toMatchObject({
       ok: false,
       error: { code: 'UNSUPPORTED', message: expect.stringMatching(/use reveal/) },
@@ -64,7 +77,10 @@ describe('custody over the API router', () => {
     const code = await value('custody:totp-code', { by: f.ids.mia, checkoutId: mfa.checkoutId });
     expect(code.code).toMatch(/^\d{6}$/);
     expect(Object.keys(code).sort()).toEqual(['code', 'digits', 'period', 'remainingMs']);
-    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+    expect(await call('custody:reveal', { by: f.ids.mia, checkoutId: mfa.checkoutId, seconds: 10 })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFLICT' },
+    });
 
     const listed = await value('custody:account-list', { search: accountId });
     expect(listed).toMatchObject({ total: 1, accounts: [{ accountId, openCheckouts: 2 }] });
@@ -79,11 +95,25 @@ describe('custody over the API router', () => {
 
   it('rejects bad input with a clear error naming the field and stores nothing', async () => {
     const before = (await value('custody:account-list', { limit: 10_000 })).total;
-    const bad = await call('custody:account-add', { by: f.ids.admin, accountId: '12345', alias: 'x', rootEmail: 'root@example.com', organisation: 'O' });
+    const bad = await call('custody:account-add', {
+      by: f.ids.admin,
+      accountId: '12345',
+      alias: 'x',
+      rootEmail: 'root@example.com',
+      organisation: 'O',
+    });
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'accountId' } } });
     expect(bad.ok ? '' : bad.error.message).toMatch(/12 digits/);
-    const seedError = await call('custody:half-set', { by: f.ids.mia, accountId: '123456789012', item: 'mfa', secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' } });
-    expect(seedError).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'seed', reason: 'OTP_SECRET_INVALID_CHARACTER' } } });
+    const seedError = await call('custody:half-set', {
+      by: f.ids.mia,
+      accountId: '123456789012',
+      item: 'mfa',
+      secret: { kind: 'totp', seed: 'QWERTYUIOPQWERTY189' },
+    });
+    expect(seedError).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_PAYLOAD', detail: { field: 'seed', reason: 'OTP_SECRET_INVALID_CHARACTER' } },
+    });
     expect(JSON.stringify(seedError)).not.toContain('QWERTYUIOP');
     expect((await value('custody:account-list', { limit: 10_000 })).total).toBe(before);
   });

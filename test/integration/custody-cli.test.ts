@@ -26,7 +26,8 @@ function halfkey(args: string[]): Promise<{ code: number; stdout: string; stderr
 const as = (name: 'admin' | 'pat' | 'mia') => ['--vault', f.dir, '--as', f.ids[name], '--passphrase-file', `${name}.pass`];
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   f = await openCustodyFixture({ only: ['pat', 'mia'] });
   // One writer per vault: the CLI processes below are it, so this process lets the vault go.
   await f.custody.close();
@@ -43,11 +44,23 @@ describe('halfkey custody commands', () => {
   it('bad arguments exit 2 and say what is wrong, before any passphrase is read', async () => {
     const cases: [string[], RegExp][] = [
       [['checkout', '--vault', 'v', '--as', 'x', '--item', 'password', '--reason', 'r'], /--account is required/],
-      [['checkout', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'seed', '--reason', 'r'], /--item must be one of password, mfa/],
-      [['checkout', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'mfa', '--reason', 'r', '--lease', 'forever'], /--lease must look like/],
-      [['half', 'set', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--password', 'x'], /Unknown option '--password'/],
+      [
+        ['checkout', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'seed', '--reason', 'r'],
+        /--item must be one of password, mfa/,
+      ],
+      [
+        ['checkout', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'mfa', '--reason', 'r', '--lease', 'forever'],
+        /--lease must look like/,
+      ],
+      [
+        ['half', 'set', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--password', 'x'],
+        /Unknown option '--password'/,
+      ],
       [['account', 'remove'], /expected 'halfkey account add'/],
-      [['rotate', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--length', '7'], /--length must be a whole number from 8 to 128/],
+      [
+        ['rotate', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--length', '7'],
+        /--length must be a whole number from 8 to 128/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await halfkey(args);
@@ -58,9 +71,34 @@ describe('halfkey custody commands', () => {
 
   it('adds, assigns, sets, checks out (printing the password once), refuses with exit 3, checks in and rotates', async () => {
     const id = freshAccountId();
-    const added = await halfkey(['account', 'add', ...as('admin'), '--id', id, '--alias', 'cli', '--email', 'root@example.com', '--organisation', 'Customer', '--rotate-after-checkout']);
+    const added = await halfkey([
+      'account',
+      'add',
+      ...as('admin'),
+      '--id',
+      id,
+      '--alias',
+      'cli',
+      '--email',
+      'root@example.com',
+      '--organisation',
+      'Customer',
+      '--rotate-after-checkout',
+    ]);
     expect(added).toMatchObject({ code: 0, stdout: `added account ${id} (cli)\n` });
-    const badId = await halfkey(['account', 'add', ...as('admin'), '--id', '1234', '--alias', 'cli', '--email', 'root@example.com', '--organisation', 'Customer']);
+    const badId = await halfkey([
+      'account',
+      'add',
+      ...as('admin'),
+      '--id',
+      '1234',
+      '--alias',
+      'cli',
+      '--email',
+      'root@example.com',
+      '--organisation',
+      'Customer',
+    ]);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toMatch(/12 digits/);
 
@@ -69,7 +107,9 @@ describe('halfkey custody commands', () => {
     expect(both.code).toBe(3);
     expect(both.stderr).toMatch(/MFA half/);
 
-    expect((await halfkey(['half', 'set', ...as('pat'), '--account', id, '--item', 'password', '--secret-file', 'password.txt'])).code).toBe(0);
+    expect(
+      (await halfkey(['half', 'set', ...as('pat'), '--account', id, '--item', 'password', '--secret-file', 'password.txt'])).code,
+    ).toBe(0);
     const out = await halfkey(['checkout', ...as('pat'), '--account', id, '--item', 'password', '--reason', 'CLI test', '--lease', '5m']);
     expect(out.code).toBe(0);
     const lines = out.stdout.trim().split('\n');

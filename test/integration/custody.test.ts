@@ -57,7 +57,8 @@ function fullAccount(options: { exclusive?: boolean; rotate?: boolean } = {}): s
 }
 
 const refusedCount = (account: string) => f.vault.journal.query({ type: 'custody.refused', account }).length;
-const checkoutRows = (account: string) => (f.vault.db.prepare('SELECT count(*) AS n FROM custody_checkouts WHERE account_id = ?').get(account) as { n: number }).n;
+const checkoutRows = (account: string) =>
+  (f.vault.db.prepare('SELECT count(*) AS n FROM custody_checkouts WHERE account_id = ?').get(account) as { n: number }).n;
 
 async function refusal(run: () => unknown): Promise<HalfkeyError> {
   try {
@@ -92,7 +93,16 @@ describe('accounts', () => {
       await expect(viaRouter('custody:account-add', { by: f.ids.admin, ...input })).rejects.toThrow(message);
     }
     expect(f.custody.accounts.list(routed('custody:account-list', { limit: 10_000 })).total).toBe(before);
-    const pat = () => f.custody.accounts.add(routed('custody:account-add', { by: f.ids.pat, accountId: freshAccountId(), alias: 'x', rootEmail: 'root@example.com', organisation: 'Customer' }));
+    const pat = () =>
+      f.custody.accounts.add(
+        routed('custody:account-add', {
+          by: f.ids.pat,
+          accountId: freshAccountId(),
+          alias: 'x',
+          rootEmail: 'root@example.com',
+          organisation: 'Customer',
+        }),
+      );
     expect(pat).toThrow(/Only an admin can add accounts/);
   });
 
@@ -110,7 +120,9 @@ describe('accounts', () => {
         { item: 'mfa', custodianId: f.ids.mia },
       ]),
     );
-    expect(f.custody.accounts.list(routed('custody:account-list', { search: id.slice(0, 9) })).accounts.map((a) => a.accountId)).toContain(id);
+    expect(f.custody.accounts.list(routed('custody:account-list', { search: id.slice(0, 9) })).accounts.map((a) => a.accountId)).toContain(
+      id,
+    );
     expect(f.custody.accounts.list(routed('custody:account-list', { search: 'no-such-account-anywhere' })).total).toBe(0);
     // LIKE wildcards in the search text are literal.
     expect(f.custody.accounts.list(routed('custody:account-list', { search: '%' })).total).toBe(0);
@@ -121,7 +133,11 @@ describe('the split at the crypto level', () => {
   it("an MFA custodian's key cannot open the password half, nor a password custodian's the MFA half", async () => {
     const id = fullAccount();
     const blob = (item: 'password' | 'mfa', custodian: string) =>
-      (f.vault.db.prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').get(id, item, custodian) as { blob: Uint8Array }).blob;
+      (
+        f.vault.db
+          .prepare('SELECT blob FROM custody_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?')
+          .get(id, item, custodian) as { blob: Uint8Array }
+      ).blob;
     const pat = f.vault.custodians.unlocked(f.ids.pat);
     const mia = f.vault.custodians.unlocked(f.ids.mia);
     const passwordBox = f.vault.device.open(blob('password', f.ids.pat), halfAad(id, 'password', f.ids.pat, 1));
@@ -130,7 +146,11 @@ describe('the split at the crypto level', () => {
     expect(() => mia.openSealed(passwordBox)).toThrow();
     expect(() => pat.openSealed(mfaBox)).toThrow();
     // Nothing was sealed to the other custodian at all.
-    const count = f.vault.db.prepare('SELECT count(*) AS n FROM custody_sealed WHERE account_id = ? AND ((item = ? AND custodian_id = ?) OR (item = ? AND custodian_id = ?))').get(id, 'password', f.ids.mia, 'mfa', f.ids.pat) as { n: number };
+    const count = f.vault.db
+      .prepare(
+        'SELECT count(*) AS n FROM custody_sealed WHERE account_id = ? AND ((item = ? AND custodian_id = ?) OR (item = ? AND custodian_id = ?))',
+      )
+      .get(id, 'password', f.ids.mia, 'mfa', f.ids.pat) as { n: number };
     expect(count.n).toBe(0);
     // The device layer binds the row: the password blob does not open under another row's AAD.
     expect(() => f.vault.device.open(blob('password', f.ids.pat), halfAad(id, 'password', f.ids.pat, 2))).toThrow();
@@ -140,13 +160,17 @@ describe('the split at the crypto level', () => {
   it('at the service level the MFA custodian is refused the password, and each refusal is journaled', async () => {
     const id = fullAccount();
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'password', reason: 'try', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'password', reason: 'try', leaseSeconds: 60 }),
+    );
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'password', accountId: id });
     const pwOut = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'incident 1', leaseSeconds: 60 });
     const notHers = await refusal(() => f.custody.checkouts.reveal({ by: f.ids.mia, checkoutId: pwOut.checkoutId, seconds: 10 }));
     expect(notHers.code).toBe('NOT_PERMITTED');
-    const patMfa = await refusal(() => f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'mfa', reason: 'try', leaseSeconds: 60 }));
+    const patMfa = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'mfa', reason: 'try', leaseSeconds: 60 }),
+    );
     expect(patMfa.code).toBe('POLICY_REFUSED');
     expect(refusedCount(id)).toBe(before + 3);
     const entries = f.vault.journal.query({ type: 'custody.refused', account: id });
@@ -161,14 +185,22 @@ describe('the split at the crypto level', () => {
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ item: 'mfa', accountId: id });
     expect(refusedCount(id)).toBe(before + 1);
-    expect(f.custody.accounts.get(id).assignments.filter((a) => a.custodianId === f.ids.pat).map((a) => a.item)).toEqual(['password']);
+    expect(
+      f.custody.accounts
+        .get(id)
+        .assignments.filter((a) => a.custodianId === f.ids.pat)
+        .map((a) => a.item),
+    ).toEqual(['password']);
   });
 });
 
 describe('recovery channels', () => {
   it('rule 4: one person may not hold both the root inbox and the recovery phone', async () => {
     const id = addAccount();
-    expect(f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin })).toMatchObject({ item: 'email', sealed: false });
+    expect(f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'email', custodianId: f.ids.admin })).toMatchObject({
+      item: 'email',
+      sealed: false,
+    });
     const error = await refusal(() => f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'phone', custodianId: f.ids.admin }));
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 4, item: 'phone', accountId: id });
@@ -180,7 +212,14 @@ describe('recovery channels', () => {
 describe('checkout, reveal, codes', () => {
   it('reveals the password to its custodian under a checkout, and journals it without the secret', async () => {
     const id = fullAccount();
-    const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'billing change', ticket: 'CHG-1', leaseSeconds: 300 });
+    const out = f.custody.checkouts.open({
+      by: f.ids.pat,
+      accountId: id,
+      item: 'password',
+      reason: 'billing change',
+      ticket: 'CHG-1',
+      leaseSeconds: 300,
+    });
     const shown = await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 20 });
     expect(shown).toEqual({ password: PASSWORD, expiresAt: f.clock.t + 20_000 });
     const opened = f.vault.journal.query({ type: 'checkout.opened', account: id });
@@ -189,7 +228,10 @@ describe('checkout, reveal, codes', () => {
     const copyError = await refusal(() => f.custody.checkouts.copy({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 10 }));
     expect(copyError.code).toBe('UNSUPPORTED');
     expect(copyError.message).toMatch(/desktop app only; use reveal/);
-    expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId })).toEqual({ checkoutId: out.checkoutId, rotationDue: false });
+    expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId })).toEqual({
+      checkoutId: out.checkoutId,
+      rotationDue: false,
+    });
     await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 20 })).rejects.toThrow(/is closed/);
   });
 
@@ -209,7 +251,13 @@ describe('checkout, reveal, codes', () => {
     const withClipboard = await CustodyService.open(f.vault, { clipboard: standIn, now: () => f.clock.t });
     try {
       const id = fullAccount();
-      const out = withClipboard.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'paste into console', leaseSeconds: 300 });
+      const out = withClipboard.checkouts.open({
+        by: f.ids.pat,
+        accountId: id,
+        item: 'password',
+        reason: 'paste into console',
+        leaseSeconds: 300,
+      });
       const { clearsAt } = await withClipboard.checkouts.copy({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 1 });
       expect(clearsAt).toBe(f.clock.t + 1_000);
       expect(board).toMatchObject({ text: PASSWORD, writes: 1 });
@@ -219,7 +267,9 @@ describe('checkout, reveal, codes', () => {
       await new Promise((r) => setTimeout(r, 1_300));
       expect(board.text).toBe('');
       // A refused copy writes nothing to the clipboard.
-      await expect(withClipboard.checkouts.copy({ by: f.ids.mia, checkoutId: out.checkoutId, seconds: 1 })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+      await expect(withClipboard.checkouts.copy({ by: f.ids.mia, checkoutId: out.checkoutId, seconds: 1 })).rejects.toMatchObject({
+        code: 'NOT_PERMITTED',
+      });
       expect(board.writes).toBe(1);
     } finally {
       await withClipboard.close();
@@ -243,7 +293,12 @@ describe('checkout, reveal, codes', () => {
   it('SHA256, 8 digits, 60 s from an otpauth URI also match oathtool', async () => {
     const id = addAccount();
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia });
-    f.custody.halves.set({ by: f.ids.mia, accountId: id, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://totp/AWS:root?secret=${SEED}&issuer=AWS&algorithm=SHA256&digits=8&period=60` } });
+    f.custody.halves.set({
+      by: f.ids.mia,
+      accountId: id,
+      item: 'mfa',
+      secret: { kind: 'totp', seed: `otpauth://totp/AWS:root?secret=${SEED}&issuer=AWS&algorithm=SHA256&digits=8&period=60` },
+    });
     const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'console login', leaseSeconds: 300 });
     const shown = await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId });
     expect(shown).toMatchObject({ digits: 8, period: 60 });
@@ -252,11 +307,17 @@ describe('checkout, reveal, codes', () => {
 
   it('checks input at the router, the one door every adapter goes through: no reason, no checkout', async () => {
     const id = fullAccount();
-    const error = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: '  ', leaseSeconds: 60 }),
+    );
     expect(error).toMatchObject({ code: 'INVALID_PAYLOAD', detail: { field: 'reason' } });
-    const lease = await refusal(() => viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }));
+    const lease = await refusal(() =>
+      viaRouter('custody:checkout', { by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 0 }),
+    );
     expect(lease.detail).toMatchObject({ field: 'leaseSeconds' });
-    const short = await refusal(() => viaRouter('custody:half-set', { by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'short' } }));
+    const short = await refusal(() =>
+      viaRouter('custody:half-set', { by: f.ids.pat, accountId: id, item: 'password', secret: { kind: 'password', password: 'short' } }),
+    );
     expect(short.detail).toMatchObject({ field: 'secret.password' });
     expect(short.message).not.toContain('short');
     expect(checkoutRows(id)).toBe(0);
@@ -268,7 +329,9 @@ describe('checkout, reveal, codes', () => {
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'password', custodianId: f.ids.pam, resealWith: f.ids.pat });
     const first = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 });
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pam, accountId: id, item: 'password', reason: 'r', leaseSeconds: 300 }),
+    );
     expect(error.code).toBe('CONFLICT');
     expect(error.message).toMatch(/already checked out by custodian .*one checkout at a time/);
     expect(error.detail).toMatchObject({ rule: 'exclusive-checkout', item: 'password' });
@@ -296,7 +359,9 @@ describe('leases', () => {
     f.clock.t += 59_000;
     expect(f.custody.checkouts.sweepLeases()).toBe(0);
     f.clock.t += 1_000;
-    await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).rejects.toThrow(/closed \(expired\)/);
+    await expect(f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).rejects.toThrow(
+      /closed \(expired\)/,
+    );
     const expired = f.vault.journal.query({ type: 'lease.expired', account: id });
     expect(expired).toHaveLength(1);
     expect(expired[0]).toMatchObject({ actor: null, data: { checkout: out.checkoutId, custodian: f.ids.pat } });
@@ -342,7 +407,9 @@ describe('rotation', () => {
     expect(f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: out.checkoutId }).rotationDue).toBe(true);
     expect(f.custody.accounts.get(id).rotationDue).toBe(true);
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'again', leaseSeconds: 300 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'again', leaseSeconds: 300 }),
+    );
     expect(error.code).toBe('CONFLICT');
     expect(error.message).toMatch(/due for rotation/);
     expect(refusedCount(id)).toBe(before + 1);
@@ -355,7 +422,9 @@ describe('rotation', () => {
     expect(fresh).not.toBe(PASSWORD);
     expect(checkAwsRootPassword(fresh, { accountName: `acct-${id}`, email: `root+${id}@example.com` })).toEqual([]);
     expect(f.custody.accounts.get(id).rotationDue).toBe(false);
-    const generations = f.vault.db.prepare('SELECT DISTINCT generation FROM custody_sealed WHERE account_id = ? AND item = ?').all(id, 'password') as { generation: number }[];
+    const generations = f.vault.db
+      .prepare('SELECT DISTINCT generation FROM custody_sealed WHERE account_id = ? AND item = ?')
+      .all(id, 'password') as { generation: number }[];
     expect(generations).toEqual([{ generation: 2 }]);
     const entry = f.vault.journal.query({ type: 'half.rotated', account: id }).at(-1);
     expect(entry?.data).toMatchObject({ item: 'password', generation: 2, retiredGeneration: 1, sealedTo: [f.ids.pat] });
@@ -370,10 +439,14 @@ describe('rotation', () => {
     // Roles fit items, so no custodian can see both halves through the API. A sighting from
     // before (e.g. an earlier role) is planted directly: a fault the API cannot cause for real.
     f.vault.db
-      .prepare("INSERT INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, 'password', ?, 1, 0, 'planted-by-test')")
+      .prepare(
+        "INSERT INTO custody_seen (account_id, item, custodian_id, generation, first_seen_at, how) VALUES (?, 'password', ?, 1, 0, 'planted-by-test')",
+      )
       .run(id, f.ids.mia);
     const before = refusedCount(id);
-    const error = await refusal(() => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }));
+    const error = await refusal(() =>
+      f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }),
+    );
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 2, item: 'mfa', accountId: id });
     expect(error.message).toMatch(/Rule 2 \(seen both\)/);
@@ -417,12 +490,25 @@ describe('assignment to a half that already has a secret', () => {
     const id = fullAccount();
     const unsealed = f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
     expect(unsealed.sealed).toBe(false);
-    await expect(async () => f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 })).rejects.toThrow(/has not been sealed to custodian/);
-    const resealed = f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
+    await expect(async () =>
+      f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }),
+    ).rejects.toThrow(/has not been sealed to custodian/);
+    const resealed = f.custody.halves.assign({
+      by: f.ids.admin,
+      accountId: id,
+      item: 'mfa',
+      custodianId: f.ids.max,
+      resealWith: f.ids.mia,
+    });
     expect(resealed.sealed).toBe(true);
-    expect(f.vault.journal.query({ type: 'half.resealed', account: id }).at(-1)?.data).toMatchObject({ custodian: f.ids.max, resealedBy: f.ids.mia });
+    expect(f.vault.journal.query({ type: 'half.resealed', account: id }).at(-1)?.data).toMatchObject({
+      custodian: f.ids.max,
+      resealedBy: f.ids.mia,
+    });
     const out = f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
-    expect((await f.custody.checkouts.totpCode({ by: f.ids.max, checkoutId: out.checkoutId })).code).toBe(oathtool(['--totp', '-b', SEED, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0]);
+    expect((await f.custody.checkouts.totpCode({ by: f.ids.max, checkoutId: out.checkoutId })).code).toBe(
+      oathtool(['--totp', '-b', SEED, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0],
+    );
   });
 });
 
@@ -432,25 +518,43 @@ describe('unassign and listings', () => {
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
     const out = f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
     await f.custody.checkouts.totpCode({ by: f.ids.max, checkoutId: out.checkoutId });
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toThrow(/must be checked in first/);
-    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id })).map((c) => [c.checkoutId, c.custodianId, c.reason])).toEqual([[out.checkoutId, f.ids.max, 'r']]);
+    await expect(async () =>
+      f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max }),
+    ).rejects.toThrow(/must be checked in first/);
+    expect(
+      f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id })).map((c) => [c.checkoutId, c.custodianId, c.reason]),
+    ).toEqual([[out.checkoutId, f.ids.max, 'r']]);
     f.custody.checkouts.checkin({ by: f.ids.max, checkoutId: out.checkoutId });
     expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id }))).toEqual([]);
-    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id, open: false }))[0]).toMatchObject({ closeKind: 'checked-in' });
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.mia, accountId: id, item: 'mfa', custodianId: f.ids.max })).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+    expect(f.custody.checkouts.list(routed('custody:checkout-list', { accountId: id, open: false }))[0]).toMatchObject({
+      closeKind: 'checked-in',
+    });
+    await expect(async () =>
+      f.custody.halves.unassign({ by: f.ids.mia, accountId: id, item: 'mfa', custodianId: f.ids.max }),
+    ).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
     f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
     const copies = f.vault.db.prepare("SELECT custodian_id FROM custody_sealed WHERE account_id = ? AND item = 'mfa'").all(id);
     expect(copies).toEqual([{ custodian_id: f.ids.mia }]);
-    expect(f.vault.db.prepare("SELECT how FROM custody_seen WHERE account_id = ? AND custodian_id = ?").all(id, f.ids.max)).toEqual([{ how: 'totp-code' }]);
-    await expect(async () => f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia })).rejects.toThrow(/only one holding .* would be lost/);
-    expect(f.vault.journal.query({ type: 'custody.unassigned', account: id }).map((e) => e.data)).toEqual([{ account: id, item: 'mfa', custodian: f.ids.max, sealedCopyDeleted: true }]);
-    await expect(async () => f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 })).rejects.toMatchObject({ code: 'POLICY_REFUSED' });
+    expect(f.vault.db.prepare('SELECT how FROM custody_seen WHERE account_id = ? AND custodian_id = ?').all(id, f.ids.max)).toEqual([
+      { how: 'totp-code' },
+    ]);
+    await expect(async () =>
+      f.custody.halves.unassign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia }),
+    ).rejects.toThrow(/only one holding .* would be lost/);
+    expect(f.vault.journal.query({ type: 'custody.unassigned', account: id }).map((e) => e.data)).toEqual([
+      { account: id, item: 'mfa', custodian: f.ids.max, sealedCopyDeleted: true },
+    ]);
+    await expect(async () =>
+      f.custody.checkouts.open({ by: f.ids.max, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }),
+    ).rejects.toMatchObject({ code: 'POLICY_REFUSED' });
   });
 
   it('lists open seed-export requests for the approver', () => {
     const id = fullAccount();
     const { requestId } = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'new device' });
-    expect(f.custody.seedExports.list({ accountId: id })).toEqual([expect.objectContaining({ requestId, requestedBy: f.ids.mia, reason: 'new device', approvedBy: null })]);
+    expect(f.custody.seedExports.list({ accountId: id })).toEqual([
+      expect.objectContaining({ requestId, requestedBy: f.ids.mia, reason: 'new device', approvedBy: null }),
+    ]);
     f.clock.t += 16 * 60_000;
     expect(f.custody.seedExports.list({ accountId: id })).toEqual([]);
   });
@@ -461,15 +565,26 @@ describe('hardware tokens', () => {
     const id = addAccount();
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.mia });
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max });
-    f.custody.halves.set({ by: f.ids.admin, accountId: id, item: 'mfa', secret: { kind: 'hardware-token', serial: 'GAKT000123', location: 'Safe A, shelf 2' } });
+    f.custody.halves.set({
+      by: f.ids.admin,
+      accountId: id,
+      item: 'mfa',
+      secret: { kind: 'hardware-token', serial: 'GAKT000123', location: 'Safe A, shelf 2' },
+    });
     const out = f.custody.checkouts.openToken({ by: f.ids.mia, accountId: id, reason: 'root login', leaseSeconds: 600 });
     expect(out).toMatchObject({ serial: 'GAKT000123', location: 'Safe A, shelf 2' });
     const error = await refusal(() => f.custody.checkouts.openToken({ by: f.ids.max, accountId: id, reason: 'r', leaseSeconds: 600 }));
     expect(error.detail).toMatchObject({ rule: 'exclusive-checkout' });
     await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId })).rejects.toThrow(/hardware token/);
     f.custody.checkouts.checkinToken({ by: f.ids.mia, checkoutId: out.checkoutId, location: 'Safe B, shelf 1' });
-    expect(f.custody.accounts.get(id).mfa).toMatchObject({ kind: 'hardware-token', tokenSerial: 'GAKT000123', tokenLocation: 'Safe B, shelf 1' });
-    expect(f.vault.journal.query({ type: 'checkout.closed', account: id }).at(-1)?.data).toMatchObject({ tokenLocation: 'Safe B, shelf 1' });
+    expect(f.custody.accounts.get(id).mfa).toMatchObject({
+      kind: 'hardware-token',
+      tokenSerial: 'GAKT000123',
+      tokenLocation: 'Safe B, shelf 1',
+    });
+    expect(f.vault.journal.query({ type: 'checkout.closed', account: id }).at(-1)?.data).toMatchObject({
+      tokenLocation: 'Safe B, shelf 1',
+    });
   });
 });
 
@@ -478,7 +593,9 @@ describe('seed export', () => {
     const id = fullAccount();
     f.custody.halves.assign({ by: f.ids.admin, accountId: id, item: 'mfa', custodianId: f.ids.max, resealWith: f.ids.mia });
     const { requestId } = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'moving to a new hardware device' });
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/waiting for a second custodian/);
+    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(
+      /waiting for a second custodian/,
+    );
     const self = await refusal(() => f.custody.seedExports.approve({ by: f.ids.mia, requestId: requestId }));
     expect(self.code).toBe('NOT_PERMITTED');
     const outsider = await refusal(() => f.custody.seedExports.approve({ by: f.ids.pat, requestId: requestId }));
@@ -487,7 +604,9 @@ describe('seed export', () => {
     const exported = f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId });
     expect(exported.base32).toBe(SEED);
     expect(exported.otpauthUri).toContain(`secret=${SEED}`);
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/already been collected/);
+    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(
+      /already been collected/,
+    );
     const types = f.vault.journal.query({ account: id }).map((e) => e.type);
     expect(types.filter((t) => t.startsWith('seed.'))).toEqual(['seed.export-requested', 'seed.export-approved', 'seed.exported']);
     expect(types.filter((t) => t === 'custody.refused')).toHaveLength(2);
@@ -499,7 +618,9 @@ describe('seed export', () => {
     f.custody.seedExports.approve({ by: f.ids.admin, requestId: requestId });
     f.custody.halves.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', seconds: 5 });
     secretsShown.push('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
-    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(/was rotated after request/);
+    await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: requestId })).rejects.toThrow(
+      /was rotated after request/,
+    );
   });
 });
 

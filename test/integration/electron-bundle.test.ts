@@ -19,7 +19,10 @@ interface ProbeReport {
   readonly loadedUrls: string[];
   readonly statusBefore: { ok: boolean; value?: { mode: string; version: string; vault: { state: string } } };
   readonly created: { ok: boolean; error?: { code: string; message: string } };
-  readonly statusAfter: { ok: boolean; value?: { vault: { state: string; keychainBackend: string | null }; journal: { seq: number | null } } };
+  readonly statusAfter: {
+    ok: boolean;
+    value?: { vault: { state: string; keychainBackend: string | null }; journal: { seq: number | null } };
+  };
   readonly page: { status: number; csp: string | null; body: string };
 }
 
@@ -32,7 +35,9 @@ let reopenLoads: string[];
 
 beforeAll(async () => {
   if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
-    throw new Error('This test creates a vault through the bundled main process and needs a Secret Service: run it through build/with-keyring.sh (npm test does).');
+    throw new Error(
+      'This test creates a vault through the bundled main process and needs a Secret Service: run it through build/with-keyring.sh (npm test does).',
+    );
   }
   work = mkdtempSync(join(tmpdir(), 'halfkey-bundle-run-'));
   const out = join(work, 'app', 'dist', 'electron');
@@ -56,9 +61,18 @@ beforeAll(async () => {
         join(work, 'passphrase'),
       ],
       // The bundle sits outside the project, so its external native modules come from NODE_PATH.
-      { env: { ...process.env, NODE_PATH: join(projectRoot, 'node_modules'), HALFKEY_NATIVE_LOAD_LOG: loadLog }, timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      {
+        env: { ...process.env, NODE_PATH: join(projectRoot, 'node_modules'), HALFKEY_NATIVE_LOAD_LOG: loadLog },
+        timeout: 60_000,
+        maxBuffer: 4 * 1024 * 1024,
+      },
     );
-    const loads = existsSync(loadLog) ? readFileSync(loadLog, 'utf8').trim().split('\n').map((path) => realpathSync(path)) : [];
+    const loads = existsSync(loadLog)
+      ? readFileSync(loadLog, 'utf8')
+          .trim()
+          .split('\n')
+          .map((path) => realpathSync(path))
+      : [];
     return { stdout: run.stdout, report: JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as ProbeReport, loads };
   };
   ({ stdout, report, loads: nativeLoads } = await probe('first'));
@@ -87,7 +101,7 @@ describe('the bundled main process, run in Node with a stand-in for electron', (
     expect(existsSync(vaultDir) && readdirSync(vaultDir).some((f) => f.endsWith('.db'))).toBe(true);
   });
 
-  it('opens every database with the build of better-sqlite3 main found under the app folder, never node_modules\' Node build', () => {
+  it("opens every database with the build of better-sqlite3 main found under the app folder, never node_modules' Node build", () => {
     // The vault was created, so the lock file and vault.db were both opened; each `new Database`
     // without nativeBinding would have loaded node_modules' build and shown here.
     const sqlite = nativeLoads.filter((path) => path.endsWith('better_sqlite3.node'));

@@ -29,8 +29,12 @@ beforeAll(async () => {
   vault = created.vault;
   ids.admin = created.adminId;
   const admin = await vault.custodians.unlock(created.adminId, 'amber lantern quietly folds 17');
-  const enrol = async (name: string, organisation: string, role: 'password-custodian' | 'mfa-custodian', passphrase: string): Promise<string> =>
-    (await vault.custodians.enrol(admin, { name, organisation, role, passphrase })).id;
+  const enrol = async (
+    name: string,
+    organisation: string,
+    role: 'password-custodian' | 'mfa-custodian',
+    passphrase: string,
+  ): Promise<string> => (await vault.custodians.enrol(admin, { name, organisation, role, passphrase })).id;
   ids.pat = await enrol('Pat', 'Customer', 'password-custodian', 'copper heron beneath winter 42');
   ids.cara = await enrol('Cara', 'Customer', 'mfa-custodian', 'violet canyon echoes softly 08');
   ids.mia = await enrol('Mia', 'Provider', 'mfa-custodian', 'granite meadow whistles north 63');
@@ -56,9 +60,11 @@ afterAll(async () => {
 });
 
 const assignees = (item: string): string[] =>
-  (vault.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ?').all(ACCOUNT, item) as { custodian_id: string }[]).map(
-    (r) => r.custodian_id,
-  );
+  (
+    vault.db.prepare('SELECT custodian_id FROM custody_assignments WHERE account_id = ? AND item = ?').all(ACCOUNT, item) as {
+      custodian_id: string;
+    }[]
+  ).map((r) => r.custodian_id);
 
 describe('rule 3 (separate organisations) through the custody service', () => {
   it('refuses the MFA half to the organisation holding the password half, journals the refusal, assigns nothing', () => {
@@ -73,7 +79,9 @@ describe('rule 3 (separate organisations) through the custody service', () => {
     const error = caught as HalfkeyError;
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 3, item: 'mfa', accountId: ACCOUNT });
-    expect(error.message).toContain('Rule 3 (separate organisations): organisation Customer already holds or has seen the password half of account 123456789012');
+    expect(error.message).toContain(
+      'Rule 3 (separate organisations): organisation Customer already holds or has seen the password half of account 123456789012',
+    );
     expect(assignees('mfa')).toEqual([]);
 
     const refused = vault.journal.query({ type: 'custody.refused', account: ACCOUNT });

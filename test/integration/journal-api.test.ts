@@ -42,7 +42,10 @@ describe('journal API channels', () => {
     const alice = journal.enrol('alice', 2);
     for (let i = 0; i < 7; i++) journal.store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { i } });
     const head = journal.store.head()!;
-    expect(await router.call('journal:head', {}, context)).toEqual({ ok: true, value: { vaultId: journal.store.vaultId(), seq: head.seq, hash: head.hash, size: head.seq + 1 } });
+    expect(await router.call('journal:head', {}, context)).toEqual({
+      ok: true,
+      value: { vaultId: journal.store.vaultId(), seq: head.seq, hash: head.hash, size: head.seq + 1 },
+    });
     const status = await router.call('app:status', {}, context);
     expect(status).toMatchObject({ ok: true, value: { journal: { seq: head.seq, hash: head.hash } } });
 
@@ -65,7 +68,11 @@ describe('journal API channels', () => {
     services.journal.attach(journal.store, journal.device);
     journal.store.append({ type: 'checkout.opened', data: { reason: 'x' } });
     const out = join(journal.dir, 'api.hkj');
-    const result = await router.call('journal:export', { out, csv: join(journal.dir, 'api.csv'), pdf: join(journal.dir, 'api.pdf') }, context);
+    const result = await router.call(
+      'journal:export',
+      { out, csv: join(journal.dir, 'api.csv'), pdf: join(journal.dir, 'api.pdf') },
+      context,
+    );
     expect(result).toMatchObject({ ok: true, value: { bundle: out, complete: true } });
     for (const f of ['api.hkj', 'api.csv', 'api.pdf']) expect(existsSync(join(journal.dir, f))).toBe(true);
     const relative = await router.call('journal:export', { out: 'api.hkj' }, context);
@@ -76,11 +83,12 @@ describe('journal API channels', () => {
     expect(badLimit).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'limit' } } });
   });
 
-  it('reports a long export\'s progress to polls while it runs, and takes one export at a time', async () => {
+  it("reports a long export's progress to polls while it runs, and takes one export at a time", async () => {
     await setup(1_000);
     services.journal.attach(journal.store, journal.device);
     expect(await router.call('journal:export-progress', {}, context)).toEqual({ ok: true, value: null });
-    for (let i = 0; i < 12; i++) journal.store.appendBatch(Array.from({ length: 1_000 }, (_, j) => ({ type: 'checkout.opened', data: { i: i * 1_000 + j } })));
+    for (let i = 0; i < 12; i++)
+      journal.store.appendBatch(Array.from({ length: 1_000 }, (_, j) => ({ type: 'checkout.opened', data: { i: i * 1_000 + j } })));
     const out = join(journal.dir, 'long.hkj');
     let settled = false;
     const pending = router.call('journal:export', { out }, context).finally(() => {
@@ -105,7 +113,10 @@ describe('journal API channels', () => {
     const head = (result as { value: { head: { seq: number } } }).value.head;
     expect(seen.some((p) => p.phase === 'entries' && p.done > 0 && p.done < p.total)).toBe(true);
     expect(second).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
-    expect(await router.call('journal:export-progress', {}, context)).toEqual({ ok: true, value: { phase: 'done', done: head.seq + 1, total: head.seq + 1 } });
+    expect(await router.call('journal:export-progress', {}, context)).toEqual({
+      ok: true,
+      value: { phase: 'done', done: head.seq + 1, total: head.seq + 1 },
+    });
     expect(journal.store.head()!.seq).toBeGreaterThan(head.seq);
   });
 

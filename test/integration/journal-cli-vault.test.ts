@@ -9,21 +9,36 @@ import { Vault } from '../../electron/vault/vault';
 let dir: string;
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   dir = mkdtempSync(join(tmpdir(), 'halfkey-jcli-'));
-  const { vault } = await Vault.create(dir, await openKeytarKeychain(), { admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: 'correct horse battery staple 42' } });
+  const { vault } = await Vault.create(dir, await openKeytarKeychain(), {
+    admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: 'correct horse battery staple 42' },
+  });
   vault.close();
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const halfkey = (...args: string[]) => spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+const halfkey = (...args: string[]) =>
+  spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
 
 describe('halfkey journal on a real vault (device key from the OS keychain)', () => {
   it('exports with the keychain device key and verifies the bundle, CSV and PDF from the command line', () => {
     const out = join(dir, 'journal.hkj');
-    const exported = halfkey('journal', 'export', '--vault', dir, '--out', out, '--csv', join(dir, 'journal.csv'), '--pdf', join(dir, 'journal.pdf'));
+    const exported = halfkey(
+      'journal',
+      'export',
+      '--vault',
+      dir,
+      '--out',
+      out,
+      '--csv',
+      join(dir, 'journal.csv'),
+      '--pdf',
+      join(dir, 'journal.pdf'),
+    );
     expect(exported.stderr).toBe('');
     expect(exported.status).toBe(0);
     expect(exported.stdout).toMatch(/wrote .*journal\.hkj: entries 0\.\.\d+, head [0-9a-f]{64}/);

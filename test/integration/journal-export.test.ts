@@ -31,7 +31,12 @@ function sampleJournal(): TestJournal {
   const alice = j.enrol('alice', 2, { name: 'Alice Example', organisation: 'Provider', role: 'password' });
   const bob = j.enrol('bob', 3, { name: 'Bob Example', organisation: 'Customer', role: 'mfa' });
   j.tick();
-  j.store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { item: 'password', reason: 'incident 42, "root" login', ticket: 'INC-42' } });
+  j.store.append({
+    type: 'checkout.opened',
+    actor: alice,
+    account: '123456789012',
+    data: { item: 'password', reason: 'incident 42, "root" login', ticket: 'INC-42' },
+  });
   j.tick();
   j.store.append({ type: 'checkout.opened', actor: bob, account: '123456789012', data: { item: 'mfa', reason: '=HYPERLINK("x")' } });
   j.tick();
@@ -76,7 +81,10 @@ describe('journal export bundle', () => {
     expect(progress.at(-1)).toBe(manifest.head.seq + 1);
     expect(existsSync(`${out}.partial`)).toBe(false);
 
-    const report = await verifyBundleFile(out, { csvPath: csv, serverKeys: [sodium.to_hex(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(200)).publicKey)] });
+    const report = await verifyBundleFile(out, {
+      csvPath: csv,
+      serverKeys: [sodium.to_hex(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(200)).publicKey)],
+    });
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.receipts).toEqual({ count: 5, valid: 5 });

@@ -46,10 +46,19 @@ describe('keytar keychain on the real Secret Service', () => {
       'try { const k = await openKeytarKeychain({ timeoutMs: 5000 }); await k.set("device:x", "s"); console.log("STORED"); }',
       'catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }',
     ].join('\n');
-    const env = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data'), XDG_CONFIG_HOME: join(home, 'config'), DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'dead.sock')}` };
+    const env = {
+      ...process.env,
+      HOME: home,
+      XDG_DATA_HOME: join(home, 'data'),
+      XDG_CONFIG_HOME: join(home, 'config'),
+      DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'dead.sock')}`,
+    };
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env, timeout: 30_000 }, (error, out, err) =>
-        error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        { cwd: root, env, timeout: 30_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
       );
     });
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string };
@@ -79,8 +88,11 @@ describe('keytar keychain on the real Secret Service', () => {
     delete env.HALFKEY_IN_KEYRING_SESSION;
     delete env.DBUS_SESSION_BUS_ADDRESS;
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(join(root, 'build/with-keyring.sh'), [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env, timeout: 30_000 }, (error, out, err) =>
-        error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+      execFile(
+        join(root, 'build/with-keyring.sh'),
+        [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+        { cwd: root, env, timeout: 30_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
       );
     });
     const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string; ms?: number };

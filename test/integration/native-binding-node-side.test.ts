@@ -44,22 +44,47 @@ const recorded = (log: string): NodeJS.ProcessEnv => ({ ...process.env, HALFKEY_
 describe('Node entry points load only the Node build of better-sqlite3', () => {
   it('the CLI (halfkey init: the vault lock and vault.db)', async () => {
     const log = join(work, 'cli.log');
-    await promisify(execFile)(process.execPath, ['--import', RECORDER, CLI, 'init', '--vault', join(work, 'vault'), '--admin-name', 'Node Side', '--organisation', 'Probe', '--passphrase-file', join(work, 'passphrase')], {
-      env: recorded(log),
-      timeout: 90_000,
-    });
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        RECORDER,
+        CLI,
+        'init',
+        '--vault',
+        join(work, 'vault'),
+        '--admin-name',
+        'Node Side',
+        '--organisation',
+        'Probe',
+        '--passphrase-file',
+        join(work, 'passphrase'),
+      ],
+      {
+        env: recorded(log),
+        timeout: 90_000,
+      },
+    );
     expect(sqliteLoads(log)).toEqual([NODE_BUILD]);
   });
 
   it('the server (halfkey server reviewer list on SQLite)', async () => {
     const log = join(work, 'server.log');
-    await promisify(execFile)(process.execPath, ['--import', RECORDER, CLI, 'server', 'reviewer', 'list', '--db', `sqlite:${join(work, 'server.db')}`], { env: recorded(log), timeout: 60_000 });
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', RECORDER, CLI, 'server', 'reviewer', 'list', '--db', `sqlite:${join(work, 'server.db')}`],
+      { env: recorded(log), timeout: 60_000 },
+    );
     expect(sqliteLoads(log)).toEqual([NODE_BUILD]);
   });
 
   it('the preview (npm start without Electron), opening the vault the CLI made', async () => {
     const log = join(work, 'preview.log');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', RECORDER, join(projectRoot, 'electron', 'preview', 'main.ts'), '--vault', join(work, 'vault')], { cwd: projectRoot, env: recorded(log), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', RECORDER, join(projectRoot, 'electron', 'preview', 'main.ts'), '--vault', join(work, 'vault')],
+      { cwd: projectRoot, env: recorded(log), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       // It prints its one line once the services (and so the vault) are open.
       await new Promise<void>((resolve, reject) => {

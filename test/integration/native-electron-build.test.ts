@@ -1,12 +1,33 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addonAbi, beforePack, buildWithElectronRebuild, ElectronSqliteBuildFailed, electronRebuildEnv, ensureElectronSqlite, electronTarget, type ElectronSqliteBuildStep, type ElectronTarget } from '../../build/native-electron.mjs';
+import {
+  addonAbi,
+  beforePack,
+  buildWithElectronRebuild,
+  ElectronSqliteBuildFailed,
+  electronRebuildEnv,
+  ensureElectronSqlite,
+  electronTarget,
+  type ElectronSqliteBuildStep,
+  type ElectronTarget,
+} from '../../build/native-electron.mjs';
 import { startHalfkey } from '../../build/start.mjs';
 import { NODE_SQLITE_ADDON } from '../support/native-build-stand-in';
 
@@ -69,12 +90,21 @@ async function start(root: string, binary: string | null, buildStep: ElectronSql
   return { code, out: out.join(''), err: err.join(''), bundled, launched };
 }
 
-const tagOf = (root: string): Record<string, string> => JSON.parse(readFileSync(join(root, 'build', 'native', FOLDER, 'abi.json'), 'utf8')) as Record<string, string>;
+const tagOf = (root: string): Record<string, string> =>
+  JSON.parse(readFileSync(join(root, 'build', 'native', FOLDER, 'abi.json'), 'utf8')) as Record<string, string>;
 
 describe('the target', () => {
   it("is node-abi's ABI for the installed electron (which the electron package states too), and names the folder", () => {
     const target = electronTarget();
-    expect(target).toEqual({ runtime: 'electron', abi: ABI, platform: process.platform, arch: process.arch, electronVersion, module: 'better-sqlite3', moduleVersion: sqliteVersion });
+    expect(target).toEqual({
+      runtime: 'electron',
+      abi: ABI,
+      platform: process.platform,
+      arch: process.arch,
+      electronVersion,
+      module: 'better-sqlite3',
+      moduleVersion: sqliteVersion,
+    });
     expect(readFileSync(join(projectRoot, 'node_modules', 'electron', 'abi_version'), 'utf8').trim()).toBe(ABI);
     expect(ABI).not.toBe(process.versions.modules);
   });
@@ -85,24 +115,38 @@ describe('npm start: its decisions, through a stand-in for the build step', () =
     const root = project();
     const calls: ElectronTarget[] = [];
     const run = await start(root, null, standInStep(calls));
-    expect(run.out).toBe('halfkey start: no Electron binary is installed here: building the renderer and the preview bridge, then starting the preview\n');
+    expect(run.out).toBe(
+      'halfkey start: no Electron binary is installed here: building the renderer and the preview bridge, then starting the preview\n',
+    );
     expect(run.bundled).toEqual([['renderer', 'preview']]);
     expect(run.launched).toEqual([[process.execPath, ['--import', 'tsx', join(root, 'electron', 'preview', 'main.ts')]]]);
     expect(calls).toEqual([]);
     expect(existsSync(join(root, 'build', 'native'))).toBe(false);
   });
 
-  it('with a binary and no Electron build: says it builds (and how long it may take), builds for node-abi\'s ABI, then starts Electron on the project folder', async () => {
+  it("with a binary and no Electron build: says it builds (and how long it may take), builds for node-abi's ABI, then starts Electron on the project folder", async () => {
     const root = project();
     const calls: ElectronTarget[] = [];
     const run = await start(root, STAND_IN_ELECTRON, standInStep(calls));
     expect(run.code).toBeUndefined();
     expect(calls.map((target) => target.abi)).toEqual([ABI]);
     const lines = run.out.trim().split('\n');
-    expect(lines[0]).toBe(`halfkey start: better-sqlite3 has no build for ${WHAT} yet: building it into build/native/${FOLDER}/, once per Electron version`);
-    expect(lines[1]).toMatch(/^halfkey start: this downloads better-sqlite3's prebuilt binary for Electron, or else Electron's headers and compiles SQLite \(a few minutes\); output goes to build\/native\/\.electron-/);
+    expect(lines[0]).toBe(
+      `halfkey start: better-sqlite3 has no build for ${WHAT} yet: building it into build/native/${FOLDER}/, once per Electron version`,
+    );
+    expect(lines[1]).toMatch(
+      /^halfkey start: this downloads better-sqlite3's prebuilt binary for Electron, or else Electron's headers and compiles SQLite \(a few minutes\); output goes to build\/native\/\.electron-/,
+    );
     expect(lines[2]).toMatch(new RegExp(`^halfkey start: built better-sqlite3 for ${WHAT.replace(/[().]/g, '\\$&')} in \\d+ s$`));
-    expect(tagOf(root)).toEqual({ runtime: 'electron', abi: ABI, platform: process.platform, arch: process.arch, electronVersion, module: 'better-sqlite3', moduleVersion: sqliteVersion });
+    expect(tagOf(root)).toEqual({
+      runtime: 'electron',
+      abi: ABI,
+      platform: process.platform,
+      arch: process.arch,
+      electronVersion,
+      module: 'better-sqlite3',
+      moduleVersion: sqliteVersion,
+    });
     expect(addonAbi(join(root, 'build', 'native', FOLDER, 'better_sqlite3.node'))).toBe(ABI);
     // Nothing but the build is left behind: no work or staging folder.
     expect(readdirSync(join(root, 'build', 'native'))).toEqual([FOLDER]);
@@ -124,7 +168,9 @@ describe('npm start: its decisions, through a stand-in for the build step', () =
     mkdirSync(older);
     const calls: ElectronTarget[] = [];
     const run = await start(root, STAND_IN_ELECTRON, standInStep(calls));
-    expect(run.out).toContain(`halfkey start: the better-sqlite3 build in build/native/${FOLDER}/ was made for Electron 45.0.0 (ABI ${ABI}) from better-sqlite3 ${sqliteVersion}: rebuilding it for ${WHAT}\n`);
+    expect(run.out).toContain(
+      `halfkey start: the better-sqlite3 build in build/native/${FOLDER}/ was made for Electron 45.0.0 (ABI ${ABI}) from better-sqlite3 ${sqliteVersion}: rebuilding it for ${WHAT}\n`,
+    );
     expect(calls).toHaveLength(1);
     expect(tagOf(root).electronVersion).toBe(electronVersion);
     expect(existsSync(older)).toBe(false);
@@ -169,13 +215,17 @@ describe('npm start: its decisions, through a stand-in for the build step', () =
 });
 
 describe('packaging: the beforePack hook', () => {
-  it('builds for the CPU being packaged (electron-builder arch names mapped to Node\'s)', async () => {
+  it("builds for the CPU being packaged (electron-builder arch names mapped to Node's)", async () => {
     const root = project();
     const calls: ElectronTarget[] = [];
     await beforePack({ electronPlatformName: process.platform, arch: 3 }, { projectRoot: root, build: standInStep(calls) });
     await beforePack({ electronPlatformName: process.platform, arch: 2 }, { projectRoot: root, build: standInStep(calls) });
     expect(calls.map((target) => target.arch)).toEqual(['arm64', 'arm']);
-    expect(readdirSync(join(root, 'build', 'native')).filter((name) => !name.startsWith('.')).sort()).toEqual([`electron-${ABI}-${process.platform}-arm`, `electron-${ABI}-${process.platform}-arm64`]);
+    expect(
+      readdirSync(join(root, 'build', 'native'))
+        .filter((name) => !name.startsWith('.'))
+        .sort(),
+    ).toEqual([`electron-${ABI}-${process.platform}-arm`, `electron-${ABI}-${process.platform}-arm64`]);
   });
 
   it('refuses to package for another platform', async () => {
@@ -188,8 +238,21 @@ describe('packaging: the beforePack hook', () => {
 
 describe('the real build step (@electron/rebuild on a copy of better-sqlite3)', () => {
   it("drops npm's settings that would redirect node-gyp (a nodedir builds for Node's ABI), keeping proxy and certificates", () => {
-    const env = electronRebuildEnv({ npm_config_nodedir: '/usr', NPM_CONFIG_TARGET: '20.0.0', npm_config_runtime: 'node', npm_config_disturl: 'x', npm_config_proxy: 'http://proxy:3128', npm_config_cafile: '/ca.pem', HOME: '/home/dev' });
-    expect(env).toEqual({ npm_config_proxy: 'http://proxy:3128', npm_config_cafile: '/ca.pem', HOME: '/home/dev', DEBUG: 'electron-rebuild' });
+    const env = electronRebuildEnv({
+      npm_config_nodedir: '/usr',
+      NPM_CONFIG_TARGET: '20.0.0',
+      npm_config_runtime: 'node',
+      npm_config_disturl: 'x',
+      npm_config_proxy: 'http://proxy:3128',
+      npm_config_cafile: '/ca.pem',
+      HOME: '/home/dev',
+    });
+    expect(env).toEqual({
+      npm_config_proxy: 'http://proxy:3128',
+      npm_config_cafile: '/ca.pem',
+      HOME: '/home/dev',
+      DEBUG: 'electron-rebuild',
+    });
   });
 
   const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -205,7 +268,12 @@ describe('the real build step (@electron/rebuild on a copy of better-sqlite3)', 
     mkdirSync(process.env.HOME);
     let outcome: { built: boolean } | ElectronSqliteBuildFailed;
     try {
-      outcome = await ensureElectronSqlite({ projectRoot: root, target: electronTarget({ projectRoot: root }), build: buildWithElectronRebuild, say: (text) => said.push(text) });
+      outcome = await ensureElectronSqlite({
+        projectRoot: root,
+        target: electronTarget({ projectRoot: root }),
+        build: buildWithElectronRebuild,
+        say: (text) => said.push(text),
+      });
     } catch (error) {
       if (!(error instanceof ElectronSqliteBuildFailed)) throw error;
       outcome = error;
@@ -215,7 +283,9 @@ describe('the real build step (@electron/rebuild on a copy of better-sqlite3)', 
     if (outcome instanceof ElectronSqliteBuildFailed) {
       expect(outcome.message).not.toContain('\n');
       expect(outcome.message).not.toContain('NODE_MODULE_VERSION');
-      expect(outcome.message).toMatch(new RegExp(`^could not build better-sqlite3 for Electron ${electronVersion.replace(/\./g, '\\.')} \\(ABI ${ABI}, .*\\): `));
+      expect(outcome.message).toMatch(
+        new RegExp(`^could not build better-sqlite3 for Electron ${electronVersion.replace(/\./g, '\\.')} \\(ABI ${ABI}, .*\\): `),
+      );
       expect(outcome.message).toContain('run `npm start` again (or `node build/native-electron.mjs` for this build alone)');
       // Here: neither GitHub (prebuilt binary) nor electronjs.org (headers) can be reached.
       expect(outcome.message).toMatch(/a download failed: the prebuilt binary \(.+\) and Electron's headers \(https:\/\/.+headers.+\)/);

@@ -41,7 +41,13 @@ describe('otpauth URI through a real QR code', () => {
           const seconds = 1_700_000_000;
           const oath = execFileSync(
             'oathtool',
-            [`--totp=${algorithm.toLowerCase()}`, `--digits=${digits}`, `--time-step-size=${period}s`, `--now=@${seconds}`, Buffer.from(secret).toString('hex')],
+            [
+              `--totp=${algorithm.toLowerCase()}`,
+              `--digits=${digits}`,
+              `--time-step-size=${period}s`,
+              `--now=@${seconds}`,
+              Buffer.from(secret).toString('hex'),
+            ],
             { encoding: 'utf8' },
           ).trim();
           expect((await totpCode(params, seconds * 1000)).code).toBe(oath);

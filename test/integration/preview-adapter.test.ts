@@ -22,7 +22,10 @@ beforeAll(async () => {
   // A small stand-in renderer build, with a file beside it that must never be served.
   mkdirSync(join(work, 'renderer', 'assets'), { recursive: true });
   mkdirSync(join(work, 'preview'));
-  writeFileSync(join(work, 'renderer', 'index.html'), '<!doctype html><html><head><script type="module" src="./assets/app.js"></script></head><body></body></html>');
+  writeFileSync(
+    join(work, 'renderer', 'index.html'),
+    '<!doctype html><html><head><script type="module" src="./assets/app.js"></script></head><body></body></html>',
+  );
   writeFileSync(join(work, 'renderer', 'assets', 'app.js'), 'console.log("app");');
   writeFileSync(join(work, 'preview', 'preview-bridge.js'), 'window.bridge = 1;');
   writeFileSync(join(work, 'secret.txt'), SECRET_OUTSIDE);
@@ -36,7 +39,12 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  preview = await startPreview({ router: createRouter(createHandlerTable(services)), rendererDir: join(work, 'renderer'), host: '127.0.0.1', port: 0 });
+  preview = await startPreview({
+    router: createRouter(createHandlerTable(services)),
+    rendererDir: join(work, 'renderer'),
+    host: '127.0.0.1',
+    port: 0,
+  });
 });
 
 afterEach(async () => {
@@ -83,7 +91,10 @@ async function call(socket: WebSocket, id: number, channel: string, payload: unk
 }
 
 /** A raw GET whose path is sent exactly as given (no URL normalisation by the client). */
-function get(path: string, host = `127.0.0.1:${preview.port}`): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  path: string,
+  host = `127.0.0.1:${preview.port}`,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: preview.port, path, headers: { Host: host } }, (res) => {
       let body = '';
@@ -100,7 +111,10 @@ describe('the preview adapter over a real WebSocket', () => {
   it('answers app:status through the real router after the token is presented', async () => {
     const { socket, first } = await authenticatedSocket();
     expect(first).toEqual({ authenticated: true });
-    const reply = (await call(socket, 7, 'app:status', {})) as { id: number; result: { ok: boolean; value: { mode: string; vault: { state: string } } } };
+    const reply = (await call(socket, 7, 'app:status', {})) as {
+      id: number;
+      result: { ok: boolean; value: { mode: string; vault: { state: string } } };
+    };
     expect(reply.id).toBe(7);
     expect(reply.result.ok).toBe(true);
     expect(reply.result.value.mode).toBe('preview');
@@ -110,13 +124,18 @@ describe('the preview adapter over a real WebSocket', () => {
 
   it('refuses an unknown channel with UNKNOWN_CHANNEL', async () => {
     const { socket } = await authenticatedSocket();
-    expect(await call(socket, 1, 'vault:dumpEverything', {})).toMatchObject({ id: 1, result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } } });
+    expect(await call(socket, 1, 'vault:dumpEverything', {})).toMatchObject({
+      id: 1,
+      result: { ok: false, error: { code: 'UNKNOWN_CHANNEL' } },
+    });
     socket.close();
   });
 
   it('refuses a payload failing its schema with INVALID_PAYLOAD naming the problem', async () => {
     const { socket } = await authenticatedSocket();
-    const reply = (await call(socket, 2, 'app:status', { extra: true })) as { result: { ok: false; error: { code: string; message: string } } };
+    const reply = (await call(socket, 2, 'app:status', { extra: true })) as {
+      result: { ok: false; error: { code: string; message: string } };
+    };
     expect(reply.result.error.code).toBe('INVALID_PAYLOAD');
     expect(reply.result.error.message).toContain('extra');
     socket.close();
@@ -176,7 +195,11 @@ describe('the preview adapter over a real WebSocket', () => {
   });
 
   it('closes a connection that never presents the token', async () => {
-    const quick = await startPreview({ router: createRouter(createHandlerTable(services)), rendererDir: join(work, 'renderer'), authTimeoutMs: 200 });
+    const quick = await startPreview({
+      router: createRouter(createHandlerTable(services)),
+      rendererDir: join(work, 'renderer'),
+      authTimeoutMs: 200,
+    });
     try {
       const socket = new WebSocket(`ws://127.0.0.1:${quick.port}/api`, { origin: `http://127.0.0.1:${quick.port}` });
       await new Promise((resolve) => socket.once('open', resolve));
@@ -216,7 +239,16 @@ describe('the preview adapter over HTTP', () => {
   });
 
   it('refuses path traversal, encoded or not', async () => {
-    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/assets/%2e%2e%2f%2e%2e%2fsecret.txt', '/..%5csecret.txt', '/%00index.html', '/%E0%A4%A', '/assets/escape.txt']) {
+    for (const path of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/assets/%2e%2e%2f%2e%2e%2fsecret.txt',
+      '/..%5csecret.txt',
+      '/%00index.html',
+      '/%E0%A4%A',
+      '/assets/escape.txt',
+    ]) {
       const response = await get(path);
       expect([400, 404], path).toContain(response.status);
       expect(response.body, path).not.toContain(SECRET_OUTSIDE);
@@ -241,7 +273,13 @@ describe('the preview adapter over HTTP', () => {
   });
 
   it('binds 127.0.0.1 only', async () => {
-    await expect(startPreview({ router: createRouter(createHandlerTable(services)), rendererDir: join(work, 'renderer'), host: '0.0.0.0' as '127.0.0.1' })).rejects.toThrow(/127\.0\.0\.1/);
+    await expect(
+      startPreview({
+        router: createRouter(createHandlerTable(services)),
+        rendererDir: join(work, 'renderer'),
+        host: '0.0.0.0' as '127.0.0.1',
+      }),
+    ).rejects.toThrow(/127\.0\.0\.1/);
     const others = Object.values(networkInterfaces())
       .flat()
       .filter((a) => a !== undefined && !a.internal)

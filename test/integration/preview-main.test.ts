@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const LINE = /^Halfkey preview \(no Electron binary installed here\): open (http:\/\/127\.0\.0\.1:(\d+)\/)#token=([0-9a-f]{64}) in Chromium — the token works for one page load only \(vault: (.+)\)\.$/;
+const LINE =
+  /^Halfkey preview \(no Electron binary installed here\): open (http:\/\/127\.0\.0\.1:(\d+)\/)#token=([0-9a-f]{64}) in Chromium — the token works for one page load only \(vault: (.+)\)\.$/;
 const children: ChildProcess[] = [];
 const folders: string[] = [];
 
@@ -19,7 +20,11 @@ afterEach(() => {
 
 /** Runs the `npm start` preview entry and resolves with its first stdout line (or its exit). */
 function startMain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; line: string; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'electron/preview/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'electron/preview/main.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
   children.push(child);
   let out = '';
   let err = '';

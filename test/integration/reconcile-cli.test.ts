@@ -16,7 +16,8 @@ import { halfkeyIn } from '../support/halfkey-cli';
 
 let work: string;
 const halfkey = halfkeyIn(() => work);
-const F7 = 'logs/AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/03/111111111111_CloudTrail_us-east-1_20260103T0315Z_Wd5hFq6RsT7uVw8X.json.gz';
+const F7 =
+  'logs/AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/03/111111111111_CloudTrail_us-east-1_20260103T0315Z_Wd5hFq6RsT7uVw8X.json.gz';
 
 beforeAll(async () => {
   await sodiumReady();
@@ -28,11 +29,28 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('halfkey reconcile', () => {
   it('reconciles gzipped logs, lookup-events output and malformed files against a bundle: exact findings, --json, --csv and --pdf, exit 1', async () => {
-    const run = await halfkey(['reconcile', '--journal', 'journal.hkj', '--cloudtrail', ...INPUTS, '--json', '--csv', 'findings.csv', '--pdf', 'findings.pdf']);
+    const run = await halfkey([
+      'reconcile',
+      '--journal',
+      'journal.hkj',
+      '--cloudtrail',
+      ...INPUTS,
+      '--json',
+      '--csv',
+      'findings.csv',
+      '--pdf',
+      'findings.pdf',
+    ]);
     expect(run.code, run.stderr).toBe(1);
     const report = JSON.parse(run.stdout) as ResponseOf<'reconcile:run'>;
     expectFixtureFindings(report, work);
-    expect(report.journal).toMatchObject({ kind: 'bundle', path: join(work, 'journal.hkj'), devices: 1, checkouts: 6, breakGlassSessions: 1 });
+    expect(report.journal).toMatchObject({
+      kind: 'bundle',
+      path: join(work, 'journal.hkj'),
+      devices: 1,
+      checkouts: 6,
+      breakGlassSessions: 1,
+    });
     expect(report.written).toEqual({ csv: join(work, 'findings.csv'), pdf: join(work, 'findings.pdf') });
     expect(run.stderr).toBe(`wrote ${join(work, 'findings.csv')}\nwrote ${join(work, 'findings.pdf')}\n`);
 
@@ -40,7 +58,10 @@ describe('halfkey reconcile', () => {
     expect(csv[0]).toBe(RECONCILE_CSV_COLUMNS.join(','));
     // 14 root actions, 2 failed sign-ins, 1 unused checkout, 1 rotation not seen.
     expect(csv).toHaveLength(1 + 14 + 2 + 1 + 1);
-    expect(csv.filter((l) => l.startsWith('unexplained,')).map((l) => l.split(',')[13])).toEqual(['5e1c0a7e-0008-4c1e-9d2a-000000000008', '5e1c0a7e-0012-4c1e-9d2a-000000000012']);
+    expect(csv.filter((l) => l.startsWith('unexplained,')).map((l) => l.split(',')[13])).toEqual([
+      '5e1c0a7e-0008-4c1e-9d2a-000000000008',
+      '5e1c0a7e-0012-4c1e-9d2a-000000000012',
+    ]);
 
     const pdf = readFileSync(join(work, 'findings.pdf'));
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
@@ -67,10 +88,14 @@ describe('halfkey reconcile', () => {
 
   it('widens or narrows every window by --slack', async () => {
     // The failed sign-in at 09:58 is 8 minutes after B's check-in: with 10 minutes of slack both halves were out.
-    const wide = JSON.parse((await halfkey(['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', '--slack', '10m', '--json'])).stdout) as ResponseOf<'reconcile:run'>;
+    const wide = JSON.parse(
+      (await halfkey(['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', '--slack', '10m', '--json'])).stdout,
+    ) as ResponseOf<'reconcile:run'>;
     expect(wide.slackSeconds).toBe(600);
     expect(wide.failedSignIns.find((f) => f.eventId === '5e1c0a7e-0004-4c1e-9d2a-000000000004')?.verdict).toBe('explained');
-    const none = JSON.parse((await halfkey(['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', '--slack', '0', '--json'])).stdout) as ResponseOf<'reconcile:run'>;
+    const none = JSON.parse(
+      (await halfkey(['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', '--slack', '0', '--json'])).stdout,
+    ) as ResponseOf<'reconcile:run'>;
     expect(none.failedSignIns.find((f) => f.eventId === '5e1c0a7e-0004-4c1e-9d2a-000000000004')?.verdict).toBe('half-explained');
   });
 
@@ -89,9 +114,18 @@ describe('halfkey reconcile', () => {
       [['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', '--frobnicate'], /Unknown option '--frobnicate'/],
       [['reconcile', '--journal', 'missing.hkj', '--cloudtrail', 'logs'], /There is no journal file at .*missing\.hkj/],
       [['reconcile', '--journal', 'journal.hkj', '--cloudtrail', 'logs', 'nowhere'], /There is no CloudTrail file or folder at .*nowhere/],
-      [['reconcile', '--journal', 'not-a-journal.hkj', '--cloudtrail', 'logs'], /is not a device journal bundle: its first line names no Halfkey journal format/],
-      [['reconcile', '--server-export', 'journal.hkj', '--server-key', 'ab'.repeat(32), '--cloudtrail', 'logs'], /is not a server export: it is a device journal bundle: pass it with --journal/],
-      [['reconcile', '--journal', 'tampered.hkj', '--cloudtrail', 'logs'], /does not verify \(\d+ failures?; first at seq \d+: .*nothing was reconciled against it/],
+      [
+        ['reconcile', '--journal', 'not-a-journal.hkj', '--cloudtrail', 'logs'],
+        /is not a device journal bundle: its first line names no Halfkey journal format/,
+      ],
+      [
+        ['reconcile', '--server-export', 'journal.hkj', '--server-key', 'ab'.repeat(32), '--cloudtrail', 'logs'],
+        /is not a server export: it is a device journal bundle: pass it with --journal/,
+      ],
+      [
+        ['reconcile', '--journal', 'tampered.hkj', '--cloudtrail', 'logs'],
+        /does not verify \(\d+ failures?; first at seq \d+: .*nothing was reconciled against it/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await halfkey(args);

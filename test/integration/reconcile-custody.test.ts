@@ -14,16 +14,46 @@ let account: string;
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   f = await openCustodyFixture({ only: ['pat', 'mia'] });
   account = freshAccountId();
-  f.custody.accounts.add(routed('custody:account-add', { by: f.ids.admin, accountId: account, alias: 'real-custody', rootEmail: 'root@example.com', organisation: 'Customer' }));
+  f.custody.accounts.add(
+    routed('custody:account-add', {
+      by: f.ids.admin,
+      accountId: account,
+      alias: 'real-custody',
+      rootEmail: 'root@example.com',
+      organisation: 'Customer',
+    }),
+  );
   f.custody.halves.assign({ by: f.ids.admin, accountId: account, item: 'password', custodianId: f.ids.pat });
   f.custody.halves.assign({ by: f.ids.admin, accountId: account, item: 'mfa', custodianId: f.ids.mia });
-  f.custody.halves.set({ by: f.ids.pat, accountId: account, item: 'password', secret: { kind: 'password', password: 'Initial-Root-Passw0rd!' } });
-  f.custody.halves.set({ by: f.ids.mia, accountId: account, item: 'mfa', secret: { kind: 'totp', seed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' } });
-  const password = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.pat, accountId: account, item: 'password', reason: 'root sign-in drill', ticket: 'CHG-7', leaseSeconds: 600 }));
-  const mfa = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.mia, accountId: account, item: 'mfa', reason: 'root sign-in drill', leaseSeconds: 600 }));
+  f.custody.halves.set({
+    by: f.ids.pat,
+    accountId: account,
+    item: 'password',
+    secret: { kind: 'password', password: 'Initial-Root-Passw0rd!' },
+  });
+  f.custody.halves.set({
+    by: f.ids.mia,
+    accountId: account,
+    item: 'mfa',
+    secret: { kind: 'totp', seed: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
+  });
+  const password = f.custody.checkouts.open(
+    routed('custody:checkout', {
+      by: f.ids.pat,
+      accountId: account,
+      item: 'password',
+      reason: 'root sign-in drill',
+      ticket: 'CHG-7',
+      leaseSeconds: 600,
+    }),
+  );
+  const mfa = f.custody.checkouts.open(
+    routed('custody:checkout', { by: f.ids.mia, accountId: account, item: 'mfa', reason: 'root sign-in drill', leaseSeconds: 600 }),
+  );
   f.custody.halves.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
   f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
   f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: password.checkoutId });
@@ -42,16 +72,36 @@ describe('reconciling against a journal custody really wrote', () => {
     const record = (id: string, time: number, source: string, name: string, extra: Record<string, unknown> = {}) => ({
       eventVersion: '1.09',
       userIdentity: { type: 'Root', principalId: account, arn: `arn:aws:iam::${account}:root`, accountId: account, accessKeyId: '' },
-      eventTime: iso(time), eventSource: source, eventName: name, awsRegion: 'us-east-1', sourceIPAddress: '198.51.100.5', userAgent: 'Mozilla/5.0',
-      requestParameters: null, eventID: id, eventType: 'AwsConsoleSignIn', recipientAccountId: account, ...extra,
+      eventTime: iso(time),
+      eventSource: source,
+      eventName: name,
+      awsRegion: 'us-east-1',
+      sourceIPAddress: '198.51.100.5',
+      userAgent: 'Mozilla/5.0',
+      requestParameters: null,
+      eventID: id,
+      eventType: 'AwsConsoleSignIn',
+      recipientAccountId: account,
+      ...extra,
     });
     const logs = join(f.dir, 'logs');
     mkdirSync(logs);
-    writeFileSync(join(logs, 'root.json'), JSON.stringify({ Records: [
-      record('in-window', bothOut, 'signin.amazonaws.com', 'ConsoleLogin', { responseElements: { ConsoleLogin: 'Success' }, additionalEventData: { MFAUsed: 'Yes' } }),
-      record('password-set', rotated[0]!.time, 'signin.amazonaws.com', 'PasswordUpdated'),
-      record('an-hour-later', bothOut + 3_600_000, 'signin.amazonaws.com', 'ConsoleLogin', { responseElements: { ConsoleLogin: 'Success' }, additionalEventData: { MFAUsed: 'Yes' } }),
-    ] }));
+    writeFileSync(
+      join(logs, 'root.json'),
+      JSON.stringify({
+        Records: [
+          record('in-window', bothOut, 'signin.amazonaws.com', 'ConsoleLogin', {
+            responseElements: { ConsoleLogin: 'Success' },
+            additionalEventData: { MFAUsed: 'Yes' },
+          }),
+          record('password-set', rotated[0]!.time, 'signin.amazonaws.com', 'PasswordUpdated'),
+          record('an-hour-later', bothOut + 3_600_000, 'signin.amazonaws.com', 'ConsoleLogin', {
+            responseElements: { ConsoleLogin: 'Success' },
+            additionalEventData: { MFAUsed: 'Yes' },
+          }),
+        ],
+      }),
+    );
     const bundle = join(f.dir, 'journal.hkj');
     exportJournal(f.vault.journal, { out: bundle, signer: f.vault.device.signer });
 
@@ -63,7 +113,12 @@ describe('reconciling against a journal custody really wrote', () => {
       password: { custodian: f.ids.pat, custodianName: 'pat', reason: 'root sign-in drill', ticket: 'CHG-7', ended: 'checked-in' },
       mfaHalf: { custodian: f.ids.mia, custodianName: 'mia', ended: 'checked-in' },
     });
-    expect(byId.get('password-set')).toMatchObject({ verdict: 'explained', custodyEvent: 'password-change', matches: { type: 'half.rotated', seq: rotated[0]!.seq }, flags: [] });
+    expect(byId.get('password-set')).toMatchObject({
+      verdict: 'explained',
+      custodyEvent: 'password-change',
+      matches: { type: 'half.rotated', seq: rotated[0]!.seq },
+      flags: [],
+    });
     expect(byId.get('an-hour-later')).toMatchObject({ verdict: 'unexplained', nearest: { checkout: { account } } });
     expect(report.rotationsNotSeen).toEqual([]);
     expect(report.ok).toBe(false);

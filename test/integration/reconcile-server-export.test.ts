@@ -32,10 +32,33 @@ function secondDevice(): TestJournal {
     journal.clock = at(time);
     journal.store.append({ type, actor, account: '333333333333', data });
   };
-  write('2026-01-01T09:00:00Z', 'account.added', ada, { alias: 'sandbox-root', rootEmail: 'aws-root-sandbox@example.com', organisation: 'Customer', phone: null, exclusiveCheckout: true, rotateAfterCheckout: false });
-  write('2026-01-02T11:55:00Z', 'checkout.opened', sam, { checkout: '30000000000000000000000000000001', item: 'password', reason: 'sandbox cleanup', ticket: null, leaseUntil: at('2026-01-02T13:00:00Z') });
-  write('2026-01-02T11:56:00Z', 'checkout.opened', kim, { checkout: '30000000000000000000000000000002', item: 'mfa', reason: 'sandbox cleanup', ticket: null, leaseUntil: at('2026-01-02T13:00:00Z') });
-  write('2026-01-02T12:10:00Z', 'checkout.closed', sam, { checkout: '30000000000000000000000000000001', item: 'password', rotationDue: false });
+  write('2026-01-01T09:00:00Z', 'account.added', ada, {
+    alias: 'sandbox-root',
+    rootEmail: 'aws-root-sandbox@example.com',
+    organisation: 'Customer',
+    phone: null,
+    exclusiveCheckout: true,
+    rotateAfterCheckout: false,
+  });
+  write('2026-01-02T11:55:00Z', 'checkout.opened', sam, {
+    checkout: '30000000000000000000000000000001',
+    item: 'password',
+    reason: 'sandbox cleanup',
+    ticket: null,
+    leaseUntil: at('2026-01-02T13:00:00Z'),
+  });
+  write('2026-01-02T11:56:00Z', 'checkout.opened', kim, {
+    checkout: '30000000000000000000000000000002',
+    item: 'mfa',
+    reason: 'sandbox cleanup',
+    ticket: null,
+    leaseUntil: at('2026-01-02T13:00:00Z'),
+  });
+  write('2026-01-02T12:10:00Z', 'checkout.closed', sam, {
+    checkout: '30000000000000000000000000000001',
+    item: 'password',
+    rotationDue: false,
+  });
   write('2026-01-02T12:11:00Z', 'checkout.closed', kim, { checkout: '30000000000000000000000000000002', item: 'mfa', rotationDue: false });
   return journal;
 }
@@ -64,13 +87,27 @@ afterAll(async () => {
 
 describe('halfkey reconcile --server-export', () => {
   it('verifies the export against the pinned server key and reconciles root activity of every device in it', async () => {
-    const run = await halfkey(['reconcile', '--server-export', 'org.hkx', '--server-key', server.signer.publicKey, '--cloudtrail', ...INPUTS, '--json']);
+    const run = await halfkey([
+      'reconcile',
+      '--server-export',
+      'org.hkx',
+      '--server-key',
+      server.signer.publicKey,
+      '--cloudtrail',
+      ...INPUTS,
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(1);
     const report = JSON.parse(run.stdout) as ResponseOf<'reconcile:run'>;
     expect(report.journal).toMatchObject({ kind: 'server-export', devices: 2, checkouts: 8 });
     expect(report.journal.accounts.map((a) => a.account)).toEqual(['111111111111', '222222222222', '333333333333']);
     const sandbox = report.findings.find((f) => f.eventId === '5e1c0a7e-0015-4c1e-9d2a-000000000015');
-    expect(sandbox).toMatchObject({ verdict: 'explained', accountAlias: 'sandbox-root', password: { custodian: 'sam', custodianName: 'Sam Password', reason: 'sandbox cleanup' }, mfaHalf: { custodian: 'kim' } });
+    expect(sandbox).toMatchObject({
+      verdict: 'explained',
+      accountAlias: 'sandbox-root',
+      password: { custodian: 'sam', custodianName: 'Sam Password', reason: 'sandbox cleanup' },
+      mfaHalf: { custodian: 'kim' },
+    });
     // Everything else is as against the first device's bundle alone.
     expect(report.summary).toMatchObject({ explained: 11, halfExplained: 2, unexplained: 2, failedSignIns: 2, flagged: 4 });
     expect(report.skippedByReason.map((s) => s.reason)).not.toContain('ACCOUNT_NOT_IN_VAULT');

@@ -24,11 +24,38 @@ beforeAll(async () => {
   writeFileSync(join(work, 'admin.pass'), 'orchard lantern pebble 41\n');
   writeFileSync(join(work, 'rita.pass'), 'quarry velvet signal 88\n');
   server = await startTestServer('sqlite');
-  const init = await halfkey(['init', '--vault', 'vault', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+  const init = await halfkey([
+    'init',
+    '--vault',
+    'vault',
+    '--admin-name',
+    'Ada Admin',
+    '--organisation',
+    'Provider Ltd',
+    '--passphrase-file',
+    'admin.pass',
+  ]);
   expect(init.code).toBe(0);
   vaultId = /Vault ([0-9a-f]{32}) created/.exec(init.stdout)?.[1] ?? '';
   ids.admin = /custodian id (\S+)/.exec(init.stdout)?.[1] ?? '';
-  const rita = await halfkey(['custodian', 'add', '--vault', 'vault', '--as', ids.admin, '--name', 'Rita Reviewer', '--organisation', 'Audit', '--role', 'reviewer', '--passphrase-file', 'rita.pass', '--admin-passphrase-file', 'admin.pass']);
+  const rita = await halfkey([
+    'custodian',
+    'add',
+    '--vault',
+    'vault',
+    '--as',
+    ids.admin,
+    '--name',
+    'Rita Reviewer',
+    '--organisation',
+    'Audit',
+    '--role',
+    'reviewer',
+    '--passphrase-file',
+    'rita.pass',
+    '--admin-passphrase-file',
+    'admin.pass',
+  ]);
   expect(rita.code).toBe(0);
   ids.rita = /custodian id (\S+)/.exec(rita.stdout)?.[1] ?? '';
   writeFileSync(join(work, 'token'), `${await issueToken(server)}\n`);
@@ -51,7 +78,18 @@ describe('halfkey review export', () => {
   });
 
   it('refuses a vault reviewer the server operator has not granted (exit 3, naming the key), until `halfkey server reviewer grant` (runs before the sign-ins below)', async () => {
-    const refused = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'rita.pass', '--out', 'early.hkx']);
+    const refused = await halfkey([
+      'review',
+      'export',
+      '--vault',
+      'vault',
+      '--as',
+      ids.rita!,
+      '--passphrase-file',
+      'rita.pass',
+      '--out',
+      'early.hkx',
+    ]);
     expect(refused.code).toBe(3);
     const list = await halfkey(['custodian', 'list', '--vault', 'vault', '--json']);
     const key = (JSON.parse(list.stdout) as { id: string; signingKey: string }[]).find((c) => c.id === ids.rita)!.signingKey;
@@ -66,7 +104,18 @@ describe('halfkey review export', () => {
   });
 
   it('signs in with the reviewer key, downloads the org-wide export and verifies it under the pinned server key', async () => {
-    const result = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'rita.pass', '--out', 'org.hkx']);
+    const result = await halfkey([
+      'review',
+      'export',
+      '--vault',
+      'vault',
+      '--as',
+      ids.rita!,
+      '--passphrase-file',
+      'rita.pass',
+      '--out',
+      'org.hkx',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(server.signer.fingerprint);
@@ -82,7 +131,18 @@ describe('halfkey review export', () => {
   });
 
   it('refuses a custodian who is not a reviewer (exit 3), writing nothing', async () => {
-    const admin = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.admin!, '--passphrase-file', 'admin.pass', '--out', 'admin.hkx']);
+    const admin = await halfkey([
+      'review',
+      'export',
+      '--vault',
+      'vault',
+      '--as',
+      ids.admin!,
+      '--passphrase-file',
+      'admin.pass',
+      '--out',
+      'admin.hkx',
+    ]);
     expect(admin.code).toBe(3);
     expect(admin.stderr).toMatch(/not as a reviewer/);
     for (const f of ['admin.hkx', 'admin.hkx.part']) expect(existsSync(join(work, f))).toBe(false);
@@ -96,7 +156,18 @@ describe('halfkey review export', () => {
     db.prepare('UPDATE sync_state SET server_key = ? WHERE id = 1').run(Buffer.from(other).toString('hex'));
     db.close();
     try {
-      const result = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'rita.pass', '--out', 'mitm.hkx']);
+      const result = await halfkey([
+        'review',
+        'export',
+        '--vault',
+        'vault',
+        '--as',
+        ids.rita!,
+        '--passphrase-file',
+        'rita.pass',
+        '--out',
+        'mitm.hkx',
+      ]);
       expect(result.code).toBe(1);
       expect(`${result.stdout}${result.stderr}`).toMatch(/FAILED|does not verify/);
       expect(existsSync(join(work, 'mitm.hkx'))).toBe(true);
@@ -108,10 +179,20 @@ describe('halfkey review export', () => {
   });
 
   it('refuses a wrong passphrase before talking to the server, writing nothing (runs last: wrong passphrases lock the custodian for a while)', async () => {
-    const wrong = await halfkey(['review', 'export', '--vault', 'vault', '--as', ids.rita!, '--passphrase-file', 'admin.pass', '--out', 'wrong.hkx']);
+    const wrong = await halfkey([
+      'review',
+      'export',
+      '--vault',
+      'vault',
+      '--as',
+      ids.rita!,
+      '--passphrase-file',
+      'admin.pass',
+      '--out',
+      'wrong.hkx',
+    ]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/passphrase/i);
     for (const f of ['wrong.hkx', 'wrong.hkx.part']) expect(existsSync(join(work, f))).toBe(false);
   });
 });
-

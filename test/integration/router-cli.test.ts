@@ -46,7 +46,17 @@ beforeAll(async () => {
   requireKeyring();
   work = mkdtempSync(join(tmpdir(), 'halfkey-router-cli-'));
   writeFileSync(join(work, 'admin.pass'), `${PASSPHRASE}\n`);
-  const init = await halfkey(['init', '--vault', 'vault', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+  const init = await halfkey([
+    'init',
+    '--vault',
+    'vault',
+    '--admin-name',
+    'Ada Admin',
+    '--organisation',
+    'Provider Ltd',
+    '--passphrase-file',
+    'admin.pass',
+  ]);
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);
   vaultId = /Vault ([0-9a-f]{32}) created/.exec(init.stdout)?.[1] ?? '';
@@ -59,7 +69,24 @@ afterAll(async () => {
 
 describe('the CLI is an adapter over the API router', () => {
   it("a router refusal (INVALID_PAYLOAD naming the field) reaches the user as exit 2, in the option's name, with the schema's words", async () => {
-    const result = await halfkey(['custodian', 'add', '--vault', 'vault', '--as', 'not-a-custodian-id', '--name', 'Rita', '--organisation', 'Audit', '--role', 'reviewer', '--passphrase-file', 'admin.pass', '--admin-passphrase-file', 'admin.pass']);
+    const result = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      'vault',
+      '--as',
+      'not-a-custodian-id',
+      '--name',
+      'Rita',
+      '--organisation',
+      'Audit',
+      '--role',
+      'reviewer',
+      '--passphrase-file',
+      'admin.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     // The words are the schema's (shared/api/channels/vault.ts), which only the router applies; the field is the user's option.
@@ -68,7 +95,10 @@ describe('the CLI is an adapter over the API router', () => {
       ['vault:open', 'cli'],
       ['custodian:unlock', 'cli'],
     ]);
-    expect(crossed[1]!.result).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'custodianId', issue: 'a custodian id is 32 lowercase hex characters' } } });
+    expect(crossed[1]!.result).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_PAYLOAD', detail: { field: 'custodianId', issue: 'a custodian id is 32 lowercase hex characters' } },
+    });
     expect(result.stderr).not.toContain(PASSPHRASE);
   });
 
@@ -76,7 +106,24 @@ describe('the CLI is an adapter over the API router', () => {
     const list = await halfkey(['custodian', 'list', '--vault', 'vault', '--json']);
     expect(list.code).toBe(0);
     const [admin] = JSON.parse(list.stdout) as { id: string }[];
-    const result = await halfkey(['account', 'add', '--vault', 'vault', '--as', admin!.id, '--passphrase-file', 'admin.pass', '--id', '210987654321', '--alias', 'routed', '--email', 'root@example.com', '--organisation', 'Customer']);
+    const result = await halfkey([
+      'account',
+      'add',
+      '--vault',
+      'vault',
+      '--as',
+      admin!.id,
+      '--passphrase-file',
+      'admin.pass',
+      '--id',
+      '210987654321',
+      '--alias',
+      'routed',
+      '--email',
+      'root@example.com',
+      '--organisation',
+      'Customer',
+    ]);
     expect(result.stderr).toBe('');
     expect(result).toMatchObject({ code: 0, stdout: 'added account 210987654321 (routed)\n' });
     expect(crossed.map((c) => [c.channel, c.adapter, c.result.ok])).toEqual([
@@ -99,10 +146,44 @@ describe('the CLI is an adapter over the API router', () => {
     // Only an admin may enrol: the admin enrols a reviewer, who then tries to enrol someone.
     writeFileSync(join(work, 'rita.pass'), 'quarry velvet signal 88');
     const [admin] = JSON.parse((await halfkey(['custodian', 'list', '--vault', 'vault', '--json'])).stdout) as { id: string }[];
-    const rita = await halfkey(['custodian', 'add', '--vault', 'vault', '--as', admin!.id, '--name', 'Rita Reviewer', '--organisation', 'Audit', '--role', 'reviewer', '--passphrase-file', 'rita.pass', '--admin-passphrase-file', 'admin.pass']);
+    const rita = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      'vault',
+      '--as',
+      admin!.id,
+      '--name',
+      'Rita Reviewer',
+      '--organisation',
+      'Audit',
+      '--role',
+      'reviewer',
+      '--passphrase-file',
+      'rita.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     expect(rita.code).toBe(0);
     const ritaId = /custodian id ([0-9a-f]{32})/.exec(rita.stdout)?.[1] ?? '';
-    const refused = await halfkey(['custodian', 'add', '--vault', 'vault', '--as', ritaId, '--name', 'Max', '--organisation', 'Audit', '--role', 'reviewer', '--passphrase-file', 'admin.pass', '--admin-passphrase-file', 'rita.pass']);
+    const refused = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      'vault',
+      '--as',
+      ritaId,
+      '--name',
+      'Max',
+      '--organisation',
+      'Audit',
+      '--role',
+      'reviewer',
+      '--passphrase-file',
+      'admin.pass',
+      '--admin-passphrase-file',
+      'rita.pass',
+    ]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/Only an admin may enrol custodians.*\[NOT_PERMITTED\]/);
 

@@ -15,14 +15,33 @@ beforeAll(async () => {
  * POSTs JSON from a chosen loopback address (all of 127.0.0.0/8 is this host on Linux), so one
  * test can be several clients: per-address limits key on the address the server sees.
  */
-function postFrom(address: string, baseUrl: string, path: string, json: unknown): Promise<{ status: number; body: { error?: { code: string } } & Record<string, unknown> }> {
+function postFrom(
+  address: string,
+  baseUrl: string,
+  path: string,
+  json: unknown,
+): Promise<{ status: number; body: { error?: { code: string } } & Record<string, unknown> }> {
   const body = JSON.stringify(json);
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, baseUrl), { method: 'POST', localAddress: address, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code: string } } }));
-    });
+    const req = http.request(
+      new URL(path, baseUrl),
+      {
+        method: 'POST',
+        localAddress: address,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code: string } },
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -67,17 +86,29 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('per-address rate limit on th
     const second = await postFrom('127.0.0.4', server.url, '/v1/reviewer/challenge', { key: rita.publicKey });
     expect([first.status, second.status]).toEqual([200, 200]);
     const [c1, c2] = [first.body.challenge as string, second.body.challenge as string];
-    const session = await postFrom('127.0.0.4', server.url, '/v1/reviewer/session', { key: rita.publicKey, challenge: c2, signature: sign(c2) });
+    const session = await postFrom('127.0.0.4', server.url, '/v1/reviewer/session', {
+      key: rita.publicKey,
+      challenge: c2,
+      signature: sign(c2),
+    });
     expect(session.status).toBe(200);
     // The fourth request from this address, whichever sign-in endpoint it goes to.
     const challenge = await postFrom('127.0.0.4', server.url, '/v1/reviewer/challenge', { key: rita.publicKey });
     expect(challenge.status).toBe(429);
     expect(challenge.body.error?.code).toBe('RATE_LIMITED');
-    const refused = await postFrom('127.0.0.4', server.url, '/v1/reviewer/session', { key: rita.publicKey, challenge: c1, signature: sign(c1) });
+    const refused = await postFrom('127.0.0.4', server.url, '/v1/reviewer/session', {
+      key: rita.publicKey,
+      challenge: c1,
+      signature: sign(c1),
+    });
     expect(refused.status).toBe(429);
     expect(refused.body.error?.code).toBe('RATE_LIMITED');
     // From another address the same challenge still opens a session.
-    const elsewhere = await postFrom('127.0.0.5', server.url, '/v1/reviewer/session', { key: rita.publicKey, challenge: c1, signature: sign(c1) });
+    const elsewhere = await postFrom('127.0.0.5', server.url, '/v1/reviewer/session', {
+      key: rita.publicKey,
+      challenge: c1,
+      signature: sign(c1),
+    });
     expect(elsewhere.status).toBe(200);
     expect(typeof elsewhere.body.token).toBe('string');
   });

@@ -34,7 +34,20 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
     const body = a.body ?? (method === 'POST' ? '{"entries":[]}' : '');
     const bytes = new TextEncoder().encode(body);
     const signer = a.signer === undefined ? device : a.signer;
-    const signed = signer === null ? {} : signedRequestHeaders({ method, path: a.path, body: bytes, timestamp: a.timestamp ?? Date.now(), nonce: a.nonce ?? sodium.to_hex(sodium.randombytes_buf(16)) }, signer, sodium);
+    const signed =
+      signer === null
+        ? {}
+        : signedRequestHeaders(
+            {
+              method,
+              path: a.path,
+              body: bytes,
+              timestamp: a.timestamp ?? Date.now(),
+              nonce: a.nonce ?? sodium.to_hex(sodium.randombytes_buf(16)),
+            },
+            signer,
+            sodium,
+          );
     const res = await fetch(new URL(a.path, server.url), {
       method,
       headers: { ...(method === 'POST' ? { 'content-type': a.contentType ?? 'application/json' } : {}), ...signed, ...a.headers },
@@ -74,13 +87,26 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
 
   it('refuses a forged signature (another key claiming to be the device)', async () => {
     const forger = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
-    const forged = signedRequestHeaders({ method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'ab'.repeat(16) }, forger, sodium);
-    expect(await send({ path: entriesPath(), body: validBatch(), headers: { ...forged, [SIGNED_HEADERS.device]: device.publicKey } })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    const forged = signedRequestHeaders(
+      { method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'ab'.repeat(16) },
+      forger,
+      sodium,
+    );
+    expect(
+      await send({ path: entriesPath(), body: validBatch(), headers: { ...forged, [SIGNED_HEADERS.device]: device.publicKey } }),
+    ).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
   });
 
   it('refuses a signed request whose body was changed in transit', async () => {
-    const headers = signedRequestHeaders({ method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'cd'.repeat(16) }, device, sodium);
-    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [] }), signer: null, headers })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    const headers = signedRequestHeaders(
+      { method: 'POST', path: entriesPath(), body: new TextEncoder().encode(validBatch()), timestamp: Date.now(), nonce: 'cd'.repeat(16) },
+      device,
+      sodium,
+    );
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [] }), signer: null, headers })).toEqual({
+      status: 401,
+      code: 'BAD_REQUEST_SIGNATURE',
+    });
   });
 
   it('refuses a replayed request (same nonce)', async () => {
@@ -91,8 +117,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
   });
 
   it('refuses a stale or future-dated request', async () => {
-    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() - 6 * 60_000 })).toEqual({ status: 401, code: 'STALE_REQUEST' });
-    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() + 6 * 60_000 })).toEqual({ status: 401, code: 'STALE_REQUEST' });
+    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() - 6 * 60_000 })).toEqual({
+      status: 401,
+      code: 'STALE_REQUEST',
+    });
+    expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() + 6 * 60_000 })).toEqual({
+      status: 401,
+      code: 'STALE_REQUEST',
+    });
   });
 
   it('refuses a device acting on another device’s journal', async () => {
@@ -104,29 +136,50 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
 
   it('refuses an unknown device and a revoked one', async () => {
     const stranger = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
-    expect(await send({ path: entriesPath(stranger.publicKey), body: validBatch(), signer: stranger })).toEqual({ status: 401, code: 'UNKNOWN_DEVICE' });
+    expect(await send({ path: entriesPath(stranger.publicKey), body: validBatch(), signer: stranger })).toEqual({
+      status: 401,
+      code: 'UNKNOWN_DEVICE',
+    });
     const revoked = new TestJournal({ deviceSeed: 43 });
     journals.push(revoked);
     await enrolledClient(server, revoked);
     await server.storage.queries.revokeDevice(revoked.device.publicKey, Date.now());
     const batch = JSON.stringify({ entries: [...revoked.store.read()] });
-    expect(await send({ path: entriesPath(revoked.device.publicKey), body: batch, signer: revoked.device })).toEqual({ status: 403, code: 'DEVICE_REVOKED' });
+    expect(await send({ path: entriesPath(revoked.device.publicKey), body: batch, signer: revoked.device })).toEqual({
+      status: 403,
+      code: 'DEVICE_REVOKED',
+    });
   });
 
   it('refuses an oversized body before reading it', async () => {
     const huge = JSON.stringify({ entries: [{ pad: 'x'.repeat(300 * 1024) }] });
     expect(await send({ path: entriesPath(), body: huge })).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
-    expect(await send({ path: '/v1/enrol', body: JSON.stringify({ pad: 'y'.repeat(70 * 1024) }), signer: null })).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect(await send({ path: '/v1/enrol', body: JSON.stringify({ pad: 'y'.repeat(70 * 1024) }), signer: null })).toEqual({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    });
   });
 
   it('refuses malformed JSON, a wrong schema, a wrong media type and tampered entries', async () => {
     expect(await send({ path: entriesPath(), body: '{"entries": [' })).toEqual({ status: 400, code: 'BAD_REQUEST' });
-    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: 'all of them' }) })).toEqual({ status: 400, code: 'BAD_REQUEST' });
-    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [], extra: 1 }) })).toEqual({ status: 400, code: 'BAD_REQUEST' });
-    expect(await send({ path: entriesPath(), body: 'entries', contentType: 'text/plain' })).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: 'all of them' }) })).toEqual({
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [], extra: 1 }) })).toEqual({
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
+    expect(await send({ path: entriesPath(), body: 'entries', contentType: 'text/plain' })).toEqual({
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
     const [genesis, next] = [...j.store.read({ from: 0, to: 1 })];
     const tampered = { ...next!, data: { n: 999 } };
-    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [genesis, tampered] }) })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
+    expect(await send({ path: entriesPath(), body: JSON.stringify({ entries: [genesis, tampered] }) })).toEqual({
+      status: 422,
+      code: 'ENTRY_INVALID',
+    });
     const floaty = JSON.stringify({ entries: [{ ...genesis, time: 1.5 }] });
     expect(await send({ path: entriesPath(), body: floaty })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
   });
@@ -138,8 +191,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
     expect(await send({ path: '/v1/enrol', body: body(fresh, token), signer: null })).toEqual({ status: 200, code: undefined });
     const second = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
     expect(await send({ path: '/v1/enrol', body: body(second, token), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
-    expect(await send({ path: '/v1/enrol', body: body(second, 'A'.repeat(43)), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
-    expect(await send({ path: '/v1/enrol', body: body(second, 'not a token!'), signer: null })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    expect(await send({ path: '/v1/enrol', body: body(second, 'A'.repeat(43)), signer: null })).toEqual({
+      status: 401,
+      code: 'TOKEN_INVALID',
+    });
+    expect(await send({ path: '/v1/enrol', body: body(second, 'not a token!'), signer: null })).toEqual({
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
     const expired = await issueToken(server, -1);
     expect(await send({ path: '/v1/enrol', body: body(second, expired), signer: null })).toEqual({ status: 401, code: 'TOKEN_INVALID' });
   });
@@ -151,12 +210,18 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
     const token = await issueToken(server);
     const [vault, attackerVault] = ['0123456789abcdef0123456789abcdef', 'fe'.repeat(16)];
     const enrol = (b: unknown) => send({ path: '/v1/enrol', body: JSON.stringify(b), signer: null });
-    expect(await enrol({ token, vault: attackerVault, device: victim.publicKey, roster: [] })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol({ token, vault: attackerVault, device: victim.publicKey, roster: [] })).toEqual({
+      status: 401,
+      code: 'BAD_REQUEST_SIGNATURE',
+    });
     expect(await enrol(enrolment(token, attackerVault, victim, [], attacker))).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
     // A valid signature by the victim (say, seen on its way to this server) moved to another vault or another token.
     const victims = enrolment(await issueToken(server), vault, victim);
     expect(await enrol({ ...victims, token, vault: attackerVault })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
-    expect(await enrol({ ...enrolment(token, vault, victim), vault: attackerVault })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
+    expect(await enrol({ ...enrolment(token, vault, victim), vault: attackerVault })).toEqual({
+      status: 401,
+      code: 'BAD_REQUEST_SIGNATURE',
+    });
     expect(await enrol({ ...victims, token })).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
     expect(await enrol({ ...enrolment(token, vault, victim), signature: 'not hex' })).toEqual({ status: 400, code: 'BAD_REQUEST' });
     expect(await server.storage.queries.getDevice(victim.publicKey)).toBeNull();
@@ -167,7 +232,10 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
 
   it('refuses reviewer endpoints without a session, and unknown paths with NOT_FOUND', async () => {
     expect(await send({ method: 'GET', path: '/v1/reviewer/export', signer: null })).toEqual({ status: 401, code: 'SESSION_INVALID' });
-    expect(await send({ method: 'GET', path: '/v1/reviewer/devices', signer: null, headers: { authorization: 'Bearer forged' } })).toEqual({ status: 401, code: 'SESSION_INVALID' });
+    expect(await send({ method: 'GET', path: '/v1/reviewer/devices', signer: null, headers: { authorization: 'Bearer forged' } })).toEqual({
+      status: 401,
+      code: 'SESSION_INVALID',
+    });
     expect(await send({ method: 'GET', path: '/v1/nothing-here', signer: null })).toEqual({ status: 404, code: 'NOT_FOUND' });
   });
 });
@@ -181,7 +249,16 @@ describe('rate limit (token bucket per device)', () => {
       const client = await enrolledClient(server, j);
       const codes: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const headers = signedRequestHeaders({ method: 'GET', path: `/v1/devices/${j.device.publicKey}/head`, body: new Uint8Array(0), timestamp: Date.now(), nonce: `${i}`.padStart(32, '0') }, j.device);
+        const headers = signedRequestHeaders(
+          {
+            method: 'GET',
+            path: `/v1/devices/${j.device.publicKey}/head`,
+            body: new Uint8Array(0),
+            timestamp: Date.now(),
+            nonce: `${i}`.padStart(32, '0'),
+          },
+          j.device,
+        );
         codes.push((await fetch(new URL(`/v1/devices/${j.device.publicKey}/head`, server.url), { headers })).status);
       }
       expect(codes).toEqual([200, 200, 200, 429, 429]);

@@ -64,7 +64,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('batch size by bytes: %s', (k
       const client = await enrolledClient(server, j);
       const status = await client.syncNow();
       expect(status).toMatchObject({ state: 'error', ackedSeq: big - 1, pending: 1 });
-      expect(status.lastError).toMatch(new RegExp(`journal entry #${big} alone \\(\\d+ bytes\\) is larger than the server accepts in one upload`));
+      expect(status.lastError).toMatch(
+        new RegExp(`journal entry #${big} alone \\(\\d+ bytes\\) is larger than the server accepts in one upload`),
+      );
     } finally {
       await server.close();
     }

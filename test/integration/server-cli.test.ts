@@ -49,7 +49,10 @@ describe('halfkey server CLI', () => {
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '257'], /--verify-threads must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', '1.5'], /--verify-threads must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--verify-threads', 'all'], /--verify-threads must be/],
-      [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '500ms'], /--request-timeout must be whole seconds or minutes from 1s to 60m, e\.g\. 30s or 2m, not "500ms"/],
+      [
+        ['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '500ms'],
+        /--request-timeout must be whole seconds or minutes from 1s to 60m, e\.g\. 30s or 2m, not "500ms"/,
+      ],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '0s'], /--request-timeout must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '61m'], /--request-timeout must be/],
       [['--db', `sqlite:${join(dir, 'a.db')}`, '--request-timeout', '30'], /--request-timeout must be/],
@@ -109,12 +112,23 @@ describe('server log', () => {
       const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device });
       await client.enroll(url, token);
       expect((await client.syncNow()).pending).toBe(0);
-      await fetch(new URL('/v1/enrol', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(enrolment('S'.repeat(43), 'ab'.repeat(16), seededSigner(92))) });
+      await fetch(new URL('/v1/enrol', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(enrolment('S'.repeat(43), 'ab'.repeat(16), seededSigner(92))),
+      });
       const text = lines.join('');
       expect(text).toMatch(/batch ingested/);
       expect(text).toMatch(/TOKEN_INVALID/);
       const entries = [...j.store.read()];
-      for (const secretish of [token, 'S'.repeat(43), 'marker-in-entry-data', entries[1]!.sigs[0]!.sig, entries[1]!.hash, 'x-halfkey-signature']) {
+      for (const secretish of [
+        token,
+        'S'.repeat(43),
+        'marker-in-entry-data',
+        entries[1]!.sigs[0]!.sig,
+        entries[1]!.hash,
+        'x-halfkey-signature',
+      ]) {
         expect(text).not.toContain(secretish);
       }
     } finally {
@@ -142,7 +156,12 @@ describe('--verify-threads 0', () => {
       const [last] = j.store.query({ from: synced + 1, to: synced + 1 });
       const forged = { ...last!, sigs: [{ key: last!.sigs[0]!.key, sig: '00'.repeat(64) }] };
       const { sendRequest } = await import('../../electron/sync/transport');
-      const answer = await sendRequest(server.url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries`, json: { entries: [forged] }, signer: j.device });
+      const answer = await sendRequest(server.url, {
+        method: 'POST',
+        path: `/v1/devices/${j.device.publicKey}/entries`,
+        json: { entries: [forged] },
+        signer: j.device,
+      });
       expect(answer.status).toBe(422);
       expect(JSON.stringify(answer.body)).toMatch(/BAD_SIGNATURE/);
       expect((await server.storage.queries.getDevice(j.device.publicKey))?.headSeq).toBe(synced);
@@ -157,8 +176,36 @@ describe('https', () => {
   it('serves over TLS when given --tls-cert and --tls-key', async () => {
     const cert = join(dir, 'tls.crt');
     const key = join(dir, 'tls.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const server = await startServer({ db: `sqlite:${join(dir, 'tls.db')}`, listen: '127.0.0.1:0', tlsCert: cert, tlsKey: key, logger: false });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = await startServer({
+      db: `sqlite:${join(dir, 'tls.db')}`,
+      listen: '127.0.0.1:0',
+      tlsCert: cert,
+      tlsKey: key,
+      logger: false,
+    });
     try {
       expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const body = await new Promise<string>((resolve, reject) => {
@@ -201,9 +248,18 @@ describe('halfkey server start-up problems (the real CLI, spawned)', () => {
       expectRefused(await halfkey(['server', '--db', `sqlite:${db}`, '--listen', '127.0.0.1:0', ...args]), problem);
     }
     expect(readdirSync(where).sort()).toEqual(['bad.key', 'garbage.pem']);
-    expectRefused(await halfkey(['server', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`, '--listen', '127.0.0.1:0']), /--db sqlite:\S+: the folder \S+no-such-folder does not exist \(create it first\)/);
-    expectRefused(await halfkey(['server', 'enroll-token', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`]), /the folder \S+no-such-folder does not exist/);
-    expectRefused(await halfkey(['server', '--db', `sqlite:${db}`, '--trust-proxy', '10.0.0.1,lb.internal']), /--trust-proxy must list the load balancers' IP addresses or CIDR ranges.*not "lb\.internal"/);
+    expectRefused(
+      await halfkey(['server', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`, '--listen', '127.0.0.1:0']),
+      /--db sqlite:\S+: the folder \S+no-such-folder does not exist \(create it first\)/,
+    );
+    expectRefused(
+      await halfkey(['server', 'enroll-token', '--db', `sqlite:${join(where, 'no-such-folder', 'server.db')}`]),
+      /the folder \S+no-such-folder does not exist/,
+    );
+    expectRefused(
+      await halfkey(['server', '--db', `sqlite:${db}`, '--trust-proxy', '10.0.0.1,lb.internal']),
+      /--trust-proxy must list the load balancers' IP addresses or CIDR ranges.*not "lb\.internal"/,
+    );
     expect(readdirSync(where).sort()).toEqual(['bad.key', 'garbage.pem']);
   }, 120_000);
 
@@ -222,7 +278,10 @@ describe('halfkey server start-up problems (the real CLI, spawned)', () => {
       }
     };
     try {
-      expectRefused(await halfkey(['server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile]), /--key-file \S+server\.key does not exist\. Make it once with `halfkey server keygen --key-file \S+server\.key`/);
+      expectRefused(
+        await halfkey(['server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile]),
+        /--key-file \S+server\.key does not exist\. Make it once with `halfkey server keygen --key-file \S+server\.key`/,
+      );
       expect(existsSync(keyFile)).toBe(false);
       expect(await schemaExists()).toBe(false);
 
@@ -235,7 +294,9 @@ describe('halfkey server start-up problems (the real CLI, spawned)', () => {
       expectRefused(await halfkey(['server', 'keygen', '--key-file', keyFile]), /already exists: a server key is never overwritten/);
       expect(readFileSync(keyFile, 'utf8')).toBe(key);
 
-      const child = spawn(process.execPath, [CLI, 'server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'server', '--db', url, '--listen', '127.0.0.1:0', '--key-file', keyFile], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const started = await new Promise<string>((resolve, reject) => {
         let err = '';
         child.stderr.on('data', (c: Buffer) => {

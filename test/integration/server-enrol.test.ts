@@ -29,7 +29,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('enrolling a device key twice
 
     // The same device key again (a copy of the vault, or a replayed enrolment), with a fresh token.
     const token = await issueToken(server);
-    const again = await sendRequest(server.url, { method: 'POST', path: '/v1/enrol', json: enrolment(token, 'fe'.repeat(16), first.device) });
+    const again = await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/enrol',
+      json: enrolment(token, 'fe'.repeat(16), first.device),
+    });
     expect(again.status).toBe(409);
     expect(again.body).toEqual({ error: { code: 'ALREADY_ENROLLED', message: 'this device key is already enrolled' } });
     expect(await server.storage.queries.getDevice(first.device.publicKey)).toEqual(enrolled);
@@ -52,9 +56,18 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('enrolling a device key twice
 
     // The new key's signature alone says nothing about the device id it is enrolled under.
     const token = await issueToken(server);
-    const bare = await sendRequest(server.url, { method: 'POST', path: '/v1/enrol', json: enrolment(token, TEST_VAULT, j.device, [], newKey) });
+    const bare = await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/enrol',
+      json: enrolment(token, TEST_VAULT, j.device, [], newKey),
+    });
     expect(bare.body).toMatchObject({ error: { code: 'BAD_REQUEST_SIGNATURE' } });
-    const proven = await sendRequest(server.url, { method: 'POST', path: '/v1/enrol', json: enrolment(token, TEST_VAULT, j.device, [], newKey), headers: { [ROTATION_HEADER]: JSON.stringify([rotation]) } });
+    const proven = await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/enrol',
+      json: enrolment(token, TEST_VAULT, j.device, [], newKey),
+      headers: { [ROTATION_HEADER]: JSON.stringify([rotation]) },
+    });
     expect(proven.status).toBe(200);
 
     // The client does the same on its own, and then syncs under the new key.
@@ -80,7 +93,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('enrolling a device key twice
       (error: unknown) => error,
     );
     expect(refusal).toBeInstanceOf(HalfkeyError);
-    expect(refusal).toMatchObject({ code: 'SYNC_FAILED', message: expect.stringContaining('already enrolled'), detail: { code: 'ALREADY_ENROLLED' } });
+    expect(refusal).toMatchObject({
+      code: 'SYNC_FAILED',
+      message: expect.stringContaining('already enrolled'),
+      detail: { code: 'ALREADY_ENROLLED' },
+    });
     expect(client.status()).toMatchObject({ state: 'not-enrolled', serverFingerprint: null });
   });
 });

@@ -38,8 +38,17 @@ async function verify(name: string, text: string, ...flags: string[]): Promise<{
   return { code, out: cli.out.join(''), err: cli.err.join('') };
 }
 
-type Line = { kind: string; entry?: { device: string; seq: number; type: string; data: Record<string, unknown> }; receipt?: Record<string, unknown>; treeHead?: Record<string, unknown> };
-const parseLines = (text: string): Line[] => text.trim().split('\n').map((l) => JSON.parse(l) as Line);
+type Line = {
+  kind: string;
+  entry?: { device: string; seq: number; type: string; data: Record<string, unknown> };
+  receipt?: Record<string, unknown>;
+  treeHead?: Record<string, unknown>;
+};
+const parseLines = (text: string): Line[] =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 const joinLines = (lines: readonly string[]): string => `${lines.join('\n')}\n`;
 
 describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on the server export: %s', (kind) => {
@@ -63,7 +72,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     await a.syncNow();
     await b.syncNow();
     const r = [...alpha.store.receipts()][0]!;
-    earlyReceipt = { device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof };
+    earlyReceipt = {
+      device: r.device,
+      seq: r.seq,
+      entryHash: r.entryHash,
+      logIndex: r.logIndex,
+      treeHead: r.treeHead,
+      inclusionProof: r.inclusionProof,
+    };
     appendEntries(alpha, 9);
     appendEntries(beta, 4);
     await a.syncNow();
@@ -92,13 +108,21 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     expect(human.out).toContain(`${total}/${total} entries valid, from 2 devices`);
     for (const j of [alpha, beta]) {
       const head = j.store.head()!;
-      expect(human.out).toMatch(new RegExp(`device ${j.device.publicKey} \\(vault [0-9a-f]+\\): ${head.seq + 1} entries, seq 0\\.\\.${head.seq}.*VALID`));
+      expect(human.out).toMatch(
+        new RegExp(`device ${j.device.publicKey} \\(vault [0-9a-f]+\\): ${head.seq + 1} entries, seq 0\\.\\.${head.seq}.*VALID`),
+      );
     }
     expect(human.out).toMatch(/Result: VALID\n$/);
 
     const json = await verify(`good-json-${kind}.jsonl`, exported, '--server-key', key, '--json');
     expect(json.code).toBe(0);
-    const report = JSON.parse(json.out) as { format: string; ok: boolean; entries: number; devices: { device: string; ok: boolean; entries: number; head: { seq: number; hash: string } }[]; treeHead: { size: number } };
+    const report = JSON.parse(json.out) as {
+      format: string;
+      ok: boolean;
+      entries: number;
+      devices: { device: string; ok: boolean; entries: number; head: { seq: number; hash: string } }[];
+      treeHead: { size: number };
+    };
     expect(report).toMatchObject({ format: 'halfkey-server-export', ok: true, entries: total, treeHead: { size: total } });
     expect(report.devices.map((d) => d.device).sort()).toEqual([alpha.device.publicKey, beta.device.publicKey].sort());
     for (const j of [alpha, beta]) {
@@ -115,10 +139,19 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
 
   /** An entry line re-encoded without changing what it parses to, and the reason the verifier should give. */
   const reencodings: Record<string, { change: (line: string) => string; problem: RegExp }> = {
-    'a number written 4.0': { change: (l) => l.replace(/"n":(\d+)/, '"n":$1.0'), problem: /the number \d+\.0 is not an integer \(floating-point numbers are not allowed\)/ },
-    'added whitespace': { change: (l) => l.replace('"kind":"entry"', '"kind": "entry"'), problem: /whitespace \(canonical JSON has none\)/ },
+    'a number written 4.0': {
+      change: (l) => l.replace(/"n":(\d+)/, '"n":$1.0'),
+      problem: /the number \d+\.0 is not an integer \(floating-point numbers are not allowed\)/,
+    },
+    'added whitespace': {
+      change: (l) => l.replace('"kind":"entry"', '"kind": "entry"'),
+      problem: /whitespace \(canonical JSON has none\)/,
+    },
     // JSON.parse keeps the last of the two; a parser keeping the first would read a break-glass entry.
-    'a repeated member': { change: (l) => l.replace('"type":"test.event"', '"type":"break-glass.opened","type":"test.event"'), problem: /member "type" appears twice/ },
+    'a repeated member': {
+      change: (l) => l.replace('"type":"test.event"', '"type":"break-glass.opened","type":"test.event"'),
+      problem: /member "type" appears twice/,
+    },
     'reordered members': {
       change: (l) => {
         const vault = /,("vault":"[0-9a-f]+")\},"kind":"entry"/.exec(l)![1]!;
@@ -145,7 +178,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     file[at] = changed;
     const result = await verify(`reencoded-${kind}.jsonl`, joinLines(file), '--server-key', key);
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(new RegExp(`^verification FAILED at device ${target.device} seq ${target.seq}: MALFORMED_ENTRY: line ${at + 1} is not canonical JSON: ${problem.source} at character \\d+\n$`));
+    expect(result.err).toMatch(
+      new RegExp(
+        `^verification FAILED at device ${target.device} seq ${target.seq}: MALFORMED_ENTRY: line ${at + 1} is not canonical JSON: ${problem.source} at character \\d+\n$`,
+      ),
+    );
     expect(result.out).toMatch(/Result: INVALID/);
     const json = await verify(`reencoded-json-${kind}.jsonl`, joinLines(file), '--server-key', key, '--json');
     const report = JSON.parse(json.out) as { ok: boolean; failures: { line: number; device: string; seq: number; code: string }[] };
@@ -163,7 +200,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     flipped[at] = changed;
     const result = await verify(`flipped-${kind}.jsonl`, joinLines(flipped), '--server-key', server.signer.publicKey);
     expect(result.code).toBe(1);
-    expect(result.err).toMatch(new RegExp(`^verification FAILED at device ${target.device} seq ${target.seq}: HASH_MISMATCH: stored hash [0-9a-f]{12}… but the entry hashes to [0-9a-f]{12}…: a field was changed\n$`));
+    expect(result.err).toMatch(
+      new RegExp(
+        `^verification FAILED at device ${target.device} seq ${target.seq}: HASH_MISMATCH: stored hash [0-9a-f]{12}… but the entry hashes to [0-9a-f]{12}…: a field was changed\n$`,
+      ),
+    );
     expect(result.out).toMatch(/Result: INVALID/);
   });
 
@@ -175,7 +216,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     const dropped = lines.filter((_l, i) => i !== 4);
     const drop = await verify(`dropped-${kind}.jsonl`, joinLines(dropped), '--server-key', key);
     expect(drop.code).toBe(1);
-    expect(drop.err).toContain(`verification FAILED at device ${rows[5]!.entry!.device} seq ${rows[5]!.entry!.seq}: LOG_INDEX_MISMATCH: line 5 should hold log index 3 but its receipt says 4`);
+    expect(drop.err).toContain(
+      `verification FAILED at device ${rows[5]!.entry!.device} seq ${rows[5]!.entry!.seq}: LOG_INDEX_MISMATCH: line 5 should hold log index 3 but its receipt says 4`,
+    );
     expect(drop.out).toMatch(/TRUNCATED_TAIL: the export holds \d+ log entries but the signed tree head covers \d+/);
 
     const swapped = [...lines];
@@ -195,10 +238,15 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     const key = server.signer.publicKey;
     const header = JSON.parse(lines[0]!) as { treeHead: { size: number; root: string; timestamp: number; signature: string } };
 
-    const later = [canonicalize({ ...header, treeHead: { ...header.treeHead, timestamp: header.treeHead.timestamp + 1 } }), ...lines.slice(1)];
+    const later = [
+      canonicalize({ ...header, treeHead: { ...header.treeHead, timestamp: header.treeHead.timestamp + 1 } }),
+      ...lines.slice(1),
+    ];
     const head = await verify(`head-${kind}.jsonl`, joinLines(later), '--server-key', key);
     expect(head.code).toBe(1);
-    expect(head.err).toContain('verification FAILED at the export: BAD_TREE_HEAD: tree head signature does not verify under the pinned server key');
+    expect(head.err).toContain(
+      'verification FAILED at the export: BAD_TREE_HEAD: tree head signature does not verify under the pinned server key',
+    );
 
     const old = [...lines];
     const row = JSON.parse(old[1]!) as Line;
@@ -206,14 +254,19 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     old[1] = canonicalize({ ...row, receipt: earlyReceipt });
     const stale = await verify(`stale-receipt-${kind}.jsonl`, joinLines(old), '--server-key', key);
     expect(stale.code).toBe(1);
-    expect(stale.err).toContain(`verification FAILED at device ${alpha.device.publicKey} seq 0: BAD_RECEIPT: the receipt is under tree head`);
+    expect(stale.err).toContain(
+      `verification FAILED at device ${alpha.device.publicKey} seq 0: BAD_RECEIPT: the receipt is under tree head`,
+    );
     // The chain itself is intact, but the device is not proven logged: its verdict says so.
     expect(stale.out).toMatch(new RegExp(`device ${alpha.device.publicKey} .*: INVALID \\(1 failure\\)`));
     expect(stale.out).toMatch(new RegExp(`device ${beta.device.publicKey} .*: VALID`));
 
     // An attacker's own server key signs a head over a rewritten log: the pinned key still decides.
     const mallory = sodium.crypto_sign_keypair();
-    const forgedHead = { ...header.treeHead, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(header.treeHead, sodium), mallory.privateKey)) };
+    const forgedHead = {
+      ...header.treeHead,
+      signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(header.treeHead, sodium), mallory.privateKey)),
+    };
     const forged = [canonicalize({ ...header, serverKey: sodium.to_hex(mallory.publicKey), treeHead: forgedHead }), ...lines.slice(1)];
     const resigned = await verify(`forged-${kind}.jsonl`, joinLines(forged), '--server-key', key);
     expect(resigned.code).toBe(1);
@@ -225,9 +278,13 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey journal verify on th
     const other = sodium.to_hex(sodium.crypto_sign_keypair().publicKey);
     const wrong = await verify(`wrong-key-${kind}.jsonl`, exported, '--server-key', other);
     expect(wrong.code).toBe(1);
-    expect(wrong.err).toMatch(/^verification FAILED at the export: SERVER_KEY_MISMATCH: the export was made by server key [0-9a-f]{12}…, not the pinned [0-9a-f]{12}…\n$/);
+    expect(wrong.err).toMatch(
+      /^verification FAILED at the export: SERVER_KEY_MISMATCH: the export was made by server key [0-9a-f]{12}…, not the pinned [0-9a-f]{12}…\n$/,
+    );
     expect(wrong.out).toContain('0/1 tree head valid');
-    await expect(verify(`no-key-${kind}.jsonl`, exported)).rejects.toThrow(/is a server export \(halfkey-server-export\): pass --server-key HEX/);
+    await expect(verify(`no-key-${kind}.jsonl`, exported)).rejects.toThrow(
+      /is a server export \(halfkey-server-export\): pass --server-key HEX/,
+    );
   });
 });
 
@@ -259,7 +316,8 @@ describe('halfkey journal verify from the command line', () => {
     await server?.close();
   });
 
-  const halfkey = (...args: string[]) => spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  const halfkey = (...args: string[]) =>
+    spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
 
   it('exits 0 on the server export with the pinned key, 2 without it, and still reads a device bundle', async () => {
     const ok = halfkey('journal', 'verify', exportPath, '--server-key', server.signer.publicKey);

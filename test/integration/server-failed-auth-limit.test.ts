@@ -16,23 +16,39 @@ beforeAll(async () => {
 type Answer = { status: number; body: { error?: { code: string; message: string } } & Record<string, unknown> };
 
 /** Sends a request from a chosen loopback address (all of 127.0.0.0/8 is this host on Linux): per-address budgets key on it. */
-function requestFrom(address: string, baseUrl: string, request: { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: Uint8Array }): Promise<Answer> {
+function requestFrom(
+  address: string,
+  baseUrl: string,
+  request: { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: Uint8Array },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const headers = { ...request.headers, ...(request.body ? { 'content-type': 'application/json', 'content-length': String(request.body.byteLength) } : {}) };
+    const headers = {
+      ...request.headers,
+      ...(request.body ? { 'content-type': 'application/json', 'content-length': String(request.body.byteLength) } : {}),
+    };
     let answered = false;
-    const req = http.request(new URL(request.path, baseUrl), { method: request.method, localAddress: address, agent: false, headers }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['body'] }));
-    });
+    const req = http.request(
+      new URL(request.path, baseUrl),
+      { method: request.method, localAddress: address, agent: false, headers },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['body'] }),
+        );
+      },
+    );
     // The server may answer before it has read a large body, and close: the answer already arrived.
     req.on('error', (error) => (answered ? undefined : reject(error)));
     req.end(request.body);
   });
 }
 
-const FAILING = { status: 429, body: { error: { code: 'RATE_LIMITED', message: 'too many failed authentications from this address: retry after a pause' } } };
+const FAILING = {
+  status: 429,
+  body: { error: { code: 'RATE_LIMITED', message: 'too many failed authentications from this address: retry after a pause' } },
+};
 const PER_SECOND = 0.05; // one failure refilled every 20 s of the server's clock
 
 describe.each<StorageKind>(['sqlite', 'postgres'])('failed-authentication budget per client address: %s', (kind) => {
@@ -62,13 +78,30 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('failed-authentication budget
     requestFrom(address, server.url, {
       method: 'GET',
       path: headPath(),
-      headers: signedRequestHeaders({ method: 'GET', path: headPath(), body: new Uint8Array(0), timestamp: Date.now(), nonce: sodium.to_hex(sodium.randombytes_buf(16)) }, j.device, sodium),
+      headers: signedRequestHeaders(
+        {
+          method: 'GET',
+          path: headPath(),
+          body: new Uint8Array(0),
+          timestamp: Date.now(),
+          nonce: sodium.to_hex(sodium.randombytes_buf(16)),
+        },
+        j.device,
+        sodium,
+      ),
     });
   /** A 1 MB batch claiming to be the enrolled device, signed by another key. */
   const forged = (address: string, forger: EntrySigner): Promise<Answer> => {
     const path = `/v1/devices/${j.device.publicKey}/entries`;
     const body = new TextEncoder().encode(JSON.stringify({ entries: [{ pad: 'x'.repeat(1024 * 1024) }] }));
-    const headers = { ...signedRequestHeaders({ method: 'POST', path, body, timestamp: Date.now(), nonce: sodium.to_hex(sodium.randombytes_buf(16)) }, forger, sodium), [SIGNED_HEADERS.device]: j.device.publicKey };
+    const headers = {
+      ...signedRequestHeaders(
+        { method: 'POST', path, body, timestamp: Date.now(), nonce: sodium.to_hex(sodium.randombytes_buf(16)) },
+        forger,
+        sodium,
+      ),
+      [SIGNED_HEADERS.device]: j.device.publicKey,
+    };
     return requestFrom(address, server.url, { method: 'POST', path, headers, body });
   };
 
@@ -96,10 +129,22 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('failed-authentication budget
     for (let i = 0; i < 4; i++) await forged('127.0.0.10', forger);
     const { port } = new URL(server.url);
     const path = `/v1/devices/${j.device.publicKey}/entries`;
-    const headers = signedRequestHeaders({ method: 'POST', path, body: new Uint8Array(0), timestamp: Date.now(), nonce: 'ef'.repeat(16) }, forger, sodium);
-    const head = [`POST ${path} HTTP/1.1`, 'Host: x', 'Content-Type: application/json', 'Content-Length: 3000000', ...Object.entries({ ...headers, [SIGNED_HEADERS.device]: j.device.publicKey }).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+    const headers = signedRequestHeaders(
+      { method: 'POST', path, body: new Uint8Array(0), timestamp: Date.now(), nonce: 'ef'.repeat(16) },
+      forger,
+      sodium,
+    );
+    const head = [
+      `POST ${path} HTTP/1.1`,
+      'Host: x',
+      'Content-Type: application/json',
+      'Content-Length: 3000000',
+      ...Object.entries({ ...headers, [SIGNED_HEADERS.device]: j.device.publicKey }).map(([k, v]) => `${k}: ${v}`),
+    ].join('\r\n');
     const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress: '127.0.0.10' }, () => socket.write(`${head}\r\n\r\n{"entries":[`));
+      const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress: '127.0.0.10' }, () =>
+        socket.write(`${head}\r\n\r\n{"entries":[`),
+      );
       let text = '';
       const timer = setTimeout(() => {
         socket.destroy();
@@ -122,20 +167,42 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('failed-authentication budget
   it('forged reviewer bearer tokens spend the same budget; a reviewer from another address still signs in and reads', async () => {
     const codes: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const answer = await requestFrom('127.0.0.11', server.url, { method: 'GET', path: '/v1/reviewer/devices', headers: { authorization: `Bearer forged-${i}` } });
+      const answer = await requestFrom('127.0.0.11', server.url, {
+        method: 'GET',
+        path: '/v1/reviewer/devices',
+        headers: { authorization: `Bearer forged-${i}` },
+      });
       codes.push(answer.body.error?.code ?? 'OK');
     }
     expect(codes).toEqual(['SESSION_INVALID', 'SESSION_INVALID', 'SESSION_INVALID', 'RATE_LIMITED', 'RATE_LIMITED']);
 
     const rita = seededSigner(0x73);
     await grantReviewer(server, rita.publicKey);
-    const challenge = await requestFrom('127.0.0.12', server.url, { method: 'POST', path: '/v1/reviewer/challenge', body: new TextEncoder().encode(JSON.stringify({ key: rita.publicKey })) });
+    const challenge = await requestFrom('127.0.0.12', server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/challenge',
+      body: new TextEncoder().encode(JSON.stringify({ key: rita.publicKey })),
+    });
     const c = challenge.body.challenge as string;
     const signature = sodium.to_hex(rita.sign(reviewerChallengeMessage(c, sodium)));
-    const session = await requestFrom('127.0.0.12', server.url, { method: 'POST', path: '/v1/reviewer/session', body: new TextEncoder().encode(JSON.stringify({ key: rita.publicKey, challenge: c, signature })) });
-    const devices = await requestFrom('127.0.0.12', server.url, { method: 'GET', path: '/v1/reviewer/devices', headers: { authorization: `Bearer ${session.body.token as string}` } });
+    const session = await requestFrom('127.0.0.12', server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      body: new TextEncoder().encode(JSON.stringify({ key: rita.publicKey, challenge: c, signature })),
+    });
+    const devices = await requestFrom('127.0.0.12', server.url, {
+      method: 'GET',
+      path: '/v1/reviewer/devices',
+      headers: { authorization: `Bearer ${session.body.token as string}` },
+    });
     expect(devices.status).toBe(200);
     // The refused address stays refused, even with a real session: its failures must refill first.
-    expect(await requestFrom('127.0.0.11', server.url, { method: 'GET', path: '/v1/reviewer/devices', headers: { authorization: `Bearer ${session.body.token as string}` } })).toEqual(FAILING);
+    expect(
+      await requestFrom('127.0.0.11', server.url, {
+        method: 'GET',
+        path: '/v1/reviewer/devices',
+        headers: { authorization: `Bearer ${session.body.token as string}` },
+      }),
+    ).toEqual(FAILING);
   });
 });

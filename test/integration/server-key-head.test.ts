@@ -31,17 +31,33 @@ afterAll(() => {
 
 type Consistency = { from: TreeHead; to: TreeHead; proof: string[] };
 
-const logHead = async (server: RunningServer): Promise<TreeHead> => expectOk(await sendRequest(server.url, { method: 'GET', path: '/v1/log/head' })) as TreeHead;
+const logHead = async (server: RunningServer): Promise<TreeHead> =>
+  expectOk(await sendRequest(server.url, { method: 'GET', path: '/v1/log/head' })) as TreeHead;
 const consistency = async (server: RunningServer, from: number, to: number): Promise<Consistency> =>
   expectOk(await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${from}&to=${to}` })) as Consistency;
 const consistent = (old: TreeHead, answer: Consistency): boolean =>
-  verifyConsistency(old.size, answer.to.size, sodium.from_hex(old.root), sodium.from_hex(answer.to.root), answer.proof.map((h) => sodium.from_hex(h)), sodium);
+  verifyConsistency(
+    old.size,
+    answer.to.size,
+    sodium.from_hex(old.root),
+    sodium.from_hex(answer.to.root),
+    answer.proof.map((h) => sodium.from_hex(h)),
+    sodium,
+  );
 
 /** The reviewer's flow: challenge, signed session, then the export's header line. */
 async function exportHeader(server: RunningServer, reviewer: EntrySigner): Promise<{ serverKey: string; treeHead: TreeHead }> {
-  const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
+  const { challenge } = expectOk(
+    await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } }),
+  ) as { challenge: string };
   const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
-  const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
+  const { token } = expectOk(
+    await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      json: { key: reviewer.publicKey, challenge, signature },
+    }),
+  ) as { token: string };
   const res = await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return JSON.parse((await res.text()).split('\n', 1)[0]!) as { serverKey: string; treeHead: TreeHead };
@@ -72,7 +88,14 @@ function serversOn(kind: StorageKind) {
   };
   /** `halfkey server --db … --key-file …`, in this process. */
   const start = async (key: string, port = 0): Promise<RunningServer> => {
-    const server = await startServer({ db, listen: `127.0.0.1:${port}`, keyFile: key, verifyThreads: 0, logger: false, rateLimit: { capacity: 10_000, perSecond: 10_000 } });
+    const server = await startServer({
+      db,
+      listen: `127.0.0.1:${port}`,
+      keyFile: key,
+      verifyThreads: 0,
+      logger: false,
+      rateLimit: { capacity: 10_000, perSecond: 10_000 },
+    });
     running.push(server);
     return server;
   };
@@ -80,7 +103,11 @@ function serversOn(kind: StorageKind) {
     running.splice(running.indexOf(server), 1);
     await server.close();
   };
-  const enrol = async (server: RunningServer, deviceSeed: number, entries: number): Promise<{ journal: TestJournal; client: SyncClient }> => {
+  const enrol = async (
+    server: RunningServer,
+    deviceSeed: number,
+    entries: number,
+  ): Promise<{ journal: TestJournal; client: SyncClient }> => {
     const journal = new TestJournal({ deviceSeed });
     journals.push(journal);
     appendEntries(journal, entries);
@@ -127,7 +154,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation: the ser
     expect({ size: head.size, root: head.root }).toEqual({ size: last.size, root: last.root });
     expect(head.timestamp).toBeGreaterThanOrEqual(last.timestamp);
     // The device's view and the reviewer's export carry the same head.
-    const device = expectOk(await sendRequest(server.url, { method: 'GET', path: `/v1/devices/${journal.device.publicKey}/head`, signer: journal.device })) as { treeHead: TreeHead };
+    const device = expectOk(
+      await sendRequest(server.url, { method: 'GET', path: `/v1/devices/${journal.device.publicKey}/head`, signer: journal.device }),
+    ) as { treeHead: TreeHead };
     expect(device.treeHead).toEqual(head);
     expect(await exportHeader(server, reviewer)).toMatchObject({ serverKey: newKey.signer.publicKey, treeHead: head });
     // Stored in place of the old key's head: heads by size (the consistency endpoint) agree.
@@ -188,7 +217,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation: the ser
     expect(await server.storage.queries.previousTreeHeads(first.size)).toEqual([]);
   });
 
-  it('re-signs a head no older than the stored one when this host\'s clock is behind it, at start and in memory', async () => {
+  it("re-signs a head no older than the stored one when this host's clock is behind it, at start and in memory", async () => {
     const oldKey = keyFile('old4');
     const newKey = keyFile('new4');
     const fresh = await freshStorageUrl(kind);
@@ -307,14 +336,23 @@ describe('server key rotation: several processes on one PostgreSQL', () => {
       const stale = oldKey.signer.signTreeHead({ size: 1, root, timestamp: 1_000 });
       await watch.queries.insertTreeHead(stale);
       // The old-key process was never stopped; the new-key one starts after it.
-      for (const [i, storage, signer] of [[0, oldStorage, oldKey.signer], [1, newStorage, newKey.signer]] as const) {
+      for (const [i, storage, signer] of [
+        [0, oldStorage, oldKey.signer],
+        [1, newStorage, newKey.signer],
+      ] as const) {
         const sink = {
           write: (line: string): void => {
             const record = JSON.parse(line) as { level: number; msg: string };
             if (record.level === 40) warnings[i]!.push(record.msg);
           },
         };
-        const app = buildServer({ storage, signer, sodium, logger: pino({ level: 'warn' }, sink), rateLimit: { capacity: 10_000, perSecond: 10_000 } });
+        const app = buildServer({
+          storage,
+          signer,
+          sodium,
+          logger: pino({ level: 'warn' }, sink),
+          rateLimit: { capacity: 10_000, perSecond: 10_000 },
+        });
         apps.push(app);
         await app.listen({ host: '127.0.0.1', port: 0 });
       }

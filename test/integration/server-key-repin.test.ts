@@ -85,7 +85,20 @@ describe('server key rotation: re-pinning on the client', () => {
       for (const r of receipts) {
         const key = r.seq <= beforeRotation ? oldKey.publicKey : newKey.publicKey;
         expect(r.serverKey).toBe(key);
-        expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, key, sodium)).toBe(true);
+        expect(
+          verifyReceipt(
+            {
+              device: r.device,
+              seq: r.seq,
+              entryHash: r.entryHash,
+              logIndex: r.logIndex,
+              treeHead: r.treeHead,
+              inclusionProof: r.inclusionProof,
+            },
+            key,
+            sodium,
+          ),
+        ).toBe(true);
       }
 
       // A reviewer verifies the device's bundle with both keys on record; with only the new key the old receipts fail.
@@ -137,7 +150,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation after a 
         appendEntries(j, 6);
         const token = newToken(sodium);
         await db.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
-        const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 4, pipelineDepth: 1, backoff: { baseMs: 20, maxMs: 200 } });
+        const client = new SyncClient({
+          db: j.db,
+          journal: j.store,
+          signer: j.device,
+          batchSize: 4,
+          pipelineDepth: 1,
+          backoff: { baseMs: 20, maxMs: 200 },
+        });
         await client.enroll(url, token);
         clients.push(client);
       }
@@ -156,7 +176,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation after a 
       await proxy.set('pass');
       for (const client of clients) expect((await client.repin(newKey.fingerprint)).serverFingerprint).toBe(newKey.fingerprint);
       expect(await clients[0]!.syncNow()).toMatchObject({ state: 'idle', pending: 0, lastError: null });
-      const wider = new SyncClient({ db: journals[1]!.db, journal: journals[1]!.store, signer: journals[1]!.device, batchSize: 6, pipelineDepth: 1, backoff: { baseMs: 20, maxMs: 200 } });
+      const wider = new SyncClient({
+        db: journals[1]!.db,
+        journal: journals[1]!.store,
+        signer: journals[1]!.device,
+        batchSize: 6,
+        pipelineDepth: 1,
+        backoff: { baseMs: 20, maxMs: 200 },
+      });
       expect(await wider.syncNow()).toMatchObject({ state: 'idle', pending: 0, lastError: null });
 
       for (const j of journals) {
@@ -164,7 +191,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server key rotation after a 
         const receipts = [...j.store.receipts()];
         expect(receipts.map((r) => r.seq)).toEqual([...j.store.read()].map((e) => e.seq));
         for (const r of receipts) {
-          const receipt = { device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof };
+          const receipt = {
+            device: r.device,
+            seq: r.seq,
+            entryHash: r.entryHash,
+            logIndex: r.logIndex,
+            treeHead: r.treeHead,
+            inclusionProof: r.inclusionProof,
+          };
           // Under the new key only, at the place the server logged the entry, with a proof to the signed root.
           expect(r.serverKey).toBe(newKey.publicKey);
           expect(verifyReceipt(receipt, newKey.publicKey, sodium)).toBe(true);

@@ -66,7 +66,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
 
     appendEntries(j, 2);
     expect(await after.syncNow()).toMatchObject({ pending: 0, ackedSeq: j.store.head()!.seq });
-    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual(
+      [...j.store.read()].map((e) => e.hash),
+    );
   });
 
   it('refuses a key that a rotation entry does not vouch for, or a rotation entry that was altered', async () => {
@@ -82,7 +84,13 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     const altered = { ...rotation, data: { ...rotation.data, newDeviceKey: attacker.publicKey } };
     expect(await head(j, attacker, altered).then(code)).toBe('BAD_REQUEST_SIGNATURE');
     // A rotation the attacker signs alone lacks the current key's signature.
-    const selfMade = { ...altered, sigs: [{ key: attacker.publicKey, sig: rotation.sigs[0]!.sig }, { key: attacker.publicKey, sig: rotation.sigs[1]!.sig }] };
+    const selfMade = {
+      ...altered,
+      sigs: [
+        { key: attacker.publicKey, sig: rotation.sigs[0]!.sig },
+        { key: attacker.publicKey, sig: rotation.sigs[1]!.sig },
+      ],
+    };
     expect(await head(j, attacker, selfMade).then(code)).toBe('BAD_REQUEST_SIGNATURE');
     expect(rotation.type).toBe(ENTRY_TYPES.deviceKeyRotated);
     expect(currentDeviceKey((await server.storage.queries.getDevice(j.device.publicKey))!)).toBe(j.device.publicKey);
@@ -112,7 +120,8 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     const client = new SyncClient({ db: j.db, journal: j.store, signer: last, backoff: { baseMs: 20, maxMs: 200 } });
     expect(await client.syncNow()).toMatchObject({ pending: 0, lastError: null, ackedSeq: j.store.head()!.seq });
     expect(currentDeviceKey((await server.storage.queries.getDevice(j.device.publicKey))!)).toBe(last.publicKey);
-    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual(
+      [...j.store.read()].map((e) => e.hash),
+    );
   });
 });
-

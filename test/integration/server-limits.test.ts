@@ -30,29 +30,50 @@ interface Answer {
  * A request from a chosen loopback address (all of 127.0.0.0/8 is this host on Linux), so one
  * test can be several clients, or a load balancer and a client that is not one.
  */
-function requestFrom(address: string, baseUrl: string, path: string, options: { method?: 'GET' | 'POST'; json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+function requestFrom(
+  address: string,
+  baseUrl: string,
+  path: string,
+  options: { method?: 'GET' | 'POST'; json?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const body = options.json === undefined ? undefined : JSON.stringify(options.json);
-  const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }), ...options.headers };
+  const headers = {
+    ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+    ...options.headers,
+  };
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, baseUrl), { method: options.method ?? 'GET', localAddress: address, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        // The export is JSON lines: its first line stands for the body here.
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text.split('\n')[0]!) as Answer['body'] });
-      });
-    });
+    const req = http.request(
+      new URL(path, baseUrl),
+      { method: options.method ?? 'GET', localAddress: address, agent: false, headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          // The export is JSON lines: its first line stands for the body here.
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text.split('\n')[0]!) as Answer['body'] });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** One server over a fresh storage of the given kind, built as startServer builds it. */
-async function serverOn(kind: StorageKind, limits: Pick<Parameters<typeof buildServer>[0], 'rateLimit' | 'exportLimit'>): Promise<{ app: FastifyInstance; url: string; storage: Storage; close: () => Promise<void> }> {
+async function serverOn(
+  kind: StorageKind,
+  limits: Pick<Parameters<typeof buildServer>[0], 'rateLimit' | 'exportLimit'>,
+): Promise<{ app: FastifyInstance; url: string; storage: Storage; close: () => Promise<void> }> {
   const fresh = await freshStorageUrl(kind);
   const storage = await openStorage(fresh.url);
-  const app = buildServer({ storage, signer: serverSigner(sodium.crypto_sign_keypair().privateKey, sodium), sodium, logger: false, ...limits });
+  const app = buildServer({
+    storage,
+    signer: serverSigner(sodium.crypto_sign_keypair().privateKey, sodium),
+    sodium,
+    logger: false,
+    ...limits,
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     app,
@@ -82,13 +103,16 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
       ['/v1/log/head', 404, '127.0.0.11'],
       ['/v1/log/consistency?from=1&to=2', 404, '127.0.0.12'],
       ['/v1/server-key', 200, '127.0.0.13'],
-    ])('GET %s: the third request from one address is 429 RATE_LIMITED, another address is still answered', async (path, usual, address) => {
-      const answers = [];
-      for (let i = 0; i < 3; i++) answers.push(await requestFrom(address, server.url, path));
-      expect(answers.map((a) => a.status)).toEqual([usual, usual, 429]);
-      expect(answers[2]!.body).toEqual(RATE_LIMITED);
-      expect((await requestFrom('127.0.0.14', server.url, path)).status).toBe(usual);
-    });
+    ])(
+      'GET %s: the third request from one address is 429 RATE_LIMITED, another address is still answered',
+      async (path, usual, address) => {
+        const answers = [];
+        for (let i = 0; i < 3; i++) answers.push(await requestFrom(address, server.url, path));
+        expect(answers.map((a) => a.status)).toEqual([usual, usual, 429]);
+        expect(answers[2]!.body).toEqual(RATE_LIMITED);
+        expect((await requestFrom('127.0.0.14', server.url, path)).status).toBe(usual);
+      },
+    );
   });
 
   describe('reviewer routes, per reviewer', () => {
@@ -116,10 +140,16 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
     async function sessionFor(seed: number, address: string): Promise<string> {
       const reviewer = seededSigner(seed);
       await server.storage.queries.grantReviewer(reviewer.publicKey, `Reviewer ${seed}`, Date.now());
-      const { body } = await requestFrom(address, server.url, '/v1/reviewer/challenge', { method: 'POST', json: { key: reviewer.publicKey } });
+      const { body } = await requestFrom(address, server.url, '/v1/reviewer/challenge', {
+        method: 'POST',
+        json: { key: reviewer.publicKey },
+      });
       const challenge = body.challenge as string;
       const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
-      const session = await requestFrom(address, server.url, '/v1/reviewer/session', { method: 'POST', json: { key: reviewer.publicKey, challenge, signature } });
+      const session = await requestFrom(address, server.url, '/v1/reviewer/session', {
+        method: 'POST',
+        json: { key: reviewer.publicKey, challenge, signature },
+      });
       expect(session.status).toBe(200);
       return session.body.token as string;
     }
@@ -128,12 +158,17 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
       const token = await sessionFor(0x91, '127.0.0.21');
       const auth = { authorization: `Bearer ${token}` };
       const statuses: number[] = [];
-      for (const address of ['127.0.0.22', '127.0.0.23', '127.0.0.24', '127.0.0.25']) statuses.push((await requestFrom(address, server.url, '/v1/reviewer/devices', { headers: auth })).status);
+      for (const address of ['127.0.0.22', '127.0.0.23', '127.0.0.24', '127.0.0.25'])
+        statuses.push((await requestFrom(address, server.url, '/v1/reviewer/devices', { headers: auth })).status);
       expect(statuses).toEqual([200, 200, 200, 429]);
       const refused = await requestFrom('127.0.0.26', server.url, '/v1/reviewer/alarms', { headers: auth });
-      expect(refused.body).toEqual({ error: { code: 'RATE_LIMITED', message: 'too many requests from this reviewer: retry after a pause' } });
+      expect(refused.body).toEqual({
+        error: { code: 'RATE_LIMITED', message: 'too many requests from this reviewer: retry after a pause' },
+      });
       const other = await sessionFor(0x92, '127.0.0.27');
-      expect((await requestFrom('127.0.0.22', server.url, '/v1/reviewer/devices', { headers: { authorization: `Bearer ${other}` } })).status).toBe(200);
+      expect(
+        (await requestFrom('127.0.0.22', server.url, '/v1/reviewer/devices', { headers: { authorization: `Bearer ${other}` } })).status,
+      ).toBe(200);
     });
 
     it('the full export has a budget of its own: the second export is refused while the reviewer’s other views still answer', async () => {
@@ -142,7 +177,10 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
       expect(first.status).toBe(200);
       expect(first.body.kind).toBe('header');
       const second = await requestFrom('127.0.0.33', server.url, '/v1/reviewer/export', { headers: auth });
-      expect(second).toEqual({ status: 429, body: { error: { code: 'RATE_LIMITED', message: 'this reviewer has used up the export budget: retry in a minute' } } });
+      expect(second).toEqual({
+        status: 429,
+        body: { error: { code: 'RATE_LIMITED', message: 'this reviewer has used up the export budget: retry in a minute' } },
+      });
       expect((await requestFrom('127.0.0.34', server.url, '/v1/reviewer/break-glass', { headers: auth })).status).toBe(200);
     });
   });
@@ -158,7 +196,15 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
       const keyFile = join(dir, 'server.key');
       createServerKey(keyFile, sodium);
       // The real start-up path; 127.0.0.1 plays the load balancer.
-      server = await startServer({ db: fresh.url, listen: '127.0.0.1:0', keyFile, trustProxy: ['127.0.0.1'], rateLimit: { capacity: 2, perSecond: 0.001 }, verifyThreads: 0, logger: false });
+      server = await startServer({
+        db: fresh.url,
+        listen: '127.0.0.1:0',
+        keyFile,
+        trustProxy: ['127.0.0.1'],
+        rateLimit: { capacity: 2, perSecond: 0.001 },
+        verifyThreads: 0,
+        logger: false,
+      });
     });
     afterAll(async () => {
       await server?.close();
@@ -166,15 +212,24 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    const head = (from: string, forwardedFor: string): Promise<number> => requestFrom(from, server.url, '/v1/log/head', { headers: { 'x-forwarded-for': forwardedFor } }).then((a) => a.status);
+    const head = (from: string, forwardedFor: string): Promise<number> =>
+      requestFrom(from, server.url, '/v1/log/head', { headers: { 'x-forwarded-for': forwardedFor } }).then((a) => a.status);
 
     it('counts the client the trusted balancer names in X-Forwarded-For, so clients behind it do not share one budget', async () => {
-      expect([await head('127.0.0.1', '203.0.113.1'), await head('127.0.0.1', '203.0.113.1'), await head('127.0.0.1', '203.0.113.1')]).toEqual([404, 404, 429]);
+      expect([
+        await head('127.0.0.1', '203.0.113.1'),
+        await head('127.0.0.1', '203.0.113.1'),
+        await head('127.0.0.1', '203.0.113.1'),
+      ]).toEqual([404, 404, 429]);
       expect(await head('127.0.0.1', '203.0.113.2')).toBe(404);
     });
 
     it('ignores X-Forwarded-For from any other address: a client cannot pick a fresh budget by naming another address', async () => {
-      expect([await head('127.0.0.41', '203.0.113.3'), await head('127.0.0.41', '203.0.113.4'), await head('127.0.0.41', '203.0.113.5')]).toEqual([404, 404, 429]);
+      expect([
+        await head('127.0.0.41', '203.0.113.3'),
+        await head('127.0.0.41', '203.0.113.4'),
+        await head('127.0.0.41', '203.0.113.5'),
+      ]).toEqual([404, 404, 429]);
     });
   });
 });

@@ -35,7 +35,13 @@ interface KeyedServer {
 async function serverWithKey(kind: StorageKind, secret: Uint8Array): Promise<KeyedServer> {
   const fresh = await freshStorageUrl(kind);
   const storage = await openStorage(fresh.url);
-  const app = buildServer({ storage, signer: serverSigner(secret, sodium), sodium, logger: false, rateLimit: { capacity: 10_000, perSecond: 10_000 } });
+  const app = buildServer({
+    storage,
+    signer: serverSigner(secret, sodium),
+    sodium,
+    logger: false,
+    rateLimit: { capacity: 10_000, perSecond: 10_000 },
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { url, storage, close: async () => (await app.close(), await storage.close(), await fresh.cleanup()) };
 }
@@ -115,52 +121,74 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('the client checks the server
   it.each([
     ['the same size with another root', 'ROOT_CHANGED', 0],
     ['a smaller log', 'LOG_SHRANK', 3],
-  ] as const)('a server with the same key whose log differs (%s): recorded once as %s, then the client adopts it and syncs on', async (_what, reason, shortBy) => {
-    const key = secret();
-    const x = await serverWithKey(kind, key);
-    const y = await serverWithKey(kind, key);
-    try {
-      const j = journal({ deviceSeed: 73 });
-      appendEntries(j, 20);
-      await client(j).enroll(x.url, await token(x));
-      expect(await client(j).syncNow()).toMatchObject({ state: 'idle', pending: 0 });
-      const seen = client(j).status().lastTreeSize!;
-      // Y holds another device's entries first, then (after this device's resend) a log of the
-      // size this device saw on X, or smaller: the same key signs a head that X's does not extend.
-      const other = journal({ deviceSeed: 74 });
-      appendEntries(other, 3);
-      const co = client(other);
-      await co.enroll(y.url, await token(y));
-      await co.syncNow();
-      const before = (await y.storage.queries.latestTreeHead())!.size;
-      const roster = j.store.query({ type: 'custodian.enrolled' }).map((e) => rosterMemberSchema.parse({ custodian: e.data.custodian, signingKey: e.data.signingKey, role: e.data.role ?? 'custodian' }));
-      expectOk(await sendRequest(y.url, { method: 'POST', path: '/v1/enrol', json: enrolment(await token(y), j.store.vaultId()!, j.device, roster) }));
-      j.db.prepare('UPDATE sync_state SET server_url = ? WHERE id = 1').run(y.url);
+  ] as const)(
+    'a server with the same key whose log differs (%s): recorded once as %s, then the client adopts it and syncs on',
+    async (_what, reason, shortBy) => {
+      const key = secret();
+      const x = await serverWithKey(kind, key);
+      const y = await serverWithKey(kind, key);
+      try {
+        const j = journal({ deviceSeed: 73 });
+        appendEntries(j, 20);
+        await client(j).enroll(x.url, await token(x));
+        expect(await client(j).syncNow()).toMatchObject({ state: 'idle', pending: 0 });
+        const seen = client(j).status().lastTreeSize!;
+        // Y holds another device's entries first, then (after this device's resend) a log of the
+        // size this device saw on X, or smaller: the same key signs a head that X's does not extend.
+        const other = journal({ deviceSeed: 74 });
+        appendEntries(other, 3);
+        const co = client(other);
+        await co.enroll(y.url, await token(y));
+        await co.syncNow();
+        const before = (await y.storage.queries.latestTreeHead())!.size;
+        const roster = j.store
+          .query({ type: 'custodian.enrolled' })
+          .map((e) =>
+            rosterMemberSchema.parse({ custodian: e.data.custodian, signingKey: e.data.signingKey, role: e.data.role ?? 'custodian' }),
+          );
+        expectOk(
+          await sendRequest(y.url, {
+            method: 'POST',
+            path: '/v1/enrol',
+            json: enrolment(await token(y), j.store.vaultId()!, j.device, roster),
+          }),
+        );
+        j.db.prepare('UPDATE sync_state SET server_url = ? WHERE id = 1').run(y.url);
 
-      appendEntries(j, 2);
-      const moved = client(j, { batchSize: seen - before - shortBy });
-      const status = await moved.syncNow();
-      const recorded = findings(j);
-      expect(recorded).toHaveLength(1);
-      const data = recorded[0]!.data as { reason: string; previous: { size: number; root: string }; current: { size: number; root: string } };
-      expect(data.reason).toBe(reason);
-      expect(data.previous.size).toBe(seen);
-      expect(data.current.size).toBe(seen - shortBy);
-      expect(data.current.root).not.toBe(data.previous.root);
-      expect(status).toMatchObject({ state: 'idle', pending: 0, lastError: null, serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason, seq: recorded[0]!.seq } });
-      const held = await y.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
-      expect(held.map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
-      const alarms = (await y.storage.queries.listAlarms(j.device.publicKey)).filter((a) => a.kind === 'LOG_INCONSISTENT');
-      expect(alarms).toMatchObject([{ seq: recorded[0]!.seq, message: expect.stringContaining(reason) as unknown }]);
-      // Adopted: later heads extend it, so nothing more is recorded.
-      appendEntries(j, 5);
-      expect(await moved.syncNow()).toMatchObject({ state: 'idle', pending: 0 });
-      expect(findings(j)).toHaveLength(1);
-    } finally {
-      await x.close();
-      await y.close();
-    }
-  });
+        appendEntries(j, 2);
+        const moved = client(j, { batchSize: seen - before - shortBy });
+        const status = await moved.syncNow();
+        const recorded = findings(j);
+        expect(recorded).toHaveLength(1);
+        const data = recorded[0]!.data as {
+          reason: string;
+          previous: { size: number; root: string };
+          current: { size: number; root: string };
+        };
+        expect(data.reason).toBe(reason);
+        expect(data.previous.size).toBe(seen);
+        expect(data.current.size).toBe(seen - shortBy);
+        expect(data.current.root).not.toBe(data.previous.root);
+        expect(status).toMatchObject({
+          state: 'idle',
+          pending: 0,
+          lastError: null,
+          serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason, seq: recorded[0]!.seq },
+        });
+        const held = await y.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
+        expect(held.map((e) => e.hash)).toEqual([...j.store.read()].map((e) => e.hash));
+        const alarms = (await y.storage.queries.listAlarms(j.device.publicKey)).filter((a) => a.kind === 'LOG_INCONSISTENT');
+        expect(alarms).toMatchObject([{ seq: recorded[0]!.seq, message: expect.stringContaining(reason) as unknown }]);
+        // Adopted: later heads extend it, so nothing more is recorded.
+        appendEntries(j, 5);
+        expect(await moved.syncNow()).toMatchObject({ state: 'idle', pending: 0 });
+        expect(findings(j)).toHaveLength(1);
+      } finally {
+        await x.close();
+        await y.close();
+      }
+    },
+  );
 
   it('a proof that cannot be fetched is an ordinary retryable error: nothing is stored or recorded, and the next round syncs', async () => {
     const server = await serverWithKey(kind, secret());

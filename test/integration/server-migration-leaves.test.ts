@@ -47,7 +47,21 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0003 (log leaves d
     const appended = await appendLeaves(0, hex, new NodeSet({ getLogNodes: async () => new Map(), entryHashesAt: async () => new Map() }));
     expect(appended.root).toBe(sodium.to_hex(merkleRoot(hashes, sodium)));
     await storage.transaction(async (tx) => {
-      await tx.insertEntries(hex.map((hash, i) => ({ device: 'ab'.repeat(32), seq: i, hash, type: 'test.entry', time: i, actor: null, body: '{}', logIndex: i, receiptSize: 13, receivedAt: 1, breakGlass: false })));
+      await tx.insertEntries(
+        hex.map((hash, i) => ({
+          device: 'ab'.repeat(32),
+          seq: i,
+          hash,
+          type: 'test.entry',
+          time: i,
+          actor: null,
+          body: '{}',
+          logIndex: i,
+          receiptSize: 13,
+          receivedAt: 1,
+          breakGlass: false,
+        })),
+      );
       await tx.insertLogNodes([...appended.nodes, ...hashes.map((h, i) => ({ key: i * 64, hash: sodium.to_hex(leafHash(h, sodium)) }))]);
     });
     await storage.close();
@@ -65,7 +79,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0003 (log leaves d
 
     const proofs = await inclusionProofs([...hex.keys()], 13, new NodeSet(storage.queries));
     hex.forEach((_h, i) => expect(proofs.get(i)).toEqual(inclusionProof(i, hashes, sodium).map((p) => sodium.to_hex(p))));
-    expect(await consistencyProofOf(5, 13, new NodeSet(storage.queries))).toEqual(consistencyProof(5, hashes, sodium).map((p) => sodium.to_hex(p)));
-    expect(await storage.queries.entryHashesAt([12, 3, 99])).toEqual(new Map([[12, hex[12]], [3, hex[3]]]));
+    expect(await consistencyProofOf(5, 13, new NodeSet(storage.queries))).toEqual(
+      consistencyProof(5, hashes, sodium).map((p) => sodium.to_hex(p)),
+    );
+    expect(await storage.queries.entryHashesAt([12, 3, 99])).toEqual(
+      new Map([
+        [12, hex[12]],
+        [3, hex[3]],
+      ]),
+    );
   });
 });

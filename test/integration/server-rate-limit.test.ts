@@ -39,16 +39,28 @@ describe.each<StorageKind>(['postgres', 'sqlite'])('per-device rate limit across
     await cleanup?.();
   });
 
-  it(kind === 'postgres' ? 'spends one budget: the fifth request is refused whichever process gets it' : 'keeps a budget per process (one SQLite node is one process)', async () => {
-    const device = seededSigner(120);
-    await servers[0]!.storage.queries.insertDevice(device.publicKey, TEST_VAULT, Date.now());
-    const statuses: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const { url } = servers[i % 2]!;
-      const answer = await sendRequest(url, { method: 'GET', path: `/v1/devices/${device.publicKey}/head`, signer: device, device: device.publicKey });
-      statuses.push(answer.status);
-      if (answer.status !== 200) expect(JSON.stringify(answer.body)).toMatch(/RATE_LIMITED/);
-    }
-    expect(statuses).toEqual(kind === 'postgres' ? [200, 200, 200, 200, 429, 429, 429, 429, 429, 429] : [200, 200, 200, 200, 200, 200, 200, 200, 429, 429]);
-  });
+  it(
+    kind === 'postgres'
+      ? 'spends one budget: the fifth request is refused whichever process gets it'
+      : 'keeps a budget per process (one SQLite node is one process)',
+    async () => {
+      const device = seededSigner(120);
+      await servers[0]!.storage.queries.insertDevice(device.publicKey, TEST_VAULT, Date.now());
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const { url } = servers[i % 2]!;
+        const answer = await sendRequest(url, {
+          method: 'GET',
+          path: `/v1/devices/${device.publicKey}/head`,
+          signer: device,
+          device: device.publicKey,
+        });
+        statuses.push(answer.status);
+        if (answer.status !== 200) expect(JSON.stringify(answer.body)).toMatch(/RATE_LIMITED/);
+      }
+      expect(statuses).toEqual(
+        kind === 'postgres' ? [200, 200, 200, 200, 429, 429, 429, 429, 429, 429] : [200, 200, 200, 200, 200, 200, 200, 200, 429, 429],
+      );
+    },
+  );
 });

@@ -19,9 +19,17 @@ type ReviewerGet = (path: string, status?: number) => Promise<unknown>;
 /** Signs in over HTTP as a reviewer the operator granted; returns a GET for the reviewer views (expecting 200 unless told). */
 async function reviewerSession(server: TestServer, reviewer: EntrySigner): Promise<ReviewerGet> {
   await grantReviewer(server, reviewer.publicKey, 'Rita Reviewer');
-  const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
+  const { challenge } = expectOk(
+    await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } }),
+  ) as { challenge: string };
   const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
-  const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
+  const { token } = expectOk(
+    await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      json: { key: reviewer.publicKey, challenge, signature },
+    }),
+  ) as { token: string };
   return async (path, status = 200) => {
     const res = await fetch(new URL(path, server.url), { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(status);
@@ -30,7 +38,12 @@ async function reviewerSession(server: TestServer, reviewer: EntrySigner): Promi
 }
 
 /** Every item of a paged reviewer view, following `next`; also how many pages it took. */
-async function allPages(get: ReviewerGet, path: string, key: 'alarms' | 'items', limit?: number): Promise<{ items: unknown[]; pages: number }> {
+async function allPages(
+  get: ReviewerGet,
+  path: string,
+  key: 'alarms' | 'items',
+  limit?: number,
+): Promise<{ items: unknown[]; pages: number }> {
   const items: unknown[] = [];
   let after: number | null = null;
   let pages = 0;
@@ -47,7 +60,9 @@ async function allPages(get: ReviewerGet, path: string, key: 'alarms' | 'items',
 const alarmsOf = async (get: ReviewerGet, device: string) =>
   (await allPages(get, '/v1/reviewer/alarms', 'alarms')).items.map((a) => alarmSchema.parse(a)).filter((a) => a.device === device);
 const summaryOf = async (get: (path: string) => Promise<unknown>, device: string) =>
-  ((await get('/v1/reviewer/devices')) as { devices: unknown[] }).devices.map((d) => deviceSummarySchema.parse(d)).find((d) => d.device === device);
+  ((await get('/v1/reviewer/devices')) as { devices: unknown[] }).devices
+    .map((d) => deviceSummarySchema.parse(d))
+    .find((d) => d.device === device);
 
 describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device summaries over HTTP: %s', (kind) => {
   let server: TestServer;
@@ -71,7 +86,21 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device s
     // The JournalStore never writes time backwards; a device with a wrong clock's journal can hold it.
     const head = j.store.head()!;
     const [last] = [...j.store.read({ from: head.seq, to: head.seq })];
-    const backwards: SignedEntry = signEntry({ v: 1, vault: TEST_VAULT, device: j.device.publicKey, seq: head.seq + 1, prev: head.hash, time: last!.time - 60_000, type: 'test.event', actor: null, data: { clock: 'behind' } }, [j.device], sodium);
+    const backwards: SignedEntry = signEntry(
+      {
+        v: 1,
+        vault: TEST_VAULT,
+        device: j.device.publicKey,
+        seq: head.seq + 1,
+        prev: head.hash,
+        time: last!.time - 60_000,
+        type: 'test.event',
+        actor: null,
+        data: { clock: 'behind' },
+      },
+      [j.device],
+      sodium,
+    );
     await enrolledClient(server, j);
     expect(await summaryOf(get, j.device.publicKey)).toMatchObject({ alarms: 0, lastSeen: null, lastSeq: null });
 
@@ -120,8 +149,16 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device s
       ['ROLLBACK', 3],
     ]);
     const [fork, rollback] = alarms;
-    expect(fork!.evidence).toMatchObject({ seq: 0, held: { hash: [...original.store.read({ from: 0, to: 0 })][0]!.hash }, offered: { hash: [...forked.store.read({ from: 0, to: 0 })][0]!.hash } });
-    expect(rollback!.evidence).toMatchObject({ seq: 3, held: { hash: [...original.store.read({ from: 3, to: 3 })][0]!.hash }, offered: { hash: [...restored.store.read({ from: 3, to: 3 })][0]!.hash } });
+    expect(fork!.evidence).toMatchObject({
+      seq: 0,
+      held: { hash: [...original.store.read({ from: 0, to: 0 })][0]!.hash },
+      offered: { hash: [...forked.store.read({ from: 0, to: 0 })][0]!.hash },
+    });
+    expect(rollback!.evidence).toMatchObject({
+      seq: 3,
+      held: { hash: [...original.store.read({ from: 3, to: 3 })][0]!.hash },
+      offered: { hash: [...restored.store.read({ from: 3, to: 3 })][0]!.hash },
+    });
     expect(await summaryOf(get, original.device.publicKey)).toMatchObject({ alarms: 2, lastSeq: original.store.head()!.seq });
 
     // A batch that appends nothing (a resend) still says the device was seen.
@@ -138,7 +175,8 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device s
     appendEntries(original, 2);
     await (await enrolledClient(server, original)).syncNow();
     const forked = journal({ deviceSeed: 153, start: 1_700_000_500_000 });
-    for (let i = 0; i < 3; i++) expect((await upload(server, forked, [...forked.store.read()])).body).toMatchObject({ error: { code: 'FORK' } });
+    for (let i = 0; i < 3; i++)
+      expect((await upload(server, forked, [...forked.store.read()])).body).toMatchObject({ error: { code: 'FORK' } });
     const once = await alarmsOf(get, original.device.publicKey);
     expect(once.map((a) => [a.kind, a.seq])).toEqual([['FORK', 0]]);
     expect(once[0]!.evidence).toMatchObject({ offered: { hash: [...forked.store.read({ from: 0, to: 0 })][0]!.hash } });
@@ -154,7 +192,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('reviewer alarms and device s
   it('pages the alarm and break-glass views: every item exactly once, the last page says none remain', async () => {
     const device = seededSigner(0x6b).publicKey;
     for (let i = 0; i < 7; i++) {
-      await server.storage.queries.insertAlarm({ device, kind: 'JOURNAL_WARNING', seq: i, message: `warning ${i}`, evidence: `{"n":${i}}`, raisedAt: 1 });
+      await server.storage.queries.insertAlarm({
+        device,
+        kind: 'JOURNAL_WARNING',
+        seq: i,
+        message: `warning ${i}`,
+        evidence: `{"n":${i}}`,
+        raisedAt: 1,
+      });
     }
     const alarms = await allPages(get, '/v1/reviewer/alarms', 'alarms', 3);
     const mine = alarms.items.map((a) => alarmSchema.parse(a)).filter((a) => a.device === device);

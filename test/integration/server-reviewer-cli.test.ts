@@ -84,7 +84,16 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey server reviewer gran
     expect((await signIn(test.url, rita)).body).toMatchObject({ error: { code: 'NOT_A_REVIEWER' } });
 
     // Upper-case hex is the same key.
-    const grant = await server('reviewer', 'grant', '--db', test.dbUrl, '--key', rita.publicKey.toUpperCase(), '--name', ' Rita Reviewer (Audit) ');
+    const grant = await server(
+      'reviewer',
+      'grant',
+      '--db',
+      test.dbUrl,
+      '--key',
+      rita.publicKey.toUpperCase(),
+      '--name',
+      ' Rita Reviewer (Audit) ',
+    );
     expect(grant).toMatchObject({ code: 0, err: '' });
     expect(grant.out).toContain(`reviewer ${rita.publicKey} (Rita Reviewer (Audit)) granted`);
     expect((await server('reviewer', 'grant', '--db', test.dbUrl, '--key', otto.publicKey, '--name', 'Otto')).code).toBe(0);
@@ -105,7 +114,8 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('halfkey server reviewer gran
 
   it('revokes a reviewer: its open session ends, its next sign-in is refused, and a second revoke exits 1', async () => {
     const { token } = expectOk(await signIn(test.url, otto)) as { token: string };
-    const devices = (): Promise<Response> => fetch(new URL('/v1/reviewer/devices', test.url), { headers: { authorization: `Bearer ${token}` } });
+    const devices = (): Promise<Response> =>
+      fetch(new URL('/v1/reviewer/devices', test.url), { headers: { authorization: `Bearer ${token}` } });
     expect((await devices()).status).toBe(200);
 
     const revoke = await server('reviewer', 'revoke', '--db', test.dbUrl, '--key', otto.publicKey);

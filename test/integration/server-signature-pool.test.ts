@@ -23,7 +23,17 @@ function entries(n: number): SignedEntry[] {
   const device = seededSigner(41);
   const custodian = seededSigner(42);
   return Array.from({ length: n }, (_, seq) => {
-    const body = { v: 1 as const, vault: TEST_VAULT, device: device.publicKey, seq, prev: '0'.repeat(64), time: 1_700_000_000_000 + seq, type: 'test.event', actor: null, data: { seq } };
+    const body = {
+      v: 1 as const,
+      vault: TEST_VAULT,
+      device: device.publicKey,
+      seq,
+      prev: '0'.repeat(64),
+      time: 1_700_000_000_000 + seq,
+      type: 'test.event',
+      actor: null,
+      data: { seq },
+    };
     const signed = signEntry(body, seq % 11 === 0 ? [device, custodian] : [device], sodium);
     if (seq % 7 !== 0) return signed;
     const other = signEntry({ ...body, data: { seq, forged: true } }, [device], sodium);
@@ -122,4 +132,3 @@ describe('signature pool (worker threads)', () => {
     }
   });
 });
-

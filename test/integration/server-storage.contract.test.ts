@@ -5,7 +5,11 @@ import { RequestBuckets } from '../../server/auth';
 import { openStorage, type Storage, type StoredEntry } from '../../server/storage/storage';
 import { freshStorageUrl, testPostgresUrl, type StorageKind } from '../support/server-fixture';
 
-const hex = (byte: number, length = 64): string => byte.toString(16).padStart(2, '0').repeat(length / 2);
+const hex = (byte: number, length = 64): string =>
+  byte
+    .toString(16)
+    .padStart(2, '0')
+    .repeat(length / 2);
 const DEVICE = hex(0xd1);
 const OTHER = hex(0xd2);
 const VAULT = hex(0xaa, 32);
@@ -82,13 +86,23 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     const q = storage.queries;
     // Capacity 3, 2 tokens per second (one per 500 ms).
     const take = (key: string, at: number): Promise<boolean> => q.takeRateToken(key, 3, 2, at);
-    expect([await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000)]).toEqual([true, true, true, false]);
+    expect([await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000), await take('dev-a', 1_000)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     expect(await take('dev-b', 1_000)).toBe(true);
     expect(await take('dev-a', 1_400)).toBe(false);
     expect(await take('dev-a', 1_500)).toBe(true);
     expect(await take('dev-a', 1_500)).toBe(false);
     // A long pause refills to capacity, never beyond it.
-    expect([await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000)]).toEqual([true, true, true, false]);
+    expect([await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000), await take('dev-a', 60_000)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     // Concurrent takes never overspend: 10 at once from a full bucket of 3.
     const racing = await Promise.all(Array.from({ length: 10 }, () => take('dev-c', 5_000)));
     expect(racing.filter(Boolean)).toHaveLength(3);
@@ -119,7 +133,12 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     await expect(q.insertEntries([entry(OTHER, 0, { logIndex: 1 })])).rejects.toThrow();
     expect((await q.entriesByLogIndex(1, 10)).map((e) => e.seq)).toEqual([1]);
     // The org log's leaves are read from here: entry hashes by log index, absent indexes left out.
-    expect(await q.entryHashesAt([1, 0, 7, 1])).toEqual(new Map([[1, hex(2)], [0, hex(1)]]));
+    expect(await q.entryHashesAt([1, 0, 7, 1])).toEqual(
+      new Map([
+        [1, hex(2)],
+        [0, hex(1)],
+      ]),
+    );
   });
 
   it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {
@@ -135,11 +154,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
 
   it('rolls a transaction back completely when it throws', async () => {
     await expect(
-      storage.transaction(async (tx) => {
-        await tx.insertEntries([entry(DEVICE, 2, { logIndex: 2 })]);
-        await tx.insertTreeHead({ size: 3, root: hex(3), timestamp: 1, signature: hex(1, 128) });
-        throw new Error('boom');
-      }, { log: true }),
+      storage.transaction(
+        async (tx) => {
+          await tx.insertEntries([entry(DEVICE, 2, { logIndex: 2 })]);
+          await tx.insertTreeHead({ size: 3, root: hex(3), timestamp: 1, signature: hex(1, 128) });
+          throw new Error('boom');
+        },
+        { log: true },
+      ),
     ).rejects.toThrow('boom');
     expect(await storage.queries.entriesBySeq(DEVICE, 2, 2)).toEqual([]);
     expect(await storage.queries.treeHeadAt(3)).toBeNull();
@@ -147,13 +169,16 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
 
   it('serialises log appends: concurrent transactions never take the same tree size', async () => {
     const appendOne = () =>
-      storage.transaction(async (tx) => {
-        const size = (await tx.latestTreeHead())?.size ?? 0;
-        await new Promise((r) => setTimeout(r, 5)); // widen the window a race would need
-        await tx.insertTreeHead({ size: size + 1, root: hex(size + 1), timestamp: size, signature: hex(2, 128) });
-        await tx.insertLogNodes([{ key: size * 64, hash: hex(size + 1) }]);
-        return size + 1;
-      }, { log: true });
+      storage.transaction(
+        async (tx) => {
+          const size = (await tx.latestTreeHead())?.size ?? 0;
+          await new Promise((r) => setTimeout(r, 5)); // widen the window a race would need
+          await tx.insertTreeHead({ size: size + 1, root: hex(size + 1), timestamp: size, signature: hex(2, 128) });
+          await tx.insertLogNodes([{ key: size * 64, hash: hex(size + 1) }]);
+          return size + 1;
+        },
+        { log: true },
+      );
     const sizes = await Promise.all(Array.from({ length: 12 }, appendOne));
     expect([...sizes].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect((await storage.queries.latestTreeHead())?.size).toBe(12);
@@ -245,9 +270,17 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     expect(await q.listAlarms(OTHER)).toEqual([]);
   });
 
-  it('records a resent conflict once, and pages every device\'s alarms by id', async () => {
+  it("records a resent conflict once, and pages every device's alarms by id", async () => {
     const q = storage.queries;
-    const fork = { device: OTHER, kind: 'FORK' as const, seq: 7, message: 'fork at 7', evidence: '{"seq":7}', raisedAt: 11, offeredHash: hex(0x71) };
+    const fork = {
+      device: OTHER,
+      kind: 'FORK' as const,
+      seq: 7,
+      message: 'fork at 7',
+      evidence: '{"seq":7}',
+      raisedAt: 11,
+      offeredHash: hex(0x71),
+    };
     expect(await q.insertAlarm(fork)).toBe(true);
     expect(await q.insertAlarm({ ...fork, raisedAt: 12 })).toBe(false);
     expect(await q.insertAlarm({ ...fork, offeredHash: hex(0x72) })).toBe(true);
@@ -260,7 +293,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     const all = await q.listAlarms(null);
     expect(all).toHaveLength(7);
     const paged = [];
-    for (let after = 0, page = await q.alarmsAfter(after, 2); page.length > 0; after = page[page.length - 1]!.id, page = await q.alarmsAfter(after, 2)) {
+    for (
+      let after = 0, page = await q.alarmsAfter(after, 2);
+      page.length > 0;
+      after = page[page.length - 1]!.id, page = await q.alarmsAfter(after, 2)
+    ) {
       expect(page.length).toBeLessThanOrEqual(2);
       paged.push(...page);
     }
@@ -279,7 +316,10 @@ async function rawSql(url: string, sql: string): Promise<void> {
     }
     return;
   }
-  const client = new pg.Client({ connectionString: testPostgresUrl(), options: `-c search_path=${new URL(url).searchParams.get('schema')!}` });
+  const client = new pg.Client({
+    connectionString: testPostgresUrl(),
+    options: `-c search_path=${new URL(url).searchParams.get('schema')!}`,
+  });
   await client.connect();
   try {
     await client.query(sql);
@@ -296,7 +336,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('migration 0004 (operator-gra
       // A server before 0004: a vault's journal enrolled a reviewer, who signed in.
       const reviewer = hex(0x5e);
       await storage.queries.insertDevice(DEVICE, VAULT, 1);
-      await storage.queries.insertCustodianKeys([{ vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' }]);
+      await storage.queries.insertCustodianKeys([
+        { vault: VAULT, signingKey: reviewer, custodian: 'rita', role: 'reviewer', source: 'journal' },
+      ]);
       await storage.queries.insertSession('old-session', reviewer, Date.now() + 60_000);
       await storage.queries.insertChallenge('old-challenge', reviewer, Date.now() + 60_000);
       await storage.close();

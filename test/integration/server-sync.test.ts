@@ -37,10 +37,26 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const receipts = [...j.store.receipts()];
     const entries = [...j.store.read()];
     expect(receipts.map((r) => r.seq)).toEqual(entries.map((e) => e.seq));
-    for (const r of receipts) expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, server.signer.publicKey, sodium)).toBe(true);
+    for (const r of receipts)
+      expect(
+        verifyReceipt(
+          {
+            device: r.device,
+            seq: r.seq,
+            entryHash: r.entryHash,
+            logIndex: r.logIndex,
+            treeHead: r.treeHead,
+            inclusionProof: r.inclusionProof,
+          },
+          server.signer.publicKey,
+          sodium,
+        ),
+      ).toBe(true);
     const checkpoints = entries.filter((e) => e.type === 'checkpoint').map((e) => e.seq);
     expect(checkpoints.length).toBeGreaterThan(0);
-    expect((j.db.prepare('SELECT seq FROM sync_cosignatures ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq)).toEqual(checkpoints);
+    expect((j.db.prepare('SELECT seq FROM sync_cosignatures ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq)).toEqual(
+      checkpoints,
+    );
     const held = await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000);
     expect(held.map((e) => e.hash)).toEqual(entries.map((e) => e.hash));
   });
@@ -89,7 +105,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
         const counted = new Proxy(tx, {
           get: (target, key) => {
             const value = Reflect.get(target, key) as unknown;
-            return typeof value === 'function' ? (...args: unknown[]) => (queries++, (value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+            return typeof value === 'function'
+              ? (...args: unknown[]) => (queries++, (value as (...a: unknown[]) => unknown).apply(target, args))
+              : value;
           },
         });
         return fn(counted);
@@ -119,7 +137,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const client = await enrolledClient(server, j);
     const logStart = (await server.storage.queries.latestTreeHead())!.size;
     expect((await client.syncNow()).pending).toBe(0);
-    const stored = [...j.store.receipts()].map((r) => ({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }));
+    const stored = [...j.store.receipts()].map((r) => ({
+      device: r.device,
+      seq: r.seq,
+      entryHash: r.entryHash,
+      logIndex: r.logIndex,
+      treeHead: r.treeHead,
+      inclusionProof: r.inclusionProof,
+    }));
     const entries = [...j.store.read()];
     expect(stored.map((r) => r.seq)).toEqual(entries.map((e) => e.seq));
     expect(stored.map((r) => r.logIndex)).toEqual(entries.map((_, i) => logStart + i));
@@ -144,7 +169,12 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     // One frontier subtree per set bit of the log size before the batch.
     expect(answer.appended.frontier.length).toBe(sizeBefore.toString(2).replace(/0/g, '').length);
     // An unknown receipt mode is refused before anything is read.
-    const bad = await sendRequest(server.url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries?receipts=none`, json: { entries: tail }, signer: j.device });
+    const bad = await sendRequest(server.url, {
+      method: 'POST',
+      path: `/v1/devices/${j.device.publicKey}/entries?receipts=none`,
+      json: { entries: tail },
+      signer: j.device,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringContaining('query.receipts') } });
   });
@@ -174,7 +204,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     } finally {
       checks.restore();
     }
-    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 10_000)).map((e) => e.hash)).toEqual(entries.map((e) => e.hash));
+    expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 10_000)).map((e) => e.hash)).toEqual(
+      entries.map((e) => e.hash),
+    );
   });
 
   it('refuses a forked history with both entries as evidence, and a restored old copy as a rollback', async () => {
@@ -207,7 +239,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(evidence.offered).toEqual([...restored.store.read({ from: 3, to: 3 })][0]);
     expect(JSON.parse(alarms[0]!.evidence)).toEqual(forkBody.error.evidence);
     // Nothing of the refused histories was stored.
-    expect((await server.storage.queries.entriesBySeq(original.device.publicKey, 0, 100)).map((e) => e.hash)).toEqual([...original.store.read()].map((e) => e.hash));
+    expect((await server.storage.queries.entriesBySeq(original.device.publicKey, 0, 100)).map((e) => e.hash)).toEqual(
+      [...original.store.read()].map((e) => e.hash),
+    );
   });
 
   it('records a fork or rollback only for an entry the device signed: a forged one is refused as invalid and leaves no alarm', async () => {
@@ -226,12 +260,17 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const forged: [string, SignedEntry, string][] = [
       ['an all-zero signature', { ...genuine, sigs: [zeroSig] }, 'BAD_SIGNATURE'],
       ['a field changed after signing', { ...genuine, data: { rewritten: 'differently' } }, 'HASH_MISMATCH'],
-      ['a valid signature by a key that is not the device’s', signEntry(entryBodyOf(genuine), [seededSigner(0x77)], sodium), 'MISSING_DEVICE_SIGNATURE'],
+      [
+        'a valid signature by a key that is not the device’s',
+        signEntry(entryBodyOf(genuine), [seededSigner(0x77)], sodium),
+        'MISSING_DEVICE_SIGNATURE',
+      ],
     ];
     for (const [what, entry, failure] of forged) {
       const answer = await upload(server, restored, [...history.slice(0, 3), entry]);
       expect(answer.status, what).toBe(422);
-      const error = (answer.body as { error: { code: string; message: string; evidence: { failures: { seq: number; code: string }[] } } }).error;
+      const error = (answer.body as { error: { code: string; message: string; evidence: { failures: { seq: number; code: string }[] } } })
+        .error;
       expect(error.code, what).toBe('ENTRY_INVALID');
       expect(error.message, what).toMatch(/^seq 3 differs from the entry the server holds, but is not the device's signed entry: /);
       expect(error.evidence.failures, what).toContainEqual(expect.objectContaining({ seq: 3, code: failure }));
@@ -240,7 +279,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const other = journal({ deviceSeed: 20, start: 1_700_000_500_000 });
     const otherGenesis = [...other.store.read({ from: 0, to: 0 })][0]!;
     const forgedFork = await upload(server, other, [{ ...otherGenesis, sigs: [zeroSig] }]);
-    expect(forgedFork.body).toMatchObject({ error: { code: 'ENTRY_INVALID', evidence: { failures: [{ seq: 0, code: 'BAD_SIGNATURE' }] } } });
+    expect(forgedFork.body).toMatchObject({
+      error: { code: 'ENTRY_INVALID', evidence: { failures: [{ seq: 0, code: 'BAD_SIGNATURE' }] } },
+    });
     expect(await server.storage.queries.listAlarms(device)).toEqual([]);
 
     // The same rollback, signed by the device: now it is evidence, kept with both entries.
@@ -248,8 +289,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(rollback.body).toMatchObject({ error: { code: 'ROLLBACK', evidence: { seq: 3, offered: { hash: genuine.hash } } } });
     const alarms = await server.storage.queries.listAlarms(device);
     expect(alarms.map((a) => a.kind)).toEqual(['ROLLBACK']);
-    expect(JSON.parse(alarms[0]!.evidence)).toMatchObject({ seq: 3, held: { hash: [...original.store.read({ from: 3, to: 3 })][0]!.hash }, offered: genuine });
-    expect((await server.storage.queries.entriesBySeq(device, 0, 100)).map((e) => e.hash)).toEqual([...original.store.read()].map((e) => e.hash));
+    expect(JSON.parse(alarms[0]!.evidence)).toMatchObject({
+      seq: 3,
+      held: { hash: [...original.store.read({ from: 3, to: 3 })][0]!.hash },
+      offered: genuine,
+    });
+    expect((await server.storage.queries.entriesBySeq(device, 0, 100)).map((e) => e.hash)).toEqual(
+      [...original.store.read()].map((e) => e.hash),
+    );
   });
 
   it('gives a granted reviewer a session, sync state, alarms, break-glass review and a verifiable export', async () => {
@@ -269,13 +316,31 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(refused.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER' } });
     await grantReviewer(server, rita.publicKey, 'Rita');
 
-    const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } })) as { challenge: string };
+    const { challenge } = expectOk(
+      await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } }),
+    ) as { challenge: string };
     const badSig = sodium.to_hex(mallory.sign(reviewerChallengeMessage(challenge, sodium)));
-    expect((await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: rita.publicKey, challenge, signature: badSig } })).body).toMatchObject({ error: { code: 'CHALLENGE_INVALID' } });
+    expect(
+      (
+        await sendRequest(server.url, {
+          method: 'POST',
+          path: '/v1/reviewer/session',
+          json: { key: rita.publicKey, challenge, signature: badSig },
+        })
+      ).body,
+    ).toMatchObject({ error: { code: 'CHALLENGE_INVALID' } });
     // A failed attempt uses the challenge up.
-    const { challenge: c2 } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } })) as { challenge: string };
+    const { challenge: c2 } = expectOk(
+      await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: rita.publicKey } }),
+    ) as { challenge: string };
     const signature = sodium.to_hex(rita.sign(reviewerChallengeMessage(c2, sodium)));
-    const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: rita.publicKey, challenge: c2, signature } })) as { token: string };
+    const { token } = expectOk(
+      await sendRequest(server.url, {
+        method: 'POST',
+        path: '/v1/reviewer/session',
+        json: { key: rita.publicKey, challenge: c2, signature },
+      }),
+    ) as { token: string };
     const get = async (path: string): Promise<unknown> => {
       const res = await fetch(new URL(path, server.url), { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
@@ -295,13 +360,23 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const after = (await get('/v1/reviewer/break-glass')) as { items: { device: string; seq: number }[] };
     expect(after.items.filter((i) => i.device === j.device.publicKey).map((i) => i.seq)).toEqual([mine[1]!.seq]);
 
-    const lines = ((await get('/v1/reviewer/export')) as string).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = ((await get('/v1/reviewer/export')) as string)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const header = lines[0] as { format: string; treeHead: { size: number; root: string } };
     expect(header.format).toBe('halfkey-server-export');
     const rows = lines.slice(1) as { entry: SignedEntry; receipt: unknown }[];
     expect(rows.length).toBe(header.treeHead.size);
     for (const row of rows) expect(verifyReceipt(receiptSchema.parse(row.receipt), server.signer.publicKey, sodium)).toBe(true);
-    expect(sodium.to_hex(merkleRoot(rows.map((r) => sodium.from_hex(r.entry.hash)), sodium))).toBe(header.treeHead.root);
+    expect(
+      sodium.to_hex(
+        merkleRoot(
+          rows.map((r) => sodium.from_hex(r.entry.hash)),
+          sodium,
+        ),
+      ),
+    ).toBe(header.treeHead.root);
     expect((await fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
   });
 
@@ -318,7 +393,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     expect(await server.storage.queries.isReviewerKey(mallory.publicKey)).toBe(false);
     const challenge = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: mallory.publicKey } });
     expect(challenge.status).toBe(403);
-    expect(challenge.body).toMatchObject({ error: { code: 'NOT_A_REVIEWER', message: expect.stringMatching(/halfkey server reviewer grant/) } });
+    expect(challenge.body).toMatchObject({
+      error: { code: 'NOT_A_REVIEWER', message: expect.stringMatching(/halfkey server reviewer grant/) },
+    });
     // Nor does a session slipped in some other way reach the views: the grant is checked on every request.
     const token = 'M'.repeat(43);
     await server.storage.queries.insertSession(hashToken(token, sodium), mallory.publicKey, Date.now() + 60_000);
@@ -330,11 +407,15 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     });
     expect(ack.status).toBe(403);
     expect(((await ack.json()) as { error: { code: string } }).error.code).toBe('NOT_A_REVIEWER');
-    expect((await server.storage.queries.unacknowledgedBreakGlass(1000)).some((e) => e.device === victim.device.publicKey && e.seq === held!.seq)).toBe(true);
+    expect(
+      (await server.storage.queries.unacknowledgedBreakGlass(1000)).some(
+        (e) => e.device === victim.device.publicKey && e.seq === held!.seq,
+      ),
+    ).toBe(true);
     expect((await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
   });
 
-  it('ends a revoked reviewer\'s open session and refuses its next sign-in', async () => {
+  it("ends a revoked reviewer's open session and refuses its next sign-in", async () => {
     const j = journal({ deviceSeed: 73 });
     appendEntries(j, 2);
     await (await enrolledClient(server, j)).syncNow();
@@ -348,16 +429,27 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
       return sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: vera.publicKey, challenge, signature } });
     };
     const { token } = expectOk(await signIn()) as { token: string };
-    const devices = (): Promise<Response> => fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: `Bearer ${token}` } });
+    const devices = (): Promise<Response> =>
+      fetch(new URL('/v1/reviewer/devices', server.url), { headers: { authorization: `Bearer ${token}` } });
     expect((await devices()).status).toBe(200);
     // A challenge issued before the revocation is useless after it.
-    const pending = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: vera.publicKey } })) as { challenge: string };
+    const pending = expectOk(
+      await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: vera.publicKey } }),
+    ) as { challenge: string };
 
     expect(await server.storage.transaction((tx) => tx.revokeReviewer(vera.publicKey, Date.now()))).toBe(true);
     const after = await devices();
     expect(after.status).toBe(401);
     expect(((await after.json()) as { error: { code: string } }).error.code).toBe('SESSION_INVALID');
-    const late = await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: vera.publicKey, challenge: pending.challenge, signature: sodium.to_hex(vera.sign(reviewerChallengeMessage(pending.challenge, sodium))) } });
+    const late = await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      json: {
+        key: vera.publicKey,
+        challenge: pending.challenge,
+        signature: sodium.to_hex(vera.sign(reviewerChallengeMessage(pending.challenge, sodium))),
+      },
+    });
     expect(late.status).toBe(401);
     const again = await signIn();
     expect(again.status).toBe(403);
@@ -378,8 +470,19 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     appendEntries(j, 7);
     await client.syncNow();
     const big = expectOk(await sendRequest(server.url, { method: 'GET', path: '/v1/log/head' })) as { size: number; root: string };
-    const answer = expectOk(await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${small.size}&to=${big.size}` })) as { proof: string[] };
-    expect(verifyConsistency(small.size, big.size, sodium.from_hex(small.root), sodium.from_hex(big.root), answer.proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
+    const answer = expectOk(
+      await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${small.size}&to=${big.size}` }),
+    ) as { proof: string[] };
+    expect(
+      verifyConsistency(
+        small.size,
+        big.size,
+        sodium.from_hex(small.root),
+        sodium.from_hex(big.root),
+        answer.proof.map((p) => sodium.from_hex(p)),
+        sodium,
+      ),
+    ).toBe(true);
     const missing = await sendRequest(server.url, { method: 'GET', path: `/v1/log/consistency?from=${big.size + 5}&to=${big.size + 6}` });
     expect(missing.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
@@ -401,8 +504,14 @@ describe('a client facing a server that lies about where its batch went', () => 
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         void (async () => {
-          const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-halfkey') || k === 'content-type')) as Record<string, string>;
-          const upstream = await fetch(`${server.url}${req.url}`, { method: req.method, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+          const headers = Object.fromEntries(
+            Object.entries(req.headers).filter(([k]) => k.startsWith('x-halfkey') || k === 'content-type'),
+          ) as Record<string, string>;
+          const upstream = await fetch(`${server.url}${req.url}`, {
+            method: req.method,
+            headers,
+            ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+          });
           let text = await upstream.text();
           if (lie !== null && req.url?.includes('/entries') && upstream.status === 200) {
             const body = JSON.parse(text) as Record<string, unknown>;
@@ -427,7 +536,11 @@ describe('a client facing a server that lies about where its batch went', () => 
   });
 
   it.each<[string, (body: Record<string, unknown>) => void, RegExp]>([
-    ['a changed frontier node', (b) => ((b.appended as { frontier: string[] }).frontier[0] = 'ab'.repeat(32)), /do not lead to the signed root/],
+    [
+      'a changed frontier node',
+      (b) => ((b.appended as { frontier: string[] }).frontier[0] = 'ab'.repeat(32)),
+      /do not lead to the signed root/,
+    ],
     ['a shifted log position', (b) => ((b.appended as { logStart: number }).logStart += 1), /cannot hold/],
     ['a frontier with a subtree missing', (b) => (b.appended as { frontier: string[] }).frontier.pop(), /frontier of a tree of \d+ leaves/],
     ['no proof block at all', (b) => delete b.appended, /did not return a receipt for every entry/],
@@ -449,6 +562,20 @@ describe('a client facing a server that lies about where its batch went', () => 
     expect(honest).toMatchObject({ pending: 0, lastError: null });
     const receipts = [...j.store.receipts()];
     expect(receipts).toHaveLength(j.store.head()!.seq + 1);
-    for (const r of receipts) expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, server.signer.publicKey, sodium)).toBe(true);
+    for (const r of receipts)
+      expect(
+        verifyReceipt(
+          {
+            device: r.device,
+            seq: r.seq,
+            entryHash: r.entryHash,
+            logIndex: r.logIndex,
+            treeHead: r.treeHead,
+            inclusionProof: r.inclusionProof,
+          },
+          server.signer.publicKey,
+          sodium,
+        ),
+      ).toBe(true);
   });
 });

@@ -41,7 +41,17 @@ describe('halfkey sync', () => {
   });
 
   it('enrols a real vault with a token file, uploads its whole journal, and is idempotent afterwards', async () => {
-    const init = await halfkey(['init', '--vault', 'vault', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    const init = await halfkey([
+      'init',
+      '--vault',
+      'vault',
+      '--admin-name',
+      'Ada Admin',
+      '--organisation',
+      'Provider Ltd',
+      '--passphrase-file',
+      'admin.pass',
+    ]);
     expect(init.code).toBe(0);
     writeFileSync(join(work, 'token'), `${await issueToken(server)}\n`);
     const first = await halfkey(['sync', '--vault', 'vault', '--enroll', server.url, '--token-file', 'token']);
@@ -64,7 +74,17 @@ describe('halfkey sync', () => {
     expect(twice.code).toBe(1);
     expect(twice.stderr).toMatch(/already enrolled/);
     // --repin checks the fingerprint a person was given against the key the server presents now.
-    const both = await halfkey(['sync', '--vault', 'vault', '--repin', server.signer.fingerprint, '--enroll', server.url, '--token-file', 'token2']);
+    const both = await halfkey([
+      'sync',
+      '--vault',
+      'vault',
+      '--repin',
+      server.signer.fingerprint,
+      '--enroll',
+      server.url,
+      '--token-file',
+      'token2',
+    ]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--repin and --enroll go separately/);
     const malformed = await halfkey(['sync', '--vault', 'vault', '--repin', 'abc']);
@@ -80,20 +100,52 @@ describe('halfkey sync', () => {
   });
 
   it('--fingerprint checks the server key before enrolling, as --repin does: a wrong one is refused (exit 3) with nothing stored, the right one enrols', async () => {
-    const init = await halfkey(['init', '--vault', 'pinned', '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    const init = await halfkey([
+      'init',
+      '--vault',
+      'pinned',
+      '--admin-name',
+      'Ada Admin',
+      '--organisation',
+      'Provider Ltd',
+      '--passphrase-file',
+      'admin.pass',
+    ]);
     expect(init.code).toBe(0);
     writeFileSync(join(work, 'pinned-token'), `${await issueToken(server)}\n`);
     const enrolled = (await server.storage.queries.listDevices()).length;
 
-    const wrong = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', '0123 4567 89ab cdef 0123 4567 89ab cdef']);
+    const wrong = await halfkey([
+      'sync',
+      '--vault',
+      'pinned',
+      '--enroll',
+      server.url,
+      '--token-file',
+      'pinned-token',
+      '--fingerprint',
+      '0123 4567 89ab cdef 0123 4567 89ab cdef',
+    ]);
     expect(wrong.code).toBe(3);
-    expect(wrong.stderr).toContain(`presents a key with fingerprint ${server.signer.fingerprint}, not the one given (0123 4567 89ab cdef 0123 4567 89ab cdef)`);
+    expect(wrong.stderr).toContain(
+      `presents a key with fingerprint ${server.signer.fingerprint}, not the one given (0123 4567 89ab cdef 0123 4567 89ab cdef)`,
+    );
     expect(await server.storage.queries.listDevices()).toHaveLength(enrolled);
     const status = await halfkey(['sync', '--vault', 'pinned']);
     expect(status.code).toBe(1);
     expect(status.stderr).toMatch(/not enrolled/);
 
-    const malformed = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', 'abc']);
+    const malformed = await halfkey([
+      'sync',
+      '--vault',
+      'pinned',
+      '--enroll',
+      server.url,
+      '--token-file',
+      'pinned-token',
+      '--fingerprint',
+      'abc',
+    ]);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/32 hex digits/);
     const alone = await halfkey(['sync', '--vault', 'pinned', '--fingerprint', server.signer.fingerprint]);
@@ -101,7 +153,17 @@ describe('halfkey sync', () => {
     expect(alone.stderr).toMatch(/needs --enroll/);
 
     // Typed as a person reads it off the operator's screen: upper case, spaces where they fall. The refusals left the token unused.
-    const right = await halfkey(['sync', '--vault', 'pinned', '--enroll', server.url, '--token-file', 'pinned-token', '--fingerprint', ` ${server.signer.fingerprint.toUpperCase()} `]);
+    const right = await halfkey([
+      'sync',
+      '--vault',
+      'pinned',
+      '--enroll',
+      server.url,
+      '--token-file',
+      'pinned-token',
+      '--fingerprint',
+      ` ${server.signer.fingerprint.toUpperCase()} `,
+    ]);
     expect(right.stderr).toBe('');
     expect(right.code).toBe(0);
     expect(right.stdout).toMatch(/pending entries: 0/);

@@ -16,12 +16,16 @@ let dir: string;
 let services: AppServices;
 let router: ApiRouter;
 
-async function call(channel: string, payload: unknown): Promise<{ ok: boolean; value?: Record<string, unknown>; error?: { code: string; message: string } }> {
+async function call(
+  channel: string,
+  payload: unknown,
+): Promise<{ ok: boolean; value?: Record<string, unknown>; error?: { code: string; message: string } }> {
   return (await router.call(channel, payload, context)) as never;
 }
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   dir = mkdtempSync(join(tmpdir(), 'halfkey-vault-api-'));
   services = await openAppServices({ mode: 'preview', vaultDir: dir });
   router = createRouter(createHandlerTable(services), (event) => logged.push(JSON.stringify(event)));
@@ -71,12 +75,24 @@ describe('vault channels through the router', () => {
     expect(services.status().vault.state).toBe('unlocked');
     const list = await call('custodian:list', {});
     expect(list.value?.custodians).toEqual([expect.objectContaining({ id: adminId, unlocked: true })]);
-    const weak = await call('custodian:enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'carol' });
+    const weak = await call('custodian:enrol', {
+      by: adminId,
+      name: 'Carol',
+      organisation: 'Customer plc',
+      role: 'mfa-custodian',
+      passphrase: 'carol',
+    });
     expect(weak.error?.code).toBe('INVALID_PAYLOAD');
     const locked = await call('vault:lock', {});
     expect(locked.value).toEqual({ locked: [adminId] });
     expect(services.status().vault.state).toBe('locked');
-    const after = await call('custodian:enrol', { by: adminId, name: 'Carol', organisation: 'Customer plc', role: 'mfa-custodian', passphrase: 'another long passphrase' });
+    const after = await call('custodian:enrol', {
+      by: adminId,
+      name: 'Carol',
+      organisation: 'Customer plc',
+      role: 'mfa-custodian',
+      passphrase: 'another long passphrase',
+    });
     expect(after.error?.code).toBe('CUSTODIAN_LOCKED');
     const all = logged.join('\n');
     for (const secret of [PASSPHRASE, 'wrong wrong', 'another long passphrase']) expect(all).not.toContain(secret);

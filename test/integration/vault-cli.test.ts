@@ -25,7 +25,8 @@ function halfkey(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 beforeAll(() => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   work = mkdtempSync(join(tmpdir(), 'halfkey-cli-'));
   vaultDir = join(work, 'vault');
   writeFileSync(join(work, 'admin.pass'), `${ADMIN_PASSPHRASE}\n`);
@@ -43,20 +44,53 @@ describe('halfkey init / custodian / recover', () => {
     const missing = await halfkey(['init', '--vault', vaultDir, '--organisation', 'Org']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--admin-name is required/);
-    const argvSecret = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'A', '--organisation', 'O', '--passphrase', ADMIN_PASSPHRASE]);
+    const argvSecret = await halfkey([
+      'init',
+      '--vault',
+      vaultDir,
+      '--admin-name',
+      'A',
+      '--organisation',
+      'O',
+      '--passphrase',
+      ADMIN_PASSPHRASE,
+    ]);
     expect(argvSecret.code).toBe(2);
     expect(argvSecret.stderr).toMatch(/Unknown option '--passphrase'/);
     const noTty = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'A', '--organisation', 'O']);
     expect(noTty.code).toBe(2);
     expect(noTty.stderr).toMatch(/stdin is not a terminal/);
-    const role = await halfkey(['custodian', 'add', '--vault', vaultDir, '--as', 'x', '--name', 'N', '--organisation', 'O', '--role', 'boss']);
+    const role = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      vaultDir,
+      '--as',
+      'x',
+      '--name',
+      'N',
+      '--organisation',
+      'O',
+      '--role',
+      'boss',
+    ]);
     expect(role.code).toBe(2);
     expect(role.stderr).toMatch(/--role must be one of admin, password-custodian/);
     expect(readdirSync(work).sort()).toEqual(['admin.pass', 'clerk.pass']);
   });
 
   it('init prints the recovery key and a terminal QR once, with the warning', async () => {
-    const result = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'Ada Admin', '--organisation', 'Provider Ltd', '--passphrase-file', 'admin.pass']);
+    const result = await halfkey([
+      'init',
+      '--vault',
+      vaultDir,
+      '--admin-name',
+      'Ada Admin',
+      '--organisation',
+      'Provider Ltd',
+      '--passphrase-file',
+      'admin.pass',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     vaultId = /Vault ([0-9a-f]{32}) created/.exec(result.stdout)?.[1] ?? '';
@@ -68,7 +102,17 @@ describe('halfkey init / custodian / recover', () => {
     expect(key).toBeDefined();
     expect(result.stdout).not.toContain(ADMIN_PASSPHRASE);
     writeFileSync(join(work, 'recovery.txt'), `${key}\n`);
-    const again = await halfkey(['init', '--vault', vaultDir, '--admin-name', 'B', '--organisation', 'O', '--passphrase-file', 'admin.pass']);
+    const again = await halfkey([
+      'init',
+      '--vault',
+      vaultDir,
+      '--admin-name',
+      'B',
+      '--organisation',
+      'O',
+      '--passphrase-file',
+      'admin.pass',
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already holds a vault.*\[CONFLICT\]/);
   });
@@ -77,7 +121,24 @@ describe('halfkey init / custodian / recover', () => {
     const list0 = await halfkey(['custodian', 'list', '--vault', vaultDir, '--json']);
     const [admin] = JSON.parse(list0.stdout) as { id: string; role: string }[];
     expect(admin?.role).toBe('admin');
-    const added = await halfkey(['custodian', 'add', '--vault', vaultDir, '--as', admin!.id, '--name', 'Carol Clerk', '--organisation', 'Customer plc', '--role', 'mfa-custodian', '--passphrase-file', 'clerk.pass', '--admin-passphrase-file', 'admin.pass']);
+    const added = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      vaultDir,
+      '--as',
+      admin!.id,
+      '--name',
+      'Carol Clerk',
+      '--organisation',
+      'Customer plc',
+      '--role',
+      'mfa-custodian',
+      '--passphrase-file',
+      'clerk.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     expect(added.stderr).toBe('');
     expect(added.stdout).toMatch(/Enrolled Carol Clerk \(Customer plc\) as mfa-custodian/);
     const list = await halfkey(['custodian', 'list', '--vault', vaultDir]);
@@ -87,7 +148,20 @@ describe('halfkey init / custodian / recover', () => {
     const noReason = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!]);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason is required/);
-    const revoked = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!, '--reason', 'moved teams', '--admin-passphrase-file', 'admin.pass']);
+    const revoked = await halfkey([
+      'custodian',
+      'revoke',
+      '--vault',
+      vaultDir,
+      '--as',
+      admin!.id,
+      '--custodian',
+      carol!,
+      '--reason',
+      'moved teams',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     expect(revoked.stderr).toBe('');
     expect(revoked.stdout).toMatch(/Revoked Carol Clerk/);
     expect((await halfkey(['custodian', 'list', '--vault', vaultDir])).stdout).toMatch(/Carol Clerk \(Customer plc\)\s+\[revoked\]/);

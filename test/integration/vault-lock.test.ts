@@ -14,10 +14,13 @@ let dir: string;
 let keychain: Keychain;
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   dir = mkdtempSync(join(tmpdir(), 'halfkey-lock-'));
   keychain = await openKeytarKeychain();
-  const { vault } = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: 'correct horse battery staple 42' } });
+  const { vault } = await Vault.create(dir, keychain, {
+    admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: 'correct horse battery staple 42' },
+  });
   vault.close();
 });
 afterAll(() => {
@@ -25,7 +28,8 @@ afterAll(() => {
 });
 
 /** The real `halfkey` CLI in its own process. */
-const halfkey = (...args: string[]) => spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { cwd: root, encoding: 'utf8', env: process.env, timeout: 60_000 });
+const halfkey = (...args: string[]) =>
+  spawnSync(process.execPath, ['build/halfkey.mjs', ...args], { cwd: root, encoding: 'utf8', env: process.env, timeout: 60_000 });
 
 async function errorOf(promise: Promise<unknown>): Promise<HalfkeyError> {
   try {
@@ -45,7 +49,11 @@ async function holder(): Promise<ChildProcess> {
     await Vault.open(process.argv[1], await openKeytarKeychain());
     console.log('ready');
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+    cwd: root,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -105,7 +113,13 @@ describe('one writer per vault', () => {
       const again = await errorOf(Vault.open(dir, keychain));
       expect(again.code).toBe('CONFLICT');
       expect(again.message).toMatch(/already open in this Halfkey process/);
-      expect((await errorOf(Vault.create(dir, keychain, { admin: { name: 'X', organisation: 'Y', passphrase: 'correct horse battery staple 42' } }))).code).toBe('CONFLICT');
+      expect(
+        (
+          await errorOf(
+            Vault.create(dir, keychain, { admin: { name: 'X', organisation: 'Y', passphrase: 'correct horse battery staple 42' } }),
+          )
+        ).code,
+      ).toBe('CONFLICT');
     } finally {
       vault.close();
     }

@@ -53,11 +53,17 @@ function folderBytes(folder: string): Buffer {
 }
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
   sodium = await sodiumReady();
   keychain = await openKeytarKeychain();
   dir = join(tempDir('halfkey-vault-'), 'vault');
-  ({ vault, recoveryKey, adminId } = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: ADMIN_PASSPHRASE } }, { now }));
+  ({ vault, recoveryKey, adminId } = await Vault.create(
+    dir,
+    keychain,
+    { admin: { name: 'Ada Admin', organisation: 'Provider Ltd', passphrase: ADMIN_PASSPHRASE } },
+    { now },
+  ));
 });
 
 afterAll(async () => {
@@ -94,7 +100,9 @@ describe('vault creation', () => {
   });
 
   it('refuses a second vault in the same folder and a weak admin passphrase, leaving nothing behind', async () => {
-    expect((await errorOf(Vault.create(dir, keychain, { admin: { name: 'X', organisation: 'Y', passphrase: ADMIN_PASSPHRASE } }))).code).toBe('CONFLICT');
+    expect(
+      (await errorOf(Vault.create(dir, keychain, { admin: { name: 'X', organisation: 'Y', passphrase: ADMIN_PASSPHRASE } }))).code,
+    ).toBe('CONFLICT');
     const other = join(tempDir('halfkey-weak-'), 'v');
     const weak = await errorOf(Vault.create(other, keychain, { admin: { name: 'Bob', organisation: 'Org', passphrase: 'short' } }));
     expect(weak.code).toBe('INVALID_PAYLOAD');
@@ -107,7 +115,9 @@ describe('vault creation', () => {
     const accounts = async () => (await keytar.findCredentials(KEYCHAIN_SERVICE)).map((c) => c.account).sort();
     const before = await accounts();
     const other = join(tempDir('halfkey-half-'), 'v');
-    const bad = await errorOf(Vault.create(other, keychain, { admin: { name: 'Bad\u0007Name', organisation: 'Org', passphrase: ADMIN_PASSPHRASE } }));
+    const bad = await errorOf(
+      Vault.create(other, keychain, { admin: { name: 'Bad\u0007Name', organisation: 'Org', passphrase: ADMIN_PASSPHRASE } }),
+    );
     expect(bad.code).toBe('INVALID_PAYLOAD');
     expect(bad.message).toMatch(/custodian name/);
     expect(readdirSync(other)).toEqual([]);
@@ -122,13 +132,29 @@ describe('the vault file at rest', () => {
     const raw = sodium.from_base64(master!, sodium.base64_variants.ORIGINAL);
     const bytes = folderBytes(dir);
     // Unwrap the admin's private keys the way unlock does (one Argon2id run) to know what to look for.
-    const row = vault.db.prepare('SELECT wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?').get(adminId) as { wrapped_keys: Uint8Array; kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
-    const key = passphraseKey(ADMIN_PASSPHRASE, { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt }, sodium);
+    const row = vault.db
+      .prepare('SELECT wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?')
+      .get(adminId) as { wrapped_keys: Uint8Array; kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
+    const key = passphraseKey(
+      ADMIN_PASSPHRASE,
+      { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt },
+      sodium,
+    );
     const privateKeys = openWithKey(vault.device.open(row.wrapped_keys, `custodian:${adminId}:keys`), key, sodium);
     expect(privateKeys).toHaveLength(96);
     const signSeed = privateKeys!.subarray(0, 32);
     const boxSecret = privateKeys!.subarray(64, 96);
-    for (const needle of [Buffer.from(raw), Buffer.from(sodium.to_hex(raw)), Buffer.from(master!), Buffer.from(ADMIN_PASSPHRASE), Buffer.from(recoveryKey), Buffer.from(parseRecoveryKey(recoveryKey, sodium)), Buffer.from(signSeed), Buffer.from(boxSecret), Buffer.from(sodium.to_hex(boxSecret))]) {
+    for (const needle of [
+      Buffer.from(raw),
+      Buffer.from(sodium.to_hex(raw)),
+      Buffer.from(master!),
+      Buffer.from(ADMIN_PASSPHRASE),
+      Buffer.from(recoveryKey),
+      Buffer.from(parseRecoveryKey(recoveryKey, sodium)),
+      Buffer.from(signSeed),
+      Buffer.from(boxSecret),
+      Buffer.from(sodium.to_hex(boxSecret)),
+    ]) {
       expect(bytes.includes(needle)).toBe(false);
     }
   });
@@ -160,11 +186,17 @@ describe('the vault file at rest', () => {
     delete env.HALFKEY_IN_KEYRING_SESSION;
     delete env.DBUS_SESSION_BUS_ADDRESS;
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(join(root, 'build/with-keyring.sh'), [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, copy, keyFile, wrongKey], { cwd: root, env, timeout: 60_000 }, (error, out, err) =>
-        error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+      execFile(
+        join(root, 'build/with-keyring.sh'),
+        [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, copy, keyFile, wrongKey],
+        { cwd: root, env, timeout: 60_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
       );
     });
-    const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, { ok?: boolean; code?: string; message?: string; custodians?: number; recovered?: number }>;
+    const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<
+      string,
+      { ok?: boolean; code?: string; message?: string; custodians?: number; recovered?: number }
+    >;
     expect(out.open).toMatchObject({ code: 'VAULT_LOCKED' });
     expect(out.open?.message).toMatch(/vault:recover/);
     expect(out.typo).toMatchObject({ code: 'INVALID_PAYLOAD' });
@@ -182,25 +214,45 @@ describe('custodians', () => {
 
   it('an unlocked admin enrols a custodian; the entry names the keys and no secret', async () => {
     const admin = await vault.custodians.unlock(adminId, ADMIN_PASSPHRASE);
-    const clerk = await vault.custodians.enrol(admin, { name: 'Carol Clerk', organisation: 'Customer plc', role: 'password-custodian', passphrase: CLERK_PASSPHRASE });
+    const clerk = await vault.custodians.enrol(admin, {
+      name: 'Carol Clerk',
+      organisation: 'Customer plc',
+      role: 'password-custodian',
+      passphrase: CLERK_PASSPHRASE,
+    });
     clerkId = clerk.id;
     const entry = vault.journal.query({ type: 'custodian.enrolled' }).find((e) => e.data.custodian === clerk.id);
     expect(entry?.actor).toBe(adminId);
     expect(entry?.sigs.map((s) => s.key)).toEqual([vault.device.signer.publicKey, admin.signingKey]);
     expect(JSON.stringify(entry)).not.toContain(CLERK_PASSPHRASE);
-    const row = vault.db.prepare('SELECT kdf_alg, kdf_opslimit, kdf_memlimit FROM custodians WHERE id = ?').get(clerk.id) as Record<string, number>;
-    expect(row).toEqual({ kdf_alg: sodium.crypto_pwhash_ALG_ARGON2ID13, kdf_opslimit: sodium.crypto_pwhash_OPSLIMIT_MODERATE, kdf_memlimit: sodium.crypto_pwhash_MEMLIMIT_MODERATE });
+    const row = vault.db.prepare('SELECT kdf_alg, kdf_opslimit, kdf_memlimit FROM custodians WHERE id = ?').get(clerk.id) as Record<
+      string,
+      number
+    >;
+    expect(row).toEqual({
+      kdf_alg: sodium.crypto_pwhash_ALG_ARGON2ID13,
+      kdf_opslimit: sodium.crypto_pwhash_OPSLIMIT_MODERATE,
+      kdf_memlimit: sodium.crypto_pwhash_MEMLIMIT_MODERATE,
+    });
     expect(folderBytes(dir).includes(Buffer.from(CLERK_PASSPHRASE))).toBe(false);
   });
 
   it('a non-admin cannot enrol, and a locked admin cannot either', async () => {
     const clerk = await vault.custodians.unlock(clerkId, CLERK_PASSPHRASE);
-    const refused = await errorOf(vault.custodians.enrol(clerk, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }));
+    const refused = await errorOf(
+      vault.custodians.enrol(clerk, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }),
+    );
     expect(refused.code).toBe('NOT_PERMITTED');
     expect(refused.message).toMatch(/Only an admin/);
     const admin = vault.custodians.unlocked(adminId);
     vault.custodians.lock(adminId);
-    expect((await errorOf(vault.custodians.enrol(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }))).code).toBe('CUSTODIAN_LOCKED');
+    expect(
+      (
+        await errorOf(
+          vault.custodians.enrol(admin, { name: 'Eve', organisation: 'X Org', role: 'admin', passphrase: 'another long passphrase' }),
+        )
+      ).code,
+    ).toBe('CUSTODIAN_LOCKED');
     expect(() => admin.signer.sign(new Uint8Array(1))).toThrow(/locked/);
     expect(vault.custodians.list().map((c) => c.name)).toEqual(['Ada Admin', 'Carol Clerk']);
     expect(vault.journal.query({ type: 'custodian.locked' }).at(-1)?.data).toEqual({ custodian: adminId, reason: 'manual' });
@@ -220,7 +272,10 @@ describe('custodians', () => {
     // guesses cannot slip past the back-off. The event loop keeps turning meanwhile (worker KDF).
     let ticks = 0;
     const ticker = setInterval(() => (ticks += 1), 20);
-    const [first, second] = await Promise.allSettled([vault.custodians.unlock(clerkId, 'not the passphrase at all'), vault.custodians.unlock(clerkId, 'another guess entirely')]);
+    const [first, second] = await Promise.allSettled([
+      vault.custodians.unlock(clerkId, 'not the passphrase at all'),
+      vault.custodians.unlock(clerkId, 'another guess entirely'),
+    ]);
     clearInterval(ticker);
     expect(ticks).toBeGreaterThan(5);
     expect(second.status === 'rejected' && (second.reason as HalfkeyError).code).toBe('BACKOFF');
@@ -239,7 +294,10 @@ describe('custodians', () => {
     clock += 1000;
     const clerk = await vault.custodians.unlock(clerkId, CLERK_PASSPHRASE);
     expect(clerk.id).toBe(clerkId);
-    expect(vault.db.prepare('SELECT failed_unlocks, backoff_until FROM custodians WHERE id = ?').get(clerkId)).toEqual({ failed_unlocks: 0, backoff_until: 0 });
+    expect(vault.db.prepare('SELECT failed_unlocks, backoff_until FROM custodians WHERE id = ?').get(clerkId)).toEqual({
+      failed_unlocks: 0,
+      backoff_until: 0,
+    });
   });
 
   it('locks an idle custodian and zeroes the keys', async () => {
@@ -289,7 +347,8 @@ describe('custodians', () => {
     const weak = await errorOf(vault.custodians.unlock(adminId, ADMIN_PASSPHRASE));
     expect(weak.message).toMatch(/below Argon2id MODERATE/);
     setOps.run(sodium.crypto_pwhash_OPSLIMIT_MODERATE, adminId);
-    const keysOf = (id: string) => (vault.db.prepare('SELECT wrapped_keys FROM custodians WHERE id = ?').get(id) as { wrapped_keys: Uint8Array }).wrapped_keys;
+    const keysOf = (id: string) =>
+      (vault.db.prepare('SELECT wrapped_keys FROM custodians WHERE id = ?').get(id) as { wrapped_keys: Uint8Array }).wrapped_keys;
     const setKeys = vault.db.prepare('UPDATE custodians SET wrapped_keys = ? WHERE id = ?');
     const own = keysOf(adminId);
     setKeys.run(keysOf(clerkId), adminId);
@@ -320,6 +379,15 @@ describe('custodians', () => {
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
     const types = new Set([...vault.journal.read()].map((e) => e.type));
-    for (const type of ['vault.genesis', 'custodian.enrolled', 'custodian.unlocked', 'custodian.unlock-failed', 'custodian.locked', 'vault.locked', 'vault.recovered']) expect(types).toContain(type);
+    for (const type of [
+      'vault.genesis',
+      'custodian.enrolled',
+      'custodian.unlocked',
+      'custodian.unlock-failed',
+      'custodian.locked',
+      'vault.locked',
+      'vault.recovered',
+    ])
+      expect(types).toContain(type);
   });
 });

@@ -28,14 +28,31 @@ let patId = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'halfkey-crash-'));
   keychain = await openKeytarKeychain();
-  const { vault, adminId } = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: ADMIN_PASS } });
+  const { vault, adminId } = await Vault.create(dir, keychain, {
+    admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: ADMIN_PASS },
+  });
   vaultId = vault.id;
   const admin = await vault.custodians.unlock(adminId, ADMIN_PASS);
-  const pat = await vault.custodians.enrol(admin, { name: 'Pat', organisation: 'Customer', role: 'password-custodian', passphrase: PAT_PASS });
+  const pat = await vault.custodians.enrol(admin, {
+    name: 'Pat',
+    organisation: 'Customer',
+    role: 'password-custodian',
+    passphrase: PAT_PASS,
+  });
   await vault.custodians.unlock(pat.id, PAT_PASS);
   patId = pat.id;
   const custody = await CustodyService.open(vault);
-  custody.accounts.add({ by: adminId, accountId: ACCOUNT, alias: 'crash', rootEmail: 'root@example.com', organisation: 'Customer', phone: null, notes: '', exclusiveCheckout: false, rotateAfterCheckout: false });
+  custody.accounts.add({
+    by: adminId,
+    accountId: ACCOUNT,
+    alias: 'crash',
+    rootEmail: 'root@example.com',
+    organisation: 'Customer',
+    phone: null,
+    notes: '',
+    exclusiveCheckout: false,
+    rotateAfterCheckout: false,
+  });
   custody.halves.assign({ by: adminId, accountId: ACCOUNT, item: 'password', custodianId: pat.id });
   custody.halves.set({ by: pat.id, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: 'Crash-Test-Passw0rd!' } });
   await custody.close();
@@ -77,7 +94,11 @@ describe('crash consistency of checkouts', () => {
     const vault = await Vault.open(dir, keychain);
     try {
       const custody = await CustodyService.open(vault);
-      const rows = vault.db.prepare('SELECT id, closed_at, close_kind FROM custody_checkouts').all() as { id: string; closed_at: number | null; close_kind: string | null }[];
+      const rows = vault.db.prepare('SELECT id, closed_at, close_kind FROM custody_checkouts').all() as {
+        id: string;
+        closed_at: number | null;
+        close_kind: string | null;
+      }[];
       const entries = [...vault.journal.read()] as SignedEntry[];
       const byType = (type: string) => entries.filter((e) => e.type === type).map((e) => String(e.data.checkout));
       const opened = byType('checkout.opened');
@@ -97,14 +118,20 @@ describe('crash consistency of checkouts', () => {
       expect(rows.filter((r) => r.closed_at === null).length).toBeLessThanOrEqual(KILLS);
       // Rotations: the half's generation is 1 + the rotations journaled, and only that generation's
       // sealed copy and sighting exist (never a half-written rotation).
-      const half = vault.db.prepare("SELECT generation FROM custody_halves WHERE account_id = ? AND item = 'password'").get(ACCOUNT) as { generation: number };
+      const half = vault.db.prepare("SELECT generation FROM custody_halves WHERE account_id = ? AND item = 'password'").get(ACCOUNT) as {
+        generation: number;
+      };
       const rotations = entries.filter((e) => e.type === 'half.rotated');
       expect(rotations.length).toBeGreaterThan(0);
       expect(half.generation).toBe(1 + rotations.length);
       expect(rotations.map((e) => e.data.generation)).toEqual(rotations.map((_, i) => i + 2));
-      const sealed = vault.db.prepare("SELECT custodian_id, generation FROM custody_sealed WHERE account_id = ? AND item = 'password'").all(ACCOUNT);
+      const sealed = vault.db
+        .prepare("SELECT custodian_id, generation FROM custody_sealed WHERE account_id = ? AND item = 'password'")
+        .all(ACCOUNT);
       expect(sealed).toEqual([{ custodian_id: patId, generation: half.generation }]);
-      const seen = vault.db.prepare("SELECT custodian_id, generation FROM custody_seen WHERE account_id = ? AND item = 'password'").all(ACCOUNT);
+      const seen = vault.db
+        .prepare("SELECT custodian_id, generation FROM custody_seen WHERE account_id = ? AND item = 'password'")
+        .all(ACCOUNT);
       expect(seen).toEqual([{ custodian_id: patId, generation: half.generation }]);
 
       const report = verifyEntries(entries);

@@ -43,13 +43,17 @@ function liveJournal(entries = 12): TestJournal {
 function readBack(j: TestJournal): SignedEntry[] {
   const db = openDatabase(j.path);
   extraDbs.push(db);
-  const entries = [...JournalStore.open(db, { deviceSigner: j.store.currentDeviceKey() === j.device.publicKey ? j.device : seededSigner(7) }).read({})];
+  const entries = [
+    ...JournalStore.open(db, { deviceSigner: j.store.currentDeviceKey() === j.device.publicKey ? j.device : seededSigner(7) }).read({}),
+  ];
   db.close();
   return entries;
 }
 
-const codesAt = (entries: readonly unknown[], options: Parameters<typeof verifyEntries>[1] = {}): { seq: number | null; code: FailureCode }[] =>
-  verifyEntries(entries, options).failures.map((f) => ({ seq: f.seq, code: f.code }));
+const codesAt = (
+  entries: readonly unknown[],
+  options: Parameters<typeof verifyEntries>[1] = {},
+): { seq: number | null; code: FailureCode }[] => verifyEntries(entries, options).failures.map((f) => ({ seq: f.seq, code: f.code }));
 
 /** Runs SQL against the file with the sqlite3 command-line tool, as an attacker with file access would. */
 function sqlite(j: TestJournal, sql: string): void {
@@ -63,15 +67,44 @@ describe('tampering with the SQLite file', () => {
   const target = 6; // a checkout.opened entry signed by device and alice
   const cases: { field: string; sql: (e: SignedEntry) => string; expect: FailureCode[] }[] = [
     { field: 'v', sql: () => `UPDATE journal_entries SET v = 2 WHERE seq = ${target}`, expect: ['MALFORMED_ENTRY'] },
-    { field: 'vault', sql: (e) => `UPDATE journal_entries SET vault = '${flipHex(e.vault)}' WHERE seq = ${target}`, expect: ['HASH_MISMATCH', 'WRONG_VAULT'] },
-    { field: 'device', sql: (e) => `UPDATE journal_entries SET device = '${flipHex(e.device)}' WHERE seq = ${target}`, expect: ['HASH_MISMATCH', 'WRONG_DEVICE'] },
-    { field: 'prev', sql: (e) => `UPDATE journal_entries SET prev = '${flipHex(e.prev)}' WHERE seq = ${target}`, expect: ['HASH_MISMATCH', 'BROKEN_LINK'] },
+    {
+      field: 'vault',
+      sql: (e) => `UPDATE journal_entries SET vault = '${flipHex(e.vault)}' WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH', 'WRONG_VAULT'],
+    },
+    {
+      field: 'device',
+      sql: (e) => `UPDATE journal_entries SET device = '${flipHex(e.device)}' WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH', 'WRONG_DEVICE'],
+    },
+    {
+      field: 'prev',
+      sql: (e) => `UPDATE journal_entries SET prev = '${flipHex(e.prev)}' WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH', 'BROKEN_LINK'],
+    },
     { field: 'time', sql: () => `UPDATE journal_entries SET time = time + 1 WHERE seq = ${target}`, expect: ['HASH_MISMATCH'] },
     { field: 'type', sql: () => `UPDATE journal_entries SET type = 'checkout.closed' WHERE seq = ${target}`, expect: ['HASH_MISMATCH'] },
-    { field: 'actor', sql: () => `UPDATE journal_entries SET actor = 'bob' WHERE seq = ${target}`, expect: ['HASH_MISMATCH', 'MISSING_ACTOR_SIGNATURE'] },
-    { field: 'data', sql: () => `UPDATE journal_entries SET data = replace(data, 'ticket 1', 'ticket 4') WHERE seq = ${target}`, expect: ['HASH_MISMATCH'] },
-    { field: 'hash', sql: (e) => `UPDATE journal_entries SET hash = '${flipHex(e.hash)}' WHERE seq = ${target}`, expect: ['HASH_MISMATCH', 'BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'] },
-    { field: 'sigs', sql: (e) => `UPDATE journal_entries SET sigs = '${JSON.stringify([e.sigs[0], { ...e.sigs[1]!, sig: flipHex(e.sigs[1]!.sig, 40) }])}' WHERE seq = ${target}`, expect: ['BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'] },
+    {
+      field: 'actor',
+      sql: () => `UPDATE journal_entries SET actor = 'bob' WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH', 'MISSING_ACTOR_SIGNATURE'],
+    },
+    {
+      field: 'data',
+      sql: () => `UPDATE journal_entries SET data = replace(data, 'ticket 1', 'ticket 4') WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH'],
+    },
+    {
+      field: 'hash',
+      sql: (e) => `UPDATE journal_entries SET hash = '${flipHex(e.hash)}' WHERE seq = ${target}`,
+      expect: ['HASH_MISMATCH', 'BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'],
+    },
+    {
+      field: 'sigs',
+      sql: (e) =>
+        `UPDATE journal_entries SET sigs = '${JSON.stringify([e.sigs[0], { ...e.sigs[1]!, sig: flipHex(e.sigs[1]!.sig, 40) }])}' WHERE seq = ${target}`,
+      expect: ['BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'],
+    },
   ];
   for (const c of cases) {
     it(`flipping ${c.field} of one entry fails with ${c.expect.join(' + ')}`, () => {
@@ -79,7 +112,9 @@ describe('tampering with the SQLite file', () => {
       const before = readBack(j);
       expect(codesAt(before)).toEqual([]);
       sqlite(j, c.sql(before[target]!));
-      const found = codesAt(readBack(j)).filter((f) => f.seq === target).map((f) => f.code);
+      const found = codesAt(readBack(j))
+        .filter((f) => f.seq === target)
+        .map((f) => f.code);
       expect(new Set(found)).toEqual(new Set(c.expect));
     });
   }
@@ -136,7 +171,10 @@ describe('tampering with the SQLite file', () => {
   it('reordering two entries fails HASH_MISMATCH at both places', () => {
     const j = liveJournal();
     // Each row keeps its content but takes the other's place in the order.
-    sqlite(j, `UPDATE journal_entries SET seq = 1000000 WHERE seq = ${target}; UPDATE journal_entries SET seq = ${target} WHERE seq = ${target + 1}; UPDATE journal_entries SET seq = ${target + 1} WHERE seq = 1000000;`);
+    sqlite(
+      j,
+      `UPDATE journal_entries SET seq = 1000000 WHERE seq = ${target}; UPDATE journal_entries SET seq = ${target} WHERE seq = ${target + 1}; UPDATE journal_entries SET seq = ${target + 1} WHERE seq = 1000000;`,
+    );
     const found = codesAt(readBack(j));
     expect(found).toContainEqual({ seq: target, code: 'HASH_MISMATCH' });
     expect(found).toContainEqual({ seq: target + 1, code: 'HASH_MISMATCH' });
@@ -145,7 +183,8 @@ describe('tampering with the SQLite file', () => {
   it('duplicating an entry as a new row fails verification, whatever hash the copy carries', () => {
     const j = liveJournal();
     const head = j.store.head()!;
-    const copy = (hashSql: string): string => `INSERT INTO journal_entries SELECT ${head.seq + 1}, v, vault, device, prev, time, type, actor, data, ${hashSql}, sigs, account FROM journal_entries WHERE seq = ${target}`;
+    const copy = (hashSql: string): string =>
+      `INSERT INTO journal_entries SELECT ${head.seq + 1}, v, vault, device, prev, time, type, actor, data, ${hashSql}, sigs, account FROM journal_entries WHERE seq = ${target}`;
     // An exact copy (same hash, same signatures) appended as the next row: its body now says another seq.
     sqlite(j, copy('hash'));
     const found = codesAt(readBack(j));
@@ -160,7 +199,10 @@ describe('tampering with the SQLite file', () => {
     const j = liveJournal();
     const e = readBack(j)[target]!;
     const forged = signEntry({ ...e, data: { ...e.data, reason: 'nothing to see' } }, [seededSigner(66), seededSigner(2)]);
-    sqlite(j, `UPDATE journal_entries SET data = '${canonicalize(forged.data)}', hash = '${forged.hash}', sigs = '${JSON.stringify(forged.sigs)}' WHERE seq = ${target}`);
+    sqlite(
+      j,
+      `UPDATE journal_entries SET data = '${canonicalize(forged.data)}', hash = '${forged.hash}', sigs = '${JSON.stringify(forged.sigs)}' WHERE seq = ${target}`,
+    );
     const found = codesAt(readBack(j));
     expect(found).toContainEqual({ seq: target, code: 'MISSING_DEVICE_SIGNATURE' });
     expect(found).toContainEqual({ seq: target + 1, code: 'BROKEN_LINK' });
@@ -202,7 +244,10 @@ describe('tampering with the SQLite file', () => {
     const before = readBack(j);
     const earlier = before[target - 1]!.time - 1;
     sqlite(j, `UPDATE journal_entries SET time = ${earlier} WHERE seq = ${target}`);
-    expect(codesAt(readBack(j))).toEqual([{ seq: target, code: 'HASH_MISMATCH' }, { seq: target, code: 'TIME_BACKWARDS' }]);
+    expect(codesAt(readBack(j))).toEqual([
+      { seq: target, code: 'HASH_MISMATCH' },
+      { seq: target, code: 'TIME_BACKWARDS' },
+    ]);
     // With the device and custodian keys every hash, link, signature and checkpoint root is redone: only the clock gives it away.
     sqlite(j, rewriteRowsSql(insiderRewrite(before, j, (b) => (b.seq === target ? { body: { ...b, time: earlier } } : undefined))));
     expect(codesAt(readBack(j))).toEqual([{ seq: target, code: 'TIME_BACKWARDS' }]);
@@ -214,7 +259,11 @@ describe('tampering with the SQLite file', () => {
     expect(codesAt(readBack(j), { expectHead: known })).toEqual([]);
     // An insider holding the device key writes more through the store after the head was handed over.
     j.tick();
-    j.store.append({ type: 'checkout.opened', actor: { id: 'alice', signer: j.custodians.get('alice')! }, data: { reason: 'after the fact' } });
+    j.store.append({
+      type: 'checkout.opened',
+      actor: { id: 'alice', signer: j.custodians.get('alice')! },
+      data: { reason: 'after the fact' },
+    });
     const now = j.store.head()!;
     expect(codesAt(readBack(j), { expectHead: known })).toEqual([{ seq: now.seq, code: 'HEAD_MISMATCH' }]);
   });
@@ -223,7 +272,10 @@ describe('tampering with the SQLite file', () => {
     const j = liveJournal();
     const before = readBack(j);
     sqlite(j, `UPDATE journal_entries SET prev = '${flipHex(before[0]!.prev)}' WHERE seq = 0`);
-    expect(codesAt(readBack(j))).toEqual([{ seq: 0, code: 'HASH_MISMATCH' }, { seq: 0, code: 'BAD_GENESIS' }]);
+    expect(codesAt(readBack(j))).toEqual([
+      { seq: 0, code: 'HASH_MISMATCH' },
+      { seq: 0, code: 'BAD_GENESIS' },
+    ]);
     // Re-signed by an insider: the genesis claims a predecessor, which a genesis never has.
     sqlite(j, rewriteRowsSql(insiderRewrite(before, j, (b) => (b.seq === 0 ? { body: { ...b, prev: flipHex(b.prev) } } : undefined))));
     expect(codesAt(readBack(j))).toEqual([{ seq: 0, code: 'BAD_GENESIS' }]);
@@ -240,7 +292,10 @@ describe('tampering with the SQLite file', () => {
     sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify([...e.sigs, extra])}' WHERE seq = ${target}`);
     expect(codesAt(readBack(j))).toEqual([{ seq: target, code: 'UNKNOWN_KEY' }]);
     sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify([e.sigs[0], extra])}' WHERE seq = ${target}`);
-    expect(codesAt(readBack(j))).toEqual([{ seq: target, code: 'UNKNOWN_KEY' }, { seq: target, code: 'MISSING_ACTOR_SIGNATURE' }]);
+    expect(codesAt(readBack(j))).toEqual([
+      { seq: target, code: 'UNKNOWN_KEY' },
+      { seq: target, code: 'MISSING_ACTOR_SIGNATURE' },
+    ]);
     sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify(e.sigs)}' WHERE seq = ${target}`);
     const revoked = j.store.append({ type: 'custodian.revoked', data: { custodian: 'mallory', signingKey: outsider.publicKey } });
     expect(codesAt(readBack(j))).toEqual([{ seq: revoked.seq, code: 'UNKNOWN_KEY' }]);
@@ -253,7 +308,11 @@ describe('tampering with the SQLite file', () => {
     const revocation = j.store.append({ type: 'custodian.revoked', data: { custodian: 'bob', signingKey: bob.publicKey } });
     for (let i = 0; i < 3; i++) {
       j.tick();
-      j.store.append({ type: 'checkout.opened', actor: { id: 'alice', signer: j.custodians.get('alice')! }, data: { reason: `later ${i}` } });
+      j.store.append({
+        type: 'checkout.opened',
+        actor: { id: 'alice', signer: j.custodians.get('alice')! },
+        data: { reason: `later ${i}` },
+      });
     }
     const before = readBack(j);
     expect(codesAt(before)).toEqual([]);
@@ -281,7 +340,8 @@ describe('tampering with an exported bundle', () => {
     writeFileSync(path, `${lines.join('\n')}\n`);
     return (await verifyBundleFile(path)).failures.map((f) => f.code);
   };
-  const entryIndex = (lines: string[], seq: number): number => lines.findIndex((l) => l.startsWith('{"entry":') && JSON.parse(l).entry.seq === seq);
+  const entryIndex = (lines: string[], seq: number): number =>
+    lines.findIndex((l) => l.startsWith('{"entry":') && JSON.parse(l).entry.seq === seq);
 
   it('the untouched bundle verifies', async () => {
     const { path, lines } = await exported();
@@ -341,7 +401,12 @@ describe('tampering with an exported bundle', () => {
     const { manifest } = JSON.parse(lines.at(-1)!) as { manifest: BundleManifest };
     const part = (kind: string): { sha256: string; lines: number } => {
       const mine = body.filter((l) => (JSON.parse(l) as { kind: string }).kind === kind);
-      return { sha256: createHash('sha256').update(mine.map((l) => `${l}\n`).join('')).digest('hex'), lines: mine.length };
+      return {
+        sha256: createHash('sha256')
+          .update(mine.map((l) => `${l}\n`).join(''))
+          .digest('hex'),
+        lines: mine.length,
+      };
     };
     const entries = body.filter((l) => l.startsWith('{"entry":')).map(entryOf);
     const last = entries.at(-1)!;
@@ -350,10 +415,13 @@ describe('tampering with an exported bundle', () => {
       ...manifest,
       signingKey: signer.publicKey,
       parts: { ...manifest.parts, roster: part('custodian'), entries: part('entry'), receipts: part('receipt') },
-      ...(options.keepHead ? {} : {
-        head: { seq: last.seq, hash: last.hash },
-        lastCheckpoint: checkpoint === undefined ? null : { seq: checkpoint.seq, hash: checkpoint.hash, root: String(checkpoint.data.root) },
-      }),
+      ...(options.keepHead
+        ? {}
+        : {
+            head: { seq: last.seq, hash: last.hash },
+            lastCheckpoint:
+              checkpoint === undefined ? null : { seq: checkpoint.seq, hash: checkpoint.hash, root: String(checkpoint.data.root) },
+          }),
     };
     return [...body, manifestLine(next, signer).trimEnd()];
   }
@@ -372,7 +440,11 @@ describe('tampering with an exported bundle', () => {
     { field: 'type', edit: (e) => ({ ...e, type: e.type.replace('opened', 'opener') }), expect: ['HASH_MISMATCH'] },
     { field: 'actor', edit: (e) => ({ ...e, actor: 'alicf' }), expect: ['HASH_MISMATCH', 'MISSING_ACTOR_SIGNATURE'] },
     { field: 'data', edit: (e) => ({ ...e, data: { ...e.data, reason: 'ticket 8' } }), expect: ['HASH_MISMATCH'] },
-    { field: 'hash', edit: (e) => ({ ...e, hash: flipHex(e.hash) }), expect: ['HASH_MISMATCH', 'BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'] },
+    {
+      field: 'hash',
+      edit: (e) => ({ ...e, hash: flipHex(e.hash) }),
+      expect: ['HASH_MISMATCH', 'BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'],
+    },
     { field: 'sigs[0].key', edit: (e) => flipped(e, 0, 'key'), expect: ['BAD_SIGNATURE', 'MISSING_DEVICE_SIGNATURE'] },
     { field: 'sigs[0].sig', edit: (e) => flipped(e, 0, 'sig'), expect: ['BAD_SIGNATURE'] },
     { field: 'sigs[1].key', edit: (e) => flipped(e, 1, 'key'), expect: ['BAD_SIGNATURE', 'MISSING_ACTOR_SIGNATURE'] },
@@ -408,13 +480,19 @@ describe('tampering with an exported bundle', () => {
     const e = entryOf(lines[i]!);
     const stripped = [...lines];
     stripped[i] = lineOf({ ...e, sigs: [e.sigs[0]] });
-    expect(await failuresOf(path, stripped)).toEqual([{ seq: target, code: 'MISSING_ACTOR_SIGNATURE' }, { seq: null, code: 'PART_HASH_MISMATCH' }]);
+    expect(await failuresOf(path, stripped)).toEqual([
+      { seq: target, code: 'MISSING_ACTOR_SIGNATURE' },
+      { seq: null, code: 'PART_HASH_MISMATCH' },
+    ]);
     expect(await failuresOf(path, resigned(stripped, j.device))).toEqual([{ seq: target, code: 'MISSING_ACTOR_SIGNATURE' }]);
   });
 
   it('a dropped checkpoint line fails SEQUENCE_GAP, MISSING_CHECKPOINT and CHECKPOINT_ROOT_MISMATCH, also re-signed', async () => {
     const { j, path, lines } = await exported();
-    const checkpoints = lines.filter((l) => l.startsWith('{"entry":')).map(entryOf).filter((e) => e.type === 'checkpoint');
+    const checkpoints = lines
+      .filter((l) => l.startsWith('{"entry":'))
+      .map(entryOf)
+      .filter((e) => e.type === 'checkpoint');
     const dropped = checkpoints[1]!.seq;
     const without = lines.filter((_, i) => i !== entryIndex(lines, dropped));
     const entryLevel = [
@@ -434,7 +512,10 @@ describe('tampering with an exported bundle', () => {
     const e = entryOf(lines[i]!);
     const forged = [...lines];
     forged[i] = lineOf(signEntry({ ...e, data: { ...e.data, reason: 'nothing to see' } }, [seededSigner(66), j.custodians.get('alice')!]));
-    const laterCheckpoints = lines.filter((l) => l.startsWith('{"entry":')).map(entryOf).filter((c) => c.type === 'checkpoint' && c.seq > target);
+    const laterCheckpoints = lines
+      .filter((l) => l.startsWith('{"entry":'))
+      .map(entryOf)
+      .filter((c) => c.type === 'checkpoint' && c.seq > target);
     const entryLevel = [
       { seq: target, code: 'MISSING_DEVICE_SIGNATURE' },
       { seq: target + 1, code: 'BROKEN_LINK' },
@@ -442,7 +523,10 @@ describe('tampering with an exported bundle', () => {
       ...laterCheckpoints.map((c) => ({ seq: c.seq, code: 'CHECKPOINT_ROOT_MISMATCH' })),
     ];
     expect(await failuresOf(path, forged)).toEqual([...entryLevel, { seq: null, code: 'PART_HASH_MISMATCH' }]);
-    expect(await failuresOf(path, resigned(forged, seededSigner(66)))).toEqual([...entryLevel, { seq: null, code: 'BAD_MANIFEST_SIGNATURE' }]);
+    expect(await failuresOf(path, resigned(forged, seededSigner(66)))).toEqual([
+      ...entryLevel,
+      { seq: null, code: 'BAD_MANIFEST_SIGNATURE' },
+    ]);
     expect(await failuresOf(path, resigned(forged, j.device))).toEqual(entryLevel);
   });
 
@@ -464,7 +548,10 @@ describe('tampering with an exported bundle', () => {
     j.store.append({ type: 'checkout.closed', data: {} });
     const later = join(j.dir, 'later.hkj');
     exportJournal(j.store, { out: later, signer: j.device });
-    const extra = readFileSync(later, 'utf8').trimEnd().split('\n').filter((l) => l.startsWith('{"entry":') && entryOf(l).seq > head);
+    const extra = readFileSync(later, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .filter((l) => l.startsWith('{"entry":') && entryOf(l).seq > head);
     expect(extra.length).toBeGreaterThan(0);
     const spliced = [...lines.slice(0, -1), ...extra, lines.at(-1)!];
     const newHead = entryOf(extra.at(-1)!).seq;
@@ -481,7 +568,9 @@ describe('tampering with an exported bundle', () => {
     const { j, path, lines } = await exported();
     const noGenesis = lines.filter((_, i) => i !== entryIndex(lines, 0));
     expect((await failuresOf(path, noGenesis))[0]).toEqual({ seq: 1, code: 'BAD_GENESIS' });
-    expect((await failuresOf(path, resigned(noGenesis, j.device))).filter((f) => f.code === 'BAD_GENESIS')).toEqual([{ seq: 1, code: 'BAD_GENESIS' }]);
+    expect((await failuresOf(path, resigned(noGenesis, j.device))).filter((f) => f.code === 'BAD_GENESIS')).toEqual([
+      { seq: 1, code: 'BAD_GENESIS' },
+    ]);
     const noEntries = lines.filter((l) => !l.startsWith('{"entry":'));
     expect(await failuresOf(path, noEntries)).toContainEqual({ seq: null, code: 'EMPTY_JOURNAL' });
   });
@@ -490,7 +579,14 @@ describe('tampering with an exported bundle', () => {
 describe('properties over random journals', () => {
   type Op = { kind: 'append'; actor: 0 | 1 | 2; n: number } | { kind: 'checkpoint' } | { kind: 'session' } | { kind: 'tick'; ms: number };
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), actor: fc.constantFrom(0 as const, 1 as const, 2 as const), n: fc.integer({ min: -1_000_000, max: 1_000_000 }) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('append' as const),
+        actor: fc.constantFrom(0 as const, 1 as const, 2 as const),
+        n: fc.integer({ min: -1_000_000, max: 1_000_000 }),
+      }),
+    },
     { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'session' as const }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 200_000 }) }) },
@@ -594,7 +690,12 @@ describe('properties over random journals', () => {
    * The first failure a mutation must cause, by kind and place (in-memory mutations, as done by
    * mutate()): a verifier that notices something, but not what, fails this.
    */
-  function expectedFirst(entries: readonly SignedEntry[], kind: Mutation, at: number, other: number): { seq: number | null; code: FailureCode } {
+  function expectedFirst(
+    entries: readonly SignedEntry[],
+    kind: Mutation,
+    at: number,
+    other: number,
+  ): { seq: number | null; code: FailureCode } {
     const e = entries[at]!;
     switch (kind) {
       case 'field':
@@ -642,7 +743,13 @@ describe('properties over random journals', () => {
   });
 
   /** The same mutations made to the SQLite file itself with the sqlite3 tool; returns the first failure they must cause. */
-  function mutateFile(j: TestJournal, entries: readonly SignedEntry[], kind: Mutation, at: number, other: number): { seq: number | null; code: FailureCode } {
+  function mutateFile(
+    j: TestJournal,
+    entries: readonly SignedEntry[],
+    kind: Mutation,
+    at: number,
+    other: number,
+  ): { seq: number | null; code: FailureCode } {
     const e = entries[at]!;
     const head = entries.at(-1)!;
     switch (kind) {
@@ -656,19 +763,28 @@ describe('properties over random journals', () => {
         // Rows are read in seq order: the contents trade places, each now under a seq its body does not name.
         const b = other === at ? (at + 1) % entries.length : other;
         const [lo, hi] = [entries[Math.min(at, b)]!.seq, entries[Math.max(at, b)]!.seq];
-        sqlite(j, `UPDATE journal_entries SET seq = 1000000 WHERE seq = ${lo}; UPDATE journal_entries SET seq = ${lo} WHERE seq = ${hi}; UPDATE journal_entries SET seq = ${hi} WHERE seq = 1000000;`);
+        sqlite(
+          j,
+          `UPDATE journal_entries SET seq = 1000000 WHERE seq = ${lo}; UPDATE journal_entries SET seq = ${lo} WHERE seq = ${hi}; UPDATE journal_entries SET seq = ${hi} WHERE seq = 1000000;`,
+        );
         return { seq: lo, code: 'HASH_MISMATCH' };
       }
       case 'duplicate':
         // seq is the key of the table: a copy can only go in as a new row, after the head.
-        sqlite(j, `INSERT INTO journal_entries SELECT ${head.seq + 1}, v, vault, device, prev, time, type, actor, data, hash, sigs, account FROM journal_entries WHERE seq = ${e.seq}`);
+        sqlite(
+          j,
+          `INSERT INTO journal_entries SELECT ${head.seq + 1}, v, vault, device, prev, time, type, actor, data, hash, sigs, account FROM journal_entries WHERE seq = ${e.seq}`,
+        );
         return { seq: head.seq + 1, code: 'HASH_MISMATCH' };
       case 'strip':
         sqlite(j, `UPDATE journal_entries SET sigs = '${JSON.stringify(e.sigs.slice(0, -1))}' WHERE seq = ${e.seq}`);
         return expectedFirst(entries, kind, at, other);
       case 'resign': {
         const forged = signEntry({ ...e, time: e.time + 1 }, [seededSigner(66)]);
-        sqlite(j, `UPDATE journal_entries SET time = ${forged.time}, hash = '${forged.hash}', sigs = '${JSON.stringify(forged.sigs)}' WHERE seq = ${e.seq}`);
+        sqlite(
+          j,
+          `UPDATE journal_entries SET time = ${forged.time}, hash = '${forged.hash}', sigs = '${JSON.stringify(forged.sigs)}' WHERE seq = ${e.seq}`,
+        );
         return { seq: e.seq, code: 'MISSING_DEVICE_SIGNATURE' };
       }
     }

@@ -14,7 +14,18 @@ import { openWithKey, passphraseKey } from '../../electron/vault/passphrase';
 import { formatRecoveryKey, parseRecoveryKey } from '../../electron/vault/recovery-key';
 import { Vault } from '../../electron/vault/vault';
 import { sodiumReady } from '../../shared/sodium';
-import { base32, byteMarker, dumpTables, leaksInBytes, leaksInFolder, leaksInText, runHalfkey, textMarker, type CliRun, type Marker } from '../support/leak-scan';
+import {
+  base32,
+  byteMarker,
+  dumpTables,
+  leaksInBytes,
+  leaksInFolder,
+  leaksInText,
+  runHalfkey,
+  textMarker,
+  type CliRun,
+  type Marker,
+} from '../support/leak-scan';
 
 // One realistic journey on a real vault (real keychain through build/with-keyring.sh, real
 // SQLite, real libsodium, a real server process on loopback), driven through the CLI in child
@@ -69,7 +80,8 @@ function allMarkers(): Marker[] {
 }
 
 beforeAll(async () => {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('This test needs a real Secret Service: run it through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('This test needs a real Secret Service: run it through build/with-keyring.sh (npm test does).');
   work = mkdtempSync(join(tmpdir(), 'halfkey-leak-'));
   vaultDir = join(work, 'vault');
   for (const [who, pass] of Object.entries(PASS)) {
@@ -97,7 +109,17 @@ describe('secrets never leak sideways', () => {
   const ids = { admin: '', pat: '', mia: '' };
 
   it('CLI journey: init, enrol, account, halves, assign, checkout, reveal, codes, checkin, rotate', async () => {
-    const init = await ok('init', ['init', '--vault', vaultDir, '--admin-name', 'Ada Admin', '--organisation', 'Provider', '--passphrase-file', 'admin.pass']);
+    const init = await ok('init', [
+      'init',
+      '--vault',
+      vaultDir,
+      '--admin-name',
+      'Ada Admin',
+      '--organisation',
+      'Provider',
+      '--passphrase-file',
+      'admin.pass',
+    ]);
     vaultId = /Vault ([0-9a-f]{32}) created/.exec(init.stdout)?.[1] ?? '';
     ids.admin = /custodian id (\S+)/.exec(init.stdout)?.[1] ?? '';
     recoveryKey = /(HK1(?:-[0-9A-Z]+)+)/.exec(init.stdout)?.[1] ?? '';
@@ -111,20 +133,87 @@ describe('secrets never leak sideways', () => {
     // The recovery key is printed once, by init, exactly once.
     expect(init.stdout.split(recoveryKey)).toHaveLength(2);
 
-    const pat = await ok('custodian add pat', ['custodian', 'add', '--vault', vaultDir, '--as', ids.admin, '--name', 'Pat Password', '--organisation', 'Customer', '--role', 'password-custodian', '--passphrase-file', 'pat.pass', '--admin-passphrase-file', 'admin.pass']);
+    const pat = await ok('custodian add pat', [
+      'custodian',
+      'add',
+      '--vault',
+      vaultDir,
+      '--as',
+      ids.admin,
+      '--name',
+      'Pat Password',
+      '--organisation',
+      'Customer',
+      '--role',
+      'password-custodian',
+      '--passphrase-file',
+      'pat.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     ids.pat = /custodian id (\S+)/.exec(pat.stdout)?.[1] ?? '';
-    const mia = await ok('custodian add mia', ['custodian', 'add', '--vault', vaultDir, '--as', ids.admin, '--name', 'Mia Mfa', '--organisation', 'Provider', '--role', 'mfa-custodian', '--passphrase-file', 'mia.pass', '--admin-passphrase-file', 'admin.pass']);
+    const mia = await ok('custodian add mia', [
+      'custodian',
+      'add',
+      '--vault',
+      vaultDir,
+      '--as',
+      ids.admin,
+      '--name',
+      'Mia Mfa',
+      '--organisation',
+      'Provider',
+      '--role',
+      'mfa-custodian',
+      '--passphrase-file',
+      'mia.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
     ids.mia = /custodian id (\S+)/.exec(mia.stdout)?.[1] ?? '';
     await ok('custodian list', ['custodian', 'list', '--vault', vaultDir, '--json']);
 
-    await ok('account add', ['account', 'add', ...as('admin', ids.admin), '--id', ACCOUNT, '--alias', 'prod-root', '--email', 'root@example.com', '--organisation', 'Customer']);
+    await ok('account add', [
+      'account',
+      'add',
+      ...as('admin', ids.admin),
+      '--id',
+      ACCOUNT,
+      '--alias',
+      'prod-root',
+      '--email',
+      'root@example.com',
+      '--organisation',
+      'Customer',
+    ]);
     await ok('assign password', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'password', '--custodian', ids.pat]);
     await ok('assign mfa', ['assign', ...as('admin', ids.admin), '--account', ACCOUNT, '--item', 'mfa', '--custodian', ids.mia]);
-    await ok('half set password', ['half', 'set', ...as('pat', ids.pat), '--account', ACCOUNT, '--item', 'password', '--secret-file', 'password.txt']);
+    await ok('half set password', [
+      'half',
+      'set',
+      ...as('pat', ids.pat),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'password',
+      '--secret-file',
+      'password.txt',
+    ]);
     await ok('half set mfa', ['half', 'set', ...as('mia', ids.mia), '--account', ACCOUNT, '--item', 'mfa', '--secret-file', 'seed.uri']);
 
     // The password is printed where the custodian asked for it, once.
-    const out = await ok('checkout password', ['checkout', ...as('pat', ids.pat), '--account', ACCOUNT, '--item', 'password', '--reason', 'INC-1 root task', '--lease', '5m']);
+    const out = await ok('checkout password', [
+      'checkout',
+      ...as('pat', ids.pat),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'password',
+      '--reason',
+      'INC-1 root task',
+      '--lease',
+      '5m',
+    ]);
     expect(out.stdout.split(PASSWORD)).toHaveLength(2);
     // A positive control: the scanner finds the marker where it is meant to be.
     expect(leaksInText(out.stdout, allMarkers())).toEqual(['password']);
@@ -132,7 +221,18 @@ describe('secrets never leak sideways', () => {
     const pwCheckout = /checkout ([0-9a-f]{32})/.exec(out.stdout)?.[1] ?? '';
 
     // The MFA custodian gets a current code (cross-checked with oathtool), never the seed.
-    const code = await ok('checkout mfa', ['checkout', ...as('mia', ids.mia), '--account', ACCOUNT, '--item', 'mfa', '--reason', 'INC-1 root task', '--lease', '5m']);
+    const code = await ok('checkout mfa', [
+      'checkout',
+      ...as('mia', ids.mia),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'mfa',
+      '--reason',
+      'INC-1 root task',
+      '--lease',
+      '5m',
+    ]);
     const shown = /^(\d{6}) \(valid for/m.exec(code.stdout)?.[1];
     const window = execFileSync('oathtool', ['--totp', '-b', '-w', '1', SEED], { encoding: 'utf8' }).trim().split('\n');
     expect(window).toContain(shown);
@@ -140,7 +240,16 @@ describe('secrets never leak sideways', () => {
 
     await ok('checkin password', ['checkin', ...as('pat', ids.pat), '--checkout', pwCheckout]);
     await ok('checkin mfa', ['checkin', ...as('mia', ids.mia), '--checkout', mfaCheckout]);
-    const rotated = await ok('rotate password', ['rotate', ...as('pat', ids.pat), '--account', ACCOUNT, '--item', 'password', '--length', '32']);
+    const rotated = await ok('rotate password', [
+      'rotate',
+      ...as('pat', ids.pat),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'password',
+      '--length',
+      '32',
+    ]);
     rotatedPassword = rotated.stdout.trim().split('\n').at(-1) ?? '';
     expect(rotatedPassword).toHaveLength(32);
     markers.push(textMarker('rotated password', rotatedPassword));
@@ -148,15 +257,49 @@ describe('secrets never leak sideways', () => {
   }, 300_000);
 
   it('CLI error paths with secrets in the input do not echo them', async () => {
-    const badUri = await halfkey('half set malformed otpauth URI', ['half', 'set', ...as('mia', ids.mia), '--account', ACCOUNT, '--item', 'mfa', '--secret-file', 'bad-seed.uri']);
+    const badUri = await halfkey('half set malformed otpauth URI', [
+      'half',
+      'set',
+      ...as('mia', ids.mia),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'mfa',
+      '--secret-file',
+      'bad-seed.uri',
+    ]);
     expect(badUri.code).toBe(2);
     expect(badUri.stderr).toMatch(/MFA seed was not accepted/);
-    const badB32 = await halfkey('half set mistyped base32', ['half', 'set', ...as('mia', ids.mia), '--account', ACCOUNT, '--item', 'mfa', '--secret-file', 'bad-seed.b32']);
+    const badB32 = await halfkey('half set mistyped base32', [
+      'half',
+      'set',
+      ...as('mia', ids.mia),
+      '--account',
+      ACCOUNT,
+      '--item',
+      'mfa',
+      '--secret-file',
+      'bad-seed.b32',
+    ]);
     expect(badB32.code).toBe(2);
     expect(badB32.stderr).toMatch(/MFA seed was not accepted/);
     expect(badB32.stderr).not.toContain(SEED.slice(0, 20));
 
-    const wrong = await halfkey('wrong passphrase', ['checkout', '--vault', vaultDir, '--as', ids.pat, '--passphrase-file', 'wrong.pass', '--account', ACCOUNT, '--item', 'password', '--reason', 'guess']);
+    const wrong = await halfkey('wrong passphrase', [
+      'checkout',
+      '--vault',
+      vaultDir,
+      '--as',
+      ids.pat,
+      '--passphrase-file',
+      'wrong.pass',
+      '--account',
+      ACCOUNT,
+      '--item',
+      'password',
+      '--reason',
+      'guess',
+    ]);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toBe('');
     expect(wrong.stderr).toMatch(/passphrase/i);
@@ -179,7 +322,18 @@ describe('secrets never leak sideways', () => {
   }, 120_000);
 
   it('journal export (bundle, CSV, PDF) and verify', async () => {
-    await ok('journal export', ['journal', 'export', '--vault', vaultDir, '--out', 'journal.hkj', '--csv', 'journal.csv', '--pdf', 'journal.pdf']);
+    await ok('journal export', [
+      'journal',
+      'export',
+      '--vault',
+      vaultDir,
+      '--out',
+      'journal.hkj',
+      '--csv',
+      'journal.csv',
+      '--pdf',
+      'journal.pdf',
+    ]);
     const verified = await ok('journal verify', ['journal', 'verify', 'journal.hkj', '--csv', 'journal.csv']);
     expect(verified.stdout).toMatch(/Result: VALID/);
     const bundle = scanned('bundle', readFileSync(join(work, 'journal.hkj'), 'utf8'));
@@ -201,7 +355,10 @@ describe('secrets never leak sideways', () => {
     markers.push(textMarker('enrolment token', enrolToken));
     writeFileSync(join(work, 'token.txt'), `${enrolToken}\n`);
 
-    const child = spawn(process.execPath, [CLI, 'server', '--db', db, '--listen', '127.0.0.1:0'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'server', '--db', db, '--listen', '127.0.0.1:0'], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     server = child;
     child.stdout!.on('data', (chunk: Buffer) => (serverLog += chunk.toString()));
     const url = await new Promise<string>((resolve, reject) => {
@@ -256,9 +413,22 @@ describe('secrets never leak sideways', () => {
       // After the one-second back-off, Mia (who holds the MFA half) reaches the seed parser itself.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       expect(await call('custodian:unlock', { custodianId: ids.mia, passphrase: PASS.mia })).toMatchObject({ ok: true });
-      const badSeed = await call('custody:half-set', { by: ids.mia, accountId: ACCOUNT, item: 'mfa', secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` } });
-      expect(badSeed).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/MFA seed was not accepted/), detail: { field: 'seed' } } });
-      const shortPassword = await call('custody:half-set', { by: ids.admin, accountId: ACCOUNT, item: 'password', secret: { kind: 'password', password: `${PASSWORD}${'x'.repeat(200)}` } });
+      const badSeed = await call('custody:half-set', {
+        by: ids.mia,
+        accountId: ACCOUNT,
+        item: 'mfa',
+        secret: { kind: 'totp', seed: `otpauth://hotp/AWS:root?secret=${SEED}&counter=1` },
+      });
+      expect(badSeed).toMatchObject({
+        ok: false,
+        error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/MFA seed was not accepted/), detail: { field: 'seed' } },
+      });
+      const shortPassword = await call('custody:half-set', {
+        by: ids.admin,
+        accountId: ACCOUNT,
+        item: 'password',
+        secret: { kind: 'password', password: `${PASSWORD}${'x'.repeat(200)}` },
+      });
       expect(shortPassword).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'secret.password' } } });
       // The vault is open here, so recover refuses before parsing (CONFLICT); the CLI test above
       // drives the parser itself. Either way the key must not come back.
@@ -268,8 +438,17 @@ describe('secrets never leak sideways', () => {
       expect(tooLong).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', detail: { field: 'recoveryKey' } } });
       const weak = `Password-${tag.slice(0, 8)}`;
       markers.push(textMarker('weak passphrase', weak));
-      const enrolWeak = await call('custodian:enrol', { by: ids.admin, name: 'Wes Weak', organisation: 'Customer', role: 'password-custodian', passphrase: weak });
-      expect(enrolWeak).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/too weak/), detail: { field: 'passphrase' } } });
+      const enrolWeak = await call('custodian:enrol', {
+        by: ids.admin,
+        name: 'Wes Weak',
+        organisation: 'Customer',
+        role: 'password-custodian',
+        passphrase: weak,
+      });
+      expect(enrolWeak).toMatchObject({
+        ok: false,
+        error: { code: 'INVALID_PAYLOAD', message: expect.stringMatching(/too weak/), detail: { field: 'passphrase' } },
+      });
 
       for (const result of [wrong, badSeed, shortPassword, typo, tooLong, enrolWeak]) {
         expect(leaksInText(scanned('router result', JSON.stringify(result)), allMarkers())).toEqual([]);
@@ -307,40 +486,74 @@ describe('secrets never leak sideways', () => {
     expect(leaksInFolder(vaultDir, allMarkers())).toEqual({});
   });
 
-  it('the custodians\' private keys (unwrapped here as unlock does) appear nowhere the journey wrote', async () => {
+  it("the custodians' private keys (unwrapped here as unlock does) appear nowhere the journey wrote", async () => {
     const sodium = await sodiumReady();
     const vault = await Vault.open(vaultDir, await openKeytarKeychain());
     const keys: Marker[] = [];
     try {
       for (const [who, id] of Object.entries(ids) as [keyof typeof PASS, string][]) {
-        const row = vault.db.prepare('SELECT wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?').get(id) as { wrapped_keys: Uint8Array; kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
-        const key = passphraseKey(PASS[who], { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt }, sodium);
+        const row = vault.db
+          .prepare('SELECT wrapped_keys, kdf_alg, kdf_opslimit, kdf_memlimit, kdf_salt FROM custodians WHERE id = ?')
+          .get(id) as { wrapped_keys: Uint8Array; kdf_alg: number; kdf_opslimit: number; kdf_memlimit: number; kdf_salt: Uint8Array };
+        const key = passphraseKey(
+          PASS[who],
+          { alg: row.kdf_alg, opslimit: row.kdf_opslimit, memlimit: row.kdf_memlimit, salt: row.kdf_salt },
+          sodium,
+        );
         const secretKeys = openWithKey(vault.device.open(row.wrapped_keys, `custodian:${id}:keys`), key, sodium);
         expect(secretKeys).toHaveLength(96);
-        keys.push(byteMarker(`${who} signing seed`, secretKeys!.slice(0, 32)), byteMarker(`${who} box secret key`, secretKeys!.slice(64, 96)));
+        keys.push(
+          byteMarker(`${who} signing seed`, secretKeys!.slice(0, 32)),
+          byteMarker(`${who} box secret key`, secretKeys!.slice(64, 96)),
+        );
       }
     } finally {
       vault.close();
     }
     for (const { label, run } of runs) expect({ label, hits: leaksInText(run.stdout + run.stderr, keys) }).toEqual({ label, hits: [] });
     for (const { label, text } of corpus) expect({ label, hits: leaksInText(text, keys) }).toEqual({ label, hits: [] });
-    expect(corpus.map((c) => c.label)).toEqual(expect.arrayContaining(['bundle', 'csv', 'pdf text', 'server log', 'server tables', 'router result', 'router log']));
+    expect(corpus.map((c) => c.label)).toEqual(
+      expect.arrayContaining(['bundle', 'csv', 'pdf text', 'server log', 'server tables', 'router result', 'router log']),
+    );
     expect(leaksInFolder(vaultDir, keys)).toEqual({});
     expect(leaksInFolder(work, keys, (name) => /^(server\.db|journal\.)/.test(name))).toEqual({});
   }, 60_000);
 
   it('no file the journey created beside the vault (exports, server database and key, anything temporary) holds a secret', () => {
-    const inputs = new Set(['admin.pass', 'pat.pass', 'mia.pass', 'wrong.pass', 'password.txt', 'seed.uri', 'bad-seed.uri', 'bad-seed.b32', 'typo.key', 'foreign.key', 'token.txt']);
+    const inputs = new Set([
+      'admin.pass',
+      'pat.pass',
+      'mia.pass',
+      'wrong.pass',
+      'password.txt',
+      'seed.uri',
+      'bad-seed.uri',
+      'bad-seed.b32',
+      'typo.key',
+      'foreign.key',
+      'token.txt',
+    ]);
     const created = readdirSync(work).filter((name) => !inputs.has(name));
     expect(created).toEqual(expect.arrayContaining(['journal.hkj', 'journal.csv', 'journal.pdf', 'server.db', 'vault']));
     expect(leaksInFolder(work, allMarkers(), (name) => !inputs.has(name))).toEqual({});
   });
 
   it('the scanner is not vacuous: it finds every form of every marker, in text and in bytes', () => {
-    expect(allMarkers().map((m) => m.name)).toEqual(expect.arrayContaining(['admin passphrase', 'password', 'TOTP seed', 'recovery key', 'device master', 'rotated password', 'enrolment token']));
+    expect(allMarkers().map((m) => m.name)).toEqual(
+      expect.arrayContaining([
+        'admin passphrase',
+        'password',
+        'TOTP seed',
+        'recovery key',
+        'device master',
+        'rotated password',
+        'enrolment token',
+      ]),
+    );
     for (const marker of allMarkers()) {
       for (const form of marker.texts) expect({ form, hits: leaksInText(`…${form}…`, [marker]) }).toEqual({ form, hits: [marker.name] });
-      for (const raw of marker.bytes) expect(leaksInBytes(Buffer.concat([randomBytes(64), Buffer.from(raw), randomBytes(64)]), [marker])).toEqual([marker.name]);
+      for (const raw of marker.bytes)
+        expect(leaksInBytes(Buffer.concat([randomBytes(64), Buffer.from(raw), randomBytes(64)]), [marker])).toEqual([marker.name]);
     }
   });
 });

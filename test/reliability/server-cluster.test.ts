@@ -64,12 +64,21 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
     try {
       const token = newToken(sodium);
       await storage.queries.insertEnrolToken(hashToken(token, sodium), Date.now(), Date.now() + 60_000);
-      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 20, pipelineDepth: 2, requestTimeoutMs: 10_000, backoff: { baseMs: 10, maxMs: 50 } });
+      const client = new SyncClient({
+        db: j.db,
+        journal: j.store,
+        signer: j.device,
+        batchSize: 20,
+        pipelineDepth: 2,
+        requestTimeoutMs: 10_000,
+        backoff: { baseMs: 10, maxMs: 50 },
+      });
       expect((await client.enroll(balancerUrl, token)).serverFingerprint).not.toBeNull();
       // The tree heads each process served along the way.
       const served: { process: number; head: TreeHead }[] = [];
       const readHeads = async (): Promise<void> => {
-        for (const [process, url] of urls.entries()) served.push({ process, head: expectOk(await sendRequest(url, { method: 'GET', path: '/v1/log/head' })) as TreeHead });
+        for (const [process, url] of urls.entries())
+          served.push({ process, head: expectOk(await sendRequest(url, { method: 'GET', path: '/v1/log/head' })) as TreeHead });
       };
       const ingests = () => balancer.forwarded.filter((f) => f.method === 'POST' && f.path.includes('/entries'));
 
@@ -96,7 +105,12 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
       const acked = client.status().ackedSeq!;
       const ahead = [...j.store.read({ from: acked + 4 })];
       for (const url of urls) {
-        const answer = await sendRequest(url, { method: 'POST', path: `/v1/devices/${j.device.publicKey}/entries`, json: { entries: ahead }, signer: j.device });
+        const answer = await sendRequest(url, {
+          method: 'POST',
+          path: `/v1/devices/${j.device.publicKey}/entries`,
+          json: { entries: ahead },
+          signer: j.device,
+        });
         expect(answer.status).toBe(409);
         expect(answer.body).toMatchObject({ error: { code: 'SEQUENCE_GAP', evidence: { expected: acked + 1 } } });
       }
@@ -105,7 +119,13 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
       await readHeads();
 
       // Both processes took part in ingesting.
-      expect(new Set(ingests().filter((f) => f.status === 200).map((f) => f.upstream))).toEqual(new Set([0, 1]));
+      expect(
+        new Set(
+          ingests()
+            .filter((f) => f.status === 200)
+            .map((f) => f.upstream),
+        ),
+      ).toEqual(new Set([0, 1]));
 
       // Exactly the client's entries, once each, at consecutive log positions under one head.
       const local = [...j.store.read()];
@@ -118,7 +138,20 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
       const receipts = [...j.store.receipts()];
       expect(receipts.map((r) => r.seq)).toEqual(local.map((e) => e.seq));
       for (const r of receipts) {
-        expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, serverKey, sodium)).toBe(true);
+        expect(
+          verifyReceipt(
+            {
+              device: r.device,
+              seq: r.seq,
+              entryHash: r.entryHash,
+              logIndex: r.logIndex,
+              treeHead: r.treeHead,
+              inclusionProof: r.inclusionProof,
+            },
+            serverKey,
+            sodium,
+          ),
+        ).toBe(true);
       }
 
       // One log: both processes end at the same signed head, and every head either of them
@@ -138,7 +171,9 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
       for (const { head, by } of heads.values()) {
         expect(treeHeadProblem(head, serverKey, sodium)).toBeNull();
         const prover = urls[1 - by]!;
-        const answer = expectOk(await sendRequest(prover, { method: 'GET', path: `/v1/log/consistency?from=${head.size}&to=${final.size}` })) as { from: TreeHead; to: TreeHead; proof: string[] };
+        const answer = expectOk(
+          await sendRequest(prover, { method: 'GET', path: `/v1/log/consistency?from=${head.size}&to=${final.size}` }),
+        ) as { from: TreeHead; to: TreeHead; proof: string[] };
         expect(answer.from).toEqual(head);
         expect(answer.to).toEqual(final);
         const proof = answer.proof.map((p) => sodium.from_hex(p));
@@ -147,8 +182,19 @@ describe('two `halfkey server` processes on one PostgreSQL database behind a rou
       // Between two heads served by different processes, too (the first from each round).
       const [a, b] = [served.find((s) => s.process === 0)!.head, served.filter((s) => s.process === 1).at(-2)!.head];
       const [small, big] = a.size <= b.size ? [a, b] : [b, a];
-      const between = expectOk(await sendRequest(urls[0]!, { method: 'GET', path: `/v1/log/consistency?from=${small.size}&to=${big.size}` })) as { proof: string[] };
-      expect(verifyConsistency(small.size, big.size, sodium.from_hex(small.root), sodium.from_hex(big.root), between.proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
+      const between = expectOk(
+        await sendRequest(urls[0]!, { method: 'GET', path: `/v1/log/consistency?from=${small.size}&to=${big.size}` }),
+      ) as { proof: string[] };
+      expect(
+        verifyConsistency(
+          small.size,
+          big.size,
+          sodium.from_hex(small.root),
+          sodium.from_hex(big.root),
+          between.proof.map((p) => sodium.from_hex(p)),
+          sodium,
+        ),
+      ).toBe(true);
     } finally {
       j.close();
     }

@@ -50,7 +50,20 @@ async function expectServerHoldsJournal(server: Pick<TestServer, 'storage'>, j: 
   const receipts = [...j.store.receipts()];
   expect(receipts.map((r) => r.seq)).toEqual(local.map((e) => e.seq));
   for (const r of receipts.filter((_, i) => i % 97 === 0 || i === receipts.length - 1)) {
-    expect(verifyReceipt({ device: r.device, seq: r.seq, entryHash: r.entryHash, logIndex: r.logIndex, treeHead: r.treeHead, inclusionProof: r.inclusionProof }, serverKey, sodium)).toBe(true);
+    expect(
+      verifyReceipt(
+        {
+          device: r.device,
+          seq: r.seq,
+          entryHash: r.entryHash,
+          logIndex: r.logIndex,
+          treeHead: r.treeHead,
+          inclusionProof: r.inclusionProof,
+        },
+        serverKey,
+        sodium,
+      ),
+    ).toBe(true);
   }
 }
 
@@ -69,9 +82,19 @@ describe.each(KINDS)('server killed mid-batch (SIGKILL of a real `halfkey server
     try {
       await server.start();
       // The token comes from the CLI, as an administrator would get it.
-      const token = execFileSync(process.execPath, [CLI, 'server', 'enroll-token', '--db', db, '--ttl', '5m'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const token = execFileSync(process.execPath, [CLI, 'server', 'enroll-token', '--db', db, '--ttl', '5m'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
       appendEntries(j, 3000);
-      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 100, requestTimeoutMs: 5_000, backoff: { baseMs: 10, maxMs: 50 } });
+      const client = new SyncClient({
+        db: j.db,
+        journal: j.store,
+        signer: j.device,
+        batchSize: 100,
+        requestTimeoutMs: 5_000,
+        backoff: { baseMs: 10, maxMs: 50 },
+      });
       const status = await client.enroll(`http://127.0.0.1:${port}`, token);
       const total = j.store.head()!.seq + 1;
       for (const threshold of [300, 1200, 2100]) {
@@ -103,7 +126,12 @@ describe.each(KINDS)('server killed mid-batch (SIGKILL of a real `halfkey server
   }, 180_000);
 });
 
-type Step = { kind: 'append'; n: number } | { kind: 'fault'; mode: FaultMode } | { kind: 'sync' } | { kind: 'resend'; from: number; count: number } | { kind: 'ahead' };
+type Step =
+  | { kind: 'append'; n: number }
+  | { kind: 'fault'; mode: FaultMode }
+  | { kind: 'sync' }
+  | { kind: 'resend'; from: number; count: number }
+  | { kind: 'ahead' };
 
 describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedules): %s', (kind) => {
   let server: TestServer;
@@ -123,7 +151,10 @@ describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedule
     let seed = 70;
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
-      fc.record({ kind: fc.constant('fault' as const), mode: fc.constantFrom<FaultMode>('pass', 'refuse', 'stall', 'cut-response', 'hold-first') }),
+      fc.record({
+        kind: fc.constant('fault' as const),
+        mode: fc.constantFrom<FaultMode>('pass', 'refuse', 'stall', 'cut-response', 'hold-first'),
+      }),
       fc.constant({ kind: 'sync' as const }),
       fc.record({ kind: fc.constant('resend' as const), from: fc.nat(60), count: fc.integer({ min: 1, max: 20 }) }),
       fc.constant({ kind: 'ahead' as const }),
@@ -133,7 +164,14 @@ describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedule
         const j = new TestJournal({ deviceSeed: seed++, checkpointEvery: 16 });
         try {
           await proxy.set('pass');
-          const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 25, requestTimeoutMs: 300, backoff: { baseMs: 5, maxMs: 20 } });
+          const client = new SyncClient({
+            db: j.db,
+            journal: j.store,
+            signer: j.device,
+            batchSize: 25,
+            requestTimeoutMs: 300,
+            backoff: { baseMs: 5, maxMs: 20 },
+          });
           await client.enroll(proxyUrl, await issueToken(server));
           for (const s of steps) {
             switch (s.kind) {
@@ -181,7 +219,14 @@ describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedule
     const j = new TestJournal({ deviceSeed: 97, checkpointEvery: 64 });
     try {
       await proxy.set('pass');
-      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, batchSize: 100, pipelineDepth: 2, requestTimeoutMs: 5_000 });
+      const client = new SyncClient({
+        db: j.db,
+        journal: j.store,
+        signer: j.device,
+        batchSize: 100,
+        pipelineDepth: 2,
+        requestTimeoutMs: 5_000,
+      });
       await client.enroll(proxyUrl, await issueToken(server));
       appendEntries(j, 450);
       // The first batch's connection is held back: the second batch reaches the server first.
@@ -209,7 +254,14 @@ describe.each(KINDS)('sync through a fault proxy (fast-check over fault schedule
     const j = new TestJournal({ deviceSeed: 99, checkpointEvery: 256 });
     try {
       await proxy.set('pass');
-      const client = new SyncClient({ db: j.db, journal: j.store, signer: j.device, requestTimeoutMs: 500, backoff: { baseMs: 10, maxMs: 80 }, intervalMs: 20 });
+      const client = new SyncClient({
+        db: j.db,
+        journal: j.store,
+        signer: j.device,
+        requestTimeoutMs: 500,
+        backoff: { baseMs: 10, maxMs: 80 },
+        intervalMs: 20,
+      });
       await client.enroll(proxyUrl, await issueToken(server));
       await proxy.set('refuse');
       client.start();
@@ -278,11 +330,21 @@ describe.each(KINDS)('server restored from an older backup: %s', (kind) => {
       // adopts the new head; the entry went up with the resend and raised a reviewer alarm.
       const recorded = j.store.query({ type: 'sync.server-log-inconsistent' });
       expect(recorded).toHaveLength(1);
-      const data = recorded[0]!.data as { reason: string; previous: { size: number; signature: string }; current: { size: number; signature: string }; serverUrl: string };
+      const data = recorded[0]!.data as {
+        reason: string;
+        previous: { size: number; signature: string };
+        current: { size: number; signature: string };
+        serverUrl: string;
+      };
       expect(data).toMatchObject({ reason: 'OLD_HEAD_MISSING', previous: { size: before }, serverUrl: `http://127.0.0.1:${port}` });
       expect(data.current.size).toBeGreaterThan(before);
       expect(data.previous.signature).toMatch(/^[0-9a-f]{128}$/);
-      expect(client.status()).toMatchObject({ pending: 0, state: 'idle', lastError: null, serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason: 'OLD_HEAD_MISSING', seq: recorded[0]!.seq } });
+      expect(client.status()).toMatchObject({
+        pending: 0,
+        state: 'idle',
+        lastError: null,
+        serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason: 'OLD_HEAD_MISSING', seq: recorded[0]!.seq },
+      });
       expect(client.status().lastTreeSize).toBe(data.current.size + 1);
       const alarms = (await running.storage.queries.listAlarms(j.device.publicKey)).filter((a) => a.kind === 'LOG_INCONSISTENT');
       expect(alarms.map((a) => a.seq)).toEqual([recorded[0]!.seq]);

@@ -18,7 +18,8 @@ const MAX = 400;
 /** The factor's random input for each failure in turn: both ends of [0, 1) and points between. */
 const JITTER = [0, 0.999_999, 0.5, 0, 0.999, 0.25, 0, 0.75, 0.5, 0.1];
 
-const delayFor = (failures: number, r: number, permanent = false): number => Math.round((permanent ? MAX : Math.min(MAX, BASE * 2 ** (failures - 1))) * (0.5 + r / 2));
+const delayFor = (failures: number, r: number, permanent = false): number =>
+  Math.round((permanent ? MAX : Math.min(MAX, BASE * 2 ** (failures - 1))) * (0.5 + r / 2));
 
 /**
  * A client whose back-off is observed through its status: at each failure (when it draws its
@@ -44,7 +45,8 @@ function observedClient(j: TestJournal, serverUrl: string, frozenAt: number) {
     },
   });
   /** Resolves once the client has failed n times in all. */
-  const failed = (n: number): Promise<void> => (failures.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve })));
+  const failed = (n: number): Promise<void> =>
+    failures.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }));
   /** The delay the i-th failure (0-based) scheduled, as the status showed it. */
   const delay = (i: number): number => failures[i + 1]!.scheduledBefore! - frozenAt;
   return { client, failures, failed, delay, serverUrl };
@@ -112,7 +114,9 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync back-off against a real
     const o = observedClient(j, server.url, frozenAt);
     opened.push({ close: () => o.client.stop() });
     await o.client.enroll(server.url, await issueToken(server));
-    expect((await sendRequest(server.url, { method: 'GET', path: `/v1/devices/${j.device.publicKey}/head`, signer: j.device })).status).toBe(200);
+    expect(
+      (await sendRequest(server.url, { method: 'GET', path: `/v1/devices/${j.device.publicKey}/head`, signer: j.device })).status,
+    ).toBe(200);
     appendEntries(j, 3);
     o.client.start();
     await o.failed(2);

@@ -44,16 +44,25 @@ export interface CustodyFixture {
  * Creates the vault in a fresh folder, enrols pat and pam (password), mia and max (MFA), unlocks
  * all five. Costs one Argon2id derivation per enrolment and per unlock: create it once per file.
  */
-export async function openCustodyFixture(options: { only?: readonly FixtureCustodian[]; clipboard?: Clipboard } = {}): Promise<CustodyFixture> {
+export async function openCustodyFixture(
+  options: { only?: readonly FixtureCustodian[]; clipboard?: Clipboard } = {},
+): Promise<CustodyFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'halfkey-custody-'));
   const keychain = await openKeytarKeychain();
-  const created = await Vault.create(dir, keychain, { admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: PASSPHRASES.admin } });
+  const created = await Vault.create(dir, keychain, {
+    admin: { name: 'Ada Admin', organisation: 'Provider', passphrase: PASSPHRASES.admin },
+  });
   const vault = created.vault;
   const admin = await vault.custodians.unlock(created.adminId, PASSPHRASES.admin);
   const ids: Record<string, string> = { admin: created.adminId };
   const wanted = (options.only ?? ['pat', 'pam', 'mia', 'max']).filter((n): n is Exclude<FixtureCustodian, 'admin'> => n !== 'admin');
   for (const name of wanted) {
-    const record = await vault.custodians.enrol(admin, { name, organisation: ROLES[name].organisation, role: ROLES[name].role, passphrase: PASSPHRASES[name] });
+    const record = await vault.custodians.enrol(admin, {
+      name,
+      organisation: ROLES[name].organisation,
+      role: ROLES[name].role,
+      passphrase: PASSPHRASES[name],
+    });
     await vault.custodians.unlock(record.id, PASSPHRASES[name]);
     ids[name] = record.id;
   }

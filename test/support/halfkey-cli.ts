@@ -21,5 +21,6 @@ export function halfkeyIn(cwd: () => string): (args: string[]) => Promise<CliRes
 
 /** Fails (never skips) a CLI test that needs the Secret Service when it is not running. */
 export function requireKeyring(): void {
-  if (!process.env.DBUS_SESSION_BUS_ADDRESS) throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
+  if (!process.env.DBUS_SESSION_BUS_ADDRESS)
+    throw new Error('These tests need a real Secret Service: run them through build/with-keyring.sh (npm test does).');
 }

@@ -52,7 +52,13 @@ export class TestJournal {
     this.store.append({
       type: 'custodian.enrolled',
       actor,
-      data: { custodian: id, signingKey: signer.publicKey, name: extra.name ?? id, organisation: extra.organisation ?? 'acme', role: extra.role ?? 'password' },
+      data: {
+        custodian: id,
+        signingKey: signer.publicKey,
+        name: extra.name ?? id,
+        organisation: extra.organisation ?? 'acme',
+        role: extra.role ?? 'password',
+      },
     });
     return actor;
   }
@@ -97,7 +103,18 @@ export function insiderRewrite(
     if (rewriting && prev !== undefined) {
       body = { ...body, prev: prev.hash };
       if (body.type === ENTRY_TYPES.checkpoint) {
-        body = { ...body, data: { ...body.data, root: sodium.to_hex(merkleRoot(out.map((e) => sodium.from_hex(e.hash)), sodium)) } };
+        body = {
+          ...body,
+          data: {
+            ...body.data,
+            root: sodium.to_hex(
+              merkleRoot(
+                out.map((e) => sodium.from_hex(e.hash)),
+                sodium,
+              ),
+            ),
+          },
+        };
       }
     }
     const edited = edit(body);
@@ -118,7 +135,10 @@ const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 /** SQL that writes the given entries over the rows with their seq, every column of the row. */
 export function rewriteRowsSql(entries: readonly SignedEntry[]): string {
   return entries
-    .map((e) => `UPDATE journal_entries SET v = ${e.v}, vault = ${sqlText(e.vault)}, device = ${sqlText(e.device)}, prev = ${sqlText(e.prev)}, time = ${e.time}, type = ${sqlText(e.type)}, actor = ${e.actor === null ? 'NULL' : sqlText(e.actor)}, data = ${sqlText(canonicalize(e.data))}, hash = ${sqlText(e.hash)}, sigs = ${sqlText(JSON.stringify(e.sigs))} WHERE seq = ${e.seq};`)
+    .map(
+      (e) =>
+        `UPDATE journal_entries SET v = ${e.v}, vault = ${sqlText(e.vault)}, device = ${sqlText(e.device)}, prev = ${sqlText(e.prev)}, time = ${e.time}, type = ${sqlText(e.type)}, actor = ${e.actor === null ? 'NULL' : sqlText(e.actor)}, data = ${sqlText(canonicalize(e.data))}, hash = ${sqlText(e.hash)}, sigs = ${sqlText(JSON.stringify(e.sigs))} WHERE seq = ${e.seq};`,
+    )
     .join('\n');
 }
 

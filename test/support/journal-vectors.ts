@@ -42,10 +42,22 @@ export async function buildVectors(): Promise<Vectors> {
     const store = JournalStore.open(db, { deviceSigner: device, now: () => (clock += 1_000), checkpointEvery: 4, heartbeatMs: 60_000 });
     store.init(VAULT, { name: 'test vectors' });
     store.append({ type: 'session.started', data: { client: 'app' } });
-    for (const [c, role, org] of [[alice, 'password-custodian', 'Provider'], [bob, 'mfa-custodian', 'Customer']] as const) {
-      store.append({ type: 'custodian.enrolled', actor: c, data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey } });
+    for (const [c, role, org] of [
+      [alice, 'password-custodian', 'Provider'],
+      [bob, 'mfa-custodian', 'Customer'],
+    ] as const) {
+      store.append({
+        type: 'custodian.enrolled',
+        actor: c,
+        data: { custodian: c.id, name: c.id.slice(2), organisation: org, role, signingKey: c.signer.publicKey },
+      });
     }
-    store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' } });
+    store.append({
+      type: 'checkout.opened',
+      actor: alice,
+      account: '123456789012',
+      data: { item: 'password', reason: 'vector: quarterly root login test', ticket: 'CHG-1' },
+    });
     store.append({ type: 'checkout.closed', actor: alice, account: '123456789012', data: { item: 'password' } });
     store.append({ type: 'custodian.revoked', actor: alice, data: { signingKey: bob.signer.publicKey, reason: 'left the team' } });
     store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
@@ -53,7 +65,10 @@ export async function buildVectors(): Promise<Vectors> {
     exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });
     const bundle = readFileSync(out, 'utf8');
     const entries = [...store.read({})];
-    const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as { manifest: BundleManifest; signature: { key: string; sig: string } };
+    const manifestRecord = JSON.parse(bundle.trimEnd().split('\n').at(-1)!) as {
+      manifest: BundleManifest;
+      signature: { key: string; sig: string };
+    };
     const expected = {
       seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32) },
       publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey },
@@ -62,7 +77,11 @@ export async function buildVectors(): Promise<Vectors> {
       entries: entries.map((e: SignedEntry) => ({ seq: e.seq, type: e.type, hash: e.hash, sigs: e.sigs.map((s) => s.sig) })),
       checkpoints: entries
         .filter((e) => e.type === 'checkpoint')
-        .map((e) => ({ seq: e.seq, size: e.data.size, root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))) })),
+        .map((e) => ({
+          seq: e.seq,
+          size: e.data.size,
+          root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))),
+        })),
       manifest: {
         signedBytesSha256: sodium.to_hex(sodium.crypto_hash_sha256(manifestSignatureMessage(manifestRecord.manifest))),
         signature: manifestRecord.signature.sig,

@@ -20,10 +20,15 @@ export interface CliRun {
 /** Runs `node build/halfkey.mjs ARGS` in cwd; stdin is not a terminal, so prompts refuse instead of hanging. */
 export function runHalfkey(cwd: string, args: readonly string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, env: process.env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ args, code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: process.env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        resolve({ args, code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -61,7 +66,16 @@ export function byteMarker(name: string, raw: Uint8Array, extraTexts: readonly s
   const b64 = b.toString('base64');
   return {
     name,
-    texts: [...extraTexts, b.toString('hex'), b.toString('hex').toUpperCase(), b64, b64.replace(/=+$/, ''), b.toString('base64url'), base32(raw), base32(raw).toLowerCase()],
+    texts: [
+      ...extraTexts,
+      b.toString('hex'),
+      b.toString('hex').toUpperCase(),
+      b64,
+      b64.replace(/=+$/, ''),
+      b.toString('base64url'),
+      base32(raw),
+      base32(raw).toLowerCase(),
+    ],
     bytes: [raw],
   };
 }
@@ -69,7 +83,11 @@ export function byteMarker(name: string, raw: Uint8Array, extraTexts: readonly s
 /** The forms of a typed secret (passphrase, password): itself, and its UTF-8 bytes as hex and base64. */
 export function textMarker(name: string, secret: string): Marker {
   const b = Buffer.from(secret, 'utf8');
-  return { name, texts: [secret, b.toString('hex'), b.toString('base64').replace(/=+$/, ''), encodeURIComponent(secret)], bytes: [b, Buffer.from(secret, 'utf16le')] };
+  return {
+    name,
+    texts: [secret, b.toString('hex'), b.toString('base64').replace(/=+$/, ''), encodeURIComponent(secret)],
+    bytes: [b, Buffer.from(secret, 'utf16le')],
+  };
 }
 
 /** Names of markers with any text form in text. */
@@ -81,11 +99,17 @@ export function leaksInText(text: string, markers: readonly Marker[]): string[] 
 export function leaksInBytes(data: Uint8Array, markers: readonly Marker[]): string[] {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const asText = buf.toString('latin1');
-  return markers.filter((m) => m.texts.some((t) => asText.includes(t)) || m.bytes.some((raw) => buf.indexOf(Buffer.from(raw)) >= 0)).map((m) => m.name);
+  return markers
+    .filter((m) => m.texts.some((t) => asText.includes(t)) || m.bytes.some((raw) => buf.indexOf(Buffer.from(raw)) >= 0))
+    .map((m) => m.name);
 }
 
 /** Every file of a folder (not recursive, folders skipped) by name, with the markers found in it; `{}` when clean. */
-export function leaksInFolder(dir: string, markers: readonly Marker[], match: (name: string) => boolean = () => true): Record<string, string[]> {
+export function leaksInFolder(
+  dir: string,
+  markers: readonly Marker[],
+  match: (name: string) => boolean = () => true,
+): Record<string, string[]> {
   const found: Record<string, string[]> = {};
   for (const name of readdirSync(dir)) {
     if (!match(name) || !statSync(join(dir, name)).isFile()) continue;
@@ -100,12 +124,16 @@ export function dumpTables(dbPath: string, only?: (table: string) => boolean): s
   if (!existsSync(dbPath)) throw new Error(`no database at ${dbPath}`);
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (t) => t.name,
+    );
     const lines: string[] = [];
     for (const table of tables.filter((t) => only?.(t) ?? true)) {
       const rows = db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all() as Record<string, unknown>[];
       for (const row of rows) {
-        const cells = Object.entries(row).map(([k, v]) => `${k}=${Buffer.isBuffer(v) ? `${v.toString('hex')}|${v.toString('latin1')}` : String(v)}`);
+        const cells = Object.entries(row).map(
+          ([k, v]) => `${k}=${Buffer.isBuffer(v) ? `${v.toString('hex')}|${v.toString('latin1')}` : String(v)}`,
+        );
         lines.push(`${table}: ${cells.join(' ')}`);
       }
     }

@@ -53,26 +53,32 @@ export class RoundRobinBalancer {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       // Hop-by-hop headers stay here; the signed x-halfkey-* headers and the content type pass unchanged.
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection' && k !== 'keep-alive' && k !== 'content-length'));
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection' && k !== 'keep-alive' && k !== 'content-length'),
+      );
       setTimeout(() => {
-        const out = http.request(new URL(req.url ?? '/', this.upstreams[upstream]), { method: req.method, headers: { ...headers, 'content-length': String(body.length) } }, (answer) => {
-          const parts: Buffer[] = [];
-          answer.on('data', (c: Buffer) => parts.push(c));
-          answer.on('end', () => {
-            const text = Buffer.concat(parts);
-            const status = answer.statusCode ?? 502;
-            let code: string | null = null;
-            if (status >= 300) {
-              try {
-                code = (JSON.parse(text.toString('utf8')) as { error?: { code?: string } }).error?.code ?? null;
-              } catch {
-                code = null;
+        const out = http.request(
+          new URL(req.url ?? '/', this.upstreams[upstream]),
+          { method: req.method, headers: { ...headers, 'content-length': String(body.length) } },
+          (answer) => {
+            const parts: Buffer[] = [];
+            answer.on('data', (c: Buffer) => parts.push(c));
+            answer.on('end', () => {
+              const text = Buffer.concat(parts);
+              const status = answer.statusCode ?? 502;
+              let code: string | null = null;
+              if (status >= 300) {
+                try {
+                  code = (JSON.parse(text.toString('utf8')) as { error?: { code?: string } }).error?.code ?? null;
+                } catch {
+                  code = null;
+                }
               }
-            }
-            this.forwarded.push({ upstream, method: req.method ?? '', path: req.url ?? '', status, code });
-            res.writeHead(status, { 'content-type': answer.headers['content-type'] ?? 'application/json' }).end(text);
-          });
-        });
+              this.forwarded.push({ upstream, method: req.method ?? '', path: req.url ?? '', status, code });
+              res.writeHead(status, { 'content-type': answer.headers['content-type'] ?? 'application/json' }).end(text);
+            });
+          },
+        );
         out.on('error', () => res.writeHead(502).end());
         out.end(body);
       }, delay);

@@ -1,7 +1,14 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { NATIVE_BUILDS_DIR, NATIVE_TAG_FILE, nativeBuildFolder, runningTarget, SQLITE_ADDON_FILE, type NativeBuildTag } from '../../electron/base/native-binding';
+import {
+  NATIVE_BUILDS_DIR,
+  NATIVE_TAG_FILE,
+  nativeBuildFolder,
+  runningTarget,
+  SQLITE_ADDON_FILE,
+  type NativeBuildTag,
+} from '../../electron/base/native-binding';
 
 const require = createRequire(import.meta.url);
 
@@ -23,7 +30,14 @@ export function provideSqliteBuildForThisRuntime(appPath: string): string {
   const addon = join(dir, SQLITE_ADDON_FILE);
   copyFileSync(NODE_SQLITE_ADDON, addon);
   const moduleVersion = (JSON.parse(readFileSync(require.resolve('better-sqlite3/package.json'), 'utf8')) as { version: string }).version;
-  const tag: NativeBuildTag = { runtime: self.runtime, abi: self.abi, platform: self.platform, arch: self.arch, module: 'better-sqlite3', moduleVersion };
+  const tag: NativeBuildTag = {
+    runtime: self.runtime,
+    abi: self.abi,
+    platform: self.platform,
+    arch: self.arch,
+    module: 'better-sqlite3',
+    moduleVersion,
+  };
   writeFileSync(join(dir, NATIVE_TAG_FILE), JSON.stringify(tag));
   return addon;
 }

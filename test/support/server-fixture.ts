@@ -51,7 +51,10 @@ export interface TestServer {
 }
 
 /** A real server on loopback over a fresh storage, with a fresh server key. */
-export async function startTestServer(kind: StorageKind, options: { rateLimit?: RateLimit; failedAuthLimit?: RateLimit; maxBatchBytes?: number; now?: () => number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  kind: StorageKind,
+  options: { rateLimit?: RateLimit; failedAuthLimit?: RateLimit; maxBatchBytes?: number; now?: () => number } = {},
+): Promise<TestServer> {
   const sodium = await sodiumReady();
   const { url: dbUrl, cleanup } = await freshStorageUrl(kind);
   const storage = await openStorage(dbUrl);

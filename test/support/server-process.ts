@@ -13,10 +13,15 @@ export class ServerProcess {
   /** Starts the server and resolves once it listens. */
   async start(): Promise<void> {
     // As an operator does once: a server on PostgreSQL loads its key file and never makes one.
-    if (!existsSync(this.args.keyFile)) execFileSync(process.execPath, [CLI, 'server', 'keygen', '--key-file', this.args.keyFile], { stdio: 'ignore' });
-    const child = spawn(process.execPath, [CLI, 'server', '--db', this.args.db, '--listen', `127.0.0.1:${this.args.port}`, '--key-file', this.args.keyFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    if (!existsSync(this.args.keyFile))
+      execFileSync(process.execPath, [CLI, 'server', 'keygen', '--key-file', this.args.keyFile], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'server', '--db', this.args.db, '--listen', `127.0.0.1:${this.args.port}`, '--key-file', this.args.keyFile],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       let err = '';

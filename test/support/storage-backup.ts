@@ -20,11 +20,14 @@ export function backupStorage(storageUrl: string, file: string): { readonly rest
   }
   const url = new URL(storageUrl);
   const schema = url.searchParams.get('schema');
-  if (schema === null || !/^[a-z0-9_]+$/.test(schema)) throw new Error(`backupStorage needs a PostgreSQL URL with ?schema=NAME, got ${url.origin}`);
+  if (schema === null || !/^[a-z0-9_]+$/.test(schema))
+    throw new Error(`backupStorage needs a PostgreSQL URL with ?schema=NAME, got ${url.origin}`);
   // libpq refuses query parameters it does not know, and `schema` is Halfkey's own.
   url.searchParams.delete('schema');
   const base = url.toString();
-  execFileSync('pg_dump', ['--dbname', base, '--schema', schema, '--format', 'custom', '--file', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('pg_dump', ['--dbname', base, '--schema', schema, '--format', 'custom', '--file', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return {
     restore: async () => {
       const client = new pg.Client({ connectionString: base });

@@ -16,7 +16,13 @@ export async function issueToken(server: TestServer, ttlMs = 15 * 60_000): Promi
 }
 
 /** An enrolment body signed by the device key, as the sync client sends it (`signer` defaults to the device's own key). */
-export function enrolment(token: string, vault: string, device: EntrySigner, roster: readonly unknown[] = [], signer: EntrySigner = device): { token: string; vault: string; device: string; roster: readonly unknown[]; signature: string } {
+export function enrolment(
+  token: string,
+  vault: string,
+  device: EntrySigner,
+  roster: readonly unknown[] = [],
+  signer: EntrySigner = device,
+): { token: string; vault: string; device: string; roster: readonly unknown[]; signature: string } {
   const sodium = sodiumNow();
   const signature = sodium.to_hex(signer.sign(enrolSignatureMessage({ token, vault, device: device.publicKey }, sodium)));
   return { token, vault, device: device.publicKey, roster, signature };
@@ -30,24 +36,47 @@ export async function grantReviewer(server: TestServer, signingKey: string, name
 /** The reviewer's flow (docs/sync-protocol.md, "Reviewers"): challenge, signed session, then the export as downloaded. */
 export async function reviewerExport(server: TestServer, reviewer: EntrySigner): Promise<string> {
   const sodium = sodiumNow();
-  const { challenge } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } })) as { challenge: string };
+  const { challenge } = expectOk(
+    await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/challenge', json: { key: reviewer.publicKey } }),
+  ) as { challenge: string };
   const signature = sodium.to_hex(reviewer.sign(reviewerChallengeMessage(challenge, sodium)));
-  const { token } = expectOk(await sendRequest(server.url, { method: 'POST', path: '/v1/reviewer/session', json: { key: reviewer.publicKey, challenge, signature } })) as { token: string };
+  const { token } = expectOk(
+    await sendRequest(server.url, {
+      method: 'POST',
+      path: '/v1/reviewer/session',
+      json: { key: reviewer.publicKey, challenge, signature },
+    }),
+  ) as { token: string };
   const res = await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`the reviewer export answered HTTP ${res.status}`);
   return res.text();
 }
 
 /** A sync client over a test journal's real vault database, enrolled with the server. */
-export async function enrolledClient(server: TestServer, journal: TestJournal, options: Partial<SyncClientOptions> = {}): Promise<SyncClient> {
-  const client = new SyncClient({ db: journal.db, journal: journal.store, signer: journal.device, backoff: { baseMs: 20, maxMs: 200 }, ...options });
+export async function enrolledClient(
+  server: TestServer,
+  journal: TestJournal,
+  options: Partial<SyncClientOptions> = {},
+): Promise<SyncClient> {
+  const client = new SyncClient({
+    db: journal.db,
+    journal: journal.store,
+    signer: journal.device,
+    backoff: { baseMs: 20, maxMs: 200 },
+    ...options,
+  });
   await client.enroll(server.url, await issueToken(server));
   return client;
 }
 
 /** Uploads entries as the journal's device, bypassing the client (to replay, fork or resend on purpose). */
 export function upload(server: TestServer, journal: TestJournal, entries: readonly SignedEntry[]): Promise<WireResponse> {
-  return sendRequest(server.url, { method: 'POST', path: `/v1/devices/${journal.device.publicKey}/entries`, json: { entries }, signer: journal.device });
+  return sendRequest(server.url, {
+    method: 'POST',
+    path: `/v1/devices/${journal.device.publicKey}/entries`,
+    json: { entries },
+    signer: journal.device,
+  });
 }
 
 /** Appends n plain entries, one second apart. */
@@ -62,7 +91,11 @@ export function appendEntries(journal: TestJournal, n: number, type = 'test.even
  * Counts the entries the server hands to its signature checker (the real pool, wrapped), and
  * signals the first call: how tests see that no entry is verified twice.
  */
-export function countChecks(server: TestServer): { readonly count: () => number; readonly started: Promise<void>; readonly restore: () => void } {
+export function countChecks(server: TestServer): {
+  readonly count: () => number;
+  readonly started: Promise<void>;
+  readonly restore: () => void;
+} {
   const original = server.checker.check;
   let count = 0;
   let signal!: () => void;

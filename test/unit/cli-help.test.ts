@@ -18,9 +18,14 @@ describe('halfkey … --help', () => {
     const listed = await halfkey(['--help']);
     expect(listed.code).toBe(0);
     const commands = [...listed.out.matchAll(/^ {2}(\S+) {2,}/gm)].map((m) => m[1]!);
-    expect(commands).toEqual(expect.arrayContaining(['account', 'checkout', 'custodian', 'init', 'journal', 'recover', 'review', 'server', 'status', 'sync']));
+    expect(commands).toEqual(
+      expect.arrayContaining(['account', 'checkout', 'custodian', 'init', 'journal', 'recover', 'review', 'server', 'status', 'sync']),
+    );
     const lines: string[][] = [
-      ...commands.flatMap((c) => [[c, '--help'], [c, '-h']]),
+      ...commands.flatMap((c) => [
+        [c, '--help'],
+        [c, '-h'],
+      ]),
       ['journal', 'verify', '--help'],
       ['journal', 'verify', 'missing.hkj', '--json', '-h'],
       ['journal', 'export', '--help'],
@@ -46,7 +51,11 @@ describe('halfkey … --help', () => {
   });
 
   it('`halfkey journal verify --help` exits 0 as a real process too (it used to ask for the missing BUNDLE and exit 2)', () => {
-    const result = spawnSync(process.execPath, ['build/halfkey.mjs', 'journal', 'verify', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, ['build/halfkey.mjs', 'journal', 'verify', '--help'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('halfkey journal verify BUNDLE');

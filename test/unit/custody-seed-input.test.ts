@@ -25,7 +25,11 @@ describe('MFA seed import', () => {
   it('accepts base32 (as AWS shows it) and an otpauth URI with its parameters', () => {
     const manual = deserializeTotpParams(parseSeed(` ${SECRET.toLowerCase()} `));
     expect(manual).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30 });
-    const uri = deserializeTotpParams(parseSeed(`otpauth://totp/Amazon%20Web%20Services:root@example.com?secret=${SECRET}&issuer=Amazon%20Web%20Services&digits=8&period=60&algorithm=SHA256`));
+    const uri = deserializeTotpParams(
+      parseSeed(
+        `otpauth://totp/Amazon%20Web%20Services:root@example.com?secret=${SECRET}&issuer=Amazon%20Web%20Services&digits=8&period=60&algorithm=SHA256`,
+      ),
+    );
     expect(uri).toMatchObject({ algorithm: 'SHA256', digits: 8, period: 60, issuer: 'Amazon Web Services', label: 'root@example.com' });
     expect(Array.from(uri.secret)).toEqual(Array.from(manual.secret));
   });

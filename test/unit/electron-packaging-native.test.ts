@@ -53,7 +53,10 @@ function matched(patterns: string[]): string[] {
   return FILES.filter((file) => filter(join(tree, file), statSync(join(tree, file))));
 }
 
-const patternsOf = (value: unknown): string[] => [value].flat().flatMap((set) => (typeof set === 'string' ? [set] : [(set as { filter?: string | string[] } | null)?.filter ?? []].flat()));
+const patternsOf = (value: unknown): string[] =>
+  [value]
+    .flat()
+    .flatMap((set) => (typeof set === 'string' ? [set] : [(set as { filter?: string | string[] } | null)?.filter ?? []].flat()));
 
 describe('electron-builder.yml and the two builds of better-sqlite3', () => {
   it('never rebuilds node_modules (npmRebuild: false): the Node build stays what npm installed', () => {
@@ -86,7 +89,12 @@ describe('electron-builder.yml and the two builds of better-sqlite3', () => {
 
   it('unpacks the Electron build and keytar from the asar (dlopen cannot read inside it)', () => {
     const unpacked = matched([config.asarUnpack].flat().filter((p): p is string => typeof p === 'string'));
-    expect(unpacked).toEqual(expect.arrayContaining([`build/native/electron-150-${process.platform}-x64/better_sqlite3.node`, 'node_modules/keytar/build/Release/keytar.node']));
+    expect(unpacked).toEqual(
+      expect.arrayContaining([
+        `build/native/electron-150-${process.platform}-x64/better_sqlite3.node`,
+        'node_modules/keytar/build/Release/keytar.node',
+      ]),
+    );
     expect(unpacked).not.toContain('node_modules/better-sqlite3/lib/database.js');
   });
 });

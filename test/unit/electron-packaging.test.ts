@@ -35,7 +35,10 @@ describe('Electron bundles (esbuild metafiles)', () => {
   it('main.cjs leaves the native modules to node_modules instead of bundling them', () => {
     const inputs = Object.keys(bundles.main.inputs);
     for (const native of ['better-sqlite3', 'keytar']) {
-      expect(inputs.some((input) => input.startsWith(`node_modules/${native}/`)), native).toBe(false);
+      expect(
+        inputs.some((input) => input.startsWith(`node_modules/${native}/`)),
+        native,
+      ).toBe(false);
     }
     const code = readFileSync(join(out, 'main.cjs'), 'utf8');
     expect(code).toMatch(/require\("better-sqlite3"\)/);
@@ -93,8 +96,15 @@ describe('electron-builder.yml', () => {
     // getConfig normalises `files` to file sets ({ filter: [...] }); collect every pattern.
     const sets = [config.files].flat();
     const patterns = sets.flatMap((set) => (typeof set === 'string' ? [set] : [set?.filter ?? []].flat()));
-    expect(patterns).toEqual(expect.arrayContaining(['package.json', 'dist/electron/**/*', 'dist/renderer/**/*', '!electron/**', '!dist/preview/**']));
-    expect(patterns.filter((p) => !p.startsWith('!')).sort()).toEqual(['build/native/electron-*-${platform}-*/**/*', 'dist/electron/**/*', 'dist/renderer/**/*', 'package.json']);
+    expect(patterns).toEqual(
+      expect.arrayContaining(['package.json', 'dist/electron/**/*', 'dist/renderer/**/*', '!electron/**', '!dist/preview/**']),
+    );
+    expect(patterns.filter((p) => !p.startsWith('!')).sort()).toEqual([
+      'build/native/electron-*-${platform}-*/**/*',
+      'dist/electron/**/*',
+      'dist/renderer/**/*',
+      'package.json',
+    ]);
   });
 
   it('names the app and targets AppImage and deb, dmg, and nsis', () => {

@@ -25,7 +25,18 @@ describe('electron/security', () => {
 
   it('isAppUrl accepts only the app origin, comparing parsed URLs', () => {
     for (const url of ['app://halfkey/', 'app://halfkey/index.html?x#y', 'app://HALFKEY/a']) expect(isAppUrl(url), url).toBe(true);
-    for (const url of ['app://halfkey.evil/', 'app://evil/halfkey', 'https://halfkey/', 'app://halfkey@evil/', 'app://x:y@halfkey/', 'app://halfkey:8/', 'app:halfkey', 'app:///halfkey', '', 'halfkey']) {
+    for (const url of [
+      'app://halfkey.evil/',
+      'app://evil/halfkey',
+      'https://halfkey/',
+      'app://halfkey@evil/',
+      'app://x:y@halfkey/',
+      'app://halfkey:8/',
+      'app:halfkey',
+      'app:///halfkey',
+      '',
+      'halfkey',
+    ]) {
       expect(isAppUrl(url), url).toBe(false);
     }
   });

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CHANNEL_NAMES } from '../../shared/api/contract';
-import { appState, recorded, StandInBrowserWindow, StandInSession, StandInWebContents, electronStandIn } from '../support/electron-stand-in';
+import {
+  appState,
+  recorded,
+  StandInBrowserWindow,
+  StandInSession,
+  StandInWebContents,
+  electronStandIn,
+} from '../support/electron-stand-in';
 import { provideSqliteBuildForThisRuntime } from '../support/native-build-stand-in';
 
 // No Electron binary exists here: every Electron API below is the recording stand-in, which only
@@ -20,7 +27,10 @@ let work: string;
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'halfkey-shell-'));
   mkdirSync(join(work, 'app', 'dist', 'renderer', 'assets'), { recursive: true });
-  writeFileSync(join(work, 'app', 'dist', 'renderer', 'index.html'), '<!doctype html><title>Halfkey</title><script type="module" src="./assets/app.js"></script>');
+  writeFileSync(
+    join(work, 'app', 'dist', 'renderer', 'index.html'),
+    '<!doctype html><title>Halfkey</title><script type="module" src="./assets/app.js"></script>',
+  );
   writeFileSync(join(work, 'app', 'dist', 'renderer', 'assets', 'app.js'), 'export {};');
   writeFileSync(join(work, 'app', 'dist', 'secret.txt'), OUTSIDE_SECRET);
   symlinkSync(join(work, 'app', 'dist', 'secret.txt'), join(work, 'app', 'dist', 'renderer', 'assets', 'link.txt'));
@@ -92,7 +102,9 @@ function checkWindowOpenAndWebview(contents: StandInWebContents): void {
 function checkPermissionsDenied(session: StandInSession): void {
   const granted: boolean[] = [];
   (session.permissionRequestHandler as (c: unknown, p: string, cb: (g: boolean) => void) => void)(null, 'media', (g) => granted.push(g));
-  (session.permissionRequestHandler as (c: unknown, p: string, cb: (g: boolean) => void) => void)(null, 'notifications', (g) => granted.push(g));
+  (session.permissionRequestHandler as (c: unknown, p: string, cb: (g: boolean) => void) => void)(null, 'notifications', (g) =>
+    granted.push(g),
+  );
   expect(granted).toEqual([false, false]);
   expect((session.permissionCheckHandler as (c: unknown, p: string) => boolean)(null, 'clipboard-read')).toBe(false);
   expect((session.devicePermissionHandler as (d: unknown) => boolean)({ deviceType: 'usb' })).toBe(false);
@@ -231,7 +243,8 @@ describe('main process (recording stand-in for electron)', () => {
 
   it('guards any other webContents that appears (web-contents-created)', () => {
     const stranger = new StandInWebContents();
-    for (const listener of electronStandIn.app.listeners('web-contents-created')) (listener as (e: unknown, c: StandInWebContents) => void)({}, stranger);
+    for (const listener of electronStandIn.app.listeners('web-contents-created'))
+      (listener as (e: unknown, c: StandInWebContents) => void)({}, stranger);
     checkNavigationGuards(stranger);
     checkWindowOpenAndWebview(stranger);
   });

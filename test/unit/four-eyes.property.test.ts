@@ -50,7 +50,10 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('reassign' as const), ref, to: id }),
   { arbitrary: fc.record({ kind: fc.constant('checkout' as const), ref }), weight: 4 },
   fc.record({ kind: fc.constant('rotate' as const), accountId: account, item }),
-  { arbitrary: fc.record({ kind: fc.constant('assign-fitting' as const), accountId: account, custodianId: id, phone: fc.boolean() }), weight: 4 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('assign-fitting' as const), accountId: account, custodianId: id, phone: fc.boolean() }),
+    weight: 4,
+  },
   { arbitrary: fc.record({ kind: fc.constant('unassign-held' as const), pick: fc.nat() }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('checkout-held' as const), pick: fc.nat() }), weight: 4 },
 );
@@ -109,7 +112,10 @@ function apply(policy: Policy, s: PolicyState, o: Op): { state: PolicyState; ref
     case 'rotate':
       return { state: { ...s, seen: s.seen.filter((x) => !(x.accountId === o.accountId && x.item === o.item)) } };
     case 'assign-fitting':
-      return apply(policy, s, { kind: 'assign', ref: { accountId: o.accountId, custodianId: o.custodianId, item: fittingItem(s, o.custodianId, o.phone) } });
+      return apply(policy, s, {
+        kind: 'assign',
+        ref: { accountId: o.accountId, custodianId: o.custodianId, item: fittingItem(s, o.custodianId, o.phone) },
+      });
     case 'unassign-held': {
       const held = s.assignments[o.pick % Math.max(1, s.assignments.length)];
       return held ? apply(policy, s, { kind: 'unassign', ref: held }) : { state: s };
@@ -152,7 +158,10 @@ function violations(s: PolicyState): string[] {
 
 // Most sequences start by enrolling a few custodians so that later operations reach the rules
 // beyond "not enrolled"; `enrol` and `set-role` operations keep changing the cast.
-const enrolment = fc.array(fc.record({ kind: fc.constant('enrol' as const), id, organisation: fc.constantFrom(...ORGS), role }), { minLength: 3, maxLength: 5 });
+const enrolment = fc.array(fc.record({ kind: fc.constant('enrol' as const), id, organisation: fc.constantFrom(...ORGS), role }), {
+  minLength: 3,
+  maxLength: 5,
+});
 const scenario = fc.record({
   separateOrganisations: fc.boolean(),
   ops: fc.tuple(enrolment, fc.array(op, { minLength: 30, maxLength: 80 })).map(([first, rest]): readonly Op[] => [...first, ...rest]),

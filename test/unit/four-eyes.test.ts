@@ -157,7 +157,11 @@ describe('rule 4: recovery channels', () => {
   });
 
   it('applies the organisation split to recovery channels when the vault asks for it', () => {
-    const s = state({ separateOrganisations: true, custodians: [...custodians, { id: 'ari', organisation: 'provider', role: 'admin' }], assignments: [ref('email', 'ada')] });
+    const s = state({
+      separateOrganisations: true,
+      custodians: [...custodians, { id: 'ari', organisation: 'provider', role: 'admin' }],
+      assignments: [ref('email', 'ada')],
+    });
     const r = refusal(checkAssignment(s, ref('phone', 'ari')));
     expect(r.rule).toBe(4);
     expect(r.message).toContain('organisation provider already holds or has seen the root e-mail inbox');

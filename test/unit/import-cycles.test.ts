@@ -197,10 +197,21 @@ describe('the import circle check fires (probes in a temporary folder)', () => {
 
   it('finds a child that imports a type back from its parent (the old Checkout circle)', () => {
     const files = [
-      write('types/CheckoutPanel.tsx', "import { CheckoutCard } from './CheckoutCard';\nexport type Checkout = { id: string };\nexport const Panel = CheckoutCard;\n"),
-      write('types/CheckoutCard.tsx', "import type { Checkout } from './CheckoutPanel';\nexport const CheckoutCard = (c: Checkout): string => c.id;\n"),
+      write(
+        'types/CheckoutPanel.tsx',
+        "import { CheckoutCard } from './CheckoutCard';\nexport type Checkout = { id: string };\nexport const Panel = CheckoutCard;\n",
+      ),
+      write(
+        'types/CheckoutCard.tsx',
+        "import type { Checkout } from './CheckoutPanel';\nexport const CheckoutCard = (c: Checkout): string => c.id;\n",
+      ),
     ];
-    expect(fileCircles(probe, files)).toEqual([{ files: ['types/CheckoutCard.tsx', 'types/CheckoutPanel.tsx'], loop: 'types/CheckoutCard.tsx → types/CheckoutPanel.tsx → types/CheckoutCard.tsx' }]);
+    expect(fileCircles(probe, files)).toEqual([
+      {
+        files: ['types/CheckoutCard.tsx', 'types/CheckoutPanel.tsx'],
+        loop: 'types/CheckoutCard.tsx → types/CheckoutPanel.tsx → types/CheckoutCard.tsx',
+      },
+    ]);
   });
 
   it('finds a circle through a dynamic import and one through a re-export over three files', () => {
@@ -230,7 +241,7 @@ describe('the import circle check fires (probes in a temporary folder)', () => {
     const src = join(probe, 'src');
     const files = [
       write('src/accounts/List.tsx', "import { Panel } from '../checkout/Panel';\nexport const List = Panel;\n"),
-      write('src/checkout/Panel.tsx', "export const Panel = 1;\n"),
+      write('src/checkout/Panel.tsx', 'export const Panel = 1;\n'),
       write('src/checkout/Card.tsx', "import { label } from '../accounts/label';\nexport const Card = label;\n"),
       write('src/accounts/label.ts', "export const label = 'a';\n"),
       write('src/main.tsx', "import { List } from './accounts/List';\nexport const main = List;\n"),

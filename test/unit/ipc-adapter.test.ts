@@ -25,7 +25,11 @@ afterAll(async () => {
 });
 
 /** Mounts the adapter on a plain ipcMain-shaped recorder, over the real router and services, counting router calls. */
-function mount(): { handlers: Map<string, Listener>; calls: { channel: unknown; payload: unknown; context: CallContext }[]; refusals: string[] } {
+function mount(): {
+  handlers: Map<string, Listener>;
+  calls: { channel: unknown; payload: unknown; context: CallContext }[];
+  refusals: string[];
+} {
   const handlers = new Map<string, Listener>();
   const ipcMain: IpcMainLike = {
     handle(channel, listener) {

@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
 import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
-import { BUNDLE_FORMAT, BUNDLE_VERSION, PartHash, RosterBuilder, custodianLine, entryLine, headerLine, manifestLine, type BundleManifest, type BundleReport } from '../../shared/journal/bundle';
+import {
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  PartHash,
+  RosterBuilder,
+  custodianLine,
+  entryLine,
+  headerLine,
+  manifestLine,
+  type BundleManifest,
+  type BundleReport,
+} from '../../shared/journal/bundle';
 import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
 import { checkLine } from '../../electron/journal/verify-worker';
@@ -94,7 +105,9 @@ function bundleOf(entries: readonly SignedEntry[], signer: EntrySigner, edits: B
 
 let fileNo = 0;
 /** Verifies a bundle text on one core, on worker threads and with the Python verifier. */
-async function verifyEverywhere(text: string): Promise<{ one: BundleReport; parallel: BundleReport; python: string; pythonStatus: number | null }> {
+async function verifyEverywhere(
+  text: string,
+): Promise<{ one: BundleReport; parallel: BundleReport; python: string; pythonStatus: number | null }> {
   const path = join(dir, `b${fileNo++}.hkj`);
   writeFileSync(path, text);
   const one = await verifyBundleFile(path);
@@ -106,7 +119,7 @@ async function verifyEverywhere(text: string): Promise<{ one: BundleReport; para
 const failuresAt = (report: BundleReport, seq: number | null) => report.failures.filter((f) => f.seq === seq);
 
 describe('the verifiers agree with docs/journal-format.md', () => {
-  it('an untouched bundle built here verifies everywhere (so every refusal below is the edit\'s)', async () => {
+  it("an untouched bundle built here verifies everywhere (so every refusal below is the edit's)", async () => {
     const j = sampleJournal();
     const r = await verifyEverywhere(bundleOf([...j.entries()], j.device));
     expect(r.one.failures).toEqual([]);
@@ -124,14 +137,20 @@ describe('the verifiers agree with docs/journal-format.md', () => {
       ['whitespace', (l) => l.replace('{"entry":{', '{"entry": {'), /whitespace/],
       // JSON.parse keeps the last of two members; a parser keeping the first would read seq 999.
       ['a second seq', (l) => l.replace(`"seq":${target.seq},`, `"seq":999,"seq":${target.seq},`), /member "seq" appears twice/],
-      ['an escaped letter', (l) => l.replace('"type":"checkout.opened"', '"type":"\\u0063heckout.opened"'), /not escaped as RFC 8785 requires/],
+      [
+        'an escaped letter',
+        (l) => l.replace('"type":"checkout.opened"', '"type":"\\u0063heckout.opened"'),
+        /not escaped as RFC 8785 requires/,
+      ],
     ];
     for (const [name, edit, reason] of variants) {
       const text = bundleOf(entries, j.device, { line: (l, e) => (e.seq === target.seq ? edit(l) : l) });
       expect(text, name).not.toBe(bundleOf(entries, j.device));
       const r = await verifyEverywhere(text);
       for (const report of [r.one, r.parallel]) {
-        expect(failuresAt(report, target.seq), name).toEqual([{ seq: target.seq, code: 'MALFORMED_ENTRY', reason: expect.stringMatching(reason) }]);
+        expect(failuresAt(report, target.seq), name).toEqual([
+          { seq: target.seq, code: 'MALFORMED_ENTRY', reason: expect.stringMatching(reason) },
+        ]);
         expect(report.ok).toBe(false);
       }
       expect(r.python, name).toContain(`seq ${target.seq}: MALFORMED_ENTRY`);
@@ -141,9 +160,13 @@ describe('the verifiers agree with docs/journal-format.md', () => {
 
   it('refuses any other line that is not canonical JSON as BAD_BUNDLE', async () => {
     const j = sampleJournal();
-    const r = await verifyEverywhere(bundleOf([...j.entries()], j.device, { header: '{"format":"halfkey-journal-bundle","kind":"header","version":1.0}\n' }));
+    const r = await verifyEverywhere(
+      bundleOf([...j.entries()], j.device, { header: '{"format":"halfkey-journal-bundle","kind":"header","version":1.0}\n' }),
+    );
     for (const report of [r.one, r.parallel]) {
-      expect(report.failures).toEqual([{ seq: null, code: 'BAD_BUNDLE', reason: expect.stringMatching(/line 1 is not canonical JSON: the number 1\.0/) }]);
+      expect(report.failures).toEqual([
+        { seq: null, code: 'BAD_BUNDLE', reason: expect.stringMatching(/line 1 is not canonical JSON: the number 1\.0/) },
+      ]);
     }
     expect(r.python).toContain('BAD_BUNDLE: line 1 is not canonical JSON');
   });
@@ -151,8 +174,11 @@ describe('the verifiers agree with docs/journal-format.md', () => {
   it('an entry record whose entry is not an object is MALFORMED_ENTRY, not a crash', async () => {
     const j = sampleJournal();
     for (const odd of ['null', '5', '[]']) {
-      const r = await verifyEverywhere(bundleOf([...j.entries()], j.device, { line: (l, e) => (e.seq === 1 ? `{"entry":${odd},"kind":"entry"}` : l) }));
-      for (const report of [r.one, r.parallel]) expect(report.failures[0]).toEqual({ seq: null, code: 'MALFORMED_ENTRY', reason: expect.stringContaining('expected object') });
+      const r = await verifyEverywhere(
+        bundleOf([...j.entries()], j.device, { line: (l, e) => (e.seq === 1 ? `{"entry":${odd},"kind":"entry"}` : l) }),
+      );
+      for (const report of [r.one, r.parallel])
+        expect(report.failures[0]).toEqual({ seq: null, code: 'MALFORMED_ENTRY', reason: expect.stringContaining('expected object') });
     }
   });
 
@@ -169,9 +195,14 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     const j = sampleJournal();
     const before = [...j.entries()];
     const cp = before.find((e) => e.type === 'checkpoint')!;
-    const forged = insiderRewrite(before, j, (b) => (b.seq === cp.seq ? { body: { ...b, data: { ...b.data, size: cp.seq + 1 } } } : undefined));
+    const forged = insiderRewrite(before, j, (b) =>
+      b.seq === cp.seq ? { body: { ...b, data: { ...b.data, size: cp.seq + 1 } } } : undefined,
+    );
     const r = await verifyEverywhere(bundleOf(forged, j.device));
-    for (const report of [r.one, r.parallel]) expect(report.failures).toEqual([{ seq: cp.seq, code: 'CHECKPOINT_ROOT_MISMATCH', reason: expect.stringContaining(`must be ${cp.seq}`) }]);
+    for (const report of [r.one, r.parallel])
+      expect(report.failures).toEqual([
+        { seq: cp.seq, code: 'CHECKPOINT_ROOT_MISMATCH', reason: expect.stringContaining(`must be ${cp.seq}`) },
+      ]);
     expect(r.python).toContain(`seq ${cp.seq}: CHECKPOINT_ROOT_MISMATCH`);
   });
 
@@ -183,7 +214,10 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     const cosigned = insiderRewrite(before, j, (b) => (b.seq === cp.seq ? { body: b, signers: [j.device, alice] } : undefined));
     const withActor = insiderRewrite(before, j, (b) => (b.seq === cp.seq ? { body: { ...b, actor: 'alice' } } : undefined));
     const r1 = await verifyEverywhere(bundleOf(cosigned, j.device));
-    for (const report of [r1.one, r1.parallel]) expect(report.failures).toEqual([{ seq: cp.seq, code: 'MALFORMED_ENTRY', reason: expect.stringContaining('signed by the device key only') }]);
+    for (const report of [r1.one, r1.parallel])
+      expect(report.failures).toEqual([
+        { seq: cp.seq, code: 'MALFORMED_ENTRY', reason: expect.stringContaining('signed by the device key only') },
+      ]);
     expect(r1.python).toContain(`seq ${cp.seq}: MALFORMED_ENTRY`);
     const r2 = await verifyEverywhere(bundleOf(withActor, j.device));
     for (const report of [r2.one, r2.parallel]) {
@@ -196,7 +230,10 @@ describe('the verifiers agree with docs/journal-format.md', () => {
   it('a bundle whose last line lacks its line feed was cut short: BAD_BUNDLE', async () => {
     const j = sampleJournal();
     const r = await verifyEverywhere(bundleOf([...j.entries()], j.device, { noFinalLineFeed: true }));
-    for (const report of [r.one, r.parallel]) expect(report.failures).toEqual([{ seq: null, code: 'BAD_BUNDLE', reason: expect.stringContaining('has no line feed: the file was cut short') }]);
+    for (const report of [r.one, r.parallel])
+      expect(report.failures).toEqual([
+        { seq: null, code: 'BAD_BUNDLE', reason: expect.stringContaining('has no line feed: the file was cut short') },
+      ]);
     expect(r.python).toContain('BAD_BUNDLE: the last line has no line feed');
   });
 
@@ -205,22 +242,33 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     const entries = [...j.entries()];
     const made: [string, (m: BundleManifest) => BundleManifest, string][] = [
       ['a made-up checkpoint hash', (m) => ({ ...m, lastCheckpoint: { ...m.lastCheckpoint!, hash: 'ab'.repeat(32) } }), 'lastCheckpoint'],
-      ['an earlier checkpoint', (m) => ({ ...m, lastCheckpoint: { seq: 4, hash: entries[4]!.hash, root: String(entries[4]!.data.root) } }), 'lastCheckpoint'],
+      [
+        'an earlier checkpoint',
+        (m) => ({ ...m, lastCheckpoint: { seq: 4, hash: entries[4]!.hash, root: String(entries[4]!.data.root) } }),
+        'lastCheckpoint',
+      ],
       ['no checkpoint', (m) => ({ ...m, lastCheckpoint: null }), 'lastCheckpoint'],
       ['a range past the head', (m) => ({ ...m, requested: { from: m.head.seq + 1, to: null } }), 'starts at seq'],
       ['an open range in an incomplete bundle', (m) => ({ ...m, complete: false }), 'not complete'],
-      ['an incomplete bundle ending before its range', (m) => ({ ...m, complete: false, requested: { from: 0, to: m.head.seq + 5 } }), `ends at seq ${entries.at(-1)!.seq + 5}`],
+      [
+        'an incomplete bundle ending before its range',
+        (m) => ({ ...m, complete: false, requested: { from: 0, to: m.head.seq + 5 } }),
+        `ends at seq ${entries.at(-1)!.seq + 5}`,
+      ],
       ['a range ending before it starts', (m) => ({ ...m, requested: { from: 3, to: 2 } }), 'before it starts'],
     ];
     expect(entries[4]!.type).toBe('checkpoint');
     for (const [name, edit, reason] of made) {
       const r = await verifyEverywhere(bundleOf(entries, j.device, { manifest: edit }));
-      for (const report of [r.one, r.parallel]) expect(report.failures, name).toEqual([{ seq: null, code: 'MANIFEST_MISMATCH', reason: expect.stringContaining(reason) }]);
+      for (const report of [r.one, r.parallel])
+        expect(report.failures, name).toEqual([{ seq: null, code: 'MANIFEST_MISMATCH', reason: expect.stringContaining(reason) }]);
       expect(r.python, name).toContain('MANIFEST_MISMATCH');
     }
     // A partial export (--to) that ends where it was asked to verifies.
     const partial = entries.slice(0, 5);
-    const ok = await verifyEverywhere(bundleOf(partial, j.device, { manifest: (m) => ({ ...m, complete: false, requested: { from: 2, to: 4 } }) }));
+    const ok = await verifyEverywhere(
+      bundleOf(partial, j.device, { manifest: (m) => ({ ...m, complete: false, requested: { from: 2, to: 4 } }) }),
+    );
     expect(ok.one.failures).toEqual([]);
     expect(ok.python).toMatch(/^VALID/);
   });
@@ -234,7 +282,9 @@ describe('the verifiers agree with docs/journal-format.md', () => {
       j.store.checkpoint();
       const r = await verifyEverywhere(bundleOf([...j.entries()], bob));
       for (const report of [r.one, r.parallel]) {
-        expect(failuresAt(report, rotation.seq)).toEqual([{ seq: rotation.seq, code: 'MALFORMED_ENTRY', reason: expect.stringContaining("is custodian bob's signing key") }]);
+        expect(failuresAt(report, rotation.seq)).toEqual([
+          { seq: rotation.seq, code: 'MALFORMED_ENTRY', reason: expect.stringContaining("is custodian bob's signing key") },
+        ]);
       }
       expect(r.python).toContain(`seq ${rotation.seq}: MALFORMED_ENTRY`);
     }

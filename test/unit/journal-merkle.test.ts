@@ -54,16 +54,21 @@ const rfc = {
   subproof(m: number, d: readonly Uint8Array[], b: boolean): Uint8Array[] {
     if (m === d.length) return b ? [] : [rfc.mth(d)];
     const k = 2 ** Math.ceil(Math.log2(d.length) - 1);
-    return m <= k ? [...rfc.subproof(m, d.slice(0, k), b), rfc.mth(d.slice(k))] : [...rfc.subproof(m - k, d.slice(k), false), rfc.mth(d.slice(0, k))];
+    return m <= k
+      ? [...rfc.subproof(m, d.slice(0, k), b), rfc.mth(d.slice(k))]
+      : [...rfc.subproof(m - k, d.slice(k), false), rfc.mth(d.slice(0, k))];
   },
 };
 
-const leavesOf = (n: number, salt = 0): Uint8Array[] => Array.from({ length: n }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${salt}:${i}`)));
+const leavesOf = (n: number, salt = 0): Uint8Array[] =>
+  Array.from({ length: n }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${salt}:${i}`)));
 
 describe('RFC 6962 tree (shared/journal/merkle.ts)', () => {
   it('gives the RFC 6962 reference implementation’s roots for its test leaves', () => {
     // The leaves and roots of certificate-transparency's merkle_tree_test (any leaf length is hashed as given).
-    const leaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+    const leaves = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) =>
+      Uint8Array.from(Buffer.from(h, 'hex')),
+    );
     const roots = [
       'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
       '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
@@ -179,7 +184,11 @@ describe('MerkleFrontier', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 60 }), (start, count) => {
         const leaves = leavesOf(start + count);
-        const f = MerkleFrontier.fromSubtrees(start, perfectSubtrees(0, start).map(([first, width]) => rfc.mth(leaves.slice(first, first + width))), native);
+        const f = MerkleFrontier.fromSubtrees(
+          start,
+          perfectSubtrees(0, start).map(([first, width]) => rfc.mth(leaves.slice(first, first + width))),
+          native,
+        );
         const seen = new Map<string, string>();
         for (const h of leaves.slice(start)) {
           f.push(h, (first, width, hash) => {
@@ -202,7 +211,9 @@ describe('MerkleFrontier', () => {
 
   it('refuses subtree roots of the wrong shape for the size', () => {
     const roots = perfectSubtrees(0, 13).map(([first, width]) => merkleRoot(leavesOf(13).slice(first, first + width), native));
-    expect(() => MerkleFrontier.fromSubtrees(13, roots.slice(0, 2), native)).toThrow(/tree of 13 leaves needs a 32-byte root for leaves 12\.\.12/);
+    expect(() => MerkleFrontier.fromSubtrees(13, roots.slice(0, 2), native)).toThrow(
+      /tree of 13 leaves needs a 32-byte root for leaves 12\.\.12/,
+    );
     expect(() => MerkleFrontier.fromSubtrees(13, [...roots, roots[0]!], native)).toThrow(/has 3 subtree roots, not 4/);
     expect(() => MerkleFrontier.fromSubtrees(-1, [], native)).toThrow(RangeError);
     expect(() => frontierRoot(0, [], native)).toThrow(RangeError);

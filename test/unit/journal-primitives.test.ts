@@ -22,7 +22,16 @@ afterEach(() => {
 
 describe('canonicalBodyText (the per-entry canonical encoder)', () => {
   const json = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.maxSafeInteger(), fc.constant(-0), fc.string({ unit: 'binary' }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ unit: 'binary' }), tie('value'), { maxKeys: 4 })),
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.maxSafeInteger(),
+      fc.constant(-0),
+      fc.string({ unit: 'binary' }),
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(fc.string({ unit: 'binary' }), tie('value'), { maxKeys: 4 }),
+    ),
   })).value;
   const body = fc.record({
     v: fc.oneof(fc.constant(1), fc.constant(-0), fc.maxSafeInteger()),
@@ -47,7 +56,11 @@ describe('canonicalBodyText (the per-entry canonical encoder)', () => {
   });
 
   it('canonicalEntryTexts gives that body and exactly the canonical bundle line of the whole entry', () => {
-    const sig = fc.oneof(fc.record({ key: fc.string({ unit: 'binary' }), sig: fc.string({ unit: 'binary' }) }), fc.record({ sig: fc.string(), key: fc.string(), extra: json }), json);
+    const sig = fc.oneof(
+      fc.record({ key: fc.string({ unit: 'binary' }), sig: fc.string({ unit: 'binary' }) }),
+      fc.record({ sig: fc.string(), key: fc.string(), extra: json }),
+      json,
+    );
     fc.assert(
       fc.property(body, fc.string({ unit: 'binary' }), fc.array(sig, { maxLength: 3 }), (b, hash, sigs) => {
         const entry = { ...b, hash, sigs } as unknown as SignedEntry;
@@ -74,7 +87,13 @@ describe('canonicalBodyText (the per-entry canonical encoder)', () => {
   });
 
   it('gives the same text or the same refusal for bodies that are not well formed', () => {
-    const odd = fc.record({ v: fc.oneof(fc.constant(1), fc.double(), fc.constant(undefined)), seq: fc.oneof(fc.nat(), fc.double(), fc.string()), time: fc.oneof(fc.nat(), fc.constant(Number.NaN)), actor: fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer()), data: fc.oneof(fc.constant(undefined), fc.constant({ f: 1.5 }), fc.constant({ ok: 1 })) });
+    const odd = fc.record({
+      v: fc.oneof(fc.constant(1), fc.double(), fc.constant(undefined)),
+      seq: fc.oneof(fc.nat(), fc.double(), fc.string()),
+      time: fc.oneof(fc.nat(), fc.constant(Number.NaN)),
+      actor: fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer()),
+      data: fc.oneof(fc.constant(undefined), fc.constant({ f: 1.5 }), fc.constant({ ok: 1 })),
+    });
     fc.assert(
       fc.property(body, odd, (b, o) => {
         const entry = { ...b, ...o } as unknown as EntryBody;
@@ -178,15 +197,27 @@ describe('entry shape fast path', () => {
     for (const e of entries) expect(isWellFormedEntry(e)).toBe(true);
     const fields = [...Object.keys(entries[0]!), 'extra'];
     fc.assert(
-      fc.property(fc.nat(entries.length - 1), fc.constantFrom(...fields), fc.option(fc.anything(), { nil: undefined }), fc.boolean(), (i, field, value, drop) => {
-        const mutated: Record<string, unknown> = { ...entries[i]! };
-        if (drop) delete mutated[field];
-        else mutated[field] = value;
-        if (isWellFormedEntry(mutated)) expect(entrySchema.safeParse(mutated).success).toBe(true);
-      }),
+      fc.property(
+        fc.nat(entries.length - 1),
+        fc.constantFrom(...fields),
+        fc.option(fc.anything(), { nil: undefined }),
+        fc.boolean(),
+        (i, field, value, drop) => {
+          const mutated: Record<string, unknown> = { ...entries[i]! };
+          if (drop) delete mutated[field];
+          else mutated[field] = value;
+          if (isWellFormedEntry(mutated)) expect(entrySchema.safeParse(mutated).success).toBe(true);
+        },
+      ),
       { numRuns: 2000 },
     );
-    const sigMutations = [{}, { key: 'ab'.repeat(32) }, { key: 'ab'.repeat(32), sig: 'x'.repeat(128) }, { key: 'AB'.repeat(32), sig: 'a'.repeat(128) }, { key: 'ab'.repeat(32), sig: 'a'.repeat(128), more: 1 }];
+    const sigMutations = [
+      {},
+      { key: 'ab'.repeat(32) },
+      { key: 'ab'.repeat(32), sig: 'x'.repeat(128) },
+      { key: 'AB'.repeat(32), sig: 'a'.repeat(128) },
+      { key: 'ab'.repeat(32), sig: 'a'.repeat(128), more: 1 },
+    ];
     for (const sig of sigMutations) {
       const mutated = { ...entries[1]!, sigs: [sig] };
       expect(isWellFormedEntry(mutated)).toBe(false);
@@ -196,7 +227,13 @@ describe('entry shape fast path', () => {
     // remembered for one field never passes for a field with another pattern.
     const e = entries[1]!;
     expect(isWellFormedEntry(e)).toBe(true);
-    for (const mutated of [{ ...e, device: e.vault }, { ...e, vault: e.device }, { ...e, prev: e.vault }, { ...e, hash: e.vault }, { ...e, sigs: [{ key: e.vault, sig: (e.sigs as { sig: string }[])[0]!.sig }] }]) {
+    for (const mutated of [
+      { ...e, device: e.vault },
+      { ...e, vault: e.device },
+      { ...e, prev: e.vault },
+      { ...e, hash: e.vault },
+      { ...e, sigs: [{ key: e.vault, sig: (e.sigs as { sig: string }[])[0]!.sig }] },
+    ]) {
       expect(isWellFormedEntry(mutated)).toBe(false);
       expect(entrySchema.safeParse(mutated).success).toBe(false);
     }
@@ -213,7 +250,10 @@ describe('bundle entry-record fast path', () => {
       const v = new BundleVerifier();
       v.pushLine(headerLine().trimEnd());
       v.pushLine(line);
-      return v.finish().failures.filter((f) => f.code === 'BAD_BUNDLE').map((f) => f.reason);
+      return v
+        .finish()
+        .failures.filter((f) => f.code === 'BAD_BUNDLE')
+        .map((f) => f.reason);
     };
     expect(reasons(plain).filter((r) => r.includes('line 2'))).toEqual([]);
     const record = JSON.parse(plain) as Record<string, unknown>;

@@ -30,7 +30,16 @@ afterEach(() => {
 
 /** Journal JSON: integers, strings of any code points, nested objects and arrays. */
 const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.maxSafeInteger(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 3 })),
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.maxSafeInteger(),
+    fc.string({ unit: 'grapheme' }),
+    fc.string({ unit: 'binary' }),
+    fc.array(tie('value'), { maxLength: 3 }),
+    fc.dictionary(fc.string(), tie('value'), { maxKeys: 3 }),
+  ),
 })).value;
 const hex = (n: number): fc.Arbitrary<string> => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => Buffer.from(b).toString('hex'));
 const body: fc.Arbitrary<EntryBody> = fc.record({
@@ -47,7 +56,11 @@ const body: fc.Arbitrary<EntryBody> = fc.record({
 const signers = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }).map((seeds) => seeds.map((s) => seededSigner(s)));
 
 /** sealEntry as the store calls it: an entry object with every field, filled in place. */
-function sealed(b: EntryBody, by: readonly EntrySigner[], sha256Text = nativePrimitives.sha256Text): { entry: SignedEntry; digest: Uint8Array } {
+function sealed(
+  b: EntryBody,
+  by: readonly EntrySigner[],
+  sha256Text = nativePrimitives.sha256Text,
+): { entry: SignedEntry; digest: Uint8Array } {
   const entry: UnsealedEntry = { ...entryBodyOf(b), hash: '', sigs: [] };
   const digest = sealEntry(entry, by, sha256Text);
   return { entry, digest };
@@ -76,9 +89,16 @@ describe('entry signing: one path (sealEntry) and the plain reference beside it'
   it('node:crypto and libsodium hash any text to the same SHA-256 of its UTF-8 bytes, lone surrogates included', () => {
     const lib = sodiumSha256Text(sodium);
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((t) => t.repeat(Math.ceil(66_000 / t.length)))), (text) => {
-        expect(Buffer.from(nativePrimitives.sha256Text(text)).toString('hex')).toBe(sodium.to_hex(lib(text)));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'binary' }),
+          fc.string({ unit: 'grapheme' }),
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((t) => t.repeat(Math.ceil(66_000 / t.length))),
+        ),
+        (text) => {
+          expect(Buffer.from(nativePrimitives.sha256Text(text)).toString('hex')).toBe(sodium.to_hex(lib(text)));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -88,8 +108,16 @@ describe('entry signing: one path (sealEntry) and the plain reference beside it'
     open.push(j);
     const alice = j.enrol('alice', 2);
     const bob = j.enrol('bob', 3);
-    j.store.append({ type: 'checkout.opened', actor: alice, account: '123456789012', data: { half: 'password', reason: 'naïve café ✓ 𝄞' } });
-    j.store.appendBatch([{ type: 'checkout.closed', actor: bob, data: { half: 'mfa' } }, { type: 'note.added', data: { text: '\u2028 line' } }]);
+    j.store.append({
+      type: 'checkout.opened',
+      actor: alice,
+      account: '123456789012',
+      data: { half: 'password', reason: 'naïve café ✓ 𝄞' },
+    });
+    j.store.appendBatch([
+      { type: 'checkout.closed', actor: bob, data: { half: 'mfa' } },
+      { type: 'note.added', data: { text: '\u2028 line' } },
+    ]);
     const rotated = seededSigner(9);
     j.store.rotateDeviceKey(rotated);
     j.store.append({ type: 'after.rotation', data: {} });
@@ -106,7 +134,17 @@ describe('entry signing: one path (sealEntry) and the plain reference beside it'
   });
 
   it('a body text other than the body’s canonical one yields an entry the verifier refuses, never a silently different one', () => {
-    const b: EntryBody = { v: 1, vault: 'ab'.repeat(16), device: seededSigner(1).publicKey, seq: 0, prev: GENESIS_PREV, time: 1, type: 'vault.genesis', actor: null, data: { deviceKey: seededSigner(1).publicKey } };
+    const b: EntryBody = {
+      v: 1,
+      vault: 'ab'.repeat(16),
+      device: seededSigner(1).publicKey,
+      seq: 0,
+      prev: GENESIS_PREV,
+      time: 1,
+      type: 'vault.genesis',
+      actor: null,
+      data: { deviceKey: seededSigner(1).publicKey },
+    };
     const entry: UnsealedEntry = { ...entryBodyOf(b), hash: '', sigs: [] };
     sealEntry(entry, [seededSigner(1)], nativePrimitives.sha256Text, canonicalBodyText({ ...b, time: 2 }));
     expect(entry.hash).not.toBe(signEntryReference(b, [seededSigner(1)], sodium).hash);

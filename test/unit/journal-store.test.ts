@@ -48,7 +48,12 @@ describe('JournalStore', () => {
     const genesis = store.init(VAULT, { name: 'prod roots' });
     expect(genesis).toMatchObject({ seq: 0, type: 'vault.genesis', vault: VAULT, device: device.publicKey });
     expect(genesis.data).toMatchObject({ name: 'prod roots', deviceKey: device.publicKey });
-    const opened = store.append({ type: 'checkout.opened', actor: { id: 'alice', signer: alice }, account: '123456789012', data: { half: 'password', reason: 'incident 7' } });
+    const opened = store.append({
+      type: 'checkout.opened',
+      actor: { id: 'alice', signer: alice },
+      account: '123456789012',
+      data: { half: 'password', reason: 'incident 7' },
+    });
     expect(opened.prev).toBe(genesis.hash);
     expect(opened.data.account).toBe('123456789012');
     expect(opened.sigs.map((s) => s.key)).toEqual([device.publicKey, alice.publicKey]);
@@ -76,12 +81,24 @@ describe('JournalStore', () => {
     const store = JournalStore.open(db, { deviceSigner: signer(1) });
     store.init(VAULT, {});
     const head = store.head();
-    expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'ok.two', data: { ratio: 0.5 } }])).toThrow(/inputs\[1\]|floating point/);
+    expect(() =>
+      store.appendBatch([
+        { type: 'ok.one', data: {} },
+        { type: 'ok.two', data: { ratio: 0.5 } },
+      ]),
+    ).toThrow(/inputs\[1\]|floating point/);
     expect(() => store.append({ type: 'Bad Type', data: {} })).toThrow(/dotted lowercase/);
     expect(() => store.append({ type: 'checkpoint', data: {} })).toThrow(/written by the journal itself/);
     // What the central server would refuse on every resend (PostgreSQL cannot store U+0000).
-    expect(() => store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'custody.checkout', actor: { id: 'c-1\u0000', signer: signer(2) }, data: {} }])).toThrow(/inputs\[1\]\.actor|control characters/);
-    expect(() => store.append({ type: 'custodian.enrolled', data: { custodian: 'c-2', role: 'admin\u001b[31m' } })).toThrow(/data\.role must not contain control characters/);
+    expect(() =>
+      store.appendBatch([
+        { type: 'ok.one', data: {} },
+        { type: 'custody.checkout', actor: { id: 'c-1\u0000', signer: signer(2) }, data: {} },
+      ]),
+    ).toThrow(/inputs\[1\]\.actor|control characters/);
+    expect(() => store.append({ type: 'custodian.enrolled', data: { custodian: 'c-2', role: 'admin\u001b[31m' } })).toThrow(
+      /data\.role must not contain control characters/,
+    );
     expect(store.head()).toEqual(head);
   });
 
@@ -92,14 +109,22 @@ describe('JournalStore', () => {
     const head = store.head();
     const refused = (() => {
       try {
-        store.appendBatch([{ type: 'ok.one', data: {} }, { type: 'ok.big', data: { note: 'é'.repeat(MAX_ENTRY_BYTES / 2) } }]);
+        store.appendBatch([
+          { type: 'ok.one', data: {} },
+          { type: 'ok.big', data: { note: 'é'.repeat(MAX_ENTRY_BYTES / 2) } },
+        ]);
       } catch (error) {
         return error;
       }
       return null;
     })();
     expect(refused).toBeInstanceOf(HalfkeyError);
-    expect(refused).toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringMatching(new RegExp(`#\\d+ \\(ok\\.big\\) would be \\d+ bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes`)) as unknown });
+    expect(refused).toMatchObject({
+      code: 'INVALID_PAYLOAD',
+      message: expect.stringMatching(
+        new RegExp(`#\\d+ \\(ok\\.big\\) would be \\d+ bytes; an entry holds at most ${MAX_ENTRY_BYTES} bytes`),
+      ) as unknown,
+    });
     expect(store.head()).toEqual(head);
     // Just below the limit is an ordinary entry.
     expect(store.append({ type: 'ok.large', data: { note: 'x'.repeat(MAX_ENTRY_BYTES - 1024) } }).seq).toBe(head!.seq + 1);
@@ -172,7 +197,6 @@ describe('JournalStore', () => {
     expect(all.length).toBe(12);
   });
 
-
   it('writes a long batch (rows past one multi-row INSERT, checkpoints among them) exactly as it returns it', () => {
     const { db } = freshDb();
     const alice = signer(2);
@@ -244,13 +268,26 @@ describe('JournalStore Merkle frontier', () => {
       store.append({ type: 'kept.entry', data: { round } });
       expect(() =>
         db.transaction(() => {
-          store.appendBatch([{ type: 'lost.entry', data: {} }, { type: 'lost.entry', data: {} }, { type: 'lost.entry', data: {} }]);
+          store.appendBatch([
+            { type: 'lost.entry', data: {} },
+            { type: 'lost.entry', data: {} },
+            { type: 'lost.entry', data: {} },
+          ]);
           throw new Error('caller rolls back');
         })(),
       ).toThrow('caller rolls back');
-      expect(() => store.appendBatch([{ type: 'lost.entry', data: {} }, { type: 'lost.entry', data: { bad: 1.5 } }])).toThrow(/floating point/);
+      expect(() =>
+        store.appendBatch([
+          { type: 'lost.entry', data: {} },
+          { type: 'lost.entry', data: { bad: 1.5 } },
+        ]),
+      ).toThrow(/floating point/);
     }
-    store.appendBatch([{ type: 'kept.entry', data: {} }, { type: 'kept.entry', data: {} }, { type: 'kept.entry', data: {} }]);
+    store.appendBatch([
+      { type: 'kept.entry', data: {} },
+      { type: 'kept.entry', data: {} },
+      { type: 'kept.entry', data: {} },
+    ]);
     const entries = [...store.read({})];
     expect(entries.some((e) => e.type === 'lost.entry')).toBe(false);
     expect(entries.filter((e) => e.type === 'checkpoint').length).toBeGreaterThanOrEqual(2);
@@ -266,7 +303,12 @@ describe('JournalStore Merkle frontier', () => {
     const store = JournalStore.open(source, { deviceSigner: device, now: () => clock++, checkpointEvery: 8 });
     store.init(VAULT, {});
     store.append({ type: 'custodian.enrolled', data: { custodian: 'bob', signingKey: bob.publicKey, role: 'custodian' } });
-    for (let i = 0; i < 30; i++) store.append(i % 3 === 0 ? { type: 'checkout.opened', actor: { id: 'bob', signer: bob }, account: `acct-${i % 2}`, data: { i } } : { type: 'test.event', data: { i } });
+    for (let i = 0; i < 30; i++)
+      store.append(
+        i % 3 === 0
+          ? { type: 'checkout.opened', actor: { id: 'bob', signer: bob }, account: `acct-${i % 2}`, data: { i } }
+          : { type: 'test.event', data: { i } },
+      );
     const before = [...store.read()];
 
     const only0001 = join(dirs[dirs.length - 1]!, 'migrations-0001');
@@ -275,8 +317,18 @@ describe('JournalStore Merkle frontier', () => {
     copyFileSync(join(migrations, '0001_journal.sql'), join(only0001, '0001_journal.sql'));
     const { db: old, path: oldPath } = freshDb();
     migrate(old, 'journal', only0001);
-    expect((old.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' AND name LIKE 'sqlite_autoindex%'").get() as { n: number }).n).toBe(1);
-    const insert = old.prepare('INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (@seq, @v, @vault, @device, @prev, @time, @type, @actor, @data, @hash, @sigs, @account)');
+    expect(
+      (
+        old
+          .prepare(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' AND name LIKE 'sqlite_autoindex%'",
+          )
+          .get() as { n: number }
+      ).n,
+    ).toBe(1);
+    const insert = old.prepare(
+      'INSERT INTO journal_entries (seq, v, vault, device, prev, time, type, actor, data, hash, sigs, account) VALUES (@seq, @v, @vault, @device, @prev, @time, @type, @actor, @data, @hash, @sigs, @account)',
+    );
     old.transaction(() => {
       for (const row of source.prepare('SELECT * FROM journal_entries ORDER BY seq').all()) insert.run(row);
       const frontier = source.prepare('SELECT size, nodes FROM journal_frontier').get() as { size: number; nodes: string };
@@ -288,13 +340,24 @@ describe('JournalStore Merkle frontier', () => {
     dbs.push(reopened);
     const migrated = JournalStore.open(reopened, { deviceSigner: device, now: () => clock++ });
     expect([...migrated.read()]).toEqual(before);
-    const indexes = reopened.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' ORDER BY name").all() as { name: string; sql: string | null }[];
-    expect(indexes.map((i) => i.name)).toEqual(['journal_entries_account', 'journal_entries_actor', 'journal_entries_time', 'journal_entries_type']);
+    const indexes = reopened
+      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'journal_entries' ORDER BY name")
+      .all() as { name: string; sql: string | null }[];
+    expect(indexes.map((i) => i.name)).toEqual([
+      'journal_entries_account',
+      'journal_entries_actor',
+      'journal_entries_time',
+      'journal_entries_type',
+    ]);
     expect(indexes.find((i) => i.name === 'journal_entries_actor')!.sql).toMatch(/WHERE actor IS NOT NULL/);
     // The partial indexes still answer the filters, and the planner uses them.
     expect(migrated.query({ actor: 'bob' }).map((e) => e.seq)).toEqual(before.filter((e) => e.actor === 'bob').map((e) => e.seq));
-    expect(migrated.query({ account: 'acct-1' }).map((e) => e.data.i)).toEqual(before.filter((e) => e.data.account === 'acct-1').map((e) => e.data.i));
-    const plan = reopened.prepare('EXPLAIN QUERY PLAN SELECT * FROM journal_entries WHERE actor = ? ORDER BY seq LIMIT ?').all('bob', 10) as { detail: string }[];
+    expect(migrated.query({ account: 'acct-1' }).map((e) => e.data.i)).toEqual(
+      before.filter((e) => e.data.account === 'acct-1').map((e) => e.data.i),
+    );
+    const plan = reopened
+      .prepare('EXPLAIN QUERY PLAN SELECT * FROM journal_entries WHERE actor = ? ORDER BY seq LIMIT ?')
+      .all('bob', 10) as { detail: string }[];
     expect(plan.map((p) => p.detail).join(' ')).toMatch(/journal_entries_actor/);
     // It appends on from where 0001 left off and the whole chain still verifies.
     migrated.append({ type: 'test.event', data: { after: 'migration' } });
@@ -303,4 +366,3 @@ describe('JournalStore Merkle frontier', () => {
     expect(report.ok).toBe(true);
   });
 });
-

@@ -44,7 +44,10 @@ describe('journal test vectors', () => {
     // Without the `cryptography` package the Python verifier skips Ed25519 and still says VALID:
     // that would leave the signatures to the code under test, so it fails here instead.
     const crypto = spawnSync('python3', ['-c', 'import cryptography.hazmat.primitives.asymmetric.ed25519'], { encoding: 'utf8' });
-    expect(crypto.status, `python3 cannot import cryptography (install the Debian package python3-cryptography; build/test.sh does): ${crypto.stderr}`).toBe(0);
+    expect(
+      crypto.status,
+      `python3 cannot import cryptography (install the Debian package python3-cryptography; build/test.sh does): ${crypto.stderr}`,
+    ).toBe(0);
     const r = python(BUNDLE, EXPECTED);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^VALID: \d+ entries \(with Ed25519\)\n$/);
@@ -62,7 +65,12 @@ describe('journal test vectors', () => {
       expect(r1.status).toBe(1);
       expect(r1.stdout).toMatch(/INVALID: seq \d+: HASH_MISMATCH/);
       const resigned = join(dir, 'sig.hkj');
-      writeFileSync(resigned, lines.map((l, i) => (i === at ? l.replace(/"sig":"([0-9a-f])/, (_, c: string) => `"sig":"${c === '0' ? '1' : '0'}`) : l)).join('\n'));
+      writeFileSync(
+        resigned,
+        lines
+          .map((l, i) => (i === at ? l.replace(/"sig":"([0-9a-f])/, (_, c: string) => `"sig":"${c === '0' ? '1' : '0'}`) : l))
+          .join('\n'),
+      );
       const r2 = python(resigned);
       expect(r2.status).toBe(1);
       // The part hash alone would catch the edit; the signature must be caught for itself.

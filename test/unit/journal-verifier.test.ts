@@ -10,10 +10,12 @@ const journal = (options?: ConstructorParameters<typeof TestJournal>[0]): TestJo
   open.push(j);
   return j;
 };
-const codes = (entries: Iterable<unknown>, options?: Parameters<typeof verifyEntries>[1]): string[] => verifyEntries(entries, options).failures.map((f) => f.code);
+const codes = (entries: Iterable<unknown>, options?: Parameters<typeof verifyEntries>[1]): string[] =>
+  verifyEntries(entries, options).failures.map((f) => f.code);
 
 /** Re-signs a body with the given keys (what an attacker holding those keys could do). */
-const resign = (entry: SignedEntry, changes: Partial<SignedEntry>, signers = [seededSigner(1)]): SignedEntry => signEntry({ ...entry, ...changes }, signers);
+const resign = (entry: SignedEntry, changes: Partial<SignedEntry>, signers = [seededSigner(1)]): SignedEntry =>
+  signEntry({ ...entry, ...changes }, signers);
 
 beforeAll(async () => {
   await sodiumReady();

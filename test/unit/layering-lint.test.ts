@@ -25,32 +25,60 @@ async function expectLayerError(filePath: string, code: string, layer: string): 
 
 describe('the layering lint (STYLE.md rule 1)', () => {
   it('refuses a node built-in in shared/', async () => {
-    await expectLayerError('shared/journal/layer-probe.ts', "import fs from 'node:fs';\nexport const read = fs.readFileSync;\n", 'shared/ is pure');
+    await expectLayerError(
+      'shared/journal/layer-probe.ts',
+      "import fs from 'node:fs';\nexport const read = fs.readFileSync;\n",
+      'shared/ is pure',
+    );
   });
 
   it('refuses electron in renderer/', async () => {
-    await expectLayerError('renderer/src/layer-probe.ts', "import { ipcRenderer } from 'electron';\nexport const r = ipcRenderer;\n", 'renderer/ talks only to window.halfkey');
+    await expectLayerError(
+      'renderer/src/layer-probe.ts',
+      "import { ipcRenderer } from 'electron';\nexport const r = ipcRenderer;\n",
+      'renderer/ talks only to window.halfkey',
+    );
   });
 
   it('refuses an import of electron/ code from renderer/', async () => {
-    await expectLayerError('renderer/src/layer-probe.ts', "import '../../electron/app/router';\n", 'renderer/ talks only to window.halfkey');
+    await expectLayerError(
+      'renderer/src/layer-probe.ts',
+      "import '../../electron/app/router';\n",
+      'renderer/ talks only to window.halfkey',
+    );
   });
 
   it('refuses electron in server/', async () => {
-    await expectLayerError('server/layer-probe.ts', "import { app } from 'electron';\nexport const a = app;\n", 'server/ runs without Electron');
+    await expectLayerError(
+      'server/layer-probe.ts',
+      "import { app } from 'electron';\nexport const a = app;\n",
+      'server/ runs without Electron',
+    );
   });
 
   it('refuses an import of electron/ code from server/', async () => {
-    await expectLayerError('server/layer-probe.ts', "import { createRouter } from '../electron/app/router';\nexport const r = createRouter;\n", 'server/ runs without Electron');
+    await expectLayerError(
+      'server/layer-probe.ts',
+      "import { createRouter } from '../electron/app/router';\nexport const r = createRouter;\n",
+      'server/ runs without Electron',
+    );
   });
 
   it('refuses node:crypto in shared/: the Node side injects it (shared/journal/host-crypto.ts)', async () => {
-    await expectLayerError('shared/journal/layer-probe.ts', "import { hash } from 'node:crypto';\nexport const h = hash;\n", 'shared/ is pure');
+    await expectLayerError(
+      'shared/journal/layer-probe.ts',
+      "import { hash } from 'node:crypto';\nexport const h = hash;\n",
+      'shared/ is pure',
+    );
   });
 
   it('refuses electron in the Node-only folders of electron/ (features, app, cli, preview)', async () => {
     for (const folder of ['app', 'base', 'custody', 'journal', 'keychain', 'review', 'sync', 'vault', 'cli', 'preview']) {
-      await expectLayerError(`electron/${folder}/layer-probe.ts`, "import { clipboard } from 'electron';\nexport const c = clipboard;\n", 'Node-only');
+      await expectLayerError(
+        `electron/${folder}/layer-probe.ts`,
+        "import { clipboard } from 'electron';\nexport const c = clipboard;\n",
+        'Node-only',
+      );
     }
   });
 
@@ -76,7 +104,15 @@ describe('the layering lint (STYLE.md rule 1)', () => {
         expect(m.message).toContain('electron/cli/ is a Node-only adapter over the router');
       }
     };
-    for (const feature of ['vault/vault', 'custody/custody-service', 'journal/store', 'sync/client', 'keychain/keytar-keychain', 'base/database', 'review/review-service']) {
+    for (const feature of [
+      'vault/vault',
+      'custody/custody-service',
+      'journal/store',
+      'sync/client',
+      'keychain/keytar-keychain',
+      'base/database',
+      'review/review-service',
+    ]) {
       await refusedInCli(`import '../${feature}';\n`, 'no-restricted-imports');
       // A dynamic import() is no escape hatch.
       await refusedInCli(`export const load = () => import('../${feature}');\n`, 'no-restricted-syntax');
@@ -101,15 +137,31 @@ describe('the layering lint (STYLE.md rule 1)', () => {
   it('refuses node and services in the page code of the preview and in the preload', async () => {
     await expectLayerError('electron/preview/page/layer-probe.ts', "import fs from 'node:fs';\nexport const f = fs;\n", 'runs in the page');
     await expectLayerError('electron/preview/page/layer-probe.ts', "import '../../app/router';\n", 'runs in the page');
-    await expectLayerError('electron/preload/layer-probe.ts', "import '../custody/custody-service';\n", 'The preload exposes window.halfkey only');
+    await expectLayerError(
+      'electron/preload/layer-probe.ts',
+      "import '../custody/custody-service';\n",
+      'The preload exposes window.halfkey only',
+    );
   });
 
   it('passes clean files in every layer', async () => {
     expect(await lint('electron/main/layer-probe.ts', "import { app } from 'electron';\nexport const a = app;\n")).toEqual([]);
-    expect(await lint('electron/custody/layer-probe.ts', "import type { Handler } from '../app/router';\nimport { readFileSync } from 'node:fs';\nexport type H = Handler<'custody:checkout'>;\nexport const r = readFileSync;\n")).toEqual([]);
-    expect(await lint('electron/preload/layer-probe.ts', "import { contextBridge } from 'electron';\nexport const c = contextBridge;\n")).toEqual([]);
+    expect(
+      await lint(
+        'electron/custody/layer-probe.ts',
+        "import type { Handler } from '../app/router';\nimport { readFileSync } from 'node:fs';\nexport type H = Handler<'custody:checkout'>;\nexport const r = readFileSync;\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await lint('electron/preload/layer-probe.ts', "import { contextBridge } from 'electron';\nexport const c = contextBridge;\n"),
+    ).toEqual([]);
     expect(await lint('shared/journal/layer-probe.ts', "import { z } from 'zod';\nexport const id = z.string();\n")).toEqual([]);
-    expect(await lint('renderer/src/layer-probe.ts', "import type { HalfkeyApi } from '../../shared/api/bridge';\nexport type Api = HalfkeyApi;\n")).toEqual([]);
+    expect(
+      await lint(
+        'renderer/src/layer-probe.ts',
+        "import type { HalfkeyApi } from '../../shared/api/bridge';\nexport type Api = HalfkeyApi;\n",
+      ),
+    ).toEqual([]);
     expect(await lint('server/layer-probe.ts', "import { createServer } from 'node:http';\nexport const s = createServer;\n")).toEqual([]);
   });
 });

@@ -26,7 +26,16 @@ function attached(options: { heartbeat?: boolean } = {}) {
 
 /** A receipt whose only use here is as an anchor: the hash the server holds for one seq. */
 function receipt(j: TestJournal, seq: number, entryHash: string): void {
-  j.store.addReceipt({ device: j.device.publicKey, seq, entryHash, logIndex: seq, treeHead: { size: seq + 1 }, inclusionProof: [], serverKey: 'f'.repeat(64), signature: '0'.repeat(128) });
+  j.store.addReceipt({
+    device: j.device.publicKey,
+    seq,
+    entryHash,
+    logIndex: seq,
+    treeHead: { size: seq + 1 },
+    inclusionProof: [],
+    serverKey: 'f'.repeat(64),
+    signature: '0'.repeat(128),
+  });
 }
 
 describe('JournalService.verify (the in-app verify)', () => {

@@ -5,7 +5,14 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addonAbi } from '../../build/native-electron.mjs';
 import { openDatabase } from '../../electron/base/database';
-import { checkNativeBinding, NativeBindingRefused, runningTarget, sqliteBinding, type NativeBuildTag, type RunningTarget } from '../../electron/base/native-binding';
+import {
+  checkNativeBinding,
+  NativeBindingRefused,
+  runningTarget,
+  sqliteBinding,
+  type NativeBuildTag,
+  type RunningTarget,
+} from '../../electron/base/native-binding';
 import { electronSqliteBinding } from '../../electron/main/sqlite-binding';
 import { acquireVaultLock } from '../../electron/vault/vault-lock';
 import { NODE_SQLITE_ADDON, provideSqliteBuildForThisRuntime } from '../support/native-build-stand-in';
@@ -34,7 +41,10 @@ function taggedFolder(name: string, tag: Partial<NativeBuildTag>): string {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'better_sqlite3.node'), 'not an addon: loading this would fail in dlopen');
-  writeFileSync(join(dir, 'abi.json'), JSON.stringify({ module: 'better-sqlite3', moduleVersion: '12.9.0', platform: node.platform, arch: node.arch, ...tag }));
+  writeFileSync(
+    join(dir, 'abi.json'),
+    JSON.stringify({ module: 'better-sqlite3', moduleVersion: '12.9.0', platform: node.platform, arch: node.arch, ...tag }),
+  );
   return join(dir, 'better_sqlite3.node');
 }
 
@@ -55,10 +65,12 @@ describe('code running in Node refuses an Electron build, before loading it', ()
     const dir = join(work, 'untagged');
     mkdirSync(dir);
     writeFileSync(join(dir, 'better_sqlite3.node'), 'not an addon');
-    expect(() => openDatabase(join(work, 'b.db'), { nativeBinding: join(dir, 'better_sqlite3.node') })).toThrow(/it has no readable abi\.json beside it/);
+    expect(() => openDatabase(join(work, 'b.db'), { nativeBinding: join(dir, 'better_sqlite3.node') })).toThrow(
+      /it has no readable abi\.json beside it/,
+    );
   });
 
-  it('without a nativeBinding, Node code opens databases with node_modules\' build, as before', () => {
+  it("without a nativeBinding, Node code opens databases with node_modules' build, as before", () => {
     expect(sqliteBinding(undefined, node)).toEqual({});
     const db = openDatabase(join(work, 'plain.db'));
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -86,7 +98,9 @@ describe('the Electron side refuses a Node build', () => {
   it("refuses node_modules' own build (untagged) and a build for an older Electron", () => {
     expect(() => checkNativeBinding(NODE_SQLITE_ADDON, { self: electron })).toThrow(/has no readable abi\.json/);
     const older = taggedFolder('electron-140', { runtime: 'electron', abi: '140', electronVersion: '39.0.0' });
-    expect(() => checkNativeBinding(older, { self: electron })).toThrow(/built for Electron 39\.0\.0 \(ABI 140, .*\) and this process is Electron 45\.4\.1 \(ABI 150/);
+    expect(() => checkNativeBinding(older, { self: electron })).toThrow(
+      /built for Electron 39\.0\.0 \(ABI 140, .*\) and this process is Electron 45\.4\.1 \(ABI 150/,
+    );
   });
 
   it('accepts the build tagged for it', () => {
@@ -96,7 +110,9 @@ describe('the Electron side refuses a Node build', () => {
 
   it('in Electron, a database opened without the Electron build is refused, naming the missing nativeBinding', () => {
     expect(() => sqliteBinding(undefined, electron)).toThrow(NativeBindingRefused);
-    expect(() => sqliteBinding(undefined, electron)).toThrow(/opened in Electron 45\.4\.1 \(ABI 150.*without its Electron build; the build in node_modules is Node's/);
+    expect(() => sqliteBinding(undefined, electron)).toThrow(
+      /opened in Electron 45\.4\.1 \(ABI 150.*without its Electron build; the build in node_modules is Node's/,
+    );
   });
 });
 
@@ -104,7 +120,9 @@ describe("electron/main's binding path", () => {
   it('looks under build/native/<runtime>-<abi>-<platform>-<arch>/ of the app folder, and under app.asar.unpacked when packaged', () => {
     const appPath = join(work, 'main-app');
     const addon = provideSqliteBuildForThisRuntime(appPath);
-    expect(addon).toBe(join(appPath, 'build', 'native', `${node.runtime}-${node.abi}-${node.platform}-${node.arch}`, 'better_sqlite3.node'));
+    expect(addon).toBe(
+      join(appPath, 'build', 'native', `${node.runtime}-${node.abi}-${node.platform}-${node.arch}`, 'better_sqlite3.node'),
+    );
     expect(electronSqliteBinding(appPath, false)).toBe(addon);
     const asar = join(work, 'resources', 'app.asar');
     const unpacked = provideSqliteBuildForThisRuntime(`${asar}.unpacked`);
@@ -113,8 +131,12 @@ describe("electron/main's binding path", () => {
 
   it('says what to do when the build is missing: npm start in development, reinstall when packaged', () => {
     const empty = join(work, 'no-build');
-    expect(() => electronSqliteBinding(empty, false)).toThrow(/There is no better-sqlite3 build for .* at .*no-build.*: run `npm start`, which builds better-sqlite3/);
-    expect(() => electronSqliteBinding(join(empty, 'app.asar'), true)).toThrow(/app\.asar\.unpacked.*this installation of Halfkey is incomplete or damaged; reinstall it\./);
+    expect(() => electronSqliteBinding(empty, false)).toThrow(
+      /There is no better-sqlite3 build for .* at .*no-build.*: run `npm start`, which builds better-sqlite3/,
+    );
+    expect(() => electronSqliteBinding(join(empty, 'app.asar'), true)).toThrow(
+      /app\.asar\.unpacked.*this installation of Halfkey is incomplete or damaged; reinstall it\./,
+    );
   });
 });
 

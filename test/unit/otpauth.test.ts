@@ -22,7 +22,13 @@ function codeOf(run: () => unknown): OtpErrorCode | 'no error' {
 describe('parseOtpauthUri accepts', () => {
   it('an AWS virtual MFA URI with defaults filled in', async () => {
     const params = parseOtpauthUri(AWS_URI);
-    expect(params).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30, issuer: 'Amazon Web Services', label: 'root-account-mfa-device@123456789012' });
+    expect(params).toMatchObject({
+      algorithm: 'SHA1',
+      digits: 6,
+      period: 30,
+      issuer: 'Amazon Web Services',
+      label: 'root-account-mfa-device@123456789012',
+    });
     expect(params.secret).toEqual(new TextEncoder().encode('12345678901234567890'));
     expect((await totpCode(params, 59_000)).code).toBe('287082');
   });
@@ -46,7 +52,10 @@ describe('parseOtpauthUri accepts', () => {
   });
 
   it('a space after the colon in the label, and surrounding whitespace from a scanner', () => {
-    expect(parseOtpauthUri(`  otpauth://totp/ACME:%20alice?secret=${SECRET}&issuer=ACME\n`)).toMatchObject({ issuer: 'ACME', label: 'alice' });
+    expect(parseOtpauthUri(`  otpauth://totp/ACME:%20alice?secret=${SECRET}&issuer=ACME\n`)).toMatchObject({
+      issuer: 'ACME',
+      label: 'alice',
+    });
   });
 });
 
@@ -104,7 +113,27 @@ describe('parseOtpauthUri on arbitrary input', () => {
   it('either returns checked parameters or throws OtpInputError, never anything else', () => {
     const piece = fc.oneof(
       fc.string({ maxLength: 40 }),
-      fc.constantFrom('otpauth://', 'totp/', 'hotp/', ':', '?', '&', '=', '#', '%', '%3A', '%E0', '+', 'secret=', 'issuer=', 'digits=', 'period=', 'algorithm=', SECRET, 'sha256'),
+      fc.constantFrom(
+        'otpauth://',
+        'totp/',
+        'hotp/',
+        ':',
+        '?',
+        '&',
+        '=',
+        '#',
+        '%',
+        '%3A',
+        '%E0',
+        '+',
+        'secret=',
+        'issuer=',
+        'digits=',
+        'period=',
+        'algorithm=',
+        SECRET,
+        'sha256',
+      ),
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
@@ -126,11 +155,15 @@ describe('parseOtpauthUri on arbitrary input', () => {
 
 describe('parseBase32Secret', () => {
   it('names the position of a bad character, counting from 1 in the text as typed', () => {
-    expect(() => parseBase32Secret('GEZD GNB! GY3T QOJQ GEZD GNBV GY3T QOJQ')).toThrow('Character 9 of the secret is not a base32 character');
+    expect(() => parseBase32Secret('GEZD GNB! GY3T QOJQ GEZD GNBV GY3T QOJQ')).toThrow(
+      'Character 9 of the secret is not a base32 character',
+    );
   });
 
   it('states the 128-bit minimum and the actual size', () => {
-    expect(() => parseBase32Secret(SECRET.slice(0, 24))).toThrow('The secret is 15 bytes (120 bits); Halfkey requires at least 16 bytes (128 bits)');
+    expect(() => parseBase32Secret(SECRET.slice(0, 24))).toThrow(
+      'The secret is 15 bytes (120 bits); Halfkey requires at least 16 bytes (128 bits)',
+    );
   });
 });
 

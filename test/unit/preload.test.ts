@@ -59,7 +59,10 @@ describe('preload (recording stand-in for electron)', () => {
   it('turns a broken IPC link into a typed INTERNAL result instead of throwing into the page', async () => {
     const api = buildHalfkeyApi(() => Promise.reject(new Error('ipc internals: /home/user/secret-path')));
     const result = await api.appStatus({});
-    expect(result).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'app:status could not reach the Halfkey main process; restart Halfkey.' } });
+    expect(result).toEqual({
+      ok: false,
+      error: { code: 'INTERNAL', message: 'app:status could not reach the Halfkey main process; restart Halfkey.' },
+    });
     expect(JSON.stringify(result)).not.toContain('secret-path');
   });
 });

@@ -15,7 +15,9 @@ describe('injecting the preview bridge into index.html', () => {
   });
 
   it('falls back to the end of <head> when the page has no script', () => {
-    expect(injectBridge('<html><head><title>t</title></head><body></body></html>')).toBe(`<html><head><title>t</title>${TAG}</head><body></body></html>`);
+    expect(injectBridge('<html><head><title>t</title></head><body></body></html>')).toBe(
+      `<html><head><title>t</title>${TAG}</head><body></body></html>`,
+    );
   });
 
   it('refuses a page with neither a script nor a head, naming the problem', () => {

@@ -15,7 +15,14 @@ import { scanCloudTrail } from '../../electron/reconcile/scan-pool';
 
 let dir: string;
 const at = (...parts: string[]): string => join(dir, ...parts);
-const rootLogin = (id: string, time = '2026-01-02T03:04:05Z') => ({ userIdentity: { type: 'Root', accountId: '123456789012' }, eventTime: time, eventSource: 'signin.amazonaws.com', eventName: 'ConsoleLogin', eventID: id, responseElements: { ConsoleLogin: 'Success' } });
+const rootLogin = (id: string, time = '2026-01-02T03:04:05Z') => ({
+  userIdentity: { type: 'Root', accountId: '123456789012' },
+  eventTime: time,
+  eventSource: 'signin.amazonaws.com',
+  eventName: 'ConsoleLogin',
+  eventID: id,
+  responseElements: { ConsoleLogin: 'Success' },
+});
 const log = (...records: unknown[]): string => JSON.stringify({ Records: records });
 
 beforeAll(() => {
@@ -29,7 +36,12 @@ describe('reading one CloudTrail file', () => {
     writeFileSync(at('b.json.gz'), log(rootLogin('b')));
     writeFileSync(at('c.json'), gzipSync(log(rootLogin('c'))));
     writeFileSync(at('bom.json'), `\ufeff${log(rootLogin('d'))}`);
-    for (const [name, id] of [['a.json.gz', 'a'], ['b.json.gz', 'b'], ['c.json', 'c'], ['bom.json', 'd']] as const) {
+    for (const [name, id] of [
+      ['a.json.gz', 'a'],
+      ['b.json.gz', 'b'],
+      ['c.json', 'c'],
+      ['bom.json', 'd'],
+    ] as const) {
       const scan = await scanLogFile(at(name));
       expect(scan, name).toMatchObject({ status: 'read', records: 1 });
       expect(scan.root.map((e) => e.eventId)).toEqual([id]);
@@ -69,7 +81,10 @@ describe('walking the paths given', () => {
     symlinkSync(join(tree, 'AWSLogs'), join(tree, 'loop'));
     writeFileSync(at('named.log'), log(rootLogin('named')));
     const found: string[] = [];
-    for await (const f of cloudTrailFiles([tree, at('named.log')])) found.push('read' in f ? `read ${f.read.slice(dir.length)}` : `${f.passed.status} ${f.passed.path.slice(dir.length)}: ${f.passed.reason}`);
+    for await (const f of cloudTrailFiles([tree, at('named.log')]))
+      found.push(
+        'read' in f ? `read ${f.read.slice(dir.length)}` : `${f.passed.status} ${f.passed.path.slice(dir.length)}: ${f.passed.reason}`,
+      );
     expect(found.sort()).toEqual([
       'ignored /tree/README.md: not named .json or .json.gz (name the file itself to read it anyway)',
       'ignored /tree/loop: a symbolic link: not followed in a folder (name its target to read it)',
@@ -83,7 +98,10 @@ describe('walking the paths given', () => {
     const many = at('many');
     mkdirSync(many);
     for (let i = 0; i < 40; i++) {
-      const records = [rootLogin(`r${i}`, `2026-01-02T03:${String(i).padStart(2, '0')}:00Z`), { userIdentity: { type: 'IAMUser', accountId: '123456789012' }, eventTime: '2026-01-02T03:04:05Z', eventName: 'ListUsers' }];
+      const records = [
+        rootLogin(`r${i}`, `2026-01-02T03:${String(i).padStart(2, '0')}:00Z`),
+        { userIdentity: { type: 'IAMUser', accountId: '123456789012' }, eventTime: '2026-01-02T03:04:05Z', eventName: 'ListUsers' },
+      ];
       writeFileSync(join(many, `f${i}.json.gz`), i === 17 ? Buffer.from('garbage') : gzipSync(log(...records)));
     }
     // The same event in two files (a global event in two trails) is one root event.
@@ -93,10 +111,20 @@ describe('walking the paths given', () => {
     expect(pooled.workers).toBe(3);
     const key = (t: typeof one) => ({ ...t, root: [...t.root].map((e) => e.eventId).sort() });
     expect(key(pooled.totals)).toEqual(key(one));
-    expect(one).toMatchObject({ files: 41, filesRead: 40, filesBad: 1, records: 79, rootRecords: 40, duplicateRootRecords: 1, otherRecords: 39 });
+    expect(one).toMatchObject({
+      files: 41,
+      filesRead: 40,
+      filesBad: 1,
+      records: 79,
+      rootRecords: 40,
+      duplicateRootRecords: 1,
+      otherRecords: 39,
+    });
     expect(one.root).toHaveLength(39);
     expect(one.badFiles).toEqual([{ path: join(many, 'f17.json.gz'), reason: expect.stringMatching(/neither gzip-compressed nor JSON/) }]);
-    expect(one.coverage).toEqual([{ account: '123456789012', from: Date.parse('2026-01-02T03:00:00Z'), to: Date.parse('2026-01-02T03:39:00Z') }]);
+    expect(one.coverage).toEqual([
+      { account: '123456789012', from: Date.parse('2026-01-02T03:00:00Z'), to: Date.parse('2026-01-02T03:39:00Z') },
+    ]);
   });
 
   it("never lets a file name or a file's bytes put a control character on the terminal", async () => {
@@ -105,7 +133,13 @@ describe('walking the paths given', () => {
     writeFileSync(join(hostile, 'evil\u001b[2J.json'), '\u001b[31m{ not json');
     const { totals } = await scanCloudTrail([hostile], { workers: 0 });
     expect(totals.badFiles).toHaveLength(1);
-    const text = reportText(reconcile(new CustodyTimelineBuilder().finish(), totals, { slackMs: 0, journal: { kind: 'bundle', path: '/j', devices: 1 }, workers: 0 }));
+    const text = reportText(
+      reconcile(new CustodyTimelineBuilder().finish(), totals, {
+        slackMs: 0,
+        journal: { kind: 'bundle', path: '/j', devices: 1 },
+        workers: 0,
+      }),
+    );
     expect(text).toContain('evil\uFFFD[2J.json: neither gzip-compressed nor JSON');
     expect(text.includes('\u001b')).toBe(false);
   });

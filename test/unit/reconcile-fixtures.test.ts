@@ -18,8 +18,15 @@ import { FIXTURE_DIR, plainEntries } from '../fixtures/cloudtrail/fixture-journa
 async function reconcileFixture(root: string, workers: number): Promise<ReconcileReport> {
   const builder = new CustodyTimelineBuilder();
   for (const entry of plainEntries()) builder.push(entry);
-  const { totals } = await scanCloudTrail(INPUTS.map((p) => join(root, p)), { workers });
-  return reconcile(builder.finish(), totals, { slackMs: DEFAULT_SLACK_MS, journal: { kind: 'bundle', path: 'fixture', devices: 1 }, workers });
+  const { totals } = await scanCloudTrail(
+    INPUTS.map((p) => join(root, p)),
+    { workers },
+  );
+  return reconcile(builder.finish(), totals, {
+    slackMs: DEFAULT_SLACK_MS,
+    journal: { kind: 'bundle', path: 'fixture', devices: 1 },
+    workers,
+  });
 }
 
 let gzipped: string;
@@ -42,8 +49,13 @@ describe('reconciling the hand-written CloudTrail fixture', () => {
     const text = reportText(await reconcileFixture(FIXTURE_DIR, 0));
     expect(text).toMatch(/^Files: 14 \(10 read, 2 bad, 2 ignored of which 1 digest\)/m);
     expect(text).toMatch(/^Records: 32; root records 18 \(17 distinct, 1 duplicate\); other principals 9; skipped 6$/m);
-    expect(text).toMatch(/^Root actions: 10 explained, 2 half-explained, 2 unexplained; failed sign-ins 2 \(2 outside custody\); flagged 4/m);
-    for (const f of [...expected.findings, ...expected.failedSignIns].filter((x) => x.verdict !== 'explained' || (x.flags as string[]).length > 0)) expect(text).toContain(`eventID ${String(f.eventId)}`);
+    expect(text).toMatch(
+      /^Root actions: 10 explained, 2 half-explained, 2 unexplained; failed sign-ins 2 \(2 outside custody\); flagged 4/m,
+    );
+    for (const f of [...expected.findings, ...expected.failedSignIns].filter(
+      (x) => x.verdict !== 'explained' || (x.flags as string[]).length > 0,
+    ))
+      expect(text).toContain(`eventID ${String(f.eventId)}`);
     expect(text).toContain('Result: NEEDS REVIEW');
   });
 });

@@ -6,8 +6,18 @@ import { CUSTODY_EVENTS, custodyEventOf } from '../../shared/reconcile/custody-e
 // Reading single CloudTrail records and times, as the documented record format writes them.
 
 const ms = (text: string): number => Date.parse(text);
-const root = { type: 'Root', principalId: '123456789012', arn: 'arn:aws:iam::123456789012:root', accountId: '123456789012', accessKeyId: '' };
-const signIn = (result: 'Success' | 'Failure' | null, mfa: 'Yes' | 'No' | null, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+const root = {
+  type: 'Root',
+  principalId: '123456789012',
+  arn: 'arn:aws:iam::123456789012:root',
+  accountId: '123456789012',
+  accessKeyId: '',
+};
+const signIn = (
+  result: 'Success' | 'Failure' | null,
+  mfa: 'Yes' | 'No' | null,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   eventVersion: '1.09',
   userIdentity: root,
   eventTime: '2026-01-02T03:04:05Z',
@@ -77,26 +87,60 @@ describe('times in the ISO-8601 forms AWS writes', () => {
 
 describe('root activity from the documented record format', () => {
   it('reads a console sign-in: success or failure from responseElements.ConsoleLogin, MFA from additionalEventData.MFAUsed', () => {
-    expect(rootEvent(classifyRecord(signIn('Success', 'Yes')))).toMatchObject({ signIn: true, outcome: 'success', mfa: 'yes', errorCode: null, account: '123456789012', time: ms('2026-01-02T03:04:05Z') });
+    expect(rootEvent(classifyRecord(signIn('Success', 'Yes')))).toMatchObject({
+      signIn: true,
+      outcome: 'success',
+      mfa: 'yes',
+      errorCode: null,
+      account: '123456789012',
+      time: ms('2026-01-02T03:04:05Z'),
+    });
     expect(rootEvent(classifyRecord(signIn('Success', 'No')))).toMatchObject({ outcome: 'success', mfa: 'no' });
-    expect(rootEvent(classifyRecord(signIn('Failure', 'No', { errorMessage: 'Failed authentication' })))).toMatchObject({ outcome: 'failure', errorCode: 'Failed authentication', mfa: 'no' });
+    expect(rootEvent(classifyRecord(signIn('Failure', 'No', { errorMessage: 'Failed authentication' })))).toMatchObject({
+      outcome: 'failure',
+      errorCode: 'Failed authentication',
+      mfa: 'no',
+    });
     // A failure recorded only by its errorMessage is still a failure.
-    expect(rootEvent(classifyRecord(signIn(null, null, { errorMessage: 'Failed authentication' })))).toMatchObject({ outcome: 'failure', mfa: 'unknown' });
+    expect(rootEvent(classifyRecord(signIn(null, null, { errorMessage: 'Failed authentication' })))).toMatchObject({
+      outcome: 'failure',
+      mfa: 'unknown',
+    });
   });
 
   it('reads a root API call: MFA from sessionContext.attributes.mfaAuthenticated, the kind of access key, the error code', () => {
     const call = (identity: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-      rootEvent(classifyRecord({ userIdentity: identity, eventTime: '2026-01-02T03:04:05Z', eventSource: 'iam.amazonaws.com', eventName: 'ListUsers', eventID: 'x', ...extra }));
-    const session = (mfa: unknown) => ({ ...root, accessKeyId: 'ASIAEXAMPLE', sessionContext: { attributes: { creationDate: '2026-01-02T03:00:00Z', mfaAuthenticated: mfa } } });
+      rootEvent(
+        classifyRecord({
+          userIdentity: identity,
+          eventTime: '2026-01-02T03:04:05Z',
+          eventSource: 'iam.amazonaws.com',
+          eventName: 'ListUsers',
+          eventID: 'x',
+          ...extra,
+        }),
+      );
+    const session = (mfa: unknown) => ({
+      ...root,
+      accessKeyId: 'ASIAEXAMPLE',
+      sessionContext: { attributes: { creationDate: '2026-01-02T03:00:00Z', mfaAuthenticated: mfa } },
+    });
     expect(call(session('true'))).toMatchObject({ signIn: false, mfa: 'yes', accessKey: 'temporary', outcome: 'success' });
     expect(call(session('false'))).toMatchObject({ mfa: 'no' });
     expect(call(session(true))).toMatchObject({ mfa: 'yes' });
     expect(call({ ...root, accessKeyId: 'AKIAEXAMPLE' })).toMatchObject({ mfa: 'unknown', accessKey: 'long-term' });
-    expect(call(root, { errorCode: 'AccessDenied', errorMessage: 'denied' })).toMatchObject({ outcome: 'failure', errorCode: 'AccessDenied' });
+    expect(call(root, { errorCode: 'AccessDenied', errorMessage: 'denied' })).toMatchObject({
+      outcome: 'failure',
+      errorCode: 'AccessDenied',
+    });
   });
 
   it('names the custody-relevant actions by source and name, and no others', () => {
-    for (const e of CUSTODY_EVENTS) expect(rootEvent(classifyRecord({ userIdentity: root, eventTime: '2026-01-02T03:04:05Z', eventSource: e.source, eventName: e.name })).custody).toBe(e.kind);
+    for (const e of CUSTODY_EVENTS)
+      expect(
+        rootEvent(classifyRecord({ userIdentity: root, eventTime: '2026-01-02T03:04:05Z', eventSource: e.source, eventName: e.name }))
+          .custody,
+      ).toBe(e.kind);
     expect(custodyEventOf('iam.amazonaws.com', 'ListUsers')).toBeNull();
     // The same name from another service is not the custody event.
     expect(custodyEventOf('ec2.amazonaws.com', 'CreateAccessKey')).toBeNull();
@@ -104,11 +148,24 @@ describe('root activity from the documented record format', () => {
   });
 
   it('counts other principals (IAM user, assumed role, AWS service, Insights) with their account and time, never as root', () => {
-    const other = (identity: unknown, extra: Record<string, unknown> = {}) => classifyRecord({ userIdentity: identity, eventTime: '2026-01-02T03:04:05Z', eventName: 'X', recipientAccountId: '210987654321', ...extra });
-    expect(other({ type: 'IAMUser', accountId: '210987654321', userName: 'alice' })).toEqual({ kind: 'other', account: '210987654321', time: ms('2026-01-02T03:04:05Z') });
+    const other = (identity: unknown, extra: Record<string, unknown> = {}) =>
+      classifyRecord({
+        userIdentity: identity,
+        eventTime: '2026-01-02T03:04:05Z',
+        eventName: 'X',
+        recipientAccountId: '210987654321',
+        ...extra,
+      });
+    expect(other({ type: 'IAMUser', accountId: '210987654321', userName: 'alice' })).toEqual({
+      kind: 'other',
+      account: '210987654321',
+      time: ms('2026-01-02T03:04:05Z'),
+    });
     expect(other({ type: 'AssumedRole', arn: 'arn:aws:sts::210987654321:assumed-role/R/s' })).toMatchObject({ kind: 'other' });
     expect(other({ invokedBy: 'kms.amazonaws.com' }, { eventType: 'AwsServiceEvent' })).toMatchObject({ kind: 'other' });
-    expect(classifyRecord({ eventType: 'AwsCloudTrailInsight', eventTime: '2026-01-02T03:04:05Z', recipientAccountId: '210987654321' })).toMatchObject({ kind: 'other', account: '210987654321' });
+    expect(
+      classifyRecord({ eventType: 'AwsCloudTrailInsight', eventTime: '2026-01-02T03:04:05Z', recipientAccountId: '210987654321' }),
+    ).toMatchObject({ kind: 'other', account: '210987654321' });
   });
 
   it('skips what cannot be read, with the reason', () => {
@@ -123,14 +180,27 @@ describe('root activity from the documented record format', () => {
     expect(skip({ userIdentity: root })).toBe('NO_EVENT_TIME');
     expect(skip({ userIdentity: root, eventTime: '2026-01-02' })).toBe('BAD_EVENT_TIME');
     expect(skip({ userIdentity: { type: 'Root' }, eventTime: '2026-01-02T03:04:05Z', eventName: 'X' })).toBe('NO_ACCOUNT');
-    expect(skip({ userIdentity: { type: 'Root', accountId: '12345' }, eventTime: '2026-01-02T03:04:05Z', eventName: 'X' })).toBe('NO_ACCOUNT');
+    expect(skip({ userIdentity: { type: 'Root', accountId: '12345' }, eventTime: '2026-01-02T03:04:05Z', eventName: 'X' })).toBe(
+      'NO_ACCOUNT',
+    );
     expect(skip({ userIdentity: root, eventTime: '2026-01-02T03:04:05Z' })).toBe('NO_EVENT_NAME');
     // A root record without userIdentity.accountId takes the account that received it.
-    expect(rootEvent(classifyRecord({ userIdentity: { type: 'Root' }, recipientAccountId: '123456789012', eventTime: '2026-01-02T03:04:05Z', eventName: 'X' })).account).toBe('123456789012');
+    expect(
+      rootEvent(
+        classifyRecord({
+          userIdentity: { type: 'Root' },
+          recipientAccountId: '123456789012',
+          eventTime: '2026-01-02T03:04:05Z',
+          eventName: 'X',
+        }),
+      ).account,
+    ).toBe('123456789012');
   });
 
   it('keeps only printable, capped text from what callers wrote (a user agent can carry terminal escapes)', () => {
-    const e = rootEvent(classifyRecord(signIn('Success', 'Yes', { userAgent: `evil\u001b[2J\u202e${'x'.repeat(2000)}`, sourceIPAddress: 'a\nb' })));
+    const e = rootEvent(
+      classifyRecord(signIn('Success', 'Yes', { userAgent: `evil\u001b[2J\u202e${'x'.repeat(2000)}`, sourceIPAddress: 'a\nb' })),
+    );
     expect(e.userAgent.includes('\u001b') || e.userAgent.includes('\u202e')).toBe(false);
     expect(e.userAgent.length).toBe(512);
     expect(e.userAgent.endsWith('…')).toBe(true);
@@ -150,9 +220,13 @@ describe('the two input formats', () => {
 
   it('reads the record inside a lookup-events item, its own eventID and eventTime first', () => {
     const record = { eventID: 'inner', eventTime: '2026-01-02T03:04:05Z', userIdentity: root, eventName: 'X' };
-    expect(recordOfLookupEvent({ EventId: 'outer', EventTime: '2026-01-02T09:00:00+01:00', CloudTrailEvent: JSON.stringify(record) })).toEqual({ record });
+    expect(
+      recordOfLookupEvent({ EventId: 'outer', EventTime: '2026-01-02T09:00:00+01:00', CloudTrailEvent: JSON.stringify(record) }),
+    ).toEqual({ record });
     const bare = { userIdentity: root, eventName: 'X' };
-    expect(recordOfLookupEvent({ EventId: 'outer', EventTime: '2026-01-02T04:04:05+01:00', CloudTrailEvent: JSON.stringify(bare) })).toEqual({ record: { ...bare, eventID: 'outer', eventTime: '2026-01-02T04:04:05+01:00' } });
+    expect(
+      recordOfLookupEvent({ EventId: 'outer', EventTime: '2026-01-02T04:04:05+01:00', CloudTrailEvent: JSON.stringify(bare) }),
+    ).toEqual({ record: { ...bare, eventID: 'outer', eventTime: '2026-01-02T04:04:05+01:00' } });
     expect(recordOfLookupEvent({ CloudTrailEvent: '{not json' })).toEqual({ problem: 'CloudTrailEvent is not JSON' });
     expect(recordOfLookupEvent({ EventId: 'x' })).toEqual({ problem: 'the Events item has no CloudTrailEvent string' });
     expect(recordOfLookupEvent(3)).toEqual({ problem: 'the Events item is not an object' });

@@ -42,9 +42,21 @@ function entriesOf(c: Case): PlainEntry[] {
   c.windows.forEach((w, i) => {
     const checkout = `co${i}`;
     const end = at(w.open + w.dur);
-    out.push({ time: at(w.open), type: 'checkout.opened', actor: `c${i}`, data: { account: A, checkout, item: w.half, reason: 'r', ticket: null, leaseUntil: w.close === 'checked-in' ? end + 3_600_000 : end } });
-    if (w.close === 'checked-in') out.push({ time: end, type: 'checkout.closed', actor: `c${i}`, data: { account: A, checkout, item: w.half } });
-    if (w.close === 'lease-expired') out.push({ time: end + w.lateSweep * 1000, type: 'lease.expired', actor: null, data: { account: A, checkout, item: w.half, leaseUntil: end } });
+    out.push({
+      time: at(w.open),
+      type: 'checkout.opened',
+      actor: `c${i}`,
+      data: { account: A, checkout, item: w.half, reason: 'r', ticket: null, leaseUntil: w.close === 'checked-in' ? end + 3_600_000 : end },
+    });
+    if (w.close === 'checked-in')
+      out.push({ time: end, type: 'checkout.closed', actor: `c${i}`, data: { account: A, checkout, item: w.half } });
+    if (w.close === 'lease-expired')
+      out.push({
+        time: end + w.lateSweep * 1000,
+        type: 'lease.expired',
+        actor: null,
+        data: { account: A, checkout, item: w.half, leaseUntil: end },
+      });
   });
   c.sessions.forEach((s, i) => {
     out.push({ time: at(s.open), type: 'break-glass.opened', actor: 'ada', data: { account: A, session: `bg${i}`, reason: 'r' } });
@@ -54,7 +66,10 @@ function entriesOf(c: Case): PlainEntry[] {
 }
 
 /** The oracle: strips of seconds painted by each half and by sessions, for account A (B has no custody at all). */
-function oracle(c: Case): { verdict: (e: Case['events'][number]) => { password: boolean; mfa: boolean; session: boolean }; unused: Set<string> } {
+function oracle(c: Case): {
+  verdict: (e: Case['events'][number]) => { password: boolean; mfa: boolean; session: boolean };
+  unused: Set<string>;
+} {
   const strip = (): boolean[] => Array.from({ length: STRIP }, () => false);
   const painted = { password: strip(), mfa: strip(), session: strip() };
   const paint = (line: boolean[], from: number, to: number): void => {
@@ -71,7 +86,10 @@ function oracle(c: Case): { verdict: (e: Case['events'][number]) => { password: 
     if (!c.events.some((e) => e.account === A && line[e.t])) unused.add(`co${i}`);
   });
   return {
-    verdict: (e) => (e.account === B ? { password: false, mfa: false, session: false } : { password: painted.password[e.t]!, mfa: painted.mfa[e.t]!, session: painted.session[e.t]! }),
+    verdict: (e) =>
+      e.account === B
+        ? { password: false, mfa: false, session: false }
+        : { password: painted.password[e.t]!, mfa: painted.mfa[e.t]!, session: painted.session[e.t]! },
     unused,
   };
 }
@@ -92,7 +110,11 @@ function run(c: Case) {
   }));
   const fold = new ScanFold();
   fold.add(scanLog('memory.json', { Records: records }));
-  return reconcile(builder.finish(), fold.totals(), { slackMs: c.slack * 1000, journal: { kind: 'bundle', path: 'memory', devices: 1 }, workers: 0 });
+  return reconcile(builder.finish(), fold.totals(), {
+    slackMs: c.slack * 1000,
+    journal: { kind: 'bundle', path: 'memory', devices: 1 },
+    workers: 0,
+  });
 }
 
 describe('reconciliation against an independent oracle', () => {
@@ -106,9 +128,18 @@ describe('reconciliation against an independent oracle', () => {
         c.events.forEach((e, i) => {
           const f = byId.get(`ev${i}`)!;
           const want = o.verdict(e);
-          const verdict = want.session || (want.password && want.mfa) ? 'explained' : want.password || want.mfa ? 'half-explained' : 'unexplained';
-          expect({ verdict: f.verdict, password: f.password !== null, mfa: f.mfaHalf !== null, session: f.breakGlass !== null }, `event ${i} at ${e.t}`).toEqual({ verdict, ...want });
-          if (verdict !== 'explained') expect(f.nearest === null).toBe(e.account === B || c.windows.length === 0 || (verdict === 'half-explained' && !c.windows.some((w) => w.half === (want.password ? 'mfa' : 'password'))));
+          const verdict =
+            want.session || (want.password && want.mfa) ? 'explained' : want.password || want.mfa ? 'half-explained' : 'unexplained';
+          expect(
+            { verdict: f.verdict, password: f.password !== null, mfa: f.mfaHalf !== null, session: f.breakGlass !== null },
+            `event ${i} at ${e.t}`,
+          ).toEqual({ verdict, ...want });
+          if (verdict !== 'explained')
+            expect(f.nearest === null).toBe(
+              e.account === B ||
+                c.windows.length === 0 ||
+                (verdict === 'half-explained' && !c.windows.some((w) => w.half === (want.password ? 'mfa' : 'password'))),
+            );
         });
         expect(new Set(report.unusedCheckouts.map((u) => u.checkout.checkout))).toEqual(o.unused);
         expect(report.summary.explained + report.summary.halfExplained + report.summary.unexplained).toBe(c.events.length);

@@ -43,7 +43,10 @@ describe('the API router', () => {
   it('refuses a payload failing the schema with INVALID_PAYLOAD naming the field', async () => {
     let ran = false;
     const { log, events } = recorder();
-    const router = createRouter(table(() => ((ran = true), status)), log);
+    const router = createRouter(
+      table(() => ((ran = true), status)),
+      log,
+    );
     const result = await router.call('app:status', { sneaky: 'passphrase-123' }, { adapter: 'test' });
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -53,7 +56,10 @@ describe('the API router', () => {
     expect(ran).toBe(false);
     // The payload's values never reach the log.
     expect(JSON.stringify(events)).not.toContain('passphrase-123');
-    expect(await router.call('app:status', 'not an object', { adapter: 'test' })).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
+    expect(await router.call('app:status', 'not an object', { adapter: 'test' })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_PAYLOAD' },
+    });
   });
 
   it('turns a HalfkeyError into a typed error with its code, message and detail', async () => {

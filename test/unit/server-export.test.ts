@@ -38,9 +38,19 @@ function interleaved(): SignedEntry[] {
 function exportOf(log: readonly SignedEntry[]): string[] {
   const leaves = log.map((e) => sodium.from_hex(e.hash));
   const unsigned = { size: log.length, root: sodium.to_hex(merkleRoot(leaves, sodium)), timestamp: 1_700_000_100_000 };
-  const treeHead = { ...unsigned, signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)) };
+  const treeHead = {
+    ...unsigned,
+    signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)),
+  };
   const rows = log.map((entry, logIndex) => {
-    const receipt = { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: inclusionProof(logIndex, leaves, sodium).map((p) => sodium.to_hex(p)) };
+    const receipt = {
+      device: entry.device,
+      seq: entry.seq,
+      entryHash: entry.hash,
+      logIndex,
+      treeHead,
+      inclusionProof: inclusionProof(logIndex, leaves, sodium).map((p) => sodium.to_hex(p)),
+    };
     return canonicalize({ kind: 'entry', entry, receipt });
   });
   return [canonicalize({ kind: 'header', format: 'halfkey-server-export', version: 1, serverKey, treeHead }), ...rows];
@@ -61,7 +71,12 @@ describe('server export verifier', () => {
     expect(report.ok).toBe(true);
     expect(report.entries).toBe(log.length);
     expect(report.devices.map((d) => [d.device, d.entries, d.head?.seq, d.ok])).toEqual([
-      [log[0]!.device, log.filter((e) => e.device === log[0]!.device).length, log.filter((e) => e.device === log[0]!.device).at(-1)!.seq, true],
+      [
+        log[0]!.device,
+        log.filter((e) => e.device === log[0]!.device).length,
+        log.filter((e) => e.device === log[0]!.device).at(-1)!.seq,
+        true,
+      ],
       [log[3]!.device, 3 + 1, 3, true],
     ]);
     expect(exportFormatOf(exportOf(log)[0]!)).toBe('halfkey-server-export');
@@ -88,7 +103,10 @@ describe('server export verifier', () => {
     expect(garbage.failures[0]).toMatchObject({ line: 3, code: 'BAD_BUNDLE', reason: 'line 3 is not JSON' });
     expect(garbage.ok).toBe(false);
     // The line still takes its place in the log: the count is right, the root cannot be rebuilt.
-    expect(garbage.failures.at(-1)).toMatchObject({ code: 'LOG_ROOT_MISMATCH', reason: '1 line(s) carry no entry hash, so the signed root cannot be rebuilt' });
+    expect(garbage.failures.at(-1)).toMatchObject({
+      code: 'LOG_ROOT_MISMATCH',
+      reason: '1 line(s) carry no entry hash, so the signed root cannot be rebuilt',
+    });
     expect(codes(garbage)).not.toContain('TRUNCATED_TAIL');
 
     const row = JSON.parse(lines[4]!) as { entry: unknown; receipt: { inclusionProof: string[] } };
@@ -103,8 +121,16 @@ describe('server export verifier', () => {
     const lines = exportOf(interleaved());
     expect(verify(lines).failures).toEqual([]);
     const spaced = verify([lines[0]!.replace('"kind":"header"', '"kind": "header"'), ...lines.slice(1)]);
-    expect(spaced.failures).toEqual([{ line: null, vault: null, device: null, seq: null, code: 'BAD_BUNDLE', reason: expect.stringMatching(/^line 1 is not canonical JSON: whitespace \(canonical JSON has none\) at character \d+$/) }]);
-
+    expect(spaced.failures).toEqual([
+      {
+        line: null,
+        vault: null,
+        device: null,
+        seq: null,
+        code: 'BAD_BUNDLE',
+        reason: expect.stringMatching(/^line 1 is not canonical JSON: whitespace \(canonical JSON has none\) at character \d+$/),
+      },
+    ]);
   });
 
   it('refuses an entry line that is not canonical JSON and skips it, keeping the log order checks in step', () => {
@@ -121,9 +147,14 @@ describe('server export verifier', () => {
       [3, first, 1, 'MALFORMED_ENTRY'],
       [4, first, 2, 'SEQUENCE_GAP'],
     ]);
-    expect(reencoded.failures[0]!.reason).toMatch(/^line 3 is not canonical JSON: the number 1\.0 is not an integer \(floating-point numbers are not allowed\) at character \d+$/);
+    expect(reencoded.failures[0]!.reason).toMatch(
+      /^line 3 is not canonical JSON: the number 1\.0 is not an integer \(floating-point numbers are not allowed\) at character \d+$/,
+    );
     expect(codes(reencoded).filter((c) => c.startsWith('LOG_') || c === 'BAD_RECEIPT' || c === 'TRUNCATED_TAIL')).toEqual([]);
-    expect(reencoded.devices.find((d) => d.device === first)).toMatchObject({ ok: false, failures: [expect.objectContaining({ seq: 1, code: 'MALFORMED_ENTRY' }), expect.objectContaining({ seq: 2, code: 'SEQUENCE_GAP' })] });
+    expect(reencoded.devices.find((d) => d.device === first)).toMatchObject({
+      ok: false,
+      failures: [expect.objectContaining({ seq: 1, code: 'MALFORMED_ENTRY' }), expect.objectContaining({ seq: 2, code: 'SEQUENCE_GAP' })],
+    });
     expect(reencoded.devices.find((d) => d.device !== first)?.ok).toBe(true);
   });
 

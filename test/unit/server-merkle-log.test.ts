@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appendedLeafProofs, consistencyProof, frontierRoot, inclusionProof, merkleRoot, verifyConsistency, verifyInclusion } from '../../shared/journal/merkle';
+import {
+  appendedLeafProofs,
+  consistencyProof,
+  frontierRoot,
+  inclusionProof,
+  merkleRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { NodeSet, appendLeaves, consistencyProofOf, inclusionProofs, type NodeSource } from '../../server/merkle-log';
 
@@ -30,7 +38,11 @@ async function build(batches: readonly number[]): Promise<{ table: NodeTable; ha
   const roots: string[] = [];
   for (const count of batches) {
     const batch = Array.from({ length: count }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${hashes.length + i}`)));
-    const result = await appendLeaves(hashes.length, batch.map((h) => sodium.to_hex(h)), new NodeSet(table));
+    const result = await appendLeaves(
+      hashes.length,
+      batch.map((h) => sodium.to_hex(h)),
+      new NodeSet(table),
+    );
     for (const n of result.nodes) table.rows.set(n.key, n.hash);
     batch.forEach((h, i) => table.entryHashes.set(hashes.length + i, sodium.to_hex(h)));
     hashes.push(...batch);
@@ -62,12 +74,30 @@ describe('server Merkle log (stored perfect subtrees)', () => {
     for (let i = 0; i < n; i++) {
       const proof = proofs.get(i)!;
       expect(proof).toEqual(inclusionProof(i, hashes, sodium).map((p) => sodium.to_hex(p)));
-      expect(verifyInclusion(i, n, hashes[i]!, proof.map((p) => sodium.from_hex(p)), root, sodium)).toBe(true);
+      expect(
+        verifyInclusion(
+          i,
+          n,
+          hashes[i]!,
+          proof.map((p) => sodium.from_hex(p)),
+          root,
+          sodium,
+        ),
+      ).toBe(true);
     }
     for (let m = 1; m <= n; m++) {
       const proof = await consistencyProofOf(m, n, new NodeSet(table));
       expect(proof).toEqual(consistencyProof(m, hashes, sodium).map((p) => sodium.to_hex(p)));
-      expect(verifyConsistency(m, n, merkleRoot(hashes.slice(0, m), sodium), root, proof.map((p) => sodium.from_hex(p)), sodium)).toBe(true);
+      expect(
+        verifyConsistency(
+          m,
+          n,
+          merkleRoot(hashes.slice(0, m), sodium),
+          root,
+          proof.map((p) => sodium.from_hex(p)),
+          sodium,
+        ),
+      ).toBe(true);
     }
   });
 
@@ -95,7 +125,8 @@ describe('server Merkle log (stored perfect subtrees)', () => {
 
 describe('appendedLeafProofs (a client deriving its receipts from the frontier before its batch)', () => {
   const sha256 = (data: Uint8Array): Uint8Array => sodium.crypto_hash_sha256(data);
-  const leaves = (from: number, n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${from + i}`)));
+  const leaves = (from: number, n: number): Uint8Array[] =>
+    Array.from({ length: n }, (_, i) => sodium.crypto_hash_sha256(sodium.from_string(`leaf ${from + i}`)));
   /** The frontier the server sends: its stored perfect subtrees over the first `start` leaves. */
   const frontierOf = (all: readonly Uint8Array[], start: number): Uint8Array[] => {
     const out: Uint8Array[] = [];
@@ -114,7 +145,9 @@ describe('appendedLeafProofs (a client deriving its receipts from the frontier b
         const all = leaves(0, start + count);
         const { root, proofs } = appendedLeafProofs(start, frontierOf(all, start), all.slice(start), sha256);
         expect(sodium.to_hex(root)).toBe(sodium.to_hex(merkleRoot(all, sodium)));
-        proofs.forEach((proof, i) => expect(proof.map((p) => sodium.to_hex(p))).toEqual(inclusionProof(start + i, all, sodium).map((p) => sodium.to_hex(p))));
+        proofs.forEach((proof, i) =>
+          expect(proof.map((p) => sodium.to_hex(p))).toEqual(inclusionProof(start + i, all, sodium).map((p) => sodium.to_hex(p))),
+        );
       }),
       { numRuns: 60 },
     );
@@ -124,7 +157,11 @@ describe('appendedLeafProofs (a client deriving its receipts from the frontier b
     const { table, hashes } = await build([5, 9, 1, 22]);
     expect(hashes.length).toBe(37); // 32 + 4 + 1: three frontier subtrees
     const extra = leaves(hashes.length, 11);
-    const appended = await appendLeaves(hashes.length, extra.map((h) => sodium.to_hex(h)), new NodeSet(table));
+    const appended = await appendLeaves(
+      hashes.length,
+      extra.map((h) => sodium.to_hex(h)),
+      new NodeSet(table),
+    );
     for (const n of appended.nodes) table.rows.set(n.key, n.hash);
     extra.forEach((h, i) => table.entryHashes.set(hashes.length + i, sodium.to_hex(h)));
     const nodes = new NodeSet(table);
@@ -142,7 +179,9 @@ describe('appendedLeafProofs (a client deriving its receipts from the frontier b
     expect(frontier).toHaveLength(3);
     expect(() => appendedLeafProofs(13, frontier.slice(0, 2), all.slice(13), sha256)).toThrow(/needs a 32-byte root for leaves 12\.\.12/);
     expect(() => appendedLeafProofs(13, [...frontier, frontier[0]!], all.slice(13), sha256)).toThrow(/has 3 subtree roots, not 4/);
-    expect(() => appendedLeafProofs(13, [frontier[0]!, frontier[1]!.slice(1), frontier[2]!], all.slice(13), sha256)).toThrow(/32-byte root for leaves 8\.\.11/);
+    expect(() => appendedLeafProofs(13, [frontier[0]!, frontier[1]!.slice(1), frontier[2]!], all.slice(13), sha256)).toThrow(
+      /32-byte root for leaves 8\.\.11/,
+    );
     expect(() => appendedLeafProofs(13, frontier, [], sha256)).toThrow(/no leaves/);
     const changed = frontier.map((h, i) => (i === 1 ? sha256(h) : h));
     expect(sodium.to_hex(appendedLeafProofs(13, changed, all.slice(13), sha256).root)).not.toBe(sodium.to_hex(merkleRoot(all, sodium)));

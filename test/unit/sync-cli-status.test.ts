@@ -20,7 +20,13 @@ describe('halfkey sync status lines', () => {
     expect(describeStatus(base)).not.toMatch(/inconsistent/);
     const text = describeStatus({
       ...base,
-      serverLogInconsistency: { code: 'LOG_INCONSISTENT', reason: 'LOG_SHRANK', message: 'the server signed a log of 10 entries after one of 90', seq: 42, time: 2 },
+      serverLogInconsistency: {
+        code: 'LOG_INCONSISTENT',
+        reason: 'LOG_SHRANK',
+        message: 'the server signed a log of 10 entries after one of 90',
+        seq: 42,
+        time: 2,
+      },
     });
     expect(text).toContain('server log inconsistent (LOG_SHRANK, journal seq 42): the server signed a log of 10 entries after one of 90');
     expect(text).toContain('server key fingerprint: ab12 cd34');

@@ -78,6 +78,8 @@ describe('verified-head cache', () => {
     expect(receiptProblem(makeReceipt(2), key, sodium, heads)).toBeNull();
     expect(heads.size).toBe(1);
     const r = makeReceipt(3);
-    expect(receiptProblem({ ...r, treeHead: { ...r.treeHead, signature: 'ab'.repeat(64) } }, key, sodium, heads)).toMatch(/signature does not verify/);
+    expect(receiptProblem({ ...r, treeHead: { ...r.treeHead, signature: 'ab'.repeat(64) } }, key, sodium, heads)).toMatch(
+      /signature does not verify/,
+    );
   });
 });

@@ -67,9 +67,13 @@ describe('totpCode', () => {
         async (secret, algorithm, digits, period, seconds) => {
           const ours = await totpCode({ secret, algorithm, digits, period }, seconds * 1000 + 999);
           const hex = Buffer.from(secret).toString('hex');
-          const theirs = execFileSync('oathtool', [`--totp=${algorithm.toLowerCase()}`, `--digits=${digits}`, `--time-step-size=${period}s`, `--now=@${seconds}`, hex], {
-            encoding: 'utf8',
-          }).trim();
+          const theirs = execFileSync(
+            'oathtool',
+            [`--totp=${algorithm.toLowerCase()}`, `--digits=${digits}`, `--time-step-size=${period}s`, `--now=@${seconds}`, hex],
+            {
+              encoding: 'utf8',
+            },
+          ).trim();
           expect(ours.code).toBe(theirs);
         },
       ),

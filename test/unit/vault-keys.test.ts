@@ -3,7 +3,13 @@ import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { backoffAfter, MAX_BACKOFF_MS } from '../../electron/vault/custodians';
 import { deriveDeviceKeys } from '../../electron/vault/device-key';
 import { checkPassphraseStrength } from '../../electron/vault/passphrase';
-import { formatRecoveryKey, newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from '../../electron/vault/recovery-key';
+import {
+  formatRecoveryKey,
+  newRecoveryKey,
+  parseRecoveryKey,
+  unwrapDeviceMaster,
+  wrapDeviceMaster,
+} from '../../electron/vault/recovery-key';
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -31,7 +37,9 @@ describe('device keys', () => {
   it('derives the same signer from the same master and a different one from another', () => {
     const master = sodium.crypto_kdf_keygen();
     expect(deriveDeviceKeys(VAULT, master, sodium).signer.publicKey).toBe(deriveDeviceKeys(VAULT, master.slice(), sodium).signer.publicKey);
-    expect(deriveDeviceKeys(VAULT, sodium.crypto_kdf_keygen(), sodium).signer.publicKey).not.toBe(deriveDeviceKeys(VAULT, master, sodium).signer.publicKey);
+    expect(deriveDeviceKeys(VAULT, sodium.crypto_kdf_keygen(), sodium).signer.publicKey).not.toBe(
+      deriveDeviceKeys(VAULT, master, sodium).signer.publicKey,
+    );
   });
 });
 

@@ -57,7 +57,10 @@ function connect(token: string): (channel: Channel, payload: unknown) => Promise
     settle?.(frame.result);
   });
   socket.addEventListener('close', () => {
-    breakAll({ code: 'INTERNAL', message: 'The connection to the Halfkey preview closed. Restart `npm start` and open the new link it prints.' });
+    breakAll({
+      code: 'INTERNAL',
+      message: 'The connection to the Halfkey preview closed. Restart `npm start` and open the new link it prints.',
+    });
   });
 
   return (channel, payload) => {

@@ -97,10 +97,13 @@ export function AccountDetail(props: {
         </table>
       </section>
       {actor === null && <p className="panel muted">Unlock a custodian and act as them to manage this account.</p>}
-      {actor?.role === 'admin' && <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />}
-      {actor !== null && (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') && (
+      {actor?.role === 'admin' && (
+        <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />
+      )}
+      {actor !== null &&
+        (actor.role === 'password-custodian' || actor.role === 'mfa-custodian') &&
         // A half that has a secret changes by rotation (which retires the old generation), not by setting it again.
-        (actor.role === 'mfa-custodian' ? account.mfa : account.password) === null ? (
+        ((actor.role === 'mfa-custodian' ? account.mfa : account.password) === null ? (
           <SetHalfForm
             actor={actor}
             account={account}
@@ -111,8 +114,7 @@ export function AccountDetail(props: {
           />
         ) : (
           <CheckoutPanel actor={actor} account={account} onChanged={props.onChanged} />
-        )
-      )}
+        ))}
       {actor !== null && (actor.role === 'admin' || actor.role === 'mfa-custodian') && account.mfa?.kind === 'totp' && (
         <SeedExportPanel actor={actor} account={account} custodians={session.custodians} />
       )}

@@ -32,7 +32,15 @@ export function AddAccountForm({ admin, onAdded }: { readonly admin: Custodian; 
       return;
     }
     const result = await attempt(() =>
-      halfkey().custodyAccountAdd({ by: admin.id, accountId, alias, rootEmail, organisation, rotateAfterCheckout: rotate, exclusiveCheckout: exclusive }),
+      halfkey().custodyAccountAdd({
+        by: admin.id,
+        accountId,
+        alias,
+        rootEmail,
+        organisation,
+        rotateAfterCheckout: rotate,
+        exclusiveCheckout: exclusive,
+      }),
     );
     if (!result.ok) {
       setError(result.error);
@@ -49,7 +57,15 @@ export function AddAccountForm({ admin, onAdded }: { readonly admin: Custodian; 
     <section className="panel" aria-labelledby="add-account-heading">
       <h2 id="add-account-heading">Add an account</h2>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
-        <Field label="AWS account id" value={accountId} onChange={setAccountId} required inputMode="numeric" hint="12 digits, e.g. 123456789012." problem={idProblem} />
+        <Field
+          label="AWS account id"
+          value={accountId}
+          onChange={setAccountId}
+          required
+          inputMode="numeric"
+          hint="12 digits, e.g. 123456789012."
+          problem={idProblem}
+        />
         <Field label="Alias" value={alias} onChange={setAlias} required />
         <Field label="Root e-mail" type="email" value={rootEmail} onChange={setRootEmail} required />
         <Field label="Owning organisation" value={organisation} onChange={setOrganisation} required />

@@ -13,7 +13,12 @@ type Item = (typeof ITEMS)[number];
  * process; a refusal shows its rule and item. Where the half already has a secret, an unlocked
  * holder can re-seal it to the new custodian.
  */
-export function AssignForm(props: { readonly admin: Custodian; readonly account: Account; readonly custodians: readonly Custodian[]; readonly onAssigned: () => Promise<void> }): ReactElement {
+export function AssignForm(props: {
+  readonly admin: Custodian;
+  readonly account: Account;
+  readonly custodians: readonly Custodian[];
+  readonly onAssigned: () => Promise<void>;
+}): ReactElement {
   const candidates = props.custodians.filter((c) => !c.revoked);
   const [item, setItem] = useState<Item>('password');
   const [custodianId, setCustodianId] = useState(candidates[0]?.id ?? '');
@@ -26,7 +31,13 @@ export function AssignForm(props: { readonly admin: Custodian; readonly account:
     event.preventDefault();
     setDone(null);
     const result = await attempt(() =>
-      halfkey().custodyAssign({ by: props.admin.id, accountId: props.account.accountId, item, custodianId, ...(resealWith === '' ? {} : { resealWith }) }),
+      halfkey().custodyAssign({
+        by: props.admin.id,
+        accountId: props.account.accountId,
+        item,
+        custodianId,
+        ...(resealWith === '' ? {} : { resealWith }),
+      }),
     );
     if (!result.ok) {
       setError(result.error);

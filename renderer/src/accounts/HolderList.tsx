@@ -21,7 +21,12 @@ export function HolderList(props: {
           <li key={id}>
             {label}
             {props.onRemove !== null && (
-              <button type="button" className="link-button" onClick={() => props.onRemove?.(id)} aria-label={`Remove ${label} from the ${props.itemLabel}`}>
+              <button
+                type="button"
+                className="link-button"
+                onClick={() => props.onRemove?.(id)}
+                aria-label={`Remove ${label} from the ${props.itemLabel}`}
+              >
                 Remove
               </button>
             )}

@@ -9,7 +9,11 @@ import { Field } from '../components/Field';
  * The custodian holding a half types its secret: the password, or the MFA seed as an otpauth://
  * URI or base32. The field is cleared as soon as the call returns; the secret is never shown back.
  */
-export function SetHalfForm(props: { readonly actor: Custodian; readonly account: Account; readonly onSet: (message: string) => Promise<void> }): ReactElement {
+export function SetHalfForm(props: {
+  readonly actor: Custodian;
+  readonly account: Account;
+  readonly onSet: (message: string) => Promise<void>;
+}): ReactElement {
   const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
   const [secret, setSecret] = useState('');
   // An MFA half is a virtual MFA seed or a physical token (serial and where it is kept; no secret).
@@ -27,7 +31,9 @@ export function SetHalfForm(props: { readonly actor: Custodian; readonly account
         : hardware
           ? ({ kind: 'hardware-token', serial, location } as const)
           : ({ kind: 'totp', seed: value } as const);
-    const result = await attempt(() => halfkey().custodyHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }));
+    const result = await attempt(() =>
+      halfkey().custodyHalfSet({ by: props.actor.id, accountId: props.account.accountId, item, secret: payload }),
+    );
     if (!result.ok) {
       setError(result.error);
       return;

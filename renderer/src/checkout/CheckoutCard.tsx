@@ -23,7 +23,11 @@ function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonl
   const copy = async (): Promise<void> => {
     const result = await attempt(() => halfkey().custodyCopy({ by: actor.id, checkoutId: checkout.checkoutId, seconds }));
     setError(result.ok ? null : result.error);
-    setCopied(result.ok ? `Copied. The clipboard is cleared at ${new Date(result.value.clearsAt).toLocaleTimeString()} if it still holds the password.` : null);
+    setCopied(
+      result.ok
+        ? `Copied. The clipboard is cleared at ${new Date(result.value.clearsAt).toLocaleTimeString()} if it still holds the password.`
+        : null,
+    );
   };
   return (
     <>
@@ -43,7 +47,9 @@ function PasswordUse({ checkout, actor }: { readonly checkout: Checkout; readonl
           Copy password
         </button>
       </div>
-      {shown !== null && <RevealedSecret label="Root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />}
+      {shown !== null && (
+        <RevealedSecret label="Root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />
+      )}
       <p role="status" className="done">
         {copied}
       </p>
@@ -104,7 +110,9 @@ function TokenCheckout(props: {
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    const result = await attempt(() => halfkey().custodyTokenCheckin({ by: props.actor.id, checkoutId: props.checkout.checkoutId, location }));
+    const result = await attempt(() =>
+      halfkey().custodyTokenCheckin({ by: props.actor.id, checkoutId: props.checkout.checkoutId, location }),
+    );
     if (!result.ok) {
       setError(result.error);
       return;
@@ -146,7 +154,8 @@ export function CheckoutCard(props: {
   return (
     <section className="panel checkout" aria-labelledby={headingId}>
       <h2 id={headingId}>
-        Checked out: {checkout.item === 'password' ? 'password' : props.token === null ? 'MFA' : 'MFA hardware token'} half of {checkout.accountId}
+        Checked out: {checkout.item === 'password' ? 'password' : props.token === null ? 'MFA' : 'MFA hardware token'} half of{' '}
+        {checkout.accountId}
       </h2>
       <p className="muted">
         Reason: {checkout.reason}

@@ -18,10 +18,17 @@ const LEASES = [
  * Checkout of the acting custodian's half of this account: reason (required), ticket, lease;
  * then the open checkouts of this session, and rotation.
  */
-export function CheckoutPanel(props: { readonly actor: Custodian; readonly account: Account; readonly onChanged: () => Promise<void> }): ReactElement {
+export function CheckoutPanel(props: {
+  readonly actor: Custodian;
+  readonly account: Account;
+  readonly onChanged: () => Promise<void>;
+}): ReactElement {
   const item = props.actor.role === 'mfa-custodian' ? 'mfa' : 'password';
   const mfa = props.account.mfa;
-  const token = item === 'mfa' && mfa !== null && mfa.kind === 'hardware-token' ? { serial: mfa.tokenSerial ?? '', location: mfa.tokenLocation ?? '' } : null;
+  const token =
+    item === 'mfa' && mfa !== null && mfa.kind === 'hardware-token'
+      ? { serial: mfa.tokenSerial ?? '', location: mfa.tokenLocation ?? '' }
+      : null;
   const [reason, setReason] = useState('');
   const [ticket, setTicket] = useState('');
   const [lease, setLease] = useState<number>(LEASES[1].seconds);
@@ -47,8 +54,16 @@ export function CheckoutPanel(props: { readonly actor: Custodian; readonly accou
       return;
     }
     const trimmedTicket = ticket.trim();
-    const request = { by: props.actor.id, accountId: props.account.accountId, reason, leaseSeconds: lease, ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }) };
-    const result = await attempt<unknown>(() => (token === null ? halfkey().custodyCheckout({ ...request, item }) : halfkey().custodyTokenCheckout(request)));
+    const request = {
+      by: props.actor.id,
+      accountId: props.account.accountId,
+      reason,
+      leaseSeconds: lease,
+      ...(trimmedTicket === '' ? {} : { ticket: trimmedTicket }),
+    };
+    const result = await attempt<unknown>(() =>
+      token === null ? halfkey().custodyCheckout({ ...request, item }) : halfkey().custodyTokenCheckout(request),
+    );
     if (!result.ok) {
       setError(result.error);
       return;

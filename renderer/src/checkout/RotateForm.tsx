@@ -10,7 +10,12 @@ import { RevealedSecret } from '../components/RevealedSecret';
  * Rotation by a custodian assigned the half. A password rotation generates the new password and
  * shows it once, for a limited time, to set at AWS; an MFA rotation takes the new seed.
  */
-export function RotateForm(props: { readonly actor: Custodian; readonly account: Account; readonly item: 'password' | 'mfa'; readonly onRotated: () => Promise<void> }): ReactElement {
+export function RotateForm(props: {
+  readonly actor: Custodian;
+  readonly account: Account;
+  readonly item: 'password' | 'mfa';
+  readonly onRotated: () => Promise<void>;
+}): ReactElement {
   const [length, setLength] = useState('32');
   const [seed, setSeed] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
@@ -48,7 +53,13 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
       <h2 id="rotate-heading">Rotate the {props.item === 'password' ? 'password' : 'MFA'} half</h2>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
         {props.item === 'password' ? (
-          <Field label="New password length" value={length} onChange={setLength} inputMode="numeric" hint="Halfkey generates it; set it at AWS while it is shown." />
+          <Field
+            label="New password length"
+            value={length}
+            onChange={setLength}
+            inputMode="numeric"
+            hint="Halfkey generates it; set it at AWS while it is shown."
+          />
         ) : (
           <Field label="New MFA seed (otpauth:// URI or base32)" type="password" value={seed} onChange={setSeed} required />
         )}
@@ -60,7 +71,9 @@ export function RotateForm(props: { readonly actor: Custodian; readonly account:
           Rotate
         </button>
       </form>
-      {shown !== null && <RevealedSecret label="New root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />}
+      {shown !== null && (
+        <RevealedSecret label="New root password" secret={shown.password} expiresAt={shown.expiresAt} onHide={() => setShown(null)} />
+      )}
     </section>
   );
 }

@@ -17,7 +17,11 @@ const SHOW_SEED_MS = 60_000;
  * Two-person seed export: an MFA custodian asks with a reason, a different custodian (admin or
  * another MFA holder) approves, and the requester collects the seed once, shown for a minute.
  */
-export function SeedExportPanel(props: { readonly actor: Custodian; readonly account: Account; readonly custodians: readonly Custodian[] }): ReactElement {
+export function SeedExportPanel(props: {
+  readonly actor: Custodian;
+  readonly account: Account;
+  readonly custodians: readonly Custodian[];
+}): ReactElement {
   const { actor, account } = props;
   const [requests, setRequests] = useState<readonly ExportRequest[]>([]);
   const [reason, setReason] = useState('');
@@ -44,7 +48,8 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
     if (result.ok) setReason('');
     await settle(result);
   };
-  const approve = async (requestId: string): Promise<void> => settle(await attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
+  const approve = async (requestId: string): Promise<void> =>
+    settle(await attempt(() => halfkey().custodySeedExportApprove({ by: actor.id, requestId })));
   const collect = async (requestId: string): Promise<void> => {
     const result = await attempt(() => halfkey().custodySeedExportCollect({ by: actor.id, requestId }));
     if (result.ok) setSeed({ base32: result.value.base32, uri: result.value.otpauthUri, until: Date.now() + SHOW_SEED_MS });
@@ -54,7 +59,9 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
   return (
     <section className="panel" aria-labelledby="seed-export-heading">
       <h2 id="seed-export-heading">Export the MFA seed (two people)</h2>
-      <p className="muted">For moving the virtual MFA to a new device. A second custodian must approve; the requester sees the seed once.</p>
+      <p className="muted">
+        For moving the virtual MFA to a new device. A second custodian must approve; the requester sees the seed once.
+      </p>
       {actor.role === 'mfa-custodian' && (
         <form noValidate className="form" onSubmit={(event) => void request(event)}>
           <Field label="Reason for the export" value={reason} onChange={setReason} required />
@@ -81,8 +88,8 @@ export function SeedExportPanel(props: { readonly actor: Custodian; readonly acc
                 <td>{custodianLabel(props.custodians, r.requestedBy)}</td>
                 <td>{r.reason}</td>
                 <td>
-                  {r.approvedBy === null ? 'waiting for approval' : `approved by ${custodianLabel(props.custodians, r.approvedBy)}`} · expires{' '}
-                  {new Date(r.expiresAt).toLocaleTimeString()}
+                  {r.approvedBy === null ? 'waiting for approval' : `approved by ${custodianLabel(props.custodians, r.approvedBy)}`} ·
+                  expires {new Date(r.expiresAt).toLocaleTimeString()}
                 </td>
                 <td>
                   {r.requestedBy !== actor.id && r.approvedBy === null && (

@@ -10,8 +10,10 @@ export function passphraseHint(passphrase: string): { readonly level: 'empty' | 
   const chars = [...passphrase];
   if (chars.length === 0) return { level: 'empty', text: `At least ${MIN_LENGTH} characters; a few unrelated words work well.` };
   if (chars.length < MIN_LENGTH) return { level: 'weak', text: `Too short: ${chars.length} of at least ${MIN_LENGTH} characters.` };
-  if (new Set(chars).size < MIN_DISTINCT) return { level: 'weak', text: `Too repetitive: use at least ${MIN_DISTINCT} different characters.` };
-  if (chars.length < STRONG_LENGTH) return { level: 'fair', text: 'Acceptable. A longer passphrase (four or five unrelated words) is stronger.' };
+  if (new Set(chars).size < MIN_DISTINCT)
+    return { level: 'weak', text: `Too repetitive: use at least ${MIN_DISTINCT} different characters.` };
+  if (chars.length < STRONG_LENGTH)
+    return { level: 'fair', text: 'Acceptable. A longer passphrase (four or five unrelated words) is stronger.' };
   return { level: 'strong', text: 'Strong length. Avoid names, the organisation and common words.' };
 }
 

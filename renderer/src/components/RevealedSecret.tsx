@@ -5,7 +5,12 @@ import { useCountdown } from './useCountdown';
  * A secret on screen until `expiresAt`, with a visible countdown. When the time is up, `onHide`
  * runs and the parent drops the secret from its state. Not selectable by autofill, never logged.
  */
-export function RevealedSecret(props: { readonly label: string; readonly secret: string; readonly expiresAt: number; readonly onHide: () => void }): ReactElement {
+export function RevealedSecret(props: {
+  readonly label: string;
+  readonly secret: string;
+  readonly expiresAt: number;
+  readonly onHide: () => void;
+}): ReactElement {
   const left = useCountdown(props.expiresAt, props.onHide) ?? 0;
   return (
     <div className="revealed" role="group" aria-label={props.label}>

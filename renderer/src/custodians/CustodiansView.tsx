@@ -59,7 +59,9 @@ function CustodianRow({ custodian, session }: { readonly custodian: Custodian; r
             {custodian.revoked ? ' · revoked' : ''}
           </p>
         </div>
-        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>{custodian.unlocked ? 'Unlocked' : 'Locked'}</p>
+        <p className={`lock-state ${custodian.unlocked ? 'lock-state-unlocked' : 'lock-state-locked'}`}>
+          {custodian.unlocked ? 'Unlocked' : 'Locked'}
+        </p>
         <div className="actions">
           {custodian.unlocked ? (
             <>

@@ -44,7 +44,11 @@ export function EnrolForm({ admin, onEnrolled }: { readonly admin: Custodian; re
         <Field label="Organisation" value={organisation} onChange={setOrganisation} required />
         <div className="field">
           <label htmlFor="enrol-role">Role</label>
-          <select id="enrol-role" value={role} onChange={(event) => setRole(ROLES.find((r) => r === event.target.value) ?? 'password-custodian')}>
+          <select
+            id="enrol-role"
+            value={role}
+            onChange={(event) => setRole(ROLES.find((r) => r === event.target.value) ?? 'password-custodian')}
+          >
             {ROLES.map((r) => (
               <option key={r} value={r}>
                 {ROLE_LABELS[r]}

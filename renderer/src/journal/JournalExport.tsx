@@ -32,7 +32,9 @@ export function JournalExport(): ReactElement {
         if (polling && poll.ok && poll.value !== null && poll.value.phase !== 'done') setProgress(poll.value);
       });
     }, PROGRESS_POLL_MS);
-    const result = await attempt(() => halfkey().journalExport({ out, ...(csv === '' ? {} : { csv }), ...(pdf === '' ? {} : { pdf }) })).finally(() => {
+    const result = await attempt(() =>
+      halfkey().journalExport({ out, ...(csv === '' ? {} : { csv }), ...(pdf === '' ? {} : { pdf }) }),
+    ).finally(() => {
       polling = false;
       clearInterval(timer);
       setRunning(false);
@@ -67,5 +69,7 @@ export function JournalExport(): ReactElement {
 }
 
 function progressText(p: Progress): string {
-  return p.phase === 'pdf' ? `Writing the PDF report for ${p.total.toLocaleString()} entries…` : `Exporting… ${p.done.toLocaleString()} of ${p.total.toLocaleString()} entries`;
+  return p.phase === 'pdf'
+    ? `Writing the PDF report for ${p.total.toLocaleString()} entries…`
+    : `Exporting… ${p.done.toLocaleString()} of ${p.total.toLocaleString()} entries`;
 }

@@ -66,7 +66,12 @@ export function JournalView({ session }: { readonly session: Session }): ReactEl
           <Facts
             items={[
               { label: 'Entries', value: head.size },
-              { label: 'Head', value: head.seq === null || head.hash === null ? 'empty' : `#${head.seq} · ${shortHash(head.hash, 16)}`, mono: true, title: head.hash ?? undefined },
+              {
+                label: 'Head',
+                value: head.seq === null || head.hash === null ? 'empty' : `#${head.seq} · ${shortHash(head.hash, 16)}`,
+                mono: true,
+                title: head.hash ?? undefined,
+              },
             ]}
           />
         )}

@@ -32,7 +32,11 @@ export function VerifyReport(): ReactElement {
       <div aria-live="polite">
         {report !== null && (
           <div className={`verify ${report.ok ? 'verify-ok' : 'verify-failed'}`}>
-            <p className="verify-verdict">{report.ok ? 'Journal verified: chain, signatures and checkpoints are intact.' : `Verification failed: ${report.failureCount} problem(s).`}</p>
+            <p className="verify-verdict">
+              {report.ok
+                ? 'Journal verified: chain, signatures and checkpoints are intact.'
+                : `Verification failed: ${report.failureCount} problem(s).`}
+            </p>
             <Facts
               items={[
                 { label: 'Entries verified', value: report.entries },

@@ -7,7 +7,8 @@ function CheckoutText({ label, checkout }: { readonly label: string; readonly ch
   return (
     <>
       <span className="reconcile-checkout-label">{label}</span> seq <span className="mono">{checkout.seq}</span> · {checkout.item}
-      {checkout.hardwareToken ? ' (hardware token)' : ''} · {checkoutHolder(checkout)} — “{checkout.reason}”{checkout.ticket === null ? '' : ` [${checkout.ticket}]`}
+      {checkout.hardwareToken ? ' (hardware token)' : ''} · {checkoutHolder(checkout)} — “{checkout.reason}”
+      {checkout.ticket === null ? '' : ` [${checkout.ticket}]`}
       <span className="reconcile-window">
         {' '}
         {checkout.openedAt} to {checkout.endedAt} ({checkout.ended})
@@ -22,7 +23,8 @@ function Custody({ finding: f }: { readonly finding: Finding }): ReactElement {
   if (f.breakGlass !== null) {
     lines.push(
       <li key="bg">
-        <span className="reconcile-checkout-label">Break-glass</span> seq <span className="mono">{f.breakGlass.seq}</span> · {f.breakGlass.actor ?? 'the device'} — “{f.breakGlass.reason}”
+        <span className="reconcile-checkout-label">Break-glass</span> seq <span className="mono">{f.breakGlass.seq}</span> ·{' '}
+        {f.breakGlass.actor ?? 'the device'} — “{f.breakGlass.reason}”
         <span className="reconcile-window">
           {' '}
           {f.breakGlass.openedAt} to {f.breakGlass.endedAt} ({f.breakGlass.ended})
@@ -47,11 +49,14 @@ function Custody({ finding: f }: { readonly finding: Finding }): ReactElement {
   if (f.nearest !== null) {
     lines.push(
       <li key="near">
-        <CheckoutText label={f.verdict === 'half-explained' ? 'Nearest of the missing half:' : 'Nearest:'} checkout={f.nearest.checkout} />, {humanDuration(f.nearest.distanceMs)} away
+        <CheckoutText label={f.verdict === 'half-explained' ? 'Nearest of the missing half:' : 'Nearest:'} checkout={f.nearest.checkout} />,{' '}
+        {humanDuration(f.nearest.distanceMs)} away
       </li>,
     );
   } else if (f.verdict !== 'explained') {
-    lines.push(<li key="none">No checkout {f.verdict === 'half-explained' ? 'of the missing half ' : ''}of this account in the journal.</li>);
+    lines.push(
+      <li key="none">No checkout {f.verdict === 'half-explained' ? 'of the missing half ' : ''}of this account in the journal.</li>,
+    );
   }
   if (f.matches !== null) {
     lines.push(

@@ -38,7 +38,13 @@ export function ReconcileForm(props: ReconcileFormProps): ReactElement {
           </span>
         </label>
         <label className="check">
-          <input type="radio" name={`${id}-kind`} value="server-export" checked={exportKind} onChange={() => set({ kind: 'server-export' })} />
+          <input
+            type="radio"
+            name={`${id}-kind`}
+            value="server-export"
+            checked={exportKind}
+            onChange={() => set({ kind: 'server-export' })}
+          />
           <span>
             The server&apos;s org-wide export (<code>halfkey review export</code>)
           </span>
@@ -86,7 +92,8 @@ export function ReconcileForm(props: ReconcileFormProps): ReactElement {
           onChange={(event) => set({ cloudtrail: event.target.value })}
         />
         <p id={`${id}-paths-hint`} className="field-hint">
-          Absolute paths, one per line: log files as a trail writes them to S3 (.json or .json.gz), folders of them (read with every folder inside), or files of <code>aws cloudtrail lookup-events</code> output.
+          Absolute paths, one per line: log files as a trail writes them to S3 (.json or .json.gz), folders of them (read with every folder
+          inside), or files of <code>aws cloudtrail lookup-events</code> output.
         </p>
         {pathsProblem !== null && (
           <p id={`${id}-paths-problem`} className="field-problem">
@@ -103,8 +110,20 @@ export function ReconcileForm(props: ReconcileFormProps): ReactElement {
         hint="Every checkout window is widened by this much at both ends, for clock skew between the custody machine and AWS."
         problem={problem('slackMinutes')}
       />
-      <Field label="CSV file (optional, .csv)" value={draft.csv} onChange={(csv) => set({ csv })} placeholder="/home/me/review/findings.csv" problem={problem('csv')} />
-      <Field label="PDF report (optional, .pdf)" value={draft.pdf} onChange={(pdf) => set({ pdf })} placeholder="/home/me/review/findings.pdf" problem={problem('pdf')} />
+      <Field
+        label="CSV file (optional, .csv)"
+        value={draft.csv}
+        onChange={(csv) => set({ csv })}
+        placeholder="/home/me/review/findings.csv"
+        problem={problem('csv')}
+      />
+      <Field
+        label="PDF report (optional, .pdf)"
+        value={draft.pdf}
+        onChange={(pdf) => set({ pdf })}
+        placeholder="/home/me/review/findings.pdf"
+        problem={problem('pdf')}
+      />
       {props.children}
       <button type="submit" className="primary" disabled={props.running}>
         {props.running ? 'Reconciling…' : 'Reconcile'}

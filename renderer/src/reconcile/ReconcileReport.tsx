@@ -10,12 +10,18 @@ const ROWS_SHOWN = 500;
 /** The verdict line: the root actions no checkout with both halves out explains, said first. */
 export function verdictLine(report: ReconcileResult): string {
   const missing = report.summary.halfExplained + report.summary.unexplained;
-  if (missing === 0) return 'Nothing unexplained: every root action in these logs falls in a checkout with both halves out or a break-glass session.';
+  if (missing === 0)
+    return 'Nothing unexplained: every root action in these logs falls in a checkout with both halves out or a break-glass session.';
   return `${counted(missing, 'root action')} not explained (${report.summary.halfExplained} half-explained, ${report.summary.unexplained} unexplained).`;
 }
 
 /** One group of the report: a heading, what a reviewer should do about it, and its table. */
-function Group(props: { readonly title: string; readonly count: number; readonly advice: string; readonly children: ReactNode }): ReactElement | null {
+function Group(props: {
+  readonly title: string;
+  readonly count: number;
+  readonly advice: string;
+  readonly children: ReactNode;
+}): ReactElement | null {
   const id = useId();
   if (props.count === 0) return null;
   return (
@@ -47,7 +53,13 @@ function Findings({ caption, findings }: { readonly caption: string; readonly fi
  * unexplained, flagged, failed sign-ins, unused checkouts, rotations not seen, explained; then
  * the files and records not used. The advice lines are docs/reconciliation.md's, shortened.
  */
-export function ReconcileReport({ report, headingRef }: { readonly report: ReconcileResult; readonly headingRef: Ref<HTMLHeadingElement> }): ReactElement {
+export function ReconcileReport({
+  report,
+  headingRef,
+}: {
+  readonly report: ReconcileResult;
+  readonly headingRef: Ref<HTMLHeadingElement>;
+}): ReactElement {
   const byVerdict = (verdict: Finding['verdict']): Finding[] => report.findings.filter((f) => f.verdict === verdict);
   const half = byVerdict('half-explained');
   const unexplained = byVerdict('unexplained');
@@ -85,28 +97,56 @@ export function ReconcileReport({ report, headingRef }: { readonly report: Recon
         </p>
       )}
       <ReportCounts report={report} />
-      <Group title="Half-explained root actions" count={half.length} advice="Only one half was out, yet the action needed both: someone had the other half by other means. Ask the custodian whose half was out who supplied the other; rotate the half that was not out.">
+      <Group
+        title="Half-explained root actions"
+        count={half.length}
+        advice="Only one half was out, yet the action needed both: someone had the other half by other means. Ask the custodian whose half was out who supplied the other; rotate the half that was not out."
+      >
         <Findings caption="Half-explained root actions" findings={half} />
       </Group>
-      <Group title="Unexplained root actions" count={unexplained.length} advice="Root used at AWS with no half checked out. Treat it as a compromise of the root user until shown otherwise: find who was at the source IP, rotate both halves through Halfkey, check access keys and contacts.">
+      <Group
+        title="Unexplained root actions"
+        count={unexplained.length}
+        advice="Root used at AWS with no half checked out. Treat it as a compromise of the root user until shown otherwise: find who was at the source IP, rotate both halves through Halfkey, check access keys and contacts."
+      >
         <Findings caption="Unexplained root actions" findings={unexplained} />
       </Group>
-      <Group title="Flagged root actions" count={flagged.length} advice="Explained by custody, but custody does not account for what the action did: see each flag.">
+      <Group
+        title="Flagged root actions"
+        count={flagged.length}
+        advice="Explained by custody, but custody does not account for what the action did: see each flag."
+      >
         <Findings caption="Flagged root actions" findings={flagged} />
       </Group>
-      <Group title="Failed root sign-ins" count={report.failedSignIns.length} advice="Inside a checkout with both halves out, a custodian's typing error; outside, someone has the root e-mail address and tried a password.">
+      <Group
+        title="Failed root sign-ins"
+        count={report.failedSignIns.length}
+        advice="Inside a checkout with both halves out, a custodian's typing error; outside, someone has the root e-mail address and tried a password."
+      >
         <Findings caption="Failed root sign-ins" findings={report.failedSignIns} />
       </Group>
-      <Group title="Checkouts with no root activity" count={report.unusedCheckouts.length} advice="Credentials taken and, as far as these logs show, not used: check the reason fits. A checkout the logs do not cover says nothing.">
+      <Group
+        title="Checkouts with no root activity"
+        count={report.unusedCheckouts.length}
+        advice="Credentials taken and, as far as these logs show, not used: check the reason fits. A checkout the logs do not cover says nothing."
+      >
         <UnusedCheckouts list={report.unusedCheckouts} />
       </Group>
-      <Group title="Password rotations not seen at AWS" count={report.rotationsNotSeen.length} advice="Custody rotated the password but no password change is in the logs: if it was never set at AWS, the old password still works. Check at AWS.">
+      <Group
+        title="Password rotations not seen at AWS"
+        count={report.rotationsNotSeen.length}
+        advice="Custody rotated the password but no password change is in the logs: if it was never set at AWS, the old password still works. Check at AWS."
+      >
         <RotationsNotSeen list={report.rotationsNotSeen} />
       </Group>
       <Group title="Explained root actions" count={explained.length} advice="Both halves were out, or a break-glass session was open.">
         <Findings caption="Explained root actions" findings={explained} />
       </Group>
-      <Group title="Files and records not used" count={notRead} advice="A bad file's root activity is unknown: fetch it again from S3 and rerun. A skipped record is not in CloudTrail's documented format, or is in an account the journal does not hold.">
+      <Group
+        title="Files and records not used"
+        count={notRead}
+        advice="A bad file's root activity is unknown: fetch it again from S3 and rerun. A skipped record is not in CloudTrail's documented format, or is in an account the journal does not hold."
+      >
         <NotRead report={report} />
       </Group>
     </section>

@@ -54,7 +54,8 @@ export function ReconcileView(): ReactElement {
       <section className="panel" aria-labelledby="reconcile-heading">
         <h2 id="reconcile-heading">Reconcile with CloudTrail</h2>
         <p className="muted">
-          Every root action CloudTrail recorded is set against the checkouts in a verified journal. Give absolute paths on this machine; nothing is uploaded.
+          Every root action CloudTrail recorded is set against the checkouts in a verified journal. Give absolute paths on this machine;
+          nothing is uploaded.
         </p>
         <ReconcileForm draft={draft} onChange={setDraft} problems={problems} running={running} onSubmit={() => void run()}>
           {error === null && problemCount > 0 && (
@@ -64,7 +65,11 @@ export function ReconcileView(): ReactElement {
           )}
           <ErrorNotice error={error} />
           <p role="status" className="reconcile-status">
-            {running ? 'Reconciling: verifying the journal and reading the logs…' : report === null ? null : `Reconciled. ${verdictLine(report)}`}
+            {running
+              ? 'Reconciling: verifying the journal and reading the logs…'
+              : report === null
+                ? null
+                : `Reconciled. ${verdictLine(report)}`}
           </p>
         </ReconcileForm>
       </section>

@@ -13,12 +13,17 @@ export function ReportCounts({ report }: { readonly report: ReconcileResult }): 
   return (
     <>
       <p>
-        Journal verified: the {j.kind === 'bundle' ? 'bundle' : 'server export'} <span className="mono reconcile-path">{j.path}</span>, {counted(j.entries, 'entry', 'entries')} from {counted(j.devices, 'device')}; {counted(j.accounts.length, 'account')},{' '}
-        {counted(j.checkouts, 'checkout')}, {counted(j.breakGlassSessions, 'break-glass session')}. Slack: {counted(report.slackSeconds, 'second')} at both ends of every window.
+        Journal verified: the {j.kind === 'bundle' ? 'bundle' : 'server export'} <span className="mono reconcile-path">{j.path}</span>,{' '}
+        {counted(j.entries, 'entry', 'entries')} from {counted(j.devices, 'device')}; {counted(j.accounts.length, 'account')},{' '}
+        {counted(j.checkouts, 'checkout')}, {counted(j.breakGlassSessions, 'break-glass session')}. Slack:{' '}
+        {counted(report.slackSeconds, 'second')} at both ends of every window.
       </p>
       <Facts
         items={[
-          { label: 'Files', value: `${c.files} (${c.filesRead} read, ${c.filesBad} bad, ${c.filesIgnored} ignored of which ${c.digestFiles} digest)` },
+          {
+            label: 'Files',
+            value: `${c.files} (${c.filesRead} read, ${c.filesBad} bad, ${c.filesIgnored} ignored of which ${c.digestFiles} digest)`,
+          },
           { label: 'Records', value: c.records },
           { label: 'Root records', value: `${c.rootRecords} (${c.rootEvents} distinct, ${c.duplicateRootRecords} duplicate)` },
           { label: 'Other principals', value: c.otherRecords },

@@ -8,10 +8,26 @@ export function UnusedCheckouts({ list }: { readonly list: ReconcileResult['unus
     <ReportTable
       caption="Checkouts with no root activity"
       captionHidden
-      columns={[{ title: 'Seq', mono: true }, { title: 'Account', mono: true }, { title: 'Half' }, { title: 'Custodian' }, { title: 'Reason' }, { title: 'Window' }, { title: 'Logs' }]}
+      columns={[
+        { title: 'Seq', mono: true },
+        { title: 'Account', mono: true },
+        { title: 'Half' },
+        { title: 'Custodian' },
+        { title: 'Reason' },
+        { title: 'Window' },
+        { title: 'Logs' },
+      ]}
       rows={list.map(({ checkout: c, coverage }) => ({
         key: `${c.vault}:${c.checkout}`,
-        cells: [c.seq, c.account, c.item, checkoutHolder(c), `${c.reason}${c.ticket === null ? '' : ` [${c.ticket}]`}`, `${c.openedAt} to ${c.endedAt} (${c.ended})`, coverage],
+        cells: [
+          c.seq,
+          c.account,
+          c.item,
+          checkoutHolder(c),
+          `${c.reason}${c.ticket === null ? '' : ` [${c.ticket}]`}`,
+          `${c.openedAt} to ${c.endedAt} (${c.ended})`,
+          coverage,
+        ],
       }))}
     />
   );
@@ -23,7 +39,14 @@ export function RotationsNotSeen({ list }: { readonly list: ReconcileResult['rot
     <ReportTable
       caption="Password rotations not seen at AWS"
       captionHidden
-      columns={[{ title: 'Seq', mono: true }, { title: 'Account', mono: true }, { title: 'Entry', mono: true }, { title: 'Time' }, { title: 'By' }, { title: 'Logs' }]}
+      columns={[
+        { title: 'Seq', mono: true },
+        { title: 'Account', mono: true },
+        { title: 'Entry', mono: true },
+        { title: 'Time' },
+        { title: 'By' },
+        { title: 'Logs' },
+      ]}
       rows={list.map(({ rotation: r, covered }) => ({
         key: `${r.vault}:${r.seq}`,
         cells: [r.seq, r.account, r.type, r.time, r.actor ?? 'the device', covered ? 'cover the time after it' : 'end before it'],
@@ -34,7 +57,10 @@ export function RotationsNotSeen({ list }: { readonly list: ReconcileResult['rot
 
 /** Bad and ignored files and skipped records, each with its reason: nothing is passed over silently. */
 export function NotRead({ report }: { readonly report: ReconcileResult }): ReactElement {
-  const files = [...report.badFiles.map((f) => ({ ...f, what: 'bad: nothing in it was read' })), ...report.ignoredFiles.map((f) => ({ ...f, what: 'ignored' }))];
+  const files = [
+    ...report.badFiles.map((f) => ({ ...f, what: 'bad: nothing in it was read' })),
+    ...report.ignoredFiles.map((f) => ({ ...f, what: 'ignored' })),
+  ];
   const c = report.counts;
   const listed = files.length + report.skippedRecords.length;
   const total = c.filesBad + c.filesIgnored + c.skippedRecords;

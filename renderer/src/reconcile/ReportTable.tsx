@@ -11,7 +11,12 @@ export interface ReportRow {
  * column headers (`mono` for ids, codes and paths) and rows. `captionHidden` where a heading above
  * already says what the table is.
  */
-export function ReportTable(props: { readonly caption: string; readonly captionHidden?: boolean; readonly columns: readonly { readonly title: string; readonly mono?: boolean }[]; readonly rows: readonly ReportRow[] }): ReactElement {
+export function ReportTable(props: {
+  readonly caption: string;
+  readonly captionHidden?: boolean;
+  readonly columns: readonly { readonly title: string; readonly mono?: boolean }[];
+  readonly rows: readonly ReportRow[];
+}): ReactElement {
   return (
     <table className="table reconcile-small">
       <caption className={props.captionHidden === true ? 'visually-hidden' : undefined}>{props.caption}</caption>

@@ -20,7 +20,15 @@ export type DraftField = 'journalPath' | 'serverKeys' | 'cloudtrail' | 'slackMin
 
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
-export const EMPTY_DRAFT: ReconcileDraft = { kind: 'bundle', journalPath: '', serverKeys: '', cloudtrail: '', slackMinutes: '5', csv: '', pdf: '' };
+export const EMPTY_DRAFT: ReconcileDraft = {
+  kind: 'bundle',
+  journalPath: '',
+  serverKeys: '',
+  cloudtrail: '',
+  slackMinutes: '5',
+  csv: '',
+  pdf: '',
+};
 
 /** The largest slack the channel takes (24 hours), in minutes. */
 const MAX_SLACK_MINUTES = 24 * 60;
@@ -42,7 +50,8 @@ export function buildRequest(draft: ReconcileDraft): { readonly request: Reconci
   const problems: DraftProblems = {};
   const journalPath = draft.journalPath.trim();
   if (journalPath === '') problems.journalPath = 'Give the path of the journal file.';
-  else if (!isAbsolute(journalPath)) problems.journalPath = `"${journalPath}" is not an absolute path: start it with / (or a drive letter on Windows).`;
+  else if (!isAbsolute(journalPath))
+    problems.journalPath = `"${journalPath}" is not an absolute path: start it with / (or a drive letter on Windows).`;
 
   // A key copied from the operator's message may be grouped or upper-case; the channel wants 64 lower-case hex digits.
   const keys = draft.serverKeys
@@ -50,7 +59,8 @@ export function buildRequest(draft: ReconcileDraft): { readonly request: Reconci
     .map((key) => key.toLowerCase())
     .filter((key) => key !== '');
   const exportKey = draft.serverKeys.replace(/\s+/g, '').toLowerCase();
-  if (draft.kind === 'server-export' && exportKey === '') problems.serverKeys = "Give the server's key: an org-wide export is checked against it.";
+  if (draft.kind === 'server-export' && exportKey === '')
+    problems.serverKeys = "Give the server's key: an org-wide export is checked against it.";
 
   const paths = cloudTrailLines(draft.cloudtrail);
   const relative = paths.findIndex((path) => !isAbsolute(path));
@@ -69,7 +79,9 @@ export function buildRequest(draft: ReconcileDraft): { readonly request: Reconci
 
   if (Object.keys(problems).length > 0) return { problems };
   const journal: ReconcileRequest['journal'] =
-    draft.kind === 'bundle' ? { kind: 'bundle', path: journalPath, ...(keys.length === 0 ? {} : { serverKeys: keys }) } : { kind: 'server-export', path: journalPath, serverKey: exportKey };
+    draft.kind === 'bundle'
+      ? { kind: 'bundle', path: journalPath, ...(keys.length === 0 ? {} : { serverKeys: keys }) }
+      : { kind: 'server-export', path: journalPath, serverKey: exportKey };
   return {
     request: {
       journal,
@@ -112,7 +124,10 @@ function fieldOf(where: string, request: ReconcileRequest | null): { readonly fi
  * other errors (a missing file, a journal that does not verify) already speak plainly.
  * The `field` detail goes: the label is in the message, and the field itself is marked.
  */
-export function inFormWords(error: ApiError, request: ReconcileRequest | null): { readonly error: ApiError; readonly field: DraftField | null } {
+export function inFormWords(
+  error: ApiError,
+  request: ReconcileRequest | null,
+): { readonly error: ApiError; readonly field: DraftField | null } {
   const where = error.detail?.field;
   if (typeof where !== 'string') return { error, field: null };
   const { field, label } = fieldOf(where, request);

@@ -20,8 +20,8 @@ export function RecoveryKeyCard({ recovery, onStored }: { readonly recovery: Rec
         Recovery key — shown once
       </h2>
       <p>
-        This key restores the vault on a machine whose keychain lost the device key. Halfkey does not keep a copy you can display again. Write it down or
-        print the QR code, and lock it away offline.
+        This key restores the vault on a machine whose keychain lost the device key. Halfkey does not keep a copy you can display again.
+        Write it down or print the QR code, and lock it away offline.
       </p>
       <div className="recovery-body">
         <p className="recovery-key" aria-label="Recovery key">

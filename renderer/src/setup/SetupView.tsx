@@ -11,7 +11,13 @@ import { RecoveryKeyCard, type RecoveryKey } from './RecoveryKeyCard';
  * First run: the vault admin creates the vault, then sees the recovery key once. `onBusy(true)`
  * keeps this view mounted while the key is on screen, even though the vault now exists.
  */
-export function SetupView({ onBusy, onCreated }: { readonly onBusy: (busy: boolean) => void; readonly onCreated: (adminId: string) => void }): ReactElement {
+export function SetupView({
+  onBusy,
+  onCreated,
+}: {
+  readonly onBusy: (busy: boolean) => void;
+  readonly onCreated: (adminId: string) => void;
+}): ReactElement {
   const [adminName, setAdminName] = useState('');
   const [organisation, setOrganisation] = useState('');
   const [passphrase, setPassphrase] = useState('');

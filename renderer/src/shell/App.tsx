@@ -21,7 +21,12 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'reconcile', label: 'Reconcile' },
 ];
 
-function ViewContent(props: { readonly view: View; readonly reading: StatusReading; readonly session: Session; readonly go: (view: View) => void }): ReactElement {
+function ViewContent(props: {
+  readonly view: View;
+  readonly reading: StatusReading;
+  readonly session: Session;
+  readonly go: (view: View) => void;
+}): ReactElement {
   const { view, reading, session } = props;
   switch (view) {
     case 'vault':

@@ -3,7 +3,12 @@ import type { ApiError, AppStatus } from '../api/types';
 import { shortHash } from '../components/shortHash';
 import type { StatusReading } from '../session/useAppStatus';
 
-function Item(props: { readonly label: string; readonly value: string; readonly title?: string; readonly tone?: 'ok' | 'warn' | 'muted' }): ReactElement {
+function Item(props: {
+  readonly label: string;
+  readonly value: string;
+  readonly title?: string;
+  readonly tone?: 'ok' | 'warn' | 'muted';
+}): ReactElement {
   return (
     <div className="status-item">
       <dt>{props.label}</dt>
@@ -28,7 +33,14 @@ function JournalItem({ journal }: { readonly journal: AppStatus['journal'] }): R
 function SyncItem({ sync }: { readonly sync: AppStatus['sync'] }): ReactElement {
   const fingerprint = sync.serverFingerprint === null ? 'no server' : `server ${shortHash(sync.serverFingerprint)}`;
   const tone = sync.state === 'error' || sync.state === 'offline' ? 'warn' : sync.state === 'not-enrolled' ? 'muted' : 'ok';
-  return <Item label="Sync" value={`${sync.state} · ${sync.pending} pending · ${fingerprint}`} title={sync.lastError ?? sync.serverFingerprint ?? undefined} tone={tone} />;
+  return (
+    <Item
+      label="Sync"
+      value={`${sync.state} · ${sync.pending} pending · ${fingerprint}`}
+      title={sync.lastError ?? sync.serverFingerprint ?? undefined}
+      tone={tone}
+    />
+  );
 }
 
 function StatusError({ error }: { readonly error: ApiError }): ReactElement {

@@ -50,7 +50,9 @@ export function SyncView(): ReactElement {
     setToken('');
     // Optional: when given, the main process checks the server's key before the token leaves this device.
     const fingerprint = enrolFingerprint.trim();
-    const result = await attempt(() => halfkey().syncEnrol({ url: url.trim(), token: sent.trim(), ...(fingerprint === '' ? {} : { fingerprint }) }));
+    const result = await attempt(() =>
+      halfkey().syncEnrol({ url: url.trim(), token: sent.trim(), ...(fingerprint === '' ? {} : { fingerprint }) }),
+    );
     if (result.ok) {
       setStatus(result.value);
       setEnrolFingerprint('');
@@ -107,9 +109,9 @@ export function SyncView(): ReactElement {
             />
             {status.serverLogInconsistency !== null && (
               <p className="status-error" role="alert">
-                Server log inconsistent ({status.serverLogInconsistency.reason}, journal entry #{status.serverLogInconsistency.seq}, {when(status.serverLogInconsistency.time)}):{' '}
-                {status.serverLogInconsistency.message}. The journal records both tree heads and reviewers see it; ask the server operator whether the server was restored from a
-                backup.
+                Server log inconsistent ({status.serverLogInconsistency.reason}, journal entry #{status.serverLogInconsistency.seq},{' '}
+                {when(status.serverLogInconsistency.time)}): {status.serverLogInconsistency.message}. The journal records both tree heads
+                and reviewers see it; ask the server operator whether the server was restored from a backup.
               </p>
             )}
             <div className="fingerprint-box">
@@ -124,11 +126,18 @@ export function SyncView(): ReactElement {
         <section className="panel" aria-labelledby="sync-repin-heading">
           <h2 id="sync-repin-heading">Server key rotated?</h2>
           <p className="muted">
-            When the server operator rotates the server key, uploads stop until this vault pins the new one. Enter the new fingerprint exactly as the operator published it: the
-            key is pinned only if the server presents a key with that fingerprint, and the change is written to the journal.
+            When the server operator rotates the server key, uploads stop until this vault pins the new one. Enter the new fingerprint
+            exactly as the operator published it: the key is pinned only if the server presents a key with that fingerprint, and the change
+            is written to the journal.
           </p>
           <form noValidate className="form" onSubmit={(event) => void repin(event)}>
-            <Field label="New server fingerprint" value={newFingerprint} onChange={setNewFingerprint} required placeholder="0123 4567 89ab cdef 0123 4567 89ab cdef" />
+            <Field
+              label="New server fingerprint"
+              value={newFingerprint}
+              onChange={setNewFingerprint}
+              required
+              placeholder="0123 4567 89ab cdef 0123 4567 89ab cdef"
+            />
             <button type="submit" className="primary" disabled={working}>
               {working ? 'Checking…' : 'Pin the new key'}
             </button>
@@ -139,7 +148,8 @@ export function SyncView(): ReactElement {
         <section className="panel" aria-labelledby="sync-enrol-heading">
           <h2 id="sync-enrol-heading">Enrol with a journal server</h2>
           <p className="muted">
-            The server operator gives you its address and a one-time enrolment token, and publishes the server key's fingerprint. The server key is pinned at enrolment.
+            The server operator gives you its address and a one-time enrolment token, and publishes the server key's fingerprint. The server
+            key is pinned at enrolment.
           </p>
           <ErrorNotice error={enrolError} />
           <form noValidate className="form" onSubmit={(event) => void enrol(event)}>
@@ -177,7 +187,9 @@ function FingerprintQr(props: { readonly fingerprint: string }): ReactElement | 
     };
   }, [props.fingerprint]);
   if (qr === null || qr.fingerprint !== props.fingerprint) return null;
-  return <img className="fingerprint-qr" src={qr.dataUrl} alt={`QR code of the server fingerprint ${qr.fingerprint}`} width={164} height={164} />;
+  return (
+    <img className="fingerprint-qr" src={qr.dataUrl} alt={`QR code of the server fingerprint ${qr.fingerprint}`} width={164} height={164} />
+  );
 }
 
 function readStatus(): ReturnType<typeof attempt<SyncStatus>> {

@@ -42,7 +42,10 @@ export function VaultAccess({ onOpened }: { readonly onOpened: () => void }): Re
       </div>
       <ErrorNotice error={error} />
       <h3>Restore access with the recovery key</h3>
-      <p className="muted">If this machine&apos;s keychain no longer has the device key (new machine, reset keyring), type the recovery key from the recovery kit.</p>
+      <p className="muted">
+        If this machine&apos;s keychain no longer has the device key (new machine, reset keyring), type the recovery key from the recovery
+        kit.
+      </p>
       <form noValidate className="form" onSubmit={(event) => void recover(event)}>
         <Field label="Recovery key" type="password" value={recoveryKey} onChange={setRecoveryKey} required placeholder="HK1-…" />
         <button type="submit" disabled={working}>

@@ -8,7 +8,11 @@ const noControl = /^[^\p{Cc}]*$/u;
 
 /** An AWS account id: exactly 12 digits. */
 export const awsAccountIdSchema = z.string().regex(/^\d{12}$/, 'an AWS account id is exactly 12 digits');
-const custodianId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'a custodian id is letters, digits, - and _');
+const custodianId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'a custodian id is letters, digits, - and _');
 const recordId = z.string().regex(/^[0-9a-f]{32}$/, 'an id is 32 lowercase hex characters');
 const text = (max: number) => z.string().trim().max(max).regex(noControl, 'control characters are not allowed');
 const requiredText = (max: number) => text(max).min(1, 'required');
@@ -93,7 +97,11 @@ const checkoutSchema = z.object({
   leaseUntil: z.number().int(),
 });
 
-const leaseSeconds = z.number().int().min(1).max(7 * 24 * 3600);
+const leaseSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(7 * 24 * 3600);
 const shownSeconds = z.number().int().min(1).max(600).default(30);
 
 export const custodyChannels = {
@@ -123,7 +131,14 @@ export const custodyChannels = {
   },
   'custody:checkout': {
     request: z
-      .object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds })
+      .object({
+        by: custodianId,
+        accountId: awsAccountIdSchema,
+        item: halfItemSchema,
+        reason: requiredText(500),
+        ticket: text(100).optional(),
+        leaseSeconds,
+      })
       .strict(),
     response: checkoutSchema,
   },
@@ -182,7 +197,9 @@ export const custodyChannels = {
     response: z.object({ otpauthUri: z.string(), base32: z.string() }),
   },
   'custody:token-checkout': {
-    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds }).strict(),
+    request: z
+      .object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500), ticket: text(100).optional(), leaseSeconds })
+      .strict(),
     response: checkoutSchema.extend({ serial: z.string(), location: z.string() }),
   },
   'custody:token-checkin': {
@@ -194,7 +211,14 @@ export const custodyChannels = {
     response: z.object({ accountId: z.string(), item: custodyItemSchema, custodianId: z.string() }),
   },
   'custody:checkout-list': {
-    request: z.object({ accountId: awsAccountIdSchema.optional(), custodianId: custodianId.optional(), open: z.boolean().default(true), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    request: z
+      .object({
+        accountId: awsAccountIdSchema.optional(),
+        custodianId: custodianId.optional(),
+        open: z.boolean().default(true),
+        limit: z.number().int().min(1).max(1000).default(200),
+      })
+      .strict(),
     response: z.object({
       checkouts: z.array(
         checkoutSchema.extend({

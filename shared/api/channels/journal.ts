@@ -19,7 +19,11 @@ export const journalEntrySchema = z.object({
   sigs: z.array(z.object({ key: z.string(), sig: z.string() })),
 });
 
-const failureSchema = z.object({ seq: seq.nullable(), code: z.enum(FAILURE_CODES as unknown as [string, ...string[]]), reason: z.string() });
+const failureSchema = z.object({
+  seq: seq.nullable(),
+  code: z.enum(FAILURE_CODES as unknown as [string, ...string[]]),
+  reason: z.string(),
+});
 
 /** Absolute path of a file to write, with the extension its kind requires. */
 const outPath = (ext: string) =>
@@ -77,7 +81,13 @@ export const journalChannels = {
         pdf: outPath('.pdf').optional(),
       })
       .strict(),
-    response: z.object({ bundle: z.string(), csv: z.string().nullable(), pdf: z.string().nullable(), head: z.object({ seq, hash: hex64 }), complete: z.boolean() }),
+    response: z.object({
+      bundle: z.string(),
+      csv: z.string().nullable(),
+      pdf: z.string().nullable(),
+      head: z.object({ seq, hash: hex64 }),
+      complete: z.boolean(),
+    }),
   },
   /** The running export's progress (the last export's, once done; null before any or after a failure), for the UI to poll. */
   'journal:export-progress': {

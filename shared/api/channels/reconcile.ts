@@ -27,7 +27,12 @@ export const reconcileChannels = {
         /** CloudTrail log files or folders (read recursively), and lookup-events output files. */
         cloudtrail: z.array(absolutePath()).min(1).max(4096),
         /** Allowance for clock skew at both ends of every window, in seconds (default 5 minutes). */
-        slackSeconds: z.number().int().min(0).max(24 * 3600).default(300),
+        slackSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(24 * 3600)
+          .default(300),
         /** Worker threads that read the logs (default: one per core; 0 reads on the calling thread). */
         workers: z.number().int().min(0).max(64).optional(),
         csv: absolutePath('.csv').optional(),

@@ -18,8 +18,16 @@ const outPath = z
   .refine((p) => !p.includes('\0'), 'must not contain NUL');
 
 const chainFailureCode = z.enum(FAILURE_CODES as unknown as [FailureCode, ...FailureCode[]]);
-const SERVER_EXPORT_ONLY_CODES: readonly ServerExportFailureCode[] = ['BAD_TREE_HEAD', 'SERVER_KEY_MISMATCH', 'LOG_INDEX_MISMATCH', 'LOG_ROOT_MISMATCH'];
-const exportFailureCode = z.enum([...FAILURE_CODES, ...SERVER_EXPORT_ONLY_CODES] as unknown as [ServerExportFailureCode, ...ServerExportFailureCode[]]);
+const SERVER_EXPORT_ONLY_CODES: readonly ServerExportFailureCode[] = [
+  'BAD_TREE_HEAD',
+  'SERVER_KEY_MISMATCH',
+  'LOG_INDEX_MISMATCH',
+  'LOG_ROOT_MISMATCH',
+];
+const exportFailureCode = z.enum([...FAILURE_CODES, ...SERVER_EXPORT_ONLY_CODES] as unknown as [
+  ServerExportFailureCode,
+  ...ServerExportFailureCode[],
+]);
 
 /** The verifier's verdict on the server's org-wide export (shared/sync/server-export.ts ServerExportReport), every field of it. */
 export const serverExportReportSchema = z.object({
@@ -40,7 +48,16 @@ export const serverExportReportSchema = z.object({
     }),
   ),
   failureCount: count,
-  failures: z.array(z.object({ line: count.nullable(), vault: z.string().nullable(), device: z.string().nullable(), seq: count.nullable(), code: exportFailureCode, reason: z.string() })),
+  failures: z.array(
+    z.object({
+      line: count.nullable(),
+      vault: z.string().nullable(),
+      device: z.string().nullable(),
+      seq: count.nullable(),
+      code: exportFailureCode,
+      reason: z.string(),
+    }),
+  ),
 });
 
 /** `review:*` channels: a reviewer's sign-in to the central server and what they fetch there. */

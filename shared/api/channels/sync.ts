@@ -35,7 +35,10 @@ export const syncChannels = {
         /** The server key fingerprint given out of band: enrolment is refused unless the server presents it. */
         fingerprint: z
           .string()
-          .regex(/^\s*(?:[0-9a-fA-F]\s*){32}$/, 'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it')
+          .regex(
+            /^\s*(?:[0-9a-fA-F]\s*){32}$/,
+            'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it',
+          )
           .optional(),
       })
       .strict(),
@@ -45,7 +48,14 @@ export const syncChannels = {
   /** After the server operator rotated its key: pin the key the server presents now, only if its fingerprint is the one given. */
   'sync:repin': {
     request: z
-      .object({ fingerprint: z.string().regex(/^\s*(?:[0-9a-fA-F]\s*){32}$/, 'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it') })
+      .object({
+        fingerprint: z
+          .string()
+          .regex(
+            /^\s*(?:[0-9a-fA-F]\s*){32}$/,
+            'a server key fingerprint is 32 hex digits (spaces allowed), as the server operator publishes it',
+          ),
+      })
       .strict(),
     response: syncStatusSchema,
   },

@@ -28,10 +28,12 @@ const vaultIdentity = z.object({ vaultId: z.string(), keychainBackend: z.string(
 export const vaultChannels = {
   /** Creates the vault and its first admin; the response carries the recovery key, shown this once. */
   'vault:create': {
-    request: z
-      .object({ adminName: label, organisation: label, passphrase, separateOrganisations: z.boolean().default(false) })
-      .strict(),
-    response: vaultIdentity.extend({ adminId: z.string(), recoveryKey: z.string(), recoveryQr: z.string().startsWith('data:image/png;base64,') }),
+    request: z.object({ adminName: label, organisation: label, passphrase, separateOrganisations: z.boolean().default(false) }).strict(),
+    response: vaultIdentity.extend({
+      adminId: z.string(),
+      recoveryKey: z.string(),
+      recoveryQr: z.string().startsWith('data:image/png;base64,'),
+    }),
   },
   'vault:open': { request: z.object({}).strict(), response: vaultIdentity },
   /** Restores access where this machine's keychain has no device key for the vault. */
@@ -46,7 +48,13 @@ export const vaultChannels = {
   },
   /** Revokes a custodian (`by` is an unlocked admin); the last admin cannot be revoked. */
   'custodian:revoke': {
-    request: z.object({ by: custodianId, custodianId, reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed') }).strict(),
+    request: z
+      .object({
+        by: custodianId,
+        custodianId,
+        reason: z.string().trim().min(1, 'required').max(500).regex(noControl, 'control characters are not allowed'),
+      })
+      .strict(),
     response: custodianViewSchema,
   },
   'custodian:unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
