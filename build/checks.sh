@@ -6,6 +6,7 @@ mkdir -p test-results
 status=0
 step() { echo; echo "== $1"; shift; "$@" || { echo "!! failed: $*"; status=1; }; }
 
+step "format (prettier --check; npx prettier --write . fixes it)" npx prettier --check --log-level warn "**/*.{ts,tsx,mjs,js,cjs,css}"
 step "lint (includes the layering rules)" npx eslint .
 step "type-check" npx tsc -p tsconfig.json --noEmit
 step "build (renderer, preview bridge, electron bundles)" node build/bundle.mjs
