@@ -25,9 +25,10 @@ const at = (iso: string): number => Date.parse(iso);
 /** The second device: account 333333333333, both halves out around its sign-in at 12:00. */
 function secondDevice(): TestJournal {
   const journal = new TestJournal({ start: at('2025-12-31T12:00:00Z'), deviceSeed: 33 });
+  // The admin and sam are the founding pair; kim's enrolment is proposed by the admin and approved by sam.
+  const ada = journal.enrol('ada2', 0x63, { name: 'Ada Admin', role: 'admin' });
   const sam = journal.enrol('sam', 0x61, { name: 'Sam Password', role: 'password-custodian' });
   const kim = journal.enrol('kim', 0x62, { name: 'Kim MFA', role: 'mfa-custodian' });
-  const ada = journal.enrol('ada2', 0x63, { name: 'Ada Admin', role: 'admin' });
   const write = (time: string, type: string, actor: typeof sam | null, data: Record<string, string | number | boolean | null>): void => {
     journal.clock = at(time);
     journal.store.append({ type, actor, account: '333333333333', data });

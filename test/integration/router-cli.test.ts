@@ -185,7 +185,7 @@ describe('the CLI is an adapter over the API router', () => {
       'rita.pass',
     ]);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/Only an admin may enrol custodians.*\[NOT_PERMITTED\]/);
+    expect(refused.stderr).toMatch(/Rita Reviewer cannot propose this: custodian\.enrolled is proposed by admin.*\[NOT_PERMITTED\]/);
 
     const none = await halfkey(['custodian', 'list', '--vault', 'elsewhere']);
     expect(none.code).toBe(1);

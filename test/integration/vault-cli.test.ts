@@ -117,7 +117,7 @@ describe('halfkey init / custodian / recover', () => {
     expect(again.stderr).toMatch(/already holds a vault.*\[CONFLICT\]/);
   });
 
-  it('custodian add (as the admin) and list', async () => {
+  it('custodian add (as the admin, the founding second custodian), list, and a revocation its proposer cannot approve alone', async () => {
     const list0 = await halfkey(['custodian', 'list', '--vault', vaultDir, '--json']);
     const [admin] = JSON.parse(list0.stdout) as { id: string; role: string }[];
     expect(admin?.role).toBe('admin');
@@ -162,9 +162,28 @@ describe('halfkey init / custodian / recover', () => {
       '--admin-passphrase-file',
       'admin.pass',
     ]);
+    // A revocation is a proposal; its proposer cannot approve it alone (a second custodian must).
     expect(revoked.stderr).toBe('');
-    expect(revoked.stdout).toMatch(/Revoked Carol Clerk/);
-    expect((await halfkey(['custodian', 'list', '--vault', vaultDir])).stdout).toMatch(/Carol Clerk \(Customer plc\)\s+\[revoked\]/);
+    expect(revoked.stdout).toMatch(/Proposed: Revoke Carol Clerk: moved teams/);
+    const proposalId = /Proposal ([0-9a-f]{32})/.exec(revoked.stdout)?.[1];
+    const alone = await halfkey([
+      'proposal',
+      'approve',
+      '--vault',
+      vaultDir,
+      '--as',
+      admin!.id,
+      '--proposal',
+      proposalId!,
+      '--passphrase-file',
+      'admin.pass',
+    ]);
+    expect(alone.code).toBe(3);
+    expect(alone.stderr).toMatch(/proposed and approved this change alone: a second custodian must approve it.*\[NOT_PERMITTED\]/);
+    expect((await halfkey(['proposal', 'list', '--vault', vaultDir])).stdout).toMatch(
+      new RegExp(`${proposalId!}\\s+open\\s+Revoke Carol Clerk`),
+    );
+    expect((await halfkey(['custodian', 'list', '--vault', vaultDir])).stdout).not.toMatch(/\[revoked\]/);
   });
 
   it('recover restores a lost keychain entry from the recovery key file', async () => {

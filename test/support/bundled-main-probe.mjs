@@ -55,6 +55,7 @@ const electron = {
   protocol: { registerSchemesAsPrivileged: noop, handle: (scheme, handler) => protocolHandlers.set(scheme, handler) },
   ipcMain: { handle: (channel, handler) => ipcHandlers.set(channel, handler) },
   shell: { openExternal: async () => {} },
+  powerMonitor: { on: noop },
 };
 
 const load = Module._load;
