@@ -35,7 +35,7 @@ beforeAll(async () => {
   const mfa = f.custody.checkouts.open(routed('custody:checkout', { by: f.ids.mia, accountId: account, item: 'mfa', reason: 'root sign-in drill', leaseSeconds: 600 }));
   f.clock.t += 5_000;
   await f.as('pat');
-  f.custody.halves.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
+  f.custody.rotations.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
   f.clock.t += 5_000;
   await f.as('mia');
   f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
@@ -50,7 +50,7 @@ afterAll(async () => {
 describe('reconciling against a journal custody really wrote', () => {
   it('explains a sign-in while both halves were out, confirms the rotation by the password change, and leaves a later sign-in unexplained', async () => {
     const opened = f.vault.journal.query({ type: 'checkout.opened', account });
-    const rotated = f.vault.journal.query({ type: 'half.rotated', account });
+    const rotated = f.vault.journal.query({ type: 'rotation.pending', account });
     expect(opened).toHaveLength(2);
     expect(rotated).toHaveLength(1);
     const bothOut = Math.max(...opened.map((e) => e.time));
@@ -78,7 +78,7 @@ describe('reconciling against a journal custody really wrote', () => {
       password: { custodian: f.ids.pat, custodianName: 'pat', reason: 'root sign-in drill', ticket: 'CHG-7', ended: 'checked-in' },
       mfaHalf: { custodian: f.ids.mia, custodianName: 'mia', ended: 'checked-in' },
     });
-    expect(byId.get('password-set')).toMatchObject({ verdict: 'explained', custodyEvent: 'password-change', matches: { type: 'half.rotated', seq: rotated[0]!.seq }, flags: [] });
+    expect(byId.get('password-set')).toMatchObject({ verdict: 'explained', custodyEvent: 'password-change', matches: { type: 'rotation.pending', seq: rotated[0]!.seq }, flags: [] });
     expect(byId.get('an-hour-later')).toMatchObject({ verdict: 'unexplained', nearest: { checkout: { account } } });
     expect(report.rotationsNotSeen).toEqual([]);
     expect(report.ok).toBe(false);

@@ -50,6 +50,8 @@ const halfStatusSchema = z.object({
   generation: z.number().int(),
   setAt: z.number().int(),
   rotationDue: z.boolean(),
+  /** The generation a rotation wrote that is waiting to be confirmed (the current one stays in use until then), or null. */
+  pendingGeneration: z.number().int().nullable(),
   tokenSerial: z.string().nullable(),
   tokenLocation: z.string().nullable(),
 });
@@ -169,6 +171,7 @@ export const custodyChannels = {
         seconds: shownSeconds,
       })
       .strict(),
+    // The rotation is pending until confirmed (custody:rotation-confirm); `generation` is the pending one.
     // For a password rotation the new password is returned once, to set it at the provider.
     response: z.object({
       accountId: z.string(),
@@ -180,6 +183,16 @@ export const custodyChannels = {
     }),
   },
   /** An MFA custodian asks to export the TOTP seed: a proposal that an admin or another MFA custodian approves (proposal:approve). */
+  /** The custodian of the half, present, proposes to confirm a pending rotation (the provider took the new secret); a second custodian approves. */
+  'custody:rotation-confirm': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema }).strict(),
+    response: z.object({ proposal: proposalViewSchema }),
+  },
+  /** Drops a pending rotation (the provider did not take it); the current generation stays. */
+  'custody:rotation-abandon': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema }).strict(),
+    response: z.object({ accountId: z.string(), item: halfItemSchema, generation: z.number().int() }),
+  },
   'custody:seed-export-request': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500) }).strict(),
     response: z.object({ requestId: z.string(), expiresAt: z.number().int(), proposal: proposalViewSchema }),
