@@ -26,6 +26,7 @@ export function custodyHandlers(custody: () => CustodyService): { [C in CustodyC
     'custody:token-checkout': (request) => custody().checkouts.openToken(request),
     'custody:token-checkin': (request) => custody().checkouts.checkinToken(request),
     'custody:checkout-list': (request) => ({ checkouts: custody().checkouts.list(request) }),
+    'custody:state': () => custody().checkouts.state(),
     'custody:reveal': (request) => custody().checkouts.reveal(request),
     'custody:copy': (request) => custody().checkouts.copy(request),
     'custody:totp-code': (request) => custody().checkouts.totpCode(request),

@@ -367,6 +367,12 @@ export class CustodyStore {
     });
   }
 
+  /** Every open checkout with its account's alias, by account then opening time: the live custody state. */
+  openCheckoutsByAccount(): (CheckoutRow & { alias: string })[] {
+    const sql = 'SELECT c.*, a.alias FROM custody_checkouts c JOIN custody_accounts a ON a.id = c.account_id WHERE c.closed_at IS NULL ORDER BY c.account_id, c.opened_at, c.item DESC, c.id';
+    return prepared<[], CheckoutRow & { alias: string }>(this.db, sql).all();
+  }
+
   // Seed-export requests.
 
   /** The request, or null. */

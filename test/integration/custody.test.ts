@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Channel } from '../../shared/api/contract';
+import type { Channel, ResponseOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
 import { canonicalize } from '../../shared/journal/canonical';
 import { checkAwsRootPassword } from '../../shared/password/generator';
@@ -525,6 +525,37 @@ describe('presence', () => {
     await expect(f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
     await expect(f.custody.checkouts.totpEnrolmentCodes({ by: f.ids.mia, checkoutId: mfa.checkoutId })).rejects.toMatchObject({ code: 'PRESENCE_REQUIRED' });
     expect(f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId })).toMatchObject({ rotationDue: false });
+  });
+});
+
+describe('live custody state', () => {
+  it('shows per account which halves are out, with whom, why and until when, and journals both halves out at once', async () => {
+    const id = await fullAccount();
+    const mine = async () => ((await viaRouter('custody:state', {})) as ResponseOf<'custody:state'>).accounts.filter((a) => a.accountId === id);
+    expect(await mine()).toEqual([]);
+    await f.as('pat');
+    const password = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'billing change', ticket: 'CHG-9', leaseSeconds: 600 });
+    expect(await mine()).toEqual([
+      {
+        accountId: id,
+        alias: `acct-${id}`,
+        out: [{ item: 'password', checkoutId: password.checkoutId, custodianId: f.ids.pat, custodianName: 'pat', reason: 'billing change', ticket: 'CHG-9', openedAt: f.clock.t, leaseUntil: f.clock.t + 600_000, hardwareToken: false }],
+        bothOut: false,
+      },
+    ]);
+    expect(f.vault.journal.query({ type: 'custody.both-halves-out', account: id })).toEqual([]);
+    await f.as('mia');
+    const mfa = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'billing change', leaseSeconds: 300 });
+    const [both] = await mine();
+    expect(both).toMatchObject({ bothOut: true, out: [{ item: 'password', custodianId: f.ids.pat }, { item: 'mfa', custodianId: f.ids.mia, checkoutId: mfa.checkoutId }] });
+    const alarms = f.vault.journal.query({ type: 'custody.both-halves-out', account: id });
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ actor: null, data: { password: { checkout: password.checkoutId, custodian: f.ids.pat }, mfa: { checkout: mfa.checkoutId, custodian: f.ids.mia } } });
+    f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
+    expect(await mine()).toMatchObject([{ bothOut: false, out: [{ item: 'password' }] }]);
+    // A lease that runs out takes its half off the list.
+    f.clock.t += 600_000;
+    expect(await mine()).toEqual([]);
   });
 });
 

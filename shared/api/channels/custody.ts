@@ -228,6 +228,36 @@ export const custodyChannels = {
       ),
     }),
   },
+  /**
+   * Live custody: per account with a half out, which halves are checked out, by whom, why and
+   * until when; `bothOut` when both halves of one account are out at once (two people together
+   * could sign in as root now). Accounts with nothing out are left out.
+   */
+  'custody:state': {
+    request: z.object({}).strict(),
+    response: z.object({
+      accounts: z.array(
+        z.object({
+          accountId: z.string(),
+          alias: z.string(),
+          out: z.array(
+            z.object({
+              item: halfItemSchema,
+              checkoutId: z.string(),
+              custodianId: z.string(),
+              custodianName: z.string(),
+              reason: z.string(),
+              ticket: z.string().nullable(),
+              openedAt: z.number().int(),
+              leaseUntil: z.number().int(),
+              hardwareToken: z.boolean(),
+            }),
+          ),
+          bothOut: z.boolean(),
+        }),
+      ),
+    }),
+  },
   'custody:seed-export-list': {
     request: z.object({ accountId: awsAccountIdSchema.optional() }).strict(),
     // Open requests (not expired, not collected): the approver approves `proposalId` with proposal:approve, the requester collects once approved.
