@@ -14,6 +14,9 @@ const USAGE = `usage (every command also takes --vault DIR --as CUSTODIAN [--pas
   halfkey checkout --account ID --item password|mfa --reason TEXT [--ticket REF] [--lease 15m]
   halfkey checkin --checkout ID
   halfkey rotate --account ID --item password|mfa [--length N] [--seed-file FILE]
+                 (the new generation is pending: the current one stays in use until the rotation is confirmed)
+  halfkey rotate --account ID --item password|mfa --confirm   (proposes the confirmation; a second custodian approves)
+  halfkey rotate --account ID --item password|mfa --abandon   (the provider did not take it; the current one stays)
 
 Passphrases and secrets are read from a file or a prompt, never from the command line.
 Exit codes: 0 done, 1 failed, 2 bad arguments, 3 refused by the custody policy.
@@ -206,11 +209,7 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         perform: async (api, as) => {
           // An assignment is a proposal: it takes effect when a second custodian approves it.
           const { proposal } = await api.call('custody:assign', { by: as, ...request }, { custodianId: '--custodian' });
-          out(`proposed: ${proposal.summary}`);
-          out(`proposal ${proposal.id}, open until ${new Date(proposal.expiresAt).toISOString()}`);
-          out(
-            `a second custodian (not ${request.custodianId}) approves it with: halfkey proposal approve --vault DIR --as THEIR_ID --proposal ${proposal.id}`,
-          );
+          printProposal(proposal, `not ${request.custodianId}`, out);
         },
       };
     }
@@ -265,9 +264,17 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
         item: { type: 'string' },
         length: { type: 'string' },
         'seed-file': { type: 'string' },
+        confirm: { type: 'boolean' },
+        abandon: { type: 'boolean' },
       });
       const accountId = need(v.account, 'account');
       const item = oneOf(v.item, 'item', ['password', 'mfa'] as const);
+      if (v.confirm === true || v.abandon === true) {
+        if (v.confirm === true && v.abandon === true) throw new UsageError('give --confirm or --abandon, not both');
+        if (v.length !== undefined || v['seed-file'] !== undefined)
+          throw new UsageError('--length and --seed-file are for rotating, not for --confirm or --abandon');
+        return v.confirm === true ? confirmRotation(v, accountId, item, out) : abandonRotation(v, accountId, item, out);
+      }
       const length = v.length === undefined ? undefined : Number(v.length);
       if (length !== undefined && (!Number.isInteger(length) || length < 8 || length > 128))
         throw new UsageError('--length must be a whole number from 8 to 128');
@@ -287,10 +294,53 @@ function prepare(name: Sub, argv: string[], io: CliIo): Prepared {
             ...(secret === null ? {} : { seed: secret }),
           };
           const change = await api.call('custody:rotate', request, { password: '--length', seed: 'the new seed' });
-          out(`rotated the ${item} half of ${accountId}: generation ${change.generation} (generation ${change.retiredGeneration} retired)`);
+          out(
+            `rotation of the ${item} half of ${accountId} pending: generation ${change.generation} (generation ${change.retiredGeneration} stays in use until it is confirmed with 'halfkey rotate --confirm')`,
+          );
           if (change.password !== null) out(change.password);
         },
       };
     }
   }
+}
+
+type Values = Prepared['values'];
+
+/** `halfkey rotate --confirm`: the custodian of the half proposes confirming its pending rotation. */
+function confirmRotation(values: Values, accountId: string, item: 'password' | 'mfa', out: (text: string) => void): Prepared {
+  return {
+    values,
+    needsSecret: null,
+    secretFile: null,
+    perform: async (api, as) => {
+      const { proposal } = await api.call('custody:rotation-confirm', { by: as, accountId, item });
+      printProposal(proposal, `not ${as}`, out);
+    },
+  };
+}
+
+/** `halfkey rotate --abandon`: drops a pending rotation the provider did not take. */
+function abandonRotation(values: Values, accountId: string, item: 'password' | 'mfa', out: (text: string) => void): Prepared {
+  return {
+    values,
+    needsSecret: null,
+    secretFile: null,
+    perform: async (api, as) => {
+      const dropped = await api.call('custody:rotation-abandon', { by: as, accountId, item });
+      out(
+        `abandoned the rotation of the ${item} half of ${accountId} to generation ${dropped.generation}; the current generation stays in use`,
+      );
+    },
+  };
+}
+
+/** What a proposing command prints: the change, until when it waits, and how a second custodian approves it. */
+function printProposal(
+  proposal: { readonly id: string; readonly summary: string; readonly expiresAt: number },
+  who: string,
+  out: (text: string) => void,
+): void {
+  out(`proposed: ${proposal.summary}`);
+  out(`proposal ${proposal.id}, open until ${new Date(proposal.expiresAt).toISOString()}`);
+  out(`a second custodian (${who}) approves it with: halfkey proposal approve --vault DIR --as THEIR_ID --proposal ${proposal.id}`);
 }

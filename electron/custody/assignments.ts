@@ -192,7 +192,11 @@ export class Assignments {
     return ctx.refusable(run.approver, () => {
       this.checkUnassign(c);
       const deleted = isSecretHalf(c.item) && store.holders(c.account, c.item).includes(c.custodian);
-      if (isSecretHalf(c.item)) store.dropSealedCopies(c.account, c.item, c.custodian);
+      if (isSecretHalf(c.item)) {
+        store.dropSealedCopies(c.account, c.item, c.custodian);
+        // A rotation still pending must not hand them the next generation when it is confirmed.
+        store.dropPendingSealedCopy(c.account, c.item, c.custodian);
+      }
       store.unassign(c.account, c.item, c.custodian);
       return { seq: run.commit({ sealedCopyDeleted: deleted }).seq };
     });

@@ -1,3 +1,4 @@
+import type { ResponseOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
 import type { JsonObject } from '../../shared/journal/canonical';
 import { deserializeTotpParams, enrolmentCodes, totpCode, type TotpParams } from '../../shared/otp/totp';
@@ -28,6 +29,9 @@ export interface CheckoutListing extends CheckoutView {
 }
 
 type OpenRequest = CustodyRequest<'custody:checkout'>;
+
+/** The live custody state as the API returns it. */
+export type CustodyState = ResponseOf<'custody:state'>;
 
 /** A use of a checkout: the checkout and the half it is of, at the generation in use. */
 interface Use {
@@ -103,6 +107,35 @@ export class Checkouts {
   checkinToken(request: CustodyRequest<'custody:token-checkin'>): { checkoutId: string; location: string } {
     this.closeByHolder(request.by, request.checkoutId, request.location);
     return { checkoutId: request.checkoutId, location: request.location };
+  }
+
+  /** What is out right now, per account (after the lease sweep): which halves, with whom, why, until when, and whether both are. */
+  state(): CustodyState {
+    this.sweepLeases();
+    const byAccount = new Map<string, CustodyState['accounts'][number]>();
+    for (const row of this.ctx.store.openCheckoutsByAccount()) {
+      const account = byAccount.get(row.account_id) ?? { accountId: row.account_id, alias: row.alias, out: [], bothOut: false };
+      const out = [
+        ...account.out,
+        {
+          item: row.item,
+          checkoutId: row.id,
+          custodianId: row.custodian_id,
+          custodianName: this.ctx.vault.custodians.get(row.custodian_id)?.name ?? row.custodian_id,
+          reason: row.reason,
+          ticket: row.ticket,
+          openedAt: row.opened_at,
+          leaseUntil: row.lease_until,
+          hardwareToken: row.hardware_token === 1,
+        },
+      ];
+      byAccount.set(row.account_id, {
+        ...account,
+        out,
+        bothOut: out.some((o) => o.item === 'password') && out.some((o) => o.item === 'mfa'),
+      });
+    }
+    return { accounts: [...byAccount.values()] };
   }
 
   /** Checkouts, newest first, filtered by account and/or custodian; open ones only unless `open` is false. */
@@ -373,6 +406,19 @@ export class Checkouts {
       leaseUntil,
       ...(token ? { tokenSerial: half.token_serial ?? '' } : {}),
     });
+    // Both halves out at once is the moment two people together could sign in as root: the vault
+    // notes it (device-signed, like a lease expiry) so a reviewer finds it without reconstructing it.
+    const other = ctx.store.openCheckoutOf(accountId, item === 'password' ? 'mfa' : 'password');
+    if (other !== null) {
+      const opened = { checkout: id, custodian: actor.id };
+      const out = { checkout: other.id, custodian: other.custodian_id };
+      ctx.journal(
+        'custody.both-halves-out',
+        null,
+        accountId,
+        item === 'password' ? { password: opened, mfa: out } : { password: out, mfa: opened },
+      );
+    }
     return { checkoutId: id, accountId, item, custodianId: actor.id, openedAt, leaseUntil };
   }
 

@@ -100,6 +100,14 @@ export class CustodyContext {
     };
   }
 
+  /** The live (not revoked) custodians assigned an item: whom a new secret of it is sealed to. */
+  liveAssignees(accountId: string, item: SecretHalf): CustodianRecord[] {
+    return this.store
+      .assignees(accountId, item)
+      .map((id) => this.vault.custodians.get(id))
+      .filter((c): c is CustodianRecord => c !== null && !c.revoked);
+  }
+
   /** Refuses `action` (POLICY_REFUSED) unless the four-eyes rules let the actor obtain the item now. */
   mayObtain(actor: UnlockedCustodian, accountId: string, item: SecretHalf, action: string): void {
     enforce(checkCheckout(this.policyState(accountId), { accountId, item, custodianId: actor.id }), action, actor.id);

@@ -8,6 +8,7 @@ import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
 import { CustodyContext, type CustodyVault } from './context';
 import { CustodyStore } from './custody-store';
 import { Halves } from './halves';
+import { Rotations } from './rotations';
 import { SeedExports } from './seed-export';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -27,8 +28,10 @@ export interface CustodyOptions {
  */
 export class CustodyService {
   readonly accounts: Accounts;
-  /** Setting and rotating the halves. */
+  /** Setting the halves. */
   readonly halves: Halves;
+  /** Two-phase rotation: a pending generation, confirmed by two custodians or abandoned. */
+  readonly rotations: Rotations;
   /** Who holds what: assignments, unassignments and re-seals, each a two-person change. */
   readonly assignments: Assignments;
   /** Checkouts and their leases, and what a checkout lets its holder obtain. */
@@ -41,6 +44,7 @@ export class CustodyService {
     this.guard = new ClipboardGuard(clipboard);
     this.accounts = new Accounts(ctx);
     this.halves = new Halves(ctx);
+    this.rotations = new Rotations(ctx);
     this.assignments = new Assignments(ctx);
     this.checkouts = new Checkouts(ctx, this.guard);
     this.seedExports = new SeedExports(ctx);
@@ -58,6 +62,7 @@ export class CustodyService {
     const service = new CustodyService(ctx, options.clipboard ?? noClipboard);
     service.assignments.register();
     service.seedExports.register();
+    service.rotations.register();
     service.checkouts.sweepLeases();
     return service;
   }

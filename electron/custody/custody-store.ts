@@ -29,6 +29,15 @@ export interface HalfRow {
   readonly rotation_due: 0 | 1;
 }
 
+/** A rotation written but not yet confirmed: the generation that becomes current when it is. */
+export interface PendingRotationRow {
+  readonly account_id: string;
+  readonly item: SecretHalf;
+  readonly generation: number;
+  readonly rotated_at: number;
+  readonly rotated_by: string;
+}
+
 /** A checkout row as stored. */
 export interface CheckoutRow {
   readonly id: string;
@@ -105,10 +114,12 @@ interface SummaryRow extends AccountRow {
   p_generation: number | null;
   p_set_at: number | null;
   p_rotation_due: 0 | 1 | null;
+  p_pending: number | null;
   m_kind: HalfRow['kind'] | null;
   m_generation: number | null;
   m_set_at: number | null;
   m_rotation_due: 0 | 1 | null;
+  m_pending: number | null;
   m_token_serial: string | null;
   m_token_location: string | null;
   /** `item:custodian` pairs joined by commas (custodian ids have no commas or colons). */
@@ -120,6 +131,8 @@ const SUMMARY_SELECT = `SELECT a.*,
   p.kind AS p_kind, p.generation AS p_generation, p.set_at AS p_set_at, p.rotation_due AS p_rotation_due,
   m.kind AS m_kind, m.generation AS m_generation, m.set_at AS m_set_at, m.rotation_due AS m_rotation_due,
   m.token_serial AS m_token_serial, m.token_location AS m_token_location,
+  (SELECT generation FROM custody_pending_rotations r WHERE r.account_id = a.id AND r.item = 'password') AS p_pending,
+  (SELECT generation FROM custody_pending_rotations r WHERE r.account_id = a.id AND r.item = 'mfa') AS m_pending,
   (SELECT group_concat(s.item || ':' || s.custodian_id, ',') FROM (SELECT item, custodian_id FROM custody_assignments WHERE account_id = a.id ORDER BY item, custodian_id) s) AS assigned
   FROM ACCOUNTS a
   LEFT JOIN custody_halves p ON p.account_id = a.id AND p.item = 'password'
@@ -270,6 +283,66 @@ export class CustodyStore {
       );
   }
 
+  // Pending rotations: a new generation waiting to be confirmed, sealed beside the current one.
+
+  /** The half's pending rotation, or null. */
+  pendingRotation(accountId: string, item: SecretHalf): PendingRotationRow | null {
+    return (
+      prepared<[string, SecretHalf], PendingRotationRow>(
+        this.db,
+        'SELECT * FROM custody_pending_rotations WHERE account_id = ? AND item = ?',
+      ).get(accountId, item) ?? null
+    );
+  }
+
+  addPendingRotation(r: PendingRotationRow): void {
+    const sql = 'INSERT INTO custody_pending_rotations (account_id, item, generation, rotated_at, rotated_by) VALUES (?, ?, ?, ?, ?)';
+    prepared(this.db, sql).run(r.account_id, r.item, r.generation, r.rotated_at, r.rotated_by);
+  }
+
+  addPendingSealedCopy(accountId: string, item: SecretHalf, custodianId: string, generation: number, blob: Uint8Array): void {
+    prepared(this.db, 'INSERT INTO custody_pending_sealed (account_id, item, custodian_id, generation, blob) VALUES (?, ?, ?, ?, ?)').run(
+      accountId,
+      item,
+      custodianId,
+      generation,
+      blob,
+    );
+  }
+
+  /** Deletes a custodian's copy of the pending generation (they lost the half before it was confirmed). */
+  dropPendingSealedCopy(accountId: string, item: SecretHalf, custodianId: string): void {
+    prepared(this.db, 'DELETE FROM custody_pending_sealed WHERE account_id = ? AND item = ? AND custodian_id = ?').run(
+      accountId,
+      item,
+      custodianId,
+    );
+  }
+
+  /** Deletes the pending rotation and its sealed copies (abandoned, or confirmed after they were moved). */
+  dropPendingRotation(accountId: string, item: SecretHalf): void {
+    prepared(this.db, 'DELETE FROM custody_pending_sealed WHERE account_id = ? AND item = ?').run(accountId, item);
+    prepared(this.db, 'DELETE FROM custody_pending_rotations WHERE account_id = ? AND item = ?').run(accountId, item);
+  }
+
+  /**
+   * Makes the pending generation current: its sealed copies replace the retired generation's, the
+   * half takes its number and is no longer due for rotation, and the pending rows go.
+   */
+  promotePendingRotation(r: PendingRotationRow, at: number): void {
+    const { account_id: account, item } = r;
+    this.dropSealedCopies(account, item);
+    prepared(
+      this.db,
+      'INSERT INTO custody_sealed (account_id, item, custodian_id, generation, blob) SELECT account_id, item, custodian_id, generation, blob FROM custody_pending_sealed WHERE account_id = ? AND item = ?',
+    ).run(account, item);
+    prepared(
+      this.db,
+      'UPDATE custody_halves SET generation = ?, set_at = ?, set_by = ?, rotation_due = 0 WHERE account_id = ? AND item = ?',
+    ).run(r.generation, at, r.rotated_by, account, item);
+    this.dropPendingRotation(account, item);
+  }
+
   // Assignments and sightings: what the four-eyes policy reads.
 
   /** Custodian ids assigned an item of an account, in id order. */
@@ -372,6 +445,13 @@ export class CustodyStore {
     });
   }
 
+  /** Every open checkout with its account's alias, by account then opening time: the live custody state. */
+  openCheckoutsByAccount(): (CheckoutRow & { alias: string })[] {
+    const sql =
+      'SELECT c.*, a.alias FROM custody_checkouts c JOIN custody_accounts a ON a.id = c.account_id WHERE c.closed_at IS NULL ORDER BY c.account_id, c.opened_at, c.item DESC, c.id';
+    return prepared<[], CheckoutRow & { alias: string }>(this.db, sql).all();
+  }
+
   // Seed-export requests.
 
   /** The request, or null. */
@@ -424,6 +504,7 @@ function summary(r: SummaryRow): AccountSummary {
           generation: r.p_generation ?? 0,
           setAt: r.p_set_at ?? 0,
           rotationDue: r.p_rotation_due === 1,
+          pendingGeneration: r.p_pending,
           tokenSerial: null,
           tokenLocation: null,
         };
@@ -435,6 +516,7 @@ function summary(r: SummaryRow): AccountSummary {
           generation: r.m_generation ?? 0,
           setAt: r.m_set_at ?? 0,
           rotationDue: r.m_rotation_due === 1,
+          pendingGeneration: r.m_pending,
           tokenSerial: r.m_token_serial,
           tokenLocation: r.m_token_location,
         };

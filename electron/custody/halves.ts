@@ -1,6 +1,5 @@
 import type { HalfSecret } from '../../shared/api/channels/custody';
 import { HalfkeyError } from '../../shared/api/result';
-import { generatePassword } from '../../shared/password/generator';
 import type { UnlockedCustodian } from '../vault/custodians';
 import type { CustodyContext, CustodyRequest } from './context';
 import type { SecretHalf } from './custody-store';
@@ -16,7 +15,7 @@ interface NewHalf {
   readonly token: { readonly serial: string; readonly location: string } | null;
 }
 
-/** The outcome of setting or rotating a half. */
+/** The outcome of setting a half, or of writing a rotation's pending generation. */
 export interface HalfChange {
   readonly accountId: string;
   readonly item: SecretHalf;
@@ -26,8 +25,8 @@ export interface HalfChange {
 }
 
 /**
- * The halves of each account: setting and rotating a half, each a new generation sealed to every
- * custodian assigned it. Who is assigned what is a two-person change (assignments.ts).
+ * The halves of each account: setting a half, a new generation sealed to every custodian assigned
+ * it. Rotating is two-phase (rotations.ts); who is assigned what is a two-person change (assignments.ts).
  */
 export class Halves {
   constructor(private readonly ctx: CustodyContext) {}
@@ -57,75 +56,32 @@ export class Halves {
   }
 
   /**
-   * Rotates a half: a generated password meeting AWS root rules (never the alias, e-mail or id),
-   * or a newly enrolled TOTP seed. The old generation's sealed copies are deleted and the half's
-   * "seen" records cleared; `half.rotated` is journaled. The new password is returned once, to the
-   * rotating custodian, who sets it at the provider.
-   */
-  rotate(request: CustodyRequest<'custody:rotate'>): HalfChange & { password: string | null; expiresAt: number | null } {
-    const { ctx } = this;
-    const { accountId, item } = request;
-    const actor = ctx.presentCustodian(request.by);
-    const account = ctx.requireAccount(accountId);
-    const half = ctx.store.half(accountId, item);
-    if (half === null)
-      throw new HalfkeyError('NOT_FOUND', `The ${item} half of account ${accountId} has never been set; set it first.`, { accountId });
-    if (half.kind === 'hardware-token') {
-      throw new HalfkeyError(
-        'CONFLICT',
-        `The MFA half of account ${accountId} is a hardware token; register the replacement token with half-set.`,
-        { accountId },
-      );
-    }
-    let secret: Uint8Array;
-    let password: string | null = null;
-    if (item === 'password') {
-      if (request.seed !== undefined)
-        throw new HalfkeyError('INVALID_PAYLOAD', 'A password rotation takes password options, not a seed.', { field: 'seed' });
-      const options = request.password ?? {};
-      password = generatePassword({
-        ...(options.length === undefined ? {} : { length: options.length }),
-        ...(options.classes === undefined ? {} : { classes: options.classes }),
-        forbid: [account.alias, account.root_email, account.id],
-      });
-      secret = ctx.sodium.from_string(password);
-    } else {
-      if (request.seed === undefined) {
-        throw new HalfkeyError(
-          'INVALID_PAYLOAD',
-          'An MFA rotation needs the new seed (otpauth URI or base32) from re-registering the MFA device.',
-          { field: 'seed' },
-        );
-      }
-      secret = parseSeed(request.seed);
-    }
-    try {
-      const change = this.replace(actor, { accountId, item, kind: half.kind, secret, token: null }, 'half.rotated');
-      return { ...change, password, expiresAt: password === null ? null : ctx.now() + request.seconds * 1000 };
-    } finally {
-      ctx.sodium.memzero(secret);
-    }
-  }
-
-  /**
    * Writes a new generation of a half in one transaction: seals it to every custodian assigned the
    * item, deletes the retired generation's sealed copies, clears who has seen the item (rule 2
-   * counts sightings since the last rotation), and journals the change without the secret.
-   * Whoever sets a secret learns it, so they must be allowed to obtain it and count as having seen it.
+   * counts sightings since the half was last set or rotated), and journals the change without the
+   * secret. Whoever sets a secret learns it, so they must be allowed to obtain it and count as having seen it.
    */
-  private replace(actor: UnlockedCustodian, change: NewHalf, entryType: 'half.set' | 'half.rotated'): HalfChange {
+  private replace(actor: UnlockedCustodian, change: NewHalf, entryType: 'half.set'): HalfChange {
     const { ctx } = this;
     const { store } = ctx;
     const { accountId, item, kind, secret, token } = change;
     return ctx.refusable(actor, () => {
       ctx.requireAccount(accountId);
       const existing = store.half(accountId, item);
+      const pending = store.pendingRotation(accountId, item);
+      if (pending !== null) {
+        throw new HalfkeyError(
+          'CONFLICT',
+          `A rotation of the ${item} half of account ${accountId} to generation ${pending.generation} is pending; confirm or abandon it before setting the half.`,
+          {
+            accountId,
+            item,
+          },
+        );
+      }
       // A hardware token has no secret to learn: an admin may register one; anyone else must be allowed the half.
       if (secret !== null || actor.role !== 'admin') ctx.mayObtain(actor, accountId, item, entryType);
-      const assignees = store
-        .assignees(accountId, item)
-        .map((id) => ctx.vault.custodians.get(id))
-        .filter((c) => c !== null && !c.revoked);
+      const assignees = ctx.liveAssignees(accountId, item);
       if (secret !== null && assignees.length === 0) {
         throw new HalfkeyError(
           'CONFLICT',
@@ -140,13 +96,12 @@ export class Halves {
       const sealedTo: string[] = [];
       if (secret !== null) {
         for (const custodian of assignees) {
-          if (custodian === null) continue;
           sealHalf(ctx, accountId, item, custodian, generation, secret);
           sealedTo.push(custodian.id);
         }
       }
       store.forgetSightings(accountId, item);
-      if (secret !== null) store.recordSeen(accountId, item, actor.id, generation, ctx.now(), entryType === 'half.set' ? 'set' : 'rotate');
+      if (secret !== null) store.recordSeen(accountId, item, actor.id, generation, ctx.now(), 'set');
       ctx.journal(entryType, actor, accountId, {
         item,
         kind,

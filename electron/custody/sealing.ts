@@ -20,14 +20,20 @@ export function sealHalf(
   generation: number,
   secret: Uint8Array,
 ): void {
+  ctx.store.addSealedCopy(accountId, item, custodian.id, generation, sealedBlob(ctx, accountId, item, custodian, generation, secret));
+}
+
+/** The sealed blob of a half for one custodian, not yet stored (a pending rotation stores it apart). */
+export function sealedBlob(
+  ctx: CustodyContext,
+  accountId: string,
+  item: SecretHalf,
+  custodian: CustodianRecord,
+  generation: number,
+  secret: Uint8Array,
+): Uint8Array {
   const boxed = ctx.sodium.crypto_box_seal(secret, ctx.sodium.from_hex(custodian.boxKey));
-  ctx.store.addSealedCopy(
-    accountId,
-    item,
-    custodian.id,
-    generation,
-    ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation)),
-  );
+  return ctx.vault.device.seal(boxed, halfAad(accountId, item, custodian.id, generation));
 }
 
 /** Opens a custodian's copy of a half: the device layer, then their own key. The caller wipes the result after use. */

@@ -61,6 +61,10 @@ describe('halfkey custody commands', () => {
         ['rotate', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--length', '7'],
         /--length must be a whole number from 8 to 128/,
       ],
+      [
+        ['rotate', '--vault', 'v', '--as', 'x', '--account', '123456789012', '--item', 'password', '--confirm', '--abandon'],
+        /--confirm or --abandon, not both/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await halfkey(args);
@@ -153,13 +157,25 @@ describe('halfkey custody commands', () => {
     const rotated = await halfkey(['rotate', ...as('pat'), '--account', id, '--item', 'password', '--length', '24']);
     expect(rotated.code).toBe(0);
     const [summary, fresh] = rotated.stdout.trim().split('\n');
-    expect(summary).toBe(`rotated the password half of ${id}: generation 2 (generation 1 retired)`);
+    expect(summary).toBe(
+      `rotation of the password half of ${id} pending: generation 2 (generation 1 stays in use until it is confirmed with 'halfkey rotate --confirm')`,
+    );
     expect(fresh).toHaveLength(24);
-    const vault = await Vault.open(f.dir, await openKeytarKeychain());
-    try {
-      expect((await CustodyService.open(vault)).accounts.get(id)).toMatchObject({ rotationDue: false, password: { generation: 2 } });
-    } finally {
-      vault.close();
-    }
+    const account = async () => {
+      const vault = await Vault.open(f.dir, await openKeytarKeychain());
+      try {
+        return (await CustodyService.open(vault)).accounts.get(id);
+      } finally {
+        vault.close();
+      }
+    };
+    expect(await account()).toMatchObject({ rotationDue: true, password: { generation: 1, pendingGeneration: 2 } });
+    // AWS took the new password: Pat proposes the confirmation, Mia approves it.
+    const confirm = await halfkey(['rotate', ...as('pat'), '--account', id, '--item', 'password', '--confirm']);
+    expect(confirm.code).toBe(0);
+    expect(confirm.stdout).toContain(`proposed: Confirm the rotation of the password half of account ${id} to generation 2`);
+    const confirmation = /proposal ([0-9a-f]{32}), open until/.exec(confirm.stdout)?.[1] ?? '';
+    expect((await halfkey(['proposal', 'approve', ...as('mia'), '--proposal', confirmation])).code).toBe(0);
+    expect(await account()).toMatchObject({ rotationDue: false, password: { generation: 2, pendingGeneration: null } });
   }, 300_000);
 });

@@ -258,7 +258,7 @@ describe('seed export', () => {
     expect(canonicalize(f.vault.journal.query({ account: id }))).not.toContain(HALF_SEED);
   });
 
-  it('an MFA custodian who does not hold the account is refused at approval (journaled); an admin may approve; a rotation voids the request', async () => {
+  it('an MFA custodian who does not hold the account is refused at approval (journaled); an admin may approve; a confirmed rotation voids the request', async () => {
     const id = await f.fullAccount();
     await f.as('mia');
     const first = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'audit' });
@@ -268,7 +268,10 @@ describe('seed export', () => {
     await f.as('mia');
     const second = f.custody.seedExports.request({ by: f.ids.mia, accountId: id, reason: 'second device' });
     const NEW_SEED = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
-    f.custody.halves.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: NEW_SEED, seconds: 5 });
+    f.custody.rotations.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: NEW_SEED, seconds: 5 });
+    // A pending rotation changes nothing yet; its confirmation does.
+    await f.confirmRotation('mfa', id, 'mia', 'pat');
+    await f.as('mia');
     await expect(async () => f.custody.seedExports.collect({ by: f.ids.mia, requestId: first.requestId })).rejects.toThrow(
       /was rotated after request/,
     );
@@ -279,7 +282,8 @@ describe('seed export', () => {
 describe('the journal', () => {
   it('verifies: every two-person entry written above carries a valid approval', () => {
     const types = [...f.vault.journal.read()].map((e) => e.type);
-    for (const type of ['custody.assigned', 'custody.unassigned', 'half.resealed', 'seed-export.approved']) expect(types).toContain(type);
+    for (const type of ['custody.assigned', 'custody.unassigned', 'half.resealed', 'seed-export.approved', 'rotation.confirmed'])
+      expect(types).toContain(type);
     expect(verifyEntries(f.vault.journal.read()).failures).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Channel } from '../../shared/api/contract';
+import type { Channel, ResponseOf } from '../../shared/api/contract';
 import { HalfkeyError } from '../../shared/api/result';
 import { canonicalize } from '../../shared/journal/canonical';
 import { checkAwsRootPassword } from '../../shared/password/generator';
@@ -431,7 +431,14 @@ describe('leases', () => {
 });
 
 describe('rotation', () => {
-  it('rotation required after a password checkout: check-in makes it due, checkout is refused until rotated', async () => {
+  const sealedGenerations = (id: string, table: 'custody_sealed' | 'custody_pending_sealed') =>
+    (
+      f.vault.db.prepare(`SELECT DISTINCT generation FROM ${table} WHERE account_id = ? AND item = 'password'`).all(id) as {
+        generation: number;
+      }[]
+    ).map((r) => r.generation);
+
+  it('is two-phase: the rotated password is pending, the old one in use, until a second custodian approves its confirmation', async () => {
     const id = await fullAccount({ rotate: true });
     await f.as('pat');
     const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'root login', leaseSeconds: 300 });
@@ -446,27 +453,94 @@ describe('rotation', () => {
     expect(error.message).toMatch(/due for rotation/);
     expect(refusedCount(id)).toBe(before + 1);
 
-    const rotated = f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', password: { length: 40 }, seconds: 30 });
+    const rotated = f.custody.rotations.rotate({ by: f.ids.pat, accountId: id, item: 'password', password: { length: 40 }, seconds: 30 });
     expect(rotated).toMatchObject({ generation: 2, retiredGeneration: 1 });
     const fresh = rotated.password ?? '';
     secretsShown.push(fresh);
     expect(fresh).toHaveLength(40);
     expect(fresh).not.toBe(PASSWORD);
     expect(checkAwsRootPassword(fresh, { accountName: `acct-${id}`, email: `root+${id}@example.com` })).toEqual([]);
-    expect(f.custody.accounts.get(id).rotationDue).toBe(false);
-    const generations = f.vault.db
-      .prepare('SELECT DISTINCT generation FROM custody_sealed WHERE account_id = ? AND item = ?')
-      .all(id, 'password') as { generation: number }[];
-    expect(generations).toEqual([{ generation: 2 }]);
-    const entry = f.vault.journal.query({ type: 'half.rotated', account: id }).at(-1);
-    expect(entry?.data).toMatchObject({ item: 'password', generation: 2, retiredGeneration: 1, sealedTo: [f.ids.pat] });
-    expect(canonicalize(entry)).not.toContain(fresh);
+    const pending = f.vault.journal.query({ type: 'rotation.pending', account: id }).at(-1);
+    expect(pending?.data).toMatchObject({ item: 'password', generation: 2, retiredGeneration: 1, sealedTo: [f.ids.pat] });
+    expect(canonicalize(pending)).not.toContain(fresh);
+    // Pending: generation 1 is still the half, generation 2 waits beside it, the half is still due.
+    expect(f.custody.accounts.get(id)).toMatchObject({ rotationDue: true, password: { generation: 1, pendingGeneration: 2 } });
+    expect([sealedGenerations(id, 'custody_sealed'), sealedGenerations(id, 'custody_pending_sealed')]).toEqual([[1], [2]]);
+    expect(await refusal(() => f.custody.rotations.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 30 }))).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/already pending/),
+    });
+    expect(
+      await refusal(() =>
+        f.custody.halves.set({
+          by: f.ids.pat,
+          accountId: id,
+          item: 'password',
+          secret: { kind: 'password', password: 'Another-Passw0rd!' },
+        }),
+      ),
+    ).toMatchObject({ code: 'CONFLICT' });
 
+    // The provider took the new password: Pat proposes the confirmation; he may not approve it himself.
+    await f.as('pat');
+    const { proposal } = f.custody.rotations.proposeConfirm({ by: f.ids.pat, accountId: id, item: 'password' });
+    expect(proposal).toMatchObject({
+      type: 'rotation.confirmed',
+      summary: `Confirm the rotation of the password half of account ${id} to generation 2`,
+    });
+    await expect(f.approve(proposal.id, 'pat')).rejects.toMatchObject({ code: 'NOT_PERMITTED' });
+    await f.approve(proposal.id, 'admin');
+    expect(f.vault.journal.query({ type: 'rotation.confirmed', account: id }).at(-1)).toMatchObject({
+      actor: f.ids.admin,
+      data: {
+        item: 'password',
+        generation: 2,
+        retiredGeneration: 1,
+        rotatedBy: f.ids.pat,
+        approval: { proposer: f.ids.pat, approver: f.ids.admin },
+      },
+    });
+    expect(f.custody.accounts.get(id)).toMatchObject({ rotationDue: false, password: { generation: 2, pendingGeneration: null } });
+    expect([sealedGenerations(id, 'custody_sealed'), sealedGenerations(id, 'custody_pending_sealed')]).toEqual([[2], []]);
+
+    await f.as('pat');
     const again = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'after rotation', leaseSeconds: 300 });
     expect((await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: again.checkoutId, seconds: 5 })).password).toBe(fresh);
   });
 
-  it('rule 2 "seen both" holds until the seen half is rotated', async () => {
+  it('an abandoned rotation leaves the old password in use; only a custodian of the half or an admin abandons it', async () => {
+    const id = await fullAccount();
+    await f.as('pat');
+    const rotated = f.custody.rotations.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 });
+    secretsShown.push(rotated.password ?? '');
+    await f.as('mia');
+    expect(await refusal(() => f.custody.rotations.abandon({ by: f.ids.mia, accountId: id, item: 'password' }))).toMatchObject({
+      code: 'NOT_PERMITTED',
+      detail: { rule: 'half-custodian' },
+    });
+    expect(await refusal(() => f.custody.rotations.proposeConfirm({ by: f.ids.mia, accountId: id, item: 'password' }))).toMatchObject({
+      code: 'NOT_PERMITTED',
+    });
+    await f.as('pat');
+    expect(f.custody.rotations.abandon({ by: f.ids.pat, accountId: id, item: 'password' })).toEqual({
+      accountId: id,
+      item: 'password',
+      generation: 2,
+    });
+    expect(f.vault.journal.query({ type: 'rotation.abandoned', account: id }).at(-1)).toMatchObject({
+      actor: f.ids.pat,
+      data: { item: 'password', generation: 2, rotatedBy: f.ids.pat },
+    });
+    expect(f.custody.accounts.get(id).password).toMatchObject({ generation: 1, pendingGeneration: null });
+    expect(sealedGenerations(id, 'custody_pending_sealed')).toEqual([]);
+    const out = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'after abandoning', leaseSeconds: 300 });
+    expect((await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 })).password).toBe(PASSWORD);
+    expect(await refusal(() => f.custody.rotations.abandon({ by: f.ids.pat, accountId: id, item: 'password' }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('rule 2 "seen both" holds until the rotation of the seen half is confirmed', async () => {
     const id = await fullAccount();
     // Roles fit items, so no custodian can see both halves through the API. A sighting from
     // before (e.g. an earlier role) is planted directly: a fault the API cannot cause for real.
@@ -476,9 +550,8 @@ describe('rotation', () => {
       )
       .run(id, f.ids.mia);
     const before = refusedCount(id);
-    const error = await refusal(() =>
-      f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 }),
-    );
+    const open = () => f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'r', leaseSeconds: 60 });
+    const error = await refusal(open);
     expect(error.code).toBe('POLICY_REFUSED');
     expect(error.detail).toMatchObject({ rule: 2, item: 'mfa', accountId: id });
     expect(error.message).toMatch(/Rule 2 \(seen both\)/);
@@ -486,16 +559,25 @@ describe('rotation', () => {
     expect(checkoutRows(id)).toBe(0);
 
     await f.as('pat');
-    const rotated = f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 });
+    const rotated = f.custody.rotations.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 });
     secretsShown.push(rotated.password ?? '');
-    const seen = f.vault.db.prepare("SELECT custodian_id, how FROM custody_seen WHERE account_id = ? AND item = 'password'").all(id);
-    expect(seen).toEqual([{ custodian_id: f.ids.pat, how: 'rotate' }]);
+    const seen = () =>
+      f.vault.db.prepare("SELECT custodian_id, how FROM custody_seen WHERE account_id = ? AND item = 'password' ORDER BY how").all(id);
+    // Pending is not rotated: Mia's sighting of the password still counts.
+    expect(seen()).toEqual([
+      { custodian_id: f.ids.mia, how: 'planted-by-test' },
+      { custodian_id: f.ids.pat, how: 'set' },
+    ]);
     await f.as('mia');
-    const out = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'after rotation', leaseSeconds: 60 });
+    expect(await refusal(open)).toMatchObject({ code: 'POLICY_REFUSED', detail: { rule: 2 } });
+    await f.confirmRotation('password', id, 'pat', 'admin');
+    expect(seen()).toEqual([{ custodian_id: f.ids.pat, how: 'rotate' }]);
+    await f.as('mia');
+    const out = open();
     expect((await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: out.checkoutId })).code).toMatch(/^\d{6}$/);
   });
 
-  it('records each way of obtaining a half as seen, and an MFA rotation clears only the MFA sightings', async () => {
+  it('records each way of obtaining a half as seen, and a confirmed MFA rotation clears only the MFA sightings', async () => {
     const id = await fullAccount();
     await f.as('pat');
     const pw = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'r', leaseSeconds: 60 });
@@ -510,14 +592,18 @@ describe('rotation', () => {
     ]);
     const NEW_SEED = 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU';
     secretsShown.push(NEW_SEED);
-    f.custody.halves.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: NEW_SEED, seconds: 5 });
+    f.custody.rotations.rotate({ by: f.ids.mia, accountId: id, item: 'mfa', seed: NEW_SEED, seconds: 5 });
+    // Until the rotation is confirmed, the open checkout shows codes of the seed in use.
+    const code = (seed: string) => oathtool(['--totp', '-b', seed, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0];
+    expect((await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).code).toBe(code(SEED));
+    await f.confirmRotation('mfa', id, 'mia', 'pat');
     expect(seen()).toEqual([
       { item: 'mfa', custodian_id: f.ids.mia, how: 'rotate' },
       { item: 'password', custodian_id: f.ids.pat, how: 'set' },
     ]);
     // The open checkout now shows codes of the new seed.
-    const shown = await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId });
-    expect(shown.code).toBe(oathtool(['--totp', '-b', NEW_SEED, '-N', `@${Math.floor(f.clock.t / 1000)}`])[0]);
+    await f.as('mia');
+    expect((await f.custody.checkouts.totpCode({ by: f.ids.mia, checkoutId: mfa.checkoutId })).code).toBe(code(NEW_SEED));
   });
 });
 
@@ -566,7 +652,7 @@ describe('presence', () => {
     const revealed = f.vault.journal.query({ type: 'secret.revealed', account: id }).length;
     for (const open of [
       () => f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: out.checkoutId, seconds: 5 }),
-      () => f.custody.halves.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 }),
+      () => f.custody.rotations.rotate({ by: f.ids.pat, accountId: id, item: 'password', seconds: 5 }),
       () =>
         f.custody.halves.set({
           by: f.ids.pat,
@@ -597,6 +683,66 @@ describe('presence', () => {
       code: 'PRESENCE_REQUIRED',
     });
     expect(f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId })).toMatchObject({ rotationDue: false });
+  });
+});
+
+describe('live custody state', () => {
+  it('shows per account which halves are out, with whom, why and until when, and journals both halves out at once', async () => {
+    const id = await fullAccount();
+    const mine = async () =>
+      ((await viaRouter('custody:state', {})) as ResponseOf<'custody:state'>).accounts.filter((a) => a.accountId === id);
+    expect(await mine()).toEqual([]);
+    await f.as('pat');
+    const password = f.custody.checkouts.open({
+      by: f.ids.pat,
+      accountId: id,
+      item: 'password',
+      reason: 'billing change',
+      ticket: 'CHG-9',
+      leaseSeconds: 600,
+    });
+    expect(await mine()).toEqual([
+      {
+        accountId: id,
+        alias: `acct-${id}`,
+        out: [
+          {
+            item: 'password',
+            checkoutId: password.checkoutId,
+            custodianId: f.ids.pat,
+            custodianName: 'pat',
+            reason: 'billing change',
+            ticket: 'CHG-9',
+            openedAt: f.clock.t,
+            leaseUntil: f.clock.t + 600_000,
+            hardwareToken: false,
+          },
+        ],
+        bothOut: false,
+      },
+    ]);
+    expect(f.vault.journal.query({ type: 'custody.both-halves-out', account: id })).toEqual([]);
+    await f.as('mia');
+    const mfa = f.custody.checkouts.open({ by: f.ids.mia, accountId: id, item: 'mfa', reason: 'billing change', leaseSeconds: 300 });
+    const [both] = await mine();
+    expect(both).toMatchObject({
+      bothOut: true,
+      out: [
+        { item: 'password', custodianId: f.ids.pat },
+        { item: 'mfa', custodianId: f.ids.mia, checkoutId: mfa.checkoutId },
+      ],
+    });
+    const alarms = f.vault.journal.query({ type: 'custody.both-halves-out', account: id });
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({
+      actor: null,
+      data: { password: { checkout: password.checkoutId, custodian: f.ids.pat }, mfa: { checkout: mfa.checkoutId, custodian: f.ids.mia } },
+    });
+    f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
+    expect(await mine()).toMatchObject([{ bothOut: false, out: [{ item: 'password' }] }]);
+    // A lease that runs out takes its half off the list.
+    f.clock.t += 600_000;
+    expect(await mine()).toEqual([]);
   });
 });
 

@@ -112,6 +112,45 @@ describe('puppets: an admin alone cannot enrol custodians she controls', () => {
   });
 });
 
+describe('puppets: an admin alone cannot give out the halves', () => {
+  it('her assignments are only proposals: she cannot hold a half, approve her own proposal, or have its subject approve it', async () => {
+    await value('custodian:unlock', { custodianId: adaId, passphrase: ADA });
+    const accountId = '123456789012';
+    await value('custody:account-add', { by: adaId, accountId, alias: 'prod', rootEmail: 'root@example.com', organisation: 'Customer' });
+    const puppetId = ((await value('custodian:list', {})).custodians as { id: string; name: string }[]).find(
+      (c) => c.name === 'Puppet One',
+    )!.id;
+    expect(await call('custody:assign', { by: adaId, accountId, item: 'mfa', custodianId: adaId })).toMatchObject({
+      ok: false,
+      error: { code: 'POLICY_REFUSED' },
+    });
+    const mfa = (await value('custody:assign', { by: adaId, accountId, item: 'mfa', custodianId: puppetId })).proposal as {
+      id: string;
+      state: string;
+    };
+    const password = (await value('custody:assign', { by: adaId, accountId, item: 'password', custodianId: patId })).proposal as {
+      id: string;
+    };
+    expect(mfa.state).toBe('open');
+    for (const proposalId of [mfa.id, password.id]) {
+      expect(await call('proposal:approve', { by: adaId, proposalId, passphrase: ADA })).toMatchObject({
+        ok: false,
+        error: {
+          code: 'NOT_PERMITTED',
+          message: expect.stringMatching(/proposed and approved this change alone: a second custodian must approve it/),
+        },
+      });
+    }
+    // The custodian an assignment is about may not approve it: a puppet cannot wave its own half through.
+    expect(await call('proposal:approve', { by: puppetId, proposalId: mfa.id, passphrase: PUPPET })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_PERMITTED', message: expect.stringMatching(/about themselves/) },
+    });
+    expect((await value('custody:account-list', { search: accountId })).accounts).toMatchObject([{ accountId, assignments: [] }]);
+    for (const proposalId of [mfa.id, password.id]) await value('proposal:withdraw', { by: adaId, proposalId, reason: 'test over' });
+  });
+});
+
 describe('one keyboard: custodians unlocked earlier cannot be acted as', () => {
   it('unlocking Ada locks Pat; Ada cannot use Pat to approve or to open anything without his passphrase', async () => {
     await value('custodian:unlock', { custodianId: patId, passphrase: PAT });

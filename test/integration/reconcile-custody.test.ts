@@ -65,7 +65,7 @@ beforeAll(async () => {
   );
   f.clock.t += 5_000;
   await f.as('pat');
-  f.custody.halves.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
+  f.custody.rotations.rotate(routed('custody:rotate', { by: f.ids.pat, accountId: account, item: 'password', seconds: 30 }));
   f.clock.t += 5_000;
   await f.as('mia');
   f.custody.checkouts.checkin({ by: f.ids.mia, checkoutId: mfa.checkoutId });
@@ -80,7 +80,7 @@ afterAll(async () => {
 describe('reconciling against a journal custody really wrote', () => {
   it('explains a sign-in while both halves were out, confirms the rotation by the password change, and leaves a later sign-in unexplained', async () => {
     const opened = f.vault.journal.query({ type: 'checkout.opened', account });
-    const rotated = f.vault.journal.query({ type: 'half.rotated', account });
+    const rotated = f.vault.journal.query({ type: 'rotation.pending', account });
     expect(opened).toHaveLength(2);
     expect(rotated).toHaveLength(1);
     const bothOut = Math.max(...opened.map((e) => e.time));
@@ -131,7 +131,7 @@ describe('reconciling against a journal custody really wrote', () => {
     expect(byId.get('password-set')).toMatchObject({
       verdict: 'explained',
       custodyEvent: 'password-change',
-      matches: { type: 'half.rotated', seq: rotated[0]!.seq },
+      matches: { type: 'rotation.pending', seq: rotated[0]!.seq },
       flags: [],
     });
     expect(byId.get('an-hour-later')).toMatchObject({ verdict: 'unexplained', nearest: { checkout: { account } } });

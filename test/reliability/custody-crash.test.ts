@@ -12,8 +12,8 @@ import type { Keychain } from '../../electron/keychain/keychain';
 import { Vault } from '../../electron/vault/vault';
 import { enrolCustodian, present } from '../support/roster';
 
-// A child process doing checkouts is SIGKILLed at random moments, again and again; afterwards the
-// vault tables and the journal must agree exactly, and the chain must verify. Real SQLite (WAL,
+// A child process doing checkouts and rotations is SIGKILLed at random moments, again and again;
+// afterwards the vault tables and the journal must agree exactly, and the chain must verify. Real SQLite (WAL,
 // synchronous=FULL), real keychain (run under build/with-keyring.sh), real process kills.
 const CHILD = fileURLToPath(new URL('./custody-crash-child.ts', import.meta.url));
 const ADMIN_PASS = 'amber lantern quietly folds 17';
@@ -26,6 +26,7 @@ let dir: string;
 let keychain: Keychain;
 let vaultId = '';
 let patId = '';
+let miaId = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'halfkey-crash-'));
@@ -49,6 +50,7 @@ beforeAll(async () => {
     { name: 'Mia', organisation: 'Provider', role: 'mfa-custodian', passphrase: MIA_PASS },
     { id: pat.id, passphrase: PAT_PASS },
   );
+  miaId = mia.id;
   const custody = await CustodyService.open(vault);
   await present(vault, { id: adminId, passphrase: ADMIN_PASS });
   custody.accounts.add({
@@ -127,28 +129,47 @@ describe('crash consistency of checkouts', () => {
       expect(new Set(revealed).size).toBe(revealed.length);
       // The kills left at most one checkout per run open (killed between checkout and check-in).
       expect(rows.filter((r) => r.closed_at === null).length).toBeLessThanOrEqual(KILLS);
-      // Rotations: the half's generation is 1 + the rotations journaled, and only that generation's
-      // sealed copy and sighting exist (never a half-written rotation).
+      // Rotations: every pending one was abandoned, but for at most the one still pending; the
+      // half stays at generation 1, and the pending generation's sealed copy exists exactly while it is pending.
       const half = vault.db.prepare("SELECT generation FROM custody_halves WHERE account_id = ? AND item = 'password'").get(ACCOUNT) as {
         generation: number;
       };
-      const rotations = entries.filter((e) => e.type === 'half.rotated');
-      expect(rotations.length).toBeGreaterThan(0);
-      expect(half.generation).toBe(1 + rotations.length);
-      expect(rotations.map((e) => e.data.generation)).toEqual(rotations.map((_, i) => i + 2));
+      const pendingRows = vault.db
+        .prepare("SELECT generation FROM custody_pending_rotations WHERE account_id = ? AND item = 'password'")
+        .all(ACCOUNT) as { generation: number }[];
+      const pendingEntries = entries.filter((e) => e.type === 'rotation.pending');
+      const abandoned = entries.filter((e) => e.type === 'rotation.abandoned');
+      expect(pendingEntries.length).toBeGreaterThan(0);
+      expect(half.generation).toBe(1);
+      expect(pendingEntries.length).toBe(abandoned.length + pendingRows.length);
+      expect([...pendingEntries, ...abandoned].every((e) => e.data.generation === 2)).toBe(true);
       const sealed = vault.db
         .prepare("SELECT custodian_id, generation FROM custody_sealed WHERE account_id = ? AND item = 'password'")
         .all(ACCOUNT);
-      expect(sealed).toEqual([{ custodian_id: patId, generation: half.generation }]);
-      const seen = vault.db
-        .prepare("SELECT custodian_id, generation FROM custody_seen WHERE account_id = ? AND item = 'password'")
+      expect(sealed).toEqual([{ custodian_id: patId, generation: 1 }]);
+      const pendingSealed = vault.db
+        .prepare("SELECT custodian_id, generation FROM custody_pending_sealed WHERE account_id = ? AND item = 'password'")
         .all(ACCOUNT);
-      expect(seen).toEqual([{ custodian_id: patId, generation: half.generation }]);
+      expect(pendingSealed).toEqual(pendingRows.map((r) => ({ custodian_id: patId, generation: r.generation })));
+      const seen = () =>
+        vault.db.prepare("SELECT custodian_id, generation FROM custody_seen WHERE account_id = ? AND item = 'password'").all(ACCOUNT);
+      expect(seen()).toEqual([{ custodian_id: patId, generation: 1 }]);
 
-      const report = verifyEntries(entries);
+      // Confirming (two custodians) makes the pending generation whole: the only sealed copy and sighting.
+      await present(vault, { id: patId, passphrase: PAT_PASS });
+      if (pendingRows.length === 0) custody.rotations.rotate({ by: patId, accountId: ACCOUNT, item: 'password', seconds: 1 });
+      const { proposal } = custody.rotations.proposeConfirm({ by: patId, accountId: ACCOUNT, item: 'password' });
+      await vault.proposals.approve({ by: miaId, proposalId: proposal.id, passphrase: MIA_PASS });
+      expect(
+        vault.db.prepare("SELECT custodian_id, generation FROM custody_sealed WHERE account_id = ? AND item = 'password'").all(ACCOUNT),
+      ).toEqual([{ custodian_id: patId, generation: 2 }]);
+      expect(seen()).toEqual([{ custodian_id: patId, generation: 2 }]);
+
+      const all = [...vault.journal.read()];
+      const report = verifyEntries(all);
       expect(report.failures).toEqual([]);
       expect(report.ok).toBe(true);
-      expect(report.entries).toBe(entries.length);
+      expect(report.entries).toBe(all.length);
       await custody.close();
     } finally {
       vault.close();

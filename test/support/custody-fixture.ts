@@ -71,6 +71,13 @@ export interface CustodyFixture {
     name: FixtureCustodian,
     approver?: FixtureCustodian,
   ): Promise<{ proposal: ProposalView; seq: number }>;
+  /** `name`, the custodian of the half (made present), proposes confirming its pending rotation; `approver` applies it. */
+  confirmRotation(
+    item: 'password' | 'mfa',
+    accountId: string,
+    name: FixtureCustodian,
+    approver: FixtureCustodian,
+  ): Promise<{ proposal: ProposalView; seq: number }>;
   /** The admin (present) proposes an assignment and returns the proposal id; nothing applies until a second custodian approves. */
   proposeAssign(item: CustodyItem, accountId: string, name: FixtureCustodian): string;
   /** Adds an account (organisation Customer) as the admin, made the actor first. */
@@ -155,6 +162,11 @@ export async function openCustodyFixture(
       const second = approver ?? wanted.find((other) => other !== name);
       if (second === undefined) throw new Error('assign: the fixture has no second custodian to approve');
       return approve(proposal.id, second);
+    },
+    confirmRotation: async (item, accountId, name, approver) => {
+      await as(name);
+      const { proposal } = custody.rotations.proposeConfirm({ by: known[name], accountId, item });
+      return approve(proposal.id, approver);
     },
     proposeAssign,
     addAccount,

@@ -54,6 +54,8 @@ const halfStatusSchema = z.object({
   generation: z.number().int(),
   setAt: z.number().int(),
   rotationDue: z.boolean(),
+  /** The generation a rotation wrote that is waiting to be confirmed (the current one stays in use until then), or null. */
+  pendingGeneration: z.number().int().nullable(),
   tokenSerial: z.string().nullable(),
   tokenLocation: z.string().nullable(),
 });
@@ -184,6 +186,7 @@ export const custodyChannels = {
         seconds: shownSeconds,
       })
       .strict(),
+    // The rotation is pending until confirmed (custody:rotation-confirm); `generation` is the pending one.
     // For a password rotation the new password is returned once, to set it at the provider.
     response: z.object({
       accountId: z.string(),
@@ -195,6 +198,16 @@ export const custodyChannels = {
     }),
   },
   /** An MFA custodian asks to export the TOTP seed: a proposal that an admin or another MFA custodian approves (proposal:approve). */
+  /** The custodian of the half, present, proposes to confirm a pending rotation (the provider took the new secret); a second custodian approves. */
+  'custody:rotation-confirm': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema }).strict(),
+    response: z.object({ proposal: proposalViewSchema }),
+  },
+  /** Drops a pending rotation (the provider did not take it); the current generation stays. */
+  'custody:rotation-abandon': {
+    request: z.object({ by: custodianId, accountId: awsAccountIdSchema, item: halfItemSchema }).strict(),
+    response: z.object({ accountId: z.string(), item: halfItemSchema, generation: z.number().int() }),
+  },
   'custody:seed-export-request': {
     request: z.object({ by: custodianId, accountId: awsAccountIdSchema, reason: requiredText(500) }).strict(),
     response: z.object({ requestId: z.string(), expiresAt: z.number().int(), proposal: proposalViewSchema }),
@@ -235,6 +248,36 @@ export const custodyChannels = {
           hardwareToken: z.boolean(),
           closedAt: z.number().int().nullable(),
           closeKind: z.enum(['checked-in', 'expired']).nullable(),
+        }),
+      ),
+    }),
+  },
+  /**
+   * Live custody: per account with a half out, which halves are checked out, by whom, why and
+   * until when; `bothOut` when both halves of one account are out at once (two people together
+   * could sign in as root now). Accounts with nothing out are left out.
+   */
+  'custody:state': {
+    request: z.object({}).strict(),
+    response: z.object({
+      accounts: z.array(
+        z.object({
+          accountId: z.string(),
+          alias: z.string(),
+          out: z.array(
+            z.object({
+              item: halfItemSchema,
+              checkoutId: z.string(),
+              custodianId: z.string(),
+              custodianName: z.string(),
+              reason: z.string(),
+              ticket: z.string().nullable(),
+              openedAt: z.number().int(),
+              leaseUntil: z.number().int(),
+              hardwareToken: z.boolean(),
+            }),
+          ),
+          bothOut: z.boolean(),
         }),
       ),
     }),
