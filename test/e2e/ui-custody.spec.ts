@@ -1,8 +1,8 @@
-import type { Locator, Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import type { Page } from '@playwright/test';
 import { readQrDataUrl } from '../support/read-qr';
 import { startTestServer } from '../support/server-fixture';
 import { issueToken } from '../support/sync-fixture';
+import { expectCodeMatches, oathtoolCodes, openAccount as openAccountOf } from './custody-steps';
 import { expect, test } from './fixtures';
 import {
   actAs,
@@ -17,10 +17,10 @@ import {
 } from './ui-steps';
 
 // One custodian journey through the real services (vault, keychain, custody, journal) in Chromium.
-// Argon2id MODERATE costs about a second per derivation; this journey makes about eighteen of them
+// Argon2id MODERATE costs about a second per derivation; this journey makes about twenty-one of them
 // (one custodian acts at a time, so every switch is an unlock), so the flow is one test with steps
 // rather than many tests each creating their own vault.
-test.setTimeout(240_000);
+test.setTimeout(300_000);
 
 const ADMIN = { name: 'Ada Admin', organisation: 'Acme Ops', passphrase: 'granite orbit velvet canyon 41' };
 const PAT = { name: 'Pat Password', organisation: 'Acme Ops', passphrase: 'lantern meadow quartz ripple 7' };
@@ -37,29 +37,8 @@ const NEW_SEED_TYPED = NEW_SEED.toLowerCase()
   .replace(/(.{4})/g, '$1 ')
   .trim();
 
-/** RFC 6238 codes from oathtool, independent of Halfkey and otplib: the current step and `extra` following ones. */
-function oathtool(extra = 0, seed = SEED): string[] {
-  return execFileSync('oathtool', ['--totp', '-w', String(extra), '-b', seed], { encoding: 'utf8' })
-    .trim()
-    .split('\n');
-}
-
-/** Reads the code on screen until it equals oathtool's current code (a period may roll over between the two reads). */
-async function expectCodeMatches(code: Locator, seed: string): Promise<void> {
-  let matched = false;
-  for (let attempt = 0; attempt < 3 && !matched; attempt += 1) {
-    const shown = (await code.locator('code').innerText()).replace(/\s/g, '');
-    matched = shown === oathtool(0, seed)[0];
-    if (!matched) await code.page().waitForTimeout(1500);
-  }
-  expect(matched).toBe(true);
-}
-
-async function openAccount(page: Page): Promise<void> {
-  await nav(page, 'Accounts');
-  await page.getByRole('button', { name: `Open ${ACCOUNT.alias}` }).click();
-  await expect(page.getByRole('heading', { name: new RegExp(ACCOUNT.alias), level: 2 })).toBeFocused();
-}
+/** Opens the journey's account from the Accounts list. */
+const openAccount = (page: Page): Promise<void> => openAccountOf(page, ACCOUNT);
 
 /** Nothing the page keeps outside React state: web storage and the address bar. */
 async function pageStorage(page: Page): Promise<string> {
@@ -251,7 +230,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     let pairMatched = false;
     for (let attempt = 0; attempt < 3 && !pairMatched; attempt += 1) {
       const shown = (await pair.locator('code').allInnerTexts()).map((t) => t.replace(/\s/g, ''));
-      pairMatched = JSON.stringify(shown) === JSON.stringify(oathtool(1));
+      pairMatched = JSON.stringify(shown) === JSON.stringify(oathtoolCodes(SEED, 1));
       if (!pairMatched) {
         await card.getByRole('button', { name: 'Enrolment assist: two consecutive codes' }).click();
         await page.waitForTimeout(1500);
@@ -266,7 +245,7 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(card).toHaveCount(0);
   });
 
-  await test.step('the MFA custodian rotates to a new seed typed as base32; codes follow the new seed', async () => {
+  await test.step('the MFA custodian rotates to a new seed typed as base32: pending, codes still follow the old seed; confirmed by them and approved by the admin under Proposals, codes follow the new seed', async () => {
     const rotate = page.getByRole('region', { name: 'Rotate the MFA half' });
     await rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true }).fill('not base32 at all!');
     await rotate.getByRole('button', { name: 'Rotate' }).click();
@@ -274,14 +253,43 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(rotate.getByRole('alert')).not.toContainText('not base32');
     await rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true }).fill(NEW_SEED_TYPED);
     await rotate.getByRole('button', { name: 'Rotate' }).click();
-    await expect(rotate.getByRole('status')).toContainText('generation 1 retired, generation 2 sealed');
-    await expect(rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true })).toHaveValue('');
+    // Two-phase: the new seed is pending and the old one stays in use.
+    await expect(rotate.getByRole('status')).toContainText('Rotation pending: generation 2 pending, generation 1 still in use');
+    await expect(rotate.getByLabel('New MFA seed (otpauth:// URI or base32)', { exact: true })).toHaveCount(0);
     expect(await page.content()).not.toContain(NEW_SEED_TYPED);
+    const mfaRow = page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /MFA half/ });
+    await expect(mfaRow).toContainText('totp, generation 1, generation 2 pending confirmation');
 
+    await rotate.getByRole('button', { name: 'Confirm the new secret is set at AWS' }).click();
+    const confirmProposal = `Confirm the rotation of the MFA half of account ${ACCOUNT.id} to generation 2`;
+    await expect(rotate.getByRole('status')).toContainText(`Proposed: ${confirmProposal}`);
+    await expect(rotate.getByRole('status')).toContainText('A second custodian must approve it under Proposals');
+    await expect(rotate).toContainText(`Confirmation proposed by ${MO.name}`);
+    await expect(rotate.getByRole('button', { name: 'Confirm the new secret is set at AWS' })).toHaveCount(0);
+    await noSeriousAxeViolations(page, 'pending rotation');
+    await page.screenshot({ path: 'test-results/ui-rotation-pending.png', fullPage: true });
+
+    // Confirmed but not yet approved: codes still follow the old seed.
     const checkout = page.getByRole('region', { name: 'Check out the MFA half' });
+    const card = page.getByRole('region', { name: `Checked out: MFA half of ${ACCOUNT.id}` });
+    await checkout.getByLabel('Reason', { exact: true }).fill('Codes while the rotation waits for approval');
+    await checkout.getByRole('button', { name: 'Check out' }).click();
+    await card.getByRole('button', { name: 'Show current code' }).click();
+    await expectCodeMatches(card.getByRole('group', { name: 'Current MFA code' }), SEED);
+    await card.getByRole('button', { name: 'Check in' }).click();
+    await expect(card).toHaveCount(0);
+
+    // The proposer cannot approve their own confirmation; the admin does.
+    await approveOnProposals(page, confirmProposal, ADMIN);
+    await expect(proposalsOutcome(page)).toContainText(`Approved: ${confirmProposal}`, { timeout: 20_000 });
+    await actAs(page, MO);
+    await openAccount(page);
+    await expect(mfaRow).toContainText('totp, generation 2');
+    await expect(mfaRow).not.toContainText('pending');
+    await expect(page.getByRole('region', { name: 'Rotate the MFA half' }).getByRole('button', { name: 'Rotate' })).toBeVisible();
+
     await checkout.getByLabel('Reason', { exact: true }).fill('Confirm the new virtual MFA device');
     await checkout.getByRole('button', { name: 'Check out' }).click();
-    const card = page.getByRole('region', { name: `Checked out: MFA half of ${ACCOUNT.id}` });
     await card.getByRole('button', { name: 'Show current code' }).click();
     await expectCodeMatches(card.getByRole('group', { name: 'Current MFA code' }), NEW_SEED);
     await card.getByRole('button', { name: 'Check in' }).click();
@@ -350,24 +358,31 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await expect(card).toHaveCount(0);
   });
 
-  await test.step('check-in makes rotation due; the custodian rotates and sees the new password once, for a limited time', async () => {
+  await test.step('check-in makes rotation due; the custodian rotates, sees the new password once, confirms; a second custodian approves', async () => {
     const checkout = page.getByRole('region', { name: 'Check out the password half' });
     await expect(checkout.getByRole('status')).toContainText('Rotation is due for this password');
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
-      'rotation due',
-    );
+    const passwordRow = page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ });
+    await expect(passwordRow).toContainText('rotation due');
     // Checking out again is refused until the rotation, with the vault's reason.
     await checkout.getByLabel('Reason', { exact: true }).fill('One more look');
     await checkout.getByRole('button', { name: 'Check out' }).click();
     await expect(checkout.getByRole('alert')).toContainText('CONFLICT');
 
     const rotate = page.getByRole('region', { name: 'Rotate the password half' });
+    // The walk-through of the dual-presence step, with the people who hold each half named.
+    await expect(rotate).toContainText('Rotating the root password takes two people');
+    await expect(rotate).toContainText(`${PAT.name} (password custodian) checks out the password half and types the current password`);
+    await expect(rotate).toContainText(`${MO.name} (MFA custodian) checks out the MFA half and reads out the current code`);
+    await expect(rotate.getByRole('listitem').filter({ hasText: 'Sign in to AWS as root together' })).toHaveAttribute(
+      'aria-current',
+      'step',
+    );
     await rotate.getByLabel('New password length', { exact: true }).fill('7');
     await rotate.getByRole('button', { name: 'Rotate' }).click();
     await expect(rotate.getByRole('alert')).toContainText('from 8 to 128');
     await rotate.getByLabel('New password length', { exact: true }).fill('24');
     await rotate.getByRole('button', { name: 'Rotate' }).click();
-    await expect(rotate.getByRole('status')).toContainText('generation 1 retired, generation 2 sealed');
+    await expect(rotate.getByRole('status')).toContainText('Rotation pending: generation 2 pending, generation 1 still in use');
     const fresh = rotate.getByRole('group', { name: 'New root password' });
     const newPassword = (await fresh.locator('code').innerText()).trim();
     expect(newPassword).toHaveLength(24);
@@ -376,9 +391,26 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     await fresh.getByRole('button', { name: 'Hide now' }).click();
     await expect(fresh).toHaveCount(0);
     expect(await page.content()).not.toContain(newPassword);
-    await expect(page.getByRole('table', { name: 'Custody items' }).getByRole('row', { name: /Password half/ })).toContainText(
-      'password, generation 2',
+    await expect(passwordRow).toContainText('password, generation 1, rotation due, generation 2 pending confirmation');
+    await expect(rotate.getByRole('listitem').filter({ hasText: 'the password custodian confirms here' })).toHaveAttribute(
+      'aria-current',
+      'step',
     );
+
+    await rotate.getByRole('button', { name: 'Confirm the new secret is set at AWS' }).click();
+    const confirmProposal = `Confirm the rotation of the password half of account ${ACCOUNT.id} to generation 2`;
+    await expect(rotate.getByRole('status')).toContainText(`Proposed: ${confirmProposal}`);
+    await expect(rotate.getByRole('listitem').filter({ hasText: 'A second custodian approves the confirmation' })).toHaveAttribute(
+      'aria-current',
+      'step',
+    );
+    await noSeriousAxeViolations(page, 'password rotation walk-through');
+    await approveOnProposals(page, confirmProposal, MO);
+    await expect(proposalsOutcome(page)).toContainText(`Approved: ${confirmProposal}`, { timeout: 20_000 });
+    await openAccount(page);
+    await expect(passwordRow).toContainText('password, generation 2');
+    await expect(passwordRow).not.toContainText('rotation due');
+    await expect(passwordRow).not.toContainText('pending');
   });
 
   await test.step('the journal lists these events, filters them, and verifies', async () => {
@@ -395,7 +427,8 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
       'totp.code-shown',
       'secret.revealed',
       'checkout.closed',
-      'half.rotated',
+      'rotation.pending',
+      'rotation.confirmed',
       'proposal.created',
       'seed-export.approved',
       'seed.exported',
@@ -409,14 +442,16 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
 
     await journal.getByLabel('Type', { exact: true }).fill('checkout.opened');
     await journal.getByRole('button', { name: 'Filter' }).click();
-    await expect(journal).toContainText('3 entries');
+    // Three MFA checkouts (codes; codes while the rotation waited; codes after it) and one password checkout.
+    await expect(journal).toContainText('4 entries');
     const typeCells = rows.locator('tbody tr td:nth-child(3)');
-    await expect(typeCells).toHaveText(['checkout.opened', 'checkout.opened', 'checkout.opened']);
+    await expect(typeCells).toHaveText(['checkout.opened', 'checkout.opened', 'checkout.opened', 'checkout.opened']);
 
     await journal.getByLabel('Actor', { exact: true }).selectOption({ label: MO.name });
     await journal.getByRole('button', { name: 'Filter' }).click();
-    await expect(journal).toContainText('2 entries');
+    await expect(journal).toContainText('3 entries');
     await expect(rows.locator('tbody tr td:nth-child(4)')).toHaveText([
+      `${MO.name} (${MO.organisation})`,
       `${MO.name} (${MO.organisation})`,
       `${MO.name} (${MO.organisation})`,
     ]);

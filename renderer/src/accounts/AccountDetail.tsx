@@ -25,7 +25,8 @@ function itemState(account: Account, item: (typeof ITEMS)[number]['item']): stri
   const half = item === 'password' ? account.password : account.mfa;
   if (half === null) return 'not set';
   const kind = half.kind === 'hardware-token' ? `hardware token ${half.tokenSerial ?? ''}` : half.kind;
-  return `${kind}, generation ${half.generation}${half.rotationDue ? ', rotation due' : ''}`;
+  const pending = half.pendingGeneration === null ? '' : `, generation ${half.pendingGeneration} pending confirmation`;
+  return `${kind}, generation ${half.generation}${half.rotationDue ? ', rotation due' : ''}${pending}`;
 }
 
 /** One account: its custody items and who holds them, and the forms the acting custodian may use. */

@@ -12,6 +12,7 @@ function halfState(account: Account): string {
   const parts = [account.password === null ? 'no password' : 'password set', account.mfa === null ? 'no MFA' : 'MFA set'];
   if (account.rotationDue) parts.push('rotation due');
   if (account.openCheckouts > 0) parts.push(`${account.openCheckouts} checked out`);
+  if ([account.password, account.mfa].some((half) => (half?.pendingGeneration ?? null) !== null)) parts.push('rotation pending');
   return parts.join(' · ');
 }
 

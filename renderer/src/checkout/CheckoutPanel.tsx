@@ -115,20 +115,21 @@ export function CheckoutPanel(props: {
         <PresencePrompt gate={presence} />
         {rotationPrompt && (
           <p className="notice" role="status">
-            Rotation is due for this password: rotate it below and set the new password at AWS before anyone checks it out again.
+            Rotation is due for this password: rotate it below and set the new password at AWS. Nobody can check it out again until the
+            rotation is confirmed and a second custodian has approved it.
           </p>
         )}
       </section>
       {open.map((c) => (
         <CheckoutCard key={c.checkoutId} checkout={c} actor={props.actor} token={c.hardwareToken ? token : null} onClosed={closed} />
       ))}
-      {/* A hardware token is replaced, not rotated in software. */}
+      {/* A hardware token is replaced, not rotated in software. Rotation is two-phase: see RotateForm. */}
       {token === null && (
         <RotateForm
           actor={props.actor}
           account={props.account}
           item={item}
-          onRotated={async () => {
+          onChanged={async () => {
             setRotationPrompt(false);
             await props.onChanged();
           }}
