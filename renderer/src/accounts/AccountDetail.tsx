@@ -1,4 +1,4 @@
-import { useState, type ReactElement, type RefObject } from 'react';
+import { useState, type ReactElement, type ReactNode, type RefObject } from 'react';
 import { halfkey } from '../api/halfkey';
 import type { Account, ApiError } from '../api/types';
 import { CheckoutPanel } from '../checkout/CheckoutPanel';
@@ -34,6 +34,8 @@ export function AccountDetail(props: {
   readonly account: Account;
   readonly session: Session;
   readonly headingRef: RefObject<HTMLHeadingElement | null>;
+  /** The live custody state of this account, shown under its custody items. */
+  readonly liveCustody: ReactNode;
   readonly onChanged: () => Promise<void>;
   readonly onBack: () => void;
 }): ReactElement {
@@ -104,6 +106,7 @@ export function AccountDetail(props: {
           </tbody>
         </table>
       </section>
+      {props.liveCustody}
       {actor === null && <p className="panel muted">Unlock yourself under Custodians to manage this account.</p>}
       {actor?.role === 'admin' && (
         <AssignForm admin={actor} account={account} custodians={session.custodians} onAssigned={props.onChanged} />

@@ -4,6 +4,8 @@ import { halfkey } from '../api/halfkey';
 import type { Account, ApiError } from '../api/types';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
+import { CustodyStatePanel } from '../custody-state/CustodyStatePanel';
+import { useCustodyState } from '../custody-state/useCustodyState';
 import type { Session } from '../session/session';
 import { AccountDetail } from './AccountDetail';
 import { AddAccountForm } from './AddAccountForm';
@@ -16,7 +18,11 @@ function halfState(account: Account): string {
   return parts.join(' · ');
 }
 
-/** Accounts: search by id, alias or organisation; add one; open one to manage its custody. */
+/**
+ * Accounts: search by id, alias or organisation; add one; open one to manage its custody. The live
+ * custody state sits under the list (all accounts) and under an open account (that account), and
+ * is read again after every change made here, such as a checkout or a check-in.
+ */
 export function AccountsView({ session }: { readonly session: Session }): ReactElement {
   const [search, setSearch] = useState('');
   const [accounts, setAccounts] = useState<readonly Account[]>([]);
@@ -42,6 +48,21 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
     void load(search);
   }, [load, search]);
 
+  const custody = useCustodyState();
+  const refreshCustody = custody.refresh;
+  const changed = useCallback(async () => {
+    await Promise.all([load(search), refreshCustody()]);
+  }, [load, search, refreshCustody]);
+  const live = (accountId?: string): ReactElement => (
+    <CustodyStatePanel
+      state={custody.value}
+      // The list's own error (a closed vault) says it already; one alert is enough.
+      error={error === null ? custody.error : null}
+      onLeaseEnd={() => void changed()}
+      accountId={accountId}
+    />
+  );
+
   const current = accounts.find((a) => a.accountId === selected) ?? null;
   // Focus follows the switch between list and detail, so keyboard users never land on nothing.
   useEffect(() => {
@@ -56,7 +77,8 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
         account={current}
         session={session}
         headingRef={detailHeading}
-        onChanged={() => load(search)}
+        liveCustody={live(current.accountId)}
+        onChanged={changed}
         onBack={() => setSelected(null)}
       />
     );
@@ -108,7 +130,8 @@ export function AccountsView({ session }: { readonly session: Session }): ReactE
           </table>
         )}
       </section>
-      {session.actor?.role === 'admin' && <AddAccountForm admin={session.actor} onAdded={() => load(search)} />}
+      {live()}
+      {session.actor?.role === 'admin' && <AddAccountForm admin={session.actor} onAdded={changed} />}
       {session.actor === null && <p className="panel muted">Unlock yourself under Custodians to add accounts or manage custody.</p>}
     </>
   );
