@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POLICY_LIMITS } from '../../policy/vault-policy';
 import { proposalViewSchema } from './proposal';
 
 // Vault policy (docs/custody.md, "Vault policy"): rule 3 on or off, the longest lease and the idle
@@ -6,11 +7,7 @@ import { proposalViewSchema } from './proposal';
 
 const custodianId = z.string().regex(/^[0-9a-f]{32}$/, 'a custodian id is 32 lowercase hex characters');
 
-/** Bounds of the policy's numbers, in seconds: a lease of 1 min to 7 days, an idle lock of 1 min to 1 h. */
-export const POLICY_LIMITS = {
-  maxLeaseSeconds: { min: 60, max: 7 * 24 * 3600 },
-  idleLockSeconds: { min: 60, max: 3600 },
-} as const;
+export { POLICY_LIMITS };
 
 export const vaultPolicySchema = z.object({
   /** Rule 3: the halves, and the MFA half against the recovery channels, with different organisations. */
