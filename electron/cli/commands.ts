@@ -20,8 +20,16 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
     load: async () => (await import('./vault-admin')).command('init'),
   },
   custodian: {
-    summary: 'enrol, revoke or list custodians (custodian add|revoke|list …)',
+    summary: 'enrol, revoke, list custodians, or propose a role or organisation change (custodian add|revoke|list|role|organisation …)',
     load: async () => (await import('./vault-admin')).command('custodian'),
+  },
+  organisation: {
+    summary: 'list organisations, propose one, or name who holds a root inbox or recovery phone (organisation list|add|channel …)',
+    load: async () => (await import('./organisation')).command('organisation'),
+  },
+  policy: {
+    summary: 'show the vault policy or propose a change (rule 3, longest lease, idle lock)',
+    load: async () => (await import('./organisation')).command('policy'),
   },
   proposal: {
     summary: 'list, approve or withdraw two-person changes (proposal list|approve|withdraw …)',

@@ -18,6 +18,8 @@ const USAGE: Readonly<Record<Command, string>> = {
     '        newcomer types their own passphrase)\n' +
     '       halfkey custodian revoke --vault DIR --as ADMIN_ID --custodian ID --reason TEXT [--admin-passphrase-file FILE]  (a proposal)\n' +
     '       halfkey custodian list --vault DIR [--json]\n' +
+    '       halfkey custodian role --vault DIR --as ADMIN_ID --custodian ID --role ROLE [--admin-passphrase-file FILE]  (a proposal)\n' +
+    '       halfkey custodian organisation --vault DIR --as ADMIN_ID --custodian ID --organisation ORG [--admin-passphrase-file FILE]  (a proposal)\n' +
     `roles: ${CUSTODIAN_ROLES.join(', ')}\n`,
   recover: 'usage: halfkey recover --vault DIR [--recovery-key-file FILE]\n',
 };
@@ -93,8 +95,11 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
     });
   }
   if (action === 'revoke') return revoke(rest, io);
+  if (action === 'role' || action === 'organisation') return (await import('./organisation')).custodianChange(action, rest, io);
   if (action !== 'add')
-    throw new UsageError(`expected 'custodian add', 'custodian revoke' or 'custodian list', got '${action ?? ''}'\n${USAGE.custodian}`);
+    throw new UsageError(
+      `expected 'custodian add', 'custodian revoke', 'custodian list', 'custodian role' or 'custodian organisation', got '${action ?? ''}'\n${USAGE.custodian}`,
+    );
   const v = parse(
     rest,
     {

@@ -8,6 +8,7 @@ import type { CustodyContext, CustodyRequest } from './context';
 import type { AccountRow, CheckoutRow, HalfRow, SecretHalf } from './custody-store';
 import { Refusal } from './refusal';
 import { openHalf } from './sealing';
+import { duration } from './vault-policy';
 
 /** An open checkout as the API returns it. */
 export interface CheckoutView {
@@ -392,6 +393,19 @@ export class Checkouts {
   private record(actor: UnlockedCustodian, request: Omit<OpenRequest, 'by'>, half: HalfRow): CheckoutView {
     const { ctx } = this;
     const { accountId, item, reason } = request;
+    // The vault policy's longest lease (policy.changed); a longer one is a journaled refusal.
+    const maxLease = ctx.organisations.policy()?.max_lease_seconds ?? request.leaseSeconds;
+    if (request.leaseSeconds > maxLease) {
+      throw new Refusal('POLICY_REFUSED', {
+        action: half.kind === 'hardware-token' ? 'token-checkout' : 'checkout',
+        accountId,
+        item,
+        custodianId: actor.id,
+        rule: 'lease-limit',
+        ruleName: 'lease limit',
+        message: `The vault policy limits a lease to ${duration(maxLease)}; ask for at most that (an admin can propose a longer limit, which a second custodian approves).`,
+      });
+    }
     const id = ctx.newId();
     const openedAt = ctx.now();
     const leaseUntil = openedAt + request.leaseSeconds * 1000;

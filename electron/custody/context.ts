@@ -2,14 +2,15 @@ import type { custodyChannels } from '../../shared/api/channels/custody';
 import { HalfkeyError } from '../../shared/api/result';
 import type { JsonObject } from '../../shared/journal/canonical';
 import type { SignedEntry } from '../../shared/journal/entry';
-import { checkCheckout, type PolicyState } from '../../shared/policy/four-eyes';
+import { checkCheckout, type CustodyItem, type PolicyState } from '../../shared/policy/four-eyes';
 import type { Sodium } from '../../shared/sodium';
 import type { z } from 'zod';
 import type { Db } from '../base/database';
 import type { AppendInput } from '../journal/store';
 import type { ProposalService } from '../proposals/proposal-service';
-import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
+import type { CustodianRecord, CustodianRole, UnlockedCustodian } from '../vault/custodians';
 import type { AccountRow, CustodyStore, SecretHalf } from './custody-store';
+import { organisationKey, type OrganisationStore } from './organisation-store';
 import { enforce, Refusal } from './refusal';
 
 /**
@@ -35,9 +36,18 @@ export interface CustodyVault {
     get(id: string): CustodianRecord | null;
     unlocked(id: string): UnlockedCustodian;
     present(id: string): UnlockedCustodian;
+    /** An approved custodian.role-changed: sets the role and journals it (write) in one transaction. */
+    applyRoleChange(id: string, role: CustodianRole, write: () => void): void;
+    /** Shows a custodian under their organisation record's name. */
+    setOrganisationName(id: string, name: string): void;
+    /** The vault policy's idle lock. */
+    setIdleLockMs(ms: number): void;
   };
-  /** Two-person changes: custody proposes assignments, re-seals and seed exports here and registers how they apply. */
-  readonly proposals: Pick<ProposalService, 'propose' | 'register'>;
+  /**
+   * Two-person changes: custody proposes assignments, re-seals, seed exports, roles, organisations
+   * and policy here, registers how they apply, and extends the vault's enrolment with the organisation link.
+   */
+  readonly proposals: Pick<ProposalService, 'propose' | 'register' | 'extend' | 'newId'>;
 }
 
 /**
@@ -51,6 +61,8 @@ export class CustodyContext {
     readonly store: CustodyStore,
     readonly now: () => number,
     readonly sodium: Sodium,
+    /** Organisations, custodians' membership, the vault policy and the accounts' channel organisations. */
+    readonly organisations: OrganisationStore,
   ) {}
 
   /** The acting custodian, who must be the unlocked actor of this session and not revoked. */
@@ -91,13 +103,44 @@ export class CustodyContext {
    * same account, so other accounts' rows are left out.
    */
   policyState(accountId: string): PolicyState {
+    const channels = this.organisations.channelOrganisations(accountId);
     return {
-      separateOrganisations: this.vault.options.separateOrganisations,
-      custodians: this.vault.custodians
-        .list()
-        .map((c) => ({ id: c.id, organisation: c.organisation, role: c.role, name: c.name, revoked: c.revoked })),
+      ...this.rosterState(),
       ...this.store.custodyOf(accountId),
+      channelOrganisations: (['email', 'phone'] as const).flatMap((item) =>
+        channels[item] === null ? [] : [{ accountId, item, organisation: channels[item] }],
+      ),
     };
+  }
+
+  /** The policy's view of every account at once (a custodian's organisation change, switching rule 3 on). */
+  vaultPolicyState(): PolicyState {
+    const { assignments, seen } = this.organisations.allCustody();
+    const asRefs = (rows: typeof assignments) => rows.map((r) => ({ ...r, item: r.item as CustodyItem }));
+    return {
+      ...this.rosterState(),
+      assignments: asRefs(assignments),
+      seen: asRefs(seen),
+      channelOrganisations: this.organisations.allChannelOrganisations(),
+    };
+  }
+
+  /**
+   * The vault policy's rule 3 switch and the custodians as rule 3 compares them: by organisation
+   * record id (a custodian not yet linked, which adoption at open rules out, by their folded name).
+   */
+  private rosterState(): Pick<PolicyState, 'separateOrganisations' | 'custodians' | 'organisationNames'> {
+    const members = this.organisations.memberships();
+    const names: Record<string, string> = {};
+    for (const o of this.organisations.list()) names[o.id] = o.name;
+    const custodians = this.vault.custodians.list().map((c) => {
+      const organisation = members.get(c.id) ?? `unlinked:${organisationKey(c.organisation)}`;
+      names[organisation] ??= c.organisation;
+      return { id: c.id, organisation, role: c.role, name: c.name, revoked: c.revoked };
+    });
+    const policy = this.organisations.policy();
+    const separateOrganisations = policy === null ? this.vault.options.separateOrganisations : policy.separate_organisations === 1;
+    return { separateOrganisations, custodians, organisationNames: names };
   }
 
   /** The live (not revoked) custodians assigned an item: whom a new secret of it is sealed to. */

@@ -17,6 +17,7 @@ export function custodyHandlers(custody: () => CustodyService): { [C in CustodyC
     'custody:half-set': (request) => custody().halves.set(request),
     'custody:assign': (request) => custody().assignments.proposeAssign(request),
     'custody:unassign': (request) => custody().assignments.proposeUnassign(request),
+    'custody:channel-organisation': (request) => custody().organisations.proposeChannel(request),
     'custody:reseal': (request) => custody().assignments.proposeReseal(request),
     'custody:rotate': (request) => custody().rotations.rotate(request),
     'custody:rotation-confirm': (request) => custody().rotations.proposeConfirm(request),

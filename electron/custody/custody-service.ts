@@ -7,9 +7,13 @@ import { Checkouts } from './checkouts';
 import { ClipboardGuard, noClipboard, type Clipboard } from './clipboard';
 import { CustodyContext, type CustodyVault } from './context';
 import { CustodyStore } from './custody-store';
+import { CustodianRoles } from './custodian-roles';
 import { Halves } from './halves';
+import { OrganisationStore } from './organisation-store';
+import { Organisations } from './organisations';
 import { Rotations } from './rotations';
 import { SeedExports } from './seed-export';
+import { VaultPolicyService } from './vault-policy';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -37,6 +41,12 @@ export class CustodyService {
   /** Checkouts and their leases, and what a checkout lets its holder obtain. */
   readonly checkouts: Checkouts;
   readonly seedExports: SeedExports;
+  /** Organisations as records, custodians' membership and the accounts' recovery-channel organisations. */
+  readonly organisations: Organisations;
+  /** Custodians' roles, changed by two people. */
+  readonly roles: CustodianRoles;
+  /** Rule 3 on or off, the longest lease, the idle lock: changed by two people. */
+  readonly policy: VaultPolicyService;
   private readonly guard: ClipboardGuard;
   private sweeper: ReturnType<typeof setInterval> | null = null;
 
@@ -48,19 +58,28 @@ export class CustodyService {
     this.assignments = new Assignments(ctx);
     this.checkouts = new Checkouts(ctx, this.guard);
     this.seedExports = new SeedExports(ctx);
+    this.organisations = new Organisations(ctx);
+    this.roles = new CustodianRoles(ctx);
+    this.policy = new VaultPolicyService(ctx);
   }
 
   /**
-   * Applies the custody migrations, registers custody's two-person changes with the vault's
-   * proposal service (the latest service opened on a vault applies them), and expires leases that
-   * ran out while the app was closed.
+   * Applies the custody migrations, writes the vault policy on first open and puts its idle lock in
+   * force, adopts organisations typed as free text (docs/custody.md, "Organisations"), registers
+   * custody's two-person changes with the vault's proposal service (the latest service opened on a
+   * vault applies them), and expires leases that ran out while the app was closed.
    */
   static async open(vault: CustodyVault, options: CustodyOptions = {}): Promise<CustodyService> {
     const sodium = await sodiumReady();
     migrate(vault.db, 'custody', MIGRATIONS);
-    const ctx = new CustodyContext(vault, new CustodyStore(vault.db), options.now ?? Date.now, sodium);
+    const ctx = new CustodyContext(vault, new CustodyStore(vault.db), options.now ?? Date.now, sodium, new OrganisationStore(vault.db));
     const service = new CustodyService(ctx, options.clipboard ?? noClipboard);
+    service.policy.open();
+    service.organisations.adoptUnlinked();
     service.assignments.register();
+    service.organisations.register();
+    service.roles.register();
+    service.policy.register();
     service.seedExports.register();
     service.rotations.register();
     service.checkouts.sweepLeases();

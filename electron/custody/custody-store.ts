@@ -15,6 +15,9 @@ export interface AccountRow {
   readonly notes: string;
   readonly exclusive_checkout: 0 | 1;
   readonly rotate_after_checkout: 0 | 1;
+  /** The organisations named as holding the root inbox and the recovery phone (custody.channel-organisation-set), or null. */
+  readonly email_organisation: string | null;
+  readonly phone_organisation: string | null;
 }
 
 /** A half's row as stored. */
@@ -526,6 +529,8 @@ function summary(r: SummaryRow): AccountSummary {
     rootEmail: r.root_email,
     organisation: r.organisation,
     phone: r.phone,
+    emailOrganisation: r.email_organisation,
+    phoneOrganisation: r.phone_organisation,
     notes: r.notes,
     exclusiveCheckout: r.exclusive_checkout === 1,
     rotateAfterCheckout: r.rotate_after_checkout === 1,

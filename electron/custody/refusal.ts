@@ -46,3 +46,16 @@ export function enforce(decision: PolicyDecision, action: string, custodianId: s
     message: decision.message,
   });
 }
+
+/**
+ * Runs a check outside a refusable transaction (a proposal's check before approval): a Refusal
+ * there becomes its HalfkeyError, unjournaled; the apply step asks again and journals it.
+ */
+export function plainCheck(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof Refusal) throw error.toError();
+    throw error;
+  }
+}

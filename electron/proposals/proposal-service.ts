@@ -83,6 +83,14 @@ export class ProposalService {
     this.kinds.set(type, kind);
   }
 
+  /**
+   * Wraps how an already registered type applies: a feature adds its part to another feature's
+   * change (custody links a newcomer to their organisation record in the enrolment's transaction).
+   */
+  extend(type: string, wrap: (inner: ChangeKind) => ChangeKind): void {
+    this.kinds.set(type, wrap(this.kind(type)));
+  }
+
   /** A fresh random id (32 hex) for something a proposal creates, such as a new custodian. */
   newId(): string {
     return this.ctx.sodium.to_hex(this.ctx.sodium.randombytes_buf(16));

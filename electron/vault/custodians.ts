@@ -141,8 +141,11 @@ export class CustodianDirectory {
   private readonly sessions = new Map<string, Session>();
   private readonly inFlight = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
+  /** The idle time in force: the session's until the vault policy sets it (setIdleLockMs). */
+  private idleLockMs: number;
 
   constructor(private readonly ctx: CustodianContext) {
+    this.idleLockMs = ctx.idleLockMs;
     this.sweeper = setInterval(() => this.sweepIdle(), Math.max(50, Math.min(ctx.idleLockMs, 30_000)));
     this.sweeper.unref();
   }
@@ -218,6 +221,31 @@ export class CustodianDirectory {
       this.forget(id, null);
     })();
     return { ...recordOf(row), revoked: true };
+  }
+
+  /**
+   * Applies an approved role change (custodian.role-changed): `write` journals it in the same
+   * transaction. A session of theirs ends, since its copy of the record carries the old role.
+   */
+  applyRoleChange(id: string, role: CustodianRole, write: () => void): void {
+    this.ctx.db.transaction(() => {
+      this.ctx.db.prepare('UPDATE custodians SET role = ? WHERE id = ?').run(role, id);
+      write();
+    })();
+    this.forget(id, null);
+  }
+
+  /**
+   * Shows a custodian under their organisation record's name (custody keeps the record and the
+   * link rule 3 compares); joins the caller's transaction, which journals the change.
+   */
+  setOrganisationName(id: string, name: string): void {
+    this.ctx.db.prepare('UPDATE custodians SET organisation = ? WHERE id = ?').run(name, id);
+  }
+
+  /** The vault policy's idle lock (policy.changed), in force from now on for every session. */
+  setIdleLockMs(ms: number): void {
+    this.idleLockMs = ms;
   }
 
   /**
@@ -391,11 +419,11 @@ export class CustodianDirectory {
       if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
       throw new HalfkeyError('CUSTODIAN_LOCKED', `${row.name} is locked; unlock with their passphrase first.`, { custodian: id });
     }
-    if (this.ctx.now() - session.lastUsed >= this.ctx.idleLockMs) {
+    if (this.ctx.now() - session.lastUsed >= this.idleLockMs) {
       this.forget(id, 'idle');
       throw new HalfkeyError(
         'CUSTODIAN_LOCKED',
-        `${session.custodian.name} was locked after ${Math.round(this.ctx.idleLockMs / 1000)} s idle; unlock again.`,
+        `${session.custodian.name} was locked after ${Math.round(this.idleLockMs / 1000)} s idle; unlock again.`,
         { custodian: id },
       );
     }
@@ -430,7 +458,7 @@ export class CustodianDirectory {
   timers(id: string): { readonly presentUntil: number; readonly idleLocksAt: number } | null {
     this.sweepIdle();
     const session = this.sessions.get(id);
-    return session === undefined ? null : { presentUntil: session.presentUntil, idleLocksAt: session.lastUsed + this.ctx.idleLockMs };
+    return session === undefined ? null : { presentUntil: session.presentUntil, idleLocksAt: session.lastUsed + this.idleLockMs };
   }
 
   /** Ids of the custodians unlocked right now (at most one: the actor); one idle past the limit is locked first. */
@@ -458,7 +486,7 @@ export class CustodianDirectory {
   private sweepIdle(): void {
     const now = this.ctx.now();
     for (const [id, session] of [...this.sessions]) {
-      if (now - session.lastUsed >= this.ctx.idleLockMs) this.forget(id, 'idle');
+      if (now - session.lastUsed >= this.idleLockMs) this.forget(id, 'idle');
     }
   }
 

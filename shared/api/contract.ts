@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import { appChannels } from './channels/app';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
+import { organisationChannels } from './channels/organisation';
+import { policyChannels } from './channels/policy';
 import { proposalChannels } from './channels/proposal';
 import { reconcileChannels } from './channels/reconcile';
 import { reviewChannels } from './channels/review';
@@ -12,7 +14,7 @@ import { vaultChannels } from './channels/vault';
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
  * request and response. The router, both adapters and the preload are derived from this table.
  * Each domain keeps its channels in channels/<domain>.ts (`app:`, `vault:` with `custodian:`,
- * `custody:`, `journal:`, `sync:`, `review:`, `reconcile:`); docs/architecture.md lists them.
+ * `custody:`, `organisation:` with the roster's role and organisation changes, `policy:`, `journal:`, `sync:`, `review:`, `reconcile:`); docs/architecture.md lists them.
  */
 export const channels = {
   ...appChannels,
@@ -20,6 +22,8 @@ export const channels = {
   ...vaultChannels,
   ...custodyChannels,
   ...proposalChannels,
+  ...organisationChannels,
+  ...policyChannels,
   ...syncChannels,
   ...reconcileChannels,
   ...reviewChannels,

@@ -58,6 +58,7 @@ export const TWO_PERSON_TYPES: Readonly<Record<string, Eligibility>> = Object.fr
   'custody.unassigned': rosterChange('custodian'),
   'half.resealed': rosterChange('custodian'),
   'policy.changed': rosterChange(null),
+  'custody.channel-organisation-set': rosterChange(null),
   'rotation.confirmed': {
     proposers: ['password-custodian', 'mfa-custodian'],
     approvers: ANY_CUSTODIAN,

@@ -29,14 +29,32 @@ export interface CustodyRef {
   readonly custodianId: string;
 }
 
+/** The recovery channels: the root e-mail inbox and the recovery phone. */
+export type RecoveryChannel = 'email' | 'phone';
+
+/**
+ * An organisation that holds a recovery channel of an account without a custodian in the vault
+ * (the account's "root inbox organisation" or "recovery phone organisation").
+ */
+export interface ChannelOrganisation {
+  readonly accountId: string;
+  readonly item: RecoveryChannel;
+  readonly organisation: string;
+}
+
 /** The custody facts a decision needs. */
 export interface PolicyState {
   /** Rule 3, per vault: the halves (and the recovery channels) must sit with different organisations. */
   readonly separateOrganisations: boolean;
+  /** `organisation` is compared exactly: the custody service passes organisation record ids. */
   readonly custodians: readonly PolicyCustodian[];
   readonly assignments: readonly CustodyRef[];
   /** Who has obtained which item since that item's last rotation (the custody service clears an item's rows when it rotates). */
   readonly seen: readonly CustodyRef[];
+  /** Organisations named on the account as holding its root inbox or recovery phone; they count as holding that item under rule 3. */
+  readonly channelOrganisations?: readonly ChannelOrganisation[];
+  /** Display names of organisations by id, for messages only (an id without a name is shown as it is). */
+  readonly organisationNames?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -131,14 +149,7 @@ function decide(state: PolicyState, request: CustodyRef, action: Action): Policy
   const custodian = state.custodians.find((c) => c.id === custodianId);
   const who = custodian ? label(custodian) : `custodian ${custodianId}`;
   const wanted = `the ${describeItem(item)} of account ${accountId}`;
-  const refuse = (rule: PolicyRule, why: string, next: string): PolicyDecision => ({
-    allowed: false,
-    rule,
-    ruleName: RULE_NAMES[rule],
-    accountId,
-    item,
-    message: `${ruleTitle(rule)}: ${why}; ${next}`,
-  });
+  const refuse = (rule: PolicyRule, why: string, next: string): PolicyDecision => refusalOf(rule, accountId, item, `${why}; ${next}`);
   const verb = action === 'assigned' ? 'be assigned' : 'check out';
 
   if (!custodian) return refuse('role', `${who} is not enrolled in this vault`, `they cannot ${verb} ${wanted}.`);
@@ -158,7 +169,6 @@ function decide(state: PolicyState, request: CustodyRef, action: Action): Policy
   const other = otherItem(item);
   const splitRule: PolicyRule = isHalf(item) ? 1 : 4;
   const seenRule: PolicyRule = isHalf(item) ? 2 : 4;
-  const orgRule: PolicyRule = isHalf(item) ? 3 : 4;
   const otherName = `the ${describeItem(other)}`;
 
   if (holds(state.assignments, accountId, other, custodianId)) {
@@ -171,17 +181,74 @@ function decide(state: PolicyState, request: CustodyRef, action: Action): Policy
       `they cannot also ${verb} ${wanted} until ${otherName} is rotated.`,
     );
   }
-  if (state.separateOrganisations) {
-    const clash = organisationsWith(state, accountId, other).has(custodian.organisation);
-    if (clash) {
-      return refuse(
-        orgRule,
-        `organisation ${custodian.organisation} already holds or has seen ${otherName} of account ${accountId}, and this vault keeps the two with different organisations`,
-        `choose a custodian from another organisation to ${verb === 'be assigned' ? 'hold' : 'check out'} ${wanted}.`,
-      );
-    }
+  const clash = organisationClash(state, accountId, item, custodian.organisation, verb === 'be assigned' ? 'hold' : 'check out');
+  return clash ?? ALLOWED;
+}
+
+/**
+ * May the account's root inbox (`email`) or recovery phone (`phone`) be held by `organisation`,
+ * an organisation without a custodian in the vault? Only rule 3 (and rule 4 between the two
+ * channels) can refuse it, and only when the vault keeps organisations separate.
+ */
+export function checkChannelOrganisation(
+  state: PolicyState,
+  request: { readonly accountId: string; readonly item: RecoveryChannel; readonly organisation: string },
+): PolicyDecision {
+  return organisationClash(state, request.accountId, request.item, request.organisation, 'hold') ?? ALLOWED;
+}
+
+/**
+ * May a custodian move to `organisation`? Under rule 3, not while that would put, on some account,
+ * an item they hold or have seen in the same organisation as its counterpart (the other half, the
+ * other recovery channel, or the MFA half against the recovery channels).
+ */
+export function checkOrganisationChange(
+  state: PolicyState,
+  request: { readonly custodianId: string; readonly organisation: string },
+): PolicyDecision {
+  const { custodianId, organisation } = request;
+  const moved: PolicyState = {
+    ...state,
+    custodians: state.custodians.map((c) => (c.id === custodianId ? { ...c, organisation } : c)),
+  };
+  for (const r of [...state.assignments, ...state.seen]) {
+    if (r.custodianId !== custodianId) continue;
+    const clash = organisationClash(moved, r.accountId, r.item, organisation, 'hold');
+    if (clash !== null) return clash;
   }
   return ALLOWED;
+}
+
+/**
+ * Where custody today breaks rule 3 as if it were switched on: every (account, item,
+ * organisation) whose organisation also holds or has seen the item's counterpart. Empty when
+ * switching rule 3 on keeps every current holder able to work.
+ */
+export function organisationConflicts(state: PolicyState): Exclude<PolicyDecision, { allowed: true }>[] {
+  const on: PolicyState = { ...state, separateOrganisations: true };
+  const found: Exclude<PolicyDecision, { allowed: true }>[] = [];
+  const seenKeys = new Set<string>();
+  const orgOf = new Map(state.custodians.map((c) => [c.id, c.organisation]));
+  const holdings: { accountId: string; item: CustodyItem; organisation: string }[] = [
+    ...[...state.assignments, ...state.seen].flatMap((r) => {
+      const organisation = orgOf.get(r.custodianId);
+      return organisation === undefined ? [] : [{ accountId: r.accountId, item: r.item, organisation }];
+    }),
+    ...(state.channelOrganisations ?? []),
+  ];
+  for (const h of holdings) {
+    const key = `${h.accountId}:${h.item}:${h.organisation}`;
+    if (seenKeys.has(key)) continue;
+    seenKeys.add(key);
+    const clash = organisationClash(on, h.accountId, h.item, h.organisation, 'hold');
+    if (clash !== null && !clash.allowed) found.push(clash);
+  }
+  return found;
+}
+
+/** A refusal by `rule` of `item` of the account; `text` is the why and the what next. */
+function refusalOf(rule: PolicyRule, accountId: string, item: CustodyItem, text: string): PolicyDecision {
+  return { allowed: false, rule, ruleName: RULE_NAMES[rule], accountId, item, message: `${ruleTitle(rule)}: ${text}` };
 }
 
 function ruleTitle(rule: PolicyRule): string {
@@ -197,7 +264,10 @@ function holds(rows: readonly CustodyRef[], accountId: string, item: CustodyItem
   return rows.some((r) => r.accountId === accountId && r.item === item && r.custodianId === custodianId);
 }
 
-/** Organisations that hold or have seen `item` of the account: under rule 3 a sighting counts as holding. */
+/**
+ * Organisations that hold or have seen `item` of the account: under rule 3 a sighting counts as
+ * holding, and so does being named the account's root inbox or recovery phone organisation.
+ */
 function organisationsWith(state: PolicyState, accountId: string, item: CustodyItem): ReadonlySet<string> {
   const ids = new Set<string>();
   for (const r of [...state.assignments, ...state.seen]) {
@@ -205,5 +275,47 @@ function organisationsWith(state: PolicyState, accountId: string, item: CustodyI
   }
   const orgs = new Set<string>();
   for (const c of state.custodians) if (ids.has(c.id)) orgs.add(c.organisation);
+  for (const c of state.channelOrganisations ?? []) if (c.accountId === accountId && c.item === item) orgs.add(c.organisation);
   return orgs;
+}
+
+/**
+ * Rule 3 (and rule 4's organisation part) for `organisation` holding `item`: the counterpart item
+ * (the other half, or the other recovery channel) must sit with another organisation, and so must
+ * the MFA half and the recovery channels (whoever has the inbox or the phone and the MFA half can
+ * take over the root user). Null when the vault does not keep organisations separate or nothing clashes.
+ */
+function organisationClash(
+  state: PolicyState,
+  accountId: string,
+  item: CustodyItem,
+  organisation: string,
+  verb: 'hold' | 'check out',
+): PolicyDecision | null {
+  if (!state.separateOrganisations) return null;
+  const orgName = organisationLabel(state, organisation);
+  const wanted = `the ${describeItem(item)} of account ${accountId}`;
+  const next = `choose a custodian from another organisation to ${verb} ${wanted}.`;
+  const refuse = (rule: PolicyRule, why: string): PolicyDecision => refusalOf(rule, accountId, item, `${why}; ${next}`);
+  const other = otherItem(item);
+  if (organisationsWith(state, accountId, other).has(organisation)) {
+    return refuse(
+      isHalf(item) ? 3 : 4,
+      `organisation ${orgName} already holds or has seen the ${describeItem(other)} of account ${accountId}, and this vault keeps the two with different organisations`,
+    );
+  }
+  const rivals: readonly CustodyItem[] = item === 'mfa' ? ['email', 'phone'] : isHalf(item) ? [] : ['mfa'];
+  for (const rival of rivals) {
+    if (organisationsWith(state, accountId, rival).has(organisation)) {
+      return refuse(
+        3,
+        `organisation ${orgName} already ${isHalf(rival) ? 'holds or has seen' : 'holds'} the ${describeItem(rival)} of account ${accountId}, and this vault keeps the root inbox and the recovery phone away from the organisation holding the MFA half`,
+      );
+    }
+  }
+  return null;
+}
+
+function organisationLabel(state: PolicyState, organisation: string): string {
+  return state.organisationNames?.[organisation] ?? organisation;
 }

@@ -45,6 +45,11 @@ const CASES: Record<string, { proposer: string; approver: string; change: JsonOb
   'custody.unassigned': { proposer: 'ada', approver: 'pat', change: { account: ACCOUNT, item: 'mfa', custodian: 'mia' } },
   'half.resealed': { proposer: 'ada', approver: 'pat', change: { account: ACCOUNT, item: 'mfa', custodian: 'mia' } },
   'policy.changed': { proposer: 'ada', approver: 'mia', change: { separateOrganisations: true } },
+  'custody.channel-organisation-set': {
+    proposer: 'ada',
+    approver: 'pat',
+    change: { account: ACCOUNT, item: 'email', organisation: 'org-2' },
+  },
   'rotation.confirmed': { proposer: 'pat', approver: 'mia', change: { account: ACCOUNT, item: 'password', generation: 2 } },
   'seed-export.approved': { proposer: 'mia', approver: 'ada', change: { account: ACCOUNT, request: 'cd'.repeat(16) } },
 };

@@ -6,6 +6,7 @@ import { ErrorNotice } from '../components/ErrorNotice';
 import { Field } from '../components/Field';
 import { ROLE_LABELS, type Session } from '../session/session';
 import { usePassphraseUnlock } from '../session/usePassphraseUnlock';
+import { ChangeCustodianForm } from './ChangeCustodianForm';
 import { EnrolForm } from './EnrolForm';
 import { RevokeForm } from './RevokeForm';
 
@@ -57,6 +58,7 @@ function CustodianRow(props: {
   const { custodian, session } = props;
   const [unlocking, setUnlocking] = useState(false);
   const [revoking, setRevoking] = useState(false);
+  const [changing, setChanging] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const acting = session.actor?.id === custodian.id;
   const admin = session.actor?.role === 'admin' && !acting && !custodian.revoked ? session.actor : null;
@@ -92,12 +94,28 @@ function CustodianRow(props: {
             )
           )}
           {admin !== null && (
+            <button type="button" aria-expanded={changing} onClick={() => setChanging(!changing)}>
+              Change role or organisation of {custodian.name}…
+            </button>
+          )}
+          {admin !== null && (
             <button type="button" className="danger" aria-expanded={revoking} onClick={() => setRevoking(!revoking)}>
               Revoke {custodian.name}…
             </button>
           )}
         </div>
       </div>
+      {changing && admin !== null && (
+        <ChangeCustodianForm
+          admin={admin}
+          custodian={custodian}
+          onProposed={async (outcome) => {
+            setChanging(false);
+            props.onOutcome(outcome);
+            await session.refresh();
+          }}
+        />
+      )}
       {revoking && admin !== null && (
         <RevokeForm
           admin={admin}
@@ -129,7 +147,8 @@ function CustodianRow(props: {
 
 /**
  * Custodians: one acts at a time, and becoming the actor takes that custodian's passphrase (the
- * previous actor is locked); lock one or everyone; an acting admin enrols and proposes revocations.
+ * previous actor is locked); lock one or everyone; an acting admin enrols and proposes revocations and
+ * role or organisation changes.
  */
 export function CustodiansView({ session }: { readonly session: Session }): ReactElement {
   const [error, setError] = useState<ApiError | null>(null);

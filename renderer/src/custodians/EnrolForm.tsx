@@ -7,8 +7,7 @@ import { PassphraseStrength } from '../components/PassphraseStrength';
 import { usePresenceGate } from '../session/presence';
 import { PresencePrompt } from '../session/PresencePrompt';
 import { ROLE_LABELS } from '../session/session';
-
-const ROLES: readonly Custodian['role'][] = ['password-custodian', 'mfa-custodian', 'admin', 'reviewer'];
+import { RoleSelect } from './RoleSelect';
 
 /**
  * The admin's form to enrol a custodian. The founding second custodian types their own passphrase
@@ -67,21 +66,18 @@ export function EnrolForm({
       </p>
       <form noValidate className="form" onSubmit={(event) => void submit(event)}>
         <Field label="Name" value={name} onChange={setName} required />
-        <Field label="Organisation" value={organisation} onChange={setOrganisation} required />
-        <div className="field">
-          <label htmlFor="enrol-role">Role</label>
-          <select
-            id="enrol-role"
-            value={role}
-            onChange={(event) => setRole(ROLES.find((r) => r === event.target.value) ?? 'password-custodian')}
-          >
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {ROLE_LABELS[r]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <Field
+          label="Organisation"
+          value={organisation}
+          onChange={setOrganisation}
+          required
+          hint={
+            founding
+              ? 'Becomes a founding organisation of the vault (names are compared ignoring case and spacing).'
+              : 'An organisation of the vault, by name (see Organisations); a new one is proposed there first.'
+          }
+        />
+        <RoleSelect id="enrol-role" label="Role" value={role} onChange={setRole} />
         {founding ? (
           <>
             <Field label="Their passphrase" type="password" value={passphrase} onChange={setPassphrase} required />

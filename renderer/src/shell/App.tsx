@@ -2,6 +2,8 @@ import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
+import { OrganisationsView } from '../organisations/OrganisationsView';
+import { PolicyView } from '../policy/PolicyView';
 import { ProposalsView } from '../proposals/ProposalsView';
 import { useOpenProposals, type OpenProposals } from '../proposals/useOpenProposals';
 import { ReconcileView } from '../reconcile/ReconcileView';
@@ -13,11 +15,13 @@ import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'proposals' | 'accounts' | 'journal' | 'sync' | 'reconcile';
+type View = 'vault' | 'custodians' | 'organisations' | 'policy' | 'proposals' | 'accounts' | 'journal' | 'sync' | 'reconcile';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
   { id: 'custodians', label: 'Custodians' },
+  { id: 'organisations', label: 'Organisations' },
+  { id: 'policy', label: 'Policy' },
   { id: 'proposals', label: 'Proposals' },
   { id: 'accounts', label: 'Accounts' },
   { id: 'journal', label: 'Journal' },
@@ -46,6 +50,10 @@ function ViewContent(props: {
       );
     case 'custodians':
       return <CustodiansView session={session} />;
+    case 'organisations':
+      return <OrganisationsView session={session} />;
+    case 'policy':
+      return <PolicyView session={session} />;
     case 'proposals':
       return <ProposalsView session={session} open={props.proposals} />;
     case 'accounts':

@@ -67,6 +67,10 @@ export const accountSummarySchema = z.object({
   rootEmail: z.string(),
   organisation: z.string(),
   phone: z.string().nullable(),
+  /** The organisation record (id) named as holding the root e-mail inbox, or null (custody:channel-organisation). */
+  emailOrganisation: z.string().nullable(),
+  /** The organisation record (id) named as holding the recovery phone, or null. */
+  phoneOrganisation: z.string().nullable(),
   notes: z.string(),
   exclusiveCheckout: z.boolean(),
   rotateAfterCheckout: z.boolean(),
@@ -225,6 +229,22 @@ export const custodyChannels = {
   'custody:token-checkin': {
     request: z.object({ by: custodianId, checkoutId: recordId, location: requiredText(200) }).strict(),
     response: z.object({ checkoutId: z.string(), location: z.string() }),
+  },
+  /**
+   * Proposes naming the organisation that holds an account's root e-mail inbox or recovery phone
+   * (null: none named). Under rule 3 it counts as holding that channel: the MFA half is then refused
+   * to its custodians, and it is refused while it holds or has seen the MFA half.
+   */
+  'custody:channel-organisation': {
+    request: z
+      .object({
+        by: custodianId,
+        accountId: awsAccountIdSchema,
+        item: z.enum(['email', 'phone']),
+        organisationId: recordId.nullable(),
+      })
+      .strict(),
+    response: z.object({ proposal: proposalViewSchema }),
   },
   /** Proposes taking an item from a custodian (an admin proposes; applied when a second custodian approves). */
   'custody:unassign': {
