@@ -131,6 +131,11 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
     const role_ = role as (typeof CUSTODIAN_ROLES)[number];
     // Only the founding second custodian is enrolled at once (and types their own passphrase here).
     const founding = (await api.call('custodian:list', {})).custodians.length < 2;
+    // A passphrase typed by the proposer would make the newcomer a puppet: refused, not ignored.
+    if (!founding && v['passphrase-file'] !== undefined)
+      throw new UsageError(
+        `--passphrase-file is only for the vault's second, founding custodian: ${name} types their own passphrase when a second custodian approves the enrolment (halfkey proposal approve); nothing was proposed`,
+      );
     const passphrase = founding ? await newPassphrase(io, v['passphrase-file'] as string | undefined, name) : undefined;
     const { custodian: record, proposal } = await api.call(
       'custodian:enrol',

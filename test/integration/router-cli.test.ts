@@ -179,8 +179,6 @@ describe('the CLI is an adapter over the API router', () => {
       'Audit',
       '--role',
       'reviewer',
-      '--passphrase-file',
-      'admin.pass',
       '--admin-passphrase-file',
       'rita.pass',
     ]);

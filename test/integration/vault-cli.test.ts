@@ -145,6 +145,31 @@ describe('halfkey init / custodian / recover', () => {
     expect(list.stdout.trim().split('\n')).toHaveLength(2);
     expect(list.stdout).toMatch(/mfa-custodian\s+Carol Clerk \(Customer plc\)/);
     const carol = /^([0-9a-f]{32})\s+mfa-custodian/m.exec(list.stdout)?.[1];
+    // From the third custodian on the newcomer types their own passphrase at approval: one the
+    // proposer supplies (a puppet's) is refused, not ignored, and nothing is proposed.
+    const puppet = await halfkey([
+      'custodian',
+      'add',
+      '--vault',
+      vaultDir,
+      '--as',
+      admin!.id,
+      '--name',
+      'Pam Puppet',
+      '--organisation',
+      'Customer plc',
+      '--role',
+      'password-custodian',
+      '--passphrase-file',
+      'clerk.pass',
+      '--admin-passphrase-file',
+      'admin.pass',
+    ]);
+    expect(puppet.code).toBe(2);
+    expect(puppet.stderr).toMatch(
+      /--passphrase-file is only for the vault's second, founding custodian: Pam Puppet types their own passphrase/,
+    );
+    expect((await halfkey(['proposal', 'list', '--vault', vaultDir])).stdout).not.toMatch(/Pam Puppet/);
     const noReason = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!]);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason is required/);
