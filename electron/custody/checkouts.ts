@@ -374,10 +374,12 @@ export class Checkouts {
     const refuse = (rule: string, message: string) =>
       new Refusal('CONFLICT', { action, accountId, item, custodianId: actor.id, rule, ruleName: rule, message });
     this.ctx.mayObtain(actor, accountId, item, action);
-    if (half.rotation_due === 1) {
+    // A half due for rotation opens again only once a rotation is pending: setting the new secret at
+    // AWS needs the current one, and the pending generation is retired or kept by the confirmation.
+    if (half.rotation_due === 1 && this.ctx.store.pendingRotation(accountId, item) === null) {
       throw refuse(
         'rotation-due',
-        `The ${item} half of account ${accountId} is due for rotation after its last checkout; a custodian must rotate it before it can be checked out again.`,
+        `The ${item} half of account ${accountId} is due for rotation after its last checkout; a custodian must rotate it (a pending rotation) before it can be checked out again to set the new one at AWS.`,
       );
     }
     const open = account.exclusive_checkout === 1 || half.kind === 'hardware-token' ? this.ctx.store.openCheckoutOf(accountId, item) : null;

@@ -37,8 +37,8 @@ export function PasswordRotationSteps(props: {
         </li>
         <li>
           <strong>Open “Change password” at AWS, then press Rotate here.</strong> Halfkey shows the new password once, for 60 s; the
-          password custodian enters it at AWS, where the current password is asked for again. Rotate before checking the password in: a half
-          that is rotation due cannot be checked out again until its rotation is confirmed.
+          password custodian enters it at AWS, where the current password is asked for again. A half that is rotation due can be checked out
+          again once its rotation is pending, to type the current password at AWS.
         </li>
         <li aria-current={at('confirm')}>
           <strong>When AWS has taken it, the password custodian confirms here</strong> with “Confirm the new secret is set at AWS”.
