@@ -100,10 +100,10 @@ export function countChecks(server: TestServer): {
   let count = 0;
   let signal!: () => void;
   const started = new Promise<void>((resolve) => (signal = resolve));
-  server.checker.check = (entries) => {
+  server.checker.check = (entries, anchored) => {
     count += entries.length;
     signal();
-    return original.call(server.checker, entries);
+    return original.call(server.checker, entries, anchored);
   };
   return { count: () => count, started, restore: () => void (server.checker.check = original) };
 }
