@@ -278,6 +278,22 @@ function conflictProblems(o: Offered, held: SignedEntry, currentKey: string): Ve
   return problems;
 }
 
+/**
+ * The reverse of the rule that a rotation may not name a custodian key: a custodian may not be
+ * enrolled with any key the device ever signed as (its genesis key, or a key a rotation named),
+ * not only its current one, or one key would speak both as the device and as a custodian.
+ * MALFORMED_ENTRY, as the journal format rules for a key already in use; null when it is not one.
+ */
+function formerDeviceKey(entry: SignedEntry, deviceKeys: ReadonlySet<string>): VerificationFailure | null {
+  const key = entry.data.signingKey;
+  if (typeof key !== 'string' || !deviceKeys.has(key)) return null;
+  return {
+    seq: entry.seq,
+    code: 'MALFORMED_ENTRY',
+    reason: `signing key ${key.slice(0, 12)}… is a device key this journal used: one key never speaks both as the device and as a custodian`,
+  };
+}
+
 /** A fork or rollback found inside the transaction; recorded as an alarm after it rolls back. */
 class ChainConflict extends WireFailure {
   constructor(
@@ -424,9 +440,20 @@ async function ingestInTransaction(
       ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }),
     });
     const warnings: VerificationFailure[] = [];
+    /** Every device key this journal used, read when a batch first enrols a custodian (rare). */
+    let deviceKeys: Set<string> | null = null;
+    const rotatedHere: string[] = [];
     for (const o of fresh) {
       if (o.entry.vault !== device.vault)
         throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
+      if (o.entry.type === ENTRY_TYPES.custodianEnrolled) {
+        deviceKeys ??= new Set([deviceId, ...(await tx.rotatedDeviceKeys(deviceId))]);
+        for (const k of rotatedHere.splice(0)) deviceKeys.add(k);
+        const problem = formerDeviceKey(o.entry, deviceKeys);
+        if (problem !== null) throw entryInvalid(`seq ${o.entry.seq} fails verification`, [problem]);
+      } else if (o.entry.type === ENTRY_TYPES.deviceKeyRotated && typeof o.entry.data.newDeviceKey === 'string') {
+        rotatedHere.push(o.entry.data.newDeviceKey);
+      }
       const failures = verifier.push(o.entry, o.precomputed);
       const hard = failures.filter((f) => !WARNING_CODES.has(f.code));
       if (hard.length > 0) {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY_TYPES } from '../../shared/journal/entry-types';
-import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
+import { signEntry, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { ROTATION_HEADER } from '../../shared/sync/wire';
 import { SyncClient } from '../../electron/sync/client';
 import { sendRequest, type WireResponse } from '../../electron/sync/transport';
@@ -123,5 +123,63 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual(
       [...j.store.read()].map((e) => e.hash),
     );
+  });
+
+  it('refuses a custodian enrolled with any key the device ever signed as, not only its current one (the reverse key rule)', async () => {
+    const j = new TestJournal({ deviceSeed: 67 });
+    journals.push(j);
+    appendEntries(j, 2);
+    await enrolledClient(server, j);
+    const [key1, key2] = [seededSigner(68), seededSigner(69)];
+    j.store.rotateDeviceKey(key1);
+    appendEntries(j, 1);
+    j.store.rotateDeviceKey(key2);
+    appendEntries(j, 1);
+    const send = (entries: readonly SignedEntry[], signer: EntrySigner): Promise<WireResponse> =>
+      sendRequest(server.url, {
+        method: 'POST',
+        path: `/v1/devices/${j.device.publicKey}/entries`,
+        json: { entries },
+        signer,
+        device: j.device.publicKey,
+      });
+    // Signed by the genesis key: the server holds no rotation yet.
+    expect((await send([...j.store.read()], j.device)).status).toBe(200);
+    const tip = [...j.store.read()].pop()!;
+    /** A founding custodian.enrolled after the tip, self-signed by `custodianKey`, device-signed by key2. */
+    const enrol = (custodianKey: EntrySigner): SignedEntry =>
+      signEntry(
+        {
+          v: 1,
+          vault: tip.vault,
+          device: tip.device,
+          seq: tip.seq + 1,
+          prev: tip.hash,
+          time: tip.time + 1_000,
+          type: ENTRY_TYPES.custodianEnrolled,
+          actor: 'mallory',
+          data: {
+            custodian: 'mallory',
+            signingKey: custodianKey.publicKey,
+            name: 'Mallory',
+            organisation: 'acme',
+            role: 'admin',
+            founding: true,
+          },
+        },
+        [key2, custodianKey],
+      );
+    // The held rotation named key1; the genesis key is the device id. Both stay the device's.
+    for (const former of [key1, j.device]) {
+      const res = await send([enrol(former)], key2);
+      expect(res.status).toBe(422);
+      expect((res.body as { error: { evidence: { failures: unknown[] } } }).error.evidence.failures).toEqual([
+        { seq: tip.seq + 1, code: 'MALFORMED_ENTRY', reason: expect.stringMatching(/is a device key this journal used/) as unknown },
+      ]);
+    }
+    // The current key is refused by the chain verifier itself.
+    expect(code(await send([enrol(key2)], key2))).toBe('ENTRY_INVALID');
+    // Any other key is enrolled.
+    expect((await send([enrol(seededSigner(70))], key2)).status).toBe(200);
   });
 });
