@@ -9,6 +9,7 @@ import {
   type VerificationFailure,
 } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
+import { VERIFIED_ALONE } from '../shared/sync/server-export';
 import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
 import { currentDeviceKey } from './auth';
 import { nativePrimitives } from './native-primitives';
@@ -50,19 +51,6 @@ type Offered = {
   /** Its device signature was not verified: the batch's last checkpoint stands for it (anchoredMask). */
   readonly anchored?: true;
 };
-
-/**
- * Entries whose every signature is verified even inside a checkpointed range: those that
- * introduce, change or end a key (a key change takes effect only from an entry that verified in
- * full), and the checkpoints themselves (the server cosigns each, and the last one anchors the batch).
- */
-const VERIFIED_ALONE: ReadonlySet<string> = new Set<string>([
-  ENTRY_TYPES.genesis,
-  ENTRY_TYPES.custodianEnrolled,
-  ENTRY_TYPES.custodianRevoked,
-  ENTRY_TYPES.deviceKeyRotated,
-  ENTRY_TYPES.checkpoint,
-]);
 
 /**
  * Anchored ingest (docs/sync-protocol.md, "Anchored ingest"): which of a batch's new entries need

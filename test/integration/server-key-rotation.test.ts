@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY_TYPES } from '../../shared/journal/entry-types';
-import { signEntry, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
+import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import { ROTATION_HEADER } from '../../shared/sync/wire';
 import { SyncClient } from '../../electron/sync/client';
 import { sendRequest, type WireResponse } from '../../electron/sync/transport';
 import { currentDeviceKey } from '../../server/auth';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, foundingEnrolment } from '../support/sync-fixture';
 
 const journals: TestJournal[] = [];
 afterEach(() => {
@@ -146,29 +146,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     // Signed by the genesis key: the server holds no rotation yet.
     expect((await send([...j.store.read()], j.device)).status).toBe(200);
     const tip = [...j.store.read()].pop()!;
-    /** A founding custodian.enrolled after the tip, self-signed by `custodianKey`, device-signed by key2. */
-    const enrol = (custodianKey: EntrySigner): SignedEntry =>
-      signEntry(
-        {
-          v: 1,
-          vault: tip.vault,
-          device: tip.device,
-          seq: tip.seq + 1,
-          prev: tip.hash,
-          time: tip.time + 1_000,
-          type: ENTRY_TYPES.custodianEnrolled,
-          actor: 'mallory',
-          data: {
-            custodian: 'mallory',
-            signingKey: custodianKey.publicKey,
-            name: 'Mallory',
-            organisation: 'acme',
-            role: 'admin',
-            founding: true,
-          },
-        },
-        [key2, custodianKey],
-      );
+    const enrol = (custodianKey: EntrySigner): SignedEntry => foundingEnrolment(tip, custodianKey, key2);
     // The held rotation named key1; the genesis key is the device id. Both stay the device's.
     for (const former of [key1, j.device]) {
       const res = await send([enrol(former)], key2);
