@@ -26,7 +26,7 @@ import {
 } from './auth';
 import { refuseUnsafeEntryText } from './entry-text';
 import { WireFailure } from './errors';
-import { parseBody, parseValue, rawBody } from './http-body';
+import { parseBody, parseValue, rawBody, refuseDeepJson } from './http-body';
 import { DeviceOrder, ingestBatch } from './ingest';
 import { NodeSet, consistencyProofOf } from './merkle-log';
 import { registerReviewerRoutes } from './reviewer-routes';
@@ -164,8 +164,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
-  // Bodies stay raw bytes: the device signature covers their SHA-256, and routes parse them with zod.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Bodies stay raw bytes: the device signature covers their SHA-256, and routes parse them with
+  // zod. Before anything else reads a body, its nesting depth is checked (iteratively): deeply
+  // nested JSON would run recursive code out of stack further on (400 BODY_TOO_DEEP).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      refuseDeepJson(body as Buffer);
+    } catch (error) {
+      done(error as WireFailure, undefined);
+      return;
+    }
+    done(null, body);
+  });
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof WireFailure) {

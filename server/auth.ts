@@ -11,6 +11,7 @@ import {
   requestSignatureMessage,
 } from '../shared/sync/wire';
 import { WireFailure } from './errors';
+import { nestingBeyond } from './http-body';
 import type { DeviceRecord, StorageQueries } from './storage/storage';
 
 /** Per-device request budget: a token bucket of `capacity` refilled at `perSecond`. */
@@ -125,6 +126,8 @@ function rotationCandidate(
   current: string,
 ): { readonly key: string; readonly entries: readonly SignedEntry[] } | null {
   if (proof === null || proof.length > MAX_ROTATIONS_PER_PROOF * 1_024) return null;
+  // Deep nesting would run the hashing below out of stack: such a proof vouches for nothing.
+  if (nestingBeyond(Buffer.from(proof, 'utf8')) !== null) return null;
   try {
     const parsed = JSON.parse(proof) as unknown;
     const entries = (Array.isArray(parsed) ? parsed : [parsed]) as SignedEntry[];

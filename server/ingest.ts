@@ -9,6 +9,7 @@ import {
   type VerificationFailure,
 } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
+import { VERIFIED_ALONE } from '../shared/sync/server-export';
 import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
 import { currentDeviceKey } from './auth';
 import { nativePrimitives } from './native-primitives';
@@ -16,7 +17,7 @@ import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
 import { headTimestamp, underKey, type ServerSigner } from './server-key';
 import { checkEntry } from './entry-checks';
-import type { EntryChecker } from './signature-pool';
+import { PoolFailure, type EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
 
 /** Verifier findings the server records as alarms but does not refuse: they describe the device's history, not forgery. */
@@ -43,7 +44,58 @@ export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean
  * resend is matched by hash, and the held entry's signatures were verified when it arrived).
  * Its signatures are verified only if it turns out to differ from the held entry.
  */
-type Offered = { readonly entry: SignedEntry; readonly precomputed: PrecomputedChecks; readonly hashOnly?: true };
+type Offered = {
+  readonly entry: SignedEntry;
+  readonly precomputed: PrecomputedChecks;
+  readonly hashOnly?: true;
+  /** Its device signature was not verified: the batch's last checkpoint stands for it (anchoredMask). */
+  readonly anchored?: true;
+};
+
+/**
+ * Anchored ingest (docs/sync-protocol.md, "Anchored ingest"): which of a batch's new entries need
+ * not have their device signature verified. A checkpoint carries the RFC 6962 root of every entry
+ * before it, signed by the same device key: once its signature verifies and the chain verifier
+ * rebuilds that root from the device's stored frontier and the batch's recomputed hashes, the
+ * content and order of every entry it covers are proven as well as by their own device
+ * signatures. So only the entries before the batch's last checkpoint are anchored, never one in
+ * VERIFIED_ALONE; custodian signatures are verified on every entry. Undefined: verify everything.
+ */
+function anchoredMask(entries: readonly SignedEntry[]): boolean[] | undefined {
+  let last = -1;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (entries[i]!.type === ENTRY_TYPES.checkpoint) {
+      last = i;
+      break;
+    }
+  }
+  if (last <= 0) return undefined;
+  return entries.map((e, i) => i < last && !VERIFIED_ALONE.has(e.type));
+}
+
+/**
+ * Thrown inside the storage transaction when an anchored batch fails the chain verifier: the
+ * transaction rolls back and the batch is checked again with every signature, so what the
+ * device is told (the failing seq and codes) is exactly what a full check finds.
+ */
+class RecheckInFull extends Error {
+  override readonly name = 'RecheckInFull';
+}
+
+/** The signature pool's failures as the wire states them: never a 500 (docs/sync-protocol.md, "Errors"). */
+async function checked(checker: EntryChecker, entries: readonly SignedEntry[], anchored?: readonly boolean[]) {
+  try {
+    return await checker.check(entries, anchored);
+  } catch (error) {
+    if (error instanceof PoolFailure && error.kind === 'input')
+      throw new WireFailure(422, 'ENTRY_INVALID', `${error.message}: send entries as the journal stores them`);
+    throw new WireFailure(
+      503,
+      'UNAVAILABLE',
+      'the server could not check this batch right now (its signature checker failed); send it again shortly',
+    );
+  }
+}
 
 /**
  * One device's batches enter their storage transactions in the order they arrived at this
@@ -112,6 +164,7 @@ async function precheck(
   device: string,
   heldUpTo: number,
   checker: EntryChecker,
+  mode: 'anchored' | 'full',
 ): Promise<Offered[]> {
   raw.forEach((r, i) => {
     const seq = r.seq;
@@ -130,11 +183,14 @@ async function precheck(
   // Entries the server already holds a seq for (a resend, or a conflict) are hashed here; only
   // the rest go to the signature workers, so a resent batch is not verified a second time.
   const held = entries.filter((e) => e.seq <= heldUpTo).length;
-  const checks = [...entries.slice(0, held).map((e) => checkEntry(e, false)), ...(await checker.check(entries.slice(held)))];
+  const fresh = entries.slice(held);
+  const anchored = mode === 'anchored' ? anchoredMask(fresh) : undefined;
+  const checks = [...entries.slice(0, held).map((e) => checkEntry(e, false)), ...(await checked(checker, fresh, anchored))];
   return entries.map((entry, i): Offered => {
     const check = checks[i]!;
     if ('error' in check) throw new WireFailure(422, 'ENTRY_INVALID', `entries[${i}] cannot be hashed: ${check.error}`);
-    return i < held ? { entry, precomputed: check, hashOnly: true } : { entry, precomputed: check };
+    if (i < held) return { entry, precomputed: check, hashOnly: true };
+    return anchored?.[i - held] === true ? { entry, precomputed: check, anchored: true } : { entry, precomputed: check };
   });
 }
 
@@ -210,6 +266,22 @@ function conflictProblems(o: Offered, held: SignedEntry, currentKey: string): Ve
   return problems;
 }
 
+/**
+ * The reverse of the rule that a rotation may not name a custodian key: a custodian may not be
+ * enrolled with any key the device ever signed as (its genesis key, or a key a rotation named),
+ * not only its current one, or one key would speak both as the device and as a custodian.
+ * MALFORMED_ENTRY, as the journal format rules for a key already in use; null when it is not one.
+ */
+function formerDeviceKey(entry: SignedEntry, deviceKeys: ReadonlySet<string>): VerificationFailure | null {
+  const key = entry.data.signingKey;
+  if (typeof key !== 'string' || !deviceKeys.has(key)) return null;
+  return {
+    seq: entry.seq,
+    code: 'MALFORMED_ENTRY',
+    reason: `signing key ${key.slice(0, 12)}… is a device key this journal used: one key never speaks both as the device and as a custodian`,
+  };
+}
+
 /** A fork or rollback found inside the transaction; recorded as an alarm after it rolls back. */
 class ChainConflict extends WireFailure {
   constructor(
@@ -259,9 +331,16 @@ export async function ingestBatch(
       await turn.before;
       heldUpTo = (await deps.storage.queries.getDevice(device.device))?.headSeq ?? heldUpTo;
     }
-    const offered = await precheck(raw, device.device, heldUpTo, deps.checker);
+    const offered = await precheck(raw, device.device, heldUpTo, deps.checker, 'anchored');
     await turn.before;
-    return await ingestChecked(deps, device, offered, receipts);
+    try {
+      return await ingestChecked(deps, device, offered, receipts);
+    } catch (error) {
+      if (!(error instanceof RecheckInFull)) throw error;
+    }
+    // The anchored batch failed: every signature is checked now, so the refusal names what a
+    // full check finds (a forged entry's own BAD_SIGNATURE, not only its checkpoint's root).
+    return await ingestChecked(deps, device, await precheck(raw, device.device, heldUpTo, deps.checker, 'full'), receipts);
   } finally {
     turn.leave();
   }
@@ -349,12 +428,26 @@ async function ingestInTransaction(
       ...(device.chainState === null ? {} : { state: JSON.parse(device.chainState) as ChainState }),
     });
     const warnings: VerificationFailure[] = [];
+    /** Every device key this journal used, read when a batch first enrols a custodian (rare). */
+    let deviceKeys: Set<string> | null = null;
+    const rotatedHere: string[] = [];
     for (const o of fresh) {
       if (o.entry.vault !== device.vault)
         throw new WireFailure(422, 'ENTRY_INVALID', `seq ${o.entry.seq} names another vault than the one this device enrolled with`);
+      if (o.entry.type === ENTRY_TYPES.custodianEnrolled) {
+        deviceKeys ??= new Set([deviceId, ...(await tx.rotatedDeviceKeys(deviceId))]);
+        for (const k of rotatedHere.splice(0)) deviceKeys.add(k);
+        const problem = formerDeviceKey(o.entry, deviceKeys);
+        if (problem !== null) throw entryInvalid(`seq ${o.entry.seq} fails verification`, [problem]);
+      } else if (o.entry.type === ENTRY_TYPES.deviceKeyRotated && typeof o.entry.data.newDeviceKey === 'string') {
+        rotatedHere.push(o.entry.data.newDeviceKey);
+      }
       const failures = verifier.push(o.entry, o.precomputed);
       const hard = failures.filter((f) => !WARNING_CODES.has(f.code));
-      if (hard.length > 0) throw entryInvalid(`seq ${o.entry.seq} fails verification`, hard);
+      if (hard.length > 0) {
+        if (fresh.some((f) => f.anchored === true)) throw new RecheckInFull();
+        throw entryInvalid(`seq ${o.entry.seq} fails verification`, hard);
+      }
       warnings.push(...failures);
     }
     const latest = await tx.latestTreeHead();

@@ -11,15 +11,36 @@ import { checkEntry, unpackChecks, type EntryCheck, type PackedChecks } from './
 export interface EntryChecker {
   /** Threads doing the checks (0 when they run on the calling thread). */
   readonly threads: number;
-  check(entries: readonly SignedEntry[]): Promise<EntryCheck[]>;
+  /**
+   * `anchored[i]`: entry i's device signature is covered by a checkpoint of the batch and is not
+   * verified (checkEntry). Fails only with a PoolFailure.
+   */
+  check(entries: readonly SignedEntry[], anchored?: readonly boolean[]): Promise<EntryCheck[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Why the checker could not check a batch. `input`: the batch cannot be handed to a worker (it
+ * does not survive the structured clone); `unwell`: the pool itself failed (a worker stopped
+ * while holding the batch, answered in the wrong shape, or the pool is closed). The server
+ * answers the first 422 ENTRY_INVALID and the second 503 UNAVAILABLE, never 500; either way the
+ * pool has let go of the batch.
+ */
+export class PoolFailure extends Error {
+  override readonly name = 'PoolFailure';
+  constructor(
+    readonly kind: 'input' | 'unwell',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Checks on the calling thread: for tests and embedders that build the app without a pool. */
 export function inlineChecker(): EntryChecker {
   return {
     threads: 0,
-    check: (entries) => Promise.resolve(entries.map((e) => checkEntry(e))),
+    check: (entries, anchored) => Promise.resolve(entries.map((e, i) => checkEntry(e, true, anchored?.[i] === true))),
     close: () => Promise.resolve(),
   };
 }
@@ -60,6 +81,8 @@ function spawn(): Worker {
 export interface SignaturePool extends EntryChecker {
   /** The worker threads now serving the pool (a replacement appears after one dies). */
   readonly workers: readonly Worker[];
+  /** Entries the pool holds now (handed to a worker, not yet answered): 0 when idle, also after any failure. */
+  readonly heldEntries: number;
 }
 
 /**
@@ -85,26 +108,35 @@ export async function startSignaturePool(size: number = availableParallelism()):
         try {
           p.resolve(unpackChecks(p.entries, message.checks));
         } catch (error) {
-          p.reject(error instanceof Error ? error : new Error(String(error)));
+          p.reject(new PoolFailure('unwell', error instanceof Error ? error.message : String(error)));
         }
       });
       worker.on('error', (error) => reject(error));
       worker.on('exit', () => {
-        // A dead worker fails only the batches it held (a 500 the client retries); a new one replaces it.
-        for (const p of s.pending.values()) p.reject(new Error('a signature worker stopped while checking a batch'));
+        // A dead worker fails only the batches it held (a 503 the client retries); a new one replaces it.
+        for (const p of s.pending.values()) p.reject(new PoolFailure('unwell', 'a signature worker stopped while checking a batch'));
         s.pending.clear();
         if (!closing && s.worker === worker) void start(s).catch(() => undefined);
       });
     });
 
   const slots = await Promise.all(Array.from({ length: size }, () => start(null)));
-  const send = (entries: readonly SignedEntry[]): Promise<EntryCheck[]> => {
+  const send = (entries: readonly SignedEntry[], anchored: Uint8Array | undefined): Promise<EntryCheck[]> => {
     // The least busy worker takes the chunk: concurrent batches from many devices share the pool.
     const slot = slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { entries, resolve, reject });
-      slot.worker.postMessage({ id, entries });
+      try {
+        slot.worker.postMessage(anchored === undefined ? { id, entries } : { id, entries, anchored });
+      } catch (error) {
+        // The chunk never reached the worker (the structured clone refused it): let go of it now,
+        // or the pending map would keep the whole batch alive for good.
+        slot.pending.delete(id);
+        reject(
+          new PoolFailure('input', `the batch cannot be handed to a signature worker (${error instanceof Error ? error.name : 'error'})`),
+        );
+      }
     });
   };
 
@@ -113,11 +145,17 @@ export async function startSignaturePool(size: number = availableParallelism()):
     get workers() {
       return slots.map((s) => s.worker);
     },
-    async check(entries) {
-      if (closing) throw new Error('the signature pool is closed');
+    get heldEntries() {
+      let n = 0;
+      for (const s of slots) for (const p of s.pending.values()) n += p.entries.length;
+      return n;
+    },
+    async check(entries, anchored) {
+      if (closing) throw new PoolFailure('unwell', 'the signature pool is closed');
       const chunk = Math.max(MIN_CHUNK, Math.ceil(entries.length / size));
+      const mask = anchored?.some((a) => a) === true ? Uint8Array.from(entries, (_e, i) => (anchored[i] === true ? 1 : 0)) : undefined;
       const parts: Promise<EntryCheck[]>[] = [];
-      for (let i = 0; i < entries.length; i += chunk) parts.push(send(entries.slice(i, i + chunk)));
+      for (let i = 0; i < entries.length; i += chunk) parts.push(send(entries.slice(i, i + chunk), mask?.slice(i, i + chunk)));
       return (await Promise.all(parts)).flat();
     },
     async close() {

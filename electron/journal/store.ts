@@ -315,6 +315,16 @@ export class JournalStore {
     })();
   }
 
+  /**
+   * Writes a checkpoint unless the last entry already is one (before an upload: a batch that ends
+   * on a checkpoint is checked by the server against its signed root instead of entry by entry,
+   * docs/sync-protocol.md "Anchored ingest"); returns the new checkpoint, or null when none was needed.
+   */
+  checkpointTail(): SignedEntry | null {
+    // Another connection writing in between costs at most a second checkpoint in a row, which is valid.
+    return this.requireTip().sinceCheckpoint === 0 ? null : this.checkpoint();
+  }
+
   /** Writes a checkpoint now (heartbeats, before an export, at shutdown); returns it. */
   checkpoint(options: { heartbeat?: boolean } = {}): SignedEntry {
     this.runBeforeWrite();

@@ -29,7 +29,7 @@ import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireRespo
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** The journal operations the sync client uses (a JournalStore provides them). */
-export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query' | 'append'>;
+export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query' | 'append' | 'checkpointTail'>;
 
 export type SyncState = 'not-enrolled' | 'idle' | 'syncing' | 'offline' | 'error';
 
@@ -376,6 +376,11 @@ export class SyncClient {
    */
   private async uploadAll(): Promise<void> {
     let cap = this.batchSize;
+    // The backlog ends on a checkpoint, and every batch is cut at one (sendFrom): the server then
+    // verifies the checkpoint's device signature and root instead of each entry's (anchored ingest).
+    const start = this.row();
+    const tip = this.options.journal.head();
+    if (start !== null && tip !== null && tip.seq > start.acked_seq) this.options.journal.checkpointTail();
     const inFlight: { readonly batch: readonly SignedEntry[]; readonly response: Promise<WireResponse>; readonly ahead: boolean }[] = [];
     // Batches sent ahead whose answers nobody reads: resending them later is harmless.
     const abandon = (): void => void inFlight.splice(0);
@@ -448,6 +453,13 @@ export class SyncClient {
       bytes += size;
     }
     if (batch.length === 0) return null;
+    // End the batch on its last checkpoint when it has one: the server checks the entries before
+    // it by that checkpoint's signature and root; the rest go in the next batch.
+    if (batch[batch.length - 1]!.type !== ENTRY_TYPES.checkpoint) {
+      let last = batch.length - 1;
+      while (last > 0 && batch[last]!.type !== ENTRY_TYPES.checkpoint) last--;
+      if (last > 0) batch.length = last + 1;
+    }
     const response = sendRequest(row.server_url, {
       method: 'POST',
       // One proof block for the entries the server appends (not a receipt each): see accept().

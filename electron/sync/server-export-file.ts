@@ -11,10 +11,17 @@ export async function fileFormat(path: string): Promise<string | null> {
   return null;
 }
 
-/** Verifies the server's org-wide export file against the pinned server key, streaming. */
-export async function verifyServerExportFile(path: string, serverKey: string): Promise<ServerExportReport> {
+/**
+ * Verifies the server's org-wide export file against the pinned server key, streaming: anchored
+ * on each device's checkpoints by default, every device signature with `full`.
+ */
+export async function verifyServerExportFile(
+  path: string,
+  serverKey: string,
+  options: { full?: boolean } = {},
+): Promise<ServerExportReport> {
   await sodiumReady();
-  const verifier = new ServerExportVerifier(serverKey, nativePrimitives);
+  const verifier = new ServerExportVerifier(serverKey, nativePrimitives, { full: options.full === true });
   for await (const line of fileLines(path)) verifier.pushLine(line);
   return verifier.finish();
 }

@@ -217,6 +217,15 @@ export class RelationalQueries implements StorageQueries {
     return rows.map(toEntry);
   }
 
+  async rotatedDeviceKeys(device: string): Promise<string[]> {
+    // The type is written out, not bound: the planner uses the partial index only for the literal.
+    const rows = await this.sql.all(`SELECT body FROM entries WHERE device = ? AND type = 'device.key-rotated' ORDER BY seq`, [device]);
+    return rows.flatMap((r) => {
+      const key = (JSON.parse(String(r.body)) as { data?: { newDeviceKey?: unknown } }).data?.newDeviceKey;
+      return typeof key === 'string' ? [key] : [];
+    });
+  }
+
   async insertEntries(entries: readonly StoredEntry[]): Promise<void> {
     for (const batch of chunks(entries, 250)) {
       await this.sql.run(

@@ -122,6 +122,8 @@ export interface StorageQueries {
   pruneNonces(now: number): Promise<number>;
 
   entriesBySeq(device: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]>;
+  /** The new keys of the device's held `device.key-rotated` entries, in seq order (through a partial index). */
+  rotatedDeviceKeys(device: string): Promise<string[]>;
   insertEntries(entries: readonly StoredEntry[]): Promise<void>;
   /** Entries in log order from a log index, at most `limit`. */
   entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]>;

@@ -3,7 +3,8 @@ import { canonicalTextProblem, canonicalize } from '../journal/canonical';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
 import { bytesToHex } from '../journal/hex';
 import { MerkleFrontier } from '../journal/merkle';
-import type { JournalPrimitives } from '../journal/primitives';
+import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives';
+import { ENTRY_TYPES } from '../journal/entry-types';
 import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
 import { sodiumNow, type Sodium } from '../sodium';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
@@ -110,6 +111,40 @@ interface DeviceChain {
   /** Failures of this device's lines outside its chain (receipts, log order), kept for its report. */
   readonly logFailures: VerificationFailure[];
   logFailureCount: number;
+  /** Entries since this device's last valid checkpoint whose device signature is not verified yet (anchored mode). */
+  pending: Pending[];
+  /** Every device key this journal used (the genesis key and each verified rotation's new key): none may become a custodian key. */
+  readonly deviceKeys: Set<string>;
+}
+
+/** An entry a later checkpoint of its device should stand for: what is needed to verify its device signature if none does. */
+interface Pending {
+  readonly line: number;
+  readonly seq: number;
+  readonly hash: string;
+  readonly sig: { readonly key: string; readonly sig: string };
+}
+
+/**
+ * Entry types whose every signature is verified even when a later checkpoint covers them (the
+ * server's anchored ingest uses the same list, server/ingest.ts): they introduce, change or end a
+ * key (a key change takes effect only from an entry that verified in full), and a checkpoint
+ * anchors the entries before it.
+ */
+export const VERIFIED_ALONE: ReadonlySet<string> = new Set<string>([
+  ENTRY_TYPES.genesis,
+  ENTRY_TYPES.custodianEnrolled,
+  ENTRY_TYPES.custodianRevoked,
+  ENTRY_TYPES.deviceKeyRotated,
+  ENTRY_TYPES.checkpoint,
+]);
+/** Pending entries one device may hold before they are verified one by one (a journal without checkpoints keeps memory flat). */
+const MAX_PENDING = 65_536;
+
+/** Options of the export verifier. */
+export interface ServerExportOptions {
+  /** Verify every entry's device signature (`--full`); default: anchored on each device's checkpoints. */
+  readonly full?: boolean;
 }
 
 /**
@@ -135,14 +170,29 @@ export class ServerExportVerifier {
   /** Canonical JSON of the header's head: every receipt must carry exactly this. */
   private headJson: string | null = null;
   private sawHeader = false;
+  /** Set once the end-of-file checks run: failures without a line found then sort after every line. */
+  private finishing = false;
+  /** Indexes in `kept` of failures found at the end of the file. */
+  private readonly keptAtEnd = new Set<number>();
 
-  /** `primitives`: the hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
+  private readonly verifySignature: JournalPrimitives['verifyEntrySignature'];
+  private readonly full: boolean;
+
+  /**
+   * `primitives`: the hash and signature primitives (default libsodium); the Node side passes
+   * node:crypto's. By default an entry's device signature is verified only when no later valid
+   * checkpoint of its device covers it (docs/sync-protocol.md, "Verifying by checkpoints");
+   * `options.full` verifies every one.
+   */
   constructor(
     private readonly serverKey: string,
     private readonly primitives?: JournalPrimitives,
+    options: ServerExportOptions = {},
   ) {
     this.sodium = sodiumNow();
     this.frontier = new MerkleFrontier(this.sodium, primitives?.sha256);
+    this.verifySignature = (primitives ?? sodiumPrimitives(this.sodium)).verifyEntrySignature;
+    this.full = options.full === true;
   }
 
   /**
@@ -187,6 +237,9 @@ export class ServerExportVerifier {
 
   /** End-of-file checks (count and root against the signed head) and the per-device verdicts. */
   finish(): ServerExportReport {
+    // Entries after each device's last valid checkpoint: nothing stands for them, so each is verified itself.
+    for (const chain of this.chains.values()) this.verifyPending(chain);
+    this.finishing = true;
     if (!this.sawHeader) this.fail({ code: 'BAD_BUNDLE', reason: 'the file is empty: no header line' });
     const head = this.head;
     if (head !== null) {
@@ -235,8 +288,52 @@ export class ServerExportVerifier {
       entries: this.entryLines,
       devices,
       failureCount: this.failureCount,
-      failures: [...this.kept],
+      // In file order: a device signature verified late (anchored mode) is reported at its line.
+      failures: this.kept
+        .map((f, i) => ({ f, at: f.line ?? (this.keptAtEnd.has(i) ? Infinity : 0), i }))
+        .sort((a, b) => a.at - b.at || a.i - b.i)
+        .map((x) => x.f),
     };
+  }
+
+  /** Verifies the device signature of each pending entry of a chain, reporting those that fail, and forgets them. */
+  private verifyPending(chain: DeviceChain): void {
+    for (const p of chain.pending) {
+      if (!this.verifySignature(p.hash, p.sig)) this.badDeviceSignature(chain, p);
+    }
+    chain.pending = [];
+  }
+
+  private badDeviceSignature(chain: DeviceChain, p: Pending): void {
+    const reason = `signature 0 by ${short(p.sig.key)} does not verify`;
+    this.fail({ line: p.line, vault: chain.vault, device: chain.device, seq: p.seq, code: 'BAD_SIGNATURE', reason });
+    chain.logFailureCount += 1;
+    if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq: p.seq, code: 'BAD_SIGNATURE', reason });
+  }
+
+  /**
+   * Anchored mode: whether this entry's device signature may wait for a later checkpoint of its
+   * device, and what to check it with if none comes. Null: verify it now, in full.
+   */
+  private deferrable(raw: Readonly<Record<string, unknown>>, seq: number | null, hash: string | null): Pending | null {
+    if (this.full || seq === null || hash === null || typeof raw.type !== 'string' || VERIFIED_ALONE.has(raw.type)) return null;
+    const first = Array.isArray(raw.sigs) ? (raw.sigs[0] as unknown) : undefined;
+    if (typeof first !== 'object' || first === null) return null;
+    const { key, sig } = first as { key?: unknown; sig?: unknown };
+    if (typeof key !== 'string' || typeof sig !== 'string') return null;
+    return { line: this.lineNo, seq, hash, sig: { key, sig } };
+  }
+
+  /**
+   * The reverse key rule: no custodian may be enrolled with a key the device ever signed as (its
+   * genesis key or a rotation's new key), not only its current one. MALFORMED_ENTRY, as the
+   * journal format rules for a key already in use.
+   */
+  private formerDeviceKey(chain: DeviceChain, raw: Readonly<Record<string, unknown>>, seq: number | null): string | null {
+    if (raw.type !== ENTRY_TYPES.custodianEnrolled) return null;
+    const key = (raw.data as { signingKey?: unknown } | null | undefined)?.signingKey;
+    if (typeof key !== 'string' || !chain.deviceKeys.has(key)) return null;
+    return `seq ${seq ?? '?'}: signing key ${short(key)} is a device key this journal used: one key never speaks both as the device and as a custodian`;
   }
 
   private header(value: unknown): void {
@@ -322,6 +419,8 @@ export class ServerExportVerifier {
           verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
           logFailures: [],
           logFailureCount: 0,
+          pending: [],
+          deviceKeys: new Set([device]),
         };
         this.chains.set(key, chain);
       }
@@ -381,12 +480,36 @@ export class ServerExportVerifier {
     }
     // A line that is not canonical is reported and skipped, as in a bundle (docs/journal-format.md, section 10).
     if (checks === null) return;
-    for (const f of chain.verifier.push(raw, checks)) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
+    const former = this.formerDeviceKey(chain, raw, seq);
+    if (former !== null) lineFail('MALFORMED_ENTRY', former);
+    // Anchored: the device signature stands as valid until this device's next checkpoint proves
+    // (or fails to prove) the entry's hash; custodian signatures are verified by the chain verifier now.
+    const deferred = checks === undefined ? null : this.deferrable(raw, seq, hash);
+    const failures = chain.verifier.push(raw, deferred === null ? checks : { hash: checks!.hash, signatures: [true] });
+    for (const f of failures) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
+    if (deferred !== null) {
+      // An entry reported as failing is checked in full at once.
+      if (failures.length > 0 || former !== null) {
+        if (!this.verifySignature(deferred.hash, deferred.sig)) this.badDeviceSignature(chain, deferred);
+      } else chain.pending.push(deferred);
+      if (chain.pending.length > MAX_PENDING) this.verifyPending(chain);
+      return;
+    }
+    if (failures.length > 0) return;
+    if (raw.type === ENTRY_TYPES.checkpoint) {
+      // A valid checkpoint: its signature verified and its root is the root of every entry before
+      // it, so it proves each pending entry's content as well as that entry's own signature would.
+      chain.pending = [];
+    } else if (raw.type === ENTRY_TYPES.deviceKeyRotated) {
+      const next = (raw.data as { newDeviceKey?: unknown } | null | undefined)?.newDeviceKey;
+      if (typeof next === 'string') chain.deviceKeys.add(next);
+    }
   }
 
   private fail(failure: Partial<Omit<ServerExportFailure, 'code' | 'reason'>> & Pick<ServerExportFailure, 'code' | 'reason'>): void {
     this.failureCount += 1;
     if (this.kept.length < MAX_KEPT_FAILURES) {
+      if (this.finishing) this.keptAtEnd.add(this.kept.length);
       this.kept.push({
         line: failure.line ?? null,
         vault: failure.vault ?? null,

@@ -62,6 +62,8 @@ export const WIRE_ERROR_CODES = [
   'NOT_FOUND',
   'HEADERS_TOO_LARGE',
   'REQUEST_TIMEOUT',
+  'BODY_TOO_DEEP',
+  'UNAVAILABLE',
   'INTERNAL',
 ] as const;
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];

@@ -1,10 +1,19 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
+import { ROTATION_HEADER, SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
+import { MAX_BODY_DEPTH } from '../../server/http-body';
 import { TestJournal } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
 import { appendEntries, enrolledClient, enrolment, issueToken } from '../support/sync-fixture';
+
+/** A full garbage collection: --expose-gc switched on at run time, `gc` taken from a fresh context. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 let sodium: Sodium;
 beforeAll(async () => {
@@ -182,6 +191,49 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
     });
     const floaty = JSON.stringify({ entries: [{ ...genesis, time: 1.5 }] });
     expect(await send({ path: entriesPath(), body: floaty })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
+  });
+
+  it('refuses bodies nested thousands of levels deep with 400 BODY_TOO_DEEP before reading them, and keeps nothing of them', async () => {
+    // As an attacker holding one enrolled device's key would: signed batches whose entry data is
+    // a 6,000-level array (12 KiB each), 16 of them per request. Before the depth check such a
+    // batch failed in the hand-off to the signature workers (500) and stayed referenced there.
+    const [genesis, next] = [...j.store.read({ from: 0, to: 1 })];
+    const deep = `${'['.repeat(6_000)}${']'.repeat(6_000)}`;
+    const deepEntry = (seq: number): string => JSON.stringify({ ...next!, seq, data: { n: 0 } }).replace('{"n":0}', `{"d":${deep}}`);
+    const body = `{"entries":[${[JSON.stringify(genesis), ...Array.from({ length: 16 }, (_, i) => deepEntry(i + 1))].join(',')}]}`;
+    expect(body.length).toBeGreaterThan(190_000);
+    const pool = server.checker;
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 30; i++) expect(await send({ path: entriesPath(), body })).toEqual({ status: 400, code: 'BODY_TOO_DEEP' });
+    expect(pool.heldEntries).toBe(0);
+    collectGarbage();
+    // 30 requests of 195 KB: before the fix each kept about 30 times its size (about 170 MB in all).
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 * 1024);
+
+    // Exactly one level over the limit is refused; at the limit the body is read (and refused for what it is).
+    const nested = (levels: number): string => `{"entries":[${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}]}`;
+    expect(await send({ path: entriesPath(), body: nested(MAX_BODY_DEPTH + 1) })).toEqual({ status: 400, code: 'BODY_TOO_DEEP' });
+    expect(await send({ path: entriesPath(), body: nested(MAX_BODY_DEPTH) })).toEqual({ status: 400, code: 'BAD_REQUEST' });
+    // Brackets inside strings (escaped quotes too) do not count.
+    const stringy = JSON.stringify({ entries: [{ ...next!, data: { s: `\\"${'['.repeat(5_000)}` } }] });
+    expect(await send({ path: entriesPath(), body: stringy })).toEqual({ status: 422, code: 'ENTRY_INVALID' });
+    // Every route's body, and the rotation proof header, get the same check.
+    expect(await send({ path: '/v1/enrol', body: `{"token":${deep}}`, signer: null })).toEqual({ status: 400, code: 'BODY_TOO_DEEP' });
+    expect(await send({ path: '/v1/reviewer/challenge', body: `{"key":${deep}}`, signer: null })).toEqual({
+      status: 400,
+      code: 'BODY_TOO_DEEP',
+    });
+    const deepProof = `[{"type":"device.key-rotated","device":"${device.publicKey}","seq":9,"data":{"x":${'['.repeat(3_000)}${']'.repeat(3_000)}}}]`;
+    const other = ed25519Signer(sodium.crypto_sign_keypair().privateKey, sodium);
+    expect(
+      await send({
+        path: entriesPath(),
+        body: validBatch(),
+        signer: other,
+        headers: { [ROTATION_HEADER]: deepProof, [SIGNED_HEADERS.device]: device.publicKey },
+      }),
+    ).toEqual({ status: 401, code: 'BAD_REQUEST_SIGNATURE' });
   });
 
   it('refuses a used, unknown or malformed enrolment token', async () => {

@@ -7,7 +7,7 @@ import { sendRequest, type WireResponse } from '../../electron/sync/transport';
 import { currentDeviceKey } from '../../server/auth';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
-import { appendEntries, enrolledClient } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, foundingEnrolment } from '../support/sync-fixture';
 
 const journals: TestJournal[] = [];
 afterEach(() => {
@@ -123,5 +123,41 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('device key rotation: %s', (k
     expect((await server.storage.queries.entriesBySeq(j.device.publicKey, 0, 1_000)).map((e) => e.hash)).toEqual(
       [...j.store.read()].map((e) => e.hash),
     );
+  });
+
+  it('refuses a custodian enrolled with any key the device ever signed as, not only its current one (the reverse key rule)', async () => {
+    const j = new TestJournal({ deviceSeed: 67 });
+    journals.push(j);
+    appendEntries(j, 2);
+    await enrolledClient(server, j);
+    const [key1, key2] = [seededSigner(68), seededSigner(69)];
+    j.store.rotateDeviceKey(key1);
+    appendEntries(j, 1);
+    j.store.rotateDeviceKey(key2);
+    appendEntries(j, 1);
+    const send = (entries: readonly SignedEntry[], signer: EntrySigner): Promise<WireResponse> =>
+      sendRequest(server.url, {
+        method: 'POST',
+        path: `/v1/devices/${j.device.publicKey}/entries`,
+        json: { entries },
+        signer,
+        device: j.device.publicKey,
+      });
+    // Signed by the genesis key: the server holds no rotation yet.
+    expect((await send([...j.store.read()], j.device)).status).toBe(200);
+    const tip = [...j.store.read()].pop()!;
+    const enrol = (custodianKey: EntrySigner): SignedEntry => foundingEnrolment(tip, custodianKey, key2);
+    // The held rotation named key1; the genesis key is the device id. Both stay the device's.
+    for (const former of [key1, j.device]) {
+      const res = await send([enrol(former)], key2);
+      expect(res.status).toBe(422);
+      expect((res.body as { error: { evidence: { failures: unknown[] } } }).error.evidence.failures).toEqual([
+        { seq: tip.seq + 1, code: 'MALFORMED_ENTRY', reason: expect.stringMatching(/is a device key this journal used/) as unknown },
+      ]);
+    }
+    // The current key is refused by the chain verifier itself.
+    expect(code(await send([enrol(key2)], key2))).toBe('ENTRY_INVALID');
+    // Any other key is enrolled.
+    expect((await send([enrol(seededSigner(70))], key2)).status).toBe(200);
   });
 });

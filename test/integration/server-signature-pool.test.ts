@@ -5,7 +5,7 @@ import { checkEntry, packChecks, unpackChecks } from '../../server/entry-checks'
 import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
 import { startTestServer } from '../support/server-fixture';
 import { TestJournal } from '../support/journal-builder';
-import { appendEntries, enrolledClient } from '../support/sync-fixture';
+import { appendEntries, enrolledClient, upload } from '../support/sync-fixture';
 import { seededSigner, TEST_VAULT } from '../support/journal-builder';
 
 let sodium: Sodium;
@@ -68,6 +68,7 @@ describe('signature pool (worker threads)', () => {
     const small = await startSignaturePool(1);
     await small.close();
     await expect(small.check(entries(1))).rejects.toThrow(/closed/);
+    expect(small.heldEntries).toBe(0);
     await expect(startSignaturePool(0)).rejects.toThrow(/at least one thread/);
   });
 
@@ -104,6 +105,35 @@ describe('signature pool (worker threads)', () => {
     }
   });
 
+  it('a batch a worker cannot be handed is refused 422, not 500, and the pool keeps none of it', async () => {
+    const server = await startTestServer('sqlite');
+    const j = new TestJournal({ deviceSeed: 45, checkpointEvery: 64 });
+    try {
+      appendEntries(j, 40);
+      await enrolledClient(server, j);
+      // A FAULT INJECTION: every worker's structured clone refuses the chunk, as it once did for
+      // deeply nested entries (which the body depth check now stops before they get here).
+      const posts = server.checker.workers.map((w) => {
+        const post = w.postMessage.bind(w);
+        w.postMessage = () => {
+          throw new RangeError('Maximum call stack size exceeded');
+        };
+        return () => void (w.postMessage = post);
+      });
+      const res = await upload(server, j, [...j.store.read()]);
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({
+        error: { code: 'ENTRY_INVALID', message: expect.stringMatching(/cannot be handed to a signature worker/) },
+      });
+      expect(server.checker.heldEntries).toBe(0);
+      for (const restore of posts) restore();
+      expect((await upload(server, j, [...j.store.read()])).status).toBe(200);
+    } finally {
+      j.close();
+      await server.close();
+    }
+  });
+
   it('a worker killed under a running server costs the client one retry, not an entry', async () => {
     const server = await startTestServer('sqlite');
     const j = new TestJournal({ deviceSeed: 44, checkpointEvery: 64 });
@@ -120,7 +150,10 @@ describe('signature pool (worker threads)', () => {
       };
       let status = await client.syncNow();
       expect(status.state).toBe('offline');
-      expect(status.lastError).toMatch(/500|INTERNAL|failed unexpectedly/);
+      // The pool is unwell, not the input: 503 UNAVAILABLE (never 500), and it let go of the batch.
+      expect(status.lastError).toMatch(/could not check this batch right now/);
+      // The live worker finishes its chunks of the failed batches, then the pool holds nothing.
+      await expect.poll(() => server.checker.heldEntries, { timeout: 5_000 }).toBe(0);
       for (let i = 0; i < 10 && status.pending > 0; i++) status = await client.syncNow();
       expect(status).toMatchObject({ pending: 0, state: 'idle', lastError: null });
       expect(server.checker.workers).not.toContain(victim);

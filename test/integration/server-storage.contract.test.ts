@@ -32,9 +32,11 @@ const entry = (device: string, seq: number, over: Partial<StoredEntry> = {}): St
 describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s', (kind) => {
   let storage: Storage;
   let cleanup: () => Promise<void>;
+  let dbUrl: string;
 
   beforeAll(async () => {
     const fresh = await freshStorageUrl(kind);
+    dbUrl = fresh.url;
     cleanup = fresh.cleanup;
     storage = await openStorage(fresh.url);
   });
@@ -139,6 +141,34 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
         [0, hex(1)],
       ]),
     );
+  });
+
+  it("lists a device's rotated-to keys in seq order, through the partial index on rotation entries", async () => {
+    const q = storage.queries;
+    const rotation = (device: string, seq: number, logIndex: number, key: string): StoredEntry =>
+      entry(device, seq, { type: 'device.key-rotated', logIndex, body: JSON.stringify({ seq, data: { newDeviceKey: key } }) });
+    const ROTATOR = hex(0xd3);
+    await q.insertEntries([
+      entry(ROTATOR, 0, { logIndex: 100 }),
+      rotation(ROTATOR, 1, 101, hex(0x71)),
+      entry(ROTATOR, 2, { logIndex: 102 }),
+      rotation(ROTATOR, 3, 103, hex(0x72)),
+      rotation(hex(0xd4), 0, 104, hex(0x73)),
+    ]);
+    expect(await q.rotatedDeviceKeys(ROTATOR)).toEqual([hex(0x71), hex(0x72)]);
+    expect(await q.rotatedDeviceKeys(hex(0xd5))).toEqual([]);
+    if (kind === 'sqlite') {
+      // The query the server runs, as SQLite plans it (PostgreSQL plans by table statistics).
+      const db = new Database(dbUrl.slice('sqlite:'.length), { readonly: true });
+      try {
+        const plan = db
+          .prepare("EXPLAIN QUERY PLAN SELECT body FROM entries WHERE device = ? AND type = 'device.key-rotated' ORDER BY seq")
+          .all(ROTATOR);
+        expect(JSON.stringify(plan)).toContain('entries_key_rotations');
+      } finally {
+        db.close();
+      }
+    }
   });
 
   it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {

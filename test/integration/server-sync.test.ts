@@ -384,7 +384,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     // Vault B's admin enrols a reviewer key they control in B's own journal and syncs it.
     const victim = journal({ deviceSeed: 71 });
     victim.tick();
-    victim.store.append({ type: 'break-glass.declared', data: {} });
+    const declared = victim.store.append({ type: 'break-glass.declared', data: {} });
     await (await enrolledClient(server, victim)).syncNow();
     const rogue = journal({ deviceSeed: 72 });
     rogue.enrol('mallory', 0x61, { role: 'reviewer' });
@@ -399,7 +399,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     // Nor does a session slipped in some other way reach the views: the grant is checked on every request.
     const token = 'M'.repeat(43);
     await server.storage.queries.insertSession(hashToken(token, sodium), mallory.publicKey, Date.now() + 60_000);
-    const [held] = await server.storage.queries.entriesBySeq(victim.device.publicKey, victim.store.head()!.seq, victim.store.head()!.seq);
+    const [held] = await server.storage.queries.entriesBySeq(victim.device.publicKey, declared.seq, declared.seq);
     const ack = await fetch(new URL('/v1/reviewer/break-glass/ack', server.url), {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

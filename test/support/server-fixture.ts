@@ -53,12 +53,20 @@ export interface TestServer {
 /** A real server on loopback over a fresh storage, with a fresh server key. */
 export async function startTestServer(
   kind: StorageKind,
-  options: { rateLimit?: RateLimit; failedAuthLimit?: RateLimit; maxBatchBytes?: number; now?: () => number } = {},
+  options: {
+    rateLimit?: RateLimit;
+    failedAuthLimit?: RateLimit;
+    maxBatchBytes?: number;
+    now?: () => number;
+    /** Another server process over the same database and with the same key (as on PostgreSQL behind a load balancer); it leaves the database to that server to clean up. */
+    beside?: TestServer;
+  } = {},
 ): Promise<TestServer> {
   const sodium = await sodiumReady();
-  const { url: dbUrl, cleanup } = await freshStorageUrl(kind);
+  const { url: dbUrl, cleanup } =
+    options.beside === undefined ? await freshStorageUrl(kind) : { url: options.beside.dbUrl, cleanup: () => Promise.resolve() };
   const storage = await openStorage(dbUrl);
-  const signer = serverSigner(sodium.crypto_sign_keypair().privateKey, sodium);
+  const signer = options.beside?.signer ?? serverSigner(sodium.crypto_sign_keypair().privateKey, sodium);
   // The production path: signatures are checked in worker threads, as startServer does.
   const checker = await startSignaturePool(2);
   const app = buildServer({

@@ -1,4 +1,4 @@
-import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
+import { signEntry, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
 import { enrolSignatureMessage, reviewerChallengeMessage } from '../../shared/sync/wire';
 import { sodiumNow } from '../../shared/sodium';
 import { SyncClient, type SyncClientOptions } from '../../electron/sync/client';
@@ -100,10 +100,38 @@ export function countChecks(server: TestServer): {
   let count = 0;
   let signal!: () => void;
   const started = new Promise<void>((resolve) => (signal = resolve));
-  server.checker.check = (entries) => {
+  server.checker.check = (entries, anchored) => {
     count += entries.length;
     signal();
-    return original.call(server.checker, entries);
+    return original.call(server.checker, entries, anchored);
   };
   return { count: () => count, started, restore: () => void (server.checker.check = original) };
+}
+
+/**
+ * A founding `custodian.enrolled` right after `tip`, self-signed by the custodian's key and
+ * device-signed by `deviceKey`: how tests offer a custodian key the journal must refuse.
+ */
+export function foundingEnrolment(tip: SignedEntry, custodianKey: EntrySigner, deviceKey: EntrySigner): SignedEntry {
+  return signEntry(
+    {
+      v: 1,
+      vault: tip.vault,
+      device: tip.device,
+      seq: tip.seq + 1,
+      prev: tip.hash,
+      time: tip.time + 1_000,
+      type: 'custodian.enrolled',
+      actor: 'mallory',
+      data: {
+        custodian: 'mallory',
+        signingKey: custodianKey.publicKey,
+        name: 'Mallory',
+        organisation: 'acme',
+        role: 'admin',
+        founding: true,
+      },
+    },
+    [deviceKey, custodianKey],
+  );
 }

@@ -1,12 +1,12 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
-import type { SignedEntry } from '../../shared/journal/entry';
+import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { inclusionProof, merkleRoot } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
-import { TestJournal } from '../support/journal-builder';
-import { appendEntries } from '../support/sync-fixture';
+import { TestJournal, seededSigner } from '../support/journal-builder';
+import { appendEntries, foundingEnrolment } from '../support/sync-fixture';
 
 let sodium: Sodium;
 let server: { publicKey: Uint8Array; privateKey: Uint8Array };
@@ -56,8 +56,8 @@ function exportOf(log: readonly SignedEntry[]): string[] {
   return [canonicalize({ kind: 'header', format: 'halfkey-server-export', version: 1, serverKey, treeHead }), ...rows];
 }
 
-const verify = (lines: readonly string[], key = serverKey): ServerExportReport => {
-  const v = new ServerExportVerifier(key);
+const verify = (lines: readonly string[], key = serverKey, full = false): ServerExportReport => {
+  const v = new ServerExportVerifier(key, undefined, { full });
   for (const line of lines) v.pushLine(line);
   return v.finish();
 };
@@ -174,5 +174,83 @@ describe('server export verifier', () => {
     expect(v2.failures[0]!.reason).toMatch(/not a halfkey-server-export v1 header \(version:/);
     const other = sodium.to_hex(sodium.crypto_sign_keypair().publicKey);
     expect(codes(verify(lines, other))).toEqual(['SERVER_KEY_MISMATCH', 'BAD_TREE_HEAD']);
+  });
+});
+
+describe('server export verifier, anchored on checkpoints and in full', () => {
+  /** Two devices' journals, each ending on a checkpoint and then a few more entries, interleaved. */
+  function anchoredLog(): { log: SignedEntry[]; checkpoints: Map<string, number> } {
+    const a = new TestJournal({ deviceSeed: 53 });
+    const b = new TestJournal({ deviceSeed: 54 });
+    journals.push(a, b);
+    appendEntries(a, 20);
+    a.store.checkpointTail();
+    appendEntries(a, 3);
+    appendEntries(b, 10);
+    b.store.checkpointTail();
+    const [ea, eb] = [[...a.store.read()], [...b.store.read()]];
+    const checkpoints = new Map([ea, eb].map((es) => [es[0]!.device, es.filter((e) => e.type === 'checkpoint').at(-1)!.seq] as const));
+    return { log: [...ea.slice(0, 12), ...eb, ...ea.slice(12)], checkpoints };
+  }
+  const badDeviceSig = (e: SignedEntry): SignedEntry => ({
+    ...e,
+    sigs: [{ key: e.sigs[0]!.key, sig: sodium.to_hex(sodium.crypto_sign_keypair().privateKey) }, ...e.sigs.slice(1)],
+  });
+  const both = (lines: readonly string[]): [ServerExportReport, ServerExportReport] => [verify(lines), verify(lines, serverKey, true)];
+  const located = (r: ServerExportReport) => r.failures.map((f) => [f.code, f.line, f.seq]);
+
+  it('differs from a full check only on a corrupted device signature inside a checkpointed range', () => {
+    const { log, checkpoints } = anchoredLog();
+    const at = log.findIndex((e) => e.seq > 3 && e.seq < checkpoints.get(e.device)! - 1);
+    const lines = exportOf(log.map((e, i) => (i === at ? badDeviceSig(e) : e)));
+    const [anchored, full] = both(lines);
+    expect(anchored.ok).toBe(true);
+    expect(full.ok).toBe(false);
+    expect(located(full)).toEqual([['BAD_SIGNATURE', at + 2, log[at]!.seq]]);
+  });
+
+  it('agrees with a full check on every other tampering, naming the same first failure', () => {
+    const { log, checkpoints } = anchoredLog();
+    const device = log[0]!.device;
+    const cp = log.findIndex((e) => e.device === device && e.seq === checkpoints.get(device));
+    const tail = log.length - 1;
+    const inside = 5;
+    const cases: [string, string[]][] = [
+      ['a corrupted device signature after the last checkpoint', exportOf(log.map((e, i) => (i === tail ? badDeviceSig(e) : e)))],
+      ['a corrupted checkpoint signature', exportOf(log.map((e, i) => (i === cp ? badDeviceSig(e) : e)))],
+      [
+        'a changed entry under a checkpoint (hash left as it was)',
+        exportOf(log.map((e, i) => (i === inside ? { ...e, data: { n: 'changed' } } : e))),
+      ],
+      [
+        'a changed entry re-hashed, its signature kept, before a checkpoint',
+        exportOf(log.map((e, i) => (i === inside ? { ...signEntry({ ...e, data: { n: 'changed' } }, [], sodium), sigs: e.sigs } : e))),
+      ],
+      ['a dropped entry under a checkpoint', exportOf(log.filter((_e, i) => i !== inside))],
+    ];
+    for (const [what, lines] of cases) {
+      const [anchored, full] = both(lines);
+      expect(anchored.ok, what).toBe(false);
+      expect(full.ok, what).toBe(false);
+      expect(located(anchored)[0], what).toEqual(located(full)[0]);
+      expect(new Set(anchored.failures.map((f) => f.code)), what).toEqual(new Set(full.failures.map((f) => f.code)));
+    }
+  });
+
+  it('refuses a custodian enrolled with any key the device used before, not only its current one', () => {
+    const j = new TestJournal({ deviceSeed: 55 });
+    journals.push(j);
+    appendEntries(j, 2);
+    const next = seededSigner(56);
+    j.store.rotateDeviceKey(next);
+    appendEntries(j, 1);
+    const entries = [...j.store.read()];
+    const enrolled = foundingEnrolment(entries.at(-1)!, j.device, next);
+    for (const full of [false, true]) {
+      const report = verify(exportOf([...entries, enrolled]), serverKey, full);
+      expect(report.ok).toBe(false);
+      expect(report.failures.map((f) => [f.code, f.seq])).toEqual([['MALFORMED_ENTRY', enrolled.seq]]);
+      expect(report.failures[0]!.reason).toMatch(/is a device key this journal used/);
+    }
   });
 });
