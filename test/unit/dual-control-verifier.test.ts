@@ -47,6 +47,11 @@ const CASES: Record<string, { proposer: string; approver: string; change: JsonOb
   'policy.changed': { proposer: 'ada', approver: 'mia', change: { separateOrganisations: true } },
   'rotation.confirmed': { proposer: 'pat', approver: 'mia', change: { account: ACCOUNT, item: 'password', generation: 2 } },
   'seed-export.approved': { proposer: 'mia', approver: 'ada', change: { account: ACCOUNT, request: 'cd'.repeat(16) } },
+  'vault.recovered': {
+    proposer: 'pat',
+    approver: 'mia',
+    change: { keychainBackend: 'Secret Service', previousKeychainBackend: 'macOS Keychain' },
+  },
 };
 
 function write(j: TestJournal, type: string, proposer: string, approver: string): void {
