@@ -39,19 +39,15 @@ let recoveryKey = '';
 const ids = { ada: '', pat: '', mia: '', rita: '' };
 const logged: string[] = [];
 
-async function call(channel: string, payload: unknown): Promise<ApiResult<Record<string, unknown>>> {
-  return (await router.call(channel, payload, { adapter: 'test' })) as ApiResult<Record<string, unknown>>;
-}
-async function value(channel: string, payload: unknown): Promise<Record<string, unknown>> {
-  const result = await call(channel, payload);
-  if (!result.ok) throw new Error(`${channel} failed: ${result.error.code} ${result.error.message}`);
-  return result.value;
-}
-async function refused(channel: string, payload: unknown): Promise<{ code: string; message: string }> {
-  const result = await call(channel, payload);
-  if (result.ok) throw new Error(`${channel} succeeded; a refusal was expected`);
-  return result.error;
-}
+type Routed = ApiResult<Record<string, unknown>>;
+const call = async (channel: string, payload: unknown): Promise<Routed> =>
+  (await router.call(channel, payload, { adapter: 'test' })) as Routed;
+/** The call's value; a refusal fails the test, naming the channel and the error. */
+const value = (channel: string, payload: unknown): Promise<Record<string, unknown>> =>
+  call(channel, payload).then((r) => (r.ok ? r.value : Promise.reject(new Error(`${channel}: ${r.error.code} ${r.error.message}`))));
+/** The call's error; a success fails the test. */
+const refused = (channel: string, payload: unknown): Promise<{ code: string; message: string }> =>
+  call(channel, payload).then((r) => (r.ok ? Promise.reject(new Error(`${channel} succeeded; a refusal was expected`)) : r.error));
 const unlock = (who: keyof typeof ids, passphrase: string = PASS[who]) => call('custodian:unlock', { custodianId: ids[who], passphrase });
 const approve = (proposal: Record<string, unknown>, who: keyof typeof ids, newcomerPassphrase?: string) =>
   value('proposal:approve', {
