@@ -20,7 +20,8 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
     load: async () => (await import('./vault-admin')).command('init'),
   },
   custodian: {
-    summary: 'enrol, revoke, list custodians, or propose a role or organisation change (custodian add|revoke|list|role|organisation …)',
+    summary:
+      'enrol, revoke, list custodians, propose a role or organisation change, or change your own passphrase (custodian add|revoke|list|role|organisation|passphrase …)',
     load: async () => (await import('./vault-admin')).command('custodian'),
   },
   organisation: {
@@ -36,8 +37,12 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
     load: () => import('./proposal'),
   },
   recover: {
-    summary: 'restore access to a vault with its recovery key',
+    summary: 'restore access to a vault with its recovery key and two custodians (same as vault recover)',
     load: async () => (await import('./vault-admin')).command('recover'),
+  },
+  vault: {
+    summary: 'restore access with the recovery key and two custodians present (vault recover …)',
+    load: async () => (await import('./vault-admin')).command('vault'),
   },
   server: { summary: 'run the central journal server, issue enrolment tokens, revoke devices', load: () => import('../../server/cli') },
   review: {

@@ -6,9 +6,15 @@ import { UsageError, type CliIo, type CommandRunner } from './cli-io';
 import { newPassphrase, promptHidden, readSecretFile } from './secret-input';
 import { terminalQr } from './terminal-qr';
 
-type Command = 'init' | 'custodian' | 'recover';
+type Command = 'init' | 'custodian' | 'recover' | 'vault';
 
 const CUSTODIAN_ROLES = custodianRoleSchema.options;
+const RECOVER_USAGE =
+  'usage: halfkey vault recover --vault DIR --custodian ID --custodian ID [--recovery-key-file FILE] [--passphrase-file FILE --passphrase-file FILE]\n' +
+  '       (also: halfkey recover …)\n' +
+  "Restores access where this machine's keychain lost the vault's device key. Using the recovery key takes two\n" +
+  'custodians present (not reviewers), each typing their own passphrase; the first --passphrase-file is the first\n' +
+  "--custodian's. Without --custodian, the custodians who may take part are listed in the refusal.\n";
 const USAGE: Readonly<Record<Command, string>> = {
   init: 'usage: halfkey init --vault DIR --admin-name NAME --organisation ORG [--passphrase-file FILE] [--separate-organisations]\n',
   custodian:
@@ -20,8 +26,11 @@ const USAGE: Readonly<Record<Command, string>> = {
     '       halfkey custodian list --vault DIR [--json]\n' +
     '       halfkey custodian role --vault DIR --as ADMIN_ID --custodian ID --role ROLE [--admin-passphrase-file FILE]  (a proposal)\n' +
     '       halfkey custodian organisation --vault DIR --as ADMIN_ID --custodian ID --organisation ORG [--admin-passphrase-file FILE]  (a proposal)\n' +
+    '       halfkey custodian passphrase --vault DIR --custodian ID [--old-passphrase-file FILE] [--new-passphrase-file FILE]\n' +
+    '       (a custodian changes their own passphrase: the old one is required, the new one is asked twice)\n' +
     `roles: ${CUSTODIAN_ROLES.join(', ')}\n`,
-  recover: 'usage: halfkey recover --vault DIR [--recovery-key-file FILE]\n',
+  recover: RECOVER_USAGE,
+  vault: RECOVER_USAGE,
 };
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, command: Command) {
@@ -96,9 +105,10 @@ async function custodian(argv: string[], io: CliIo): Promise<number> {
   }
   if (action === 'revoke') return revoke(rest, io);
   if (action === 'role' || action === 'organisation') return (await import('./organisation')).custodianChange(action, rest, io);
+  if (action === 'passphrase') return changePassphrase(rest, io);
   if (action !== 'add')
     throw new UsageError(
-      `expected 'custodian add', 'custodian revoke', 'custodian list', 'custodian role' or 'custodian organisation', got '${action ?? ''}'\n${USAGE.custodian}`,
+      `expected 'custodian add', 'custodian revoke', 'custodian list', 'custodian role', 'custodian organisation' or 'custodian passphrase', got '${action ?? ''}'\n${USAGE.custodian}`,
     );
   const v = parse(
     rest,
@@ -190,16 +200,74 @@ async function revoke(argv: string[], io: CliIo): Promise<number> {
   });
 }
 
-async function recover(argv: string[], io: CliIo): Promise<number> {
-  const v = parse(argv, { vault: { type: 'string' }, 'recovery-key-file': { type: 'string' } }, 'recover');
-  if (v.help) return help(io, 'recover');
-  const dir = vaultDir(io, v.vault, 'recover');
+/** `halfkey custodian passphrase`: a custodian changes their own passphrase (the old one is required). */
+async function changePassphrase(argv: string[], io: CliIo): Promise<number> {
+  const v = parse(
+    argv,
+    {
+      vault: { type: 'string' },
+      custodian: { type: 'string' },
+      'old-passphrase-file': { type: 'string' },
+      'new-passphrase-file': { type: 'string' },
+    },
+    'custodian',
+  );
+  if (v.help) return help(io, 'custodian');
+  const dir = vaultDir(io, v.vault, 'custodian');
+  const id = required(v.custodian, 'custodian', 'custodian');
+  const oldFile = v['old-passphrase-file'] as string | undefined;
+  // Both are gathered before the vault opens, so a typo costs no Argon2id run.
+  const oldPassphrase =
+    oldFile === undefined ? await promptHidden(`Current passphrase of ${id}: `) : readSecretFile(io, oldFile, 'old passphrase');
+  const newPass = await newPassphrase(io, v['new-passphrase-file'] as string | undefined, id);
+  return withApi(io, 'custodian passphrase', dir, async (api) => {
+    await api.call('vault:open', {});
+    await api.call(
+      'custodian:change-passphrase',
+      { custodianId: id, oldPassphrase, newPassphrase: newPass },
+      { custodianId: '--custodian', oldPassphrase: 'the current passphrase', newPassphrase: 'the new passphrase' },
+    );
+    io.stdout(`The passphrase of custodian ${id} is changed; the old one no longer unlocks. The change is journaled.\n`);
+    return 0;
+  });
+}
+
+/** `halfkey vault recover` (and `halfkey recover`): the recovery key and two custodians present. */
+async function recover(argv: string[], io: CliIo, command: Command): Promise<number> {
+  const v = parse(
+    argv,
+    {
+      vault: { type: 'string' },
+      'recovery-key-file': { type: 'string' },
+      custodian: { type: 'string', multiple: true },
+      'passphrase-file': { type: 'string', multiple: true },
+    },
+    command,
+  );
+  if (v.help) return help(io, command);
+  const dir = vaultDir(io, v.vault, command);
+  const ids = (v.custodian ?? []) as string[];
+  const files = (v['passphrase-file'] ?? []) as string[];
+  if (ids.length > 2) throw new UsageError(`--custodian is given twice at most (two custodians take part)\n${USAGE[command]}`);
+  if (files.length > ids.length) throw new UsageError(`each --passphrase-file belongs to a --custodian given before it\n${USAGE[command]}`);
   const file = v['recovery-key-file'] as string | undefined;
   const key = file === undefined ? await promptHidden('Recovery key: ') : readSecretFile(io, file, 'recovery key');
-  return withApi(io, 'recover', dir, async (api) => {
-    const vault = await api.call('vault:recover', { recoveryKey: key }, { recoveryKey: 'the recovery key' });
+  const words = { recoveryKey: 'the recovery key', custodians: '--custodian' };
+  return withApi(io, 'vault recover', dir, async (api) => {
+    const { custodians: roster } = await api.call('vault:recovery-roster', {});
+    const present: { custodianId: string; passphrase: string }[] = [];
+    for (const [i, id] of ids.entries()) {
+      const who = roster.find((c) => c.id === id);
+      const name = who === undefined ? `custodian ${id}` : `${who.name} (${who.role})`;
+      present.push({
+        custodianId: id,
+        passphrase:
+          files[i] !== undefined ? readSecretFile(io, files[i], `passphrase of ${name}`) : await promptHidden(`Passphrase of ${name}: `),
+      });
+    }
+    const vault = await api.call('vault:recover', { recoveryKey: key, custodians: present }, words);
     io.stdout(
-      `Vault ${vault.vaultId} recovered: its device key is now in ${vault.keychainBackend}. The recovery key stays valid; keep it offline.\n`,
+      `Vault ${vault.vaultId} recovered: its device key is now in ${vault.keychainBackend}, journaled with the signatures of both custodians. The recovery key stays valid; keep it offline.\n`,
     );
     return 0;
   });
@@ -210,8 +278,16 @@ function help(io: CliIo, command: Command): number {
   return 0;
 }
 
-/** The runner of one vault-admin command (`init`, `custodian`, `recover`). */
+/** `halfkey vault recover …` */
+async function vault(argv: string[], io: CliIo): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === '--help' || action === '-h') return help(io, 'vault');
+  if (action !== 'recover') throw new UsageError(`expected 'vault recover', got '${action ?? ''}'\n${USAGE.vault}`);
+  return recover(rest, io, 'vault');
+}
+
+/** The runner of one vault-admin command (`init`, `custodian`, `recover`, `vault`). */
 export function command(name: Command): { run: CommandRunner } {
-  const runners: Readonly<Record<Command, CommandRunner>> = { init, custodian, recover };
+  const runners: Readonly<Record<Command, CommandRunner>> = { init, custodian, recover: (argv, io) => recover(argv, io, 'recover'), vault };
   return { run: (argv, io) => runners[name](argv, io) };
 }

@@ -121,6 +121,10 @@ function recordOf(row: CustodianRow): CustodianRecord {
   };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
 function keysAad(id: string): string {
   return `custodian:${id}:keys`;
 }
@@ -347,17 +351,107 @@ export class CustodianDirectory {
    * cannot slip past the back-off while a derivation runs.
    */
   async unlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
+    return this.oneAtATime(id, () => this.attemptUnlock(id, passphrase));
+  }
+
+  /**
+   * A custodian changes their own passphrase: the old one is required (and counts against the
+   * back-off like an unlock, so this is no way around it), the new one must pass the enrolment
+   * rules. Their keys are re-wrapped under Argon2id(new passphrase) with a fresh salt; the keys
+   * themselves stay, so every half sealed to their box key still opens and every signature they
+   * made still verifies. The new row and `custodian.passphrase-changed` (signed by the custodian,
+   * no secret in it) commit in one transaction: a crash leaves the old passphrase working.
+   */
+  async changePassphrase(id: string, oldPassphrase: string, newPassphrase: string): Promise<CustodianRecord> {
+    const { sodium, db, device, journal } = this.ctx;
+    const before = this.row(id);
+    if (before === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
+    if (before.revoked === 1)
+      throw new HalfkeyError('NOT_PERMITTED', `Custodian ${before.name} has been revoked and can no longer change a passphrase.`);
+    // The cheap checks first: a weak or unchanged passphrase costs no Argon2id run and no guess.
+    checkPassphraseStrength(newPassphrase, before);
+    if (newPassphrase === oldPassphrase)
+      throw new HalfkeyError('INVALID_PAYLOAD', 'The new passphrase is the same as the old one; choose a different one.', {
+        field: 'newPassphrase',
+      });
+    return this.oneAtATime(id, async () => {
+      const { row, secrets } = await this.openKeys(id, oldPassphrase);
+      const params = defaultKdfParams(sodium);
+      let key: Uint8Array | null = null;
+      let signSk: Uint8Array | null = null;
+      try {
+        key = await derivePassphraseKeyInWorker(newPassphrase, params, sodium.crypto_secretbox_KEYBYTES);
+        const wrapped = device.seal(boxWithKey(secrets, key, sodium), keysAad(id));
+        signSk = secrets.slice(0, SIGN_SK);
+        const signer = ed25519Signer(signSk, sodium);
+        db.transaction(() => {
+          // The row read before the KDF must still be the row written over (one writer, one change per custodian at a time).
+          const current = this.row(id);
+          if (current === undefined || current.revoked === 1 || !sameBytes(current.wrapped_keys, row.wrapped_keys))
+            throw new HalfkeyError('CONFLICT', `${row.name}'s keys changed while the new passphrase was prepared; nothing was changed.`);
+          db.prepare(
+            'UPDATE custodians SET wrapped_keys = ?, kdf_alg = ?, kdf_opslimit = ?, kdf_memlimit = ?, kdf_salt = ?, failed_unlocks = 0, backoff_until = 0 WHERE id = ?',
+          ).run(wrapped, params.alg, params.opslimit, params.memlimit, params.salt, id);
+          journal.append({ type: 'custodian.passphrase-changed', actor: { id, signer }, data: { custodian: id } });
+        })();
+        return recordOf(row);
+      } finally {
+        for (const secret of [secrets, key, signSk]) if (secret !== null) sodium.memzero(secret);
+      }
+    });
+  }
+
+  /**
+   * A custodian proves presence with their passphrase for one statement, without becoming the
+   * actor (recovery, where two custodians sign at one workstation). Wrong passphrases back off and
+   * are journaled as for an unlock. `use` gets a signer that works only while it runs; the keys
+   * are zeroed when it returns.
+   */
+  async attest<T>(id: string, passphrase: string, use: (custodian: CustodianRecord, signer: EntrySigner) => T | Promise<T>): Promise<T> {
+    return this.oneAtATime(id, async () => {
+      const { row, secrets } = await this.openKeys(id, passphrase);
+      const { sodium, db } = this.ctx;
+      const signSk = secrets.slice(0, SIGN_SK);
+      sodium.memzero(secrets);
+      let live = true;
+      const inner = ed25519Signer(signSk, sodium);
+      const signer: EntrySigner = {
+        publicKey: inner.publicKey,
+        sign: (message) => {
+          if (!live) throw new HalfkeyError('CUSTODIAN_LOCKED', `${row.name}'s passphrase counted for one step only; enter it again.`);
+          return inner.sign(message);
+        },
+      };
+      try {
+        db.prepare('UPDATE custodians SET failed_unlocks = 0, backoff_until = 0 WHERE id = ?').run(id);
+        return await use(recordOf(row), signer);
+      } finally {
+        live = false;
+        sodium.memzero(signSk);
+      }
+    });
+  }
+
+  /** One passphrase check per custodian at a time, so parallel guesses cannot slip past the back-off while a derivation runs. */
+  private async oneAtATime<T>(id: string, run: () => Promise<T>): Promise<T> {
     if (this.inFlight.has(id))
-      throw new HalfkeyError('BACKOFF', 'An unlock of this custodian is already running; wait for it to finish.', { retryAfterMs: 1000 });
+      throw new HalfkeyError('BACKOFF', 'A passphrase check of this custodian is already running; wait for it to finish.', {
+        retryAfterMs: 1000,
+      });
     this.inFlight.add(id);
     try {
-      return await this.attemptUnlock(id, passphrase);
+      return await run();
     } finally {
       this.inFlight.delete(id);
     }
   }
 
-  private async attemptUnlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
+  /**
+   * Opens a custodian's wrapped keys with a passphrase (Argon2id in a worker): refuses unknown and
+   * revoked custodians and waits out the back-off; a wrong passphrase doubles it, persisted in the
+   * row and journaled (`custodian.unlock-failed`). Returns the row and the secret keys (the caller zeroes them).
+   */
+  private async openKeys(id: string, passphrase: string): Promise<{ row: CustodianRow; secrets: Uint8Array }> {
     const { sodium, db, device, journal, now } = this.ctx;
     const row = this.row(id);
     if (row === undefined) throw new HalfkeyError('NOT_FOUND', `There is no custodian ${id} in this vault.`);
@@ -391,6 +485,12 @@ export class CustodianDirectory {
         { retryAfterMs: backoffMs, failures },
       );
     }
+    return { row, secrets };
+  }
+
+  private async attemptUnlock(id: string, passphrase: string): Promise<UnlockedCustodian> {
+    const { sodium, db, journal } = this.ctx;
+    const { row, secrets } = await this.openKeys(id, passphrase);
     this.forget(id, null);
     // One actor at a time: whoever unlocks becomes the actor and every other custodian is locked,
     // so a workstation where others unlocked earlier never lets one person act as them.

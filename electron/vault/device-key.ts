@@ -47,7 +47,7 @@ export async function readDeviceMaster(keychain: Keychain, vaultId: string, sodi
   }
   throw new HalfkeyError(
     'VAULT_LOCKED',
-    `The keychain entry for vault ${vaultId} is damaged; restore access with the recovery key (vault:recover, or 'halfkey recover').`,
+    `The keychain entry for vault ${vaultId} is damaged; restore access with the recovery key and two custodians (vault:recover, or 'halfkey vault recover').`,
   );
 }
 

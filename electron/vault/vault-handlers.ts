@@ -44,7 +44,8 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
       return { ...identity(vault), adminId, recoveryKey, recoveryQr: qr.dataUrl };
     },
     'vault:open': async () => identity(await session.open()),
-    'vault:recover': async ({ recoveryKey }) => identity(await session.recover(recoveryKey)),
+    'vault:recover': async ({ recoveryKey, custodians }) => identity(await session.recover(recoveryKey, custodians)),
+    'vault:recovery-roster': () => ({ custodians: session.recoveryRoster() }),
     'vault:lock': () => {
       const vault = session.require();
       const locked = vault.custodians.unlockedIds();
@@ -84,6 +85,11 @@ export function vaultHandlers(session: VaultSession): { [C in VaultChannel]: Han
       return {
         proposal: vault.proposals.propose(by, 'custodian.revoked', { custodian: custodianId, signingKey: target.signingKey, reason }),
       };
+    },
+    'custodian:change-passphrase': async ({ custodianId, oldPassphrase, newPassphrase }) => {
+      const vault = session.require();
+      const changed = await vault.custodians.changePassphrase(custodianId, oldPassphrase, newPassphrase);
+      return { custodianId: changed.id, changed: true as const };
     },
     'custodian:unlock': async ({ custodianId, passphrase }) => {
       const vault = session.require();

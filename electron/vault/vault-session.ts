@@ -1,5 +1,6 @@
 import { HalfkeyError } from '../../shared/api/result';
 import type { Keychain } from '../keychain/keychain';
+import { recoveryCandidates, type PresentCustodian, type RecoveryCandidate } from './recovery';
 import { Vault, vaultExists, type VaultCreateInit, type VaultSessionOptions } from './vault';
 
 /** The vault part of app:status: none (no vault file), locked (no custodian unlocked, or the vault not open), unlocked. */
@@ -61,16 +62,22 @@ export class VaultSession {
     return vault;
   }
 
-  /** Restores access with the recovery key and opens the vault. */
-  async recover(recoveryKey: string): Promise<Vault> {
+  /** Restores access with the recovery key and two custodians present (recovery.ts), and opens the vault. */
+  async recover(recoveryKey: string, present: readonly PresentCustodian[]): Promise<Vault> {
     if (this.vault !== null)
       throw new HalfkeyError(
         'CONFLICT',
         'The vault is already open on this machine; recovery is for a machine whose keychain lost the device key.',
       );
-    const vault = await Vault.recover(this.dir, await this.keychainNow(), recoveryKey, this.options);
+    const vault = await Vault.recover(this.dir, await this.keychainNow(), recoveryKey, present, this.options);
     await this.adopt(vault);
     return vault;
+  }
+
+  /** The custodians who may take part in a recovery (the recovery screen's choices); readable while the vault is closed. */
+  recoveryRoster(): RecoveryCandidate[] {
+    if (this.vault !== null) return recoveryCandidates(this.vault.db);
+    return Vault.recoveryRoster(this.dir, this.options);
   }
 
   /** Opens the vault if one exists and the keychain has its key; otherwise stays closed and says why. */

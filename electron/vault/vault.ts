@@ -13,6 +13,7 @@ import { ProposalService } from '../proposals/proposal-service';
 import { enrolmentChange, revocationChange } from './roster-changes';
 import { acquireVaultLock, VAULT_LOCK_FILE, type VaultLock } from './vault-lock';
 import { newRecoveryKey, parseRecoveryKey, unwrapDeviceMaster, wrapDeviceMaster } from './recovery-key';
+import { applyRecovery, recoveryCandidates, recoveryPair, type PresentCustodian, type RecoveryCandidate } from './recovery';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 /** The vault database's file name inside a vault folder. */
@@ -197,7 +198,7 @@ export class Vault {
       if (master === null) {
         throw new HalfkeyError(
           'VAULT_LOCKED',
-          `This machine's keychain (${keychain.backend}) has no device key for vault ${meta.vault_id}. Restore access with the recovery key: vault:recover in the app, or 'halfkey recover --vault DIR --recovery-key-file FILE'.`,
+          `This machine's keychain (${keychain.backend}) has no device key for vault ${meta.vault_id}. Restore access with the recovery key and two custodians present: vault:recover in the app, or 'halfkey vault recover --vault DIR --recovery-key-file FILE --custodian ID --custodian ID'.`,
           { vaultId: meta.vault_id },
         );
       }
@@ -212,16 +213,27 @@ export class Vault {
   }
 
   /**
-   * Restores access with the recovery key where the keychain entry is gone: unwraps the device
-   * master, writes it to this keychain, records the backend and journals `vault.recovered`.
+   * Restores access with the recovery key where the keychain entry is gone. Using the recovery key
+   * is a two-person step: the key alone only opens the device layer in memory; two distinct,
+   * eligible custodians must enter their own passphrases at this workstation (recovery.ts). Only
+   * then is the device master written to this keychain and `vault.recovered` journaled, carrying
+   * both custodians' signatures. A refusal writes no keychain entry (wrong passphrases are
+   * journaled and back off as for an unlock).
    */
-  static async recover(dir: string, keychain: Keychain, recoveryKey: string, session: VaultSessionOptions = {}): Promise<Vault> {
+  static async recover(
+    dir: string,
+    keychain: Keychain,
+    recoveryKey: string,
+    present: readonly PresentCustodian[],
+    session: VaultSessionOptions = {},
+  ): Promise<Vault> {
     const sodium = await sodiumReady();
     const recovery = parseRecoveryKey(recoveryKey, sodium);
     const { db, lock } = openVaultDb(dir, session);
+    let vault: Vault | null = null;
+    let master: Uint8Array | null = null;
     try {
       const meta = readMeta(db);
-      let master: Uint8Array;
       try {
         master = unwrapDeviceMaster(meta.recovery_wrapped, recovery, meta.vault_id, sodium);
       } finally {
@@ -229,28 +241,45 @@ export class Vault {
       }
       const device = deriveDeviceKeys(meta.vault_id, master, sodium);
       if (device.signer.publicKey !== meta.device_public_key) {
-        sodium.memzero(master);
         device.forget();
         throw new HalfkeyError('INTERNAL', 'The recovered device key does not match this vault file; the file was altered.');
       }
-      try {
-        await writeDeviceMaster(keychain, meta.vault_id, master, sodium);
-      } finally {
-        sodium.memzero(master);
-      }
-      const vault = Vault.assemble(lock, db, device, meta, sodium, session);
-      db.transaction(() => {
-        db.prepare('UPDATE vault_meta SET keychain_backend = ? WHERE id = 1').run(keychain.backend);
-        vault.journal.append({
-          type: 'vault.recovered',
-          data: { keychainBackend: keychain.backend, previousKeychainBackend: meta.keychain_backend },
-        });
-      })();
-      return vault;
+      vault = Vault.assemble(lock, db, device, meta, sodium, session);
+      const opened = vault;
+      const ctx = {
+        db,
+        vaultId: meta.vault_id,
+        journal: opened.journal,
+        custodians: opened.custodians,
+        roster: () => opened.proposals.roster(),
+        sodium,
+        now: session.now ?? Date.now,
+      };
+      // Who must be present is checked before any passphrase is tried.
+      const pair = recoveryPair(ctx, present);
+      await applyRecovery(ctx, pair, present, keychain, master, { previous: meta.keychain_backend });
+      return opened;
     } catch (error) {
-      if (db.open) db.close();
-      lock.release();
+      if (vault !== null) vault.close();
+      else {
+        if (db.open) db.close();
+        lock.release();
+      }
       throw error;
+    } finally {
+      if (master !== null) sodium.memzero(master);
+    }
+  }
+
+  /** Who may take part in recovering the vault in dir, read without the device key (public fields only). */
+  static recoveryRoster(dir: string, session: VaultSessionOptions = {}): RecoveryCandidate[] {
+    if (!vaultExists(dir))
+      throw new HalfkeyError('VAULT_NOT_INITIALISED', `There is no vault in ${dir}; create one with vault:create or 'halfkey init'.`);
+    const db = openDatabase(join(dir, VAULT_FILE), { readonly: true, nativeBinding: session.nativeBinding });
+    try {
+      return recoveryCandidates(db);
+    } finally {
+      db.close();
     }
   }
 

@@ -66,6 +66,8 @@ export const TWO_PERSON_TYPES: Readonly<Record<string, Eligibility>> = Object.fr
     proposerFitsItem: true,
   },
   'seed-export.approved': { proposers: ['mfa-custodian'], approvers: ['admin', 'mfa-custodian'], subject: null, proposerFitsItem: false },
+  // Using the recovery key: two custodians present at the workstation, the first signing the statement, the second the entry.
+  'vault.recovered': { proposers: ANY_CUSTODIAN, approvers: ANY_CUSTODIAN, subject: null, proposerFitsItem: false },
 });
 
 /** `data.approval` of a two-person entry. */

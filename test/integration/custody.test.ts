@@ -482,9 +482,15 @@ describe('rotation', () => {
     ).toMatchObject({ code: 'CONFLICT' });
     // Setting the new password at AWS needs the current one: with a rotation pending, the half
     // (still generation 1) can be checked out again although it is due.
-    const again = f.custody.checkouts.open({ by: f.ids.pat, accountId: id, item: 'password', reason: 'set it at AWS', leaseSeconds: 300 });
-    expect((await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: again.checkoutId, seconds: 10 })).password).toBe(PASSWORD);
-    f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: again.checkoutId });
+    const current = f.custody.checkouts.open({
+      by: f.ids.pat,
+      accountId: id,
+      item: 'password',
+      reason: 'set it at AWS',
+      leaseSeconds: 300,
+    });
+    expect((await f.custody.checkouts.reveal({ by: f.ids.pat, checkoutId: current.checkoutId, seconds: 10 })).password).toBe(PASSWORD);
+    f.custody.checkouts.checkin({ by: f.ids.pat, checkoutId: current.checkoutId });
 
     // The provider took the new password: Pat proposes the confirmation; he may not approve it himself.
     await f.as('pat');

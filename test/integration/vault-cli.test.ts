@@ -34,6 +34,9 @@ beforeAll(() => {
 });
 
 let vaultId = '';
+/** Set by the custodian test, used by the recovery test (the vault cannot list them while its key is gone). */
+let adminIdOfVault = '';
+let carolIdOfVault = '';
 afterAll(async () => {
   if (vaultId) await (await openKeytarKeychain()).delete(deviceAccount(vaultId));
   rmSync(work, { recursive: true, force: true });
@@ -170,6 +173,8 @@ describe('halfkey init / custodian / recover', () => {
       /--passphrase-file is only for the vault's second, founding custodian: Pam Puppet types their own passphrase/,
     );
     expect((await halfkey(['proposal', 'list', '--vault', vaultDir])).stdout).not.toMatch(/Pam Puppet/);
+    adminIdOfVault = admin!.id;
+    carolIdOfVault = carol!;
     const noReason = await halfkey(['custodian', 'revoke', '--vault', vaultDir, '--as', admin!.id, '--custodian', carol!]);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason is required/);
@@ -211,19 +216,31 @@ describe('halfkey init / custodian / recover', () => {
     expect((await halfkey(['custodian', 'list', '--vault', vaultDir])).stdout).not.toMatch(/\[revoked\]/);
   });
 
-  it('recover restores a lost keychain entry from the recovery key file', async () => {
+  it('vault recover restores a lost keychain entry from the recovery key file and two custodians, never one', async () => {
     const keychain = await openKeytarKeychain();
     await keychain.delete(deviceAccount(vaultId));
     const locked = await halfkey(['custodian', 'list', '--vault', vaultDir]);
     expect(locked.code).toBe(1);
-    expect(locked.stderr).toMatch(/halfkey recover --vault DIR --recovery-key-file FILE.*\[VAULT_LOCKED\]/);
+    expect(locked.stderr).toMatch(
+      /halfkey vault recover --vault DIR --recovery-key-file FILE --custodian ID --custodian ID.*\[VAULT_LOCKED\]/,
+    );
     writeFileSync(join(work, 'typo.txt'), '0000');
     const typo = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'typo.txt']);
     expect(typo.code).toBe(2); // a mistyped key is bad input (INVALID_PAYLOAD), not a failed recovery
     expect(typo.stderr).toMatch(/should have 52 characters/);
-    const recovered = await halfkey(['recover', '--vault', vaultDir, '--recovery-key-file', 'recovery.txt']);
+    // Using the recovery key is a two-person step: the admin alone is refused, and told who else may come.
+    const recover = (...custodians: string[]) =>
+      halfkey(['vault', 'recover', '--vault', vaultDir, '--recovery-key-file', 'recovery.txt', ...custodians]);
+    const admin = ['--custodian', adminIdOfVault, '--passphrase-file', 'admin.pass'];
+    const alone = await recover(...admin);
+    expect(alone.code).toBe(3);
+    expect(alone.stderr).toMatch(
+      /a second custodian: besides .*, Carol Clerk \(mfa-custodian\) must enter their own passphrase.*\[NOT_PERMITTED\]/,
+    );
+    expect(await keychain.get(deviceAccount(vaultId))).toBeNull();
+    const recovered = await recover(...admin, '--custodian', carolIdOfVault, '--passphrase-file', 'clerk.pass');
     expect(recovered.stderr).toBe('');
-    expect(recovered.stdout).toMatch(/recovered/);
+    expect(recovered.stdout).toMatch(/recovered.*signatures of both custodians/);
     expect(await keychain.get(deviceAccount(vaultId))).not.toBeNull();
     const list = await halfkey(['custodian', 'list', '--vault', vaultDir]);
     expect(list.code).toBe(0);

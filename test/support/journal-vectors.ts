@@ -106,6 +106,15 @@ export async function buildVectors(): Promise<Vectors> {
       carol,
       '22'.repeat(16),
     );
+    // The recovery key used on a machine whose keychain lost the device key: two custodians present (section 6.5).
+    approved(
+      'vault.recovered',
+      { keychainBackend: 'test keychain (new machine)', previousKeychainBackend: 'test keychain' },
+      {},
+      alice,
+      carol,
+      '33'.repeat(16),
+    );
     store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
     const out = join(dir, 'bundle.hkj');
     exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });

@@ -52,6 +52,11 @@ const CASES: Record<string, { proposer: string; approver: string; change: JsonOb
   },
   'rotation.confirmed': { proposer: 'pat', approver: 'mia', change: { account: ACCOUNT, item: 'password', generation: 2 } },
   'seed-export.approved': { proposer: 'mia', approver: 'ada', change: { account: ACCOUNT, request: 'cd'.repeat(16) } },
+  'vault.recovered': {
+    proposer: 'pat',
+    approver: 'mia',
+    change: { keychainBackend: 'Secret Service', previousKeychainBackend: 'macOS Keychain' },
+  },
 };
 
 function write(j: TestJournal, type: string, proposer: string, approver: string): void {

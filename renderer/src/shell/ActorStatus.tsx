@@ -1,6 +1,7 @@
 import type { ReactElement } from 'react';
 import type { Custodian } from '../api/types';
 import { useCountdown } from '../components/useCountdown';
+import { ChangePassphrase } from '../passphrase/ChangePassphrase';
 
 /** m:ss, for the idle lock (minutes long); the presence window is short enough for plain seconds. */
 function minutesSeconds(seconds: number): string {
@@ -35,6 +36,7 @@ export function ActorStatus({ actor, onIdleLock }: { readonly actor: Custodian |
           </span>
         </p>
       )}
+      {actor !== null && <ChangePassphrase key={actor.id} actor={actor} />}
     </div>
   );
 }

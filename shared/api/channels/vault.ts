@@ -46,8 +46,28 @@ export const vaultChannels = {
     }),
   },
   'vault:open': { request: z.object({}).strict(), response: vaultIdentity },
-  /** Restores access where this machine's keychain has no device key for the vault. */
-  'vault:recover': { request: z.object({ recoveryKey: z.string().min(1, 'required').max(200) }).strict(), response: vaultIdentity },
+  /**
+   * Restores access where this machine's keychain has no device key for the vault. Using the
+   * recovery key is a two-person step: two distinct custodians (not reviewers) present at this
+   * workstation, each typing their own passphrase; the first signs the recovery, the second the
+   * journal entry. With fewer, the refusal names who else is needed.
+   */
+  'vault:recover': {
+    request: z
+      .object({
+        recoveryKey: z.string().min(1, 'required').max(200),
+        custodians: z.array(z.object({ custodianId, passphrase }).strict()).max(2, 'two custodians take part, no more').default([]),
+      })
+      .strict(),
+    response: vaultIdentity,
+  },
+  /** The custodians who may take part in a recovery (public fields only), readable while the vault is closed. */
+  'vault:recovery-roster': {
+    request: z.object({}).strict(),
+    response: z.object({
+      custodians: z.array(z.object({ id: z.string(), name: z.string(), organisation: z.string(), role: custodianRoleSchema })),
+    }),
+  },
   /** Locks every custodian (zeroing their keys); the vault stays open. */
   'vault:lock': { request: z.object({}).strict(), response: z.object({ locked: z.array(z.string()) }) },
   'custodian:list': { request: z.object({}).strict(), response: z.object({ custodians: z.array(custodianViewSchema) }) },
@@ -73,6 +93,14 @@ export const vaultChannels = {
       })
       .strict(),
     response: z.object({ proposal: proposalViewSchema }),
+  },
+  /**
+   * A custodian changes their own passphrase: the old one is required (nobody, an admin included,
+   * can set someone else's), the new one meets the enrolment rules. Journaled, signed by them.
+   */
+  'custodian:change-passphrase': {
+    request: z.object({ custodianId, oldPassphrase: passphrase, newPassphrase: passphrase }).strict(),
+    response: z.object({ custodianId: z.string(), changed: z.literal(true) }),
   },
   'custodian:unlock': { request: z.object({ custodianId, passphrase }).strict(), response: custodianViewSchema },
   'custodian:lock': { request: z.object({ custodianId }).strict(), response: z.object({ locked: z.boolean() }) },
