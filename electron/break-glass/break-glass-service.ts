@@ -4,6 +4,7 @@ import type { breakGlassChannels, BreakGlassSession } from '../../shared/api/cha
 import type { AccountSummary } from '../../shared/api/channels/custody';
 import { HalfkeyError, type ErrorCode } from '../../shared/api/result';
 import type { JsonObject } from '../../shared/journal/canonical';
+import { BREAK_GLASS_ENTRY_TYPES as T } from '../../shared/journal/entry-types';
 import type { SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { migrate, type Db } from '../base/database';
@@ -119,7 +120,7 @@ export class BreakGlassService {
         );
       const openedAt = this.now();
       this.store.insert({ id, accountId, ...incident, leaseMinutes: request.leaseMinutes, openedAt, openedBy: actor.id, run: this.run });
-      this.journal('break-glass.opened', actor, accountId, { session: id, ...incident, leaseMinutes: request.leaseMinutes });
+      this.journal(T.opened, actor, accountId, { session: id, ...incident, leaseMinutes: request.leaseMinutes });
     });
     return this.get(id);
   }
@@ -181,7 +182,7 @@ export class BreakGlassService {
       }
       const closedAt = this.now();
       this.store.close(row.id, { closedAt, closedBy: actor.id, outcome, note, rotatedAt: used.length === 0 ? closedAt : null });
-      this.journal('break-glass.closed', actor, row.account_id, {
+      this.journal(T.closed, actor, row.account_id, {
         session: row.id,
         outcome,
         note,
@@ -208,7 +209,7 @@ export class BreakGlassService {
           `Break-glass session ${row.id} was not interrupted; continue it with its next step (${this.nextOf(row, null)}).`,
         );
       this.store.resume(row.id, this.run);
-      this.journal('break-glass.resumed', actor, row.account_id, {
+      this.journal(T.resumed, actor, row.account_id, {
         session: row.id,
         reached: row.state,
         interruptedAt: row.interrupted_at,
@@ -259,7 +260,7 @@ export class BreakGlassService {
         };
         if (!this.store.useHalf(sessionId, item, use, this.run))
           throw this.conflict(row, `Break-glass session ${sessionId} moved on meanwhile; look at it again.`);
-        this.journal(`break-glass.${item}-used`, actor, row.account_id, {
+        this.journal(item === 'password' ? T.passwordUsed : T.mfaUsed, actor, row.account_id, {
           session: sessionId,
           checkout: checkout.checkoutId,
           item,
@@ -342,9 +343,7 @@ export class BreakGlassService {
     message: string,
   ): never {
     // A refusal inside a caller's transaction would be rolled back with it: leave it to the outermost step.
-    this.store.transaction(() =>
-      this.journal('break-glass.refused', actor, accountId, { session: sessionId, step, custodian: actor.id, message }),
-    );
+    this.store.transaction(() => this.journal(T.refused, actor, accountId, { session: sessionId, step, custodian: actor.id, message }));
     throw new HalfkeyError(code, message, { accountId, step, ...(sessionId === null ? {} : { sessionId }) });
   }
 
@@ -360,7 +359,7 @@ export class BreakGlassService {
       const at = this.now();
       for (const row of this.store.stranded()) {
         this.store.markInterrupted(row.id, at);
-        this.journal('break-glass.interrupted', null, row.account_id, { session: row.id, reached: row.state });
+        this.journal(T.interrupted, null, row.account_id, { session: row.id, reached: row.state });
       }
     });
   }
@@ -428,7 +427,7 @@ export class BreakGlassService {
       const at = doneAt;
       this.store.transaction(() => {
         this.store.rotated(row.id, at);
-        this.journal('break-glass.rotated', null, row.account_id, {
+        this.journal(T.rotated, null, row.account_id, {
           session: row.id,
           password: account.password?.generation ?? null,
           mfa: account.mfa?.generation ?? null,
