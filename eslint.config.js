@@ -48,7 +48,7 @@ function cliLayer() {
     'electron/cli/ is a Node-only adapter over the router: it may import ../app/*, shared/, server/cli and node built-ins; never electron, a feature folder (vault, custody, journal, sync, keychain, base, review, reconcile) or better-sqlite3/keytar/pg.';
   const files = ['electron/cli/**/*.ts'];
   // A feature folder reached from electron/cli/ (`../vault/vault`, `../../electron/sync/client`), except the three file verifiers.
-  const feature = String.raw`^(?:\.\./)+(?:electron/)?(?!(?:journal/bundle-file|journal/parallel-verify|sync/server-export-file)(?:\.ts)?$)(?:vault|custody|journal|sync|keychain|base|review|reconcile)(?:/|$)`;
+  const feature = String.raw`^(?:\.\./)+(?:electron/)?(?!(?:journal/bundle-file|journal/parallel-verify|sync/server-export-file)(?:\.ts)?$)(?:vault|custody|journal|sync|keychain|base|review|reconcile|break-glass)(?:/|$)`;
   // Anything of server/ but its CLI.
   const server = String.raw`^(?:\.\./)+server/(?!cli(?:\.ts)?$)`;
   const drivers = String.raw`^(?:better-sqlite3|keytar|pg|electron)(?:/|$)`;
@@ -158,7 +158,7 @@ export default tseslint.config(
   // electron/: the folder names where a file runs (docs/architecture.md). Node-only code never imports
   // `electron` (Electron's pieces reach it injected by electron/main/), nor an adapter.
   layer(
-    ['electron/{app,base,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts', 'electron/preview/*.ts'],
+    ['electron/{app,base,break-glass,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts', 'electron/preview/*.ts'],
     ['electron', 'electron/*', '**/main/**', '**/preload/**', '**/renderer/**', '!**/node_modules/**'],
     'Node-only code (electron/app, base, custody, journal, keychain, reconcile, review, sync, vault, preview): no electron import, no electron/main or preload; Electron pieces are injected by electron/main/.',
   ),
@@ -170,7 +170,7 @@ export default tseslint.config(
   ...cliLayer(),
   {
     // The features never reach for an adapter: only electron/app composes them, only adapters call the router.
-    files: ['electron/{base,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts'],
+    files: ['electron/{base,break-glass,custody,journal,keychain,reconcile,review,sync,vault}/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

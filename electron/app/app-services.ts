@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { ResponseOf } from '../../shared/api/contract';
+import { BreakGlassHost } from '../break-glass/break-glass-host';
 import type { Clipboard } from '../custody/clipboard';
 import { CustodyHost } from '../custody/custody-host';
 import { JournalService } from '../journal/journal-service';
@@ -23,6 +24,8 @@ export interface AppServices {
   readonly journal: JournalService;
   /** Accounts, halves, checkouts of the open vault (attached when VaultSession opens one). */
   readonly custody: CustodyHost;
+  /** Break-glass sessions of the open vault (attached after custody). */
+  readonly breakGlass: BreakGlassHost;
   /** The folder's vault: `current()` is the open Vault or null. */
   readonly vault: VaultSession;
   /** Upload of the open vault's journal to the central server (attached with the vault). */
@@ -60,6 +63,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
   const version = options.version ?? '0.1.0';
   const journal = new JournalService();
   const custody = new CustodyHost();
+  const breakGlass = new BreakGlassHost();
   const sync = new SyncService(cli ? { background: false } : {});
   const session = cli ? { client: 'cli', ...(options.command === undefined ? {} : { command: options.command }) } : { client: 'app' };
   const vault = new VaultSession(options.vaultDir, () => openKeytarKeychain(), {
@@ -67,11 +71,13 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     ...(options.nativeBinding === undefined ? {} : { nativeBinding: options.nativeBinding }),
     opened: async (v) => {
       journal.attach(v.journal, v.device.signer, { heartbeat: true, session });
-      await custody.attach(v, options.clipboard === undefined ? {} : { clipboard: options.clipboard });
+      const custodyService = await custody.attach(v, options.clipboard === undefined ? {} : { clipboard: options.clipboard });
+      await breakGlass.attach(v, custodyService);
       sync.attach({ db: v.db, journal: v.journal, signer: v.device.signer });
     },
     closing: async () => {
       await sync.detach();
+      breakGlass.detach();
       await custody.detach();
       journal.detach('vault closed');
     },
@@ -85,6 +91,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     version,
     journal,
     custody,
+    breakGlass,
     vault,
     sync,
     review,
@@ -98,6 +105,7 @@ export async function openAppServices(options: AppServicesOptions): Promise<AppS
     close: async () => {
       await sync.detach();
       await vault.close();
+      breakGlass.detach();
       await custody.detach();
       journal.detach('app closed');
     },

@@ -1,6 +1,7 @@
 import type { AppServices } from './app-services';
 import type { HandlerTable } from './router';
 import { appHandlers } from './app-handlers';
+import { breakGlassHandlers } from '../break-glass/break-glass-handlers';
 import { custodyHandlers } from '../custody/custody-handlers';
 import { organisationHandlers } from '../custody/organisation-handlers';
 import { journalHandlers } from '../journal/journal-handlers';
@@ -30,5 +31,6 @@ export function createHandlerTable(services: AppServices): HandlerTable {
     ...syncHandlers(services.sync),
     ...reconcileHandlers(),
     ...reviewHandlers(services.review),
+    ...breakGlassHandlers(() => services.breakGlass.current()),
   };
 }

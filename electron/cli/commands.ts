@@ -13,6 +13,10 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
     summary: 'check out a half and print the password or current code once',
     load: async () => (await import('./custody')).command('checkout'),
   },
+  'break-glass': {
+    summary: 'the emergency root sign-in by two custodians, offline (break-glass open|status|use-password|use-mfa|close|resume …)',
+    load: () => import('./break-glass'),
+  },
   checkin: { summary: 'check a checkout back in', load: async () => (await import('./custody')).command('checkin') },
   rotate: { summary: 'rotate the password or MFA half of an account', load: async () => (await import('./custody')).command('rotate') },
   init: {

@@ -31,6 +31,16 @@ export interface CheckoutListing extends CheckoutView {
 
 type OpenRequest = CustodyRequest<'custody:checkout'>;
 
+/**
+ * A checkout a break-glass session opens (electron/break-glass/): `checkout.opened` says
+ * `breakGlass: true` and names the session, and `within` runs inside the checkout's transaction,
+ * after it is written, so the session's own step commits with the checkout or not at all.
+ */
+export interface BreakGlassCheckout {
+  readonly session: string;
+  readonly within: (view: CheckoutView, generation: number) => void;
+}
+
 /** The live custody state as the API returns it. */
 export type CustodyState = ResponseOf<'custody:state'>;
 
@@ -52,8 +62,8 @@ export class Checkouts {
     private readonly clipboard: ClipboardGuard,
   ) {}
 
-  /** Opens a checkout of the password or a TOTP half for the acting custodian. */
-  open(request: OpenRequest): CheckoutView {
+  /** Opens a checkout of the password or a TOTP half for the acting custodian; flagged when a break-glass session opens it. */
+  open(request: OpenRequest, breakGlass?: BreakGlassCheckout): CheckoutView {
     const { ctx } = this;
     const { accountId, item } = request;
     const actor = ctx.actingCustodian(request.by);
@@ -74,7 +84,9 @@ export class Checkouts {
           { accountId, item },
         );
       }
-      return this.record(actor, request, half);
+      const view = this.record(actor, request, half, breakGlass?.session);
+      breakGlass?.within(view, half.generation);
+      return view;
     });
   }
 
@@ -392,7 +404,7 @@ export class Checkouts {
   }
 
   /** Writes the checkout and its `checkout.opened` entry. */
-  private record(actor: UnlockedCustodian, request: Omit<OpenRequest, 'by'>, half: HalfRow): CheckoutView {
+  private record(actor: UnlockedCustodian, request: Omit<OpenRequest, 'by'>, half: HalfRow, breakGlassSession?: string): CheckoutView {
     const { ctx } = this;
     const { accountId, item, reason } = request;
     // The vault policy's longest lease (policy.changed); a longer one is a journaled refusal.
@@ -421,6 +433,7 @@ export class Checkouts {
       ticket,
       leaseUntil,
       ...(token ? { tokenSerial: half.token_serial ?? '' } : {}),
+      ...(breakGlassSession === undefined ? {} : { breakGlass: true, breakGlassSession }),
     });
     // Both halves out at once is the moment two people together could sign in as root: the vault
     // notes it (device-signed, like a lease expiry) so a reviewer finds it without reconstructing it.

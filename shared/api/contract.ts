@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appChannels } from './channels/app';
+import { breakGlassChannels } from './channels/break-glass';
 import { custodyChannels } from './channels/custody';
 import { journalChannels } from './channels/journal';
 import { organisationChannels } from './channels/organisation';
@@ -14,7 +15,7 @@ import { vaultChannels } from './channels/vault';
  * The API contract: every channel the UI may call, defined once, with the zod schema of its
  * request and response. The router, both adapters and the preload are derived from this table.
  * Each domain keeps its channels in channels/<domain>.ts (`app:`, `vault:` with `custodian:`,
- * `custody:`, `organisation:` with the roster's role and organisation changes, `policy:`, `journal:`, `sync:`, `review:`, `reconcile:`); docs/architecture.md lists them.
+ * `custody:`, `organisation:` with the roster's role and organisation changes, `policy:`, `journal:`, `sync:`, `review:`, `reconcile:`, `break-glass:`); docs/architecture.md lists them.
  */
 export const channels = {
   ...appChannels,
@@ -27,6 +28,7 @@ export const channels = {
   ...syncChannels,
   ...reconcileChannels,
   ...reviewChannels,
+  ...breakGlassChannels,
 } as const;
 
 export type Channel = keyof typeof channels;

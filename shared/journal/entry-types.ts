@@ -26,6 +26,21 @@ export const SYNC_ENTRY_TYPES = {
   serverLogInconsistent: 'sync.server-log-inconsistent',
 } as const;
 
+/**
+ * Entry types of a break-glass session (docs/break-glass.md, docs/journal-format.md). Opaque to the
+ * verifier; the server's review queue lists every `break-glass.*` entry (server/ingest.ts isBreakGlass).
+ */
+export const BREAK_GLASS_ENTRY_TYPES = {
+  opened: 'break-glass.opened',
+  passwordUsed: 'break-glass.password-used',
+  mfaUsed: 'break-glass.mfa-used',
+  closed: 'break-glass.closed',
+  interrupted: 'break-glass.interrupted',
+  resumed: 'break-glass.resumed',
+  refused: 'break-glass.refused',
+  rotated: 'break-glass.rotated',
+} as const;
+
 /** Domain-separation prefix signed before an entry hash (never reused for any other message). */
 export const ENTRY_SIGNATURE_DOMAIN = 'halfkey/journal-entry/v1\n';
 

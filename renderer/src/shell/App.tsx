@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactElement } from 'react';
 import { AccountsView } from '../accounts/AccountsView';
+import { BreakGlassView } from '../break-glass/BreakGlassView';
 import { CustodiansView } from '../custodians/CustodiansView';
 import { JournalView } from '../journal/JournalView';
 import { OrganisationsView } from '../organisations/OrganisationsView';
@@ -15,7 +16,8 @@ import { ActorStatus } from './ActorStatus';
 import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
-type View = 'vault' | 'custodians' | 'organisations' | 'policy' | 'proposals' | 'accounts' | 'journal' | 'sync' | 'reconcile';
+type View =
+  'vault' | 'custodians' | 'organisations' | 'policy' | 'proposals' | 'accounts' | 'break-glass' | 'journal' | 'sync' | 'reconcile';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
@@ -24,6 +26,7 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'policy', label: 'Policy' },
   { id: 'proposals', label: 'Proposals' },
   { id: 'accounts', label: 'Accounts' },
+  { id: 'break-glass', label: 'Break-glass' },
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
   { id: 'reconcile', label: 'Reconcile' },
@@ -58,6 +61,8 @@ function ViewContent(props: {
       return <ProposalsView session={session} open={props.proposals} />;
     case 'accounts':
       return <AccountsView session={session} />;
+    case 'break-glass':
+      return <BreakGlassView session={session} />;
     case 'journal':
       return <JournalView session={session} />;
     case 'sync':
