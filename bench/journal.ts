@@ -387,7 +387,7 @@ async function entryLines(path: string, count: number): Promise<string[]> {
     console.log(
       `verify ${mode} ${r.entries} entries, ${used} worker threads on ${cores} cores: ${(r.ms / 1000).toFixed(2)} s, ${perSec.toFixed(0)} entries/s = ` +
         `${(perSec / (floor * cores)).toFixed(3)}x hashing floor x ${cores} cores, ${(perSec / (rawNow * cores)).toFixed(2)}x raw node:crypto verifies/s x ${cores} cores; ` +
-        `${busy.toFixed(2)} cores busy; ${r.anchored} entries anchored; ok=${r.ok}; peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB ${target}`,
+        `${busy.toFixed(2)} cores busy (${(perSec / (floor * busy)).toFixed(3)}x hashing floor per core busy); ${r.anchored} entries anchored; ok=${r.ok}; peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB ${target}`,
     );
   }
 }

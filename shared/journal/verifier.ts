@@ -302,9 +302,12 @@ export class ChainVerifier {
     if (this.pending.length > 0) this.settle(false);
   }
 
-  /** Marks the open range as failed, for a failure reported outside the chain (a bundle line that is not canonical). */
+  /**
+   * Marks the open range (anchored mode) as failed, for an entry line reported and skipped
+   * outside the chain (not canonical, nested too deep): the range it falls in is then checked in full.
+   */
   taintRange(): void {
-    if (this.pending.length > 0) this.pendingClean = false;
+    if (this.mode === 'anchored') this.pendingClean = false;
   }
 
   /** The open range's entries, each with its held device signature (null: checked already); for range-verify.ts. */

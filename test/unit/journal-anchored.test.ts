@@ -11,6 +11,7 @@ import { entryLine, type BundleReport } from '../../shared/journal/bundle';
 import { ChainVerifier } from '../../shared/journal/verifier';
 import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
+import { runJournal } from '../../electron/cli/journal';
 import { VECTORS_DIR } from '../support/journal-vectors';
 import { TestJournal, insiderRewrite, journalsClosedAfterEach } from '../support/journal-builder';
 import { DEPTH_VECTOR, buildDepthVector, bundleOf, scratchDir } from '../support/journal-bundles';
@@ -339,6 +340,40 @@ describe('the fast entry-line reader', () => {
     ]) {
       expect(odd).not.toBe(line);
       expect(readCanonicalEntryLine(odd), odd.slice(0, 80)).toBeNull();
+    }
+  });
+});
+
+describe('halfkey journal verify', () => {
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), env: {}, cwd: VECTORS_DIR } };
+  };
+
+  it('verifies anchored by default and says so; --full checks every device signature and says so', async () => {
+    const anchored = io();
+    expect(await runJournal(['verify', 'bundle.hkj'], anchored.io)).toBe(0);
+    expect(anchored.out.join('')).toContain("Mode: anchored: 5 entries attested by a later checkpoint's device signature");
+    const full = io();
+    expect(await runJournal(['verify', 'bundle.hkj', '--full', '--workers', '0'], full.io)).toBe(0);
+    expect(full.out.join('')).toContain('Mode: full: every signature of every entry checked');
+    const json = io();
+    expect(await runJournal(['verify', 'bundle.hkj', '--json', '--full'], json.io)).toBe(0);
+    expect(JSON.parse(json.out.join('')) as { mode: string; chain: { mode: string; anchoredEntries: number } }).toMatchObject({
+      mode: 'full',
+      chain: { mode: 'full', anchoredEntries: 0 },
+    });
+    expect(full.out.join('')).toContain('Result: VALID');
+  });
+
+  it('the depth vector fails with exit 1, naming the too-deep entry first, in both modes', async () => {
+    for (const args of [[], ['--full']]) {
+      const r = io();
+      expect(await runJournal(['verify', 'depth-limit.hkj', ...args], r.io)).toBe(1);
+      expect(r.err.join('')).toMatch(
+        /^verification FAILED at the bundle: MALFORMED_ENTRY: line \d+: the entry is nested deeper than 16 levels/,
+      );
     }
   });
 });
