@@ -3,18 +3,26 @@
 // node:crypto's Ed25519, so raw node:crypto verifies/s is printed too, with the ratio against it:
 //   - single durable append (own transaction, WAL + synchronous=FULL, real file): appends/s, p50;
 //   - appendBatch of 100: entries/s;
-//   - bundle verification on 1 core and on all cores: entries/s, also per core the process used
-//     (its CPU time, main thread and workers, over wall time: the targets say "cores used");
+//   - bundle verification on 1 core and on all cores, anchored (the default) and --full: entries/s,
+//     also per core the process used (its CPU time, main thread and workers, over wall time);
+//   - a hashing floor, measured in the same run on 1 core over lines of the big bundle:
+//     JSON.parse + SHA-256 of each line + the RFC 6962 Merkle hashes of its entry hash. Anchored
+//     verification does that work and a little more, so it is printed as a ratio to it too;
 //   - peak RSS and wall time verifying a bundle of --entries entries (default 1,000,000) on all cores,
-//     in a child process running an esbuild bundle of bench/journal-verify-child.ts on plain node.
-// Run: npx tsx bench/journal.ts [--entries N] [--appends N] [--mid N] [--workers N] [--big-only]
+//     anchored and --full, each in a child process running an esbuild bundle of
+//     bench/journal-verify-child.ts on plain node.
+// Run: npx tsx bench/journal.ts [--entries N] [--appends N] [--mid N] [--workers N] [--big-only] [--bundle FILE]
+//   --bundle FILE: the big bundle is FILE, written there on the first run and reused after (writing
+//   1,000,000 entries signs each one, which takes minutes on this machine).
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createReadStream } from 'node:fs';
+import { hash as nodeHash } from 'node:crypto';
 import type { BuildOptions } from 'esbuild';
 import { sodiumReady } from '../shared/sodium';
 import {
@@ -40,7 +48,8 @@ import {
 import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyBundleFile } from '../electron/journal/bundle-file';
-import { verifyBundleFileParallel } from '../electron/journal/parallel-verify';
+import { VERIFY_WORKER_BUILD, verifyBundleFileParallel } from '../electron/journal/parallel-verify';
+import { hexToBytes } from '../shared/journal/hex';
 import { nativePrimitives } from '../server/native-primitives';
 
 const { values } = parseArgs({
@@ -50,6 +59,7 @@ const { values } = parseArgs({
     mid: { type: 'string' },
     workers: { type: 'string' },
     'big-only': { type: 'boolean' },
+    bundle: { type: 'string' },
   },
   strict: true,
 });
@@ -259,6 +269,7 @@ function writeBundle(path: string, count: number): void {
 if (!values['big-only']) {
   const path = join(dir, 'mid.hkj');
   writeBundle(path, Number(values.mid ?? 50_000));
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
   // From a checkout the first parallel verification bundles the worker with esbuild (a packaged
   // build ships it prebuilt): that one-time cost is timed on its own, on a small bundle, so the
   // throughput below is the verifier's. Each call still starts its own worker threads.
@@ -269,33 +280,73 @@ if (!values['big-only']) {
   console.log(
     `first parallel verification in this process (worker bundled by esbuild, threads started, 1,000 entries): ${(performance.now() - start).toFixed(0)} ms`,
   );
-  start = performance.now();
-  let cpu0 = process.cpuUsage();
-  const one = await verifyBundleFile(path);
-  const oneSeconds = (performance.now() - start) / 1000;
-  const oneRate = one.entries / oneSeconds;
-  const oneCores = coresUsed(cpu0, oneSeconds);
-  start = performance.now();
-  cpu0 = process.cpuUsage();
-  const all = await verifyBundleFileParallel(path);
-  const allSeconds = (performance.now() - start) / 1000;
-  const allRate = all.entries / allSeconds;
-  const allCores = coresUsed(cpu0, allSeconds);
-  if (!one.ok || !all.ok) throw new Error(`benchmark bundle failed to verify: ${JSON.stringify(one.failures[0] ?? all.failures[0])}`);
-  console.log(
-    `verify 1 core: ${oneRate.toFixed(0)} entries/s = ${verifyRatios(oneRate, 1)}; per core used (${oneCores.toFixed(2)}): ${verifyRatios(oneRate, oneCores)}`,
-  );
-  console.log(
-    `verify ${cores} cores (worker_threads, thread start included): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)}; per core used (${allCores.toFixed(2)} of ${cores}): ${verifyRatios(allRate, allCores)} [target >= 0.8x raw x cores used]`,
-  );
+  for (const mode of ['full', 'anchored'] as const) {
+    start = performance.now();
+    let cpu0 = process.cpuUsage();
+    const one = await verifyBundleFile(path, { mode });
+    const oneSeconds = (performance.now() - start) / 1000;
+    const oneRate = one.entries / oneSeconds;
+    const oneCores = coresUsed(cpu0, oneSeconds);
+    start = performance.now();
+    cpu0 = process.cpuUsage();
+    const all = await verifyBundleFileParallel(path, workers === undefined ? { mode } : { mode, workers });
+    const allSeconds = (performance.now() - start) / 1000;
+    const allRate = all.entries / allSeconds;
+    const allCores = coresUsed(cpu0, allSeconds);
+    if (!one.ok || !all.ok) throw new Error(`benchmark bundle failed to verify: ${JSON.stringify(one.failures[0] ?? all.failures[0])}`);
+    console.log(
+      `verify ${mode}, 1 core: ${oneRate.toFixed(0)} entries/s = ${verifyRatios(oneRate, 1)}; per core used (${oneCores.toFixed(2)}): ${verifyRatios(oneRate, oneCores)}`,
+    );
+    console.log(
+      `verify ${mode}, ${workers ?? cores} workers (thread start included): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)}; per core used (${allCores.toFixed(2)} of ${cores}): ${verifyRatios(allRate, allCores)}`,
+    );
+  }
+}
+
+/**
+ * The hashing floor on one core: for each of `lines` (entry lines of a bundle), JSON.parse, SHA-256
+ * of the line's UTF-8 bytes, and the RFC 6962 leaf and node hashes of its entry hash (a Merkle
+ * frontier push). Entries per second, best of three passes.
+ */
+function hashingFloor(lines: readonly string[]): number {
+  let best = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    const frontier = new MerkleFrontier(nativePrimitives.sha256);
+    let sink = 0;
+    const start = performance.now();
+    for (const line of lines) {
+      const record = JSON.parse(line) as { entry: { hash: string } };
+      sink += nodeHash('sha256', line, 'binary').length;
+      frontier.push(hexToBytes(record.entry.hash));
+    }
+    const rate = lines.length / ((performance.now() - start) / 1000);
+    if (sink === 0) throw new Error('unreachable');
+    best = Math.max(best, rate);
+  }
+  return best;
+}
+
+/** The first `count` entry lines of a bundle file. */
+async function entryLines(path: string, count: number): Promise<string[]> {
+  const out: string[] = [];
+  let carry = '';
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
+    const parts = (carry + (chunk as string)).split('\n');
+    carry = parts.pop() ?? '';
+    for (const line of parts) if (line.startsWith('{"entry":') && out.length < count) out.push(line);
+    if (out.length >= count) break;
+  }
+  return out;
 }
 
 // The big one, in a child process so its peak RSS is the verifier's alone.
 {
-  const path = join(dir, 'big.hkj');
-  const genStart = performance.now();
-  writeBundle(path, TOTAL);
-  console.log(`generated a ${TOTAL}-entry bundle in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+  const path = values.bundle ?? join(dir, 'big.hkj');
+  if (values.bundle === undefined || !existsSync(path)) {
+    const genStart = performance.now();
+    writeBundle(path, TOTAL);
+    console.log(`generated a ${TOTAL}-entry bundle in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+  } else console.log(`reusing the bundle at ${path}`);
   // The child and its worker script are bundled as a packaged build ships them (parallel-verify
   // loads verify-worker.cjs from beside the module that imports it).
   const { build } = await import('esbuild');
@@ -306,24 +357,39 @@ if (!values['big-only']) {
     format: 'esm',
     outfile: join(dir, 'verify-child.mjs'),
   });
-  await build({
-    ...bundle,
-    entryPoints: [fileURLToPath(new URL('../electron/journal/verify-worker.ts', import.meta.url))],
-    format: 'cjs',
-    outfile: join(dir, 'verify-worker.cjs'),
-  });
-  const child = spawnSync(
-    process.execPath,
-    [join(dir, 'verify-child.mjs'), '--path', path, ...(values.workers === undefined ? [] : ['--workers', values.workers])],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
-  );
-  if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
-  const r = JSON.parse(child.stdout) as { ms: number; cpuMs: number; ok: boolean; entries: number; maxRssKb: number };
-  const rate = r.entries / (r.ms / 1000);
-  const used = r.cpuMs / r.ms;
+  await build({ ...VERIFY_WORKER_BUILD, outfile: join(dir, 'verify-worker.cjs') });
+  // The floor and the raw verifies again, right before the runs they scale (the load drifts).
+  const floor = hashingFloor(await entryLines(path, 100_000));
+  const rawNow = rate(() => nodeVerify(null, nodeMessage, nodeKey, nodeSignature));
   console.log(
-    `verify ${r.entries} entries on ${cores} cores: ${(r.ms / 1000).toFixed(1)} s (${rate.toFixed(0)} entries/s = ${verifyRatios(rate, cores)}; per core used (${used.toFixed(2)} of ${cores}): ${verifyRatios(rate, used)}), ok=${r.ok}, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB [targets < 60 s, < 200 MB]`,
+    `hashing floor (JSON.parse + SHA-256 of each line + Merkle hashes, 1 core): ${floor.toFixed(0)} entries/s; raw node:crypto Ed25519 now ${rawNow.toFixed(0)} verifies/s`,
   );
+  const used = values.workers === undefined ? cores : Number(values.workers);
+  for (const mode of ['anchored', 'full'] as const) {
+    const child = spawnSync(
+      process.execPath,
+      [
+        join(dir, 'verify-child.mjs'),
+        '--path',
+        path,
+        '--mode',
+        mode,
+        ...(values.workers === undefined ? [] : ['--workers', values.workers]),
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
+    if (child.status !== 0) throw new Error(`verifier child failed: ${child.stderr}`);
+    const r = JSON.parse(child.stdout) as { ms: number; cpuMs: number; ok: boolean; entries: number; anchored: number; maxRssKb: number };
+    const perSec = r.entries / (r.ms / 1000);
+    const busy = r.cpuMs / r.ms;
+    const target =
+      mode === 'anchored' ? '[targets: < 8 s on 2 cores, >= 0.6x floor x cores, < 200 MB]' : '[target: no slower than before (75.1 s)]';
+    console.log(
+      `verify ${mode} ${r.entries} entries, ${used} worker threads on ${cores} cores: ${(r.ms / 1000).toFixed(2)} s, ${perSec.toFixed(0)} entries/s = ` +
+        `${(perSec / (floor * cores)).toFixed(3)}x hashing floor x ${cores} cores, ${(perSec / (rawNow * cores)).toFixed(2)}x raw node:crypto verifies/s x ${cores} cores; ` +
+        `${busy.toFixed(2)} cores busy (${(perSec / (floor * busy)).toFixed(3)}x hashing floor per core busy); ${r.anchored} entries anchored; ok=${r.ok}; peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB ${target}`,
+    );
+  }
 }
 
 rmSync(dir, { recursive: true, force: true });

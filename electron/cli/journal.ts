@@ -8,7 +8,7 @@ import { withApi, type CliApi } from './api';
 import { UsageError, type CliIo } from './cli-io';
 
 const USAGE = `usage:
-  halfkey journal verify BUNDLE [--json] [--server-key HEX]... [--csv FILE] [--workers N]
+  halfkey journal verify BUNDLE [--full] [--json] [--server-key HEX]... [--csv FILE] [--workers N]
   halfkey journal export --vault DIR --out FILE [--from SEQ] [--to SEQ] [--csv FILE] [--pdf FILE]
 
 verify reads either a device's journal bundle (halfkey journal export) or the server's org-wide
@@ -17,6 +17,12 @@ needs --server-key, the server key pinned at enrolment: its authority is the ser
 tree head. For a device bundle, --server-key pins the keys its receipts may be under; give it
 once per key on record when the server's key was rotated. verify exits 0 only when everything in
 the file verifies.
+
+A device bundle is verified anchored by default: an entry covered by a later checkpoint that
+verified is attested by that checkpoint's device signature over the recomputed Merkle root, not by
+its own device signature; custodian signatures, key changes and everything after the last
+checkpoint are checked in full (docs/journal-format.md, section 10.2). --full checks every
+entry's own device signature as well, and reports a damaged one that anchored mode does not see.
 `;
 
 /** `halfkey journal …` */
@@ -72,7 +78,13 @@ const seqArg = (value: string | undefined, name: string): number | undefined => 
 async function verify(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { json: { type: 'boolean' }, 'server-key': { type: 'string', multiple: true }, csv: { type: 'string' }, workers: { type: 'string' } },
+    {
+      json: { type: 'boolean' },
+      full: { type: 'boolean' },
+      'server-key': { type: 'string', multiple: true },
+      csv: { type: 'string' },
+      workers: { type: 'string' },
+    },
     1,
   );
   const path = resolve(io.cwd, positionals[0]!);
@@ -92,12 +104,17 @@ async function verify(args: string[], io: CliIo): Promise<number> {
       );
     if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
+    if (values.full === true) throw new UsageError('--full applies to a device journal bundle, not to a server export');
     return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey), values.json === true, io);
   }
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
   if (csvPath !== undefined && !existsSync(csvPath))
     throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
-  const options = { ...(serverKeys.length === 0 ? {} : { serverKeys }), ...(csvPath === undefined ? {} : { csvPath }) };
+  const options = {
+    mode: values.full === true ? ('full' as const) : ('anchored' as const),
+    ...(serverKeys.length === 0 ? {} : { serverKeys }),
+    ...(csvPath === undefined ? {} : { csvPath }),
+  };
   const report =
     workers === 0
       ? await (await import('../journal/bundle-file')).verifyBundleFile(path, options)
@@ -127,6 +144,11 @@ export function humanSummary(path: string, report: BundleReport): string {
   lines.push(report.found ? `Results found for seq ${report.found.from} to ${report.found.to}:` : 'No entries found:');
   const bad = new Set(report.failures.filter((f) => f.seq !== null).map((f) => f.seq));
   lines.push(`${report.entries - bad.size}/${report.entries} entries valid`);
+  lines.push(
+    report.mode === 'anchored'
+      ? `Mode: anchored: ${report.chain.anchoredEntries} entries attested by a later checkpoint's device signature, the rest (and every custodian signature) checked one by one; --full checks every device signature`
+      : 'Mode: full: every signature of every entry checked',
+  );
   const manifestBad = report.failures.some(
     (f) =>
       f.code === 'BAD_MANIFEST_SIGNATURE' ||

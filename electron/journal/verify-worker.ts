@@ -1,54 +1,38 @@
 import { hash as digest } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { canonicalEntryTexts, type SignedEntry } from '../../shared/journal/entry';
-import type { PrecomputedChecks } from '../../shared/journal/verifier';
+import type { BundleRange } from '../../shared/journal/bundle';
+import { verifyRange, type RangePrimitives, type RangeTask } from '../../shared/journal/range-verify';
 import { nativePrimitives } from '../../server/native-primitives';
 
 /**
- * The expensive, independent part of verifying entries, run in worker threads: each entry's hash
- * and each signature. It uses node:crypto (native SHA-256 and Ed25519, the same algorithms as
- * libsodium) so a worker stays small: no wasm, no TypeScript loader.
+ * A worker thread of the parallel bundle verifier: verifies whole ranges of bundle lines on its
+ * own (shared/journal/range-verify.ts) — parse, canonical form, hash, chain, checkpoints, and
+ * every signature the mode asks for — and hands back a summary the main thread joins. It uses
+ * node:crypto (native SHA-256 and Ed25519, the same algorithms as libsodium) and never loads
+ * libsodium: a range that needs it (a two-person entry's proposal signature) comes back null and
+ * the main thread verifies it.
  */
 
-/** A batch of bundle lines to check, and the per-line results (null: not a checkable entry line). */
-export interface VerifyBatch {
+export interface RangeRequest {
   readonly id: number;
-  readonly lines: readonly string[];
+  readonly task: RangeTask;
 }
-export interface VerifyBatchResult {
+export interface RangeReply {
   readonly id: number;
-  readonly results: readonly (PrecomputedChecks | null)[];
+  readonly range: BundleRange | null;
 }
 
-/**
- * Hash and signature checks of one bundle line, and whether the line is exactly the canonical
- * JSON of its record (one encoding serves both); null when it is not an entry line or cannot be
- * encoded at all (the main thread then checks and reports it).
- */
-export function checkLine(line: string): PrecomputedChecks | null {
-  try {
-    const record = JSON.parse(line) as { kind?: unknown; entry?: SignedEntry };
-    const e = record.entry;
-    if (record.kind !== 'entry' || typeof e !== 'object' || e === null || !Array.isArray(e.sigs)) return null;
-    const texts = canonicalEntryTexts(e);
-    const hash = digest('sha256', Buffer.from(texts.body, 'utf8'), 'hex');
-    return {
-      hash,
-      signatures: e.sigs.map((sig) =>
-        nativePrimitives.verifyEntrySignature(typeof e.hash === 'string' ? e.hash : '', typeof sig === 'object' ? sig : null),
-      ),
-      canonical: texts.line === line,
-    };
-  } catch {
-    return null;
-  }
-}
+export const workerPrimitives: RangePrimitives = {
+  sha256: nativePrimitives.sha256,
+  sha256TextHex: (text) => digest('sha256', text, 'hex'),
+  verifyEntrySignature: nativePrimitives.verifyEntrySignature,
+};
 
 if (parentPort) {
   const port = parentPort;
-  port.on('message', (batch: VerifyBatch) => {
-    const result: VerifyBatchResult = { id: batch.id, results: batch.lines.map(checkLine) };
-    port.postMessage(result);
+  port.on('message', (request: RangeRequest) => {
+    const reply: RangeReply = { id: request.id, range: verifyRange(request.task, workerPrimitives) };
+    port.postMessage(reply);
   });
   port.postMessage({ ready: true });
 }

@@ -5,13 +5,16 @@ import { canonicalTextProblem, canonicalize, type JsonObject } from './canonical
 import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from './entry';
 import { bytesToHex } from './hex';
 import { ENTRY_TYPES, HEX32, VAULT_ID } from './entry-types';
+import { MAX_LINE_DEPTH, textDepthExceeds } from './limits';
 import { sodiumPrimitives, type JournalPrimitives, type TextDigest } from './primitives';
 import {
   ChainVerifier,
   type ChainVerifierOptions,
   type PrecomputedChecks,
+  type RangeSummary,
   type VerificationFailure,
   type VerificationReport,
+  type VerifyMode,
 } from './verifier';
 
 /**
@@ -95,8 +98,13 @@ const recordSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/** How every canonical entry line begins (`entry` sorts before `kind`); a line nested too deep to parse is taken as an entry line when it begins so. */
+export const ENTRY_LINE_START = '{"entry":';
+/** How every canonical receipt line begins. */
+export const RECEIPT_LINE_START = '{"kind":"receipt","receipt":';
+
 /** `{ kind: 'entry', entry }` and nothing else: the same acceptance as the schema's entry record. */
-function isEntryRecord(json: unknown): json is { kind: 'entry'; entry: unknown } {
+export function isEntryRecord(json: unknown): json is { kind: 'entry'; entry: unknown } {
   if (typeof json !== 'object' || json === null || Array.isArray(json) || Object.getPrototypeOf(json) !== Object.prototype) return false;
   const record = json as Record<string, unknown>;
   return record.kind === 'entry' && Object.keys(record).length === 2 && Object.hasOwn(record, 'entry');
@@ -129,6 +137,11 @@ export class PartHash {
   add(text: string): void {
     this.hash.update(text);
     this.lines += 1;
+  }
+  /** `count` lines at once, already joined (each with its line feed). */
+  addLines(text: string, count: number): void {
+    this.hash.update(text);
+    this.lines += count;
   }
   digest(): { sha256: string; lines: number } {
     return { sha256: this.hash.hex(), lines: this.lines };
@@ -171,10 +184,27 @@ export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpo
   readonly csvSha256?: string;
   /** Hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
   readonly primitives?: JournalPrimitives;
+  /** `anchored` (the default) or `full` (docs/journal-format.md, section 10.2). */
+  readonly mode?: VerifyMode;
+}
+
+/**
+ * A run of entry (and receipt) lines verified on its own (range-verify.ts) in which nothing
+ * failed: what the bundle verifier needs besides the chain's summary to take it as verified.
+ */
+export interface BundleRange {
+  readonly chain: RangeSummary;
+  /** For each receipt line (its index among the range's lines), the entry line before it. */
+  readonly before: readonly { readonly line: number; readonly seq: number; readonly hash: string }[];
+  readonly last: { readonly seq: number; readonly hash: string };
+  readonly lastCheckpoint: { readonly seq: number; readonly hash: string; readonly root: unknown } | null;
+  /** Its custodian.enrolled and custodian.revoked entries, for the roster. */
+  readonly roster: readonly SignedEntry[];
 }
 
 export interface BundleReport {
   readonly ok: boolean;
+  readonly mode: VerifyMode;
   readonly manifest: BundleManifest | null;
   readonly requested: { readonly from: number; readonly to: number | null } | null;
   readonly found: { readonly from: number; readonly to: number } | null;
@@ -197,6 +227,13 @@ export class BundleVerifier {
   private readonly parts: Record<BundlePart, PartHash>;
   private readonly failures: VerificationFailure[] = [];
   private failureCount = 0;
+  /**
+   * Failures in the order full mode reports them, held while the chain's open range may still
+   * add a device signature's failure to one of its entries (anchored mode): an entry's array is
+   * kept by reference until then.
+   */
+  private out: (VerificationFailure | readonly VerificationFailure[])[] = [];
+  readonly mode: VerifyMode;
   private readonly declaredRoster: RosterMember[] = [];
   private readonly roster = new RosterBuilder();
   private manifestRecord: { manifest: unknown; signature: { key: string; sig: string } } | null = null;
@@ -214,7 +251,13 @@ export class BundleVerifier {
     this.sodium = sodiumNow();
     const primitives = options.primitives ?? sodiumPrimitives(this.sodium);
     this.primitives = primitives;
-    this.chain = new ChainVerifier({ checkpointEvery: options.checkpointEvery, heartbeatMs: options.heartbeatMs, primitives });
+    this.mode = options.mode ?? 'anchored';
+    this.chain = new ChainVerifier({
+      checkpointEvery: options.checkpointEvery,
+      heartbeatMs: options.heartbeatMs,
+      primitives,
+      mode: this.mode,
+    });
     this.parts = {
       roster: new PartHash(this.sodium, primitives),
       entries: new PartHash(this.sodium, primitives),
@@ -232,6 +275,15 @@ export class BundleVerifier {
     if (text.length === 0) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is empty`);
     if (this.stage === 'done')
       return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} follows the manifest: a bundle ends with its manifest`);
+    // Before the parser or anything recursive sees it (section 2.2).
+    if (textDepthExceeds(text, MAX_LINE_DEPTH)) {
+      if (!text.startsWith(ENTRY_LINE_START))
+        return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is nested deeper than ${MAX_LINE_DEPTH} levels`);
+      this.stage = 'entries';
+      this.parts.entries.add(`${text}\n`);
+      this.chain.taintRange();
+      return this.fail(null, 'MALFORMED_ENTRY', `line ${this.lineNo}: the entry is nested deeper than ${MAX_LINE_DEPTH - 1} levels`);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -275,13 +327,14 @@ export class BundleVerifier {
         if (checks === null) {
           // Malformed (section 10, step 1): reported and skipped, like an entry of the wrong shape.
           const seq = Number.isSafeInteger(e.seq) ? e.seq! : null;
+          this.chain.taintRange();
           return this.fail(
             seq,
             'MALFORMED_ENTRY',
             `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`,
           );
         }
-        for (const f of this.chain.push(record.entry, checks)) this.keep(f);
+        this.emit(this.chain.push(record.entry, checks));
         if (typeof e.seq === 'number' && typeof e.hash === 'string') this.last = { seq: e.seq, hash: e.hash };
         if (e.type === ENTRY_TYPES.checkpoint && typeof e.seq === 'number' && typeof e.hash === 'string')
           this.lastCheckpoint = { seq: e.seq, hash: e.hash, root: e.data?.root };
@@ -319,7 +372,76 @@ export class BundleVerifier {
     }
     if (texts.line !== text) return null;
     // Signatures left empty are checked by the chain verifier itself.
-    return precomputed ?? { hash: bytesToHex(this.primitives.sha256(this.utf8.encode(texts.body))), signatures: [] };
+    return precomputed ?? { hash: bytesToHex(this.primitives.sha256(this.utf8.encode(texts.body))), signatures: [], shallow: true };
+  }
+
+  /**
+   * Takes a run of lines verified on its own (range-verify.ts) as verified, when the chain can
+   * join it (ChainVerifier.joinRange); its receipt lines are checked here. Returns false, having
+   * changed nothing, when it cannot: the caller then pushes the lines one by one.
+   */
+  absorbRange(lines: readonly string[], range: BundleRange): boolean {
+    if (this.stage !== 'roster' && this.stage !== 'entries') return false;
+    const open = this.chain.joinRange(range.chain);
+    if (open === null) return false;
+    this.stage = 'entries';
+    if (range.before.length === 0) {
+      // Entry lines only (the usual case): hashed into their part in one piece.
+      this.lineNo += lines.length;
+      this.parts.entries.addLines(`${lines.join('\n')}\n`, lines.length);
+      for (const failures of open) this.emit(failures);
+    } else {
+      let entryLines = 0;
+      const firstOpen = lines.length - range.before.length - open.length;
+      let receipt = 0;
+      for (let i = 0; i < lines.length; i++) {
+        const text = lines[i]!;
+        const before = range.before[receipt];
+        if (before !== undefined && before.line === i) {
+          receipt += 1;
+          this.last = { seq: before.seq, hash: before.hash };
+          this.pushLine(text);
+          continue;
+        }
+        this.lineNo += 1;
+        this.parts.entries.add(`${text}\n`);
+        if (entryLines >= firstOpen) this.emit(open[entryLines - firstOpen]!);
+        entryLines += 1;
+      }
+    }
+    this.last = range.last;
+    if (range.lastCheckpoint !== null) this.lastCheckpoint = range.lastCheckpoint;
+    for (const e of range.roster) this.roster.add(e);
+    if (this.chain.pendingCount() === 0) this.flush();
+    return true;
+  }
+
+  /** Whether a range verified on its own could join here now: the header is read and the entries have begun or may begin. */
+  acceptsRanges(): boolean {
+    return (this.stage === 'roster' || this.stage === 'entries') && this.chain.state().deviceKey !== null;
+  }
+
+  /** The chain's state, for a range verifier's starting context, and its leaf count. */
+  chainState(): ReturnType<ChainVerifier['state']> {
+    return this.chain.state();
+  }
+
+  leafCount(): number {
+    return this.chain.leafCount();
+  }
+
+  /** An entry's failures from the chain: kept now, or queued behind the open range's entries. */
+  private emit(failures: readonly VerificationFailure[]): void {
+    this.out.push(failures);
+    if (this.chain.pendingCount() === 0) this.flush();
+  }
+
+  private flush(): void {
+    for (const item of this.out) {
+      if (Array.isArray(item)) for (const f of item as readonly VerificationFailure[]) this.keep(f);
+      else this.keep(item as VerificationFailure);
+    }
+    this.out = [];
   }
 
   /**
@@ -327,6 +449,9 @@ export class BundleVerifier {
    * short (every line ends with one, the manifest's included).
    */
   finish(options: { unterminated?: boolean } = {}): BundleReport {
+    // No checkpoint follows the open range: it is verified in full, its failures in their places.
+    this.chain.closeRange();
+    this.flush();
     if (options.unterminated) this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} has no line feed: the file was cut short`);
     const chainState = this.chain.state();
     let manifest: BundleManifest | null = null;
@@ -344,6 +469,7 @@ export class BundleVerifier {
     if (manifest !== null && chain.head !== null) this.checkManifestClaims(manifest, chain.head.seq);
     return {
       ok: this.failureCount === 0,
+      mode: this.mode,
       manifest,
       requested: manifest?.requested ?? null,
       found: chain.firstSeq === null || chain.head === null ? null : { from: chain.firstSeq, to: chain.head.seq },
@@ -460,7 +586,8 @@ export class BundleVerifier {
   }
 
   private fail(seq: number | null, code: VerificationFailure['code'], reason: string): void {
-    this.keep({ seq, code, reason });
+    if (this.out.length > 0) this.out.push({ seq, code, reason });
+    else this.keep({ seq, code, reason });
   }
 
   private keep(failure: VerificationFailure): void {

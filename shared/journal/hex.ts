@@ -11,13 +11,19 @@ export function bytesToHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Value of one lowercase hex digit's char code. */
-const nibble = (code: number): number => (code <= 57 ? code - 48 : code - 87);
+/** Value of each lowercase hex digit's char code; 16 for every other code below 128. */
+const NIBBLE = new Uint8Array(128).fill(16);
+for (let i = 0; i < 16; i++) NIBBLE[HEX_DIGITS.charCodeAt(i)] = i;
 
 /** Bytes of a lowercase hex string of whole bytes; throws RangeError on anything else. */
 export function hexToBytes(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) throw new RangeError('not lowercase hex of whole bytes');
+  if (hex.length % 2 !== 0) throw new RangeError('not lowercase hex of whole bytes');
   const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = (nibble(hex.charCodeAt(i * 2)) << 4) | nibble(hex.charCodeAt(i * 2 + 1));
+  for (let i = 0; i < out.length; i++) {
+    const hi = NIBBLE[hex.charCodeAt(i * 2)] ?? 16;
+    const lo = NIBBLE[hex.charCodeAt(i * 2 + 1)] ?? 16;
+    if ((hi | lo) > 15) throw new RangeError('not lowercase hex of whole bytes');
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }

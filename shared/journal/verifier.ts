@@ -1,10 +1,11 @@
 import { sodiumNow, type Sodium } from '../sodium';
 import { canonicalize } from './canonical';
 import { approvalProblem, TWO_PERSON_TYPES, type Roster } from './dual-control';
-import { GENESIS_PREV, canonicalBodyText, type SignedEntry } from './entry';
+import { GENESIS_PREV, canonicalBodyText, type EntrySignature, type SignedEntry } from './entry';
 import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
 import { entrySchema, isWellFormedEntry } from './entry-shape';
-import { MerkleFrontier } from './merkle';
+import { MAX_ANCHORED_RANGE, MAX_ENTRY_DEPTH, valueDepthExceeds } from './limits';
+import { MerkleFrontier, nodeHash } from './merkle';
 import { bytesToHex, hexToBytes } from './hex';
 import { sodiumPrimitives, type JournalPrimitives } from './primitives';
 
@@ -110,9 +111,35 @@ export interface ChainState {
   readonly failureCount: number;
 }
 
+/**
+ * How entries covered by a checkpoint are verified (docs/journal-format.md, section 10.2).
+ * `full`: every signature of every entry. `anchored`: an entry covered by a later checkpoint that
+ * verified, in a range where nothing failed, is attested by that checkpoint's device signature
+ * over the recomputed Merkle root instead of by its own device signature; everything else
+ * (custodian signatures included) is checked as in `full`.
+ */
+export type VerifyMode = 'anchored' | 'full';
+
+/**
+ * Entry types whose own device signature anchored mode always checks: the genesis, checkpoints
+ * (the anchors themselves) and every entry whose effect on the verifier's key and role tables
+ * applies only when it verifies completely (section 6).
+ */
+export const ALWAYS_FULL_TYPES: ReadonlySet<string> = new Set([
+  ENTRY_TYPES.genesis,
+  ENTRY_TYPES.checkpoint,
+  ENTRY_TYPES.custodianEnrolled,
+  ENTRY_TYPES.custodianRevoked,
+  ENTRY_TYPES.custodianRoleChanged,
+  ENTRY_TYPES.deviceKeyRotated,
+]);
+
 export interface VerificationReport {
   /** True only when no failure was found anywhere. */
   readonly ok: boolean;
+  readonly mode: VerifyMode;
+  /** Entries attested by a later checkpoint instead of their own device signature (0 in full mode). */
+  readonly anchoredEntries: number;
   readonly vault: string | null;
   readonly device: string | null;
   /** Entries pushed (including failing ones) and the first and last seq seen. */
@@ -138,15 +165,42 @@ export interface ChainVerifierOptions {
   readonly anchors?: readonly { readonly seq: number; readonly hash: string }[];
   /** Hash and signature primitives (default libsodium); the Node side passes node:crypto's. */
   readonly primitives?: JournalPrimitives;
+  /** `full` (the default here) or `anchored` (section 10.2). */
+  readonly mode?: VerifyMode;
+  /**
+   * For a range of a journal verified on its own (range-verify.ts): the number of entries before
+   * the first one pushed. The frontier then holds only this range's leaves, and each checkpoint's
+   * root is left to the join, which knows the leaves before it (`deferredRoots`).
+   */
+  readonly leafOffset?: number;
+}
+
+/** A checkpoint whose root a range verifier left to the join: its claimed root and the root of the range's own leaves before it. */
+export interface DeferredRoot {
+  readonly seq: number;
+  readonly root: string;
+  /** Root of the leaves from leafOffset up to the checkpoint (null: none). */
+  readonly local: string | null;
+}
+
+/** An entry of the open range whose own device signature anchored mode has not checked yet. */
+export interface HeldSignature {
+  readonly seq: number;
+  readonly hash: string;
+  readonly sig: EntrySignature;
 }
 
 /** Results computed elsewhere (parallel-verify's workers): the recomputed hash and each signature's validity. */
 export interface PrecomputedChecks {
   readonly hash: string;
-  /** Per signature, in order; a missing answer is checked by the verifier itself. */
-  readonly signatures: readonly boolean[];
+  /** Per signature, in order; a missing answer (undefined or null) is checked by the verifier itself. */
+  readonly signatures: readonly (boolean | null | undefined)[];
   /** Whether the bundle line was exactly the canonical JSON of its record (unset: not checked, the bundle verifier does it). */
   readonly canonical?: boolean;
+  /** The entry's nesting was already checked against MAX_ENTRY_DEPTH (on its line's text). */
+  readonly shallow?: boolean;
+  /** The entry was read by readCanonicalEntryLine, which takes only well-formed entries (the shape check is done). */
+  readonly wellFormed?: boolean;
 }
 
 const MAX_KEPT_FAILURES = 1_000;
@@ -189,25 +243,186 @@ export class ChainVerifier {
   private readonly anchors: ReadonlyMap<number, string>;
   private readonly maxCheckpointEvery: number | null;
   private readonly maxHeartbeatMs: number | null;
-  private readonly sodium: Sodium;
+  private sodiumLoaded: Sodium | null = null;
   private readonly primitives: JournalPrimitives;
+  readonly mode: VerifyMode;
+  private readonly leafOffset: number | null;
+  /** Checkpoint roots left to the join (range verifiers only). */
+  readonly deferredRoots: DeferredRoot[] = [];
+  /** Anchored mode: the entries since the last checkpoint, their failures not yet recorded. */
+  private pending: PendingEntry[] = [];
+  private pendingClean = true;
+  private anchoredCount = 0;
 
   constructor(options: ChainVerifierOptions = {}) {
-    this.sodium = sodiumNow();
     this.primitives = options.primitives ?? sodiumPrimitives(this.sodium);
+    this.mode = options.mode ?? 'full';
+    this.leafOffset = options.leafOffset ?? null;
     // A copy: the caller's saved state is never changed. Nested objects (keys, lastCheckpoint)
     // are replaced, never edited, so states handed out earlier stay as they were.
     this.s = { ...(options.state ?? initialState()) };
-    this.frontier = MerkleFrontier.restore(this.s.frontier, this.sodium, this.primitives.sha256);
+    this.frontier = MerkleFrontier.restore(this.s.frontier, undefined, this.primitives.sha256);
     this.anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash]));
     this.maxCheckpointEvery = options.checkpointEvery ?? null;
     this.maxHeartbeatMs = options.heartbeatMs ?? null;
   }
 
-  /** Checks one entry against everything before it; returns its failures (empty when it verifies). */
+  /** libsodium, loaded on first use (proposal signatures): a worker with injected primitives never needs it. */
+  private get sodium(): Sodium {
+    this.sodiumLoaded ??= sodiumNow();
+    return this.sodiumLoaded;
+  }
+
+  /**
+   * Checks one entry against everything before it; returns its failures (empty when it verifies).
+   * In anchored mode the array of an entry in the open range (pending() > 0 after the call) may
+   * still get its device signature's failure, in the place full mode reports it, until a
+   * checkpoint closes the range or the range is verified in full.
+   */
   push(raw: unknown, precomputed?: PrecomputedChecks): readonly VerificationFailure[] {
+    const checked = this.check(raw, precomputed);
+    if (this.mode === 'full') return this.record(checked.failures);
+    this.pending.push({ failures: checked.failures, held: checked.held });
+    if (checked.failures.length > 0) this.pendingClean = false;
+    if (checked.closes) this.settle(this.pendingClean);
+    else if (this.pending.length >= MAX_ANCHORED_RANGE) this.settle(false);
+    return checked.failures;
+  }
+
+  /** Entries of the open range (anchored mode): their failures are final once this is 0. */
+  pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Verifies the open range in full (anchored mode): no checkpoint covers it. finish() does this;
+   * call it before state() when the state is kept to resume from.
+   */
+  closeRange(): void {
+    if (this.pending.length > 0) this.settle(false);
+  }
+
+  /**
+   * Marks the open range (anchored mode) as failed, for an entry line reported and skipped
+   * outside the chain (not canonical, nested too deep): the range it falls in is then checked in full.
+   */
+  taintRange(): void {
+    if (this.mode === 'anchored') this.pendingClean = false;
+  }
+
+  /** The open range's entries, each with its held device signature (null: checked already); for range-verify.ts. */
+  openRange(): { readonly clean: boolean; readonly held: readonly (HeldSignature | null)[] } {
+    return { clean: this.pendingClean, held: this.pending.map((p) => p.held && { seq: p.held.seq, hash: p.held.hash, sig: p.held.sig }) };
+  }
+
+  /** Entries attested by a checkpoint so far (anchored mode). */
+  anchoredEntries(): number {
+    return this.anchoredCount;
+  }
+
+  /** Leaves in the Merkle frontier: the entries that took their place in the chain. */
+  leafCount(): number {
+    return this.frontier.size;
+  }
+
+  /**
+   * Joins a range verified elsewhere (range-verify.ts) onto this verifier, when the state that
+   * range assumed is the one this verifier is in and nothing failed anywhere: then the result is
+   * exactly what pushing its entries here would give. Returns the failure arrays of the range's
+   * entries left in the open range (anchored mode; empty and final so far), or null when the range
+   * cannot be joined and its entries must be pushed here one by one.
+   */
+  joinRange(r: RangeSummary): VerificationFailure[][] | null {
+    const s = this.s;
+    const checkpointEvery = s.checkpointEvery;
+    if (this.leafOffset !== null || r.mode !== this.mode || !this.pendingClean) return null;
+    if (s.headHash === null || s.headHash !== r.first.prev || s.nextSeq !== r.first.seq || this.frontier.size !== r.leafOffset) return null;
+    if (rangeContext(s) !== r.context) return null;
+    if (s.lastTime === null || s.lastTime > r.first.time) return null;
+    const resumes = r.first.type === ENTRY_TYPES.sessionResumed || r.first.type === ENTRY_TYPES.sessionStarted;
+    if (s.inSession && !resumes && s.heartbeatMs !== null && r.first.time - s.lastTime > s.heartbeatMs * HEARTBEAT_GRACE) return null;
+    if (checkpointEvery !== null && s.sinceCheckpoint + r.beforeCheckpoint > checkpointEvery) return null;
+    if (this.mode === 'anchored' && this.pending.length + r.beforeCheckpoint >= MAX_ANCHORED_RANGE) return null;
+    const sha256 = this.primitives.sha256;
+    const nodes = this.frontier.subtrees();
+    for (const root of r.roots) {
+      let acc: Uint8Array | null = root.local === null ? null : hexToBytes(root.local);
+      for (let i = nodes.length - 1; i >= 0; i--) acc = acc === null ? nodes[i]! : nodeHash(nodes[i]!, acc, sha256);
+      if (bytesToHex(acc ?? sha256(new Uint8Array(0))) !== root.root) return null;
+    }
+
+    // Joined: the range's leaves extend the frontier as the perfect subtrees they form (its first
+    // leaf is aligned to a power of two at least its length, so they extend it as pushes would).
+    const merged = this.frontier.snapshot();
+    for (const n of r.end.frontier.nodes) {
+      merged.nodes.push({ size: n.size, hash: n.hash });
+      for (let k = merged.nodes.length; k >= 2 && merged.nodes[k - 2]!.size === merged.nodes[k - 1]!.size; k--) {
+        const right = merged.nodes.pop()!;
+        const left = merged.nodes.pop()!;
+        merged.nodes.push({ size: left.size * 2, hash: bytesToHex(nodeHash(hexToBytes(left.hash), hexToBytes(right.hash), sha256)) });
+      }
+    }
+    merged.size += r.end.frontier.size;
+    this.frontier = MerkleFrontier.restore(merged, undefined, sha256);
+    if (r.hasCheckpoint) this.settle(true);
+    const added = r.open.map((held) => {
+      const failures: VerificationFailure[] = [];
+      this.pending.push({ failures, held: held && { at: 0, ...held } });
+      return failures;
+    });
+    this.anchoredCount += r.anchored;
+    const e = r.end;
+    this.s = {
+      ...s,
+      vault: e.vault,
+      device: e.device,
+      deviceKey: e.deviceKey,
+      checkpointEvery: e.checkpointEvery,
+      heartbeatMs: e.heartbeatMs,
+      keys: e.keys,
+      roles: e.roles,
+      nextSeq: e.nextSeq,
+      headHash: e.headHash,
+      lastTime: e.lastTime,
+      sinceCheckpoint: r.hasCheckpoint ? e.sinceCheckpoint : s.sinceCheckpoint + e.sinceCheckpoint,
+      lastCheckpoint: r.hasCheckpoint ? e.lastCheckpoint : s.lastCheckpoint,
+      inSession: r.firstSession === null ? s.inSession : e.inSession,
+      // The range assumed a session was open at its start: its first session.started counted an unclean end.
+      uncleanSessions: s.uncleanSessions + e.uncleanSessions - (r.firstSession === ENTRY_TYPES.sessionStarted && !s.inSession ? 1 : 0),
+      entriesVerified: s.entriesVerified + e.entriesVerified,
+    };
+    return added;
+  }
+
+  /** Closes the open range: anchored (its held signatures are attested) or verified in full; records its failures in order. */
+  private settle(anchored: boolean): void {
+    for (const p of this.pending) {
+      const held = p.held;
+      if (held !== null) {
+        if (anchored) this.anchoredCount += 1;
+        else if (!this.primitives.verifyEntrySignature(held.hash, held.sig))
+          p.failures.splice(held.at, 0, {
+            seq: held.seq,
+            code: 'BAD_SIGNATURE',
+            reason: `signature 0 by ${short(held.sig.key)} does not verify`,
+          });
+      }
+      this.record(p.failures);
+    }
+    this.pending = [];
+    this.pendingClean = true;
+  }
+
+  /** Everything push() checks, without recording: the entry's failures, its held device signature, and whether it closes a range. */
+  private check(raw: unknown, precomputed: PrecomputedChecks | undefined): Checked {
     const failures: VerificationFailure[] = [];
-    const parsed = isWellFormedEntry(raw) ? ({ success: true, data: raw } as const) : entrySchema.safeParse(raw);
+    const rawSeq = (): number | null =>
+      typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq) ? (raw as { seq: number }).seq : null;
+    // Before anything walks the entry recursively (the schema, the canonical encoder).
+    if (precomputed?.shallow !== true && valueDepthExceeds(raw, MAX_ENTRY_DEPTH))
+      return malformed(rawSeq(), `the entry is nested deeper than ${MAX_ENTRY_DEPTH} levels`);
+    const parsed =
+      precomputed?.wellFormed === true || isWellFormedEntry(raw) ? ({ success: true, data: raw } as const) : entrySchema.safeParse(raw);
     if (!parsed.success) {
       const seq =
         typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq)
@@ -215,7 +430,7 @@ export class ChainVerifier {
           : null;
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'entry';
-      return this.record([{ seq, code: 'MALFORMED_ENTRY', reason: `${where}: ${issue?.message ?? 'does not match the entry format'}` }]);
+      return malformed(seq, `${where}: ${issue?.message ?? 'does not match the entry format'}`);
     }
     const entry = parsed.data as unknown as SignedEntry;
     const fail = (code: FailureCode, reason: string): void => {
@@ -226,9 +441,7 @@ export class ChainVerifier {
     try {
       hash = precomputed?.hash ?? bytesToHex(this.primitives.sha256(utf8.encode(canonicalBodyText(entry))));
     } catch (error) {
-      return this.record([
-        { seq: entry.seq, code: 'MALFORMED_ENTRY', reason: error instanceof Error ? error.message : 'not canonical JSON' },
-      ]);
+      return malformed(entry.seq, error instanceof Error ? error.message : 'not canonical JSON');
     }
     if (hash !== entry.hash)
       fail('HASH_MISMATCH', `stored hash ${short(entry.hash)} but the entry hashes to ${short(hash)}: a field was changed`);
@@ -245,7 +458,7 @@ export class ChainVerifier {
           `seq ${entry.seq} comes after seq ${s.nextSeq - 1}: entries were reordered or a second history was spliced in`,
         );
       // An entry behind the head cannot extend the chain; nothing else about it is checked.
-      return this.record(failures);
+      return { failures, held: null, closes: false };
     } else if (entry.seq > s.nextSeq) {
       fail(
         'SEQUENCE_GAP',
@@ -271,7 +484,13 @@ export class ChainVerifier {
     if (next.lastTime !== null && entry.time < next.lastTime)
       fail('TIME_BACKWARDS', `time ${entry.time} is before the previous entry's ${next.lastTime}`);
 
-    const keyChanges = this.checkSignatures(entry, next, precomputed?.signatures, fail);
+    // Anchored mode holds back the device signature of an entry a checkpoint may attest; the
+    // signature checks before it add no failure for such a type, so this is where full mode puts it.
+    const held =
+      this.mode === 'anchored' && !ALWAYS_FULL_TYPES.has(entry.type)
+        ? { at: failures.length, seq: entry.seq, hash: entry.hash, sig: entry.sigs[0]! }
+        : null;
+    const keyChanges = this.checkSignatures(entry, next, precomputed?.signatures, held !== null, fail);
     this.checkCheckpointAndSession(entry, next, fail);
 
     // Key changes take effect only from an entry that verified completely.
@@ -282,11 +501,13 @@ export class ChainVerifier {
     next.headHash = entry.hash;
     next.lastTime = Math.max(next.lastTime ?? entry.time, entry.time);
     next.entriesVerified += 1;
-    return this.record(failures);
+    return { failures, held, closes: entry.type === ENTRY_TYPES.checkpoint };
   }
 
   /** End-of-stream checks: the expected head, a final checkpoint, and a live session's freshness. */
   finish(options: { expectHead?: { seq: number; hash: string }; now?: number; requireFinalCheckpoint?: boolean } = {}): VerificationReport {
+    // No checkpoint follows the open range: it is verified in full.
+    this.closeRange();
     const s = this.s;
     const failures: VerificationFailure[] = [];
     const head = s.headHash === null ? null : { seq: s.nextSeq - 1, hash: s.headHash };
@@ -332,6 +553,8 @@ export class ChainVerifier {
     this.record(failures);
     return {
       ok: this.s.failureCount === 0,
+      mode: this.mode,
+      anchoredEntries: this.anchoredCount,
       vault: s.vault,
       device: s.device,
       entries: s.entriesVerified,
@@ -385,7 +608,8 @@ export class ChainVerifier {
   private checkSignatures(
     entry: SignedEntry,
     s: ChainState,
-    precomputed: readonly boolean[] | undefined,
+    precomputed: PrecomputedChecks['signatures'] | undefined,
+    holdDevice: boolean,
     fail: (code: FailureCode, reason: string) => void,
   ): ((s: WorkingState) => void) | null {
     const d = entry.data;
@@ -434,7 +658,8 @@ export class ChainVerifier {
         if (seen.has(sig.key)) fail('MALFORMED_ENTRY', `key ${short(sig.key)} signs twice`);
         seen.add(sig.key);
       }
-      const valid = precomputed?.[i] ?? this.primitives.verifyEntrySignature(entry.hash, sig);
+      // The held device signature is checked when its range closes (push, settle).
+      const valid = (i === 0 && holdDevice) || (precomputed?.[i] ?? this.primitives.verifyEntrySignature(entry.hash, sig));
       if (!valid) {
         fail('BAD_SIGNATURE', `signature ${i} by ${short(sig.key)} does not verify`);
         continue;
@@ -530,8 +755,14 @@ export class ChainVerifier {
         );
       } else if (typeof root !== 'string' || !HEX32.test(root)) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has no 64-hex data.root`);
-      } else if (this.frontier.size !== entry.seq) {
-        fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint covers ${entry.seq} entries but ${this.frontier.size} were seen before it`);
+      } else if (this.frontier.size + (this.leafOffset ?? 0) !== entry.seq) {
+        fail(
+          'CHECKPOINT_ROOT_MISMATCH',
+          `checkpoint covers ${entry.seq} entries but ${this.frontier.size + (this.leafOffset ?? 0)} were seen before it`,
+        );
+      } else if (this.leafOffset !== null) {
+        // A range on its own: the leaves before it are the join's to add (joinRange).
+        this.deferredRoots.push({ seq: entry.seq, root, local: this.frontier.size === 0 ? null : bytesToHex(this.frontier.root()) });
       } else if (bytesToHex(this.frontier.root()) !== root) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint root ${short(root)} is not the Merkle root of entries 0..${entry.seq - 1}`);
       }
@@ -547,6 +778,82 @@ export class ChainVerifier {
     }
     s.sinceCheckpoint = since;
   }
+}
+
+/** An entry of the open range in anchored mode: its failures (recorded when the range closes) and its held device signature. */
+interface PendingEntry {
+  readonly failures: VerificationFailure[];
+  readonly held: (HeldSignature & { readonly at: number }) | null;
+}
+
+interface Checked {
+  readonly failures: VerificationFailure[];
+  readonly held: (HeldSignature & { readonly at: number }) | null;
+  /** A checkpoint that took its place in the chain: it closes the open range. */
+  readonly closes: boolean;
+}
+
+const malformed = (seq: number | null, reason: string): Checked => ({
+  failures: [{ seq, code: 'MALFORMED_ENTRY', reason }],
+  held: null,
+  closes: false,
+});
+
+/**
+ * What a range verified on its own (range-verify.ts) hands back when nothing in it failed: what
+ * it assumed about the state before it, and what the join needs to continue from it.
+ */
+export interface RangeSummary {
+  readonly mode: VerifyMode;
+  /** Leaves before the range (its first entry's place in the Merkle tree). */
+  readonly leafOffset: number;
+  /** rangeContext() of the state it started from. */
+  readonly context: string;
+  readonly first: { readonly seq: number; readonly prev: string; readonly time: number; readonly type: string };
+  /** Entries before its first checkpoint (all of its entries when it has none). */
+  readonly beforeCheckpoint: number;
+  readonly hasCheckpoint: boolean;
+  /** Type of its first session.started or session.ended, or null when it has neither. */
+  readonly firstSession: string | null;
+  readonly roots: readonly DeferredRoot[];
+  /** Its state at the end, its frontier holding only its own leaves. */
+  readonly end: ChainState;
+  /** Its entries left in the open range at its end, with their held device signatures (anchored mode). */
+  readonly open: readonly (HeldSignature | null)[];
+  /** Entries it found attested by a checkpoint. */
+  readonly anchored: number;
+}
+
+/** The part of the state that changes only with key, role and genesis entries, as one comparable text. */
+export function rangeContext(s: ChainState): string {
+  return canonicalize({
+    vault: s.vault,
+    device: s.device,
+    deviceKey: s.deviceKey,
+    checkpointEvery: s.checkpointEvery,
+    heartbeatMs: s.heartbeatMs,
+    keys: s.keys as unknown as Record<string, unknown>,
+    roles: s.roles,
+  });
+}
+
+/** The state a range verifier starts from: the context it was given, and a first entry that links. */
+export function rangeStartState(context: ChainState, first: { seq: number; prev: string; time: number }): ChainState {
+  return {
+    ...initialState(),
+    vault: context.vault,
+    device: context.device,
+    deviceKey: context.deviceKey,
+    checkpointEvery: context.checkpointEvery,
+    heartbeatMs: context.heartbeatMs,
+    keys: context.keys,
+    roles: context.roles,
+    nextSeq: first.seq,
+    headHash: first.prev,
+    lastTime: first.time,
+    // Assumed; the join corrects what depended on it (session.started's unclean count) or refuses.
+    inSession: true,
+  };
 }
 
 /** The roster as dual control reads it, over the verifier's key and role tables (a handful of custodians). */

@@ -4,24 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sodiumReady } from '../../shared/sodium';
-import { canonicalEntryTexts, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
-import {
-  BUNDLE_FORMAT,
-  BUNDLE_VERSION,
-  PartHash,
-  RosterBuilder,
-  custodianLine,
-  entryLine,
-  headerLine,
-  manifestLine,
-  type BundleManifest,
-  type BundleReport,
-} from '../../shared/journal/bundle';
+import { type BundleManifest, type BundleReport } from '../../shared/journal/bundle';
 import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
-import { checkLine } from '../../electron/journal/verify-worker';
 import { VECTORS_DIR } from '../support/journal-vectors';
 import { TestJournal, insiderRewrite, seededSigner } from '../support/journal-builder';
+import { bundleOf } from '../support/journal-bundles';
 
 /**
  * Where docs/journal-format.md, the TypeScript verifier (one core and worker threads) and the
@@ -59,52 +47,12 @@ function sampleJournal(): TestJournal {
   return j;
 }
 
-interface BundleEdits {
-  /** Changes one entry's line (given without its line feed) before the parts are hashed. */
-  readonly line?: (line: string, entry: SignedEntry) => string;
-  readonly header?: string;
-  readonly manifest?: (m: BundleManifest) => BundleManifest;
-  readonly noFinalLineFeed?: boolean;
-}
-
-/** The bundle an honest exporter (or an insider with the device key) would write for these entries. */
-function bundleOf(entries: readonly SignedEntry[], signer: EntrySigner, edits: BundleEdits = {}): string {
-  const roster = new RosterBuilder();
-  for (const e of entries) roster.add(e);
-  const parts = { roster: new PartHash(), entries: new PartHash(), receipts: new PartHash() };
-  let text = edits.header ?? headerLine();
-  for (const member of roster.members()) {
-    const line = custodianLine(member);
-    parts.roster.add(line);
-    text += line;
-  }
-  let lastCheckpoint: BundleManifest['lastCheckpoint'] = null;
-  for (const e of entries) {
-    const line = `${(edits.line ?? ((l) => l))(entryLine(e).trimEnd(), e)}\n`;
-    parts.entries.add(line);
-    text += line;
-    if (e.type === 'checkpoint') lastCheckpoint = { seq: e.seq, hash: e.hash, root: String(e.data.root) };
-  }
-  const head = entries.at(-1)!;
-  const manifest: BundleManifest = {
-    format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
-    vault: head.vault,
-    device: head.device,
-    signingKey: signer.publicKey,
-    exportedAt: head.time,
-    requested: { from: 0, to: null },
-    head: { seq: head.seq, hash: head.hash },
-    complete: true,
-    lastCheckpoint,
-    parts: { roster: parts.roster.digest(), entries: parts.entries.digest(), receipts: parts.receipts.digest(), csv: null },
-  };
-  text += manifestLine((edits.manifest ?? ((m) => m))(manifest), signer);
-  return edits.noFinalLineFeed ? text.slice(0, -1) : text;
-}
-
 let fileNo = 0;
-/** Verifies a bundle text on one core, on worker threads and with the Python verifier. */
+/**
+ * Verifies a bundle text on one core, on worker threads and with the Python verifier, each both
+ * anchored (the default) and --full: none of the cases here touches an entry's own device
+ * signature, so the two modes must report exactly the same (asserted here for every case).
+ */
 async function verifyEverywhere(
   text: string,
 ): Promise<{ one: BundleReport; parallel: BundleReport; python: string; pythonStatus: number | null }> {
@@ -112,7 +60,16 @@ async function verifyEverywhere(
   writeFileSync(path, text);
   const one = await verifyBundleFile(path);
   const parallel = await verifyBundleFileParallel(path, { workers: 2 });
+  const fullOne = await verifyBundleFile(path, { mode: 'full' });
+  const fullParallel = await verifyBundleFileParallel(path, { workers: 2, mode: 'full' });
+  expect([one.mode, parallel.mode, fullOne.mode, fullParallel.mode]).toEqual(['anchored', 'anchored', 'full', 'full']);
+  expect(fullOne.failures, 'full and anchored report the same failures').toEqual(one.failures);
+  expect(parallel.failures, 'worker threads report what one core reports').toEqual(one.failures);
+  expect(fullParallel.failures).toEqual(one.failures);
   const py = spawnSync('python3', [PYTHON_VERIFIER, path], { encoding: 'utf8' });
+  const pyFull = spawnSync('python3', [PYTHON_VERIFIER, '--full', path], { encoding: 'utf8' });
+  expect(pyFull.stdout.replace(', full)', ', anchored)'), 'the Python verifier reports the same in both modes').toBe(py.stdout);
+  expect(pyFull.status).toBe(py.status);
   return { one, parallel, python: py.stdout, pythonStatus: py.status };
 }
 
@@ -180,15 +137,6 @@ describe('the verifiers agree with docs/journal-format.md', () => {
       for (const report of [r.one, r.parallel])
         expect(report.failures[0]).toEqual({ seq: null, code: 'MALFORMED_ENTRY', reason: expect.stringContaining('expected object') });
     }
-  });
-
-  it('the worker reports whether a line is canonical from the same encoding it hashes', () => {
-    const j = sampleJournal();
-    const e = [...j.entries()].find((x) => x.type === 'checkout.opened')!;
-    const line = entryLine(e).trimEnd();
-    expect(checkLine(line)).toMatchObject({ hash: e.hash, canonical: true });
-    expect(checkLine(line.replace('"n":4', '"n":4.0'))).toMatchObject({ hash: e.hash, canonical: false });
-    expect(canonicalEntryTexts(e).line).toBe(line);
   });
 
   it('a checkpoint whose size is not its seq fails CHECKPOINT_ROOT_MISMATCH', async () => {

@@ -50,8 +50,10 @@ describe('journal test vectors', () => {
     ).toBe(0);
     const r = python(BUNDLE, EXPECTED);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/^VALID: \d+ entries \(with Ed25519\)\n$/);
+    expect(r.stdout).toMatch(/^VALID: \d+ entries \(with Ed25519, anchored\)\n$/);
     expect(r.status).toBe(0);
+    const full = python('--full', BUNDLE, EXPECTED);
+    expect(full.stdout).toMatch(/^VALID: \d+ entries \(with Ed25519, full\)\n$/);
   });
 
   it('the Python verifier rejects a tampered copy (so its VALID means something)', () => {
@@ -71,10 +73,15 @@ describe('journal test vectors', () => {
           .map((l, i) => (i === at ? l.replace(/"sig":"([0-9a-f])/, (_, c: string) => `"sig":"${c === '0' ? '1' : '0'}`) : l))
           .join('\n'),
       );
-      const r2 = python(resigned);
+      const r2 = python('--full', resigned);
       expect(r2.status).toBe(1);
       // The part hash alone would catch the edit; the signature must be caught for itself.
       expect(r2.stdout).toMatch(/INVALID: seq \d+: BAD_SIGNATURE/);
+      // Anchored (the default), a checkpoint attests that entry: only the part hash catches the edit.
+      const r3 = python(resigned);
+      expect(r3.status).toBe(1);
+      expect(r3.stdout).not.toMatch(/BAD_SIGNATURE/);
+      expect(r3.stdout).toMatch(/INVALID: PART_HASH_MISMATCH: entries/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
