@@ -23,6 +23,7 @@ verified is attested by that checkpoint's device signature over the recomputed M
 its own device signature; custodian signatures, key changes and everything after the last
 checkpoint are checked in full (docs/journal-format.md, section 10.2). --full checks every
 entry's own device signature as well, and reports a damaged one that anchored mode does not see.
+A server export is verified by the same rule on each device's checkpoints; --full applies there too.
 `;
 
 /** `halfkey journal …` */
@@ -104,8 +105,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
       );
     if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
-    if (values.full === true) throw new UsageError('--full applies to a device journal bundle, not to a server export');
-    return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey), values.json === true, io);
+    const full = values.full === true;
+    return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey, { full }), values.json === true, io);
   }
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
   if (csvPath !== undefined && !existsSync(csvPath))
