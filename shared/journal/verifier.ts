@@ -102,6 +102,8 @@ export interface ChainState {
   readonly keys: Readonly<Record<string, KnownKey>>;
   /** Each enrolled custodian's role (custodian.enrolled, custodian.role-changed), for dual control. */
   readonly roles: Readonly<Record<string, string>>;
+  /** Every device key the journal used before its current one (device.key-rotated): none may become a custodian's. */
+  readonly formerDeviceKeys: readonly string[];
   readonly frontier: { readonly size: number; readonly nodes: readonly { readonly size: number; readonly hash: string }[] };
   readonly sinceCheckpoint: number;
   readonly lastCheckpoint: { readonly seq: number; readonly time: number } | null;
@@ -218,6 +220,7 @@ const initialState = (): ChainState => ({
   lastTime: null,
   keys: {},
   roles: {},
+  formerDeviceKeys: [],
   frontier: { size: 0, nodes: [] },
   sinceCheckpoint: 0,
   lastCheckpoint: null,
@@ -381,6 +384,7 @@ export class ChainVerifier {
       heartbeatMs: e.heartbeatMs,
       keys: e.keys,
       roles: e.roles,
+      formerDeviceKeys: e.formerDeviceKeys,
       nextSeq: e.nextSeq,
       headHash: e.headHash,
       lastTime: e.lastTime,
@@ -622,7 +626,7 @@ export class ChainVerifier {
     if (entry.type === ENTRY_TYPES.custodianEnrolled) {
       if (typeof d.custodian !== 'string' || d.custodian.length === 0 || typeof d.signingKey !== 'string' || !HEX32.test(d.signingKey)) {
         fail('MALFORMED_ENTRY', 'custodian.enrolled needs data.custodian (id) and data.signingKey (64 hex)');
-      } else if (s.keys[d.signingKey] !== undefined || d.signingKey === s.deviceKey) {
+      } else if (s.keys[d.signingKey] !== undefined || d.signingKey === s.deviceKey || s.formerDeviceKeys.includes(d.signingKey)) {
         fail('MALFORMED_ENTRY', `signing key ${short(d.signingKey)} is already in use`);
       } else introduced.set(d.signingKey, d.custodian);
     } else if (entry.type === ENTRY_TYPES.custodianRevoked) {
@@ -715,7 +719,10 @@ export class ChainVerifier {
       if (revoke !== null) keys[revoke] = { custodian: keys[revoke]!.custodian, revokedAt: entry.seq };
       state.keys = keys;
       if (role !== null) state.roles = { ...state.roles, [role[0]]: role[1] };
-      if (rotateTo !== null) state.deviceKey = rotateTo;
+      if (rotateTo !== null) {
+        if (state.deviceKey !== null) state.formerDeviceKeys = [...state.formerDeviceKeys, state.deviceKey];
+        state.deviceKey = rotateTo;
+      }
     };
   }
 
@@ -834,6 +841,7 @@ export function rangeContext(s: ChainState): string {
     heartbeatMs: s.heartbeatMs,
     keys: s.keys as unknown as Record<string, unknown>,
     roles: s.roles,
+    formerDeviceKeys: s.formerDeviceKeys,
   });
 }
 
@@ -848,6 +856,7 @@ export function rangeStartState(context: ChainState, first: { seq: number; prev:
     heartbeatMs: context.heartbeatMs,
     keys: context.keys,
     roles: context.roles,
+    formerDeviceKeys: context.formerDeviceKeys,
     nextSeq: first.seq,
     headHash: first.prev,
     lastTime: first.time,

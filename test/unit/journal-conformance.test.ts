@@ -221,6 +221,26 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     expect(ok.python).toMatch(/^VALID/);
   });
 
+  it('a device key the journal rotated away from cannot be enrolled as a custodian key (MALFORMED_ENTRY in both verifiers)', async () => {
+    const j = new TestJournal({ checkpointEvery: 4 });
+    open.push(j);
+    j.enrol('ada', 2, { role: 'admin' });
+    j.enrol('bob', 3);
+    j.store.rotateDeviceKey(seededSigner(9));
+    // seededSigner(1) signed this journal as its device before the rotation.
+    j.enrol('mallory', 1, { role: 'password-custodian' });
+    const enrolment = [...j.entries()].find((e) => e.type === 'custodian.enrolled' && e.data.custodian === 'mallory')!;
+    j.store.checkpoint();
+    const r = await verifyEverywhere(bundleOf([...j.entries()], seededSigner(9)));
+    for (const report of [r.one, r.parallel])
+      expect(failuresAt(report, enrolment.seq)).toContainEqual({
+        seq: enrolment.seq,
+        code: 'MALFORMED_ENTRY',
+        reason: expect.stringContaining('is already in use'),
+      });
+    expect(r.python).toContain(`seq ${enrolment.seq}: MALFORMED_ENTRY`);
+  });
+
   it('a device key rotated onto a custodian key, even a revoked one, fails MALFORMED_ENTRY', async () => {
     for (const revokeFirst of [false, true]) {
       const j = sampleJournal();
