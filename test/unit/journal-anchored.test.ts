@@ -92,12 +92,12 @@ describe('anchored and full verification agree', () => {
     expect(r.anchored.failures).toEqual([]);
     expect(r.full.failures).toEqual([]);
     expect([r.anchored.mode, r.full.mode]).toEqual(['anchored', 'full']);
-    // Entries 5..11 of the vectors: 6, 7, 10 and 11 are neither key changes nor checkpoints; 10
-    // and 11 are covered by the checkpoint at 12, 6 and 7 by the one at 9.
-    expect(r.anchored.chain.anchoredEntries).toBe(5);
+    // The vectors' entries that are neither genesis, key changes nor checkpoints, each covered by a
+    // later checkpoint: 1 (by 4), 6 and 7 (by 9), 10, 11 and 12 (by 13).
+    expect(r.anchored.chain.anchoredEntries).toBe(6);
     expect(r.full.chain.anchoredEntries).toBe(0);
-    expect(r.python.anchored).toMatch(/^VALID: 13 entries \(with Ed25519, anchored\)\n$/);
-    expect(r.python.full).toMatch(/^VALID: 13 entries \(with Ed25519, full\)\n$/);
+    expect(r.python.anchored).toMatch(/^VALID: 14 entries \(with Ed25519, anchored\)\n$/);
+    expect(r.python.full).toMatch(/^VALID: 14 entries \(with Ed25519, full\)\n$/);
   });
 
   it('on a long untouched journal, where almost every entry is anchored, also with a key change inside a range', async () => {
@@ -359,7 +359,7 @@ describe('halfkey journal verify', () => {
   it('verifies anchored by default and says so; --full checks every device signature and says so', async () => {
     const anchored = io();
     expect(await runJournal(['verify', 'bundle.hkj'], anchored.io)).toBe(0);
-    expect(anchored.out.join('')).toContain("Mode: anchored: 5 entries attested by a later checkpoint's device signature");
+    expect(anchored.out.join('')).toContain("Mode: anchored: 6 entries attested by a later checkpoint's device signature");
     const full = io();
     expect(await runJournal(['verify', 'bundle.hkj', '--full', '--workers', '0'], full.io)).toBe(0);
     expect(full.out.join('')).toContain('Mode: full: every signature of every entry checked');
