@@ -66,12 +66,12 @@ describe('puppet: one admin alone cannot enrol custodians she controls and give 
     await f?.close();
   });
 
-  it('enrolling a puppet with a passphrase she typed only proposes it; the passphrase file is not used', async () => {
+  it('enrolling a puppet with a passphrase she typed is refused (exit 2, nothing proposed); without it, it only proposes', async () => {
     for (const [name, role, file] of [
       ['Puppet One', 'password-custodian', 'puppet-one.pass'],
       ['Puppet Two', 'mfa-custodian', 'puppet-two.pass'],
     ] as const) {
-      const added = await halfkey([
+      const enrol = [
         'custodian',
         'add',
         '--vault',
@@ -84,15 +84,17 @@ describe('puppet: one admin alone cannot enrol custodians she controls and give 
         'Provider',
         '--role',
         role,
-        '--passphrase-file',
-        file,
-        '--admin-passphrase-file',
-        'admin.pass',
-      ]);
-      // What the CLI does today: exit 0, a proposal, and the --passphrase-file silently ignored.
-      // It should refuse a passphrase chosen by the proposer with a clear message (as the router
-      // does: custodian:enrol with a passphrase is INVALID_PAYLOAD); electron/cli/vault-admin.ts is
-      // being changed for that, and this assertion changes with it.
+      ];
+      const typed = await halfkey([...enrol, '--passphrase-file', file, '--admin-passphrase-file', 'admin.pass']);
+      expect(typed.code, typed.stderr).toBe(2);
+      expect(typed.stdout).toBe('');
+      expect(typed.stderr).toContain(
+        `--passphrase-file is only for the vault's second, founding custodian: ${name} types their own passphrase when a second custodian approves the enrolment`,
+      );
+      expect(JSON.parse((await halfkey(['proposal', 'list', '--vault', f.dir, '--json'])).stdout)).not.toContainEqual(
+        expect.objectContaining({ change: expect.objectContaining({ name }) }),
+      );
+      const added = await halfkey([...enrol, '--admin-passphrase-file', 'admin.pass']);
       expect(added.stderr).toBe('');
       expect(added.code, added.stderr).toBe(0);
       expect(added.stdout).toMatch(new RegExp(`^Proposed: Enrol ${name} as ${role} of Provider\\.\\n`));

@@ -84,8 +84,8 @@ async function must(router: ApiRouter, channel: string, payload: unknown): Promi
 /**
  * The model's starting vault, made through the router as the product makes it: Ada creates it and
  * enrols Pat as the founding custodian; she proposes the other five enrolments and Pat approves each,
- * every newcomer typing their own passphrase; she adds the account and proposes the two assignments,
- * Mia and Pat approve them; Pat and Mia set their halves. 17 Argon2id derivations.
+ * every newcomer typing their own passphrase (Rita's organisation, Audit, is proposed and approved first); she adds the account and proposes the two assignments,
+ * Mia and Pat approve them; Pat and Mia set their halves. 19 Argon2id derivations.
  */
 async function buildStartingVault(): Promise<void> {
   const { services, router } = await open(seedDir);
@@ -103,6 +103,14 @@ async function buildStartingVault(): Promise<void> {
     startIds[founding] = (
       (await must(router, 'custodian:enrol', { ...who(founding), passphrase: PASSPHRASES[founding] })).custodian as { id: string }
     ).id;
+    // Organisations are records: the founding pair's come with them; any other is proposed by Ada
+    // and approved by Pat before anyone of it is enrolled.
+    const founded = new Set([PEOPLE[0]!.organisation, PEOPLE[founding]!.organisation]);
+    for (const name of new Set(later.map((i) => PEOPLE[i]!.organisation).filter((o) => !founded.has(o)))) {
+      const { proposal } = (await must(router, 'organisation:add', { by: ada, name })) as { proposal: { id: string } };
+      await must(router, 'proposal:approve', { by: startIds[founding], proposalId: proposal.id, passphrase: PASSPHRASES[founding] });
+      await unlock(0);
+    }
     const proposals: [number, string, string][] = [];
     for (const i of later) {
       const { proposal } = (await must(router, 'custodian:enrol', who(i))) as { proposal: { id: string; change: { custodian: string } } };

@@ -55,6 +55,10 @@ beforeAll(async () => {
   vaultId = created.vault.id;
   adminId = created.adminId;
   created.vault.close();
+  // Custody's first open records the founding organisation and the vault policy; done here so that
+  // the cases below start from a vault the app has opened once, and only their own effects count.
+  const listed = await runHalfkey(work, ['organisation', 'list', '--vault', vaultDir]);
+  if (listed.code !== 0) throw new Error(`organisation list: ${listed.stderr}`);
   writeFileSync(join(work, 'admin.pass'), `${ADMIN_PASSPHRASE}\n`);
   writeFileSync(join(work, 'short.txt'), 'Sh0rt!\n');
   writeFileSync(join(work, 'empty.hkj'), '');
