@@ -9,7 +9,7 @@ test.setTimeout(200_000);
 
 const ADMIN = { name: 'Ada Admin', organisation: 'Acme Ops', passphrase: 'granite orbit velvet canyon 41' };
 const PAT = { name: 'Pat Password', organisation: 'Acme Ops', passphrase: 'lantern meadow quartz ripple 7' };
-const MO = { name: 'Mo Factor', organisation: 'Beta Audit', passphrase: 'harbor tundra mosaic falcon 9' };
+const MO = { name: 'Mo Factor', organisation: 'Acme Ops', passphrase: 'harbor tundra mosaic falcon 9' };
 const ACCOUNT = { id: '345678901234', alias: 'ops-root', email: 'ops-root@example.com' };
 const ROOT_PASSWORD = 'Hk4!mZq9#Lw2$Tr7@Vb';
 const SEED = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';

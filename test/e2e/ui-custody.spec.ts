@@ -5,6 +5,7 @@ import { issueToken } from '../support/sync-fixture';
 import { expectCodeMatches, oathtoolCodes, openAccount as openAccountOf } from './custody-steps';
 import { expect, test } from './fixtures';
 import {
+  addOrganisationThroughUi,
   actAs,
   approveOnProposals,
   custodianRow,
@@ -95,9 +96,12 @@ test('a vault admin and two custodians: create, enrol, add an account, assign, s
     expect(await page.content()).not.toContain(key);
   });
 
-  await test.step('the admin enrols the founding password custodian; the MFA custodian is proposed, and approved by the first with Mo typing their passphrase', async () => {
+  await test.step("the admin enrols the founding password custodian; Mo's organisation and then Mo are proposed, and approved by the first with Mo typing their passphrase", async () => {
     await actAs(page, ADMIN);
     await enrol(page, PAT, 'Password custodian', true);
+    // Mo's organisation is not one of the founding pair's: it is proposed and approved first.
+    await addOrganisationThroughUi(page, MO.organisation, PAT);
+    await actAs(page, ADMIN);
     await enrol(page, MO, 'MFA custodian', false);
     await approveOnProposals(page, `Enrol ${MO.name} as mfa-custodian of ${MO.organisation}`, PAT, MO);
     await expect(proposalsOutcome(page)).toContainText(`${PAT.name} is acting now; ${ADMIN.name} was locked.`, { timeout: 30_000 });

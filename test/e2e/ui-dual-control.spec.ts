@@ -20,8 +20,8 @@ test.setTimeout(200_000);
 
 const ADMIN = { name: 'Ada Admin', organisation: 'Acme Ops', passphrase: 'granite orbit velvet canyon 41' };
 const PAT = { name: 'Pat Password', organisation: 'Acme Ops', passphrase: 'lantern meadow quartz ripple 7' };
-const RIN = { name: 'Rin Newcomer', organisation: 'Gamma Audit', passphrase: 'cobalt prairie nectar beacon 3' };
-const LATER = { name: 'Lee Later', organisation: 'Gamma Audit', passphrase: 'unused: a proposal takes none' };
+const RIN = { name: 'Rin Newcomer', organisation: 'Acme Ops', passphrase: 'cobalt prairie nectar beacon 3' };
+const LATER = { name: 'Lee Later', organisation: 'Acme Ops', passphrase: 'unused: a proposal takes none' };
 const ENROL_RIN = `Enrol ${RIN.name} as mfa-custodian of ${RIN.organisation}`;
 
 test('two custodians for every roster change; one actor at a time, switched only by passphrase; presence counted down and asked for again', async ({
@@ -101,7 +101,7 @@ test('two custodians for every roster change; one actor at a time, switched only
     await expect(banner).toContainText(`Acting as ${PAT.name}`);
     await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Proposals', exact: true })).toBeVisible();
     await nav(page, 'Custodians');
-    await expect(custodianRow(page, RIN.name)).toContainText('MFA custodian · Gamma Audit');
+    await expect(custodianRow(page, RIN.name)).toContainText('MFA custodian · Acme Ops');
     await expect(custodianRow(page, ADMIN.name)).toContainText('Locked');
     expect(await page.content()).not.toContain(RIN.passphrase);
   });

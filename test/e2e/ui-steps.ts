@@ -136,3 +136,18 @@ export async function assignThroughUi(page: Page, item: 'password' | 'mfa', who:
   await assign.getByRole('button', { name: 'Assign' }).click();
   return assign;
 }
+
+/**
+ * The acting admin proposes an organisation on the Organisations screen and `approver` approves it
+ * under Proposals with their own passphrase (they become the actor). Custodians after the founding
+ * pair can only be enrolled into an organisation the vault already has.
+ */
+export async function addOrganisationThroughUi(page: Page, name: string, approver: Person): Promise<void> {
+  await nav(page, 'Organisations');
+  const form = page.getByRole('region', { name: 'Propose an organisation' });
+  await form.getByLabel('Organisation name', { exact: true }).fill(name);
+  await form.getByRole('button', { name: 'Propose organisation' }).click();
+  await expect(form.getByRole('status')).toContainText(`Proposed: Add organisation ${name}`);
+  await approveOnProposals(page, `Add organisation ${name}`, approver);
+  await expect(proposalsOutcome(page)).toContainText(`Approved: Add organisation ${name}`, { timeout: DERIVATION_MS });
+}
