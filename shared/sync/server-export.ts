@@ -113,8 +113,6 @@ interface DeviceChain {
   logFailureCount: number;
   /** Entries since this device's last valid checkpoint whose device signature is not verified yet (anchored mode). */
   pending: Pending[];
-  /** Every device key this journal used (the genesis key and each verified rotation's new key): none may become a custodian key. */
-  readonly deviceKeys: Set<string>;
 }
 
 /** An entry a later checkpoint of its device should stand for: what is needed to verify its device signature if none does. */
@@ -324,18 +322,6 @@ export class ServerExportVerifier {
     return { line: this.lineNo, seq, hash, sig: { key, sig } };
   }
 
-  /**
-   * The reverse key rule: no custodian may be enrolled with a key the device ever signed as (its
-   * genesis key or a rotation's new key), not only its current one. MALFORMED_ENTRY, as the
-   * journal format rules for a key already in use.
-   */
-  private formerDeviceKey(chain: DeviceChain, raw: Readonly<Record<string, unknown>>, seq: number | null): string | null {
-    if (raw.type !== ENTRY_TYPES.custodianEnrolled) return null;
-    const key = (raw.data as { signingKey?: unknown } | null | undefined)?.signingKey;
-    if (typeof key !== 'string' || !chain.deviceKeys.has(key)) return null;
-    return `seq ${seq ?? '?'}: signing key ${short(key)} is a device key this journal used: one key never speaks both as the device and as a custodian`;
-  }
-
   private header(value: unknown): void {
     const parsed = headerSchema.safeParse(value);
     if (!parsed.success) {
@@ -420,7 +406,6 @@ export class ServerExportVerifier {
           logFailures: [],
           logFailureCount: 0,
           pending: [],
-          deviceKeys: new Set([device]),
         };
         this.chains.set(key, chain);
       }
@@ -480,8 +465,7 @@ export class ServerExportVerifier {
     }
     // A line that is not canonical is reported and skipped, as in a bundle (docs/journal-format.md, section 10).
     if (checks === null) return;
-    const former = this.formerDeviceKey(chain, raw, seq);
-    if (former !== null) lineFail('MALFORMED_ENTRY', former);
+    // The reverse key rule (no custodian key is any device key the journal used) is the chain verifier's (spec 6.1).
     // Anchored: the device signature stands as valid until this device's next checkpoint proves
     // (or fails to prove) the entry's hash; custodian signatures are verified by the chain verifier now.
     const deferred = checks === undefined ? null : this.deferrable(raw, seq, hash);
@@ -489,7 +473,7 @@ export class ServerExportVerifier {
     for (const f of failures) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
     if (deferred !== null) {
       // An entry reported as failing is checked in full at once.
-      if (failures.length > 0 || former !== null) {
+      if (failures.length > 0) {
         if (!this.verifySignature(deferred.hash, deferred.sig)) this.badDeviceSignature(chain, deferred);
       } else chain.pending.push(deferred);
       if (chain.pending.length > MAX_PENDING) this.verifyPending(chain);
@@ -500,9 +484,6 @@ export class ServerExportVerifier {
       // A valid checkpoint: its signature verified and its root is the root of every entry before
       // it, so it proves each pending entry's content as well as that entry's own signature would.
       chain.pending = [];
-    } else if (raw.type === ENTRY_TYPES.deviceKeyRotated) {
-      const next = (raw.data as { newDeviceKey?: unknown } | null | undefined)?.newDeviceKey;
-      if (typeof next === 'string') chain.deviceKeys.add(next);
     }
   }
 
