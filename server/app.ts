@@ -34,6 +34,7 @@ import { currentKeyHeads, type ServerSigner } from './server-key';
 import { inlineChecker, type EntryChecker } from './signature-pool';
 import type { Storage } from './storage/storage';
 import { hashToken } from './tokens';
+import type { Notifications } from './notify/event';
 
 export interface ServerOptions {
   readonly storage: Storage;
@@ -69,6 +70,13 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Where entry hashes and signatures are checked; defaults to the calling thread (startServer passes its worker pool). */
   readonly checker?: EntryChecker;
+  /**
+   * Where new incidents, alarms and acknowledgements are announced (the webhook outbox in
+   * startServer); enqueued inside the transaction that creates them. Default: nowhere.
+   */
+  readonly notifications?: Notifications;
+  /** A device not heard from for this long raises a DEVICE_SILENT alarm (default: never). */
+  readonly silentAfterMs?: number;
 }
 
 const SMALL_BODY = 64 * 1024;
