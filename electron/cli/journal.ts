@@ -232,6 +232,9 @@ async function exportCommand(args: string[], io: CliIo): Promise<number> {
   const vaultDir = resolve(io.cwd, values.vault);
   const from = seqArg(values.from, 'from');
   const to = seqArg(values.to, 'to');
+  // Before the vault is opened: a refused range writes nothing, not even a session.
+  if (to !== undefined && to < (from ?? 0))
+    throw new UsageError(`--to ${to} is before --from ${from ?? 0}: give a range that runs forwards`);
   const request = {
     out: resolve(io.cwd, values.out),
     ...(from === undefined ? {} : { from }),

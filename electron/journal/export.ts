@@ -91,9 +91,9 @@ class AtomicFile {
 /**
  * Writes the export bundle (and optionally the CSV) for a range of the journal. The bundle holds
  * entries from genesis through `to`, so a reviewer can verify the chain and keys from the start;
- * `from` marks the requested range for the CSV and the report. A full export (no `to`) first
- * journals `journal.exported` and a checkpoint, so the bundle ends on a checkpoint and anyone
- * cutting its tail is caught.
+ * `from` marks the requested range for the CSV and the report. Every export first journals
+ * `journal.exported`; a full export (no `to`, or `to` at the head) also a checkpoint, so the bundle
+ * ends on a checkpoint and anyone cutting its tail is caught. A bad range is refused before either.
  */
 export function exportJournal(store: JournalStore, options: ExportOptions): ExportResult {
   const steps = exportSteps(store, options);
@@ -136,11 +136,19 @@ function* exportSteps(store: JournalStore, options: ExportOptions): Generator<vo
   if (before === null) throw new HalfkeyError('VAULT_NOT_INITIALISED', 'The journal is empty: there is nothing to export.');
   if (options.signer.publicKey !== store.currentDeviceKey())
     throw new HalfkeyError('JOURNAL_INVALID', 'The export must be signed by the journal’s current device key.');
-  const complete = options.to === undefined || options.to >= before.seq;
-  if (complete) {
-    store.append({ type: 'journal.exported', data: { from, to: options.to ?? null } });
-    store.checkpoint();
+  // Checked before anything is written: a range past the head would give a bundle its own verifier rejects.
+  if (from > before.seq) {
+    throw new HalfkeyError(
+      'INVALID_PAYLOAD',
+      `--from ${from} is after the journal's last entry (seq ${before.seq}): there is nothing to export from there.`,
+      { field: 'from' },
+    );
   }
+  const complete = options.to === undefined || options.to >= before.seq;
+  // Every export is journaled, a partial one too (it lands after the bundle's last entry, so only
+  // later exports show it). A full export then checkpoints, so the bundle ends on a checkpoint.
+  store.append({ type: 'journal.exported', data: { from, to: options.to ?? null } });
+  if (complete) store.checkpoint();
   const head = store.head()!;
   const to = complete ? head.seq : options.to!;
   const total = to + 1;

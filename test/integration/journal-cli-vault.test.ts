@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeytarKeychain } from '../../electron/keychain/keytar-keychain';
 import { Vault } from '../../electron/vault/vault';
@@ -59,5 +60,41 @@ describe('halfkey journal on a real vault (device key from the OS keychain)', ()
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a range past the head or running backwards, and journals a partial export', () => {
+    // The vault's own SQLite file, read directly: what each command left in the journal.
+    const journal = (): { seq: number; type: string; data: string }[] => {
+      const db = new Database(join(dir, 'vault.db'), { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare('SELECT seq, type, data FROM journal_entries ORDER BY seq').all() as {
+          seq: number;
+          type: string;
+          data: string;
+        }[];
+      } finally {
+        db.close();
+      }
+    };
+    const before = journal().length;
+    const backwards = halfkey('journal', 'export', '--vault', dir, '--out', join(dir, 'back.hkj'), '--from', '150', '--to', '20');
+    expect(backwards.status).toBe(2);
+    expect(backwards.stderr).toMatch(/--to 20 is before --from 150/);
+    // Refused before the vault was opened: not even a session was written.
+    expect(journal().length).toBe(before);
+    expect(existsSync(join(dir, 'back.hkj'))).toBe(false);
+
+    const past = halfkey('journal', 'export', '--vault', dir, '--out', join(dir, 'past.hkj'), '--from', '99999');
+    expect(past.status).toBe(2);
+    expect(past.stderr).toMatch(/--from 99999 is after the journal's last entry/);
+    expect(existsSync(join(dir, 'past.hkj'))).toBe(false);
+    expect(journal().some((e) => e.seq >= before && e.type === 'journal.exported')).toBe(false);
+
+    const partial = halfkey('journal', 'export', '--vault', dir, '--out', join(dir, 'part.hkj'), '--to', '1');
+    expect(partial.status).toBe(0);
+    expect(partial.stdout).toMatch(/entries 0\.\.1,/);
+    const exported = journal().filter((e) => e.type === 'journal.exported');
+    expect(JSON.parse(exported[exported.length - 1]!.data)).toEqual({ from: 0, to: 1 });
+    expect(halfkey('journal', 'verify', join(dir, 'part.hkj')).stdout).toContain('Result: VALID');
   });
 });

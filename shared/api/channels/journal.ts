@@ -80,7 +80,8 @@ export const journalChannels = {
         csv: outPath('.csv').optional(),
         pdf: outPath('.pdf').optional(),
       })
-      .strict(),
+      .strict()
+      .refine((r) => r.to === undefined || r.to >= (r.from ?? 0), { path: ['to'], message: 'must be at or after from' }),
     response: z.object({
       bundle: z.string(),
       csv: z.string().nullable(),
