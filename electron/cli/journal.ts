@@ -3,12 +3,14 @@ import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ResponseOf } from '../../shared/api/contract';
 import { BUNDLE_FORMAT, type BundleReport } from '../../shared/journal/bundle';
+import type { AnchorReport } from '../../shared/journal/anchors';
 import type { ServerExportReport } from '../../shared/sync/server-export';
 import { withApi, type CliApi } from './api';
 import { UsageError, type CliIo } from './cli-io';
 
 const USAGE = `usage:
   halfkey journal verify BUNDLE [--full] [--json] [--server-key HEX]... [--csv FILE] [--workers N]
+                         [--device-key HEX] [--against SERVER_EXPORT]
   halfkey journal export --vault DIR --out FILE [--from SEQ] [--to SEQ] [--csv FILE] [--pdf FILE]
 
 verify reads either a device's journal bundle (halfkey journal export) or the server's org-wide
@@ -24,6 +26,13 @@ its own device signature; custodian signatures, key changes and everything after
 checkpoint are checked in full (docs/journal-format.md, section 10.2). --full checks every
 entry's own device signature as well, and reports a damaged one that anchored mode does not see.
 A server export is verified by the same rule on each device's checkpoints; --full applies there too.
+
+A bundle alone proves only that whoever held its device key wrote it. Anchors pin it to facts
+from outside (docs/journal-format.md, section 10.4): --device-key HEX, the device key enrolled at
+the server, which the bundle's device must be; --against SERVER_EXPORT, the server's org-wide
+export (checked under --server-key): every entry of the device the server holds must be in the
+bundle with the same hash (a fork is shown with both hashes), and the bundle must reach the
+server's head for the device.
 `;
 
 /** `halfkey journal …` */
@@ -85,6 +94,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
       'server-key': { type: 'string', multiple: true },
       csv: { type: 'string' },
       workers: { type: 'string' },
+      'device-key': { type: 'string' },
+      against: { type: 'string' },
     },
     1,
   );
@@ -108,6 +119,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     const full = values.full === true;
     return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey, { full }), values.json === true, io);
   }
+  const anchors = await anchorOptions(values['device-key'], values.against, serverKeys, io, exportFile);
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);
   if (csvPath !== undefined && !existsSync(csvPath))
     throw new UsageError(`no CSV at ${csvPath} (--csv names the exported CSV to check against the bundle)`);
@@ -120,8 +132,14 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     workers === 0
       ? await (await import('../journal/bundle-file')).verifyBundleFile(path, options)
       : await (await import('../journal/parallel-verify')).verifyBundleFileParallel(path, { ...options, workers });
-  if (values.json) io.stdout(`${JSON.stringify({ format: BUNDLE_FORMAT, ...report }, null, 2)}\n`);
-  else io.stdout(humanSummary(path, report));
+  const anchored = anchors === null ? null : await exportFile.checkBundleAnchors(path, anchors);
+  if (values.json)
+    io.stdout(`${JSON.stringify({ format: BUNDLE_FORMAT, ...report, ...(anchored === null ? {} : { anchors: anchored }) }, null, 2)}\n`);
+  else io.stdout(humanSummary(path, report, anchored));
+  if (report.ok && anchored !== null && !anchored.ok) {
+    io.stderr(`verification FAILED at the anchors: ${anchored.findings[0]}\n`);
+    return 1;
+  }
   if (!report.ok) {
     const first = report.failures[0];
     io.stderr(
@@ -135,7 +153,7 @@ async function verify(args: string[], io: CliIo): Promise<number> {
 }
 
 /** A person's summary, in the spirit of `aws cloudtrail validate-logs`. */
-export function humanSummary(path: string, report: BundleReport): string {
+export function humanSummary(path: string, report: BundleReport, anchors: AnchorReport | null = null): string {
   const m = report.manifest;
   const lines = [`Validating journal bundle ${path} (format ${BUNDLE_FORMAT})`];
   if (m) {
@@ -159,13 +177,68 @@ export function humanSummary(path: string, report: BundleReport): string {
   );
   lines.push(`${m && !manifestBad ? 1 : 0}/1 manifest valid`);
   lines.push(`${report.receipts.valid}/${report.receipts.count} receipts valid`);
-  if (report.chain.uncleanSessions > 0)
-    lines.push(`${report.chain.uncleanSessions} session(s) ended without session.ended (crash, or entries removed)`);
+  if (report.chain.uncleanSessions > 0) {
+    const n = report.chain.uncleanSessions;
+    lines.push(
+      `Finding: ${n} session${n === 1 ? '' : 's'} ended uncleanly (a session.started with no session.ended before it). Either the app stopped without closing (a crash or power loss), or entries were cut from the end of that session and the journal went on. Compare with known crashes; --against SERVER_EXPORT shows whether synced entries were cut.`,
+    );
+  }
   for (const f of report.failures.slice(0, 20))
     lines.push(`${f.seq === null ? 'Bundle' : `Entry seq ${f.seq}`} INVALID: ${f.code}: ${f.reason}`);
   if (report.failureCount > 20) lines.push(`… and ${report.failureCount - 20} more failures (use --json for all)`);
-  lines.push(report.ok ? 'Result: VALID' : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`);
+  if (anchors !== null) lines.push(...anchorLines(anchors));
+  const ok = report.ok && (anchors?.ok ?? true);
+  lines.push(
+    ok
+      ? 'Result: VALID'
+      : report.ok
+        ? 'Result: INVALID (the bundle verifies, but not against its anchors)'
+        : `Result: INVALID (${report.failureCount} failure${report.failureCount === 1 ? '' : 's'})`,
+  );
   return `${lines.join('\n')}\n`;
+}
+
+/** The anchors' part of the summary: what each pinned, in words. */
+function anchorLines(a: AnchorReport): string[] {
+  const lines = ['Anchors:'];
+  if (a.deviceKey !== null)
+    lines.push(a.deviceKey.ok ? `  device key ${a.deviceKey.expected}: the bundle is this device's` : '  device key: MISMATCH');
+  if (a.server !== null) {
+    const s = a.server;
+    lines.push(
+      `  server export: ${s.exportOk ? 'verified' : 'does NOT verify'}; server head of this device ${s.serverHead === null ? 'none' : `seq ${s.serverHead.seq}`}, bundle head ${s.bundleHead === null ? 'none' : `seq ${s.bundleHead.seq}`}; ${s.compared} entries compared, ${s.forkCount} differ`,
+    );
+    for (const f of s.forks) lines.push(`  FORK at seq ${f.seq}: bundle ${f.bundleHash}, server ${f.serverHash}`);
+  }
+  for (const f of a.findings) lines.push(`  Finding: ${f}`);
+  return lines;
+}
+
+/**
+ * --device-key and --against, checked before anything is verified. The export is verified under
+ * the --server-key its header names (one of those given), so receipts under older keys stay pinnable.
+ */
+async function anchorOptions(
+  deviceKey: string | undefined,
+  against: string | undefined,
+  serverKeys: readonly string[],
+  io: CliIo,
+  exportFile: typeof import('../sync/server-export-file'),
+): Promise<{ deviceKey?: string; against?: { path: string; serverKey: string } } | null> {
+  if (deviceKey === undefined && against === undefined) return null;
+  if (deviceKey !== undefined && !/^[0-9a-f]{64}$/.test(deviceKey))
+    throw new UsageError('--device-key must be 64 lowercase hex characters: the device id the server enrolled (its genesis key)');
+  if (against === undefined) return { ...(deviceKey === undefined ? {} : { deviceKey }) };
+  const path = resolve(io.cwd, against);
+  if (!existsSync(path)) throw new UsageError(`no server export at ${path} (--against names the server's org-wide export)`);
+  const header = await exportFile.exportHeaderKey(path);
+  if (header === null)
+    throw new UsageError(`${path} is not a server export (its first line names no ${exportFile.SERVER_EXPORT_FORMAT} header)`);
+  if (serverKeys.length === 0)
+    throw new UsageError('--against needs --server-key HEX, the server key pinned at enrolment, to check the export under');
+  if (!serverKeys.includes(header))
+    throw new UsageError(`the server export is signed by server key ${header}, which is none of the --server-key values given`);
+  return { ...(deviceKey === undefined ? {} : { deviceKey }), against: { path, serverKey: header } };
 }
 
 export function reportServerExport(path: string, report: ServerExportReport, json: boolean, io: CliIo): number {

@@ -56,6 +56,8 @@ export async function startTestServer(
   options: {
     rateLimit?: RateLimit;
     failedAuthLimit?: RateLimit;
+    /** Budget of full exports per reviewer (the server's default: three, then one a minute). */
+    exportLimit?: RateLimit;
     maxBatchBytes?: number;
     now?: () => number;
     /** Another server process over the same database and with the same key (as on PostgreSQL behind a load balancer); it leaves the database to that server to clean up. */
@@ -78,6 +80,7 @@ export async function startTestServer(
     rateLimit: options.rateLimit ?? { capacity: 10_000, perSecond: 10_000 },
     // Tests of the failed-authentication budget set it; others make failures on purpose and are not about it.
     failedAuthLimit: options.failedAuthLimit ?? { capacity: 10_000, perSecond: 10_000 },
+    ...(options.exportLimit === undefined ? {} : { exportLimit: options.exportLimit }),
     ...(options.maxBatchBytes ? { maxBatchBytes: options.maxBatchBytes } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
