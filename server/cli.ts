@@ -1,10 +1,12 @@
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { ServerConfigError } from './errors';
 import { checkSqliteFolder, parseRequestTimeout, startServer, trustedProxies } from './main';
+import { checkWebhookUrl, newWebhookSecret, redactedUrl } from './notify/webhooks';
 import { createServerKey, serverSigner } from './server-key';
-import { checkStorageUrl, openStorage } from './storage/storage';
+import { checkStorageUrl, openStorage, type Storage } from './storage/storage';
 import { hashToken, newToken, parseTtl } from './tokens';
 
 /** What the server CLI needs from its caller (a subset of the app CLI's io, so server/ stays free of electron/). */
@@ -21,6 +23,10 @@ const USAGE = `usage:
   halfkey server reviewer grant --db … --key HEX --name NAME
   halfkey server reviewer revoke --db … --key HEX
   halfkey server reviewer list --db … [--json]
+  halfkey server webhook add --db … --name NAME --url URL [--secret-file FILE]
+  halfkey server webhook remove --db … --id ID
+  halfkey server webhook list --db … [--json]
+  halfkey server webhook deliveries --db … [--webhook ID] [--limit N] [--json]
 `;
 
 class ServerUsageError extends Error {}
@@ -59,6 +65,8 @@ export async function run(argv: string[], io: ServerCliIo): Promise<number> {
         return await keygen(rest, io);
       case 'reviewer':
         return await reviewer(rest, io);
+      case 'webhook':
+        return await webhook(rest, io);
       default:
         return await serve(argv, io);
     }
@@ -143,10 +151,9 @@ function reviewerKeyOption(value: string | boolean | undefined): string {
   return value.toLowerCase();
 }
 
-/** Who the key belongs to, for `reviewer list`: printable text only, so a name cannot rewrite the operator's terminal. */
-function reviewerNameOption(value: string | boolean | undefined): string {
-  if (typeof value !== 'string' || value.trim().length === 0)
-    throw new ServerUsageError('--name is required: who the key belongs to, e.g. --name "Rita Reviewer (Audit)"');
+/** A name the operator gives (a reviewer's, a webhook's): printable text only, so it cannot rewrite the operator's terminal. */
+function nameOption(value: string | boolean | undefined, what: string): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new ServerUsageError(`--name is required: ${what}`);
   const name = value.trim();
   if (name.length > 100 || /[\p{Cc}\p{Cf}\p{Cs}]/u.test(name))
     throw new ServerUsageError('--name must be at most 100 characters, without control or formatting characters');
@@ -172,7 +179,7 @@ async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
   const key = action === 'list' ? '' : reviewerKeyOption(values.key);
-  const name = action === 'grant' ? reviewerNameOption(values.name) : '';
+  const name = action === 'grant' ? nameOption(values.name, 'who the key belongs to, e.g. --name "Rita Reviewer (Audit)"') : '';
   const storage = await openStorage(db);
   try {
     switch (action) {
@@ -198,6 +205,130 @@ async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
         return 0;
       }
     }
+  } finally {
+    await storage.close();
+  }
+}
+
+/** The webhook's secret from --secret-file (one line, trailing newline dropped), or a fresh one; never echoed in a message. */
+function webhookSecretOption(value: string | boolean | undefined): { secret: string; generated: boolean } {
+  if (value === undefined) return { secret: newWebhookSecret(), generated: true };
+  if (typeof value !== 'string' || value.length === 0) throw new ServerUsageError('--secret-file needs a file path');
+  let text: string;
+  try {
+    if (statSync(value).size > 4096)
+      throw new ServerUsageError(`--secret-file ${value} is larger than 4 KiB: it must hold the secret alone`);
+    text = readFileSync(value, 'utf8');
+  } catch (error) {
+    if (error instanceof ServerUsageError) throw error;
+    const code = (error as { code?: unknown }).code;
+    throw new ServerUsageError(
+      `--secret-file ${value} cannot be read (${code === 'ENOENT' ? 'no such file' : typeof code === 'string' ? code : 'unreadable'})`,
+    );
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret.length < 16 || secret.length > 1024 || /[\s\p{Cc}\p{Cf}]/u.test(secret))
+    throw new ServerUsageError(
+      `--secret-file ${value} must hold one line of 16 to 1024 characters without spaces or control characters (the secret only)`,
+    );
+  return { secret, generated: false };
+}
+
+/** A positive whole number option (an id, a limit). */
+function countOption(option: string, value: string | boolean | undefined, max: number): number {
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= max)) throw new ServerUsageError(`${option} must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
+
+/**
+ * `halfkey server webhook add|remove|list|deliveries`: where new incidents and alarms are sent
+ * (docs/operations.md "Webhooks"). Secrets are printed once, when generated, and never after;
+ * URLs only as origin + "/…". Exit 1 when remove finds no active webhook, 2 on bad arguments.
+ */
+async function webhook(argv: string[], io: ServerCliIo): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action === '--help' || action === '-h') return (io.stdout(USAGE), 0);
+  if (action !== 'add' && action !== 'remove' && action !== 'list' && action !== 'deliveries')
+    throw new ServerUsageError(`expected 'webhook add', 'webhook remove', 'webhook list' or 'webhook deliveries', got '${action ?? ''}'`);
+  const options = {
+    add: { db: { type: 'string' }, name: { type: 'string' }, url: { type: 'string' }, 'secret-file': { type: 'string' } },
+    remove: { db: { type: 'string' }, id: { type: 'string' } },
+    list: { db: { type: 'string' }, json: { type: 'boolean' } },
+    deliveries: { db: { type: 'string' }, webhook: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  } as const satisfies Record<string, NonNullable<ParseArgsConfig['options']>>;
+  const values = parse(rest, options[action]);
+  if (values.help) return (io.stdout(USAGE), 0);
+  const db = requireDb(values);
+  switch (action) {
+    case 'add': {
+      const name = nameOption(values.name, 'what the webhook is for, e.g. --name "#security-alerts"');
+      if (typeof values.url !== 'string') throw new ServerUsageError('--url is required: where to POST, an http:// or https:// address');
+      let url: string;
+      try {
+        url = checkWebhookUrl(values.url);
+      } catch (error) {
+        throw new ServerUsageError(`--url: ${error instanceof Error ? error.message : 'not a webhook URL'}`);
+      }
+      const { secret, generated } = webhookSecretOption(values['secret-file']);
+      return withStorage(db, async (storage) => {
+        const id = await storage.queries.insertWebhook({ name, url, secret, createdAt: Date.now() });
+        io.stdout(`webhook ${id} (${name}) added: new incidents and alarms are sent to ${redactedUrl(url)}\n`);
+        if (generated) {
+          io.stdout(`secret: ${secret}\n`);
+          io.stderr('the secret above signs every delivery (X-Halfkey-Signature); give it to the receiver now: it is not shown again\n');
+        }
+        return 0;
+      });
+    }
+    case 'remove': {
+      const id = countOption('--id', values.id, Number.MAX_SAFE_INTEGER);
+      return withStorage(db, async (storage) => {
+        const removed = await storage.transaction((tx) => tx.disableWebhook(id, Date.now()));
+        io.stdout(removed ? `webhook ${id} removed; its pending deliveries are marked failed\n` : `there is no active webhook ${id}\n`);
+        return removed ? 0 : 1;
+      });
+    }
+    case 'list':
+      return withStorage(db, async (storage) => {
+        const hooks = (await storage.queries.listWebhooks()).map((w) => ({ ...w, url: redactedUrl(w.url) }));
+        if (values.json) io.stdout(`${JSON.stringify(hooks, null, 2)}\n`);
+        else {
+          for (const w of hooks)
+            io.stdout(`${w.id}  ${w.disabledAt === null ? 'active ' : 'removed'}  ${w.name}  ${w.url}  added ${iso(w.createdAt)}\n`);
+          if (hooks.length === 0) io.stderr('no webhooks: add one with `halfkey server webhook add --db … --name NAME --url URL`\n');
+        }
+        return 0;
+      });
+    case 'deliveries': {
+      const webhookId = values.webhook === undefined ? null : countOption('--webhook', values.webhook, Number.MAX_SAFE_INTEGER);
+      const limit = values.limit === undefined ? 50 : countOption('--limit', values.limit, 1000);
+      return withStorage(db, async (storage) => {
+        const log = (await storage.queries.listWebhookDeliveries(webhookId, limit)).map(({ body: _body, ...d }) => d);
+        if (values.json) io.stdout(`${JSON.stringify(log, null, 2)}\n`);
+        else
+          for (const d of log)
+            io.stdout(
+              `${d.id}  webhook ${d.webhookId}  ${d.kind} ${d.subject}  ${d.status}  attempts ${d.attempts}` +
+                (d.status === 'delivered'
+                  ? `  delivered ${iso(d.deliveredAt)} (HTTP ${d.lastStatus ?? '-'})`
+                  : d.lastError === null
+                    ? ''
+                    : `  last: ${d.lastError}${d.status === 'pending' ? `, next try ${iso(d.nextAttemptAt)}` : ''}`) +
+                '\n',
+            );
+        return 0;
+      });
+    }
+  }
+}
+
+async function withStorage(db: string, fn: (storage: Storage) => Promise<number>): Promise<number> {
+  const storage = await openStorage(db);
+  try {
+    return await fn(storage);
   } finally {
     await storage.close();
   }

@@ -8,6 +8,8 @@ import { sodiumReady } from '../shared/sodium';
 import type { RateLimit } from './auth';
 import { buildServer } from './app';
 import { ServerConfigError } from './errors';
+import type { Notifications } from './notify/event';
+import { WebhookDispatcher, WebhookOutbox, type DispatcherOptions } from './notify/webhooks';
 import { loadOrCreateServerKey, loadServerKey, serverSigner, type ServerSigner } from './server-key';
 import { inlineChecker, startSignaturePool } from './signature-pool';
 import { checkStorageUrl, openStorage, type Storage } from './storage/storage';
@@ -29,12 +31,18 @@ export interface StartOptions {
   readonly verifyThreads?: number;
   /** Milliseconds a request may take to arrive before a 408 (see ServerOptions.requestTimeoutMs); default two minutes. */
   readonly requestTimeoutMs?: number;
+  /** The webhook dispatcher's timeout, retries and polling (tests shorten them); see DispatcherOptions. */
+  readonly webhooks?: Omit<DispatcherOptions, 'logger'>;
 }
 
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly storage: Storage;
   readonly signer: ServerSigner;
+  /** The webhook outbox the server enqueues events to (inside their transactions). */
+  readonly notifications: Notifications;
+  /** Sends the outbox (stopped by close). */
+  readonly webhooks: WebhookDispatcher;
   /** Base URL, e.g. http://127.0.0.1:8443 */
   readonly url: string;
   close(): Promise<void>;
@@ -145,12 +153,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     },
   );
   const logger = options.logger ?? pino({ name: 'halfkey-server', level: 'info' });
+  // Events are stored with what they report, and sent later by the dispatcher, off the request path.
+  const notifications = new WebhookOutbox();
+  const webhooks = new WebhookDispatcher(storage, { ...options.webhooks, logger });
+  notifications.onEnqueued = () => webhooks.kick();
   const app = buildServer({
     storage,
     signer,
     sodium,
     logger,
     checker,
+    notifications,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
@@ -172,6 +185,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await storage.close();
     throw error;
   }
+  webhooks.start();
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const scheme = options.tlsCert !== undefined ? 'https' : 'http';
@@ -179,10 +193,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     app,
     storage,
     signer,
+    notifications,
+    webhooks,
     url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`,
     close: async () => {
       clearInterval(prune);
       await app.close();
+      await webhooks.stop();
       await checker.close();
       await storage.close();
     },

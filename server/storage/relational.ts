@@ -1,5 +1,21 @@
 import type { TreeHead } from '../../shared/sync/receipt';
-import type { Alarm, AlarmKind, CustodianKey, DeviceRecord, LogNode, ReviewerGrant, StorageQueries, StoredEntry } from './storage';
+import type {
+  Alarm,
+  AlarmKind,
+  CustodianKey,
+  DeviceRecord,
+  LogNode,
+  NewWebhook,
+  NewWebhookDelivery,
+  ReviewerGrant,
+  StorageQueries,
+  StoredEntry,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookOutcome,
+  WebhookRecord,
+  WebhookTarget,
+} from './storage';
 
 /** What an adapter provides: run SQL written with `?` placeholders, one statement at a time. */
 export interface SqlExecutor {
@@ -397,4 +413,117 @@ export class RelationalQueries implements StorageQueries {
     const rows = await this.sql.all('SELECT reviewer_key FROM reviewer_sessions WHERE token_hash = ? AND expires_at > ?', [tokenHash, now]);
     return rows[0] ? str(rows[0].reviewer_key) : null;
   }
+
+  async insertWebhook(webhook: NewWebhook): Promise<number> {
+    const rows = await this.sql.all('INSERT INTO webhooks (name, url, secret, created_at) VALUES (?, ?, ?, ?) RETURNING id', [
+      webhook.name,
+      webhook.url,
+      webhook.secret,
+      webhook.createdAt,
+    ]);
+    return num(rows[0]!.id);
+  }
+
+  async disableWebhook(id: number, at: number): Promise<boolean> {
+    // The secret goes with the webhook: nothing signs with it again.
+    const disabled =
+      (await this.sql.run("UPDATE webhooks SET disabled_at = ?, secret = '' WHERE id = ? AND disabled_at IS NULL", [at, id])) === 1;
+    if (!disabled) return false;
+    await this.sql.run(
+      `UPDATE webhook_deliveries SET status = 'failed', last_error = 'the webhook was removed before delivery', claimed_by = NULL, claimed_until = NULL
+       WHERE webhook_id = ? AND status = 'pending'`,
+      [id],
+    );
+    return true;
+  }
+
+  async listWebhooks(): Promise<WebhookRecord[]> {
+    const rows = await this.sql.all('SELECT id, name, url, created_at, disabled_at FROM webhooks ORDER BY id', []);
+    return rows.map((r) => ({
+      id: num(r.id),
+      name: str(r.name),
+      url: str(r.url),
+      createdAt: num(r.created_at),
+      disabledAt: numOrNull(r.disabled_at),
+    }));
+  }
+
+  async webhookTargets(): Promise<WebhookTarget[]> {
+    const rows = await this.sql.all('SELECT id, url, secret FROM webhooks WHERE disabled_at IS NULL ORDER BY id', []);
+    return rows.map((r) => ({ id: num(r.id), url: str(r.url), secret: str(r.secret) }));
+  }
+
+  async insertWebhookDeliveries(deliveries: readonly NewWebhookDelivery[]): Promise<void> {
+    for (const batch of chunks(deliveries, 100)) {
+      await this.sql.run(
+        `INSERT INTO webhook_deliveries (id, webhook_id, kind, subject, body, status, attempts, created_at, next_attempt_at)
+         VALUES ${placeholders(batch.length, 9)}`,
+        batch.flatMap((d) => [d.id, d.webhookId, d.kind, d.subject, d.body, 'pending', 0, d.createdAt, d.createdAt]),
+      );
+    }
+  }
+
+  async claimWebhookDeliveries(claimer: string, now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+    // A read first, so an idle poll never takes SQLite's write lock. The update repeats the
+    // conditions: PostgreSQL re-checks them on a row another process claimed meanwhile (its
+    // update waits for the other to commit, then skips the row), and SQLite runs it alone.
+    const due = await this.sql.all(
+      `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+       ORDER BY next_attempt_at, id LIMIT ?`,
+      [now, now, limit],
+    );
+    if (due.length === 0) return [];
+    const ids = due.map((r) => str(r.id));
+    const rows = await this.sql.all(
+      `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+       WHERE id IN (${ids.map(() => '?').join(',')}) AND status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+       RETURNING ${DELIVERY_COLUMNS}`,
+      [claimer, leaseUntil, ...ids, now, now],
+    );
+    return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async finishWebhookDelivery(id: string, claimer: string, outcome: WebhookOutcome): Promise<boolean> {
+    const changed =
+      outcome.status === 'delivered'
+        ? await this.sql.run(
+            `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = ?, last_status = ?, last_error = NULL, claimed_by = NULL, claimed_until = NULL
+             WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+            [outcome.at, outcome.httpStatus, id, claimer],
+          )
+        : await this.sql.run(
+            `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?, claimed_by = NULL, claimed_until = NULL
+             WHERE id = ? AND claimed_by = ? AND status = 'pending'`,
+            [outcome.status, outcome.nextAttemptAt, outcome.httpStatus, outcome.error, id, claimer],
+          );
+    return changed === 1;
+  }
+
+  async listWebhookDeliveries(webhookId: number | null, limit: number): Promise<WebhookDelivery[]> {
+    const rows =
+      webhookId === null
+        ? await this.sql.all(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries ORDER BY created_at DESC, id DESC LIMIT ?`, [limit])
+        : await this.sql.all(
+            `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+            [webhookId, limit],
+          );
+    return rows.map(toDelivery);
+  }
 }
+
+const DELIVERY_COLUMNS =
+  'id, webhook_id, kind, subject, body, status, attempts, created_at, next_attempt_at, last_status, last_error, delivered_at';
+const toDelivery = (r: Record<string, unknown>): WebhookDelivery => ({
+  id: str(r.id),
+  webhookId: num(r.webhook_id),
+  kind: str(r.kind),
+  subject: str(r.subject),
+  body: str(r.body),
+  status: str(r.status) as WebhookDeliveryStatus,
+  attempts: num(r.attempts),
+  createdAt: num(r.created_at),
+  nextAttemptAt: num(r.next_attempt_at),
+  lastStatus: numOrNull(r.last_status),
+  lastError: strOrNull(r.last_error),
+  deliveredAt: numOrNull(r.delivered_at),
+});

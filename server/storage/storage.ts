@@ -165,7 +165,86 @@ export interface StorageQueries {
   consumeChallenge(challenge: string, now: number): Promise<string | null>;
   insertSession(tokenHash: string, reviewerKey: string, expiresAt: number): Promise<void>;
   sessionReviewer(tokenHash: string, now: number): Promise<string | null>;
+
+  // Webhooks and their delivery outbox (server/notify/webhooks.ts, docs/operations.md "Webhooks").
+  /** Adds a webhook; returns its id. */
+  insertWebhook(webhook: NewWebhook): Promise<number>;
+  /**
+   * Removes a webhook: marks it disabled, wipes its secret, and fails its pending deliveries;
+   * false when there is no such active webhook. Run it in a transaction to make the writes one.
+   */
+  disableWebhook(id: number, at: number): Promise<boolean>;
+  /** Every webhook, removed ones included, oldest first; never the secrets. */
+  listWebhooks(): Promise<WebhookRecord[]>;
+  /** The active webhooks with their secrets: where a new event goes, and how the dispatcher signs. */
+  webhookTargets(): Promise<WebhookTarget[]>;
+  insertWebhookDeliveries(deliveries: readonly NewWebhookDelivery[]): Promise<void>;
+  /**
+   * Claims up to `limit` pending deliveries due at `now` whose lease is free or expired, for
+   * `claimer` until `leaseUntil`, counting an attempt for each. A delivery is claimed by one
+   * claimer at a time, whatever the number of server processes.
+   */
+  claimWebhookDeliveries(claimer: string, now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Records an attempt's outcome and frees the lease; false when `claimer` no longer holds it (it expired and another took it). */
+  finishWebhookDelivery(id: string, claimer: string, outcome: WebhookOutcome): Promise<boolean>;
+  /** The delivery log, newest first, at most `limit`, of one webhook or of all. */
+  listWebhookDeliveries(webhookId: number | null, limit: number): Promise<WebhookDelivery[]>;
 }
+
+export interface NewWebhook {
+  readonly name: string;
+  readonly url: string;
+  readonly secret: string;
+  readonly createdAt: number;
+}
+
+/** A webhook as listed: its URL is kept whole, but shown only as origin + "/…" (it may carry a secret). */
+export interface WebhookRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly url: string;
+  readonly createdAt: number;
+  readonly disabledAt: number | null;
+}
+
+export interface WebhookTarget {
+  readonly id: number;
+  readonly url: string;
+  readonly secret: string;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface NewWebhookDelivery {
+  readonly id: string;
+  readonly webhookId: number;
+  readonly kind: string;
+  readonly subject: string;
+  /** The exact JSON text sent on every attempt. */
+  readonly body: string;
+  readonly createdAt: number;
+}
+
+export interface WebhookDelivery extends NewWebhookDelivery {
+  readonly status: WebhookDeliveryStatus;
+  /** Attempts started, the current one included. */
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  /** The HTTP status of the last attempt, null when none came back. */
+  readonly lastStatus: number | null;
+  readonly lastError: string | null;
+  readonly deliveredAt: number | null;
+}
+
+export type WebhookOutcome =
+  | { readonly status: 'delivered'; readonly httpStatus: number; readonly at: number }
+  | {
+      readonly status: 'pending' | 'failed';
+      readonly httpStatus: number | null;
+      readonly error: string;
+      /** When to try again ('pending'); ignored for 'failed'. */
+      readonly nextAttemptAt: number;
+    };
 
 /** Throws a message naming the problem when `url` is neither `sqlite:PATH` nor a postgres:// URL. */
 export function checkStorageUrl(url: string): 'sqlite' | 'postgres' {
