@@ -295,27 +295,6 @@ export class RelationalQueries implements StorageQueries {
     ).map(toEntry);
   }
 
-  async unacknowledgedBreakGlass(limit: number, afterLogIndex = -1): Promise<StoredEntry[]> {
-    const rows = await this.sql.all(
-      `SELECT ${ENTRY_COLUMNS.split(', ')
-        .map((c) => `e.${c}`)
-        .join(', ')} FROM entries e
-       LEFT JOIN acknowledgements a ON a.device = e.device AND a.seq = e.seq
-       WHERE e.break_glass = 1 AND a.device IS NULL AND e.log_index > ? ORDER BY e.log_index LIMIT ?`,
-      [afterLogIndex, limit],
-    );
-    return rows.map(toEntry);
-  }
-
-  async acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean> {
-    return (
-      (await this.sql.run(
-        'INSERT INTO acknowledgements (device, seq, reviewer, acknowledged_at) VALUES (?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING',
-        [device, seq, reviewer, at],
-      )) === 1
-    );
-  }
-
   async incidentBySession(device: string, session: string): Promise<IncidentRecord | null> {
     const rows = await this.sql.all(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE device = ? AND session = ?`, [device, session]);
     return rows[0] ? toIncident(rows[0]) : null;

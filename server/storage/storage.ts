@@ -158,10 +158,6 @@ export interface StorageQueries {
   insertEntries(entries: readonly StoredEntry[]): Promise<void>;
   /** Entries in log order from a log index, at most `limit`. */
   entriesByLogIndex(fromIndex: number, limit: number): Promise<StoredEntry[]>;
-  /** Unacknowledged break-glass entries in log order after log index `afterLogIndex` (a paging cursor), at most `limit`. */
-  unacknowledgedBreakGlass(limit: number, afterLogIndex?: number): Promise<StoredEntry[]>;
-  acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean>;
-
   // Incidents, alarm evidence and signed reviews (the reviewer's loop).
   /** The incident of a device's break-glass session, if one is open for it. */
   incidentBySession(device: string, session: string): Promise<IncidentRecord | null>;

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiResult } from '../../shared/api/result';
 import type { BreakGlassSession } from '../../shared/api/channels/break-glass';
@@ -23,6 +26,7 @@ import { buildServer } from '../../server/app';
 import type { NotificationEvent, Notifications } from '../../server/notify/event';
 import { serverSigner, type ServerSigner } from '../../server/server-key';
 import { startSignaturePool, type SignaturePool } from '../../server/signature-pool';
+import { parseSilentAfter, run as serverCli } from '../../server/cli';
 import { sweepSilentDevices } from '../../server/silent-devices';
 import { openStorage, type Storage } from '../../server/storage/storage';
 import { openAppServices, type AppServices } from '../../electron/app/app-services';
@@ -659,6 +663,23 @@ describe.each(KINDS)('signed reviews and alarms (%s)', (kind) => {
         next = page.next as string | null;
       } while (next !== null);
       expect(seen).toEqual(all.map((i) => i.id));
+    }
+  });
+});
+
+describe('halfkey server serve --silent-after', () => {
+  it('takes whole minutes, hours or days from 5m to 365d and refuses anything else with a clear message (exit 2, nothing started)', async () => {
+    expect([parseSilentAfter('5m'), parseSilentAfter('36h'), parseSilentAfter('365d')]).toEqual([300_000, 129_600_000, 31_536_000_000]);
+    for (const bad of ['4m', '366d', '36', '1.5h', '-1h', '10s', '', '1h ', '9999999d']) {
+      const err: string[] = [];
+      const db = join(tmpdir(), `halfkey-silent-after-${process.pid}.db`);
+      const code = await serverCli(['--db', `sqlite:${db}`, `--silent-after=${bad}`], {
+        stdout: () => {},
+        stderr: (t) => err.push(t),
+      });
+      expect(code).toBe(2);
+      expect(err.join('')).toMatch(/--silent-after must be whole minutes, hours or days from 5m to 365d/);
+      expect(existsSync(db)).toBe(false);
     }
   });
 });
