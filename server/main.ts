@@ -33,6 +33,8 @@ export interface StartOptions {
   readonly requestTimeoutMs?: number;
   /** The webhook dispatcher's timeout, retries and polling (tests shorten them); see DispatcherOptions. */
   readonly webhooks?: Omit<DispatcherOptions, 'logger'>;
+  /** A device silent this long raises a DEVICE_SILENT alarm (swept periodically while serving); default never. */
+  readonly silentAfterMs?: number;
 }
 
 export interface RunningServer {
@@ -167,6 +169,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.silentAfterMs === undefined ? {} : { silentAfterMs: options.silentAfterMs }),
     ...(tls ? { https: tls } : {}),
   });
   // Nonces are kept only until they would be stale anyway.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reviewAlarmSchema } from './review-wire';
 import { receiptSchema, treeHeadSchema } from './receipt';
 import { sodiumNow, type Sodium } from '../sodium';
 import { UNSAFE_TEXT } from '../journal/entry-types';
@@ -60,6 +61,10 @@ export const WIRE_ERROR_CODES = [
   'CHALLENGE_INVALID',
   'SESSION_INVALID',
   'NOT_FOUND',
+  'REVIEW_INVALID',
+  'REVIEW_STALE',
+  'WRONG_REVIEWER',
+  'OWN_INCIDENT',
   'HEADERS_TOO_LARGE',
   'REQUEST_TIMEOUT',
   'BODY_TOO_DEEP',
@@ -221,21 +226,8 @@ export const deviceSummarySchema = z
     alarms: z.number().int().nonnegative(),
   })
   .strict();
-export const alarmSchema = z
-  .object({
-    id: seq,
-    device: hex64,
-    kind: z.enum(['FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'LOG_INCONSISTENT']),
-    seq: seq.nullable(),
-    message: z.string(),
-    raisedAt: seq,
-    evidence: z.unknown(),
-  })
-  .strict();
-export const breakGlassItemSchema = z
-  .object({ device: hex64, seq, type: z.string(), time: seq, actor: z.string().nullable(), hash: hex64 })
-  .strict();
-export const acknowledgeRequestSchema = z.object({ device: hex64, seq }).strict();
+/** An alarm as GET /v1/reviewer/alarms lists it (with its entries, state and acknowledgement): review-wire.ts reviewAlarmSchema. */
+export const alarmSchema = reviewAlarmSchema;
 
 /** How a person compares server keys: SHA-256 of the public key, first 16 bytes in groups of four hex digits. */
 export function serverKeyFingerprint(serverKeyHex: string, sodium: Sodium = sodiumNow()): string {

@@ -181,7 +181,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('limits: %s', (kind) => {
         status: 429,
         body: { error: { code: 'RATE_LIMITED', message: 'this reviewer has used up the export budget: retry in a minute' } },
       });
-      expect((await requestFrom('127.0.0.34', server.url, '/v1/reviewer/break-glass', { headers: auth })).status).toBe(200);
+      expect((await requestFrom('127.0.0.34', server.url, '/v1/reviewer/incidents', { headers: auth })).status).toBe(200);
     });
   });
 

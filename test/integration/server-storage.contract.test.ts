@@ -171,15 +171,58 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     }
   });
 
-  it('lists unacknowledged break-glass entries until a reviewer acknowledges them', async () => {
+  it('keeps one incident per device session and one review per subject, the review a log leaf', async () => {
     const q = storage.queries;
-    expect((await q.unacknowledgedBreakGlass(10)).map((e) => e.seq)).toEqual([1]);
-    // Paged by log index: only entries after the cursor.
-    expect((await q.unacknowledgedBreakGlass(10, 0)).map((e) => e.seq)).toEqual([1]);
-    expect(await q.unacknowledgedBreakGlass(10, 1)).toEqual([]);
-    expect(await q.acknowledge(DEVICE, 1, hex(0x77), 5)).toBe(true);
-    expect(await q.acknowledge(DEVICE, 1, hex(0x78), 6)).toBe(false);
-    expect(await q.unacknowledgedBreakGlass(10)).toEqual([]);
+    const incident = {
+      id: hex(0x91),
+      device: DEVICE,
+      vault: 'v',
+      session: 's-1',
+      account: 'prod',
+      reference: null,
+      reason: null,
+      severity: null,
+      outcome: null,
+      openedAt: 1,
+      updatedAt: 1,
+      ord: 1,
+    };
+    expect(await q.insertIncident(incident)).toBe(true);
+    expect(await q.insertIncident({ ...incident, id: hex(0x92), ord: 2 })).toBe(false);
+    await q.updateIncident(incident.id, {
+      updatedAt: 5,
+      outcome: 'resolved',
+      reference: 'INC-1',
+      reason: null,
+      severity: null,
+      account: 'other',
+    });
+    expect(await q.incidentBySession(DEVICE, 's-1')).toMatchObject({
+      updatedAt: 5,
+      outcome: 'resolved',
+      reference: 'INC-1',
+      account: 'prod',
+    });
+    await q.linkIncidentEntries(incident.id, DEVICE, [1, 1]);
+    expect((await q.incidentEntries(incident.id, -1, 10)).map((e) => e.seq)).toEqual([1]);
+    expect((await q.listIncidents(true, -1, 10)).map((i) => i.id)).toEqual([incident.id]);
+    const review = {
+      hash: hex(0x93),
+      subjectKind: 'incident' as const,
+      subjectId: incident.id,
+      reviewer: hex(0x77),
+      body: '{}',
+      logIndex: 500,
+      receivedAt: 6,
+    };
+    expect(await q.insertReview(review)).toBe(true);
+    // The first review of a subject wins, whoever sends the next.
+    expect(await q.insertReview({ ...review, hash: hex(0x94), reviewer: hex(0x78), logIndex: 501 })).toBe(false);
+    expect(await q.reviewOf('incident', incident.id)).toMatchObject({ reviewer: hex(0x77) });
+    expect(await q.listIncidents(true, -1, 10)).toEqual([]);
+    expect((await q.listIncidents(false, -1, 10)).map((i) => i.id)).toEqual([incident.id]);
+    expect((await q.entryHashesAt([500, 1, 502])).get(500)).toBe(hex(0x93));
+    expect((await q.reviewsInLogRange(0, 1000)).map((r) => r.hash)).toEqual([hex(0x93)]);
   });
 
   it('rolls a transaction back completely when it throws', async () => {
@@ -311,14 +354,14 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
       raisedAt: 11,
       offeredHash: hex(0x71),
     };
-    expect(await q.insertAlarm(fork)).toBe(true);
-    expect(await q.insertAlarm({ ...fork, raisedAt: 12 })).toBe(false);
-    expect(await q.insertAlarm({ ...fork, offeredHash: hex(0x72) })).toBe(true);
-    expect(await q.insertAlarm({ ...fork, kind: 'ROLLBACK' })).toBe(true);
+    expect(await q.insertAlarm(fork)).toEqual(expect.any(Number));
+    expect(await q.insertAlarm({ ...fork, raisedAt: 12 })).toBeNull();
+    expect(await q.insertAlarm({ ...fork, offeredHash: hex(0x72) })).toEqual(expect.any(Number));
+    expect(await q.insertAlarm({ ...fork, kind: 'ROLLBACK' })).toEqual(expect.any(Number));
     // Alarms without an offered hash (journal warnings) are never merged.
     const warning = { device: OTHER, kind: 'JOURNAL_WARNING' as const, seq: 7, message: 'warning at 7', evidence: '{}', raisedAt: 13 };
-    expect(await q.insertAlarm(warning)).toBe(true);
-    expect(await q.insertAlarm(warning)).toBe(true);
+    expect(await q.insertAlarm(warning)).toEqual(expect.any(Number));
+    expect(await q.insertAlarm(warning)).toEqual(expect.any(Number));
     expect((await q.listAlarms(OTHER)).map((a) => a.kind)).toEqual(['FORK', 'FORK', 'ROLLBACK', 'JOURNAL_WARNING', 'JOURNAL_WARNING']);
     const all = await q.listAlarms(null);
     expect(all).toHaveLength(7);

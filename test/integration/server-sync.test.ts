@@ -4,6 +4,7 @@ import { merkleRoot, verifyConsistency } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { receiptSchema, verifyReceipt, type Receipt } from '../../shared/sync/receipt';
 import { reviewerChallengeMessage } from '../../shared/sync/wire';
+import { incidentsResponseSchema, reviewHash, reviewSignatureMessage, type ReviewBody } from '../../shared/sync/review-wire';
 import { hashToken } from '../../server/tokens';
 import { expectOk, sendRequest } from '../../electron/sync/transport';
 import { journalsClosedAfterEach, seededSigner } from '../support/journal-builder';
@@ -303,11 +304,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     const j = journal({ deviceSeed: 15 });
     j.enrol('rita', 0x52, { role: 'reviewer' });
     j.tick();
-    j.store.append({ type: 'checkout.opened', data: { breakGlass: true, account: 'prod' } });
+    const opened = j.store.append({ type: 'break-glass.opened', data: { session: 'bg-1', account: 'prod', reference: 'INC-1' } });
+    j.tick();
+    j.store.append({ type: 'checkout.opened', data: { breakGlass: true, breakGlassSession: 'bg-1', account: 'prod' } });
     j.tick();
     j.store.append({ type: 'checkout.opened', data: { breakGlass: false } });
-    j.tick();
-    j.store.append({ type: 'break-glass.declared', data: {} });
     const client = await enrolledClient(server, j);
     await client.syncNow();
     const rita = seededSigner(0x52);
@@ -348,17 +349,28 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     };
     const devices = (await get('/v1/reviewer/devices')) as { devices: { device: string; lastSeq: number }[] };
     expect(devices.devices.find((d) => d.device === j.device.publicKey)?.lastSeq).toBe(j.store.head()!.seq);
-    const pending = (await get('/v1/reviewer/break-glass')) as { items: { device: string; seq: number; type: string }[] };
-    const mine = pending.items.filter((i) => i.device === j.device.publicKey);
-    expect(mine.map((i) => i.type)).toEqual(['checkout.opened', 'break-glass.declared']);
-    const ack = await fetch(new URL('/v1/reviewer/break-glass/ack', server.url), {
+    // The break-glass session is one incident with its two entries; the ordinary checkout is not in it.
+    const pending = incidentsResponseSchema.parse(await get('/v1/reviewer/incidents'));
+    const mine = pending.incidents.filter((i) => i.device === j.device.publicKey);
+    expect(mine.map((i) => [i.id, i.reference, i.entries.map((e) => e.entry.type)])).toEqual([
+      [opened.hash, 'INC-1', ['break-glass.opened', 'checkout.opened']],
+    ]);
+    const body: ReviewBody = {
+      subject: { kind: 'incident', id: opened.hash },
+      finding: 'authorised',
+      rotationDone: true,
+      text: '',
+      reviewer: rita.publicKey,
+      time: Date.now(),
+    };
+    const ack = await fetch(new URL('/v1/reviewer/acknowledge', server.url), {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ device: j.device.publicKey, seq: mine[0]!.seq }),
+      body: JSON.stringify({ review: body, signature: sodium.to_hex(rita.sign(reviewSignatureMessage(body))) }),
     });
     expect(ack.status).toBe(200);
-    const after = (await get('/v1/reviewer/break-glass')) as { items: { device: string; seq: number }[] };
-    expect(after.items.filter((i) => i.device === j.device.publicKey).map((i) => i.seq)).toEqual([mine[1]!.seq]);
+    const after = incidentsResponseSchema.parse(await get('/v1/reviewer/incidents'));
+    expect(after.incidents.filter((i) => i.device === j.device.publicKey)).toEqual([]);
 
     const lines = ((await get('/v1/reviewer/export')) as string)
       .trim()
@@ -366,13 +378,21 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const header = lines[0] as { format: string; treeHead: { size: number; root: string } };
     expect(header.format).toBe('halfkey-server-export');
-    const rows = lines.slice(1) as { entry: SignedEntry; receipt: unknown }[];
+    const rows = lines.slice(1) as ({ kind: 'entry'; entry: SignedEntry; receipt: unknown } | { kind: 'review' })[];
     expect(rows.length).toBe(header.treeHead.size);
-    for (const row of rows) expect(verifyReceipt(receiptSchema.parse(row.receipt), server.signer.publicKey, sodium)).toBe(true);
+    // The acknowledgement is the last leaf, a review line; every entry line's receipt verifies.
+    expect(rows[rows.length - 1]!.kind).toBe('review');
+    const entryRows = rows.filter((r): r is { kind: 'entry'; entry: SignedEntry; receipt: unknown } => r.kind === 'entry');
+    for (const row of entryRows) expect(verifyReceipt(receiptSchema.parse(row.receipt), server.signer.publicKey, sodium)).toBe(true);
     expect(
       sodium.to_hex(
         merkleRoot(
-          rows.map((r) => sodium.from_hex(r.entry.hash)),
+          [
+            ...entryRows.map((r) => sodium.from_hex(r.entry.hash)),
+            sodium.from_hex(
+              reviewHash({ review: body, signature: (rows[rows.length - 1] as unknown as { signature: string }).signature }, sodium),
+            ),
+          ],
           sodium,
         ),
       ),
@@ -384,7 +404,7 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     // Vault B's admin enrols a reviewer key they control in B's own journal and syncs it.
     const victim = journal({ deviceSeed: 71 });
     victim.tick();
-    const declared = victim.store.append({ type: 'break-glass.declared', data: {} });
+    const declared = victim.store.append({ type: 'break-glass.opened', data: { session: 'bg-v' } });
     await (await enrolledClient(server, victim)).syncNow();
     const rogue = journal({ deviceSeed: 72 });
     rogue.enrol('mallory', 0x61, { role: 'reviewer' });
@@ -399,19 +419,23 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
     // Nor does a session slipped in some other way reach the views: the grant is checked on every request.
     const token = 'M'.repeat(43);
     await server.storage.queries.insertSession(hashToken(token, sodium), mallory.publicKey, Date.now() + 60_000);
-    const [held] = await server.storage.queries.entriesBySeq(victim.device.publicKey, declared.seq, declared.seq);
-    const ack = await fetch(new URL('/v1/reviewer/break-glass/ack', server.url), {
+    const review: ReviewBody = {
+      subject: { kind: 'incident', id: declared.hash },
+      finding: 'false-alarm',
+      rotationDone: false,
+      text: '',
+      reviewer: mallory.publicKey,
+      time: Date.now(),
+    };
+    const ack = await fetch(new URL('/v1/reviewer/acknowledge', server.url), {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ device: victim.device.publicKey, seq: held!.seq }),
+      body: JSON.stringify({ review, signature: sodium.to_hex(mallory.sign(reviewSignatureMessage(review))) }),
     });
     expect(ack.status).toBe(403);
     expect(((await ack.json()) as { error: { code: string } }).error.code).toBe('NOT_A_REVIEWER');
-    expect(
-      (await server.storage.queries.unacknowledgedBreakGlass(1000)).some(
-        (e) => e.device === victim.device.publicKey && e.seq === held!.seq,
-      ),
-    ).toBe(true);
+    expect(await server.storage.queries.getIncident(declared.hash)).not.toBeNull();
+    expect(await server.storage.queries.reviewOf('incident', declared.hash)).toBeNull();
     expect((await fetch(new URL('/v1/reviewer/export', server.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
   });
 
