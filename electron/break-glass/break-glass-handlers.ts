@@ -18,5 +18,6 @@ export function breakGlassHandlers(breakGlass: () => BreakGlassService): { [C in
     'break-glass:use-mfa': (request) => breakGlass().useMfa(request),
     'break-glass:close': (request) => breakGlass().closeSession(request),
     'break-glass:resume': (request) => breakGlass().resume(request),
+    'break-glass:runbook': (request) => breakGlass().runbook(request),
   };
 }

@@ -12,6 +12,7 @@ import type { CustodyService } from '../custody/custody-service';
 import type { AppendInput } from '../journal/store';
 import type { CustodianRecord, UnlockedCustodian } from '../vault/custodians';
 import { BreakGlassStore, halfUseOf, type Half, type HalfUse, type SessionRow } from './break-glass-store';
+import { writeRunbookPdf, type RunbookHolder } from './runbook-pdf';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -226,6 +227,37 @@ export class BreakGlassService {
   /** Sessions newest first (open ones and closed ones awaiting rotation, unless `open` is false). */
   list(request: BreakGlassRequest<'break-glass:list'>): BreakGlassSession[] {
     return this.store.sessions(request).map((row) => this.view(row));
+  }
+
+  /**
+   * Prints the account's runbook to a PDF: the procedure, and who holds which half (custodians not
+   * revoked, by name and organisation). Nothing secret is read, so nobody needs to be unlocked.
+   */
+  async runbook(request: BreakGlassRequest<'break-glass:runbook'>): Promise<{
+    out: string;
+    bytes: number;
+    accountId: string;
+    alias: string;
+    holders: { password: RunbookHolder[]; mfa: RunbookHolder[] };
+  }> {
+    const account = this.custody.accounts.get(request.accountId);
+    const holdersOf = (item: Half): RunbookHolder[] =>
+      account.assignments.flatMap((a) => {
+        const custodian = a.item === item ? this.vault.custodians.get(a.custodianId) : null;
+        return custodian === null || custodian.revoked
+          ? []
+          : [{ custodianId: custodian.id, name: custodian.name, organisation: custodian.organisation }];
+      });
+    const holders = { password: holdersOf('password'), mfa: holdersOf('mfa') };
+    const sheet = {
+      accountId: account.accountId,
+      alias: account.alias,
+      organisation: account.organisation,
+      holders,
+      printedAt: this.now(),
+    };
+    const bytes = await writeRunbookPdf(sheet, request.out);
+    return { out: request.out, bytes, accountId: account.accountId, alias: account.alias, holders };
   }
 
   /**

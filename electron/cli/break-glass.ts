@@ -13,13 +13,14 @@ const USAGE = `usage: halfkey break-glass <step> --vault DIR [options]   (runboo
   code          --as ID (--session ID | --account ID) [--codes N]       the MFA custodian: the current code again
   close         --as ID (--session ID | --account ID) --outcome resolved|aborted --note TEXT
   resume        --as ID (--session ID | --account ID)                   after the app or the machine stopped mid-ceremony
+  runbook       --account ID --out FILE.pdf                             prints the account's runbook (no passphrase, no secret)
 
 Each custodian types their own passphrase for their own step (a hidden prompt, or --passphrase-file FILE);
 it is never taken from the command line. --account ID picks the account's open session.
 Exit codes: 0 done, 1 failed, 2 bad arguments, 3 refused (one person cannot use both halves).
 `;
 
-const STEPS = ['open', 'status', 'use-password', 'use-mfa', 'reveal', 'code', 'close', 'resume'] as const;
+const STEPS = ['open', 'status', 'use-password', 'use-mfa', 'reveal', 'code', 'close', 'resume', 'runbook'] as const;
 type Step = (typeof STEPS)[number];
 
 const OPTIONS = {
@@ -36,6 +37,7 @@ const OPTIONS = {
   codes: { type: 'string' },
   outcome: { type: 'string' },
   note: { type: 'string' },
+  out: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -53,6 +55,7 @@ const TAKES: Readonly<Record<Step, readonly (keyof typeof OPTIONS)[]>> = {
   code: ['session', 'account', 'codes'],
   close: ['session', 'account', 'outcome', 'note'],
   resume: ['session', 'account'],
+  runbook: ['account', 'out'],
 };
 
 /** Field names of the break-glass requests in this command's words. */
@@ -65,6 +68,7 @@ const WORDS = {
   outcome: '--outcome',
   note: '--note',
   seconds: '--seconds',
+  out: '--out',
 };
 
 function need(value: string | undefined, flag: string): string {
@@ -124,6 +128,19 @@ export const run: CommandRunner = async (argv, io) => {
       return 0;
     });
   }
+  if (name === 'runbook') {
+    const accountId = need(v.account, 'account');
+    const file = resolve(io.cwd, need(v.out, 'out'));
+    return withApi(io, 'break-glass runbook', vaultDir, async (api) => {
+      await api.call('vault:open', {});
+      const printed = await api.call('break-glass:runbook', { accountId, out: file }, { ...WORDS, accountId: '--account' });
+      const names = (holders: readonly { name: string; organisation: string }[]) =>
+        holders.length === 0 ? 'nobody' : holders.map((h) => `${h.name} (${h.organisation})`).join(', ');
+      out(`wrote ${printed.out}: the break-glass runbook of account ${printed.accountId} (${printed.alias})`);
+      out(`  password half: ${names(printed.holders.password)}; MFA half: ${names(printed.holders.mfa)}`);
+      return 0;
+    });
+  }
   const prepared = prepare(name, v);
   const as = need(v.as, 'as');
   const passphrase =
@@ -139,7 +156,7 @@ export const run: CommandRunner = async (argv, io) => {
 
 type Perform = (api: CliApi, as: string, out: (text: string) => void) => Promise<void>;
 
-function prepare(step: Exclude<Step, 'status'>, v: Values): Perform {
+function prepare(step: Exclude<Step, 'status' | 'runbook'>, v: Values): Perform {
   if (step === 'open') {
     const accountId = need(v.account, 'account');
     const severity = need(v.severity, 'severity');

@@ -2,6 +2,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import type { ReconcileReport } from '../../shared/reconcile/report';
 import { reportText } from '../../shared/reconcile/report-text';
+import { wrap } from '../base/pdf-text';
 
 const A4 = { width: 595, height: 842, margin: 42 };
 const SIZE = 8.5;
@@ -9,23 +10,6 @@ const LEADING = 11;
 
 /** What a standard PDF font can draw: outside printable Latin-1 becomes '?' (user agents and reasons are free text). */
 const drawable = (text: string): string => text.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
-
-/** Splits a line into pieces that fit the page width, breaking at spaces where it can; continuation lines are indented. */
-function wrap(text: string, font: PDFFont, width: number): string[] {
-  const pieces: string[] = [];
-  let rest = text;
-  const indent = /^\s*/.exec(text)?.[0] ?? '';
-  while (font.widthOfTextAtSize(rest, SIZE) > width) {
-    let cut = rest.length;
-    while (cut > 1 && font.widthOfTextAtSize(rest.slice(0, cut), SIZE) > width) cut = Math.floor(cut * 0.9);
-    const space = rest.lastIndexOf(' ', cut);
-    const at = space > indent.length + 8 ? space : cut;
-    pieces.push(rest.slice(0, at));
-    rest = `${indent}      ${rest.slice(at).trimStart()}`;
-  }
-  pieces.push(rest);
-  return pieces;
-}
 
 /**
  * The reconciliation as a PDF for the review file: the same text `halfkey reconcile` prints
@@ -62,7 +46,7 @@ export async function writeReconcilePdf(report: ReconcileReport, path: string): 
         ? [0.6, 0.25, 0]
         : [0, 0, 0];
     const f = heading || result ? bold : font;
-    for (const piece of wrap(drawable(line), f, A4.width - 2 * A4.margin)) draw(piece, f, color);
+    for (const piece of wrap(drawable(line), f, SIZE, A4.width - 2 * A4.margin)) draw(piece, f, color);
   }
   writeFileSync(`${path}.partial`, await doc.save(), { mode: 0o600 });
   renameSync(`${path}.partial`, path);

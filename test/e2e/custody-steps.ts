@@ -1,7 +1,7 @@
 import type { Locator, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { expect } from './fixtures';
-import { nav } from './ui-steps';
+import { approveOnProposals, nav, proposalsOutcome, type Person } from './ui-steps';
 
 // Steps of the custody specs (ui-custody, ui-custody-state): accounts, checkouts and TOTP codes.
 
@@ -35,4 +35,39 @@ export async function openAccount(page: Page, account: TestAccount): Promise<voi
   await nav(page, 'Accounts');
   await page.getByRole('button', { name: `Open ${account.alias}` }).click();
   await expect(page.getByRole('heading', { name: new RegExp(account.alias), level: 2 })).toBeFocused();
+}
+
+/**
+ * The acting admin adds `account` under Accounts and proposes each half to its custodian; each
+ * assignment is approved by the other custodian with their own passphrase (they become the actor).
+ */
+export async function addAccountWithHalves(
+  page: Page,
+  account: TestAccount,
+  password: { readonly who: Person; readonly role: string },
+  mfa: { readonly who: Person; readonly role: string },
+): Promise<void> {
+  await nav(page, 'Accounts');
+  const add = page.getByRole('region', { name: 'Add an account' });
+  await add.getByLabel('AWS account id', { exact: true }).fill(account.id);
+  await add.getByLabel('Alias', { exact: true }).fill(account.alias);
+  await add.getByLabel('Root e-mail', { exact: true }).fill(account.email);
+  await add.getByRole('button', { name: 'Add account' }).click();
+  await expect(add.getByRole('status')).toContainText(`Added account ${account.id}`);
+  await openAccount(page, account);
+  const assign = page.getByRole('region', { name: 'Assign a custody item' });
+  for (const [item, { who, role }] of [
+    ['password', password],
+    ['mfa', mfa],
+  ] as const) {
+    await assign.getByLabel('Item', { exact: true }).selectOption(item);
+    await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${who.name} — ${role}, ${who.organisation}` });
+    await assign.getByRole('button', { name: 'Propose assignment' }).click();
+    await expect(assign.getByRole('status')).toContainText('Proposed: Assign');
+  }
+  const half = (item: string, who: string): string => `Assign the ${item} half of account ${account.id} to ${who}`;
+  await approveOnProposals(page, half('password', password.who.name), mfa.who);
+  await expect(proposalsOutcome(page)).toContainText(`Approved: ${half('password', password.who.name)}`, { timeout: 20_000 });
+  await approveOnProposals(page, half('MFA', mfa.who.name), password.who);
+  await expect(proposalsOutcome(page)).toContainText(`Approved: ${half('MFA', mfa.who.name)}`, { timeout: 20_000 });
 }

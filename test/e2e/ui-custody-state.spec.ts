@@ -1,5 +1,5 @@
 import type { Locator, Page } from '@playwright/test';
-import { expectCodeMatches, oathtoolCodes, openAccount as openAccountOf } from './custody-steps';
+import { addAccountWithHalves, expectCodeMatches, oathtoolCodes, openAccount as openAccountOf } from './custody-steps';
 import { expect, test } from './fixtures';
 import { actAs, approveOnProposals, createVaultThroughUi, enrol, nav, noSeriousAxeViolations, proposalsOutcome } from './ui-steps';
 
@@ -65,28 +65,7 @@ test('live custody state while both halves are out (highlighted, counted down, s
     await actAs(page, ADMIN);
     await nav(page, 'Accounts');
     await expect(livePanel(page)).toContainText('Nothing is checked out right now.');
-    const add = page.getByRole('region', { name: 'Add an account' });
-    await add.getByLabel('AWS account id', { exact: true }).fill(ACCOUNT.id);
-    await add.getByLabel('Alias', { exact: true }).fill(ACCOUNT.alias);
-    await add.getByLabel('Root e-mail', { exact: true }).fill(ACCOUNT.email);
-    await add.getByRole('button', { name: 'Add account' }).click();
-    await expect(add.getByRole('status')).toContainText(`Added account ${ACCOUNT.id}`);
-    await openAccount(page);
-    const assign = page.getByRole('region', { name: 'Assign a custody item' });
-    for (const [item, who, role] of [
-      ['password', PAT, 'Password custodian'],
-      ['mfa', MO, 'MFA custodian'],
-    ] as const) {
-      await assign.getByLabel('Item', { exact: true }).selectOption(item);
-      await assign.getByLabel('Custodian', { exact: true }).selectOption({ label: `${who.name} — ${role}, ${who.organisation}` });
-      await assign.getByRole('button', { name: 'Propose assignment' }).click();
-      await expect(assign.getByRole('status')).toContainText('Proposed: Assign');
-    }
-    const half = (item: string, who: string): string => `Assign the ${item} half of account ${ACCOUNT.id} to ${who}`;
-    await approveOnProposals(page, half('password', PAT.name), MO);
-    await expect(proposalsOutcome(page)).toContainText(`Approved: ${half('password', PAT.name)}`, { timeout: 20_000 });
-    await approveOnProposals(page, half('MFA', MO.name), PAT);
-    await expect(proposalsOutcome(page)).toContainText(`Approved: ${half('MFA', MO.name)}`, { timeout: 20_000 });
+    await addAccountWithHalves(page, ACCOUNT, { who: PAT, role: 'Password custodian' }, { who: MO, role: 'MFA custodian' });
   });
 
   await test.step('the password custodian checks out: one half out, no alarm; a password rotation abandoned leaves the old password in use', async () => {

@@ -4,6 +4,7 @@ import { usePolled } from '../api/usePolled';
 import { ErrorNotice } from '../components/ErrorNotice';
 import type { Session } from '../session/session';
 import { IncidentForm } from './IncidentForm';
+import { RunbookForm } from './RunbookForm';
 import { SessionSteps } from './SessionSteps';
 
 const POLL_MS = 3000;
@@ -25,7 +26,7 @@ export function BreakGlassView({ session }: { readonly session: Session }): Reac
         <h2 id="break-glass-heading">Break-glass</h2>
         <p className="muted">
           The emergency root sign-in, on this workstation, with no server: two people, one half each, every step in the journal. The runbook
-          is docs/break-glass.md.
+          is docs/break-glass.md; print it for an account below.
         </p>
         <ErrorNotice error={sessions.error} />
         {list.length === 0 && sessions.error === null && <p role="status">No break-glass session is open or awaiting rotation.</p>}
@@ -43,6 +44,7 @@ export function BreakGlassView({ session }: { readonly session: Session }): Reac
           Open another session (another account)
         </button>
       )}
+      <RunbookForm />
     </>
   );
 }

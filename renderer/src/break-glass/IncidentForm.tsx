@@ -1,8 +1,8 @@
-import { useCallback, useState, type FormEvent, type ReactElement } from 'react';
+import { useState, type FormEvent, type ReactElement } from 'react';
 import { halfkey } from '../api/halfkey';
 import type { ApiError, Custodian } from '../api/types';
-import { usePolled } from '../api/usePolled';
 import { ErrorNotice } from '../components/ErrorNotice';
+import { AccountSelect, useAccountChoice } from './AccountChoice';
 import { Field } from '../components/Field';
 import { usePresenceGate } from '../session/presence';
 import { PresencePrompt } from '../session/PresencePrompt';
@@ -23,17 +23,14 @@ export function IncidentForm({
   readonly actor: Custodian;
   readonly onOpened: (sessionId: string) => void;
 }): ReactElement {
-  const readAccounts = useCallback(() => halfkey().custodyAccountList({ limit: 500 }), []);
-  const accounts = usePolled(readAccounts, 'break-glass-accounts', 10_000);
-  const [accountId, setAccountId] = useState('');
+  const account = useAccountChoice('break-glass-accounts');
   const [reference, setReference] = useState('');
   const [reason, setReason] = useState('');
   const [severity, setSeverity] = useState<Severity>('critical');
   const [lease, setLease] = useState<number>(60);
   const [error, setError] = useState<ApiError | null>(null);
   const presence = usePresenceGate(actor);
-  const choices = accounts.value?.accounts ?? [];
-  const chosen = accountId === '' ? (choices[0]?.accountId ?? '') : accountId;
+  const chosen = account.chosen;
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     if (chosen === '') {
@@ -54,16 +51,7 @@ export function IncidentForm({
         MFA half. No server is needed. Every step is signed into the journal.
       </p>
       <form noValidate className="form" aria-label="Incident" onSubmit={(event) => void submit(event)}>
-        <div className="field">
-          <label htmlFor="break-glass-account">Account</label>
-          <select id="break-glass-account" value={chosen} onChange={(event) => setAccountId(event.target.value)}>
-            {choices.map((a) => (
-              <option key={a.accountId} value={a.accountId}>
-                {a.accountId} ({a.alias})
-              </option>
-            ))}
-          </select>
-        </div>
+        <AccountSelect id="break-glass-account" choice={account} />
         <Field
           label="Incident reference"
           value={reference}
@@ -104,7 +92,7 @@ export function IncidentForm({
         </button>
       </form>
       <PresencePrompt gate={presence} />
-      <ErrorNotice error={accounts.error} />
+      <ErrorNotice error={account.error} />
     </section>
   );
 }

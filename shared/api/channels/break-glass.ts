@@ -17,6 +17,15 @@ const sessionId = z.string().regex(/^[0-9a-f]{32}$/, 'a break-glass session id i
 const requiredText = (max: number) =>
   z.string().trim().min(1, 'required').max(max, `at most ${max} characters`).regex(noControl, 'control characters are not allowed');
 
+/** Where a file goes on this machine: an absolute path (POSIX or Windows) ending in `ext`, bounded, no NUL. */
+const absoluteFile = (ext: string) =>
+  z
+    .string()
+    .max(4096, 'at most 4096 characters')
+    .refine((p) => /^(\/|[A-Za-z]:[\\/])/.test(p), 'must be an absolute path (the folder and the file name, e.g. /home/me/runbook.pdf)')
+    .refine((p) => !p.includes('\0'), 'must not contain NUL')
+    .refine((p) => p.toLowerCase().endsWith(ext) && p.length > ext.length + 1, `must be a file name ending in ${ext}`);
+
 export const breakGlassSeveritySchema = z.enum(['critical', 'high', 'medium', 'low']);
 export const breakGlassOutcomeSchema = z.enum(['resolved', 'aborted']);
 /** Where a session is: each step moves it on, in this order only. */
@@ -75,6 +84,9 @@ export const breakGlassSessionSchema = z.object({
   next: z.enum(['resume', 'use-password', 'use-mfa', 'close', 'rotate', 'done']),
 });
 export type BreakGlassSession = z.output<typeof breakGlassSessionSchema>;
+
+/** A custodian the runbook names as holding a half. */
+const runbookHolderSchema = z.object({ custodianId: z.string(), name: z.string(), organisation: z.string() });
 
 export const breakGlassChannels = {
   /** Opens a session for an account (by a custodian of one of its halves or an admin, present); one open session per account. */
@@ -135,5 +147,20 @@ export const breakGlassChannels = {
   'break-glass:resume': {
     request: z.object({ by: custodianId, sessionId }).strict(),
     response: breakGlassSessionSchema,
+  },
+  /**
+   * Writes the runbook of one account as a PDF (docs/break-glass.md's procedure, with the account
+   * in every command, and who holds which half: names and organisations only). No custodian needs
+   * to be unlocked: the sheet holds no secret. Written beside `out` and renamed over it.
+   */
+  'break-glass:runbook': {
+    request: z.object({ accountId: awsAccountIdSchema, out: absoluteFile('.pdf') }).strict(),
+    response: z.object({
+      out: z.string(),
+      bytes: z.number().int(),
+      accountId: z.string(),
+      alias: z.string(),
+      holders: z.object({ password: z.array(runbookHolderSchema), mfa: z.array(runbookHolderSchema) }),
+    }),
   },
 } as const;
