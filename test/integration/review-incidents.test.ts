@@ -46,6 +46,14 @@ async function value<T = Record<string, unknown>>(channel: string, payload: unkn
   return result.value;
 }
 const unlock = (custodianId: string, passphrase: string) => value('custodian:unlock', { custodianId, passphrase });
+/** The review:acknowledge request of `by` for incident `id`. */
+const review = (by: string, id: string, finding: string, rotationDone: boolean, text: string) => ({
+  by,
+  subject: { kind: 'incident', id },
+  finding,
+  rotationDone,
+  text,
+});
 
 async function openRouter(): Promise<void> {
   services = await openAppServices({ mode: 'preview', vaultDir: f.dir });
@@ -68,7 +76,9 @@ beforeAll(async () => {
     await enrolCustodian(f.vault, admin, { name: 'Rita Reviewer', organisation: 'Customer', role: 'reviewer', passphrase: RITA }, pat)
   ).id;
   // Rex is an admin now; he runs a break-glass session and is made a reviewer afterwards: his own break-glass.
-  ids.rex = (await enrolCustodian(f.vault, admin, { name: 'Rex Second', organisation: 'Customer', role: 'admin', passphrase: REX }, pat)).id;
+  ids.rex = (
+    await enrolCustodian(f.vault, admin, { name: 'Rex Second', organisation: 'Customer', role: 'admin', passphrase: REX }, pat)
+  ).id;
   await f.custody.close();
   f.vault.close();
 
@@ -169,15 +179,10 @@ describe('the reviewer queue through the router', () => {
       // The untouched incident still verifies: one failure is not spread over the page.
       expect(answer.incidents.find((i) => i.id === incident.rexOwn)?.verified).toBe(true);
       // And it cannot be acknowledged while its evidence fails.
-      expect(
-        await call('review:acknowledge', {
-          by: ids.rita,
-          subject: { kind: 'incident', id: incident.ceremony },
-          finding: 'authorised',
-          rotationDone: false,
-          text: '',
-        }),
-      ).toMatchObject({ ok: false, error: { code: 'CONFLICT', message: expect.stringMatching(/does not verify/) } });
+      expect(await call('review:acknowledge', review(ids.rita, incident.ceremony, 'authorised', false, ''))).toMatchObject({
+        ok: false,
+        error: { code: 'CONFLICT', message: expect.stringMatching(/does not verify/) },
+      });
       expect(proxy.rewritten).toBeGreaterThanOrEqual(2);
     } finally {
       proxy.clear();
@@ -188,13 +193,7 @@ describe('the reviewer queue through the router', () => {
     await unlock(ids.rex, REX);
     const listed = await value<Incidents>('review:incidents', { by: ids.rex });
     expect(listed.incidents.find((i) => i.id === incident.rexOwn)?.ownKeySigned).toBe(true);
-    const refused = await call('review:acknowledge', {
-      by: ids.rex,
-      subject: { kind: 'incident', id: incident.rexOwn },
-      finding: 'authorised',
-      rotationDone: true,
-      text: 'mine, fine',
-    });
+    const refused = await call('review:acknowledge', review(ids.rex, incident.rexOwn, 'authorised', true, 'mine, fine'));
     expect(refused).toMatchObject({ ok: false, error: { code: 'NOT_PERMITTED', detail: { rule: 'own-break-glass' } } });
     const after = await value<Incidents>('review:incidents', { by: ids.rex, state: 'all' });
     expect(after.incidents.find((i) => i.id === incident.rexOwn)).toMatchObject({ state: 'open', acknowledgement: null });
@@ -202,13 +201,10 @@ describe('the reviewer queue through the router', () => {
 
   it('acknowledges through the router with a signed review, checked when it comes back; a second acknowledgement answers the first', async () => {
     await unlock(ids.rita, RITA);
-    const first = await value<Ack>('review:acknowledge', {
-      by: ids.rita,
-      subject: { kind: 'incident', id: incident.ceremony },
-      finding: 'authorised',
-      rotationDone: false,
-      text: 'SCP incident INC-900, both custodians present',
-    });
+    const first = await value<Ack>(
+      'review:acknowledge',
+      review(ids.rita, incident.ceremony, 'authorised', false, 'SCP incident INC-900, both custodians present'),
+    );
     expect(first.already).toBe(false);
     expect(first.acknowledgement).toMatchObject({ verified: true, problems: [], reviewerName: 'Rita Reviewer' });
     expect(first.acknowledgement.review).toMatchObject({ finding: 'authorised', text: 'SCP incident INC-900, both custodians present' });
@@ -223,13 +219,7 @@ describe('the reviewer queue through the router', () => {
 
     // Rex (not his own incident) acknowledges it again: the server answers Rita's, and it verifies.
     await unlock(ids.rex, REX);
-    const again = await value<Ack>('review:acknowledge', {
-      by: ids.rex,
-      subject: { kind: 'incident', id: incident.ceremony },
-      finding: 'unauthorised',
-      rotationDone: true,
-      text: 'second opinion',
-    });
+    const again = await value<Ack>('review:acknowledge', review(ids.rex, incident.ceremony, 'unauthorised', true, 'second opinion'));
     expect(again.already).toBe(true);
     expect(again.acknowledgement).toMatchObject({ verified: true, hash: first.acknowledgement.hash, review: { finding: 'authorised' } });
   });
