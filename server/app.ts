@@ -34,7 +34,8 @@ import { currentKeyHeads, type ServerSigner } from './server-key';
 import { inlineChecker, type EntryChecker } from './signature-pool';
 import type { Storage } from './storage/storage';
 import { hashToken } from './tokens';
-import type { Notifications } from './notify/event';
+import { noNotifications, type Notifications } from './notify/event';
+import { sweepIntervalMs, sweepSilentDevices } from './silent-devices';
 
 export interface ServerOptions {
   readonly storage: Storage;
@@ -131,6 +132,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { storage, signer, sodium } = options;
   const now = options.now ?? Date.now;
   const checker = options.checker ?? inlineChecker();
+  const notifications = options.notifications ?? noNotifications;
   const order = new DeviceOrder();
   const limit = options.rateLimit ?? { capacity: 120, perSecond: 20 };
   // On PostgreSQL several stateless processes share the database, so they share its buckets; a
@@ -343,7 +345,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const query = parseValue(ingestQuerySchema, request.query, 'query');
       const body = parseBody(ingestRequestSchema, request.body);
       refuseUnsafeEntryText(body.entries);
-      const result = await ingestBatch({ storage, order, signer, checker, now }, record, body.entries, query.receipts ?? 'each');
+      const result = await ingestBatch(
+        { storage, order, signer, checker, now, notifications },
+        record,
+        body.entries,
+        query.receipts ?? 'each',
+      );
       request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
       return result;
     },
@@ -380,6 +387,22 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     limitReviewer,
     refuseFailingAddress,
     chargingFailures,
+    notifications,
+    ...(options.silentAfterMs === undefined ? {} : { silentAfterMs: options.silentAfterMs }),
   });
+  const silentAfterMs = options.silentAfterMs;
+  if (silentAfterMs !== undefined) {
+    // DEVICE_SILENT: swept while the server runs (and on each reviewer alarms view); the database dedups across processes.
+    let sweep: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      sweep = setInterval(() => {
+        void sweepSilentDevices(storage, notifications, silentAfterMs, now()).catch((error: unknown) =>
+          app.log.warn({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'silent-device sweep failed'),
+        );
+      }, sweepIntervalMs(silentAfterMs));
+      sweep.unref();
+    });
+    app.addHook('onClose', async () => clearInterval(sweep));
+  }
   return app;
 }

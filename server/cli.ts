@@ -14,7 +14,7 @@ export interface ServerCliIo {
 }
 
 const USAGE = `usage:
-  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N] [--trust-proxy ADDRESSES] [--request-timeout 30s]
+  halfkey server --db sqlite:PATH|postgres://… [--listen HOST:PORT] [--key-file PATH] [--tls-cert PEM --tls-key PEM] [--rate-limit BURST/PER_SECOND] [--verify-threads N] [--trust-proxy ADDRESSES] [--request-timeout 30s] [--silent-after 36h]
   halfkey server keygen --key-file PATH
   halfkey server enroll-token --db … [--ttl 15m]
   halfkey server revoke-device --db … --device HEX
@@ -203,6 +203,21 @@ async function reviewer(argv: string[], io: ServerCliIo): Promise<number> {
   }
 }
 
+/**
+ * Parses `--silent-after`: how long a device may go without syncing before a DEVICE_SILENT alarm,
+ * in whole minutes, hours or days (`90m`, `36h`, `7d`), from 5 minutes to 365 days; returns ms.
+ */
+export function parseSilentAfter(text: string): number {
+  const match = /^(\d{1,6})([mhd])$/.exec(text);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  const ms = match ? Number(match[1]) * unit[match[2] as keyof typeof unit] : NaN;
+  if (!(ms >= 5 * 60_000 && ms <= 365 * 86_400_000))
+    throw new ServerUsageError(
+      `--silent-after must be whole minutes, hours or days from 5m to 365d (how long a device may go without syncing before an alarm), e.g. 36h or 7d, not "${text}"`,
+    );
+  return ms;
+}
+
 async function serve(argv: string[], io: ServerCliIo): Promise<number> {
   const values = parse(argv, {
     db: { type: 'string' },
@@ -214,6 +229,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     'verify-threads': { type: 'string' },
     'trust-proxy': { type: 'string' },
     'request-timeout': { type: 'string' },
+    'silent-after': { type: 'string' },
   });
   if (values.help) return (io.stdout(USAGE), 0);
   const db = requireDb(values);
@@ -237,6 +253,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
   }
   const trustProxy = typeof values['trust-proxy'] === 'string' ? trustedProxies(values['trust-proxy']) : undefined;
   const requestTimeoutMs = typeof values['request-timeout'] === 'string' ? parseRequestTimeout(values['request-timeout']) : undefined;
+  const silentAfterMs = typeof values['silent-after'] === 'string' ? parseSilentAfter(values['silent-after']) : undefined;
   // A ServerConfigError (a missing or malformed file, a folder that does not exist) ends in run().
   const server = await startServer({
     db,
@@ -246,6 +263,7 @@ async function serve(argv: string[], io: ServerCliIo): Promise<number> {
     ...(trustProxy ? { trustProxy } : {}),
     ...(verifyThreads === undefined ? {} : { verifyThreads }),
     ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+    ...(silentAfterMs === undefined ? {} : { silentAfterMs }),
     ...(str(values['tls-cert']) ? { tlsCert: str(values['tls-cert'])!, tlsKey: str(values['tls-key'])! } : {}),
   });
   io.stderr(`halfkey server listening on ${server.url}\nserver key fingerprint: ${server.signer.fingerprint}\n`);

@@ -18,7 +18,12 @@ import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-
 import { headTimestamp, underKey, type ServerSigner } from './server-key';
 import { checkEntry } from './entry-checks';
 import { PoolFailure, type EntryChecker } from './signature-pool';
-import type { CustodianKey, DeviceRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
+import type { CustodianKey, DeviceRecord, IncidentRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
+import { noNotifications, type NotificationEvent, type Notifications } from './notify/event';
+
+const ENTRY_TYPES_BREAK_GLASS_OPENED = 'break-glass.opened';
+const ENTRY_TYPES_BREAK_GLASS_CLOSED = 'break-glass.closed';
+const BOTH_HALVES_OUT = 'custody.both-halves-out';
 
 /** Verifier findings the server records as alarms but does not refuse: they describe the device's history, not forgery. */
 const WARNING_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>(['TIME_BACKWARDS', 'MISSING_CHECKPOINT']);
@@ -31,11 +36,180 @@ export interface IngestDeps {
   /** Hash and signature checks, normally the worker pool started with the server. */
   readonly checker: EntryChecker;
   readonly now: () => number;
+  /** Where new incidents and alarms are announced, inside the ingest transaction (default: nowhere). */
+  readonly notifications?: Notifications;
 }
 
 /** Entries the break-glass review lists: emergency checkouts and explicit break-glass events. */
 export function isBreakGlass(entry: Pick<SignedEntry, 'type' | 'data'>): boolean {
   return (entry.type.startsWith('checkout.') && entry.data.breakGlass === true) || entry.type.startsWith('break-glass.');
+}
+
+/** Longest session id, account or incident field the server keeps from an entry (longer ones are cut). */
+const MAX_INCIDENT_TEXT = 500;
+const textOf = (value: unknown): string | null =>
+  typeof value === 'string' && value.length > 0 ? value.slice(0, MAX_INCIDENT_TEXT) : null;
+
+/**
+ * The break-glass session an entry belongs to, or null: a `break-glass.*` entry names it in
+ * `data.session`, a checkout opened for it in `data.breakGlassSession` (with `breakGlass: true`).
+ */
+export function breakGlassSessionOf(entry: Pick<SignedEntry, 'type' | 'data'>): string | null {
+  if (entry.type.startsWith('break-glass.')) return textOf(entry.data.session);
+  if (entry.type === 'checkout.opened' && entry.data.breakGlass === true) return textOf(entry.data.breakGlassSession);
+  return null;
+}
+
+/** The one line a chat channel shows for a new incident: the facts a person typed, never a secret. */
+const incidentText = (i: IncidentRecord): string =>
+  `Break-glass incident ${i.reference ?? '(no reference yet)'} on account ${i.account ?? '(unknown)'}${i.severity === null ? '' : ` (${i.severity})`}: ${i.reason ?? 'reason not synced yet'}`.slice(
+    0,
+    300,
+  );
+
+/** Records an alarm and, when it is new, announces it in the same transaction; returns its id or null. */
+export async function raiseAlarm(
+  tx: StorageQueries,
+  notifications: Notifications,
+  alarm: Parameters<StorageQueries['insertAlarm']>[0],
+): Promise<number | null> {
+  const id = await tx.insertAlarm(alarm);
+  if (id === null) return null;
+  const event: NotificationEvent = {
+    kind: 'alarm.raised',
+    subject: String(id),
+    device: alarm.device,
+    at: alarm.raisedAt,
+    text: `${alarm.kind} alarm on device ${alarm.device.slice(0, 12)}…: ${alarm.message}`.slice(0, 300),
+    detail: { kind: alarm.kind, seq: alarm.seq },
+  };
+  await notifications.enqueue(tx, event);
+  return id;
+}
+
+/**
+ * Opens or updates the incidents of a batch's new entries (docs/sync-protocol.md, "Incidents"):
+ * one per (device, break-glass session), opened by the session's first synced entry, whose hash
+ * is its id; later entries link to it and move its updatedAt (and outcome, on `break-glass.closed`).
+ */
+async function recordIncidents(
+  tx: StorageQueries,
+  notifications: Notifications,
+  device: DeviceRecord,
+  fresh: readonly { readonly entry: SignedEntry; readonly hash: string; readonly logIndex: number }[],
+  now: number,
+): Promise<void> {
+  const bySession = new Map<string, (typeof fresh)[number][]>();
+  for (const f of fresh) {
+    const session = breakGlassSessionOf(f.entry);
+    if (session === null) continue;
+    const list = bySession.get(session) ?? [];
+    list.push(f);
+    bySession.set(session, list);
+  }
+  for (const [session, items] of bySession) {
+    const facts = {
+      account: null as string | null,
+      reference: null as string | null,
+      reason: null as string | null,
+      severity: null as string | null,
+      outcome: null as string | null,
+    };
+    for (const { entry } of items) {
+      const d = entry.data;
+      facts.account ??= textOf(d.account);
+      if (entry.type === ENTRY_TYPES_BREAK_GLASS_OPENED) {
+        facts.reference ??= textOf(d.reference);
+        facts.reason ??= textOf(d.reason);
+        facts.severity ??= textOf(d.severity);
+      }
+      if (entry.type === ENTRY_TYPES_BREAK_GLASS_CLOSED) facts.outcome = textOf(d.outcome) ?? facts.outcome;
+    }
+    const first = items[0]!;
+    let incident = await tx.incidentBySession(device.device, session);
+    if (incident === null) {
+      incident = {
+        id: first.hash,
+        device: device.device,
+        vault: device.vault,
+        session,
+        ...facts,
+        openedAt: now,
+        updatedAt: now,
+        ord: first.logIndex,
+      };
+      if (!(await tx.insertIncident(incident))) throw new Error(`incident ${first.hash.slice(0, 12)}… could not be recorded`);
+      await notifications.enqueue(tx, {
+        kind: 'incident.opened',
+        subject: incident.id,
+        device: device.device,
+        at: now,
+        text: incidentText(incident),
+        detail: {
+          type: first.entry.type,
+          session,
+          account: incident.account,
+          reference: incident.reference,
+          severity: incident.severity,
+          seq: first.entry.seq,
+        },
+      });
+    } else {
+      await tx.updateIncident(incident.id, { updatedAt: now, ...facts });
+    }
+    await tx.linkIncidentEntries(
+      incident.id,
+      device.device,
+      items.map((i) => i.entry.seq),
+    );
+  }
+}
+
+/** A checkout a `custody.both-halves-out` entry names ({ checkout, custodian } per half). */
+const checkoutIdOf = (value: unknown): string | null => {
+  if (typeof value !== 'object' || value === null) return null;
+  const id = (value as { checkout?: unknown }).checkout;
+  return typeof id === 'string' ? id : null;
+};
+
+/**
+ * BOTH_HALVES_OUT: the device recorded that both halves of an account were checked out at once
+ * (electron/custody/checkouts.ts). The alarm's entries are that record and the two checkouts it
+ * names, when the server holds them (in this batch or before it).
+ */
+async function recordBothHalvesOut(
+  tx: StorageQueries,
+  notifications: Notifications,
+  deviceId: string,
+  fresh: readonly { readonly entry: SignedEntry; readonly hash: string }[],
+  now: number,
+): Promise<void> {
+  for (const { entry, hash } of fresh) {
+    if (entry.type !== BOTH_HALVES_OUT) continue;
+    const account = textOf(entry.data.account) ?? '(unknown)';
+    const seqs = [entry.seq];
+    const named: Record<string, string | null> = {};
+    for (const half of ['password', 'mfa'] as const) {
+      const checkout = checkoutIdOf(entry.data[half]);
+      named[half] = checkout;
+      if (checkout === null) continue;
+      const inBatch = fresh.find(
+        (f) => f.entry.seq < entry.seq && f.entry.type === 'checkout.opened' && f.entry.data.checkout === checkout,
+      );
+      const seq = inBatch?.entry.seq ?? (await tx.checkoutEntry(deviceId, checkout, entry.seq))?.seq;
+      if (seq !== undefined) seqs.push(seq);
+    }
+    const id = await raiseAlarm(tx, notifications, {
+      device: deviceId,
+      kind: 'BOTH_HALVES_OUT',
+      seq: entry.seq,
+      message: `both halves of account ${account} were checked out at once: two people together could sign in as root`,
+      evidence: JSON.stringify({ seq: entry.seq, hash, account, checkouts: named }),
+      raisedAt: now,
+      offeredHash: hash,
+    });
+    if (id !== null) await tx.linkAlarmEntries(id, deviceId, seqs);
+  }
 }
 
 /**
@@ -356,15 +530,18 @@ async function ingestChecked(
     return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered, receipts), { log: true });
   } catch (error) {
     if (error instanceof ChainConflict) {
-      await deps.storage.queries.insertAlarm({
-        device: device.device,
-        kind: error.kind,
-        seq: error.conflict.seq,
-        message: error.message,
-        evidence: JSON.stringify(error.conflict),
-        raisedAt: deps.now(),
-        offeredHash: error.offeredHash,
-      });
+      const conflict = error;
+      await deps.storage.transaction((tx) =>
+        raiseAlarm(tx, deps.notifications ?? noNotifications, {
+          device: device.device,
+          kind: conflict.kind,
+          seq: conflict.conflict.seq,
+          message: conflict.message,
+          evidence: JSON.stringify(conflict.conflict),
+          raisedAt: deps.now(),
+          offeredHash: conflict.offeredHash,
+        }),
+      );
     }
     throw error;
   }
@@ -480,8 +657,12 @@ async function ingestInTransaction(
       device.vault,
       fresh.map((o) => o.entry),
     );
+    const notifications = deps.notifications ?? noNotifications;
+    const logged = fresh.map((o, i) => ({ entry: o.entry, hash: o.precomputed.hash, logIndex: size + i }));
+    await recordIncidents(tx, notifications, device, logged, now);
+    await recordBothHalvesOut(tx, notifications, deviceId, logged, now);
     for (const w of warnings) {
-      await tx.insertAlarm({
+      await raiseAlarm(tx, notifications, {
         device: deviceId,
         kind: 'JOURNAL_WARNING',
         seq: w.seq,
@@ -496,7 +677,7 @@ async function ingestInTransaction(
       const reason =
         typeof o.entry.data.reason === 'string' && /^[A-Z_]{1,40}$/.test(o.entry.data.reason) ? o.entry.data.reason : 'UNKNOWN';
       const message = `${reason}: the device found the server's log inconsistent with a tree head it held before`;
-      await tx.insertAlarm({
+      await raiseAlarm(tx, notifications, {
         device: deviceId,
         kind: 'LOG_INCONSISTENT',
         seq: o.entry.seq,

@@ -29,6 +29,8 @@ export interface StartOptions {
   readonly verifyThreads?: number;
   /** Milliseconds a request may take to arrive before a 408 (see ServerOptions.requestTimeoutMs); default two minutes. */
   readonly requestTimeoutMs?: number;
+  /** A device silent this long raises a DEVICE_SILENT alarm (swept periodically while serving); default never. */
+  readonly silentAfterMs?: number;
 }
 
 export interface RunningServer {
@@ -154,6 +156,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.silentAfterMs === undefined ? {} : { silentAfterMs: options.silentAfterMs }),
     ...(tls ? { https: tls } : {}),
   });
   // Nonces are kept only until they would be stale anyway.

@@ -1,5 +1,16 @@
 import type { TreeHead } from '../../shared/sync/receipt';
-import type { Alarm, AlarmKind, CustodianKey, DeviceRecord, LogNode, ReviewerGrant, StorageQueries, StoredEntry } from './storage';
+import type {
+  Alarm,
+  AlarmKind,
+  CustodianKey,
+  DeviceRecord,
+  IncidentRecord,
+  LogNode,
+  ReviewerGrant,
+  StorageQueries,
+  StoredEntry,
+  StoredReview,
+} from './storage';
 
 /** What an adapter provides: run SQL written with `?` placeholders, one statement at a time. */
 export interface SqlExecutor {
@@ -68,6 +79,37 @@ const toAlarm = (r: Record<string, unknown>): Alarm => ({
 });
 
 const ENTRY_COLUMNS = 'device, seq, hash, type, time, actor, body, log_index, receipt_size, received_at, break_glass';
+/** ENTRY_COLUMNS of the entries table aliased `e`. */
+const E_COLUMNS = ENTRY_COLUMNS.split(', ')
+  .map((c) => `e.${c}`)
+  .join(', ');
+
+const INCIDENT_COLUMNS = 'id, device, vault, session, account, reference, reason, severity, outcome, opened_at, updated_at, ord';
+const toIncident = (r: Record<string, unknown>): IncidentRecord => ({
+  id: str(r.id),
+  device: str(r.device),
+  vault: str(r.vault),
+  session: str(r.session),
+  account: strOrNull(r.account),
+  reference: strOrNull(r.reference),
+  reason: strOrNull(r.reason),
+  severity: strOrNull(r.severity),
+  outcome: strOrNull(r.outcome),
+  openedAt: num(r.opened_at),
+  updatedAt: num(r.updated_at),
+  ord: num(r.ord),
+});
+
+const REVIEW_COLUMNS = 'hash, subject_kind, subject_id, reviewer, body, log_index, received_at';
+const toReview = (r: Record<string, unknown>): StoredReview => ({
+  hash: str(r.hash),
+  subjectKind: str(r.subject_kind) === 'alarm' ? 'alarm' : 'incident',
+  subjectId: str(r.subject_id),
+  reviewer: str(r.reviewer),
+  body: str(r.body),
+  logIndex: num(r.log_index),
+  receivedAt: num(r.received_at),
+});
 
 /** The server's queries in the SQL both SQLite and PostgreSQL accept; adapters differ only in how they run it. */
 export class RelationalQueries implements StorageQueries {
@@ -274,12 +316,178 @@ export class RelationalQueries implements StorageQueries {
     );
   }
 
+  async incidentBySession(device: string, session: string): Promise<IncidentRecord | null> {
+    const rows = await this.sql.all(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE device = ? AND session = ?`, [device, session]);
+    return rows[0] ? toIncident(rows[0]) : null;
+  }
+
+  async getIncident(id: string): Promise<IncidentRecord | null> {
+    const rows = await this.sql.all(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ?`, [id]);
+    return rows[0] ? toIncident(rows[0]) : null;
+  }
+
+  async insertIncident(i: IncidentRecord): Promise<boolean> {
+    return (
+      (await this.sql.run(
+        `INSERT INTO incidents (${INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [i.id, i.device, i.vault, i.session, i.account, i.reference, i.reason, i.severity, i.outcome, i.openedAt, i.updatedAt, i.ord],
+      )) === 1
+    );
+  }
+
+  async updateIncident(
+    id: string,
+    u: Pick<IncidentRecord, 'updatedAt' | 'outcome' | 'reference' | 'reason' | 'severity' | 'account'>,
+  ): Promise<void> {
+    await this.sql.run(
+      `UPDATE incidents SET updated_at = ?, outcome = COALESCE(?, outcome), reference = COALESCE(reference, ?),
+         reason = COALESCE(reason, ?), severity = COALESCE(severity, ?), account = COALESCE(account, ?) WHERE id = ?`,
+      [u.updatedAt, u.outcome, u.reference, u.reason, u.severity, u.account, id],
+    );
+  }
+
+  async linkIncidentEntries(incident: string, device: string, seqs: readonly number[]): Promise<void> {
+    for (const batch of chunks(seqs, 300)) {
+      await this.sql.run(
+        `INSERT INTO incident_entries (incident, device, seq) VALUES ${placeholders(batch.length, 3)} ON CONFLICT DO NOTHING`,
+        batch.flatMap((seq) => [incident, device, seq]),
+      );
+    }
+  }
+
+  async listIncidents(open: boolean, afterOrd: number, limit: number): Promise<IncidentRecord[]> {
+    const unreviewed = open
+      ? "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.subject_kind = 'incident' AND r.subject_id = incidents.id)"
+      : '';
+    const rows = await this.sql.all(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE ord > ? ${unreviewed} ORDER BY ord LIMIT ?`, [
+      afterOrd,
+      limit,
+    ]);
+    return rows.map(toIncident);
+  }
+
+  async incidentEntries(incident: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+    const rows = await this.sql.all(
+      `SELECT ${E_COLUMNS} FROM incident_entries l JOIN entries e ON e.device = l.device AND e.seq = l.seq WHERE l.incident = ? AND l.seq > ? ORDER BY l.seq LIMIT ?`,
+      [incident, afterSeq, limit],
+    );
+    return rows.map(toEntry);
+  }
+
+  async linkAlarmEntries(alarm: number, device: string, seqs: readonly number[]): Promise<void> {
+    for (const batch of chunks(seqs, 300)) {
+      await this.sql.run(
+        `INSERT INTO alarm_entries (alarm, device, seq) VALUES ${placeholders(batch.length, 3)} ON CONFLICT DO NOTHING`,
+        batch.flatMap((seq) => [alarm, device, seq]),
+      );
+    }
+  }
+
+  async alarmEntries(alarm: number, limit: number): Promise<StoredEntry[]> {
+    const rows = await this.sql.all(
+      `SELECT ${E_COLUMNS} FROM alarm_entries l JOIN entries e ON e.device = l.device AND e.seq = l.seq WHERE l.alarm = ? ORDER BY e.seq LIMIT ?`,
+      [alarm, limit],
+    );
+    return rows.map(toEntry);
+  }
+
+  async getAlarm(id: number): Promise<Alarm | null> {
+    const rows = await this.sql.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE id = ?`, [id]);
+    return rows[0] ? toAlarm(rows[0]) : null;
+  }
+
+  async listReviewAlarms(open: boolean, afterId: number, limit: number): Promise<Alarm[]> {
+    // The subject id of an alarm's review is its id in decimal.
+    const unreviewed = open
+      ? "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.subject_kind = 'alarm' AND r.subject_id = CAST(alarms.id AS TEXT))"
+      : '';
+    const rows = await this.sql.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE id > ? ${unreviewed} ORDER BY id LIMIT ?`, [afterId, limit]);
+    return rows.map(toAlarm);
+  }
+
+  async checkoutEntry(device: string, checkout: string, beforeSeq: number): Promise<StoredEntry | null> {
+    // Checkout ids are plain (letters, digits, hyphens): nothing in one is a LIKE wildcard.
+    if (!/^[A-Za-z0-9-]{1,128}$/.test(checkout)) return null;
+    const rows = await this.sql.all(
+      `SELECT ${ENTRY_COLUMNS} FROM entries WHERE device = ? AND type = 'checkout.opened' AND seq < ? AND body LIKE ? ORDER BY seq DESC LIMIT 8`,
+      [device, beforeSeq, `%"checkout":"${checkout}"%`],
+    );
+    const found = rows.map(toEntry).find((e) => (JSON.parse(e.body) as { data?: { checkout?: unknown } }).data?.checkout === checkout);
+    return found ?? null;
+  }
+
+  async custodiansOfKey(vault: string, signingKey: string): Promise<string[]> {
+    const rows = await this.sql.all('SELECT DISTINCT custodian FROM custodian_keys WHERE vault = ? AND signing_key = ?', [
+      vault,
+      signingKey,
+    ]);
+    return rows.map((r) => str(r.custodian));
+  }
+
+  async silentDevices(before: number, limit: number): Promise<DeviceRecord[]> {
+    const rows = await this.sql.all(
+      `SELECT * FROM devices d WHERE d.revoked_at IS NULL AND COALESCE(d.last_seen, d.enrolled_at) < ?
+         AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.device = d.device AND a.kind = 'DEVICE_SILENT'
+           AND a.offered_hash = CAST(COALESCE(d.last_seen, d.enrolled_at) AS TEXT))
+       ORDER BY d.device LIMIT ?`,
+      [before, limit],
+    );
+    return rows.map(toDevice);
+  }
+
+  async insertReview(r: StoredReview): Promise<boolean> {
+    return (
+      (await this.sql.run(`INSERT INTO reviews (${REVIEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
+        r.hash,
+        r.subjectKind,
+        r.subjectId,
+        r.reviewer,
+        r.body,
+        r.logIndex,
+        r.receivedAt,
+      ])) === 1
+    );
+  }
+
+  async reviewOf(subjectKind: 'incident' | 'alarm', subjectId: string): Promise<StoredReview | null> {
+    const rows = await this.sql.all(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE subject_kind = ? AND subject_id = ?`, [
+      subjectKind,
+      subjectId,
+    ]);
+    return rows[0] ? toReview(rows[0]) : null;
+  }
+
+  async reviewsOf(subjectKind: 'incident' | 'alarm', subjectIds: readonly string[]): Promise<Map<string, StoredReview>> {
+    const out = new Map<string, StoredReview>();
+    for (const batch of chunks([...new Set(subjectIds)], 300)) {
+      const rows = await this.sql.all(
+        `SELECT ${REVIEW_COLUMNS} FROM reviews WHERE subject_kind = ? AND subject_id IN (${batch.map(() => '?').join(',')})`,
+        [subjectKind, ...batch],
+      );
+      for (const r of rows.map(toReview)) out.set(r.subjectId, r);
+    }
+    return out;
+  }
+
+  async reviewsInLogRange(fromIndex: number, toIndex: number): Promise<StoredReview[]> {
+    const rows = await this.sql.all(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE log_index >= ? AND log_index < ? ORDER BY log_index`, [
+      fromIndex,
+      toIndex,
+    ]);
+    return rows.map(toReview);
+  }
+
   async getLogNodes(keys: readonly number[]): Promise<Map<number, string>> {
     return this.hashesByNumber('SELECT node_key AS k, hash FROM log_nodes WHERE node_key IN', keys);
   }
 
   async entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>> {
-    return this.hashesByNumber('SELECT log_index AS k, hash FROM entries WHERE log_index IN', logIndexes);
+    const out = await this.hashesByNumber('SELECT log_index AS k, hash FROM entries WHERE log_index IN', logIndexes);
+    // Reviews are few: only the indexes no entry holds are looked up among them.
+    const rest = logIndexes.filter((i) => !out.has(i));
+    if (rest.length > 0)
+      for (const [k, h] of await this.hashesByNumber('SELECT log_index AS k, hash FROM reviews WHERE log_index IN', rest)) out.set(k, h);
+    return out;
   }
 
   /** Runs `select (?, ?, …)` over the distinct numbers in chunks; rows give k and hash. */
@@ -345,13 +553,14 @@ export class RelationalQueries implements StorageQueries {
     return rows[0] ? toHead(rows[0]) : null;
   }
 
-  async insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<boolean> {
-    // The unique index (device, kind, seq, offered_hash) drops a resent conflict; NULL never conflicts.
-    const changed = await this.sql.run(
-      'INSERT INTO alarms (device, kind, seq, message, evidence, raised_at, offered_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  async insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<number | null> {
+    // The unique index (device, kind, seq, offered_hash) drops a resent conflict, and alarms_silent
+    // a silence already raised; NULL never conflicts.
+    const rows = await this.sql.all(
+      'INSERT INTO alarms (device, kind, seq, message, evidence, raised_at, offered_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id',
       [alarm.device, alarm.kind, alarm.seq, alarm.message, alarm.evidence, alarm.raisedAt, alarm.offeredHash ?? null],
     );
-    return changed === 1;
+    return rows[0] ? num(rows[0].id) : null;
   }
 
   async listAlarms(device: string | null): Promise<Alarm[]> {

@@ -60,7 +60,7 @@ export interface ReviewerGrant {
   readonly revokedAt: number | null;
 }
 
-export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING' | 'LOG_INCONSISTENT';
+export type AlarmKind = 'FORK' | 'ROLLBACK' | 'JOURNAL_WARNING' | 'LOG_INCONSISTENT' | 'BOTH_HALVES_OUT' | 'DEVICE_SILENT';
 
 export interface Alarm {
   readonly id: number;
@@ -71,6 +71,37 @@ export interface Alarm {
   /** JSON text: the evidence (both entries for a fork or rollback). */
   readonly evidence: string;
   readonly raisedAt: number;
+}
+
+/** A break-glass session of one device as the server saw it synced (see server/ingest.ts, incidents). */
+export interface IncidentRecord {
+  /** The hash of the session's first synced entry. */
+  readonly id: string;
+  readonly device: string;
+  readonly vault: string;
+  readonly session: string;
+  readonly account: string | null;
+  readonly reference: string | null;
+  readonly reason: string | null;
+  readonly severity: string | null;
+  readonly outcome: string | null;
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  /** The log index of its first entry: the view's order and paging cursor. */
+  readonly ord: number;
+}
+
+/** A reviewer's signed review as stored: one leaf of the org log. */
+export interface StoredReview {
+  /** reviewHash of the signed review (its leaf data). */
+  readonly hash: string;
+  readonly subjectKind: 'incident' | 'alarm';
+  readonly subjectId: string;
+  readonly reviewer: string;
+  /** Canonical JSON of the signed review ({ review, signature }). */
+  readonly body: string;
+  readonly logIndex: number;
+  readonly receivedAt: number;
 }
 
 export interface LogNode {
@@ -131,9 +162,50 @@ export interface StorageQueries {
   unacknowledgedBreakGlass(limit: number, afterLogIndex?: number): Promise<StoredEntry[]>;
   acknowledge(device: string, seq: number, reviewer: string, at: number): Promise<boolean>;
 
+  // Incidents, alarm evidence and signed reviews (the reviewer's loop).
+  /** The incident of a device's break-glass session, if one is open for it. */
+  incidentBySession(device: string, session: string): Promise<IncidentRecord | null>;
+  getIncident(id: string): Promise<IncidentRecord | null>;
+  /** Records a new incident; false when the (device, session) or id already has one. */
+  insertIncident(incident: IncidentRecord): Promise<boolean>;
+  /** A later entry of the session: its time, and what the entry adds (an outcome, or incident facts not known yet). */
+  updateIncident(
+    id: string,
+    update: Pick<IncidentRecord, 'updatedAt' | 'outcome' | 'reference' | 'reason' | 'severity' | 'account'>,
+  ): Promise<void>;
+  /** Links entries of a device to an incident (ignores links already made). */
+  linkIncidentEntries(incident: string, device: string, seqs: readonly number[]): Promise<void>;
+  /** Incidents after cursor `afterOrd` in log order, at most `limit`; `open`: only those without a review. */
+  listIncidents(open: boolean, afterOrd: number, limit: number): Promise<IncidentRecord[]>;
+  /** The entries behind an incident with a seq above `afterSeq`, in seq order, at most `limit`. */
+  incidentEntries(incident: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  /** Links entries of a device to an alarm as its evidence. */
+  linkAlarmEntries(alarm: number, device: string, seqs: readonly number[]): Promise<void>;
+  /** The entries behind an alarm, in seq order, at most `limit`. */
+  alarmEntries(alarm: number, limit: number): Promise<StoredEntry[]>;
+  getAlarm(id: number): Promise<Alarm | null>;
+  /** Alarms after cursor `afterId`, oldest first, at most `limit`; `open`: only those without a review. */
+  listReviewAlarms(open: boolean, afterId: number, limit: number): Promise<Alarm[]>;
+  /** The device's latest `checkout.opened` entry before `beforeSeq` naming this checkout id, or null. */
+  checkoutEntry(device: string, checkout: string, beforeSeq: number): Promise<StoredEntry | null>;
+  /** Custodian ids a signing key is enrolled as in a vault (roster or journal), revoked ones included. */
+  custodiansOfKey(vault: string, signingKey: string): Promise<string[]>;
+  /**
+   * Devices not revoked and not heard from (last seen, else enrolled) since before `before` that
+   * have no DEVICE_SILENT alarm for that silence yet, at most `limit`.
+   */
+  silentDevices(before: number, limit: number): Promise<DeviceRecord[]>;
+  /** Stores a review; false when its subject already has one (the first wins) or its hash is stored. */
+  insertReview(review: StoredReview): Promise<boolean>;
+  reviewOf(subjectKind: 'incident' | 'alarm', subjectId: string): Promise<StoredReview | null>;
+  /** Reviews of these subjects of one kind, by subject id. */
+  reviewsOf(subjectKind: 'incident' | 'alarm', subjectIds: readonly string[]): Promise<Map<string, StoredReview>>;
+  /** Reviews at log indexes in [fromIndex, toIndex), in log order. */
+  reviewsInLogRange(fromIndex: number, toIndex: number): Promise<StoredReview[]>;
+
   /** Stored interior nodes of the org log (level ≥ 1; leaves are derived from entries.hash by log index). */
   getLogNodes(keys: readonly number[]): Promise<Map<number, string>>;
-  /** Hashes of the entries at these log indexes, by index; indexes not in the log are left out. */
+  /** Leaf data at these log indexes, by index (an entry's hash, or a review's reviewHash); indexes not in the log are left out. */
   entryHashesAt(logIndexes: readonly number[]): Promise<Map<number, string>>;
   insertLogNodes(nodes: readonly LogNode[]): Promise<void>;
   insertTreeHead(head: TreeHead): Promise<void>;
@@ -151,10 +223,12 @@ export interface StorageQueries {
   treeHeadAt(size: number): Promise<TreeHead | null>;
 
   /**
-   * Records an alarm; false when a fork or rollback alarm with the same device, kind, seq and
-   * `offeredHash` (the conflicting entry's hash) is already recorded: a resent conflict is one alarm.
+   * Records an alarm and returns its id; null when a fork or rollback alarm with the same device,
+   * kind, seq and `offeredHash` (the conflicting entry's hash) is already recorded (a resent
+   * conflict is one alarm), or a DEVICE_SILENT one with the same device and `offeredHash` (the
+   * silence's start: one alarm per silence period).
    */
-  insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<boolean>;
+  insertAlarm(alarm: Omit<Alarm, 'id'> & { readonly offeredHash?: string }): Promise<number | null>;
   listAlarms(device: string | null): Promise<Alarm[]>;
   /** Every device's alarms with an id above `afterId` (a paging cursor), oldest first, at most `limit`. */
   alarmsAfter(afterId: number, limit: number): Promise<Alarm[]>;

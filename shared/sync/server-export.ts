@@ -7,7 +7,9 @@ import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives'
 import { ENTRY_TYPES } from '../journal/entry-types';
 import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
 import { sodiumNow, type Sodium } from '../sodium';
+import { verifyInclusion } from '../journal/merkle';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
+import { reviewHash, signedReviewSchema, verifyReviewSignature, type ReviewFinding, type ReviewSubject } from './review-wire';
 
 /** Format name in the first line of the reviewer's org-wide export (docs/sync-protocol.md). */
 export const SERVER_EXPORT_FORMAT = 'halfkey-server-export';
@@ -19,8 +21,21 @@ export const SERVER_EXPORT_VERSION = 1;
  * SERVER_KEY_MISMATCH: the header names another server key than the one pinned.
  * LOG_INDEX_MISMATCH: a line's log index is not the next one (a line dropped, repeated or moved).
  * LOG_ROOT_MISMATCH: the leaves of the whole file do not rebuild the signed root.
+ * BAD_REVIEW: a review line is malformed, its reviewer signature fails, or its receipt does not
+ * prove its review hash under the export's head.
  */
-export type ServerExportFailureCode = FailureCode | 'BAD_TREE_HEAD' | 'SERVER_KEY_MISMATCH' | 'LOG_INDEX_MISMATCH' | 'LOG_ROOT_MISMATCH';
+export type ServerExportFailureCode =
+  FailureCode | 'BAD_TREE_HEAD' | 'SERVER_KEY_MISMATCH' | 'LOG_INDEX_MISMATCH' | 'LOG_ROOT_MISMATCH' | 'BAD_REVIEW';
+
+/** A reviewer's signed review found in the export (a review line), and whether it verified. */
+export interface ServerExportReview {
+  readonly line: number;
+  readonly logIndex: number;
+  readonly subject: ReviewSubject | null;
+  readonly reviewer: string | null;
+  readonly finding: ReviewFinding | null;
+  readonly ok: boolean;
+}
 
 /** One problem, located by device and seq when the line was readable enough to say, and by line. */
 export interface ServerExportFailure {
@@ -49,9 +64,11 @@ export interface ServerExportReport {
   readonly ok: boolean;
   readonly serverKey: string;
   readonly treeHead: TreeHead | null;
-  /** Entry lines read (including failing ones). */
+  /** Log lines read, entries and reviews (including failing ones): the log size the file claims. */
   readonly entries: number;
   readonly devices: readonly ServerExportDevice[];
+  /** Review lines, in file order (at most 1,000 kept). */
+  readonly reviews: ServerExportReview[];
   readonly failureCount: number;
   /** The first failures (at most 1,000), in file order. */
   readonly failures: readonly ServerExportFailure[];
@@ -68,6 +85,16 @@ const headerSchema = z
   })
   .strict();
 const lineSchema = z.object({ kind: z.literal('entry'), entry: z.record(z.string(), z.unknown()), receipt: z.unknown() }).strict();
+const reviewLineSchema = z
+  .object({ kind: z.literal('review'), review: z.unknown(), signature: z.unknown(), receipt: z.unknown() })
+  .strict();
+const reviewReceiptSchema = z
+  .object({
+    logIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    inclusionProof: z.array(hex64).max(64),
+    treeHead: treeHeadSchema,
+  })
+  .strict();
 
 const MAX_KEPT_FAILURES = 1_000;
 const isFailureCode = (code: ServerExportFailureCode): code is FailureCode => (FAILURE_CODES as readonly string[]).includes(code);
@@ -91,6 +118,14 @@ const notCanonical = (lineNo: number, text: string): string =>
  * JSON: "receipt" sorts after "kind", so the two compose without re-encoding the entry.
  */
 export const exportEntryLine = (entryLine: string, receiptText: string): string => `${entryLine.slice(0, -1)},"receipt":${receiptText}}`;
+
+/**
+ * An export review line: a reviewer's signed review (shared/sync/review-wire.ts) logged as its own
+ * leaf (leaf data: reviewHash), with its receipt ({ logIndex, inclusionProof, treeHead }), as
+ * canonical JSON: `{"kind":"review","receipt":…,"review":…,"signature":…}`.
+ */
+export const exportReviewLine = (review: unknown, signature: string, receipt: unknown): string =>
+  canonicalize({ kind: 'review', review, signature, receipt });
 
 /** The format named by an export file's first line, or null when it is not JSON naming one. */
 export function exportFormatOf(firstLine: string): string | null {
@@ -159,6 +194,7 @@ export class ServerExportVerifier {
   private readonly frontier: MerkleFrontier;
   private readonly kept: ServerExportFailure[] = [];
   private readonly verifiedHeads = new Set<string>();
+  private readonly reviews: ServerExportReview[] = [];
   private failureCount = 0;
   private lineNo = 0;
   private entryLines = 0;
@@ -285,6 +321,7 @@ export class ServerExportVerifier {
       treeHead: head,
       entries: this.entryLines,
       devices,
+      reviews: this.reviews,
       failureCount: this.failureCount,
       // In file order: a device signature verified late (anchored mode) is reported at its line.
       failures: this.kept
@@ -378,7 +415,83 @@ export class ServerExportVerifier {
     return { hash: bytesToHex(sha256(utf8.encode(texts.body))), signatures: [] };
   }
 
+  /**
+   * A review line: a reviewer's signed review, logged as its own leaf (leaf data = reviewHash).
+   * Its signature must verify under review.reviewer and its receipt prove the recomputed hash at
+   * the line's log index under the export's head; either way it takes its place in the log.
+   */
+  private review(value: unknown, text: string): void {
+    const logIndex = this.nextIndex;
+    this.nextIndex += 1;
+    this.entryLines += 1;
+    const line = this.lineNo;
+    const problems: string[] = [];
+    if (!isCanonical(value, text)) problems.push(notCanonical(line, text));
+    const parsed = reviewLineSchema.parse(value);
+    const signed = signedReviewSchema.safeParse({ review: parsed.review, signature: parsed.signature });
+    const body = signed.success ? signed.data.review : null;
+    let hash: string | null = null;
+    if (!signed.success) {
+      const issue = signed.error.issues[0];
+      problems.push(`the review is malformed at ${issue?.path.join('.') || 'review'}: ${issue?.message ?? 'schema mismatch'}`);
+    } else {
+      hash = reviewHash(signed.data, this.sodium);
+      if (!verifyReviewSignature(signed.data, this.sodium)) problems.push("the reviewer's signature does not verify over this review");
+    }
+    const receipt = reviewReceiptSchema.safeParse(parsed.receipt);
+    // The leaf is the recomputed review hash: a changed review changes the root.
+    const leaf = hash ?? null;
+    if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
+    if (!receipt.success) problems.push('its receipt is malformed');
+    else {
+      const r = receipt.data;
+      if (r.logIndex !== logIndex) {
+        this.fail({
+          line,
+          code: 'LOG_INDEX_MISMATCH',
+          reason: `line ${line} should hold log index ${logIndex} but its receipt says ${r.logIndex}: a line was dropped, repeated or moved`,
+        });
+        this.nextIndex = r.logIndex > logIndex ? r.logIndex + 1 : logIndex;
+      }
+      if (this.headJson !== null && canonicalize(r.treeHead) !== this.headJson)
+        problems.push("its receipt is not under the export's signed head");
+      else if (
+        this.headJson !== null &&
+        hash !== null &&
+        !verifyInclusion(
+          r.logIndex,
+          r.treeHead.size,
+          this.sodium.from_hex(hash),
+          r.inclusionProof.map((h) => this.sodium.from_hex(h)),
+          this.sodium.from_hex(r.treeHead.root),
+          this.sodium,
+          this.primitives?.sha256,
+        )
+      )
+        problems.push('its inclusion proof does not lead from the review hash to the signed root');
+    }
+    for (const reason of problems) this.fail({ line, code: 'BAD_REVIEW', reason: `review line ${line}: ${reason}` });
+    if (this.reviews.length < MAX_KEPT_FAILURES) {
+      const raw = (typeof parsed.review === 'object' && parsed.review !== null ? parsed.review : {}) as Record<string, unknown>;
+      this.reviews.push({
+        line,
+        logIndex,
+        subject: body?.subject ?? null,
+        reviewer: body?.reviewer ?? (typeof raw.reviewer === 'string' ? raw.reviewer : null),
+        finding: body?.finding ?? null,
+        ok: problems.length === 0,
+      });
+    }
+  }
+
   private entry(value: unknown, text: string): void {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { kind?: unknown }).kind === 'review' &&
+      reviewLineSchema.safeParse(value).success
+    )
+      return this.review(value, text);
     const logIndex = this.nextIndex;
     this.nextIndex += 1;
     this.entryLines += 1;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FAILURE_CODES, type FailureCode } from '../../journal/verifier';
 import { treeHeadSchema } from '../../sync/receipt';
+import { REVIEW_FINDINGS, reviewSubjectSchema } from '../../sync/review-wire';
 import { SERVER_EXPORT_FORMAT, type ServerExportFailureCode } from '../../sync/server-export';
 import { ALARM_KINDS, REVIEW_FINDINGS, reviewBodySchema, reviewSubjectSchema } from '../../sync/review-wire';
 
@@ -24,6 +25,7 @@ const SERVER_EXPORT_ONLY_CODES: readonly ServerExportFailureCode[] = [
   'SERVER_KEY_MISMATCH',
   'LOG_INDEX_MISMATCH',
   'LOG_ROOT_MISMATCH',
+  'BAD_REVIEW',
 ];
 const exportFailureCode = z.enum([...FAILURE_CODES, ...SERVER_EXPORT_ONLY_CODES] as unknown as [
   ServerExportFailureCode,
@@ -46,6 +48,16 @@ export const serverExportReportSchema = z.object({
       head: z.object({ seq: count, hash: z.string() }).nullable(),
       failureCount: count,
       failures: z.array(z.object({ seq: count.nullable(), code: chainFailureCode, reason: z.string() })),
+    }),
+  ),
+  reviews: z.array(
+    z.object({
+      line: count,
+      logIndex: count,
+      subject: reviewSubjectSchema.nullable(),
+      reviewer: z.string().nullable(),
+      finding: z.enum(REVIEW_FINDINGS).nullable(),
+      ok: z.boolean(),
     }),
   ),
   failureCount: count,
