@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { FAILURE_CODES, type FailureCode } from '../../journal/verifier';
 import { treeHeadSchema } from '../../sync/receipt';
-import { REVIEW_FINDINGS, reviewSubjectSchema } from '../../sync/review-wire';
 import { SERVER_EXPORT_FORMAT, type ServerExportFailureCode } from '../../sync/server-export';
 import { ALARM_KINDS, REVIEW_FINDINGS, reviewBodySchema, reviewSubjectSchema } from '../../sync/review-wire';
 
