@@ -99,7 +99,7 @@ async function list(what: 'incidents' | 'alarms', rest: string[], io: CliIo): Pr
   }
   let limit: number | undefined;
   if (values.limit !== undefined) {
-    if (!/^[1-9][0-9]{0,3}$/.test(values.limit)) throw new UsageError(`--limit must be a whole number from 1 to 500\n${USAGE}`);
+    if (!/^[1-9][0-9]{0,3}$/.test(values.limit)) throw new UsageError(`--limit must be a whole number from 1 to 200\n${USAGE}`);
     limit = Number(values.limit);
   }
   const { vault, as, passphrase } = await reviewer(values, io);

@@ -40,7 +40,7 @@ const REFUSALS: Readonly<Record<string, HalfkeyError['code']>> = {
 
 /** How many pages acknowledge() reads to find its subject (the open queue first, then every item). */
 const FIND_PAGES = 40;
-const FIND_PAGE_SIZE = 500;
+const FIND_PAGE_SIZE = 200;
 
 type ViewState = 'open' | 'all';
 export interface ViewRequest {

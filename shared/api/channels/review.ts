@@ -73,7 +73,7 @@ export const serverExportReportSchema = z.object({
 });
 
 /** Bounds of what the reviewer views return (the page the server is asked for, and what one item may carry). */
-export const MAX_REVIEW_PAGE = 500;
+export const MAX_REVIEW_PAGE = 200;
 const MAX_ITEM_ENTRIES = 1000;
 const MAX_PROBLEMS = 200;
 const text = z.string().max(4096);
