@@ -88,6 +88,7 @@ test('a reviewer lists a verified break-glass incident with its entries and ackn
 
     await page.getByLabel('Show', { exact: true }).selectOption('all');
     const done = page.getByRole('list', { name: 'Incidents' }).getByRole('listitem');
+    await expect(done.getByText(`Acknowledged by ${RITA.name}`)).toContainText('verified', { timeout: 30_000 });
     await expect(done.getByText(`Acknowledged by ${RITA.name}`)).toBeVisible({ timeout: 30_000 });
     await expect(done.getByText('Checked INC-77 with both custodians')).toBeVisible();
     await expect(done.getByText('Failed')).toHaveCount(0);
