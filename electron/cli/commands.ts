@@ -50,7 +50,7 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
   },
   server: { summary: 'run the central journal server, issue enrolment tokens, revoke devices', load: () => import('../../server/cli') },
   review: {
-    summary: 'sign in to the central server as a reviewer and download its verified org-wide export',
+    summary: 'reviewer: the verified org-wide export, incidents and alarms, acknowledgements (review export|incidents|alarms|ack …)',
     load: () => import('./review'),
   },
   status: { summary: "show the vault, journal and sync state, as the app's status bar does", load: () => import('./status') },

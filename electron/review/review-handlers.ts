@@ -15,5 +15,14 @@ export function reviewHandlers(review: ReviewService): { [C in ReviewChannel]: H
         report: { ...report, devices: report.devices.map((d) => ({ ...d, failures: [...d.failures] })), failures: [...report.failures] },
       };
     },
+    'review:incidents': async ({ by, ...view }) => {
+      const { items, ...rest } = await review.incidents(by, view);
+      return { ...rest, incidents: items };
+    },
+    'review:alarms': async ({ by, ...view }) => {
+      const { items, ...rest } = await review.alarms(by, view);
+      return { ...rest, alarms: items };
+    },
+    'review:acknowledge': async ({ by, ...request }) => review.acknowledge(by, request),
   };
 }

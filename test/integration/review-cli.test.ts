@@ -74,7 +74,7 @@ describe('halfkey review export', () => {
     expect(missing.stderr).toMatch(/--out is required/);
     const wrong = await halfkey(['review', 'download']);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/expected 'review export'/);
+    expect(wrong.stderr).toMatch(/expected 'review export\|incidents\|alarms\|ack'/);
   });
 
   it('refuses a vault reviewer the server operator has not granted (exit 3, naming the key), until `halfkey server reviewer grant` (runs before the sign-ins below)', async () => {

@@ -8,6 +8,7 @@ import { PolicyView } from '../policy/PolicyView';
 import { ProposalsView } from '../proposals/ProposalsView';
 import { useOpenProposals, type OpenProposals } from '../proposals/useOpenProposals';
 import { ReconcileView } from '../reconcile/ReconcileView';
+import { ReviewView } from '../review/ReviewView';
 import { SessionContext, useSession, type Session } from '../session/session';
 import { useAppStatus, type StatusReading } from '../session/useAppStatus';
 import { SyncView } from '../sync/SyncView';
@@ -17,7 +18,17 @@ import { StatusBar } from './StatusBar';
 
 /** The screens of the shell. Add a view here and in VIEWS; the switch below stays exhaustive. */
 type View =
-  'vault' | 'custodians' | 'organisations' | 'policy' | 'proposals' | 'accounts' | 'break-glass' | 'journal' | 'sync' | 'reconcile';
+  | 'vault'
+  | 'custodians'
+  | 'organisations'
+  | 'policy'
+  | 'proposals'
+  | 'accounts'
+  | 'break-glass'
+  | 'journal'
+  | 'sync'
+  | 'reconcile'
+  | 'review';
 
 const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'vault', label: 'Vault' },
@@ -30,6 +41,7 @@ const VIEWS: readonly { readonly id: View; readonly label: string }[] = [
   { id: 'journal', label: 'Journal' },
   { id: 'sync', label: 'Sync' },
   { id: 'reconcile', label: 'Reconcile' },
+  { id: 'review', label: 'Review' },
 ];
 
 function ViewContent(props: {
@@ -69,6 +81,8 @@ function ViewContent(props: {
       return <SyncView />;
     case 'reconcile':
       return <ReconcileView />;
+    case 'review':
+      return <ReviewView session={session} />;
   }
 }
 
