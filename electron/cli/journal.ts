@@ -278,6 +278,15 @@ export function serverExportSummary(path: string, report: ServerExportReport): s
       `  device ${d.device} (vault ${d.vault}): ${d.entries} entries, ${head}: ${d.ok ? 'VALID' : `INVALID (${d.failureCount} failure${d.failureCount === 1 ? '' : 's'})`}`,
     );
   }
+  if (report.reviews.length > 0) {
+    lines.push(`${report.reviews.filter((r) => r.ok).length}/${report.reviews.length} reviews valid (signed acknowledgements in the log):`);
+    for (const r of report.reviews) {
+      const subject = r.subject === null ? 'an unreadable subject' : `${r.subject.kind} ${r.subject.id}`;
+      lines.push(
+        `  log index ${r.logIndex}: ${subject}, ${r.finding ?? '?'}, by reviewer key ${r.reviewer ?? '?'}: ${r.ok ? 'VALID' : 'INVALID'}`,
+      );
+    }
+  }
   for (const f of report.failures.slice(0, 20)) {
     const where =
       f.device === null ? (f.line === null ? 'Export' : `Line ${f.line}`) : `Device ${f.device.slice(0, 16)}… seq ${f.seq ?? '?'}`;
