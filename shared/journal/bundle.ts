@@ -307,7 +307,11 @@ export class BundleVerifier {
         'BAD_BUNDLE',
         `line ${this.lineNo} is not canonical JSON: ${canonicalTextProblem(text) ?? 'it differs from the canonical form'}`,
       );
-    if (this.stage === 'header' && record.kind !== 'header') this.fail(null, 'BAD_BUNDLE', 'the bundle does not start with a header line');
+    if (this.stage === 'header' && record.kind !== 'header') {
+      // Reported once (section 10.5); what follows is read as if the header had been there.
+      this.fail(null, 'BAD_BUNDLE', 'the bundle does not start with a header line');
+      this.stage = 'roster';
+    }
     switch (record.kind) {
       case 'header':
         if (this.stage !== 'header') this.fail(null, 'BAD_BUNDLE', `a second header at line ${this.lineNo}`);
@@ -338,7 +342,12 @@ export class BundleVerifier {
         if (typeof e.seq === 'number' && typeof e.hash === 'string') this.last = { seq: e.seq, hash: e.hash };
         if (e.type === ENTRY_TYPES.checkpoint && typeof e.seq === 'number' && typeof e.hash === 'string')
           this.lastCheckpoint = { seq: e.seq, hash: e.hash, root: e.data?.root };
-        if (e.type === ENTRY_TYPES.custodianEnrolled || e.type === ENTRY_TYPES.custodianRevoked) this.roster.add(e as SignedEntry);
+        if (
+          (e.type === ENTRY_TYPES.custodianEnrolled || e.type === ENTRY_TYPES.custodianRevoked) &&
+          typeof e.data === 'object' &&
+          e.data !== null
+        )
+          this.roster.add(e as SignedEntry);
         return;
       }
       case 'receipt':

@@ -16,6 +16,17 @@ export class CanonicalEncodingError extends Error {
   }
 }
 
+/** Any UTF-16 code unit D800–DFFF at all: the quick test, false for nearly every string. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+/** A surrogate that is not half of a pair: in `u` mode a pair reads as one code point, a lone one as category Cs. */
+const LONE = /\p{Cs}/u;
+const LONE_SURROGATE = 'holds a lone surrogate (a UTF-16 code unit U+D800–U+DFFF outside a pair), which is not Unicode text';
+
+/** Whether a string holds a lone surrogate, which I-JSON and so RFC 8785 refuse (docs/journal-format.md, section 2.1). */
+export function hasLoneSurrogate(text: string): boolean {
+  return SURROGATE.test(text) && LONE.test(text);
+}
+
 /** Canonical JSON text of a value (RFC 8785, integers only). */
 export function canonicalize(value: unknown): string {
   return encode(value, '$');
@@ -30,7 +41,9 @@ function encode(value: unknown, path: string): string {
       if (!Number.isSafeInteger(value)) throw new CanonicalEncodingError(path, 'only safe integers are allowed (no floating point)');
       return Object.is(value, -0) ? '0' : String(value);
     case 'string':
-      // JSON.stringify escapes exactly as RFC 8785 section 3.2.2.2 requires, lone surrogates included.
+      // RFC 8785 takes I-JSON (RFC 7493): text, so a lone surrogate is refused (section 2.1); otherwise
+      // JSON.stringify escapes exactly as RFC 8785 section 3.2.2.2 requires.
+      if (hasLoneSurrogate(value)) throw new CanonicalEncodingError(path, `the string ${LONE_SURROGATE}`);
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((item, i) => encode(item, `${path}[${i}]`)).join(',')}]`;
@@ -41,6 +54,7 @@ function encode(value: unknown, path: string): string {
       const keys = Object.keys(record)
         .filter((k) => record[k] !== undefined)
         .sort();
+      for (const k of keys) if (hasLoneSurrogate(k)) throw new CanonicalEncodingError(`${path}.${k}`, `the member name ${LONE_SURROGATE}`);
       return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], `${path}.${k}`)}`).join(',')}}`;
     }
     default:
@@ -68,6 +82,10 @@ export function canonicalTextProblem(text: string): string | null {
     i += 1;
     const token = text.slice(start, i);
     const value = JSON.parse(token) as string;
+    if (hasLoneSurrogate(value)) {
+      i = start;
+      fail(`the string ${token.slice(0, 40)} ${LONE_SURROGATE}`);
+    }
     if (JSON.stringify(value) !== token) {
       i = start;
       fail(`the string ${token.slice(0, 40)} is not escaped as RFC 8785 requires`);

@@ -1,5 +1,5 @@
 import { sodiumNow, type Sodium } from '../sodium';
-import { canonicalize } from './canonical';
+import { canonicalize, hasLoneSurrogate } from './canonical';
 import { approvalProblem, TWO_PERSON_TYPES, type Roster } from './dual-control';
 import { GENESIS_PREV, canonicalBodyText, type EntrySignature, type SignedEntry } from './entry';
 import { ENTRY_TYPES, HEARTBEAT_GRACE, HEX32 } from './entry-types';
@@ -206,6 +206,8 @@ export interface PrecomputedChecks {
 }
 
 const MAX_KEPT_FAILURES = 1_000;
+/** The members a checkpoint's data may have (section 7): nothing it does not attest. */
+const CHECKPOINT_DATA: ReadonlySet<string> = new Set(['size', 'root', 'heartbeat']);
 const utf8 = new TextEncoder();
 
 const initialState = (): ChainState => ({
@@ -437,6 +439,9 @@ export class ChainVerifier {
       return malformed(seq, `${where}: ${issue?.message ?? 'does not match the entry format'}`);
     }
     const entry = parsed.data as unknown as SignedEntry;
+    // `data` gets the same test from the canonical encoder below; `actor` is encoded without it.
+    if (entry.actor !== null && hasLoneSurrogate(entry.actor))
+      return malformed(entry.seq, 'actor: the string holds a lone surrogate, which is not Unicode text (section 2.1)');
     const fail = (code: FailureCode, reason: string): void => {
       failures.push({ seq: entry.seq, code, reason });
     };
@@ -649,6 +654,14 @@ export class ChainVerifier {
       if (entry.actor !== null) fail('MALFORMED_ENTRY', `a checkpoint has no actor, this one names ${entry.actor}`);
       if (sigs.length !== 1)
         fail('MALFORMED_ENTRY', `a checkpoint is signed by the device key only, this one has ${sigs.length} signatures`);
+      const extra = Object.keys(d).filter((k) => !CHECKPOINT_DATA.has(k));
+      if (extra.length > 0)
+        fail(
+          'MALFORMED_ENTRY',
+          `a checkpoint's data has only size, root and heartbeat, this one also ${extra.sort().join(', ').slice(0, 200)}`,
+        );
+      else if (Object.hasOwn(d, 'heartbeat') && d.heartbeat !== true)
+        fail('MALFORMED_ENTRY', "a checkpoint's data.heartbeat is true when present");
     }
 
     let actorSigned = false;
