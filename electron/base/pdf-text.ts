@@ -21,3 +21,42 @@ export function wrap(text: string, font: PDFFont, size: number, width: number, h
   pieces.push(rest);
   return pieces;
 }
+
+/** Symbols people type that a standard PDF font has no glyph for, in words the font can draw. */
+const SUBSTITUTES: Readonly<Record<string, string>> = {
+  '✓': '[OK]',
+  '✔': '[OK]',
+  '☑': '[OK]',
+  '✗': '[X]',
+  '✘': '[X]',
+  '☐': '[ ]',
+  '→': '->',
+  '←': '<-',
+  '⇒': '=>',
+  '≥': '>=',
+  '≤': '<=',
+  '≠': '!=',
+};
+
+/**
+ * Text as `font` can draw it: characters in its encoding (for the standard fonts, WinAnsi: Latin-1
+ * plus typographic quotes, dashes, … and €) as they are; common symbols in words (✓ → [OK]); any
+ * other character as <U+XXXX>, so nothing a person typed silently turns into '?'. Control
+ * characters become spaces.
+ */
+export function drawable(text: string, font: PDFFont): string {
+  let charset = charsets.get(font);
+  if (charset === undefined) {
+    charset = new Set(font.getCharacterSet());
+    charsets.set(font, charset);
+  }
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || (code >= 0x7f && code < 0xa0)) out += ' ';
+    else if (charset.has(code)) out += ch;
+    else out += SUBSTITUTES[ch] ?? `<U+${code.toString(16).toUpperCase().padStart(4, '0')}>`;
+  }
+  return out;
+}
+const charsets = new WeakMap<PDFFont, Set<number>>();

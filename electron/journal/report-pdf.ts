@@ -2,6 +2,7 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { PDFDocument, StandardFonts, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import QRCode from 'qrcode';
 import type { SignedEntry } from '../../shared/journal/entry';
+import { drawable, wrap } from '../base/pdf-text';
 import type { BundleReport } from '../../shared/journal/bundle';
 import { fileLines } from './bundle-file';
 import { verifyBundleFile } from './bundle-file';
@@ -20,10 +21,8 @@ interface Checkout {
   readonly reason: string;
 }
 
-/** The text a standard PDF font can draw: anything outside Latin-1 printable becomes '?'. */
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
-}
+/** Longest free text (a reason) printed per checkout; the CSV has it whole. */
+const MAX_REASON = 600;
 
 /** Writes lines top to bottom, starting new pages as needed. */
 class PdfWriter {
@@ -37,17 +36,15 @@ class PdfWriter {
     this.page = doc.addPage([PAGE.width, PAGE.height]);
     this.y = PAGE.height - PAGE.margin;
   }
+  /** Draws a line of text, wrapped to the page width (never past the right margin). */
   line(text: string, options: { size?: number; bold?: boolean; color?: [number, number, number] } = {}): void {
     const size = options.size ?? 10;
-    this.space(size + 4);
-    this.page.drawText(printable(text), {
-      x: PAGE.margin,
-      y: this.y,
-      size,
-      font: options.bold ? this.bold : this.font,
-      color: rgb(...(options.color ?? [0, 0, 0])),
-    });
-    this.y -= size + 4;
+    const font = options.bold ? this.bold : this.font;
+    for (const piece of wrap(drawable(text, font), font, size, PAGE.width - 2 * PAGE.margin)) {
+      this.space(size + 4);
+      this.page.drawText(piece, { x: PAGE.margin, y: this.y, size, font, color: rgb(...(options.color ?? [0, 0, 0])) });
+      this.y -= size + 4;
+    }
   }
   gap(points = 8): void {
     this.y -= points;
@@ -75,11 +72,14 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
   const report = await verifyBundleFile(bundlePath);
   const checkouts: Checkout[] = [];
   let checkoutCount = 0;
+  /** Every checkpoint in the bundle, in order: the first at or after the range's end attests it. */
+  const checkpoints: { seq: number; hash: string; root: string }[] = [];
   const types = new Map<string, number>();
   for await (const text of fileLines(bundlePath)) {
     const record = JSON.parse(text) as { kind?: string; entry?: SignedEntry };
     if (record.kind !== 'entry' || !record.entry) continue;
     const e = record.entry;
+    if (e.type === 'checkpoint') checkpoints.push({ seq: e.seq, hash: e.hash, root: String(e.data.root) });
     if (e.seq < range.from || (range.to !== undefined && e.seq > range.to)) continue;
     types.set(e.type, (types.get(e.type) ?? 0) + 1);
     if (e.type.startsWith('checkout.')) {
@@ -126,25 +126,31 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
     },
   );
   for (const f of report.failures.slice(0, 25))
-    w.line(`${f.seq === null ? 'bundle' : `seq ${f.seq}`}: ${f.code}: ${f.reason}`.slice(0, 110), { size: 8 });
+    w.line(`${f.seq === null ? 'bundle' : `seq ${f.seq}`}: ${f.code}: ${f.reason}`, { size: 8 });
   w.line(`Receipts: ${report.receipts.valid}/${report.receipts.count} valid. Unclean session ends: ${report.chain.uncleanSessions}.`);
   w.gap();
-  w.line('Head checkpoint', { size: 13, bold: true });
-  const checkpoint = m?.lastCheckpoint ?? null;
-  if (checkpoint) {
-    w.line(`Checkpoint seq ${checkpoint.seq}, Merkle root ${checkpoint.root}`, { size: 8 });
+  // What attests the requested range: the first checkpoint at or after its end (its device
+  // signature covers the Merkle root of every entry before it). A range past the last checkpoint
+  // in the bundle is attested by the head entry, whose hash chains to every entry before it.
+  const end = range.to ?? report.found?.to ?? 0;
+  const checkpoint = checkpoints.find((c) => c.seq >= end) ?? null;
+  const qr = (text: string): Promise<Buffer> => QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 240 });
+  if (checkpoint !== null && m) {
+    w.line('Checkpoint covering the range', { size: 13, bold: true });
+    w.line(`Checkpoint seq ${checkpoint.seq} attests every entry before it, including seq ${range.from} to ${end}.`, { size: 9 });
+    w.line(`Merkle root ${checkpoint.root}`, { size: 8 });
     w.line(`Checkpoint entry hash: ${checkpoint.hash}`, { size: 9, bold: true });
-    await w.image(
-      await QRCode.toBuffer(`halfkey:checkpoint:${m!.vault}:${checkpoint.seq}:${checkpoint.hash}`, {
-        type: 'png',
-        errorCorrectionLevel: 'M',
-        margin: 2,
-        width: 240,
-      }),
-      140,
+    await w.image(await qr(`halfkey:checkpoint:${m.vault}:${checkpoint.seq}:${checkpoint.hash}`), 140);
+  } else if (m) {
+    w.line('Head entry (no checkpoint covers the range)', { size: 13, bold: true });
+    w.line(
+      `No checkpoint in this bundle comes at or after seq ${end}; the QR code is the bundle's head entry, seq ${m.head.seq}, whose hash chains to every entry before it.`,
+      { size: 9 },
     );
+    w.line(`Head entry hash: ${m.head.hash}`, { size: 9, bold: true });
+    await w.image(await qr(`halfkey:head:${m.vault}:${m.head.seq}:${m.head.hash}`), 140);
   } else {
-    w.line('The bundle has no checkpoint.');
+    w.line('The bundle has no readable manifest, so no checkpoint or head to print.');
   }
   w.gap();
   w.line('Entries by type', { size: 13, bold: true });
@@ -152,11 +158,11 @@ export async function writeJournalReport(bundlePath: string, pdfPath: string, ra
   w.gap();
   w.line(`Checkouts (${checkoutCount})`, { size: 13, bold: true });
   for (const c of checkouts) {
-    w.line(
-      `#${c.seq} ${new Date(c.time).toISOString()} ${c.type} by ${c.actor ?? 'device'}; account ${c.account} ${c.item}`.slice(0, 110),
-      { size: 8 },
-    );
-    if (c.reason) w.line(`    reason: ${c.reason}`.slice(0, 110), { size: 8 });
+    w.line(`#${c.seq} ${new Date(c.time).toISOString()} ${c.type} by ${c.actor ?? 'device'}; account ${c.account} ${c.item}`, { size: 8 });
+    if (c.reason)
+      w.line(`    reason: ${c.reason.length > MAX_REASON ? `${c.reason.slice(0, MAX_REASON)}… (whole in the CSV)` : c.reason}`, {
+        size: 8,
+      });
   }
   if (checkoutCount > checkouts.length) w.line(`... ${checkoutCount - checkouts.length} more in the CSV export.`, { size: 8 });
   const bytes = await doc.save();

@@ -13,6 +13,8 @@ import { runJournal } from '../../electron/cli/journal';
 import type { CliIo } from '../../electron/cli/main';
 import { TestJournal, seededSigner } from '../support/journal-builder';
 import { readQrPng } from '../support/read-qr';
+import { pdfLines } from '../support/pdf-text';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
 
 let sodium: Sodium;
 const open: TestJournal[] = [];
@@ -145,6 +147,39 @@ describe('journal export bundle', () => {
     execFileSync('pdftoppm', ['-png', '-r', '150', '-f', '1', '-l', '1', pdf, join(j.dir, 'page')]);
     const png = join(j.dir, 'page-1.png');
     expect(readQrPng(png)).toBe(`halfkey:checkpoint:${manifest.vault}:${manifest.lastCheckpoint!.seq}:${manifest.lastCheckpoint!.hash}`);
+  });
+
+  it('wraps long lines inside the margins, draws symbols in words, and prints the head when no checkpoint covers the range', async () => {
+    const j = new TestJournal({ checkpointEvery: 64 });
+    open.push(j);
+    const alice = j.enrol('alice', 2, { name: 'Alice Example', organisation: 'Provider', role: 'password' });
+    const words = Array.from({ length: 40 }, (_, i) => `step${i}`).join(' ');
+    j.tick();
+    j.store.append({
+      type: 'checkout.opened',
+      actor: alice,
+      account: '123456789012',
+      data: { item: 'password', reason: `✓ approved by ops → ${words} END-OF-REASON` },
+    });
+    j.tick();
+    j.store.append({ type: 'checkout.closed', actor: alice, account: '123456789012', data: { item: 'password' } });
+    const out = join(j.dir, 'partial.hkj');
+    const pdf = join(j.dir, 'partial.pdf');
+    const { manifest } = exportJournal(j.store, { out, signer: j.device, to: 2 });
+    expect(manifest.lastCheckpoint).toBeNull();
+    await writeJournalReport(out, pdf, { from: 0, to: 2 });
+    const { lines } = await pdfLines(readFileSync(pdf));
+    // Every drawn line fits between the margins (A4 595 pt, 48 pt each side; Helvetica 8 pt is at most ~8 pt a character).
+    const doc = await PDFDocument.create();
+    const helvetica = await doc.embedFont(StandardFonts.Helvetica);
+    for (const line of lines) expect(helvetica.widthOfTextAtSize(line, 8)).toBeLessThanOrEqual(595 - 2 * 48 + 1);
+    const text = lines.join(' ');
+    expect(text).toContain('END-OF-REASON');
+    expect(text).toContain('[OK] approved by ops -> step0');
+    expect(text).not.toContain('?');
+    expect(text).toContain('No checkpoint in this bundle comes at or after seq 2');
+    execFileSync('pdftoppm', ['-png', '-r', '150', '-f', '1', '-l', '1', pdf, join(j.dir, 'partial')]);
+    expect(readQrPng(join(j.dir, 'partial-1.png'))).toBe(`halfkey:head:${manifest.vault}:2:${manifest.head.hash}`);
   });
 
   it('CLI: verify prints a summary and exits 0, names the first bad entry and exits 1 when tampered', async () => {
