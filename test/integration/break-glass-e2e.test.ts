@@ -262,6 +262,32 @@ describe('break-glass with the network cut, then the reviewer closes the loop', 
     expect((JSON.parse(open.stdout) as { incidents: unknown[] }).incidents).toEqual([]);
     expect(await deliveriesOf('incident.acknowledged')).toHaveLength(1);
 
+    // Both halves were out at once during the ceremony: an alarm of its own, acknowledged the same way.
+    const alarms = await halfkey(['review', 'alarms', ...as('rita'), '--json']);
+    expect(alarms.code).toBe(0);
+    const both = (
+      JSON.parse(alarms.stdout) as { alarms: { id: string; kind: string; verified: boolean; entries: { type: string }[] }[] }
+    ).alarms.filter((a) => a.kind === 'BOTH_HALVES_OUT');
+    expect(both).toHaveLength(1);
+    expect(both[0]).toMatchObject({ verified: true });
+    expect(both[0]!.entries.map((e) => e.type)).toContain('custody.both-halves-out');
+    const alarmAck = await halfkey([
+      'review',
+      'ack',
+      ...as('rita'),
+      '--alarm',
+      both[0]!.id,
+      '--finding',
+      'authorised',
+      '--rotation-done',
+      'no',
+      '--text',
+      'the break-glass ceremony INC-2041',
+    ]);
+    expect(alarmAck.code).toBe(0);
+    expect(alarmAck.stdout).toMatch(/Acknowledged alarm/);
+    expect(await deliveriesOf('alarm.raised')).toHaveLength(1);
+
     // The org export holds the review as a log leaf, and verifies under the server's key.
     const exported = await halfkey(['review', 'export', ...as('rita'), '--out', 'org-export.jsonl', '--json']);
     expect(exported.code).toBe(0);
@@ -269,11 +295,12 @@ describe('break-glass with the network cut, then the reviewer closes the loop', 
     expect(report.ok).toBe(true);
     expect(report.reviews).toEqual([
       expect.objectContaining({ subject: expect.objectContaining({ id: incident.id }), finding: 'authorised', ok: true }),
+      expect.objectContaining({ subject: { kind: 'alarm', id: both[0]!.id }, finding: 'authorised', ok: true }),
     ]);
     const { serverKey } = (await (await fetch(`${serverUrl}/v1/server-key`)).json()) as { serverKey: string };
     const verified = await halfkey(['journal', 'verify', join(f.dir, 'org-export.jsonl'), '--server-key', serverKey]);
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toContain(`1/1 reviews valid (signed acknowledgements in the log):`);
+    expect(verified.stdout).toContain(`2/2 reviews valid (signed acknowledgements in the log):`);
     expect(verified.stdout).toMatch(new RegExp(`incident ${incident.id}, authorised, by reviewer key ${ritaKey}: VALID`));
     expect(verified.stdout).toMatch(/Result: VALID/);
   }, 600_000);
