@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sodiumReady } from '../../shared/sodium';
-import type { JsonValue } from '../../shared/journal/canonical';
+import type { JsonObject, JsonValue } from '../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import { MAX_ENTRY_DEPTH } from '../../shared/journal/limits';
 import {
@@ -15,6 +15,7 @@ import {
   entryLine,
   headerLine,
   manifestLine,
+  receiptLine,
   type BundleManifest,
 } from '../../shared/journal/bundle';
 import { exportJournal } from '../../electron/journal/export';
@@ -27,6 +28,8 @@ export interface BundleEdits {
   readonly header?: string;
   readonly manifest?: (m: BundleManifest) => BundleManifest;
   readonly noFinalLineFeed?: boolean;
+  /** Receipt lines to write after entries: for each entry, the receipts (with their server key) that follow it. */
+  readonly receipts?: (entry: SignedEntry) => readonly { readonly receipt: JsonValue; readonly serverKey: string }[];
 }
 
 /** The bundle an honest exporter (or an insider with the device key, who re-signs the manifest) would write for these entries. */
@@ -45,6 +48,11 @@ export function bundleOf(entries: readonly SignedEntry[], signer: EntrySigner, e
     const line = `${(edits.line ?? ((l) => l))(entryLine(e).trimEnd(), e)}\n`;
     parts.entries.add(line);
     text += line;
+    for (const r of edits.receipts?.(e) ?? []) {
+      const receipt = receiptLine(r.receipt as JsonObject, r.serverKey);
+      parts.receipts.add(receipt);
+      text += receipt;
+    }
     if (e.type === 'checkpoint') lastCheckpoint = { seq: e.seq, hash: e.hash, root: String(e.data.root) };
   }
   const head = entries.at(-1)!;

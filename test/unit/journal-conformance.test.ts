@@ -3,7 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sodiumReady } from '../../shared/sodium';
+import { sodiumNow, sodiumReady } from '../../shared/sodium';
+import type { JsonValue } from '../../shared/journal/canonical';
+import type { SignedEntry } from '../../shared/journal/entry';
+import { inclusionProof, merkleRoot } from '../../shared/journal/merkle';
+import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
 import { type BundleManifest, type BundleReport } from '../../shared/journal/bundle';
 import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
@@ -264,5 +268,67 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     const r = await verifyEverywhere(bundleOf([...j.entries()], fresh));
     expect(r.one.failures).toEqual([]);
     expect(r.python).toMatch(/^VALID/);
+  });
+
+  it('checks server receipts alike: good ones, a fork, a broken proof, a head under another key, a misplaced one, an unpinned key', async () => {
+    const sodium = sodiumNow();
+    const j = sampleJournal();
+    const entries = [...j.entries()];
+    const server = sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(201));
+    const other = sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(202));
+    const serverKey = sodium.to_hex(server.publicKey);
+    // The server's log of this device, except that at seq 3 it holds another entry (a fork).
+    const leaves = entries.map((e) => sodium.from_hex(e.seq === 3 ? 'ab'.repeat(32) : e.hash));
+    const head = { size: leaves.length, root: sodium.to_hex(merkleRoot(leaves)), timestamp: j.clock };
+    const signedBy = (key: Uint8Array) => ({
+      ...head,
+      signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(head), key)),
+    });
+    const receipt = (seq: number, edit: (r: Record<string, JsonValue>) => Record<string, JsonValue> = (r) => r) => ({
+      serverKey,
+      receipt: edit({
+        device: entries[seq]!.device,
+        seq,
+        entryHash: sodium.to_hex(leaves[seq]!),
+        logIndex: seq,
+        treeHead: signedBy(server.privateKey),
+        inclusionProof: inclusionProof(seq, leaves).map((h) => sodium.to_hex(h)),
+      }),
+    });
+    const cases: [string, (e: SignedEntry) => ReturnType<typeof receipt>[], [number, string][]][] = [
+      ['good receipts', (e) => (e.seq === 1 || e.seq === 2 ? [receipt(e.seq)] : []), []],
+      ['a fork at seq 3', (e) => (e.seq === 3 ? [receipt(3)] : []), [[3, 'FORK']]],
+      [
+        'a broken proof',
+        (e) =>
+          e.seq === 2 ? [receipt(2, (r) => ({ ...r, inclusionProof: ['00'.repeat(32), ...(r.inclusionProof as string[]).slice(1)] }))] : [],
+        [[2, 'BAD_RECEIPT']],
+      ],
+      [
+        'a head signed by another key',
+        (e) => (e.seq === 2 ? [receipt(2, (r) => ({ ...r, treeHead: signedBy(other.privateKey) }))] : []),
+        [[2, 'BAD_RECEIPT']],
+      ],
+      ['a receipt after the wrong entry', (e) => (e.seq === 4 ? [receipt(2)] : []), [[2, 'BAD_RECEIPT']]],
+    ];
+    for (const [name, receipts, expected] of cases) {
+      const r = await verifyEverywhere(bundleOf(entries, j.device, { receipts }));
+      expect(
+        r.one.failures.map((f) => [f.seq, f.code]),
+        name,
+      ).toEqual(expected);
+      const python = [...r.python.matchAll(/^INVALID: seq (\d+): ([A-Z_]+)/gm)].map((m) => [Number(m[1]), m[2]]);
+      expect(python, name).toEqual(expected);
+      expect(r.pythonStatus, name).toBe(expected.length === 0 ? 0 : 1);
+    }
+    // Pinned to another server key, a good receipt fails in both.
+    const path = join(dir, 'pinned.hkj');
+    writeFileSync(path, bundleOf(entries, j.device, { receipts: (e) => (e.seq === 1 ? [receipt(1)] : []) }));
+    const pinnedTs = await verifyBundleFile(path, { serverKeys: [sodium.to_hex(other.publicKey)] });
+    expect(pinnedTs.failures.map((f) => [f.seq, f.code])).toEqual([[1, 'BAD_RECEIPT']]);
+    const pinnedPy = spawnSync('python3', [PYTHON_VERIFIER, '--server-key', sodium.to_hex(other.publicKey), path], { encoding: 'utf8' });
+    expect(pinnedPy.stdout).toMatch(/^INVALID: seq 1: BAD_RECEIPT: under a server key other than the pinned ones/m);
+    const rightKey = spawnSync('python3', [PYTHON_VERIFIER, '--server-key', serverKey, path], { encoding: 'utf8' });
+    expect(rightKey.stdout).toMatch(/^VALID/);
   });
 });
