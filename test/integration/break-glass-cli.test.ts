@@ -165,6 +165,16 @@ describe('halfkey break-glass', () => {
         ['break-glass.mfa-used', f.ids.mia],
         ['break-glass.closed', f.ids.mia],
       ]);
+      // docs/journal-format.md section 8: each command wrote inside a session of its own, opened
+      // and closed around its work, naming the command (never its arguments).
+      for (const e of mine) {
+        const opened = entries.filter((x) => x.seq < e.seq && x.type.startsWith('session.')).at(-1);
+        expect(opened, `${e.type} at ${e.seq}`).toMatchObject({
+          type: 'session.started',
+          data: { client: 'cli', command: expect.stringMatching(/^break-glass \S+$/) },
+        });
+        expect(entries.find((x) => x.seq > e.seq && x.type.startsWith('session.'))?.type, `${e.type} at ${e.seq}`).toBe('session.ended');
+      }
       const text = JSON.stringify(entries);
       expect(text).not.toContain(HALF_PASSWORD);
       expect(text).not.toContain(PASSPHRASES.pat);
