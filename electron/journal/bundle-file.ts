@@ -2,25 +2,55 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { sodiumReady } from '../../shared/sodium';
 import { nativePrimitives } from '../../server/native-primitives';
-import { BundleVerifier, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
+import { BundleVerifier, NOT_UTF8_LINE, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
 
 /**
  * Lines of a text file without their line feeds, streamed with backpressure: the next chunk is
  * read only when the consumer has taken the lines of the last one, so memory stays flat however
  * slow the consumer (readline's iterator buffers lines without bound). A last line without a
- * line feed is yielded too, and `end.unterminated` (when given) is then set.
+ * line feed is yielded too, and `end.unterminated` (when given) is then set. The bytes are decoded
+ * strictly: a line that is not UTF-8 is yielded as NOT_UTF8_LINE, never with replacement
+ * characters, so what is verified is exactly the file's bytes (a chunk that decodes whole, the
+ * usual case, is decoded once; only a failing one is decoded line by line).
  */
 export async function* fileLines(path: string, end?: { unterminated: boolean }): AsyncIterable<string> {
-  let carry = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 })) {
-    const text = carry + (chunk as string);
-    const parts = text.split('\n');
-    carry = parts.pop() ?? '';
-    for (const line of parts) yield line;
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 })) {
+    const bytes = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
+    const last = bytes.lastIndexOf(0x0a);
+    if (last < 0) {
+      carry = bytes;
+      continue;
+    }
+    carry = bytes.subarray(last + 1);
+    yield* decodedLines(bytes.subarray(0, last));
   }
   if (carry.length > 0) {
     if (end) end.unterminated = true;
-    yield carry;
+    yield* decodedLines(carry);
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The lines of `bytes` (split at line feeds), each decoded strictly. */
+function decodedLines(bytes: Uint8Array): string[] {
+  try {
+    return strictUtf8.decode(bytes).split('\n');
+  } catch {
+    const out: string[] = [];
+    let from = 0;
+    for (;;) {
+      const at = bytes.indexOf(0x0a, from);
+      const line = bytes.subarray(from, at < 0 ? bytes.length : at);
+      try {
+        out.push(strictUtf8.decode(line));
+      } catch {
+        out.push(NOT_UTF8_LINE);
+      }
+      if (at < 0) return out;
+      from = at + 1;
+    }
   }
 }
 

@@ -100,6 +100,13 @@ const recordSchema = z.discriminatedUnion('kind', [
 
 /** How every canonical entry line begins (`entry` sorts before `kind`); a line nested too deep to parse is taken as an entry line when it begins so. */
 export const ENTRY_LINE_START = '{"entry":';
+/**
+ * What a line reader passes on for a line whose bytes are not UTF-8 (section 9: a bundle is UTF-8
+ * text byte for byte; such a line is BAD_BUNDLE and skipped). No line of a bundle can be this
+ * text: JSON has no raw U+0000.
+ */
+export const NOT_UTF8_LINE = '\u0000 not UTF-8';
+
 /** How every canonical receipt line begins. */
 export const RECEIPT_LINE_START = '{"kind":"receipt","receipt":';
 
@@ -272,6 +279,7 @@ export class BundleVerifier {
    */
   pushLine(text: string, precomputed?: PrecomputedChecks): void {
     this.lineNo += 1;
+    if (text === NOT_UTF8_LINE) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is not UTF-8 text`);
     if (text.length === 0) return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} is empty`);
     if (this.stage === 'done')
       return this.fail(null, 'BAD_BUNDLE', `line ${this.lineNo} follows the manifest: a bundle ends with its manifest`);

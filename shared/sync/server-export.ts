@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalTextProblem, canonicalize } from '../journal/canonical';
+import { NOT_UTF8_LINE } from '../journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
 import { bytesToHex } from '../journal/hex';
 import { MerkleFrontier } from '../journal/merkle';
@@ -247,10 +248,13 @@ export class ServerExportVerifier {
     }
     let value: unknown;
     try {
+      // A line whose bytes are not UTF-8 is unreadable like one that is not JSON.
+      if (text === NOT_UTF8_LINE) throw new SyntaxError('not UTF-8');
       value = JSON.parse(text);
     } catch {
       // Header problems are the export's (line null); an entry line's carry its line number.
-      this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is not JSON` });
+      const what = text === NOT_UTF8_LINE ? 'not UTF-8 text' : 'not JSON';
+      this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is ${what}` });
       if (!this.sawHeader) {
         this.sawHeader = true;
       } else {

@@ -331,4 +331,30 @@ describe('the verifiers agree with docs/journal-format.md', () => {
     const rightKey = spawnSync('python3', [PYTHON_VERIFIER, '--server-key', serverKey, path], { encoding: 'utf8' });
     expect(rightKey.stdout).toMatch(/^VALID/);
   });
+
+  it('verifies the bytes, not a lenient decoding: a line that is not UTF-8 is BAD_BUNDLE in both verifiers', async () => {
+    const j = sampleJournal();
+    j.store.append({ type: 'note.added', data: { text: 'typed as \ufffd by a custodian' } });
+    j.store.checkpoint();
+    const entries = [...j.entries()];
+    const good = Buffer.from(bundleOf(entries, j.device), 'utf8');
+    // The replacement character's bytes (EF BF BD) swapped for one byte that is not UTF-8: a lenient
+    // decoder reads the same text, so the entry hash and the part hash would still match.
+    const at = good.indexOf(Buffer.from([0xef, 0xbf, 0xbd]));
+    expect(at).toBeGreaterThan(0);
+    const bad = Buffer.concat([good.subarray(0, at), Buffer.from([0xff]), good.subarray(at + 3)]);
+    const path = join(dir, 'not-utf8.hkj');
+    writeFileSync(path, bad);
+    const line = bad.subarray(0, at).toString('latin1').split('\n').length;
+    const one = await verifyBundleFile(path);
+    const parallel = await verifyBundleFileParallel(path, { workers: 2 });
+    expect(one.failures[0]).toEqual({ seq: null, code: 'BAD_BUNDLE', reason: `line ${line} is not UTF-8 text` });
+    expect(parallel.failures).toEqual(one.failures);
+    const py = spawnSync('python3', [PYTHON_VERIFIER, path], { encoding: 'utf8' });
+    expect(py.status).toBe(1);
+    const codes = (text: string) =>
+      [...text.matchAll(/^INVALID: (?:seq (\S+): )?([A-Z_]+)/gm)].map((m) => [m[1] === undefined ? null : Number(m[1]), m[2]]);
+    expect(codes(py.stdout)).toEqual(one.failures.map((f) => [f.seq, f.code]));
+    expect(py.stdout).toContain(`BAD_BUNDLE: line ${line} is not UTF-8 text`);
+  });
 });
