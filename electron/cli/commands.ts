@@ -48,7 +48,10 @@ export const COMMANDS: Readonly<Record<string, { readonly summary: string; reado
     summary: 'restore access with the recovery key and two custodians present (vault recover …)',
     load: async () => (await import('./vault-admin')).command('vault'),
   },
-  server: { summary: 'run the central journal server, issue enrolment tokens, revoke devices, grant reviewers, configure webhooks', load: () => import('../../server/cli') },
+  server: {
+    summary: 'run the central journal server, issue enrolment tokens, revoke devices, grant reviewers, configure webhooks',
+    load: () => import('../../server/cli'),
+  },
   review: {
     summary: 'reviewer: the verified org-wide export, incidents and alarms, acknowledgements (review export|incidents|alarms|ack …)',
     load: () => import('./review'),
