@@ -4,7 +4,7 @@
 // The export is built as the server builds it: real journals from JournalStore (real SQLite),
 // interleaved, leaves appended with the server's own log code, receipts with its inclusion proofs.
 // Run: npx tsx bench/server-export-verify.ts [--entries N] [--devices N]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -77,18 +77,27 @@ try {
   );
   const serverKey = sodium.to_hex(server.publicKey);
   // Canonical JSON, as the server writes it (the verifier refuses any other form).
-  const lines = [canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })];
-  log.forEach((entry, logIndex) =>
-    lines.push(
-      canonicalize({
-        kind: 'entry',
-        entry,
-        receipt: { device: entry.device, seq: entry.seq, entryHash: entry.hash, logIndex, treeHead, inclusionProof: proofs.get(logIndex)! },
-      }),
-    ),
-  );
+  // Written in slices: a million lines joined would pass V8's longest string.
   const path = join(dir, 'export.jsonl');
-  writeFileSync(path, `${lines.join('\n')}\n`);
+  writeFileSync(
+    path,
+    `${canonicalize({ kind: 'header', format: SERVER_EXPORT_FORMAT, version: SERVER_EXPORT_VERSION, serverKey, treeHead })}\n`,
+  );
+  for (let from = 0; from < log.length; from += 10_000) {
+    const slice = log.slice(from, from + 10_000).map((entry, i) => {
+      const logIndex = from + i;
+      const receipt = {
+        device: entry.device,
+        seq: entry.seq,
+        entryHash: entry.hash,
+        logIndex,
+        treeHead,
+        inclusionProof: proofs.get(logIndex)!,
+      };
+      return `${canonicalize({ kind: 'entry', entry, receipt })}\n`;
+    });
+    appendFileSync(path, slice.join(''));
+  }
 
   const t = performance.now();
   const report = await verifyServerExportFile(path, serverKey);
