@@ -3,6 +3,7 @@ import { canonicalize } from '../journal/canonical';
 import { UNSAFE_TEXT } from '../journal/entry-types';
 import { sodiumNow, type Sodium } from '../sodium';
 import { receiptSchema, treeHeadSchema } from './receipt';
+import { MAX_REVIEW_TEXT, REVIEW_FINDINGS } from './review-findings';
 
 /**
  * Wire types of the reviewer's loop (docs/sync-protocol.md "Incidents, alarms and reviews"):
@@ -16,8 +17,6 @@ export const REVIEW_SIGNATURE_DOMAIN = 'halfkey/review/v1\n';
 export const REVIEW_LEAF_DOMAIN = 'halfkey/review-leaf/v1\n';
 /** How far a review's own time may be from the server's clock when it is submitted. */
 export const REVIEW_CLOCK_SKEW_MS = 10 * 60_000;
-/** Longest free text of a review, in characters. */
-export const MAX_REVIEW_TEXT = 4000;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 const hex128 = z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lowercase hex digits (an Ed25519 signature)');
@@ -30,9 +29,7 @@ export const reviewSubjectSchema = z.discriminatedUnion('kind', [
 ]);
 export type ReviewSubject = z.infer<typeof reviewSubjectSchema>;
 
-/** The reviewer's finding. */
-export const REVIEW_FINDINGS = ['authorised', 'unauthorised', 'false-alarm', 'inconclusive'] as const;
-export type ReviewFinding = (typeof REVIEW_FINDINGS)[number];
+export { MAX_REVIEW_TEXT, REVIEW_FINDINGS, type ReviewFinding } from './review-findings';
 
 /** The body a reviewer signs. `reviewer` is their signing key (the key granted on the server). */
 export const reviewBodySchema = z

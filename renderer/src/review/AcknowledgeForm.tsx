@@ -1,6 +1,6 @@
 import { useId, useState, type FormEvent, type ReactElement } from 'react';
 import type { RequestOf, ResponseOf } from '../../../shared/api/contract';
-import { MAX_REVIEW_TEXT, REVIEW_FINDINGS, type ReviewFinding } from '../../../shared/sync/review-wire';
+import { MAX_REVIEW_TEXT, REVIEW_FINDINGS, type ReviewFinding } from '../../../shared/sync/review-findings';
 import { attempt } from '../api/call';
 import { halfkey } from '../api/halfkey';
 import type { ApiError } from '../api/types';
