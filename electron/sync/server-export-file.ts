@@ -69,15 +69,16 @@ export async function checkBundleAnchors(
   }
   let server: { hashes: ServerDeviceHashes; exportOk: boolean } | undefined;
   if (anchors.against !== undefined) {
-    const report = await verifyServerExportFile(anchors.against.path, anchors.against.serverKey);
+    // One pass over the export: verified under the pinned key while the device's hashes are taken.
+    await sodiumReady();
+    const verifier = new ServerExportVerifier(anchors.against.serverKey, nativePrimitives, { full: false });
     const hashes = new ServerDeviceHashes();
-    if (device !== null) {
-      for await (const line of fileLines(anchors.against.path)) {
-        const e = entryOf(line);
-        if (e !== null && e.device === device) hashes.add(e.seq, e.hash);
-      }
+    for await (const line of fileLines(anchors.against.path)) {
+      verifier.pushLine(line);
+      const e = device === null ? null : entryOf(line);
+      if (e !== null && e.device === device) hashes.add(e.seq, e.hash);
     }
-    server = { hashes, exportOk: report.ok };
+    server = { hashes, exportOk: verifier.finish().ok };
   }
   const checker = new AnchorChecker({
     ...(anchors.deviceKey === undefined ? {} : { deviceKey: anchors.deviceKey }),

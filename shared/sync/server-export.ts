@@ -181,6 +181,15 @@ export interface ServerExportOptions {
   readonly full?: boolean;
 }
 
+const UNREADABLE = Symbol('unreadable line');
+function parsedOrUnreadable(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return UNREADABLE;
+  }
+}
+
 /**
  * Streaming verifier of the server's org-wide export: push lines in file order, then finish().
  * The export carries no device-signed manifest (the server holds no device key), so its
@@ -246,12 +255,9 @@ export class ServerExportVerifier {
       });
       return;
     }
-    let value: unknown;
-    try {
-      // A line whose bytes are not UTF-8 is unreadable like one that is not JSON.
-      if (text === NOT_UTF8_LINE) throw new SyntaxError('not UTF-8');
-      value = JSON.parse(text);
-    } catch {
+    // A line whose bytes are not UTF-8 is unreadable like one that is not JSON.
+    const value = text === NOT_UTF8_LINE ? UNREADABLE : parsedOrUnreadable(text);
+    if (value === UNREADABLE) {
       // Header problems are the export's (line null); an entry line's carry its line number.
       const what = text === NOT_UTF8_LINE ? 'not UTF-8 text' : 'not JSON';
       this.fail({ ...(this.sawHeader ? { line: this.lineNo } : {}), code: 'BAD_BUNDLE', reason: `line ${this.lineNo} is ${what}` });
