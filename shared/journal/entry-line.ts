@@ -33,7 +33,7 @@ function hexAt(text: string, at: number, length: number): boolean {
 }
 
 /** End of a canonical non-negative integer (no sign, no leading zero, at most 16 digits) starting at `at`, or -1. */
-function integerEnd(text: string, at: number): number {
+export function integerEnd(text: string, at: number): number {
   let i = at;
   while (i < text.length && i - at < 17) {
     const c = text.charCodeAt(i);

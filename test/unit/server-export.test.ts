@@ -237,6 +237,45 @@ describe('server export verifier, anchored on checkpoints and in full', () => {
     }
   });
 
+  it('reads a clean export without parsing its lines whole, and checks audit paths against the rebuilt tree as a full check does', () => {
+    const { log } = anchoredLog();
+    const lines = exportOf(log);
+    const v = new ServerExportVerifier(serverKey);
+    for (const line of lines) v.pushLine(line);
+    expect(v.finish().ok).toBe(true);
+    expect(v.linesReadFast).toBe(log.length);
+    // Every hash of every path bent in turn (left siblings found at once, right ones when their node completes).
+    for (const at of [0, 5, 17, log.length - 1]) {
+      const row = JSON.parse(lines[at + 1]!) as { entry: unknown; receipt: { inclusionProof: string[] } };
+      row.receipt.inclusionProof.forEach((_h, e) => {
+        const bent = structuredClone(row);
+        bent.receipt.inclusionProof[e] = bent.receipt.inclusionProof[e]!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+        const [anchored, full] = both(lines.map((l, i) => (i === at + 1 ? canonicalize(bent) : l)));
+        expect(located(anchored), `entry ${at}, hash ${e}`).toEqual([['BAD_RECEIPT', at + 2, log[at]!.seq]]);
+        expect(located(anchored)).toEqual(located(full));
+        expect(anchored.failures[0]!.reason).toBe(full.failures[0]!.reason);
+      });
+      // A path one hash short.
+      const cut = structuredClone(row);
+      cut.receipt.inclusionProof.pop();
+      const [anchored, full] = both(lines.map((l, i) => (i === at + 1 ? canonicalize(cut) : l)));
+      expect(located(anchored)).toEqual([['BAD_RECEIPT', at + 2, log[at]!.seq]]);
+      expect(located(full)).toEqual(located(anchored));
+    }
+  });
+
+  it('finds the receipt after an entry whose data holds a member named like it', () => {
+    const j = new TestJournal({ deviceSeed: 57 });
+    journals.push(j);
+    appendEntries(j, 2);
+    j.store.append({ type: 'note.added', data: { a: 1, receipt: { device: 'x'.repeat(64) } } });
+    const lines = exportOf([...j.store.read()]);
+    const v = new ServerExportVerifier(serverKey);
+    for (const line of lines) v.pushLine(line);
+    expect(v.finish().failures).toEqual([]);
+    expect(v.linesReadFast).toBe(lines.length - 1);
+  });
+
   it('refuses a custodian enrolled with any key the device used before, not only its current one', () => {
     const j = new TestJournal({ deviceSeed: 55 });
     journals.push(j);
