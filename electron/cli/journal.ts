@@ -117,7 +117,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
     const full = values.full === true;
-    return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey, { full }), values.json === true, io);
+    const report = await exportFile.verifyServerExportFile(path, serverKey, { full, ...(workers === undefined ? {} : { workers }) });
+    return reportServerExport(path, report, values.json === true, io);
   }
   const anchors = await anchorOptions(values['device-key'], values.against, serverKeys, io, exportFile);
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);

@@ -26,7 +26,7 @@ const HEX = new Uint8Array(128);
 for (const c of '0123456789abcdef') HEX[c.charCodeAt(0)] = 1;
 
 /** Whether text[at, at + length) is lowercase hex. */
-function hexAt(text: string, at: number, length: number): boolean {
+export function hexAt(text: string, at: number, length: number): boolean {
   if (at + length > text.length) return false;
   for (let i = at; i < at + length; i++) if (HEX[text.charCodeAt(i)] !== 1) return false;
   return true;

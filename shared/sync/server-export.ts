@@ -4,7 +4,7 @@ import { NOT_UTF8_LINE } from '../journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
 import { bytesToHex, hexToBytes } from '../journal/hex';
 import { MerkleFrontier } from '../journal/merkle';
-import { integerEnd, readCanonicalEntryLine } from '../journal/entry-line';
+import { hexAt, integerEnd, readCanonicalEntryLine } from '../journal/entry-line';
 import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives';
 import { ENTRY_TYPES } from '../journal/entry-types';
 import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
@@ -145,6 +145,8 @@ export function exportFormatOf(firstLine: string): string | null {
 interface DeviceChain {
   readonly vault: string;
   readonly device: string;
+  /** The line its first entry is on (devices are reported in that order). */
+  readonly firstLine: number;
   readonly verifier: ChainVerifier;
   /** Failures of this device's lines outside its chain (receipts, log order), kept for its report. */
   readonly logFailures: VerificationFailure[];
@@ -157,7 +159,8 @@ interface DeviceChain {
 interface PathRef {
   readonly line: number;
   readonly seq: number;
-  readonly chain: DeviceChain;
+  /** The device's chain (or, in split verification, only its ids: failures end the split anyway). */
+  readonly chain: DeviceChain | { readonly vault: string; readonly device: string };
 }
 
 /**
@@ -194,6 +197,30 @@ const MAX_PENDING = 65_536;
 export interface ServerExportOptions {
   /** Verify every entry's device signature (`--full`); default: anchored on each device's checkpoints. */
   readonly full?: boolean;
+  /**
+   * Split verification (anchored only): this verifier checks the log (header, receipts, audit
+   * paths, root, reviews) and hands each entry line's entry part to `split` for chain
+   * verifiers elsewhere (ServerExportVerifier.pushChainLine, in worker threads). It gives up
+   * (`splitAbandoned`) at the first line it cannot read on the fast path; the caller then
+   * verifies the file in one piece, so a report with failures is always the sequential one.
+   */
+  readonly split?: (line: SplitEntryLine) => void;
+}
+
+/** An entry line handed to a chain verifier elsewhere: what its receipt says the entry is. */
+export interface SplitEntryLine {
+  readonly line: number;
+  /** The entry's bundle line, `{"entry":…,"kind":"entry"}`. */
+  readonly text: string;
+  readonly device: string;
+  readonly hash: string;
+  readonly seq: number;
+}
+
+/** What the chain verifiers of a split verification found: clean only if every entry verified. */
+export interface SplitChainsReport {
+  readonly clean: boolean;
+  readonly devices: readonly (ServerExportDevice & { readonly firstLine: number })[];
 }
 
 const UNREADABLE = Symbol('unreadable line');
@@ -247,6 +274,9 @@ export class ServerExportVerifier {
   private paths: StreamedAuditPaths<PathRef> | null = null;
   /** Entry lines read by the anchored fast path (fastEntryLine): for tests and benchmarks. */
   linesReadFast = 0;
+  /** Split verification: set at the first line this verifier could not hand on. */
+  splitAbandoned = false;
+  private readonly split: ((line: SplitEntryLine) => void) | null;
   /** Offsets of one line's audit path hashes (fast path scratch). */
   private readonly offsets = new Int32Array(64);
 
@@ -265,6 +295,7 @@ export class ServerExportVerifier {
     this.frontier = new MerkleFrontier(this.sodium, primitives?.sha256);
     this.verifySignature = (primitives ?? sodiumPrimitives(this.sodium)).verifyEntrySignature;
     this.full = options.full === true;
+    this.split = options.split !== undefined && !this.full ? options.split : null;
     this.sha256 = primitives?.sha256 ?? ((data: Uint8Array): Uint8Array => this.sodium.crypto_hash_sha256(data));
     const sha256Text = (primitives as { sha256Text?: (text: string) => Uint8Array } | undefined)?.sha256Text;
     this.sha256TextHex =
@@ -300,7 +331,14 @@ export class ServerExportVerifier {
       });
       return;
     }
-    if (this.paths !== null && this.fastEntryLine(text)) return;
+    if (this.split !== null) {
+      if (this.splitAbandoned || (this.paths !== null && this.splitLogLine(text))) return;
+      // Review lines and the header are this verifier's own; any other line ends the split.
+      if (this.sawHeader && !text.startsWith('{"kind":"review",')) {
+        this.splitAbandoned = true;
+        return;
+      }
+    } else if (this.paths !== null && this.fastEntryLine(text)) return;
     // A line whose bytes are not UTF-8 is unreadable like one that is not JSON.
     const value = text === NOT_UTF8_LINE ? UNREADABLE : parsedOrUnreadable(text);
     if (value === UNREADABLE) {
@@ -359,20 +397,7 @@ export class ServerExportVerifier {
         });
       }
     }
-    const devices = [...this.chains.values()].map((chain): ServerExportDevice => {
-      // No expected head, final checkpoint or freshness: the server holds whatever each device
-      // had synced when the head was signed, which may end mid-session.
-      const report = chain.verifier.finish();
-      return {
-        vault: chain.vault,
-        device: chain.device,
-        ok: report.ok && chain.logFailureCount === 0,
-        entries: report.entries,
-        head: report.head,
-        failureCount: report.failureCount + chain.logFailureCount,
-        failures: [...chain.logFailures, ...report.failures].sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1)).slice(0, MAX_KEPT_FAILURES),
-      };
-    });
+    const devices = [...this.chains.values()].map((chain) => this.deviceReport(chain));
     const chainsOk = devices.every((d) => d.ok);
     return {
       format: SERVER_EXPORT_FORMAT,
@@ -388,6 +413,21 @@ export class ServerExportVerifier {
         .map((f, i) => ({ f, at: f.line ?? (this.keptAtEnd.has(i) ? Infinity : 0), i }))
         .sort((a, b) => a.at - b.at || a.i - b.i)
         .map((x) => x.f),
+    };
+  }
+
+  private deviceReport(chain: DeviceChain): ServerExportDevice {
+    // No expected head, final checkpoint or freshness: the server holds whatever each device
+    // had synced when the head was signed, which may end mid-session.
+    const report = chain.verifier.finish();
+    return {
+      vault: chain.vault,
+      device: chain.device,
+      ok: report.ok && chain.logFailureCount === 0,
+      entries: report.entries,
+      head: report.head,
+      failureCount: report.failureCount + chain.logFailureCount,
+      failures: [...chain.logFailures, ...report.failures].sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1)).slice(0, MAX_KEPT_FAILURES),
     };
   }
 
@@ -557,18 +597,60 @@ export class ServerExportVerifier {
    * such a line, nothing done (the general path reads it and says what is wrong).
    */
   private fastEntryLine(text: string): boolean {
-    const paths = this.paths!;
-    const headJson = this.headJson;
     const at = text.lastIndexOf(RECEIPT_START);
-    if (at < 0 || headJson === null || this.frontier.size !== this.nextIndex) return false;
+    if (at < 0) return false;
+    const receipt = this.scanReceipt(text, at);
+    if (receipt === null) return false;
     const read = readCanonicalEntryLine(`${text.slice(0, at)}}`);
     if (read === null) return false;
     const entry = read.entry;
+    if (receipt.device !== entry.device || receipt.hash !== entry.hash || receipt.seq !== entry.seq) return false;
+    const chain = this.chainOf(entry.vault, entry.device);
+    this.logLine(text, receipt.count, entry.seq, entry.hash, chain);
+    this.linesReadFast += 1;
+    const where = { line: this.lineNo, vault: entry.vault, device: entry.device, seq: entry.seq };
+    this.pushToChain(
+      chain,
+      entry as unknown as Record<string, unknown>,
+      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
+      where,
+    );
+    return true;
+  }
+
+  /**
+   * Split verification's reader: the log checks of fastEntryLine, with the entry part handed on
+   * (to pushChainLine elsewhere) with what the receipt says it is; the chain verifier there reads
+   * the entry and holds it to that.
+   */
+  private splitLogLine(text: string): boolean {
+    const at = text.lastIndexOf(RECEIPT_START);
+    if (at < 0) return false;
+    const receipt = this.scanReceipt(text, at);
+    if (receipt === null || !hexAt(receipt.device, 0, 64) || !hexAt(receipt.hash, 0, 64)) return false;
+    const line = this.lineNo;
+    this.logLine(text, receipt.count, receipt.seq, receipt.hash, null, receipt.device);
+    this.split!({ line, text: `${text.slice(0, at)}}`, device: receipt.device, hash: receipt.hash, seq: receipt.seq });
+    return true;
+  }
+
+  /**
+   * The receipt of an entry line in exactly the layout the server writes, `{"device":…,
+   * "entryHash":…,"inclusionProof":[…],"logIndex":…,"seq":…,"treeHead":HEAD}` at the next log
+   * index under the export's own head, starting at `at` (RECEIPT_START); null for anything else.
+   * The path hashes' offsets are left in this.offsets. With the entry part proven canonical, such
+   * a line is canonical JSON by construction.
+   */
+  private scanReceipt(text: string, at: number): { device: string; hash: string; seq: number; count: number } | null {
+    const headJson = this.headJson;
+    if (headJson === null || this.frontier.size !== this.nextIndex) return null;
     let i = at + RECEIPT_START.length;
     // Long runs are compared as slices: V8 compares whole strings much faster than startsWith walks them.
-    if (text.slice(i, i + 64) !== entry.device || !text.startsWith('","entryHash":"', i + 64)) return false;
+    if (!text.startsWith('","entryHash":"', i + 64)) return null;
+    const device = text.slice(i, i + 64);
     i += 79;
-    if (text.slice(i, i + 64) !== entry.hash || !text.startsWith('","inclusionProof":[', i + 64)) return false;
+    if (!text.startsWith('","inclusionProof":[', i + 64)) return null;
+    const hash = text.slice(i, i + 64);
     i += 84;
     // Each path hash is a 64-character string; its characters are not checked here: a path is
     // right only if each hash equals the tree's node, which is hex, and anything else is reported.
@@ -577,42 +659,61 @@ export class ServerExportVerifier {
     if (text.charCodeAt(i) === 0x5d) i += 1;
     else
       for (;;) {
-        if (count === offsets.length || text.charCodeAt(i) !== 0x22 || text.charCodeAt(i + 65) !== 0x22) return false;
+        if (count === offsets.length || text.charCodeAt(i) !== 0x22 || text.charCodeAt(i + 65) !== 0x22) return null;
         offsets[count++] = i + 1;
         const next = text.charCodeAt(i + 66);
         i += 67;
         if (next === 0x5d) break;
-        if (next !== 0x2c) return false;
+        if (next !== 0x2c) return null;
       }
-    if (!text.startsWith(',"logIndex":', i)) return false;
+    if (!text.startsWith(',"logIndex":', i)) return null;
     const indexEnd = integerEnd(text, i + 12);
     // integerEnd takes at most 16 digits; a number past 2^53 - 1 is never the next index or a seq.
-    if (indexEnd < 0 || Number(text.slice(i + 12, indexEnd)) !== this.nextIndex || !text.startsWith(',"seq":', indexEnd)) return false;
+    if (indexEnd < 0 || Number(text.slice(i + 12, indexEnd)) !== this.nextIndex || !text.startsWith(',"seq":', indexEnd)) return null;
     const seqEnd = integerEnd(text, indexEnd + 7);
-    if (seqEnd < 0 || Number(text.slice(indexEnd + 7, seqEnd)) !== entry.seq || !text.startsWith(',"treeHead":', seqEnd)) return false;
-    if (seqEnd + 12 + headJson.length + 2 !== text.length || text.slice(seqEnd + 12, -2) !== headJson || !text.endsWith('}}')) return false;
+    if (seqEnd < 0 || !text.startsWith(',"treeHead":', seqEnd)) return null;
+    if (seqEnd + 12 + headJson.length + 2 !== text.length || text.slice(seqEnd + 12, -2) !== headJson || !text.endsWith('}}')) return null;
+    const seq = Number(text.slice(indexEnd + 7, seqEnd));
+    return Number.isSafeInteger(seq) ? { device, hash, seq, count } : null;
+  }
 
+  /** The log's part of a fast-read line: its place, its audit path (this.offsets) and its leaf. */
+  private logLine(text: string, count: number, seq: number, hash: string, chain: DeviceChain | null, device?: string): void {
     const logIndex = this.nextIndex;
     this.nextIndex += 1;
     this.entryLines += 1;
-    this.linesReadFast += 1;
+    const ref: PathRef = { line: this.lineNo, seq, chain: chain ?? { device: device ?? '', vault: '' } };
+    if (!this.paths!.check(logIndex, text, this.offsets, count, ref)) this.wrongPath(ref, 1, ref.line);
+    this.pushLeaf(hexToBytes(hash));
+  }
+
+  /**
+   * Split verification, the chain side: one entry line handed on by splitLogLine, read by the
+   * canonical entry-line reader and held to what its receipt said. False when it is not such a
+   * line or anything about it fails (the whole file is then verified in one piece).
+   */
+  pushChainLine(entryLine: SplitEntryLine): boolean {
+    this.lineNo = entryLine.line;
+    const read = readCanonicalEntryLine(entryLine.text);
+    if (read === null) return false;
+    const entry = read.entry;
+    if (entry.device !== entryLine.device || entry.hash !== entryLine.hash || entry.seq !== entryLine.seq) return false;
+    const before = this.failureCount;
     const chain = this.chainOf(entry.vault, entry.device);
-    const ref: PathRef = { line: this.lineNo, seq: entry.seq, chain };
-    if (!paths.check(logIndex, text, offsets, count, ref)) this.wrongPath(ref, 1, ref.line);
-    this.pushLeaf(hexToBytes(entry.hash));
-    const where = { line: this.lineNo, vault: entry.vault, device: entry.device, seq: entry.seq };
     this.pushToChain(
       chain,
       entry as unknown as Record<string, unknown>,
-      {
-        hash: this.sha256TextHex(read.body),
-        signatures: [],
-        shallow: true,
-        wellFormed: true,
-      },
-      where,
+      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
+      { line: entryLine.line, vault: entry.vault, device: entry.device, seq: entry.seq },
     );
-    return true;
+    return this.failureCount === before;
+  }
+
+  /** Split verification, the chain side: every chain finished (device signatures still pending verified). */
+  finishChains(): SplitChainsReport {
+    for (const chain of this.chains.values()) this.verifyPending(chain);
+    const devices = [...this.chains.values()].map((chain) => ({ ...this.deviceReport(chain), firstLine: chain.firstLine }));
+    return { clean: this.failureCount === 0 && devices.every((d) => d.ok), devices };
   }
 
   /** An audit path the rebuilt tree proves wrong (`count` lines named the same wrong node, through `lastLine`). */
@@ -620,7 +721,8 @@ export class ServerExportVerifier {
     const { chain, seq, line } = ref;
     const more = count > 1 ? ` (nor do those of the ${count - 1} later entries through line ${lastLine} that name the same node)` : '';
     const reason = `inclusion proof of entry ${chain.device.slice(0, 8)}…#${seq} does not lead to the signed root${more}`;
-    this.fail({ line, vault: chain.vault, device: chain.device, seq, code: 'BAD_RECEIPT', reason });
+    this.fail({ line, vault: chain.vault || null, device: chain.device, seq, code: 'BAD_RECEIPT', reason });
+    if (!('logFailures' in chain)) return;
     chain.logFailureCount += 1;
     if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: 'BAD_RECEIPT', reason });
   }
@@ -715,6 +817,7 @@ export class ServerExportVerifier {
       chain = {
         vault,
         device,
+        firstLine: this.lineNo,
         verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
         logFailures: [],
         logFailureCount: 0,

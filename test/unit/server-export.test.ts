@@ -1,11 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
-import { inclusionProof, merkleRoot } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { TestJournal, seededSigner } from '../support/journal-builder';
+import { exportLinesOf } from '../support/server-export-fixture';
 import { appendEntries, foundingEnrolment } from '../support/sync-fixture';
 
 let sodium: Sodium;
@@ -34,27 +33,8 @@ function interleaved(): SignedEntry[] {
   return [...ea.slice(0, 3), ...eb, ...ea.slice(3)];
 }
 
-/** The export a server with the test key would produce for this log: header, then entry + receipt lines, each canonical JSON. */
-function exportOf(log: readonly SignedEntry[]): string[] {
-  const leaves = log.map((e) => sodium.from_hex(e.hash));
-  const unsigned = { size: log.length, root: sodium.to_hex(merkleRoot(leaves, sodium)), timestamp: 1_700_000_100_000 };
-  const treeHead = {
-    ...unsigned,
-    signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)),
-  };
-  const rows = log.map((entry, logIndex) => {
-    const receipt = {
-      device: entry.device,
-      seq: entry.seq,
-      entryHash: entry.hash,
-      logIndex,
-      treeHead,
-      inclusionProof: inclusionProof(logIndex, leaves, sodium).map((p) => sodium.to_hex(p)),
-    };
-    return canonicalize({ kind: 'entry', entry, receipt });
-  });
-  return [canonicalize({ kind: 'header', format: 'halfkey-server-export', version: 1, serverKey, treeHead }), ...rows];
-}
+/** The export a server with the test key would produce for this log. */
+const exportOf = (log: readonly SignedEntry[]): string[] => exportLinesOf(log, server, sodium);
 
 const verify = (lines: readonly string[], key = serverKey, full = false): ServerExportReport => {
   const v = new ServerExportVerifier(key, undefined, { full });
