@@ -43,7 +43,8 @@ export async function verifyServerExportFile(
   // with anything wrong in it is then verified again in one piece (verifyServerExportSplit).
   const workers = options.workers ?? availableParallelism();
   if (options.full !== true && workers > 0 && statSync(path).size >= (options.splitMinBytes ?? SPLIT_MIN_BYTES)) {
-    const split = await verifyServerExportSplit(path, serverKey, workers);
+    // Workers that cannot start (no script, no memory) leave the file to this thread.
+    const split = await verifyServerExportSplit(path, serverKey, workers).catch(() => null);
     if (split !== null) return split;
   }
   const verifier = new ServerExportVerifier(serverKey, nativePrimitives, { full: options.full === true });
