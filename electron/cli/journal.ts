@@ -26,6 +26,9 @@ its own device signature; custodian signatures, key changes and everything after
 checkpoint are checked in full (docs/journal-format.md, section 10.2). --full checks every
 entry's own device signature as well, and reports a damaged one that anchored mode does not see.
 A server export is verified by the same rule on each device's checkpoints; --full applies there too.
+--workers N sets the worker threads (default one per core; 0: this thread only): a bundle is
+verified by ranges on them, and a server export of 16 MiB or more with its devices' chains on
+them, again on one thread if anything in it fails so that the failures reported are the same.
 
 A bundle alone proves only that whoever held its device key wrote it. Anchors pin it to facts
 from outside (docs/journal-format.md, section 10.4): --device-key HEX, the device key enrolled at
