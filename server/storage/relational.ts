@@ -245,6 +245,10 @@ export class RelationalQueries implements StorageQueries {
     );
   }
 
+  async nonceUsed(device: string, nonce: string): Promise<boolean> {
+    return (await this.sql.all('SELECT 1 AS used FROM nonces WHERE device = ? AND nonce = ?', [device, nonce])).length > 0;
+  }
+
   async takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean> {
     // Refill since the bucket's last take, capped at capacity; the update happens only when a
     // whole token is there, and RETURNING says whether it did. The same SQL runs on both dialects.

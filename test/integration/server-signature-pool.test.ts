@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { checkEntry, packChecks, unpackChecks } from '../../server/entry-checks';
+import { checkEntry, packChecks, storedBody, unpackChecks } from '../../server/entry-checks';
 import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
 import { startTestServer } from '../support/server-fixture';
 import { TestJournal } from '../support/journal-builder';
@@ -56,10 +56,10 @@ describe('signature pool (worker threads)', () => {
     const unhashable = { ...bad!, data: { amount: 1.5 } };
     const malformed = { ...odd!, sigs: [{ key: 'zz', sig: 'not hex' }] };
     const checks = await pool.check([good!, unhashable, malformed]);
-    expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true], shallow: true, wellFormed: true });
+    expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true], shallow: true, wellFormed: true, body: storedBody(good!) });
     expect(checks[1]).toMatchObject({ error: expect.stringContaining('floating point') });
     // Hashed, but its signature is not the entry format's: the verifier is told to check its shape itself.
-    expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false], shallow: true, wellFormed: false });
+    expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false], shallow: true, wellFormed: false, body: storedBody(malformed) });
   });
 
   it('checks each entry’s nesting and format in the workers, so the verifier on the main thread can skip what passed', async () => {
@@ -101,6 +101,7 @@ describe('signature pool (worker threads)', () => {
     expect(() => unpackChecks(batch.slice(1), packed)).toThrow(/answered 12 hashes for 11 entries/);
     expect(() => unpackChecks(batch, { ...packed, valid: packed.valid.slice(1) })).toThrow(/signature checks for/);
     expect(() => unpackChecks(batch, { ...packed, flags: packed.flags.slice(1) })).toThrow(/answered 11 shape checks for 12 entries/);
+    expect(() => unpackChecks(batch, { ...packed, bodies: packed.bodies.slice(1) })).toThrow(/characters of bodies/);
   });
 
   it('a worker killed mid-batch fails only that batch; a replacement takes over and later batches are checked', async () => {
