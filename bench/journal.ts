@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createReadStream } from 'node:fs';
-import { hash as nodeHash } from 'node:crypto';
 import type { BuildOptions } from 'esbuild';
 import { sodiumReady } from '../shared/sodium';
 import {
@@ -49,7 +48,7 @@ import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyBundleFile } from '../electron/journal/bundle-file';
 import { VERIFY_WORKER_BUILD, verifyBundleFileParallel } from '../electron/journal/parallel-verify';
-import { hexToBytes } from '../shared/journal/hex';
+import { hashingFloor } from './hashing-floor';
 import { nativePrimitives } from '../server/native-primitives';
 
 const { values } = parseArgs({
@@ -301,29 +300,6 @@ if (!values['big-only']) {
       `verify ${mode}, ${workers ?? cores} workers (thread start included): ${allRate.toFixed(0)} entries/s = ${verifyRatios(allRate, cores)}; per core used (${allCores.toFixed(2)} of ${cores}): ${verifyRatios(allRate, allCores)}`,
     );
   }
-}
-
-/**
- * The hashing floor on one core: for each of `lines` (entry lines of a bundle), JSON.parse, SHA-256
- * of the line's UTF-8 bytes, and the RFC 6962 leaf and node hashes of its entry hash (a Merkle
- * frontier push). Entries per second, best of three passes.
- */
-function hashingFloor(lines: readonly string[]): number {
-  let best = 0;
-  for (let pass = 0; pass < 3; pass++) {
-    const frontier = new MerkleFrontier(nativePrimitives.sha256);
-    let sink = 0;
-    const start = performance.now();
-    for (const line of lines) {
-      const record = JSON.parse(line) as { entry: { hash: string } };
-      sink += nodeHash('sha256', line, 'binary').length;
-      frontier.push(hexToBytes(record.entry.hash));
-    }
-    const rate = lines.length / ((performance.now() - start) / 1000);
-    if (sink === 0) throw new Error('unreachable');
-    best = Math.max(best, rate);
-  }
-  return best;
 }
 
 /** The first `count` entry lines of a bundle file. */

@@ -1,5 +1,8 @@
 // Central server throughput, each ingest figure printed as a ratio to raw Ed25519 verifies/s
-// (libsodium, measured in the same run) per core the server used. "Cores used" is measured, not
+// (libsodium, measured in the same run) per core the server used, and to the hashing floor
+// (bench/hashing-floor.ts: JSON.parse + SHA-256 of each entry's JSON as a batch carries it + the
+// Merkle hashes, on one core, over 10,000 entries of a bench journal) per core used, with the
+// machine's CPU count. Both references are sampled just before and just after each figure. "Cores used" is measured, not
 // assumed: the server process's CPU time (all its threads, from /proc/PID/stat) divided by the
 // wall time of the measurement. The ratio against the cores the server could use (its signature
 // workers, one per core unless --verify-threads) is printed beside it.
@@ -30,6 +33,7 @@ import { JournalStore } from '../electron/journal/store';
 import { SyncClient } from '../electron/sync/client';
 import { openStorage } from '../server/storage/storage';
 import { hashToken, newToken } from '../server/tokens';
+import { entryJsonHash, hashingFloor } from './hashing-floor';
 
 const { values } = parseArgs({
   options: {
@@ -97,6 +101,17 @@ function makeDevice(n: number): Device {
     store.appendBatch(Array.from({ length: Math.min(1_000, n - done) }, (_, i) => ({ type: 'bench.event', data: { i: done + i } })));
   }
   return { db, store, signer };
+}
+
+/** The first `n` entries of a device's journal as JSON, as a sync batch carries them (the lines the server ingests). */
+function wireLines(device: Device, n: number): string[] {
+  const lines: string[] = [];
+  while (lines.length < n) {
+    const page = device.store.query({ after: lines.length - 1, limit: Math.min(1_000, n - lines.length) });
+    if (page.length === 0) break;
+    for (const e of page) lines.push(JSON.stringify(e));
+  }
+  return lines;
 }
 
 async function freePort(): Promise<number> {
@@ -254,22 +269,33 @@ try {
   console.log(
     `generating journals: warm-up ${fmt(WARMUP)}, 1 × ${fmt(SINGLE)}, ${DEVICES} × ${fmt(PER_DEVICE)} (per storage), backlog ${fmt(BACKLOG)}`,
   );
+  // The hashing floor's lines: entries of a bench journal (checkpoints every 256) as a batch carries them.
+  const floorDevice = makeDevice(10_000);
+  const floorLines = wireLines(floorDevice, 10_000);
+  floorDevice.db.close();
+  /** The raw primitive and the hashing floor (entries/s, 1 core), sampled together. */
+  const references = (): { lib: number; node: number; floor: number } => ({
+    ...rawVerifiesPerSecond(),
+    floor: hashingFloor(floorLines, entryJsonHash),
+  });
   // Other load on a shared machine moves the primitive's speed: each figure is compared with the
   // mean of samples taken just before and just after it.
-  const sample = rawVerifiesPerSecond();
+  const sample = references();
   let raw = sample.lib;
   let rawNode = sample.node;
+  let floor = sample.floor;
   let rawBefore = sample;
   const bracket = (): void => {
-    const after = rawVerifiesPerSecond();
+    const after = references();
     raw = (rawBefore.lib + after.lib) / 2;
     rawNode = (rawBefore.node + after.node) / 2;
+    floor = (rawBefore.floor + after.floor) / 2;
   };
   console.log(
-    `raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`,
+    `raw Ed25519 verify (1 thread): libsodium ${fmt(raw)} verifies/s, node:crypto ${fmt(rawNode)} verifies/s (what the server runs); hashing floor (JSON.parse + SHA-256 of each entry's JSON + Merkle hashes, 1 thread) ${fmt(floor)} entries/s; CPUs: ${availableParallelism()}; server cores available: ${CORES} (signature workers: ${THREADS ?? availableParallelism()}${THREADS === '0' ? ', checks on the main thread' : ', plus the main thread'})`,
   );
   const ratio = (perSecond: number, m: Measured): string =>
-    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 3], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores` +
+    `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 3], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (floor * m.serverCores)).toFixed(3)} × (hashing floor × ${m.serverCores.toFixed(2)} server cores used), ${(perSecond / (floor * CORES)).toFixed(3)} × (hashing floor × ${CORES} cores available); ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores` +
     `; server CPU per entry: main thread ${m.perEntry.main.toFixed(0)} µs, other threads ${m.perEntry.others.toFixed(0)} µs (kernel ${m.perEntry.system.toFixed(0)} µs of the two) against ${(1e6 / rawNode).toFixed(0)} µs per raw node:crypto verify`;
   const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
   /** 20-device ingest entries/s per storage, for the PostgreSQL-to-SQLite ratio (each normalised by its raw bracket). */
@@ -282,7 +308,7 @@ try {
       if (WARMUP > 0) {
         const cold = makeDevice(WARMUP);
         const cc = await enrolled(server, cold);
-        rawBefore = rawVerifiesPerSecond();
+        rawBefore = references();
         const mc = await measured(server.child.pid!, WARMUP, () => syncAll(cc));
         bracket();
         console.log(
@@ -292,16 +318,16 @@ try {
       }
       const one = makeDevice(SINGLE);
       const c1 = await enrolled(server, one);
-      rawBefore = rawVerifiesPerSecond();
+      rawBefore = references();
       const m1 = await measured(server.child.pid!, SINGLE, () => syncAll(c1));
       const single = SINGLE / m1.seconds;
       bracket();
       console.log(
-        `${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+        `${kind}: ingest 1 device      ${fmt(single)} entries/s  = ${ratio(single, m1)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s, hashing floor ${fmt(floor)}/s; ${availableParallelism()} CPUs]`,
       );
       const many = Array.from({ length: DEVICES }, () => makeDevice(PER_DEVICE));
       const clients = await Promise.all(many.map((d) => enrolled(server, d)));
-      rawBefore = rawVerifiesPerSecond();
+      rawBefore = references();
       const mN = await measured(
         server.child.pid!,
         DEVICES * PER_DEVICE,
@@ -311,7 +337,7 @@ try {
       bracket();
       concurrentRate.set(kind, concurrent / raw);
       console.log(
-        `${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+        `${kind}: ingest ${DEVICES} devices     ${fmt(concurrent)} entries/s  = ${ratio(concurrent, mN)}  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s, hashing floor ${fmt(floor)}/s; ${availableParallelism()} CPUs]`,
       );
       for (const d of [one, ...many]) d.db.close();
     } finally {
@@ -332,7 +358,7 @@ try {
     const device = makeDevice(BACKLOG);
     const client = await enrolled(server, device);
     const pid = server.child.pid!;
-    rawBefore = rawVerifiesPerSecond();
+    rawBefore = references();
     const samples: { server: number; client: number }[] = [];
     const sample = (): void => {
       samples.push({ server: rssKiB(pid) / 1024, client: process.memoryUsage().rss / 1024 / 1024 });
@@ -348,7 +374,7 @@ try {
       [samples[0]!, samples[Math.floor(samples.length / 2)]!, samples[samples.length - 1]!].map((s) => s[k].toFixed(0)).join(' / ');
     const peak = (k: 'server' | 'client'): string => Math.max(...samples.map((s) => s[k])).toFixed(0);
     console.log(
-      `backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 5 s)  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s]`,
+      `backlog: ${fmt(BACKLOG)} entries synced end to end in ${seconds.toFixed(1)} s (${fmt(BACKLOG / seconds)} entries/s = ${ratio(BACKLOG / seconds, m)}; target < 5 s)  [raw libsodium ${fmt(raw)}/s, node:crypto ${fmt(rawNode)}/s, hashing floor ${fmt(floor)}/s; ${availableParallelism()} CPUs]`,
     );
     console.log(
       `backlog: server RSS MiB start / middle / end ${at('server')} (peak ${peak('server')}); client RSS MiB ${at('client')} (peak ${peak('client')}); ${samples.length} samples`,

@@ -16,6 +16,7 @@ import {
 } from '../shared/sync/wire';
 import {
   authenticateDevice,
+  authenticateDeviceDeferringNonce,
   enrolmentSignatureValid,
   FAILED_AUTH_LIMIT,
   FailedAuthentications,
@@ -341,17 +342,43 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     '/v1/devices/:device/entries',
     { bodyLimit: options.maxBatchBytes ?? MAX_BATCH_BYTES, onRequest: refuseFailingAddress },
     async (request) => {
-      const record = await device(request, deviceParam(request));
-      const query = parseValue(ingestQuerySchema, request.query, 'query');
-      const body = parseBody(ingestRequestSchema, request.body);
-      refuseUnsafeEntryText(body.entries);
-      const result = await ingestBatch(
-        { storage, order, signer, checker, now, notifications },
-        record,
-        body.entries,
-        query.receipts ?? 'each',
+      // The nonce is recorded in the batch's own transaction (one durable commit per batch, not
+      // two), or on its own before any refusal is answered: either way before the answer.
+      const { record, nonce } = await chargingFailures(request, () =>
+        authenticateDeviceDeferringNonce(
+          {
+            method: request.method,
+            path: request.url,
+            headers: request.headers,
+            body: rawBody(request.body),
+            pathDevice: deviceParam(request),
+          },
+          storage.queries,
+          buckets,
+          sodium,
+          now(),
+        ),
       );
-      request.log.info({ device: record.device.slice(0, 16), entries: body.entries.length, head: result.head.seq }, 'batch ingested');
+      let result;
+      let entries = 0;
+      try {
+        const query = parseValue(ingestQuerySchema, request.query, 'query');
+        const body = parseBody(ingestRequestSchema, request.body);
+        entries = body.entries.length;
+        refuseUnsafeEntryText(body.entries);
+        result = await ingestBatch(
+          { storage, order, signer, checker, now, notifications },
+          record,
+          body.entries,
+          query.receipts ?? 'each',
+          nonce,
+        );
+      } catch (error) {
+        // Nothing of a failed ingest committed, its nonce included (false here: a replay raced it and won).
+        await storage.queries.rememberNonce(nonce.device, nonce.nonce, nonce.expiresAt);
+        throw error;
+      }
+      request.log.info({ device: record.device.slice(0, 16), entries, head: result.head.seq }, 'batch ingested');
       return result;
     },
   );

@@ -205,6 +205,16 @@ export function enrolmentSignatureValid(
   return candidate !== null && verifies(candidate.key) && rotationChainValid(candidate.entries, enrolment.device, sodium);
 }
 
+/** A request's nonce, checked unused but not yet recorded (authenticateDeviceDeferringNonce). */
+export interface PendingNonce {
+  readonly device: string;
+  readonly nonce: string;
+  readonly expiresAt: number;
+}
+
+export const replayedNonce = (): WireFailure =>
+  new WireFailure(401, 'REPLAYED_NONCE', 'this request nonce was already used: a request is never accepted twice');
+
 /**
  * Authenticates a device request: well-formed headers, a fresh timestamp, an enrolled and
  * unrevoked device, the path's device matching the header, a valid signature by the device's
@@ -217,6 +227,33 @@ export async function authenticateDevice(
   sodium: Sodium,
   now: number,
 ): Promise<DeviceRecord> {
+  const { record, nonce } = await signedBy(request, queries, limiter, sodium, now);
+  if (!(await queries.rememberNonce(nonce.device, nonce.nonce, nonce.expiresAt))) throw replayedNonce();
+  return record;
+}
+
+/**
+ * authenticateDevice, except that the nonce is only checked unused, not recorded: the caller
+ * records it (rememberNonce) before it answers, either in the transaction that carries out the
+ * request (a replay racing it then finds the nonce there and is refused) or, when the request
+ * fails, on its own. An ingest thus commits its nonce with its batch: one durable write, not two.
+ */
+export async function authenticateDeviceDeferringNonce(
+  ...args: Parameters<typeof signedBy>
+): Promise<{ readonly record: DeviceRecord; readonly nonce: PendingNonce }> {
+  const signed = await signedBy(...args);
+  if (await args[1].nonceUsed(signed.nonce.device, signed.nonce.nonce)) throw replayedNonce();
+  return signed;
+}
+
+/** Every check of authenticateDevice but the nonce's, in its order; returns the device and the request's nonce. */
+async function signedBy(
+  request: SignedRequest,
+  queries: StorageQueries,
+  limiter: RateLimiter,
+  sodium: Sodium,
+  now: number,
+): Promise<{ readonly record: DeviceRecord; readonly nonce: PendingNonce }> {
   const device = header(request.headers, SIGNED_HEADERS.device);
   const timestamp = header(request.headers, SIGNED_HEADERS.timestamp);
   const nonce = header(request.headers, SIGNED_HEADERS.nonce);
@@ -276,7 +313,5 @@ export async function authenticateDevice(
   // Only after the signature: an attacker must not be able to burn a device's nonces or budget.
   if (!(await limiter.take(device, now)))
     throw new WireFailure(429, 'RATE_LIMITED', 'too many requests from this device: retry after a pause');
-  const fresh = await queries.rememberNonce(device, nonce, sentAt + REQUEST_CLOCK_SKEW_MS);
-  if (!fresh) throw new WireFailure(401, 'REPLAYED_NONCE', 'this request nonce was already used: a request is never accepted twice');
-  return record;
+  return { record, nonce: { device, nonce, expiresAt: sentAt + REQUEST_CLOCK_SKEW_MS } };
 }

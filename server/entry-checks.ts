@@ -1,9 +1,44 @@
 import { hash } from 'node:crypto';
 import { canonicalBodyText, type SignedEntry } from '../shared/journal/entry';
+import { isWellFormedEntry } from '../shared/journal/entry-shape';
+import { MAX_ENTRY_DEPTH, valueDepthExceeds } from '../shared/journal/limits';
 import { nativePrimitives } from './native-primitives';
 
-/** One entry's CPU-bound checks: its recomputed hash and each signature's validity, or why it cannot be hashed. */
-export type EntryCheck = { readonly hash: string; readonly signatures: readonly boolean[] } | { readonly error: string };
+/**
+ * One entry's CPU-bound checks: its recomputed hash and each signature's validity, or why it
+ * cannot be hashed. `shallow` and `wellFormed` are the journal verifier's first two checks (its
+ * nesting within MAX_ENTRY_DEPTH, the entry format), done here so that the signature workers do
+ * them in parallel and the verifier on the main thread skips what they passed (PrecomputedChecks);
+ * an entry that fails either is checked again by the verifier, which reports why.
+ */
+export type EntryCheck = HashedEntry | { readonly error: string };
+export interface HashedEntry {
+  readonly hash: string;
+  readonly signatures: readonly boolean[];
+  readonly shallow: boolean;
+  readonly wellFormed: boolean;
+  /** The entry as the server stores and exports it (storedBody), made here too so the main thread does not. */
+  readonly body: string;
+}
+
+/**
+ * The entry as stored and exported: its own fields in a fixed order (JSON.stringify is far cheaper
+ * than canonical JSON, and readers recompute the hash from the fields, not from this text).
+ */
+export const storedBody = (e: SignedEntry): string =>
+  JSON.stringify({
+    v: e.v,
+    vault: e.vault,
+    device: e.device,
+    seq: e.seq,
+    prev: e.prev,
+    time: e.time,
+    type: e.type,
+    actor: e.actor,
+    data: e.data,
+    hash: e.hash,
+    sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })),
+  });
 
 /**
  * Hashes an entry (canonical JSON, SHA-256) and verifies every signature over that hash, on
@@ -14,8 +49,10 @@ export type EntryCheck = { readonly hash: string; readonly signatures: readonly 
  */
 export function checkEntry(entry: SignedEntry, verifySignatures = true, anchored = false): EntryCheck {
   let digest: string;
+  let body: string;
   try {
     digest = hash('sha256', canonicalBodyText(entry), 'hex');
+    body = storedBody(entry);
   } catch (error) {
     return { error: error instanceof Error ? error.message : 'not canonical JSON' };
   }
@@ -28,7 +65,8 @@ export function checkEntry(entry: SignedEntry, verifySignatures = true, anchored
         (s, i) => (anchored && i === 0) || (typeof s === 'object' && s !== null && nativePrimitives.verifyEntrySignature(digest, s)),
       )
     : [];
-  return { hash: digest, signatures };
+  const shallow = !valueDepthExceeds(entry, MAX_ENTRY_DEPTH);
+  return { hash: digest, signatures, shallow, wellFormed: shallow && isWellFormedEntry(entry), body };
 }
 
 /**
@@ -41,6 +79,11 @@ export function checkEntry(entry: SignedEntry, verifySignatures = true, anchored
 export interface PackedChecks {
   readonly hashes: string;
   readonly valid: Uint8Array;
+  /** Per entry: bit 0 shallow, bit 1 wellFormed (0 for an entry that cannot be hashed). */
+  readonly flags: Uint8Array;
+  /** Every stored body, one after another, and each one's length (0 for an entry that cannot be hashed). */
+  readonly bodies: string;
+  readonly bodyLengths: Uint32Array;
   readonly errors: readonly (readonly [index: number, reason: string])[];
 }
 
@@ -49,6 +92,9 @@ const NO_HASH = ' '.repeat(64);
 export function packChecks(checks: readonly EntryCheck[]): PackedChecks {
   let hashes = '';
   const valid: number[] = [];
+  const flags = new Uint8Array(checks.length);
+  const bodies: string[] = [];
+  const bodyLengths = new Uint32Array(checks.length);
   const errors: [number, string][] = [];
   checks.forEach((c, i) => {
     if ('error' in c) {
@@ -57,18 +103,26 @@ export function packChecks(checks: readonly EntryCheck[]): PackedChecks {
       return;
     }
     hashes += c.hash;
+    flags[i] = (c.shallow ? 1 : 0) | (c.wellFormed ? 2 : 0);
+    bodies.push(c.body);
+    bodyLengths[i] = c.body.length;
     for (const s of c.signatures) valid.push(s ? 1 : 0);
   });
-  return { hashes, valid: Uint8Array.from(valid), errors };
+  return { hashes, valid: Uint8Array.from(valid), flags, bodies: bodies.join(''), bodyLengths, errors };
 }
 
 /** The checks of `entries` from their packed form; throws when the shapes disagree (a worker bug, never input). */
 export function unpackChecks(entries: readonly SignedEntry[], packed: PackedChecks): EntryCheck[] {
   if (packed.hashes.length !== entries.length * 64)
     throw new Error(`a signature worker answered ${packed.hashes.length / 64} hashes for ${entries.length} entries`);
+  if (packed.flags.length !== entries.length)
+    throw new Error(`a signature worker answered ${packed.flags.length} shape checks for ${entries.length} entries`);
+  if (packed.bodyLengths.length !== entries.length)
+    throw new Error(`a signature worker answered ${packed.bodyLengths.length} bodies for ${entries.length} entries`);
   const errors = new Map(packed.errors);
   const out: EntryCheck[] = new Array<EntryCheck>(entries.length);
   let at = 0;
+  let bodyAt = 0;
   for (let i = 0; i < entries.length; i++) {
     const error = errors.get(i);
     if (error !== undefined) {
@@ -79,9 +133,20 @@ export function unpackChecks(entries: readonly SignedEntry[], packed: PackedChec
     const signatures = new Array<boolean>(count);
     for (let k = 0; k < count; k++) signatures[k] = packed.valid[at + k] === 1;
     at += count;
-    out[i] = { hash: packed.hashes.slice(i * 64, i * 64 + 64), signatures };
+    const flags = packed.flags[i]!;
+    const body = packed.bodies.slice(bodyAt, bodyAt + packed.bodyLengths[i]!);
+    bodyAt += packed.bodyLengths[i]!;
+    out[i] = {
+      hash: packed.hashes.slice(i * 64, i * 64 + 64),
+      signatures,
+      shallow: (flags & 1) === 1,
+      wellFormed: (flags & 2) === 2,
+      body,
+    };
   }
   if (at !== packed.valid.length)
     throw new Error(`a signature worker answered ${packed.valid.length} signature checks for ${at} signatures`);
+  if (bodyAt !== packed.bodies.length)
+    throw new Error(`a signature worker answered ${packed.bodies.length} characters of bodies for ${bodyAt}`);
   return out;
 }

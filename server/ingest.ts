@@ -1,22 +1,16 @@
 import type { SignedEntry } from '../shared/journal/entry';
 import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../shared/journal/entry-types';
 import { entrySchema } from '../shared/journal/entry-shape';
-import {
-  ChainVerifier,
-  type ChainState,
-  type FailureCode,
-  type PrecomputedChecks,
-  type VerificationFailure,
-} from '../shared/journal/verifier';
+import { ChainVerifier, type ChainState, type FailureCode, type VerificationFailure } from '../shared/journal/verifier';
 import type { Receipt, TreeHead } from '../shared/sync/receipt';
 import { VERIFIED_ALONE } from '../shared/sync/server-export';
 import type { Appended, Cosignature, IngestResponse } from '../shared/sync/wire';
-import { currentDeviceKey } from './auth';
+import { currentDeviceKey, replayedNonce, type PendingNonce } from './auth';
 import { nativePrimitives } from './native-primitives';
 import { WireFailure } from './errors';
 import { NodeSet, appendLeaves, inclusionProofs, rangeNodeKeys } from './merkle-log';
 import { headTimestamp, underKey, type ServerSigner } from './server-key';
-import { checkEntry } from './entry-checks';
+import { checkEntry, type HashedEntry } from './entry-checks';
 import { PoolFailure, type EntryChecker } from './signature-pool';
 import type { CustodianKey, DeviceRecord, IncidentRecord, Storage, StorageQueries, StoredEntry } from './storage/storage';
 import { noNotifications, type NotificationEvent, type Notifications } from './notify/event';
@@ -220,7 +214,7 @@ async function recordBothHalvesOut(
  */
 type Offered = {
   readonly entry: SignedEntry;
-  readonly precomputed: PrecomputedChecks;
+  readonly precomputed: HashedEntry;
   readonly hashOnly?: true;
   /** Its device signature was not verified: the batch's last checkpoint stands for it (anchoredMask). */
   readonly anchored?: true;
@@ -368,25 +362,6 @@ async function precheck(
   });
 }
 
-/**
- * The entry as stored and exported: its own fields in a fixed order (JSON.stringify is far cheaper
- * than canonical JSON, and readers recompute the hash from the fields, not from this text).
- */
-const storedBody = (e: SignedEntry): string =>
-  JSON.stringify({
-    v: e.v,
-    vault: e.vault,
-    device: e.device,
-    seq: e.seq,
-    prev: e.prev,
-    time: e.time,
-    type: e.type,
-    actor: e.actor,
-    data: e.data,
-    hash: e.hash,
-    sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })),
-  });
-
 const evidenceOf = (held: StoredEntry, offered: SignedEntry): { seq: number; held: unknown; offered: unknown } => ({
   seq: held.seq,
   held: JSON.parse(held.body) as unknown,
@@ -484,6 +459,7 @@ export async function ingestBatch(
   device: DeviceRecord,
   raw: readonly Record<string, unknown>[],
   receipts: 'each' | 'batch' = 'each',
+  nonce?: PendingNonce,
 ): Promise<IngestResponse> {
   const seqOf = (r: Record<string, unknown> | undefined): number =>
     typeof r?.seq === 'number' && Number.isSafeInteger(r.seq) ? r.seq : -1;
@@ -508,13 +484,13 @@ export async function ingestBatch(
     const offered = await precheck(raw, device.device, heldUpTo, deps.checker, 'anchored');
     await turn.before;
     try {
-      return await ingestChecked(deps, device, offered, receipts);
+      return await ingestChecked(deps, device, offered, receipts, nonce);
     } catch (error) {
       if (!(error instanceof RecheckInFull)) throw error;
     }
     // The anchored batch failed: every signature is checked now, so the refusal names what a
     // full check finds (a forged entry's own BAD_SIGNATURE, not only its checkpoint's root).
-    return await ingestChecked(deps, device, await precheck(raw, device.device, heldUpTo, deps.checker, 'full'), receipts);
+    return await ingestChecked(deps, device, await precheck(raw, device.device, heldUpTo, deps.checker, 'full'), receipts, nonce);
   } finally {
     turn.leave();
   }
@@ -525,9 +501,17 @@ async function ingestChecked(
   device: DeviceRecord,
   offered: readonly Offered[],
   receipts: 'each' | 'batch',
+  nonce: PendingNonce | undefined,
 ): Promise<IngestResponse> {
   try {
-    return await deps.storage.transaction((tx) => ingestInTransaction(deps, tx, device.device, offered, receipts), { log: true });
+    return await deps.storage.transaction(
+      async (tx) => {
+        // The request's nonce commits with its batch; a replay that got here first has it already.
+        if (nonce !== undefined && !(await tx.rememberNonce(nonce.device, nonce.nonce, nonce.expiresAt))) throw replayedNonce();
+        return ingestInTransaction(deps, tx, device.device, offered, receipts);
+      },
+      { log: true },
+    );
   } catch (error) {
     if (error instanceof ChainConflict) {
       const conflict = error;
@@ -644,7 +628,7 @@ async function ingestInTransaction(
         type: o.entry.type,
         time: o.entry.time,
         actor: o.entry.actor,
-        body: storedBody(o.entry),
+        body: o.precomputed.body,
         logIndex: size + i,
         receiptSize: appended.size,
         receivedAt: now,

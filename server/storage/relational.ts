@@ -33,8 +33,23 @@ const numOrNull = (v: unknown): number | null => (v === null || v === undefined 
 const str = (v: unknown): string => String(v);
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
-const placeholders = (count: number, width: number): string =>
-  Array.from({ length: count }, () => `(${Array.from({ length: width }, () => '?').join(',')})`).join(',');
+/**
+ * `(?,…),(?,…)…`: `count` rows of `width` placeholders, remembered per shape. A batch insert's
+ * text is the same for every full chunk (250 entries × 11 columns: 7 KB), so it is built once,
+ * not per statement; the shapes in use are few, and the cache is cleared past a bound.
+ */
+const PLACEHOLDERS = new Map<number, string>();
+function placeholders(count: number, width: number): string {
+  const shape = count * 64 + width;
+  let text = PLACEHOLDERS.get(shape);
+  if (text === undefined) {
+    if (PLACEHOLDERS.size >= 512) PLACEHOLDERS.clear();
+    const row = `(${'?,'.repeat(width - 1)}?)`;
+    text = `${row},`.repeat(count - 1) + row;
+    PLACEHOLDERS.set(shape, text);
+  }
+  return text;
+}
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -228,6 +243,10 @@ export class RelationalQueries implements StorageQueries {
         expiresAt,
       ])) === 1
     );
+  }
+
+  async nonceUsed(device: string, nonce: string): Promise<boolean> {
+    return (await this.sql.all('SELECT 1 AS used FROM nonces WHERE device = ? AND nonce = ?', [device, nonce])).length > 0;
   }
 
   async takeRateToken(bucket: string, capacity: number, perSecond: number, now: number): Promise<boolean> {

@@ -150,6 +150,8 @@ export interface StorageQueries {
 
   /** Records a request nonce; false when the device already used it (a replay). */
   rememberNonce(device: string, nonce: string, expiresAt: number): Promise<boolean>;
+  /** True when the device already used this nonce (rememberNonce would return false). */
+  nonceUsed(device: string, nonce: string): Promise<boolean>;
   pruneNonces(now: number): Promise<number>;
 
   entriesBySeq(device: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]>;

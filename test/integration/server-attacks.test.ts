@@ -125,6 +125,22 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('attack catalogue: %s', (kind
     expect(await send({ path: entriesPath(), body: validBatch(), nonce, timestamp })).toEqual({ status: 401, code: 'REPLAYED_NONCE' });
   });
 
+  it('refuses a replay of a refused batch: the nonce is recorded before any refusal is answered', async () => {
+    const nonce = sodium.to_hex(sodium.randombytes_buf(16));
+    const timestamp = Date.now();
+    const refused = JSON.stringify({ entries: [...j.store.read({ from: 2, to: 2 })] });
+    expect(await send({ path: entriesPath(), body: refused, nonce, timestamp })).toEqual({ status: 409, code: 'SEQUENCE_GAP' });
+    expect(await send({ path: entriesPath(), body: refused, nonce, timestamp })).toEqual({ status: 401, code: 'REPLAYED_NONCE' });
+  });
+
+  it('accepts one of several concurrent copies of a request: the nonce commits with the batch, and the others are replays', async () => {
+    const nonce = sodium.to_hex(sodium.randombytes_buf(16));
+    const timestamp = Date.now();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => send({ path: entriesPath(), body: validBatch(), nonce, timestamp })));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+    expect(answers.filter((a) => a.code === 'REPLAYED_NONCE')).toHaveLength(4);
+  });
+
   it('refuses a stale or future-dated request', async () => {
     expect(await send({ path: entriesPath(), body: validBatch(), timestamp: Date.now() - 6 * 60_000 })).toEqual({
       status: 401,

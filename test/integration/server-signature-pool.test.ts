@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { checkEntry, packChecks, unpackChecks } from '../../server/entry-checks';
+import { checkEntry, packChecks, storedBody, unpackChecks } from '../../server/entry-checks';
 import { inlineChecker, startSignaturePool, type EntryChecker } from '../../server/signature-pool';
 import { startTestServer } from '../support/server-fixture';
 import { TestJournal } from '../support/journal-builder';
@@ -56,9 +56,25 @@ describe('signature pool (worker threads)', () => {
     const unhashable = { ...bad!, data: { amount: 1.5 } };
     const malformed = { ...odd!, sigs: [{ key: 'zz', sig: 'not hex' }] };
     const checks = await pool.check([good!, unhashable, malformed]);
-    expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true] });
+    expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true], shallow: true, wellFormed: true, body: storedBody(good!) });
     expect(checks[1]).toMatchObject({ error: expect.stringContaining('floating point') });
-    expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false] });
+    // Hashed, but its signature is not the entry format's: the verifier is told to check its shape itself.
+    expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false], shallow: true, wellFormed: false, body: storedBody(malformed) });
+  });
+
+  it('checks each entry’s nesting and format in the workers, so the verifier on the main thread can skip what passed', async () => {
+    const [plain, other] = entries(3).slice(1);
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 20; i++) deep = { deep };
+    const tooDeep = { ...other!, data: deep };
+    const extraField = { ...other!, extra: 1 };
+    const checks = await pool.check([plain!, tooDeep as unknown as SignedEntry, extraField as unknown as SignedEntry]);
+    expect(checks.map((c) => ('hash' in c ? [c.shallow, c.wellFormed] : c.error))).toEqual([
+      [true, true],
+      [false, false],
+      [true, false],
+    ]);
+    expect(checks).toEqual(await inlineChecker().check([plain!, tooDeep as unknown as SignedEntry, extraField as unknown as SignedEntry]));
   });
 
   it('serves concurrent batches from many devices and refuses work once closed', async () => {
@@ -84,6 +100,8 @@ describe('signature pool (worker threads)', () => {
     expect(back.filter((_c, i) => i !== 3)).toEqual(checks.filter((_c, i) => i !== 3));
     expect(() => unpackChecks(batch.slice(1), packed)).toThrow(/answered 12 hashes for 11 entries/);
     expect(() => unpackChecks(batch, { ...packed, valid: packed.valid.slice(1) })).toThrow(/signature checks for/);
+    expect(() => unpackChecks(batch, { ...packed, flags: packed.flags.slice(1) })).toThrow(/answered 11 shape checks for 12 entries/);
+    expect(() => unpackChecks(batch, { ...packed, bodies: packed.bodies.slice(1) })).toThrow(/characters of bodies/);
   });
 
   it('a worker killed mid-batch fails only that batch; a replacement takes over and later batches are checked', async () => {

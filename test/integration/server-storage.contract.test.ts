@@ -76,11 +76,15 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
 
   it('refuses a replayed nonce and prunes only expired ones', async () => {
     const q = storage.queries;
+    expect(await q.nonceUsed(DEVICE, 'n1')).toBe(false);
     expect(await q.rememberNonce(DEVICE, 'n1', 100)).toBe(true);
+    expect(await q.nonceUsed(DEVICE, 'n1')).toBe(true);
     expect(await q.rememberNonce(DEVICE, 'n1', 100)).toBe(false);
+    expect(await q.nonceUsed(OTHER, 'n1')).toBe(false);
     expect(await q.rememberNonce(OTHER, 'n1', 100)).toBe(true);
     expect(await q.rememberNonce(DEVICE, 'n2', 300)).toBe(true);
     expect(await q.pruneNonces(200)).toBe(2);
+    expect(await q.nonceUsed(DEVICE, 'n1')).toBe(false);
     expect(await q.rememberNonce(DEVICE, 'n2', 300)).toBe(false);
   });
 
