@@ -1,7 +1,8 @@
 // Verifying the server's org-wide reviewer export (`halfkey journal verify FILE --server-key HEX`),
 // anchored, on one thread and split over chain workers (electron/sync/export-parallel.ts), each
 // printed as a ratio to raw libsodium Ed25519 verifies/s on one core measured in the same run, with
-// the cores the process kept busy (its CPU time over the wall time) and the ratio per busy core.
+// the cores the process kept busy (its CPU time over the wall time) and the ratio per busy core,
+// and to the hashing floor (bench/hashing-floor.ts) over the export's own lines, measured right before.
 // The export is built as the server builds it: real journals from JournalStore (real SQLite),
 // interleaved, leaves appended with the server's own log code, receipts with its inclusion proofs.
 // Run: npx tsx bench/server-export-verify.ts [--entries N] [--devices N] [--export FILE]
@@ -20,6 +21,8 @@ import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/serv
 import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyServerExportFile } from '../electron/sync/server-export-file';
+import { fileLines } from '../electron/journal/bundle-file';
+import { hashingFloor } from './hashing-floor';
 import { NodeSet, appendLeaves, inclusionProofs } from '../server/merkle-log';
 
 const { values } = parseArgs({
@@ -50,7 +53,18 @@ try {
   if (!existsSync(path)) await writeExport(path, server);
   else console.log(`reusing ${path}`);
 
-  for (const workers of [0, availableParallelism()]) {
+  // The hashing floor (bench/hashing-floor.ts) over the export's first lines, and the CPU count.
+  const sample: string[] = [];
+  for await (const line of fileLines(path)) {
+    if (sample.length > 0 || line.startsWith('{"entry":')) sample.push(line);
+    if (sample.length === 20_000) break;
+  }
+  const cores = availableParallelism();
+  for (const workers of [0, cores]) {
+    const floor = hashingFloor(sample);
+    console.log(
+      `hashing floor (JSON.parse + SHA-256 of each export line + Merkle hashes, 1 core): ${floor.toFixed(0)} entries/s; ${cores} CPUs`,
+    );
     const t = performance.now();
     const cpu = process.cpuUsage();
     const report = await verifyServerExportFile(path, serverKey, { workers, splitMinBytes: 0 });
@@ -60,7 +74,7 @@ try {
     const perSec = report.entries / seconds;
     const busy = (used.user + used.system) / 1e6 / seconds;
     console.log(
-      `server export verify, ${workers === 0 ? 'one thread' : `${workers} chain workers + the reader`}: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s (1 core); ${busy.toFixed(2)} cores busy of ${availableParallelism()} = ${(perSec / busy / rawVerify).toFixed(3)}x raw per busy core; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+      `server export verify, ${workers === 0 ? 'one thread' : `${workers} chain workers + the reader`}: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s (1 core); ${busy.toFixed(2)} cores busy of ${availableParallelism()} = ${(perSec / busy / rawVerify).toFixed(3)}x raw per busy core; ${(perSec / (floor * cores)).toFixed(3)}x hashing floor x ${cores} cores, ${(perSec / (floor * busy)).toFixed(3)}x per busy core; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     );
   }
 } finally {
