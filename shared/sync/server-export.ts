@@ -277,6 +277,9 @@ export class ServerExportVerifier {
   /** Split verification: set at the first line this verifier could not hand on. */
   splitAbandoned = false;
   private readonly split: ((line: SplitEntryLine) => void) | null;
+  /** Audit paths the rebuilt tree proved wrong, reported only once its root is known to be the signed one. */
+  private readonly wrongPaths: { readonly ref: PathRef; readonly count: number; readonly lastLine: number }[] = [];
+  private wrongPathsUnkept = 0;
   /** Offsets of one line's audit path hashes (fast path scratch). */
   private readonly offsets = new Int32Array(64);
 
@@ -395,6 +398,12 @@ export class ServerExportVerifier {
           code: 'LOG_ROOT_MISMATCH',
           reason: `the entries rebuild root ${short(this.sodium.to_hex(this.frontier.root()))}, not the signed root ${short(head.root)}`,
         });
+      } else {
+        // The rebuilt tree is the signed one, so the audit paths it proved wrong are wrong. A tree
+        // that is not (a leaf changed, missing or moved) proves nothing about them: the file fails
+        // above, and --full hashes each path to say which are wrong.
+        for (const w of this.wrongPaths) this.reportWrongPath(w.ref, w.count, w.lastLine);
+        this.failureCount += this.wrongPathsUnkept;
       }
     }
     const devices = [...this.chains.values()].map((chain) => this.deviceReport(chain));
@@ -643,7 +652,7 @@ export class ServerExportVerifier {
    */
   private scanReceipt(text: string, at: number): { device: string; hash: string; seq: number; count: number } | null {
     const headJson = this.headJson;
-    if (headJson === null || this.frontier.size !== this.nextIndex) return null;
+    if (headJson === null || this.frontier.size !== this.nextIndex || this.nextIndex >= this.head!.size) return null;
     let i = at + RECEIPT_START.length;
     // Long runs are compared as slices: V8 compares whole strings much faster than startsWith walks them.
     if (!text.startsWith('","entryHash":"', i + 64)) return null;
@@ -716,8 +725,13 @@ export class ServerExportVerifier {
     return { clean: this.failureCount === 0 && devices.every((d) => d.ok), devices };
   }
 
-  /** An audit path the rebuilt tree proves wrong (`count` lines named the same wrong node, through `lastLine`). */
+  /** An audit path the rebuilt tree proves wrong (`count` lines named the same wrong node, through `lastLine`): reported at the end, if the tree is the signed one. */
   private wrongPath(ref: PathRef, count: number, lastLine: number): void {
+    if (this.wrongPaths.length < MAX_KEPT_FAILURES) this.wrongPaths.push({ ref, count, lastLine });
+    else this.wrongPathsUnkept += 1;
+  }
+
+  private reportWrongPath(ref: PathRef, count: number, lastLine: number): void {
     const { chain, seq, line } = ref;
     const more = count > 1 ? ` (nor do those of the ${count - 1} later entries through line ${lastLine} that name the same node)` : '';
     const reason = `inclusion proof of entry ${chain.device.slice(0, 8)}…#${seq} does not lead to the signed root${more}`;

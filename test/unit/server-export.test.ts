@@ -217,6 +217,48 @@ describe('server export verifier, anchored on checkpoints and in full', () => {
     }
   });
 
+  it('judges no audit path against a rebuilt tree that is not the signed one, and fails the file on its root or order', () => {
+    const { log } = anchoredLog();
+    const inside = 5;
+    const swapLines = (lines: string[], a: number, b: number): string[] =>
+      lines.map((l, i) => (i === a ? lines[b]! : i === b ? lines[a]! : l));
+    const cases: [string, string[]][] = [
+      // The file changed after the server signed it: the rebuilt tree is not the signed one, so
+      // the audit paths it settled prove nothing and none may be reported as wrong for it.
+      ['a line dropped from the file', exportOf(log).filter((_l, i) => i !== inside + 1)],
+      ['two lines swapped in the file', swapLines(exportOf(log), inside + 1, inside + 2)],
+      [
+        'an entry re-hashed in the file, its receipt naming the new hash',
+        exportOf(log).map((l, i) => {
+          if (i !== inside + 1) return l;
+          const row = JSON.parse(l) as { entry: SignedEntry; receipt: { entryHash: string } };
+          const entry = { ...signEntry({ ...row.entry, data: { n: 'changed' } }, [], sodium), sigs: row.entry.sigs };
+          return canonicalize({ ...row, entry, receipt: { ...row.receipt, entryHash: entry.hash } });
+        }),
+      ],
+    ];
+    for (const [what, lines] of cases) {
+      const [anchored, full] = both(lines);
+      expect(anchored.ok, what).toBe(false);
+      expect(full.ok, what).toBe(false);
+      const anchoredCodes = anchored.failures.map((f) => f.code);
+      expect(
+        anchoredCodes.some((c) => c === 'LOG_ROOT_MISMATCH' || c === 'LOG_INDEX_MISMATCH'),
+        what,
+      ).toBe(true);
+      // Nothing the full check would not say; the paths of the leaves over a changed one are not blamed.
+      for (const code of anchoredCodes)
+        expect(
+          full.failures.map((f) => f.code),
+          what,
+        ).toContain(code);
+      expect(
+        anchored.failures.filter((f) => f.code === 'BAD_RECEIPT' && f.line! < inside + 1),
+        what,
+      ).toEqual([]);
+    }
+  });
+
   it('reads a clean export without parsing its lines whole, and checks audit paths against the rebuilt tree as a full check does', () => {
     const { log } = anchoredLog();
     const lines = exportOf(log);
