@@ -114,7 +114,8 @@ class RangePool {
     const id = this.next++;
     const worker = this.workers[id % this.workers.length]!;
     if (this.dead.has(worker)) return Promise.resolve(null);
-    const request: RangeRequest = { id, task };
+    const { lines, ...rest } = task;
+    const request: RangeRequest = { id, text: lines.join('\n'), task: rest };
     return new Promise((resolve) => {
       this.pending.set(id, { worker, resolve });
       worker.postMessage(request);

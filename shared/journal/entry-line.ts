@@ -1,6 +1,6 @@
 import { canonicalize, type JsonObject } from './canonical';
 import type { EntrySignature, SignedEntry } from './entry';
-import { MAX_ENTRY_DEPTH, valueDepthExceeds } from './limits';
+import { MAX_ENTRY_DEPTH, textDepthExceeds, valueDepthExceeds } from './limits';
 
 /**
  * A fast reader of a bundle's entry line for the common case, where the line is the canonical JSON
@@ -13,7 +13,8 @@ import { MAX_ENTRY_DEPTH, valueDepthExceeds } from './limits';
  *
  * It answers only for lines it can prove canonical and well formed, and then gives exactly the
  * entry JSON.parse gives and exactly canonicalBodyText of it; for anything else it answers null,
- * and the caller takes the general path (which reports what is wrong).
+ * and the caller takes the general path (which reports what is wrong). It parses nothing nested
+ * deeper than MAX_ENTRY_DEPTH allows, so a line needs no depth check before it.
  */
 
 const HEAD = '{"entry":{"actor":';
@@ -43,6 +44,17 @@ interface Known {
   deviceKey: string | null;
   /** The hash of the last line this reader took (checked then): the next line's `prev` as a rule. */
   prev: string | null;
+  /** `,"device":"…","hash":"` with the known device: a line that has it there has that device. */
+  deviceSpan: string | null;
+  /** `{"key":"…","sig":"` with the known device key, as the first signature starts. */
+  keySpan: string | null;
+  /** `","v":1,"vault":"…"},"kind":"entry"}` with the known vault: how a line of that vault ends after its type. */
+  vaultSpan: string | null;
+}
+
+/** Whether `span` (when known) is written at `at`: one slice compared whole. */
+function spanAt(text: string, at: number, span: string | null): boolean {
+  return span !== null && text.slice(at, at + span.length) === span;
 }
 
 /** The member of `length` lowercase hex digits at `at`: the known value when the line repeats it, else the digits when they are hex; null otherwise. */
@@ -104,8 +116,12 @@ function typeEnd(text: string, at: number): number {
  */
 function readTail(text: string, at: number, known: Known) {
   let i = at + DEVICE.length;
-  const device = hexMember(text, i, 64, known.device);
-  if (device === null || !has(text, i + 64, '","hash":"')) return null;
+  let device: string | null = known.device;
+  if (!spanAt(text, at, known.deviceSpan)) {
+    device = hexMember(text, i, 64, null);
+    if (!has(text, i + 64, '","hash":"')) return null;
+  }
+  if (device === null) return null;
   i += 74;
   if (!hexAt(text, i, 64) || !has(text, i + 64, '","prev":"')) return null;
   const hash = text.slice(i, i + 64);
@@ -121,9 +137,13 @@ function readTail(text: string, at: number, known: Known) {
   i = seqEnd + 9;
   const sigs: EntrySignature[] = [];
   for (;;) {
-    if (sigs.length === 16 || !has(text, i, '{"key":"')) return null;
-    const key = hexMember(text, i + 8, 64, sigs.length === 0 ? known.deviceKey : null);
-    if (key === null || !has(text, i + 72, '","sig":"')) return null;
+    let key: string | null = known.deviceKey;
+    if (sigs.length !== 0 || !spanAt(text, i, known.keySpan)) {
+      if (sigs.length === 16 || !has(text, i, '{"key":"')) return null;
+      key = hexMember(text, i + 8, 64, null);
+      if (!has(text, i + 72, '","sig":"')) return null;
+    }
+    if (key === null) return null;
     if (!hexAt(text, i + 81, 128) || !has(text, i + 209, '"}')) return null;
     sigs.push({ key, sig: text.slice(i + 81, i + 209) });
     i += 211;
@@ -138,11 +158,16 @@ function readTail(text: string, at: number, known: Known) {
   const time = integerValue;
   i = timeEnd + 9;
   const end = typeEnd(text, i);
-  if (end < 0 || !has(text, end, '","v":1,"vault":"')) return null;
+  if (end < 0) return null;
   const type = text.slice(i, end);
-  i = end + 17;
-  const vault = hexMember(text, i, 32, known.vault);
-  if (vault === null || !has(text, i + 32, '"},"kind":"entry"}') || i + 32 + 18 !== text.length) return null;
+  let vault: string | null = known.vault;
+  if (!(spanAt(text, end, known.vaultSpan) && end + known.vaultSpan!.length === text.length)) {
+    if (!has(text, end, '","v":1,"vault":"')) return null;
+    i = end + 17;
+    vault = hexMember(text, i, 32, null);
+    if (!has(text, i + 32, '"},"kind":"entry"}') || i + 32 + 18 !== text.length) return null;
+  }
+  if (vault === null) return null;
   if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(time)) return null;
   return { device, hash, prev, seq, sigs, time, type, vault, prevAt, sigsAt, timeAt };
 }
@@ -328,10 +353,14 @@ function memberNameEnd(text: string, at: number, depth: number): number {
  * decided by canonicalize itself, as before.
  */
 export function canonicalDataOf(dataText: string): JsonObject | null {
+  // The scan first: what it proves nests no deeper than the limit, and a text it does not prove is
+  // depth-checked before JSON.parse sees it, so no line makes the parser walk deeper than that.
+  const proven = provenCanonicalText(dataText);
+  if (!proven && textDepthExceeds(dataText, DATA_DEPTH)) return null;
   try {
     const data = JSON.parse(dataText) as JsonObject;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
-    if (provenCanonicalText(dataText)) return data;
+    if (proven) return data;
     return valueDepthExceeds(data, DATA_DEPTH) || canonicalize(data) !== dataText ? null : data;
   } catch {
     return null;
@@ -368,11 +397,17 @@ export class EntryLineReader {
   private readonly known: Known;
 
   constructor(repeated: RepeatedMembers = {}) {
+    const device = checked(repeated.device, HEX64);
+    const vault = checked(repeated.vault, VAULT_HEX);
+    const deviceKey = checked(repeated.deviceKey, HEX64);
     this.known = {
-      device: checked(repeated.device, HEX64),
-      vault: checked(repeated.vault, VAULT_HEX),
-      deviceKey: checked(repeated.deviceKey, HEX64),
+      device,
+      vault,
+      deviceKey,
       prev: null,
+      deviceSpan: device && `${DEVICE}${device}","hash":"`,
+      keySpan: deviceKey && `{"key":"${deviceKey}","sig":"`,
+      vaultSpan: vault && `","v":1,"vault":"${vault}"},"kind":"entry"}`,
     };
   }
 
@@ -383,8 +418,10 @@ export class EntryLineReader {
   }
 }
 
+const NOTHING_KNOWN: Known = { device: null, vault: null, deviceKey: null, prev: null, deviceSpan: null, keySpan: null, vaultSpan: null };
+
 export function readCanonicalEntryLine(text: string): EntryLine | null {
-  return readLine(text, { device: null, vault: null, deviceKey: null, prev: null });
+  return readLine(text, NOTHING_KNOWN);
 }
 
 function readLine(text: string, known: Known): EntryLine | null {

@@ -79,8 +79,8 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
   const reader = new EntryLineReader(task.context);
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
-    if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
     if (text.startsWith(RECEIPT_LINE_START)) {
+      if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
       const json = JSON.parse(text) as Record<string, unknown>;
       if (last === null || json.kind !== 'receipt' || typeof json.serverKey !== 'string' || Object.keys(json).length !== 3) return null;
       if (canonicalize(json) !== text) return null;
@@ -149,8 +149,10 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
  * name in data sorts differently in a parsed object, for one) are parsed and re-encoded.
  */
 function readEntryLine(reader: EntryLineReader, text: string): { entry: SignedEntry; body: string } | null {
+  // The reader parses nothing deeper than the limit; the general path checks the line's depth first.
   const fast = reader.read(text);
   if (fast !== null) return fast;
+  if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
   const json = JSON.parse(text) as unknown;
   if (!isEntryRecord(json) || !isWellFormedEntry(json.entry)) return null;
   const texts = canonicalEntryTexts(json.entry);

@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
-import { canonicalDataOf, provenCanonicalText } from '../../shared/journal/entry-line';
+import { isEntryRecord } from '../../shared/journal/bundle';
+import { canonicalEntryTexts, type SignedEntry } from '../../shared/journal/entry';
+import { isWellFormedEntry } from '../../shared/journal/entry-shape';
+import { EntryLineReader, canonicalDataOf, provenCanonicalText, readCanonicalEntryLine } from '../../shared/journal/entry-line';
 import { MAX_ENTRY_DEPTH, valueDepthExceeds } from '../../shared/journal/limits';
 
 /**
@@ -193,5 +196,121 @@ describe('canonicalDataOf (the reader of an entry line\u2019s data)', () => {
     ]) {
       expect(provenCanonicalText(text), text).toBe(false);
     }
+  });
+});
+
+/** The general rule for a whole line, as range-verify.ts applies it when the fast reader declines. */
+function slowLine(text: string): { entry: SignedEntry; body: string } | null {
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (!isEntryRecord(json) || !isWellFormedEntry(json.entry) || valueDepthExceeds(json.entry, MAX_ENTRY_DEPTH)) return null;
+    const texts = canonicalEntryTexts(json.entry);
+    return texts.line === text ? { entry: json.entry, body: texts.body } : null;
+  } catch {
+    return null;
+  }
+}
+
+const hex = (length: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length });
+const DEVICE = 'ab'.repeat(32);
+const VAULT = 'cd'.repeat(16);
+const HASH = 'ef'.repeat(32);
+/** Mostly well-formed values, sometimes one that is not: most generated lines are valid, and every rule is reached. */
+const mostly = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 30 }, { arbitrary: bad, weight: 1 });
+const hex64 = mostly(
+  fc.oneof(fc.constant(DEVICE), fc.constant(HASH), hex(64)),
+  fc.constantFrom('AB'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(31)}g0`),
+);
+const counters = mostly(fc.oneof(fc.nat(), fc.constantFrom(0, 2 ** 53 - 1)), fc.constantFrom(2 ** 53, -1, 1.5, 10 ** 16));
+const entries = fc.record({
+  actor: mostly(
+    fc.oneof(fc.constant(null), fc.constantFrom('alice', 'x'.repeat(256)), fc.string({ minLength: 1, maxLength: 4 })),
+    fc.constantFrom('', '\ud800', 'x'.repeat(257)),
+  ),
+  data: mostly(data, deep),
+  device: hex64,
+  hash: hex64,
+  prev: hex64,
+  seq: counters,
+  sigs: mostly(
+    fc.array(fc.record({ key: hex64, sig: mostly(hex(128), fc.constantFrom('A'.repeat(128), 'a'.repeat(126))) }), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    fc.array(fc.record({ key: hex64, sig: hex(128) }), { minLength: 0, maxLength: 17 }),
+  ),
+  time: counters,
+  type: mostly(
+    fc.constantFrom('checkpoint', 'vault.genesis', 'a.b-c.d9', 'x'.repeat(128)),
+    fc.constantFrom('A', 'a..b', 'a.', '', 'x'.repeat(129), '1a'),
+  ),
+  v: mostly(fc.constant(1), fc.constant(2)),
+  vault: mostly(fc.oneof(fc.constant(VAULT), hex(32)), fc.constant('CD'.repeat(16))),
+});
+
+describe('the entry-line reader', () => {
+  it('takes only lines the general rule takes, and gives what it gives; most canonical lines it takes itself', () => {
+    let taken = 0;
+    let valid = 0;
+    fc.assert(
+      fc.property(entries, fc.array(mutation, { maxLength: 2 }), fc.boolean(), (entry, mutations, repeat) => {
+        let line: string;
+        try {
+          line = canonicalize({ entry, kind: 'entry' });
+        } catch {
+          line = JSON.stringify({ entry, kind: 'entry' });
+        }
+        // A reader that knows the device, vault and key this journal uses, and one that knows other ones.
+        const known = repeat
+          ? { device: DEVICE, vault: VAULT, deviceKey: DEVICE }
+          : { device: HASH, vault: 'ef'.repeat(16), deviceKey: HASH };
+        const reader = new EntryLineReader(known);
+        reader.read(
+          `{"entry":{"actor":null,"data":{},"device":"${DEVICE}","hash":"${HASH}","prev":"${HASH}","seq":1,"sigs":[{"key":"${DEVICE}","sig":"${'0'.repeat(128)}"}],"time":1,"type":"a","v":1,"vault":"${VAULT}"},"kind":"entry"}`,
+        );
+        for (const text of [line, mutations.reduce(mutate, line)]) {
+          const expected = slowLine(text);
+          if (expected !== null) valid += 1;
+          for (const got of [readCanonicalEntryLine(text), reader.read(text)]) {
+            if (got === null) continue;
+            expect(expected, text).not.toBeNull();
+            expect(got.entry).toStrictEqual(expected!.entry);
+            expect(Object.keys(got.entry)).toEqual(Object.keys(expected!.entry));
+            expect(got.body).toBe(expected!.body);
+            taken += 1;
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(valid).toBeGreaterThan(100);
+    expect(taken).toBeGreaterThan(valid);
+  });
+});
+
+describe('the entry-line reader, with what it knows', () => {
+  const line = `{"entry":{"actor":null,"data":{"n":1},"device":"${DEVICE}","hash":"${HASH}","prev":"${HASH}","seq":1,"sigs":[{"key":"${DEVICE}","sig":"${'0'.repeat(128)}"}],"time":1,"type":"a","v":1,"vault":"${VAULT}"},"kind":"entry"}`;
+  it('takes a line that repeats the device, key and vault it knows, and nothing past or around them', () => {
+    const reader = () => new EntryLineReader({ device: DEVICE, vault: VAULT, deviceKey: DEVICE });
+    expect(reader().read(line)).toStrictEqual(slowLine(line));
+    for (const odd of [
+      `${line} `,
+      `${line}}`,
+      `${line}\n`,
+      line.replace(`"vault":"${VAULT}"`, `"vault":"${VAULT}" `),
+      line.replace(',"v":1,', ',"v":2,'),
+    ]) {
+      expect(reader().read(odd), odd).toBeNull();
+      expect(readCanonicalEntryLine(odd), odd).toBeNull();
+    }
+  });
+  it('checks what it is given to know, and ignores values that are not lowercase hex', () => {
+    const upper = (member: string, value: string) => line.replace(`"${member}":"${value}"`, `"${member}":"${value.toUpperCase()}"`);
+    const reader = new EntryLineReader({ device: DEVICE.toUpperCase(), vault: VAULT.toUpperCase(), deviceKey: DEVICE.toUpperCase() });
+    for (const odd of [upper('device', DEVICE), upper('vault', VAULT), upper('key', DEVICE)]) {
+      expect(odd).not.toBe(line);
+      expect(reader.read(odd), odd).toBeNull();
+    }
+    expect(reader.read(line)).toStrictEqual(slowLine(line));
   });
 });
