@@ -145,8 +145,8 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
 
 /**
  * An entry line that is the canonical JSON of a well-formed entry record, and the body to hash;
- * null for any other line. The fast reader first; lines it does not take (an integer-like member
- * name in data sorts differently in a parsed object, for one) are parsed and re-encoded.
+ * null for any other line. The fast reader first; lines it does not take (an actor written with an
+ * escape, for one) are parsed and re-encoded.
  */
 function readEntryLine(reader: EntryLineReader, text: string): { entry: SignedEntry; body: string } | null {
   // The reader parses nothing deeper than the limit; the general path checks the line's depth first.
