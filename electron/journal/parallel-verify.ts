@@ -114,8 +114,7 @@ class RangePool {
     const id = this.next++;
     const worker = this.workers[id % this.workers.length]!;
     if (this.dead.has(worker)) return Promise.resolve(null);
-    const { lines, ...rest } = task;
-    const request: RangeRequest = { id, text: lines.join('\n'), task: rest };
+    const request: RangeRequest = { id, task };
     return new Promise((resolve) => {
       this.pending.set(id, { worker, resolve });
       worker.postMessage(request);

@@ -13,16 +13,9 @@ import { nativePrimitives } from '../../server/native-primitives';
  * the main thread verifies it.
  */
 
-/**
- * A range to verify: the RangeTask, its lines sent as one text joined by line feeds (no line
- * holds one). One string is copied across in one piece and, being large, is allocated outside
- * the worker's young generation, so the scavenges that follow each line's garbage never copy the
- * range's lines; the lines split from it are slices of it.
- */
 export interface RangeRequest {
   readonly id: number;
-  readonly text: string;
-  readonly task: Omit<RangeTask, 'lines'>;
+  readonly task: RangeTask;
 }
 export interface RangeReply {
   readonly id: number;
@@ -38,8 +31,7 @@ export const workerPrimitives: RangePrimitives = {
 if (parentPort) {
   const port = parentPort;
   port.on('message', (request: RangeRequest) => {
-    const task: RangeTask = { ...request.task, lines: request.text.split('\n') };
-    const reply: RangeReply = { id: request.id, range: verifyRange(task, workerPrimitives) };
+    const reply: RangeReply = { id: request.id, range: verifyRange(request.task, workerPrimitives) };
     port.postMessage(reply);
   });
   port.postMessage({ ready: true });
