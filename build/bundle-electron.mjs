@@ -13,6 +13,18 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Native or optional modules that must be loaded from node_modules (asarUnpack), not bundled. */
 export const MAIN_EXTERNALS = Object.freeze(['electron', 'better-sqlite3', 'keytar', 'pg-native']);
 
+/**
+ * Worker-thread scripts, prebuilt where each pool looks first (beside its module's rewritten URL:
+ * `new URL('./NAME.cjs', import.meta.url)`), so the packaged app never bundles a worker at run
+ * time: esbuild is a build tool, not part of the app. Each entry: the worker's source and, where
+ * its pool exports them, the module and name of the build options it uses from a checkout.
+ */
+export const WORKER_SCRIPTS = Object.freeze([
+  { entry: 'electron/journal/verify-worker.ts', options: ['../electron/journal/parallel-verify.ts', 'VERIFY_WORKER_BUILD'] },
+  { entry: 'electron/sync/export-chain-worker.ts', options: ['../electron/sync/export-parallel.ts', 'EXPORT_CHAIN_WORKER_BUILD'] },
+  { entry: 'electron/reconcile/scan-worker.ts', options: null },
+]);
+
 /** Electron 45 ships Node 22 and Chromium 140. */
 const NODE_TARGET = 'node22';
 const CHROME_TARGET = 'chrome140';
@@ -99,7 +111,8 @@ export async function bundleElectron({ outdir = join(projectRoot, 'dist', 'elect
     outfile: join(outdir, 'main.cjs'),
     platform: 'node',
     target: NODE_TARGET,
-    external: [...MAIN_EXTERNALS],
+    // esbuild only builds the worker scripts from a checkout; the app ships them prebuilt.
+    external: [...MAIN_EXTERNALS, 'esbuild'],
     // Services load keytar (and electron's clipboard) lazily with import(). Left as import(), the
     // ESM loader would resolve it, which ignores NODE_PATH and depends on ESM-in-asar support;
     // turned into require() it resolves like every other external of this CJS bundle.
@@ -116,6 +129,21 @@ export async function bundleElectron({ outdir = join(projectRoot, 'dist', 'elect
     external: ['electron'],
     plugins: [await channelTablePlugin()],
   });
+  const { tsImport } = await import('tsx/esm/api');
+  for (const { entry, options } of WORKER_SCRIPTS) {
+    const own = options === null ? {} : (await tsImport(options[0], import.meta.url))[options[1]];
+    await esbuild.build({
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      logLevel: 'warning',
+      ...own,
+      target: NODE_TARGET,
+      absWorkingDir: projectRoot,
+      entryPoints: [join(projectRoot, entry)],
+      outfile: join(outdir, entry.replace(/\.ts$/, '.cjs')),
+    });
+  }
   await writeFile(join(outdir, 'meta.json'), JSON.stringify({ main: main.metafile, preload: preload.metafile }));
   return { main: main.metafile, preload: preload.metafile };
 }

@@ -26,6 +26,9 @@ its own device signature; custodian signatures, key changes and everything after
 checkpoint are checked in full (docs/journal-format.md, section 10.2). --full checks every
 entry's own device signature as well, and reports a damaged one that anchored mode does not see.
 A server export is verified by the same rule on each device's checkpoints; --full applies there too.
+--workers N sets the worker threads (default one per core; 0: this thread only): a bundle is
+verified by ranges on them, and a server export of 16 MiB or more with its devices' chains on
+them, again on one thread if anything in it fails so that the failures reported are the same.
 
 A bundle alone proves only that whoever held its device key wrote it. Anchors pin it to facts
 from outside (docs/journal-format.md, section 10.4): --device-key HEX, the device key enrolled at
@@ -117,7 +120,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     if (serverKeys.length > 1) throw new UsageError('a server export is signed under one key: pass --server-key once');
     if (values.csv !== undefined) throw new UsageError('--csv applies to a device journal bundle, not to a server export');
     const full = values.full === true;
-    return reportServerExport(path, await exportFile.verifyServerExportFile(path, serverKey, { full }), values.json === true, io);
+    const report = await exportFile.verifyServerExportFile(path, serverKey, { full, ...(workers === undefined ? {} : { workers }) });
+    return reportServerExport(path, report, values.json === true, io);
   }
   const anchors = await anchorOptions(values['device-key'], values.against, serverKeys, io, exportFile);
   const csvPath = values.csv === undefined ? undefined : resolve(io.cwd, values.csv);

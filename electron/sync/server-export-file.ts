@@ -3,6 +3,12 @@ import { sodiumReady } from '../../shared/sodium';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
 import { nativePrimitives } from '../../server/native-primitives';
+import { verifyServerExportSplit } from './export-parallel';
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** Exports smaller than this (about 8,000 entry lines) are verified on one thread: starting workers would cost more. */
+const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
 
 export { SERVER_EXPORT_FORMAT } from '../../shared/sync/server-export';
 import { SERVER_EXPORT_FORMAT } from '../../shared/sync/server-export';
@@ -30,9 +36,17 @@ export async function exportHeaderKey(path: string): Promise<string | null> {
 export async function verifyServerExportFile(
   path: string,
   serverKey: string,
-  options: { full?: boolean } = {},
+  options: { full?: boolean; workers?: number; splitMinBytes?: number } = {},
 ): Promise<ServerExportReport> {
   await sodiumReady();
+  // Anchored, on worker threads, when the file is big enough to repay starting them; a file
+  // with anything wrong in it is then verified again in one piece (verifyServerExportSplit).
+  const workers = options.workers ?? availableParallelism();
+  if (options.full !== true && workers > 0 && statSync(path).size >= (options.splitMinBytes ?? SPLIT_MIN_BYTES)) {
+    // Workers that cannot start (no script, no memory) leave the file to this thread.
+    const split = await verifyServerExportSplit(path, serverKey, workers).catch(() => null);
+    if (split !== null) return split;
+  }
   const verifier = new ServerExportVerifier(serverKey, nativePrimitives, { full: options.full === true });
   for await (const line of fileLines(path)) verifier.pushLine(line);
   return verifier.finish();

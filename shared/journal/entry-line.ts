@@ -28,7 +28,7 @@ const HEX = new Uint8Array(128);
 for (const c of '0123456789abcdef') HEX[c.charCodeAt(0)] = 1;
 
 /** Whether text[at, at + length) is lowercase hex. */
-function hexAt(text: string, at: number, length: number): boolean {
+export function hexAt(text: string, at: number, length: number): boolean {
   if (at + length > text.length) return false;
   for (let i = at; i < at + length; i++) if (HEX[text.charCodeAt(i)] !== 1) return false;
   return true;
@@ -80,7 +80,7 @@ let integerValue = 0;
  * at `at`, or -1; its value is left in integerValue (exact up to 2^53; a larger one comes out
  * at least 2^53, which the caller refuses as not a safe integer).
  */
-function integerEnd(text: string, at: number): number {
+export function integerEnd(text: string, at: number): number {
   let i = at;
   let value = 0;
   while (i < text.length && i - at < 17) {

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { canonicalTextProblem, canonicalize } from '../journal/canonical';
 import { NOT_UTF8_LINE } from '../journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
-import { bytesToHex } from '../journal/hex';
+import { bytesToHex, hexToBytes } from '../journal/hex';
 import { MerkleFrontier } from '../journal/merkle';
+import { hexAt, integerEnd, readCanonicalEntryLine } from '../journal/entry-line';
 import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives';
 import { ENTRY_TYPES } from '../journal/entry-types';
 import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
@@ -11,6 +12,7 @@ import { sodiumNow, type Sodium } from '../sodium';
 import { verifyInclusion } from '../journal/merkle';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
 import { reviewHash, signedReviewSchema, verifyReviewSignature, type ReviewFinding, type ReviewSubject } from './review-wire';
+import { StreamedAuditPaths } from './audit-paths';
 
 /** Format name in the first line of the reviewer's org-wide export (docs/sync-protocol.md). */
 export const SERVER_EXPORT_FORMAT = 'halfkey-server-export';
@@ -143,6 +145,8 @@ export function exportFormatOf(firstLine: string): string | null {
 interface DeviceChain {
   readonly vault: string;
   readonly device: string;
+  /** The line its first entry is on (devices are reported in that order). */
+  readonly firstLine: number;
   readonly verifier: ChainVerifier;
   /** Failures of this device's lines outside its chain (receipts, log order), kept for its report. */
   readonly logFailures: VerificationFailure[];
@@ -150,6 +154,20 @@ interface DeviceChain {
   /** Entries since this device's last valid checkpoint whose device signature is not verified yet (anchored mode). */
   pending: Pending[];
 }
+
+/** Who claimed an audit path's node (anchored mode): to report a path the tree proves wrong at its line. */
+interface PathRef {
+  readonly line: number;
+  readonly seq: number;
+  /** The device's chain (or, in split verification, only its ids: failures end the split anyway). */
+  readonly chain: DeviceChain | { readonly vault: string; readonly device: string };
+}
+
+/**
+ * Where the receipt starts in an export entry line: its last occurrence, since everything after
+ * it in a canonical line (hex, integers, the tree head) is fixed syntax that cannot hold it.
+ */
+const RECEIPT_START = ',"receipt":{"device":"';
 
 /** An entry a later checkpoint of its device should stand for: what is needed to verify its device signature if none does. */
 interface Pending {
@@ -179,6 +197,30 @@ const MAX_PENDING = 65_536;
 export interface ServerExportOptions {
   /** Verify every entry's device signature (`--full`); default: anchored on each device's checkpoints. */
   readonly full?: boolean;
+  /**
+   * Split verification (anchored only): this verifier checks the log (header, receipts, audit
+   * paths, root, reviews) and hands each entry line's entry part to `split` for chain
+   * verifiers elsewhere (ServerExportVerifier.pushChainLine, in worker threads). It gives up
+   * (`splitAbandoned`) at the first line it cannot read on the fast path; the caller then
+   * verifies the file in one piece, so a report with failures is always the sequential one.
+   */
+  readonly split?: (line: SplitEntryLine) => void;
+}
+
+/** An entry line handed to a chain verifier elsewhere: what its receipt says the entry is. */
+export interface SplitEntryLine {
+  readonly line: number;
+  /** The entry's bundle line, `{"entry":…,"kind":"entry"}`. */
+  readonly text: string;
+  readonly device: string;
+  readonly hash: string;
+  readonly seq: number;
+}
+
+/** What the chain verifiers of a split verification found: clean only if every entry verified. */
+export interface SplitChainsReport {
+  readonly clean: boolean;
+  readonly devices: readonly (ServerExportDevice & { readonly firstLine: number })[];
 }
 
 const UNREADABLE = Symbol('unreadable line');
@@ -221,6 +263,22 @@ export class ServerExportVerifier {
 
   private readonly verifySignature: JournalPrimitives['verifyEntrySignature'];
   private readonly full: boolean;
+  private readonly sha256: (data: Uint8Array) => Uint8Array;
+  /** SHA-256 of a text's UTF-8 bytes, as hex (native when the primitives offer it). */
+  private readonly sha256TextHex: (text: string) => string;
+  /**
+   * Anchored mode, once the header's head verified: receipts' audit paths checked against the tree
+   * the file's leaves build (shared/sync/audit-paths.ts); null in full mode, without a trusted
+   * head, or once the leaves went out of step with the log indexes (then each path is hashed).
+   */
+  private paths: StreamedAuditPaths<PathRef> | null = null;
+  /** Entry lines read by the anchored fast path (fastEntryLine): for tests and benchmarks. */
+  linesReadFast = 0;
+  /** Split verification: set at the first line this verifier could not hand on. */
+  splitAbandoned = false;
+  private readonly split: ((line: SplitEntryLine) => void) | null;
+  /** Offsets of one line's audit path hashes (fast path scratch). */
+  private readonly offsets = new Int32Array(64);
 
   /**
    * `primitives`: the hash and signature primitives (default libsodium); the Node side passes
@@ -237,6 +295,24 @@ export class ServerExportVerifier {
     this.frontier = new MerkleFrontier(this.sodium, primitives?.sha256);
     this.verifySignature = (primitives ?? sodiumPrimitives(this.sodium)).verifyEntrySignature;
     this.full = options.full === true;
+    this.split = options.split !== undefined && !this.full ? options.split : null;
+    this.sha256 = primitives?.sha256 ?? ((data: Uint8Array): Uint8Array => this.sodium.crypto_hash_sha256(data));
+    const sha256Text = (primitives as { sha256Text?: (text: string) => Uint8Array } | undefined)?.sha256Text;
+    this.sha256TextHex =
+      sha256Text !== undefined ? (text) => bytesToHex(sha256Text(text)) : (text) => bytesToHex(this.sha256(utf8.encode(text)));
+  }
+
+  /** Appends a leaf to the rebuilt log tree (every leaf goes through here, so the audit paths see every node). */
+  private pushLeaf(entryHash: Uint8Array): void {
+    this.frontier.push(entryHash, this.paths?.observe);
+  }
+
+  /** After any line not read by the fast path: audit paths can be settled by the tree only while leaves and indexes are in step. */
+  private keepInStep(): void {
+    if (this.paths !== null && this.frontier.size !== this.nextIndex) {
+      this.paths.abandon();
+      this.paths = null;
+    }
   }
 
   /**
@@ -255,6 +331,14 @@ export class ServerExportVerifier {
       });
       return;
     }
+    if (this.split !== null) {
+      if (this.splitAbandoned || (this.paths !== null && this.splitLogLine(text))) return;
+      // Review lines and the header are this verifier's own; any other line ends the split.
+      if (this.sawHeader && !text.startsWith('{"kind":"review",')) {
+        this.splitAbandoned = true;
+        return;
+      }
+    } else if (this.paths !== null && this.fastEntryLine(text)) return;
     // A line whose bytes are not UTF-8 is unreadable like one that is not JSON.
     const value = text === NOT_UTF8_LINE ? UNREADABLE : parsedOrUnreadable(text);
     if (value === UNREADABLE) {
@@ -267,6 +351,7 @@ export class ServerExportVerifier {
         // An unreadable line still takes a place in the log.
         this.entryLines += 1;
         this.nextIndex += 1;
+        this.keepInStep();
       }
       return;
     }
@@ -277,12 +362,15 @@ export class ServerExportVerifier {
       return;
     }
     this.entry(value, text);
+    this.keepInStep();
   }
 
   /** End-of-file checks (count and root against the signed head) and the per-device verdicts. */
   finish(): ServerExportReport {
     // Entries after each device's last valid checkpoint: nothing stands for them, so each is verified itself.
     for (const chain of this.chains.values()) this.verifyPending(chain);
+    // Audit paths whose right siblings are cut short by the tree's size: settled by the whole tree.
+    this.paths?.finish(this.frontier, this.sha256);
     this.finishing = true;
     if (!this.sawHeader) this.fail({ code: 'BAD_BUNDLE', reason: 'the file is empty: no header line' });
     const head = this.head;
@@ -309,20 +397,7 @@ export class ServerExportVerifier {
         });
       }
     }
-    const devices = [...this.chains.values()].map((chain): ServerExportDevice => {
-      // No expected head, final checkpoint or freshness: the server holds whatever each device
-      // had synced when the head was signed, which may end mid-session.
-      const report = chain.verifier.finish();
-      return {
-        vault: chain.vault,
-        device: chain.device,
-        ok: report.ok && chain.logFailureCount === 0,
-        entries: report.entries,
-        head: report.head,
-        failureCount: report.failureCount + chain.logFailureCount,
-        failures: [...chain.logFailures, ...report.failures].sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1)).slice(0, MAX_KEPT_FAILURES),
-      };
-    });
+    const devices = [...this.chains.values()].map((chain) => this.deviceReport(chain));
     const chainsOk = devices.every((d) => d.ok);
     return {
       format: SERVER_EXPORT_FORMAT,
@@ -338,6 +413,21 @@ export class ServerExportVerifier {
         .map((f, i) => ({ f, at: f.line ?? (this.keptAtEnd.has(i) ? Infinity : 0), i }))
         .sort((a, b) => a.at - b.at || a.i - b.i)
         .map((x) => x.f),
+    };
+  }
+
+  private deviceReport(chain: DeviceChain): ServerExportDevice {
+    // No expected head, final checkpoint or freshness: the server holds whatever each device
+    // had synced when the head was signed, which may end mid-session.
+    const report = chain.verifier.finish();
+    return {
+      vault: chain.vault,
+      device: chain.device,
+      ok: report.ok && chain.logFailureCount === 0,
+      entries: report.entries,
+      head: report.head,
+      failureCount: report.failureCount + chain.logFailureCount,
+      failures: [...chain.logFailures, ...report.failures].sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1)).slice(0, MAX_KEPT_FAILURES),
     };
   }
 
@@ -394,7 +484,11 @@ export class ServerExportVerifier {
     if (head.success) {
       this.head = head.data;
       // Receipts are held to exactly this head only when it is the pinned server's; a bad head is one failure, not one per line.
-      if (problem === null) this.headJson = canonicalize(head.data);
+      if (problem === null) {
+        this.headJson = canonicalize(head.data);
+        if (!this.full)
+          this.paths = new StreamedAuditPaths<PathRef>(head.data.size, (ref, count, lastLine) => this.wrongPath(ref, count, lastLine));
+      }
     }
   }
 
@@ -451,7 +545,7 @@ export class ServerExportVerifier {
     const receipt = reviewReceiptSchema.safeParse(parsed.receipt);
     // The leaf is the recomputed review hash: a changed review changes the root.
     const leaf = hash ?? null;
-    if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
+    if (leaf !== null) this.pushLeaf(hexToBytes(leaf));
     if (!receipt.success) problems.push('its receipt is malformed');
     else {
       const r = receipt.data;
@@ -494,6 +588,145 @@ export class ServerExportVerifier {
     }
   }
 
+  /**
+   * Anchored mode's reader for the common line: a canonical entry line (read by the journal's fast
+   * entry-line reader) whose receipt is exactly `{"device":…,"entryHash":…,"inclusionProof":[…],
+   * "logIndex":…,"seq":…,"treeHead":HEAD}` for this entry, at the next log index, under the
+   * export's own head. Such a line is canonical JSON by construction, so it is never parsed whole,
+   * re-encoded or schema-checked; its audit path is checked against the rebuilt tree. False: not
+   * such a line, nothing done (the general path reads it and says what is wrong).
+   */
+  private fastEntryLine(text: string): boolean {
+    const at = text.lastIndexOf(RECEIPT_START);
+    if (at < 0) return false;
+    const receipt = this.scanReceipt(text, at);
+    if (receipt === null) return false;
+    const read = readCanonicalEntryLine(`${text.slice(0, at)}}`);
+    if (read === null) return false;
+    const entry = read.entry;
+    if (receipt.device !== entry.device || receipt.hash !== entry.hash || receipt.seq !== entry.seq) return false;
+    const chain = this.chainOf(entry.vault, entry.device);
+    this.logLine(text, receipt.count, entry.seq, entry.hash, chain);
+    this.linesReadFast += 1;
+    const where = { line: this.lineNo, vault: entry.vault, device: entry.device, seq: entry.seq };
+    this.pushToChain(
+      chain,
+      entry as unknown as Record<string, unknown>,
+      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
+      where,
+    );
+    return true;
+  }
+
+  /**
+   * Split verification's reader: the log checks of fastEntryLine, with the entry part handed on
+   * (to pushChainLine elsewhere) with what the receipt says it is; the chain verifier there reads
+   * the entry and holds it to that.
+   */
+  private splitLogLine(text: string): boolean {
+    const at = text.lastIndexOf(RECEIPT_START);
+    if (at < 0) return false;
+    const receipt = this.scanReceipt(text, at);
+    if (receipt === null || !hexAt(receipt.device, 0, 64) || !hexAt(receipt.hash, 0, 64)) return false;
+    const line = this.lineNo;
+    this.logLine(text, receipt.count, receipt.seq, receipt.hash, null, receipt.device);
+    this.split!({ line, text: `${text.slice(0, at)}}`, device: receipt.device, hash: receipt.hash, seq: receipt.seq });
+    return true;
+  }
+
+  /**
+   * The receipt of an entry line in exactly the layout the server writes, `{"device":…,
+   * "entryHash":…,"inclusionProof":[…],"logIndex":…,"seq":…,"treeHead":HEAD}` at the next log
+   * index under the export's own head, starting at `at` (RECEIPT_START); null for anything else.
+   * The path hashes' offsets are left in this.offsets. With the entry part proven canonical, such
+   * a line is canonical JSON by construction.
+   */
+  private scanReceipt(text: string, at: number): { device: string; hash: string; seq: number; count: number } | null {
+    const headJson = this.headJson;
+    if (headJson === null || this.frontier.size !== this.nextIndex) return null;
+    let i = at + RECEIPT_START.length;
+    // Long runs are compared as slices: V8 compares whole strings much faster than startsWith walks them.
+    if (!text.startsWith('","entryHash":"', i + 64)) return null;
+    const device = text.slice(i, i + 64);
+    i += 79;
+    if (!text.startsWith('","inclusionProof":[', i + 64)) return null;
+    const hash = text.slice(i, i + 64);
+    i += 84;
+    // Each path hash is a 64-character string; its characters are not checked here: a path is
+    // right only if each hash equals the tree's node, which is hex, and anything else is reported.
+    const offsets = this.offsets;
+    let count = 0;
+    if (text.charCodeAt(i) === 0x5d) i += 1;
+    else
+      for (;;) {
+        if (count === offsets.length || text.charCodeAt(i) !== 0x22 || text.charCodeAt(i + 65) !== 0x22) return null;
+        offsets[count++] = i + 1;
+        const next = text.charCodeAt(i + 66);
+        i += 67;
+        if (next === 0x5d) break;
+        if (next !== 0x2c) return null;
+      }
+    if (!text.startsWith(',"logIndex":', i)) return null;
+    const indexEnd = integerEnd(text, i + 12);
+    // integerEnd takes at most 16 digits; a number past 2^53 - 1 is never the next index or a seq.
+    if (indexEnd < 0 || Number(text.slice(i + 12, indexEnd)) !== this.nextIndex || !text.startsWith(',"seq":', indexEnd)) return null;
+    const seqEnd = integerEnd(text, indexEnd + 7);
+    if (seqEnd < 0 || !text.startsWith(',"treeHead":', seqEnd)) return null;
+    if (seqEnd + 12 + headJson.length + 2 !== text.length || text.slice(seqEnd + 12, -2) !== headJson || !text.endsWith('}}')) return null;
+    const seq = Number(text.slice(indexEnd + 7, seqEnd));
+    return Number.isSafeInteger(seq) ? { device, hash, seq, count } : null;
+  }
+
+  /** The log's part of a fast-read line: its place, its audit path (this.offsets) and its leaf. */
+  private logLine(text: string, count: number, seq: number, hash: string, chain: DeviceChain | null, device?: string): void {
+    const logIndex = this.nextIndex;
+    this.nextIndex += 1;
+    this.entryLines += 1;
+    const ref: PathRef = { line: this.lineNo, seq, chain: chain ?? { device: device ?? '', vault: '' } };
+    if (!this.paths!.check(logIndex, text, this.offsets, count, ref)) this.wrongPath(ref, 1, ref.line);
+    this.pushLeaf(hexToBytes(hash));
+  }
+
+  /**
+   * Split verification, the chain side: one entry line handed on by splitLogLine, read by the
+   * canonical entry-line reader and held to what its receipt said. False when it is not such a
+   * line or anything about it fails (the whole file is then verified in one piece).
+   */
+  pushChainLine(entryLine: SplitEntryLine): boolean {
+    this.lineNo = entryLine.line;
+    const read = readCanonicalEntryLine(entryLine.text);
+    if (read === null) return false;
+    const entry = read.entry;
+    if (entry.device !== entryLine.device || entry.hash !== entryLine.hash || entry.seq !== entryLine.seq) return false;
+    const before = this.failureCount;
+    const chain = this.chainOf(entry.vault, entry.device);
+    this.pushToChain(
+      chain,
+      entry as unknown as Record<string, unknown>,
+      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
+      { line: entryLine.line, vault: entry.vault, device: entry.device, seq: entry.seq },
+    );
+    return this.failureCount === before;
+  }
+
+  /** Split verification, the chain side: every chain finished (device signatures still pending verified). */
+  finishChains(): SplitChainsReport {
+    for (const chain of this.chains.values()) this.verifyPending(chain);
+    const devices = [...this.chains.values()].map((chain) => ({ ...this.deviceReport(chain), firstLine: chain.firstLine }));
+    return { clean: this.failureCount === 0 && devices.every((d) => d.ok), devices };
+  }
+
+  /** An audit path the rebuilt tree proves wrong (`count` lines named the same wrong node, through `lastLine`). */
+  private wrongPath(ref: PathRef, count: number, lastLine: number): void {
+    const { chain, seq, line } = ref;
+    const more = count > 1 ? ` (nor do those of the ${count - 1} later entries through line ${lastLine} that name the same node)` : '';
+    const reason = `inclusion proof of entry ${chain.device.slice(0, 8)}…#${seq} does not lead to the signed root${more}`;
+    this.fail({ line, vault: chain.vault || null, device: chain.device, seq, code: 'BAD_RECEIPT', reason });
+    if (!('logFailures' in chain)) return;
+    chain.logFailureCount += 1;
+    if (chain.logFailures.length < MAX_KEPT_FAILURES) chain.logFailures.push({ seq, code: 'BAD_RECEIPT', reason });
+  }
+
   private entry(value: unknown, text: string): void {
     if (
       typeof value === 'object' &&
@@ -517,22 +750,7 @@ export class ServerExportVerifier {
     const seq = Number.isSafeInteger(raw.seq) ? (raw.seq as number) : null;
     const hash = typeof raw.hash === 'string' && /^[0-9a-f]{64}$/.test(raw.hash) ? raw.hash : null;
     const where = { ...at, vault, device, seq };
-    let chain: DeviceChain | undefined;
-    if (vault !== null && device !== null) {
-      const key = `${vault}\n${device}`;
-      chain = this.chains.get(key);
-      if (chain === undefined) {
-        chain = {
-          vault,
-          device,
-          verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
-          logFailures: [],
-          logFailureCount: 0,
-          pending: [],
-        };
-        this.chains.set(key, chain);
-      }
-    }
+    const chain = vault !== null && device !== null ? this.chainOf(vault, device) : undefined;
     const lineFail = (code: ServerExportFailureCode, reason: string): void => {
       this.fail({ ...where, code, reason });
       if (chain === undefined) return;
@@ -550,7 +768,7 @@ export class ServerExportVerifier {
     // The leaf the server logged is the entry hash: the file's leaves must rebuild the signed root.
     // An entry without a readable hash already fails; its receipt's hash keeps the leaf count right.
     const leaf = hash ?? (receipt.success ? receipt.data.entryHash : null);
-    if (leaf !== null) this.frontier.push(this.sodium.from_hex(leaf));
+    if (leaf !== null) this.pushLeaf(hexToBytes(leaf));
 
     if (!receipt.success) {
       lineFail(
@@ -588,11 +806,45 @@ export class ServerExportVerifier {
     }
     // A line that is not canonical is reported and skipped, as in a bundle (docs/journal-format.md, section 10).
     if (checks === null) return;
+    this.pushToChain(chain, raw, checks, where);
+  }
+
+  /** The chain of a device, made on its first line. */
+  private chainOf(vault: string, device: string): DeviceChain {
+    const key = `${vault}\n${device}`;
+    let chain = this.chains.get(key);
+    if (chain === undefined) {
+      chain = {
+        vault,
+        device,
+        firstLine: this.lineNo,
+        verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
+        logFailures: [],
+        logFailureCount: 0,
+        pending: [],
+      };
+      this.chains.set(key, chain);
+    }
+    return chain;
+  }
+
+  /**
+   * Hands a canonical entry to its device's chain verifier. `checks` undefined: the verifier
+   * checks everything itself (the entry could not be encoded, so its shape check names why).
+   */
+  private pushToChain(
+    chain: DeviceChain,
+    raw: Readonly<Record<string, unknown>>,
+    checks: PrecomputedChecks | undefined,
+    where: { readonly line: number; readonly vault: string | null; readonly device: string | null; readonly seq: number | null },
+  ): void {
+    const { seq } = where;
+    const hash = typeof raw.hash === 'string' && /^[0-9a-f]{64}$/.test(raw.hash) ? raw.hash : null;
     // The reverse key rule (no custodian key is any device key the journal used) is the chain verifier's (spec 6.1).
     // Anchored: the device signature stands as valid until this device's next checkpoint proves
     // (or fails to prove) the entry's hash; custodian signatures are verified by the chain verifier now.
     const deferred = checks === undefined ? null : this.deferrable(raw, seq, hash);
-    const failures = chain.verifier.push(raw, deferred === null ? checks : { hash: checks!.hash, signatures: [true] });
+    const failures = chain.verifier.push(raw, deferred === null ? checks : { ...checks!, signatures: [true] });
     for (const f of failures) this.fail({ ...where, seq: f.seq ?? seq, code: f.code, reason: f.reason });
     if (deferred !== null) {
       // An entry reported as failing is checked in full at once.

@@ -6,7 +6,8 @@ import { sodiumReady } from '../../shared/sodium';
 import { canonicalize, type JsonObject } from '../../shared/journal/canonical';
 import { proposalSignatureMessage } from '../../shared/journal/dual-control';
 import { ed25519Signer, entryBodyOf, type EntrySigner, type SignedEntry } from '../../shared/journal/entry';
-import { merkleRoot } from '../../shared/journal/merkle';
+import { appendedLeafProofs, merkleRoot } from '../../shared/journal/merkle';
+import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
 import { manifestSignatureMessage, type BundleManifest } from '../../shared/journal/bundle';
 import { openDatabase } from '../../electron/base/database';
 import { JournalStore } from '../../electron/journal/store';
@@ -16,7 +17,9 @@ import { exportJournal } from '../../electron/journal/export';
 export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/journal-vectors/', import.meta.url));
 
 /** Public test-vector seeds (documented in docs/journal-format.md; never used outside tests). */
-const SEEDS = { device: 0x01, alice: 0x02, bob: 0x03, carol: 0x04 } as const;
+const SEEDS = { device: 0x01, alice: 0x02, bob: 0x03, carol: 0x04, server: 0x05 } as const;
+/** Entries the vector device had synced when the server signed the head its receipts are under. */
+const SYNCED = 8;
 const VAULT = '00112233445566778899aabbccddeeff';
 const START = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -116,6 +119,32 @@ export async function buildVectors(): Promise<Vectors> {
       '33'.repeat(16),
     );
     store.append({ type: 'session.ended', data: { reason: 'shutdown' } });
+    // Receipts (section 9.4) for the entries synced before the rest were written: a server log
+    // holding this device's first SYNCED entries, at log indexes 0.., under one signed tree head.
+    const server = seed(SEEDS.server);
+    const serverKey = sodium.to_hex(server.publicKey);
+    const synced = [...store.read({})].slice(0, SYNCED);
+    const { root, proofs } = appendedLeafProofs(
+      0,
+      [],
+      synced.map((e) => sodium.from_hex(e.hash)),
+      sodium,
+    );
+    const unsignedHead = { size: synced.length, root: sodium.to_hex(root), timestamp: START + 1_800_000 };
+    const signature = sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsignedHead, sodium), server.privateKey));
+    const treeHead = { ...unsignedHead, signature };
+    synced.forEach((e, logIndex) =>
+      store.addReceipt({
+        device: e.device,
+        seq: e.seq,
+        entryHash: e.hash,
+        logIndex,
+        treeHead,
+        inclusionProof: proofs[logIndex]!.map((h) => sodium.to_hex(h)),
+        serverKey,
+        signature,
+      }),
+    );
     const out = join(dir, 'bundle.hkj');
     exportJournal(store, { out, signer: device, now: () => START + 3_600_000 });
     const bundle = readFileSync(out, 'utf8');
@@ -125,8 +154,14 @@ export async function buildVectors(): Promise<Vectors> {
       signature: { key: string; sig: string };
     };
     const expected = {
-      seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32), carol: '04'.repeat(32) },
-      publicKeys: { device: device.publicKey, alice: alice.signer.publicKey, bob: bob.signer.publicKey, carol: carol.signer.publicKey },
+      seeds: { device: '01'.repeat(32), alice: '02'.repeat(32), bob: '03'.repeat(32), carol: '04'.repeat(32), server: '05'.repeat(32) },
+      publicKeys: {
+        device: device.publicKey,
+        alice: alice.signer.publicKey,
+        bob: bob.signer.publicKey,
+        carol: carol.signer.publicKey,
+        server: serverKey,
+      },
       vault: VAULT,
       genesisCanonical: canonicalize(entryBodyOf(entries[0]!)),
       entries: entries.map((e: SignedEntry) => ({ seq: e.seq, type: e.type, hash: e.hash, sigs: e.sigs.map((s) => s.sig) })),
@@ -137,6 +172,7 @@ export async function buildVectors(): Promise<Vectors> {
           size: e.data.size,
           root: sodium.to_hex(merkleRoot(entries.slice(0, e.seq).map((x) => sodium.from_hex(x.hash)))),
         })),
+      receipts: { treeHead, seqs: synced.map((e) => e.seq) },
       manifest: {
         signedBytesSha256: sodium.to_hex(sodium.crypto_hash_sha256(manifestSignatureMessage(manifestRecord.manifest))),
         signature: manifestRecord.signature.sig,

@@ -6,7 +6,8 @@ import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/confi
 import { DebugLogger } from 'builder-util/out/DebugLogger';
 import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleElectron } from '../../build/bundle-electron.mjs';
+import { Worker } from 'node:worker_threads';
+import { WORKER_SCRIPTS, bundleElectron } from '../../build/bundle-electron.mjs';
 
 const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 let out: string;
@@ -53,6 +54,26 @@ describe('Electron bundles (esbuild metafiles)', () => {
     for (const input of withMigrations) {
       const source = readdirSync(join(projectRoot, dirname(input), 'migrations')).filter((f) => f.endsWith('.sql'));
       expect(readdirSync(join(out, dirname(input), 'migrations')), input).toEqual(expect.arrayContaining(source));
+    }
+  });
+
+  it('prebuilds every worker script where its pool looks first, so the app never needs esbuild at run time', async () => {
+    expect(Object.keys(bundles.main.inputs).filter((input) => input.includes('node_modules/esbuild/'))).toEqual([]);
+    for (const { entry } of WORKER_SCRIPTS) expect(existsSync(join(out, entry.replace(/\.ts$/, '.cjs'))), entry).toBe(true);
+    // Each starts on plain Node from the prebuilt script alone and says it is ready.
+    for (const entry of [
+      'electron/journal/verify-worker.cjs',
+      'electron/sync/export-chain-worker.cjs',
+      'electron/reconcile/scan-worker.cjs',
+    ]) {
+      const worker = new Worker(readFileSync(join(out, entry), 'utf8'), { eval: true });
+      try {
+        await expect(new Promise((resolve, reject) => (worker.once('message', resolve), worker.once('error', reject)))).resolves.toEqual({
+          ready: true,
+        });
+      } finally {
+        await worker.terminate();
+      }
     }
   });
 

@@ -86,4 +86,43 @@ describe('journal test vectors', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('both verifiers check the receipts the vectors carry, under the vector server key and only it', async () => {
+    const expected = JSON.parse(readFileSync(EXPECTED, 'utf8')) as { publicKeys: { server: string }; receipts: { seqs: number[] } };
+    const serverKey = expected.publicKeys.server;
+    const other = 'ab'.repeat(32);
+    expect(expected.receipts.seqs.length).toBeGreaterThan(0);
+    expect(
+      readFileSync(BUNDLE, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"kind":"receipt"')).length,
+    ).toBe(expected.receipts.seqs.length);
+    const pinned = await verifyBundleFile(BUNDLE, { serverKeys: [serverKey] });
+    expect(pinned.failures).toEqual([]);
+    const wrongKey = await verifyBundleFile(BUNDLE, { serverKeys: [other] });
+    expect(wrongKey.ok).toBe(false);
+    expect(wrongKey.failures[0]!.code).toBe('BAD_RECEIPT');
+    const r = python('--server-key', serverKey, BUNDLE, EXPECTED);
+    expect(r.stdout).toMatch(/^VALID: \d+ entries/);
+    const p = python('--server-key', other, BUNDLE);
+    expect(p.status).toBe(1);
+    expect(p.stdout).toMatch(/INVALID: seq \d+: BAD_RECEIPT/);
+    // A receipt whose inclusion proof is bent is refused by both, under its own key.
+    const dir = mkdtempSync(join(tmpdir(), 'halfkey-vec-'));
+    try {
+      const lines = readFileSync(BUNDLE, 'utf8').split('\n');
+      const at = lines.findIndex((l) => l.startsWith('{"kind":"receipt"') && l.includes('"inclusionProof":["'));
+      const bent = join(dir, 'bent.hkj');
+      // The first hash of the path, one hex digit changed: still well formed, no longer a path to the root.
+      const flip = (l: string): string =>
+        l.replace(/"inclusionProof":\["([0-9a-f])/, (_m, c: string) => `"inclusionProof":["${c === '0' ? '1' : '0'}`);
+      writeFileSync(bent, lines.map((l, i) => (i === at ? flip(l) : l)).join('\n'));
+      expect((await verifyBundleFile(bent)).failures.map((f) => f.code)).toContain('BAD_RECEIPT');
+      const pb = python(bent);
+      expect(pb.status).toBe(1);
+      expect(pb.stdout).toMatch(/BAD_RECEIPT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,11 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
-import { inclusionProof, merkleRoot } from '../../shared/journal/merkle';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { treeHeadSignatureMessage } from '../../shared/sync/receipt';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { TestJournal, seededSigner } from '../support/journal-builder';
+import { exportLinesOf } from '../support/server-export-fixture';
 import { appendEntries, foundingEnrolment } from '../support/sync-fixture';
 
 let sodium: Sodium;
@@ -34,27 +33,8 @@ function interleaved(): SignedEntry[] {
   return [...ea.slice(0, 3), ...eb, ...ea.slice(3)];
 }
 
-/** The export a server with the test key would produce for this log: header, then entry + receipt lines, each canonical JSON. */
-function exportOf(log: readonly SignedEntry[]): string[] {
-  const leaves = log.map((e) => sodium.from_hex(e.hash));
-  const unsigned = { size: log.length, root: sodium.to_hex(merkleRoot(leaves, sodium)), timestamp: 1_700_000_100_000 };
-  const treeHead = {
-    ...unsigned,
-    signature: sodium.to_hex(sodium.crypto_sign_detached(treeHeadSignatureMessage(unsigned, sodium), server.privateKey)),
-  };
-  const rows = log.map((entry, logIndex) => {
-    const receipt = {
-      device: entry.device,
-      seq: entry.seq,
-      entryHash: entry.hash,
-      logIndex,
-      treeHead,
-      inclusionProof: inclusionProof(logIndex, leaves, sodium).map((p) => sodium.to_hex(p)),
-    };
-    return canonicalize({ kind: 'entry', entry, receipt });
-  });
-  return [canonicalize({ kind: 'header', format: 'halfkey-server-export', version: 1, serverKey, treeHead }), ...rows];
-}
+/** The export a server with the test key would produce for this log. */
+const exportOf = (log: readonly SignedEntry[]): string[] => exportLinesOf(log, server, sodium);
 
 const verify = (lines: readonly string[], key = serverKey, full = false): ServerExportReport => {
   const v = new ServerExportVerifier(key, undefined, { full });
@@ -235,6 +215,45 @@ describe('server export verifier, anchored on checkpoints and in full', () => {
       expect(located(anchored)[0], what).toEqual(located(full)[0]);
       expect(new Set(anchored.failures.map((f) => f.code)), what).toEqual(new Set(full.failures.map((f) => f.code)));
     }
+  });
+
+  it('reads a clean export without parsing its lines whole, and checks audit paths against the rebuilt tree as a full check does', () => {
+    const { log } = anchoredLog();
+    const lines = exportOf(log);
+    const v = new ServerExportVerifier(serverKey);
+    for (const line of lines) v.pushLine(line);
+    expect(v.finish().ok).toBe(true);
+    expect(v.linesReadFast).toBe(log.length);
+    // Every hash of every path bent in turn (left siblings found at once, right ones when their node completes).
+    for (const at of [0, 5, 17, log.length - 1]) {
+      const row = JSON.parse(lines[at + 1]!) as { entry: unknown; receipt: { inclusionProof: string[] } };
+      row.receipt.inclusionProof.forEach((_h, e) => {
+        const bent = structuredClone(row);
+        bent.receipt.inclusionProof[e] = bent.receipt.inclusionProof[e]!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+        const [anchored, full] = both(lines.map((l, i) => (i === at + 1 ? canonicalize(bent) : l)));
+        expect(located(anchored), `entry ${at}, hash ${e}`).toEqual([['BAD_RECEIPT', at + 2, log[at]!.seq]]);
+        expect(located(anchored)).toEqual(located(full));
+        expect(anchored.failures[0]!.reason).toBe(full.failures[0]!.reason);
+      });
+      // A path one hash short.
+      const cut = structuredClone(row);
+      cut.receipt.inclusionProof.pop();
+      const [anchored, full] = both(lines.map((l, i) => (i === at + 1 ? canonicalize(cut) : l)));
+      expect(located(anchored)).toEqual([['BAD_RECEIPT', at + 2, log[at]!.seq]]);
+      expect(located(full)).toEqual(located(anchored));
+    }
+  });
+
+  it('finds the receipt after an entry whose data holds a member named like it', () => {
+    const j = new TestJournal({ deviceSeed: 57 });
+    journals.push(j);
+    appendEntries(j, 2);
+    j.store.append({ type: 'note.added', data: { a: 1, receipt: { device: 'x'.repeat(64) } } });
+    const lines = exportOf([...j.store.read()]);
+    const v = new ServerExportVerifier(serverKey);
+    for (const line of lines) v.pushLine(line);
+    expect(v.finish().failures).toEqual([]);
+    expect(v.linesReadFast).toBe(lines.length - 1);
   });
 
   it('refuses a custodian enrolled with any key the device used before, not only its current one', () => {
