@@ -1,7 +1,7 @@
 import { canonicalize } from './canonical';
 import { ENTRY_LINE_START, RECEIPT_LINE_START, isEntryRecord, type BundleRange } from './bundle';
 import { canonicalEntryTexts, type EntrySignature, type SignedEntry } from './entry';
-import { readCanonicalEntryLine } from './entry-line';
+import { EntryLineReader } from './entry-line';
 import { ENTRY_TYPES } from './entry-types';
 import { isWellFormedEntry } from './entry-shape';
 import { MAX_LINE_DEPTH, textDepthExceeds } from './limits';
@@ -76,10 +76,11 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
   let lastCheckpoint: BundleRange['lastCheckpoint'] = null;
   const before: { line: number; seq: number; hash: string }[] = [];
   const roster: SignedEntry[] = [];
+  const reader = new EntryLineReader(task.context);
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!;
-    if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
     if (text.startsWith(RECEIPT_LINE_START)) {
+      if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
       const json = JSON.parse(text) as Record<string, unknown>;
       if (last === null || json.kind !== 'receipt' || typeof json.serverKey !== 'string' || Object.keys(json).length !== 3) return null;
       if (canonicalize(json) !== text) return null;
@@ -87,7 +88,7 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
       continue;
     }
     if (!text.startsWith(ENTRY_LINE_START)) return null;
-    const read = readEntryLine(text);
+    const read = readEntryLine(reader, text);
     if (read === null) return null;
     const e = read.entry;
     if (chain === null) {
@@ -144,12 +145,14 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
 
 /**
  * An entry line that is the canonical JSON of a well-formed entry record, and the body to hash;
- * null for any other line. The fast reader first; lines it does not take (an integer-like member
- * name in data sorts differently in a parsed object, for one) are parsed and re-encoded.
+ * null for any other line. The fast reader first; lines it does not take (an actor written with an
+ * escape, for one) are parsed and re-encoded.
  */
-function readEntryLine(text: string): { entry: SignedEntry; body: string } | null {
-  const fast = readCanonicalEntryLine(text);
+function readEntryLine(reader: EntryLineReader, text: string): { entry: SignedEntry; body: string } | null {
+  // The reader parses nothing deeper than the limit; the general path checks the line's depth first.
+  const fast = reader.read(text);
   if (fast !== null) return fast;
+  if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
   const json = JSON.parse(text) as unknown;
   if (!isEntryRecord(json) || !isWellFormedEntry(json.entry)) return null;
   const texts = canonicalEntryTexts(json.entry);

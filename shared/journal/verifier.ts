@@ -422,11 +422,9 @@ export class ChainVerifier {
   /** Everything push() checks, without recording: the entry's failures, its held device signature, and whether it closes a range. */
   private check(raw: unknown, precomputed: PrecomputedChecks | undefined): Checked {
     const failures: VerificationFailure[] = [];
-    const rawSeq = (): number | null =>
-      typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq) ? (raw as { seq: number }).seq : null;
     // Before anything walks the entry recursively (the schema, the canonical encoder).
     if (precomputed?.shallow !== true && valueDepthExceeds(raw, MAX_ENTRY_DEPTH))
-      return malformed(rawSeq(), `the entry is nested deeper than ${MAX_ENTRY_DEPTH} levels`);
+      return malformed(rawSeqOf(raw), `the entry is nested deeper than ${MAX_ENTRY_DEPTH} levels`);
     const parsed =
       precomputed?.wellFormed === true || isWellFormedEntry(raw) ? ({ success: true, data: raw } as const) : entrySchema.safeParse(raw);
     if (!parsed.success) {
@@ -625,7 +623,8 @@ export class ChainVerifier {
     const sigs = entry.sigs;
     // Only an entry with several signatures can repeat a key.
     const seen = sigs.length > 1 ? new Set<string>() : null;
-    const introduced = new Map<string, string>();
+    // The key a custodian.enrolled entry introduces (no other entry introduces one).
+    let introduced: readonly [key: string, custodian: string] | null = null;
     let rotateTo: string | null = null;
     let revoke: string | null = null;
     if (entry.type === ENTRY_TYPES.custodianEnrolled) {
@@ -633,7 +632,7 @@ export class ChainVerifier {
         fail('MALFORMED_ENTRY', 'custodian.enrolled needs data.custodian (id) and data.signingKey (64 hex)');
       } else if (s.keys[d.signingKey] !== undefined || d.signingKey === s.deviceKey || s.formerDeviceKeys.includes(d.signingKey)) {
         fail('MALFORMED_ENTRY', `signing key ${short(d.signingKey)} is already in use`);
-      } else introduced.set(d.signingKey, d.custodian);
+      } else introduced = [d.signingKey, d.custodian];
     } else if (entry.type === ENTRY_TYPES.custodianRevoked) {
       if (typeof d.signingKey !== 'string' || s.keys[d.signingKey] === undefined)
         fail('UNKNOWN_KEY', 'custodian.revoked names a key the journal never enrolled');
@@ -686,7 +685,7 @@ export class ChainVerifier {
         newDeviceSigned = true;
         continue;
       }
-      const custodian = s.keys[sig.key]?.custodian ?? introduced.get(sig.key);
+      const custodian = s.keys[sig.key]?.custodian ?? (introduced !== null && introduced[0] === sig.key ? introduced[1] : undefined);
       if (custodian === undefined) {
         fail('UNKNOWN_KEY', `signature ${i} is by ${short(sig.key)}, a key the journal never introduced`);
         continue;
@@ -724,11 +723,11 @@ export class ChainVerifier {
       role = [d.custodian, d.role];
     }
     // Most entries change no key and no role: the state (and its tables) is then left as it is.
-    if (introduced.size === 0 && revoke === null && rotateTo === null && role === null) return null;
+    if (introduced === null && revoke === null && rotateTo === null && role === null) return null;
     return (state) => {
       // New tables, never edits of the old ones: states handed out by state() share them.
       const keys: Record<string, KnownKey> = { ...state.keys };
-      for (const [key, custodian] of introduced) keys[key] = { custodian, revokedAt: null };
+      if (introduced !== null) keys[introduced[0]] = { custodian: introduced[1], revokedAt: null };
       if (revoke !== null) keys[revoke] = { custodian: keys[revoke]!.custodian, revokedAt: entry.seq };
       state.keys = keys;
       if (role !== null) state.roles = { ...state.roles, [role[0]]: role[1] };
@@ -812,6 +811,10 @@ interface Checked {
   /** A checkpoint that took its place in the chain: it closes the open range. */
   readonly closes: boolean;
 }
+
+/** The seq of something pushed as an entry, when it has a usable one. */
+const rawSeqOf = (raw: unknown): number | null =>
+  typeof raw === 'object' && raw !== null && Number.isSafeInteger((raw as { seq?: unknown }).seq) ? (raw as { seq: number }).seq : null;
 
 const malformed = (seq: number | null, reason: string): Checked => ({
   failures: [{ seq, code: 'MALFORMED_ENTRY', reason }],
