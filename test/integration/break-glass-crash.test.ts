@@ -182,12 +182,12 @@ describe('a break-glass session survives kill -9', () => {
         }
         expect(of('break-glass.closed', row.id)).toHaveLength(row.state === 'closed' ? 1 : 0);
       }
-      // Only the last kill's session is still open, and it is interrupted; every earlier one a kill
-      // caught was interrupted (each once) and then closed by the next run. (A run killed before it
-      // opened a session leaves nothing new to interrupt.)
+      // At most the last kill's session is still open, and then it is interrupted; every earlier one
+      // a kill caught was interrupted (each once) and then closed by the next run. (A run killed
+      // before it opened a session, or between closing one and opening the next, leaves none open.)
       const open = rows.filter((r) => r.state !== 'closed');
-      expect(open).toHaveLength(1);
-      expect(open[0]!.interrupted_at).not.toBeNull();
+      expect(open.length).toBeLessThanOrEqual(1);
+      for (const row of open) expect(row.interrupted_at).not.toBeNull();
       const interrupted = entries.filter((e) => e.type === 'break-glass.interrupted' && rows.some((r) => r.id === e.data.session));
       expect(new Set(interrupted.map((e) => e.data.session)).size).toBe(interrupted.length);
       expect(interrupted.length).toBeGreaterThanOrEqual(1);
@@ -195,9 +195,10 @@ describe('a break-glass session survives kill -9', () => {
       expect(interrupted.map((e) => e.actor)).toEqual(interrupted.map(() => null));
       // Closing it cleanly is always possible.
       await call('custodian:unlock', { custodianId: f.ids.pat, passphrase: PASSPHRASES.pat });
-      expect(
-        await call('break-glass:close', { by: f.ids.pat, sessionId: open[0]!.id, outcome: 'aborted', note: 'test over' }),
-      ).toMatchObject({ ok: true });
+      for (const row of open)
+        expect(await call('break-glass:close', { by: f.ids.pat, sessionId: row.id, outcome: 'aborted', note: 'test over' })).toMatchObject({
+          ok: true,
+        });
       const report = verifyEntries(entriesOf(services));
       expect(report.failures).toEqual([]);
       expect(report.ok).toBe(true);
