@@ -610,20 +610,12 @@ export class ServerExportVerifier {
     if (at < 0) return false;
     const receipt = this.scanReceipt(text, at);
     if (receipt === null) return false;
-    const read = readCanonicalEntryLine(`${text.slice(0, at)}}`);
+    const read = this.readEntryAs(`${text.slice(0, at)}}`, receipt);
     if (read === null) return false;
-    const entry = read.entry;
-    if (receipt.device !== entry.device || receipt.hash !== entry.hash || receipt.seq !== entry.seq) return false;
-    const chain = this.chainOf(entry.vault, entry.device);
-    this.logLine(text, receipt.count, entry.seq, entry.hash, chain);
+    const chain = this.chainOf(read.entry.vault, read.entry.device);
+    this.logLine(text, receipt.count, receipt.seq, receipt.hash, chain);
     this.linesReadFast += 1;
-    const where = { line: this.lineNo, vault: entry.vault, device: entry.device, seq: entry.seq };
-    this.pushToChain(
-      chain,
-      entry as unknown as Record<string, unknown>,
-      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
-      where,
-    );
+    this.pushReadEntry(chain, read);
     return true;
   }
 
@@ -703,19 +695,30 @@ export class ServerExportVerifier {
    */
   pushChainLine(entryLine: SplitEntryLine): boolean {
     this.lineNo = entryLine.line;
-    const read = readCanonicalEntryLine(entryLine.text);
+    const read = this.readEntryAs(entryLine.text, entryLine);
     if (read === null) return false;
-    const entry = read.entry;
-    if (entry.device !== entryLine.device || entry.hash !== entryLine.hash || entry.seq !== entryLine.seq) return false;
     const before = this.failureCount;
-    const chain = this.chainOf(entry.vault, entry.device);
+    this.pushReadEntry(this.chainOf(read.entry.vault, read.entry.device), read);
+    return this.failureCount === before;
+  }
+
+  /** The entry of a canonical entry line, when it is the one its receipt names (device, hash, seq); else null. */
+  private readEntryAs(entryLine: string, named: { readonly device: string; readonly hash: string; readonly seq: number }) {
+    const read = readCanonicalEntryLine(entryLine);
+    if (read === null) return null;
+    const { device, hash, seq } = read.entry;
+    return device === named.device && hash === named.hash && seq === named.seq ? read : null;
+  }
+
+  /** Hands an entry the canonical reader took (shape and depth checked, body cut from its line) to its device's chain. */
+  private pushReadEntry(chain: DeviceChain, read: NonNullable<ReturnType<typeof readCanonicalEntryLine>>): void {
+    const { entry, body } = read;
     this.pushToChain(
       chain,
       entry as unknown as Record<string, unknown>,
-      { hash: this.sha256TextHex(read.body), signatures: [], shallow: true, wellFormed: true },
-      { line: entryLine.line, vault: entry.vault, device: entry.device, seq: entry.seq },
+      { hash: this.sha256TextHex(body), signatures: [], shallow: true, wellFormed: true },
+      { line: this.lineNo, vault: entry.vault, device: entry.device, seq: entry.seq },
     );
-    return this.failureCount === before;
   }
 
   /** Split verification, the chain side: every chain finished (device signatures still pending verified). */
