@@ -14,27 +14,30 @@ import { BundleVerifier, NOT_UTF8_LINE, type BundleReport, type BundleVerifyOpti
  * usual case, is decoded once; only a failing one is decoded line by line).
  */
 export async function* fileLines(path: string, end?: { unterminated: boolean }): AsyncIterable<string> {
-  let carry: Buffer = Buffer.alloc(0);
+  // The bytes after the last line feed so far, in pieces: a line longer than a chunk is joined
+  // once, when its end arrives, not copied again with every chunk.
+  let carry: Buffer[] = [];
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 16 })) {
-    const bytes = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
-    const last = bytes.lastIndexOf(0x0a);
-    if (last < 0) {
-      carry = bytes;
+    const at = (chunk as Buffer).lastIndexOf(0x0a);
+    if (at < 0) {
+      carry.push(chunk as Buffer);
       continue;
     }
-    carry = bytes.subarray(last + 1);
+    const bytes = carry.length === 0 ? (chunk as Buffer) : Buffer.concat([...carry, chunk as Buffer]);
+    const last = bytes.length - ((chunk as Buffer).length - at);
+    carry = last + 1 < bytes.length ? [bytes.subarray(last + 1)] : [];
     yield* decodedLines(bytes.subarray(0, last));
   }
   if (carry.length > 0) {
     if (end) end.unterminated = true;
-    yield* decodedLines(carry);
+    yield* decodedLines(Buffer.concat(carry));
   }
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The lines of `bytes` (split at line feeds), each decoded strictly. */
-function decodedLines(bytes: Uint8Array): string[] {
+/** The lines of `bytes` (split at line feeds), each decoded strictly (NOT_UTF8_LINE for a line that is not UTF-8). */
+export function decodedLines(bytes: Uint8Array): string[] {
   try {
     return strictUtf8.decode(bytes).split('\n');
   } catch {

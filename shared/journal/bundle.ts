@@ -145,8 +145,8 @@ export class PartHash {
     this.hash.update(text);
     this.lines += 1;
   }
-  /** `count` lines at once, already joined (each with its line feed). */
-  addLines(text: string, count: number): void {
+  /** `count` lines at once, already joined (each with its line feed), as text or as their UTF-8 bytes. */
+  addLines(text: string | Uint8Array, count: number): void {
     this.hash.update(text);
     this.lines += count;
   }
@@ -194,6 +194,16 @@ export interface BundleVerifyOptions extends Pick<ChainVerifierOptions, 'checkpo
   /** `anchored` (the default) or `full` (docs/journal-format.md, section 10.2). */
   readonly mode?: VerifyMode;
 }
+
+/**
+ * A range's lines as the bundle verifier takes them: decoded, or as the file's bytes — every line
+ * followed by its line feed, `count` lines, UTF-8 already proven (the range verifier decoded them
+ * strictly) — with a way to decode them when the lines are needed one by one.
+ */
+export type RangeLines =
+  readonly string[] | { readonly bytes: Uint8Array; readonly count: number; readonly lines: () => readonly string[] };
+
+const isRangeBytes = (given: RangeLines): given is Exclude<RangeLines, readonly string[]> => !Array.isArray(given);
 
 /**
  * A run of entry (and receipt) lines verified on its own (range-verify.ts) in which nothing
@@ -397,17 +407,19 @@ export class BundleVerifier {
    * join it (ChainVerifier.joinRange); its receipt lines are checked here. Returns false, having
    * changed nothing, when it cannot: the caller then pushes the lines one by one.
    */
-  absorbRange(lines: readonly string[], range: BundleRange): boolean {
+  absorbRange(given: RangeLines, range: BundleRange): boolean {
     if (this.stage !== 'roster' && this.stage !== 'entries') return false;
     const open = this.chain.joinRange(range.chain);
     if (open === null) return false;
     this.stage = 'entries';
     if (range.before.length === 0) {
       // Entry lines only (the usual case): hashed into their part in one piece.
-      this.lineNo += lines.length;
-      this.parts.entries.addLines(`${lines.join('\n')}\n`, lines.length);
+      const count = isRangeBytes(given) ? given.count : given.length;
+      this.lineNo += count;
+      this.parts.entries.addLines(isRangeBytes(given) ? given.bytes : `${given.join('\n')}\n`, count);
       for (const failures of open) this.emit(failures);
     } else {
+      const lines = isRangeBytes(given) ? given.lines() : given;
       let entryLines = 0;
       const firstOpen = lines.length - range.before.length - open.length;
       let receipt = 0;

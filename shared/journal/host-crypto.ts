@@ -10,7 +10,7 @@ import type { JournalPrimitives } from './primitives';
 export interface HostCrypto<Key> {
   /** One-shot digest; a string `data` is hashed as its UTF-8 bytes. */
   hash(algorithm: 'sha256', data: Uint8Array | string, outputEncoding: 'binary'): string;
-  createHash(algorithm: 'sha256'): { update(data: string, inputEncoding: 'utf8'): unknown; digest(encoding: 'hex'): string };
+  createHash(algorithm: 'sha256'): { update(data: string | Uint8Array, inputEncoding?: 'utf8'): unknown; digest(encoding: 'hex'): string };
   createPublicKey(key: { key: string; format: 'der'; type: 'spki'; encoding: 'hex' }): Key;
   verify(algorithm: null, data: Uint8Array, key: Key, signature: Uint8Array): boolean;
 }
@@ -59,7 +59,10 @@ export function hostPrimitives<Key>(crypto: HostCrypto<Key>): HostPrimitives {
     sha256Text: (text) => bytesOfBinary(crypto.hash('sha256', text, 'binary')),
     textDigest: () => {
       const digest = crypto.createHash('sha256');
-      return { update: (text) => void digest.update(text, 'utf8'), hex: () => digest.digest('hex') };
+      return {
+        update: (text) => void (typeof text === 'string' ? digest.update(text, 'utf8') : digest.update(text)),
+        hex: () => digest.digest('hex'),
+      };
     },
     verifyEntrySignature: (hashHex, sig) => {
       if (sig === null || typeof sig.key !== 'string' || typeof sig.sig !== 'string' || sig.sig.length !== 128 || hashHex.length !== 64)

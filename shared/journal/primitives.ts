@@ -10,15 +10,15 @@ import type { Sha256 } from './merkle';
 export interface JournalPrimitives {
   /** One-shot SHA-256; returns a fresh array. */
   readonly sha256: Sha256;
-  /** A fresh incremental SHA-256 over UTF-8 text. */
+  /** A fresh incremental SHA-256 over UTF-8 text (or bytes already in UTF-8). */
   readonly textDigest: () => TextDigest;
   /** One entry signature over the entry hash (hex); false on any malformed input. */
   readonly verifyEntrySignature: (hashHex: string, signature: EntrySignature) => boolean;
 }
 
-/** Incremental SHA-256 over text, hex digest at the end. */
+/** Incremental SHA-256 over text (its UTF-8 bytes) or bytes, hex digest at the end. */
 export interface TextDigest {
-  update(text: string): void;
+  update(text: string | Uint8Array): void;
   hex(): string;
 }
 
@@ -29,7 +29,7 @@ export function sodiumPrimitives(sodium: Sodium): JournalPrimitives {
     textDigest: () => {
       const state = sodium.crypto_hash_sha256_init();
       return {
-        update: (text) => sodium.crypto_hash_sha256_update(state, sodium.from_string(text)),
+        update: (text) => sodium.crypto_hash_sha256_update(state, typeof text === 'string' ? sodium.from_string(text) : text),
         hex: () => sodium.to_hex(sodium.crypto_hash_sha256_final(state)),
       };
     },

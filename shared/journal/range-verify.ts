@@ -36,7 +36,11 @@ export function rangeLimit(offset: number): number {
 }
 
 export interface RangeTask {
-  readonly lines: readonly string[];
+  /**
+   * The range's lines in order, read once: a worker decodes each from the file's bytes as the
+   * loop reaches it, so no line outlives its own check (and the garbage collector has little to move).
+   */
+  readonly lines: Iterable<string>;
   /** Leaves before the range, as the dispatcher expects them. */
   readonly leafOffset: number;
   /** The verifier's state when the range was sent (its key and role tables are what is assumed). */
@@ -60,7 +64,8 @@ export function verifyRange(task: RangeTask, primitives: RangePrimitives): Bundl
     return verifyRangeLines(task, primitives);
   } catch {
     // A two-person entry needs libsodium for its proposal signature, which a worker does not
-    // load; anything unexpected is the sequential verifier's to report.
+    // load; a line that is not UTF-8 cannot be decoded; anything unexpected is the sequential
+    // verifier's to report.
     return null;
   }
 }
@@ -77,8 +82,9 @@ function verifyRangeLines(task: RangeTask, primitives: RangePrimitives): BundleR
   const before: { line: number; seq: number; hash: string }[] = [];
   const roster: SignedEntry[] = [];
   const reader = new EntryLineReader(task.context);
-  for (let i = 0; i < lines.length; i++) {
-    const text = lines[i]!;
+  let i = -1;
+  for (const text of lines) {
+    i += 1;
     if (text.startsWith(RECEIPT_LINE_START)) {
       if (textDepthExceeds(text, MAX_LINE_DEPTH)) return null;
       const json = JSON.parse(text) as Record<string, unknown>;
