@@ -68,8 +68,7 @@ function spawn(): Worker {
   const url = new URL('./signature-worker.ts', import.meta.url);
   // A chunk is at most half a batch (MAX_BATCH_ENTRIES, within a 4 MiB body): a small old
   // generation suffices, and a bound keeps the server's memory flat. A chunk's objects live only
-  // while it is checked, so a young generation that holds most of them saves the collector from
-  // promoting and then sweeping them.
+  // while it is checked: the young generation is sized to hold a chunk of ordinary entries.
   const resourceLimits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 32 };
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { resourceLimits });
   const require = createRequire(import.meta.url);
@@ -131,14 +130,9 @@ export async function startSignaturePool(size: number = availableParallelism()):
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { entries, resolve, reject });
       try {
-        // As JSON text, not as objects: one string crosses to the worker as a flat copy, where a
-        // structured clone walks every object on both sides (about 4x the CPU on this thread).
-        // The values are the same: these entries came from JSON.parse, which JSON.stringify
-        // round-trips exactly (a -0 becomes 0, which canonical JSON writes as 0 anyway).
-        const text = JSON.stringify(entries);
-        slot.worker.postMessage(anchored === undefined ? { id, text } : { id, text, anchored });
+        slot.worker.postMessage(anchored === undefined ? { id, entries } : { id, entries, anchored });
       } catch (error) {
-        // The chunk never reached the worker (it could not be serialized): let go of it now,
+        // The chunk never reached the worker (the structured clone refused it): let go of it now,
         // or the pending map would keep the whole batch alive for good.
         slot.pending.delete(id);
         reject(

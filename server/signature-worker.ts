@@ -1,4 +1,4 @@
-// Worker thread of the signature pool (signature-pool.ts): every message is a chunk of entries (as JSON text)
+// Worker thread of the signature pool (signature-pool.ts): every message is a chunk of entries
 // answered with their checks, in order, packed (entry-checks.ts); `anchored` marks (1) the entries
 // whose device signature a checkpoint of the same batch stands for (checkEntry).
 import { parentPort } from 'node:worker_threads';
@@ -7,10 +7,8 @@ import { checkEntry, packChecks } from './entry-checks';
 
 const port = parentPort;
 if (port === null) throw new Error('signature-worker.ts runs only as a worker thread');
-port.on('message', (message: { readonly id: number; readonly text: string; readonly anchored?: Uint8Array }) => {
-  // The chunk comes as the JSON text of its entries (signature-pool.ts).
-  const entries = JSON.parse(message.text) as readonly SignedEntry[];
-  const checks = packChecks(entries.map((e, i) => checkEntry(e, true, message.anchored?.[i] === 1)));
+port.on('message', (message: { readonly id: number; readonly entries: readonly SignedEntry[]; readonly anchored?: Uint8Array }) => {
+  const checks = packChecks(message.entries.map((e, i) => checkEntry(e, true, message.anchored?.[i] === 1)));
   port.postMessage({ id: message.id, checks });
 });
 port.postMessage({ ready: true });
