@@ -17,6 +17,7 @@
 // The server runs as a real `halfkey server` child process; the client (this process) shares the
 // machine with it, so on 2 cores the client's receipt checks take CPU the server could have used.
 // Run: npx tsx bench/server.ts [--single N] [--devices N] [--per-device N] [--backlog N] [--warmup N] [--pg URL] [--verify-threads N]
+//   [--only backlog] (the backlog figure alone)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     pg: { type: 'string' },
     'verify-threads': { type: 'string' },
+    only: { type: 'string' },
   },
   strict: true,
 });
@@ -54,6 +56,9 @@ const BACKLOG = Number(values.backlog ?? 100_000);
 const WARMUP = Number(values.warmup ?? 20_000);
 const PG = values.pg ?? process.env.HALFKEY_TEST_PG ?? null;
 const THREADS = values['verify-threads'];
+/** `--only backlog` runs the backlog figure alone (for comparing code changes back to back). */
+const ONLY = values.only ?? null;
+if (ONLY !== null && ONLY !== 'backlog') throw new Error(`--only takes "backlog", not "${ONLY}"`);
 const CLI = fileURLToPath(new URL('../build/halfkey.mjs', import.meta.url));
 const sodium = await sodiumReady();
 const work = mkdtempSync(join(tmpdir(), 'halfkey-bench-server-'));
@@ -297,10 +302,10 @@ try {
   const ratio = (perSecond: number, m: Measured): string =>
     `${(perSecond / (raw * m.serverCores)).toFixed(2)} × (raw libsodium verifies/s × ${m.serverCores.toFixed(2)} server cores used) [target >= 3], ${(perSecond / (rawNode * m.serverCores)).toFixed(2)} × raw node:crypto; ${(perSecond / (floor * m.serverCores)).toFixed(3)} × (hashing floor × ${m.serverCores.toFixed(2)} server cores used), ${(perSecond / (floor * CORES)).toFixed(3)} × (hashing floor × ${CORES} cores available); ${(perSecond / (raw * CORES)).toFixed(2)} × (raw libsodium × ${CORES} cores available); client used ${m.clientCores.toFixed(2)} cores` +
     `; server CPU per entry: main thread ${m.perEntry.main.toFixed(0)} µs, other threads ${m.perEntry.others.toFixed(0)} µs (kernel ${m.perEntry.system.toFixed(0)} µs of the two) against ${(1e6 / rawNode).toFixed(0)} µs per raw node:crypto verify`;
-  const kinds: ('sqlite' | 'postgres')[] = PG ? ['sqlite', 'postgres'] : ['sqlite'];
+  const kinds: ('sqlite' | 'postgres')[] = ONLY === 'backlog' ? [] : PG ? ['sqlite', 'postgres'] : ['sqlite'];
   /** 20-device ingest entries/s per storage, for the PostgreSQL-to-SQLite ratio (each normalised by its raw bracket). */
   const concurrentRate = new Map<string, number>();
-  if (!PG) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
+  if (!PG && ONLY === null) console.log('PostgreSQL: skipped (set HALFKEY_TEST_PG or --pg to include it)');
   for (const kind of kinds) {
     const { url, drop } = await storageUrl(kind, 'ingest');
     const server = await startServer(url);

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalBodyText, type SignedEntry } from '../shared/journal/entry';
+import { canonicalBodyText, canonicalEntryTexts, type SignedEntry } from '../shared/journal/entry';
 import { isWellFormedEntry } from '../shared/journal/entry-shape';
 import { MAX_ENTRY_DEPTH, valueDepthExceeds } from '../shared/journal/limits';
 import { nativePrimitives } from './native-primitives';
@@ -21,24 +21,18 @@ export interface HashedEntry {
   readonly body: string;
 }
 
+/** `{"entry":` and `,"kind":"entry"}` around an entry in its canonical bundle line (canonicalEntryTexts). */
+const LINE_HEAD = '{"entry":'.length;
+const LINE_TAIL = ',"kind":"entry"}'.length;
+
 /**
- * The entry as stored and exported: its own fields in a fixed order (JSON.stringify is far cheaper
- * than canonical JSON, and readers recompute the hash from the fields, not from this text).
+ * The entry as stored and exported: the canonical JSON of the whole signed entry (RFC 8785, its
+ * members sorted). It is cut from the entry's canonical bundle line, which is made together with
+ * the canonical body that is hashed, so `data` is encoded once for both (readers parse this text
+ * and recompute the hash from its fields).
  */
-export const storedBody = (e: SignedEntry): string =>
-  JSON.stringify({
-    v: e.v,
-    vault: e.vault,
-    device: e.device,
-    seq: e.seq,
-    prev: e.prev,
-    time: e.time,
-    type: e.type,
-    actor: e.actor,
-    data: e.data,
-    hash: e.hash,
-    sigs: e.sigs.map((s) => ({ key: s.key, sig: s.sig })),
-  });
+export const storedBody = (e: SignedEntry): string => storedText(canonicalEntryTexts(e).line);
+const storedText = (line: string): string => line.slice(LINE_HEAD, line.length - LINE_TAIL);
 
 /**
  * Hashes an entry (canonical JSON, SHA-256) and verifies every signature over that hash, on
@@ -51,10 +45,18 @@ export function checkEntry(entry: SignedEntry, verifySignatures = true, anchored
   let digest: string;
   let body: string;
   try {
-    digest = hash('sha256', canonicalBodyText(entry), 'hex');
-    body = storedBody(entry);
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : 'not canonical JSON' };
+    const texts = canonicalEntryTexts(entry);
+    digest = hash('sha256', texts.body, 'hex');
+    body = storedText(texts.line);
+  } catch {
+    // Something outside the hashed body (in `sigs`) has no canonical form: the entry is still
+    // hashed, and the journal verifier says what is wrong with it, as for any malformed entry.
+    try {
+      digest = hash('sha256', canonicalBodyText(entry), 'hex');
+      body = JSON.stringify(entry);
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : 'not canonical JSON' };
+    }
   }
   // Without verifySignatures (an entry the server already holds at its seq: ingest.ts, Offered.hashOnly) only the hash is computed.
   // `anchored`: the entry is covered by a later checkpoint of the same batch whose device signature

@@ -66,8 +66,10 @@ interface Slot {
  */
 function spawn(): Worker {
   const url = new URL('./signature-worker.ts', import.meta.url);
-  // A chunk is at most 500 entries: a small heap suffices, and a bound keeps the server's memory flat.
-  const resourceLimits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 };
+  // A chunk is at most half a batch (MAX_BATCH_ENTRIES, within a 4 MiB body): a small old
+  // generation suffices, and a bound keeps the server's memory flat. A chunk's objects live only
+  // while it is checked: the young generation is sized to hold a chunk of ordinary entries.
+  const resourceLimits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 32 };
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { resourceLimits });
   const require = createRequire(import.meta.url);
   const packageFile = require.resolve('tsx/package.json');

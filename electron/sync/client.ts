@@ -13,6 +13,7 @@ import {
   ingestResponseSchema,
   type Appended,
   type Cosignature,
+  LEGACY_MAX_BATCH_ENTRIES,
   MAX_BATCH_BYTES,
   MAX_BATCH_ENTRIES,
   MAX_ROTATIONS_PER_PROOF,
@@ -132,6 +133,8 @@ const BATCH_BYTES = Math.floor((MAX_BATCH_BYTES * 3) / 4);
 export class SyncClient {
   private readonly batchSize: number;
   private readonly pipelineDepth: number;
+  /** The server refused a batch of more than LEGACY_MAX_BATCH_ENTRIES as malformed: an earlier version's limit. */
+  private legacyServer = false;
   private knownDeviceId: string | null = null;
   private readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   private readonly now: () => number;
@@ -375,7 +378,7 @@ export class SyncClient {
    * whose body limit is lower answers 413, and the batch is halved and sent again.
    */
   private async uploadAll(): Promise<void> {
-    let cap = this.batchSize;
+    let cap = this.legacyServer ? Math.min(this.batchSize, LEGACY_MAX_BATCH_ENTRIES) : this.batchSize;
     // The backlog ends on a checkpoint, and every batch is cut at one (sendFrom): the server then
     // verifies the checkpoint's device signature and root instead of each entry's (anchored ingest).
     const start = this.row();
@@ -419,6 +422,13 @@ export class SyncClient {
             cap = Math.max(1, Math.floor(current.batch.length / 2));
             continue;
           }
+          // A server of an earlier version takes at most LEGACY_MAX_BATCH_ENTRIES entries a batch
+          // and refuses more as a malformed body: send it batches of that size from now on.
+          if (error instanceof ServerRefusal && error.code === 'BAD_REQUEST' && current.batch.length > LEGACY_MAX_BATCH_ENTRIES) {
+            this.legacyServer = true;
+            cap = Math.min(cap, LEGACY_MAX_BATCH_ENTRIES);
+            continue;
+          }
           // The server holds less than this device believes (restored from a backup, or a batch
           // sent ahead overtook its predecessor): resend from where it stands.
           if (error instanceof ServerRefusal && error.code === 'SEQUENCE_GAP') {
@@ -445,11 +455,15 @@ export class SyncClient {
     const head = this.options.journal.head();
     if (head === null || head.seq < from) return null;
     const batch: SignedEntry[] = [];
+    // Each entry is serialized once: to measure the batch and as its part of the body.
+    const lines: string[] = [];
     let bytes = 0;
     for (const entry of this.options.journal.read({ from, to: Math.min(head.seq, from + cap - 1) })) {
-      const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
+      const line = JSON.stringify(entry);
+      const size = Buffer.byteLength(line) + 1;
       if (batch.length > 0 && bytes + size > BATCH_BYTES) break;
       batch.push(entry);
+      lines.push(line);
       bytes += size;
     }
     if (batch.length === 0) return null;
@@ -458,13 +472,14 @@ export class SyncClient {
     if (batch[batch.length - 1]!.type !== ENTRY_TYPES.checkpoint) {
       let last = batch.length - 1;
       while (last > 0 && batch[last]!.type !== ENTRY_TYPES.checkpoint) last--;
-      if (last > 0) batch.length = last + 1;
+      if (last > 0) batch.length = lines.length = last + 1;
     }
     const response = sendRequest(row.server_url, {
       method: 'POST',
       // One proof block for the entries the server appends (not a receipt each): see accept().
       path: `/v1/devices/${this.deviceId()}/entries?receipts=batch`,
-      json: { entries: batch },
+      // The bytes JSON.stringify({ entries: batch }) would give.
+      jsonText: `{"entries":[${lines.join(',')}]}`,
       signer: this.options.signer,
       device: this.deviceId(),
       headers: this.rotationProof(row.acked_seq),
@@ -753,7 +768,17 @@ function appendedReceipts(status: number, device: string, fresh: readonly Signed
     refuse(`a tree of ${treeHead.size} leaves cannot hold ${fresh.length} entries appended at ${logStart}`);
   const headProblem = treeHeadProblem(treeHead, serverKey);
   if (headProblem !== null) refuse(headProblem);
-  const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  // Neighbouring leaves share most of their audit paths, and the fold hands back the same node
+  // object each time: each node is turned into hex once.
+  const hexes = new Map<Uint8Array, string>();
+  const hex = (bytes: Uint8Array): string => {
+    let text = hexes.get(bytes);
+    if (text === undefined) {
+      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+      hexes.set(bytes, text);
+    }
+    return text;
+  };
   let folded: { root: Uint8Array; proofs: Uint8Array[][] };
   try {
     folded = appendedLeafProofs(

@@ -394,26 +394,34 @@ export function appendedLeafProofs(
   if (entryHashes.length === 0) throw new RangeError('no leaves were appended');
   const sha256 = sha256Of(hashing);
   const tree = MerkleFrontier.fromSubtrees(start, frontier, sha256);
-  // Perfect subtree roots by "first:width": the frontier's, then every one the appends complete.
-  const subtrees = new Map<string, Uint8Array>();
-  perfectSubtrees(0, start).forEach(([first, width], i) => subtrees.set(`${first}:${width}`, frontier[i]!));
-  const record: NodeObserver = (first, width, hash) => void subtrees.set(`${first}:${width}`, hash);
+  // Perfect subtree roots by first leaf · 64 + log2(width) (exact: levels stay below 64, leaf
+  // indexes far below 2^47): the frontier's, then every one the appends complete.
+  const key = (first: number, width: number): number => first * 64 + Math.log2(width);
+  const subtrees = new Map<number, Uint8Array>();
+  perfectSubtrees(0, start).forEach(([first, width], i) => subtrees.set(key(first, width), frontier[i]!));
+  const record: NodeObserver = (first, width, hash) => void subtrees.set(key(first, width), hash);
   for (const h of entryHashes) tree.push(h, record);
   const end = tree.size;
-  // Neighbouring leaves share most of their paths: each range is folded once.
-  const ranges = new Map<string, Uint8Array>();
+  const subtree = (first: number, width: number): Uint8Array => {
+    const root = subtrees.get(key(first, width));
+    if (root === undefined)
+      throw new Error(`leaves ${first}..${first + width - 1} are neither a frontier subtree nor completed by the appends`);
+    return root;
+  };
+  // A path names perfect subtrees, and ranges that are not perfect only at the tree's right
+  // edge (they end at `end`): those are folded once each, by their first leaf, since
+  // neighbouring leaves share most of their paths.
+  const edges = new Map<number, Uint8Array>();
   const rangeRoot = ([s, e]: LeafRange): Uint8Array => {
-    const id = `${s}:${e}`;
-    let hash = ranges.get(id);
+    const width = e - s;
+    if (Number.isInteger(Math.log2(width)) && s % width === 0) return subtree(s, width);
+    let hash = e === end ? edges.get(s) : undefined;
     if (hash === undefined) {
-      const roots = perfectSubtrees(s, e).map(([first, width]) => {
-        const root = subtrees.get(`${first}:${width}`);
-        if (root === undefined)
-          throw new Error(`leaves ${first}..${first + width - 1} are neither a frontier subtree nor completed by the appends`);
-        return root;
-      });
-      hash = foldSubtrees(roots, sha256);
-      ranges.set(id, hash);
+      hash = foldSubtrees(
+        perfectSubtrees(s, e).map(([first, w]) => subtree(first, w)),
+        sha256,
+      );
+      if (e === end) edges.set(s, hash);
     }
     return hash;
   };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalize, type JsonObject } from '../../shared/journal/canonical';
 import { signEntry, type SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
 import { checkEntry, packChecks, storedBody, unpackChecks } from '../../server/entry-checks';
@@ -57,6 +58,8 @@ describe('signature pool (worker threads)', () => {
     const malformed = { ...odd!, sigs: [{ key: 'zz', sig: 'not hex' }] };
     const checks = await pool.check([good!, unhashable, malformed]);
     expect(checks[0]).toEqual({ hash: good!.hash, signatures: [true], shallow: true, wellFormed: true, body: storedBody(good!) });
+    // What is stored is the canonical JSON of the whole signed entry, cut from its canonical line.
+    expect((checks[0] as { body: string }).body).toBe(canonicalize(good! as unknown as JsonObject));
     expect(checks[1]).toMatchObject({ error: expect.stringContaining('floating point') });
     // Hashed, but its signature is not the entry format's: the verifier is told to check its shape itself.
     expect(checks[2]).toEqual({ hash: odd!.hash, signatures: [false], shallow: true, wellFormed: false, body: storedBody(malformed) });
