@@ -107,7 +107,7 @@ class RangePool {
     const source = await workerSource();
     const workers = await Promise.all(
       Array.from({ length: count }, () => {
-        const worker = new Worker(source, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 } });
+        const worker = new Worker(source, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 8 } });
         return new Promise<Worker>((resolve, reject) => {
           worker.once('message', () => resolve(worker));
           worker.once('error', reject);
