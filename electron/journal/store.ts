@@ -21,6 +21,7 @@ import {
   checkpointData,
 } from '../../shared/journal/entry-types';
 import { MerkleFrontier, type Sha256 } from '../../shared/journal/merkle';
+import { receiptsOfBlock, type Receipt, type ReceiptBlock, type TreeHead } from '../../shared/sync/receipt';
 import { migrate, prepared, type Db } from '../base/database';
 import { nativePrimitives } from '../../server/native-primitives';
 
@@ -91,6 +92,32 @@ interface ReceiptRow {
   inclusion_proof: string;
   server_key: string;
   signature: string;
+}
+
+interface BlockRow {
+  rowid: number;
+  device: string;
+  first_seq: number;
+  count: number;
+  log_start: number;
+  tree_head: string;
+  frontier: string;
+  entry_hashes: Uint8Array;
+  server_key: string;
+  signature: string;
+}
+
+function receiptFromRow(r: ReceiptRow): StoredReceipt {
+  return {
+    device: r.device,
+    seq: r.seq,
+    entryHash: r.entry_hash,
+    logIndex: r.log_index,
+    treeHead: JSON.parse(r.tree_head) as JsonObject,
+    inclusionProof: JSON.parse(r.inclusion_proof) as string[],
+    serverKey: r.server_key,
+    signature: r.signature,
+  };
 }
 
 interface EntryRow {
@@ -172,6 +199,7 @@ export class JournalStore {
   private readonly now: () => number;
   private readonly checkpointEvery: number;
   private readonly heartbeatMs: number;
+  private lastBlock: { key: string; receipts: readonly StoredReceipt[] } | null = null;
 
   private constructor(
     private readonly db: Db,
@@ -457,24 +485,113 @@ export class JournalStore {
     );
   }
 
-  /** This journal's receipts with from <= seq <= to, in seq order, streamed. */
+  /**
+   * Stores the receipts of one accepted batch as one row (the sync client calls this after
+   * receiptBlockProblem accepted the block): receipts() derives each entry's receipt from it.
+   */
+  addReceiptBlock(block: ReceiptBlock, serverKey: string): void {
+    if (block.entryHashes.length === 0 || block.entryHashes.some((h) => !/^[0-9a-f]{64}$/.test(h)))
+      throw new HalfkeyError('INVALID_PAYLOAD', 'A receipt block holds one or more entry hashes of 64 lowercase hex characters.', {
+        field: 'entryHashes',
+      });
+    const hashes = Buffer.alloc(32 * block.entryHashes.length);
+    block.entryHashes.forEach((h, i) => hashes.write(h, 32 * i, 'hex'));
+    this.stmt(
+      `INSERT INTO journal_receipt_blocks (device, first_seq, count, log_start, tree_head, frontier, entry_hashes, server_key, signature, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, first_seq) DO NOTHING`,
+    ).run(
+      block.device,
+      block.firstSeq,
+      block.entryHashes.length,
+      block.logStart,
+      canonicalize(block.treeHead as unknown as JsonObject),
+      JSON.stringify(block.frontier),
+      hashes,
+      serverKey,
+      block.treeHead.signature,
+      this.now(),
+    );
+  }
+
+  /**
+   * This journal's receipts with from <= seq <= to, in seq order, streamed: the rows of
+   * journal_receipts and the receipts derived from journal_receipt_blocks, one per (device, seq)
+   * (a row of journal_receipts first, then the block stored first).
+   */
   *receipts(range: { from?: number; to?: number } = {}): Iterable<StoredReceipt> {
+    const from = range.from ?? 0;
+    const to = range.to ?? Number.MAX_SAFE_INTEGER;
     const rows = this.stmt('SELECT * FROM journal_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq').iterate(
-      range.from ?? 0,
-      range.to ?? Number.MAX_SAFE_INTEGER,
+      from,
+      to,
     ) as IterableIterator<ReceiptRow>;
-    for (const r of rows) {
-      yield {
-        device: r.device,
-        seq: r.seq,
-        entryHash: r.entry_hash,
-        logIndex: r.log_index,
-        treeHead: JSON.parse(r.tree_head) as JsonObject,
-        inclusionProof: JSON.parse(r.inclusion_proof) as string[],
-        serverKey: r.server_key,
-        signature: r.signature,
-      };
+    const derived = this.blockReceipts(from, to)[Symbol.iterator]();
+    // Closed however the reading ends (a damaged block throws; a reader may stop early), so the
+    // statement does not keep the connection busy.
+    try {
+      let next = derived.next();
+      // Rows of journal_receipts with the seq being merged (a seq may have one per device).
+      let sameSeq: StoredReceipt[] = [];
+      const shadowed = (r: StoredReceipt): boolean => sameSeq.some((s) => s.seq === r.seq && s.device === r.device);
+      for (const row of rows) {
+        const receipt = receiptFromRow(row);
+        for (; !next.done && next.value.seq < receipt.seq; next = derived.next()) if (!shadowed(next.value)) yield next.value;
+        if (sameSeq.length > 0 && sameSeq[0]!.seq !== receipt.seq) sameSeq = [];
+        sameSeq.push(receipt);
+        yield receipt;
+      }
+      for (; !next.done; next = derived.next()) if (!shadowed(next.value)) yield next.value;
+    } finally {
+      rows.return?.();
+      derived.return?.();
     }
+  }
+
+  /** The receipts derived from the blocks that overlap from..to, in seq order, one per (device, seq). */
+  private *blockReceipts(from: number, to: number): Iterable<StoredReceipt> {
+    const blocks = this.stmt(
+      `SELECT rowid, * FROM journal_receipt_blocks WHERE first_seq <= ? AND first_seq + count - 1 >= ? ORDER BY first_seq, rowid`,
+    ).all(to, from) as BlockRow[];
+    // Seqs already given per device (blocks of one journal do not overlap; a crafted file might).
+    const done = new Map<string, number>();
+    for (const b of blocks) {
+      const receipts = this.derivedBlock(b);
+      const after = done.get(b.device) ?? -1;
+      for (const r of receipts) if (r.seq >= from && r.seq <= to && r.seq > after) yield r;
+      done.set(b.device, Math.max(after, b.first_seq + b.count - 1));
+    }
+  }
+
+  /** One block's receipts; the last block derived is kept, since an export reads a block in two windows. */
+  private derivedBlock(b: BlockRow): readonly StoredReceipt[] {
+    const key = `${b.rowid}:${b.device}:${b.first_seq}:${b.count}:${b.log_start}:${b.tree_head}:${b.frontier}:${b.server_key}:${Buffer.from(b.entry_hashes).toString('hex')}`;
+    if (this.lastBlock?.key === key) return this.lastBlock.receipts;
+    const hashes = Buffer.from(b.entry_hashes);
+    const block: ReceiptBlock = {
+      device: b.device,
+      firstSeq: b.first_seq,
+      logStart: b.log_start,
+      treeHead: JSON.parse(b.tree_head) as TreeHead,
+      frontier: JSON.parse(b.frontier) as string[],
+      entryHashes: Array.from({ length: b.count }, (_, i) => hashes.toString('hex', 32 * i, 32 * i + 32)),
+    };
+    let derived: Receipt[];
+    try {
+      derived = receiptsOfBlock(block, sha256);
+    } catch {
+      throw new HalfkeyError(
+        'JOURNAL_INVALID',
+        `The stored server receipts for entries ${b.first_seq}..${b.first_seq + b.count - 1} are damaged (their log frontier does not have the shape its position implies).`,
+      );
+    }
+    const receipts = derived.map((r): StoredReceipt => ({
+      ...r,
+      treeHead: block.treeHead as unknown as JsonObject,
+      serverKey: b.server_key,
+      signature: b.signature,
+    }));
+    this.lastBlock = { key, receipts };
+    return receipts;
   }
 
   /** Number of entries (head seq + 1). */

@@ -3,8 +3,15 @@ import { HalfkeyError } from '../../shared/api/result';
 import type { JsonObject } from '../../shared/journal/canonical';
 import type { EntrySigner, SignedEntry } from '../../shared/journal/entry';
 import { ENTRY_TYPES, SYNC_ENTRY_TYPES } from '../../shared/journal/entry-types';
-import { appendedLeafProofs, frontierRoot, verifyConsistency } from '../../shared/journal/merkle';
-import { parsedReceiptProblem, treeHeadProblem, verifyCheckpointCosignature, type Receipt, type TreeHead } from '../../shared/sync/receipt';
+import { frontierRoot, verifyConsistency } from '../../shared/journal/merkle';
+import {
+  parsedReceiptProblem,
+  receiptBlockProblem,
+  verifyCheckpointCosignature,
+  type Receipt,
+  type ReceiptBlock,
+  type TreeHead,
+} from '../../shared/sync/receipt';
 import { nativePrimitives } from '../../server/native-primitives';
 import {
   consistencyResponseSchema,
@@ -30,7 +37,10 @@ import { expectOk, sendRequest, ServerRefusal, ServerUnreachable, type WireRespo
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** The journal operations the sync client uses (a JournalStore provides them). */
-export type SyncJournal = Pick<JournalStore, 'vaultId' | 'head' | 'read' | 'addReceipt' | 'query' | 'append' | 'checkpointTail'>;
+export type SyncJournal = Pick<
+  JournalStore,
+  'vaultId' | 'head' | 'read' | 'addReceipt' | 'addReceiptBlock' | 'query' | 'append' | 'checkpointTail'
+>;
 
 export type SyncState = 'not-enrolled' | 'idle' | 'syncing' | 'offline' | 'error';
 
@@ -72,7 +82,10 @@ interface LogFinding {
 
 /** A batch's verified answer, ready to store. */
 interface VerifiedBatch {
+  /** Receipts the server sent one by one (for entries it already held). */
   readonly receipts: readonly Receipt[];
+  /** The verified block of the entries the batch appended, stored as one row. */
+  readonly block: ReceiptBlock | null;
   readonly cosignatures: readonly Cosignature[];
   readonly lastHead: TreeHead | null;
   /** The log's size and root where this batch was appended, derived from the verified frontier, and the head the batch was appended under. */
@@ -519,18 +532,17 @@ export class SyncClient {
         );
     }
     const covered = new Set(parsed.data.receipts.map((r) => r.seq));
-    const appended =
+    const block =
       parsed.data.appended === undefined
-        ? []
-        : appendedReceipts(
+        ? null
+        : appendedBlock(
             response.status,
             device,
             batch.filter((e) => !covered.has(e.seq)),
             parsed.data.appended,
             row.server_key,
           );
-    const receipts = [...parsed.data.receipts, ...appended];
-    for (const r of appended) covered.add(r.seq);
+    if (block !== null) for (let i = 0; i < block.entryHashes.length; i++) covered.add(block.firstSeq + i);
     if (batch.some((e) => !covered.has(e.seq)))
       throw new ServerRefusal(response.status, 'UNEXPECTED_RESPONSE', 'the server did not return a receipt for every entry sent');
     for (const c of parsed.data.cosignatures) {
@@ -542,15 +554,13 @@ export class SyncClient {
         );
       }
     }
-    const lastHead = receipts.reduce<TreeHead | null>(
-      (best, r) => (best === null || r.treeHead.size > best.size ? r.treeHead : best),
-      null,
-    );
-    // This batch's own leaves led from the frontier to the signed root (appendedReceipts), so the
+    const heads = parsed.data.receipts.map((r) => r.treeHead);
+    if (block !== null) heads.push(block.treeHead);
+    const lastHead = heads.reduce<TreeHead | null>((best, h) => (best === null || h.size > best.size ? h : best), null);
+    // This batch's own leaves led from the frontier to the signed root (appendedBlock), so the
     // frontier also tells what the log's root was where the batch starts.
-    const block = parsed.data.appended;
     const before =
-      block !== undefined && appended.length > 0 && block.logStart > 0
+      block !== null && block.logStart > 0
         ? {
             size: block.logStart,
             root: Buffer.from(
@@ -563,7 +573,7 @@ export class SyncClient {
             after: block.treeHead,
           }
         : null;
-    return { receipts, cosignatures: parsed.data.cosignatures, lastHead, before };
+    return { receipts: parsed.data.receipts, block, cosignatures: parsed.data.cosignatures, lastHead, before };
   }
 
   /**
@@ -572,7 +582,7 @@ export class SyncClient {
    * records it (uploaded with the next batch, so reviewers see it).
    */
   private store(row: StateRow, batch: readonly SignedEntry[], verified: VerifiedBatch, finding: LogFinding | null): void {
-    const { receipts, cosignatures, lastHead } = verified;
+    const { receipts, block, cosignatures, lastHead } = verified;
     const db = this.options.db;
     db.transaction(() => {
       if (finding !== null) {
@@ -596,6 +606,7 @@ export class SyncClient {
           signature: r.treeHead.signature,
         });
       }
+      if (block !== null) this.options.journal.addReceiptBlock(block, row.server_key);
       const cosign = db.prepare(
         'INSERT INTO sync_cosignatures (seq, entry_hash, signature, server_key) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING',
       );
@@ -746,13 +757,14 @@ function syncError(what: string, error: unknown): HalfkeyError {
 }
 
 /**
- * The receipts of the entries a batch appended to the server's log, derived from its `appended`
- * block: the signed tree head must verify under the pinned key, and this device's own entry
- * hashes, placed after the log's frontier at logStart, must lead to the signed root. Each
- * entry's audit path then comes from the same fold, so every derived receipt is one the server
- * could have sent (and receiptProblem accepts it). Throws UNEXPECTED_RESPONSE otherwise.
+ * The receipt block of the entries a batch appended to the server's log, from its `appended`
+ * answer: the signed tree head must verify under the pinned key, and this device's own entry
+ * hashes, placed after the log's frontier at logStart, must lead to the signed root
+ * (receiptBlockProblem). Each entry's receipt, derived from the block when it is read, is then
+ * one the server could have sent (and receiptProblem accepts it). Throws UNEXPECTED_RESPONSE
+ * otherwise, before anything is stored.
  */
-function appendedReceipts(status: number, device: string, fresh: readonly SignedEntry[], appended: Appended, serverKey: string): Receipt[] {
+function appendedBlock(status: number, device: string, fresh: readonly SignedEntry[], appended: Appended, serverKey: string): ReceiptBlock {
   const refuse = (why: string): never => {
     throw new ServerRefusal(
       status,
@@ -763,40 +775,15 @@ function appendedReceipts(status: number, device: string, fresh: readonly Signed
   if (fresh.length === 0) refuse('it names appended entries, but every entry sent has a receipt already');
   for (let i = 1; i < fresh.length; i++)
     if (fresh[i]!.seq !== fresh[i - 1]!.seq + 1) refuse('the entries without a receipt are not consecutive');
-  const { treeHead, logStart } = appended;
-  if (treeHead.size !== logStart + fresh.length)
-    refuse(`a tree of ${treeHead.size} leaves cannot hold ${fresh.length} entries appended at ${logStart}`);
-  const headProblem = treeHeadProblem(treeHead, serverKey);
-  if (headProblem !== null) refuse(headProblem);
-  // Neighbouring leaves share most of their audit paths, and the fold hands back the same node
-  // object each time: each node is turned into hex once.
-  const hexes = new Map<Uint8Array, string>();
-  const hex = (bytes: Uint8Array): string => {
-    let text = hexes.get(bytes);
-    if (text === undefined) {
-      text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-      hexes.set(bytes, text);
-    }
-    return text;
-  };
-  let folded: { root: Uint8Array; proofs: Uint8Array[][] };
-  try {
-    folded = appendedLeafProofs(
-      logStart,
-      appended.frontier.map((h) => Buffer.from(h, 'hex')),
-      fresh.map((e) => Buffer.from(e.hash, 'hex')),
-      nativePrimitives.sha256,
-    );
-  } catch (error) {
-    return refuse(error instanceof Error ? error.message : 'malformed frontier');
-  }
-  if (hex(folded.root) !== treeHead.root) refuse('this batch’s entries, appended after the log’s frontier, do not lead to the signed root');
-  return fresh.map((e, i) => ({
+  const block: ReceiptBlock = {
     device,
-    seq: e.seq,
-    entryHash: e.hash,
-    logIndex: logStart + i,
-    treeHead,
-    inclusionProof: folded.proofs[i]!.map(hex),
-  }));
+    firstSeq: fresh[0]!.seq,
+    logStart: appended.logStart,
+    treeHead: appended.treeHead,
+    frontier: appended.frontier,
+    entryHashes: fresh.map((e) => e.hash),
+  };
+  const problem = receiptBlockProblem(block, serverKey, nativePrimitives.sha256);
+  if (problem !== null) refuse(problem);
+  return block;
 }

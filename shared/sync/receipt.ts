@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalize } from '../journal/canonical';
-import { verifyInclusion, type Sha256 } from '../journal/merkle';
+import { MerkleFrontier, appendedLeafProofs, verifyInclusion, type Sha256 } from '../journal/merkle';
 import { sodiumNow, type Sodium } from '../sodium';
 
 /** Domain prefix of the server's signature over a tree head (never reused for another message). */
@@ -137,4 +137,97 @@ export function verifyCheckpointCosignature(
 ): boolean {
   if (!/^[0-9a-f]{64}$/.test(entryHashHex) || !/^[0-9a-f]{128}$/.test(signature) || !/^[0-9a-f]{64}$/.test(serverPublicKey)) return false;
   return verifySignature(signature, checkpointCosignMessage(entryHashHex, sodium), serverPublicKey, sodium);
+}
+
+/**
+ * The receipts of one accepted batch, kept as one block: the signed tree head, the log index of
+ * the batch's first new entry (the log's size before it), the log's frontier there (the roots of
+ * the perfect subtrees covering the first logStart leaves, left to right) and the batch's entry
+ * hashes, which are consecutive leaves from logStart. Each entry's receipt is derived from it
+ * (receiptsOfBlock) when it is read, instead of storing an audit path per entry.
+ */
+export interface ReceiptBlock {
+  readonly device: string;
+  /** Seq of the block's first entry; the entries are firstSeq .. firstSeq + entryHashes.length - 1. */
+  readonly firstSeq: number;
+  readonly logStart: number;
+  readonly treeHead: TreeHead;
+  readonly frontier: readonly string[];
+  readonly entryHashes: readonly string[];
+}
+
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+const nibble = (code: number): number => (code <= 57 ? code - 48 : code - 87);
+/** Lowercase hex (as the schemas require it) to bytes. */
+const hexBytes = (text: string): Uint8Array => {
+  const bytes = new Uint8Array(text.length >> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (nibble(text.charCodeAt(2 * i)) << 4) | nibble(text.charCodeAt(2 * i + 1));
+  return bytes;
+};
+const bytesHex = (bytes: Uint8Array): string => {
+  let text = '';
+  for (const b of bytes) text += HEX_PAIRS[b]!;
+  return text;
+};
+
+/**
+ * Why a receipt block fails, or null when it is good: the tree head must be signed by the pinned
+ * key, the tree must hold exactly the batch's entries after logStart, and the entry hashes,
+ * appended after the frontier, must lead to the signed root. This checks everything each derived
+ * receipt would be checked for (receiptProblem), once for the whole block.
+ */
+export function receiptBlockProblem(
+  block: ReceiptBlock,
+  serverPublicKey: string,
+  sha256: Sha256,
+  sodium: Sodium = sodiumNow(),
+): string | null {
+  const { treeHead, logStart, entryHashes } = block;
+  if (entryHashes.length === 0) return 'the block holds no entries';
+  if (!Number.isSafeInteger(logStart) || logStart < 0 || treeHead.size !== logStart + entryHashes.length)
+    return `a tree of ${treeHead.size} leaves cannot hold ${entryHashes.length} entries appended at ${logStart}`;
+  const headProblem = treeHeadProblem(treeHead, serverPublicKey, sodium);
+  if (headProblem !== null) return headProblem;
+  let tree: MerkleFrontier;
+  try {
+    tree = MerkleFrontier.fromSubtrees(logStart, block.frontier.map(hexBytes), sha256);
+  } catch (error) {
+    return error instanceof Error ? error.message : 'malformed frontier';
+  }
+  for (const h of entryHashes) tree.push(hexBytes(h));
+  if (bytesHex(tree.root()) !== treeHead.root)
+    return 'this batch’s entries, appended after the log’s frontier, do not lead to the signed root';
+  return null;
+}
+
+/**
+ * Each entry's receipt from a block, in seq order: the audit path of leaf logStart + i in the
+ * signed tree, folded from the frontier and the block's entry hashes. For a block that
+ * receiptBlockProblem accepts, each is exactly the receipt the server would have sent for that
+ * entry (receiptProblem accepts it); for one it refuses, the derived proofs do not lead to the
+ * signed root, so a reader that checks them sees it. Throws a RangeError when the frontier does
+ * not have the shape logStart implies.
+ */
+export function receiptsOfBlock(block: ReceiptBlock, sha256: Sha256): Receipt[] {
+  if (block.entryHashes.length === 0) return [];
+  const folded = appendedLeafProofs(block.logStart, block.frontier.map(hexBytes), block.entryHashes.map(hexBytes), sha256);
+  // Neighbouring leaves share most of their audit paths, and the fold hands back the same node
+  // object each time: each node is turned into hex once.
+  const hexes = new Map<Uint8Array, string>();
+  const hex = (bytes: Uint8Array): string => {
+    let text = hexes.get(bytes);
+    if (text === undefined) {
+      text = bytesHex(bytes);
+      hexes.set(bytes, text);
+    }
+    return text;
+  };
+  return block.entryHashes.map((entryHash, i) => ({
+    device: block.device,
+    seq: block.firstSeq + i,
+    entryHash,
+    logIndex: block.logStart + i,
+    treeHead: block.treeHead,
+    inclusionProof: folded.proofs[i]!.map(hex),
+  }));
 }

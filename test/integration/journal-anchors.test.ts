@@ -144,7 +144,7 @@ describe('halfkey journal verify with anchors', () => {
       for (const x of rewritten) frontier.push(hexToBytes(x.hash));
       const { size, nodes } = frontier.snapshot();
       journal.db.exec(
-        `${rewriteRowsSql(rewritten)}\nDELETE FROM journal_receipts;\nUPDATE journal_frontier SET size = ${size}, nodes = '${JSON.stringify(nodes)}' WHERE id = 1;`,
+        `${rewriteRowsSql(rewritten)}\nDELETE FROM journal_receipts;\nDELETE FROM journal_receipt_blocks;\nUPDATE journal_frontier SET size = ${size}, nodes = '${JSON.stringify(nodes)}' WHERE id = 1;`,
       );
       const store = JournalStore.open(journal.db, { deviceSigner: journal.device, now: () => journal.clock, checkpointEvery: 8 });
       const forked = join(dir, 'forked.hkj');

@@ -147,6 +147,11 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('sync against a real server: 
       inclusionProof: r.inclusionProof,
     }));
     const entries = [...j.store.read()];
+    // Kept as the one block the server sent, not a row with an audit path per entry.
+    expect(j.db.prepare('SELECT first_seq, count, log_start FROM journal_receipt_blocks').all()).toEqual([
+      { first_seq: 0, count: entries.length, log_start: logStart },
+    ]);
+    expect(j.db.prepare('SELECT COUNT(*) AS n FROM journal_receipts').get()).toEqual({ n: 0 });
     expect(stored.map((r) => r.seq)).toEqual(entries.map((e) => e.seq));
     expect(stored.map((r) => r.logIndex)).toEqual(entries.map((_, i) => logStart + i));
     for (const r of stored) expect(verifyReceipt(r, server.signer.publicKey, sodium)).toBe(true);
@@ -566,6 +571,11 @@ describe('a client facing a server that lies about where its batch went', () => 
       /do not lead to the signed root/,
     ],
     ['a shifted log position', (b) => ((b.appended as { logStart: number }).logStart += 1), /cannot hold/],
+    [
+      'a tree head changed after signing',
+      (b) => ((b.appended as { treeHead: { timestamp: number } }).treeHead.timestamp += 1),
+      /signature does not verify under the pinned server key/,
+    ],
     ['a frontier with a subtree missing', (b) => (b.appended as { frontier: string[] }).frontier.pop(), /frontier of a tree of \d+ leaves/],
     ['no proof block at all', (b) => delete b.appended, /did not return a receipt for every entry/],
   ])('refuses %s, stores nothing, and takes the honest answer to its resend', async (_what, mutate, reason) => {
