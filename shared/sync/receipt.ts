@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalize } from '../journal/canonical';
+import { bytesToHex as bytesHex, hexToBytes as hexBytes } from '../journal/hex';
 import { MerkleFrontier, appendedLeafProofs, verifyInclusion, type Sha256 } from '../journal/merkle';
 import { sodiumNow, type Sodium } from '../sodium';
 
@@ -156,20 +157,6 @@ export interface ReceiptBlock {
   readonly entryHashes: readonly string[];
 }
 
-const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-const nibble = (code: number): number => (code <= 57 ? code - 48 : code - 87);
-/** Lowercase hex (as the schemas require it) to bytes. */
-const hexBytes = (text: string): Uint8Array => {
-  const bytes = new Uint8Array(text.length >> 1);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = (nibble(text.charCodeAt(2 * i)) << 4) | nibble(text.charCodeAt(2 * i + 1));
-  return bytes;
-};
-const bytesHex = (bytes: Uint8Array): string => {
-  let text = '';
-  for (const b of bytes) text += HEX_PAIRS[b]!;
-  return text;
-};
-
 /**
  * Why a receipt block fails, or null when it is good: the tree head must be signed by the pinned
  * key, the tree must hold exactly the batch's entries after logStart, and the entry hashes,
@@ -192,9 +179,13 @@ export function receiptBlockProblem(
   try {
     tree = MerkleFrontier.fromSubtrees(logStart, block.frontier.map(hexBytes), sha256);
   } catch (error) {
-    return error instanceof Error ? error.message : 'malformed frontier';
+    return error instanceof Error ? `the log's frontier: ${error.message}` : 'malformed frontier';
   }
-  for (const h of entryHashes) tree.push(hexBytes(h));
+  try {
+    for (const h of entryHashes) tree.push(hexBytes(h));
+  } catch {
+    return 'an entry hash of the block is not 64 lowercase hex digits';
+  }
   if (bytesHex(tree.root()) !== treeHead.root)
     return 'this batch’s entries, appended after the log’s frontier, do not lead to the signed root';
   return null;
