@@ -107,6 +107,7 @@ export class ExportRangeVerifier extends ServerExportVerifier {
   private leaf: Uint8Array | null = null;
   private readonly claims = new Map<string, { first: number; end: number; value: string }>();
   private conflict = false;
+  private readonly lastClaims: ({ readonly first: number; readonly end: number; readonly value: string } | undefined)[] = [];
 
   constructor(
     private readonly task: ExportRangeTask,
@@ -180,10 +181,23 @@ export class ExportRangeVerifier extends ServerExportVerifier {
   }
 
   private claim(first: number, end: number, value: string): void {
+    // Lines next to each other name the same nodes above them: the last claim per width answers most without a key.
+    const k = 31 - Math.clz32(end - first);
+    const last = this.lastClaims[k];
+    if (last !== undefined && last.first === first && last.end === end) {
+      if (last.value !== value) this.conflict = true;
+      return;
+    }
     const key = `${first}:${end}`;
     const known = this.claims.get(key);
-    if (known === undefined) this.claims.set(key, { first, end, value });
-    else if (known.value !== value) this.conflict = true;
+    if (known === undefined) {
+      const claim = { first, end, value };
+      this.claims.set(key, claim);
+      this.lastClaims[k] = claim;
+    } else {
+      if (known.value !== value) this.conflict = true;
+      this.lastClaims[k] = known;
+    }
   }
 
   /** One entry line by the fast path's rules; false when it is not such a line. */
