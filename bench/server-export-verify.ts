@@ -1,5 +1,7 @@
 // Verifying the server's org-wide reviewer export (`halfkey journal verify FILE --server-key HEX`),
-// anchored, on one thread and split over chain workers (electron/sync/export-parallel.ts), each
+// anchored, on one thread, by ranges on worker threads (what `--workers` does now), and split over
+// chain workers with the log on the reading thread (the previous way, kept for files with review
+// lines) (electron/sync/export-parallel.ts), back to back in the same run, each
 // printed as a ratio to raw libsodium Ed25519 verifies/s on one core measured in the same run, with
 // the cores the process kept busy (its CPU time over the wall time) and the ratio per busy core,
 // and to the hashing floor (bench/hashing-floor.ts) over the export's own lines, measured right before.
@@ -21,6 +23,7 @@ import { SERVER_EXPORT_FORMAT, SERVER_EXPORT_VERSION } from '../shared/sync/serv
 import { openDatabase } from '../electron/base/database';
 import { JournalStore } from '../electron/journal/store';
 import { verifyServerExportFile } from '../electron/sync/server-export-file';
+import { verifyServerExportSplit } from '../electron/sync/export-parallel';
 import { fileLines } from '../electron/journal/bundle-file';
 import { hashingFloor } from './hashing-floor';
 import { NodeSet, appendLeaves, inclusionProofs } from '../server/merkle-log';
@@ -60,21 +63,29 @@ try {
     if (sample.length === 20_000) break;
   }
   const cores = availableParallelism();
-  for (const workers of [0, cores]) {
+  const ways = [
+    { name: 'one thread', run: () => verifyServerExportFile(path, serverKey, { workers: 0 }) },
+    { name: `by ranges on ${cores} workers`, run: () => verifyServerExportFile(path, serverKey, { workers: cores, splitMinBytes: 0 }) },
+    {
+      name: `split, ${cores} chain workers + the reader (previous)`,
+      run: async () => (await verifyServerExportSplit(path, serverKey, cores)) ?? Promise.reject(new Error('the split gave up')),
+    },
+  ];
+  for (const way of ways) {
     const floor = hashingFloor(sample);
     console.log(
       `hashing floor (JSON.parse + SHA-256 of each export line + Merkle hashes, 1 core): ${floor.toFixed(0)} entries/s; ${cores} CPUs`,
     );
     const t = performance.now();
     const cpu = process.cpuUsage();
-    const report = await verifyServerExportFile(path, serverKey, { workers, splitMinBytes: 0 });
+    const report = await way.run();
     const seconds = (performance.now() - t) / 1000;
     const used = process.cpuUsage(cpu);
     if (!report.ok) throw new Error(`the bench export did not verify: ${JSON.stringify(report.failures.slice(0, 3))}`);
     const perSec = report.entries / seconds;
     const busy = (used.user + used.system) / 1e6 / seconds;
     console.log(
-      `server export verify, ${workers === 0 ? 'one thread' : `${workers} chain workers + the reader`}: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s (1 core); ${busy.toFixed(2)} cores busy of ${availableParallelism()} = ${(perSec / busy / rawVerify).toFixed(3)}x raw per busy core; ${(perSec / (floor * cores)).toFixed(3)}x hashing floor x ${cores} cores, ${(perSec / (floor * busy)).toFixed(3)}x per busy core; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+      `server export verify, ${way.name}: ${report.entries} entries from ${report.devices.length} devices in ${seconds.toFixed(2)} s = ${perSec.toFixed(0)} entries/s = ${(perSec / rawVerify).toFixed(3)}x raw libsodium verifies/s (1 core); ${busy.toFixed(2)} cores busy of ${availableParallelism()} = ${(perSec / busy / rawVerify).toFixed(3)}x raw per busy core; ${(perSec / (floor * cores)).toFixed(3)}x hashing floor x ${cores} cores, ${(perSec / (floor * busy)).toFixed(3)}x per busy core; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     );
   }
 } finally {

@@ -3,7 +3,7 @@ import { sodiumReady } from '../../shared/sodium';
 import { ServerExportVerifier, exportFormatOf, type ServerExportReport } from '../../shared/sync/server-export';
 import { fileLines } from '../journal/bundle-file';
 import { nativePrimitives } from '../../server/native-primitives';
-import { verifyServerExportSplit } from './export-parallel';
+import { verifyServerExportRanges, verifyServerExportSplit } from './export-parallel';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
@@ -36,7 +36,7 @@ export async function exportHeaderKey(path: string): Promise<string | null> {
 export async function verifyServerExportFile(
   path: string,
   serverKey: string,
-  options: { full?: boolean; workers?: number; splitMinBytes?: number } = {},
+  options: { full?: boolean; workers?: number; splitMinBytes?: number; rangeBytes?: number } = {},
 ): Promise<ServerExportReport> {
   await sodiumReady();
   // Anchored, on worker threads, when the file is big enough to repay starting them; a file
@@ -44,8 +44,13 @@ export async function verifyServerExportFile(
   const workers = options.workers ?? availableParallelism();
   if (options.full !== true && workers > 0 && statSync(path).size >= (options.splitMinBytes ?? SPLIT_MIN_BYTES)) {
     // Workers that cannot start (no script, no memory) leave the file to this thread.
-    const split = await verifyServerExportSplit(path, serverKey, workers).catch(() => null);
-    if (split !== null) return split;
+    const ranges = await verifyServerExportRanges(path, serverKey, workers, options.rangeBytes).catch(() => null);
+    if (ranges !== null && ranges !== 'review') return ranges;
+    // Review lines are verified on the reading thread only: the chains still go to workers.
+    if (ranges === 'review') {
+      const split = await verifyServerExportSplit(path, serverKey, workers).catch(() => null);
+      if (split !== null) return split;
+    }
   }
   const verifier = new ServerExportVerifier(serverKey, nativePrimitives, { full: options.full === true });
   for await (const line of fileLines(path)) verifier.pushLine(line);

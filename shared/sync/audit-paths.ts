@@ -1,5 +1,5 @@
 import { bytesToHex } from '../journal/hex';
-import { foldSubtrees, perfectSubtrees, type MerkleFrontier, type NodeObserver, type Sha256 } from '../journal/merkle';
+import { foldSubtrees, leafHash, nodeHash, perfectSubtrees, type MerkleFrontier, type NodeObserver, type Sha256 } from '../journal/merkle';
 
 /**
  * Checking every receipt's audit path in a server export against the tree the file's own leaves
@@ -18,6 +18,11 @@ import { foldSubtrees, perfectSubtrees, type MerkleFrontier, type NodeObserver, 
  *
  * Valid only while leaf positions and log indexes are in step: the caller abandons it the moment
  * a line takes a place in the log without a leaf (the file then fails on its root or indexes).
+ *
+ * A range of the log verified on its own (shared/sync/export-range.ts) starts at a leaf `start`
+ * other than 0: the nodes it can settle are those inside it; a claim on a node that begins before
+ * `start` (a left sibling), or that the range ends before completing (a right sibling), is handed
+ * to `outside`, for the join to settle against the whole tree (shared/sync/export-join.ts).
  */
 
 /** Who made a claim, for the failure report. */
@@ -44,6 +49,9 @@ const MAX_OTHERS = 1_000;
 /** Called for each wrong claim: the first claimant, how many named the same wrong hash, the last one's line, and the node. */
 export type WrongPath<Ref> = (ref: Ref, count: number, lastLine: number, first: number, end: number) => void;
 
+/** A claim on a node outside a range: leaves [first, end), the hash named, and who named it. */
+export type OutsideClaim<Ref> = (first: number, end: number, value: string, ref: Ref) => void;
+
 /** The tree level of a perfect subtree of `width` leaves (a power of two). */
 const level = (width: number): number => (width <= 0x40000000 ? 31 - Math.clz32(width) : Math.round(Math.log2(width)));
 
@@ -60,10 +68,17 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
    * `size`: the signed tree's size (every path is a path in that tree). `wrong` is called for each
    * claim the tree proves wrong.
    */
+  private readonly start: number;
+  private readonly outside: OutsideClaim<Ref> | null;
+
   constructor(
     private readonly size: number,
     private readonly wrong: WrongPath<Ref>,
-  ) {}
+    range?: { readonly start: number; readonly outside: OutsideClaim<Ref> },
+  ) {
+    this.start = range?.start ?? 0;
+    this.outside = range?.outside ?? null;
+  }
 
   /** Pass to MerkleFrontier.push for every leaf of the log, in order. */
   readonly observe: NodeObserver = (first, width, hash) => {
@@ -96,7 +111,9 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
       if (j % 2 === 1) {
         if (e >= count) return false;
         const first = (j - 1) * w;
-        if (this.knownFirst[k] !== first || text.slice(offsets[e]!, offsets[e]! + 64) !== this.known[k]) return false;
+        // A left sibling before the range's first leaf is the join's to settle.
+        if (first >= this.start && (this.knownFirst[k] !== first || text.slice(offsets[e]!, offsets[e]! + 64) !== this.known[k]))
+          return false;
         e += 1;
       } else if ((j + 1) * w < size) e += 1;
     }
@@ -104,6 +121,8 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
     e = 0;
     for (let j = index, w = 1, k = 0; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
       if (j % 2 === 1) {
+        const first = (j - 1) * w;
+        if (first < this.start) this.outside!(first, first + w, text.slice(offsets[e]!, offsets[e]! + 64), ref);
         e += 1;
         continue;
       }
@@ -133,7 +152,7 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
    * tree's frontier. Claims on nodes the file never completed are dropped: a file that stops short
    * of the signed size already fails (TRUNCATED_TAIL).
    */
-  finish(frontier: MerkleFrontier, sha256: Sha256): void {
+  finish(frontier: Pick<MerkleFrontier, 'size' | 'subtrees'>, sha256: Sha256): void {
     this.right.length = 0;
     if (frontier.size !== this.size || this.size === 0) {
       this.tails.clear();
@@ -148,6 +167,19 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
     this.tails.clear();
   }
 
+  /**
+   * At the end of a range: every claim still pending (on a node the range did not complete) goes
+   * to `outside`, each hash named with its first claimant.
+   */
+  release(): void {
+    const pending = [...this.right.filter((c): c is Claim<Ref> => c !== undefined), ...this.tails.values()];
+    for (const claim of pending) {
+      this.outside!(claim.first, claim.end, claim.value, claim.ref);
+      for (const other of claim.others) this.outside!(claim.first, claim.end, other.value, other.ref);
+    }
+    this.abandon();
+  }
+
   /** Drops every pending claim (the leaves went out of step with the log indexes). */
   abandon(): void {
     this.right.length = 0;
@@ -157,5 +189,89 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
   private settle(claim: Claim<Ref>, truth: string): void {
     if (claim.value !== truth) this.wrong(claim.ref, claim.count, claim.lastLine, claim.first, claim.end);
     for (const other of claim.others) if (other.value !== truth) this.wrong(other.ref, 1, other.ref.line, claim.first, claim.end);
+  }
+}
+
+/** A perfect subtree of the log: leaves [first, first + width), `first` a multiple of `width` (a power of two). */
+export interface Piece {
+  readonly first: number;
+  readonly width: number;
+  readonly hash: Uint8Array;
+}
+
+/**
+ * The right edge of a tree built from leaf `start` on, by the tree's own alignment: a node is
+ * made only where the whole tree has it, so a run of leaves starting anywhere yields the perfect
+ * subtrees of the whole tree that it holds (MerkleFrontier treats its first leaf as leaf 0).
+ * Pieces can be pushed as well as leaves, so the runs of several ranges join into the whole tree.
+ */
+export class AlignedFrontier {
+  private readonly stack: Piece[] = [];
+  private end: number;
+
+  constructor(
+    readonly start: number,
+    private readonly sha256: Sha256,
+  ) {
+    this.end = start;
+  }
+
+  /** The leaf after the last one pushed (start + leaves pushed). */
+  get size(): number {
+    return this.end;
+  }
+
+  /** Appends a leaf; `onNode` sees the leaf hash and every node this completes. */
+  push(entryHash: Uint8Array, onNode?: NodeObserver): void {
+    this.pushPiece(this.end, 1, leafHash(entryHash, this.sha256), onNode);
+  }
+
+  /** Appends a perfect subtree starting where the leaves so far end, aligned to its width; `onNode` sees it and every node it completes. */
+  pushPiece(first: number, width: number, hash: Uint8Array, onNode?: NodeObserver): void {
+    if (first !== this.end || width < 1 || first % width !== 0)
+      throw new RangeError(`a piece of ${width} at leaf ${first} does not fit at ${this.end}`);
+    onNode?.(first, width, hash);
+    let at = first;
+    let w = width;
+    let h = hash;
+    const stack = this.stack;
+    for (let top = stack[stack.length - 1]; top !== undefined; top = stack[stack.length - 1]) {
+      // Only the node's own left sibling joins it: same width, just before it, on an even place.
+      if (top.width !== w || top.first + w !== at || top.first % (2 * w) !== 0) break;
+      stack.pop();
+      h = nodeHash(top.hash, h, this.sha256);
+      at = top.first;
+      w *= 2;
+      onNode?.(at, w, h);
+    }
+    stack.push({ first: at, width: w, hash: h });
+    this.end = first + width;
+  }
+
+  /** The perfect subtrees covering [start, size), left to right (perfectSubtrees(start, size)). */
+  pieces(): readonly Piece[] {
+    return [...this.stack];
+  }
+
+  /** The pieces' roots, left to right. */
+  subtrees(): Uint8Array[] {
+    return this.stack.map((p) => p.hash);
+  }
+
+  /** The RFC 6962 root of the leaves [start, size): for start 0, the tree's root. */
+  root(): Uint8Array {
+    return this.stack.length === 0
+      ? this.sha256(new Uint8Array(0))
+      : foldSubtrees(
+          this.stack.map((p) => p.hash),
+          this.sha256,
+        );
+  }
+
+  copy(): AlignedFrontier {
+    const f = new AlignedFrontier(this.start, this.sha256);
+    f.stack.push(...this.stack);
+    f.end = this.end;
+    return f;
   }
 }

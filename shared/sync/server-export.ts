@@ -3,11 +3,18 @@ import { canonicalTextProblem, canonicalize } from '../journal/canonical';
 import { NOT_UTF8_LINE } from '../journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
 import { bytesToHex, hexToBytes } from '../journal/hex';
-import { MerkleFrontier } from '../journal/merkle';
+import { MerkleFrontier, type NodeObserver } from '../journal/merkle';
 import { hexAt, integerEnd, readCanonicalEntryLine } from '../journal/entry-line';
 import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives';
 import { ENTRY_TYPES } from '../journal/entry-types';
-import { ChainVerifier, FAILURE_CODES, type FailureCode, type PrecomputedChecks, type VerificationFailure } from '../journal/verifier';
+import {
+  ChainVerifier,
+  FAILURE_CODES,
+  type ChainVerifierOptions,
+  type FailureCode,
+  type PrecomputedChecks,
+  type VerificationFailure,
+} from '../journal/verifier';
 import { sodiumNow, type Sodium } from '../sodium';
 import { verifyInclusion } from '../journal/merkle';
 import { receiptProblem, receiptSchema, treeHeadProblem, treeHeadSchema, type TreeHead } from './receipt';
@@ -142,7 +149,7 @@ export function exportFormatOf(firstLine: string): string | null {
   }
 }
 
-interface DeviceChain {
+export interface DeviceChain {
   readonly vault: string;
   readonly device: string;
   /** The line its first entry is on (devices are reported in that order). */
@@ -156,7 +163,7 @@ interface DeviceChain {
 }
 
 /** Who claimed an audit path's node (anchored mode): to report a path the tree proves wrong at its line. */
-interface PathRef {
+export interface PathRef {
   readonly line: number;
   readonly seq: number;
   /** The device's chain (or, in split verification, only its ids: failures end the split anyway). */
@@ -167,10 +174,10 @@ interface PathRef {
  * Where the receipt starts in an export entry line: its last occurrence, since everything after
  * it in a canonical line (hex, integers, the tree head) is fixed syntax that cannot hold it.
  */
-const RECEIPT_START = ',"receipt":{"device":"';
+export const RECEIPT_START = ',"receipt":{"device":"';
 
 /** An entry a later checkpoint of its device should stand for: what is needed to verify its device signature if none does. */
-interface Pending {
+export interface Pending {
   readonly line: number;
   readonly seq: number;
   readonly hash: string;
@@ -223,6 +230,14 @@ export interface SplitChainsReport {
   readonly devices: readonly (ServerExportDevice & { readonly firstLine: number })[];
 }
 
+/** The rebuilt log tree: a MerkleFrontier for a whole file, an AlignedFrontier for a range of it (export-range.ts). */
+export interface LogFrontier {
+  readonly size: number;
+  push(entryHash: Uint8Array, onNode?: NodeObserver): void;
+  root(): Uint8Array;
+  subtrees(): Uint8Array[];
+}
+
 const UNREADABLE = Symbol('unreadable line');
 function parsedOrUnreadable(text: string): unknown {
   try {
@@ -242,20 +257,20 @@ function parsedOrUnreadable(text: string): unknown {
  */
 export class ServerExportVerifier {
   private readonly sodium: Sodium;
-  private readonly chains = new Map<string, DeviceChain>();
-  private readonly frontier: MerkleFrontier;
+  protected readonly chains = new Map<string, DeviceChain>();
+  protected frontier: LogFrontier;
   private readonly kept: ServerExportFailure[] = [];
   private readonly verifiedHeads = new Set<string>();
   private readonly reviews: ServerExportReview[] = [];
-  private failureCount = 0;
-  private lineNo = 0;
+  protected failureCount = 0;
+  protected lineNo = 0;
   private entryLines = 0;
   /** The log index the next entry line must have. */
-  private nextIndex = 0;
-  private head: TreeHead | null = null;
+  protected nextIndex = 0;
+  protected head: TreeHead | null = null;
   /** Canonical JSON of the header's head: every receipt must carry exactly this. */
-  private headJson: string | null = null;
-  private sawHeader = false;
+  protected headJson: string | null = null;
+  protected sawHeader = false;
   /** Set once the end-of-file checks run: failures without a line found then sort after every line. */
   private finishing = false;
   /** Indexes in `kept` of failures found at the end of the file. */
@@ -263,7 +278,7 @@ export class ServerExportVerifier {
 
   private readonly verifySignature: JournalPrimitives['verifyEntrySignature'];
   private readonly full: boolean;
-  private readonly sha256: (data: Uint8Array) => Uint8Array;
+  protected readonly sha256: (data: Uint8Array) => Uint8Array;
   /** SHA-256 of a text's UTF-8 bytes, as hex (native when the primitives offer it). */
   private readonly sha256TextHex: (text: string) => string;
   /**
@@ -271,15 +286,15 @@ export class ServerExportVerifier {
    * the file's leaves build (shared/sync/audit-paths.ts); null in full mode, without a trusted
    * head, or once the leaves went out of step with the log indexes (then each path is hashed).
    */
-  private paths: StreamedAuditPaths<PathRef> | null = null;
+  protected paths: StreamedAuditPaths<PathRef> | null = null;
   /** Entry lines read by the anchored fast path (fastEntryLine): for tests and benchmarks. */
   linesReadFast = 0;
   /** Split verification: set at the first line this verifier could not hand on. */
   splitAbandoned = false;
   private readonly split: ((line: SplitEntryLine) => void) | null;
   /** Audit paths the rebuilt tree proved wrong, reported only once its root is known to be the signed one. */
-  private readonly wrongPaths: { readonly ref: PathRef; readonly count: number; readonly lastLine: number }[] = [];
-  private wrongPathsUnkept = 0;
+  protected readonly wrongPaths: { readonly ref: PathRef; readonly count: number; readonly lastLine: number }[] = [];
+  protected wrongPathsUnkept = 0;
   /** Offsets of one line's audit path hashes (fast path scratch). */
   private readonly offsets = new Int32Array(64);
 
@@ -291,7 +306,7 @@ export class ServerExportVerifier {
    */
   constructor(
     private readonly serverKey: string,
-    private readonly primitives?: JournalPrimitives,
+    protected readonly primitives?: JournalPrimitives,
     options: ServerExportOptions = {},
   ) {
     this.sodium = sodiumNow();
@@ -306,7 +321,7 @@ export class ServerExportVerifier {
   }
 
   /** Appends a leaf to the rebuilt log tree (every leaf goes through here, so the audit paths see every node). */
-  private pushLeaf(entryHash: Uint8Array): void {
+  protected pushLeaf(entryHash: Uint8Array): void {
     this.frontier.push(entryHash, this.paths?.observe);
   }
 
@@ -366,6 +381,16 @@ export class ServerExportVerifier {
     }
     this.entry(value, text);
     this.keepInStep();
+  }
+
+  /**
+   * After the header line alone: the export's signed head, when it verified under the pinned key
+   * and nothing failed (what ranges of the file are verified under, export-range.ts); else null.
+   */
+  trustedHead(): { readonly head: TreeHead; readonly headJson: string } | null {
+    return this.failureCount === 0 && this.head !== null && this.headJson !== null && this.lineNo === 1
+      ? { head: this.head, headJson: this.headJson }
+      : null;
   }
 
   /** End-of-file checks (count and root against the signed head) and the per-device verdicts. */
@@ -606,17 +631,24 @@ export class ServerExportVerifier {
    * such a line, nothing done (the general path reads it and says what is wrong).
    */
   private fastEntryLine(text: string): boolean {
-    const at = text.lastIndexOf(RECEIPT_START);
-    if (at < 0) return false;
-    const receipt = this.scanReceipt(text, at);
-    if (receipt === null) return false;
-    const read = this.readEntryAs(`${text.slice(0, at)}}`, receipt);
-    if (read === null) return false;
+    const fast = this.readFastLine(text);
+    if (fast === null) return false;
+    const { receipt, read } = fast;
     const chain = this.chainOf(read.entry.vault, read.entry.device);
     this.logLine(text, receipt.count, receipt.seq, receipt.hash, chain);
     this.linesReadFast += 1;
     this.pushReadEntry(chain, read);
     return true;
+  }
+
+  /** An entry line in the server's exact layout (scanReceipt), its entry read and held to its receipt; null for any other line. */
+  protected readFastLine(text: string) {
+    const at = text.lastIndexOf(RECEIPT_START);
+    if (at < 0) return null;
+    const receipt = this.scanReceipt(text, at);
+    if (receipt === null) return null;
+    const read = this.readEntryAs(`${text.slice(0, at)}}`, receipt);
+    return read === null ? null : { receipt, read };
   }
 
   /**
@@ -642,7 +674,7 @@ export class ServerExportVerifier {
    * The path hashes' offsets are left in this.offsets. With the entry part proven canonical, such
    * a line is canonical JSON by construction.
    */
-  private scanReceipt(text: string, at: number): { device: string; hash: string; seq: number; count: number } | null {
+  protected scanReceipt(text: string, at: number): { device: string; hash: string; seq: number; count: number } | null {
     const headJson = this.headJson;
     if (headJson === null || this.frontier.size !== this.nextIndex || this.nextIndex >= this.head!.size) return null;
     let i = at + RECEIPT_START.length;
@@ -679,7 +711,7 @@ export class ServerExportVerifier {
   }
 
   /** The log's part of a fast-read line: its place, its audit path (this.offsets) and its leaf. */
-  private logLine(text: string, count: number, seq: number, hash: string, chain: DeviceChain | null, device?: string): void {
+  protected logLine(text: string, count: number, seq: number, hash: string, chain: DeviceChain | null, device?: string): void {
     const logIndex = this.nextIndex;
     this.nextIndex += 1;
     this.entryLines += 1;
@@ -703,7 +735,7 @@ export class ServerExportVerifier {
   }
 
   /** The entry of a canonical entry line, when it is the one its receipt names (device, hash, seq); else null. */
-  private readEntryAs(entryLine: string, named: { readonly device: string; readonly hash: string; readonly seq: number }) {
+  protected readEntryAs(entryLine: string, named: { readonly device: string; readonly hash: string; readonly seq: number }) {
     const read = readCanonicalEntryLine(entryLine);
     if (read === null) return null;
     const { device, hash, seq } = read.entry;
@@ -711,7 +743,7 @@ export class ServerExportVerifier {
   }
 
   /** Hands an entry the canonical reader took (shape and depth checked, body cut from its line) to its device's chain. */
-  private pushReadEntry(chain: DeviceChain, read: NonNullable<ReturnType<typeof readCanonicalEntryLine>>): void {
+  protected pushReadEntry(chain: DeviceChain, read: NonNullable<ReturnType<typeof readCanonicalEntryLine>>): void {
     const { entry, body } = read;
     this.pushToChain(
       chain,
@@ -729,7 +761,7 @@ export class ServerExportVerifier {
   }
 
   /** An audit path the rebuilt tree proves wrong (`count` lines named the same wrong node, through `lastLine`): reported at the end, if the tree is the signed one. */
-  private wrongPath(ref: PathRef, count: number, lastLine: number): void {
+  protected wrongPath(ref: PathRef, count: number, lastLine: number): void {
     if (this.wrongPaths.length < MAX_KEPT_FAILURES) this.wrongPaths.push({ ref, count, lastLine });
     else this.wrongPathsUnkept += 1;
   }
@@ -827,7 +859,7 @@ export class ServerExportVerifier {
   }
 
   /** The chain of a device, made on its first line. */
-  private chainOf(vault: string, device: string): DeviceChain {
+  protected chainOf(vault: string, device: string, options?: ChainVerifierOptions): DeviceChain {
     const key = `${vault}\n${device}`;
     let chain = this.chains.get(key);
     if (chain === undefined) {
@@ -835,7 +867,7 @@ export class ServerExportVerifier {
         vault,
         device,
         firstLine: this.lineNo,
-        verifier: new ChainVerifier(this.primitives === undefined ? {} : { primitives: this.primitives }),
+        verifier: new ChainVerifier({ ...options, ...(this.primitives === undefined ? {} : { primitives: this.primitives }) }),
         logFailures: [],
         logFailureCount: 0,
         pending: [],

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../shared/journal/canonical';
 import type { SignedEntry } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { verifyServerExportSplit } from '../../electron/sync/export-parallel';
+import { verifyServerExportRanges, verifyServerExportSplit } from '../../electron/sync/export-parallel';
 import { verifyServerExportFile } from '../../electron/sync/server-export-file';
 import { TestJournal } from '../support/journal-builder';
 import { appendEntries } from '../support/sync-fixture';
@@ -48,7 +48,10 @@ const file = (lines: readonly string[]): string => {
   return path;
 };
 const sequential = (path: string) => verifyServerExportFile(path, serverKey, { workers: 0 });
-const split = (path: string) => verifyServerExportFile(path, serverKey, { workers: 2, splitMinBytes: 0 });
+const split = (path: string, rangeBytes?: number) =>
+  verifyServerExportFile(path, serverKey, { workers: 2, splitMinBytes: 0, ...(rangeBytes === undefined ? {} : { rangeBytes }) });
+/** Range sizes in bytes: a few lines each (many joins, ranges sent on stale states), and the whole file in one. */
+const RANGE_BYTES = [900, 7_000, 1 << 22];
 
 describe('org export verified on worker threads (split: the log here, the chains in workers)', () => {
   it('reports a clean export exactly as one thread does', async () => {
@@ -59,6 +62,20 @@ describe('org export verified on worker threads (split: the log here, the chains
     expect(one.devices).toHaveLength(3);
     expect(await verifyServerExportSplit(path, serverKey, 2)).toEqual(one);
     expect(await split(path)).toEqual(one);
+    for (const bytes of RANGE_BYTES) {
+      expect(await verifyServerExportRanges(path, serverKey, 2, bytes), `${bytes}`).toEqual(one);
+      expect(await split(path, bytes)).toEqual(one);
+    }
+  });
+
+  it('reads ranges of whole lines at any size: a file without its last line feed, and lines longer than a range', async () => {
+    const lines = exportLinesOf(log(), server, sodium);
+    const path = join(dir, `export-${n++}.jsonl`);
+    writeFileSync(path, lines.join('\n'));
+    const one = await sequential(path);
+    expect(one.ok).toBe(true);
+    // 100 bytes: every line is longer than a range.
+    for (const bytes of [100, 5_000]) expect(await verifyServerExportRanges(path, serverKey, 2, bytes), `${bytes}`).toEqual(one);
   });
 
   it('gives up on any fault, so the report is the one-thread report, failures and all', async () => {
@@ -88,6 +105,10 @@ describe('org export verified on worker threads (split: the log here, the chains
       const one = await sequential(path);
       expect(one.ok, what).toBe(false);
       expect(await split(path), what).toEqual(one);
+      for (const bytes of RANGE_BYTES) {
+        expect(await verifyServerExportRanges(path, serverKey, 2, bytes), `${what}, ${bytes}`).toBeNull();
+        expect(await split(path, bytes), `${what}, ${bytes}`).toEqual(one);
+      }
     }
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,8 @@ import { parseSilentAfter, run as serverCli } from '../../server/cli';
 import { sweepSilentDevices } from '../../server/silent-devices';
 import { openStorage, type Storage } from '../../server/storage/storage';
 import { openAppServices, type AppServices } from '../../electron/app/app-services';
+import { verifyServerExportRanges } from '../../electron/sync/export-parallel';
+import { verifyServerExportFile } from '../../electron/sync/server-export-file';
 import { createHandlerTable } from '../../electron/app/handlers';
 import { createRouter, type ApiRouter } from '../../electron/app/router';
 import { PASSPHRASES, openCustodyFixture, type CustodyFixture } from '../support/custody-fixture';
@@ -357,6 +359,19 @@ describe.each(KINDS)('a real break-glass ceremony synced to the server (%s)', (k
         ok: true,
       },
     ]);
+    // On worker threads: ranges leave a file with a review line to the split (the log, reviews
+    // included, on the reading thread), which reports exactly what one thread does.
+    const file = join(tmpdir(), `halfkey-review-export-${process.pid}.jsonl`);
+    writeFileSync(file, exported);
+    try {
+      const key = server.signer.publicKey;
+      expect(await verifyServerExportRanges(file, key, 2, 1_000)).toBe('review');
+      const one = await verifyServerExportFile(file, key, { workers: 0 });
+      expect(one.ok).toBe(true);
+      expect(await verifyServerExportFile(file, key, { workers: 2, splitMinBytes: 0, rangeBytes: 1_000 })).toEqual(one);
+    } finally {
+      rmSync(file, { force: true });
+    }
     // A tampered review line fails: another finding under the same signature.
     const tampered = exported.replace(
       reviewLine!,
