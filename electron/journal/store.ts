@@ -120,6 +120,22 @@ function receiptFromRow(r: ReceiptRow): StoredReceipt {
   };
 }
 
+/** The same stored block, every column compared (the entry hashes byte for byte, not through hex). */
+function sameBlockRow(a: BlockRow, b: BlockRow): boolean {
+  return (
+    a.rowid === b.rowid &&
+    a.device === b.device &&
+    a.first_seq === b.first_seq &&
+    a.count === b.count &&
+    a.log_start === b.log_start &&
+    a.tree_head === b.tree_head &&
+    a.frontier === b.frontier &&
+    a.server_key === b.server_key &&
+    a.signature === b.signature &&
+    Buffer.compare(a.entry_hashes, b.entry_hashes) === 0
+  );
+}
+
 interface EntryRow {
   seq: number;
   v: number;
@@ -199,7 +215,7 @@ export class JournalStore {
   private readonly now: () => number;
   private readonly checkpointEvery: number;
   private readonly heartbeatMs: number;
-  private lastBlock: { key: string; receipts: readonly StoredReceipt[] } | null = null;
+  private lastBlock: { row: BlockRow; receipts: readonly StoredReceipt[] } | null = null;
 
   private constructor(
     private readonly db: Db,
@@ -564,8 +580,7 @@ export class JournalStore {
 
   /** One block's receipts; the last block derived is kept, since an export reads a block in two windows. */
   private derivedBlock(b: BlockRow): readonly StoredReceipt[] {
-    const key = `${b.rowid}:${b.device}:${b.first_seq}:${b.count}:${b.log_start}:${b.tree_head}:${b.frontier}:${b.server_key}:${Buffer.from(b.entry_hashes).toString('hex')}`;
-    if (this.lastBlock?.key === key) return this.lastBlock.receipts;
+    if (this.lastBlock !== null && sameBlockRow(this.lastBlock.row, b)) return this.lastBlock.receipts;
     const hashes = Buffer.from(b.entry_hashes);
     const block: ReceiptBlock = {
       device: b.device,
@@ -590,7 +605,7 @@ export class JournalStore {
       serverKey: b.server_key,
       signature: b.signature,
     }));
-    this.lastBlock = { key, receipts };
+    this.lastBlock = { row: b, receipts };
     return receipts;
   }
 
