@@ -175,6 +175,13 @@ export interface ChainVerifierOptions {
    * root is left to the join, which knows the leaves before it (`deferredRoots`).
    */
   readonly leafOffset?: number;
+  /**
+   * With `leafOffset` only: the caller keeps the range's Merkle leaves itself (the org export's
+   * ranges, whose log hashes each leaf anyway and whose join checks the checkpoint roots). The
+   * verifier then only counts the leaves: no hashing, no `deferredRoots`, and the state it hands
+   * out has an empty frontier.
+   */
+  readonly leavesKeptByCaller?: boolean;
 }
 
 /** A checkpoint whose root a range verifier left to the join: its claimed root and the root of the range's own leaves before it. */
@@ -252,6 +259,8 @@ export class ChainVerifier {
   private readonly primitives: JournalPrimitives;
   readonly mode: VerifyMode;
   private readonly leafOffset: number | null;
+  /** leavesKeptByCaller: the leaves counted instead of hashed into the frontier (null: they are hashed). */
+  private countedLeaves: number | null;
   /** Checkpoint roots left to the join (range verifiers only). */
   readonly deferredRoots: DeferredRoot[] = [];
   /** Anchored mode: the entries since the last checkpoint, their failures not yet recorded. */
@@ -263,6 +272,8 @@ export class ChainVerifier {
     this.primitives = options.primitives ?? sodiumPrimitives(this.sodium);
     this.mode = options.mode ?? 'full';
     this.leafOffset = options.leafOffset ?? null;
+    if (options.leavesKeptByCaller === true && this.leafOffset === null) throw new Error('leavesKeptByCaller needs leafOffset');
+    this.countedLeaves = options.leavesKeptByCaller === true ? 0 : null;
     // A copy: the caller's saved state is never changed. Nested objects (keys, lastCheckpoint)
     // are replaced, never edited, so states handed out earlier stay as they were.
     this.s = { ...(options.state ?? initialState()) };
@@ -327,7 +338,7 @@ export class ChainVerifier {
 
   /** Leaves in the Merkle frontier: the entries that took their place in the chain. */
   leafCount(): number {
-    return this.frontier.size;
+    return this.countedLeaves ?? this.frontier.size;
   }
 
   /**
@@ -502,7 +513,8 @@ export class ChainVerifier {
 
     // Key changes take effect only from an entry that verified completely.
     if (failures.length === 0 && keyChanges !== null) keyChanges(next);
-    this.frontier.push(hexToBytes(entry.hash));
+    if (this.countedLeaves === null) this.frontier.push(hexToBytes(entry.hash));
+    else this.countedLeaves += 1;
     next.firstSeq ??= entry.seq;
     next.nextSeq = entry.seq + 1;
     next.headHash = entry.hash;
@@ -774,14 +786,15 @@ export class ChainVerifier {
         );
       } else if (typeof root !== 'string' || !HEX32.test(root)) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint at seq ${entry.seq} has no 64-hex data.root`);
-      } else if (this.frontier.size + (this.leafOffset ?? 0) !== entry.seq) {
+      } else if (this.leafCount() + (this.leafOffset ?? 0) !== entry.seq) {
         fail(
           'CHECKPOINT_ROOT_MISMATCH',
-          `checkpoint covers ${entry.seq} entries but ${this.frontier.size + (this.leafOffset ?? 0)} were seen before it`,
+          `checkpoint covers ${entry.seq} entries but ${this.leafCount() + (this.leafOffset ?? 0)} were seen before it`,
         );
       } else if (this.leafOffset !== null) {
-        // A range on its own: the leaves before it are the join's to add (joinRange).
-        this.deferredRoots.push({ seq: entry.seq, root, local: this.frontier.size === 0 ? null : bytesToHex(this.frontier.root()) });
+        // A range on its own: the leaves before it are the join's to add (joinRange), or the caller's.
+        if (this.countedLeaves === null)
+          this.deferredRoots.push({ seq: entry.seq, root, local: this.frontier.size === 0 ? null : bytesToHex(this.frontier.root()) });
       } else if (bytesToHex(this.frontier.root()) !== root) {
         fail('CHECKPOINT_ROOT_MISMATCH', `checkpoint root ${short(root)} is not the Merkle root of entries 0..${entry.seq - 1}`);
       }

@@ -224,9 +224,14 @@ export class ExportRangeVerifier extends ServerExportVerifier {
     const first = { seq: entry.seq, prev: entry.prev, time: entry.time, type: entry.type };
     const exact = state !== null && this.task.exact;
     const start = state === null ? undefined : exact ? { ...state, frontier: { size: 0, nodes: [] } } : rangeStartState(state, first);
-    // leafOffset: the chain verifier leaves each checkpoint's root to the join, which knows the leaves before the range.
+    // leafOffset: each checkpoint's root is the join's, which knows the leaves before the range; the
+    // range's own leaves are `leaves` below (the log's leaf hashes), so the chain verifier only counts them.
     const leafOffset = exact ? state.nextSeq : entry.seq;
-    const chain = this.chainOf(entry.vault, entry.device, { leafOffset, ...(start === undefined ? {} : { state: start }) });
+    const chain = this.chainOf(entry.vault, entry.device, {
+      leafOffset,
+      leavesKeptByCaller: true,
+      ...(start === undefined ? {} : { state: start }),
+    });
     const device: RangeDevice = {
       chain,
       run: {

@@ -9,6 +9,7 @@ import { readCanonicalEntryLine } from '../../shared/journal/entry-line';
 import { canonicalEntryTexts } from '../../shared/journal/entry';
 import { entryLine, type BundleReport } from '../../shared/journal/bundle';
 import { ChainVerifier } from '../../shared/journal/verifier';
+import { nativePrimitives } from '../../server/native-primitives';
 import { verifyBundleFile } from '../../electron/journal/bundle-file';
 import { verifyBundleFileParallel } from '../../electron/journal/parallel-verify';
 import { runJournal } from '../../electron/cli/journal';
@@ -229,6 +230,36 @@ describe('anchored and full verification agree', () => {
     const a2 = new ChainVerifier({ mode: 'anchored' });
     for (const e of broken.filter((x) => x.seq <= target.seq)) a2.push(e);
     expect(a2.finish().failures.map((f) => [f.seq, f.code])).toEqual([[target.seq, 'BAD_SIGNATURE']]);
+  });
+});
+
+describe('a range whose caller keeps its leaves (the org export’s ranges)', () => {
+  it('counts leaves without hashing them, still refuses a checkpoint that covers the wrong number, and leaves the roots to the caller', () => {
+    const entries = [...longJournal().entries()].slice(0, 300);
+    const run = (keptByCaller: boolean, list: readonly SignedEntry[]) => {
+      let hashes = 0;
+      const primitives = { ...nativePrimitives, sha256: (data: Uint8Array) => (hashes++, nativePrimitives.sha256(data)) };
+      const v = new ChainVerifier({ mode: 'anchored', leafOffset: 0, primitives, ...(keptByCaller ? { leavesKeptByCaller: true } : {}) });
+      for (const e of list) v.push(e);
+      const failures = v.finish().failures.map((f) => [f.seq, f.code]);
+      return { hashes, failures, leaves: v.leafCount(), roots: v.deferredRoots.length };
+    };
+    const hashed = run(false, entries);
+    const counted = run(true, entries);
+    expect(hashed.failures).toEqual([]);
+    expect(counted.failures).toEqual([]);
+    expect(counted.leaves).toBe(entries.length);
+    expect(hashed.leaves).toBe(entries.length);
+    expect(hashed.roots).toBeGreaterThan(10);
+    expect(counted.roots).toBe(0);
+    // Each leaf and the nodes above it are hashed only when the verifier keeps the tree.
+    expect(hashed.hashes - counted.hashes).toBeGreaterThanOrEqual(entries.length);
+
+    // One entry fewer before a checkpoint: the count is still checked.
+    const cp = entries.find((e) => e.type === 'checkpoint' && e.seq > 100)!;
+    const gapped = entries.filter((e) => e.seq !== cp.seq - 1);
+    expect(run(true, gapped).failures).toEqual(expect.arrayContaining([[cp.seq, 'CHECKPOINT_ROOT_MISMATCH']]));
+    expect(() => new ChainVerifier({ leavesKeptByCaller: true })).toThrow(/leafOffset/);
   });
 });
 
