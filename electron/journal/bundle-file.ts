@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { sodiumReady } from '../../shared/sodium';
 import { nativePrimitives } from '../../server/native-primitives';
 import { BundleVerifier, NOT_UTF8_LINE, type BundleReport, type BundleVerifyOptions } from '../../shared/journal/bundle';
+import { strictUtf8 } from './strict-utf8';
 
 /**
  * Lines of a text file without their line feeds, streamed with backpressure: the next chunk is
@@ -34,12 +35,10 @@ export async function* fileLines(path: string, end?: { unterminated: boolean }):
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /** The lines of `bytes` (split at line feeds), each decoded strictly (NOT_UTF8_LINE for a line that is not UTF-8). */
 export function decodedLines(bytes: Uint8Array): string[] {
   try {
-    return strictUtf8.decode(bytes).split('\n');
+    return strictUtf8(bytes).split('\n');
   } catch {
     const out: string[] = [];
     let from = 0;
@@ -47,7 +46,7 @@ export function decodedLines(bytes: Uint8Array): string[] {
       const at = bytes.indexOf(0x0a, from);
       const line = bytes.subarray(from, at < 0 ? bytes.length : at);
       try {
-        out.push(strictUtf8.decode(line));
+        out.push(strictUtf8(line));
       } catch {
         out.push(NOT_UTF8_LINE);
       }

@@ -4,6 +4,7 @@ import type { BundleRange } from '../../shared/journal/bundle';
 import type { ChainState, VerifyMode } from '../../shared/journal/verifier';
 import { verifyRange, type RangePrimitives } from '../../shared/journal/range-verify';
 import { nativePrimitives } from '../../server/native-primitives';
+import { strictUtf8 } from './strict-utf8';
 
 /**
  * A worker thread of the parallel bundle verifier: verifies whole ranges of bundle lines on its
@@ -38,7 +39,6 @@ export const workerPrimitives: RangePrimitives = {
   verifyEntrySignature: nativePrimitives.verifyEntrySignature,
 };
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LF = 0x0a;
 
 /**
@@ -52,7 +52,7 @@ export function* rangeLines(bytes: Uint8Array): Generator<string> {
     const at = bytes.indexOf(LF, from);
     // A range's bytes end with a line feed; anything after the last one is not a line of it.
     if (at < 0) throw new Error('a range ends with a line feed');
-    yield strictUtf8.decode(bytes.subarray(from, at));
+    yield strictUtf8(bytes.subarray(from, at));
     from = at + 1;
   }
 }

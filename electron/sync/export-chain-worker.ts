@@ -3,6 +3,7 @@ import { sodiumReady } from '../../shared/sodium';
 import { ServerExportVerifier, type Pending, type SplitChainsReport, type SplitEntryLine } from '../../shared/sync/server-export';
 import { nativePrimitives } from '../../server/native-primitives';
 import { ExportRangeVerifier, type ExportRangeOutcome, type ExportRangeTask } from '../../shared/sync/export-range';
+import { strictUtf8 } from '../journal/strict-utf8';
 
 /**
  * A worker thread of the org-export verifier (electron/sync/export-parallel.ts). Given a range of
@@ -26,8 +27,6 @@ export type ChainReply =
   | { readonly range: ExportRangeOutcome }
   | { readonly signed: boolean };
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /** A range of the file's bytes, verified on its own; a range that is not UTF-8 fails like an unreadable line. */
 function verifyRangeBytes(request: {
   readonly range: ExportRangeTask;
@@ -36,7 +35,7 @@ function verifyRangeBytes(request: {
 }): ExportRangeOutcome {
   let text: string;
   try {
-    text = strictUtf8.decode(new Uint8Array(request.bytes, 0, request.length));
+    text = strictUtf8(new Uint8Array(request.bytes, 0, request.length));
   } catch {
     return 'failed';
   }

@@ -15,6 +15,7 @@ import { nativePrimitives } from '../../server/native-primitives';
 import type { ChainReply, ChainRequest } from './export-chain-worker';
 import type { ExportRangeOutcome, ExportRangeTask } from '../../shared/sync/export-range';
 import { ExportJoin } from '../../shared/sync/export-join';
+import { strictUtf8 } from '../journal/strict-utf8';
 
 /** How the chain worker is bundled (from a checkout, once per process): one CommonJS script, no TypeScript loader per thread. */
 export const EXPORT_CHAIN_WORKER_BUILD: BuildOptions = {
@@ -200,8 +201,6 @@ export async function verifyServerExportRanges(
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 async function joinRanges(
   file: FileHandle,
   serverKey: string,
@@ -264,7 +263,7 @@ async function joinRanges(
       if (newline < 0 || newline >= filled) return null;
       let text: string;
       try {
-        text = strictUtf8.decode(view.subarray(0, newline));
+        text = strictUtf8(view.subarray(0, newline));
       } catch {
         return null;
       }
