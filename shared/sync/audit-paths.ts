@@ -63,6 +63,11 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
   private readonly right: (Claim<Ref> | undefined)[] = [];
   /** Claims on right siblings cut short by the tree's size, by first leaf: settled when the file ends. */
   private readonly tails = new Map<number, Claim<Ref>>();
+  /** The last leaf whose path passed with every claim matching (-2: none), its line and its hashes' offsets (copied). */
+  private passed = -2;
+  private passedText = '';
+  private passedCount = 0;
+  private readonly passedOffsets: number[] = [];
 
   /**
    * `size`: the signed tree's size (every path is a path in that tree). `wrong` is called for each
@@ -105,24 +110,58 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
   check(index: number, text: string, offsets: ArrayLike<number>, count: number, ref: Ref): boolean {
     const size = this.size;
     if (index >= size) return false;
+    // Leaves index - 1 and index share every node above level `shared` (the highest bit in which
+    // they differ): their paths name the same siblings there, and no node at those levels completes
+    // between the two leaves. When the last path that passed, with every claim matching, was the
+    // previous leaf's, and this one names those siblings with the same text, their checks and claims
+    // are the previous ones again: only the claims' counts move.
+    const shared = index === this.passed + 1 && index <= 0x7fffffff ? 31 - Math.clz32((index - 1) ^ index) : 64;
     // Validate the whole path before claiming anything, so a wrong path leaves no claim behind.
     let e = 0;
-    for (let j = index, w = 1, k = 0; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
+    let k = 0;
+    let j = index;
+    let w = 1;
+    for (; !(j === 0 && w >= size) && k <= shared; j = Math.floor(j / 2), w *= 2, k++) {
       if (j % 2 === 1) {
-        if (e >= count) return false;
-        const first = (j - 1) * w;
-        // A left sibling before the range's first leaf is the join's to settle.
-        if (first >= this.start && (this.knownFirst[k] !== first || text.slice(offsets[e]!, offsets[e]! + 64) !== this.known[k]))
-          return false;
+        if (e >= count || !this.leftSibling(k, (j - 1) * w, text, offsets[e]!)) return this.failed();
         e += 1;
       } else if ((j + 1) * w < size) e += 1;
     }
-    if (e !== count) return false;
+    /** The first level whose check repeats the previous leaf's (64: none). */
+    let top = 64;
+    if (k > shared) {
+      // The previous leaf's path elements below level k, then the rest of its path as one run of text.
+      let from = 0;
+      for (let jp = index - 1, wp = 1, kp = 0; kp < k; jp = Math.floor(jp / 2), wp *= 2, kp++)
+        if (jp % 2 === 1 || (jp + 1) * wp < size) from += 1;
+      const rest = this.passedCount - from;
+      const last = this.passedCount - 1;
+      if (
+        rest >= 0 &&
+        e + rest === count &&
+        (rest === 0 ||
+          text.slice(offsets[e]!, offsets[count - 1]! + 64) ===
+            this.passedText.slice(this.passedOffsets[from]!, this.passedOffsets[last]! + 64))
+      )
+        top = k;
+    }
+    if (top === 64) {
+      for (; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
+        if (j % 2 === 1) {
+          if (e >= count || !this.leftSibling(k, (j - 1) * w, text, offsets[e]!)) return this.failed();
+          e += 1;
+        } else if ((j + 1) * w < size) e += 1;
+      }
+      if (e !== count) return this.failed();
+    }
+    let clean = true;
     e = 0;
-    for (let j = index, w = 1, k = 0; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
+    k = 0;
+    for (let j = index, w = 1; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
       if (j % 2 === 1) {
         const first = (j - 1) * w;
-        if (first < this.start) this.outside!(first, first + w, text.slice(offsets[e]!, offsets[e]! + 64), ref);
+        // Handed on for the previous leaf already, with the same text, when the level repeats.
+        if (first < this.start && k < top) this.outside!(first, first + w, text.slice(offsets[e]!, offsets[e]! + 64), ref);
         e += 1;
         continue;
       }
@@ -133,18 +172,38 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
       const end = Math.min(first + w, size);
       const claim = end - first === w ? this.right[k] : this.tails.get(first);
       if (claim !== undefined && claim.first === first) {
-        const value = text.slice(at, at + 64);
-        if (value === claim.value) {
+        // A repeated level: the previous leaf named this node with this text, and it matched.
+        if (k >= top || text.slice(at, at + 64) === claim.value) {
           claim.count += 1;
           claim.lastLine = ref.line;
-        } else if (claim.others.length < MAX_OTHERS) claim.others.push({ value, ref });
+        } else {
+          clean = false;
+          if (claim.others.length < MAX_OTHERS) claim.others.push({ value: text.slice(at, at + 64), ref });
+        }
         continue;
       }
       const fresh: Claim<Ref> = { first, end, value: text.slice(at, at + 64), ref, count: 1, lastLine: ref.line, others: [] };
       if (end - first === w) this.right[k] = fresh;
       else this.tails.set(first, fresh);
     }
+    if (clean) {
+      this.passed = index;
+      this.passedText = text;
+      this.passedCount = count;
+      for (let i = 0; i < count; i++) this.passedOffsets[i] = offsets[i]!;
+    } else this.passed = -2;
     return true;
+  }
+
+  /** Whether the path's hash at `at` is the left sibling the tree completed at level `k` (one before the range's first leaf is the join's to settle). */
+  private leftSibling(k: number, first: number, text: string, at: number): boolean {
+    return first < this.start || (this.knownFirst[k] === first && text.slice(at, at + 64) === this.known[k]);
+  }
+
+  /** A path found wrong: the next leaf's is checked in full. */
+  private failed(): false {
+    this.passed = -2;
+    return false;
   }
 
   /**
@@ -182,6 +241,7 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
 
   /** Drops every pending claim (the leaves went out of step with the log indexes). */
   abandon(): void {
+    this.passed = -2;
     this.right.length = 0;
     this.tails.clear();
   }
