@@ -4,7 +4,7 @@ import { NOT_UTF8_LINE } from '../journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../journal/entry';
 import { bytesToHex, hexToBytes } from '../journal/hex';
 import { MerkleFrontier, type NodeObserver } from '../journal/merkle';
-import { hexAt, integerEnd, readCanonicalEntryLine } from '../journal/entry-line';
+import { hexAt, integerEnd, lastOccurrence, readCanonicalEntryLine } from '../journal/entry-line';
 import { sodiumPrimitives, type JournalPrimitives } from '../journal/primitives';
 import { ENTRY_TYPES } from '../journal/entry-types';
 import {
@@ -643,7 +643,7 @@ export class ServerExportVerifier {
 
   /** An entry line in the server's exact layout (scanReceipt), its entry read and held to its receipt; null for any other line. */
   protected readFastLine(text: string) {
-    const at = text.lastIndexOf(RECEIPT_START);
+    const at = lastOccurrence(text, RECEIPT_START);
     if (at < 0) return null;
     const receipt = this.scanReceipt(text, at);
     if (receipt === null) return null;
@@ -657,7 +657,7 @@ export class ServerExportVerifier {
    * the entry and holds it to that.
    */
   private splitLogLine(text: string): boolean {
-    const at = text.lastIndexOf(RECEIPT_START);
+    const at = lastOccurrence(text, RECEIPT_START);
     if (at < 0) return false;
     const receipt = this.scanReceipt(text, at);
     if (receipt === null || !hexAt(receipt.device, 0, 64) || !hexAt(receipt.hash, 0, 64)) return false;

@@ -4,7 +4,13 @@ import { canonicalize } from '../../shared/journal/canonical';
 import { isEntryRecord } from '../../shared/journal/bundle';
 import { canonicalEntryTexts, type SignedEntry } from '../../shared/journal/entry';
 import { isWellFormedEntry } from '../../shared/journal/entry-shape';
-import { EntryLineReader, canonicalDataOf, provenCanonicalText, readCanonicalEntryLine } from '../../shared/journal/entry-line';
+import {
+  EntryLineReader,
+  canonicalDataOf,
+  lastOccurrence,
+  provenCanonicalText,
+  readCanonicalEntryLine,
+} from '../../shared/journal/entry-line';
 import { MAX_ENTRY_DEPTH, valueDepthExceeds } from '../../shared/journal/limits';
 
 /**
@@ -246,6 +252,31 @@ const entries = fc.record({
   ),
   v: mostly(fc.constant(1), fc.constant(2)),
   vault: mostly(fc.oneof(fc.constant(VAULT), hex(32)), fc.constant('CD'.repeat(16))),
+});
+
+describe('lastOccurrence (lastIndexOf, searched forward)', () => {
+  it('finds the last occurrence, however many there are, overlapping or none', () => {
+    for (const [text, needle] of [
+      ['{"entry":{"data":{"x":1},"device":"a"}', ',"device":"'],
+      ['{"data":{"y":{"device":"b"},"z":2},"device":"c","device":"d"}', '"device":"'],
+      ['aaaa', 'aa'],
+      ['', 'x'],
+      ['abc', 'abcd'],
+    ] as const)
+      expect(lastOccurrence(text, needle)).toBe(text.lastIndexOf(needle));
+    const piece = fc.constantFrom(',"receipt":{"device":"', ',"device":"', 'a', '"', ',', '{');
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 40 }),
+        fc.constantFrom(',"receipt":{"device":"', ',"device":"', '"a', 'a'),
+        (parts, needle) => {
+          const text = parts.join('');
+          expect(lastOccurrence(text, needle)).toBe(text.lastIndexOf(needle));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
 });
 
 describe('the entry-line reader', () => {
