@@ -62,6 +62,11 @@ export function textDepthExceeds(text: string, max: number): boolean {
   return false;
 }
 
+/** An object's or array's members (module level: the server runs under tsx, whose names for closures made per call cost a property definition each). */
+function children(v: object): readonly unknown[] {
+  return Array.isArray(v) ? v : Object.values(v);
+}
+
 /**
  * Whether a parsed value nests objects and arrays deeper than `max` (a scalar is depth 0, `{}`
  * depth 1), walked with an explicit stack: a value parsed from a hostile text cannot overflow
@@ -70,7 +75,6 @@ export function textDepthExceeds(text: string, max: number): boolean {
 export function valueDepthExceeds(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const stack: { readonly items: readonly unknown[]; index: number }[] = [];
-  const children = (v: object): readonly unknown[] => (Array.isArray(v) ? v : Object.values(v));
   if (max < 1) return true;
   stack.push({ items: children(value), index: 0 });
   while (stack.length > 0) {
