@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { MIGRATIONS_TABLE, serverMigrations } from './migrations';
 import { RelationalQueries, type SqlExecutor, type SqlValue } from './relational';
@@ -30,9 +31,29 @@ function numbered(sql: string): string {
   return out;
 }
 
+/**
+ * Texts at least this long (the batch inserts of ingest, with thousands of placeholders) run as
+ * named prepared statements: PostgreSQL parses and plans such a text once per connection instead
+ * of on every batch. The name is a digest of the text, so a name never stands for another text on
+ * a connection that prepared it earlier; there is one per distinct batch width in use.
+ */
+const PREPARE_FROM = 1_000;
+const PREPARED = new Map<string, string>();
+function statement(sql: string, values: readonly SqlValue[]): pg.QueryConfig<SqlValue[]> {
+  const text = numbered(sql);
+  if (text.length < PREPARE_FROM) return { text, values: values as SqlValue[] };
+  let name = PREPARED.get(text);
+  if (name === undefined) {
+    if (PREPARED.size >= 512) PREPARED.clear();
+    name = `hk_${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
+    PREPARED.set(text, name);
+  }
+  return { name, text, values: values as SqlValue[] };
+}
+
 const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
-  all: async (sql, params) => (await client.query(numbered(sql), params as SqlValue[])).rows as Record<string, unknown>[],
-  run: async (sql, params) => (await client.query(numbered(sql), params as SqlValue[])).rowCount ?? 0,
+  all: async (sql, params) => (await client.query(statement(sql, params))).rows as Record<string, unknown>[],
+  run: async (sql, params) => (await client.query(statement(sql, params))).rowCount ?? 0,
 });
 
 /**
