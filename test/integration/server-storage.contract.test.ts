@@ -147,6 +147,27 @@ describe.each<StorageKind>(['sqlite', 'postgres'])('server storage contract: %s'
     );
   });
 
+  it('inserts a batch of many entries in one transaction, again on the same connections after a batch rolled back and after a refused one', async () => {
+    // On PostgreSQL the batch inserts are named prepared statements (server/storage/postgres.ts): a
+    // name prepared inside a transaction that rolled back must still serve the next batch.
+    const device = hex(0xd7);
+    const batch = Array.from({ length: 600 }, (_e, i) => entry(device, i, { logIndex: 100_000 + i }));
+    for (let round = 0; round < 3; round++)
+      await expect(
+        storage.transaction(async (tx) => {
+          await tx.insertEntries(batch);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+    expect(await storage.queries.entriesBySeq(device, 0, 1_000)).toEqual([]);
+    // A batch the primary key refuses part way (its last entry repeats seq 0), then the whole batch.
+    await expect(storage.transaction((tx) => tx.insertEntries([...batch, entry(device, 0, { logIndex: 200_000 })]))).rejects.toThrow();
+    await storage.transaction((tx) => tx.insertEntries(batch));
+    const held = await storage.queries.entriesBySeq(device, 0, 1_000);
+    expect(held).toHaveLength(600);
+    expect(held[599]).toEqual(batch[599]);
+  });
+
   it("lists a device's rotated-to keys in seq order, through the partial index on rotation entries", async () => {
     const q = storage.queries;
     const rotation = (device: string, seq: number, logIndex: number, key: string): StoredEntry =>
