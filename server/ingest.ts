@@ -229,7 +229,7 @@ type Offered = {
  * signatures. So only the entries before the batch's last checkpoint are anchored, never one in
  * VERIFIED_ALONE; custodian signatures are verified on every entry. Undefined: verify everything.
  */
-function anchoredMask(entries: readonly SignedEntry[]): boolean[] | undefined {
+export function anchoredMask(entries: readonly SignedEntry[]): boolean[] | undefined {
   let last = -1;
   for (let i = entries.length - 1; i >= 0; i--) {
     if (entries[i]!.type === ENTRY_TYPES.checkpoint) {
