@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SignedEntry } from '../shared/journal/entry';
+import { MAX_BATCH_BYTES } from '../shared/sync/wire';
 import { checkEntry, unpackChecks, type EntryCheck, type PackedChecks } from './entry-checks';
 
 /** Runs the per-entry hash and signature checks of a batch; results come back in entry order. */
@@ -66,10 +67,13 @@ interface Slot {
  */
 function spawn(): Worker {
   const url = new URL('./signature-worker.ts', import.meta.url);
-  // A chunk is at most half a batch (MAX_BATCH_ENTRIES, within a 4 MiB body): a small old
-  // generation suffices, and a bound keeps the server's memory flat. A chunk's objects live only
-  // while it is checked: the young generation is sized to hold a chunk of ordinary entries.
-  const resourceLimits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 32 };
+  // A chunk is at most a whole batch (one entry can fill the body), and its objects live only while
+  // it is checked: the young generation is sized to hold a chunk of ordinary entries. The old
+  // generation must hold the widest chunk a body allows: a 4 MiB body of empty objects, each one
+  // becoming an object here, took between 128 and 256 MB (test/integration/server-attacks.test.ts);
+  // a worker past its limit dies, and the batch was answered 503 and sent again for ever. 96 MB per
+  // MiB of body leaves half as much again; honest batches use a few MB of it.
+  const resourceLimits = { maxOldGenerationSizeMb: 96 * Math.ceil(MAX_BATCH_BYTES / (1024 * 1024)), maxYoungGenerationSizeMb: 32 };
   if (!url.pathname.endsWith('.ts')) return new Worker(url, { resourceLimits });
   const require = createRequire(import.meta.url);
   const packageFile = require.resolve('tsx/package.json');

@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ed25519Signer, type EntrySigner } from '../../shared/journal/entry';
 import { sodiumReady, type Sodium } from '../../shared/sodium';
-import { ROTATION_HEADER, SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
+import { MAX_BATCH_BYTES, ROTATION_HEADER, SIGNED_HEADERS, signedRequestHeaders } from '../../shared/sync/wire';
 import { MAX_BODY_DEPTH } from '../../server/http-body';
 import { TestJournal } from '../support/journal-builder';
 import { startTestServer, type StorageKind, type TestServer } from '../support/server-fixture';
@@ -337,4 +337,46 @@ describe('rate limit (token bucket per device)', () => {
       await server.close();
     }
   });
+});
+
+describe('a batch as wide as the body allows', () => {
+  it('is checked and refused for what it is (422), not by a signature worker running out of memory (503), for each shape of value', async () => {
+    // As an attacker holding one enrolled device's key would: one signed entry whose data is an
+    // array filling the whole 4 MiB body with the smallest values JSON has. Each becomes an object
+    // in the worker that checks the entry; with a 64 MB worker heap the worker died (503
+    // UNAVAILABLE, "send it again shortly") and was replaced, once per request.
+    const sodium = await sodiumReady();
+    const server = await startTestServer('sqlite', { rateLimit: { capacity: 1_000, perSecond: 1_000 } });
+    const j = new TestJournal({ deviceSeed: 45 });
+    try {
+      appendEntries(j, 3);
+      await enrolledClient(server, j);
+      const [genesis, next] = [...j.store.read({ from: 0, to: 1 })];
+      const workers = [...server.checker.workers];
+      for (const value of ['{}', '[]', '""', '[0]', '{"a":0}']) {
+        const count = Math.floor((MAX_BATCH_BYTES - 4_096) / (value.length + 1));
+        const entry = JSON.stringify({ ...next!, data: { n: 0 } }).replace('{"n":0}', `{"w":[${Array(count).fill(value).join(',')}]}`);
+        const bytes = new TextEncoder().encode(`{"entries":[${JSON.stringify(genesis)},${entry}]}`);
+        expect(bytes.length).toBeGreaterThan(MAX_BATCH_BYTES - 8_192);
+        const path = `/v1/devices/${j.device.publicKey}/entries`;
+        const nonce = sodium.to_hex(sodium.randombytes_buf(16));
+        const headers = signedRequestHeaders({ method: 'POST', path, body: bytes, timestamp: Date.now(), nonce }, j.device, sodium);
+        const res = await fetch(new URL(path, server.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: bytes,
+        });
+        const answer = (await res.json()) as { error?: { code?: string; message?: string } };
+        expect({ value, status: res.status, code: answer.error?.code }).toEqual({ value, status: 422, code: 'ENTRY_INVALID' });
+        expect(answer.error?.message).toMatch(/seq 1 fails verification: HASH_MISMATCH/);
+      }
+      // The same worker threads answered every time, and hold nothing now.
+      expect(server.checker.workers).toEqual(workers);
+      expect(server.checker.heldEntries).toBe(0);
+      expect((await fetch(new URL('/v1/server-key', server.url))).status).toBe(200);
+    } finally {
+      j.close();
+      await server.close();
+    }
+  }, 120_000);
 });
