@@ -49,7 +49,8 @@ import { requireKeyring } from '../support/halfkey-cli';
 // and a `ride` on a session whose owner walked away, which waits out the presence window first) are
 // played with a stand-in for the clock: Date alone is faked (vi.useFakeTimers({ toFake: ['Date'] })),
 // frozen during a run and moved forward only by the model's waits. Timers, workers, SQLite and
-// libsodium stay real. The idle lock, which the model leaves out, is set beyond the longest wait.
+// libsodium stay real. The idle lock, which the model leaves out, is set beyond the longest wait
+// (at every wait: the vault policy sets its own when custody opens the vault).
 
 const RUNS = 24;
 const RUN_DERIVATIONS = 3;
@@ -252,6 +253,10 @@ async function replay(generated: readonly Command[]): Promise<void> {
         const where = () =>
           `${call.channel} by ${PEOPLE[call.person]?.name ?? '-'} as ${call.by}\nafter:\n${done.join('\n')}\n${JSON.stringify(cmd)}`;
         if (call.channel === 'wait') {
+          // The vault policy puts its own idle lock (300 s by default) in force whenever custody
+          // opens the vault; the model leaves the idle lock out, so it is set past the longest wait
+          // again before time moves.
+          services.vault.current()?.custodians.setIdleLockMs(IDLE_LOCK_MS);
           vi.setSystemTime(Date.now() + (call.payload.ms as number));
           continue;
         }
