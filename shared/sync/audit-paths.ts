@@ -117,47 +117,23 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
     // are the previous ones again: only the claims' counts move.
     const shared = index === this.passed + 1 && index <= 0x7fffffff ? 31 - Math.clz32((index - 1) ^ index) : 64;
     // Validate the whole path before claiming anything, so a wrong path leaves no claim behind.
+    /** The first level whose check repeats the previous leaf's (64: none). */
+    let top = 64;
     let e = 0;
-    let k = 0;
-    let j = index;
-    let w = 1;
-    for (; !(j === 0 && w >= size) && k <= shared; j = Math.floor(j / 2), w *= 2, k++) {
+    for (let j = index, w = 1, k = 0; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
+      if (k === shared + 1 && this.repeats(index, k, text, offsets, e, count)) {
+        top = k;
+        break;
+      }
       if (j % 2 === 1) {
         if (e >= count || !this.leftSibling(k, (j - 1) * w, text, offsets[e]!)) return this.failed();
         e += 1;
       } else if ((j + 1) * w < size) e += 1;
     }
-    /** The first level whose check repeats the previous leaf's (64: none). */
-    let top = 64;
-    if (k > shared) {
-      // The previous leaf's path elements below level k, then the rest of its path as one run of text.
-      let from = 0;
-      for (let jp = index - 1, wp = 1, kp = 0; kp < k; jp = Math.floor(jp / 2), wp *= 2, kp++)
-        if (jp % 2 === 1 || (jp + 1) * wp < size) from += 1;
-      const rest = this.passedCount - from;
-      const last = this.passedCount - 1;
-      if (
-        rest >= 0 &&
-        e + rest === count &&
-        (rest === 0 ||
-          text.slice(offsets[e]!, offsets[count - 1]! + 64) ===
-            this.passedText.slice(this.passedOffsets[from]!, this.passedOffsets[last]! + 64))
-      )
-        top = k;
-    }
-    if (top === 64) {
-      for (; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
-        if (j % 2 === 1) {
-          if (e >= count || !this.leftSibling(k, (j - 1) * w, text, offsets[e]!)) return this.failed();
-          e += 1;
-        } else if ((j + 1) * w < size) e += 1;
-      }
-      if (e !== count) return this.failed();
-    }
+    if (top === 64 && e !== count) return this.failed();
     let clean = true;
     e = 0;
-    k = 0;
-    for (let j = index, w = 1; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
+    for (let j = index, w = 1, k = 0; !(j === 0 && w >= size); j = Math.floor(j / 2), w *= 2, k++) {
       if (j % 2 === 1) {
         const first = (j - 1) * w;
         // Handed on for the previous leaf already, with the same text, when the level repeats.
@@ -193,6 +169,24 @@ export class StreamedAuditPaths<Ref extends ClaimRef> {
       for (let i = 0; i < count; i++) this.passedOffsets[i] = offsets[i]!;
     } else this.passed = -2;
     return true;
+  }
+
+  /**
+   * Whether this path, from level `k` (its element `e`) up, names what the previous leaf's path
+   * named from the same level: as many hashes, the same text.
+   */
+  private repeats(index: number, k: number, text: string, offsets: ArrayLike<number>, e: number, count: number): boolean {
+    // The previous leaf's path elements below level k.
+    let from = 0;
+    for (let jp = index - 1, wp = 1, kp = 0; kp < k; jp = Math.floor(jp / 2), wp *= 2, kp++)
+      if (jp % 2 === 1 || (jp + 1) * wp < this.size) from += 1;
+    const rest = this.passedCount - from;
+    if (rest < 0 || e + rest !== count) return false;
+    return (
+      rest === 0 ||
+      text.slice(offsets[e]!, offsets[count - 1]! + 64) ===
+        this.passedText.slice(this.passedOffsets[from]!, this.passedOffsets[this.passedCount - 1]! + 64)
+    );
   }
 
   /** Whether the path's hash at `at` is the left sibling the tree completed at level `k` (one before the range's first leaf is the join's to settle). */
