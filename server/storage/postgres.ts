@@ -15,40 +15,29 @@ function numberedNow(sql: string): string {
 }
 
 /**
- * numberedNow, remembered: a batch insert's text has thousands of placeholders and is the same
- * for every full batch, so it is rewritten once, not per statement. The cache holds the shared
- * SQL's distinct texts (fixed statements and the batch widths in use) and is cleared if it ever
- * grows past its bound, so memory stays flat.
- */
-const NUMBERED = new Map<string, string>();
-function numbered(sql: string): string {
-  let out = NUMBERED.get(sql);
-  if (out === undefined) {
-    if (NUMBERED.size >= 512) NUMBERED.clear();
-    out = numberedNow(sql);
-    NUMBERED.set(sql, out);
-  }
-  return out;
-}
-
-/**
  * Texts at least this long (the batch inserts of ingest, with thousands of placeholders) run as
  * named prepared statements: PostgreSQL parses and plans such a text once per connection instead
  * of on every batch. The name is a digest of the text, so a name never stands for another text on
  * a connection that prepared it earlier; there is one per distinct batch width in use.
  */
 const PREPARE_FROM = 1_000;
-const PREPARED = new Map<string, string>();
+
+/**
+ * Each shared SQL text as PostgreSQL takes it, remembered: a batch insert's text has thousands of
+ * placeholders and is the same for every full batch, so it is rewritten (and named) once, not per
+ * statement. The cache holds the shared SQL's distinct texts (fixed statements and the batch
+ * widths in use) and is cleared if it ever grows past its bound, so memory stays flat.
+ */
+const STATEMENTS = new Map<string, { readonly text: string; readonly name?: string }>();
 function statement(sql: string, values: readonly SqlValue[]): pg.QueryConfig<SqlValue[]> {
-  const text = numbered(sql);
-  if (text.length < PREPARE_FROM) return { text, values: values as SqlValue[] };
-  let name = PREPARED.get(text);
-  if (name === undefined) {
-    if (PREPARED.size >= 512) PREPARED.clear();
-    name = `hk_${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
-    PREPARED.set(text, name);
+  let known = STATEMENTS.get(sql);
+  if (known === undefined) {
+    if (STATEMENTS.size >= 512) STATEMENTS.clear();
+    const text = numberedNow(sql);
+    known = text.length < PREPARE_FROM ? { text } : { text, name: `hk_${createHash('sha256').update(text).digest('hex').slice(0, 40)}` };
+    STATEMENTS.set(sql, known);
   }
-  return { name, text, values: values as SqlValue[] };
+  return { ...known, values: values as SqlValue[] };
 }
 
 const executor = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
